@@ -1,0 +1,381 @@
+//! The configuration file: one TOML document shared by `sentinela-headless` and the desktop app.
+//!
+//! Loading is all-or-nothing. A file with an unknown key, a wrong type, a missing field or a value
+//! that cannot work is refused with a [`ConfigError`] that names the field and says how to fix it,
+//! so the program never starts half-configured. Secrets never live here: see [`crate::secrets`].
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Upper bound for `rescan_secs`: RFC 2177 asks clients to re-issue IDLE before 29 minutes.
+pub const MAX_RESCAN_SECS: u64 = 29 * 60;
+const MIN_RESCAN_SECS: u64 = 2;
+/// Default cap on the bytes fetched per e-mail.
+pub const DEFAULT_MAX_MESSAGE_BYTES: u32 = 1024 * 1024;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub mailbox: MailboxConfig,
+    pub filter: FilterConfig,
+}
+
+/// How the connection to the IMAP server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Implicit TLS from the first byte (usually port 993).
+    Tls,
+    /// Plain connection upgraded with STARTTLS before login (usually port 143).
+    Starttls,
+    /// No encryption at all; only accepted for a loopback host.
+    Plain,
+}
+
+impl Security {
+    fn default_port(self) -> u16 {
+        match self {
+            Security::Tls => 993,
+            Security::Starttls | Security::Plain => 143,
+        }
+    }
+}
+
+/// `[mailbox]`: where the alert e-mails arrive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxConfig {
+    pub host: String,
+    /// Defaults to 993 for `tls`, 143 otherwise.
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default = "default_security")]
+    pub security: Security,
+    pub username: String,
+    #[serde(default = "default_folder")]
+    pub folder: String,
+    /// Optional PEM file whose certificates are added to the trusted roots.
+    #[serde(default, skip_serializing_if = "path_is_empty")]
+    pub ca_file: PathBuf,
+    #[serde(default = "default_rescan_secs")]
+    pub rescan_secs: u64,
+    #[serde(default = "default_true")]
+    pub mark_seen: bool,
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: u32,
+}
+
+impl MailboxConfig {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or_else(|| self.security.default_port())
+    }
+
+    pub fn ca_file(&self) -> Option<&Path> {
+        (!path_is_empty(&self.ca_file)).then_some(self.ca_file.as_path())
+    }
+}
+
+/// `[filter]`: which unread e-mails are alerts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterConfig {
+    /// Substring of the From header (IMAP `FROM`).
+    pub from: String,
+    /// Substring of the Subject, case-insensitive (IMAP `SUBJECT`).
+    pub subject: String,
+    /// Extra IMAP SEARCH criteria appended verbatim, e.g. `SINCE 1-Jan-2026`.
+    #[serde(default)]
+    pub search: String,
+}
+
+fn default_security() -> Security {
+    Security::Tls
+}
+fn default_folder() -> String {
+    "INBOX".into()
+}
+fn default_rescan_secs() -> u64 {
+    20
+}
+fn default_true() -> bool {
+    true
+}
+fn default_max_message_bytes() -> u32 {
+    DEFAULT_MAX_MESSAGE_BYTES
+}
+fn path_is_empty(p: &PathBuf) -> bool {
+    p.as_os_str().is_empty()
+}
+
+/// Why a configuration was refused. Every variant names the file or the field and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}. Check that the path is right and readable.")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("the configuration file {path} is not valid: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("configuration field `{field}`: {problem} Fix: {fix}")]
+    Invalid { field: &'static str, problem: String, fix: String },
+    #[error("cannot write the configuration file {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+impl ConfigError {
+    fn invalid(field: &'static str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        ConfigError::Invalid { field, problem: problem.into(), fix: fix.into() }
+    }
+
+    /// The dotted name of the offending field, when the error is about one field.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            ConfigError::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Config::parse(&text).map_err(|e| match e {
+            ConfigError::Syntax { message, .. } => {
+                ConfigError::Syntax { path: path.to_owned(), message }
+            }
+            other => other,
+        })
+    }
+
+    /// Parses and validates TOML text (the path in syntax errors is left empty).
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: PathBuf::new(),
+            // toml's message already names the key and shows the offending line.
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Writes the file atomically (temporary file in the same folder, then rename), so a crash
+    /// mid-write never leaves a half-written configuration behind.
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        self.validate()?;
+        let text = toml::to_string_pretty(self).expect("a Config always serialises");
+        let write_err = |source| ConfigError::Write { path: path.to_owned(), source };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(write_err)?;
+        }
+        let tmp = path.with_extension("toml.tmp");
+        std::fs::write(&tmp, text).map_err(write_err)?;
+        std::fs::rename(&tmp, path).map_err(write_err)
+    }
+
+    /// Checks every value that TOML's types cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let m = &self.mailbox;
+        if m.host.trim().is_empty() || m.host.contains(char::is_whitespace) {
+            return Err(ConfigError::invalid(
+                "mailbox.host",
+                format!("{:?} is not a host name.", m.host),
+                "write the IMAP server's name or address, e.g. host = \"imap.example.com\".",
+            ));
+        }
+        if m.port == Some(0) {
+            return Err(ConfigError::invalid(
+                "mailbox.port",
+                "0 is not a usable port.",
+                "use 993 for security = \"tls\" or 143 for \"starttls\" (1-65535).",
+            ));
+        }
+        if m.security == Security::Plain && !is_loopback(&m.host) {
+            return Err(ConfigError::invalid(
+                "mailbox.security",
+                format!("\"plain\" would send the password unencrypted to {}.", m.host),
+                "use security = \"tls\" (port 993) or \"starttls\" (port 143); \"plain\" is only accepted for localhost.",
+            ));
+        }
+        if m.username.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "mailbox.username",
+                "it is empty.",
+                "write the mailbox login, e.g. username = \"alertas@example.com\".",
+            ));
+        }
+        if m.folder.trim().is_empty() {
+            return Err(ConfigError::invalid("mailbox.folder", "it is empty.", "use folder = \"INBOX\" or the folder's name."));
+        }
+        check_imap_text("mailbox.folder", &m.folder)?;
+        if let Some(ca) = m.ca_file() {
+            let pem = std::fs::read(ca).map_err(|e| {
+                ConfigError::invalid(
+                    "mailbox.ca_file",
+                    format!("cannot read {}: {e}.", ca.display()),
+                    "point it at a readable PEM certificate file, or leave it empty to use the system's trusted roots.",
+                )
+            })?;
+            if async_native_tls::Certificate::from_pem(&pem).is_err() {
+                return Err(ConfigError::invalid(
+                    "mailbox.ca_file",
+                    format!("{} is not a PEM certificate.", ca.display()),
+                    "use the server's (or its CA's) certificate in PEM form (-----BEGIN CERTIFICATE-----).",
+                ));
+            }
+        }
+        if !(MIN_RESCAN_SECS..=MAX_RESCAN_SECS).contains(&m.rescan_secs) {
+            return Err(ConfigError::invalid(
+                "mailbox.rescan_secs",
+                format!("{} is out of range.", m.rescan_secs),
+                format!("use a value between {MIN_RESCAN_SECS} and {MAX_RESCAN_SECS} seconds (20 is a good default)."),
+            ));
+        }
+        if m.max_message_bytes < 4096 {
+            return Err(ConfigError::invalid(
+                "mailbox.max_message_bytes",
+                format!("{} bytes is too small to hold an e-mail's headers.", m.max_message_bytes),
+                "use at least 4096; the default is 1048576 (1 MiB).",
+            ));
+        }
+        let f = &self.filter;
+        if f.from.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "filter.from",
+                "it is empty, so any sender would raise alerts.",
+                "write the sensor's sender address, e.g. from = \"sensor@cpd.example.com.br\".",
+            ));
+        }
+        check_imap_text("filter.from", &f.from)?;
+        if f.subject.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "filter.subject",
+                "it is empty.",
+                "write the text the alert subjects contain, e.g. subject = \"ALERTA\".",
+            ));
+        }
+        check_imap_text("filter.subject", &f.subject)?;
+        if f.search.contains(['\r', '\n']) {
+            return Err(ConfigError::invalid("filter.search", "it contains a line break.", "write the extra criteria on one line."));
+        }
+        Ok(())
+    }
+}
+
+/// Line breaks would end the IMAP command early and let the rest be read as a new command.
+fn check_imap_text(field: &'static str, value: &str) -> Result<(), ConfigError> {
+    if value.contains(['\r', '\n', '\0']) {
+        return Err(ConfigError::invalid(field, "it contains a line break or NUL character.", "write it on one line."));
+    }
+    Ok(())
+}
+
+/// True for `localhost` and loopback addresses (127.0.0.0/8, ::1).
+pub fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[mailbox]
+host = "imap.example.com"
+username = "alertas@example.com"
+
+[filter]
+from = "sensor@cpd.example.com.br"
+subject = "ALERTA"
+"#;
+
+    fn field_of(text: &str) -> Option<&'static str> {
+        Config::parse(text).unwrap_err().field()
+    }
+
+    #[test]
+    fn defaults_fill_optional_fields() {
+        let c = Config::parse(GOOD).unwrap();
+        assert_eq!(c.mailbox.port(), 993);
+        assert_eq!(c.mailbox.security, Security::Tls);
+        assert_eq!(c.mailbox.folder, "INBOX");
+        assert_eq!(c.mailbox.rescan_secs, 20);
+        assert!(c.mailbox.mark_seen);
+        assert_eq!(c.mailbox.ca_file(), None);
+        assert_eq!(c.filter.search, "");
+    }
+
+    #[test]
+    fn starttls_defaults_to_port_143() {
+        let c = Config::parse(&GOOD.replace("[mailbox]", "[mailbox]\nsecurity = \"starttls\"")).unwrap();
+        assert_eq!(c.mailbox.port(), 143);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::parse(&GOOD.replace("[mailbox]", "[mailbox]\nhots = \"x\"")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("hots"), "{msg}");
+        assert!(msg.contains("unknown field"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_and_missing_field_are_named() {
+        let msg = Config::parse(&GOOD.replace("[mailbox]", "[mailbox]\nport = \"993\"")).unwrap_err().to_string();
+        assert!(msg.contains("port"), "{msg}");
+        let msg = Config::parse(&GOOD.replace("username = \"alertas@example.com\"", "")).unwrap_err().to_string();
+        assert!(msg.contains("username"), "{msg}");
+    }
+
+    #[test]
+    fn invalid_port_is_refused() {
+        assert_eq!(field_of(&GOOD.replace("[mailbox]", "[mailbox]\nport = 0")), Some("mailbox.port"));
+        // Out of u16 range is a type error from TOML that still names the key.
+        let msg = Config::parse(&GOOD.replace("[mailbox]", "[mailbox]\nport = 70000")).unwrap_err().to_string();
+        assert!(msg.contains("port"), "{msg}");
+    }
+
+    #[test]
+    fn plain_text_only_to_loopback() {
+        let plain = GOOD.replace("[mailbox]", "[mailbox]\nsecurity = \"plain\"");
+        assert_eq!(field_of(&plain), Some("mailbox.security"));
+        let local = plain.replace("imap.example.com", "127.0.0.1");
+        assert!(Config::parse(&local).is_ok());
+        assert!(is_loopback("localhost") && is_loopback("::1") && is_loopback("[::1]") && !is_loopback("10.0.0.1"));
+    }
+
+    #[test]
+    fn empty_filter_and_line_breaks_are_refused() {
+        assert_eq!(field_of(&GOOD.replace("\"ALERTA\"", "\"\"")), Some("filter.subject"));
+        assert_eq!(field_of(&GOOD.replace("\"sensor@cpd.example.com.br\"", "\"a\\r\\nb\"")), Some("filter.from"));
+        assert_eq!(field_of(&GOOD.replace("[mailbox]", "[mailbox]\nrescan_secs = 0")), Some("mailbox.rescan_secs"));
+    }
+
+    #[test]
+    fn ca_file_must_be_a_readable_pem() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = GOOD.replace("[mailbox]", &format!("[mailbox]\nca_file = {:?}", dir.path().join("nope.pem")));
+        assert_eq!(field_of(&missing), Some("mailbox.ca_file"));
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        let bad = GOOD.replace("[mailbox]", &format!("[mailbox]\nca_file = {:?}", junk));
+        assert_eq!(field_of(&bad), Some("mailbox.ca_file"));
+    }
+
+    #[test]
+    fn save_then_load_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/sentinela.toml");
+        let c = Config::parse(GOOD).unwrap();
+        c.save(&path).unwrap();
+        assert_eq!(Config::load(&path).unwrap(), c);
+        assert!(!path.with_extension("toml.tmp").exists());
+    }
+}

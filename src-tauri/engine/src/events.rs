@@ -1,0 +1,66 @@
+//! What the engine tells the outside world: connection state changes and journaled alerts.
+//!
+//! Events go out on a broadcast channel so any number of observers (the headless logger, the
+//! desktop shell's tray and windows, the benchmark) can listen without the engine knowing them.
+//! The journal, not this channel, is the record: an observer that lags only misses notices.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::journal::AlertId;
+
+/// How the mailbox watcher is doing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum MailboxState {
+    /// Opening a connection (attempt 1 is the first since the last success).
+    Connecting { attempt: u32 },
+    /// Logged in, folder selected, waiting for mail (`idle` tells push from polling).
+    Watching { idle: bool },
+    /// Not watching: `kind` is a stable code (`auth`, `tls`, `connect`, ...), `message` the detail.
+    Degraded { kind: &'static str, message: String, retry_in_secs: u64 },
+    /// Stopped on request.
+    Stopped,
+}
+
+/// A short view of a newly journaled alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertNotice {
+    pub id: AlertId,
+    pub subject: String,
+    pub sender: String,
+    pub received_at: DateTime<Utc>,
+    pub uid: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EngineEvent {
+    Mailbox(MailboxState),
+    /// A scan of the mailbox finished; the tray shows this as "last check".
+    Checked { at: DateTime<Utc>, matching_unseen: usize },
+    AlertRecorded(AlertNotice),
+}
+
+/// The sending side, cheap to clone. Sending with nobody listening is fine.
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    tx: broadcast::Sender<EngineEvent>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        EventBus { tx: broadcast::channel(1024).0 }
+    }
+}
+
+impl EventBus {
+    pub fn emit(&self, event: EngineEvent) {
+        let _ = self.tx.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.tx.subscribe()
+    }
+}

@@ -1,0 +1,63 @@
+//! Why the mailbox could not be watched, in words an administrator can act on.
+
+use crate::journal::JournalError;
+use crate::secrets::SecretError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailboxError {
+    #[error("cannot reach the IMAP server {host}:{port}: {reason}. Check mailbox.host, mailbox.port and the network.")]
+    Connect { host: String, port: u16, reason: String },
+    #[error("TLS with {host} failed: {reason}. Check that mailbox.security matches the port (tls: 993, starttls: 143) and that the server's certificate is trusted (mailbox.ca_file for a private CA).")]
+    Tls { host: String, reason: String },
+    #[error("the IMAP server {host} does not offer STARTTLS. Use security = \"tls\" (port 993) instead.")]
+    NoStartTls { host: String },
+    #[error("the IMAP server refused the login of {username}: {reason}. Check mailbox.username and the IMAP password (SENTINELA_IMAP_PASSWORD or the OS keyring).")]
+    AuthFailed { username: String, reason: String },
+    #[error("the folder {folder:?} cannot be opened: {reason}. Check mailbox.folder (folder names are case-sensitive, except INBOX).")]
+    Folder { folder: String, reason: String },
+    #[error("the IMAP server rejected the search: {reason}. Check filter.search.")]
+    Search { reason: String },
+    #[error("the IMAP server did not answer {operation} within {secs} s")]
+    Timeout { operation: &'static str, secs: u64 },
+    #[error("the IMAP connection failed during {operation}: {reason}")]
+    Protocol { operation: &'static str, reason: String },
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+impl MailboxError {
+    /// A stable short code for UIs and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            MailboxError::Connect { .. } => "connect",
+            MailboxError::Tls { .. } | MailboxError::NoStartTls { .. } => "tls",
+            MailboxError::AuthFailed { .. } => "auth",
+            MailboxError::Folder { .. } => "folder",
+            MailboxError::Search { .. } => "search",
+            MailboxError::Timeout { .. } => "timeout",
+            MailboxError::Protocol { .. } => "protocol",
+            MailboxError::Secret(_) => "secret",
+            MailboxError::Journal(_) => "journal",
+        }
+    }
+
+    /// Errors that retrying quickly cannot fix: a person must change something. They are retried
+    /// at the slowest pace only, so a server does not lock the account for brute force.
+    pub fn needs_attention(&self) -> bool {
+        matches!(
+            self,
+            MailboxError::AuthFailed { .. }
+                | MailboxError::Folder { .. }
+                | MailboxError::Search { .. }
+                | MailboxError::NoStartTls { .. }
+                | MailboxError::Secret(_)
+                | MailboxError::Journal(_)
+        )
+    }
+
+    pub(crate) fn protocol(operation: &'static str, e: async_imap::error::Error) -> Self {
+        MailboxError::Protocol { operation, reason: e.to_string() }
+    }
+}

@@ -1,0 +1,235 @@
+//! The mailbox watcher: turns matching unread e-mails into journaled alerts, for as long as the
+//! program runs.
+//!
+//! One loop per connection: scan, then wait for the server to push news (IDLE) or for the
+//! re-scan timer, then scan again. Any failure drops the connection and reconnects with backoff;
+//! the first thing a new connection does is scan, so mail that arrived during an outage is found.
+//! An e-mail is marked `\Seen` only after its alert is committed, so a crash between the two
+//! re-finds it, and the journal recognises it as already recorded.
+
+use std::time::Duration;
+
+use async_imap::types::{Fetch, UnsolicitedResponse};
+use chrono::Utc;
+use futures::TryStreamExt;
+use tracing::{debug, info, warn};
+
+use super::connection::{connect, step, ImapSession};
+use super::search::{search_alert_uids, search_criteria, select_folder};
+use super::{Backoff, MailboxError};
+use crate::config::{Config, MailboxConfig};
+use crate::events::{AlertNotice, EngineEvent, EventBus, MailboxState};
+use crate::journal::{AlertJournal, MailboxUid, NewAlert, RecordOutcome};
+use crate::mail::parse_alert_mail;
+use crate::secrets::Secret;
+use crate::shutdown::Shutdown;
+
+/// UIDs fetched per FETCH command: large bursts go in a few round trips, not one per mail.
+const FETCH_BATCH: usize = 100;
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+const BACKOFF_CAP: Duration = Duration::from_secs(60);
+
+pub struct MailboxWatcher {
+    mailbox: MailboxConfig,
+    criteria: String,
+    password: Secret,
+    journal: AlertJournal,
+    events: EventBus,
+}
+
+impl MailboxWatcher {
+    pub fn new(config: &Config, password: Secret, journal: AlertJournal, events: EventBus) -> Self {
+        MailboxWatcher {
+            mailbox: config.mailbox.clone(),
+            criteria: search_criteria(&config.filter),
+            password,
+            journal,
+            events,
+        }
+    }
+
+    /// Watches until `shutdown` fires, reconnecting after every failure.
+    pub async fn run(self, mut shutdown: Shutdown) {
+        let mut backoff = Backoff::new(BACKOFF_BASE, BACKOFF_CAP);
+        while !shutdown.is_shutdown() {
+            self.state(MailboxState::Connecting { attempt: backoff.attempts() + 1 });
+            let error = match self.watch_connection(&mut shutdown, &mut backoff).await {
+                Ok(()) => break,
+                Err(e) => e,
+            };
+            let delay = if error.needs_attention() { BACKOFF_CAP } else { backoff.next_delay() };
+            warn!(kind = error.kind(), retry_in_secs = delay.as_secs(), "mailbox: {error}");
+            self.state(MailboxState::Degraded {
+                kind: error.kind(),
+                message: error.to_string(),
+                retry_in_secs: delay.as_secs(),
+            });
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.recv() => break,
+            }
+        }
+        self.state(MailboxState::Stopped);
+    }
+
+    fn state(&self, state: MailboxState) {
+        match &state {
+            MailboxState::Connecting { attempt } => {
+                info!(host = %self.mailbox.host, port = self.mailbox.port(), attempt, "mailbox: connecting")
+            }
+            MailboxState::Watching { idle: true } => info!(folder = %self.mailbox.folder, "mailbox: watching (IDLE push)"),
+            MailboxState::Watching { idle: false } => info!(
+                folder = %self.mailbox.folder,
+                every_secs = self.mailbox.rescan_secs,
+                "mailbox: watching (server has no IDLE: polling)"
+            ),
+            MailboxState::Stopped => info!("mailbox: stopped"),
+            MailboxState::Degraded { .. } => {}
+        }
+        self.events.emit(EngineEvent::Mailbox(state));
+    }
+
+    /// One connection's life. Ok means a requested shutdown; Err a failure to recover from.
+    async fn watch_connection(&self, shutdown: &mut Shutdown, backoff: &mut Backoff) -> Result<(), MailboxError> {
+        let (mut session, caps) = tokio::select! {
+            r = connect(&self.mailbox, &self.password) => r?,
+            _ = shutdown.recv() => return Ok(()),
+        };
+        let (uidvalidity, _) = select_folder(&mut session, &self.mailbox.folder).await?;
+        let idle = caps.has_str("IDLE");
+        backoff.reset();
+        self.state(MailboxState::Watching { idle });
+        let rescan = Duration::from_secs(self.mailbox.rescan_secs);
+
+        loop {
+            self.scan(&mut session, uidvalidity).await?;
+            let stop = if !idle {
+                tokio::select! {
+                    _ = tokio::time::sleep(rescan) => false,
+                    _ = shutdown.recv() => true,
+                }
+            } else if exists_arrived(&session) {
+                // New mail was announced while we were busy; scan again before idling.
+                continue;
+            } else {
+                let mut handle = session.idle();
+                step("IDLE", handle.init()).await?;
+                let stop = {
+                    let (news, _interrupt) = handle.wait_with_timeout(rescan);
+                    tokio::select! {
+                        r = news => {
+                            let why = r.map_err(|e| MailboxError::protocol("IDLE", e))?;
+                            debug!(?why, "mailbox: IDLE woke up");
+                            false
+                        }
+                        _ = shutdown.recv() => true,
+                    }
+                };
+                session = step("DONE", handle.done()).await?;
+                stop
+            };
+            if stop {
+                let _ = step("LOGOUT", session.logout()).await;
+                info!("mailbox: logged out");
+                return Ok(());
+            }
+        }
+    }
+
+    /// Finds matching unread mail, journals what is new, and marks it seen.
+    async fn scan(&self, session: &mut ImapSession, uidvalidity: u32) -> Result<(), MailboxError> {
+        let folder = &self.mailbox.folder;
+        let uids = search_alert_uids(session, &self.criteria).await?;
+        let known = self.journal.sightings(folder, uidvalidity, uids.clone()).await?;
+        let fresh: Vec<u32> = uids.iter().copied().filter(|u| !known.contains_key(u)).collect();
+
+        if self.mailbox.mark_seen {
+            // Journaled before a crash or a lost connection, but the \Seen never confirmed.
+            let unmarked: Vec<u32> = known.iter().filter(|(_, seen)| !**seen).map(|(uid, _)| *uid).collect();
+            self.mark_seen(session, uidvalidity, unmarked).await?;
+        }
+
+        for batch in fresh.chunks(FETCH_BATCH) {
+            let fetched = self.fetch(session, batch).await?;
+            let mut new_alerts = Vec::with_capacity(fetched.len());
+            for f in &fetched {
+                let (Some(uid), Some(raw)) = (f.uid, f.body()) else { continue };
+                let capped = f.size.is_some_and(|size| size > self.mailbox.max_message_bytes);
+                let mail = parse_alert_mail(raw, capped);
+                let received_at = mail
+                    .sent_at
+                    .or_else(|| f.internal_date().map(|d| d.with_timezone(&Utc)))
+                    .unwrap_or_else(Utc::now);
+                new_alerts.push(NewAlert {
+                    origin: MailboxUid { folder: folder.clone(), uidvalidity, uid },
+                    mail,
+                    received_at,
+                });
+            }
+            let outcomes = self.journal.record(new_alerts.clone()).await?;
+            for (alert, outcome) in new_alerts.iter().zip(&outcomes) {
+                self.announce(alert, *outcome);
+            }
+            if self.mailbox.mark_seen {
+                self.mark_seen(session, uidvalidity, new_alerts.iter().map(|a| a.origin.uid).collect()).await?;
+            }
+        }
+        self.events.emit(EngineEvent::Checked { at: Utc::now(), matching_unseen: uids.len() });
+        Ok(())
+    }
+
+    fn announce(&self, alert: &NewAlert, outcome: RecordOutcome) {
+        match outcome {
+            RecordOutcome::Recorded(id) => {
+                info!(alert = id, uid = alert.origin.uid, from = %alert.mail.sender, subject = %alert.mail.subject, "alert journaled");
+                self.events.emit(EngineEvent::AlertRecorded(AlertNotice {
+                    id,
+                    subject: alert.mail.subject.clone(),
+                    sender: alert.mail.sender.clone(),
+                    received_at: alert.received_at,
+                    uid: alert.origin.uid,
+                }));
+            }
+            RecordOutcome::Duplicate(id) => {
+                info!(alert = id, uid = alert.origin.uid, "e-mail already journaled as this alert; not recorded again")
+            }
+        }
+    }
+
+    async fn fetch(&self, session: &mut ImapSession, uids: &[u32]) -> Result<Vec<Fetch>, MailboxError> {
+        let query = format!("(UID RFC822.SIZE INTERNALDATE BODY.PEEK[]<0.{}>)", self.mailbox.max_message_bytes);
+        let set = uid_set(uids);
+        step("FETCH", async {
+            let stream = session.uid_fetch(&set, &query).await?;
+            stream.try_collect::<Vec<_>>().await
+        })
+        .await
+    }
+
+    async fn mark_seen(&self, session: &mut ImapSession, uidvalidity: u32, uids: Vec<u32>) -> Result<(), MailboxError> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let set = uid_set(&uids);
+        step("STORE", async {
+            let stream = session.uid_store(&set, "+FLAGS.SILENT (\\Seen)").await?;
+            stream.try_collect::<Vec<_>>().await
+        })
+        .await?;
+        self.journal.mark_seen(&self.mailbox.folder, uidvalidity, uids).await?;
+        Ok(())
+    }
+}
+
+/// Drains the session's unsolicited responses; true if any announced new messages.
+fn exists_arrived(session: &ImapSession) -> bool {
+    let mut arrived = false;
+    while let Ok(r) = session.unsolicited_responses.try_recv() {
+        arrived |= matches!(r, UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_));
+    }
+    arrived
+}
+
+fn uid_set(uids: &[u32]) -> String {
+    uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+}

@@ -1,0 +1,399 @@
+//! The alert journal: the durable record of every alert and what happened to it.
+//!
+//! SQLite in WAL mode with `synchronous = FULL`, because an alert is only acknowledged to the
+//! mailbox (marked `\Seen`) after it is committed here: the commit must survive a power cut.
+//! Recording is idempotent. The same e-mail met again — another scan, a reconnect, a restart, or
+//! the same Message-ID under a new UIDVALIDITY — becomes a sighting of the existing alert, never a
+//! second alert.
+//!
+//! rusqlite is blocking, so every call runs on tokio's blocking pool behind one connection.
+
+mod schema;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::mail::AlertMail;
+
+pub type AlertId = i64;
+
+/// Name of the journal file inside the data directory.
+pub const JOURNAL_FILE: &str = "sentinela.db";
+
+/// Where an e-mail sits in the mailbox. UIDs only mean something together with UIDVALIDITY.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct MailboxUid {
+    pub folder: String,
+    pub uidvalidity: u32,
+    pub uid: u32,
+}
+
+/// An e-mail to record as an alert.
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    pub origin: MailboxUid,
+    pub mail: AlertMail,
+    /// The `Date:` header, or the server's INTERNALDATE when the header is missing.
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// A new alert was committed.
+    Recorded(AlertId),
+    /// The e-mail was already journaled as this alert.
+    Duplicate(AlertId),
+}
+
+impl RecordOutcome {
+    pub fn alert_id(self) -> AlertId {
+        match self {
+            RecordOutcome::Recorded(id) | RecordOutcome::Duplicate(id) => id,
+        }
+    }
+}
+
+/// A journaled alert as read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertRecord {
+    pub id: AlertId,
+    pub origin: MailboxUid,
+    pub message_id: Option<String>,
+    pub sender: String,
+    pub subject: String,
+    pub body: String,
+    pub truncated: bool,
+    pub received_at: DateTime<Utc>,
+    pub journaled_at: DateTime<Utc>,
+    pub state: String,
+}
+
+/// One line of an alert's event log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JournalEvent {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub detail: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot open the journal at {path}: {source}. Check that the data directory is writable (--data-dir).")]
+    Open { path: String, source: rusqlite::Error },
+    #[error("cannot create the data directory {path}: {source}")]
+    CreateDir { path: String, source: std::io::Error },
+    #[error("journal error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("journal task failed: {0}")]
+    Task(String),
+}
+
+/// Handle to the journal; clones share one connection.
+#[derive(Clone)]
+pub struct AlertJournal {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for AlertJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AlertJournal")
+    }
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn parse_ts(s: String) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+}
+
+impl AlertJournal {
+    /// Opens (creating if needed) `sentinela.db` in `data_dir`.
+    pub fn open_in_dir(data_dir: &Path) -> Result<Self, JournalError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| JournalError::CreateDir { path: data_dir.display().to_string(), source })?;
+        Self::open(&data_dir.join(JOURNAL_FILE))
+    }
+
+    pub fn open(path: &Path) -> Result<Self, JournalError> {
+        let open_err = |source| JournalError::Open { path: path.display().to_string(), source };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(open_err)?;
+        schema::migrate(&mut conn).map_err(open_err)?;
+        Ok(AlertJournal { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// A journal that lives in memory, for tests.
+    pub fn open_in_memory() -> Result<Self, JournalError> {
+        let mut conn = Connection::open_in_memory()?;
+        schema::migrate(&mut conn)?;
+        Ok(AlertJournal { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Runs `f` on the connection on the blocking pool.
+    async fn call<R, F>(&self, f: F) -> Result<R, JournalError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock cannot leave a half transaction (SQLite rolls back),
+            // so a poisoned lock is still safe to use.
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| JournalError::Task(e.to_string()))?
+        .map_err(JournalError::from)
+    }
+
+    /// Which of `uids` (in one folder and UIDVALIDITY) are already journaled, with whether their
+    /// `\Seen` flag was confirmed set.
+    pub async fn sightings(
+        &self,
+        folder: &str,
+        uidvalidity: u32,
+        uids: Vec<u32>,
+    ) -> Result<HashMap<u32, bool>, JournalError> {
+        let folder = folder.to_owned();
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seen_marked FROM sightings WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3",
+            )?;
+            let mut known = HashMap::new();
+            for uid in uids {
+                if let Some(seen) = stmt.query_row(params![folder, uidvalidity, uid], |r| r.get::<_, bool>(0)).optional()? {
+                    known.insert(uid, seen);
+                }
+            }
+            Ok(known)
+        })
+        .await
+    }
+
+    /// Records the e-mails in one transaction; returns one outcome per e-mail, in order.
+    pub async fn record(&self, alerts: Vec<NewAlert>) -> Result<Vec<RecordOutcome>, JournalError> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let now = ts(Utc::now());
+            let mut outcomes = Vec::with_capacity(alerts.len());
+            for a in &alerts {
+                let o = &a.origin;
+                let by_uid: Option<AlertId> = tx
+                    .query_row(
+                        "SELECT alert_id FROM sightings WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3",
+                        params![o.folder, o.uidvalidity, o.uid],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(id) = by_uid {
+                    outcomes.push(RecordOutcome::Duplicate(id));
+                    continue;
+                }
+                // Same Message-ID and same content: the same e-mail under another identity.
+                // Content is compared too because some devices reuse one Message-ID for every
+                // mail, and a real new alarm must never be swallowed.
+                let by_message_id: Option<AlertId> = match &a.mail.message_id {
+                    Some(mid) => tx
+                        .query_row(
+                            "SELECT id FROM alerts WHERE message_id = ?1 AND subject = ?2 AND body = ?3 LIMIT 1",
+                            params![mid, a.mail.subject, a.mail.body],
+                            |r| r.get(0),
+                        )
+                        .optional()?,
+                    None => None,
+                };
+                let outcome = match by_message_id {
+                    Some(id) => {
+                        tx.execute(
+                            "INSERT INTO events (alert_id, at, kind, detail) VALUES (?1, ?2, 'seen_again', ?3)",
+                            params![id, now, format!("{} UIDVALIDITY {} UID {}", o.folder, o.uidvalidity, o.uid)],
+                        )?;
+                        RecordOutcome::Duplicate(id)
+                    }
+                    None => {
+                        tx.execute(
+                            "INSERT INTO alerts (folder, uidvalidity, uid, message_id, sender, subject, body,
+                                                 truncated, received_at, journaled_at, state)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'new')",
+                            params![
+                                o.folder,
+                                o.uidvalidity,
+                                o.uid,
+                                a.mail.message_id,
+                                a.mail.sender,
+                                a.mail.subject,
+                                a.mail.body,
+                                a.mail.truncated,
+                                ts(a.received_at),
+                                now
+                            ],
+                        )?;
+                        let id = tx.last_insert_rowid();
+                        tx.execute(
+                            "INSERT INTO events (alert_id, at, kind, detail) VALUES (?1, ?2, 'received', ?3)",
+                            params![id, now, format!("{} UIDVALIDITY {} UID {}", o.folder, o.uidvalidity, o.uid)],
+                        )?;
+                        RecordOutcome::Recorded(id)
+                    }
+                };
+                tx.execute(
+                    "INSERT INTO sightings (folder, uidvalidity, uid, alert_id) VALUES (?1, ?2, ?3, ?4)",
+                    params![o.folder, o.uidvalidity, o.uid, outcome.alert_id()],
+                )?;
+                outcomes.push(outcome);
+            }
+            tx.commit()?;
+            Ok(outcomes)
+        })
+        .await
+    }
+
+    /// Notes that the server confirmed `\Seen` on these UIDs.
+    pub async fn mark_seen(&self, folder: &str, uidvalidity: u32, uids: Vec<u32>) -> Result<(), JournalError> {
+        let folder = folder.to_owned();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE sightings SET seen_marked = 1 WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3",
+                )?;
+                for uid in uids {
+                    stmt.execute(params![folder, uidvalidity, uid])?;
+                }
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    /// Appends a line to the event log (of one alert, or of the engine when `alert_id` is None).
+    pub async fn log_event(&self, alert_id: Option<AlertId>, kind: &str, detail: &str) -> Result<(), JournalError> {
+        let (kind, detail) = (kind.to_owned(), detail.to_owned());
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO events (alert_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+                params![alert_id, ts(Utc::now()), kind, detail],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    /// The newest `limit` alerts, newest first.
+    pub async fn alerts(&self, limit: usize) -> Result<Vec<AlertRecord>, JournalError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, folder, uidvalidity, uid, message_id, sender, subject, body, truncated,
+                        received_at, journaled_at, state
+                 FROM alerts ORDER BY id DESC LIMIT ?1",
+            )?;
+            let rows = stmt.query_map([limit as i64], |r| {
+                Ok(AlertRecord {
+                    id: r.get(0)?,
+                    origin: MailboxUid { folder: r.get(1)?, uidvalidity: r.get(2)?, uid: r.get(3)? },
+                    message_id: r.get(4)?,
+                    sender: r.get(5)?,
+                    subject: r.get(6)?,
+                    body: r.get(7)?,
+                    truncated: r.get(8)?,
+                    received_at: parse_ts(r.get(9)?),
+                    journaled_at: parse_ts(r.get(10)?),
+                    state: r.get(11)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// An alert's event log, oldest first.
+    pub async fn events_of(&self, alert_id: AlertId) -> Result<Vec<JournalEvent>, JournalError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached("SELECT at, kind, detail FROM events WHERE alert_id = ?1 ORDER BY id")?;
+            let rows = stmt.query_map([alert_id], |r| {
+                Ok(JournalEvent { at: parse_ts(r.get(0)?), kind: r.get(1)?, detail: r.get(2)? })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    pub async fn alert_count(&self) -> Result<u64, JournalError> {
+        self.call(|conn| conn.query_row("SELECT COUNT(*) FROM alerts", [], |r| r.get(0))).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mail::parse_alert_mail;
+
+    fn alert(uidvalidity: u32, uid: u32, raw: &str) -> NewAlert {
+        NewAlert {
+            origin: MailboxUid { folder: "INBOX".into(), uidvalidity, uid },
+            mail: parse_alert_mail(raw.as_bytes(), false),
+            received_at: Utc::now(),
+        }
+    }
+
+    const MAIL: &str = "From: s@x\r\nSubject: ALERTA\r\nMessage-ID: <m1@x>\r\n\r\nquente\r\n";
+
+    #[tokio::test]
+    async fn same_uid_twice_is_one_alert() {
+        let j = AlertJournal::open_in_memory().unwrap();
+        let first = j.record(vec![alert(7, 1, MAIL)]).await.unwrap();
+        let again = j.record(vec![alert(7, 1, MAIL)]).await.unwrap();
+        assert!(matches!(first[0], RecordOutcome::Recorded(_)));
+        assert_eq!(again[0], RecordOutcome::Duplicate(first[0].alert_id()));
+        assert_eq!(j.alert_count().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn same_message_id_under_new_uidvalidity_is_one_alert() {
+        let j = AlertJournal::open_in_memory().unwrap();
+        let first = j.record(vec![alert(7, 1, MAIL)]).await.unwrap()[0];
+        let moved = j.record(vec![alert(8, 40, MAIL)]).await.unwrap()[0];
+        assert_eq!(moved, RecordOutcome::Duplicate(first.alert_id()));
+        // The new identity is remembered, so the next scan does not even fetch it.
+        assert_eq!(j.sightings("INBOX", 8, vec![40, 41]).await.unwrap(), HashMap::from([(40, false)]));
+        let kinds: Vec<_> = j.events_of(first.alert_id()).await.unwrap().into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["received", "seen_again"]);
+    }
+
+    #[tokio::test]
+    async fn reused_message_id_with_new_content_is_a_new_alert() {
+        let j = AlertJournal::open_in_memory().unwrap();
+        j.record(vec![alert(7, 1, MAIL)]).await.unwrap();
+        let other = MAIL.replace("quente", "muito quente");
+        let o = j.record(vec![alert(7, 2, &other)]).await.unwrap()[0];
+        assert!(matches!(o, RecordOutcome::Recorded(_)));
+        assert_eq!(j.alert_count().await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn mark_seen_is_remembered_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let j = AlertJournal::open_in_dir(dir.path()).unwrap();
+            j.record(vec![alert(7, 1, MAIL), alert(7, 2, &MAIL.replace("m1", "m2"))]).await.unwrap();
+            j.mark_seen("INBOX", 7, vec![1]).await.unwrap();
+        }
+        let j = AlertJournal::open_in_dir(dir.path()).unwrap();
+        assert_eq!(j.sightings("INBOX", 7, vec![1, 2, 3]).await.unwrap(), HashMap::from([(1, true), (2, false)]));
+        let list = j.alerts(10).await.unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].origin.uid, 2, "newest first");
+        assert_eq!(list[1].body, "quente");
+    }
+}

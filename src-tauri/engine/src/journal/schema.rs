@@ -1,0 +1,59 @@
+//! The journal's tables, applied in order and counted in SQLite's `user_version`.
+//!
+//! A migration is only ever appended, never edited, so a journal written by an older Sentinela
+//! opens in a newer one.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: alerts, where each mailbox sighting came from, and an event log.
+    r#"
+    CREATE TABLE alerts (
+        id            INTEGER PRIMARY KEY,
+        folder        TEXT    NOT NULL,
+        uidvalidity   INTEGER NOT NULL,
+        uid           INTEGER NOT NULL,
+        message_id    TEXT,
+        sender        TEXT    NOT NULL,
+        subject       TEXT    NOT NULL,
+        body          TEXT    NOT NULL,
+        truncated     INTEGER NOT NULL,
+        received_at   TEXT    NOT NULL,
+        journaled_at  TEXT    NOT NULL,
+        state         TEXT    NOT NULL
+    );
+    CREATE INDEX alerts_message_id ON alerts(message_id) WHERE message_id IS NOT NULL;
+    CREATE INDEX alerts_received_at ON alerts(received_at);
+
+    -- Every (folder, UIDVALIDITY, UID) under which an alert's e-mail was seen. A copy of the same
+    -- e-mail (same Message-ID) under a new identity adds a sighting, not an alert.
+    CREATE TABLE sightings (
+        folder        TEXT    NOT NULL,
+        uidvalidity   INTEGER NOT NULL,
+        uid           INTEGER NOT NULL,
+        alert_id      INTEGER NOT NULL REFERENCES alerts(id),
+        seen_marked   INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (folder, uidvalidity, uid)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE events (
+        id        INTEGER PRIMARY KEY,
+        alert_id  INTEGER REFERENCES alerts(id),
+        at        TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        detail    TEXT NOT NULL
+    );
+    CREATE INDEX events_alert ON events(alert_id);
+    "#,
+];
+
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

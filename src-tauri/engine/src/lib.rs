@@ -1,0 +1,16 @@
+//! Sentinela's engine: turns alert e-mails into durable alerts and escalations, with no GUI.
+//!
+//! The path of an alert reads in stages, each in its own module:
+//! mailbox ([`imap`]) → parsed mail ([`mail`]) → durable record ([`journal`]).
+//! Everything runs on tokio; [`shutdown`] stops it politely and [`events`] tells the outside
+//! world (the headless logger, the desktop shell) what is happening.
+
+pub mod config;
+pub mod events;
+pub mod imap;
+pub mod journal;
+pub mod mail;
+pub mod secrets;
+pub mod shutdown;
+pub mod paths;
+pub mod runner;
