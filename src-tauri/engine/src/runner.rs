@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::events::EventBus;
 use crate::imap::MailboxWatcher;
 use crate::journal::{AlertJournal, JournalError};
-use crate::secrets::{self, SecretError};
+use crate::secrets::{self, Secret, SecretError};
 use crate::shutdown::{self, ShutdownTrigger};
 
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +20,19 @@ pub enum StartError {
     Secret(#[from] SecretError),
     #[error(transparent)]
     Journal(#[from] JournalError),
+}
+
+/// The secrets the engine needs, loaded by the caller (from the environment or the keyring, see
+/// [`EngineSecrets::load`]) so tests and the desktop app can hand them over directly.
+#[derive(Debug, Clone)]
+pub struct EngineSecrets {
+    pub imap_password: Secret,
+}
+
+impl EngineSecrets {
+    pub async fn load() -> Result<Self, SecretError> {
+        Ok(EngineSecrets { imap_password: secrets::load(secrets::IMAP_PASSWORD).await? })
+    }
 }
 
 /// A running engine. Dropping it fires the shutdown too, but [`RunningEngine::stop`] waits for
@@ -33,8 +46,13 @@ pub struct RunningEngine {
 
 impl RunningEngine {
     /// Starts every manager. `events` lets the caller subscribe before anything happens.
-    pub async fn start(config: &Config, data_dir: &Path, events: EventBus) -> Result<Self, StartError> {
-        let password = secrets::load(secrets::IMAP_PASSWORD).await?;
+    pub async fn start(
+        config: &Config,
+        secrets: EngineSecrets,
+        data_dir: &Path,
+        events: EventBus,
+    ) -> Result<Self, StartError> {
+        let password = secrets.imap_password;
         let journal = AlertJournal::open_in_dir(data_dir)?;
         let (trigger, listener) = shutdown::channel();
         let mut tasks = JoinSet::new();

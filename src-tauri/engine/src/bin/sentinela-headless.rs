@@ -13,7 +13,7 @@ use sentinela_engine::events::EventBus;
 use sentinela_engine::imap::probe;
 use sentinela_engine::journal::AlertJournal;
 use sentinela_engine::paths;
-use sentinela_engine::runner::RunningEngine;
+use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_engine::secrets;
 
 #[derive(Parser)]
@@ -110,7 +110,8 @@ async fn run(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> Result<(), F
     let (config, path) = load_config(config)?;
     let data_dir = data_dir.unwrap_or_else(paths::default_data_dir);
     tracing::info!(config = %path.display(), data_dir = %data_dir.display(), "sentinela starting");
-    let engine = RunningEngine::start(&config, &data_dir, EventBus::default()).await.map_err(setup_error)?;
+    let secrets = EngineSecrets::load().await.map_err(setup_error)?;
+    let engine = RunningEngine::start(&config, secrets, &data_dir, EventBus::default()).await.map_err(setup_error)?;
     wait_for_stop_signal().await;
     tracing::info!("stop requested; closing the mailbox connection");
     engine.stop(Duration::from_secs(10)).await;

@@ -1,0 +1,298 @@
+//! A real Dovecot IMAP server for the tests, one private instance per test.
+//!
+//! Each instance lives in its own temp dir with a generated certificate, listens on two free
+//! loopback ports (plain+STARTTLS and implicit TLS) and runs in its own process group, so a test
+//! can kill it (SIGKILL: clients see EOF) or stop it (SIGTERM: clients get BYE) and restart it on
+//! the same ports. The recipe is in `docs/testing.md`.
+
+use std::io::{Read, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sentinela_engine::config::{Config, FilterConfig, MailboxConfig, Security, DEFAULT_MAX_MESSAGE_BYTES};
+use sentinela_engine::imap::{connect, ImapSession};
+use sentinela_engine::secrets::Secret;
+use tempfile::TempDir;
+
+pub const USER: &str = "alertas@cpd.test";
+pub const PASSWORD: &str = "s3nha-de-teste";
+/// The sender and subject the default test configuration watches for.
+pub const SENSOR: &str = "sensor@cpd.example.com.br";
+pub const SUBJECT: &str = "ALERTA";
+/// Dovecot runs mail processes as this uid/gid (nobody); it refuses to run them as root.
+const MAIL_UID: u32 = 65534;
+
+pub struct Dovecot {
+    dir: TempDir,
+    child: Option<Child>,
+    pub imap_port: u16,
+    pub imaps_port: u16,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn dovecot_binary() -> &'static str {
+    if Path::new("/usr/sbin/dovecot").exists() {
+        "/usr/sbin/dovecot"
+    } else {
+        "dovecot"
+    }
+}
+
+impl Dovecot {
+    /// Starts a fresh instance and waits until it greets.
+    pub fn start() -> Dovecot {
+        // A port picked free can be taken before Dovecot binds it; try again on exit 89.
+        for _ in 0..5 {
+            let dir = tempfile::Builder::new().prefix("sentinela-dovecot-").tempdir().unwrap();
+            let mut d = Dovecot { dir, child: None, imap_port: free_port(), imaps_port: free_port() };
+            d.write_files();
+            if d.spawn().is_ok() {
+                return d;
+            }
+        }
+        panic!("could not start Dovecot on free ports after 5 tries");
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn cert_path(&self) -> PathBuf {
+        self.dir().join("cert.pem")
+    }
+
+    fn maildir(&self) -> PathBuf {
+        self.dir().join("home/testuser/Maildir")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir().join("dovecot.log")).unwrap_or_default()
+    }
+
+    fn write_files(&self) {
+        let d = self.dir();
+        let status = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-keyout"])
+            .arg(d.join("key.pem"))
+            .arg("-out")
+            .arg(d.join("cert.pem"))
+            .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl must be installed (scripts/setup installs it)");
+        assert!(status.success(), "openssl could not make a test certificate");
+        std::fs::create_dir_all(d.join("home/testuser")).unwrap();
+        std::fs::write(d.join("users"), format!("{USER}:{{PLAIN}}{PASSWORD}::::{}::\n", d.join("home/testuser").display()))
+            .unwrap();
+        set_mode(d, 0o755);
+        chown_tree(&d.join("home"));
+        let p = self.imap_port;
+        let conf = format!(
+            r#"instance_name = sentinela-test-{p}
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+shutdown_clients = yes
+login_greeting = dovecot-test-{p} ready
+ssl = yes
+ssl_cert = <{d}/cert.pem
+ssl_key = <{d}/key.pem
+ssl_min_protocol = TLSv1.2
+auth_mechanisms = plain login
+disable_plaintext_auth = no
+auth_failure_delay = 0
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {d}/users
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {d}/users
+}}
+mail_uid = {MAIL_UID}
+mail_gid = {MAIL_UID}
+mail_location = maildir:~/Maildir
+mail_fsync = never
+namespace inbox {{
+  inbox = yes
+}}
+protocol imap {{
+  mail_max_userip_connections = 100
+}}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {p}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {tls}
+    ssl = yes
+  }}
+}}
+"#,
+            d = d.display(),
+            tls = self.imaps_port,
+        );
+        std::fs::write(d.join("dovecot.conf"), conf).unwrap();
+    }
+
+    fn spawn(&mut self) -> Result<(), ()> {
+        // A stale run dir stalls authentication for seconds.
+        let _ = std::fs::remove_dir_all(self.dir().join("run"));
+        let child = Command::new(dovecot_binary())
+            .arg("-F")
+            .arg("-c")
+            .arg(self.dir().join("dovecot.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("dovecot must be installed (scripts/setup installs dovecot-imapd)");
+        self.child = Some(child);
+        let greeting = format!("dovecot-test-{} ready", self.imap_port);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                self.child = None;
+                if status.code() == Some(89) {
+                    return Err(()); // port taken
+                }
+                panic!("dovecot exited with {status}; log:\n{}", self.log());
+            }
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.imap_port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut buf = [0u8; 256];
+                if let Ok(n) = s.read(&mut buf) {
+                    if String::from_utf8_lossy(&buf[..n]).contains(&greeting) {
+                        let _ = s.write_all(b"a LOGOUT\r\n");
+                        return Ok(());
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("dovecot did not greet within 15 s; log:\n{}", self.log());
+    }
+
+    fn signal_group(&mut self, signal: libc::c_int) {
+        if let Some(mut child) = self.child.take() {
+            let pgid = child.id() as libc::pid_t;
+            assert!(pgid > 1, "refusing to signal process group {pgid}");
+            // SAFETY: killpg has no memory-safety preconditions; the group is the child's own
+            // (spawned with process_group(0)), so nothing else is signalled.
+            unsafe { libc::killpg(pgid, signal) };
+            // Reap it: a zombie whose PID is in master.pid makes the next start refuse.
+            let _ = child.wait();
+            // The per-client imap processes are in the same group; give them a moment to go.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Kills the whole server at once (clients see EOF, no BYE).
+    pub fn kill(&mut self) {
+        self.signal_group(libc::SIGKILL);
+    }
+
+    /// Starts the server again on the same ports and data.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn().expect("restart on the same ports");
+    }
+
+    /// Delivers an e-mail straight into the Maildir, as an MTA would while the IMAP server is down.
+    pub fn deliver_to_maildir(&self, raw: &[u8]) {
+        let new = self.maildir().join("new");
+        std::fs::create_dir_all(&new).unwrap();
+        for sub in ["cur", "tmp"] {
+            std::fs::create_dir_all(self.maildir().join(sub)).unwrap();
+        }
+        let name = format!("{}.sentinela-test.{}", chrono::Utc::now().timestamp_nanos_opt().unwrap(), std::process::id());
+        std::fs::write(new.join(name), raw).unwrap();
+        chown_tree(&self.dir().join("home"));
+    }
+
+    /// A configuration for this server: implicit TLS, the generated certificate as trust anchor,
+    /// watching INBOX for [`SENSOR`] / [`SUBJECT`].
+    pub fn config(&self, security: Security) -> Config {
+        Config {
+            mailbox: MailboxConfig {
+                host: "localhost".into(),
+                port: Some(match security {
+                    Security::Tls => self.imaps_port,
+                    _ => self.imap_port,
+                }),
+                security,
+                username: USER.into(),
+                folder: "INBOX".into(),
+                ca_file: self.cert_path(),
+                rescan_secs: 20,
+                mark_seen: true,
+                max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            },
+            filter: FilterConfig { from: SENSOR.into(), subject: SUBJECT.into(), search: String::new() },
+        }
+    }
+
+    pub fn password() -> Secret {
+        Secret::new(PASSWORD)
+    }
+
+    /// A separate client session (implicit TLS), as another mail program would have.
+    pub async fn client(&self) -> ImapSession {
+        connect(&self.config(Security::Tls).mailbox, &Self::password()).await.expect("test client login").0
+    }
+
+    /// Appends a message to `folder` and returns its UID.
+    pub async fn append(&self, folder: &str, raw: &[u8]) -> u32 {
+        let mut s = self.client().await;
+        s.append(folder, None, None, raw).await.expect("APPEND");
+        s.select(folder).await.unwrap();
+        let uid = s.uid_search("ALL").await.unwrap().into_iter().max().unwrap();
+        let _ = s.logout().await;
+        uid
+    }
+
+    /// The UIDs in `folder` with and without `\Seen`: (seen, unseen), ascending.
+    pub async fn seen_state(&self, folder: &str) -> (Vec<u32>, Vec<u32>) {
+        let mut s = self.client().await;
+        s.examine(folder).await.unwrap();
+        let mut seen: Vec<u32> = s.uid_search("SEEN").await.unwrap().into_iter().collect();
+        let mut unseen: Vec<u32> = s.uid_search("UNSEEN").await.unwrap().into_iter().collect();
+        seen.sort_unstable();
+        unseen.sort_unstable();
+        let _ = s.logout().await;
+        (seen, unseen)
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn chown_tree(path: &Path) {
+    // Dovecot serves mail as `nobody`; the harness runs as root (as CI does) and hands it over.
+    let _ = Command::new("chown").arg("-R").arg(format!("{MAIL_UID}:{MAIL_UID}")).arg(path).status();
+}
