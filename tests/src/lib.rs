@@ -26,9 +26,13 @@ where
 
 /// Path of a binary built from this workspace (`cargo test --workspace` builds them all).
 pub fn workspace_binary(name: &str) -> PathBuf {
-    // The test executable is target/<profile>/deps/<test>-<hash>; binaries sit in target/<profile>.
+    // Test executables sit in target/<profile>/deps, binaries (the benchmark too) in
+    // target/<profile>.
     let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let mut profile_dir = exe.parent().unwrap();
+    if profile_dir.ends_with("deps") {
+        profile_dir = profile_dir.parent().unwrap();
+    }
     let path = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(path.exists(), "{} is not built: run the tests with `cargo test --workspace`", path.display());
     path

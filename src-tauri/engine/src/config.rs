@@ -379,3 +379,13 @@ subject = "ALERTA"
         assert!(!path.with_extension("toml.tmp").exists());
     }
 }
+
+#[cfg(test)]
+mod example_file {
+    #[test]
+    fn the_documented_example_is_valid() {
+        let text = include_str!("../../../docs/sentinela.example.toml");
+        let c = super::Config::parse(text).expect("docs/sentinela.example.toml parses");
+        assert_eq!(c.mailbox.host, "imap.example.com");
+    }
+}

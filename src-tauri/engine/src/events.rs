@@ -31,6 +31,8 @@ pub struct AlertNotice {
     pub subject: String,
     pub sender: String,
     pub received_at: DateTime<Utc>,
+    /// When the engine learned of the new mail (IDLE push or scan start).
+    pub noticed_at: DateTime<Utc>,
     pub uid: u32,
 }
 

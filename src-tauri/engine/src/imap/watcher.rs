@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use async_imap::types::{Fetch, UnsolicitedResponse};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use tracing::{debug, info, warn};
 
@@ -101,15 +101,21 @@ impl MailboxWatcher {
         self.state(MailboxState::Watching { idle });
         let rescan = Duration::from_secs(self.mailbox.rescan_secs);
 
+        // When the engine learned that the mailbox may hold new mail: the IDLE push, or the
+        // start of a scheduled scan. Alerts carry it so delays can be told apart from Dovecot's.
+        let mut noticed_at = Utc::now();
         loop {
-            self.scan(&mut session, uidvalidity).await?;
+            self.scan(&mut session, uidvalidity, noticed_at).await?;
             let stop = if !idle {
-                tokio::select! {
+                let stop = tokio::select! {
                     _ = tokio::time::sleep(rescan) => false,
                     _ = shutdown.recv() => true,
-                }
+                };
+                noticed_at = Utc::now();
+                stop
             } else if exists_arrived(&session) {
                 // New mail was announced while we were busy; scan again before idling.
+                noticed_at = Utc::now();
                 continue;
             } else {
                 let mut handle = session.idle();
@@ -119,6 +125,7 @@ impl MailboxWatcher {
                     tokio::select! {
                         r = news => {
                             let why = r.map_err(|e| MailboxError::protocol("IDLE", e))?;
+                            noticed_at = Utc::now();
                             debug!(?why, "mailbox: IDLE woke up");
                             false
                         }
@@ -137,7 +144,12 @@ impl MailboxWatcher {
     }
 
     /// Finds matching unread mail, journals what is new, and marks it seen.
-    async fn scan(&self, session: &mut ImapSession, uidvalidity: u32) -> Result<(), MailboxError> {
+    async fn scan(
+        &self,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+        noticed_at: DateTime<Utc>,
+    ) -> Result<(), MailboxError> {
         let folder = &self.mailbox.folder;
         let uids = search_alert_uids(session, &self.criteria).await?;
         let known = self.journal.sightings(folder, uidvalidity, uids.clone()).await?;
@@ -168,7 +180,7 @@ impl MailboxWatcher {
             }
             let outcomes = self.journal.record(new_alerts.clone()).await?;
             for (alert, outcome) in new_alerts.iter().zip(&outcomes) {
-                self.announce(alert, *outcome);
+                self.announce(alert, *outcome, noticed_at);
             }
             if self.mailbox.mark_seen {
                 self.mark_seen(session, uidvalidity, new_alerts.iter().map(|a| a.origin.uid).collect()).await?;
@@ -178,7 +190,7 @@ impl MailboxWatcher {
         Ok(())
     }
 
-    fn announce(&self, alert: &NewAlert, outcome: RecordOutcome) {
+    fn announce(&self, alert: &NewAlert, outcome: RecordOutcome, noticed_at: DateTime<Utc>) {
         match outcome {
             RecordOutcome::Recorded(id) => {
                 info!(alert = id, uid = alert.origin.uid, from = %alert.mail.sender, subject = %alert.mail.subject, "alert journaled");
@@ -187,6 +199,7 @@ impl MailboxWatcher {
                     subject: alert.mail.subject.clone(),
                     sender: alert.mail.sender.clone(),
                     received_at: alert.received_at,
+                    noticed_at,
                     uid: alert.origin.uid,
                 }));
             }

@@ -1,0 +1,217 @@
+//! Sentinela's benchmark: `scripts/bench` (or `cargo run --release -p sentinela-tests --bin
+//! sentinela-bench`). Prints figures; asserts nothing about time.
+//!
+//! 1. Latency from APPEND to "alert committed in the journal", one e-mail at a time, with a
+//!    second IMAP connection in IDLE measuring Dovecot's own push delay for the same e-mail, so
+//!    the engine's share is the difference.
+//! 2. A burst of 1,000 matching e-mails appended at once: time until all are journaled, and a
+//!    count that proves none was lost or doubled.
+//! 3. The idle cost of the real `sentinela-headless` process: RSS and CPU over a quiet period.
+
+use std::time::{Duration, Instant};
+
+use async_imap::extensions::idle::IdleResponse;
+use sentinela_engine::config::Security;
+use sentinela_engine::events::{EngineEvent, EventBus, MailboxState};
+use sentinela_engine::runner::{EngineSecrets, RunningEngine};
+use sentinela_tests::dovecot::{Dovecot, PASSWORD, SENSOR};
+use sentinela_tests::mail::plain;
+use sentinela_tests::workspace_binary;
+use tokio::sync::{broadcast, mpsc};
+
+const LATENCY_SAMPLES: usize = 200;
+const BURST: usize = 1000;
+const IDLE_SECS: u64 = 10;
+
+#[tokio::main]
+async fn main() {
+    let samples = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(LATENCY_SAMPLES);
+    println!("Sentinela benchmark — {}", machine());
+    latency(samples).await;
+    burst().await;
+    idle_cost().await;
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap().trim().to_owned()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("{} cores, {cpu}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+async fn start_engine(server: &Dovecot, data: &std::path::Path) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
+    let bus = EventBus::default();
+    let mut rx = bus.subscribe();
+    let engine = RunningEngine::start(
+        &server.config(Security::Tls),
+        EngineSecrets { imap_password: Dovecot::password() },
+        data,
+        bus,
+    )
+    .await
+    .expect("engine");
+    loop {
+        if let EngineEvent::Mailbox(MailboxState::Watching { .. }) = rx.recv().await.unwrap() {
+            break;
+        }
+    }
+    (engine, rx)
+}
+
+/// A second client in IDLE that reports when the server announces new mail.
+async fn idle_observer(server: &Dovecot) -> mpsc::UnboundedReceiver<Instant> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut session = server.client().await;
+    session.select("INBOX").await.unwrap();
+    tokio::spawn(async move {
+        // Ends quietly when the server goes away at the end of the measurement.
+        loop {
+            let mut handle = session.idle();
+            if handle.init().await.is_err() {
+                return;
+            }
+            let (wait, _stop) = handle.wait_with_timeout(Duration::from_secs(600));
+            match wait.await {
+                Ok(IdleResponse::NewData(_)) if tx.send(Instant::now()).is_ok() => {}
+                Ok(IdleResponse::Timeout) => {}
+                _ => return,
+            }
+            session = match handle.done().await {
+                Ok(s) => s,
+                Err(_) => return,
+            };
+        }
+    });
+    rx
+}
+
+/// Waits for the next journaled alert: when it was committed, and how long after the engine
+/// learned of the mail (its own IDLE push) that was.
+async fn next_alert(rx: &mut broadcast::Receiver<EngineEvent>) -> (Instant, Duration) {
+    loop {
+        if let EngineEvent::AlertRecorded(notice) = rx.recv().await.unwrap() {
+            let own = (chrono::Utc::now() - notice.noticed_at).to_std().unwrap_or_default();
+            return (Instant::now(), own);
+        }
+    }
+}
+
+async fn latency(samples: usize) {
+    let server = Dovecot::start();
+    let data = tempfile::tempdir().unwrap();
+    let (engine, mut alerts) = start_engine(&server, data.path()).await;
+    let mut pushes = idle_observer(&server).await;
+    let mut appender = server.client().await;
+    let mut total = Vec::with_capacity(samples);
+    let mut floor = Vec::with_capacity(samples);
+    let mut overhead = Vec::with_capacity(samples);
+    let mut engine_own = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let raw = plain(SENSOR, &format!("ALERTA latência {i}"), "Temperatura 30 °C");
+        tokio::time::sleep(Duration::from_millis(20)).await; // both clients back in IDLE
+        let appended = {
+            appender.append("INBOX", None, None, &raw).await.unwrap();
+            Instant::now()
+        };
+        let (committed, own) = next_alert(&mut alerts).await;
+        engine_own.push(own);
+        let pushed = pushes.recv().await.unwrap();
+        while pushes.try_recv().is_ok() {} // the \Seen flag change wakes the observer too
+        total.push(committed - appended);
+        floor.push(pushed.saturating_duration_since(appended));
+        overhead.push(committed.saturating_duration_since(pushed));
+    }
+    for v in [&mut total, &mut floor, &mut overhead, &mut engine_own] {
+        v.sort();
+    }
+    println!("\n1. APPEND → alert committed, {samples} e-mails one at a time (Dovecot, implicit TLS)");
+    println!("   {:<44} {:>10} {:>10}", "", "p50", "p99");
+    for (label, v) in [
+        ("APPEND → alert committed", &total),
+        ("APPEND → IDLE push seen by a bare client", &floor),
+        ("bare client's push → committed", &overhead),
+        ("engine's own push → committed", &engine_own),
+    ] {
+        println!("   {:<44} {:>10} {:>10}", label, ms(percentile(v, 0.5)), ms(percentile(v, 0.99)));
+    }
+    engine.stop(Duration::from_secs(10)).await;
+}
+
+async fn burst() {
+    let server = Dovecot::start();
+    let data = tempfile::tempdir().unwrap();
+    let (engine, _alerts) = start_engine(&server, data.path()).await;
+    let mut appender = server.client().await;
+    let start = Instant::now();
+    for i in 0..BURST {
+        appender.append("INBOX", None, None, plain(SENSOR, &format!("ALERTA rajada {i}"), "x")).await.unwrap();
+    }
+    let appended = start.elapsed();
+    loop {
+        if engine.journal.alert_count().await.unwrap() >= BURST as u64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let journaled = start.elapsed();
+    // Let any straggling scan finish, then count again: none doubled.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let count = engine.journal.alert_count().await.unwrap();
+    let unseen = server.seen_state("INBOX").await.1.len();
+    println!("\n2. Burst of {BURST} matching e-mails appended back to back");
+    println!("   appended in {}, all journaled {} after the first APPEND", ms(appended), ms(journaled));
+    println!("   alerts in the journal: {count} (expected {BURST}); e-mails left unseen: {unseen}");
+    engine.stop(Duration::from_secs(10)).await;
+}
+
+fn proc_stat(pid: u32) -> (u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+    // After the ")": state is field 3, utime 14, stime 15 (1-based in proc(5)).
+    let ticks = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss_kb = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    (ticks, rss_kb)
+}
+
+async fn idle_cost() {
+    let server = Dovecot::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sentinela.toml");
+    server.config(Security::Tls).save(&config).unwrap();
+    let mut child = std::process::Command::new(workspace_binary("sentinela-headless"))
+        .env("SENTINELA_IMAP_PASSWORD", PASSWORD)
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await; // connected and idling
+    let (t0, _) = proc_stat(child.id());
+    tokio::time::sleep(Duration::from_secs(IDLE_SECS)).await;
+    let (t1, rss_kb) = proc_stat(child.id());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let cpu = (t1 - t0) as f64 / hz / IDLE_SECS as f64 * 100.0;
+    println!("\n3. sentinela-headless idle in IDLE for {IDLE_SECS} s (rescan every 20 s)");
+    println!("   RSS {:.1} MiB, CPU {:.2} % of one core ({} ticks of 1/{} s)", rss_kb as f64 / 1024.0, cpu, t1 - t0, hz);
+}
