@@ -21,6 +21,61 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: u32 = 1024 * 1024;
 pub struct Config {
     pub mailbox: MailboxConfig,
     pub filter: FilterConfig,
+    /// Without `[twilio]` Sentinela only journals alerts (and says so loudly at start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twilio: Option<TwilioConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whatsapp: Option<WhatsAppConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls: Option<CallsConfig>,
+}
+
+/// `[twilio]`: the account. The auth token (or API key secret) is a secret: see [`crate::secrets`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioConfig {
+    pub account_sid: String,
+    /// Optional API key (`SK…`) used instead of the Account SID to authenticate.
+    #[serde(default)]
+    pub api_key_sid: String,
+    #[serde(default = "default_twilio_url")]
+    pub base_url: String,
+    /// Journal what would be sent, send nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// `[whatsapp]`: who gets the alert text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatsAppConfig {
+    pub from: String,
+    pub to: Vec<String>,
+    /// Optional approved template (`HX…`), needed outside the 24-hour window.
+    #[serde(default)]
+    pub content_sid: String,
+}
+
+/// `[calls]`: the phone queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallsConfig {
+    pub from: String,
+    /// Called one at a time, in this order.
+    pub to: Vec<String>,
+    #[serde(default = "default_ring_secs")]
+    pub ring_secs: u32,
+    #[serde(default = "default_rounds")]
+    pub rounds: u32,
+    #[serde(default = "default_round_pause_secs")]
+    pub round_pause_secs: u64,
+    #[serde(default = "default_voice")]
+    pub voice: String,
+    #[serde(default = "default_language")]
+    pub language: String,
+    /// Answering machines and voicemail do not count as answered.
+    #[serde(default = "default_true")]
+    pub require_human: bool,
 }
 
 /// How the connection to the IMAP server is protected.
@@ -91,6 +146,24 @@ pub struct FilterConfig {
     pub search: String,
 }
 
+fn default_twilio_url() -> String {
+    "https://api.twilio.com".into()
+}
+fn default_ring_secs() -> u32 {
+    25
+}
+fn default_rounds() -> u32 {
+    2
+}
+fn default_round_pause_secs() -> u64 {
+    60
+}
+fn default_voice() -> String {
+    "Polly.Camila".into()
+}
+fn default_language() -> String {
+    "pt-BR".into()
+}
 fn default_security() -> Security {
     Security::Tls
 }
@@ -152,20 +225,21 @@ impl Config {
 
     /// Parses and validates TOML text (the path in syntax errors is left empty).
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: PathBuf::new(),
             // toml's message already names the key and shows the offending line.
             message: e.to_string(),
         })?;
-        config.validate()?;
+        config.normalise()?;
         Ok(config)
     }
 
     /// Writes the file atomically (temporary file in the same folder, then rename), so a crash
     /// mid-write never leaves a half-written configuration behind.
     pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
-        self.validate()?;
-        let text = toml::to_string_pretty(self).expect("a Config always serialises");
+        let mut normalised = self.clone();
+        normalised.normalise()?;
+        let text = toml::to_string_pretty(&normalised).expect("a Config always serialises");
         let write_err = |source| ConfigError::Write { path: path.to_owned(), source };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(write_err)?;
@@ -175,8 +249,13 @@ impl Config {
         std::fs::rename(&tmp, path).map_err(write_err)
     }
 
-    /// Checks every value that TOML's types cannot express.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks every value that TOML's types cannot express, and writes phone numbers in E.164.
+    pub fn normalise(&mut self) -> Result<(), ConfigError> {
+        self.check_mailbox()?;
+        self.normalise_twilio()
+    }
+
+    fn check_mailbox(&self) -> Result<(), ConfigError> {
         let m = &self.mailbox;
         if m.host.trim().is_empty() || m.host.contains(char::is_whitespace) {
             return Err(ConfigError::invalid(
@@ -262,6 +341,107 @@ impl Config {
         }
         Ok(())
     }
+}
+
+const SANDBOX_WHATSAPP_FROM: &str = "+14155238886";
+
+impl Config {
+    fn normalise_twilio(&mut self) -> Result<(), ConfigError> {
+        if self.twilio.is_none() && (self.whatsapp.is_some() || self.calls.is_some()) {
+            return Err(ConfigError::invalid(
+                "twilio",
+                "[whatsapp] or [calls] is set but there is no [twilio] section.",
+                "add [twilio] with account_sid = \"AC...\" (the auth token goes in the keyring or SENTINELA_TWILIO_AUTH_TOKEN).",
+            ));
+        }
+        if let Some(t) = &mut self.twilio {
+            if !is_sid(&t.account_sid, "AC") {
+                return Err(ConfigError::invalid(
+                    "twilio.account_sid",
+                    format!("{:?} is not an Account SID.", t.account_sid),
+                    "copy it from the Twilio console: AC followed by 32 hexadecimal characters.",
+                ));
+            }
+            if !t.api_key_sid.is_empty() && !is_sid(&t.api_key_sid, "SK") {
+                return Err(ConfigError::invalid(
+                    "twilio.api_key_sid",
+                    format!("{:?} is not an API key SID.", t.api_key_sid),
+                    "use SK followed by 32 hexadecimal characters, or leave it empty to use the auth token.",
+                ));
+            }
+            let url = t.base_url.trim_end_matches('/');
+            let local = url.strip_prefix("http://").is_some_and(|rest| {
+                is_loopback(rest.split([':', '/']).next().unwrap_or("")) || rest.starts_with("[::1]")
+            });
+            if !(url.starts_with("https://") || local) {
+                return Err(ConfigError::invalid(
+                    "twilio.base_url",
+                    format!("{:?} is not an https URL.", t.base_url),
+                    "use https://api.twilio.com (plain http is only accepted for localhost test servers).",
+                ));
+            }
+            t.base_url = url.to_owned();
+        }
+        if let Some(w) = &mut self.whatsapp {
+            w.from = phone_field("whatsapp.from", &w.from)?;
+            w.to = phone_list("whatsapp.to", &w.to)?;
+            if !w.content_sid.is_empty() && !is_sid(&w.content_sid, "HX") {
+                return Err(ConfigError::invalid(
+                    "whatsapp.content_sid",
+                    format!("{:?} is not a Content SID.", w.content_sid),
+                    "use HX followed by 32 hexadecimal characters, or leave it empty to send plain text.",
+                ));
+            }
+        }
+        if let Some(c) = &mut self.calls {
+            c.from = phone_field("calls.from", &c.from)?;
+            c.to = phone_list("calls.to", &c.to)?;
+            if !(5..=120).contains(&c.ring_secs) {
+                return Err(ConfigError::invalid("calls.ring_secs", format!("{} is out of range.", c.ring_secs), "use 5 to 120 seconds (25 rings about 5 times)."));
+            }
+            if !(1..=10).contains(&c.rounds) {
+                return Err(ConfigError::invalid("calls.rounds", format!("{} is out of range.", c.rounds), "use 1 to 10 rounds through the list."));
+            }
+            if c.round_pause_secs > 3600 {
+                return Err(ConfigError::invalid("calls.round_pause_secs", format!("{} is too long.", c.round_pause_secs), "use at most 3600 seconds."));
+            }
+            if c.voice.trim().is_empty() || c.voice.contains(['"', '<', '>', '&']) {
+                return Err(ConfigError::invalid("calls.voice", format!("{:?} is not a voice name.", c.voice), "use a Portuguese voice such as \"Polly.Camila\" or \"Polly.Vitoria-Neural\"."));
+            }
+            if c.language.trim().is_empty() || c.language.contains(['"', '<', '>', '&']) {
+                return Err(ConfigError::invalid("calls.language", format!("{:?} is not a language tag.", c.language), "use \"pt-BR\"."));
+            }
+        }
+        Ok(())
+    }
+
+    /// True when the WhatsApp sender is Twilio's shared sandbox number.
+    pub fn whatsapp_uses_sandbox(&self) -> bool {
+        self.whatsapp.as_ref().is_some_and(|w| w.from == SANDBOX_WHATSAPP_FROM)
+    }
+}
+
+fn is_sid(value: &str, prefix: &str) -> bool {
+    value.len() == 34 && value.starts_with(prefix) && value[2..].chars().all(|c| c.is_ascii_hexdigit())
+}
+
+fn phone_field(field: &'static str, value: &str) -> Result<String, ConfigError> {
+    crate::phone::normalise(value).map_err(|e| ConfigError::invalid(field, e.to_string(), "correct the number."))
+}
+
+fn phone_list(field: &'static str, values: &[String]) -> Result<Vec<String>, ConfigError> {
+    if values.is_empty() {
+        return Err(ConfigError::invalid(field, "the list is empty.", "add at least one number, e.g. [\"(11) 99999-0001\"]."));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(values.len());
+    for v in values {
+        let n = phone_field(field, v)?;
+        if out.contains(&n) {
+            return Err(ConfigError::invalid(field, format!("{v:?} is in the list twice."), "remove the repeated number."));
+        }
+        out.push(n);
+    }
+    Ok(out)
 }
 
 /// Line breaks would end the IMAP command early and let the rest be read as a new command.
@@ -367,6 +547,48 @@ subject = "ALERTA"
         std::fs::write(&junk, "not a certificate").unwrap();
         let bad = GOOD.replace("[mailbox]", &format!("[mailbox]\nca_file = {:?}", junk));
         assert_eq!(field_of(&bad), Some("mailbox.ca_file"));
+    }
+
+    const TWILIO: &str = r#"
+[twilio]
+account_sid = "AC0123456789abcdef0123456789abcdef"
+
+[whatsapp]
+from = "+14155238886"
+to = ["(11) 99999-0001", "+55 11 99999-0002"]
+
+[calls]
+from = "+1 415 523 8886"
+to = ["11 99999 0001", "(21) 98888-7777"]
+"#;
+
+    #[test]
+    fn twilio_sections_normalise_phone_numbers() {
+        let c = Config::parse(&format!("{GOOD}{TWILIO}")).unwrap();
+        assert_eq!(c.whatsapp.as_ref().unwrap().to, ["+5511999990001", "+5511999990002"]);
+        let calls = c.calls.as_ref().unwrap();
+        assert_eq!(calls.to, ["+5511999990001", "+5521988887777"]);
+        assert_eq!(calls.from, "+14155238886");
+        assert_eq!((calls.ring_secs, calls.rounds, calls.voice.as_str(), calls.language.as_str()), (25, 2, "Polly.Camila", "pt-BR"));
+        assert!(calls.require_human);
+        assert!(c.whatsapp_uses_sandbox());
+        assert_eq!(c.twilio.as_ref().unwrap().base_url, "https://api.twilio.com");
+    }
+
+    #[test]
+    fn twilio_mistakes_name_their_field() {
+        let full = format!("{GOOD}{TWILIO}");
+        assert_eq!(field_of(&full.replace("(21) 98888-7777", "(21) 9888")), Some("calls.to"));
+        assert_eq!(field_of(&full.replace("\"(11) 99999-0001\", \"+55", "\"(11) 99999-0001\", \"(11) 99999-0001\", \"+55")), Some("whatsapp.to"));
+        assert_eq!(field_of(&full.replace("AC0123", "XX0123")), Some("twilio.account_sid"));
+        assert_eq!(field_of(&format!("{GOOD}[calls]\nfrom = \"+14155238886\"\nto = [\"+5511999990001\"]\n")), Some("twilio"));
+        assert_eq!(field_of(&full.replace("[calls]", "[calls]\nrounds = 0")), Some("calls.rounds"));
+        let http = full.replace("[twilio]", "[twilio]\nbase_url = \"http://api.example.com\"");
+        assert_eq!(field_of(&http), Some("twilio.base_url"));
+        let local = full.replace("[twilio]", "[twilio]\nbase_url = \"http://127.0.0.1:8080/\"");
+        assert_eq!(Config::parse(&local).unwrap().twilio.unwrap().base_url, "http://127.0.0.1:8080");
+        let msg = Config::parse(&full.replace("(21) 98888-7777", "abc")).unwrap_err().to_string();
+        assert!(msg.contains("calls.to") && msg.contains("\"abc\""), "{msg}");
     }
 
     #[test]

@@ -14,3 +14,4 @@ pub mod secrets;
 pub mod shutdown;
 pub mod paths;
 pub mod runner;
+pub mod phone;
