@@ -15,3 +15,4 @@ pub mod shutdown;
 pub mod paths;
 pub mod runner;
 pub mod phone;
+pub mod twilio;

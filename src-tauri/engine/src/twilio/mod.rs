@@ -1,0 +1,11 @@
+//! Twilio's REST API (2010-04-01) over plain reqwest: the few resources Sentinela uses, the
+//! errors worth explaining, and the TwiML it speaks.
+
+mod client;
+mod error;
+mod resources;
+pub mod twiml;
+
+pub use client::{NewCall, NewMessage, RetryPolicy, TwilioClient};
+pub use error::TwilioError;
+pub use resources::{Account, Call, CallStatus, Message, MessageStatus};

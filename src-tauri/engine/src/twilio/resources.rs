@@ -1,0 +1,135 @@
+//! The parts of Twilio's Message, Call and Account resources that Sentinela reads.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Account {
+    pub sid: String,
+    #[serde(default)]
+    pub friendly_name: String,
+    /// `active`, `suspended` or `closed`.
+    pub status: String,
+    /// `Trial` or `Full`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Message {
+    pub sid: String,
+    pub status: MessageStatus,
+    #[serde(default)]
+    pub error_code: Option<i64>,
+    #[serde(default)]
+    pub error_message: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    Queued,
+    Sending,
+    Sent,
+    Failed,
+    Delivered,
+    Undelivered,
+    Receiving,
+    Received,
+    Accepted,
+    Scheduled,
+    Read,
+    PartiallyDelivered,
+    Canceled,
+    #[serde(other)]
+    Unknown,
+}
+
+impl MessageStatus {
+    /// No later change is worth waiting for. `delivered` can still become `read`, so it is not.
+    pub fn is_final(self) -> bool {
+        matches!(self, MessageStatus::Read | MessageStatus::Failed | MessageStatus::Undelivered | MessageStatus::Canceled)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Queued => "queued",
+            MessageStatus::Sending => "sending",
+            MessageStatus::Sent => "sent",
+            MessageStatus::Failed => "failed",
+            MessageStatus::Delivered => "delivered",
+            MessageStatus::Undelivered => "undelivered",
+            MessageStatus::Receiving => "receiving",
+            MessageStatus::Received => "received",
+            MessageStatus::Accepted => "accepted",
+            MessageStatus::Scheduled => "scheduled",
+            MessageStatus::Read => "read",
+            MessageStatus::PartiallyDelivered => "partially_delivered",
+            MessageStatus::Canceled => "canceled",
+            MessageStatus::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Call {
+    pub sid: String,
+    pub status: CallStatus,
+    /// With machine detection: `human`, `machine_start`, `machine_end_beep`, …, `fax`, `unknown`.
+    #[serde(default)]
+    pub answered_by: Option<String>,
+    /// Seconds, as a string; empty or null while the call is going on.
+    #[serde(default)]
+    pub duration: Option<String>,
+}
+
+impl Call {
+    pub fn duration_secs(&self) -> Option<u32> {
+        self.duration.as_deref().and_then(|d| d.parse().ok())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallStatus {
+    Queued,
+    Ringing,
+    InProgress,
+    Completed,
+    Busy,
+    Failed,
+    NoAnswer,
+    Canceled,
+    #[serde(other)]
+    Unknown,
+}
+
+impl CallStatus {
+    pub fn is_final(self) -> bool {
+        matches!(self, CallStatus::Completed | CallStatus::Busy | CallStatus::Failed | CallStatus::NoAnswer | CallStatus::Canceled)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Queued => "queued",
+            CallStatus::Ringing => "ringing",
+            CallStatus::InProgress => "in-progress",
+            CallStatus::Completed => "completed",
+            CallStatus::Busy => "busy",
+            CallStatus::Failed => "failed",
+            CallStatus::NoAnswer => "no-answer",
+            CallStatus::Canceled => "canceled",
+            CallStatus::Unknown => "unknown",
+        }
+    }
+}
+
+/// A page of a list resource; Twilio names the array after the resource.
+#[derive(Debug, Deserialize)]
+pub(crate) struct IncomingNumbers {
+    pub incoming_phone_numbers: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct OutgoingCallerIds {
+    pub outgoing_caller_ids: Vec<serde_json::Value>,
+}
