@@ -8,7 +8,10 @@
 //!
 //! rusqlite is blocking, so every call runs on tokio's blocking pool behind one connection.
 
+mod notifications;
 mod schema;
+
+pub use notifications::{CallAttempt, CallUpdate, Delivery, PendingDelivery, PendingEscalation};
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -71,6 +74,8 @@ pub struct AlertRecord {
     pub received_at: DateTime<Utc>,
     pub journaled_at: DateTime<Utc>,
     pub state: String,
+    /// A test alert from "Send test alert": every text and call says so.
+    pub is_test: bool,
 }
 
 /// One line of an alert's event log.
@@ -295,11 +300,12 @@ impl AlertJournal {
         self.call(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, folder, uidvalidity, uid, message_id, sender, subject, body, truncated,
-                        received_at, journaled_at, state
+                        received_at, journaled_at, state, is_test
                  FROM alerts ORDER BY id DESC LIMIT ?1",
             )?;
             let rows = stmt.query_map([limit as i64], |r| {
                 Ok(AlertRecord {
+                    is_test: r.get(12)?,
                     id: r.get(0)?,
                     origin: MailboxUid { folder: r.get(1)?, uidvalidity: r.get(2)?, uid: r.get(3)? },
                     message_id: r.get(4)?,

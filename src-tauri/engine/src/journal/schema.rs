@@ -45,6 +45,51 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX events_alert ON events(alert_id);
     "#,
+    // 2: notifications. Every outbound request is an intent row first and gets its result after,
+    // so a restart knows exactly what was sent, what is in flight, and what is still owed.
+    r#"
+    ALTER TABLE alerts ADD COLUMN is_test INTEGER NOT NULL DEFAULT 0;
+
+    CREATE TABLE deliveries (
+        id            INTEGER PRIMARY KEY,
+        alert_id      INTEGER NOT NULL REFERENCES alerts(id),
+        channel       TEXT    NOT NULL,
+        recipient     TEXT    NOT NULL,
+        state         TEXT    NOT NULL,
+        sid           TEXT,
+        error_code    INTEGER,
+        error_message TEXT,
+        created_at    TEXT    NOT NULL,
+        updated_at    TEXT    NOT NULL,
+        UNIQUE (alert_id, channel, recipient)
+    );
+
+    CREATE TABLE escalations (
+        alert_id      INTEGER PRIMARY KEY REFERENCES alerts(id),
+        state         TEXT    NOT NULL,
+        answered_by   TEXT,
+        created_at    TEXT    NOT NULL,
+        updated_at    TEXT    NOT NULL
+    );
+
+    CREATE TABLE call_attempts (
+        id            INTEGER PRIMARY KEY,
+        alert_id      INTEGER NOT NULL REFERENCES alerts(id),
+        round         INTEGER NOT NULL,
+        position      INTEGER NOT NULL,
+        number        TEXT    NOT NULL,
+        state         TEXT    NOT NULL,
+        sid           TEXT,
+        answered_by   TEXT,
+        duration      INTEGER,
+        outcome       TEXT,
+        error_code    INTEGER,
+        error_message TEXT,
+        created_at    TEXT    NOT NULL,
+        updated_at    TEXT    NOT NULL,
+        UNIQUE (alert_id, round, position)
+    );
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
