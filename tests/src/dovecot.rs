@@ -246,6 +246,9 @@ service imap-login {{
                 max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             },
             filter: FilterConfig { from: SENSOR.into(), subject: SUBJECT.into(), search: String::new() },
+            twilio: None,
+            whatsapp: None,
+            calls: None,
         }
     }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::journal::AlertId;
+use crate::journal::{AlertId, CallAttempt, Delivery};
 
 /// How the mailbox watcher is doing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,6 +43,22 @@ pub enum EngineEvent {
     /// A scan of the mailbox finished; the tray shows this as "last check".
     Checked { at: DateTime<Utc>, matching_unseen: usize },
     AlertRecorded(AlertNotice),
+    /// A WhatsApp delivery changed state.
+    Delivery(Delivery),
+    /// A call attempt changed state.
+    Call(CallAttempt),
+    /// An escalation ended: `outcome` is `answered`, `unanswered` or `dry_run`.
+    EscalationFinished { alert_id: AlertId, outcome: String, answered_by: Option<String> },
+    /// Twilio's health as seen by the last request.
+    Twilio(TwilioState),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TwilioState {
+    Ok,
+    /// `kind` is `auth` (credentials refused) or `unreachable` (network, 5xx, rate limit).
+    Degraded { kind: &'static str, message: String },
 }
 
 /// The sending side, cheap to clone. Sending with nobody listening is fine.

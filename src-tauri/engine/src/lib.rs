@@ -16,3 +16,4 @@ pub mod paths;
 pub mod runner;
 pub mod phone;
 pub mod twilio;
+pub mod notify;

@@ -2,6 +2,7 @@
 //! shell alike: load the secrets, open the journal, spawn the managers, and stop them politely.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
@@ -11,6 +12,8 @@ use crate::config::Config;
 use crate::events::EventBus;
 use crate::imap::MailboxWatcher;
 use crate::journal::{AlertJournal, JournalError};
+use crate::notify::{NotifyContext, Notifier, NotifyTiming, TwilioHealth};
+use crate::twilio::TwilioClient;
 use crate::secrets::{self, Secret, SecretError};
 use crate::shutdown::{self, ShutdownTrigger};
 
@@ -27,11 +30,19 @@ pub enum StartError {
 #[derive(Debug, Clone)]
 pub struct EngineSecrets {
     pub imap_password: Secret,
+    /// Needed when the configuration has `[twilio]` and is not a dry run.
+    pub twilio_token: Option<Secret>,
 }
 
 impl EngineSecrets {
-    pub async fn load() -> Result<Self, SecretError> {
-        Ok(EngineSecrets { imap_password: secrets::load(secrets::IMAP_PASSWORD).await? })
+    /// Loads the secrets `config` needs, from the environment or the keyring.
+    pub async fn load(config: &Config) -> Result<Self, SecretError> {
+        let imap_password = secrets::load(secrets::IMAP_PASSWORD).await?;
+        let twilio_token = match &config.twilio {
+            Some(t) if !t.dry_run => Some(secrets::load(secrets::TWILIO_AUTH_TOKEN).await?),
+            _ => None,
+        };
+        Ok(EngineSecrets { imap_password, twilio_token })
     }
 }
 
@@ -52,11 +63,53 @@ impl RunningEngine {
         data_dir: &Path,
         events: EventBus,
     ) -> Result<Self, StartError> {
-        let password = secrets.imap_password;
+        Self::start_with_timing(config, secrets, data_dir, events, NotifyTiming::default()).await
+    }
+
+    /// [`RunningEngine::start`] with other notification intervals (tests use short ones).
+    pub async fn start_with_timing(
+        config: &Config,
+        secrets: EngineSecrets,
+        data_dir: &Path,
+        events: EventBus,
+        timing: NotifyTiming,
+    ) -> Result<Self, StartError> {
         let journal = AlertJournal::open_in_dir(data_dir)?;
         let (trigger, listener) = shutdown::channel();
         let mut tasks = JoinSet::new();
-        let watcher = MailboxWatcher::new(config, password, journal.clone(), events.clone());
+
+        match &config.twilio {
+            Some(twilio) => {
+                let client = match (twilio.dry_run, secrets.twilio_token) {
+                    (true, _) => {
+                        warn!("twilio.dry_run is on: alerts are journaled with what would be sent, and nothing is sent");
+                        None
+                    }
+                    (false, Some(token)) => Some(TwilioClient::new(twilio, token)),
+                    (false, None) => return Err(StartError::Secret(SecretError::Missing {
+                        label: secrets::TWILIO_AUTH_TOKEN.label,
+                        env_var: secrets::TWILIO_AUTH_TOKEN.env_var,
+                        keyring_user: secrets::TWILIO_AUTH_TOKEN.keyring_user,
+                    })),
+                };
+                let ctx = NotifyContext {
+                    client,
+                    journal: journal.clone(),
+                    events: events.clone(),
+                    timing,
+                    health: Arc::new(TwilioHealth::default()),
+                    shutdown: trigger.listener(),
+                };
+                let (notifier, queue) = Notifier::new(config, ctx);
+                tasks.spawn(notifier.run(events.subscribe()));
+                if let Some(queue) = queue {
+                    tasks.spawn(queue.run());
+                }
+            }
+            None => warn!("no [twilio] section: alerts are journaled but NOBODY IS NOTIFIED (no WhatsApp, no calls)"),
+        }
+
+        let watcher = MailboxWatcher::new(config, secrets.imap_password, journal.clone(), events.clone());
         tasks.spawn(watcher.run(listener));
         Ok(RunningEngine { events, journal, trigger, tasks })
     }

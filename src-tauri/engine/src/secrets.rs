@@ -27,6 +27,12 @@ pub const IMAP_PASSWORD: SecretName = SecretName {
     label: "IMAP password",
 };
 
+pub const TWILIO_AUTH_TOKEN: SecretName = SecretName {
+    env_var: "SENTINELA_TWILIO_AUTH_TOKEN",
+    keyring_user: "twilio-auth-token",
+    label: "Twilio auth token (or API key secret)",
+};
+
 /// A secret value whose `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

@@ -53,7 +53,7 @@ async fn start_engine(server: &Dovecot, data: &std::path::Path) -> (RunningEngin
     let mut rx = bus.subscribe();
     let engine = RunningEngine::start(
         &server.config(Security::Tls),
-        EngineSecrets { imap_password: Dovecot::password() },
+        EngineSecrets { imap_password: Dovecot::password(), twilio_token: None },
         data,
         bus,
     )

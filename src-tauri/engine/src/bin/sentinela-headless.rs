@@ -110,7 +110,7 @@ async fn run(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> Result<(), F
     let (config, path) = load_config(config)?;
     let data_dir = data_dir.unwrap_or_else(paths::default_data_dir);
     tracing::info!(config = %path.display(), data_dir = %data_dir.display(), "sentinela starting");
-    let secrets = EngineSecrets::load().await.map_err(setup_error)?;
+    let secrets = EngineSecrets::load(&config).await.map_err(setup_error)?;
     let engine = RunningEngine::start(&config, secrets, &data_dir, EventBus::default()).await.map_err(setup_error)?;
     wait_for_stop_signal().await;
     tracing::info!("stop requested; closing the mailbox connection");

@@ -58,6 +58,11 @@ impl TwilioError {
     }
 }
 
+/// A delivery error code reported on a Message resource, in words: "error 63016: …".
+pub fn describe_code(code: i64) -> String {
+    format!("error {code}: {}", hint(400, u32::try_from(code).ok()))
+}
+
 /// What to do about an error, by Twilio code (see docs/twilio.md for the list).
 pub fn hint(status: u16, code: Option<u32>) -> &'static str {
     match code {
