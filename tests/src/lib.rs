@@ -1,8 +1,10 @@
 //! Shared pieces of Sentinela's integration tests and benchmarks: a real Dovecot server
-//! ([`dovecot`]), e-mail builders ([`mail`]) and small waiting helpers.
+//! ([`dovecot`]), a stateful Twilio
+//! API fake ([`twilio_fake`]), e-mail builders ([`mail`]) and small waiting helpers.
 
 pub mod dovecot;
 pub mod mail;
+pub mod twilio_fake;
 
 use std::future::Future;
 use std::path::PathBuf;

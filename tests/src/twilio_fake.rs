@@ -1,0 +1,507 @@
+//! A stateful fake of Twilio's REST API (2010-04-01) for the tests: Twilio is a paid service.
+//!
+//! It listens on 127.0.0.1, answers on Twilio's paths with Twilio's JSON shapes and error bodies,
+//! checks HTTP Basic auth and the parameters the engine must send, records every request, and
+//! plays a scripted outcome per destination number (no answer, busy, failed, voicemail, a human
+//! after N ms, …). Time runs in milliseconds so a whole escalation fits in a test. Faults can be
+//! injected: an HTTP error with Twilio's body (401, 429 with Retry-After, 500), a slow answer, or
+//! a connection dropped before the request is processed.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+pub const ACCOUNT_SID: &str = "ACa1b2c3d4e5f60718293a4b5c6d7e8f90";
+pub const AUTH_TOKEN: &str = "fake-auth-token-0123456789";
+
+/// What happens to a call placed to a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallScript {
+    /// Rings until the fake's no-answer time, then `no-answer`.
+    NoAnswer,
+    /// `busy` shortly after ringing.
+    Busy,
+    /// `failed` at once (unreachable).
+    Failed,
+    /// A person answers after `answer_ms` and talks for `talk_ms`.
+    Human { answer_ms: u64, talk_ms: u64 },
+    /// Like `Human`, but `answered_by` only appears once the call has completed.
+    HumanLateAmd { answer_ms: u64, talk_ms: u64 },
+    /// Voicemail answers after `answer_ms` (`machine_start`); it talks for 5 s unless hung up.
+    Voicemail { answer_ms: u64 },
+    /// Answered, but machine detection reports `unknown`.
+    Unknown { answer_ms: u64, talk_ms: u64 },
+}
+
+/// What happens to a WhatsApp message to a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageScript {
+    /// queued → sent → delivered → read over a few hundred ms.
+    Read,
+    /// Accepted, then `failed` with this error code (63015 sandbox not joined, 63016 window…).
+    FailWith(i64),
+}
+
+/// A fault for the next matching request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this status and Twilio error code, optionally with `Retry-After` seconds.
+    Error { status: u16, code: u32, retry_after: Option<u64> },
+    /// Answer normally after this delay.
+    Slow(Duration),
+    /// Close the connection without processing the request.
+    Drop,
+}
+
+/// A request as the fake received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub form: Vec<(String, String)>,
+    pub auth_user: Option<String>,
+    pub at: Instant,
+}
+
+impl Recorded {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct FakeCall {
+    sid: String,
+    to: String,
+    from: String,
+    created: Instant,
+    amd: bool,
+    script: CallScript,
+    /// When and how the client ended it.
+    ended: Option<(Instant, &'static str)>,
+}
+
+#[derive(Debug, Clone)]
+struct FakeMessage {
+    sid: String,
+    to: String,
+    from: String,
+    body: Option<String>,
+    created: Instant,
+    script: MessageScript,
+}
+
+struct State {
+    requests: Vec<Recorded>,
+    calls: Vec<FakeCall>,
+    messages: Vec<FakeMessage>,
+    call_scripts: HashMap<String, CallScript>,
+    message_scripts: HashMap<String, MessageScript>,
+    faults: VecDeque<(String, Fault)>,
+    own_numbers: Vec<String>,
+    auth_token: String,
+    no_answer_ms: u64,
+    next_sid: u64,
+}
+
+/// The running fake. Dropping it stops the server.
+pub struct TwilioFake {
+    pub base_url: String,
+    state: Arc<Mutex<State>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TwilioFake {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn rfc2822(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S +0000").to_string()
+}
+
+fn error_body(status: u16, code: u32, message: &str) -> Response {
+    let body = json!({
+        "code": code,
+        "message": message,
+        "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
+        "status": status,
+    });
+    (StatusCode::from_u16(status).unwrap(), [("content-type", "application/json")], body.to_string()).into_response()
+}
+
+impl TwilioFake {
+    pub async fn start() -> TwilioFake {
+        let state = Arc::new(Mutex::new(State {
+            requests: Vec::new(),
+            calls: Vec::new(),
+            messages: Vec::new(),
+            call_scripts: HashMap::new(),
+            message_scripts: HashMap::new(),
+            faults: VecDeque::new(),
+            own_numbers: Vec::new(),
+            auth_token: AUTH_TOKEN.into(),
+            no_answer_ms: 400,
+            next_sid: 1,
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let shared = state.clone();
+        let app = Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let state = shared.clone();
+            async move { handle(state, method, uri, headers, body).await }
+        });
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        TwilioFake { base_url: format!("http://{addr}"), state, server }
+    }
+
+    /// The `[twilio]` section pointing at this fake.
+    pub fn config(&self) -> sentinela_engine::config::TwilioConfig {
+        sentinela_engine::config::TwilioConfig {
+            account_sid: ACCOUNT_SID.into(),
+            api_key_sid: String::new(),
+            base_url: self.base_url.clone(),
+            dry_run: false,
+        }
+    }
+
+    pub fn script_call(&self, number: &str, script: CallScript) {
+        self.state.lock().unwrap().call_scripts.insert(number.into(), script);
+    }
+
+    pub fn script_message(&self, number: &str, script: MessageScript) {
+        self.state.lock().unwrap().message_scripts.insert(number.into(), script);
+    }
+
+    /// Queues a fault for the next request whose path contains `path_part` ("Calls.json", …).
+    pub fn fault_next(&self, path_part: &str, fault: Fault) {
+        self.state.lock().unwrap().faults.push_back((path_part.into(), fault));
+    }
+
+    /// Numbers the account owns (for the sender checks).
+    pub fn own_number(&self, number: &str) {
+        self.state.lock().unwrap().own_numbers.push(number.into());
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// The POSTs that created messages (`Messages.json`) or calls (`Calls.json`).
+    pub fn creations(&self, resource: &str) -> Vec<Recorded> {
+        let suffix = format!("/{resource}.json");
+        self.requests().into_iter().filter(|r| r.method == "POST" && r.path.ends_with(&suffix)).collect()
+    }
+
+    /// Created calls' destinations, in order.
+    pub fn called_numbers(&self) -> Vec<String> {
+        self.state.lock().unwrap().calls.iter().map(|c| c.to.clone()).collect()
+    }
+
+    /// Created messages' destinations (without the `whatsapp:` prefix), in order.
+    pub fn messaged_numbers(&self) -> Vec<String> {
+        self.state.lock().unwrap().messages.iter().map(|m| m.to.trim_start_matches("whatsapp:").to_owned()).collect()
+    }
+
+    /// Whether the call to `number` was hung up by the client.
+    pub fn hung_up(&self, number: &str) -> bool {
+        self.state.lock().unwrap().calls.iter().any(|c| c.to == number && c.ended.is_some())
+    }
+}
+
+async fn handle(state: Arc<Mutex<State>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let path = uri.path().to_owned();
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or("")).unwrap_or_default();
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok());
+    let (user, pass) = auth.as_deref().and_then(|a| a.split_once(':')).map(|(u, p)| (Some(u.to_owned()), p.to_owned())).unwrap_or((None, String::new()));
+
+    let fault = {
+        let mut s = state.lock().unwrap();
+        s.requests.push(Recorded {
+            method: method.to_string(),
+            path: path.clone(),
+            query: query.clone(),
+            form: form.clone(),
+            auth_user: user.clone(),
+            at: Instant::now(),
+        });
+        let pos = s.faults.iter().position(|(part, _)| path.contains(part.as_str()));
+        pos.and_then(|i| s.faults.remove(i)).map(|(_, f)| f)
+    };
+    match fault {
+        Some(Fault::Error { status, code, retry_after }) => {
+            let mut r = error_body(status, code, "Injected fault");
+            if let Some(secs) = retry_after {
+                r.headers_mut().insert("retry-after", secs.to_string().parse().unwrap());
+            }
+            return r;
+        }
+        // Unwinding out of the handler makes hyper drop the connection without an answer;
+        // resume_unwind skips the panic hook, so the test output stays clean.
+        Some(Fault::Drop) => std::panic::resume_unwind(Box::new("injected dropped connection")),
+        Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
+        None => {}
+    }
+
+    let Some(rest) = path.strip_prefix("/2010-04-01/Accounts/") else {
+        return error_body(404, 20404, "The requested resource was not found");
+    };
+    let (account, tail) = rest.split_once('/').map(|(a, t)| (a, format!("/{t}"))).unwrap_or((rest.trim_end_matches(".json"), String::new()));
+    let mut s = state.lock().unwrap();
+    let authed = user.as_deref() == Some(ACCOUNT_SID) && pass == s.auth_token;
+    if !authed {
+        return error_body(401, 20003, "Authenticate");
+    }
+    if account != ACCOUNT_SID {
+        return error_body(404, 20404, "The requested resource was not found");
+    }
+    let now = Instant::now();
+    match (method.as_str(), tail.as_str()) {
+        ("GET", "") => json_ok(200, account_json()),
+        ("POST", "/Calls.json") => create_call(&mut s, &form, now),
+        ("POST", "/Messages.json") => create_message(&mut s, &form, now),
+        ("GET", "/IncomingPhoneNumbers.json") => {
+            let wanted = query.iter().find(|(k, _)| k == "PhoneNumber").map(|(_, v)| v.clone());
+            let list: Vec<Value> = s
+                .own_numbers
+                .iter()
+                .filter(|n| wanted.as_ref().is_none_or(|w| w == *n))
+                .map(|n| json!({"phone_number": n, "sid": "PN0123456789abcdef0123456789abcdef"}))
+                .collect();
+            json_ok(200, json!({"incoming_phone_numbers": list, "page": 0, "page_size": 50}))
+        }
+        ("GET", "/OutgoingCallerIds.json") => json_ok(200, json!({"outgoing_caller_ids": [], "page": 0, "page_size": 50})),
+        (m, t) if t.starts_with("/Calls/") && t.ends_with(".json") => {
+            let sid = &t["/Calls/".len()..t.len() - 5];
+            let no_answer = s.no_answer_ms;
+            let Some(call) = s.calls.iter_mut().find(|c| c.sid == sid) else {
+                return error_body(404, 20404, "The requested resource was not found");
+            };
+            if m == "POST" {
+                let (status, ..) = call_state(call, now, no_answer);
+                match (form.iter().find(|(k, _)| k == "Status").map(|(_, v)| v.as_str()), status) {
+                    (Some("canceled"), "queued" | "ringing") => call.ended = Some((now, "canceled")),
+                    (Some("completed"), "in-progress") => call.ended = Some((now, "completed")),
+                    (Some("canceled" | "completed"), _) => {}
+                    _ => return error_body(400, 21220, "Invalid call state for this operation"),
+                }
+            }
+            json_ok(200, call_json(call, now, no_answer))
+        }
+        ("GET", t) if t.starts_with("/Messages/") && t.ends_with(".json") => {
+            let sid = &t["/Messages/".len()..t.len() - 5];
+            match s.messages.iter().find(|m| m.sid == sid) {
+                Some(m) => json_ok(200, message_json(m, now)),
+                None => error_body(404, 20404, "The requested resource was not found"),
+            }
+        }
+        _ => error_body(404, 20404, "The requested resource was not found"),
+    }
+}
+
+fn json_ok(status: u16, v: Value) -> Response {
+    (StatusCode::from_u16(status).unwrap(), [("content-type", "application/json")], v.to_string()).into_response()
+}
+
+fn account_json() -> Value {
+    json!({
+        "sid": ACCOUNT_SID,
+        "friendly_name": "Sentinela test account",
+        "status": "active",
+        "type": "Full",
+        "date_created": rfc2822(chrono::Utc::now()),
+        "uri": format!("/2010-04-01/Accounts/{ACCOUNT_SID}.json"),
+    })
+}
+
+fn param<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn is_e164(n: &str) -> bool {
+    n.len() > 8 && n.starts_with('+') && n[1..].chars().all(|c| c.is_ascii_digit())
+}
+
+fn create_call(s: &mut State, form: &[(String, String)], now: Instant) -> Response {
+    let (Some(to), Some(from)) = (param(form, "To"), param(form, "From")) else {
+        return error_body(400, 21201, "No 'To' number is specified");
+    };
+    let sources = ["Url", "Twiml", "ApplicationSid"].iter().filter(|k| param(form, k).is_some()).count();
+    if sources != 1 {
+        return error_body(400, 21205, "Url parameter is required");
+    }
+    if param(form, "Twiml").is_some_and(|t| t.chars().count() > 4000) {
+        return error_body(400, 21205, "Twiml must be at most 4000 characters");
+    }
+    if param(form, "Timeout").is_some_and(|t| t.parse::<u32>().map_or(true, |v| v > 600)) {
+        return error_body(400, 21209, "Timeout must be an integer up to 600");
+    }
+    if param(form, "MachineDetection").is_some_and(|m| m != "Enable" && m != "DetectMessageEnd") {
+        return error_body(400, 21218, "Invalid MachineDetection value");
+    }
+    if !is_e164(to) {
+        return error_body(400, 21211, &format!("Invalid 'To' Phone Number: {to}"));
+    }
+    if !is_e164(from) {
+        return error_body(400, 21212, "Invalid 'From' Phone Number");
+    }
+    let sid = format!("CA{:032x}", s.next_sid);
+    s.next_sid += 1;
+    let call = FakeCall {
+        sid,
+        to: to.into(),
+        from: from.into(),
+        created: now,
+        amd: param(form, "MachineDetection").is_some(),
+        script: s.call_scripts.get(to).copied().unwrap_or(CallScript::NoAnswer),
+        ended: None,
+    };
+    let v = call_json(&call, now, s.no_answer_ms);
+    s.calls.push(call);
+    json_ok(201, v)
+}
+
+/// (status, answered_by, duration in seconds) of a call at `now`.
+fn call_state(c: &FakeCall, now: Instant, no_answer_ms: u64) -> (&'static str, Option<&'static str>, Option<u64>) {
+    let t = |i: Instant| i.saturating_duration_since(c.created).as_millis() as u64;
+    let elapsed = t(now);
+    let answered = |answer_ms: u64, talk_ms: u64, by: &'static str, late_amd: bool| {
+        let end = c.ended.map(|(at, _)| t(at)).filter(|e| *e >= answer_ms).unwrap_or(answer_ms + talk_ms);
+        let by = c.amd.then_some(by);
+        if elapsed >= end {
+            ("completed", by, Some((end - answer_ms).div_ceil(1000).max(1)))
+        } else {
+            ("in-progress", if late_amd { None } else { by }, None)
+        }
+    };
+    if let Some((at, "canceled")) = c.ended {
+        if elapsed >= t(at) {
+            return ("canceled", None, None);
+        }
+    }
+    if elapsed < 50 {
+        return ("queued", None, None);
+    }
+    match c.script {
+        CallScript::Failed => ("failed", None, None),
+        CallScript::Busy if elapsed >= 150 => ("busy", None, None),
+        CallScript::NoAnswer if elapsed >= no_answer_ms => ("no-answer", None, None),
+        CallScript::Human { answer_ms, talk_ms } if elapsed >= answer_ms => answered(answer_ms, talk_ms, "human", false),
+        CallScript::HumanLateAmd { answer_ms, talk_ms } if elapsed >= answer_ms => answered(answer_ms, talk_ms, "human", true),
+        CallScript::Unknown { answer_ms, talk_ms } if elapsed >= answer_ms => answered(answer_ms, talk_ms, "unknown", true),
+        CallScript::Voicemail { answer_ms } if elapsed >= answer_ms => answered(answer_ms, 5000, "machine_start", false),
+        _ => ("ringing", None, None),
+    }
+}
+
+fn call_json(c: &FakeCall, now: Instant, no_answer_ms: u64) -> Value {
+    let (status, answered_by, duration) = call_state(c, now, no_answer_ms);
+    json!({
+        "sid": c.sid,
+        "account_sid": ACCOUNT_SID,
+        "to": c.to,
+        "to_formatted": c.to,
+        "from": c.from,
+        "from_formatted": c.from,
+        "status": status,
+        "answered_by": answered_by,
+        "duration": duration.map(|d| d.to_string()),
+        "direction": "outbound-api",
+        "api_version": "2010-04-01",
+        "parent_call_sid": null,
+        "price": null,
+        "price_unit": "USD",
+        "queue_time": "0",
+        "date_created": rfc2822(chrono::Utc::now()),
+        "date_updated": rfc2822(chrono::Utc::now()),
+        "start_time": null,
+        "end_time": null,
+        "uri": format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{}.json", c.sid),
+        "subresource_uris": {},
+    })
+}
+
+fn create_message(s: &mut State, form: &[(String, String)], now: Instant) -> Response {
+    let (Some(to), Some(from)) = (param(form, "To"), param(form, "From")) else {
+        return error_body(400, 21604, "A 'To' phone number is required");
+    };
+    if !to.starts_with("whatsapp:+") || !from.starts_with("whatsapp:+") {
+        return error_body(400, 21211, &format!("Invalid 'To' Phone Number: {to}"));
+    }
+    let body = param(form, "Body");
+    let content = param(form, "ContentSid");
+    if body.is_none() && content.is_none() {
+        return error_body(400, 21619, "A text message body or media urls must be specified");
+    }
+    if body.is_some_and(|b| b.chars().count() > 1600) {
+        return error_body(400, 21617, "The concatenated message body exceeds the 1600 character limit");
+    }
+    if content.is_some() && param(form, "ContentVariables").is_some_and(|v| serde_json::from_str::<Value>(v).is_err()) {
+        return error_body(400, 21656, "The ContentVariables Parameter is invalid");
+    }
+    let number = to.trim_start_matches("whatsapp:");
+    let sid = format!("SM{:032x}", s.next_sid);
+    s.next_sid += 1;
+    let m = FakeMessage {
+        sid,
+        to: to.into(),
+        from: from.into(),
+        body: body.map(str::to_owned),
+        created: now,
+        script: s.message_scripts.get(number).copied().unwrap_or(MessageScript::Read),
+    };
+    let v = message_json(&m, now);
+    s.messages.push(m);
+    json_ok(201, v)
+}
+
+fn message_json(m: &FakeMessage, now: Instant) -> Value {
+    let elapsed = now.saturating_duration_since(m.created).as_millis() as u64;
+    let (status, code): (&str, Option<i64>) = match (m.script, elapsed) {
+        (_, 0..=49) => ("queued", None),
+        (MessageScript::FailWith(code), _) => ("failed", Some(code)),
+        (MessageScript::Read, 50..=149) => ("sent", None),
+        (MessageScript::Read, 150..=299) => ("delivered", None),
+        (MessageScript::Read, _) => ("read", None),
+    };
+    json!({
+        "sid": m.sid,
+        "account_sid": ACCOUNT_SID,
+        "to": m.to,
+        "from": m.from,
+        "body": m.body,
+        "status": status,
+        "error_code": code,
+        "error_message": code.map(|_| "Message failed"),
+        "num_segments": "1",
+        "num_media": "0",
+        "direction": "outbound-api",
+        "api_version": "2010-04-01",
+        "price": null,
+        "price_unit": "USD",
+        "messaging_service_sid": null,
+        "date_created": rfc2822(chrono::Utc::now()),
+        "date_updated": rfc2822(chrono::Utc::now()),
+        "date_sent": null,
+        "uri": format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{}.json", m.sid),
+        "subresource_uris": {},
+    })
+}
