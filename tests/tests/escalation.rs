@@ -1,0 +1,285 @@
+//! End to end, from an e-mail appended to a real Dovecot to the requests the Twilio fake
+//! received: WhatsApp fan-out, the call queue, machines, rounds, faults, dry run.
+
+use std::time::Duration;
+
+use sentinela_engine::config::{CallsConfig, Config, Security, WhatsAppConfig};
+use sentinela_engine::events::{EngineEvent, EventBus, TwilioState};
+use sentinela_engine::notify::NotifyTiming;
+use sentinela_engine::runner::{EngineSecrets, RunningEngine};
+use sentinela_engine::secrets::Secret;
+use sentinela_tests::dovecot::{Dovecot, SENSOR};
+use sentinela_tests::mail::plain;
+use sentinela_tests::twilio_fake::{CallScript, Fault, MessageScript, TwilioFake, AUTH_TOKEN};
+use tempfile::TempDir;
+use tokio::sync::broadcast;
+
+const WA1: &str = "+5511999990001";
+const WA2: &str = "+5511999990002";
+const C1: &str = "+5511988880001";
+const C2: &str = "+5511988880002";
+const C3: &str = "+5511988880003";
+const SENDER: &str = "+14155238886";
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Setup {
+    server: Dovecot,
+    fake: TwilioFake,
+    data: TempDir,
+    config: Config,
+}
+
+async fn setup() -> Setup {
+    let server = Dovecot::start();
+    let fake = TwilioFake::start().await;
+    let mut config = server.config(Security::Tls);
+    config.twilio = Some(fake.config());
+    config.whatsapp = Some(WhatsAppConfig { from: SENDER.into(), to: vec![WA1.into(), WA2.into()], content_sid: String::new() });
+    config.calls = Some(CallsConfig {
+        from: SENDER.into(),
+        to: vec![C1.into(), C2.into(), C3.into()],
+        ring_secs: 25,
+        rounds: 2,
+        round_pause_secs: 1,
+        voice: "Polly.Camila".into(),
+        language: "pt-BR".into(),
+        require_human: true,
+    });
+    Setup { server, fake, data: TempDir::new().unwrap(), config }
+}
+
+fn fast() -> NotifyTiming {
+    NotifyTiming {
+        call_poll: Duration::from_millis(50),
+        message_poll: Duration::from_millis(50),
+        message_follow_for: Duration::from_secs(3),
+        retry_wait: Duration::from_millis(300),
+    }
+}
+
+async fn start(s: &Setup, token: &str) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
+    let bus = EventBus::default();
+    let rx = bus.subscribe();
+    let secrets = EngineSecrets { imap_password: Dovecot::password(), twilio_token: Some(Secret::new(token)) };
+    let engine = RunningEngine::start_with_timing(&s.config, secrets, s.data.path(), bus, fast()).await.unwrap();
+    (engine, rx)
+}
+
+async fn until<T>(rx: &mut broadcast::Receiver<EngineEvent>, what: &str, mut pick: impl FnMut(&EngineEvent) -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let e = tokio::time::timeout_at(deadline, rx.recv()).await.unwrap_or_else(|_| panic!("timed out waiting for {what}")).unwrap();
+        if let Some(v) = pick(&e) {
+            return v;
+        }
+    }
+}
+
+async fn escalation_end(rx: &mut broadcast::Receiver<EngineEvent>) -> (i64, String, Option<String>) {
+    until(rx, "the escalation to finish", |e| match e {
+        EngineEvent::EscalationFinished { alert_id, outcome, answered_by } => Some((*alert_id, outcome.clone(), answered_by.clone())),
+        _ => None,
+    })
+    .await
+}
+
+/// Waits until every WhatsApp delivery reached a final state.
+async fn deliveries_final(engine: &RunningEngine, alert: i64, n: usize) -> Vec<sentinela_engine::journal::Delivery> {
+    sentinela_tests::wait_for("final WhatsApp states", WAIT, || async {
+        let d = engine.journal.deliveries_of(alert).await.unwrap();
+        (d.len() == n && d.iter().all(|d| ["read", "failed", "undelivered", "error", "dry_run"].contains(&d.state.as_str()))).then_some(d)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_alert_reaches_every_recipient_once_and_calls_stop_at_the_first_human() {
+    let s = setup().await;
+    s.fake.script_call(C1, CallScript::NoAnswer);
+    s.fake.script_call(C2, CallScript::Human { answer_ms: 200, talk_ms: 300 });
+    s.fake.script_call(C3, CallScript::Human { answer_ms: 100, talk_ms: 100 });
+    let (engine, mut rx) = start(&s, AUTH_TOKEN).await;
+    s.server
+        .append("INBOX", &plain(SENSOR, "ALERTA: Temperatura crítica <Sala 1> & \"Rack 3\"", "Ação: verificar o ar-condicionado & <já>"))
+        .await;
+
+    let (alert, outcome, by) = escalation_end(&mut rx).await;
+    assert_eq!((outcome.as_str(), by.as_deref()), ("answered", Some(C2)));
+    assert_eq!(s.fake.called_numbers(), [C1, C2], "in order, stopped at the first human");
+    let mut messaged = s.fake.messaged_numbers();
+    messaged.sort();
+    assert_eq!(messaged, [WA1, WA2], "each recipient exactly once");
+
+    let calls = s.fake.creations("Calls");
+    for c in &calls {
+        assert_eq!(c.param("Timeout"), Some("25"));
+        assert_eq!(c.param("MachineDetection"), Some("Enable"));
+        assert_eq!(c.param("From"), Some(SENDER));
+        let twiml = c.param("Twiml").unwrap();
+        assert!(twiml.contains(r#"<Say voice="Polly.Camila" language="pt-BR">Atenção. Alerta do Sentinela no CPD."#), "{twiml}");
+        assert!(twiml.contains("Temperatura crítica &lt;Sala 1&gt; &amp; &quot;Rack 3&quot;"), "{twiml}");
+        assert!(twiml.contains("Ação: verificar o ar-condicionado &amp; &lt;já&gt;"), "{twiml}");
+        assert!(!twiml.contains("<Sala 1>") && !twiml.contains("<já>"));
+    }
+    let msgs = s.fake.creations("Messages");
+    for m in &msgs {
+        assert_eq!(m.param("From"), Some(&*format!("whatsapp:{SENDER}")));
+        assert_eq!(m.param("Body"), Some("🚨 ALERTA: Temperatura crítica <Sala 1> & \"Rack 3\"\n\nAção: verificar o ar-condicionado & <já>"));
+    }
+
+    let attempts = engine.journal.call_attempts(alert).await.unwrap();
+    let outcomes: Vec<_> = attempts.iter().map(|a| (a.number.as_str(), a.outcome.as_deref())).collect();
+    assert_eq!(outcomes, [(C1, Some("no-answer")), (C2, Some("answered"))]);
+    assert_eq!(attempts[1].answered_by.as_deref(), Some("human"));
+    assert_eq!(attempts[1].duration, Some(1));
+    assert_eq!(engine.journal.alerts(1).await.unwrap()[0].state, "answered");
+    let deliveries = deliveries_final(&engine, alert, 2).await;
+    assert!(deliveries.iter().all(|d| d.state == "read" && d.sid.as_deref().is_some_and(|s| s.starts_with("SM"))));
+    engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn voicemail_is_hung_up_and_the_queue_goes_on() {
+    let s = setup().await;
+    s.fake.script_call(C1, CallScript::Voicemail { answer_ms: 100 });
+    s.fake.script_call(C2, CallScript::Human { answer_ms: 100, talk_ms: 100 });
+    let (engine, mut rx) = start(&s, AUTH_TOKEN).await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA água", "Vazamento")).await;
+    let (alert, outcome, by) = escalation_end(&mut rx).await;
+    assert_eq!((outcome.as_str(), by.as_deref()), ("answered", Some(C2)));
+    assert_eq!(s.fake.called_numbers(), [C1, C2]);
+    assert!(s.fake.hung_up(C1), "the machine was hung up on");
+    let attempts = engine.journal.call_attempts(alert).await.unwrap();
+    assert_eq!(attempts[0].outcome.as_deref(), Some("machine"));
+    assert_eq!(attempts[0].answered_by.as_deref(), Some("machine_start"));
+    engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn rounds_repeat_after_the_pause_then_nobody_answered_is_recorded() {
+    let s = setup().await;
+    s.fake.script_call(C1, CallScript::NoAnswer);
+    s.fake.script_call(C2, CallScript::Busy);
+    s.fake.script_call(C3, CallScript::Failed);
+    let (engine, mut rx) = start(&s, AUTH_TOKEN).await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA fumaça", "Detector 2")).await;
+    let (alert, outcome, by) = escalation_end(&mut rx).await;
+    assert_eq!((outcome.as_str(), by), ("unanswered", None));
+    assert_eq!(s.fake.called_numbers(), [C1, C2, C3, C1, C2, C3]);
+    let calls = s.fake.creations("Calls");
+    let pause = calls[3].at - calls[2].at;
+    assert!(pause >= Duration::from_secs(1), "round pause respected: {pause:?}");
+    assert_eq!(engine.journal.alerts(1).await.unwrap()[0].state, "unanswered");
+    let outcomes: Vec<_> = engine.journal.call_attempts(alert).await.unwrap().into_iter().map(|a| a.outcome.unwrap()).collect();
+    assert_eq!(outcomes, ["no-answer", "busy", "failed", "no-answer", "busy", "failed"]);
+    engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn unknown_machine_detection_is_not_a_person_but_a_late_human_is() {
+    let s = setup().await;
+    s.fake.script_call(C1, CallScript::Unknown { answer_ms: 100, talk_ms: 100 });
+    s.fake.script_call(C2, CallScript::HumanLateAmd { answer_ms: 100, talk_ms: 200 });
+    let (engine, mut rx) = start(&s, AUTH_TOKEN).await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA energia", "UPS")).await;
+    let (alert, outcome, by) = escalation_end(&mut rx).await;
+    assert_eq!((outcome.as_str(), by.as_deref()), ("answered", Some(C2)));
+    let outcomes: Vec<_> = engine.journal.call_attempts(alert).await.unwrap().into_iter().map(|a| a.outcome.unwrap()).collect();
+    assert_eq!(outcomes, ["unconfirmed", "answered"]);
+    engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn dry_run_sends_nothing_and_journals_what_would_be_sent() {
+    let mut s = setup().await;
+    s.config.twilio.as_mut().unwrap().dry_run = true;
+    let (engine, mut rx) = start(&s, AUTH_TOKEN).await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA ensaio", "x")).await;
+    let (alert, outcome, _) = escalation_end(&mut rx).await;
+    assert_eq!(outcome, "dry_run");
+    let deliveries = deliveries_final(&engine, alert, 2).await;
+    assert!(deliveries.iter().all(|d| d.state == "dry_run"));
+    assert!(s.fake.requests().is_empty(), "dry run made no HTTP request");
+    let events = engine.journal.events_of(alert).await.unwrap();
+    assert!(events.iter().any(|e| e.kind == "dry_run_call" && e.detail.contains("<Say voice=\"Polly.Camila\"")));
+    assert_eq!(events.iter().filter(|e| e.kind == "dry_run_whatsapp").count(), 2);
+    engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn transient_faults_are_retried_without_duplicates() {
+    let s = setup().await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 100, talk_ms: 100 });
+    s.fake.fault_next("Messages.json", Fault::Error { status: 500, code: 20500, retry_after: None });
+    s.fake.fault_next("Messages.json", Fault::Drop);
+    s.fake.fault_next("Calls.json", Fault::Error { status: 429, code: 20429, retry_after: Some(1) });
+    s.fake.fault_next("Calls.json", Fault::Slow(Duration::from_millis(500)));
+    let (engine, mut rx) = start(&s, AUTH_TOKEN).await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA rede", "x")).await;
+    let (alert, outcome, _) = escalation_end(&mut rx).await;
+    assert_eq!(outcome, "answered");
+    assert_eq!(s.fake.called_numbers(), [C1], "one call despite the 429");
+    let calls = s.fake.creations("Calls");
+    assert!(calls[1].at - calls[0].at >= Duration::from_secs(1), "Retry-After honoured");
+    deliveries_final(&engine, alert, 2).await;
+    let mut messaged = s.fake.messaged_numbers();
+    messaged.sort();
+    assert_eq!(messaged, [WA1, WA2], "one message each despite the 500 and the dropped connection");
+    engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn refused_credentials_are_reported_clearly_and_nothing_is_lost() {
+    let s = setup().await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 100, talk_ms: 100 });
+    let (engine, mut rx) = start(&s, "wrong-token").await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA credenciais", "x")).await;
+    let (kind, message) = until(&mut rx, "Twilio degraded", |e| match e {
+        EngineEvent::Twilio(TwilioState::Degraded { kind, message }) => Some((*kind, message.clone())),
+        _ => None,
+    })
+    .await;
+    assert_eq!(kind, "auth");
+    assert!(message.contains("HTTP 401, error 20003") && message.contains("auth token"), "{message}");
+    assert!(!message.contains("wrong-token"), "the secret never appears: {message}");
+    assert!(s.fake.called_numbers().is_empty() && s.fake.messaged_numbers().is_empty());
+    engine.stop(WAIT).await;
+
+    // With the right token, the same alert is notified: it was owed, not dropped.
+    let (engine, mut rx) = start(&s, AUTH_TOKEN).await;
+    let (_, outcome, _) = escalation_end(&mut rx).await;
+    assert_eq!(outcome, "answered");
+    assert_eq!(s.fake.called_numbers(), [C1]);
+    engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn whatsapp_failures_are_journaled_with_twilios_code_and_advice() {
+    let s = setup().await;
+    s.fake.script_message(WA2, MessageScript::FailWith(63015));
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 100, talk_ms: 100 });
+    let (engine, mut rx) = start(&s, AUTH_TOKEN).await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA sandbox", "x")).await;
+    let (alert, ..) = escalation_end(&mut rx).await;
+    let deliveries = deliveries_final(&engine, alert, 2).await;
+    let failed = deliveries.iter().find(|d| d.recipient == WA2).unwrap();
+    assert_eq!((failed.state.as_str(), failed.error_code), ("failed", Some(63015)));
+    let ok = deliveries.iter().find(|d| d.recipient == WA1).unwrap();
+    assert_eq!(ok.state, "read");
+    engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn two_alerts_escalate_one_after_the_other() {
+    let s = setup().await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 150, talk_ms: 300 });
+    let (engine, mut rx) = start(&s, AUTH_TOKEN).await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA um", "1")).await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA dois", "2")).await;
+    let (first, ..) = escalation_end(&mut rx).await;
+    assert_eq!(s.fake.called_numbers(), [C1], "the second alert's call waits for the first escalation");
+    let (second, ..) = escalation_end(&mut rx).await;
+    assert!(first < second, "arrival order");
+    assert_eq!(s.fake.called_numbers(), [C1, C1]);
+    engine.stop(WAIT).await;
+}
