@@ -1,7 +1,7 @@
 //! `sentinela-headless`: the engine without a GUI, for servers and for tests.
 //!
-//! `run` watches until SIGINT/SIGTERM, `check` tests a configuration for real, `history` prints
-//! the journal. Exit codes: 0 success, 1 a check failed, 2 the configuration or setup is wrong.
+//! `run` watches until SIGINT/SIGTERM, `check` tests a configuration for real, `test-whatsapp`
+//! and `test-call` prove the Twilio side, `history` prints the journal. Exit codes: 0 success, 1 a check failed, 2 the configuration or setup is wrong.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,7 +14,10 @@ use sentinela_engine::imap::probe;
 use sentinela_engine::journal::AlertJournal;
 use sentinela_engine::paths;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
+use sentinela_engine::notify::{compose, judge};
+use sentinela_engine::phone;
 use sentinela_engine::secrets;
+use sentinela_engine::twilio::{describe_code, twiml, MessageStatus, NewCall, NewMessage, TwilioClient};
 
 #[derive(Parser)]
 #[command(name = "sentinela-headless", version, about = "Sentinela's alert engine without the desktop app")]
@@ -48,6 +51,21 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Send a test WhatsApp message (clearly marked as a test) to one number.
+    TestWhatsapp {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The number to send to, e.g. "(11) 99999-0001" or "+5511999990001".
+        #[arg(long)]
+        to: String,
+    },
+    /// Place a test call (clearly marked as a test) to one number and report what happened.
+    TestCall {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        to: String,
+    },
     /// Print the journaled alerts, newest first.
     History {
         #[arg(long)]
@@ -70,6 +88,8 @@ fn main() -> ExitCode {
             Command::Run { config, data_dir } => run(config, data_dir).await,
             Command::Check { config } => check(config).await,
             Command::History { data_dir, json, limit } => history(data_dir, json, limit).await,
+            Command::TestWhatsapp { config, to } => test_whatsapp(config, &to).await,
+            Command::TestCall { config, to } => test_call(config, &to).await,
         }
     });
     match result {
@@ -139,18 +159,134 @@ async fn check(config: Option<PathBuf>) -> Result<(), Failure> {
     println!("Configuration OK: {}", path.display());
     let password = secrets::load(secrets::IMAP_PASSWORD).await.map_err(setup_error)?;
     let m = &config.mailbox;
-    let report = probe(&config, &password)
-        .await
-        .map_err(|e| Failure { code: 1, message: format!("mailbox check failed: {e}") })?;
-    println!("Mailbox: logged in to {}:{} as {} ({:?})", m.host, m.port(), m.username, m.security);
-    println!("Folder {}: {} messages, UIDVALIDITY {}", report.folder, report.messages, report.uidvalidity);
-    println!("Matching unread e-mails: {}", report.matching_unseen);
-    if report.idle {
-        println!("IDLE: supported (new mail is pushed within about a second)");
-    } else {
-        println!("IDLE: not supported (the mailbox will be polled every {} s)", m.rescan_secs);
+    let mut failures = Vec::new();
+    match probe(&config, &password).await {
+        Ok(report) => {
+            println!("Mailbox: logged in to {}:{} as {} ({:?})", m.host, m.port(), m.username, m.security);
+            println!("Folder {}: {} messages, UIDVALIDITY {}", report.folder, report.messages, report.uidvalidity);
+            println!("Matching unread e-mails: {}", report.matching_unseen);
+            if report.idle {
+                println!("IDLE: supported (new mail is pushed within about a second)");
+            } else {
+                println!("IDLE: not supported (the mailbox will be polled every {} s)", m.rescan_secs);
+            }
+        }
+        Err(e) => failures.push(format!("mailbox check failed: {e}")),
     }
+    if let Err(e) = check_twilio(&config).await {
+        failures.push(e);
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    Err(Failure { code: 1, message: failures.join("\nsentinela: ") })
+}
+
+async fn check_twilio(config: &Config) -> Result<(), String> {
+    let Some(twilio) = &config.twilio else {
+        println!("Twilio: not configured — alerts will be journaled but NOBODY will be notified");
+        return Ok(());
+    };
+    if twilio.dry_run {
+        println!("Twilio: dry run — nothing will be sent (twilio.dry_run = true)");
+        return Ok(());
+    }
+    let client = twilio_client(config).await.map_err(|f| f.message)?;
+    let account = client.fetch_account().await.map_err(|e| format!("Twilio check failed: {e}"))?;
+    println!("Twilio: credentials accepted for account {} \"{}\" ({}, {})", account.sid, account.friendly_name, account.kind, account.status);
+    if account.kind.eq_ignore_ascii_case("trial") {
+        println!("Twilio: trial account — it can only reach numbers verified in the Twilio console");
+    }
+    let mut problems = Vec::new();
+    if let Some(w) = &config.whatsapp {
+        if config.whatsapp_uses_sandbox() {
+            println!("WhatsApp sender {}: Twilio's sandbox (each recipient must send \"join <code>\" first; it lasts 3 days)", w.from);
+        } else {
+            match client.can_send_from(&w.from).await {
+                Ok(true) => println!("WhatsApp sender {}: a number of this account", w.from),
+                Ok(false) => problems.push(format!("whatsapp.from {} is not a number of this Twilio account", w.from)),
+                Err(e) => problems.push(format!("cannot check whatsapp.from: {e}")),
+            }
+        }
+        println!("WhatsApp recipients: {}", w.to.join(", "));
+    }
+    if let Some(c) = &config.calls {
+        match client.can_send_from(&c.from).await {
+            Ok(true) => println!("Caller ID {}: a number (or verified caller ID) of this account", c.from),
+            Ok(false) => problems.push(format!("calls.from {} is neither a number nor a verified caller ID of this Twilio account: calls would fail with error 21210", c.from)),
+            Err(e) => problems.push(format!("cannot check calls.from: {e}")),
+        }
+        println!("Call queue: {} — {} round(s), {} s ringing, voice {} ({})", c.to.join(" → "), c.rounds, c.ring_secs, c.voice, c.language);
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("\nsentinela: ")) }
+}
+
+async fn twilio_client(config: &Config) -> Result<TwilioClient, Failure> {
+    let twilio = config
+        .twilio
+        .as_ref()
+        .ok_or_else(|| setup_error("the configuration has no [twilio] section: add one with account_sid"))?;
+    let token = secrets::load(secrets::TWILIO_AUTH_TOKEN).await.map_err(setup_error)?;
+    Ok(TwilioClient::new(twilio, token))
+}
+
+const TEST_SUBJECT: &str = "Teste do Sentinela";
+const TEST_BODY: &str = "Se você recebeu isto, o Sentinela consegue avisar você.";
+
+async fn test_whatsapp(config: Option<PathBuf>, to: &str) -> Result<(), Failure> {
+    let (config, _) = load_config(config)?;
+    let to = phone::normalise(to).map_err(|e| setup_error(format!("--to: {e}")))?;
+    let w = config.whatsapp.as_ref().ok_or_else(|| setup_error("the configuration has no [whatsapp] section"))?;
+    let client = twilio_client(&config).await?;
+    let template = (!w.content_sid.is_empty()).then(|| (w.content_sid.clone(), compose::template_variables(TEST_SUBJECT, TEST_BODY, true)));
+    let message = NewMessage { from: w.from.clone(), to: to.clone(), body: compose::whatsapp_text(TEST_SUBJECT, TEST_BODY, true), template };
+    let sent = client.create_message(&message).await.map_err(|e| Failure { code: 1, message: format!("WhatsApp not sent: {e}") })?;
+    println!("WhatsApp accepted by Twilio: {} ({})", sent.sid, sent.status.as_str());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut status = sent.status;
+    while !status.is_final() && status != MessageStatus::Delivered && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let m = client.fetch_message(&sent.sid).await.map_err(|e| Failure { code: 1, message: e.to_string() })?;
+        if m.status != status {
+            println!("  {}", m.status.as_str());
+            status = m.status;
+        }
+        if let Some(code) = m.error_code {
+            return Err(Failure { code: 1, message: format!("WhatsApp to {to} {}: {}", m.status.as_str(), describe_code(code)) });
+        }
+    }
+    println!("WhatsApp to {to}: {}", status.as_str());
     Ok(())
+}
+
+async fn test_call(config: Option<PathBuf>, to: &str) -> Result<(), Failure> {
+    let (config, _) = load_config(config)?;
+    let to = phone::normalise(to).map_err(|e| setup_error(format!("--to: {e}")))?;
+    let c = config.calls.as_ref().ok_or_else(|| setup_error("the configuration has no [calls] section"))?;
+    let client = twilio_client(&config).await?;
+    let request = NewCall {
+        from: c.from.clone(),
+        to: to.clone(),
+        twiml: twiml::alert_twiml(&c.voice, &c.language, TEST_SUBJECT, TEST_BODY, true),
+        timeout_secs: c.ring_secs,
+        machine_detection: c.require_human,
+    };
+    let call = client.create_call(&request).await.map_err(|e| Failure { code: 1, message: format!("call not placed: {e}") })?;
+    println!("Calling {to}: {} ({})", call.sid, call.status.as_str());
+    let mut last = call.status;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let call = client.fetch_call(&call.sid).await.map_err(|e| Failure { code: 1, message: e.to_string() })?;
+        if call.status != last {
+            println!("  {}{}", call.status.as_str(), call.answered_by.as_deref().map(|b| format!(" (answered by {b})")).unwrap_or_default());
+            last = call.status;
+        }
+        if call.status.is_final() {
+            let outcome = judge(&call, c.require_human).map(|o| o.as_str()).unwrap_or("failed");
+            println!("Outcome: {outcome}{}", call.duration_secs().map(|d| format!(", {d} s")).unwrap_or_default());
+            return if outcome == "answered" { Ok(()) } else { Err(Failure { code: 1, message: format!("the test call to {to} was not answered by a person ({outcome})") }) };
+        }
+    }
 }
 
 async fn history(data_dir: Option<PathBuf>, json: bool, limit: usize) -> Result<(), Failure> {
@@ -161,7 +297,16 @@ async fn history(data_dir: Option<PathBuf>, json: bool, limit: usize) -> Result<
         let mut out = Vec::with_capacity(alerts.len());
         for a in alerts {
             let events = journal.events_of(a.id).await.map_err(setup_error)?;
-            out.push(serde_json::json!({ "alert": a, "events": events }));
+            let deliveries = journal.deliveries_of(a.id).await.map_err(setup_error)?;
+            let calls = journal.call_attempts(a.id).await.map_err(setup_error)?;
+            let escalation = journal.escalation_of(a.id).await.map_err(setup_error)?;
+            out.push(serde_json::json!({
+                "alert": a,
+                "whatsapp": deliveries,
+                "calls": calls,
+                "escalation": escalation.map(|(state, answered_by)| serde_json::json!({"state": state, "answered_by": answered_by})),
+                "events": events,
+            }));
         }
         println!("{}", serde_json::to_string_pretty(&out).expect("JSON"));
         return Ok(());
@@ -171,10 +316,29 @@ async fn history(data_dir: Option<PathBuf>, json: bool, limit: usize) -> Result<
     }
     for a in alerts {
         let local = a.received_at.with_timezone(&chrono::Local);
-        println!("#{}  {}  [{}]  {}", a.id, local.format("%Y-%m-%d %H:%M:%S %z"), a.state, a.subject);
+        let test = if a.is_test { " [TESTE]" } else { "" };
+        println!("#{}  {}  [{}]{test}  {}", a.id, local.format("%Y-%m-%d %H:%M:%S %z"), a.state, a.subject);
         println!("    from {}", a.sender);
         for line in a.body.lines().take(3) {
             println!("    | {line}");
+        }
+        for d in journal.deliveries_of(a.id).await.map_err(setup_error)? {
+            let err = d.error_code.map(|c| format!(" (error {c})")).unwrap_or_default();
+            println!("    WhatsApp {} {}{err}", d.recipient, d.state);
+        }
+        for c in journal.call_attempts(a.id).await.map_err(setup_error)? {
+            println!(
+                "    call {}.{} {} {}{}{}",
+                c.round + 1,
+                c.position + 1,
+                c.number,
+                c.outcome.as_deref().unwrap_or(&c.state),
+                c.answered_by.as_deref().map(|b| format!(", answered by {b}")).unwrap_or_default(),
+                c.duration.map(|d| format!(", {d} s")).unwrap_or_default()
+            );
+        }
+        if let Some((state, by)) = journal.escalation_of(a.id).await.map_err(setup_error)? {
+            println!("    escalation: {state}{}", by.map(|b| format!(" by {b}")).unwrap_or_default());
         }
     }
     Ok(())

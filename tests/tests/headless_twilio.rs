@@ -1,0 +1,174 @@
+//! `sentinela-headless` with Twilio, as a real process: a SIGKILL in the middle of a call queue,
+//! the `check` of credentials and senders, and the test message and call commands.
+
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use sentinela_engine::config::{CallsConfig, Config, Security, WhatsAppConfig};
+use sentinela_engine::journal::AlertJournal;
+use sentinela_tests::dovecot::{Dovecot, PASSWORD, SENSOR};
+use sentinela_tests::mail::plain;
+use sentinela_tests::twilio_fake::{CallScript, TwilioFake, AUTH_TOKEN};
+use sentinela_tests::{wait_for, workspace_binary};
+use tempfile::TempDir;
+use tokio::process::{Child, Command};
+
+const WA1: &str = "+5511999990001";
+const WA2: &str = "+5511999990002";
+const C1: &str = "+5511988880001";
+const C2: &str = "+5511988880002";
+const SENDER: &str = "+14155238886";
+const WAIT: Duration = Duration::from_secs(20);
+
+fn config(server: &Dovecot, fake: &TwilioFake) -> Config {
+    let mut c = server.config(Security::Tls);
+    c.twilio = Some(fake.config());
+    c.whatsapp = Some(WhatsAppConfig { from: SENDER.into(), to: vec![WA1.into(), WA2.into()], content_sid: String::new() });
+    c.calls = Some(CallsConfig {
+        from: SENDER.into(),
+        to: vec![C1.into(), C2.into()],
+        ring_secs: 20,
+        rounds: 1,
+        round_pause_secs: 0,
+        voice: "Polly.Camila".into(),
+        language: "pt-BR".into(),
+        require_human: true,
+    });
+    c
+}
+
+fn write(config: &Config, dir: &Path) -> PathBuf {
+    let path = dir.join("sentinela.toml");
+    config.save(&path).unwrap();
+    path
+}
+
+fn headless(token: &str) -> Command {
+    let mut c = Command::new(workspace_binary("sentinela-headless"));
+    c.env("SENTINELA_IMAP_PASSWORD", PASSWORD)
+        .env("SENTINELA_TWILIO_AUTH_TOKEN", token)
+        .env_remove("SENTINELA_LOG")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    c
+}
+
+fn run(config: &Path, data: &Path, log: &Path) -> Child {
+    headless(AUTH_TOKEN)
+        .arg("run")
+        .arg("--config")
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[tokio::test]
+async fn sigkill_in_the_middle_of_the_queue_resumes_without_duplicates() {
+    let server = Dovecot::start();
+    let fake = TwilioFake::start().await;
+    fake.script_call(C1, CallScript::NoAnswer);
+    // The second call rings long enough for the kill to land while it is in flight.
+    fake.script_call(C2, CallScript::Human { answer_ms: 3000, talk_ms: 500 });
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let path = write(&config(&server, &fake), dir.path());
+
+    let mut first = run(&path, &data, &dir.path().join("run1.log"));
+    server.append("INBOX", &plain(SENSOR, "ALERTA queda de energia", "QGBT sem tensão")).await;
+    wait_for("the second call to be placed", WAIT, || async { (fake.called_numbers().len() == 2).then_some(()) }).await;
+    first.kill().await.unwrap(); // SIGKILL, mid-call
+    first.wait().await.unwrap();
+
+    let mut second = run(&path, &data, &dir.path().join("run2.log"));
+    let journal = wait_for("the escalation's outcome", WAIT, || async {
+        let j = AlertJournal::open_in_dir(&data).ok()?;
+        let a = j.alerts(1).await.ok()?.pop()?;
+        (a.state == "answered").then_some(j)
+    })
+    .await;
+    second.kill().await.unwrap();
+
+    assert_eq!(fake.called_numbers(), [C1, C2], "the in-flight call was followed, not placed again");
+    let mut messaged = fake.messaged_numbers();
+    messaged.sort();
+    assert_eq!(messaged, [WA1, WA2], "no recipient messaged twice");
+    let alert = journal.alerts(1).await.unwrap()[0].id;
+    assert_eq!(journal.escalation_of(alert).await.unwrap(), Some(("answered".into(), Some(C2.into()))));
+    let log = std::fs::read_to_string(dir.path().join("run2.log")).unwrap();
+    assert!(log.contains("resuming a call placed before the restart"), "{log}");
+
+    let history = headless(AUTH_TOKEN).args(["history", "--data-dir"]).arg(&data).output().await.unwrap();
+    let out = text(&history);
+    assert!(out.contains(&format!("call 1.2 {C2} answered, answered by human")), "{out}");
+    assert!(out.contains(&format!("escalation: answered by {C2}")), "{out}");
+    assert!(out.contains(&format!("WhatsApp {WA1}")), "{out}");
+}
+
+#[tokio::test]
+async fn check_verifies_twilio_credentials_and_senders() {
+    let server = Dovecot::start();
+    let fake = TwilioFake::start().await;
+    let dir = TempDir::new().unwrap();
+    let path = write(&config(&server, &fake), dir.path());
+
+    // The caller ID is not one of the account's numbers yet.
+    let o = headless(AUTH_TOKEN).arg("check").arg("--config").arg(&path).output().await.unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("credentials accepted"), "{out}");
+    assert!(out.contains("calls.from +14155238886 is neither a number nor a verified caller ID"), "{out}");
+    assert!(out.contains("Twilio's sandbox"), "{out}");
+
+    fake.own_number(SENDER);
+    let o = headless(AUTH_TOKEN).arg("check").arg("--config").arg(&path).output().await.unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("Call queue: +5511988880001 → +5511988880002"), "{out}");
+
+    let o = headless("not-the-token").arg("check").arg("--config").arg(&path).output().await.unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("HTTP 401, error 20003"), "{out}");
+    assert!(!out.contains("not-the-token"), "{out}");
+}
+
+#[tokio::test]
+async fn test_message_and_test_call_commands() {
+    let server = Dovecot::start();
+    let fake = TwilioFake::start().await;
+    fake.script_call(C1, CallScript::Human { answer_ms: 200, talk_ms: 200 });
+    fake.script_call(C2, CallScript::Voicemail { answer_ms: 200 });
+    let dir = TempDir::new().unwrap();
+    let path = write(&config(&server, &fake), dir.path());
+
+    let o = headless(AUTH_TOKEN).args(["test-whatsapp", "--to", "(11) 99999-0001", "--config"]).arg(&path).output().await.unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let sent = fake.creations("Messages");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].param("To"), Some("whatsapp:+5511999990001"));
+    assert!(sent[0].param("Body").unwrap().starts_with("[TESTE]"));
+
+    let o = headless(AUTH_TOKEN).args(["test-call", "--to", "11 98888 0001", "--config"]).arg(&path).output().await.unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("Outcome: answered"), "{out}");
+    assert!(fake.creations("Calls")[0].param("Twiml").unwrap().contains("chamada de teste"));
+
+    let o = headless(AUTH_TOKEN).args(["test-call", "--to", C2, "--config"]).arg(&path).output().await.unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("not answered by a person (machine)"), "{out}");
+
+    let o = headless(AUTH_TOKEN).args(["test-call", "--to", "123", "--config"]).arg(&path).output().await.unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("--to: \"123\" is not a valid phone number"), "{}", text(&o));
+}
