@@ -7,6 +7,8 @@
 //! 2. A burst of 1,000 matching e-mails appended at once: time until all are journaled, and a
 //!    count that proves none was lost or doubled.
 //! 3. The idle cost of the real `sentinela-headless` process: RSS and CPU over a quiet period.
+//! 4. Latency from APPEND to the first Twilio request (WhatsApp and call) against the Twilio
+//!    fake, and the engine's own share from its IDLE push to each request.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +18,7 @@ use sentinela_engine::events::{EngineEvent, EventBus, MailboxState};
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_tests::dovecot::{Dovecot, PASSWORD, SENSOR};
 use sentinela_tests::mail::plain;
+use sentinela_tests::twilio_fake::{CallScript, TwilioFake, AUTH_TOKEN};
 use sentinela_tests::workspace_binary;
 use tokio::sync::{broadcast, mpsc};
 
@@ -30,6 +33,7 @@ async fn main() {
     latency(samples).await;
     burst().await;
     idle_cost().await;
+    to_twilio(samples).await;
 }
 
 fn machine() -> String {
@@ -214,4 +218,76 @@ async fn idle_cost() {
     let cpu = (t1 - t0) as f64 / hz / IDLE_SECS as f64 * 100.0;
     println!("\n3. sentinela-headless idle in IDLE for {IDLE_SECS} s (rescan every 20 s)");
     println!("   RSS {:.1} MiB, CPU {:.2} % of one core ({} ticks of 1/{} s)", rss_kb as f64 / 1024.0, cpu, t1 - t0, hz);
+}
+
+async fn to_twilio(samples: usize) {
+    use sentinela_engine::config::{CallsConfig, WhatsAppConfig};
+    use sentinela_engine::notify::NotifyTiming;
+    use sentinela_engine::secrets::Secret;
+
+    const TO: &str = "+5511999990001";
+    let server = Dovecot::start();
+    let fake = TwilioFake::start().await;
+    fake.script_call(TO, CallScript::Human { answer_ms: 20, talk_ms: 20 });
+    let data = tempfile::tempdir().unwrap();
+    let mut config = server.config(Security::Tls);
+    config.twilio = Some(fake.config());
+    config.whatsapp = Some(WhatsAppConfig { from: "+14155238886".into(), to: vec![TO.into()], content_sid: String::new() });
+    config.calls = Some(CallsConfig {
+        from: "+14155238886".into(),
+        to: vec![TO.into()],
+        ring_secs: 25,
+        rounds: 1,
+        round_pause_secs: 0,
+        voice: "Polly.Camila".into(),
+        language: "pt-BR".into(),
+        require_human: true,
+    });
+    // Short polling so each escalation ends quickly; polling does not affect the first request.
+    let timing = NotifyTiming {
+        call_poll: Duration::from_millis(20),
+        message_poll: Duration::from_millis(200),
+        message_follow_for: Duration::from_millis(500),
+        retry_wait: Duration::from_secs(1),
+    };
+    let bus = EventBus::default();
+    let mut rx = bus.subscribe();
+    let secrets = EngineSecrets { imap_password: Dovecot::password(), twilio_token: Some(Secret::new(AUTH_TOKEN)) };
+    let engine = RunningEngine::start_with_timing(&config, secrets, data.path(), bus, timing).await.unwrap();
+    let mut appender = server.client().await;
+    let (mut wa, mut call, mut wa_own, mut call_own) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..samples {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        appender.append("INBOX", None, None, plain(SENSOR, &format!("ALERTA twilio {i}"), "x")).await.unwrap();
+        let (appended, appended_utc) = (Instant::now(), chrono::Utc::now());
+        let mut noticed = None;
+        loop {
+            match rx.recv().await.unwrap() {
+                EngineEvent::AlertRecorded(n) => noticed = Some(n.noticed_at),
+                EngineEvent::EscalationFinished { .. } => break,
+                _ => {}
+            }
+        }
+        let noticed = appended + (noticed.unwrap() - appended_utc).to_std().unwrap_or_default();
+        let first = |resource: &str| fake.creations(resource).into_iter().find(|r| r.at >= appended).expect("request").at;
+        let (m, c) = (first("Messages"), first("Calls"));
+        wa.push(m - appended);
+        call.push(c - appended);
+        wa_own.push(m.saturating_duration_since(noticed));
+        call_own.push(c.saturating_duration_since(noticed));
+    }
+    for v in [&mut wa, &mut call, &mut wa_own, &mut call_own] {
+        v.sort();
+    }
+    println!("\n4. APPEND → first Twilio request, {samples} e-mails one at a time (Twilio fake on loopback)");
+    println!("   {:<44} {:>10} {:>10}", "", "p50", "p99");
+    for (label, v) in [
+        ("APPEND → POST Messages (WhatsApp)", &wa),
+        ("APPEND → POST Calls", &call),
+        ("engine's own push → POST Messages", &wa_own),
+        ("engine's own push → POST Calls", &call_own),
+    ] {
+        println!("   {:<44} {:>10} {:>10}", label, ms(percentile(v, 0.5)), ms(percentile(v, 0.99)));
+    }
+    engine.stop(Duration::from_secs(10)).await;
 }
