@@ -66,6 +66,12 @@ enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Store a secret in the OS keyring, read from standard input (one line).
+    StoreSecret {
+        /// Which secret: `imap-password` or `twilio-auth-token`.
+        #[arg(value_parser = ["imap-password", "twilio-auth-token"])]
+        name: String,
+    },
     /// Print the journaled alerts, newest first.
     History {
         #[arg(long)]
@@ -90,6 +96,7 @@ fn main() -> ExitCode {
             Command::History { data_dir, json, limit } => history(data_dir, json, limit).await,
             Command::TestWhatsapp { config, to } => test_whatsapp(config, &to).await,
             Command::TestCall { config, to } => test_call(config, &to).await,
+            Command::StoreSecret { name } => store_secret(&name).await,
         }
     });
     match result {
@@ -341,6 +348,19 @@ async fn history(data_dir: Option<PathBuf>, json: bool, limit: usize) -> Result<
             println!("    escalation: {state}{}", by.map(|b| format!(" by {b}")).unwrap_or_default());
         }
     }
+    Ok(())
+}
+
+async fn store_secret(name: &str) -> Result<(), Failure> {
+    let which = if name == "imap-password" { secrets::IMAP_PASSWORD } else { secrets::TWILIO_AUTH_TOKEN };
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(setup_error)?;
+    let value = line.trim_end_matches(['\r', '\n']);
+    if value.is_empty() {
+        return Err(setup_error(format!("no {} on standard input: type it (or pipe it) followed by Enter", which.label)));
+    }
+    secrets::store(which, secrets::Secret::new(value)).await.map_err(setup_error)?;
+    println!("Stored the {} in the OS keyring (service \"{}\", user \"{}\")", which.label, secrets::KEYRING_SERVICE, which.keyring_user);
     Ok(())
 }
 
