@@ -47,11 +47,20 @@ fn dovecot_binary() -> &'static str {
 impl Dovecot {
     /// Starts a fresh instance and waits until it greets.
     pub fn start() -> Dovecot {
+        Self::start_with(true)
+    }
+
+    /// An instance that does not announce IDLE, like servers that only support polling.
+    pub fn start_without_idle() -> Dovecot {
+        Self::start_with(false)
+    }
+
+    fn start_with(idle: bool) -> Dovecot {
         // A port picked free can be taken before Dovecot binds it; try again on exit 89.
         for _ in 0..5 {
             let dir = tempfile::Builder::new().prefix("sentinela-dovecot-").tempdir().unwrap();
             let mut d = Dovecot { dir, child: None, imap_port: free_port(), imaps_port: free_port() };
-            d.write_files();
+            d.write_files(idle);
             if d.spawn().is_ok() {
                 return d;
             }
@@ -75,7 +84,7 @@ impl Dovecot {
         std::fs::read_to_string(self.dir().join("dovecot.log")).unwrap_or_default()
     }
 
-    fn write_files(&self) {
+    fn write_files(&self, idle: bool) {
         let d = self.dir();
         let status = Command::new("openssl")
             .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-keyout"])
@@ -148,6 +157,12 @@ service imap-login {{
             d = d.display(),
             tls = self.imaps_port,
         );
+        let conf = if idle {
+            conf
+        } else {
+            // The capability list after login, without IDLE.
+            conf + "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS\n"
+        };
         std::fs::write(d.join("dovecot.conf"), conf).unwrap();
     }
 

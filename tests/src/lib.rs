@@ -36,7 +36,11 @@ pub fn workspace_binary(name: &str) -> PathBuf {
         profile_dir = profile_dir.parent().unwrap();
     }
     let path = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "{} is not built: run the tests with `cargo test --workspace`", path.display());
+    assert!(
+        path.exists(),
+        "{} is not built: run the tests with `cargo test --workspace` (the engine's own integration tests make cargo build it)",
+        path.display()
+    );
     path
 }
 

@@ -21,6 +21,9 @@ use serde_json::{json, Value};
 
 pub const ACCOUNT_SID: &str = "ACa1b2c3d4e5f60718293a4b5c6d7e8f90";
 pub const AUTH_TOKEN: &str = "fake-auth-token-0123456789";
+/// An API key of the account, usable instead of the Account SID and auth token.
+pub const API_KEY_SID: &str = "SK00112233445566778899aabbccddeeff";
+pub const API_KEY_SECRET: &str = "fake-api-key-secret";
 
 /// What happens to a call placed to a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,7 +269,8 @@ async fn handle(state: Arc<Mutex<State>>, method: Method, uri: Uri, headers: Hea
     };
     let (account, tail) = rest.split_once('/').map(|(a, t)| (a, format!("/{t}"))).unwrap_or((rest.trim_end_matches(".json"), String::new()));
     let mut s = state.lock().unwrap();
-    let authed = user.as_deref() == Some(ACCOUNT_SID) && pass == s.auth_token;
+    let authed = (user.as_deref() == Some(ACCOUNT_SID) && pass == s.auth_token)
+        || (user.as_deref() == Some(API_KEY_SID) && pass == API_KEY_SECRET);
     if !authed {
         return error_body(401, 20003, "Authenticate");
     }

@@ -10,7 +10,7 @@ use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_engine::secrets::Secret;
 use sentinela_tests::dovecot::{Dovecot, SENSOR};
 use sentinela_tests::mail::plain;
-use sentinela_tests::twilio_fake::{CallScript, Fault, MessageScript, TwilioFake, AUTH_TOKEN};
+use sentinela_tests::twilio_fake::{CallScript, Fault, MessageScript, TwilioFake, API_KEY_SECRET, API_KEY_SID, AUTH_TOKEN};
 use tempfile::TempDir;
 use tokio::sync::broadcast;
 
@@ -281,5 +281,49 @@ async fn two_alerts_escalate_one_after_the_other() {
     let (second, ..) = escalation_end(&mut rx).await;
     assert!(first < second, "arrival order");
     assert_eq!(s.fake.called_numbers(), [C1, C1]);
+    engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn an_api_key_authenticates_instead_of_the_auth_token() {
+    let mut s = setup().await;
+    s.config.twilio.as_mut().unwrap().api_key_sid = API_KEY_SID.into();
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 100, talk_ms: 100 });
+    let (engine, mut rx) = start(&s, API_KEY_SECRET).await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA chave", "x")).await;
+    let (_, outcome, _) = escalation_end(&mut rx).await;
+    assert_eq!(outcome, "answered");
+    let requests = s.fake.requests();
+    assert!(!requests.is_empty());
+    assert!(requests.iter().all(|r| r.auth_user.as_deref() == Some(API_KEY_SID)), "Basic auth user is the API key");
+    assert!(requests.iter().all(|r| r.path.contains(sentinela_tests::twilio_fake::ACCOUNT_SID)), "the path keeps the Account SID");
+    engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn templates_carry_the_alert_as_variables_and_refusals_are_not_retried() {
+    let mut s = setup().await;
+    let template = "HX0123456789abcdef0123456789abcdef";
+    s.config.whatsapp.as_mut().unwrap().content_sid = template.into();
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 100, talk_ms: 100 });
+    // The first message is refused for its number: a 4xx that retrying cannot fix.
+    s.fake.fault_next("Messages.json", Fault::Error { status: 400, code: 21211, retry_after: None });
+    let (engine, mut rx) = start(&s, AUTH_TOKEN).await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA modelo", "Sala 1: 31 °C")).await;
+    let (alert, ..) = escalation_end(&mut rx).await;
+    let deliveries = deliveries_final(&engine, alert, 2).await;
+    let posts = s.fake.creations("Messages");
+    assert_eq!(posts.len(), 2, "the refused message was not sent again");
+    let refused: Vec<_> = deliveries.iter().filter(|d| d.state == "error").collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].error_code, Some(21211));
+    assert!(refused[0].error_message.as_deref().unwrap().contains("whatsapp.to"), "{:?}", refused[0].error_message);
+    for p in &posts {
+        assert_eq!(p.param("ContentSid"), Some(template));
+        assert_eq!(p.param("Body"), None);
+        let vars: serde_json::Value = serde_json::from_str(p.param("ContentVariables").unwrap()).unwrap();
+        assert_eq!(vars["1"], "ALERTA modelo");
+        assert_eq!(vars["2"], "Sala 1: 31 °C");
+    }
     engine.stop(WAIT).await;
 }

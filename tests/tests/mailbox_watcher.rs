@@ -323,3 +323,25 @@ async fn an_oversized_email_is_capped_and_marked_truncated() {
     assert!(a.body.len() < 4096);
     h.engine.stop(WAIT).await;
 }
+
+#[tokio::test]
+async fn without_idle_the_mailbox_is_polled_every_rescan_interval() {
+    let server = Dovecot::start_without_idle();
+    let data = TempDir::new().unwrap();
+    let mut config = server.config(Security::Tls);
+    config.mailbox.rescan_secs = 2;
+    let report = probe(&config, &Dovecot::password()).await.unwrap();
+    assert!(!report.idle, "the server does not announce IDLE");
+    let mut h = start(&config, &data).await;
+    assert!(!h.watching().await, "watching by polling");
+    h.event("first poll", |e| matches!(e, EngineEvent::Checked { .. }).then_some(())).await;
+    let uid = server.append("INBOX", &plain(SENSOR, "ALERTA sem IDLE", "x")).await;
+    let notice = h
+        .event("the polled alert", |e| match e {
+            EngineEvent::AlertRecorded(n) => Some(n.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(notice.uid, uid);
+    h.engine.stop(WAIT).await;
+}

@@ -121,17 +121,21 @@ impl MailboxWatcher {
                 let mut handle = session.idle();
                 step("IDLE", handle.init()).await?;
                 let stop = {
+                    // async-imap's own timeout restarts on every server keepalive ("* OK Still
+                    // here", every 2 minutes on Dovecot), so it alone would never end a long
+                    // IDLE: the re-scan timer runs here, outside it.
                     let (news, _interrupt) = handle.wait_with_timeout(rescan);
                     tokio::select! {
                         r = news => {
                             let why = r.map_err(|e| MailboxError::protocol("IDLE", e))?;
-                            noticed_at = Utc::now();
                             debug!(?why, "mailbox: IDLE woke up");
                             false
                         }
+                        _ = tokio::time::sleep(rescan) => false,
                         _ = shutdown.recv() => true,
                     }
                 };
+                noticed_at = Utc::now();
                 session = step("DONE", handle.done()).await?;
                 stop
             };

@@ -251,8 +251,12 @@ impl CallQueue {
         loop {
             ctx.pause(ctx.timing.call_poll).await?;
             let call = match client.fetch_call(&sid).await {
-                Ok(c) => c,
+                Ok(c) => {
+                    ctx.health.ok(&ctx.events);
+                    c
+                }
                 Err(e) => {
+                    ctx.health.degraded(&ctx.events, &e);
                     warn!(sid, "cannot read the call's state: {e}");
                     continue;
                 }

@@ -69,9 +69,10 @@ impl TwilioHealth {
     }
 
     pub fn degraded(&self, events: &EventBus, e: &TwilioError) {
-        self.degraded.store(true, Ordering::Relaxed);
-        let kind = if e.is_auth() { "auth" } else { "unreachable" };
-        events.emit(EngineEvent::Twilio(TwilioState::Degraded { kind, message: e.to_string() }));
+        if !self.degraded.swap(true, Ordering::Relaxed) {
+            let kind = if e.is_auth() { "auth" } else { "unreachable" };
+            events.emit(EngineEvent::Twilio(TwilioState::Degraded { kind, message: e.to_string() }));
+        }
     }
 }
 

@@ -88,8 +88,12 @@ impl WhatsAppSender {
         while Instant::now() < deadline {
             ctx.pause(ctx.timing.message_poll).await?;
             let m = match client.fetch_message(sid).await {
-                Ok(m) => m,
+                Ok(m) => {
+                    ctx.health.ok(&ctx.events);
+                    m
+                }
                 Err(e) => {
+                    ctx.health.degraded(&ctx.events, &e);
                     warn!(sid, "cannot read the WhatsApp message's state: {e}");
                     continue;
                 }
