@@ -63,7 +63,7 @@ pub fn describe_code(code: i64) -> String {
     format!("error {code}: {}", hint(400, u32::try_from(code).ok()))
 }
 
-/// What to do about an error, by Twilio code (see docs/twilio.md for the list).
+/// What to do about an error, by Twilio code (codes from Twilio's error dictionary).
 pub fn hint(status: u16, code: Option<u32>) -> &'static str {
     match code {
         Some(20003) => "The Account SID, API key or auth token is wrong: check twilio.account_sid / twilio.api_key_sid and the auth token in the keyring (or SENTINELA_TWILIO_AUTH_TOKEN).",
