@@ -327,3 +327,32 @@ async fn templates_carry_the_alert_as_variables_and_refusals_are_not_retried() {
     }
     engine.stop(WAIT).await;
 }
+
+#[tokio::test]
+async fn a_pause_journals_without_notifying_and_a_test_alert_still_goes_through() {
+    let s = setup().await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 100, talk_ms: 100 });
+    let (engine, mut rx) = start(&s, AUTH_TOKEN).await;
+    engine.pause_notifications(None).await.unwrap();
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA durante a pausa", "manutenção")).await;
+    let paused = sentinela_tests::wait_for("the alert journaled as paused", WAIT, || async {
+        let a = engine.journal.alerts(1).await.unwrap().pop()?;
+        (a.state == "paused").then_some(a.id)
+    })
+    .await;
+    assert!(s.fake.requests().is_empty(), "nobody notified during the pause");
+
+    let test = engine.send_test_alert().await.unwrap();
+    let (alert, outcome, _) = escalation_end(&mut rx).await;
+    assert_eq!((alert, outcome.as_str()), (test, "answered"), "the operator's test alert is not held by the pause");
+    assert!(s.fake.creations("Messages").iter().all(|m| m.param("Body").unwrap().starts_with("[TESTE]")));
+    assert!(s.fake.creations("Calls")[0].param("Twiml").unwrap().contains("chamada de teste"));
+
+    engine.resume_notifications().await.unwrap();
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA depois da pausa", "x")).await;
+    let (after, outcome, _) = escalation_end(&mut rx).await;
+    assert!(after > test && outcome == "answered");
+    assert_eq!(s.fake.called_numbers(), [C1, C1]);
+    assert!(engine.journal.deliveries_of(paused).await.unwrap().is_empty(), "the paused alert stays un-notified");
+    engine.stop(WAIT).await;
+}

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sentinela_engine::config::{Config, Security};
 use sentinela_engine::events::{EngineEvent, EventBus, MailboxState};
+use sentinela_engine::health::WatchAlarm;
 use sentinela_engine::imap::{probe, MailboxError};
 use sentinela_engine::journal::AlertJournal;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
@@ -173,6 +174,13 @@ async fn wrong_password_is_reported_clearly_and_not_retried_fast() {
         .await;
     assert_eq!(kind, "auth");
     assert_eq!(retry, 60, "credentials problems wait the longest backoff");
+    let alarm = h
+        .event("the alarm", |e| match e {
+            EngineEvent::WatchAlarm(a) => Some(a.clone()),
+            _ => None,
+        })
+        .await;
+    assert!(matches!(&alarm, WatchAlarm::CredentialsRefused { reason } if reason.contains("refused the login")), "{alarm:?}");
     h.engine.stop(WAIT).await;
 }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::journal::{AlertId, CallAttempt, Delivery};
+use crate::journal::{AlertId, CallAttempt, Delivery, PauseState};
 
 /// How the mailbox watcher is doing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -51,6 +51,10 @@ pub enum EngineEvent {
     EscalationFinished { alert_id: AlertId, outcome: String, answered_by: Option<String> },
     /// Twilio's health as seen by the last request.
     Twilio(TwilioState),
+    /// Notifications were paused or resumed.
+    Pause(PauseState),
+    /// Watching stopped working for long enough to tell a person, or recovered.
+    WatchAlarm(crate::health::WatchAlarm),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod events;
+pub mod health;
 pub mod imap;
 pub mod journal;
 pub mod mail;

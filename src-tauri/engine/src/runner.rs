@@ -6,12 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
-use tracing::warn;
+use chrono::{DateTime, Utc};
+use tracing::{info, warn};
 
 use crate::config::Config;
-use crate::events::EventBus;
+use crate::events::{AlertNotice, EngineEvent, EventBus};
+use crate::health::{HealthMonitor, NOT_WATCHING_ALARM_AFTER};
 use crate::imap::MailboxWatcher;
-use crate::journal::{AlertJournal, JournalError};
+use crate::journal::{AlertId, AlertJournal, JournalError, PauseState};
+use crate::mail::AlertMail;
 use crate::notify::{NotifyContext, Notifier, NotifyTiming, TwilioHealth};
 use crate::twilio::TwilioClient;
 use crate::secrets::{self, Secret, SecretError};
@@ -109,9 +112,53 @@ impl RunningEngine {
             None => warn!("no [twilio] section: alerts are journaled but NOBODY IS NOTIFIED (no WhatsApp, no calls)"),
         }
 
+        let monitor = HealthMonitor::new(events.clone(), NOT_WATCHING_ALARM_AFTER);
+        tasks.spawn(monitor.run(events.subscribe(), trigger.listener()));
         let watcher = MailboxWatcher::new(config, secrets.imap_password, journal.clone(), events.clone());
         tasks.spawn(watcher.run(listener));
         Ok(RunningEngine { events, journal, trigger, tasks })
+    }
+
+    /// Pauses notifications until `until`, or until resumed when `None`. E-mails are still
+    /// journaled; alerts that arrive meanwhile are marked `paused`.
+    pub async fn pause_notifications(&self, until: Option<DateTime<Utc>>) -> Result<PauseState, JournalError> {
+        self.journal.pause_notifications(until).await?;
+        let state = self.journal.pause_state().await?;
+        warn!(?state, "notifications paused");
+        self.events.emit(EngineEvent::Pause(state));
+        Ok(state)
+    }
+
+    pub async fn resume_notifications(&self) -> Result<(), JournalError> {
+        self.journal.resume_notifications().await?;
+        info!("notifications resumed");
+        self.events.emit(EngineEvent::Pause(PauseState::Active));
+        Ok(())
+    }
+
+    /// Sends a test alert through the whole pipeline (WhatsApp and the call queue); every text
+    /// and call says it is a test. It is not held by a pause.
+    pub async fn send_test_alert(&self) -> Result<AlertId, JournalError> {
+        let mail = AlertMail {
+            subject: "TESTE — alerta de teste do Sentinela".into(),
+            sender: "Sentinela".into(),
+            sent_at: None,
+            message_id: None,
+            body: "Este é um alerta de teste enviado pelo operador. Nenhuma ação é necessária.".into(),
+            truncated: false,
+        };
+        let id = self.journal.record_test_alert(mail.clone()).await?;
+        info!(alert = id, "test alert journaled");
+        let now = Utc::now();
+        self.events.emit(EngineEvent::AlertRecorded(AlertNotice {
+            id,
+            subject: mail.subject,
+            sender: mail.sender,
+            received_at: now,
+            noticed_at: now,
+            uid: 0,
+        }));
+        Ok(id)
     }
 
     /// Asks every manager to stop and waits up to `grace` for them.

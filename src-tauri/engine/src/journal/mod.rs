@@ -9,9 +9,11 @@
 //! rusqlite is blocking, so every call runs on tokio's blocking pool behind one connection.
 
 mod notifications;
+mod pause;
 mod schema;
 
 pub use notifications::{CallAttempt, CallUpdate, Delivery, PendingDelivery, PendingEscalation};
+pub use pause::PauseState;
 
 use std::collections::HashMap;
 use std::path::Path;

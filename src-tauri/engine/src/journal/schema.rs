@@ -90,6 +90,13 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (alert_id, round, position)
     );
     "#,
+    // 3: engine state that must survive a restart (the notification pause).
+    r#"
+    CREATE TABLE engine_state (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -134,6 +134,7 @@ impl Notifier {
         // Whatever a previous run left unfinished.
         self.start_deliveries(&mut deliveries, None).await;
         loop {
+            self.hold_if_paused().await;
             match self.ctx.journal.plan_notifications(self.whatsapp_to.clone(), self.calls_wake.is_some()).await {
                 Ok(planned) if !planned.is_empty() => {
                     self.start_deliveries(&mut deliveries, Some(&planned)).await;
@@ -159,6 +160,29 @@ impl Notifier {
                     }
                 }
             }
+        }
+    }
+
+    /// While notifications are paused, new alerts stay journaled but are marked `paused` instead
+    /// of being planned (test alerts still go through).
+    async fn hold_if_paused(&self) {
+        let paused = match self.ctx.journal.pause_state().await {
+            Ok(p) => p.is_paused(chrono::Utc::now()),
+            Err(e) => {
+                error!("journal: cannot read the notification pause: {e}");
+                false
+            }
+        };
+        if !paused {
+            return;
+        }
+        match self.ctx.journal.hold_new_alerts().await {
+            Ok(held) => {
+                for id in held {
+                    warn!(alert = id, "notifications are PAUSED: alert journaled, nobody notified");
+                }
+            }
+            Err(e) => error!("journal: cannot hold alerts during the pause: {e}"),
         }
     }
 

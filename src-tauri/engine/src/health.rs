@@ -1,0 +1,157 @@
+//! Says loudly when Sentinela cannot do its job: the mailbox not watched for two minutes, or
+//! its credentials refused — and again when it recovers.
+//!
+//! [`WatchHealth`] is the pure rule, fed with connection states and the clock; [`HealthMonitor`]
+//! runs it against the event bus and announces [`WatchAlarm`]s (the desktop shell turns them into
+//! notifications; the headless log prints them as errors).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+use tracing::{error, info};
+
+use crate::events::{EngineEvent, EventBus, MailboxState};
+use crate::shutdown::Shutdown;
+
+/// How long the mailbox may be out of reach before the alarm: short outages heal by themselves.
+pub const NOT_WATCHING_ALARM_AFTER: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "alarm", rename_all = "snake_case")]
+pub enum WatchAlarm {
+    /// The mailbox has not been watched since `since`.
+    NotWatching { since: DateTime<Utc>, reason: String },
+    /// The server refused the credentials (or none could be read): a person must act.
+    CredentialsRefused { reason: String },
+    /// Watching again after an alarm.
+    Recovered,
+}
+
+/// The rule: one alarm per outage, one recovery after it.
+#[derive(Debug)]
+pub struct WatchHealth {
+    threshold: Duration,
+    down_since: Option<(Instant, DateTime<Utc>)>,
+    reason: String,
+    alarmed: bool,
+}
+
+impl WatchHealth {
+    pub fn new(threshold: Duration) -> Self {
+        WatchHealth { threshold, down_since: None, reason: String::new(), alarmed: false }
+    }
+
+    pub fn observe(&mut self, state: &MailboxState, now: Instant) -> Option<WatchAlarm> {
+        match state {
+            MailboxState::Watching { .. } => {
+                let recovered = self.alarmed;
+                self.down_since = None;
+                self.alarmed = false;
+                recovered.then_some(WatchAlarm::Recovered)
+            }
+            MailboxState::Degraded { kind, message, .. } => {
+                self.down_since.get_or_insert((now, Utc::now()));
+                self.reason.clone_from(message);
+                if matches!(*kind, "auth" | "secret") && !self.alarmed {
+                    self.alarmed = true;
+                    return Some(WatchAlarm::CredentialsRefused { reason: message.clone() });
+                }
+                self.tick(now)
+            }
+            MailboxState::Connecting { .. } | MailboxState::Stopped => self.tick(now),
+        }
+    }
+
+    /// Called periodically: raises the alarm once the outage has lasted the threshold.
+    pub fn tick(&mut self, now: Instant) -> Option<WatchAlarm> {
+        let (since, since_utc) = self.down_since?;
+        if self.alarmed || now.duration_since(since) < self.threshold {
+            return None;
+        }
+        self.alarmed = true;
+        Some(WatchAlarm::NotWatching { since: since_utc, reason: self.reason.clone() })
+    }
+}
+
+/// Runs [`WatchHealth`] on the engine's events until shutdown.
+pub struct HealthMonitor {
+    events: EventBus,
+    health: WatchHealth,
+}
+
+impl HealthMonitor {
+    pub fn new(events: EventBus, threshold: Duration) -> Self {
+        HealthMonitor { events, health: WatchHealth::new(threshold) }
+    }
+
+    pub async fn run(mut self, mut rx: broadcast::Receiver<EngineEvent>, mut shutdown: Shutdown) {
+        let mut ticks = tokio::time::interval(Duration::from_secs(5).min(self.health.threshold));
+        loop {
+            let alarm = tokio::select! {
+                e = rx.recv() => match e {
+                    Ok(EngineEvent::Mailbox(state)) => self.health.observe(&state, Instant::now()),
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => None,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                _ = ticks.tick() => self.health.tick(Instant::now()),
+                _ = shutdown.recv() => return,
+            };
+            if let Some(alarm) = alarm {
+                match &alarm {
+                    WatchAlarm::NotWatching { since, reason } => {
+                        error!(since = %since, "SENTINELA IS NOT WATCHING THE MAILBOX: alerts cannot arrive. Last error: {reason}")
+                    }
+                    WatchAlarm::CredentialsRefused { reason } => {
+                        error!("SENTINELA IS NOT WATCHING THE MAILBOX: {reason}")
+                    }
+                    WatchAlarm::Recovered => info!("watching the mailbox again"),
+                }
+                self.events.emit(EngineEvent::WatchAlarm(alarm));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn degraded(kind: &'static str) -> MailboxState {
+        MailboxState::Degraded { kind, message: format!("{kind} failed"), retry_in_secs: 1 }
+    }
+
+    #[test]
+    fn a_short_outage_raises_nothing() {
+        let t0 = Instant::now();
+        let mut h = WatchHealth::new(Duration::from_secs(120));
+        assert_eq!(h.observe(&degraded("connect"), t0), None);
+        assert_eq!(h.tick(t0 + Duration::from_secs(60)), None);
+        assert_eq!(h.observe(&MailboxState::Watching { idle: true }, t0 + Duration::from_secs(61)), None);
+        assert_eq!(h.tick(t0 + Duration::from_secs(600)), None);
+    }
+
+    #[test]
+    fn a_long_outage_alarms_once_then_recovers() {
+        let t0 = Instant::now();
+        let mut h = WatchHealth::new(Duration::from_secs(120));
+        h.observe(&degraded("connect"), t0);
+        h.observe(&MailboxState::Connecting { attempt: 2 }, t0 + Duration::from_secs(30));
+        h.observe(&degraded("timeout"), t0 + Duration::from_secs(90));
+        let alarm = h.tick(t0 + Duration::from_secs(121));
+        assert!(matches!(&alarm, Some(WatchAlarm::NotWatching { reason, .. }) if reason == "timeout failed"), "{alarm:?}");
+        assert_eq!(h.tick(t0 + Duration::from_secs(300)), None, "once per outage");
+        assert_eq!(h.observe(&MailboxState::Watching { idle: true }, t0 + Duration::from_secs(301)), Some(WatchAlarm::Recovered));
+    }
+
+    #[test]
+    fn refused_credentials_alarm_at_once() {
+        let t0 = Instant::now();
+        let mut h = WatchHealth::new(Duration::from_secs(120));
+        assert!(matches!(h.observe(&degraded("auth"), t0), Some(WatchAlarm::CredentialsRefused { .. })));
+        assert_eq!(h.observe(&degraded("auth"), t0 + Duration::from_secs(60)), None);
+        assert_eq!(h.tick(t0 + Duration::from_secs(200)), None, "already alarmed for this outage");
+    }
+}
