@@ -18,3 +18,4 @@ pub mod runner;
 pub mod phone;
 pub mod twilio;
 pub mod notify;
+pub mod selftest;

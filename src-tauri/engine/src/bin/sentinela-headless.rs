@@ -14,10 +14,9 @@ use sentinela_engine::imap::probe;
 use sentinela_engine::journal::AlertJournal;
 use sentinela_engine::paths;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
-use sentinela_engine::notify::{compose, judge};
-use sentinela_engine::phone;
 use sentinela_engine::secrets;
-use sentinela_engine::twilio::{describe_code, twiml, MessageStatus, NewCall, NewMessage, TwilioClient};
+use sentinela_engine::selftest;
+use sentinela_engine::twilio::TwilioClient;
 
 #[derive(Parser)]
 #[command(name = "sentinela-headless", version, about = "Sentinela's alert engine without the desktop app")]
@@ -237,62 +236,28 @@ async fn twilio_client(config: &Config) -> Result<TwilioClient, Failure> {
     Ok(TwilioClient::new(twilio, token))
 }
 
-const TEST_SUBJECT: &str = "Teste do Sentinela";
-const TEST_BODY: &str = "Se você recebeu isto, o Sentinela consegue avisar você.";
-
 async fn test_whatsapp(config: Option<PathBuf>, to: &str) -> Result<(), Failure> {
     let (config, _) = load_config(config)?;
-    let to = phone::normalise(to).map_err(|e| setup_error(format!("--to: {e}")))?;
-    let w = config.whatsapp.as_ref().ok_or_else(|| setup_error("the configuration has no [whatsapp] section"))?;
-    let client = twilio_client(&config).await?;
-    let template = (!w.content_sid.is_empty()).then(|| (w.content_sid.clone(), compose::template_variables(TEST_SUBJECT, TEST_BODY, true)));
-    let message = NewMessage { from: w.from.clone(), to: to.clone(), body: compose::whatsapp_text(TEST_SUBJECT, TEST_BODY, true), template };
-    let sent = client.create_message(&message).await.map_err(|e| Failure { code: 1, message: format!("WhatsApp not sent: {e}") })?;
-    println!("WhatsApp accepted by Twilio: {} ({})", sent.sid, sent.status.as_str());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let mut status = sent.status;
-    while !status.is_final() && status != MessageStatus::Delivered && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let m = client.fetch_message(&sent.sid).await.map_err(|e| Failure { code: 1, message: e.to_string() })?;
-        if m.status != status {
-            println!("  {}", m.status.as_str());
-            status = m.status;
-        }
-        if let Some(code) = m.error_code {
-            return Err(Failure { code: 1, message: format!("WhatsApp to {to} {}: {}", m.status.as_str(), describe_code(code)) });
-        }
-    }
-    println!("WhatsApp to {to}: {}", status.as_str());
+    let token = secrets::load(secrets::TWILIO_AUTH_TOKEN).await.map_err(setup_error)?;
+    let r = selftest::test_whatsapp(&config, token, to, Duration::from_secs(30)).await.map_err(selftest_failure)?;
+    println!("WhatsApp accepted by Twilio: {} ({})", r.sid, r.states.join(" → "));
+    println!("WhatsApp to {}: {}", r.to, r.outcome);
     Ok(())
 }
 
 async fn test_call(config: Option<PathBuf>, to: &str) -> Result<(), Failure> {
     let (config, _) = load_config(config)?;
-    let to = phone::normalise(to).map_err(|e| setup_error(format!("--to: {e}")))?;
-    let c = config.calls.as_ref().ok_or_else(|| setup_error("the configuration has no [calls] section"))?;
-    let client = twilio_client(&config).await?;
-    let request = NewCall {
-        from: c.from.clone(),
-        to: to.clone(),
-        twiml: twiml::alert_twiml(&c.voice, &c.language, TEST_SUBJECT, TEST_BODY, true),
-        timeout_secs: c.ring_secs,
-        machine_detection: c.require_human,
-    };
-    let call = client.create_call(&request).await.map_err(|e| Failure { code: 1, message: format!("call not placed: {e}") })?;
-    println!("Calling {to}: {} ({})", call.sid, call.status.as_str());
-    let mut last = call.status;
-    loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let call = client.fetch_call(&call.sid).await.map_err(|e| Failure { code: 1, message: e.to_string() })?;
-        if call.status != last {
-            println!("  {}{}", call.status.as_str(), call.answered_by.as_deref().map(|b| format!(" (answered by {b})")).unwrap_or_default());
-            last = call.status;
-        }
-        if call.status.is_final() {
-            let outcome = judge(&call, c.require_human).map(|o| o.as_str()).unwrap_or("failed");
-            println!("Outcome: {outcome}{}", call.duration_secs().map(|d| format!(", {d} s")).unwrap_or_default());
-            return if outcome == "answered" { Ok(()) } else { Err(Failure { code: 1, message: format!("the test call to {to} was not answered by a person ({outcome})") }) };
-        }
+    let token = secrets::load(secrets::TWILIO_AUTH_TOKEN).await.map_err(setup_error)?;
+    let r = selftest::test_call(&config, token, to).await.map_err(selftest_failure)?;
+    println!("Called {}: {} ({})", r.to, r.sid, r.states.join(" → "));
+    println!("Outcome: {}{}", r.outcome, r.duration_secs.map(|d| format!(", {d} s")).unwrap_or_default());
+    Ok(())
+}
+
+fn selftest_failure(e: selftest::SelfTestError) -> Failure {
+    match e {
+        selftest::SelfTestError::Setup(m) => setup_error(m),
+        selftest::SelfTestError::Failed(m) => Failure { code: 1, message: m },
     }
 }
 
