@@ -299,13 +299,22 @@ impl AlertJournal {
 
     /// The newest `limit` alerts, newest first.
     pub async fn alerts(&self, limit: usize) -> Result<Vec<AlertRecord>, JournalError> {
+        self.select_alerts("ORDER BY id DESC LIMIT ?1", limit as i64).await
+    }
+
+    /// One alert by id.
+    pub async fn alert(&self, id: AlertId) -> Result<Option<AlertRecord>, JournalError> {
+        Ok(self.select_alerts("WHERE id = ?1", id).await?.pop())
+    }
+
+    async fn select_alerts(&self, tail: &'static str, arg: i64) -> Result<Vec<AlertRecord>, JournalError> {
         self.call(move |conn| {
-            let mut stmt = conn.prepare_cached(
+            let mut stmt = conn.prepare_cached(&format!(
                 "SELECT id, folder, uidvalidity, uid, message_id, sender, subject, body, truncated,
                         received_at, journaled_at, state, is_test
-                 FROM alerts ORDER BY id DESC LIMIT ?1",
-            )?;
-            let rows = stmt.query_map([limit as i64], |r| {
+                 FROM alerts {tail}"
+            ))?;
+            let rows = stmt.query_map([arg], |r| {
                 Ok(AlertRecord {
                     is_test: r.get(12)?,
                     id: r.get(0)?,

@@ -1,0 +1,191 @@
+//! The typed commands the windows call (through `ui/src/ipc.ts` only). Every one returns
+//! `Result<_, AppError>`; secrets go in and never come back out.
+
+use std::time::Duration;
+
+use sentinela_engine::config::Config;
+use sentinela_engine::imap::{probe, ProbeReport};
+use sentinela_engine::journal::{AlertId, AlertRecord, CallAttempt, Delivery, JournalEvent};
+use sentinela_engine::secrets::{self, Secret, SecretName};
+use sentinela_engine::selftest::{self, SelfTestReport};
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, Manager, State};
+
+use crate::error::AppError;
+use crate::host::{self, AppState};
+use crate::i18n::Lang;
+use crate::status::{EngineStatus, TrayState};
+use crate::tray;
+
+#[derive(Serialize)]
+pub struct SettingsView {
+    pub path: String,
+    /// None before the first save.
+    pub config: Option<Config>,
+    pub lang: Lang,
+}
+
+#[tauri::command]
+pub async fn get_settings(state: State<'_, AppState>) -> Result<SettingsView, AppError> {
+    let config = if state.config_path.exists() { Some(Config::load(&state.config_path)?) } else { None };
+    Ok(SettingsView { path: state.config_path.display().to_string(), config, lang: state.lang })
+}
+
+/// Validates with the engine's own rules and returns the normalised configuration (phone
+/// numbers in E.164), so the window shows exactly what would be saved.
+#[tauri::command]
+pub async fn validate_settings(mut config: Config) -> Result<Config, AppError> {
+    config.normalise()?;
+    Ok(config)
+}
+
+/// Writes the file atomically, then restarts the engine with it: no app restart needed.
+#[tauri::command]
+pub async fn save_settings(app: AppHandle, state: State<'_, AppState>, config: Config) -> Result<Config, AppError> {
+    config.save(&state.config_path)?;
+    let saved = Config::load(&state.config_path)?;
+    host::restart(&app).await;
+    host::settings_updated(&app);
+    Ok(saved)
+}
+
+fn secret_name(name: &str) -> Result<SecretName, AppError> {
+    match name {
+        "imap-password" => Ok(secrets::IMAP_PASSWORD),
+        "twilio-auth-token" => Ok(secrets::TWILIO_AUTH_TOKEN),
+        other => Err(AppError::new("invalid", format!("unknown secret {other:?}"))),
+    }
+}
+
+#[derive(Serialize)]
+pub struct SecretStatus {
+    pub imap_password: bool,
+    pub twilio_auth_token: bool,
+}
+
+/// Whether each secret is stored — never its value.
+#[tauri::command]
+pub async fn secret_status() -> Result<SecretStatus, AppError> {
+    Ok(SecretStatus {
+        imap_password: secrets::load(secrets::IMAP_PASSWORD).await.is_ok(),
+        twilio_auth_token: secrets::load(secrets::TWILIO_AUTH_TOKEN).await.is_ok(),
+    })
+}
+
+/// Stores a secret in the OS keyring (the "Replace" button).
+#[tauri::command]
+pub async fn store_secret(name: String, value: String) -> Result<(), AppError> {
+    if value.is_empty() {
+        return Err(AppError::new("invalid", "empty secret"));
+    }
+    secrets::store(secret_name(&name)?, Secret::new(value)).await?;
+    Ok(())
+}
+
+/// "Test mailbox": logs in, opens the folder, counts matching unread mail, reads IDLE support.
+#[tauri::command]
+pub async fn test_mailbox(mut config: Config) -> Result<ProbeReport, AppError> {
+    config.normalise()?;
+    let password = secrets::load(secrets::IMAP_PASSWORD).await?;
+    Ok(probe(&config, &password).await?)
+}
+
+#[tauri::command]
+pub async fn test_whatsapp(mut config: Config, to: String) -> Result<SelfTestReport, AppError> {
+    config.normalise()?;
+    let token = secrets::load(secrets::TWILIO_AUTH_TOKEN).await?;
+    Ok(selftest::test_whatsapp(&config, token, &to, Duration::from_secs(20)).await?)
+}
+
+#[tauri::command]
+pub async fn test_call(mut config: Config, to: String) -> Result<SelfTestReport, AppError> {
+    config.normalise()?;
+    let token = secrets::load(secrets::TWILIO_AUTH_TOKEN).await?;
+    Ok(selftest::test_call(&config, token, &to).await?)
+}
+
+/// One row of the history list.
+#[derive(Serialize)]
+pub struct AlertRow {
+    pub id: AlertId,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+    pub subject: String,
+    pub sender: String,
+    pub state: String,
+    pub is_test: bool,
+    pub answered_by: Option<String>,
+}
+
+#[tauri::command]
+pub async fn list_alerts(app: AppHandle, limit: Option<usize>) -> Result<Vec<AlertRow>, AppError> {
+    let journal = host::journal(&app).await?;
+    let mut rows = Vec::new();
+    for a in journal.alerts(limit.unwrap_or(1000)).await? {
+        let answered_by = journal.escalation_of(a.id).await?.and_then(|(_, by)| by);
+        rows.push(AlertRow { id: a.id, received_at: a.received_at, subject: a.subject, sender: a.sender, state: a.state, is_test: a.is_test, answered_by });
+    }
+    Ok(rows)
+}
+
+#[derive(Serialize)]
+pub struct AlertDetail {
+    pub alert: AlertRecord,
+    pub whatsapp: Vec<Delivery>,
+    pub calls: Vec<CallAttempt>,
+    pub answered_by: Option<String>,
+    pub events: Vec<JournalEvent>,
+}
+
+#[tauri::command]
+pub async fn alert_detail(app: AppHandle, id: AlertId) -> Result<AlertDetail, AppError> {
+    let journal = host::journal(&app).await?;
+    let alert = journal.alert(id).await?.ok_or_else(|| AppError::new("not_found", format!("no alert #{id}")))?;
+    Ok(AlertDetail {
+        whatsapp: journal.deliveries_of(id).await?,
+        calls: journal.call_attempts(id).await?,
+        answered_by: journal.escalation_of(id).await?.and_then(|(_, by)| by),
+        events: journal.events_of(id).await?,
+        alert,
+    })
+}
+
+#[derive(Serialize)]
+pub struct StatusView {
+    pub state: TrayState,
+    pub text: String,
+    pub status: EngineStatus,
+}
+
+#[tauri::command]
+pub async fn engine_status(app: AppHandle) -> Result<StatusView, AppError> {
+    let (state, text) = tray::status_text(&app);
+    Ok(StatusView { state, text, status: app.state::<AppState>().status() })
+}
+
+#[derive(Deserialize)]
+pub struct CsvRow {
+    pub id: AlertId,
+    pub received_at: String,
+    pub subject: String,
+    pub sender: String,
+    pub outcome: String,
+}
+
+/// Writes the rows the history window shows to a CSV file in the user's Downloads folder (or
+/// the data directory) and returns its path.
+#[tauri::command]
+pub async fn export_csv(state: State<'_, AppState>, rows: Vec<CsvRow>) -> Result<String, AppError> {
+    let dir = directories::UserDirs::new()
+        .and_then(|d| d.download_dir().map(|p| p.to_owned()))
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(|| state.data_dir.clone());
+    let path = dir.join(format!("sentinela-historico-{}.csv", chrono::Local::now().format("%Y%m%d-%H%M%S")));
+    let io = |e: csv::Error| AppError::new("io", format!("cannot write {}: {e}", path.display()));
+    let mut w = csv::Writer::from_path(&path).map_err(io)?;
+    w.write_record(["id", "received_at", "subject", "sender", "outcome"]).map_err(io)?;
+    for r in rows {
+        w.write_record([r.id.to_string(), r.received_at, r.subject, r.sender, r.outcome]).map_err(io)?;
+    }
+    w.flush().map_err(|e| AppError::new("io", e))?;
+    Ok(path.display().to_string())
+}

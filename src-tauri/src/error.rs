@@ -1,0 +1,49 @@
+//! The one error type the UI sees: a stable `code` to branch on, a `message` to show, and the
+//! configuration `field` when there is one. The UI never matches on message text.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, thiserror::Error)]
+#[error("{message}")]
+pub struct AppError {
+    pub code: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
+}
+
+impl AppError {
+    pub fn new(code: &'static str, message: impl ToString) -> Self {
+        AppError { code, message: message.to_string(), field: None }
+    }
+}
+
+impl From<sentinela_engine::config::ConfigError> for AppError {
+    fn from(e: sentinela_engine::config::ConfigError) -> Self {
+        AppError { code: "config", field: e.field(), message: e.to_string() }
+    }
+}
+
+impl From<sentinela_engine::journal::JournalError> for AppError {
+    fn from(e: sentinela_engine::journal::JournalError) -> Self {
+        AppError::new("journal", e)
+    }
+}
+
+impl From<sentinela_engine::secrets::SecretError> for AppError {
+    fn from(e: sentinela_engine::secrets::SecretError) -> Self {
+        AppError::new("keyring", e)
+    }
+}
+
+impl From<sentinela_engine::imap::MailboxError> for AppError {
+    fn from(e: sentinela_engine::imap::MailboxError) -> Self {
+        AppError::new(e.kind(), e)
+    }
+}
+
+impl From<sentinela_engine::selftest::SelfTestError> for AppError {
+    fn from(e: sentinela_engine::selftest::SelfTestError) -> Self {
+        AppError::new("twilio", e)
+    }
+}

@@ -1,0 +1,98 @@
+//! The shell's own words (tray menu, tooltips, desktop notifications) in Portuguese and English.
+//! Portuguese when the system language is Portuguese, English otherwise. The windows carry their
+//! own copy of the same choice (`ui/src/i18n.ts`).
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    Pt,
+    En,
+}
+
+impl Lang {
+    /// From `SENTINELA_LANG` (`pt`/`en`, for tests and users who want to override it), else the
+    /// system locale.
+    pub fn detect() -> Lang {
+        let tag = std::env::var("SENTINELA_LANG").ok().or_else(sys_locale::get_locale).unwrap_or_default();
+        if tag.to_ascii_lowercase().starts_with("pt") { Lang::Pt } else { Lang::En }
+    }
+
+    pub fn t(self, key: Key) -> &'static str {
+        use Key::*;
+        match (self, key) {
+            (Lang::Pt, OpenHistory) => "Abrir histórico",
+            (Lang::En, OpenHistory) => "Open history",
+            (Lang::Pt, Settings) => "Configurações",
+            (Lang::En, Settings) => "Settings",
+            (Lang::Pt, Pause30) => "Pausar notificações por 30 min",
+            (Lang::En, Pause30) => "Pause notifications for 30 min",
+            (Lang::Pt, Pause2h) => "Pausar notificações por 2 h",
+            (Lang::En, Pause2h) => "Pause notifications for 2 h",
+            (Lang::Pt, PauseForever) => "Pausar notificações até retomar",
+            (Lang::En, PauseForever) => "Pause notifications until resumed",
+            (Lang::Pt, Resume) => "Retomar notificações",
+            (Lang::En, Resume) => "Resume notifications",
+            (Lang::Pt, TestAlert) => "Enviar alerta de teste",
+            (Lang::En, TestAlert) => "Send test alert",
+            (Lang::Pt, Autostart) => "Iniciar com o sistema",
+            (Lang::En, Autostart) => "Start with the system",
+            (Lang::Pt, Quit) => "Sair",
+            (Lang::En, Quit) => "Quit",
+            (Lang::Pt, Watching) => "Vigiando",
+            (Lang::En, Watching) => "Watching",
+            (Lang::Pt, Alerting) => "ALERTA em andamento",
+            (Lang::En, Alerting) => "ALERT in progress",
+            (Lang::Pt, Degraded) => "NÃO está vigiando",
+            (Lang::En, Degraded) => "NOT watching",
+            (Lang::Pt, Paused) => "Notificações pausadas",
+            (Lang::En, Paused) => "Notifications paused",
+            (Lang::Pt, NotConfigured) => "Não configurado",
+            (Lang::En, NotConfigured) => "Not configured",
+            (Lang::Pt, LastCheck) => "última verificação",
+            (Lang::En, LastCheck) => "last check",
+            (Lang::Pt, Until) => "até",
+            (Lang::En, Until) => "until",
+            (Lang::Pt, NewAlert) => "🚨 Alerta",
+            (Lang::En, NewAlert) => "🚨 Alert",
+            (Lang::Pt, AnsweredBy) => "Atendido por",
+            (Lang::En, AnsweredBy) => "Answered by",
+            (Lang::Pt, NobodyAnswered) => "NINGUÉM ATENDEU",
+            (Lang::En, NobodyAnswered) => "NOBODY ANSWERED",
+            (Lang::Pt, NotWatching) => "Sentinela NÃO está vigiando a caixa de e-mail",
+            (Lang::En, NotWatching) => "Sentinela is NOT watching the mailbox",
+            (Lang::Pt, WatchingAgain) => "Sentinela voltou a vigiar a caixa de e-mail",
+            (Lang::En, WatchingAgain) => "Sentinela is watching the mailbox again",
+            (Lang::Pt, TwilioRefused) => "O Twilio recusou as credenciais",
+            (Lang::En, TwilioRefused) => "Twilio refused the credentials",
+            (Lang::Pt, TestMark) => "[TESTE]",
+            (Lang::En, TestMark) => "[TEST]",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    OpenHistory,
+    Settings,
+    Pause30,
+    Pause2h,
+    PauseForever,
+    Resume,
+    TestAlert,
+    Autostart,
+    Quit,
+    Watching,
+    Alerting,
+    Degraded,
+    Paused,
+    NotConfigured,
+    LastCheck,
+    Until,
+    NewAlert,
+    AnsweredBy,
+    NobodyAnswered,
+    NotWatching,
+    WatchingAgain,
+    TwilioRefused,
+    TestMark,
+}

@@ -1,0 +1,96 @@
+//! Sentinela's desktop app: a thin Tauri shell over `sentinela-engine`.
+//!
+//! The shell starts the engine in-process ([`host`]), turns its events into the tray's state
+//! ([`tray`], [`status`]), desktop notifications ([`desktop_alerts`]) and live updates for the
+//! settings and history windows ([`windows`]), and exposes a few typed commands to them
+//! ([`commands`]). No engine logic lives here.
+
+mod commands;
+mod desktop_alerts;
+mod error;
+mod host;
+mod i18n;
+mod status;
+mod tray;
+mod windows;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use tauri::RunEvent;
+use tauri_plugin_autostart::MacosLauncher;
+
+use crate::windows::WindowKind;
+
+#[derive(Parser, Debug)]
+#[command(name = "sentinela", version, about = "Sentinela: alert e-mails to WhatsApp and phone calls")]
+struct Args {
+    /// Configuration file (default: the OS config dir's sentinela.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where the journal lives (default: the OS data dir).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Show this window at start (or in the instance already running).
+    #[arg(long, value_parser = ["settings", "history"])]
+    open: Option<String>,
+}
+
+/// `--open X` from a second launch's arguments.
+fn open_from(argv: &[String]) -> Option<WindowKind> {
+    let i = argv.iter().position(|a| a == "--open")?;
+    argv.get(i + 1).and_then(|w| WindowKind::parse(w))
+}
+
+pub fn run() {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SENTINELA_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let config = args.config.unwrap_or_else(sentinela_engine::paths::default_config_file);
+    let data_dir = args.data_dir.unwrap_or_else(sentinela_engine::paths::default_data_dir);
+    let open_at_start = args.open.as_deref().and_then(WindowKind::parse);
+
+    let app = tauri::Builder::default()
+        // First: a second launch must reach the running instance before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            windows::show(app, open_from(&argv).unwrap_or(WindowKind::History));
+        }))
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_autostart::init(MacosLauncher::LaunchAgent, None))
+        .manage(host::AppState::new(config, data_dir))
+        .invoke_handler(tauri::generate_handler![
+            commands::get_settings,
+            commands::validate_settings,
+            commands::save_settings,
+            commands::secret_status,
+            commands::store_secret,
+            commands::test_mailbox,
+            commands::test_whatsapp,
+            commands::test_call,
+            commands::list_alerts,
+            commands::alert_detail,
+            commands::engine_status,
+            commands::export_csv,
+        ])
+        .setup(move |app| {
+            tray::create(app.handle())?;
+            host::spawn_event_loop(app.handle().clone());
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move { host::restart(&handle).await });
+            if let Some(kind) = open_at_start {
+                windows::show(app.handle(), kind);
+            }
+            Ok(())
+        })
+        .build(tauri::generate_context!())
+        .expect("the Tauri application could not be built");
+
+    app.run(|_app, event| {
+        // Closing the last window keeps Sentinela in the tray; only Quit (exit code set) ends it.
+        if let RunEvent::ExitRequested { code: None, api, .. } = event {
+            api.prevent_exit();
+        }
+    });
+}

@@ -1,0 +1,124 @@
+//! What the tray shows, derived from the engine's events: watching, alerting, degraded, paused.
+//! Pure, so the rules are tested without a desktop.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use sentinela_engine::events::{EngineEvent, MailboxState, TwilioState};
+use sentinela_engine::journal::{AlertId, PauseState};
+use serde::Serialize;
+
+/// The one word the tray icon says. Icons differ by shape, not only colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrayState {
+    Watching,
+    Alerting,
+    Degraded,
+    Paused,
+    NotConfigured,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EngineStatus {
+    pub configured: bool,
+    /// Why the engine could not start (a missing or locked keyring secret, …).
+    pub start_error: Option<String>,
+    pub mailbox: Option<MailboxState>,
+    pub last_check: Option<DateTime<Utc>>,
+    pub twilio_error: Option<String>,
+    pub escalating: BTreeSet<AlertId>,
+    pub pause: Option<PauseState>,
+}
+
+impl EngineStatus {
+    pub fn state(&self, now: DateTime<Utc>) -> TrayState {
+        if !self.configured {
+            return TrayState::NotConfigured;
+        }
+        if self.pause.is_some_and(|p| p.is_paused(now)) {
+            return TrayState::Paused;
+        }
+        let mailbox_down = !matches!(self.mailbox, Some(MailboxState::Watching { .. }));
+        if self.start_error.is_some() || self.twilio_error.is_some() || mailbox_down {
+            return TrayState::Degraded;
+        }
+        if self.escalating.is_empty() { TrayState::Watching } else { TrayState::Alerting }
+    }
+
+    /// The problem to show, if any.
+    pub fn problem(&self) -> Option<String> {
+        if let Some(e) = &self.start_error {
+            return Some(e.clone());
+        }
+        if let Some(MailboxState::Degraded { message, .. }) = &self.mailbox {
+            return Some(message.clone());
+        }
+        self.twilio_error.clone()
+    }
+
+    /// Folds one engine event in. Returns true when the tray may need redrawing.
+    pub fn apply(&mut self, e: &EngineEvent) -> bool {
+        match e {
+            EngineEvent::Mailbox(state) => {
+                if matches!(state, MailboxState::Connecting { .. }) && matches!(self.mailbox, Some(MailboxState::Degraded { .. })) {
+                    // Keep showing the problem while reconnecting.
+                    return false;
+                }
+                self.mailbox = Some(state.clone());
+            }
+            EngineEvent::Checked { at, .. } => self.last_check = Some(*at),
+            EngineEvent::AlertRecorded(n) => {
+                self.escalating.insert(n.id);
+            }
+            EngineEvent::EscalationFinished { alert_id, .. } => {
+                self.escalating.remove(alert_id);
+            }
+            EngineEvent::Twilio(TwilioState::Ok) => self.twilio_error = None,
+            EngineEvent::Twilio(TwilioState::Degraded { kind: "auth", message }) => self.twilio_error = Some(message.clone()),
+            EngineEvent::Pause(p) => self.pause = Some(*p),
+            _ => return false,
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sentinela_engine::events::AlertNotice;
+
+    fn watching() -> EngineStatus {
+        let mut s = EngineStatus { configured: true, ..Default::default() };
+        s.apply(&EngineEvent::Mailbox(MailboxState::Watching { idle: true }));
+        s
+    }
+
+    #[test]
+    fn states_follow_the_engine() {
+        let now = Utc::now();
+        assert_eq!(EngineStatus::default().state(now), TrayState::NotConfigured);
+        let mut s = watching();
+        assert_eq!(s.state(now), TrayState::Watching);
+        s.apply(&EngineEvent::AlertRecorded(AlertNotice { id: 7, subject: "x".into(), sender: "y".into(), received_at: now, noticed_at: now, uid: 1 }));
+        assert_eq!(s.state(now), TrayState::Alerting);
+        s.apply(&EngineEvent::EscalationFinished { alert_id: 7, outcome: "answered".into(), answered_by: None });
+        assert_eq!(s.state(now), TrayState::Watching);
+        s.apply(&EngineEvent::Mailbox(MailboxState::Degraded { kind: "auth", message: "refused".into(), retry_in_secs: 60 }));
+        s.apply(&EngineEvent::Mailbox(MailboxState::Connecting { attempt: 2 }));
+        assert_eq!(s.state(now), TrayState::Degraded);
+        assert_eq!(s.problem().as_deref(), Some("refused"));
+        s.apply(&EngineEvent::Pause(PauseState::PausedUntilResumed));
+        assert_eq!(s.state(now), TrayState::Paused, "the pause is visible even when degraded");
+    }
+
+    #[test]
+    fn twilio_credentials_degrade_until_ok() {
+        let now = Utc::now();
+        let mut s = watching();
+        s.apply(&EngineEvent::Twilio(TwilioState::Degraded { kind: "auth", message: "20003".into() }));
+        assert_eq!(s.state(now), TrayState::Degraded);
+        s.apply(&EngineEvent::Twilio(TwilioState::Ok));
+        assert_eq!(s.state(now), TrayState::Watching);
+    }
+}

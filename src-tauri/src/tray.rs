@@ -1,0 +1,187 @@
+//! The tray icon: its shape says the state at a glance, its tooltip and first menu line say it in
+//! words, and its menu holds the operator's actions. Menu ids are constants; the texts are
+//! updated in place when the state changes.
+
+use std::sync::Mutex;
+
+use chrono::Utc;
+use sentinela_engine::journal::PauseState;
+use tauri::image::Image;
+use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Manager};
+use tauri_plugin_autostart::ManagerExt;
+use tracing::{error, warn};
+
+use crate::host::{self, AppState};
+use crate::i18n::Key;
+use crate::status::TrayState;
+use crate::windows::{self, WindowKind};
+
+pub const TRAY_ID: &str = "sentinela";
+pub mod ids {
+    pub const STATUS: &str = "status";
+    pub const HISTORY: &str = "open-history";
+    pub const SETTINGS: &str = "open-settings";
+    pub const PAUSE_30: &str = "pause-30m";
+    pub const PAUSE_2H: &str = "pause-2h";
+    pub const PAUSE_FOREVER: &str = "pause-until-resumed";
+    pub const RESUME: &str = "resume";
+    pub const TEST_ALERT: &str = "send-test-alert";
+    pub const AUTOSTART: &str = "autostart";
+    pub const QUIT: &str = "quit";
+}
+
+/// Handles to the items whose text or state changes.
+pub struct TrayMenu {
+    status: MenuItem<tauri::Wry>,
+    resume: MenuItem<tauri::Wry>,
+}
+
+fn icon(state: TrayState) -> Image<'static> {
+    let bytes: &'static [u8] = match state {
+        TrayState::Watching => include_bytes!("../icons/tray-watching.png"),
+        TrayState::Alerting => include_bytes!("../icons/tray-alerting.png"),
+        TrayState::Degraded | TrayState::NotConfigured => include_bytes!("../icons/tray-degraded.png"),
+        TrayState::Paused => include_bytes!("../icons/tray-paused.png"),
+    };
+    Image::from_bytes(bytes).expect("bundled tray icons are valid PNG")
+}
+
+pub fn create(app: &AppHandle) -> tauri::Result<()> {
+    let lang = app.state::<AppState>().lang;
+    let item = |id: &str, key: Key| MenuItem::with_id(app, id, lang.t(key), true, None::<&str>);
+    let status = MenuItem::with_id(app, ids::STATUS, lang.t(Key::NotConfigured), false, None::<&str>)?;
+    let resume = MenuItem::with_id(app, ids::RESUME, lang.t(Key::Resume), false, None::<&str>)?;
+    let autostart_on = app.autolaunch().is_enabled().unwrap_or(false);
+    let autostart = CheckMenuItem::with_id(app, ids::AUTOSTART, lang.t(Key::Autostart), true, autostart_on, None::<&str>)?;
+    let menu = Menu::with_items(
+        app,
+        &[
+            &status,
+            &PredefinedMenuItem::separator(app)?,
+            &item(ids::HISTORY, Key::OpenHistory)?,
+            &item(ids::SETTINGS, Key::Settings)?,
+            &PredefinedMenuItem::separator(app)?,
+            &item(ids::PAUSE_30, Key::Pause30)?,
+            &item(ids::PAUSE_2H, Key::Pause2h)?,
+            &item(ids::PAUSE_FOREVER, Key::PauseForever)?,
+            &resume,
+            &PredefinedMenuItem::separator(app)?,
+            &item(ids::TEST_ALERT, Key::TestAlert)?,
+            &autostart,
+            &PredefinedMenuItem::separator(app)?,
+            &item(ids::QUIT, Key::Quit)?,
+        ],
+    )?;
+    TrayIconBuilder::with_id(TRAY_ID)
+        .icon(icon(TrayState::NotConfigured))
+        .tooltip("Sentinela")
+        .menu(&menu)
+        .show_menu_on_left_click(true)
+        .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
+        .build(app)?;
+    app.manage(Mutex::new(TrayMenu { status, resume }));
+    Ok(())
+}
+
+fn on_menu(app: &AppHandle, id: &str) {
+    let minutes = |m: i64| Some(Utc::now() + chrono::Duration::minutes(m));
+    match id {
+        ids::HISTORY => windows::show(app, WindowKind::History),
+        ids::SETTINGS => windows::show(app, WindowKind::Settings),
+        ids::PAUSE_30 => pause(app, minutes(30)),
+        ids::PAUSE_2H => pause(app, minutes(120)),
+        ids::PAUSE_FOREVER => pause(app, None),
+        ids::RESUME => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                host::with_engine(&app, async |e| {
+                    if let Err(err) = e.resume_notifications().await {
+                        error!("cannot resume notifications: {err}");
+                    }
+                })
+                .await;
+            });
+        }
+        ids::TEST_ALERT => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                let sent = host::with_engine(&app, async |e| e.send_test_alert().await.map_err(|err| err.to_string())).await;
+                match sent {
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => error!("cannot send the test alert: {e}"),
+                    None => warn!("the engine is not running: configure Sentinela first"),
+                }
+            });
+        }
+        ids::AUTOSTART => {
+            let launcher = app.autolaunch();
+            let result = if launcher.is_enabled().unwrap_or(false) { launcher.disable() } else { launcher.enable() };
+            if let Err(e) = result {
+                error!("cannot change start-with-the-system: {e}");
+            }
+        }
+        ids::QUIT => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                host::stop(&app).await;
+                app.exit(0);
+            });
+        }
+        _ => {}
+    }
+}
+
+fn pause(app: &AppHandle, until: Option<chrono::DateTime<Utc>>) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        host::with_engine(&app, async |e| {
+            if let Err(err) = e.pause_notifications(until).await {
+                error!("cannot pause notifications: {err}");
+            }
+        })
+        .await;
+    });
+}
+
+/// The status line, in words: the same text as the tooltip.
+pub fn status_text(app: &AppHandle) -> (TrayState, String) {
+    let state = app.state::<AppState>();
+    let lang = state.lang;
+    let s = state.status();
+    let now = Utc::now();
+    let tray_state = s.state(now);
+    let text = match tray_state {
+        TrayState::Watching | TrayState::Alerting => {
+            let word = lang.t(if tray_state == TrayState::Watching { Key::Watching } else { Key::Alerting });
+            match s.last_check {
+                Some(t) => format!("{word} — {} {}", lang.t(Key::LastCheck), t.with_timezone(&chrono::Local).format("%H:%M:%S")),
+                None => word.to_owned(),
+            }
+        }
+        TrayState::Degraded => format!("{}: {}", lang.t(Key::Degraded), s.problem().unwrap_or_default()),
+        TrayState::Paused => match s.pause {
+            Some(PauseState::PausedUntil { until }) => {
+                format!("{} {} {}", lang.t(Key::Paused), lang.t(Key::Until), until.with_timezone(&chrono::Local).format("%H:%M"))
+            }
+            _ => lang.t(Key::Paused).to_owned(),
+        },
+        TrayState::NotConfigured => lang.t(Key::NotConfigured).to_owned(),
+    };
+    (tray_state, text)
+}
+
+/// Redraws icon, tooltip and menu from the current status.
+pub fn refresh(app: &AppHandle) {
+    let (state, text) = status_text(app);
+    if let Some(tray) = app.tray_by_id(TRAY_ID) {
+        let _ = tray.set_icon(Some(icon(state)));
+        let _ = tray.set_tooltip(Some(format!("Sentinela — {text}")));
+    }
+    if let Some(menu) = app.try_state::<Mutex<TrayMenu>>() {
+        let menu = menu.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = menu.status.set_text(format!("Sentinela — {text}"));
+        let _ = menu.resume.set_enabled(state == TrayState::Paused);
+    }
+}

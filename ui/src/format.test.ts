@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { csvRows, filterRows, outcome, splitNumbers } from "./format";
+import { words } from "./i18n";
+import type { AlertRow } from "./ipc";
+
+const row = (id: number, subject: string, received_at: string, state = "answered", answered_by: string | null = "+5511999990001"): AlertRow =>
+  ({ id, subject, sender: "sensor@cpd", received_at, state, is_test: false, answered_by });
+
+describe("outcome", () => {
+  const pt = words("pt");
+  it("says who answered, or that nobody did", () => {
+    expect(outcome(row(1, "x", "2026-11-01T10:00:00Z"), pt)).toBe("atendido por +5511999990001");
+    expect(outcome({ state: "unanswered", answered_by: null, is_test: false }, pt)).toBe("ninguém atendeu");
+    expect(outcome({ state: "notifying", answered_by: null, is_test: true }, words("en"))).toBe("in progress (test)");
+  });
+});
+
+describe("filterRows", () => {
+  const rows = [row(1, "ALERTA Temperatura crítica", "2026-11-01T12:00:00Z"), row(2, "ALERTA Água no piso", "2026-11-03T12:00:00Z")];
+  it("matches text without caring about case or accents", () => {
+    expect(filterRows(rows, { text: "agua", since: "", until: "" }).map((r) => r.id)).toEqual([2]);
+    expect(filterRows(rows, { text: "CRITICA", since: "", until: "" }).map((r) => r.id)).toEqual([1]);
+  });
+  it("keeps the date range inclusive", () => {
+    expect(filterRows(rows, { text: "", since: "2026-11-02", until: "" }).map((r) => r.id)).toEqual([2]);
+    expect(filterRows(rows, { text: "", since: "", until: "2026-11-01" }).map((r) => r.id)).toEqual([1]);
+  });
+});
+
+describe("csvRows and splitNumbers", () => {
+  it("exports what the list shows", () => {
+    expect(csvRows([row(1, "x", "2026-11-01T10:00:00Z")], words("en"))[0]).toEqual({
+      id: 1, received_at: "2026-11-01T10:00:00Z", subject: "x", sender: "sensor@cpd", outcome: "answered by +5511999990001",
+    });
+  });
+  it("reads numbers typed one per line or with commas", () => {
+    expect(splitNumbers("(11) 99999-0001\n  11 99999 0002 ;+55 11 3333-4444,\n")).toEqual(["(11) 99999-0001", "11 99999 0002", "+55 11 3333-4444"]);
+  });
+});

@@ -1,0 +1,47 @@
+// Pure helpers of the history window: outcome labels, filtering, CSV rows, local times.
+import type { AlertRow, CsvRow } from "./ipc";
+import type { Words } from "./i18n";
+
+export function outcome(row: Pick<AlertRow, "state" | "answered_by" | "is_test">, w: Words): string {
+  const base = (() => {
+    switch (row.state) {
+      case "answered": return `${w.answered_by} ${row.answered_by ?? "?"}`;
+      case "unanswered": return w.nobody;
+      case "notifying": return w.in_progress;
+      case "paused": return w.paused;
+      case "dry_run": return w.st_dry_run;
+      case "notified": return w.notified;
+      default: return w.new;
+    }
+  })();
+  return row.is_test ? `${base} (${w.test})` : base;
+}
+
+/** Local date-time, as operators read it (Brazil has several time zones). */
+export function localTime(iso: string, lang: "pt" | "en"): string {
+  return new Date(iso).toLocaleString(lang === "pt" ? "pt-BR" : "en-GB");
+}
+
+export interface Filter { text: string; since: string; until: string }
+
+/** Rows matching the text (subject or sender, case- and accent-insensitive) and the date range
+ * (`YYYY-MM-DD`, inclusive, in local time). */
+export function filterRows(rows: AlertRow[], f: Filter): AlertRow[] {
+  const fold = (s: string) => s.normalize("NFD").replace(/\p{Diacritic}/gu, "").toLowerCase();
+  const text = fold(f.text.trim());
+  const since = f.since ? new Date(`${f.since}T00:00:00`).getTime() : -Infinity;
+  const until = f.until ? new Date(`${f.until}T23:59:59.999`).getTime() : Infinity;
+  return rows.filter((r) => {
+    const t = new Date(r.received_at).getTime();
+    return t >= since && t <= until && (!text || fold(`${r.subject} ${r.sender}`).includes(text));
+  });
+}
+
+export function csvRows(rows: AlertRow[], w: Words): CsvRow[] {
+  return rows.map((r) => ({ id: r.id, received_at: r.received_at, subject: r.subject, sender: r.sender, outcome: outcome(r, w) }));
+}
+
+/** Phone lists are typed one per line (or separated by commas/semicolons). */
+export function splitNumbers(text: string): string[] {
+  return text.split(/[\n,;]+/).map((s) => s.trim()).filter(Boolean);
+}

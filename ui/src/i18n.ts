@@ -1,0 +1,52 @@
+// The windows' words in Portuguese (default when the system language is Portuguese) and English.
+import type { Lang } from "./ipc";
+
+const pt = {
+  settings: "Configurações", history: "Histórico", save: "Salvar", saved: "Salvo. O Sentinela já está usando as novas configurações.",
+  mailbox: "Caixa de e-mail", filter: "Filtro", twilio: "Twilio", whatsapp: "WhatsApp", calls: "Ligações",
+  host: "Servidor IMAP", port: "Porta", security: "Segurança", username: "Usuário", folder: "Pasta", ca_file: "Certificado extra (PEM)",
+  rescan_secs: "Reverificação (s)", mark_seen: "Marcar como lido após registrar", max_message_bytes: "Tamanho máximo por e-mail (bytes)",
+  from: "Remetente", subject: "Assunto contém", search: "Critérios IMAP extras",
+  account_sid: "Account SID", api_key_sid: "API key SID (opcional)", base_url: "URL da API", dry_run: "Simulação (não envia nada)",
+  wa_from: "Remetente WhatsApp", wa_to: "Destinatários (um por linha)", content_sid: "Modelo aprovado (Content SID)",
+  calls_from: "Número de origem", calls_to: "Números, na ordem (um por linha)", ring_secs: "Tocar por (s)", rounds: "Rodadas",
+  round_pause_secs: "Pausa entre rodadas (s)", voice: "Voz", language: "Idioma", require_human: "Exigir pessoa (secretária eletrônica não conta)",
+  imap_password: "Senha do e-mail", twilio_token: "Auth token do Twilio", stored: "guardado no cofre do sistema", not_stored: "não guardado",
+  replace: "Substituir", store: "Guardar",
+  test_mailbox: "Testar caixa de e-mail", test_whatsapp: "Enviar WhatsApp de teste", test_call: "Fazer ligação de teste", test_to: "Número para o teste",
+  enable_twilio: "Notificar pelo Twilio (WhatsApp e ligações)",
+  probe_ok: (m: number, idle: boolean) => `Login OK. ${m} e-mail(s) de alerta não lido(s). ${idle ? "IDLE: sim (aviso imediato)" : "IDLE: não (verificação periódica)"}`,
+  search_ph: "Filtrar por texto", since: "Desde", until: "Até", export_csv: "Exportar CSV", exported: "Exportado para",
+  col_time: "Hora", col_subject: "Assunto", col_outcome: "Resultado", body: "Mensagem recebida", deliveries: "WhatsApp", timeline: "Ligações",
+  answered_by: "atendido por", nobody: "ninguém atendeu", in_progress: "em andamento", paused: "pausado (ninguém avisado)", test: "teste",
+  new: "novo", notified: "avisado", st_dry_run: "simulação", no_alerts: "Nenhum alerta.", choose: "Escolha um alerta para ver os detalhes.",
+  round: "rodada", duration: "duração",
+};
+
+export type Words = typeof pt;
+
+const en: Words = {
+  settings: "Settings", history: "History", save: "Save", saved: "Saved. Sentinela is already using the new settings.",
+  mailbox: "Mailbox", filter: "Filter", twilio: "Twilio", whatsapp: "WhatsApp", calls: "Calls",
+  host: "IMAP server", port: "Port", security: "Security", username: "Username", folder: "Folder", ca_file: "Extra certificate (PEM)",
+  rescan_secs: "Re-scan (s)", mark_seen: "Mark as read once journaled", max_message_bytes: "Max bytes per e-mail",
+  from: "Sender", subject: "Subject contains", search: "Extra IMAP criteria",
+  account_sid: "Account SID", api_key_sid: "API key SID (optional)", base_url: "API URL", dry_run: "Dry run (send nothing)",
+  wa_from: "WhatsApp sender", wa_to: "Recipients (one per line)", content_sid: "Approved template (Content SID)",
+  calls_from: "Caller ID", calls_to: "Numbers, in order (one per line)", ring_secs: "Ring for (s)", rounds: "Rounds",
+  round_pause_secs: "Pause between rounds (s)", voice: "Voice", language: "Language", require_human: "Require a person (voicemail does not count)",
+  imap_password: "Mailbox password", twilio_token: "Twilio auth token", stored: "stored in the system keyring", not_stored: "not stored",
+  replace: "Replace", store: "Store",
+  test_mailbox: "Test mailbox", test_whatsapp: "Send test WhatsApp", test_call: "Place test call", test_to: "Number for the test",
+  enable_twilio: "Notify through Twilio (WhatsApp and calls)",
+  probe_ok: (m: number, idle: boolean) => `Login OK. ${m} unread alert e-mail(s). ${idle ? "IDLE: yes (instant)" : "IDLE: no (polling)"}`,
+  search_ph: "Filter by text", since: "Since", until: "Until", export_csv: "Export CSV", exported: "Exported to",
+  col_time: "Time", col_subject: "Subject", col_outcome: "Outcome", body: "E-mail as received", deliveries: "WhatsApp", timeline: "Calls",
+  answered_by: "answered by", nobody: "nobody answered", in_progress: "in progress", paused: "paused (nobody notified)", test: "test",
+  new: "new", notified: "notified", st_dry_run: "dry run", no_alerts: "No alerts.", choose: "Pick an alert to see its details.",
+  round: "round", duration: "duration",
+};
+
+export function words(lang: Lang): Words {
+  return lang === "pt" ? pt : en;
+}

@@ -1,0 +1,46 @@
+// The history window's list and detail views, built only from text nodes.
+import { clear, el } from "./dom";
+import { localTime, outcome } from "./format";
+import type { Words } from "./i18n";
+import type { AlertDetail, AlertRow, Lang } from "./ipc";
+
+export function renderList(tbody: HTMLElement, rows: AlertRow[], w: Words, lang: Lang, onPick: (id: number) => void): void {
+  clear(tbody);
+  if (rows.length === 0) {
+    tbody.append(el("tr", {}, el("td", { colspan: "3", class: "empty" }, w.no_alerts)));
+    return;
+  }
+  // One fragment: a single layout pass for a thousand rows.
+  const frag = document.createDocumentFragment();
+  for (const r of rows) {
+    const tr = el("tr", { "data-id": String(r.id), class: `state-${r.state}`, tabindex: "0" },
+      el("td", {}, localTime(r.received_at, lang)),
+      el("td", {}, r.is_test ? `[${w.test.toUpperCase()}] ${r.subject}` : r.subject),
+      el("td", {}, outcome(r, w)));
+    tr.addEventListener("click", () => onPick(r.id));
+    tr.addEventListener("keydown", (ev) => { if (ev.key === "Enter") onPick(r.id); });
+    frag.append(tr);
+  }
+  tbody.append(frag);
+}
+
+export function renderDetail(box: HTMLElement, d: AlertDetail, w: Words, lang: Lang): void {
+  clear(box);
+  const a = d.alert;
+  box.append(
+    el("h2", { id: "detail-subject" }, a.subject),
+    el("p", { class: "meta" }, `${localTime(a.received_at, lang)} — ${a.sender} — ${outcome({ state: a.state, answered_by: d.answered_by, is_test: a.is_test }, w)}`),
+    el("h3", {}, w.body),
+    el("pre", { id: "detail-body", class: "body" }, a.body),
+    el("h3", {}, w.deliveries),
+    el("ul", { id: "detail-whatsapp" }, ...d.whatsapp.map((x) =>
+      el("li", {}, `${x.recipient}: ${x.state}${x.error_code ? ` (${x.error_code}${x.error_message ? `: ${x.error_message}` : ""})` : ""}`))),
+    el("h3", {}, w.timeline),
+    el("ol", { id: "detail-calls" }, ...d.calls.map((c) =>
+      el("li", { "data-outcome": c.outcome ?? c.state },
+        `${w.round} ${c.round + 1} — ${c.number}: ${c.outcome ?? c.state}` +
+        (c.answered_by ? ` (${c.answered_by})` : "") +
+        (c.duration !== null ? ` — ${w.duration} ${c.duration} s` : "") +
+        (c.error_message ? ` — ${c.error_message}` : "")))),
+  );
+}

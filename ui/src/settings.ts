@@ -1,0 +1,226 @@
+// The settings window: every field of the configuration file, grouped, validated as you type by
+// the engine's own rules, saved atomically by Rust. Secrets go to the OS keyring and never come
+// back into the page.
+import { clear, el } from "./dom";
+import { splitNumbers } from "./format";
+import { words, type Words } from "./i18n";
+import { ipc, isAppError, onSettingsUpdated, type Config, type Lang } from "./ipc";
+
+type Kind = "text" | "number" | "bool" | "list" | "security";
+interface Field { path: string; label: keyof Words; kind: Kind }
+
+const SECTIONS: { title: keyof Words; optional?: boolean; fields: Field[] }[] = [
+  { title: "mailbox", fields: [
+    { path: "mailbox.host", label: "host", kind: "text" },
+    { path: "mailbox.port", label: "port", kind: "number" },
+    { path: "mailbox.security", label: "security", kind: "security" },
+    { path: "mailbox.username", label: "username", kind: "text" },
+    { path: "mailbox.folder", label: "folder", kind: "text" },
+    { path: "mailbox.ca_file", label: "ca_file", kind: "text" },
+    { path: "mailbox.rescan_secs", label: "rescan_secs", kind: "number" },
+    { path: "mailbox.mark_seen", label: "mark_seen", kind: "bool" },
+    { path: "mailbox.max_message_bytes", label: "max_message_bytes", kind: "number" },
+  ] },
+  { title: "filter", fields: [
+    { path: "filter.from", label: "from", kind: "text" },
+    { path: "filter.subject", label: "subject", kind: "text" },
+    { path: "filter.search", label: "search", kind: "text" },
+  ] },
+  { title: "twilio", optional: true, fields: [
+    { path: "twilio.account_sid", label: "account_sid", kind: "text" },
+    { path: "twilio.api_key_sid", label: "api_key_sid", kind: "text" },
+    { path: "twilio.base_url", label: "base_url", kind: "text" },
+    { path: "twilio.dry_run", label: "dry_run", kind: "bool" },
+  ] },
+  { title: "whatsapp", optional: true, fields: [
+    { path: "whatsapp.from", label: "wa_from", kind: "text" },
+    { path: "whatsapp.to", label: "wa_to", kind: "list" },
+    { path: "whatsapp.content_sid", label: "content_sid", kind: "text" },
+  ] },
+  { title: "calls", optional: true, fields: [
+    { path: "calls.from", label: "calls_from", kind: "text" },
+    { path: "calls.to", label: "calls_to", kind: "list" },
+    { path: "calls.ring_secs", label: "ring_secs", kind: "number" },
+    { path: "calls.rounds", label: "rounds", kind: "number" },
+    { path: "calls.round_pause_secs", label: "round_pause_secs", kind: "number" },
+    { path: "calls.voice", label: "voice", kind: "text" },
+    { path: "calls.language", label: "language", kind: "text" },
+    { path: "calls.require_human", label: "require_human", kind: "bool" },
+  ] },
+];
+
+export const DEFAULTS: Config = {
+  mailbox: { host: "", port: null, security: "tls", username: "", folder: "INBOX", ca_file: "", rescan_secs: 20, mark_seen: true, max_message_bytes: 1048576 },
+  filter: { from: "", subject: "ALERTA", search: "" },
+  twilio: { account_sid: "", api_key_sid: "", base_url: "https://api.twilio.com", dry_run: false },
+  whatsapp: { from: "+14155238886", to: [], content_sid: "" },
+  calls: { from: "", to: [], ring_secs: 25, rounds: 2, round_pause_secs: 60, voice: "Polly.Camila", language: "pt-BR", require_human: true },
+};
+
+const id = (path: string) => path.replace(/\./g, "-");
+
+function get(obj: unknown, path: string): unknown {
+  return path.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown> | null | undefined)?.[k], obj);
+}
+
+/** Reads the form into a configuration (optional sections only when switched on). */
+export function readForm(root: ParentNode, base: Config = DEFAULTS): Config {
+  const cfg = structuredClone(base) as unknown as Record<string, Record<string, unknown> | null>;
+  for (const s of SECTIONS) {
+    const on = !s.optional || (root.querySelector<HTMLInputElement>(`#enable-${s.title}`)?.checked ?? false);
+    if (!on) {
+      cfg[s.title] = null;
+      continue;
+    }
+    const section = (cfg[s.title] ??= {});
+    for (const f of s.fields) {
+      const input = root.querySelector<HTMLInputElement & HTMLTextAreaElement & HTMLSelectElement>(`#${id(f.path)}`);
+      if (!input) continue;
+      const key = f.path.split(".")[1];
+      section[key] =
+        f.kind === "bool" ? input.checked
+        : f.kind === "number" ? (input.value.trim() === "" ? null : Number(input.value))
+        : f.kind === "list" ? splitNumbers(input.value)
+        : input.value;
+    }
+  }
+  return cfg as unknown as Config;
+}
+
+function fillForm(root: ParentNode, cfg: Config): void {
+  for (const s of SECTIONS) {
+    const present = get(cfg, s.title) != null;
+    const toggle = root.querySelector<HTMLInputElement>(`#enable-${s.title}`);
+    if (toggle) toggle.checked = present;
+    const source = present ? cfg : DEFAULTS;
+    for (const f of s.fields) {
+      const input = root.querySelector<HTMLInputElement & HTMLTextAreaElement>(`#${id(f.path)}`);
+      if (!input) continue;
+      const v = get(source, f.path);
+      if (f.kind === "bool") input.checked = Boolean(v);
+      else if (f.kind === "list") input.value = ((v as string[] | undefined) ?? []).join("\n");
+      else input.value = v == null ? "" : String(v);
+    }
+  }
+}
+
+function buildForm(form: HTMLElement, w: Words, onChange: () => void): void {
+  for (const s of SECTIONS) {
+    const fs = el("fieldset", { id: `section-${s.title}` }, el("legend", {}, String(w[s.title])));
+    if (s.optional) {
+      const toggle = el("input", { type: "checkbox", id: `enable-${s.title}` });
+      toggle.addEventListener("change", onChange);
+      fs.append(el("label", { class: "toggle" }, toggle, ` ${s.title === "twilio" ? w.enable_twilio : String(w[s.title])}`));
+    }
+    for (const f of s.fields) {
+      const input =
+        f.kind === "security" ? el("select", { id: id(f.path) }, el("option", { value: "tls" }, "TLS (993)"), el("option", { value: "starttls" }, "STARTTLS (143)"), el("option", { value: "plain" }, "plain (localhost)"))
+        : f.kind === "list" ? el("textarea", { id: id(f.path), rows: "3" })
+        : el("input", { id: id(f.path), type: f.kind === "bool" ? "checkbox" : f.kind === "number" ? "number" : f.path.includes("password") ? "password" : "text" });
+      input.addEventListener("input", onChange);
+      input.addEventListener("change", onChange);
+      fs.append(el("label", { for: id(f.path) }, String(w[f.label])), input, el("span", { class: "field-error", id: `${id(f.path)}-error` }));
+    }
+    form.append(fs);
+  }
+}
+
+function showFieldError(root: ParentNode, field: string | undefined, message: string): void {
+  root.querySelectorAll(".invalid").forEach((n) => n.classList.remove("invalid"));
+  root.querySelectorAll(".field-error").forEach((n) => (n.textContent = ""));
+  if (!field) return;
+  const input = root.querySelector(`#${id(field)}`) ?? root.querySelector(`#section-${field}`);
+  input?.classList.add("invalid");
+  const slot = root.querySelector(`#${id(field)}-error`);
+  if (slot) slot.textContent = message;
+}
+
+async function main(): Promise<void> {
+  const view = await ipc.getSettings();
+  const lang: Lang = view.lang;
+  const w = words(lang);
+  document.documentElement.lang = lang === "pt" ? "pt-BR" : "en";
+  document.title = `Sentinela — ${w.settings}`;
+  const form = document.getElementById("form")!;
+  const result = document.getElementById("result")!;
+  const say = (text: string, ok: boolean) => { result.textContent = text; result.className = ok ? "ok" : "error"; };
+  let base: Config = view.config ?? DEFAULTS;
+
+  let timer: number | undefined;
+  const validate = () => {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(async () => {
+      try {
+        await ipc.validateSettings(readForm(form, base));
+        showFieldError(form, undefined, "");
+      } catch (e) {
+        if (isAppError(e)) showFieldError(form, e.field, e.message);
+      }
+    }, 300);
+  };
+  buildForm(form, w, validate);
+  fillForm(form, base);
+
+  document.getElementById("save")!.addEventListener("click", async () => {
+    try {
+      base = await ipc.saveSettings(readForm(form, base));
+      fillForm(form, base);
+      showFieldError(form, undefined, "");
+      say(w.saved, true);
+    } catch (e) {
+      if (isAppError(e)) { showFieldError(form, e.field, e.message); say(e.message, false); }
+    }
+  });
+
+  // Secrets: status only; the value goes one way, into the keyring.
+  const secrets = document.getElementById("secrets")!;
+  const refreshSecrets = async () => {
+    const st = await ipc.secretStatus();
+    for (const [name, stored] of [["imap-password", st.imap_password], ["twilio-auth-token", st.twilio_auth_token]] as const) {
+      document.getElementById(`secret-${name}-status`)!.textContent = stored ? `✔ ${w.stored}` : `✘ ${w.not_stored}`;
+      document.getElementById(`secret-${name}-store`)!.textContent = stored ? w.replace : w.store;
+    }
+  };
+  clear(secrets);
+  for (const [name, label] of [["imap-password", w.imap_password], ["twilio-auth-token", w.twilio_token]] as const) {
+    const input = el("input", { type: "password", id: `secret-${name}-input`, autocomplete: "off" });
+    const button = el("button", { id: `secret-${name}-store`, type: "button" }, w.store);
+    button.addEventListener("click", async () => {
+      try {
+        await ipc.storeSecret(name, input.value);
+        input.value = "";
+        await refreshSecrets();
+        say(`${label}: ${w.stored}`, true);
+      } catch (e) {
+        if (isAppError(e)) say(e.message, false);
+      }
+    });
+    secrets.append(el("div", { class: "secret" }, el("label", { for: input.id }, label), input, button, el("span", { id: `secret-${name}-status` })));
+  }
+  await refreshSecrets();
+
+  const run = async (what: () => Promise<string>) => {
+    say("…", true);
+    try { say(await what(), true); } catch (e) { say(isAppError(e) ? e.message : String(e), false); }
+  };
+  const testTo = () => (document.getElementById("test-to") as HTMLInputElement).value;
+  document.getElementById("test-mailbox")!.addEventListener("click", () =>
+    run(async () => { const r = await ipc.testMailbox(readForm(form, base)); return w.probe_ok(r.matching_unseen, r.idle); }));
+  document.getElementById("test-whatsapp")!.addEventListener("click", () =>
+    run(async () => { const r = await ipc.testWhatsapp(readForm(form, base), testTo()); return `${r.to}: ${r.states.join(" → ")}`; }));
+  document.getElementById("test-call")!.addEventListener("click", () =>
+    run(async () => { const r = await ipc.testCall(readForm(form, base), testTo()); return `${r.to}: ${r.states.join(" → ")} — ${r.outcome}`; }));
+  for (const [key, elId] of [["test_mailbox", "test-mailbox"], ["test_whatsapp", "test-whatsapp"], ["test_call", "test-call"], ["save", "save"]] as const) {
+    document.getElementById(elId)!.textContent = String(w[key]);
+  }
+  (document.getElementById("test-to") as HTMLInputElement).placeholder = w.test_to;
+
+  await onSettingsUpdated(async () => {
+    const v = await ipc.getSettings();
+    if (v.config) { base = v.config; fillForm(form, base); }
+  });
+}
+
+if (typeof window !== "undefined" && document.getElementById("form")) {
+  main().catch((e) => { document.getElementById("result")!.textContent = String(isAppError(e) ? e.message : e); });
+}
