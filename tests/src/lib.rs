@@ -3,6 +3,7 @@
 //! API fake ([`twilio_fake`]), e-mail builders ([`mail`]) and small waiting helpers.
 
 pub mod dovecot;
+pub mod desktop;
 pub mod mail;
 pub mod twilio_fake;
 

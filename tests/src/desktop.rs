@@ -1,0 +1,239 @@
+//! A private desktop for the real app's end-to-end tests: its own D-Bus session bus, an Xvfb
+//! display, gnome-keyring's Secret Service (unlocked), the dunst notification daemon, a tiny
+//! StatusNotifierWatcher (so the tray icon is published and its menu can be driven over D-Bus),
+//! a `dbus-monitor` recording every desktop notification, and `tauri-driver` speaking WebDriver
+//! to the app. Everything lives in a temp dir and dies with the [`Desktop`].
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+pub struct Desktop {
+    pub dir: TempDir,
+    pub display: String,
+    pub bus: String,
+    pub driver_port: u16,
+    children: Vec<Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Desktop {
+    pub fn start() -> Desktop {
+        let dir = tempfile::Builder::new().prefix("sentinela-desktop-").tempdir().unwrap();
+        for sub in ["home", "run"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        std::fs::set_permissions(dir.path().join("run"), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        let mut d = Desktop { dir, display: String::new(), bus: String::new(), driver_port: free_port(), children: Vec::new() };
+
+        // The session bus, its address read from its first line of output.
+        let mut bus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon (scripts/setup --test installs dbus)");
+        let mut line = String::new();
+        BufReader::new(bus.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        d.bus = line.trim().to_owned();
+        d.children.push(bus);
+
+        // A display number nobody uses.
+        let n = (90..200).find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()).unwrap();
+        d.display = format!(":{n}");
+        let xvfb = spawn(Command::new("Xvfb").args([&d.display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"]));
+        d.children.push(xvfb);
+        wait_until("Xvfb", Duration::from_secs(10), || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists());
+
+        let _ = d.command("dbus-update-activation-environment").args(["DISPLAY", "XDG_RUNTIME_DIR"]).status();
+        let mut keyring = d
+            .command("gnome-keyring-daemon")
+            .args(["--unlock", "--components=secrets"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("gnome-keyring-daemon");
+        use std::io::Write as _;
+        keyring.stdin.take().unwrap().write_all(b"keyring-pass").unwrap();
+        let _ = keyring.wait();
+        let notifications = d.path("notifications.log");
+        let log = std::fs::File::create(&notifications).unwrap();
+        let monitor = spawn(d.command("dbus-monitor").arg("interface='org.freedesktop.Notifications',member='Notify'").stdout(log));
+        let dunst = spawn(&mut d.command("dunst"));
+        d.children.extend([monitor, dunst]);
+        let tray = d.path("tray-items");
+        std::fs::write(&tray, "").unwrap();
+        let watcher = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("e2e/sni_watcher.py");
+        let mut w = d.command("/usr/bin/python3").arg(watcher).arg(&tray).stdout(Stdio::piped()).spawn().expect("python3-dbus");
+        let mut ready = String::new();
+        BufReader::new(w.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+        assert_eq!(ready.trim(), "ready", "the StatusNotifierWatcher started");
+        d.children.push(w);
+        let port = d.driver_port.to_string();
+        let driver = spawn(d.command("tauri-driver").args(["--port", &port]));
+        d.children.push(driver);
+        wait_until("tauri-driver", Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", d.driver_port)).is_ok());
+        d
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A command that runs inside this desktop (its bus, display, HOME and runtime dir).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        c.env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .env("DISPLAY", &self.display)
+            .env("HOME", self.path("home"))
+            .env("XDG_RUNTIME_DIR", self.path("run"))
+            .env("XDG_CONFIG_HOME", self.path("home/.config"))
+            .env("XDG_DATA_HOME", self.path("home/.local/share"))
+            .env_remove("SENTINELA_IMAP_PASSWORD")
+            .env_remove("SENTINELA_TWILIO_AUTH_TOKEN")
+            .env("SENTINELA_LANG", "pt")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Every desktop notification sent so far (dbus-monitor's record of `Notify` calls).
+    pub fn notifications(&self) -> String {
+        std::fs::read_to_string(self.path("notifications.log")).unwrap_or_default()
+    }
+
+    /// The first registered tray item: (bus name, object path).
+    pub fn tray_item(&self) -> Option<(String, String)> {
+        let items = std::fs::read_to_string(self.path("tray-items")).ok()?;
+        let line = items.lines().next()?;
+        let (name, path) = line.split_once(' ')?;
+        Some((name.to_owned(), path.to_owned()))
+    }
+
+    /// `gdbus call` inside this desktop; returns its output.
+    pub fn gdbus(&self, dest: &str, path: &str, method: &str, args: &[&str]) -> String {
+        let out = self
+            .command("gdbus")
+            .args(["call", "--session", "--dest", dest, "--object-path", path, "--method", method, "--"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "gdbus {method}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Takes a screenshot of the whole display.
+    pub fn screenshot(&self, to: &Path) {
+        let _ = self.command("import").args(["-window", "root"]).arg(to).status();
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        for c in self.children.iter_mut().rev() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn spawn(c: &mut Command) -> Child {
+    c.stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("cannot start {c:?}: {e}"))
+}
+
+pub fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A W3C WebDriver session (JSON over HTTP) with the app, through tauri-driver.
+pub struct WebDriver {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl WebDriver {
+    /// Starts the app at `application` with `args` and opens a session on it.
+    pub async fn launch(port: u16, application: &Path, args: &[String]) -> WebDriver {
+        let http = reqwest::Client::new();
+        let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": application, "args": args}}}});
+        let r: Value = http.post(format!("http://127.0.0.1:{port}/session")).json(&caps).send().await.unwrap().json().await.unwrap();
+        let id = r["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no WebDriver session: {r}")).to_owned();
+        WebDriver { base: format!("http://127.0.0.1:{port}/session/{id}"), http }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let v: Value = req.send().await.unwrap().json().await.unwrap();
+        if v["value"].get("error").is_some() {
+            panic!("WebDriver {path}: {}", v["value"]);
+        }
+        v["value"].clone()
+    }
+
+    async fn element(&self, css: &str) -> String {
+        let v = self.call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await;
+        v.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).unwrap().to_owned()
+    }
+
+    pub async fn click(&self, css: &str) {
+        let e = self.element(css).await;
+        self.call(reqwest::Method::POST, &format!("/element/{e}/click"), Some(json!({}))).await;
+    }
+
+    /// Replaces the value of an input or textarea, firing `input` so validation runs.
+    pub async fn fill(&self, css: &str, value: &str) {
+        self.execute(
+            "const e = document.querySelector(arguments[0]); e.value = arguments[1]; e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new Event('change', {bubbles: true}));",
+            json!([css, value]),
+        )
+        .await;
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        let e = self.element(css).await;
+        self.call(reqwest::Method::GET, &format!("/element/{e}/text"), None).await.as_str().unwrap_or_default().to_owned()
+    }
+
+    pub async fn execute(&self, script: &str, args: Value) -> Value {
+        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": args}))).await
+    }
+
+    pub async fn window_handles(&self) -> Vec<String> {
+        let v = self.call(reqwest::Method::GET, "/window/handles", None).await;
+        v.as_array().unwrap().iter().map(|h| h.as_str().unwrap().to_owned()).collect()
+    }
+
+    pub async fn switch_to(&self, handle: &str) {
+        self.call(reqwest::Method::POST, "/window", Some(json!({"handle": handle}))).await;
+    }
+
+    /// Polls `script` (which returns a value) until `ok` accepts it.
+    pub async fn wait_for(&self, what: &str, timeout: Duration, script: &str, ok: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let v = self.execute(script, json!([])).await;
+            if ok(&v) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; last value {v}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn close(self) {
+        let _ = self.http.delete(&self.base).send().await;
+    }
+}

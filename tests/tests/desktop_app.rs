@@ -1,0 +1,189 @@
+//! The real desktop app, as an operator meets it, under Xvfb in a private D-Bus session with a
+//! real gnome-keyring and notification daemon, driven through WebDriver (tauri-driver +
+//! WebKitWebDriver) and its tray menu driven over D-Bus (com.canonical.dbusmenu).
+//!
+//! One scenario, in the order a user lives it: first launch opens the settings; fill and save
+//! them (the TOML file gets the values, the secrets go to the Secret Service and nowhere else);
+//! an alert e-mail arrives in Dovecot → a desktop notification, the history window (opened from
+//! the tray) shows it with its call timeline from the Twilio fake; a hostile e-mail runs nothing;
+//! "Send test alert" from the tray goes through the whole pipeline; Quit ends the app.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sentinela_tests::desktop::{wait_until, Desktop, WebDriver};
+use sentinela_tests::dovecot::{Dovecot, PASSWORD, SENSOR, USER};
+use sentinela_tests::mail::plain;
+use sentinela_tests::twilio_fake::{CallScript, TwilioFake, ACCOUNT_SID, AUTH_TOKEN};
+use sentinela_tests::workspace_binary;
+
+const WA: &str = "+5511999990001";
+const CALLEE: &str = "+5511988880001";
+const WAIT: Duration = Duration::from_secs(30);
+
+fn screenshots_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The dbusmenu id of the item labelled `label` in a `GetLayout` answer.
+fn menu_id(layout: &str, label: &str) -> String {
+    let at = layout.find(&format!("'label': <'{label}'>")).unwrap_or_else(|| panic!("no menu item {label:?} in {layout}"));
+    let open = layout[..at].rfind('(').unwrap();
+    layout[open + 1..].split(',').next().unwrap().trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desktop_app_end_to_end() {
+    let server = Dovecot::start();
+    let fake = TwilioFake::start().await;
+    fake.script_call(CALLEE, CallScript::Human { answer_ms: 300, talk_ms: 300 });
+    let desktop = Desktop::start();
+    let config = desktop.path("sentinela.toml");
+    let data = desktop.path("data");
+    let args: Vec<String> = vec![
+        "--config".into(),
+        config.display().to_string(),
+        "--data-dir".into(),
+        data.display().to_string(),
+        "--open".into(),
+        "settings".into(),
+    ];
+    let wd = WebDriver::launch(desktop.driver_port, &workspace_binary("sentinela"), &args).await;
+    wd.wait_for("the settings form", WAIT, "return !!document.querySelector('#mailbox-host')", |v| v == &json!(true)).await;
+
+    // --- Settings.
+    for (field, value) in [
+        ("#mailbox-host", "localhost".to_owned()),
+        ("#mailbox-port", server.imaps_port.to_string()),
+        ("#mailbox-username", USER.to_owned()),
+        ("#mailbox-ca_file", server.cert_path().display().to_string()),
+        ("#filter-from", SENSOR.to_owned()),
+        ("#filter-subject", "ALERTA".to_owned()),
+        ("#twilio-account_sid", ACCOUNT_SID.to_owned()),
+        ("#twilio-base_url", fake.base_url.clone()),
+        ("#whatsapp-to", "(11) 99999-0001".to_owned()),
+        ("#calls-from", "+14155238886".to_owned()),
+        ("#calls-to", "(11) 98888-0001".to_owned()),
+        ("#calls-rounds", "1".to_owned()),
+        ("#calls-round_pause_secs", "1".to_owned()),
+    ] {
+        wd.fill(field, &value).await;
+    }
+    // Validation as you type, with the engine's rules and messages.
+    wd.fill("#calls-to", "(11) 1234").await;
+    let error = wd
+        .wait_for("the field error", WAIT, "return document.querySelector('#calls-to-error').textContent", |v| {
+            v.as_str().is_some_and(|s| s.contains("calls.to"))
+        })
+        .await;
+    assert!(error.as_str().unwrap().contains("\"(11) 1234\""), "{error}");
+
+    wd.fill("#calls-to", "(11) 98888-0001").await;
+    wd.wait_for("no field error", WAIT, "return document.querySelectorAll('.invalid').length", |v| v == &json!(0)).await;
+    desktop.screenshot(&screenshots_dir().join("settings.png"));
+
+    // --- Secrets: into the keyring, never back into the page.
+    wd.fill("#secret-imap-password-input", PASSWORD).await;
+    wd.click("#secret-imap-password-store").await;
+    wd.fill("#secret-twilio-auth-token-input", AUTH_TOKEN).await;
+    wd.click("#secret-twilio-auth-token-store").await;
+    wd.wait_for("both secrets stored", WAIT, "return document.querySelector('#secret-twilio-auth-token-status').textContent + document.querySelector('#secret-imap-password-status').textContent", |v| {
+        v.as_str().is_some_and(|s| s.matches('✔').count() == 2)
+    })
+    .await;
+    let page = wd.execute("return document.documentElement.outerHTML", json!([])).await;
+    assert!(!page.as_str().unwrap().contains(PASSWORD), "the secret is not in the page");
+
+    wd.click("#save").await;
+    wd.wait_for("saved", WAIT, "return document.querySelector('#result').className", |v| v == &json!("ok")).await;
+    let toml = std::fs::read_to_string(&config).unwrap();
+    assert!(toml.contains("host = \"localhost\"") && toml.contains(&format!("to = [\"{CALLEE}\"]")), "{toml}");
+    assert!(!toml.contains(PASSWORD) && !toml.contains(AUTH_TOKEN), "no secret in the file:\n{toml}");
+    let lookup = desktop.command("secret-tool").args(["lookup", "service", "sentinela", "username", "imap-password"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&lookup.stdout), PASSWORD, "the password is in the Secret Service");
+
+    // --- The tray: published, with its menu, driven over D-Bus.
+    wait_until("the tray item", WAIT, || desktop.tray_item().is_some());
+    let (name, path) = desktop.tray_item().unwrap();
+    let menu_prop = desktop.gdbus(&name, &path, "org.freedesktop.DBus.Properties.Get", &["org.kde.StatusNotifierItem", "Menu"]);
+    let menu_path = menu_prop.split('\'').nth(1).expect("menu path").to_owned();
+    let layout = desktop.gdbus(&name, &menu_path, "com.canonical.dbusmenu.GetLayout", &["0", "-1", "[]"]);
+    for label in ["Abrir histórico", "Configurações", "Pausar notificações por 30 min", "Enviar alerta de teste", "Sair"] {
+        assert!(layout.contains(label), "tray menu has {label:?}: {layout}");
+    }
+    std::fs::write(screenshots_dir().join("tray-menu.txt"), &layout).unwrap();
+    let click = |label: &str| {
+        let id = menu_id(&layout, label);
+        desktop.gdbus(&name, &menu_path, "com.canonical.dbusmenu.Event", &[&id, "clicked", "<''>", "0"]);
+    };
+
+    // --- An alert e-mail (hostile on purpose) → notification, history with the call timeline.
+    let hostile = r#"<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>"#;
+    server.append("INBOX", &plain(SENSOR, "ALERTA Temperatura crítica", &format!("Sala 1: 31 °C {hostile}"))).await;
+    wait_until("the alert notification", WAIT, || desktop.notifications().contains("ALERTA Temperatura crítica"));
+
+    click("Abrir histórico");
+    let handles = {
+        let mut handles = Vec::new();
+        for _ in 0..100 {
+            handles = wd.window_handles().await;
+            if handles.len() >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        handles
+    };
+    assert!(handles.len() >= 2, "the history window opened: {handles:?}");
+    for h in &handles {
+        wd.switch_to(h).await;
+        if wd.execute("return location.pathname", json!([])).await.as_str().is_some_and(|p| p.ends_with("history.html")) {
+            break;
+        }
+    }
+    let outcome = wd
+        .wait_for("the answered alert in the list", WAIT, "return document.querySelector('#rows tr td:last-child')?.textContent ?? ''", |v| {
+            v.as_str().is_some_and(|s| s.contains("atendido por"))
+        })
+        .await;
+    assert_eq!(outcome, json!(format!("atendido por {CALLEE}")));
+    // A window opened from the tray is not focused under Xvfb (no window manager), so WebDriver's
+    // pointer click is refused as "not interactable": dispatch the click in the page instead.
+    wd.execute("document.querySelector('#rows tr').click()", json!([])).await;
+    let calls = wd
+        .wait_for("the call timeline", WAIT, "return [...document.querySelectorAll('#detail-calls li')].map(li => li.textContent)", |v| {
+            v.as_array().is_some_and(|a| !a.is_empty())
+        })
+        .await;
+    assert_eq!(calls[0], json!(format!("rodada 1 — {CALLEE}: answered (human) — duração 1 s")));
+    let whatsapp = wd.text("#detail-whatsapp li").await;
+    assert!(whatsapp.starts_with(&format!("{WA}:")), "{whatsapp}");
+
+    // Attacker-controlled text stays text.
+    let body = wd.text("#detail-body").await;
+    assert!(body.contains("<img src=x onerror="), "{body}");
+    let xss: Value = wd.execute("return [document.querySelectorAll('#detail img, #detail script, #rows img').length, window.pwned === undefined]", json!([])).await;
+    assert_eq!(xss, json!([0, true]), "nothing from the e-mail ran or became markup");
+    desktop.screenshot(&screenshots_dir().join("history.png"));
+    wait_until("the outcome notification", WAIT, || desktop.notifications().contains(&format!("Atendido por {CALLEE}")));
+
+    // --- "Send test alert" from the tray: through the whole pipeline, marked as a test.
+    click("Enviar alerta de teste");
+    wd.wait_for("the test alert in the list", WAIT, "return document.querySelector('#rows tr td:nth-child(2)')?.textContent ?? ''", |v| {
+        v.as_str().is_some_and(|s| s.starts_with("[TESTE]"))
+    })
+    .await;
+    wait_until("the test call", WAIT, || fake.called_numbers().len() == 2);
+    assert!(fake.creations("Calls")[1].param("Twiml").unwrap().contains("chamada de teste"));
+
+    // --- Quit ends the app (the engine logs out first).
+    click("Sair");
+    wait_until("the app to quit", WAIT, || {
+        !std::process::Command::new("pgrep").args(["-f", &data.display().to_string()]).status().map(|s| s.success()).unwrap_or(false)
+    });
+    assert!(server.log().contains("Logged out"), "the engine logged out of the mailbox on Quit");
+    wd.close().await;
+}
