@@ -12,8 +12,18 @@ use crate::i18n::Key;
 
 const BODY_PREVIEW_CHARS: usize = 200;
 
+/// Linux notification daemons read a subset of HTML in the body (`<b>`, `<img>`, …); the alert's
+/// text comes from an e-mail anyone can send, so it is escaped there to stay plain text.
+fn plain(text: &str) -> std::borrow::Cow<'_, str> {
+    if cfg!(target_os = "linux") {
+        quick_xml::escape::escape(text)
+    } else {
+        text.into()
+    }
+}
+
 fn show(app: &AppHandle, title: &str, body: &str) {
-    if let Err(e) = app.notification().builder().title(title).body(body).show() {
+    if let Err(e) = app.notification().builder().title(title).body(plain(body)).show() {
         warn!("desktop notification failed: {e}");
     }
 }

@@ -160,7 +160,10 @@ pub fn status_text(app: &AppHandle) -> (TrayState, String) {
                 None => word.to_owned(),
             }
         }
-        TrayState::Degraded => format!("{}: {}", lang.t(Key::Degraded), s.problem().unwrap_or_default()),
+        TrayState::Degraded => match s.problem() {
+            Some(problem) => format!("{}: {problem}", lang.t(Key::Degraded)),
+            None => lang.t(Key::Connecting).to_owned(),
+        },
         TrayState::Paused => match s.pause {
             Some(PauseState::PausedUntil { until }) => {
                 format!("{} {} {}", lang.t(Key::Paused), lang.t(Key::Until), until.with_timezone(&chrono::Local).format("%H:%M"))

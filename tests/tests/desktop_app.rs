@@ -169,6 +169,13 @@ async fn the_desktop_app_end_to_end() {
     assert_eq!(xss, json!([0, true]), "nothing from the e-mail ran or became markup");
     desktop.screenshot(&screenshots_dir().join("history.png"));
     wait_until("the outcome notification", WAIT, || desktop.notifications().contains(&format!("Atendido por {CALLEE}")));
+    let notifications = desktop.notifications();
+    assert!(notifications.contains("&lt;img src=x"), "the e-mail's markup reaches the daemon escaped: {notifications}");
+    assert!(!notifications.contains("<img src=x"), "{notifications}");
+    // The tray says it is watching, in words, with the last check time.
+    wait_until("the tray status line", WAIT, || {
+        desktop.gdbus(&name, &menu_path, "com.canonical.dbusmenu.GetLayout", &["0", "-1", "[]"]).contains("Sentinela — Vigiando — última verificação")
+    });
 
     // --- "Send test alert" from the tray: through the whole pipeline, marked as a test.
     click("Enviar alerta de teste");
