@@ -99,6 +99,14 @@ async fn the_desktop_app_end_to_end() {
 
     wd.click("#save").await;
     wd.wait_for("saved", WAIT, "return document.querySelector('#result').className", |v| v == &json!("ok")).await;
+    // "Test mailbox" logs in for real with the keyring's password.
+    wd.execute("document.querySelector('#test-mailbox').click()", json!([])).await;
+    let probe = wd
+        .wait_for("the mailbox test", WAIT, "return document.querySelector('#result').textContent", |v| {
+            v.as_str().is_some_and(|s| s.starts_with("Login OK"))
+        })
+        .await;
+    assert!(probe.as_str().unwrap().contains("IDLE: sim"), "{probe}");
     let toml = std::fs::read_to_string(&config).unwrap();
     assert!(toml.contains("host = \"localhost\"") && toml.contains(&format!("to = [\"{CALLEE}\"]")), "{toml}");
     assert!(!toml.contains(PASSWORD) && !toml.contains(AUTH_TOKEN), "no secret in the file:\n{toml}");
@@ -125,7 +133,13 @@ async fn the_desktop_app_end_to_end() {
     server.append("INBOX", &plain(SENSOR, "ALERTA Temperatura crítica", &format!("Sala 1: 31 °C {hostile}"))).await;
     wait_until("the alert notification", WAIT, || desktop.notifications().contains("ALERTA Temperatura crítica"));
 
-    click("Abrir histórico");
+    // A second launch with --open history shows the window in the running instance and exits.
+    let second = desktop
+        .command(workspace_binary("sentinela"))
+        .args(["--config", &config.display().to_string(), "--data-dir", &data.display().to_string(), "--open", "history"])
+        .status()
+        .unwrap();
+    assert!(second.success(), "the second launch hands over and exits");
     let handles = {
         let mut handles = Vec::new();
         for _ in 0..100 {
@@ -168,6 +182,15 @@ async fn the_desktop_app_end_to_end() {
     let xss: Value = wd.execute("return [document.querySelectorAll('#detail img, #detail script, #rows img').length, window.pwned === undefined]", json!([])).await;
     assert_eq!(xss, json!([0, true]), "nothing from the e-mail ran or became markup");
     desktop.screenshot(&screenshots_dir().join("history.png"));
+    wd.execute("document.querySelector('#export').click()", json!([])).await;
+    let exported = wd
+        .wait_for("the CSV export", WAIT, "return document.querySelector('#status').textContent", |v| {
+            v.as_str().is_some_and(|s| s.contains(".csv"))
+        })
+        .await;
+    let csv_path = exported.as_str().unwrap().rsplit_once(' ').map(|(_, p)| p.trim().to_owned()).unwrap();
+    let csv = std::fs::read_to_string(&csv_path).unwrap_or_else(|e| panic!("{csv_path}: {e}"));
+    assert!(csv.starts_with("id,received_at,subject,sender,outcome") && csv.contains(&format!("atendido por {CALLEE}")), "{csv}");
     wait_until("the outcome notification", WAIT, || desktop.notifications().contains(&format!("Atendido por {CALLEE}")));
     let notifications = desktop.notifications();
     assert!(notifications.contains("&lt;img src=x"), "the e-mail's markup reaches the daemon escaped: {notifications}");

@@ -172,10 +172,32 @@ async function main(): Promise<void> {
     }
   });
 
+  const run = async (what: () => Promise<string>) => {
+    say("…", true);
+    try { say(await what(), true); } catch (e) { say(isAppError(e) ? e.message : String(e), false); }
+  };
+  const testTo = () => (document.getElementById("test-to") as HTMLInputElement).value;
+  document.getElementById("test-mailbox")!.addEventListener("click", () =>
+    run(async () => { const r = await ipc.testMailbox(readForm(form, base)); return w.probe_ok(r.matching_unseen, r.idle); }));
+  document.getElementById("test-whatsapp")!.addEventListener("click", () =>
+    run(async () => { const r = await ipc.testWhatsapp(readForm(form, base), testTo()); return `${r.to}: ${r.states.join(" → ")}`; }));
+  document.getElementById("test-call")!.addEventListener("click", () =>
+    run(async () => { const r = await ipc.testCall(readForm(form, base), testTo()); return `${r.to}: ${r.states.join(" → ")} — ${r.outcome}`; }));
+  for (const [key, elId] of [["test_mailbox", "test-mailbox"], ["test_whatsapp", "test-whatsapp"], ["test_call", "test-call"], ["save", "save"]] as const) {
+    document.getElementById(elId)!.textContent = String(w[key]);
+  }
+  (document.getElementById("test-to") as HTMLInputElement).placeholder = w.test_to;
+
   // Secrets: status only; the value goes one way, into the keyring.
   const secrets = document.getElementById("secrets")!;
   const refreshSecrets = async () => {
-    const st = await ipc.secretStatus();
+    let st;
+    try {
+      st = await ipc.secretStatus();
+    } catch (e) {
+      say(isAppError(e) ? e.message : String(e), false);
+      return;
+    }
     for (const [name, stored] of [["imap-password", st.imap_password], ["twilio-auth-token", st.twilio_auth_token]] as const) {
       document.getElementById(`secret-${name}-status`)!.textContent = stored ? `✔ ${w.stored}` : `✘ ${w.not_stored}`;
       document.getElementById(`secret-${name}-store`)!.textContent = stored ? w.replace : w.store;
@@ -198,22 +220,6 @@ async function main(): Promise<void> {
     secrets.append(el("div", { class: "secret" }, el("label", { for: input.id }, label), input, button, el("span", { id: `secret-${name}-status` })));
   }
   await refreshSecrets();
-
-  const run = async (what: () => Promise<string>) => {
-    say("…", true);
-    try { say(await what(), true); } catch (e) { say(isAppError(e) ? e.message : String(e), false); }
-  };
-  const testTo = () => (document.getElementById("test-to") as HTMLInputElement).value;
-  document.getElementById("test-mailbox")!.addEventListener("click", () =>
-    run(async () => { const r = await ipc.testMailbox(readForm(form, base)); return w.probe_ok(r.matching_unseen, r.idle); }));
-  document.getElementById("test-whatsapp")!.addEventListener("click", () =>
-    run(async () => { const r = await ipc.testWhatsapp(readForm(form, base), testTo()); return `${r.to}: ${r.states.join(" → ")}`; }));
-  document.getElementById("test-call")!.addEventListener("click", () =>
-    run(async () => { const r = await ipc.testCall(readForm(form, base), testTo()); return `${r.to}: ${r.states.join(" → ")} — ${r.outcome}`; }));
-  for (const [key, elId] of [["test_mailbox", "test-mailbox"], ["test_whatsapp", "test-whatsapp"], ["test_call", "test-call"], ["save", "save"]] as const) {
-    document.getElementById(elId)!.textContent = String(w[key]);
-  }
-  (document.getElementById("test-to") as HTMLInputElement).placeholder = w.test_to;
 
   await onSettingsUpdated(async () => {
     const v = await ipc.getSettings();
