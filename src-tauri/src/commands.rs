@@ -120,8 +120,7 @@ pub struct AlertRow {
 pub async fn list_alerts(app: AppHandle, limit: Option<usize>) -> Result<Vec<AlertRow>, AppError> {
     let journal = host::journal(&app).await?;
     let mut rows = Vec::new();
-    for a in journal.alerts(limit.unwrap_or(1000)).await? {
-        let answered_by = journal.escalation_of(a.id).await?.and_then(|(_, by)| by);
+    for (a, answered_by) in journal.alerts_with_answerer(limit.unwrap_or(1000)).await? {
         rows.push(AlertRow { id: a.id, received_at: a.received_at, subject: a.subject, sender: a.sender, state: a.state, is_test: a.is_test, answered_by });
     }
     Ok(rows)

@@ -98,7 +98,10 @@ async fn the_desktop_app_end_to_end() {
     assert!(!page.as_str().unwrap().contains(PASSWORD), "the secret is not in the page");
 
     wd.click("#save").await;
-    wd.wait_for("saved", WAIT, "return document.querySelector('#result').className", |v| v == &json!("ok")).await;
+    wd.wait_for("saved", WAIT, "return document.querySelector('#result').textContent", |v| {
+        v.as_str().is_some_and(|s| s.starts_with("Salvo."))
+    })
+    .await;
     // "Test mailbox" logs in for real with the keyring's password.
     wd.execute("document.querySelector('#test-mailbox').click()", json!([])).await;
     let probe = wd

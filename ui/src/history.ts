@@ -40,8 +40,10 @@ async function main(): Promise<void> {
     const started = performance.now();
     rows = await ipc.listAlerts(1000);
     draw();
-    // Measured by the benchmark: time to show the list after opening the window.
-    document.body.dataset.renderMs = String(Math.round(performance.now() - started));
+    // Read by the benchmark: the list's fetch and render, and the time since the window's
+    // navigation started (performance.now() counts from there).
+    document.body.dataset.reloadMs = String(Math.round(performance.now() - started));
+    document.body.dataset.shownAtMs = String(Math.round(performance.now()));
     document.body.dataset.rows = String(rows.length);
   };
   for (const input of [text, since, until]) input.addEventListener("input", draw);

@@ -91,9 +91,15 @@ pub struct JournalEvent {
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("cannot open the journal at {path}: {source}. Check that the data directory is writable (--data-dir).")]
-    Open { path: String, source: rusqlite::Error },
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
     #[error("cannot create the data directory {path}: {source}")]
-    CreateDir { path: String, source: std::io::Error },
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("journal error: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("journal task failed: {0}")]
@@ -117,33 +123,48 @@ fn ts(t: DateTime<Utc>) -> String {
 }
 
 fn parse_ts(s: String) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+    DateTime::parse_from_rfc3339(&s)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
 }
 
 impl AlertJournal {
     /// Opens (creating if needed) `sentinela.db` in `data_dir`.
     pub fn open_in_dir(data_dir: &Path) -> Result<Self, JournalError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|source| JournalError::CreateDir { path: data_dir.display().to_string(), source })?;
+        std::fs::create_dir_all(data_dir).map_err(|source| JournalError::CreateDir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
         Self::open(&data_dir.join(JOURNAL_FILE))
     }
 
     pub fn open(path: &Path) -> Result<Self, JournalError> {
-        let open_err = |source| JournalError::Open { path: path.display().to_string(), source };
+        let open_err = |source| JournalError::Open {
+            path: path.display().to_string(),
+            source,
+        };
         let mut conn = Connection::open(path).map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
         schema::migrate(&mut conn).map_err(open_err)?;
-        Ok(AlertJournal { conn: Arc::new(Mutex::new(conn)) })
+        Ok(AlertJournal {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     /// A journal that lives in memory, for tests.
     pub fn open_in_memory() -> Result<Self, JournalError> {
         let mut conn = Connection::open_in_memory()?;
         schema::migrate(&mut conn)?;
-        Ok(AlertJournal { conn: Arc::new(Mutex::new(conn)) })
+        Ok(AlertJournal {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     /// Runs `f` on the connection on the blocking pool.
@@ -267,7 +288,12 @@ impl AlertJournal {
     }
 
     /// Notes that the server confirmed `\Seen` on these UIDs.
-    pub async fn mark_seen(&self, folder: &str, uidvalidity: u32, uids: Vec<u32>) -> Result<(), JournalError> {
+    pub async fn mark_seen(
+        &self,
+        folder: &str,
+        uidvalidity: u32,
+        uids: Vec<u32>,
+    ) -> Result<(), JournalError> {
         let folder = folder.to_owned();
         self.call(move |conn| {
             let tx = conn.transaction()?;
@@ -285,7 +311,12 @@ impl AlertJournal {
     }
 
     /// Appends a line to the event log (of one alert, or of the engine when `alert_id` is None).
-    pub async fn log_event(&self, alert_id: Option<AlertId>, kind: &str, detail: &str) -> Result<(), JournalError> {
+    pub async fn log_event(
+        &self,
+        alert_id: Option<AlertId>,
+        kind: &str,
+        detail: &str,
+    ) -> Result<(), JournalError> {
         let (kind, detail) = (kind.to_owned(), detail.to_owned());
         self.call(move |conn| {
             conn.execute(
@@ -299,7 +330,33 @@ impl AlertJournal {
 
     /// The newest `limit` alerts, newest first.
     pub async fn alerts(&self, limit: usize) -> Result<Vec<AlertRecord>, JournalError> {
-        self.select_alerts("ORDER BY id DESC LIMIT ?1", limit as i64).await
+        self.select_alerts("ORDER BY id DESC LIMIT ?1", limit as i64)
+            .await
+    }
+
+    /// The newest `limit` alerts with who answered each (one query, for the history list).
+    pub async fn alerts_with_answerer(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(AlertRecord, Option<String>)>, JournalError> {
+        let alerts = self.alerts(limit).await?;
+        let oldest = alerts.last().map(|a| a.id).unwrap_or(0);
+        let answered: HashMap<AlertId, String> = self
+            .call(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT alert_id, answered_by FROM escalations WHERE alert_id >= ?1 AND answered_by IS NOT NULL",
+                )?;
+                let rows = stmt.query_map([oldest], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect()
+            })
+            .await?;
+        Ok(alerts
+            .into_iter()
+            .map(|a| {
+                let by = answered.get(&a.id).cloned();
+                (a, by)
+            })
+            .collect())
     }
 
     /// One alert by id.
@@ -307,7 +364,11 @@ impl AlertJournal {
         Ok(self.select_alerts("WHERE id = ?1", id).await?.pop())
     }
 
-    async fn select_alerts(&self, tail: &'static str, arg: i64) -> Result<Vec<AlertRecord>, JournalError> {
+    async fn select_alerts(
+        &self,
+        tail: &'static str,
+        arg: i64,
+    ) -> Result<Vec<AlertRecord>, JournalError> {
         self.call(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT id, folder, uidvalidity, uid, message_id, sender, subject, body, truncated,
@@ -318,7 +379,11 @@ impl AlertJournal {
                 Ok(AlertRecord {
                     is_test: r.get(12)?,
                     id: r.get(0)?,
-                    origin: MailboxUid { folder: r.get(1)?, uidvalidity: r.get(2)?, uid: r.get(3)? },
+                    origin: MailboxUid {
+                        folder: r.get(1)?,
+                        uidvalidity: r.get(2)?,
+                        uid: r.get(3)?,
+                    },
                     message_id: r.get(4)?,
                     sender: r.get(5)?,
                     subject: r.get(6)?,
@@ -337,9 +402,15 @@ impl AlertJournal {
     /// An alert's event log, oldest first.
     pub async fn events_of(&self, alert_id: AlertId) -> Result<Vec<JournalEvent>, JournalError> {
         self.call(move |conn| {
-            let mut stmt = conn.prepare_cached("SELECT at, kind, detail FROM events WHERE alert_id = ?1 ORDER BY id")?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT at, kind, detail FROM events WHERE alert_id = ?1 ORDER BY id",
+            )?;
             let rows = stmt.query_map([alert_id], |r| {
-                Ok(JournalEvent { at: parse_ts(r.get(0)?), kind: r.get(1)?, detail: r.get(2)? })
+                Ok(JournalEvent {
+                    at: parse_ts(r.get(0)?),
+                    kind: r.get(1)?,
+                    detail: r.get(2)?,
+                })
             })?;
             rows.collect()
         })
@@ -347,7 +418,8 @@ impl AlertJournal {
     }
 
     pub async fn alert_count(&self) -> Result<u64, JournalError> {
-        self.call(|conn| conn.query_row("SELECT COUNT(*) FROM alerts", [], |r| r.get(0))).await
+        self.call(|conn| conn.query_row("SELECT COUNT(*) FROM alerts", [], |r| r.get(0)))
+            .await
     }
 }
 
@@ -358,7 +430,11 @@ mod tests {
 
     fn alert(uidvalidity: u32, uid: u32, raw: &str) -> NewAlert {
         NewAlert {
-            origin: MailboxUid { folder: "INBOX".into(), uidvalidity, uid },
+            origin: MailboxUid {
+                folder: "INBOX".into(),
+                uidvalidity,
+                uid,
+            },
             mail: parse_alert_mail(raw.as_bytes(), false),
             received_at: Utc::now(),
         }
@@ -383,8 +459,17 @@ mod tests {
         let moved = j.record(vec![alert(8, 40, MAIL)]).await.unwrap()[0];
         assert_eq!(moved, RecordOutcome::Duplicate(first.alert_id()));
         // The new identity is remembered, so the next scan does not even fetch it.
-        assert_eq!(j.sightings("INBOX", 8, vec![40, 41]).await.unwrap(), HashMap::from([(40, false)]));
-        let kinds: Vec<_> = j.events_of(first.alert_id()).await.unwrap().into_iter().map(|e| e.kind).collect();
+        assert_eq!(
+            j.sightings("INBOX", 8, vec![40, 41]).await.unwrap(),
+            HashMap::from([(40, false)])
+        );
+        let kinds: Vec<_> = j
+            .events_of(first.alert_id())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
         assert_eq!(kinds, ["received", "seen_again"]);
     }
 
@@ -403,11 +488,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let j = AlertJournal::open_in_dir(dir.path()).unwrap();
-            j.record(vec![alert(7, 1, MAIL), alert(7, 2, &MAIL.replace("m1", "m2"))]).await.unwrap();
+            j.record(vec![
+                alert(7, 1, MAIL),
+                alert(7, 2, &MAIL.replace("m1", "m2")),
+            ])
+            .await
+            .unwrap();
             j.mark_seen("INBOX", 7, vec![1]).await.unwrap();
         }
         let j = AlertJournal::open_in_dir(dir.path()).unwrap();
-        assert_eq!(j.sightings("INBOX", 7, vec![1, 2, 3]).await.unwrap(), HashMap::from([(1, true), (2, false)]));
+        assert_eq!(
+            j.sightings("INBOX", 7, vec![1, 2, 3]).await.unwrap(),
+            HashMap::from([(1, true), (2, false)])
+        );
         let list = j.alerts(10).await.unwrap();
         assert_eq!(list.len(), 2);
         assert_eq!(list[0].origin.uid, 2, "newest first");

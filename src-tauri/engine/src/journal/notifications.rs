@@ -64,7 +64,8 @@ pub struct PendingDelivery {
     pub is_test: bool,
 }
 
-const DELIVERY_COLUMNS: &str = "id, alert_id, recipient, state, sid, error_code, error_message, updated_at";
+const DELIVERY_COLUMNS: &str =
+    "id, alert_id, recipient, state, sid, error_code, error_message, updated_at";
 const CALL_COLUMNS: &str =
     "id, alert_id, round, position, number, state, sid, answered_by, duration, outcome, error_code, error_message, updated_at";
 
@@ -190,7 +191,9 @@ impl AlertJournal {
 
     pub async fn deliveries_of(&self, alert_id: AlertId) -> Result<Vec<Delivery>, JournalError> {
         self.call(move |conn| {
-            let mut stmt = conn.prepare(&format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE alert_id = ?1 ORDER BY id"))?;
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE alert_id = ?1 ORDER BY id"
+            ))?;
             let rows = stmt.query_map([alert_id], delivery_row)?;
             rows.collect()
         })
@@ -214,7 +217,12 @@ impl AlertJournal {
 
     /// Sets an escalation's state; a final state (`answered`, `unanswered`, `dry_run`) is also
     /// the alert's outcome.
-    pub async fn set_escalation(&self, alert_id: AlertId, state: &str, answered_by: Option<String>) -> Result<(), JournalError> {
+    pub async fn set_escalation(
+        &self,
+        alert_id: AlertId,
+        state: &str,
+        answered_by: Option<String>,
+    ) -> Result<(), JournalError> {
         let state = state.to_owned();
         self.call(move |conn| {
             let tx = conn.transaction()?;
@@ -232,11 +240,16 @@ impl AlertJournal {
     }
 
     /// The escalation's state and who answered, if there is one.
-    pub async fn escalation_of(&self, alert_id: AlertId) -> Result<Option<(String, Option<String>)>, JournalError> {
+    pub async fn escalation_of(
+        &self,
+        alert_id: AlertId,
+    ) -> Result<Option<(String, Option<String>)>, JournalError> {
         self.call(move |conn| {
-            conn.query_row("SELECT state, answered_by FROM escalations WHERE alert_id = ?1", [alert_id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            conn.query_row(
+                "SELECT state, answered_by FROM escalations WHERE alert_id = ?1",
+                [alert_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()
         })
         .await
@@ -255,7 +268,13 @@ impl AlertJournal {
 
     /// Writes the intent to call `number` (before the request is sent). Idempotent per
     /// (alert, round, position): the existing attempt is returned when there is one.
-    pub async fn call_intent(&self, alert_id: AlertId, round: u32, position: u32, number: &str) -> Result<CallAttempt, JournalError> {
+    pub async fn call_intent(
+        &self,
+        alert_id: AlertId,
+        round: u32,
+        position: u32,
+        number: &str,
+    ) -> Result<CallAttempt, JournalError> {
         let number = number.to_owned();
         self.call(move |conn| {
             let now = ts(Utc::now());
@@ -273,7 +292,11 @@ impl AlertJournal {
         .await
     }
 
-    pub async fn update_call(&self, attempt_id: i64, u: CallUpdate) -> Result<CallAttempt, JournalError> {
+    pub async fn update_call(
+        &self,
+        attempt_id: i64,
+        u: CallUpdate,
+    ) -> Result<CallAttempt, JournalError> {
         self.call(move |conn| {
             conn.execute(
                 "UPDATE call_attempts SET state = ?2, sid = COALESCE(?3, sid), answered_by = COALESCE(?4, answered_by),
@@ -298,7 +321,11 @@ mod tests {
         let j = AlertJournal::open_in_memory().unwrap();
         let id = j
             .record(vec![NewAlert {
-                origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 1, uid: 1 },
+                origin: MailboxUid {
+                    folder: "INBOX".into(),
+                    uidvalidity: 1,
+                    uid: 1,
+                },
                 mail: parse_alert_mail(b"Subject: ALERTA\r\n\r\ncalor\r\n", false),
                 received_at: Utc::now(),
             }])
@@ -312,8 +339,14 @@ mod tests {
     async fn planning_is_once_per_alert() {
         let (j, id) = journal_with_alert().await;
         let to = vec!["+5511999990001".to_owned(), "+5511999990002".to_owned()];
-        assert_eq!(j.plan_notifications(to.clone(), true).await.unwrap(), vec![id]);
-        assert!(j.plan_notifications(to, true).await.unwrap().is_empty(), "planned once");
+        assert_eq!(
+            j.plan_notifications(to.clone(), true).await.unwrap(),
+            vec![id]
+        );
+        assert!(
+            j.plan_notifications(to, true).await.unwrap().is_empty(),
+            "planned once"
+        );
         assert_eq!(j.deliveries_of(id).await.unwrap().len(), 2);
         assert_eq!(j.unfinished_deliveries().await.unwrap().len(), 2);
         assert_eq!(j.next_escalation().await.unwrap().unwrap().alert_id, id);
@@ -323,23 +356,49 @@ mod tests {
     #[tokio::test]
     async fn delivery_and_call_lifecycle() {
         let (j, id) = journal_with_alert().await;
-        j.plan_notifications(vec!["+5511999990001".into()], true).await.unwrap();
+        j.plan_notifications(vec!["+5511999990001".into()], true)
+            .await
+            .unwrap();
         let d = j.unfinished_deliveries().await.unwrap().remove(0).delivery;
-        j.update_delivery(d.id, "sending", None, None).await.unwrap();
-        let d = j.update_delivery(d.id, "read", Some("SM1".into()), None).await.unwrap();
+        j.update_delivery(d.id, "sending", None, None)
+            .await
+            .unwrap();
+        let d = j
+            .update_delivery(d.id, "read", Some("SM1".into()), None)
+            .await
+            .unwrap();
         assert_eq!((d.state.as_str(), d.sid.as_deref()), ("read", Some("SM1")));
         assert!(j.unfinished_deliveries().await.unwrap().is_empty());
 
         let a = j.call_intent(id, 0, 0, "+5511999990001").await.unwrap();
-        assert_eq!(j.call_intent(id, 0, 0, "+5511999990001").await.unwrap().id, a.id, "idempotent");
+        assert_eq!(
+            j.call_intent(id, 0, 0, "+5511999990001").await.unwrap().id,
+            a.id,
+            "idempotent"
+        );
         let a = j
-            .update_call(a.id, CallUpdate { state: "completed".into(), sid: Some("CA1".into()), answered_by: Some("human".into()), duration: Some(31), outcome: Some("answered".into()), ..Default::default() })
+            .update_call(
+                a.id,
+                CallUpdate {
+                    state: "completed".into(),
+                    sid: Some("CA1".into()),
+                    answered_by: Some("human".into()),
+                    duration: Some(31),
+                    outcome: Some("answered".into()),
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
         assert_eq!(a.duration, Some(31));
-        j.set_escalation(id, "answered", Some("+5511999990001".into())).await.unwrap();
+        j.set_escalation(id, "answered", Some("+5511999990001".into()))
+            .await
+            .unwrap();
         assert!(j.next_escalation().await.unwrap().is_none());
         assert_eq!(j.alerts(1).await.unwrap()[0].state, "answered");
-        assert_eq!(j.escalation_of(id).await.unwrap(), Some(("answered".into(), Some("+5511999990001".into()))));
+        assert_eq!(
+            j.escalation_of(id).await.unwrap(),
+            Some(("answered".into(), Some("+5511999990001".into())))
+        );
     }
 }

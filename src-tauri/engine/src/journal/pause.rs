@@ -32,7 +32,10 @@ impl PauseState {
 
 impl AlertJournal {
     /// Pauses notifications until `until`, or until resumed when `None`.
-    pub async fn pause_notifications(&self, until: Option<DateTime<Utc>>) -> Result<(), JournalError> {
+    pub async fn pause_notifications(
+        &self,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<(), JournalError> {
         let value = until.map(ts).unwrap_or_else(|| INDEFINITELY.to_owned());
         self.call(move |conn| {
             conn.execute(
@@ -45,18 +48,31 @@ impl AlertJournal {
     }
 
     pub async fn resume_notifications(&self) -> Result<(), JournalError> {
-        self.call(|conn| conn.execute("DELETE FROM engine_state WHERE key = ?1", [PAUSE_KEY]).map(drop)).await
+        self.call(|conn| {
+            conn.execute("DELETE FROM engine_state WHERE key = ?1", [PAUSE_KEY])
+                .map(drop)
+        })
+        .await
     }
 
     /// The pause as stored (an expired pause reads as `PausedUntil` in the past: not paused).
     pub async fn pause_state(&self) -> Result<PauseState, JournalError> {
         let value: Option<String> = self
-            .call(|conn| conn.query_row("SELECT value FROM engine_state WHERE key = ?1", [PAUSE_KEY], |r| r.get(0)).optional())
+            .call(|conn| {
+                conn.query_row(
+                    "SELECT value FROM engine_state WHERE key = ?1",
+                    [PAUSE_KEY],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
             .await?;
         Ok(match value.as_deref() {
             None => PauseState::Active,
             Some(INDEFINITELY) => PauseState::PausedUntilResumed,
-            Some(t) => PauseState::PausedUntil { until: parse_ts(t.to_owned()) },
+            Some(t) => PauseState::PausedUntil {
+                until: parse_ts(t.to_owned()),
+            },
         })
     }
 
@@ -121,23 +137,42 @@ mod tests {
         j.pause_notifications(Some(until)).await.unwrap();
         let reopened = AlertJournal::open_in_dir(dir.path()).unwrap();
         let state = reopened.pause_state().await.unwrap();
-        assert!(state.is_paused(Utc::now()) && !state.is_paused(until + chrono::Duration::seconds(1)));
+        assert!(
+            state.is_paused(Utc::now()) && !state.is_paused(until + chrono::Duration::seconds(1))
+        );
 
         j.record(vec![NewAlert {
-            origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 1, uid: 1 },
+            origin: MailboxUid {
+                folder: "INBOX".into(),
+                uidvalidity: 1,
+                uid: 1,
+            },
             mail: parse_alert_mail(b"Subject: ALERTA\r\n\r\nx\r\n", false),
             received_at: Utc::now(),
         }])
         .await
         .unwrap();
-        let test = j.record_test_alert(parse_alert_mail(b"Subject: TESTE\r\n\r\ny\r\n", false)).await.unwrap();
-        assert_eq!(j.hold_new_alerts().await.unwrap().len(), 1, "the test alert is not held");
+        let test = j
+            .record_test_alert(parse_alert_mail(b"Subject: TESTE\r\n\r\ny\r\n", false))
+            .await
+            .unwrap();
+        assert_eq!(
+            j.hold_new_alerts().await.unwrap().len(),
+            1,
+            "the test alert is not held"
+        );
         let alerts = j.alerts(10).await.unwrap();
-        assert_eq!((alerts[0].id, alerts[0].state.as_str(), alerts[0].is_test), (test, "new", true));
+        assert_eq!(
+            (alerts[0].id, alerts[0].state.as_str(), alerts[0].is_test),
+            (test, "new", true)
+        );
         assert_eq!(alerts[1].state, "paused");
 
         j.pause_notifications(None).await.unwrap();
-        assert_eq!(j.pause_state().await.unwrap(), PauseState::PausedUntilResumed);
+        assert_eq!(
+            j.pause_state().await.unwrap(),
+            PauseState::PausedUntilResumed
+        );
         j.resume_notifications().await.unwrap();
         assert_eq!(j.pause_state().await.unwrap(), PauseState::Active);
     }

@@ -1,0 +1,134 @@
+//! The desktop app's benchmark (`scripts/bench` runs it after the engine's): time from launch to
+//! "watching", memory of the app with all its processes (WebKit's included) with the windows
+//! closed and with the history open on 1,000 alerts, and how long the history window takes to
+//! show them. Prints figures; asserts nothing about time. Runs in a private Xvfb desktop.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use sentinela_engine::config::Security;
+use sentinela_engine::journal::{AlertJournal, MailboxUid, NewAlert};
+use sentinela_engine::mail::parse_alert_mail;
+use sentinela_tests::desktop::{wait_until, Desktop, WebDriver};
+use sentinela_tests::dovecot::{Dovecot, PASSWORD};
+use sentinela_tests::workspace_binary;
+use serde_json::json;
+
+const ALERTS: u32 = 1000;
+
+/// The process and all its descendants, from /proc.
+fn tree(root: u32) -> Vec<u32> {
+    let mut all = vec![root];
+    let mut i = 0;
+    while i < all.len() {
+        let parent = all[i];
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+            let ppid: u32 = stat.rsplit(')').next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+            if ppid == parent && !all.contains(&pid) {
+                all.push(pid);
+            }
+        }
+        i += 1;
+    }
+    all
+}
+
+/// (RSS, PSS) in MiB summed over the process tree. PSS shares libraries fairly between them.
+fn memory(root: u32) -> (f64, f64, usize) {
+    let pids = tree(root);
+    let (mut rss, mut pss) = (0u64, 0u64);
+    for pid in &pids {
+        let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else { continue };
+        for line in s.lines() {
+            let kb = |l: &str| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            if line.starts_with("Rss:") {
+                rss += kb(line);
+            } else if line.starts_with("Pss:") {
+                pss += kb(line);
+            }
+        }
+    }
+    (rss as f64 / 1024.0, pss as f64 / 1024.0, pids.len())
+}
+
+async fn fill_journal(data: &std::path::Path) {
+    let journal = AlertJournal::open_in_dir(data).unwrap();
+    let alerts = (1..=ALERTS)
+        .map(|uid| NewAlert {
+            origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 1, uid },
+            mail: parse_alert_mail(format!("From: sensor@cpd\r\nSubject: ALERTA {uid}: Temperatura alta\r\n\r\nSala {uid}: 31 C\r\n").as_bytes(), false),
+            received_at: Utc::now(),
+        })
+        .collect();
+    journal.record(alerts).await.unwrap();
+}
+
+#[tokio::main]
+async fn main() {
+    let server = Dovecot::start();
+    let desktop = Desktop::start();
+    let config = desktop.path("sentinela.toml");
+    let data = desktop.path("data");
+    server.config(Security::Tls).save(&config).unwrap();
+    fill_journal(&data).await;
+    let app = workspace_binary("sentinela");
+    let args = ["--config".to_owned(), config.display().to_string(), "--data-dir".to_owned(), data.display().to_string()];
+
+    // 1. Launch → watching, windows closed.
+    let started = Instant::now();
+    let mut child = desktop
+        .command(&app)
+        .args(&args)
+        .env("SENTINELA_IMAP_PASSWORD", PASSWORD)
+        .env("SENTINELA_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let watching = loop {
+        let line = lines.next().expect("the app ended before watching").unwrap();
+        if line.contains("mailbox: watching") {
+            break started.elapsed();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    std::thread::sleep(Duration::from_secs(5));
+    let closed = memory(child.id());
+
+    // 2. The history open on 1,000 alerts (a second launch asks the running app to show it).
+    let status = desktop.command(&app).args(&args).args(["--open", "history"]).status().unwrap();
+    assert!(status.success());
+    std::thread::sleep(Duration::from_secs(6));
+    let open = memory(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // 3. How long the history window takes to show the 1,000 alerts (through WebDriver).
+    let mut shown = Vec::new();
+    for _ in 0..3 {
+        let mut with_open = args.to_vec();
+        with_open.extend(["--open".to_owned(), "history".to_owned()]);
+        let wd = WebDriver::launch(desktop.driver_port, &app, &with_open).await;
+        let v = wd
+            .wait_for("the history list", Duration::from_secs(30), "return document.body.dataset.rows ? [document.body.dataset.rows, document.body.dataset.reloadMs, document.body.dataset.shownAtMs] : null", |v| !v.is_null())
+            .await;
+        assert_eq!(v[0], json!(ALERTS.to_string()));
+        shown.push((v[1].as_str().unwrap().parse::<u64>().unwrap(), v[2].as_str().unwrap().parse::<u64>().unwrap()));
+        wd.close().await;
+        wait_until("the app to exit", Duration::from_secs(10), || {
+            !std::process::Command::new("pgrep").args(["-f", &data.display().to_string()]).status().map(|s| s.success()).unwrap_or(false)
+        });
+    }
+
+    println!("\n5. The desktop app (debug build unless built with --release; Xvfb, no window manager)");
+    println!("   launch → watching the mailbox: {:.0} ms", watching.as_secs_f64() * 1000.0);
+    println!("   memory, windows closed:          RSS {:.1} MiB, PSS {:.1} MiB ({} processes)", closed.0, closed.1, closed.2);
+    println!("   memory, history open on {ALERTS} alerts: RSS {:.1} MiB, PSS {:.1} MiB ({} processes)", open.0, open.1, open.2);
+    for (i, (reload, at)) in shown.iter().enumerate() {
+        println!("   history run {}: {ALERTS} alerts fetched and rendered in {reload} ms; list shown {at} ms after the window's navigation started", i + 1);
+    }
+}
