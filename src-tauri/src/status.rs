@@ -68,8 +68,8 @@ impl EngineStatus {
                 self.mailbox = Some(state.clone());
             }
             EngineEvent::Checked { at, .. } => self.last_check = Some(*at),
-            EngineEvent::AlertRecorded(n) => {
-                self.escalating.insert(n.id);
+            EngineEvent::EscalationStarted { alert_id } => {
+                self.escalating.insert(*alert_id);
             }
             EngineEvent::EscalationFinished { alert_id, .. } => {
                 self.escalating.remove(alert_id);
@@ -100,7 +100,10 @@ mod tests {
         assert_eq!(EngineStatus::default().state(now), TrayState::NotConfigured);
         let mut s = watching();
         assert_eq!(s.state(now), TrayState::Watching);
+        // A journaled alert alone (paused, or no call queue configured) is not an escalation.
         s.apply(&EngineEvent::AlertRecorded(AlertNotice { id: 7, subject: "x".into(), sender: "y".into(), received_at: now, noticed_at: now, uid: 1 }));
+        assert_eq!(s.state(now), TrayState::Watching);
+        s.apply(&EngineEvent::EscalationStarted { alert_id: 7 });
         assert_eq!(s.state(now), TrayState::Alerting);
         s.apply(&EngineEvent::EscalationFinished { alert_id: 7, outcome: "answered".into(), answered_by: None });
         assert_eq!(s.state(now), TrayState::Watching);

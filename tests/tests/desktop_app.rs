@@ -212,6 +212,24 @@ async fn the_desktop_app_end_to_end() {
     wait_until("the test call", WAIT, || fake.called_numbers().len() == 2);
     assert!(fake.creations("Calls")[1].param("Twiml").unwrap().contains("chamada de teste"));
 
+    // --- Pause from the tray: visible in the window, e-mails journaled, nobody notified.
+    click("Pausar notificações até retomar");
+    wd.wait_for("the pause in the window", WAIT, "return document.querySelector('#engine-status').textContent", |v| {
+        v.as_str().is_some_and(|s| s.contains("Notificações pausadas"))
+    })
+    .await;
+    server.append("INBOX", &plain(SENSOR, "ALERTA durante a manutenção", "x")).await;
+    wd.wait_for("the paused alert in the list", WAIT, "return document.querySelector('#rows tr td:last-child')?.textContent ?? ''", |v| {
+        v.as_str().is_some_and(|s| s.starts_with("pausado"))
+    })
+    .await;
+    assert_eq!(fake.called_numbers().len(), 2, "nobody was called during the pause");
+    click("Retomar notificações");
+    wd.wait_for("the pause lifted", WAIT, "return document.querySelector('#engine-status').textContent", |v| {
+        v.as_str().is_some_and(|s| s.contains("Vigiando"))
+    })
+    .await;
+
     // --- Quit ends the app (the engine logs out first).
     click("Sair");
     wait_until("the app to quit", WAIT, || {

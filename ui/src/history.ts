@@ -1,6 +1,7 @@
 // The history window: alerts newest first, filter by text and date, an alert's detail with its
 // WhatsApp deliveries and call timeline, live updates from the engine, CSV export.
 import { csvRows, filterRows, type Filter } from "./format";
+import { showEngineStatus } from "./status";
 import { words } from "./i18n";
 import { ipc, isAppError, onEngineEvent, type AlertRow, type Lang } from "./ipc";
 import { renderDetail, renderList } from "./render";
@@ -11,6 +12,7 @@ async function main(): Promise<void> {
   const w = words(l);
   document.documentElement.lang = l === "pt" ? "pt-BR" : "en";
   document.title = `Sentinela — ${w.history}`;
+  void showEngineStatus(document.getElementById("engine-status")!);
   const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
   const text = $<HTMLInputElement>("filter-text");
   const since = $<HTMLInputElement>("filter-since");

@@ -3,6 +3,7 @@
 // back into the page.
 import { clear, el } from "./dom";
 import { splitNumbers } from "./format";
+import { showEngineStatus } from "./status";
 import { words, type Words } from "./i18n";
 import { ipc, isAppError, onSettingsUpdated, type Config, type Lang } from "./ipc";
 
@@ -141,6 +142,7 @@ async function main(): Promise<void> {
   const w = words(lang);
   document.documentElement.lang = lang === "pt" ? "pt-BR" : "en";
   document.title = `Sentinela — ${w.settings}`;
+  void showEngineStatus(document.getElementById("engine-status")!);
   const form = document.getElementById("form")!;
   const result = document.getElementById("result")!;
   const say = (text: string, ok: boolean) => { result.textContent = text; result.className = ok ? "ok" : "error"; };

@@ -47,6 +47,8 @@ pub enum EngineEvent {
     Delivery(Delivery),
     /// A call attempt changed state.
     Call(CallAttempt),
+    /// The call queue started (or resumed) an alert's escalation.
+    EscalationStarted { alert_id: AlertId },
     /// An escalation ended: `outcome` is `answered`, `unanswered` or `dry_run`.
     EscalationFinished { alert_id: AlertId, outcome: String, answered_by: Option<String> },
     /// Twilio's health as seen by the last request.

@@ -124,7 +124,8 @@ async fn main() {
         });
     }
 
-    println!("\n5. The desktop app (debug build unless built with --release; Xvfb, no window manager)");
+    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    println!("\n5. The desktop app ({profile} build; Xvfb, no window manager)");
     println!("   launch → watching the mailbox: {:.0} ms", watching.as_secs_f64() * 1000.0);
     println!("   memory, windows closed:          RSS {:.1} MiB, PSS {:.1} MiB ({} processes)", closed.0, closed.1, closed.2);
     println!("   memory, history open on {ALERTS} alerts: RSS {:.1} MiB, PSS {:.1} MiB ({} processes)", open.0, open.1, open.2);

@@ -130,6 +130,7 @@ impl CallQueue {
         let journal = &ctx.journal;
         let id = e.alert_id;
         let _ = journal.set_escalation(id, "calling", None).await;
+        ctx.events.emit(EngineEvent::EscalationStarted { alert_id: id });
         let twiml = twiml::alert_twiml(&self.calls.voice, &self.calls.language, &e.subject, &e.body, e.is_test);
         let done = journal.call_attempts(id).await.unwrap_or_default();
 
