@@ -17,9 +17,17 @@ export function outcome(row: Pick<AlertRow, "state" | "answered_by" | "is_test">
   return row.is_test ? `${base} (${w.test})` : base;
 }
 
-/** Local date-time, as operators read it (Brazil has several time zones). */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** Local date-time, as operators read it (Brazil has several time zones). One formatter per
+ * language: building an Intl formatter per row costs more than the whole rest of the list. */
 export function localTime(iso: string, lang: "pt" | "en"): string {
-  return new Date(iso).toLocaleString(lang === "pt" ? "pt-BR" : "en-GB");
+  let f = formatters.get(lang);
+  if (!f) {
+    f = new Intl.DateTimeFormat(lang === "pt" ? "pt-BR" : "en-GB", { dateStyle: "short", timeStyle: "medium" });
+    formatters.set(lang, f);
+  }
+  return f.format(new Date(iso));
 }
 
 export interface Filter { text: string; since: string; until: string }

@@ -13,15 +13,19 @@ export function renderList(tbody: HTMLElement, rows: AlertRow[], w: Words, lang:
   // One fragment: a single layout pass for a thousand rows.
   const frag = document.createDocumentFragment();
   for (const r of rows) {
-    const tr = el("tr", { "data-id": String(r.id), class: `state-${r.state}`, tabindex: "0" },
+    frag.append(el("tr", { "data-id": String(r.id), class: `state-${r.state}`, tabindex: "0" },
       el("td", {}, localTime(r.received_at, lang)),
       el("td", {}, r.is_test ? `[${w.test.toUpperCase()}] ${r.subject}` : r.subject),
-      el("td", {}, outcome(r, w)));
-    tr.addEventListener("click", () => onPick(r.id));
-    tr.addEventListener("keydown", (ev) => { if (ev.key === "Enter") onPick(r.id); });
-    frag.append(tr);
+      el("td", {}, outcome(r, w))));
   }
   tbody.append(frag);
+  // One listener for the whole list instead of two per row.
+  const pick = (ev: Event) => {
+    const id = (ev.target as Element | null)?.closest("tr")?.getAttribute("data-id");
+    if (id) onPick(Number(id));
+  };
+  tbody.onclick = pick;
+  tbody.onkeydown = (ev) => { if (ev.key === "Enter") pick(ev); };
 }
 
 export function renderDetail(box: HTMLElement, d: AlertDetail, w: Words, lang: Lang): void {
