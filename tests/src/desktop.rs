@@ -99,6 +99,8 @@ impl Desktop {
             .env_remove("SENTINELA_IMAP_PASSWORD")
             .env_remove("SENTINELA_TWILIO_AUTH_TOKEN")
             .env("SENTINELA_LANG", "pt")
+            // A short outage threshold, so the "not watching" alarm is seen within the test.
+            .env("SENTINELA_WATCH_ALARM_SECS", "3")
             .stdin(Stdio::null());
         c
     }

@@ -230,11 +230,23 @@ async fn the_desktop_app_end_to_end() {
     })
     .await;
 
+    // --- The mailbox goes away: the tray and a notification say so, and again on recovery.
+    let mut server = server;
+    server.kill();
+    wait_until("the not-watching notification", WAIT, || desktop.notifications().contains("Sentinela NÃO está vigiando a caixa de e-mail"));
+    wd.wait_for("the problem in the window", WAIT, "return document.querySelector('#engine-status').className", |v| {
+        v.as_str().is_some_and(|s| s.contains("degraded"))
+    })
+    .await;
+    server.restart();
+    wait_until("the recovery notification", Duration::from_secs(90), || desktop.notifications().contains("Sentinela voltou a vigiar a caixa de e-mail"));
+
     // --- Quit ends the app (the engine logs out first).
+    let logouts_before = server.log().matches("Logged out").count();
     click("Sair");
     wait_until("the app to quit", WAIT, || {
         !std::process::Command::new("pgrep").args(["-f", &data.display().to_string()]).status().map(|s| s.success()).unwrap_or(false)
     });
-    assert!(server.log().contains("Logged out"), "the engine logged out of the mailbox on Quit");
+    wait_until("the engine's LOGOUT", WAIT, || server.log().matches("Logged out").count() > logouts_before);
     wd.close().await;
 }

@@ -28,6 +28,16 @@ pub enum StartError {
     Journal(#[from] JournalError),
 }
 
+/// How long the mailbox may be unwatched before the alarm: `SENTINELA_WATCH_ALARM_SECS`, else
+/// two minutes (see [`NOT_WATCHING_ALARM_AFTER`]).
+fn watch_alarm_after() -> std::time::Duration {
+    std::env::var("SENTINELA_WATCH_ALARM_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(std::time::Duration::from_secs)
+        .unwrap_or(NOT_WATCHING_ALARM_AFTER)
+}
+
 /// The secrets the engine needs, loaded by the caller (from the environment or the keyring, see
 /// [`EngineSecrets::load`]) so tests and the desktop app can hand them over directly.
 #[derive(Debug, Clone)]
@@ -112,7 +122,7 @@ impl RunningEngine {
             None => warn!("no [twilio] section: alerts are journaled but NOBODY IS NOTIFIED (no WhatsApp, no calls)"),
         }
 
-        let monitor = HealthMonitor::new(events.clone(), NOT_WATCHING_ALARM_AFTER);
+        let monitor = HealthMonitor::new(events.clone(), watch_alarm_after());
         tasks.spawn(monitor.run(events.subscribe(), trigger.listener()));
         let watcher = MailboxWatcher::new(config, secrets.imap_password, journal.clone(), events.clone());
         tasks.spawn(watcher.run(listener));
