@@ -156,7 +156,7 @@ impl AlertJournal {
         self.call(|conn| {
             let mut stmt = conn.prepare(&format!(
                 "SELECT {}, a.subject, a.body, a.is_test FROM deliveries d JOIN alerts a ON a.id = d.alert_id
-                 WHERE d.state NOT IN ('read', 'failed', 'undelivered', 'canceled', 'error', 'dry_run', 'expired')
+                 WHERE d.state NOT IN ('read', 'failed', 'undelivered', 'canceled', 'error', 'dry_run')
                  ORDER BY d.id",
                 DELIVERY_COLUMNS.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ")
             ))?;
