@@ -36,6 +36,36 @@ struct Args {
     open: Option<String>,
 }
 
+/// GTK 3 on X11 loads the OpenGL driver as soon as it opens the display, only to pick visuals;
+/// with Mesa's software renderer that is LLVM, some 30 MiB resident in an app that mostly sits
+/// in the tray. The shell draws nothing with GL (the tray and menus are plain GTK, and WebKit
+/// renders pages in its own web process), so GL stays off here unless the user asked otherwise.
+/// Runs first, before any thread exists, because it changes the process environment.
+fn skip_gl_in_the_tray_process() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("GDK_GL").is_none() {
+        std::env::set_var("GDK_GL", "disable");
+    }
+}
+
+/// The app's log: stderr, for whoever started it from a terminal, and a rotating file in the OS
+/// log dir, which an operator can attach to a support request. The engine logs through
+/// `tracing`; with no tracing subscriber installed its events arrive here as `log` records.
+/// `SENTINELA_LOG` sets the level (error, warn, info, debug, trace; default info).
+fn log_plugin() -> tauri::plugin::TauriPlugin<tauri::Wry> {
+    use tauri_plugin_log::{RotationStrategy, Target, TargetKind, TimezoneStrategy};
+    let level = std::env::var("SENTINELA_LOG").ok().and_then(|l| l.parse().ok()).unwrap_or(log::LevelFilter::Info);
+    tauri_plugin_log::Builder::new()
+        .clear_targets()
+        .target(Target::new(TargetKind::Stderr))
+        .target(Target::new(TargetKind::LogDir { file_name: Some("sentinela".into()) }))
+        .level(level)
+        .timezone_strategy(TimezoneStrategy::UseLocal)
+        .max_file_size(1_000_000)
+        .rotation_strategy(RotationStrategy::KeepSome(5))
+        .build()
+}
+
 /// `--open X` from a second launch's arguments.
 fn open_from(argv: &[String]) -> Option<WindowKind> {
     let i = argv.iter().position(|a| a == "--open")?;
@@ -43,11 +73,8 @@ fn open_from(argv: &[String]) -> Option<WindowKind> {
 }
 
 pub fn run() {
+    skip_gl_in_the_tray_process();
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SENTINELA_LOG").unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
     let config = args.config.unwrap_or_else(sentinela_engine::paths::default_config_file);
     let data_dir = args.data_dir.unwrap_or_else(sentinela_engine::paths::default_data_dir);
     let open_at_start = args.open.as_deref().and_then(WindowKind::parse);
@@ -57,6 +84,7 @@ pub fn run() {
         .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
             windows::show(app, open_from(&argv).unwrap_or(WindowKind::History));
         }))
+        .plugin(log_plugin())
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_autostart::init(MacosLauncher::LaunchAgent, None))
         .manage(host::AppState::new(config, data_dir))

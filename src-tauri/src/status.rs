@@ -83,6 +83,15 @@ impl EngineStatus {
     }
 }
 
+/// A menu item is one line as wide as its text: an engine error can be a paragraph long, so the
+/// menu shows its start and the tooltip and the windows show it all.
+pub fn menu_line(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}…", text[..cut].trim_end()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +132,12 @@ mod tests {
         assert_eq!(s.state(now), TrayState::Degraded);
         s.apply(&EngineEvent::Twilio(TwilioState::Ok));
         assert_eq!(s.state(now), TrayState::Watching);
+    }
+
+    #[test]
+    fn long_status_lines_are_cut_for_the_menu() {
+        assert_eq!(menu_line("Vigiando", 10), "Vigiando");
+        assert_eq!(menu_line("NÃO está vigiando: caixa", 10), "NÃO está v…");
+        assert_eq!(menu_line("ação ação ação", 5), "ação…", "cut on characters, not bytes");
     }
 }

@@ -184,7 +184,7 @@ pub fn refresh(app: &AppHandle) {
     }
     if let Some(menu) = app.try_state::<Mutex<TrayMenu>>() {
         let menu = menu.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = menu.status.set_text(format!("Sentinela — {text}"));
+        let _ = menu.status.set_text(crate::status::menu_line(&format!("Sentinela — {text}"), 72));
         let _ = menu.resume.set_enabled(state == TrayState::Paused);
     }
 }

@@ -1,8 +1,8 @@
 //! A private desktop for the real app's end-to-end tests: its own D-Bus session bus, an Xvfb
-//! display, gnome-keyring's Secret Service (unlocked), the dunst notification daemon, a tiny
-//! StatusNotifierWatcher (so the tray icon is published and its menu can be driven over D-Bus),
-//! a `dbus-monitor` recording every desktop notification, and `tauri-driver` speaking WebDriver
-//! to the app. Everything lives in a temp dir and dies with the [`Desktop`].
+//! display, gnome-keyring's Secret Service (unlocked), the dunst notification daemon, a tray
+//! host (see [`Tray`]), a `dbus-monitor` recording every desktop notification, and
+//! `tauri-driver` speaking WebDriver to the app. Everything lives in a temp dir and dies with
+//! the [`Desktop`].
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -12,6 +12,17 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
+/// Which kind of system tray the desktop has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tray {
+    /// A tiny StatusNotifierWatcher (KDE, GNOME with AppIndicator, most panels today): the tray
+    /// item is published on D-Bus and its menu can be driven over D-Bus (com.canonical.dbusmenu).
+    StatusNotifier,
+    /// `trayer`, an XEmbed system tray (older panels): with no StatusNotifierWatcher the app's
+    /// indicator falls back to an X11 icon, drawn on screen, whose menu is a real GTK menu.
+    XEmbed,
+}
+
 pub struct Desktop {
     pub dir: TempDir,
     pub display: String,
@@ -20,12 +31,24 @@ pub struct Desktop {
     children: Vec<Child>,
 }
 
+/// Where the tests leave their screenshots (`target/screenshots`; the README shows copies in
+/// `docs/screenshots`).
+pub fn screenshots_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl Desktop {
     pub fn start() -> Desktop {
+        Desktop::start_with(Tray::StatusNotifier)
+    }
+
+    pub fn start_with(tray: Tray) -> Desktop {
         let dir = tempfile::Builder::new().prefix("sentinela-desktop-").tempdir().unwrap();
         for sub in ["home", "run"] {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();
@@ -68,14 +91,29 @@ impl Desktop {
         let monitor = spawn(d.command("dbus-monitor").arg("interface='org.freedesktop.Notifications',member='Notify'").stdout(log));
         let dunst = spawn(&mut d.command("dunst"));
         d.children.extend([monitor, dunst]);
-        let tray = d.path("tray-items");
-        std::fs::write(&tray, "").unwrap();
-        let watcher = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("e2e/sni_watcher.py");
-        let mut w = d.command("/usr/bin/python3").arg(watcher).arg(&tray).stdout(Stdio::piped()).spawn().expect("python3-dbus");
-        let mut ready = String::new();
-        BufReader::new(w.stdout.take().unwrap()).read_line(&mut ready).unwrap();
-        assert_eq!(ready.trim(), "ready", "the StatusNotifierWatcher started");
-        d.children.push(w);
+        match tray {
+            Tray::StatusNotifier => {
+                let tray = d.path("tray-items");
+                std::fs::write(&tray, "").unwrap();
+                let watcher = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("e2e/sni_watcher.py");
+                let mut w = d.command("/usr/bin/python3").arg(watcher).arg(&tray).stdout(Stdio::piped()).spawn().expect("python3-dbus");
+                let mut ready = String::new();
+                BufReader::new(w.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+                assert_eq!(ready.trim(), "ready", "the StatusNotifierWatcher started");
+                d.children.push(w);
+            }
+            Tray::XEmbed => {
+                let trayer = d
+                    .command("trayer")
+                    .args(["--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32"])
+                    .args(["--transparent", "false", "--tint", "0x303030"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("trayer (scripts/setup --test installs it)");
+                d.children.push(trayer);
+            }
+        }
         let port = d.driver_port.to_string();
         let driver = spawn(d.command("tauri-driver").args(["--port", &port]));
         d.children.push(driver);
@@ -133,6 +171,17 @@ impl Desktop {
     /// Takes a screenshot of the whole display.
     pub fn screenshot(&self, to: &Path) {
         let _ = self.command("import").args(["-window", "root"]).arg(to).status();
+    }
+
+    /// Takes a screenshot of a part of the display: `width`×`height` from (`x`, `y`).
+    pub fn screenshot_part(&self, to: &Path, (x, y, width, height): (i32, i32, u32, u32)) {
+        let status = self
+            .command("import")
+            .args(["-window", "root", "-crop", &format!("{width}x{height}+{x}+{y}"), "+repage"])
+            .arg(to)
+            .status()
+            .expect("import (ImageMagick)");
+        assert!(status.success(), "screenshot {}", to.display());
     }
 }
 

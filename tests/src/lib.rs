@@ -1,11 +1,13 @@
 //! Shared pieces of Sentinela's integration tests and benchmarks: a real Dovecot server
-//! ([`dovecot`]), a stateful Twilio
-//! API fake ([`twilio_fake`]), e-mail builders ([`mail`]) and small waiting helpers.
+//! ([`dovecot`]), a stateful Twilio API fake ([`twilio_fake`]), e-mail builders ([`mail`]), a
+//! private desktop for the real app ([`desktop`]) with a user's mouse and keyboard on it
+//! ([`x11`]), and small waiting helpers.
 
 pub mod dovecot;
 pub mod desktop;
 pub mod mail;
 pub mod twilio_fake;
+pub mod x11;
 
 use std::future::Future;
 use std::path::PathBuf;

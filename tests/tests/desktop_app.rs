@@ -8,11 +8,10 @@
 //! the tray) shows it with its call timeline from the Twilio fake; a hostile e-mail runs nothing;
 //! "Send test alert" from the tray goes through the whole pipeline; Quit ends the app.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use sentinela_tests::desktop::{wait_until, Desktop, WebDriver};
+use sentinela_tests::desktop::{screenshots_dir, wait_until, Desktop, WebDriver};
 use sentinela_tests::dovecot::{Dovecot, PASSWORD, SENSOR, USER};
 use sentinela_tests::mail::plain;
 use sentinela_tests::twilio_fake::{CallScript, TwilioFake, ACCOUNT_SID, AUTH_TOKEN};
@@ -21,12 +20,6 @@ use sentinela_tests::workspace_binary;
 const WA: &str = "+5511999990001";
 const CALLEE: &str = "+5511988880001";
 const WAIT: Duration = Duration::from_secs(30);
-
-fn screenshots_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// The dbusmenu id of the item labelled `label` in a `GetLayout` answer.
 fn menu_id(layout: &str, label: &str) -> String {

@@ -1,0 +1,111 @@
+//! The tray as it looks on screen, on a desktop whose panel has only an XEmbed system tray
+//! (`trayer`): the app's icon is drawn there, a click opens its real GTK menu (the screenshot in
+//! `docs/screenshots/tray-menu.png` is taken here), the keyboard picks "Abrir histórico", the
+//! window's × closes the window and releases its webview (WebKit's web process ends), and "Sair"
+//! ends the app. Also: the log file in the OS log dir records the work and no secret.
+
+use std::time::Duration;
+
+use sentinela_engine::config::Security;
+use sentinela_tests::desktop::{screenshots_dir, wait_until, Desktop, Tray};
+use sentinela_tests::dovecot::{Dovecot, PASSWORD};
+use sentinela_tests::workspace_binary;
+use sentinela_tests::x11::{Area, X11, KEY_DOWN, KEY_RETURN};
+
+const WAIT: Duration = Duration::from_secs(30);
+const UP: u32 = 0xff52;
+
+/// The app's direct children whose name starts with `prefix` (WebKit's helper processes).
+fn children_named(parent: u32, prefix: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+            let name = stat.split_once('(').and_then(|(_, rest)| rest.rsplit_once(')')).map(|(n, _)| n.to_owned()).unwrap_or_default();
+            let ppid = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).and_then(|p| p.parse::<u32>().ok());
+            ppid == Some(parent) && name.starts_with(prefix)
+        })
+        .collect()
+}
+
+/// Opens the tray menu with a click on the icon and returns the menu's area.
+fn open_menu(x: &X11, icon: Area) -> Area {
+    x.click(icon.centre());
+    let mut menu = None;
+    wait_until("the tray menu on screen", WAIT, || {
+        menu = x.popups(150).into_iter().next();
+        menu.is_some()
+    });
+    menu.unwrap()
+}
+
+#[test]
+fn the_tray_menu_on_an_xembed_panel() {
+    let server = Dovecot::start();
+    let desktop = Desktop::start_with(Tray::XEmbed);
+    let config = desktop.path("sentinela.toml");
+    let data = desktop.path("data");
+    server.config(Security::Tls).save(&config).unwrap();
+    let mut app = desktop
+        .command(workspace_binary("sentinela"))
+        .args(["--config", &config.display().to_string(), "--data-dir", &data.display().to_string()])
+        .env("SENTINELA_IMAP_PASSWORD", PASSWORD)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+
+    // The log file, in the OS log dir, says when watching starts.
+    let log = desktop.path("home/.local/share/br.sentinela.app/logs/sentinela.log");
+    wait_until("watching, in the log file", WAIT, || std::fs::read_to_string(&log).is_ok_and(|l| l.contains("mailbox: watching")));
+
+    // The icon is embedded in the panel's tray.
+    let x = X11::connect(&desktop.display);
+    let mut icon = None;
+    wait_until("the tray icon on screen", WAIT, || {
+        icon = x.windows_titled("sentinela").into_iter().find(|a| a.y < 40 && a.width >= 16);
+        icon.is_some()
+    });
+    let icon = icon.unwrap();
+
+    // A click opens the menu: its picture goes to the docs.
+    let menu = open_menu(&x, icon);
+    assert!(menu.width >= 150, "a menu with its items: {menu:?}");
+    let left = menu.x.min(icon.x) as i32;
+    let right = (menu.x as i32 + menu.width as i32).max(icon.x as i32 + icon.width as i32);
+    let bottom = menu.y as i32 + menu.height as i32;
+    desktop.screenshot_part(&screenshots_dir().join("tray-menu.png"), (left, 0, (right - left) as u32, bottom as u32));
+
+    // The keyboard walks the menu as a user's does: the status line cannot be chosen, the first
+    // item that can is "Abrir histórico".
+    x.key(KEY_DOWN);
+    x.key(KEY_RETURN);
+    let mut window = None;
+    wait_until("the history window", WAIT, || {
+        window = x.windows_titled("Sentinela — Histórico").into_iter().next();
+        window.is_some()
+    });
+    let pid = app.id();
+    wait_until("WebKit's web process for the window", WAIT, || !children_named(pid, "WebKitWebProces").is_empty());
+
+    // Its × (what a window manager sends) closes the window and releases the webview.
+    x.close(window.unwrap().window);
+    wait_until("the history window gone", WAIT, || x.windows_titled("Sentinela — Histórico").is_empty());
+    wait_until("WebKit's web process gone", WAIT, || children_named(pid, "WebKitWebProces").is_empty());
+    assert!(app.try_wait().unwrap().is_none(), "the app lives on in the tray");
+
+    // "Sair" is the menu's last item: Up from the top reaches it.
+    open_menu(&x, icon);
+    x.key(UP);
+    x.key(KEY_RETURN);
+    let mut status = None;
+    wait_until("the app to quit", WAIT, || {
+        status = app.try_wait().unwrap();
+        status.is_some()
+    });
+    assert!(status.unwrap().success(), "Quit ends the app cleanly: {status:?}");
+
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("mailbox: watching") && !log.contains(PASSWORD), "the log has the work and no secret:\n{log}");
+}
