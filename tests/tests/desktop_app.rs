@@ -118,7 +118,6 @@ async fn the_desktop_app_end_to_end() {
     for label in ["Abrir histórico", "Configurações", "Pausar notificações por 30 min", "Enviar alerta de teste", "Sair"] {
         assert!(layout.contains(label), "tray menu has {label:?}: {layout}");
     }
-    std::fs::write(screenshots_dir().join("tray-menu.txt"), &layout).unwrap();
     let click = |label: &str| {
         let id = menu_id(&layout, label);
         desktop.gdbus(&name, &menu_path, "com.canonical.dbusmenu.Event", &[&id, "clicked", "<''>", "0"]);
