@@ -18,6 +18,7 @@ use crate::status::{EngineStatus, TrayState};
 use crate::tray;
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SettingsView {
     pub path: String,
     /// None before the first save.
@@ -58,6 +59,7 @@ fn secret_name(name: &str) -> Result<SecretName, AppError> {
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SecretStatus {
     pub imap_password: bool,
     pub twilio_auth_token: bool,
@@ -106,6 +108,7 @@ pub async fn test_call(mut config: Config, to: String) -> Result<SelfTestReport,
 
 /// One row of the history list.
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AlertRow {
     pub id: AlertId,
     pub received_at: chrono::DateTime<chrono::Utc>,
@@ -127,6 +130,7 @@ pub async fn list_alerts(app: AppHandle, limit: Option<usize>) -> Result<Vec<Ale
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AlertDetail {
     pub alert: AlertRecord,
     pub whatsapp: Vec<Delivery>,
@@ -149,6 +153,7 @@ pub async fn alert_detail(app: AppHandle, id: AlertId) -> Result<AlertDetail, Ap
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct StatusView {
     pub state: TrayState,
     pub text: String,
@@ -162,6 +167,7 @@ pub async fn engine_status(app: AppHandle) -> Result<StatusView, AppError> {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct CsvRow {
     pub id: AlertId,
     pub received_at: String,

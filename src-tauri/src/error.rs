@@ -4,11 +4,13 @@
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, thiserror::Error)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[error("{message}")]
 pub struct AppError {
     pub code: &'static str,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub field: Option<&'static str>,
 }
 

@@ -3,6 +3,7 @@
 //! own copy of the same choice (`ui/src/i18n.ts`).
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
     Pt,

@@ -5,6 +5,8 @@
 //! settings and history windows ([`windows`]), and exposes a few typed commands to them
 //! ([`commands`]). No engine logic lives here.
 
+#[cfg(test)]
+mod bindings;
 mod commands;
 mod desktop_alerts;
 mod error;

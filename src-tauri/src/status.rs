@@ -10,6 +10,7 @@ use serde::Serialize;
 
 /// The one word the tray icon says. Icons differ by shape, not only colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum TrayState {
     Watching,
@@ -20,6 +21,7 @@ pub enum TrayState {
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct EngineStatus {
     pub configured: bool,
     /// Why the engine could not start (a missing or locked keyring secret, …).

@@ -6,11 +6,11 @@ import type { AlertDetail } from "./ipc";
 const hostile = `<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">`;
 
 const detail: AlertDetail = {
-  alert: { id: 1, sender: `"<b>x</b>" <s@x>`, subject: hostile, body: `Temperatura ${hostile} 31 °C`, truncated: false, received_at: "2026-11-01T10:00:00Z", state: "answered", is_test: false },
-  whatsapp: [{ id: 1, recipient: "+5511999990001", state: "read", sid: "SM1", error_code: null, error_message: null, updated_at: "" }],
+  alert: { id: 1, origin: { folder: "INBOX", uidvalidity: 1, uid: 7 }, message_id: null, journaled_at: "2026-11-01T10:00:01Z", sender: `"<b>x</b>" <s@x>`, subject: hostile, body: `Temperatura ${hostile} 31 °C`, truncated: false, received_at: "2026-11-01T10:00:00Z", state: "answered", is_test: false },
+  whatsapp: [{ id: 1, alert_id: 1, recipient: "+5511999990001", state: "read", sid: "SM1", error_code: null, error_message: null, updated_at: "" }],
   calls: [
-    { id: 1, round: 0, position: 0, number: "+5511988880001", state: "no-answer", sid: "CA1", answered_by: null, duration: null, outcome: "no-answer", error_code: null, error_message: null, updated_at: "" },
-    { id: 2, round: 0, position: 1, number: "+5511988880002", state: "completed", sid: "CA2", answered_by: "human", duration: 31, outcome: "answered", error_code: null, error_message: null, updated_at: "" },
+    { id: 1, alert_id: 1, round: 0, position: 0, number: "+5511988880001", state: "no-answer", sid: "CA1", answered_by: null, duration: null, outcome: "no-answer", error_code: null, error_message: null, updated_at: "" },
+    { id: 2, alert_id: 1, round: 0, position: 1, number: "+5511988880002", state: "completed", sid: "CA2", answered_by: "human", duration: 31, outcome: "answered", error_code: null, error_message: null, updated_at: "" },
   ],
   answered_by: "+5511988880002",
   events: [],

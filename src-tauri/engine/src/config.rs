@@ -17,21 +17,26 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: u32 = 1024 * 1024;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub mailbox: MailboxConfig,
     pub filter: FilterConfig,
     /// Without `[twilio]` Sentinela only journals alerts (and says so loudly at start).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub twilio: Option<TwilioConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub whatsapp: Option<WhatsAppConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub calls: Option<CallsConfig>,
 }
 
 /// `[twilio]`: the account. The auth token (or API key secret) is a secret: see [`crate::secrets`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct TwilioConfig {
     pub account_sid: String,
@@ -47,6 +52,7 @@ pub struct TwilioConfig {
 
 /// `[whatsapp]`: who gets the alert text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct WhatsAppConfig {
     pub from: String,
@@ -58,6 +64,7 @@ pub struct WhatsAppConfig {
 
 /// `[calls]`: the phone queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct CallsConfig {
     pub from: String,
@@ -80,6 +87,7 @@ pub struct CallsConfig {
 
 /// How the connection to the IMAP server is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Security {
     /// Implicit TLS from the first byte (usually port 993).
@@ -101,11 +109,13 @@ impl Security {
 
 /// `[mailbox]`: where the alert e-mails arrive.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct MailboxConfig {
     pub host: String,
     /// Defaults to 993 for `tls`, 143 otherwise.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub port: Option<u16>,
     #[serde(default = "default_security")]
     pub security: Security,
@@ -114,6 +124,7 @@ pub struct MailboxConfig {
     pub folder: String,
     /// Optional PEM file whose certificates are added to the trusted roots.
     #[serde(default, skip_serializing_if = "path_is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<PathBuf>", optional))]
     pub ca_file: PathBuf,
     #[serde(default = "default_rescan_secs")]
     pub rescan_secs: u64,
@@ -135,6 +146,7 @@ impl MailboxConfig {
 
 /// `[filter]`: which unread e-mails are alerts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct FilterConfig {
     /// Substring of the From header (IMAP `FROM`).

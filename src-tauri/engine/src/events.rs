@@ -12,6 +12,7 @@ use crate::journal::{AlertId, CallAttempt, Delivery, PauseState};
 
 /// How the mailbox watcher is doing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum MailboxState {
     /// Opening a connection (attempt 1 is the first since the last success).
@@ -26,6 +27,7 @@ pub enum MailboxState {
 
 /// A short view of a newly journaled alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AlertNotice {
     pub id: AlertId,
     pub subject: String,
@@ -37,6 +39,7 @@ pub struct AlertNotice {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EngineEvent {
     Mailbox(MailboxState),
@@ -60,6 +63,7 @@ pub enum EngineEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum TwilioState {
     Ok,

@@ -20,6 +20,7 @@ use crate::shutdown::Shutdown;
 pub const NOT_WATCHING_ALARM_AFTER: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "alarm", rename_all = "snake_case")]
 pub enum WatchAlarm {
     /// The mailbox has not been watched since `since`.

@@ -24,6 +24,7 @@ pub enum SelfTestError {
 
 /// What a test message or call ended as.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SelfTestReport {
     pub to: String,
     pub sid: String,

@@ -11,6 +11,7 @@ use crate::secrets::Secret;
 
 /// What a successful probe found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ProbeReport {
     pub folder: String,
     pub uidvalidity: u32,

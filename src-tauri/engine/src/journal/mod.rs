@@ -32,6 +32,7 @@ pub const JOURNAL_FILE: &str = "sentinela.db";
 
 /// Where an e-mail sits in the mailbox. UIDs only mean something together with UIDVALIDITY.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MailboxUid {
     pub folder: String,
     pub uidvalidity: u32,
@@ -65,6 +66,7 @@ impl RecordOutcome {
 
 /// A journaled alert as read back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AlertRecord {
     pub id: AlertId,
     pub origin: MailboxUid,
@@ -82,6 +84,7 @@ pub struct AlertRecord {
 
 /// One line of an alert's event log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct JournalEvent {
     pub at: DateTime<Utc>,
     pub kind: String,

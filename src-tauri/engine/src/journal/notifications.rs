@@ -12,6 +12,7 @@ use super::{parse_ts, ts, AlertId, AlertJournal, JournalError};
 
 /// One WhatsApp message to one recipient.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Delivery {
     pub id: i64,
     pub alert_id: AlertId,
@@ -27,6 +28,7 @@ pub struct Delivery {
 
 /// One phone call of an escalation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CallAttempt {
     pub id: i64,
     pub alert_id: AlertId,

@@ -13,6 +13,7 @@ const INDEFINITELY: &str = "indefinitely";
 
 /// Whether notifications are paused. E-mails are journaled either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum PauseState {
     Active,

@@ -1,0 +1,152 @@
+// Generated from the Rust types by src-tauri/src/bindings.rs; do not edit by hand.
+// Regenerate: UPDATE_BINDINGS=1 cargo test -p sentinela bindings
+
+export type AlertDetail = { alert: AlertRecord, whatsapp: Array<Delivery>, calls: Array<CallAttempt>, answered_by: string | null, events: Array<JournalEvent>, };
+
+export type AlertNotice = { id: number, subject: string, sender: string, received_at: string, 
+/**
+ * When the engine learned of the new mail (IDLE push or scan start).
+ */
+noticed_at: string, uid: number, };
+
+export type AlertRecord = { id: number, origin: MailboxUid, message_id: string | null, sender: string, subject: string, body: string, truncated: boolean, received_at: string, journaled_at: string, state: string, 
+/**
+ * A test alert from "Send test alert": every text and call says so.
+ */
+is_test: boolean, };
+
+export type AlertRow = { id: number, received_at: string, subject: string, sender: string, state: string, is_test: boolean, answered_by: string | null, };
+
+export type AppError = { code: string, message: string, field?: string, };
+
+export type CallAttempt = { id: number, alert_id: number, round: number, position: number, number: string, 
+/**
+ * `placing` (request under way), then Twilio's call status, or `error` / `dry_run`.
+ */
+state: string, sid: string | null, answered_by: string | null, duration: number | null, 
+/**
+ * Set once the attempt is over: `answered`, `machine`, `unconfirmed`, `no-answer`, `busy`,
+ * `failed`, `canceled`, `error`, `dry_run`.
+ */
+outcome: string | null, error_code: number | null, error_message: string | null, updated_at: string, };
+
+export type CallsConfig = { from: string, 
+/**
+ * Called one at a time, in this order.
+ */
+to: Array<string>, ring_secs: number, rounds: number, round_pause_secs: number, voice: string, language: string, 
+/**
+ * Answering machines and voicemail do not count as answered.
+ */
+require_human: boolean, };
+
+export type Config = { mailbox: MailboxConfig, filter: FilterConfig, 
+/**
+ * Without `[twilio]` Sentinela only journals alerts (and says so loudly at start).
+ */
+twilio?: TwilioConfig, whatsapp?: WhatsAppConfig, calls?: CallsConfig, };
+
+export type CsvRow = { id: number, received_at: string, subject: string, sender: string, outcome: string, };
+
+export type Delivery = { id: number, alert_id: number, recipient: string, 
+/**
+ * `pending` (owed), `sending` (request under way), then Twilio's status (`queued`, `sent`,
+ * `delivered`, `read`, `failed`, `undelivered`), or `error` / `dry_run`.
+ */
+state: string, sid: string | null, error_code: number | null, error_message: string | null, updated_at: string, };
+
+export type EngineEvent = { "event": "mailbox" } & MailboxState | { "event": "checked", at: string, matching_unseen: number, } | { "event": "alert_recorded" } & AlertNotice | { "event": "delivery" } & Delivery | { "event": "call" } & CallAttempt | { "event": "escalation_started", alert_id: number, } | { "event": "escalation_finished", alert_id: number, outcome: string, answered_by: string | null, } | { "event": "twilio" } & TwilioState | { "event": "pause" } & PauseState | { "event": "watch_alarm" } & WatchAlarm;
+
+export type EngineStatus = { configured: boolean, 
+/**
+ * Why the engine could not start (a missing or locked keyring secret, …).
+ */
+start_error: string | null, mailbox: MailboxState | null, last_check: string | null, twilio_error: string | null, escalating: Array<number>, pause: PauseState | null, };
+
+export type FilterConfig = { 
+/**
+ * Substring of the From header (IMAP `FROM`).
+ */
+from: string, 
+/**
+ * Substring of the Subject, case-insensitive (IMAP `SUBJECT`).
+ */
+subject: string, 
+/**
+ * Extra IMAP SEARCH criteria appended verbatim, e.g. `SINCE 1-Jan-2026`.
+ */
+search: string, };
+
+export type JournalEvent = { at: string, kind: string, detail: string, };
+
+export type Lang = "pt" | "en";
+
+export type MailboxConfig = { host: string, 
+/**
+ * Defaults to 993 for `tls`, 143 otherwise.
+ */
+port?: number | null, security: Security, username: string, folder: string, 
+/**
+ * Optional PEM file whose certificates are added to the trusted roots.
+ */
+ca_file?: string, rescan_secs: number, mark_seen: boolean, max_message_bytes: number, };
+
+export type MailboxState = { "state": "connecting", attempt: number, } | { "state": "watching", idle: boolean, } | { "state": "degraded", kind: string, message: string, retry_in_secs: number, } | { "state": "stopped" };
+
+export type MailboxUid = { folder: string, uidvalidity: number, uid: number, };
+
+export type PauseState = { "state": "active" } | { "state": "paused_until", until: string, } | { "state": "paused_until_resumed" };
+
+export type ProbeReport = { folder: string, uidvalidity: number, messages: number, 
+/**
+ * Unread e-mails that match the filter right now (they would become alerts).
+ */
+matching_unseen: number, 
+/**
+ * Whether the server offers IDLE (push) or the watcher will poll every `rescan_secs`.
+ */
+idle: boolean, };
+
+export type SecretStatus = { imap_password: boolean, twilio_auth_token: boolean, };
+
+export type Security = "tls" | "starttls" | "plain";
+
+export type SelfTestReport = { to: string, sid: string, 
+/**
+ * Every state seen, in order (`queued`, `ringing`, `in-progress`, …).
+ */
+states: Array<string>, 
+/**
+ * For calls: `answered`, `machine`, `no-answer`, …; for messages: the last state.
+ */
+outcome: string, duration_secs: number | null, };
+
+export type SettingsView = { path: string, 
+/**
+ * None before the first save.
+ */
+config: Config | null, lang: Lang, };
+
+export type StatusView = { state: TrayState, text: string, status: EngineStatus, };
+
+export type TrayState = "watching" | "alerting" | "degraded" | "paused" | "not_configured";
+
+export type TwilioConfig = { account_sid: string, 
+/**
+ * Optional API key (`SK…`) used instead of the Account SID to authenticate.
+ */
+api_key_sid: string, base_url: string, 
+/**
+ * Journal what would be sent, send nothing.
+ */
+dry_run: boolean, };
+
+export type TwilioState = { "state": "ok" } | { "state": "degraded", kind: string, message: string, };
+
+export type WatchAlarm = { "alarm": "not_watching", since: string, reason: string, } | { "alarm": "credentials_refused", reason: string, } | { "alarm": "recovered" };
+
+export type WhatsAppConfig = { from: string, to: Array<string>, 
+/**
+ * Optional approved template (`HX…`), needed outside the 24-hour window.
+ */
+content_sid: string, };
