@@ -11,11 +11,11 @@ use sentinela_engine::config::{CallsConfig, Config, FilterConfig, MailboxConfig,
 use sentinela_engine::events::{AlertNotice, EngineEvent, MailboxState, TwilioState};
 use sentinela_engine::health::WatchAlarm;
 use sentinela_engine::imap::ProbeReport;
-use sentinela_engine::journal::{AlertRecord, CallAttempt, Delivery, JournalEvent, MailboxUid, PauseState};
+use sentinela_engine::journal::{AlertRecord, AlertSummary, CallAttempt, Delivery, JournalEvent, MailboxUid, PauseState};
 use sentinela_engine::selftest::SelfTestReport;
 use ts_rs::TS;
 
-use crate::commands::{AlertDetail, AlertRow, CsvRow, SecretStatus, SettingsView, StatusView};
+use crate::commands::{AlertDetail, CsvRow, SecretStatus, SettingsView, StatusView};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::status::{EngineStatus, TrayState};
@@ -41,6 +41,7 @@ fn generate() -> String {
     declare::<ProbeReport>(&mut d);
     declare::<SelfTestReport>(&mut d);
     declare::<AlertRecord>(&mut d);
+    declare::<AlertSummary>(&mut d);
     declare::<MailboxUid>(&mut d);
     declare::<JournalEvent>(&mut d);
     declare::<Delivery>(&mut d);
@@ -55,7 +56,6 @@ fn generate() -> String {
     declare::<SettingsView>(&mut d);
     declare::<Lang>(&mut d);
     declare::<SecretStatus>(&mut d);
-    declare::<AlertRow>(&mut d);
     declare::<AlertDetail>(&mut d);
     declare::<StatusView>(&mut d);
     declare::<TrayState>(&mut d);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sentinela_engine::config::Config;
 use sentinela_engine::imap::{probe, ProbeReport};
-use sentinela_engine::journal::{AlertId, AlertRecord, CallAttempt, Delivery, JournalEvent};
+use sentinela_engine::journal::{AlertId, AlertRecord, AlertSummary, CallAttempt, Delivery, JournalEvent};
 use sentinela_engine::secrets::{self, Secret, SecretName};
 use sentinela_engine::selftest::{self, SelfTestReport};
 use serde::{Deserialize, Serialize};
@@ -106,27 +106,10 @@ pub async fn test_call(mut config: Config, to: String) -> Result<SelfTestReport,
     Ok(selftest::test_call(&config, token, &to).await?)
 }
 
-/// One row of the history list.
-#[derive(Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct AlertRow {
-    pub id: AlertId,
-    pub received_at: chrono::DateTime<chrono::Utc>,
-    pub subject: String,
-    pub sender: String,
-    pub state: String,
-    pub is_test: bool,
-    pub answered_by: Option<String>,
-}
-
+/// The history list, newest first (bodies stay in the journal until an alert is opened).
 #[tauri::command]
-pub async fn list_alerts(app: AppHandle, limit: Option<usize>) -> Result<Vec<AlertRow>, AppError> {
-    let journal = host::journal(&app).await?;
-    let mut rows = Vec::new();
-    for (a, answered_by) in journal.alerts_with_answerer(limit.unwrap_or(1000)).await? {
-        rows.push(AlertRow { id: a.id, received_at: a.received_at, subject: a.subject, sender: a.sender, state: a.state, is_test: a.is_test, answered_by });
-    }
-    Ok(rows)
+pub async fn list_alerts(app: AppHandle, limit: Option<usize>) -> Result<Vec<AlertSummary>, AppError> {
+    Ok(host::journal(&app).await?.alert_summaries(limit.unwrap_or(1000)).await?)
 }
 
 #[derive(Serialize)]

@@ -15,7 +15,7 @@ export type AlertRecord = { id: number, origin: MailboxUid, message_id: string |
  */
 is_test: boolean, };
 
-export type AlertRow = { id: number, received_at: string, subject: string, sender: string, state: string, is_test: boolean, answered_by: string | null, };
+export type AlertSummary = { id: number, received_at: string, subject: string, sender: string, state: string, is_test: boolean, answered_by: string | null, };
 
 export type AppError = { code: string, message: string, field?: string, };
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { csvRows, filterRows, outcome, splitNumbers } from "./format";
 import { words } from "./i18n";
-import type { AlertRow } from "./ipc";
+import type { AlertSummary } from "./ipc";
 
-const row = (id: number, subject: string, received_at: string, state = "answered", answered_by: string | null = "+5511999990001"): AlertRow =>
+const row = (id: number, subject: string, received_at: string, state = "answered", answered_by: string | null = "+5511999990001"): AlertSummary =>
   ({ id, subject, sender: "sensor@cpd", received_at, state, is_test: false, answered_by });
 
 describe("outcome", () => {

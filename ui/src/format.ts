@@ -1,8 +1,8 @@
 // Pure helpers of the history window: outcome labels, filtering, CSV rows, local times.
-import type { AlertRow, CsvRow } from "./ipc";
+import type { AlertSummary, CsvRow } from "./ipc";
 import type { Words } from "./i18n";
 
-export function outcome(row: Pick<AlertRow, "state" | "answered_by" | "is_test">, w: Words): string {
+export function outcome(row: Pick<AlertSummary, "state" | "answered_by" | "is_test">, w: Words): string {
   const base = (() => {
     switch (row.state) {
       case "answered": return `${w.answered_by} ${row.answered_by ?? "?"}`;
@@ -34,7 +34,7 @@ export interface Filter { text: string; since: string; until: string }
 
 /** Rows matching the text (subject or sender, case- and accent-insensitive) and the date range
  * (`YYYY-MM-DD`, inclusive, in local time). */
-export function filterRows(rows: AlertRow[], f: Filter): AlertRow[] {
+export function filterRows(rows: AlertSummary[], f: Filter): AlertSummary[] {
   const fold = (s: string) => s.normalize("NFD").replace(/\p{Diacritic}/gu, "").toLowerCase();
   const text = fold(f.text.trim());
   const since = f.since ? new Date(`${f.since}T00:00:00`).getTime() : -Infinity;
@@ -45,7 +45,7 @@ export function filterRows(rows: AlertRow[], f: Filter): AlertRow[] {
   });
 }
 
-export function csvRows(rows: AlertRow[], w: Words): CsvRow[] {
+export function csvRows(rows: AlertSummary[], w: Words): CsvRow[] {
   return rows.map((r) => ({ id: r.id, received_at: r.received_at, subject: r.subject, sender: r.sender, outcome: outcome(r, w) }));
 }
 

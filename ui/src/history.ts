@@ -3,7 +3,7 @@
 import { csvRows, filterRows, type Filter } from "./format";
 import { showEngineStatus } from "./status";
 import { words } from "./i18n";
-import { ipc, isAppError, onEngineEvent, type AlertRow, type Lang } from "./ipc";
+import { ipc, isAppError, onEngineEvent, type AlertSummary, type Lang } from "./ipc";
 import { renderDetail, renderList } from "./render";
 
 async function main(): Promise<void> {
@@ -26,8 +26,8 @@ async function main(): Promise<void> {
   $("col-outcome").textContent = w.col_outcome;
   $("detail").textContent = w.choose;
 
-  let rows: AlertRow[] = [];
-  let visible: AlertRow[] = [];
+  let rows: AlertSummary[] = [];
+  let visible: AlertSummary[] = [];
   let selected: number | null = null;
   const filter = (): Filter => ({ text: text.value, since: since.value, until: until.value });
   const showDetail = async (id: number) => {

@@ -5,7 +5,7 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
 import type {
   AlertDetail,
-  AlertRow,
+  AlertSummary,
   AppError,
   Config,
   CsvRow,
@@ -33,7 +33,7 @@ export const ipc = {
   testMailbox: (config: Config) => invoke<ProbeReport>("test_mailbox", { config }),
   testWhatsapp: (config: Config, to: string) => invoke<SelfTestReport>("test_whatsapp", { config, to }),
   testCall: (config: Config, to: string) => invoke<SelfTestReport>("test_call", { config, to }),
-  listAlerts: (limit?: number) => invoke<AlertRow[]>("list_alerts", { limit }),
+  listAlerts: (limit?: number) => invoke<AlertSummary[]>("list_alerts", { limit }),
   alertDetail: (id: number) => invoke<AlertDetail>("alert_detail", { id }),
   engineStatus: () => invoke<StatusView>("engine_status"),
   exportCsv: (rows: CsvRow[]) => invoke<string>("export_csv", { rows }),

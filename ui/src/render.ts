@@ -2,9 +2,9 @@
 import { clear, el } from "./dom";
 import { localTime, outcome } from "./format";
 import type { Words } from "./i18n";
-import type { AlertDetail, AlertRow, Lang } from "./ipc";
+import type { AlertDetail, AlertSummary, Lang } from "./ipc";
 
-export function renderList(tbody: HTMLElement, rows: AlertRow[], w: Words, lang: Lang, onPick: (id: number) => void): void {
+export function renderList(tbody: HTMLElement, rows: AlertSummary[], w: Words, lang: Lang, onPick: (id: number) => void): void {
   clear(tbody);
   if (rows.length === 0) {
     tbody.append(el("tr", {}, el("td", { colspan: "3", class: "empty" }, w.no_alerts)));

@@ -82,6 +82,19 @@ pub struct AlertRecord {
     pub is_test: bool,
 }
 
+/// One row of the history list: an alert without its body, and who answered its calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AlertSummary {
+    pub id: AlertId,
+    pub received_at: DateTime<Utc>,
+    pub subject: String,
+    pub sender: String,
+    pub state: String,
+    pub is_test: bool,
+    pub answered_by: Option<String>,
+}
+
 /// One line of an alert's event log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -337,29 +350,29 @@ impl AlertJournal {
             .await
     }
 
-    /// The newest `limit` alerts with who answered each (one query, for the history list).
-    pub async fn alerts_with_answerer(
-        &self,
-        limit: usize,
-    ) -> Result<Vec<(AlertRecord, Option<String>)>, JournalError> {
-        let alerts = self.alerts(limit).await?;
-        let oldest = alerts.last().map(|a| a.id).unwrap_or(0);
-        let answered: HashMap<AlertId, String> = self
-            .call(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT alert_id, answered_by FROM escalations WHERE alert_id >= ?1 AND answered_by IS NOT NULL",
-                )?;
-                let rows = stmt.query_map([oldest], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                rows.collect()
-            })
-            .await?;
-        Ok(alerts
-            .into_iter()
-            .map(|a| {
-                let by = answered.get(&a.id).cloned();
-                (a, by)
-            })
-            .collect())
+    /// The newest `limit` alerts as the history list shows them: no bodies, with who answered,
+    /// in one query.
+    pub async fn alert_summaries(&self, limit: usize) -> Result<Vec<AlertSummary>, JournalError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT a.id, a.received_at, a.subject, a.sender, a.state, a.is_test, e.answered_by
+                 FROM alerts a LEFT JOIN escalations e ON e.alert_id = a.id
+                 ORDER BY a.id DESC LIMIT ?1",
+            )?;
+            let rows = stmt.query_map([limit as i64], |r| {
+                Ok(AlertSummary {
+                    id: r.get(0)?,
+                    received_at: parse_ts(r.get(1)?),
+                    subject: r.get(2)?,
+                    sender: r.get(3)?,
+                    state: r.get(4)?,
+                    is_test: r.get(5)?,
+                    answered_by: r.get(6)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
     }
 
     /// One alert by id.
