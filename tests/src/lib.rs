@@ -5,6 +5,7 @@
 
 pub mod dovecot;
 pub mod desktop;
+pub mod headless;
 pub mod mail;
 pub mod twilio_fake;
 pub mod x11;

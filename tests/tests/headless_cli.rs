@@ -1,21 +1,16 @@
 //! `sentinela-headless` as an administrator runs it: a real process, real signals, a real Dovecot.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use sentinela_engine::config::Security;
 use sentinela_engine::journal::AlertJournal;
-use sentinela_tests::dovecot::{Dovecot, PASSWORD, SENSOR};
+use sentinela_tests::dovecot::{Dovecot, SENSOR};
 use sentinela_tests::mail::plain;
-use sentinela_tests::{wait_for, workspace_binary};
+use sentinela_tests::headless::{self, text};
+use sentinela_tests::wait_for;
 use tempfile::TempDir;
-
-fn headless() -> Command {
-    let mut c = Command::new(workspace_binary("sentinela-headless"));
-    c.env("SENTINELA_IMAP_PASSWORD", PASSWORD).env_remove("SENTINELA_LOG").stdin(Stdio::null());
-    c
-}
 
 fn write_config(server: &Dovecot, dir: &Path) -> PathBuf {
     let path = dir.join("sentinela.toml");
@@ -24,19 +19,7 @@ fn write_config(server: &Dovecot, dir: &Path) -> PathBuf {
 }
 
 fn spawn_run(config: &Path, data: &Path, log: &Path) -> Child {
-    headless()
-        .args(["run", "--config"])
-        .arg(config)
-        .arg("--data-dir")
-        .arg(data)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    headless::run_command(config, data, log).spawn().unwrap()
 }
 
 async fn wait_alerts(data: &Path, n: u64) -> AlertJournal {
@@ -54,13 +37,13 @@ async fn check_reports_the_mailbox_and_fails_clearly() {
     let config = write_config(&server, dir.path());
     server.append("INBOX", &plain(SENSOR, "ALERTA check", "x")).await;
 
-    let ok = headless().arg("check").arg("--config").arg(&config).output().unwrap();
+    let ok = headless::command().arg("check").arg("--config").arg(&config).output().unwrap();
     let out = text(&ok);
     assert!(ok.status.success(), "{out}");
     assert!(out.contains("Matching unread e-mails: 1"), "{out}");
     assert!(out.contains("IDLE: supported"), "{out}");
 
-    let bad_password = headless()
+    let bad_password = headless::command()
         .arg("check")
         .arg("--config")
         .arg(&config)
@@ -74,7 +57,7 @@ async fn check_reports_the_mailbox_and_fails_clearly() {
 
     let broken = dir.path().join("broken.toml");
     std::fs::write(&broken, std::fs::read_to_string(&config).unwrap().replace("[mailbox]", "[mailbox]\nprot = 993")).unwrap();
-    let refused = headless().arg("check").arg("--config").arg(&broken).output().unwrap();
+    let refused = headless::command().arg("check").arg("--config").arg(&broken).output().unwrap();
     let out = text(&refused);
     assert_eq!(refused.status.code(), Some(2), "{out}");
     assert!(out.contains("prot") && out.contains("broken.toml"), "{out}");
@@ -132,13 +115,13 @@ async fn kill_9_mid_burst_then_restart_loses_and_duplicates_nothing() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let history = headless().args(["history", "--json", "--data-dir"]).arg(&data).output().unwrap();
+    let history = headless::command().args(["history", "--json", "--data-dir"]).arg(&data).output().unwrap();
     assert!(history.status.success(), "{}", text(&history));
     let list: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 40);
     assert_eq!(list[0]["events"][0]["kind"], "received");
 
-    let human = headless().args(["history", "--limit", "2", "--data-dir"]).arg(&data).output().unwrap();
+    let human = headless::command().args(["history", "--limit", "2", "--data-dir"]).arg(&data).output().unwrap();
     let out = text(&human);
     assert_eq!(out.matches("ALERTA rajada").count(), 2, "{out}");
 }
@@ -150,7 +133,7 @@ async fn json_logs_are_one_object_per_line() {
     let config = write_config(&server, dir.path());
     let data = dir.path().join("data");
     let log = dir.path().join("run.log");
-    let mut child = headless()
+    let mut child = headless::command()
         .args(["--log-format", "json", "run", "--config"])
         .arg(&config)
         .arg("--data-dir")
@@ -170,7 +153,7 @@ async fn json_logs_are_one_object_per_line() {
 #[test]
 fn history_without_a_journal_says_where_it_looked() {
     let dir = TempDir::new().unwrap();
-    let o = headless().args(["history", "--data-dir"]).arg(dir.path()).output().unwrap();
+    let o = headless::command().args(["history", "--data-dir"]).arg(dir.path()).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("no journal at"), "{}", text(&o));
 }

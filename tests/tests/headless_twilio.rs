@@ -2,15 +2,15 @@
 //! the `check` of credentials and senders, and the test message and call commands.
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use sentinela_engine::config::{CallsConfig, Config, Security, WhatsAppConfig};
 use sentinela_engine::journal::AlertJournal;
-use sentinela_tests::dovecot::{Dovecot, PASSWORD, SENSOR};
+use sentinela_tests::dovecot::{Dovecot, SENSOR};
 use sentinela_tests::mail::plain;
 use sentinela_tests::twilio_fake::{CallScript, TwilioFake, AUTH_TOKEN};
-use sentinela_tests::{wait_for, workspace_binary};
+use sentinela_tests::headless::{self, text};
+use sentinela_tests::wait_for;
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 
@@ -45,30 +45,15 @@ fn write(config: &Config, dir: &Path) -> PathBuf {
 }
 
 fn headless(token: &str) -> Command {
-    let mut c = Command::new(workspace_binary("sentinela-headless"));
-    c.env("SENTINELA_IMAP_PASSWORD", PASSWORD)
-        .env("SENTINELA_TWILIO_AUTH_TOKEN", token)
-        .env_remove("SENTINELA_LOG")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
+    let mut c = Command::from(headless::command());
+    c.env("SENTINELA_TWILIO_AUTH_TOKEN", token).kill_on_drop(true);
     c
 }
 
 fn run(config: &Path, data: &Path, log: &Path) -> Child {
-    headless(AUTH_TOKEN)
-        .arg("run")
-        .arg("--config")
-        .arg(config)
-        .arg("--data-dir")
-        .arg(data)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    let mut c = Command::from(headless::run_command(config, data, log));
+    c.env("SENTINELA_TWILIO_AUTH_TOKEN", AUTH_TOKEN).kill_on_drop(true);
+    c.spawn().unwrap()
 }
 
 #[tokio::test]
@@ -84,7 +69,17 @@ async fn sigkill_in_the_middle_of_the_queue_resumes_without_duplicates() {
 
     let mut first = run(&path, &data, &dir.path().join("run1.log"));
     server.append("INBOX", &plain(SENSOR, "ALERTA queda de energia", "QGBT sem tensão")).await;
-    wait_for("the second call to be placed", WAIT, || async { (fake.called_numbers().len() == 2).then_some(()) }).await;
+    // Kill once the second call's SID is journaled: between Twilio's answer and that commit lies
+    // the one window where a crash repeats a call (README, "Crash safety, and the one narrow
+    // window"); this test is about the crash after it.
+    wait_for("the second call placed and journaled", WAIT, || async {
+        let j = AlertJournal::open_in_dir(&data).ok()?;
+        let alert = j.alerts(1).await.ok()?.pop()?;
+        let calls = j.call_attempts(alert.id).await.ok()?;
+        (calls.len() == 2 && calls[1].sid.is_some()).then_some(())
+    })
+    .await;
+    assert_eq!(fake.called_numbers().len(), 2);
     first.kill().await.unwrap(); // SIGKILL, mid-call
     first.wait().await.unwrap();
 

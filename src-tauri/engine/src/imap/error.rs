@@ -1,7 +1,6 @@
 //! Why the mailbox could not be watched, in words an administrator can act on.
 
 use crate::journal::JournalError;
-use crate::secrets::SecretError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailboxError {
@@ -22,8 +21,6 @@ pub enum MailboxError {
     #[error("the IMAP connection failed during {operation}: {reason}")]
     Protocol { operation: &'static str, reason: String },
     #[error(transparent)]
-    Secret(#[from] SecretError),
-    #[error(transparent)]
     Journal(#[from] JournalError),
 }
 
@@ -38,7 +35,6 @@ impl MailboxError {
             MailboxError::Search { .. } => "search",
             MailboxError::Timeout { .. } => "timeout",
             MailboxError::Protocol { .. } => "protocol",
-            MailboxError::Secret(_) => "secret",
             MailboxError::Journal(_) => "journal",
         }
     }
@@ -52,7 +48,6 @@ impl MailboxError {
                 | MailboxError::Folder { .. }
                 | MailboxError::Search { .. }
                 | MailboxError::NoStartTls { .. }
-                | MailboxError::Secret(_)
                 | MailboxError::Journal(_)
         )
     }
