@@ -6,6 +6,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -59,6 +60,7 @@ impl Desktop {
         // The session bus, its address read from its first line of output.
         let mut bus = Command::new("dbus-daemon")
             .args(["--session", "--nofork", "--print-address=1"])
+            .process_group(0)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -96,7 +98,7 @@ impl Desktop {
                 let tray = d.path("tray-items");
                 std::fs::write(&tray, "").unwrap();
                 let watcher = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("e2e/sni_watcher.py");
-                let mut w = d.command("/usr/bin/python3").arg(watcher).arg(&tray).stdout(Stdio::piped()).spawn().expect("python3-dbus");
+                let mut w = d.command("/usr/bin/python3").arg(watcher).arg(&tray).stdout(Stdio::piped()).process_group(0).spawn().expect("python3-dbus");
                 let mut ready = String::new();
                 BufReader::new(w.stdout.take().unwrap()).read_line(&mut ready).unwrap();
                 assert_eq!(ready.trim(), "ready", "the StatusNotifierWatcher started");
@@ -109,13 +111,15 @@ impl Desktop {
                     .args(["--transparent", "false", "--tint", "0x303030"])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
+                    .process_group(0)
                     .spawn()
                     .expect("trayer (scripts/setup --test installs it)");
                 d.children.push(trayer);
             }
         }
-        let port = d.driver_port.to_string();
-        let driver = spawn(d.command("tauri-driver").args(["--port", &port]));
+        // Its own port for WebKitWebDriver too: the default (4445) may be held by another desktop.
+        let (port, native_port) = (d.driver_port.to_string(), free_port().to_string());
+        let driver = spawn(d.command("tauri-driver").args(["--port", &port, "--native-port", &native_port]));
         d.children.push(driver);
         wait_until("tauri-driver", Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", d.driver_port)).is_ok());
         d
@@ -187,15 +191,20 @@ impl Desktop {
 
 impl Drop for Desktop {
     fn drop(&mut self) {
+        // Each child leads its own process group, which takes its helpers (WebKitWebDriver under
+        // tauri-driver, …) down with it instead of leaving them to hold ports for the next run.
         for c in self.children.iter_mut().rev() {
-            let _ = c.kill();
+            let pgid = c.id() as libc::pid_t;
+            assert!(pgid > 1, "refusing to signal process group {pgid}");
+            // SAFETY: killpg has no memory-safety preconditions; the group is the child's own.
+            unsafe { libc::killpg(pgid, libc::SIGKILL) };
             let _ = c.wait();
         }
     }
 }
 
 fn spawn(c: &mut Command) -> Child {
-    c.stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("cannot start {c:?}: {e}"))
+    c.stderr(Stdio::null()).process_group(0).spawn().unwrap_or_else(|e| panic!("cannot start {c:?}: {e}"))
 }
 
 pub fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {

@@ -1,7 +1,7 @@
 //! The desktop app's benchmark (`scripts/bench` runs it after the engine's): time from launch to
 //! "watching", memory of the app with all its processes (WebKit's included) with the windows
-//! closed and with the history open on 1,000 alerts, and how long the history window takes to
-//! show them. Prints figures; asserts nothing about time. Runs in a private Xvfb desktop.
+//! closed, with the history open on 1,000 alerts and after closing it again, and how long the
+//! history window takes to show them. Prints figures; asserts nothing about time. Runs in a private Xvfb desktop.
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -14,6 +14,7 @@ use sentinela_engine::mail::parse_alert_mail;
 use sentinela_tests::desktop::{wait_until, Desktop, WebDriver};
 use sentinela_tests::dovecot::{Dovecot, PASSWORD};
 use sentinela_tests::workspace_binary;
+use sentinela_tests::x11::X11;
 use serde_json::json;
 
 const ALERTS: u32 = 1000;
@@ -104,10 +105,18 @@ async fn main() {
     assert!(status.success());
     std::thread::sleep(Duration::from_secs(6));
     let open = memory(child.id());
+
+    // 3. Closed again (its ×, as a window manager sends it): the webview is released.
+    let x = X11::connect(&desktop.display);
+    let window = x.windows_titled("Sentinela — Histórico").pop().expect("the history window is on screen");
+    x.close(window.window);
+    wait_until("the history window to close", Duration::from_secs(20), || x.windows_titled("Sentinela — Histórico").is_empty());
+    std::thread::sleep(Duration::from_secs(5));
+    let reclosed = memory(child.id());
     let _ = child.kill();
     let _ = child.wait();
 
-    // 3. How long the history window takes to show the 1,000 alerts (through WebDriver).
+    // 4. How long the history window takes to show the 1,000 alerts (through WebDriver).
     let mut shown = Vec::new();
     for _ in 0..3 {
         let mut with_open = args.to_vec();
@@ -129,6 +138,7 @@ async fn main() {
     println!("   launch → watching the mailbox: {:.0} ms", watching.as_secs_f64() * 1000.0);
     println!("   memory, windows closed:          RSS {:.1} MiB, PSS {:.1} MiB ({} processes)", closed.0, closed.1, closed.2);
     println!("   memory, history open on {ALERTS} alerts: RSS {:.1} MiB, PSS {:.1} MiB ({} processes)", open.0, open.1, open.2);
+    println!("   memory, history closed again:    RSS {:.1} MiB, PSS {:.1} MiB ({} processes)", reclosed.0, reclosed.1, reclosed.2);
     for (i, (reload, at)) in shown.iter().enumerate() {
         println!("   history run {}: {ALERTS} alerts fetched and rendered in {reload} ms; list shown {at} ms after the window's navigation started", i + 1);
     }
