@@ -38,22 +38,37 @@ fn tree(root: u32) -> Vec<u32> {
     all
 }
 
-/// (RSS, PSS) in MiB summed over the process tree. PSS shares libraries fairly between them.
-fn memory(root: u32) -> (f64, f64, usize) {
-    let pids = tree(root);
-    let (mut rss, mut pss) = (0u64, 0u64);
-    for pid in &pids {
-        let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else { continue };
-        for line in s.lines() {
-            let kb = |l: &str| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-            if line.starts_with("Rss:") {
-                rss += kb(line);
-            } else if line.starts_with("Pss:") {
-                pss += kb(line);
-            }
+/// The memory of a process tree, in MiB: RSS and PSS (which shares libraries fairly between
+/// processes) in all, and PSS per process.
+struct Footprint {
+    rss: f64,
+    pss: f64,
+    processes: Vec<(String, f64)>,
+}
+
+impl Footprint {
+    fn of(root: u32) -> Footprint {
+        let mut f = Footprint { rss: 0.0, pss: 0.0, processes: Vec::new() };
+        for pid in tree(root) {
+            let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else { continue };
+            let mib = |key: &str| {
+                let line = s.lines().find(|l| l.starts_with(key)).unwrap_or_default();
+                line.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
+            };
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_owned();
+            f.rss += mib("Rss:");
+            f.pss += mib("Pss:");
+            f.processes.push((name, mib("Pss:")));
         }
+        f
     }
-    (rss as f64 / 1024.0, pss as f64 / 1024.0, pids.len())
+}
+
+impl std::fmt::Display for Footprint {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let each: Vec<String> = self.processes.iter().map(|(name, pss)| format!("{name} {pss:.1}")).collect();
+        write!(out, "RSS {:.1} MiB, PSS {:.1} MiB = {:.1} MB (PSS by process: {})", self.rss, self.pss, self.pss * 1.048576, each.join(", "))
+    }
 }
 
 async fn fill_journal(data: &std::path::Path) {
@@ -98,13 +113,13 @@ async fn main() {
     };
     std::thread::spawn(move || for _ in lines {});
     std::thread::sleep(Duration::from_secs(5));
-    let closed = memory(child.id());
+    let closed = Footprint::of(child.id());
 
     // 2. The history open on 1,000 alerts (a second launch asks the running app to show it).
     let status = desktop.command(&app).args(&args).args(["--open", "history"]).status().unwrap();
     assert!(status.success());
     std::thread::sleep(Duration::from_secs(6));
-    let open = memory(child.id());
+    let open = Footprint::of(child.id());
 
     // 3. Closed again (its ×, as a window manager sends it): the webview is released.
     let x = X11::connect(&desktop.display);
@@ -112,7 +127,7 @@ async fn main() {
     x.close(window.window);
     wait_until("the history window to close", Duration::from_secs(20), || x.windows_titled("Sentinela — Histórico").is_empty());
     std::thread::sleep(Duration::from_secs(5));
-    let reclosed = memory(child.id());
+    let reclosed = Footprint::of(child.id());
     let _ = child.kill();
     let _ = child.wait();
 
@@ -136,9 +151,9 @@ async fn main() {
     let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
     println!("\n5. The desktop app ({profile} build; Xvfb, no window manager)");
     println!("   launch → watching the mailbox: {:.0} ms", watching.as_secs_f64() * 1000.0);
-    println!("   memory, windows closed:          RSS {:.1} MiB, PSS {:.1} MiB ({} processes)", closed.0, closed.1, closed.2);
-    println!("   memory, history open on {ALERTS} alerts: RSS {:.1} MiB, PSS {:.1} MiB ({} processes)", open.0, open.1, open.2);
-    println!("   memory, history closed again:    RSS {:.1} MiB, PSS {:.1} MiB ({} processes)", reclosed.0, reclosed.1, reclosed.2);
+    println!("   memory, no window opened yet:    {closed}");
+    println!("   memory, history open on {ALERTS} alerts: {open}");
+    println!("   memory, history closed again:    {reclosed}");
     for (i, (reload, at)) in shown.iter().enumerate() {
         println!("   history run {}: {ALERTS} alerts fetched and rendered in {reload} ms; list shown {at} ms after the window's navigation started", i + 1);
     }
