@@ -134,8 +134,28 @@ impl std::fmt::Debug for AlertJournal {
     }
 }
 
+/// How long a journal operation waits for another process's lock before failing.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Puts the journal in WAL mode. Switching a new file to WAL while another process does the same
+/// answers "database is locked" at once, without going through the busy timeout, so the switch
+/// is retried for as long as the busy timeout would have waited.
+fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn parse_ts(s: String) -> DateTime<Utc> {
@@ -160,13 +180,12 @@ impl AlertJournal {
             source,
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
+        // First, so that every step below waits for another process's lock instead of failing.
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        use_wal(&conn).map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open_err)?;
         schema::migrate(&mut conn).map_err(open_err)?;
         Ok(AlertJournal {
@@ -521,5 +540,30 @@ mod tests {
         assert_eq!(list.len(), 2);
         assert_eq!(list[0].origin.uid, 2, "newest first");
         assert_eq!(list[1].body, "quente");
+    }
+
+    #[test]
+    fn several_openers_of_a_new_journal_at_once_all_succeed() {
+        // The service, the desktop app and `sentinela-headless history` may open the same new
+        // journal at the same moment; none may fail on the other's lock or half-made schema.
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+            let openers: Vec<_> = (0..6)
+                .map(|_| {
+                    let (dir, barrier) = (dir.path().to_owned(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        AlertJournal::open_in_dir(&dir).map(drop)
+                    })
+                })
+                .collect();
+            for o in openers {
+                o.join().unwrap().expect("every opener gets the journal");
+            }
+            let conn = Connection::open(dir.path().join(JOURNAL_FILE)).unwrap();
+            let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+            assert_eq!(version, schema::MIGRATION_COUNT);
+        }
     }
 }

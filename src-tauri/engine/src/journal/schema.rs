@@ -3,7 +3,7 @@
 //! A migration is only ever appended, never edited, so a journal written by an older Sentinela
 //! opens in a newer one.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 const MIGRATIONS: &[&str] = &[
     // 1: alerts, where each mailbox sighting came from, and an event log.
@@ -99,13 +99,19 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+#[cfg(test)]
+pub const MIGRATION_COUNT: usize = MIGRATIONS.len();
+
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction()?;
+    // Another process (the desktop app, `sentinela-headless history`, a second service) may open
+    // the same journal at the same moment: each step reads the version under the write lock, so
+    // every migration runs exactly once and nobody trips over a table the other just created.
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let Some(sql) = MIGRATIONS.get(version) else { return Ok(()) };
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
     }
-    Ok(())
 }
