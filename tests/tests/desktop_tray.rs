@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use sentinela_engine::config::Security;
-use sentinela_tests::desktop::{screenshots_dir, wait_until, Desktop, Tray};
+use sentinela_tests::desktop::{child_processes, screenshots_dir, wait_until, Desktop, Tray};
 use sentinela_tests::dovecot::{Dovecot, PASSWORD};
 use sentinela_tests::workspace_binary;
 use sentinela_tests::x11::{Area, X11, KEY_DOWN, KEY_RETURN};
@@ -17,17 +17,7 @@ const UP: u32 = 0xff52;
 
 /// The app's direct children whose name starts with `prefix` (WebKit's helper processes).
 fn children_named(parent: u32, prefix: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
-        .filter(|pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
-            let name = stat.split_once('(').and_then(|(_, rest)| rest.rsplit_once(')')).map(|(n, _)| n.to_owned()).unwrap_or_default();
-            let ppid = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).and_then(|p| p.parse::<u32>().ok());
-            ppid == Some(parent) && name.starts_with(prefix)
-        })
-        .collect()
+    child_processes(parent).into_iter().filter(|(_, name)| name.starts_with(prefix)).map(|(pid, _)| pid).collect()
 }
 
 /// Opens the tray menu with a click on the icon and returns the menu's area.

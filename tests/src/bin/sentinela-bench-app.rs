@@ -11,7 +11,7 @@ use chrono::Utc;
 use sentinela_engine::config::Security;
 use sentinela_engine::journal::{AlertJournal, MailboxUid, NewAlert};
 use sentinela_engine::mail::parse_alert_mail;
-use sentinela_tests::desktop::{wait_until, Desktop, WebDriver};
+use sentinela_tests::desktop::{child_processes, wait_until, Desktop, WebDriver};
 use sentinela_tests::dovecot::{Dovecot, PASSWORD};
 use sentinela_tests::workspace_binary;
 use sentinela_tests::x11::X11;
@@ -19,20 +19,12 @@ use serde_json::json;
 
 const ALERTS: u32 = 1000;
 
-/// The process and all its descendants, from /proc.
+/// The process and all its descendants.
 fn tree(root: u32) -> Vec<u32> {
     let mut all = vec![root];
     let mut i = 0;
     while i < all.len() {
-        let parent = all[i];
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-            let ppid: u32 = stat.rsplit(')').next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-            if ppid == parent && !all.contains(&pid) {
-                all.push(pid);
-            }
-        }
+        all.extend(child_processes(all[i]).into_iter().map(|(pid, _)| pid));
         i += 1;
     }
     all
