@@ -9,6 +9,7 @@ use tracing::warn;
 
 use crate::host::AppState;
 use crate::i18n::Key;
+use crate::status::Problem;
 
 const BODY_PREVIEW_CHARS: usize = 200;
 
@@ -61,10 +62,16 @@ pub fn on_event(app: &AppHandle, event: &EngineEvent) {
             _ => {}
         },
         EngineEvent::WatchAlarm(WatchAlarm::NotWatching { reason, .. } | WatchAlarm::CredentialsRefused { reason }) => {
-            show(app, lang.t(Key::NotWatching), reason)
+            // The status already holds the watcher's problem with its kind: say it in the
+            // user's language, the engine's technical words after it.
+            let status = app.state::<AppState>().status();
+            let body = status.problem().map(|p| lang.explain(p)).unwrap_or_else(|| reason.clone());
+            show(app, lang.t(Key::NotWatching), &body)
         }
         EngineEvent::WatchAlarm(WatchAlarm::Recovered) => show(app, lang.t(Key::WatchingAgain), ""),
-        EngineEvent::Twilio(TwilioState::Degraded { kind: "auth", message }) => show(app, lang.t(Key::TwilioRefused), message),
+        EngineEvent::Twilio(TwilioState::Degraded { kind: "auth", message }) => {
+            show(app, lang.t(Key::TwilioRefused), &lang.explain(Problem::TwilioCredentials(message)))
+        }
         _ => {}
     }
 }

@@ -2,6 +2,8 @@
 //! Portuguese when the system language is Portuguese, English otherwise. The windows carry their
 //! own copy of the same choice (`ui/src/i18n.ts`).
 
+use crate::status::Problem;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
@@ -73,6 +75,35 @@ impl Lang {
     }
 }
 
+impl Lang {
+    /// A problem in the user's words: what happened and what to do, then the engine's own
+    /// technical detail (English: host, port, the server's answer), which support needs as is.
+    pub fn explain(self, problem: Problem<'_>) -> String {
+        let (words, detail) = match (self, problem) {
+            (Lang::En, Problem::Start(d) | Problem::Mailbox { message: d, .. } | Problem::TwilioCredentials(d)) => return d.to_owned(),
+            (Lang::Pt, Problem::Start(d)) => ("O Sentinela não conseguiu iniciar.", d),
+            (Lang::Pt, Problem::TwilioCredentials(d)) => {
+                ("O Twilio recusou as credenciais: confira o Account SID nas Configurações e guarde o auth token de novo.", d)
+            }
+            (Lang::Pt, Problem::Mailbox { kind, message }) => (
+                match kind {
+                    "connect" => "O servidor de e-mail não responde: confira o servidor e a porta nas Configurações e a rede.",
+                    "tls" => "A conexão segura (TLS) com o servidor de e-mail falhou: confira a segurança e a porta (tls: 993, starttls: 143) e o certificado do servidor.",
+                    "auth" => "O servidor de e-mail recusou o login: confira o usuário nas Configurações e guarde a senha de novo.",
+                    "folder" => "A pasta de e-mail não abre: confira o nome da pasta nas Configurações (maiúsculas contam, exceto INBOX).",
+                    "search" => "O servidor de e-mail recusou a busca: confira o critério extra do filtro nas Configurações.",
+                    "timeout" => "O servidor de e-mail parou de responder: o Sentinela tenta de novo sozinho; confira a rede.",
+                    "protocol" => "A conexão com o servidor de e-mail caiu: o Sentinela tenta de novo sozinho.",
+                    "journal" => "O histórico não pode ser gravado: confira o espaço em disco e a pasta de dados.",
+                    _ => return message.to_owned(),
+                },
+                message,
+            ),
+        };
+        format!("{words} Detalhe técnico: {detail}")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {
     OpenHistory,
@@ -99,4 +130,22 @@ pub enum Key {
     WatchingAgain,
     TwilioRefused,
     TestMark,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_are_explained_in_portuguese_with_the_technical_detail() {
+        let refused = Problem::Mailbox { kind: "connect", message: "cannot reach the IMAP server imap.cpd:993: Connection refused" };
+        let pt = Lang::Pt.explain(refused);
+        assert!(pt.starts_with("O servidor de e-mail não responde: confira o servidor e a porta"), "{pt}");
+        assert!(pt.ends_with("Detalhe técnico: cannot reach the IMAP server imap.cpd:993: Connection refused"), "{pt}");
+        assert_eq!(Lang::En.explain(refused), "cannot reach the IMAP server imap.cpd:993: Connection refused");
+        assert!(Lang::Pt.explain(Problem::Mailbox { kind: "auth", message: "x" }).contains("guarde a senha de novo"));
+        assert!(Lang::Pt.explain(Problem::TwilioCredentials("20003")).starts_with("O Twilio recusou as credenciais"));
+        // A code this version does not know keeps the engine's words rather than guessing.
+        assert_eq!(Lang::Pt.explain(Problem::Mailbox { kind: "new-kind", message: "detail" }), "detail");
+    }
 }

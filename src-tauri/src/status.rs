@@ -20,6 +20,17 @@ pub enum TrayState {
     NotConfigured,
 }
 
+/// What keeps Sentinela from doing its job, with the engine's own words (English, technical:
+/// host, port, server's answer) for [`crate::i18n::Lang::explain`] to put in the user's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem<'a> {
+    /// The engine could not start (a secret missing from the keyring, the journal, …).
+    Start(&'a str),
+    /// The mailbox cannot be watched; `kind` is the watcher's stable code (`connect`, `auth`, …).
+    Mailbox { kind: &'static str, message: &'a str },
+    TwilioCredentials(&'a str),
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct EngineStatus {
@@ -48,15 +59,15 @@ impl EngineStatus {
         if self.escalating.is_empty() { TrayState::Watching } else { TrayState::Alerting }
     }
 
-    /// The problem to show, if any.
-    pub fn problem(&self) -> Option<String> {
+    /// The problem to show, if any, and where it is.
+    pub fn problem(&self) -> Option<Problem<'_>> {
         if let Some(e) = &self.start_error {
-            return Some(e.clone());
+            return Some(Problem::Start(e));
         }
-        if let Some(MailboxState::Degraded { message, .. }) = &self.mailbox {
-            return Some(message.clone());
+        if let Some(MailboxState::Degraded { kind, message, .. }) = &self.mailbox {
+            return Some(Problem::Mailbox { kind, message });
         }
-        self.twilio_error.clone()
+        self.twilio_error.as_deref().map(Problem::TwilioCredentials)
     }
 
     /// Folds one engine event in. Returns true when the tray may need redrawing.
@@ -121,7 +132,7 @@ mod tests {
         s.apply(&EngineEvent::Mailbox(MailboxState::Degraded { kind: "auth", message: "refused".into(), retry_in_secs: 60 }));
         s.apply(&EngineEvent::Mailbox(MailboxState::Connecting { attempt: 2 }));
         assert_eq!(s.state(now), TrayState::Degraded);
-        assert_eq!(s.problem().as_deref(), Some("refused"));
+        assert_eq!(s.problem(), Some(Problem::Mailbox { kind: "auth", message: "refused" }));
         s.apply(&EngineEvent::Pause(PauseState::PausedUntilResumed));
         assert_eq!(s.state(now), TrayState::Paused, "the pause is visible even when degraded");
     }

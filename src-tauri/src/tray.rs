@@ -161,7 +161,7 @@ pub fn status_text(app: &AppHandle) -> (TrayState, String) {
             }
         }
         TrayState::Degraded => match s.problem() {
-            Some(problem) => format!("{}: {problem}", lang.t(Key::Degraded)),
+            Some(problem) => format!("{}: {}", lang.t(Key::Degraded), lang.explain(problem)),
             None => lang.t(Key::Connecting).to_owned(),
         },
         TrayState::Paused => match s.pause {

@@ -226,6 +226,9 @@ async fn the_desktop_app_end_to_end() {
     let mut server = server;
     server.kill();
     wait_until("the not-watching notification", WAIT, || desktop.notifications().contains("Sentinela NÃO está vigiando a caixa de e-mail"));
+    // What happened and what to do in the operator's language, the technical detail after it.
+    let notifications = desktop.notifications();
+    assert!(notifications.contains("servidor de e-mail") && notifications.contains("Detalhe técnico: "), "{notifications}");
     wd.wait_for("the problem in the window", WAIT, "return document.querySelector('#engine-status').className", |v| {
         v.as_str().is_some_and(|s| s.contains("degraded"))
     })
