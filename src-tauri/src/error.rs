@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::i18n::Lang;
+
 #[derive(Debug, Clone, Serialize, thiserror::Error)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[error("{message}")]
@@ -22,7 +24,11 @@ impl AppError {
 
 impl From<sentinela_engine::config::ConfigError> for AppError {
     fn from(e: sentinela_engine::config::ConfigError) -> Self {
-        AppError { code: "config", field: e.field(), message: e.to_string() }
+        let message = match Lang::current() {
+            Lang::Pt => e.in_portuguese().unwrap_or_else(|| e.to_string()),
+            Lang::En => e.to_string(),
+        };
+        AppError { code: "config", field: e.field(), message }
     }
 }
 

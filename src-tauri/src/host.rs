@@ -37,7 +37,7 @@ impl AppState {
         AppState {
             config_path,
             data_dir,
-            lang: Lang::detect(),
+            lang: Lang::current(),
             events: EventBus::default(),
             engine: tokio::sync::Mutex::new(None),
             status: Mutex::new(EngineStatus::default()),

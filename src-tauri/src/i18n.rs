@@ -13,9 +13,15 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// The app's language, chosen once at start.
+    pub fn current() -> Lang {
+        static CHOSEN: std::sync::OnceLock<Lang> = std::sync::OnceLock::new();
+        *CHOSEN.get_or_init(Lang::detect)
+    }
+
     /// From `SENTINELA_LANG` (`pt`/`en`, for tests and users who want to override it), else the
     /// system locale.
-    pub fn detect() -> Lang {
+    fn detect() -> Lang {
         let tag = std::env::var("SENTINELA_LANG").ok().or_else(sys_locale::get_locale).unwrap_or_default();
         if tag.to_ascii_lowercase().starts_with("pt") { Lang::Pt } else { Lang::En }
     }

@@ -72,7 +72,7 @@ async fn the_desktop_app_end_to_end() {
             v.as_str().is_some_and(|s| s.contains("calls.to"))
         })
         .await;
-    assert!(error.as_str().unwrap().contains("\"(11) 1234\""), "{error}");
+    assert!(error.as_str().unwrap().contains("\"(11) 1234\" não é um número de telefone válido"), "in Portuguese: {error}");
 
     wd.fill("#calls-to", "(11) 98888-0001").await;
     wd.wait_for("no field error", WAIT, "return document.querySelectorAll('.invalid').length", |v| v == &json!(0)).await;

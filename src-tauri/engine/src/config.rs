@@ -203,14 +203,35 @@ pub enum ConfigError {
     #[error("the configuration file {path} is not valid: {message}")]
     Syntax { path: PathBuf, message: String },
     #[error("configuration field `{field}`: {problem} Fix: {fix}")]
-    Invalid { field: &'static str, problem: String, fix: String },
+    Invalid { field: &'static str, problem: String, fix: String, in_portuguese: Option<Box<(String, String)>> },
     #[error("cannot write the configuration file {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
 }
 
 impl ConfigError {
     fn invalid(field: &'static str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
-        ConfigError::Invalid { field, problem: problem.into(), fix: fix.into() }
+        ConfigError::Invalid { field, problem: problem.into(), fix: fix.into(), in_portuguese: None }
+    }
+
+    /// The same problem and fix in Portuguese, for the settings window of a Brazilian NOC.
+    fn pt(self, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        match self {
+            ConfigError::Invalid { field, problem: en, fix: en_fix, .. } => {
+                ConfigError::Invalid { field, problem: en, fix: en_fix, in_portuguese: Some(Box::new((problem.into(), fix.into()))) }
+            }
+            other => other,
+        }
+    }
+
+    /// The message in Portuguese, when there is one (field checks; the rest stays in English,
+    /// like the file paths and the parser's detail it carries).
+    pub fn in_portuguese(&self) -> Option<String> {
+        match self {
+            ConfigError::Invalid { field, in_portuguese: Some(pt), .. } => {
+                Some(format!("campo `{field}`: {} Como corrigir: {}", pt.0, pt.1))
+            }
+            _ => None,
+        }
     }
 
     /// The dotted name of the offending field, when the error is about one field.
@@ -274,20 +295,26 @@ impl Config {
                 "mailbox.host",
                 format!("{:?} is not a host name.", m.host),
                 "write the IMAP server's name or address, e.g. host = \"imap.example.com\".",
-            ));
+            )
+            .pt(format!("{:?} não é um nome de servidor.", m.host), "escreva o nome ou o endereço do servidor IMAP, por exemplo imap.empresa.com.br."));
         }
         if m.port == Some(0) {
             return Err(ConfigError::invalid(
                 "mailbox.port",
                 "0 is not a usable port.",
                 "use 993 for security = \"tls\" or 143 for \"starttls\" (1-65535).",
-            ));
+            )
+            .pt("0 não é uma porta utilizável.", "use 993 com segurança \"tls\" ou 143 com \"starttls\" (1 a 65535)."));
         }
         if m.security == Security::Plain && !is_loopback(&m.host) {
             return Err(ConfigError::invalid(
                 "mailbox.security",
                 format!("\"plain\" would send the password unencrypted to {}.", m.host),
                 "use security = \"tls\" (port 993) or \"starttls\" (port 143); \"plain\" is only accepted for localhost.",
+            )
+            .pt(
+                format!("\"plain\" mandaria a senha sem criptografia para {}.", m.host),
+                "use segurança \"tls\" (porta 993) ou \"starttls\" (porta 143); \"plain\" só é aceito para localhost.",
             ));
         }
         if m.username.trim().is_empty() {
@@ -295,10 +322,12 @@ impl Config {
                 "mailbox.username",
                 "it is empty.",
                 "write the mailbox login, e.g. username = \"alertas@example.com\".",
-            ));
+            )
+            .pt("está vazio.", "escreva o login da caixa de e-mail, por exemplo alertas@empresa.com.br."));
         }
         if m.folder.trim().is_empty() {
-            return Err(ConfigError::invalid("mailbox.folder", "it is empty.", "use folder = \"INBOX\" or the folder's name."));
+            return Err(ConfigError::invalid("mailbox.folder", "it is empty.", "use folder = \"INBOX\" or the folder's name.")
+                .pt("está vazio.", "use INBOX ou o nome da pasta."));
         }
         check_imap_text("mailbox.folder", &m.folder)?;
         if let Some(ca) = m.ca_file() {
@@ -308,12 +337,20 @@ impl Config {
                     format!("cannot read {}: {e}.", ca.display()),
                     "point it at a readable PEM certificate file, or leave it empty to use the system's trusted roots.",
                 )
+                .pt(
+                    format!("não consigo ler {}: {e}.", ca.display()),
+                    "indique um arquivo de certificado PEM legível, ou deixe vazio para usar os certificados confiáveis do sistema.",
+                )
             })?;
             if async_native_tls::Certificate::from_pem(&pem).is_err() {
                 return Err(ConfigError::invalid(
                     "mailbox.ca_file",
                     format!("{} is not a PEM certificate.", ca.display()),
                     "use the server's (or its CA's) certificate in PEM form (-----BEGIN CERTIFICATE-----).",
+                )
+                .pt(
+                    format!("{} não é um certificado PEM.", ca.display()),
+                    "use o certificado do servidor (ou da sua CA) em formato PEM (-----BEGIN CERTIFICATE-----).",
                 ));
             }
         }
@@ -322,6 +359,10 @@ impl Config {
                 "mailbox.rescan_secs",
                 format!("{} is out of range.", m.rescan_secs),
                 format!("use a value between {MIN_RESCAN_SECS} and {MAX_RESCAN_SECS} seconds (20 is a good default)."),
+            )
+            .pt(
+                format!("{} está fora do intervalo.", m.rescan_secs),
+                format!("use um valor entre {MIN_RESCAN_SECS} e {MAX_RESCAN_SECS} segundos (20 é um bom padrão)."),
             ));
         }
         if m.max_message_bytes < 4096 {
@@ -329,6 +370,10 @@ impl Config {
                 "mailbox.max_message_bytes",
                 format!("{} bytes is too small to hold an e-mail's headers.", m.max_message_bytes),
                 "use at least 4096; the default is 1048576 (1 MiB).",
+            )
+            .pt(
+                format!("{} bytes é pouco demais para os cabeçalhos de um e-mail.", m.max_message_bytes),
+                "use pelo menos 4096; o padrão é 1048576 (1 MiB).",
             ));
         }
         let f = &self.filter;
@@ -337,7 +382,8 @@ impl Config {
                 "filter.from",
                 "it is empty, so any sender would raise alerts.",
                 "write the sensor's sender address, e.g. from = \"sensor@cpd.example.com.br\".",
-            ));
+            )
+            .pt("está vazio, e qualquer remetente geraria alertas.", "escreva o endereço do remetente do sensor, por exemplo sensor@cpd.empresa.com.br."));
         }
         check_imap_text("filter.from", &f.from)?;
         if f.subject.trim().is_empty() {
@@ -345,11 +391,13 @@ impl Config {
                 "filter.subject",
                 "it is empty.",
                 "write the text the alert subjects contain, e.g. subject = \"ALERTA\".",
-            ));
+            )
+            .pt("está vazio.", "escreva o texto que os assuntos dos alertas contêm, por exemplo ALERTA."));
         }
         check_imap_text("filter.subject", &f.subject)?;
         if f.search.contains(['\r', '\n']) {
-            return Err(ConfigError::invalid("filter.search", "it contains a line break.", "write the extra criteria on one line."));
+            return Err(ConfigError::invalid("filter.search", "it contains a line break.", "write the extra criteria on one line.")
+                .pt("contém uma quebra de linha.", "escreva o critério extra numa linha só."));
         }
         Ok(())
     }
@@ -364,6 +412,10 @@ impl Config {
                 "twilio",
                 "[whatsapp] or [calls] is set but there is no [twilio] section.",
                 "add [twilio] with account_sid = \"AC...\" (the auth token goes in the keyring or SENTINELA_TWILIO_AUTH_TOKEN).",
+            )
+            .pt(
+                "WhatsApp ou chamadas estão configurados, mas falta a seção Twilio.",
+                "preencha o Account SID do Twilio (AC…); o auth token vai para o cofre de senhas do sistema.",
             ));
         }
         if let Some(t) = &mut self.twilio {
@@ -372,6 +424,10 @@ impl Config {
                     "twilio.account_sid",
                     format!("{:?} is not an Account SID.", t.account_sid),
                     "copy it from the Twilio console: AC followed by 32 hexadecimal characters.",
+                )
+                .pt(
+                    format!("{:?} não é um Account SID.", t.account_sid),
+                    "copie-o do console do Twilio: AC seguido de 32 caracteres hexadecimais.",
                 ));
             }
             if !t.api_key_sid.is_empty() && !is_sid(&t.api_key_sid, "SK") {
@@ -379,6 +435,10 @@ impl Config {
                     "twilio.api_key_sid",
                     format!("{:?} is not an API key SID.", t.api_key_sid),
                     "use SK followed by 32 hexadecimal characters, or leave it empty to use the auth token.",
+                )
+                .pt(
+                    format!("{:?} não é o SID de uma API key.", t.api_key_sid),
+                    "use SK seguido de 32 caracteres hexadecimais, ou deixe vazio para usar o auth token.",
                 ));
             }
             let url = t.base_url.trim_end_matches('/');
@@ -390,6 +450,10 @@ impl Config {
                     "twilio.base_url",
                     format!("{:?} is not an https URL.", t.base_url),
                     "use https://api.twilio.com (plain http is only accepted for localhost test servers).",
+                )
+                .pt(
+                    format!("{:?} não é um endereço https.", t.base_url),
+                    "use https://api.twilio.com (http simples só é aceito para servidores de teste em localhost).",
                 ));
             }
             t.base_url = url.to_owned();
@@ -402,6 +466,10 @@ impl Config {
                     "whatsapp.content_sid",
                     format!("{:?} is not a Content SID.", w.content_sid),
                     "use HX followed by 32 hexadecimal characters, or leave it empty to send plain text.",
+                )
+                .pt(
+                    format!("{:?} não é um Content SID.", w.content_sid),
+                    "use HX seguido de 32 caracteres hexadecimais, ou deixe vazio para mandar texto simples.",
                 ));
             }
         }
@@ -409,19 +477,24 @@ impl Config {
             c.from = phone_field("calls.from", &c.from)?;
             c.to = phone_list("calls.to", &c.to)?;
             if !(5..=120).contains(&c.ring_secs) {
-                return Err(ConfigError::invalid("calls.ring_secs", format!("{} is out of range.", c.ring_secs), "use 5 to 120 seconds (25 rings about 5 times)."));
+                return Err(ConfigError::invalid("calls.ring_secs", format!("{} is out of range.", c.ring_secs), "use 5 to 120 seconds (25 rings about 5 times).")
+                    .pt(format!("{} está fora do intervalo.", c.ring_secs), "use de 5 a 120 segundos (25 tocam umas 5 vezes)."));
             }
             if !(1..=10).contains(&c.rounds) {
-                return Err(ConfigError::invalid("calls.rounds", format!("{} is out of range.", c.rounds), "use 1 to 10 rounds through the list."));
+                return Err(ConfigError::invalid("calls.rounds", format!("{} is out of range.", c.rounds), "use 1 to 10 rounds through the list.")
+                    .pt(format!("{} está fora do intervalo.", c.rounds), "use de 1 a 10 rodadas pela lista."));
             }
             if c.round_pause_secs > 3600 {
-                return Err(ConfigError::invalid("calls.round_pause_secs", format!("{} is too long.", c.round_pause_secs), "use at most 3600 seconds."));
+                return Err(ConfigError::invalid("calls.round_pause_secs", format!("{} is too long.", c.round_pause_secs), "use at most 3600 seconds.")
+                    .pt(format!("{} é longo demais.", c.round_pause_secs), "use no máximo 3600 segundos."));
             }
             if c.voice.trim().is_empty() || c.voice.contains(['"', '<', '>', '&']) {
-                return Err(ConfigError::invalid("calls.voice", format!("{:?} is not a voice name.", c.voice), "use a Portuguese voice such as \"Polly.Camila\" or \"Polly.Vitoria-Neural\"."));
+                return Err(ConfigError::invalid("calls.voice", format!("{:?} is not a voice name.", c.voice), "use a Portuguese voice such as \"Polly.Camila\" or \"Polly.Vitoria-Neural\".")
+                    .pt(format!("{:?} não é um nome de voz.", c.voice), "use uma voz em português, como Polly.Camila ou Polly.Vitoria-Neural."));
             }
             if c.language.trim().is_empty() || c.language.contains(['"', '<', '>', '&']) {
-                return Err(ConfigError::invalid("calls.language", format!("{:?} is not a language tag.", c.language), "use \"pt-BR\"."));
+                return Err(ConfigError::invalid("calls.language", format!("{:?} is not a language tag.", c.language), "use \"pt-BR\".")
+                    .pt(format!("{:?} não é um código de idioma.", c.language), "use pt-BR."));
             }
         }
         Ok(())
@@ -438,18 +511,25 @@ fn is_sid(value: &str, prefix: &str) -> bool {
 }
 
 fn phone_field(field: &'static str, value: &str) -> Result<String, ConfigError> {
-    crate::phone::normalise(value).map_err(|e| ConfigError::invalid(field, e.to_string(), "correct the number."))
+    crate::phone::normalise(value).map_err(|e| {
+        ConfigError::invalid(field, e.to_string(), "correct the number.").pt(
+            format!("{:?} não é um número de telefone válido ({}).", e.input, e.reason),
+            "escreva com o DDD, por exemplo (11) 99999-0001, ou no formato internacional, por exemplo +55 11 99999-0001.",
+        )
+    })
 }
 
 fn phone_list(field: &'static str, values: &[String]) -> Result<Vec<String>, ConfigError> {
     if values.is_empty() {
-        return Err(ConfigError::invalid(field, "the list is empty.", "add at least one number, e.g. [\"(11) 99999-0001\"]."));
+        return Err(ConfigError::invalid(field, "the list is empty.", "add at least one number, e.g. [\"(11) 99999-0001\"].")
+            .pt("a lista está vazia.", "acrescente pelo menos um número, por exemplo (11) 99999-0001."));
     }
     let mut out: Vec<String> = Vec::with_capacity(values.len());
     for v in values {
         let n = phone_field(field, v)?;
         if out.contains(&n) {
-            return Err(ConfigError::invalid(field, format!("{v:?} is in the list twice."), "remove the repeated number."));
+            return Err(ConfigError::invalid(field, format!("{v:?} is in the list twice."), "remove the repeated number.")
+                .pt(format!("{v:?} está duas vezes na lista."), "tire o número repetido."));
         }
         out.push(n);
     }
@@ -459,7 +539,8 @@ fn phone_list(field: &'static str, values: &[String]) -> Result<Vec<String>, Con
 /// Line breaks would end the IMAP command early and let the rest be read as a new command.
 fn check_imap_text(field: &'static str, value: &str) -> Result<(), ConfigError> {
     if value.contains(['\r', '\n', '\0']) {
-        return Err(ConfigError::invalid(field, "it contains a line break or NUL character.", "write it on one line."));
+        return Err(ConfigError::invalid(field, "it contains a line break or NUL character.", "write it on one line.")
+            .pt("contém uma quebra de linha ou um caractere NUL.", "escreva numa linha só."));
     }
     Ok(())
 }
@@ -601,6 +682,26 @@ to = ["11 99999 0001", "(21) 98888-7777"]
         assert_eq!(Config::parse(&local).unwrap().twilio.unwrap().base_url, "http://127.0.0.1:8080");
         let msg = Config::parse(&full.replace("(21) 98888-7777", "abc")).unwrap_err().to_string();
         assert!(msg.contains("calls.to") && msg.contains("\"abc\""), "{msg}");
+    }
+
+    #[test]
+    fn field_mistakes_are_also_said_in_portuguese() {
+        let full = format!("{GOOD}{TWILIO}");
+        let e = Config::parse(&full.replace("(21) 98888-7777", "abc")).unwrap_err();
+        let pt = e.in_portuguese().expect("a Portuguese message");
+        assert!(pt.starts_with("campo `calls.to`: \"abc\" não é um número de telefone válido"), "{pt}");
+        assert!(pt.contains("Como corrigir: escreva com o DDD"), "{pt}");
+        assert!(e.to_string().starts_with("configuration field `calls.to`"), "English stays for logs and the CLI");
+        // Every field check carries its Portuguese text, whichever field it is about.
+        for broken in [
+            full.replace("AC0123", "XX0123"),
+            full.replace("[calls]", "[calls]\nrounds = 0"),
+            full.replace("[twilio]", "[twilio]\nbase_url = \"http://api.example.com\""),
+            GOOD.replace("host = \"imap.example.com\"", "host = \"\""),
+        ] {
+            let e = Config::parse(&broken).unwrap_err();
+            assert!(e.in_portuguese().is_some_and(|m| m.contains("Como corrigir:")), "{e}");
+        }
     }
 
     #[test]
