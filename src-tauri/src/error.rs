@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::i18n::Lang;
+use crate::status::Problem;
 
 #[derive(Debug, Clone, Serialize, thiserror::Error)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -46,7 +47,8 @@ impl From<sentinela_engine::secrets::SecretError> for AppError {
 
 impl From<sentinela_engine::imap::MailboxError> for AppError {
     fn from(e: sentinela_engine::imap::MailboxError) -> Self {
-        AppError::new(e.kind(), e)
+        let message = Lang::current().explain(Problem::Mailbox { kind: e.kind(), message: &e.to_string() });
+        AppError::new(e.kind(), message)
     }
 }
 
