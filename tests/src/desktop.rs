@@ -86,12 +86,20 @@ impl Desktop {
         d.bus = line.trim().to_owned();
         d.children.push(bus);
 
-        // A display number nobody uses.
-        let n = (90..200).find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()).unwrap();
-        d.display = format!(":{n}");
-        let xvfb = spawn(Command::new("Xvfb").args([&d.display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"]));
+        // Xvfb picks a free display itself and prints its number once it accepts connections,
+        // so two desktops started at once cannot race for the same one.
+        let mut xvfb = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("Xvfb (scripts/setup --test installs xvfb)");
+        let mut number = String::new();
+        BufReader::new(xvfb.stdout.take().unwrap()).read_line(&mut number).unwrap();
+        d.display = format!(":{}", number.trim());
+        assert!(number.trim().parse::<u32>().is_ok(), "Xvfb did not report its display: {number:?}");
         d.children.push(xvfb);
-        wait_until("Xvfb", Duration::from_secs(10), || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists());
 
         let _ = d.command("dbus-update-activation-environment").args(["DISPLAY", "XDG_RUNTIME_DIR"]).status();
         let mut keyring = d
