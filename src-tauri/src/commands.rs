@@ -76,11 +76,14 @@ pub async fn secret_status() -> Result<SecretStatus, AppError> {
 
 /// Stores a secret in the OS keyring (the "Replace" button).
 #[tauri::command]
-pub async fn store_secret(name: String, value: String) -> Result<(), AppError> {
+pub async fn store_secret(app: AppHandle, name: String, value: String) -> Result<(), AppError> {
     if value.is_empty() {
         return Err(AppError::new("invalid", "empty secret"));
     }
     secrets::store(secret_name(&name)?, Secret::new(value)).await?;
+    // A new password or token takes effect at once, and an engine that could not start for
+    // want of it starts now: no restart of the app, no second Save.
+    host::restart(&app).await;
     Ok(())
 }
 

@@ -31,7 +31,7 @@ fn show(app: &AppHandle, title: &str, body: &str) {
 
 pub fn cannot_start(app: &AppHandle, message: &str) {
     let lang = app.state::<AppState>().lang;
-    show(app, lang.t(Key::NotWatching), message);
+    show(app, lang.t(Key::NotWatching), &lang.explain(Problem::Start(message)));
 }
 
 pub fn on_event(app: &AppHandle, event: &EngineEvent) {

@@ -41,7 +41,7 @@ impl From<sentinela_engine::journal::JournalError> for AppError {
 
 impl From<sentinela_engine::secrets::SecretError> for AppError {
     fn from(e: sentinela_engine::secrets::SecretError) -> Self {
-        AppError::new("keyring", e)
+        AppError::new("keyring", Lang::current().secret_problem(&e))
     }
 }
 

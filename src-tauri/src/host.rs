@@ -9,10 +9,11 @@ use std::time::Duration;
 use sentinela_engine::config::Config;
 use sentinela_engine::events::EventBus;
 use sentinela_engine::journal::AlertJournal;
-use sentinela_engine::runner::{EngineSecrets, RunningEngine};
+use sentinela_engine::runner::{EngineSecrets, RunningEngine, StartError};
 use tauri::{AppHandle, Emitter, Manager};
 use tracing::{error, info, warn};
 
+use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::status::EngineStatus;
 use crate::{desktop_alerts, tray, windows};
@@ -21,6 +22,9 @@ use crate::{desktop_alerts, tray, windows};
 pub const ENGINE_EVENT: &str = "engine://event";
 /// Sent to every window when the settings file changed.
 pub const SETTINGS_UPDATED: &str = "settings://updated";
+/// Sent to every window after the engine was (re)started or failed to start: a failed start
+/// emits no engine event, yet the status line must say it.
+pub const STATUS_CHANGED: &str = "status://changed";
 
 pub struct AppState {
     pub config_path: PathBuf,
@@ -67,10 +71,15 @@ pub async fn restart(app: &AppHandle) {
         windows::show(app, windows::WindowKind::Settings);
         return;
     }
+    // Failures in the user's words: they end up in the status line and a notification.
+    let lang = state.lang;
     let started = async {
-        let config = Config::load(&state.config_path).map_err(|e| e.to_string())?;
-        let secrets = EngineSecrets::load(&config).await.map_err(|e| e.to_string())?;
-        let engine = RunningEngine::start(&config, secrets, &state.data_dir, state.events.clone()).await.map_err(|e| e.to_string())?;
+        let config = Config::load(&state.config_path).map_err(|e| AppError::from(e).message)?;
+        let secrets = EngineSecrets::load(&config).await.map_err(|e| lang.secret_problem(&e))?;
+        let engine = RunningEngine::start(&config, secrets, &state.data_dir, state.events.clone()).await.map_err(|e| match e {
+            StartError::Secret(e) => lang.secret_problem(&e),
+            other => other.to_string(),
+        })?;
         let pause = engine.journal.pause_state().await.ok();
         Ok::<_, String>((engine, pause))
     };
@@ -87,6 +96,7 @@ pub async fn restart(app: &AppHandle) {
     }
     drop(slot);
     tray::refresh(app);
+    let _ = app.emit(STATUS_CHANGED, ());
 }
 
 /// Stops the engine politely (IMAP DONE/LOGOUT) within a few seconds.

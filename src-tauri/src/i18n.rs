@@ -2,6 +2,8 @@
 //! Portuguese when the system language is Portuguese, English otherwise. The windows carry their
 //! own copy of the same choice (`ui/src/i18n.ts`).
 
+use sentinela_engine::secrets::SecretError;
+
 use crate::status::Problem;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -87,7 +89,8 @@ impl Lang {
     pub fn explain(self, problem: Problem<'_>) -> String {
         let (words, detail) = match (self, problem) {
             (Lang::En, Problem::Start(d) | Problem::Mailbox { message: d, .. } | Problem::TwilioCredentials(d)) => return d.to_owned(),
-            (Lang::Pt, Problem::Start(d)) => ("O Sentinela não conseguiu iniciar.", d),
+            // Already in the user's words where it matters (see `secret_problem`).
+            (Lang::Pt, Problem::Start(d)) => return format!("O Sentinela não conseguiu iniciar: {d}"),
             (Lang::Pt, Problem::TwilioCredentials(d)) => {
                 ("O Twilio recusou as credenciais: confira o Account SID nas Configurações e guarde o auth token de novo.", d)
             }
@@ -107,6 +110,29 @@ impl Lang {
             ),
         };
         format!("{words} Detalhe técnico: {detail}")
+    }
+}
+
+impl Lang {
+    /// A secret the engine could not read, with what to do about it.
+    pub fn secret_problem(self, e: &SecretError) -> String {
+        if self == Lang::En {
+            return e.to_string();
+        }
+        let what = |env_var: &str| match env_var {
+            "SENTINELA_IMAP_PASSWORD" => "a senha da caixa de e-mail",
+            _ => "o auth token do Twilio",
+        };
+        match e {
+            SecretError::Missing { env_var, .. } => format!(
+                "falta {} no cofre de senhas do sistema: abra as Configurações, preencha o campo e clique em Guardar.",
+                what(env_var)
+            ),
+            SecretError::Unavailable { env_var, reason, .. } => format!(
+                "o cofre de senhas do sistema não pôde ser lido para {}: desbloqueie-o e tente de novo. Detalhe técnico: {reason}",
+                what(env_var)
+            ),
+        }
     }
 }
 
@@ -153,5 +179,13 @@ mod tests {
         assert!(Lang::Pt.explain(Problem::TwilioCredentials("20003")).starts_with("O Twilio recusou as credenciais"));
         // A code this version does not know keeps the engine's words rather than guessing.
         assert_eq!(Lang::Pt.explain(Problem::Mailbox { kind: "new-kind", message: "detail" }), "detail");
+    }
+
+    #[test]
+    fn a_missing_secret_says_where_to_store_it() {
+        let missing = SecretError::Missing { label: "IMAP password", env_var: "SENTINELA_IMAP_PASSWORD", keyring_user: "imap-password" };
+        let pt = Lang::Pt.explain(Problem::Start(&Lang::Pt.secret_problem(&missing)));
+        assert_eq!(pt, "O Sentinela não conseguiu iniciar: falta a senha da caixa de e-mail no cofre de senhas do sistema: abra as Configurações, preencha o campo e clique em Guardar.");
+        assert!(Lang::En.secret_problem(&missing).starts_with("the IMAP password is not set"));
     }
 }

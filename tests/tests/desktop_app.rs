@@ -78,7 +78,18 @@ async fn the_desktop_app_end_to_end() {
     wd.wait_for("no field error", WAIT, "return document.querySelectorAll('.invalid').length", |v| v == &json!(0)).await;
     desktop.screenshot(&screenshots_dir().join("settings.png"));
 
-    // --- Secrets: into the keyring, never back into the page.
+    // --- Saved before the secrets are stored: the engine cannot start, and says so in Portuguese.
+    wd.click("#save").await;
+    wd.wait_for("saved", WAIT, "return document.querySelector('#result').textContent", |v| {
+        v.as_str().is_some_and(|s| s.starts_with("Salvo."))
+    })
+    .await;
+    wd.wait_for("the missing password in the status line", WAIT, "return document.querySelector('#engine-status').textContent", |v| {
+        v.as_str().is_some_and(|s| s.contains("falta a senha da caixa de e-mail no cofre de senhas do sistema"))
+    })
+    .await;
+
+    // --- Secrets: into the keyring, never back into the page; storing them starts the engine.
     wd.fill("#secret-imap-password-input", PASSWORD).await;
     wd.click("#secret-imap-password-store").await;
     wd.fill("#secret-twilio-auth-token-input", AUTH_TOKEN).await;
@@ -89,12 +100,11 @@ async fn the_desktop_app_end_to_end() {
     .await;
     let page = wd.execute("return document.documentElement.outerHTML", json!([])).await;
     assert!(!page.as_str().unwrap().contains(PASSWORD), "the secret is not in the page");
-
-    wd.click("#save").await;
-    wd.wait_for("saved", WAIT, "return document.querySelector('#result').textContent", |v| {
-        v.as_str().is_some_and(|s| s.starts_with("Salvo."))
+    wd.wait_for("watching, without another Save", WAIT, "return document.querySelector('#engine-status').textContent", |v| {
+        v.as_str().is_some_and(|s| s.starts_with("Vigiando"))
     })
     .await;
+
     // "Test mailbox" logs in for real with the keyring's password.
     wd.execute("document.querySelector('#test-mailbox').click()", json!([])).await;
     let probe = wd
@@ -224,11 +234,15 @@ async fn the_desktop_app_end_to_end() {
 
     // --- The mailbox goes away: the tray and a notification say so, and again on recovery.
     let mut server = server;
+    const NOT_WATCHING: &str = "Sentinela NÃO está vigiando a caixa de e-mail";
+    // One was already sent: the failed start before the secrets were stored.
+    let before = desktop.notifications().matches(NOT_WATCHING).count();
     server.kill();
-    wait_until("the not-watching notification", WAIT, || desktop.notifications().contains("Sentinela NÃO está vigiando a caixa de e-mail"));
+    wait_until("the not-watching notification", WAIT, || desktop.notifications().matches(NOT_WATCHING).count() > before);
     // What happened and what to do in the operator's language, the technical detail after it.
     let notifications = desktop.notifications();
-    assert!(notifications.contains("servidor de e-mail") && notifications.contains("Detalhe técnico: "), "{notifications}");
+    let alarm = &notifications[notifications.rfind(NOT_WATCHING).unwrap()..];
+    assert!(alarm.contains("servidor de e-mail") && alarm.contains("Detalhe técnico: "), "{alarm}");
     wd.wait_for("the problem in the window", WAIT, "return document.querySelector('#engine-status').className", |v| {
         v.as_str().is_some_and(|s| s.contains("degraded"))
     })

@@ -47,3 +47,8 @@ export function onEngineEvent(handler: (e: EngineEvent) => void): Promise<Unlist
 export function onSettingsUpdated(handler: () => void): Promise<UnlistenFn> {
   return listen("settings://updated", () => handler());
 }
+
+/** The engine was (re)started, or failed to start: time to ask for its status again. */
+export function onStatusChanged(handler: () => void): Promise<UnlistenFn> {
+  return listen("status://changed", () => handler());
+}

@@ -1,6 +1,6 @@
 // The engine's state in words (the same text as the tray's tooltip), shown at the top of both
 // windows so a pause or a problem is visible wherever the operator looks.
-import { ipc, onEngineEvent } from "./ipc";
+import { ipc, onEngineEvent, onStatusChanged } from "./ipc";
 
 export async function showEngineStatus(line: HTMLElement): Promise<void> {
   const refresh = async () => {
@@ -10,4 +10,5 @@ export async function showEngineStatus(line: HTMLElement): Promise<void> {
   };
   await refresh();
   await onEngineEvent(() => void refresh());
+  await onStatusChanged(() => void refresh());
 }
