@@ -25,11 +25,7 @@ impl AppError {
 
 impl From<sentinela_engine::config::ConfigError> for AppError {
     fn from(e: sentinela_engine::config::ConfigError) -> Self {
-        let message = match Lang::current() {
-            Lang::Pt => e.in_portuguese().unwrap_or_else(|| e.to_string()),
-            Lang::En => e.to_string(),
-        };
-        AppError { code: "config", field: e.field(), message }
+        AppError { code: "config", field: e.field(), message: Lang::current().config_problem(&e) }
     }
 }
 

@@ -13,7 +13,6 @@ use sentinela_engine::runner::{EngineSecrets, RunningEngine, StartError};
 use tauri::{AppHandle, Emitter, Manager};
 use tracing::{error, info, warn};
 
-use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::status::EngineStatus;
 use crate::{desktop_alerts, tray, windows};
@@ -74,7 +73,7 @@ pub async fn restart(app: &AppHandle) {
     // Failures in the user's words: they end up in the status line and a notification.
     let lang = state.lang;
     let started = async {
-        let config = Config::load(&state.config_path).map_err(|e| AppError::from(e).message)?;
+        let config = Config::load(&state.config_path).map_err(|e| lang.config_problem(&e))?;
         let secrets = EngineSecrets::load(&config).await.map_err(|e| lang.secret_problem(&e))?;
         let engine = RunningEngine::start(&config, secrets, &state.data_dir, state.events.clone()).await.map_err(|e| match e {
             StartError::Secret(e) => lang.secret_problem(&e),

@@ -2,6 +2,7 @@
 //! Portuguese when the system language is Portuguese, English otherwise. The windows carry their
 //! own copy of the same choice (`ui/src/i18n.ts`).
 
+use sentinela_engine::config::ConfigError;
 use sentinela_engine::secrets::SecretError;
 
 use crate::status::Problem;
@@ -114,6 +115,14 @@ impl Lang {
 }
 
 impl Lang {
+    /// A configuration the engine refused: the field, the problem and the fix.
+    pub fn config_problem(self, e: &ConfigError) -> String {
+        match self {
+            Lang::Pt => e.in_portuguese().unwrap_or_else(|| e.to_string()),
+            Lang::En => e.to_string(),
+        }
+    }
+
     /// A secret the engine could not read, with what to do about it.
     pub fn secret_problem(self, e: &SecretError) -> String {
         if self == Lang::En {
