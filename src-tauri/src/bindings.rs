@@ -15,10 +15,10 @@ use sentinela_engine::journal::{AlertRecord, AlertSummary, CallAttempt, Delivery
 use sentinela_engine::selftest::SelfTestReport;
 use ts_rs::TS;
 
-use crate::commands::{AlertDetail, CsvRow, SecretStatus, SettingsView, StatusView};
+use crate::commands::{AlertDetail, CsvRow, SecretStatus, SettingsView};
 use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::status::{EngineStatus, TrayState};
+use crate::status::{StatusView, TrayState};
 
 /// Name → declaration of one type, and the names it refers to.
 type Declarations = BTreeMap<String, (String, Vec<String>)>;
@@ -59,7 +59,6 @@ fn generate() -> String {
     declare::<AlertDetail>(&mut d);
     declare::<StatusView>(&mut d);
     declare::<TrayState>(&mut d);
-    declare::<EngineStatus>(&mut d);
     declare::<CsvRow>(&mut d);
     declare::<AppError>(&mut d);
 

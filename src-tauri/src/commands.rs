@@ -1,5 +1,5 @@
-//! The typed commands the windows call (through `ui/src/ipc.ts` only). Every one returns
-//! `Result<_, AppError>`; secrets go in and never come back out.
+//! The typed commands the windows call (through `ui/src/ipc.ts` only), run by the window's own
+//! process. Every one returns `Result<_, AppError>`; secrets go in and never come back out.
 
 use std::time::Duration;
 
@@ -9,13 +9,13 @@ use sentinela_engine::journal::{AlertId, AlertRecord, AlertSummary, CallAttempt,
 use sentinela_engine::secrets::{self, Secret, SecretName};
 use sentinela_engine::selftest::{self, SelfTestReport};
 use serde::{Deserialize, Serialize};
-use tauri::{AppHandle, Manager, State};
+use tauri::State;
 
 use crate::error::AppError;
-use crate::host::{self, AppState};
 use crate::i18n::Lang;
-use crate::status::{EngineStatus, TrayState};
-use crate::tray;
+use crate::link::ToTray;
+use crate::status::StatusView;
+use crate::window_process::WindowProcess;
 
 #[derive(Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -27,7 +27,7 @@ pub struct SettingsView {
 }
 
 #[tauri::command]
-pub async fn get_settings(state: State<'_, AppState>) -> Result<SettingsView, AppError> {
+pub async fn get_settings(state: State<'_, WindowProcess>) -> Result<SettingsView, AppError> {
     let config = if state.config_path.exists() { Some(Config::load(&state.config_path)?) } else { None };
     Ok(SettingsView { path: state.config_path.display().to_string(), config, lang: state.lang })
 }
@@ -40,13 +40,13 @@ pub async fn validate_settings(mut config: Config) -> Result<Config, AppError> {
     Ok(config)
 }
 
-/// Writes the file atomically, then restarts the engine with it: no app restart needed.
+/// Writes the file atomically; the tray process then restarts the engine with it (no app
+/// restart needed) and tells the other window.
 #[tauri::command]
-pub async fn save_settings(app: AppHandle, state: State<'_, AppState>, config: Config) -> Result<Config, AppError> {
+pub async fn save_settings(state: State<'_, WindowProcess>, config: Config) -> Result<Config, AppError> {
     config.save(&state.config_path)?;
     let saved = Config::load(&state.config_path)?;
-    host::restart(&app).await;
-    host::settings_updated(&app);
+    state.tell_tray(ToTray::SettingsSaved);
     Ok(saved)
 }
 
@@ -76,14 +76,14 @@ pub async fn secret_status() -> Result<SecretStatus, AppError> {
 
 /// Stores a secret in the OS keyring (the "Replace" button).
 #[tauri::command]
-pub async fn store_secret(app: AppHandle, name: String, value: String) -> Result<(), AppError> {
+pub async fn store_secret(state: State<'_, WindowProcess>, name: String, value: String) -> Result<(), AppError> {
     if value.is_empty() {
         return Err(AppError::new("invalid", "empty secret"));
     }
     secrets::store(secret_name(&name)?, Secret::new(value)).await?;
-    // A new password or token takes effect at once, and an engine that could not start for
-    // want of it starts now: no restart of the app, no second Save.
-    host::restart(&app).await;
+    // The engine restarts with it at once (an engine that could not start for want of it
+    // starts now).
+    state.tell_tray(ToTray::SecretStored);
     Ok(())
 }
 
@@ -111,8 +111,8 @@ pub async fn test_call(mut config: Config, to: String) -> Result<SelfTestReport,
 
 /// The history list, newest first (bodies stay in the journal until an alert is opened).
 #[tauri::command]
-pub async fn list_alerts(app: AppHandle, limit: Option<usize>) -> Result<Vec<AlertSummary>, AppError> {
-    Ok(host::journal(&app).await?.alert_summaries(limit.unwrap_or(1000)).await?)
+pub async fn list_alerts(state: State<'_, WindowProcess>, limit: Option<usize>) -> Result<Vec<AlertSummary>, AppError> {
+    Ok(state.journal()?.alert_summaries(limit.unwrap_or(1000)).await?)
 }
 
 #[derive(Serialize)]
@@ -126,8 +126,8 @@ pub struct AlertDetail {
 }
 
 #[tauri::command]
-pub async fn alert_detail(app: AppHandle, id: AlertId) -> Result<AlertDetail, AppError> {
-    let journal = host::journal(&app).await?;
+pub async fn alert_detail(state: State<'_, WindowProcess>, id: AlertId) -> Result<AlertDetail, AppError> {
+    let journal = state.journal()?;
     let alert = journal.alert(id).await?.ok_or_else(|| AppError::new("not_found", format!("no alert #{id}")))?;
     Ok(AlertDetail {
         whatsapp: journal.deliveries_of(id).await?,
@@ -138,18 +138,10 @@ pub async fn alert_detail(app: AppHandle, id: AlertId) -> Result<AlertDetail, Ap
     })
 }
 
-#[derive(Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct StatusView {
-    pub state: TrayState,
-    pub text: String,
-    pub status: EngineStatus,
-}
-
+/// The engine's state in words, as the tray process last said it.
 #[tauri::command]
-pub async fn engine_status(app: AppHandle) -> Result<StatusView, AppError> {
-    let (state, text) = tray::status_text(&app);
-    Ok(StatusView { state, text, status: app.state::<AppState>().status() })
+pub async fn engine_status(state: State<'_, WindowProcess>) -> Result<StatusView, AppError> {
+    Ok(state.status())
 }
 
 #[derive(Deserialize)]
@@ -165,7 +157,7 @@ pub struct CsvRow {
 /// Writes the rows the history window shows to a CSV file in the user's Downloads folder (or
 /// the data directory) and returns its path.
 #[tauri::command]
-pub async fn export_csv(state: State<'_, AppState>, rows: Vec<CsvRow>) -> Result<String, AppError> {
+pub async fn export_csv(state: State<'_, WindowProcess>, rows: Vec<CsvRow>) -> Result<String, AppError> {
     let dir = directories::UserDirs::new()
         .and_then(|d| d.download_dir().map(|p| p.to_owned()))
         .filter(|d| d.is_dir())

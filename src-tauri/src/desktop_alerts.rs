@@ -42,10 +42,7 @@ pub fn on_event(app: &AppHandle, event: &EngineEvent) {
             let (id, subject) = (n.id, n.subject.clone());
             // The body is in the journal, not in the notice: read its start for the pop-up.
             tauri::async_runtime::spawn(async move {
-                let body = match crate::host::journal(&app).await {
-                    Ok(j) => j.alert(id).await.ok().flatten(),
-                    Err(_) => None,
-                };
+                let body = crate::host::with_engine(&app, async |e| e.journal.alert(id).await.ok().flatten()).await.flatten();
                 let test = body.as_ref().is_some_and(|a| a.is_test);
                 let preview: String = body.map(|a| a.body.chars().take(BODY_PREVIEW_CHARS).collect()).unwrap_or_default();
                 let title = if test {

@@ -1,29 +1,24 @@
-//! Hosts the engine inside the app: starts it with the configuration file and the keyring's
-//! secrets, restarts it when the settings are saved, stops it on Quit, and folds its events into
-//! the tray, the windows and desktop notifications.
+//! Hosts the engine inside the tray process: starts it with the configuration file and the
+//! keyring's secrets, restarts it when a window saved the settings or stored a secret, stops it
+//! on Quit, and folds its events into the tray, desktop notifications and the windows (which
+//! run in processes of their own and hear it over the [`crate::link`]).
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use sentinela_engine::config::Config;
 use sentinela_engine::events::EventBus;
-use sentinela_engine::journal::AlertJournal;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine, StartError};
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Manager};
 use tracing::{error, info, warn};
 
 use crate::i18n::Lang;
+use crate::launcher::WindowLauncher;
+use crate::link::{LinkServer, ToTray, ToWindow};
 use crate::status::EngineStatus;
-use crate::{desktop_alerts, tray, windows};
-
-/// Event name under which engine events reach the windows.
-pub const ENGINE_EVENT: &str = "engine://event";
-/// Sent to every window when the settings file changed.
-pub const SETTINGS_UPDATED: &str = "settings://updated";
-/// Sent to every window after the engine was (re)started or failed to start: a failed start
-/// emits no engine event, yet the status line must say it.
-pub const STATUS_CHANGED: &str = "status://changed";
+use crate::windows::WindowKind;
+use crate::{desktop_alerts, tray};
 
 pub struct AppState {
     pub config_path: PathBuf,
@@ -33,17 +28,30 @@ pub struct AppState {
     pub events: EventBus,
     pub engine: tokio::sync::Mutex<Option<RunningEngine>>,
     pub status: Mutex<EngineStatus>,
+    launcher: WindowLauncher,
+    /// Set once at start; absent if the socket could not be made (then windows still open, but
+    /// cannot show the engine's state: logged loudly).
+    link: OnceLock<Arc<LinkServer>>,
 }
 
 impl AppState {
     pub fn new(config_path: PathBuf, data_dir: PathBuf) -> Self {
         AppState {
+            launcher: WindowLauncher::new(config_path.clone(), data_dir.clone()),
             config_path,
             data_dir,
             lang: Lang::current(),
             events: EventBus::default(),
             engine: tokio::sync::Mutex::new(None),
             status: Mutex::new(EngineStatus::default()),
+            link: OnceLock::new(),
+        }
+    }
+
+    /// Sends `message` to every open window.
+    fn tell_windows(&self, message: &ToWindow) {
+        if let Some(link) = self.link.get() {
+            link.broadcast(message);
         }
     }
 
@@ -67,7 +75,7 @@ pub async fn restart(app: &AppHandle) {
         info!(path = %state.config_path.display(), "no configuration yet: opening the settings window");
         state.update_status(|s| *s = EngineStatus::default());
         tray::refresh(app);
-        windows::show(app, windows::WindowKind::Settings);
+        show_window(app, WindowKind::Settings);
         return;
     }
     // Failures in the user's words: they end up in the status line and a notification.
@@ -95,7 +103,8 @@ pub async fn restart(app: &AppHandle) {
     }
     drop(slot);
     tray::refresh(app);
-    let _ = app.emit(STATUS_CHANGED, ());
+    // A failed start emits no engine event, yet the windows' status line must say it.
+    state.tell_windows(&ToWindow::Status { status: tray::status_view(app) });
 }
 
 /// Stops the engine politely (IMAP DONE/LOGOUT) within a few seconds.
@@ -125,21 +134,53 @@ pub fn spawn_event_loop(app: AppHandle) {
             state.update_status(|s| changed = s.apply(&event));
             if changed {
                 tray::refresh(&app);
+                // Before the event itself, so a window that refreshes on it reads the new state.
+                state.tell_windows(&ToWindow::Status { status: tray::status_view(&app) });
             }
             desktop_alerts::on_event(&app, &event);
-            let _ = app.emit(ENGINE_EVENT, &event);
+            match serde_json::to_value(&event) {
+                Ok(event) => state.tell_windows(&ToWindow::Event { event }),
+                Err(e) => warn!("an engine event could not be sent to the windows: {e}"),
+            }
         }
     });
 }
 
-/// The journal: the running engine's, or opened from the data directory when the engine is not
-/// running (not configured yet, or a secret missing) so the history stays readable.
-pub async fn journal(app: &AppHandle) -> Result<AlertJournal, crate::error::AppError> {
+/// Opens the windows' link. Call inside the async runtime.
+pub fn listen_for_windows(app: &AppHandle) {
     let state = app.state::<AppState>();
-    if let Some(engine) = state.engine.lock().await.as_ref() {
-        return Ok(engine.journal.clone());
+    let handle = app.clone();
+    let heard = move |message: ToTray| -> Option<ToWindow> {
+        match message {
+            ToTray::Hello { .. } => return Some(ToWindow::Status { status: tray::status_view(&handle) }),
+            ToTray::SettingsSaved => {
+                let app = handle.clone();
+                tauri::async_runtime::spawn(async move {
+                    restart(&app).await;
+                    app.state::<AppState>().tell_windows(&ToWindow::SettingsUpdated);
+                });
+            }
+            // A new password or token takes effect at once, and an engine that could not start
+            // for want of it starts now: no restart of the app, no second Save.
+            ToTray::SecretStored => {
+                let app = handle.clone();
+                tauri::async_runtime::spawn(async move { restart(&app).await });
+            }
+        }
+        None
+    };
+    match LinkServer::listen(&state.data_dir, heard) {
+        Ok(link) => {
+            let _ = state.link.set(link);
+        }
+        Err(e) => error!("the windows cannot reach the tray (local socket in {}): {e}", state.data_dir.display()),
     }
-    Ok(AlertJournal::open_in_dir(&state.data_dir)?)
+}
+
+/// Shows a window: brought to the front if open, started in its own process otherwise.
+pub fn show_window(app: &AppHandle, kind: WindowKind) {
+    let state = app.state::<AppState>();
+    state.launcher.show(state.link.get().map(|l| &**l), kind);
 }
 
 /// Runs `f` against the running engine.
@@ -150,9 +191,4 @@ pub async fn with_engine<T>(app: &AppHandle, f: impl AsyncFnOnce(&RunningEngine)
         Some(engine) => Some(f(engine).await),
         None => None,
     }
-}
-
-/// Emitted after the settings were saved, so open windows reload their copy.
-pub fn settings_updated(app: &AppHandle) {
-    let _ = app.emit(SETTINGS_UPDATED, ());
 }

@@ -78,6 +78,8 @@ impl Lang {
             (Lang::En, WatchingAgain) => "Sentinela is watching the mailbox again",
             (Lang::Pt, TwilioRefused) => "O Twilio recusou as credenciais",
             (Lang::En, TwilioRefused) => "Twilio refused the credentials",
+            (Lang::Pt, NotRunning) => "O Sentinela não está em execução: nada está sendo vigiado. Inicie o Sentinela para que ele vigie a caixa de e-mail.",
+            (Lang::En, NotRunning) => "Sentinela is not running: nothing is being watched. Start Sentinela so that it watches the mailbox.",
             (Lang::Pt, TestMark) => "[TESTE]",
             (Lang::En, TestMark) => "[TEST]",
         }
@@ -170,6 +172,7 @@ pub enum Key {
     NotWatching,
     WatchingAgain,
     TwilioRefused,
+    NotRunning,
     TestMark,
 }
 

@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use sentinela_engine::events::{EngineEvent, MailboxState, TwilioState};
 use sentinela_engine::journal::{AlertId, PauseState};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The one word the tray icon says. Icons differ by shape, not only colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum TrayState {
@@ -31,8 +31,17 @@ pub enum Problem<'a> {
     TwilioCredentials(&'a str),
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+/// The engine's state as the windows show it: the tray's word and its tooltip's text. Made by
+/// the tray process, sent to the window processes over the link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
+pub struct StatusView {
+    pub state: TrayState,
+    pub text: String,
+}
+
+/// What the engine's events said so far, folded into what the tray shows.
+#[derive(Debug, Clone, Default)]
 pub struct EngineStatus {
     pub configured: bool,
     /// Why the engine could not start (a missing or locked keyring secret, …).

@@ -15,8 +15,8 @@ use tracing::{error, warn};
 
 use crate::host::{self, AppState};
 use crate::i18n::Key;
-use crate::status::TrayState;
-use crate::windows::{self, WindowKind};
+use crate::status::{StatusView, TrayState};
+use crate::windows::WindowKind;
 
 pub const TRAY_ID: &str = "sentinela";
 pub mod ids {
@@ -88,8 +88,8 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
 fn on_menu(app: &AppHandle, id: &str) {
     let minutes = |m: i64| Some(Utc::now() + chrono::Duration::minutes(m));
     match id {
-        ids::HISTORY => windows::show(app, WindowKind::History),
-        ids::SETTINGS => windows::show(app, WindowKind::Settings),
+        ids::HISTORY => host::show_window(app, WindowKind::History),
+        ids::SETTINGS => host::show_window(app, WindowKind::Settings),
         ids::PAUSE_30 => pause(app, minutes(30)),
         ids::PAUSE_2H => pause(app, minutes(120)),
         ids::PAUSE_FOREVER => pause(app, None),
@@ -146,7 +146,7 @@ fn pause(app: &AppHandle, until: Option<chrono::DateTime<Utc>>) {
 }
 
 /// The status line, in words: the same text as the tooltip.
-pub fn status_text(app: &AppHandle) -> (TrayState, String) {
+pub fn status_view(app: &AppHandle) -> StatusView {
     let state = app.state::<AppState>();
     let lang = state.lang;
     let s = state.status();
@@ -172,12 +172,12 @@ pub fn status_text(app: &AppHandle) -> (TrayState, String) {
         },
         TrayState::NotConfigured => lang.t(Key::NotConfigured).to_owned(),
     };
-    (tray_state, text)
+    StatusView { state: tray_state, text }
 }
 
 /// Redraws icon, tooltip and menu from the current status.
 pub fn refresh(app: &AppHandle) {
-    let (state, text) = status_text(app);
+    let StatusView { state, text } = status_view(app);
     if let Some(tray) = app.tray_by_id(TRAY_ID) {
         let _ = tray.set_icon(Some(icon(state)));
         let _ = tray.set_tooltip(Some(format!("Sentinela — {text}")));

@@ -1,13 +1,14 @@
-//! The two windows. Closing one destroys it, which releases its webview (memory); the app lives
-//! on in the tray, and opening the window again builds a fresh one.
+//! The two windows, settings and history. Each lives in a process of its own
+//! ([`crate::window_process`]), started by the tray ([`crate::launcher`]): closing the window
+//! ends that process and gives back all the memory its webview took.
 
+use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindowBuilder};
-use tracing::error;
 
-use crate::host::AppState;
 use crate::i18n::{Key, Lang};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum WindowKind {
     Settings,
     History,
@@ -22,7 +23,8 @@ impl WindowKind {
         }
     }
 
-    fn label(self) -> &'static str {
+    /// The window's label (what the capabilities name) and its command-line name.
+    pub fn label(self) -> &'static str {
         match self {
             WindowKind::Settings => "settings",
             WindowKind::History => "history",
@@ -48,21 +50,21 @@ impl WindowKind {
     }
 }
 
-/// Shows the window, building it if it is not open, and brings it to the front.
-pub fn show(app: &AppHandle, kind: WindowKind) {
+/// Builds the window in this process.
+pub fn build(app: &AppHandle, kind: WindowKind, lang: Lang) -> tauri::Result<()> {
+    WebviewWindowBuilder::new(app, kind.label(), WebviewUrl::App(kind.page().into()))
+        .title(kind.title(lang))
+        .inner_size(980.0, 720.0)
+        .min_inner_size(640.0, 480.0)
+        .build()
+        .map(|_| ())
+}
+
+/// Brings the window to the front.
+pub fn focus(app: &AppHandle, kind: WindowKind) {
     if let Some(w) = app.get_webview_window(kind.label()) {
         let _ = w.unminimize();
         let _ = w.show();
         let _ = w.set_focus();
-        return;
-    }
-    let lang = app.state::<AppState>().lang;
-    let built = WebviewWindowBuilder::new(app, kind.label(), WebviewUrl::App(kind.page().into()))
-        .title(kind.title(lang))
-        .inner_size(980.0, 720.0)
-        .min_inner_size(640.0, 480.0)
-        .build();
-    if let Err(e) = built {
-        error!("cannot open the {} window: {e}", kind.label());
     }
 }

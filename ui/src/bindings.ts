@@ -57,12 +57,6 @@ state: string, sid: string | null, error_code: number | null, error_message: str
 
 export type EngineEvent = { "event": "mailbox" } & MailboxState | { "event": "checked", at: string, matching_unseen: number, } | { "event": "alert_recorded" } & AlertNotice | { "event": "delivery" } & Delivery | { "event": "call" } & CallAttempt | { "event": "escalation_started", alert_id: number, } | { "event": "escalation_finished", alert_id: number, outcome: string, answered_by: string | null, } | { "event": "twilio" } & TwilioState | { "event": "pause" } & PauseState | { "event": "watch_alarm" } & WatchAlarm;
 
-export type EngineStatus = { configured: boolean, 
-/**
- * Why the engine could not start (a missing or locked keyring secret, …).
- */
-start_error: string | null, mailbox: MailboxState | null, last_check: string | null, twilio_error: string | null, escalating: Array<number>, pause: PauseState | null, };
-
 export type FilterConfig = { 
 /**
  * Substring of the From header (IMAP `FROM`).
@@ -127,7 +121,7 @@ export type SettingsView = { path: string,
  */
 config: Config | null, lang: Lang, };
 
-export type StatusView = { state: TrayState, text: string, status: EngineStatus, };
+export type StatusView = { state: TrayState, text: string, };
 
 export type TrayState = "watching" | "alerting" | "degraded" | "paused" | "not_configured";
 

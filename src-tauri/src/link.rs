@@ -1,0 +1,317 @@
+//! The link between the tray process and its window processes.
+//!
+//! Each window (settings, history) runs in a process of its own, so that closing it gives back
+//! everything WebKit took (on Linux WebKitGTK keeps its network process and much of its heap for
+//! as long as the process that made a webview lives). The tray process keeps the engine and
+//! listens on a local socket — a Unix socket file in the data directory (mode 0600: only this
+//! user may connect), a named pipe on Windows. A window process connects, says which window it
+//! is, and then receives the engine's status and events; it tells the tray when it saved the
+//! settings or stored a secret, so the engine restarts with them. The window processes do the
+//! rest themselves (read and write the settings file, the keyring, the journal).
+//!
+//! Messages are JSON, one per line. The tray sends nothing to a connection before its `Hello`,
+//! which a peer that may only read the pipe cannot send.
+
+use std::hash::{Hash, Hasher};
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use interprocess::local_socket::tokio::prelude::*;
+use interprocess::local_socket::{tokio::Stream, ListenerOptions, Name};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::status::StatusView;
+use crate::windows::WindowKind;
+
+/// A message larger than this is refused (the peer is broken, not chatty): a status line, an
+/// engine event (no e-mail bodies travel here) fit in far less.
+const MAX_MESSAGE: u64 = 256 * 1024;
+
+/// From a window process to the tray process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToTray {
+    /// First message of every connection.
+    Hello { window: WindowKind },
+    /// The settings file was written: restart the engine with it and tell the other windows.
+    SettingsSaved,
+    /// A secret was stored in the keyring: restart the engine with it.
+    SecretStored,
+}
+
+/// From the tray process to a window process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToWindow {
+    /// The engine's state in words; sent after `Hello` and whenever it may have changed.
+    Status { status: StatusView },
+    /// An engine event as the windows receive it (`EngineEvent` in `ui/src/bindings.ts`).
+    Event { event: serde_json::Value },
+    SettingsUpdated,
+    /// Bring the window to the front (the tray menu or a second launch asked for it).
+    Focus,
+}
+
+/// Where the tray process listens: derived from the data directory, so a tray and its windows
+/// started with the same `--data-dir` find each other, and two installations never do.
+fn address(data_dir: &Path) -> io::Result<Name<'static>> {
+    #[cfg(unix)]
+    {
+        use interprocess::local_socket::{GenericFilePath, ToFsName};
+        let _ = hash_of; // used on Windows only
+        data_dir.join("link.sock").to_fs_name::<GenericFilePath>().map(|n| n.into_owned())
+    }
+    #[cfg(not(unix))]
+    {
+        use interprocess::local_socket::{GenericNamespaced, ToNsName};
+        format!("sentinela-{:016x}", hash_of(data_dir)).to_ns_name::<GenericNamespaced>().map(|n| n.into_owned())
+    }
+}
+
+fn hash_of(path: &Path) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    path.hash(&mut h);
+    h.finish()
+}
+
+async fn read_message<T: DeserializeOwned>(reader: &mut BufReader<impl AsyncRead + Unpin>, line: &mut Vec<u8>) -> io::Result<Option<T>> {
+    line.clear();
+    let n = (&mut *reader).take(MAX_MESSAGE).read_until(b'\n', line).await?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if line.last() != Some(&b'\n') {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "link message too long or cut short"));
+    }
+    serde_json::from_slice(line).map(Some).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Writes every message from `rx` until the channel or the connection closes.
+async fn write_messages<T: Serialize>(mut writer: impl AsyncWrite + Unpin, mut rx: mpsc::UnboundedReceiver<T>) {
+    while let Some(message) = rx.recv().await {
+        let mut line = serde_json::to_vec(&message).expect("link messages serialise");
+        line.push(b'\n');
+        if writer.write_all(&line).await.is_err() || writer.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+struct Peer {
+    window: WindowKind,
+    tx: mpsc::UnboundedSender<ToWindow>,
+}
+
+/// The tray process's end: accepts window processes and sends them the engine's news.
+#[derive(Default)]
+pub struct LinkServer {
+    peers: Mutex<Vec<Peer>>,
+}
+
+impl LinkServer {
+    /// Listens for window processes. `on_message` handles what they say; its answer to a
+    /// `Hello` (the current status) goes back to that window alone. Call it inside the Tokio
+    /// runtime that is to serve the link.
+    pub fn listen(
+        data_dir: &Path,
+        on_message: impl Fn(ToTray) -> Option<ToWindow> + Send + Sync + 'static,
+    ) -> io::Result<Arc<LinkServer>> {
+        std::fs::create_dir_all(data_dir)?;
+        let options = ListenerOptions::new().name(address(data_dir)?).try_overwrite(true);
+        #[cfg(unix)]
+        let options = interprocess::os::unix::local_socket::ListenerOptionsExt::mode(options, 0o600);
+        let listener = options.create_tokio()?;
+        let server = Arc::new(LinkServer::default());
+        let on_message = Arc::new(on_message);
+        let accepting = server.clone();
+        tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok(stream) => {
+                        let (server, on_message) = (accepting.clone(), on_message.clone());
+                        tokio::spawn(async move { server.serve(stream, &*on_message).await });
+                    }
+                    Err(e) => {
+                        warn!("the windows' link stopped accepting: {e}");
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(server)
+    }
+
+    async fn serve(&self, stream: Stream, on_message: &(dyn Fn(ToTray) -> Option<ToWindow> + Send + Sync)) {
+        let (reader, writer) = tokio::io::split(stream);
+        let mut reader = BufReader::new(reader);
+        let mut line = Vec::new();
+        let window = match read_message::<ToTray>(&mut reader, &mut line).await {
+            Ok(Some(ToTray::Hello { window })) => window,
+            other => {
+                debug!("a link peer left before saying hello: {other:?}");
+                return;
+            }
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Some(first) = on_message(ToTray::Hello { window }) {
+            let _ = tx.send(first);
+        }
+        self.peers.lock().unwrap_or_else(|p| p.into_inner()).push(Peer { window, tx: tx.clone() });
+        let writing = tokio::spawn(write_messages(writer, rx));
+        loop {
+            match read_message::<ToTray>(&mut reader, &mut line).await {
+                Ok(Some(message)) => {
+                    if let Some(answer) = on_message(message) {
+                        let _ = tx.send(answer);
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    warn!("dropping the {window:?} window's link: {e}");
+                    break;
+                }
+            }
+        }
+        self.peers.lock().unwrap_or_else(|p| p.into_inner()).retain(|p| !p.tx.same_channel(&tx));
+        writing.abort();
+    }
+
+    /// Sends `message` to every connected window.
+    pub fn broadcast(&self, message: &ToWindow) {
+        self.peers.lock().unwrap_or_else(|p| p.into_inner()).retain(|p| p.tx.send(message.clone()).is_ok());
+    }
+
+    /// Brings the `window` to the front if a process shows it. False when none does.
+    pub fn focus(&self, window: WindowKind) -> bool {
+        let peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        peers.iter().filter(|p| p.window == window).any(|p| p.tx.send(ToWindow::Focus).is_ok())
+    }
+}
+
+/// A window process's end: what the tray sends arrives on the receiver, which closes when the
+/// tray process goes away.
+pub struct LinkClient {
+    tx: mpsc::UnboundedSender<ToTray>,
+}
+
+impl LinkClient {
+    pub async fn connect(data_dir: &Path, window: WindowKind) -> io::Result<(LinkClient, mpsc::UnboundedReceiver<ToWindow>)> {
+        let stream = Stream::connect(address(data_dir)?).await?;
+        let (reader, writer) = tokio::io::split(stream);
+        let (tx, rx) = mpsc::unbounded_channel();
+        tx.send(ToTray::Hello { window }).expect("the receiver is still here");
+        tokio::spawn(write_messages(writer, rx));
+        let (inbox_tx, inbox) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(reader);
+            let mut line = Vec::new();
+            loop {
+                match read_message::<ToWindow>(&mut reader, &mut line).await {
+                    Ok(Some(message)) => {
+                        if inbox_tx.send(message).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        warn!("the link to the tray broke: {e}");
+                        return;
+                    }
+                }
+            }
+        });
+        Ok((LinkClient { tx }, inbox))
+    }
+
+    pub fn send(&self, message: ToTray) {
+        let _ = self.tx.send(message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(text: &str) -> ToWindow {
+        ToWindow::Status { status: StatusView { state: crate::status::TrayState::Watching, text: text.into() } }
+    }
+
+    async fn eventually(ok: impl Fn() -> bool) {
+        for _ in 0..100 {
+            if ok() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("timed out");
+    }
+
+    async fn next(rx: &mut mpsc::UnboundedReceiver<ToWindow>) -> ToWindow {
+        tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await.expect("a message in time").expect("the link is open")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn windows_get_the_status_events_and_focus_and_the_tray_hears_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let log = heard.clone();
+        let server = LinkServer::listen(dir.path(), move |m| {
+            log.lock().unwrap().push(m.clone());
+            matches!(m, ToTray::Hello { .. }).then(|| status("Vigiando"))
+        })
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("link.sock")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "only this user may connect");
+        }
+
+        let (history, mut history_rx) = LinkClient::connect(dir.path(), WindowKind::History).await.unwrap();
+        assert_eq!(next(&mut history_rx).await, status("Vigiando"), "the status comes first");
+        let (_settings, mut settings_rx) = LinkClient::connect(dir.path(), WindowKind::Settings).await.unwrap();
+        assert_eq!(next(&mut settings_rx).await, status("Vigiando"));
+
+        server.broadcast(&ToWindow::Event { event: serde_json::json!({"type": "checked"}) });
+        assert!(matches!(next(&mut history_rx).await, ToWindow::Event { .. }));
+        assert!(matches!(next(&mut settings_rx).await, ToWindow::Event { .. }));
+
+        assert!(server.focus(WindowKind::Settings));
+        assert_eq!(next(&mut settings_rx).await, ToWindow::Focus);
+        history.send(ToTray::SettingsSaved);
+        eventually(|| heard.lock().unwrap().contains(&ToTray::SettingsSaved)).await;
+
+        // A window that goes away is forgotten: the tray must open a new one next time.
+        drop(history);
+        drop(history_rx);
+        eventually(|| !server.focus(WindowKind::History)).await;
+        // The other window only had the focus message; nothing else reached it.
+        assert!(settings_rx.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_does_not_say_hello_gets_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = LinkServer::listen(dir.path(), |_| Some(status("x"))).unwrap();
+        let stream = Stream::connect(address(dir.path()).unwrap()).await.unwrap();
+        let (reader, mut writer) = tokio::io::split(stream);
+        writer.write_all(b"{\"type\":\"settings_saved\"}\n").await.unwrap();
+        server.broadcast(&status("secret subject"));
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(2), BufReader::new(reader).read_to_end(&mut buf)).await;
+        assert!(matches!(read, Ok(Ok(0))), "the tray hung up without a word: {buf:?}");
+    }
+
+    #[tokio::test]
+    async fn an_oversized_message_is_refused() {
+        let data = vec![b'x'; MAX_MESSAGE as usize + 10];
+        let mut reader = BufReader::new(&data[..]);
+        let err = read_message::<ToTray>(&mut reader, &mut Vec::new()).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    }
+}
