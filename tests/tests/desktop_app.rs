@@ -1,25 +1,37 @@
 //! The real desktop app, as an operator meets it, under Xvfb in a private D-Bus session with a
-//! real gnome-keyring and notification daemon, driven through WebDriver (tauri-driver +
-//! WebKitWebDriver) and its tray menu driven over D-Bus (com.canonical.dbusmenu).
+//! real gnome-keyring and notification daemon, its windows driven through WebDriver
+//! (tauri-driver + WebKitWebDriver) and its tray menu driven over D-Bus (com.canonical.dbusmenu).
 //!
 //! One scenario, in the order a user lives it: first launch opens the settings; fill and save
 //! them (the TOML file gets the values, the secrets go to the Secret Service and nowhere else);
-//! an alert e-mail arrives in Dovecot → a desktop notification, the history window (opened from
-//! the tray) shows it with its call timeline from the Twilio fake; a hostile e-mail runs nothing;
-//! "Send test alert" from the tray goes through the whole pipeline; Quit ends the app.
+//! an alert e-mail arrives in Dovecot → a desktop notification, the history window (opened by a
+//! second launch) shows it with its call timeline from the Twilio fake; a hostile e-mail runs
+//! nothing; "Send test alert" from the tray goes through the whole pipeline; Quit ends the app
+//! and its windows.
+//!
+//! Each window is a process of its own, started by the tray process. WebDriver can only drive a
+//! process it started itself, so the test checks that the tray opens and closes the window
+//! processes, then has WebDriver start the same window process (`sentinela --window …`), which
+//! links to the running tray exactly as the tray's own do.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use sentinela_tests::desktop::{screenshots_dir, wait_until, Desktop, WebDriver};
+use sentinela_tests::desktop::{child_processes, screenshots_dir, wait_until, Desktop, WebDriver};
 use sentinela_tests::dovecot::{Dovecot, PASSWORD, SENSOR, USER};
 use sentinela_tests::mail::plain;
 use sentinela_tests::twilio_fake::{CallScript, TwilioFake, ACCOUNT_SID, AUTH_TOKEN};
 use sentinela_tests::workspace_binary;
+use sentinela_tests::x11::X11;
 
 const WA: &str = "+5511999990001";
 const CALLEE: &str = "+5511988880001";
 const WAIT: Duration = Duration::from_secs(30);
+
+/// The window processes the tray process started and that still run.
+fn window_processes(tray: u32) -> Vec<u32> {
+    child_processes(tray).into_iter().filter(|(_, name)| name == "sentinela").map(|(pid, _)| pid).collect()
+}
 
 /// The dbusmenu id of the item labelled `label` in a `GetLayout` answer.
 fn menu_id(layout: &str, label: &str) -> String {
@@ -36,15 +48,26 @@ async fn the_desktop_app_end_to_end() {
     let desktop = Desktop::start();
     let config = desktop.path("sentinela.toml");
     let data = desktop.path("data");
-    let args: Vec<String> = vec![
-        "--config".into(),
-        config.display().to_string(),
-        "--data-dir".into(),
-        data.display().to_string(),
-        "--open".into(),
-        "settings".into(),
-    ];
-    let wd = WebDriver::launch(desktop.driver_port, &workspace_binary("sentinela"), &args).await;
+    let paths: Vec<String> = vec!["--config".into(), config.display().to_string(), "--data-dir".into(), data.display().to_string()];
+    let mut tray = desktop.command(workspace_binary("sentinela")).args(&paths).spawn().unwrap();
+    let tray_pid = tray.id();
+    let x = X11::connect(&desktop.display);
+
+    // --- First launch, no configuration: the tray opens the settings, in a process of its own.
+    let mut first = None;
+    wait_until("the settings window at first launch", WAIT, || {
+        first = x.windows_titled("Sentinela — Configurações").pop();
+        first.is_some()
+    });
+    assert_eq!(window_processes(tray_pid).len(), 1, "one window process, started by the tray");
+    // Its × ends that process, and with it the webview's memory; the tray lives on.
+    x.close(first.unwrap().window);
+    wait_until("the settings window's process to end", WAIT, || window_processes(tray_pid).is_empty());
+    assert!(tray.try_wait().unwrap().is_none(), "the tray lives on");
+
+    // The same window process, started by WebDriver, links to the running tray.
+    let window = |kind: &str| [paths.clone(), vec!["--window".into(), kind.into()]].concat();
+    let wd = WebDriver::launch(desktop.driver_port, &workspace_binary("sentinela"), &window("settings")).await;
     wd.wait_for("the settings form", WAIT, "return !!document.querySelector('#mailbox-host')", |v| v == &json!(true)).await;
 
     // --- Settings.
@@ -138,31 +161,30 @@ async fn the_desktop_app_end_to_end() {
     server.append("INBOX", &plain(SENSOR, "ALERTA Temperatura crítica", &format!("Sala 1: 31 °C {hostile}"))).await;
     wait_until("the alert notification", WAIT, || desktop.notifications().contains("ALERTA Temperatura crítica"));
 
-    // A second launch with --open history shows the window in the running instance and exits.
-    let second = desktop
-        .command(workspace_binary("sentinela"))
-        .args(["--config", &config.display().to_string(), "--data-dir", &data.display().to_string(), "--open", "history"])
-        .status()
-        .unwrap();
-    assert!(second.success(), "the second launch hands over and exits");
-    let handles = {
-        let mut handles = Vec::new();
-        for _ in 0..100 {
-            handles = wd.window_handles().await;
-            if handles.len() >= 2 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        handles
+    // A second launch with --open history: the running tray opens the window and the launch exits.
+    let second = |window: &str| {
+        let status = desktop.command(workspace_binary("sentinela")).args(&paths).args(["--open", window]).status().unwrap();
+        assert!(status.success(), "the second launch hands over and exits");
     };
-    assert!(handles.len() >= 2, "the history window opened: {handles:?}");
-    for h in &handles {
-        wd.switch_to(h).await;
-        if wd.execute("return location.pathname", json!([])).await.as_str().is_some_and(|p| p.ends_with("history.html")) {
-            break;
-        }
-    }
+    second("history");
+    wait_until("the history window, opened by the tray", WAIT, || !x.windows_titled("Sentinela — Histórico").is_empty());
+    assert_eq!(window_processes(tray_pid).len(), 1, "{:?}", window_processes(tray_pid));
+    // An open window is brought to the front, not opened twice; that holds for the one
+    // WebDriver started too, which the tray knows through its link.
+    second("history");
+    second("settings");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(x.windows_titled("Sentinela — Histórico").len(), 1);
+    assert_eq!(x.windows_titled("Sentinela — Configurações").len(), 1);
+    assert_eq!(window_processes(tray_pid).len(), 1);
+    let history = x.windows_titled("Sentinela — Histórico").pop().unwrap();
+    x.close(history.window);
+    wait_until("the history window's process to end", WAIT, || window_processes(tray_pid).is_empty());
+
+    // WebDriver drives one window at a time: on to the history, in a window process of its own.
+    wd.close().await;
+    wait_until("the settings window to close", WAIT, || x.windows_titled("Sentinela — Configurações").is_empty());
+    let wd = WebDriver::launch(desktop.driver_port, &workspace_binary("sentinela"), &window("history")).await;
     let outcome = wd
         .wait_for("the answered alert in the list", WAIT, "return document.querySelector('#rows tr td:last-child')?.textContent ?? ''", |v| {
             v.as_str().is_some_and(|s| s.contains("atendido por"))
@@ -250,10 +272,16 @@ async fn the_desktop_app_end_to_end() {
     server.restart();
     wait_until("the recovery notification", Duration::from_secs(90), || desktop.notifications().contains("Sentinela voltou a vigiar a caixa de e-mail"));
 
-    // --- Quit ends the app (the engine logs out first).
+    // --- Quit ends the app (the engine logs out first) and its windows.
     let logouts_before = server.log().matches("Logged out").count();
     click("Sair");
-    wait_until("the app to quit", WAIT, || {
+    let mut status = None;
+    wait_until("the tray to quit", WAIT, || {
+        status = tray.try_wait().unwrap();
+        status.is_some()
+    });
+    assert!(status.unwrap().success(), "Quit ends the app cleanly: {status:?}");
+    wait_until("the windows to close with it", WAIT, || {
         !std::process::Command::new("pgrep").args(["-f", &data.display().to_string()]).status().map(|s| s.success()).unwrap_or(false)
     });
     wait_until("the engine's LOGOUT", WAIT, || server.log().matches("Logged out").count() > logouts_before);

@@ -1,8 +1,9 @@
 //! The tray as it looks on screen, on a desktop whose panel has only an XEmbed system tray
 //! (`trayer`): the app's icon is drawn there, a click opens its real GTK menu (the screenshot in
-//! `docs/screenshots/tray-menu.png` is taken here), the keyboard picks "Abrir histórico", the
-//! window's × closes the window and releases its webview (WebKit's web process ends), and "Sair"
-//! ends the app. Also: the log file in the OS log dir records the work and no secret.
+//! `docs/screenshots/tray-menu.png` is taken here), the keyboard picks "Abrir histórico", which
+//! opens in a process of its own, the window's × ends that process and WebKit's with it (the tray
+//! process never holds a webview), and "Sair" ends the app. Also: the log file in the OS log dir
+//! records the work and no secret.
 
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use sentinela_tests::x11::{Area, X11, KEY_DOWN, KEY_RETURN};
 const WAIT: Duration = Duration::from_secs(30);
 const UP: u32 = 0xff52;
 
-/// The app's direct children whose name starts with `prefix` (WebKit's helper processes).
+/// The direct children of `parent` whose name starts with `prefix`.
 fn children_named(parent: u32, prefix: &str) -> Vec<u32> {
     child_processes(parent).into_iter().filter(|(_, name)| name.starts_with(prefix)).map(|(pid, _)| pid).collect()
 }
@@ -77,12 +78,18 @@ fn the_tray_menu_on_an_xembed_panel() {
         window.is_some()
     });
     let pid = app.id();
-    wait_until("WebKit's web process for the window", WAIT, || !children_named(pid, "WebKitWebProces").is_empty());
+    let windows = children_named(pid, "sentinela");
+    assert_eq!(windows.len(), 1, "the window is a process of its own, started by the tray");
+    wait_until("WebKit's web process for the window", WAIT, || !children_named(windows[0], "WebKitWebProces").is_empty());
+    let webkit = children_named(windows[0], "WebKit");
+    assert!(children_named(pid, "WebKit").is_empty(), "the tray process holds no webview");
 
-    // Its × (what a window manager sends) closes the window and releases the webview.
+    // Its × (what a window manager sends) closes the window and ends its process, WebKit's too.
     x.close(window.unwrap().window);
     wait_until("the history window gone", WAIT, || x.windows_titled("Sentinela — Histórico").is_empty());
-    wait_until("WebKit's web process gone", WAIT, || children_named(pid, "WebKitWebProces").is_empty());
+    wait_until("the window's process gone", WAIT, || children_named(pid, "sentinela").is_empty());
+    let alive = |pid: &u32| std::path::Path::new(&format!("/proc/{pid}")).exists();
+    wait_until("WebKit's processes to end with the window", WAIT, || !webkit.iter().any(alive));
     assert!(app.try_wait().unwrap().is_none(), "the app lives on in the tray");
 
     // "Sair" is the menu's last item: Up from the top reaches it.
