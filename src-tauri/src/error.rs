@@ -31,7 +31,7 @@ impl From<sentinela_engine::config::ConfigError> for AppError {
 
 impl From<sentinela_engine::journal::JournalError> for AppError {
     fn from(e: sentinela_engine::journal::JournalError) -> Self {
-        AppError::new("journal", e)
+        AppError::new("journal", Lang::current().journal_problem(&e))
     }
 }
 
@@ -50,6 +50,6 @@ impl From<sentinela_engine::imap::MailboxError> for AppError {
 
 impl From<sentinela_engine::selftest::SelfTestError> for AppError {
     fn from(e: sentinela_engine::selftest::SelfTestError) -> Self {
-        AppError::new("twilio", e)
+        AppError::new("twilio", Lang::current().self_test_problem(&e))
     }
 }

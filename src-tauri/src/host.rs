@@ -85,7 +85,7 @@ pub async fn restart(app: &AppHandle) {
         let secrets = EngineSecrets::load(&config).await.map_err(|e| lang.secret_problem(&e))?;
         let engine = RunningEngine::start(&config, secrets, &state.data_dir, state.events.clone()).await.map_err(|e| match e {
             StartError::Secret(e) => lang.secret_problem(&e),
-            other => other.to_string(),
+            StartError::Journal(e) => lang.journal_problem(&e),
         })?;
         let pause = engine.journal.pause_state().await.ok();
         Ok::<_, String>((engine, pause))

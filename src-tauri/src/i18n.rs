@@ -3,7 +3,9 @@
 //! own copy of the same choice (`ui/src/i18n.ts`).
 
 use sentinela_engine::config::ConfigError;
+use sentinela_engine::journal::JournalError;
 use sentinela_engine::secrets::SecretError;
+use sentinela_engine::selftest::SelfTestError;
 
 use crate::status::Problem;
 
@@ -125,6 +127,25 @@ impl Lang {
         }
     }
 
+    /// The journal (the history's database) could not be opened, read or written.
+    pub fn journal_problem(self, e: &JournalError) -> String {
+        match (self, e) {
+            (Lang::En, _) => e.to_string(),
+            (Lang::Pt, JournalError::Open { .. } | JournalError::CreateDir { .. }) => format!(
+                "O histórico não pode ser aberto: confira se a pasta de dados existe, tem espaço em disco e pode ser gravada por este usuário (opção --data-dir). Detalhe técnico: {e}"
+            ),
+            (Lang::Pt, _) => format!("O histórico não pôde ser lido ou gravado: confira o espaço em disco e tente de novo. Detalhe técnico: {e}"),
+        }
+    }
+
+    /// A test WhatsApp or call that could not be made or did not reach a person.
+    pub fn self_test_problem(self, e: &SelfTestError) -> String {
+        match self {
+            Lang::Pt => e.in_portuguese().to_owned(),
+            Lang::En => e.to_string(),
+        }
+    }
+
     /// A secret the engine could not read, with what to do about it.
     pub fn secret_problem(self, e: &SecretError) -> String {
         if self == Lang::En {
@@ -191,6 +212,15 @@ mod tests {
         assert!(Lang::Pt.explain(Problem::TwilioCredentials("20003")).starts_with("O Twilio recusou as credenciais"));
         // A code this version does not know keeps the engine's words rather than guessing.
         assert_eq!(Lang::Pt.explain(Problem::Mailbox { kind: "new-kind", message: "detail" }), "detail");
+    }
+
+    #[test]
+    fn a_journal_that_cannot_open_says_where_to_look() {
+        let e = JournalError::CreateDir { path: "/x/data".into(), source: std::io::Error::from(std::io::ErrorKind::PermissionDenied) };
+        let pt = Lang::Pt.journal_problem(&e);
+        assert!(pt.starts_with("O histórico não pode ser aberto: confira se a pasta de dados existe"), "{pt}");
+        assert!(pt.contains("Detalhe técnico: cannot create the data directory /x/data"), "{pt}");
+        assert_eq!(Lang::En.journal_problem(&e), e.to_string());
     }
 
     #[test]

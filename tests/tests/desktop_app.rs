@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use sentinela_tests::desktop::{child_processes, screenshots_dir, wait_until, Desktop, WebDriver};
 use sentinela_tests::dovecot::{Dovecot, PASSWORD, SENSOR, USER};
 use sentinela_tests::mail::plain;
-use sentinela_tests::twilio_fake::{CallScript, TwilioFake, ACCOUNT_SID, AUTH_TOKEN};
+use sentinela_tests::twilio_fake::{CallScript, MessageScript, TwilioFake, ACCOUNT_SID, AUTH_TOKEN};
 use sentinela_tests::workspace_binary;
 use sentinela_tests::x11::X11;
 
@@ -136,6 +136,17 @@ async fn the_desktop_app_end_to_end() {
         })
         .await;
     assert!(probe.as_str().unwrap().contains("IDLE: sim"), "{probe}");
+    // "Send test WhatsApp" for real, to a number that has not joined the sandbox: the window says
+    // what happened and what to do, in Portuguese, with Twilio's code.
+    fake.script_message("+5511999990009", MessageScript::FailWith(63015));
+    wd.fill("#test-to", "(11) 99999-0009").await;
+    wd.execute("document.querySelector('#test-whatsapp').click()", json!([])).await;
+    let refused = wd
+        .wait_for("the test WhatsApp's failure", WAIT, "return document.querySelector('#result').textContent", |v| {
+            v.as_str().is_some_and(|s| s.contains("+5511999990009"))
+        })
+        .await;
+    assert!(refused.as_str().unwrap().contains("não foi entregue (failed): erro 63015: O destinatário não entrou no sandbox do WhatsApp"), "{refused}");
     let toml = std::fs::read_to_string(&config).unwrap();
     assert!(toml.contains("host = \"localhost\"") && toml.contains(&format!("to = [\"{CALLEE}\"]")), "{toml}");
     assert!(!toml.contains(PASSWORD) && !toml.contains(AUTH_TOKEN), "no secret in the file:\n{toml}");

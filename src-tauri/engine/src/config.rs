@@ -513,7 +513,7 @@ fn is_sid(value: &str, prefix: &str) -> bool {
 fn phone_field(field: &'static str, value: &str) -> Result<String, ConfigError> {
     crate::phone::normalise(value).map_err(|e| {
         ConfigError::invalid(field, e.to_string(), "correct the number.").pt(
-            format!("{:?} não é um número de telefone válido ({}).", e.input, e.reason),
+            e.in_portuguese(),
             "escreva com o DDD, por exemplo (11) 99999-0001, ou no formato internacional, por exemplo +55 11 99999-0001.",
         )
     })

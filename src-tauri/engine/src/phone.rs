@@ -14,6 +14,13 @@ pub struct PhoneError {
     pub reason: String,
 }
 
+impl PhoneError {
+    /// The same in Portuguese (the reason stays as the numbering library gave it).
+    pub fn in_portuguese(&self) -> String {
+        format!("{:?} não é um número de telefone válido ({}).", self.input, self.reason)
+    }
+}
+
 /// Parses and validates `input`, returning it in E.164 (`+5511999990001`).
 pub fn normalise(input: &str) -> Result<String, PhoneError> {
     let trimmed = input.trim().trim_start_matches("whatsapp:");

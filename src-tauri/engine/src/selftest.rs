@@ -9,17 +9,45 @@ use crate::config::Config;
 use crate::notify::{compose, judge};
 use crate::phone;
 use crate::secrets::Secret;
-use crate::twilio::{describe_code, twiml, MessageStatus, NewCall, NewMessage, TwilioClient};
+use crate::twilio::{describe_code, describe_code_in_portuguese, twiml, MessageStatus, NewCall, NewMessage, TwilioClient, TwilioError};
 
 pub const TEST_SUBJECT: &str = "Teste do Sentinela";
 pub const TEST_BODY: &str = "Se você recebeu isto, o Sentinela consegue avisar você.";
 
+/// Why a test could not be made or did not reach a person, in English (CLI, logs) and in
+/// Portuguese (the settings window of a Brazilian NOC).
 #[derive(Debug, thiserror::Error)]
 pub enum SelfTestError {
-    #[error("{0}")]
-    Setup(String),
-    #[error("{0}")]
-    Failed(String),
+    /// The test cannot run as configured: a section missing, a bad number.
+    #[error("{en}")]
+    Setup { en: String, pt: String },
+    /// Twilio refused it, or it did not reach a person.
+    #[error("{en}")]
+    Failed { en: String, pt: String },
+}
+
+impl SelfTestError {
+    pub fn in_portuguese(&self) -> &str {
+        match self {
+            SelfTestError::Setup { pt, .. } | SelfTestError::Failed { pt, .. } => pt,
+        }
+    }
+
+    fn missing_section(section: &str) -> Self {
+        SelfTestError::Setup {
+            en: format!("the configuration has no [{section}] section: fill it in the settings"),
+            pt: format!("a configuração não tem a seção [{section}]: preencha-a nas Configurações e salve"),
+        }
+    }
+
+    fn bad_number(e: crate::phone::PhoneError) -> Self {
+        SelfTestError::Setup { en: format!("--to: {e}"), pt: format!("número do teste: {}", e.in_portuguese()) }
+    }
+
+    /// Twilio refused `doing` (a short phrase in both languages).
+    fn twilio((doing_en, doing_pt): (&str, &str), e: TwilioError) -> Self {
+        SelfTestError::Failed { en: format!("{doing_en}: {e}"), pt: format!("{doing_pt}: {}", e.in_portuguese()) }
+    }
 }
 
 /// What a test message or call ended as.
@@ -39,30 +67,33 @@ fn client(config: &Config, token: Secret) -> Result<TwilioClient, SelfTestError>
     let twilio = config
         .twilio
         .as_ref()
-        .ok_or_else(|| SelfTestError::Setup("the configuration has no [twilio] section: add one with account_sid".into()))?;
+        .ok_or_else(|| SelfTestError::missing_section("twilio"))?;
     Ok(TwilioClient::new(twilio, token))
 }
 
 /// Sends one test WhatsApp message and follows it for up to `follow_for`.
 pub async fn test_whatsapp(config: &Config, token: Secret, to: &str, follow_for: Duration) -> Result<SelfTestReport, SelfTestError> {
-    let to = phone::normalise(to).map_err(|e| SelfTestError::Setup(format!("--to: {e}")))?;
-    let w = config.whatsapp.as_ref().ok_or_else(|| SelfTestError::Setup("the configuration has no [whatsapp] section".into()))?;
+    let to = phone::normalise(to).map_err(SelfTestError::bad_number)?;
+    let w = config.whatsapp.as_ref().ok_or_else(|| SelfTestError::missing_section("whatsapp"))?;
     let client = client(config, token)?;
     let template = (!w.content_sid.is_empty()).then(|| (w.content_sid.clone(), compose::template_variables(TEST_SUBJECT, TEST_BODY, true)));
     let message = NewMessage { from: w.from.clone(), to: to.clone(), body: compose::whatsapp_text(TEST_SUBJECT, TEST_BODY, true), template };
-    let sent = client.create_message(&message).await.map_err(|e| SelfTestError::Failed(format!("WhatsApp not sent: {e}")))?;
+    let sent = client.create_message(&message).await.map_err(|e| SelfTestError::twilio(("WhatsApp not sent", "WhatsApp não enviado"), e))?;
     let mut states = vec![sent.status.as_str().to_owned()];
     let deadline = tokio::time::Instant::now() + follow_for;
     let mut status = sent.status;
     while !status.is_final() && status != MessageStatus::Delivered && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let m = client.fetch_message(&sent.sid).await.map_err(|e| SelfTestError::Failed(e.to_string()))?;
+        let m = client.fetch_message(&sent.sid).await.map_err(|e| SelfTestError::twilio(("cannot follow the WhatsApp message", "não foi possível acompanhar a mensagem de WhatsApp"), e))?;
         if m.status != status {
             status = m.status;
             states.push(status.as_str().to_owned());
         }
         if let Some(code) = m.error_code {
-            return Err(SelfTestError::Failed(format!("WhatsApp to {to} {}: {}", m.status.as_str(), describe_code(code))));
+            return Err(SelfTestError::Failed {
+                en: format!("WhatsApp to {to} {}: {}", m.status.as_str(), describe_code(code)),
+                pt: format!("o WhatsApp para {to} não foi entregue ({}): {}", m.status.as_str(), describe_code_in_portuguese(code)),
+            });
         }
     }
     Ok(SelfTestReport { to, sid: sent.sid, states, outcome: status.as_str().to_owned(), duration_secs: None })
@@ -70,8 +101,8 @@ pub async fn test_whatsapp(config: &Config, token: Secret, to: &str, follow_for:
 
 /// Places one test call and follows it to the end. A call that no person answers is an error.
 pub async fn test_call(config: &Config, token: Secret, to: &str) -> Result<SelfTestReport, SelfTestError> {
-    let to = phone::normalise(to).map_err(|e| SelfTestError::Setup(format!("--to: {e}")))?;
-    let c = config.calls.as_ref().ok_or_else(|| SelfTestError::Setup("the configuration has no [calls] section".into()))?;
+    let to = phone::normalise(to).map_err(SelfTestError::bad_number)?;
+    let c = config.calls.as_ref().ok_or_else(|| SelfTestError::missing_section("calls"))?;
     let client = client(config, token)?;
     let request = NewCall {
         from: c.from.clone(),
@@ -80,12 +111,12 @@ pub async fn test_call(config: &Config, token: Secret, to: &str) -> Result<SelfT
         timeout_secs: c.ring_secs,
         machine_detection: c.require_human,
     };
-    let call = client.create_call(&request).await.map_err(|e| SelfTestError::Failed(format!("call not placed: {e}")))?;
+    let call = client.create_call(&request).await.map_err(|e| SelfTestError::twilio(("call not placed", "ligação não feita"), e))?;
     let mut states = vec![call.status.as_str().to_owned()];
     let mut last = call.status;
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let now = client.fetch_call(&call.sid).await.map_err(|e| SelfTestError::Failed(e.to_string()))?;
+        let now = client.fetch_call(&call.sid).await.map_err(|e| SelfTestError::twilio(("cannot follow the call", "não foi possível acompanhar a ligação"), e))?;
         if now.status != last {
             last = now.status;
             states.push(match &now.answered_by {
@@ -97,7 +128,10 @@ pub async fn test_call(config: &Config, token: Secret, to: &str) -> Result<SelfT
             let outcome = judge(&now, c.require_human).map(|o| o.as_str()).unwrap_or("failed").to_owned();
             let report = SelfTestReport { to: to.clone(), sid: call.sid.clone(), states, outcome, duration_secs: now.duration_secs() };
             if report.outcome != "answered" {
-                return Err(SelfTestError::Failed(format!("the test call to {to} was not answered by a person ({})", report.outcome)));
+                return Err(SelfTestError::Failed {
+                    en: format!("the test call to {to} was not answered by a person ({})", report.outcome),
+                    pt: format!("a ligação de teste para {to} não foi atendida por uma pessoa ({})", report.outcome),
+                });
             }
             return Ok(report);
         }

@@ -256,8 +256,8 @@ async fn test_call(config: Option<PathBuf>, to: &str) -> Result<(), Failure> {
 
 fn selftest_failure(e: selftest::SelfTestError) -> Failure {
     match e {
-        selftest::SelfTestError::Setup(m) => setup_error(m),
-        selftest::SelfTestError::Failed(m) => Failure { code: 1, message: m },
+        selftest::SelfTestError::Setup { en, .. } => setup_error(en),
+        selftest::SelfTestError::Failed { en, .. } => Failure { code: 1, message: en },
     }
 }
 

@@ -7,5 +7,5 @@ mod resources;
 pub mod twiml;
 
 pub use client::{NewCall, NewMessage, RetryPolicy, TwilioClient};
-pub use error::{describe_code, TwilioError};
+pub use error::{describe_code, describe_code_in_portuguese, TwilioError};
 pub use resources::{Account, Call, CallStatus, Message, MessageStatus};
