@@ -129,9 +129,18 @@ pub struct AlertDetail {
 pub async fn alert_detail(state: State<'_, WindowProcess>, id: AlertId) -> Result<AlertDetail, AppError> {
     let journal = state.journal()?;
     let alert = journal.alert(id).await?.ok_or_else(|| AppError::new("not_found", format!("no alert #{id}")))?;
+    let lang = state.lang;
+    let mut whatsapp = journal.deliveries_of(id).await?;
+    for d in &mut whatsapp {
+        d.error_message = lang.twilio_code_problem(d.error_code, d.error_message.take());
+    }
+    let mut calls = journal.call_attempts(id).await?;
+    for c in &mut calls {
+        c.error_message = lang.twilio_code_problem(c.error_code, c.error_message.take());
+    }
     Ok(AlertDetail {
-        whatsapp: journal.deliveries_of(id).await?,
-        calls: journal.call_attempts(id).await?,
+        whatsapp,
+        calls,
         answered_by: journal.escalation_of(id).await?.and_then(|(_, by)| by),
         events: journal.events_of(id).await?,
         alert,

@@ -6,6 +6,7 @@ use sentinela_engine::config::ConfigError;
 use sentinela_engine::journal::JournalError;
 use sentinela_engine::secrets::SecretError;
 use sentinela_engine::selftest::SelfTestError;
+use sentinela_engine::twilio::{describe_code, describe_code_in_portuguese};
 
 use crate::status::Problem;
 
@@ -146,6 +147,21 @@ impl Lang {
         }
     }
 
+    /// A Twilio error recorded in the journal (in English, for logs and support): in Portuguese,
+    /// Twilio's advice for its code first, the recorded words after it when they say more.
+    pub fn twilio_code_problem(self, code: Option<i64>, recorded: Option<String>) -> Option<String> {
+        match (self, code) {
+            (Lang::Pt, Some(code)) => {
+                let advice = describe_code_in_portuguese(code);
+                Some(match recorded {
+                    Some(r) if r != describe_code(code) => format!("{advice} Detalhe técnico: {r}"),
+                    _ => advice,
+                })
+            }
+            _ => recorded,
+        }
+    }
+
     /// A secret the engine could not read, with what to do about it.
     pub fn secret_problem(self, e: &SecretError) -> String {
         if self == Lang::En {
@@ -212,6 +228,16 @@ mod tests {
         assert!(Lang::Pt.explain(Problem::TwilioCredentials("20003")).starts_with("O Twilio recusou as credenciais"));
         // A code this version does not know keeps the engine's words rather than guessing.
         assert_eq!(Lang::Pt.explain(Problem::Mailbox { kind: "new-kind", message: "detail" }), "detail");
+    }
+
+    #[test]
+    fn twilio_codes_in_the_history_get_portuguese_advice() {
+        let pt = Lang::Pt.twilio_code_problem(Some(63015), Some(describe_code(63015))).unwrap();
+        assert!(pt.starts_with("erro 63015: O destinatário não entrou no sandbox") && !pt.contains("Detalhe"), "{pt}");
+        let pt = Lang::Pt.twilio_code_problem(Some(21211), Some("Twilio refused the request (HTTP 400, error 21211): Invalid 'To'".into())).unwrap();
+        assert!(pt.ends_with("Detalhe técnico: Twilio refused the request (HTTP 400, error 21211): Invalid 'To'"), "{pt}");
+        assert_eq!(Lang::Pt.twilio_code_problem(None, Some("x".into())), Some("x".into()));
+        assert_eq!(Lang::En.twilio_code_problem(Some(63015), None), None);
     }
 
     #[test]

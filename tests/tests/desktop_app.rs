@@ -210,9 +210,12 @@ async fn the_desktop_app_end_to_end() {
             v.as_array().is_some_and(|a| !a.is_empty())
         })
         .await;
-    assert_eq!(calls[0], json!(format!("rodada 1 — {CALLEE}: answered (human) — duração 1 s")));
+    // When, who, what happened and who picked up, in Portuguese: "13:00:05 — rodada 1 — …".
+    let call = calls[0].as_str().unwrap();
+    assert!(call.ends_with(&format!(" — rodada 1 — {CALLEE}: atendida (pessoa) — duração 1 s")), "{call}");
+    assert!(call.split(" — ").next().unwrap().matches(':').count() == 2, "the time of the call first: {call}");
     let whatsapp = wd.text("#detail-whatsapp li").await;
-    assert!(whatsapp.starts_with(&format!("{WA}:")), "{whatsapp}");
+    assert!(whatsapp.contains(&format!(" — {WA}: ")) && ["lida", "entregue", "enviada"].iter().any(|s| whatsapp.ends_with(s)), "{whatsapp}");
 
     // Attacker-controlled text stays text.
     let body = wd.text("#detail-body").await;

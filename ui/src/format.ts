@@ -30,6 +30,29 @@ export function localTime(iso: string, lang: "pt" | "en"): string {
   return f.format(new Date(iso));
 }
 
+const clocks = new Map<string, Intl.DateTimeFormat>();
+
+/** Local time of day (`13:00:05`), for the steps of one alert; "" for a missing time. */
+export function localClock(iso: string, lang: "pt" | "en"): string {
+  if (!iso || Number.isNaN(Date.parse(iso))) return "";
+  let f = clocks.get(lang);
+  if (!f) {
+    f = new Intl.DateTimeFormat(lang === "pt" ? "pt-BR" : "en-GB", { timeStyle: "medium" });
+    clocks.set(lang, f);
+  }
+  return f.format(new Date(iso));
+}
+
+/** A call or WhatsApp state in the reader's words; a state this version does not know as is. */
+export function stateWord(state: string, w: Words): string {
+  return w.states[state] ?? state;
+}
+
+/** Who or what picked up a call (Twilio's `answered_by`) in the reader's words. */
+export function answeredByWord(kind: string, w: Words): string {
+  return w.answered_by_kinds[kind] ?? kind;
+}
+
 export interface Filter { text: string; since: string; until: string }
 
 /** Rows matching the text (subject or sender, case- and accent-insensitive) and the date range

@@ -21,6 +21,18 @@ const pt = {
   answered_by: "atendido por", nobody: "ninguém atendeu", in_progress: "em andamento", paused: "pausado (ninguém avisado)", test: "teste",
   new: "novo", notified: "avisado", st_dry_run: "simulação", no_alerts: "Nenhum alerta.", choose: "Escolha um alerta para ver os detalhes.",
   round: "rodada", duration: "duração",
+  // Call and WhatsApp states as the journal records them (Twilio's words and the engine's own).
+  states: {
+    placing: "discando", queued: "na fila", initiated: "iniciada", ringing: "tocando", "in-progress": "em andamento",
+    completed: "concluída", answered: "atendida", machine: "secretária eletrônica", unconfirmed: "atendida, sem confirmar que por uma pessoa",
+    "no-answer": "não atendeu", busy: "ocupado", failed: "falhou", canceled: "cancelada", error: "recusada pelo Twilio",
+    dry_run: "simulação", pending: "pendente", sending: "enviando", accepted: "aceita", sent: "enviada", delivered: "entregue",
+    read: "lida", undelivered: "não entregue",
+  } as Record<string, string>,
+  answered_by_kinds: {
+    human: "pessoa", machine_start: "secretária eletrônica", machine_end_beep: "secretária eletrônica",
+    machine_end_silence: "secretária eletrônica", machine_end_other: "secretária eletrônica", fax: "fax", unknown: "não identificado",
+  } as Record<string, string>,
 };
 
 export type Words = typeof pt;
@@ -45,6 +57,17 @@ const en: Words = {
   answered_by: "answered by", nobody: "nobody answered", in_progress: "in progress", paused: "paused (nobody notified)", test: "test",
   new: "new", notified: "notified", st_dry_run: "dry run", no_alerts: "No alerts.", choose: "Pick an alert to see its details.",
   round: "round", duration: "duration",
+  states: {
+    placing: "dialling", queued: "queued", initiated: "initiated", ringing: "ringing", "in-progress": "in progress",
+    completed: "completed", answered: "answered", machine: "voicemail", unconfirmed: "answered, person not confirmed",
+    "no-answer": "no answer", busy: "busy", failed: "failed", canceled: "canceled", error: "refused by Twilio",
+    dry_run: "dry run", pending: "pending", sending: "sending", accepted: "accepted", sent: "sent", delivered: "delivered",
+    read: "read", undelivered: "undelivered",
+  },
+  answered_by_kinds: {
+    human: "person", machine_start: "voicemail", machine_end_beep: "voicemail", machine_end_silence: "voicemail",
+    machine_end_other: "voicemail", fax: "fax", unknown: "unknown",
+  },
 };
 
 export function words(lang: Lang): Words {

@@ -32,8 +32,25 @@ describe("rendering attacker-controlled e-mail text", () => {
     const box = document.createElement("div");
     renderDetail(box, detail, words("en"), "en");
     const items = [...box.querySelectorAll("#detail-calls li")].map((li) => li.textContent);
-    expect(items).toEqual(["round 1 — +5511988880001: no-answer", "round 1 — +5511988880002: answered (human) — duration 31 s"]);
+    expect(items).toEqual(["round 1 — +5511988880001: no answer", "round 1 — +5511988880002: answered (person) — duration 31 s"]);
     expect(box.querySelector(".meta")!.textContent).toContain("answered by +5511988880002");
+  });
+
+  it("says states, who picked up and when in Portuguese, and why a message failed", () => {
+    const box = document.createElement("div");
+    const at = "2026-11-01T10:00:05Z";
+    const clock = new Intl.DateTimeFormat("pt-BR", { timeStyle: "medium" }).format(new Date(at));
+    renderDetail(box, {
+      ...detail,
+      whatsapp: [{ ...detail.whatsapp[0], state: "failed", error_code: 63015, error_message: "erro 63015: O destinatário não entrou no sandbox", updated_at: at }],
+      calls: [{ ...detail.calls[1], answered_by: "machine_end_beep", outcome: "machine", updated_at: at }, { ...detail.calls[0], state: "some-new-state", outcome: null }],
+    }, words("pt"), "pt");
+    const text = (sel: string) => [...box.querySelectorAll(sel)].map((li) => li.textContent);
+    expect(text("#detail-whatsapp li")).toEqual([`${clock} — +5511999990001: falhou — erro 63015: O destinatário não entrou no sandbox`]);
+    expect(text("#detail-calls li")).toEqual([
+      `${clock} — rodada 1 — +5511988880002: secretária eletrônica (secretária eletrônica) — duração 31 s`,
+      "rodada 1 — +5511988880001: some-new-state",
+    ]);
   });
 
   it("lists rows as text too", () => {

@@ -1,6 +1,6 @@
 // The history window's list and detail views, built only from text nodes.
 import { clear, el } from "./dom";
-import { localTime, outcome } from "./format";
+import { answeredByWord, localClock, localTime, outcome, stateWord } from "./format";
 import type { Words } from "./i18n";
 import type { AlertDetail, AlertSummary, Lang } from "./ipc";
 
@@ -28,6 +28,18 @@ export function renderList(tbody: HTMLElement, rows: AlertSummary[], w: Words, l
   tbody.onkeydown = (ev) => { if (ev.key === "Enter") pick(ev); };
 }
 
+/** "13:00:05 — " before a step, when its time is known. */
+function step(at: string, lang: Lang): string {
+  const clock = localClock(at, lang);
+  return clock ? `${clock} — ` : "";
+}
+
+/** Why a delivery or call failed: the explanation (which names the code) or just the code. */
+function problem(x: { error_code: number | null; error_message: string | null }): string {
+  if (x.error_message) return ` — ${x.error_message}`;
+  return x.error_code !== null ? ` — ${x.error_code}` : "";
+}
+
 export function renderDetail(box: HTMLElement, d: AlertDetail, w: Words, lang: Lang): void {
   clear(box);
   const a = d.alert;
@@ -38,13 +50,13 @@ export function renderDetail(box: HTMLElement, d: AlertDetail, w: Words, lang: L
     el("pre", { id: "detail-body", class: "body" }, a.body),
     el("h3", {}, w.deliveries),
     el("ul", { id: "detail-whatsapp" }, ...d.whatsapp.map((x) =>
-      el("li", {}, `${x.recipient}: ${x.state}${x.error_code ? ` (${x.error_code}${x.error_message ? `: ${x.error_message}` : ""})` : ""}`))),
+      el("li", { "data-state": x.state }, step(x.updated_at, lang) + `${x.recipient}: ${stateWord(x.state, w)}` + problem(x)))),
     el("h3", {}, w.timeline),
     el("ol", { id: "detail-calls" }, ...d.calls.map((c) =>
       el("li", { "data-outcome": c.outcome ?? c.state },
-        `${w.round} ${c.round + 1} — ${c.number}: ${c.outcome ?? c.state}` +
-        (c.answered_by ? ` (${c.answered_by})` : "") +
+        step(c.updated_at, lang) + `${w.round} ${c.round + 1} — ${c.number}: ${stateWord(c.outcome ?? c.state, w)}` +
+        (c.answered_by ? ` (${answeredByWord(c.answered_by, w)})` : "") +
         (c.duration !== null ? ` — ${w.duration} ${c.duration} s` : "") +
-        (c.error_message ? ` — ${c.error_message}` : "")))),
+        problem(c)))),
   );
 }
