@@ -63,7 +63,6 @@ fn address(data_dir: &Path) -> io::Result<Name<'static>> {
     #[cfg(unix)]
     {
         use interprocess::local_socket::{GenericFilePath, ToFsName};
-        let _ = hash_of; // used on Windows only
         data_dir.join("link.sock").to_fs_name::<GenericFilePath>().map(|n| n.into_owned())
     }
     #[cfg(not(unix))]
@@ -73,6 +72,9 @@ fn address(data_dir: &Path) -> io::Result<Name<'static>> {
     }
 }
 
+/// Named pipes live in one machine-wide namespace: the data directory's hash keeps two users'
+/// (or two installations') pipes apart.
+#[cfg_attr(unix, allow(dead_code))]
 fn hash_of(path: &Path) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     path.hash(&mut h);
