@@ -147,6 +147,16 @@ async fn the_desktop_app_end_to_end() {
         })
         .await;
     assert!(refused.as_str().unwrap().contains("não foi entregue (failed): erro 63015: O destinatário não entrou no sandbox do WhatsApp"), "{refused}");
+    // And to one that has: its way to the phone, in Portuguese.
+    wd.fill("#test-to", "(11) 99999-0001").await;
+    wd.execute("document.querySelector('#test-whatsapp').click()", json!([])).await;
+    let delivered = wd
+        .wait_for("the test WhatsApp delivered", WAIT, "return document.querySelector('#result').textContent", |v| {
+            v.as_str().is_some_and(|s| s.starts_with(&format!("{WA}: ")))
+        })
+        .await;
+    let delivered = delivered.as_str().unwrap();
+    assert!(delivered.starts_with(&format!("{WA}: na fila → ")) && ["entregue", "lida"].iter().any(|s| delivered.ends_with(s)), "{delivered}");
     let toml = std::fs::read_to_string(&config).unwrap();
     assert!(toml.contains("host = \"localhost\"") && toml.contains(&format!("to = [\"{CALLEE}\"]")), "{toml}");
     assert!(!toml.contains(PASSWORD) && !toml.contains(AUTH_TOKEN), "no secret in the file:\n{toml}");

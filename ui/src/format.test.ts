@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { csvRows, filterRows, outcome, splitNumbers } from "./format";
+import { csvRows, filterRows, outcome, reportStates, splitNumbers } from "./format";
 import { words } from "./i18n";
 import type { AlertSummary } from "./ipc";
 
@@ -35,5 +35,13 @@ describe("csvRows and splitNumbers", () => {
   });
   it("reads numbers typed one per line or with commas", () => {
     expect(splitNumbers("(11) 99999-0001\n  11 99999 0002 ;+55 11 3333-4444,\n")).toEqual(["(11) 99999-0001", "11 99999 0002", "+55 11 3333-4444"]);
+  });
+});
+
+describe("reportStates", () => {
+  it("puts a test's states and who picked up in the reader's words", () => {
+    expect(reportStates(["queued", "ringing", "in-progress (human)", "completed (human)"], words("pt"))).toBe("na fila → tocando → em andamento (pessoa) → concluída (pessoa)");
+    expect(reportStates(["queued", "sent", "read"], words("en"))).toBe("queued → sent → read");
+    expect(reportStates(["brand-new"], words("pt"))).toBe("brand-new");
   });
 });

@@ -53,6 +53,15 @@ export function answeredByWord(kind: string, w: Words): string {
   return w.answered_by_kinds[kind] ?? kind;
 }
 
+/** A test's report: the states it went through (`completed (human)` for a call picked up),
+ * in the reader's words: "na fila → tocando → concluída (pessoa)". */
+export function reportStates(states: string[], w: Words): string {
+  return states.map((s) => {
+    const m = /^(\S+) \((.+)\)$/.exec(s);
+    return m ? `${stateWord(m[1], w)} (${answeredByWord(m[2], w)})` : stateWord(s, w);
+  }).join(" → ");
+}
+
 export interface Filter { text: string; since: string; until: string }
 
 /** Rows matching the text (subject or sender, case- and accent-insensitive) and the date range

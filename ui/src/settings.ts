@@ -2,7 +2,7 @@
 // the engine's own rules, saved atomically by Rust. Secrets go to the OS keyring and never come
 // back into the page.
 import { clear, el } from "./dom";
-import { splitNumbers } from "./format";
+import { reportStates, splitNumbers, stateWord } from "./format";
 import { showEngineStatus } from "./status";
 import { words, type Words } from "./i18n";
 import { ipc, isAppError, onSettingsUpdated, type Config, type Lang } from "./ipc";
@@ -182,9 +182,9 @@ async function main(): Promise<void> {
   document.getElementById("test-mailbox")!.addEventListener("click", () =>
     run(async () => { const r = await ipc.testMailbox(readForm(form, base)); return w.probe_ok(r.matching_unseen, r.idle); }));
   document.getElementById("test-whatsapp")!.addEventListener("click", () =>
-    run(async () => { const r = await ipc.testWhatsapp(readForm(form, base), testTo()); return `${r.to}: ${r.states.join(" → ")}`; }));
+    run(async () => { const r = await ipc.testWhatsapp(readForm(form, base), testTo()); return `${r.to}: ${reportStates(r.states, w)}`; }));
   document.getElementById("test-call")!.addEventListener("click", () =>
-    run(async () => { const r = await ipc.testCall(readForm(form, base), testTo()); return `${r.to}: ${r.states.join(" → ")} — ${r.outcome}`; }));
+    run(async () => { const r = await ipc.testCall(readForm(form, base), testTo()); return `${r.to}: ${reportStates(r.states, w)} — ${stateWord(r.outcome, w)}`; }));
   for (const [key, elId] of [["test_mailbox", "test-mailbox"], ["test_whatsapp", "test-whatsapp"], ["test_call", "test-call"], ["save", "save"]] as const) {
     document.getElementById(elId)!.textContent = String(w[key]);
   }
