@@ -109,10 +109,11 @@ pub async fn test_call(mut config: Config, to: String) -> Result<SelfTestReport,
     Ok(selftest::test_call(&config, token, &to).await?)
 }
 
-/// The history list, newest first (bodies stay in the journal until an alert is opened).
+/// The history list, newest first, a page at a time: `before` an alert id for the older page
+/// that follows it (bodies stay in the journal until an alert is opened).
 #[tauri::command]
-pub async fn list_alerts(state: State<'_, WindowProcess>, limit: Option<usize>) -> Result<Vec<AlertSummary>, AppError> {
-    Ok(state.journal()?.alert_summaries(limit.unwrap_or(1000)).await?)
+pub async fn list_alerts(state: State<'_, WindowProcess>, limit: Option<usize>, before: Option<AlertId>) -> Result<Vec<AlertSummary>, AppError> {
+    Ok(state.journal()?.alert_summaries(limit.unwrap_or(1000), before).await?)
 }
 
 #[derive(Serialize)]

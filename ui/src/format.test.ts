@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { csvRows, filterRows, outcome, reportStates, splitNumbers } from "./format";
+import { appendPage, csvRows, filterRows, outcome, reportStates, splitNumbers } from "./format";
 import { words } from "./i18n";
 import type { AlertSummary } from "./ipc";
 
@@ -43,5 +43,17 @@ describe("reportStates", () => {
     expect(reportStates(["queued", "ringing", "in-progress (human)", "completed (human)"], words("pt"))).toBe("na fila → tocando → em andamento (pessoa) → concluída (pessoa)");
     expect(reportStates(["queued", "sent", "read"], words("en"))).toBe("queued → sent → read");
     expect(reportStates(["brand-new"], words("pt"))).toBe("brand-new");
+  });
+});
+
+describe("appendPage", () => {
+  it("adds older alerts below, once each, and says when the history is all loaded", () => {
+    const newest = [row(5, "e", "2026-11-05T10:00:00Z"), row(4, "d", "2026-11-04T10:00:00Z")];
+    const older = appendPage(newest, [row(4, "d", "2026-11-04T10:00:00Z"), row(3, "c", "2026-11-03T10:00:00Z")], 2);
+    expect(older.rows.map((r) => r.id)).toEqual([5, 4, 3]);
+    expect(older.more).toBe(true);
+    const last = appendPage(older.rows, [row(1, "a", "2026-11-01T10:00:00Z")], 2);
+    expect(last.rows.map((r) => r.id)).toEqual([5, 4, 3, 1]);
+    expect(last.more).toBe(false);
   });
 });

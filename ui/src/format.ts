@@ -62,6 +62,13 @@ export function reportStates(states: string[], w: Words): string {
   }).join(" → ");
 }
 
+/** The list once an older `page` (newest first) is loaded below the `loaded` rows; `more` says
+ * whether a page older still may exist (this one was full). */
+export function appendPage(loaded: AlertSummary[], page: AlertSummary[], pageSize: number): { rows: AlertSummary[]; more: boolean } {
+  const seen = new Set(loaded.map((r) => r.id));
+  return { rows: [...loaded, ...page.filter((r) => !seen.has(r.id))], more: page.length >= pageSize };
+}
+
 export interface Filter { text: string; since: string; until: string }
 
 /** Rows matching the text (subject or sender, case- and accent-insensitive) and the date range

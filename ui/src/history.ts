@@ -1,6 +1,6 @@
 // The history window: alerts newest first, filter by text and date, an alert's detail with its
 // WhatsApp deliveries and call timeline, live updates from the engine, CSV export.
-import { csvRows, filterRows, type Filter } from "./format";
+import { appendPage, csvRows, filterRows, type Filter } from "./format";
 import { showEngineStatus } from "./status";
 import { words } from "./i18n";
 import { ipc, isAppError, onEngineEvent, type AlertSummary, type Lang } from "./ipc";
@@ -25,6 +25,8 @@ async function main(): Promise<void> {
   $("col-subject").textContent = w.col_subject;
   $("col-outcome").textContent = w.col_outcome;
   $("detail").textContent = w.choose;
+  const older = $<HTMLButtonElement>("older");
+  older.textContent = w.older;
 
   let rows: AlertSummary[] = [];
   let visible: AlertSummary[] = [];
@@ -38,9 +40,13 @@ async function main(): Promise<void> {
     visible = filterRows(rows, filter());
     renderList($("rows"), visible, w, l, (id) => void showDetail(id));
   };
+  // The newest page first; older pages on demand, so the whole history can be read.
+  const PAGE = 1000;
   const reload = async () => {
     const started = performance.now();
-    rows = await ipc.listAlerts(1000);
+    const limit = Math.max(PAGE, rows.length);
+    rows = await ipc.listAlerts(limit);
+    older.hidden = rows.length < limit;
     draw();
     // Read by the benchmark: the list's fetch and render, and the time since the window's
     // navigation started (performance.now() counts from there).
@@ -48,6 +54,14 @@ async function main(): Promise<void> {
     document.body.dataset.shownAtMs = String(Math.round(performance.now()));
     document.body.dataset.rows = String(rows.length);
   };
+  older.addEventListener("click", async () => {
+    const oldest = rows[rows.length - 1];
+    if (!oldest) return;
+    const next = appendPage(rows, await ipc.listAlerts(PAGE, oldest.id), PAGE);
+    rows = next.rows;
+    older.hidden = !next.more;
+    draw();
+  });
   for (const input of [text, since, until]) input.addEventListener("input", draw);
   $("export").addEventListener("click", async () => {
     try {

@@ -20,7 +20,7 @@ const pt = {
   col_time: "Hora", col_subject: "Assunto", col_outcome: "Resultado", body: "Mensagem recebida", deliveries: "WhatsApp", timeline: "Ligações",
   answered_by: "atendido por", nobody: "ninguém atendeu", in_progress: "em andamento", paused: "pausado (ninguém avisado)", test: "teste",
   new: "novo", notified: "avisado", st_dry_run: "simulação", no_alerts: "Nenhum alerta.", choose: "Escolha um alerta para ver os detalhes.",
-  round: "rodada", duration: "duração",
+  round: "rodada", duration: "duração", older: "Mostrar alertas mais antigos",
   // Call and WhatsApp states as the journal records them (Twilio's words and the engine's own).
   states: {
     placing: "discando", queued: "na fila", initiated: "iniciada", ringing: "tocando", "in-progress": "em andamento",
@@ -56,7 +56,7 @@ const en: Words = {
   col_time: "Time", col_subject: "Subject", col_outcome: "Outcome", body: "E-mail as received", deliveries: "WhatsApp", timeline: "Calls",
   answered_by: "answered by", nobody: "nobody answered", in_progress: "in progress", paused: "paused (nobody notified)", test: "test",
   new: "new", notified: "notified", st_dry_run: "dry run", no_alerts: "No alerts.", choose: "Pick an alert to see its details.",
-  round: "round", duration: "duration",
+  round: "round", duration: "duration", older: "Show older alerts",
   states: {
     placing: "dialling", queued: "queued", initiated: "initiated", ringing: "ringing", "in-progress": "in progress",
     completed: "completed", answered: "answered", machine: "voicemail", unconfirmed: "answered, person not confirmed",

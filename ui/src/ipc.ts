@@ -33,7 +33,8 @@ export const ipc = {
   testMailbox: (config: Config) => invoke<ProbeReport>("test_mailbox", { config }),
   testWhatsapp: (config: Config, to: string) => invoke<SelfTestReport>("test_whatsapp", { config, to }),
   testCall: (config: Config, to: string) => invoke<SelfTestReport>("test_call", { config, to }),
-  listAlerts: (limit?: number) => invoke<AlertSummary[]>("list_alerts", { limit }),
+  /** Newest first; `before` an alert id for the older page that follows it. */
+  listAlerts: (limit: number, before?: number) => invoke<AlertSummary[]>("list_alerts", { limit, before }),
   alertDetail: (id: number) => invoke<AlertDetail>("alert_detail", { id }),
   engineStatus: () => invoke<StatusView>("engine_status"),
   exportCsv: (rows: CsvRow[]) => invoke<string>("export_csv", { rows }),

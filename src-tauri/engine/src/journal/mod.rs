@@ -370,15 +370,17 @@ impl AlertJournal {
     }
 
     /// The newest `limit` alerts as the history list shows them: no bodies, with who answered,
-    /// in one query.
-    pub async fn alert_summaries(&self, limit: usize) -> Result<Vec<AlertSummary>, JournalError> {
+    /// in one query. With `before`, the page of older alerts that follows that one, so the whole
+    /// history can be read a page at a time.
+    pub async fn alert_summaries(&self, limit: usize, before: Option<AlertId>) -> Result<Vec<AlertSummary>, JournalError> {
         self.call(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT a.id, a.received_at, a.subject, a.sender, a.state, a.is_test, e.answered_by
                  FROM alerts a LEFT JOIN escalations e ON e.alert_id = a.id
+                 WHERE a.id < ?2
                  ORDER BY a.id DESC LIMIT ?1",
             )?;
-            let rows = stmt.query_map([limit as i64], |r| {
+            let rows = stmt.query_map([limit as i64, before.unwrap_or(AlertId::MAX)], |r| {
                 Ok(AlertSummary {
                     id: r.get(0)?,
                     received_at: parse_ts(r.get(1)?),
@@ -506,6 +508,21 @@ mod tests {
             .map(|e| e.kind)
             .collect();
         assert_eq!(kinds, ["received", "seen_again"]);
+    }
+
+    #[tokio::test]
+    async fn the_whole_history_reads_a_page_at_a_time() {
+        let j = AlertJournal::open_in_memory().unwrap();
+        let mails: Vec<_> = (1..=5).map(|uid| alert(7, uid, &MAIL.replace("m1", &format!("m{uid}")))).collect();
+        j.record(mails).await.unwrap();
+        let ids = |page: &[AlertSummary]| page.iter().map(|a| a.id).collect::<Vec<_>>();
+        let first = j.alert_summaries(2, None).await.unwrap();
+        assert_eq!(ids(&first), [5, 4], "newest first");
+        let second = j.alert_summaries(2, Some(4)).await.unwrap();
+        assert_eq!(ids(&second), [3, 2]);
+        let last = j.alert_summaries(2, Some(2)).await.unwrap();
+        assert_eq!(ids(&last), [1], "a short page: nothing older");
+        assert!(j.alert_summaries(2, Some(1)).await.unwrap().is_empty());
     }
 
     #[tokio::test]

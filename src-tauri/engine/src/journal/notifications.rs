@@ -398,7 +398,7 @@ mod tests {
             .unwrap();
         assert!(j.next_escalation().await.unwrap().is_none());
         assert_eq!(j.alerts(1).await.unwrap()[0].state, "answered");
-        let listed = j.alert_summaries(10).await.unwrap();
+        let listed = j.alert_summaries(10, None).await.unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!((listed[0].id, listed[0].state.as_str()), (id, "answered"));
         assert_eq!(listed[0].answered_by.as_deref(), Some("+5511999990001"), "the list says who answered");
