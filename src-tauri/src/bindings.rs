@@ -15,7 +15,7 @@ use sentinela_engine::journal::{AlertRecord, AlertSummary, CallAttempt, Delivery
 use sentinela_engine::selftest::SelfTestReport;
 use ts_rs::TS;
 
-use crate::commands::{AlertDetail, CsvRow, SecretStatus, SettingsView};
+use crate::commands::{AlertDetail, CsvRow, SavedSettings, SecretStatus, SettingsView};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::status::{StatusView, TrayState};
@@ -54,6 +54,7 @@ fn generate() -> String {
     declare::<WatchAlarm>(&mut d);
     // Shell: command results and arguments, the one error type.
     declare::<SettingsView>(&mut d);
+    declare::<SavedSettings>(&mut d);
     declare::<Lang>(&mut d);
     declare::<SecretStatus>(&mut d);
     declare::<AlertDetail>(&mut d);

@@ -40,14 +40,24 @@ pub async fn validate_settings(mut config: Config) -> Result<Config, AppError> {
     Ok(config)
 }
 
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct SavedSettings {
+    /// As written: normalised (phone numbers in E.164).
+    pub config: Config,
+    /// Whether a running Sentinela took them at once; false when none is running (they apply
+    /// at its next start).
+    pub applied: bool,
+}
+
 /// Writes the file atomically; the tray process then restarts the engine with it (no app
 /// restart needed) and tells the other window.
 #[tauri::command]
-pub async fn save_settings(state: State<'_, WindowProcess>, config: Config) -> Result<Config, AppError> {
+pub async fn save_settings(state: State<'_, WindowProcess>, config: Config) -> Result<SavedSettings, AppError> {
     config.save(&state.config_path)?;
     let saved = Config::load(&state.config_path)?;
-    state.tell_tray(ToTray::SettingsSaved);
-    Ok(saved)
+    let applied = state.tell_tray(ToTray::SettingsSaved);
+    Ok(SavedSettings { config: saved, applied })
 }
 
 fn secret_name(name: &str) -> Result<SecretName, AppError> {

@@ -230,8 +230,9 @@ impl LinkClient {
         Ok((LinkClient { tx }, inbox))
     }
 
-    pub fn send(&self, message: ToTray) {
-        let _ = self.tx.send(message);
+    /// False once the link is gone.
+    pub fn send(&self, message: ToTray) -> bool {
+        self.tx.send(message).is_ok()
     }
 }
 

@@ -61,11 +61,12 @@ impl WindowProcess {
         status.unwrap_or_else(|| StatusView { state: TrayState::Degraded, text: self.lang.t(Key::NotRunning).to_owned() })
     }
 
-    /// Tells the tray process what changed, so the engine restarts with it. Without a tray
-    /// there is no engine to restart: the next start reads the new settings anyway.
-    pub fn tell_tray(&self, message: ToTray) {
-        if let Some(link) = self.link.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            link.send(message);
+    /// Tells the tray process what changed, so the engine restarts with it. False without a
+    /// tray: there is no engine to restart, and its next start reads the new settings anyway.
+    pub fn tell_tray(&self, message: ToTray) -> bool {
+        match self.link.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            Some(link) => link.send(message),
+            None => false,
         }
     }
 }

@@ -310,4 +310,18 @@ async fn the_desktop_app_end_to_end() {
     });
     wait_until("the engine's LOGOUT", WAIT, || server.log().matches("Logged out").count() > logouts_before);
     wd.close().await;
+
+    // --- A window with no Sentinela running says so, and does not claim a save took effect.
+    let wd = WebDriver::launch(desktop.driver_port, &workspace_binary("sentinela"), &window("settings")).await;
+    wd.wait_for("nothing is watching, in the status line", WAIT, "return document.querySelector('#engine-status').textContent", |v| {
+        v.as_str().is_some_and(|s| s.starts_with("O Sentinela não está em execução: nada está sendo vigiado."))
+    })
+    .await;
+    wd.wait_for("the saved settings in the form", WAIT, "return document.querySelector('#mailbox-host').value", |v| v == &json!("localhost")).await;
+    wd.execute("document.querySelector('#save').click()", json!([])).await;
+    wd.wait_for("saved, for the next start", WAIT, "return document.querySelector('#result').textContent", |v| {
+        v.as_str().is_some_and(|s| s.starts_with("Salvo. O Sentinela não está em execução"))
+    })
+    .await;
+    wd.close().await;
 }

@@ -101,6 +101,17 @@ matching_unseen: number,
  */
 idle: boolean, };
 
+export type SavedSettings = { 
+/**
+ * As written: normalised (phone numbers in E.164).
+ */
+config: Config, 
+/**
+ * Whether a running Sentinela took them at once; false when none is running (they apply
+ * at its next start).
+ */
+applied: boolean, };
+
 export type SecretStatus = { imap_password: boolean, twilio_auth_token: boolean, };
 
 export type Security = "tls" | "starttls" | "plain";

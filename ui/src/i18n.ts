@@ -3,6 +3,7 @@ import type { Lang } from "./ipc";
 
 const pt = {
   settings: "Configurações", history: "Histórico", save: "Salvar", saved: "Salvo. O Sentinela já está usando as novas configurações.",
+  saved_not_running: "Salvo. O Sentinela não está em execução: as novas configurações valem quando ele iniciar.",
   mailbox: "Caixa de e-mail", filter: "Filtro", twilio: "Twilio", whatsapp: "WhatsApp", calls: "Ligações",
   host: "Servidor IMAP", port: "Porta", security: "Segurança", username: "Usuário", folder: "Pasta", ca_file: "Certificado extra (PEM)",
   rescan_secs: "Reverificação (s)", mark_seen: "Marcar como lido após registrar", max_message_bytes: "Tamanho máximo por e-mail (bytes)",
@@ -39,6 +40,7 @@ export type Words = typeof pt;
 
 const en: Words = {
   settings: "Settings", history: "History", save: "Save", saved: "Saved. Sentinela is already using the new settings.",
+  saved_not_running: "Saved. Sentinela is not running: the new settings apply when it starts.",
   mailbox: "Mailbox", filter: "Filter", twilio: "Twilio", whatsapp: "WhatsApp", calls: "Calls",
   host: "IMAP server", port: "Port", security: "Security", username: "Username", folder: "Folder", ca_file: "Extra certificate (PEM)",
   rescan_secs: "Re-scan (s)", mark_seen: "Mark as read once journaled", max_message_bytes: "Max bytes per e-mail",

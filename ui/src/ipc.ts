@@ -11,6 +11,7 @@ import type {
   CsvRow,
   EngineEvent,
   ProbeReport,
+  SavedSettings,
   SecretStatus,
   SelfTestReport,
   SettingsView,
@@ -27,7 +28,7 @@ export function isAppError(e: unknown): e is AppError {
 export const ipc = {
   getSettings: () => invoke<SettingsView>("get_settings"),
   validateSettings: (config: Config) => invoke<Config>("validate_settings", { config }),
-  saveSettings: (config: Config) => invoke<Config>("save_settings", { config }),
+  saveSettings: (config: Config) => invoke<SavedSettings>("save_settings", { config }),
   secretStatus: () => invoke<SecretStatus>("secret_status"),
   storeSecret: (name: "imap-password" | "twilio-auth-token", value: string) => invoke<void>("store_secret", { name, value }),
   testMailbox: (config: Config) => invoke<ProbeReport>("test_mailbox", { config }),

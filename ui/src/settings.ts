@@ -165,10 +165,11 @@ async function main(): Promise<void> {
 
   document.getElementById("save")!.addEventListener("click", async () => {
     try {
-      base = await ipc.saveSettings(readForm(form, base));
+      const saved = await ipc.saveSettings(readForm(form, base));
+      base = saved.config;
       fillForm(form, base);
       showFieldError(form, undefined, "");
-      say(w.saved, true);
+      say(saved.applied ? w.saved : w.saved_not_running, true);
     } catch (e) {
       if (isAppError(e)) { showFieldError(form, e.field, e.message); say(e.message, false); }
     }
