@@ -63,7 +63,8 @@ fn address(data_dir: &Path) -> io::Result<Name<'static>> {
     #[cfg(unix)]
     {
         use interprocess::local_socket::{GenericFilePath, ToFsName};
-        data_dir.join("link.sock").to_fs_name::<GenericFilePath>().map(|n| n.into_owned())
+        let runtime_dir = directories::BaseDirs::new().and_then(|d| d.runtime_dir().map(Path::to_owned));
+        socket_path(data_dir, runtime_dir.as_deref()).to_fs_name::<GenericFilePath>().map(|n| n.into_owned())
     }
     #[cfg(not(unix))]
     {
@@ -72,9 +73,21 @@ fn address(data_dir: &Path) -> io::Result<Name<'static>> {
     }
 }
 
+/// A Unix socket's path must fit in 107 bytes. A data directory that deep links through the
+/// user's runtime directory instead (private to the user, like the data directory), under a
+/// name made from the data directory.
+#[cfg(unix)]
+fn socket_path(data_dir: &Path, runtime_dir: Option<&Path>) -> std::path::PathBuf {
+    const MAX_SOCKET_PATH: usize = 107;
+    let beside_the_data = data_dir.join("link.sock");
+    match runtime_dir {
+        Some(run) if beside_the_data.as_os_str().len() > MAX_SOCKET_PATH => run.join(format!("sentinela-{:016x}.sock", hash_of(data_dir))),
+        _ => beside_the_data,
+    }
+}
+
 /// Named pipes live in one machine-wide namespace: the data directory's hash keeps two users'
 /// (or two installations') pipes apart.
-#[cfg_attr(unix, allow(dead_code))]
 fn hash_of(path: &Path) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     path.hash(&mut h);
@@ -308,6 +321,17 @@ mod tests {
         let mut buf = Vec::new();
         let read = tokio::time::timeout(std::time::Duration::from_secs(2), BufReader::new(reader).read_to_end(&mut buf)).await;
         assert!(matches!(read, Ok(Ok(0))), "the tray hung up without a word: {buf:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_deep_data_directory_links_through_the_runtime_directory() {
+        let run = Path::new("/run/user/1000");
+        assert_eq!(socket_path(Path::new("/home/op/.local/share/sentinela"), Some(run)), Path::new("/home/op/.local/share/sentinela/link.sock"));
+        let deep = std::path::PathBuf::from(format!("/home/op/{}", "pasta/".repeat(20)));
+        let linked = socket_path(&deep, Some(run));
+        assert!(linked.starts_with(run) && linked.as_os_str().len() < 107, "{linked:?}");
+        assert_ne!(linked, socket_path(&deep.join("outra"), Some(run)), "two data directories, two sockets");
     }
 
     #[tokio::test]

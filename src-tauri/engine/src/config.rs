@@ -191,6 +191,8 @@ fn default_true() -> bool {
 fn default_max_message_bytes() -> u32 {
     DEFAULT_MAX_MESSAGE_BYTES
 }
+// serde's `skip_serializing_if` passes the field's own type.
+#[allow(clippy::ptr_arg)]
 fn path_is_empty(p: &PathBuf) -> bool {
     p.as_os_str().is_empty()
 }
