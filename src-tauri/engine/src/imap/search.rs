@@ -36,35 +36,6 @@ fn quote(value: &str) -> String {
     q
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn filter(from: &str, subject: &str, search: &str) -> FilterConfig {
-        FilterConfig { from: from.into(), subject: subject.into(), search: search.into() }
-    }
-
-    #[test]
-    fn ascii_criteria() {
-        assert_eq!(
-            search_criteria(&filter("sensor@cpd", "ALERTA", "")),
-            r#"UNSEEN FROM "sensor@cpd" SUBJECT "ALERTA""#
-        );
-    }
-
-    #[test]
-    fn quotes_are_escaped_and_extra_appended() {
-        assert_eq!(
-            search_criteria(&filter("a\"b", "x\\y", " SINCE 1-Jan-2026 ")),
-            r#"UNSEEN FROM "a\"b" SUBJECT "x\\y" SINCE 1-Jan-2026"#
-        );
-    }
-
-    #[test]
-    fn non_ascii_declares_charset() {
-        assert!(search_criteria(&filter("s@x", "Atenção", "")).starts_with("CHARSET UTF-8 UNSEEN"));
-    }
-}
 
 /// Selects `folder` and returns its UIDVALIDITY.
 pub(crate) async fn select_folder(
@@ -101,4 +72,34 @@ pub(crate) async fn search_alert_uids(
     let mut uids: Vec<u32> = found.into_iter().collect();
     uids.sort_unstable();
     Ok(uids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(from: &str, subject: &str, search: &str) -> FilterConfig {
+        FilterConfig { from: from.into(), subject: subject.into(), search: search.into() }
+    }
+
+    #[test]
+    fn ascii_criteria() {
+        assert_eq!(
+            search_criteria(&filter("sensor@cpd", "ALERTA", "")),
+            r#"UNSEEN FROM "sensor@cpd" SUBJECT "ALERTA""#
+        );
+    }
+
+    #[test]
+    fn quotes_are_escaped_and_extra_appended() {
+        assert_eq!(
+            search_criteria(&filter("a\"b", "x\\y", " SINCE 1-Jan-2026 ")),
+            r#"UNSEEN FROM "a\"b" SUBJECT "x\\y" SINCE 1-Jan-2026"#
+        );
+    }
+
+    #[test]
+    fn non_ascii_declares_charset() {
+        assert!(search_criteria(&filter("s@x", "Atenção", "")).starts_with("CHARSET UTF-8 UNSEEN"));
+    }
 }
