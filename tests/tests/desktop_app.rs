@@ -224,8 +224,13 @@ async fn the_desktop_app_end_to_end() {
     let call = calls[0].as_str().unwrap();
     assert!(call.ends_with(&format!(" — rodada 1 — {CALLEE}: atendida (pessoa) — duração 1 s")), "{call}");
     assert!(call.split(" — ").next().unwrap().matches(':').count() == 2, "the time of the call first: {call}");
-    let whatsapp = wd.text("#detail-whatsapp li").await;
-    assert!(whatsapp.contains(&format!(" — {WA}: ")) && ["lida", "entregue", "enviada"].iter().any(|s| whatsapp.ends_with(s)), "{whatsapp}");
+    // The message's state follows Twilio's live (the open detail refreshes on each delivery event).
+    let whatsapp = wd
+        .wait_for("the WhatsApp delivered, in the detail", WAIT, "return document.querySelector('#detail-whatsapp li')?.textContent ?? ''", |v| {
+            v.as_str().is_some_and(|s| ["lida", "entregue"].iter().any(|end| s.ends_with(end)))
+        })
+        .await;
+    assert!(whatsapp.as_str().unwrap().contains(&format!(" — {WA}: ")), "{whatsapp}");
 
     // Attacker-controlled text stays text.
     let body = wd.text("#detail-body").await;
