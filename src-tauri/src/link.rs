@@ -3,7 +3,8 @@
 //! Each window (settings, history) runs in a process of its own, so that closing it gives back
 //! everything WebKit took (on Linux WebKitGTK keeps its network process and much of its heap for
 //! as long as the process that made a webview lives). The tray process keeps the engine and
-//! listens on a local socket — a Unix socket file in the data directory (mode 0600: only this
+//! listens on a local socket — a Unix socket file in the data directory, or in the user's runtime
+//! directory when the data directory is too deep for a socket path (mode 0600: only this
 //! user may connect), a named pipe on Windows. A window process connects, says which window it
 //! is, and then receives the engine's status and events; it tells the tray when it saved the
 //! settings or stored a secret, so the engine restarts with them. The window processes do the
