@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::journal::{AlertId, CallAttempt, Delivery, PauseState};
+use crate::incident::IncidentId;
+use crate::journal::{AlertId, CallAttempt, Delivery, IncidentChange, PauseState};
 
 /// How the mailbox watcher is doing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,10 +51,11 @@ pub enum EngineEvent {
     Delivery(Delivery),
     /// A call attempt changed state.
     Call(CallAttempt),
-    /// The call queue started (or resumed) an alert's escalation.
-    EscalationStarted { alert_id: AlertId },
-    /// An escalation ended: `outcome` is `answered`, `unanswered` or `dry_run`.
-    EscalationFinished { alert_id: AlertId, outcome: String, answered_by: Option<String> },
+    /// The call queue placed the first call that speaks an incident.
+    EscalationStarted { incident_id: IncidentId },
+    /// An incident was opened, acknowledged, resolved, reopened, held, released, or its calls
+    /// ended unanswered: one event per change, never per repeat e-mail.
+    Incident(IncidentChange),
     /// Twilio's health as seen by the last request.
     Twilio(TwilioState),
     /// Notifications were paused or resumed.

@@ -1,7 +1,8 @@
 //! Sentinela's engine: turns alert e-mails into durable alerts and escalations, with no GUI.
 //!
 //! The path of an alert reads in stages, each in its own module:
-//! mailbox ([`imap`]) → parsed mail ([`mail`]) → durable record ([`journal`]).
+//! mailbox ([`imap`]) → parsed mail ([`mail`]) → durable record in its [`incident`] ([`journal`])
+//! → deliveries and calls ([`notify`]).
 //! Everything runs on tokio; [`shutdown`] stops it politely and [`events`] tells the outside
 //! world (the headless logger, the desktop shell) what is happening.
 
@@ -9,6 +10,7 @@ pub mod config;
 pub mod events;
 pub mod health;
 pub mod imap;
+pub mod incident;
 pub mod journal;
 pub mod mail;
 pub mod secrets;

@@ -13,9 +13,10 @@ use crate::config::Config;
 use crate::events::{AlertNotice, EngineEvent, EventBus};
 use crate::health::{HealthMonitor, NOT_WATCHING_ALARM_AFTER};
 use crate::imap::MailboxWatcher;
-use crate::journal::{AlertId, AlertJournal, JournalError, PauseState};
+use crate::incident::{AckVia, IncidentRules, ResolveVia};
+use crate::journal::{ActionOutcome, AlertId, AlertJournal, JournalError, PauseState};
 use crate::mail::AlertMail;
-use crate::notify::{NotifyContext, Notifier, NotifyTiming, TwilioHealth};
+use crate::notify::{NotifyContext, NotifyManagers, NotifyTiming, TwilioHealth};
 use crate::twilio::TwilioClient;
 use crate::secrets::{self, Secret, SecretError};
 use crate::shutdown::{self, ShutdownTrigger};
@@ -27,6 +28,9 @@ pub enum StartError {
     #[error(transparent)]
     Journal(#[from] JournalError),
 }
+
+/// How often the journal is checked for writes by other processes.
+const JOURNAL_POLL: Duration = Duration::from_millis(250);
 
 /// How long the mailbox may be unwatched before the alarm: `SENTINELA_WATCH_ALARM_SECS`, else
 /// two minutes (see [`NOT_WATCHING_ALARM_AFTER`]).
@@ -88,8 +92,17 @@ impl RunningEngine {
         timing: NotifyTiming,
     ) -> Result<Self, StartError> {
         let journal = AlertJournal::open_in_dir(data_dir)?;
+        let rules = IncidentRules::from_config(&config.incidents);
+        // E-mails an older Sentinela journaled but never notified are placed by today's rules.
+        let placed = journal.place_unplaced(&rules).await?;
+        if placed > 0 {
+            info!(placed, "alerts from an older version placed in incidents");
+        }
         let (trigger, listener) = shutdown::channel();
         let mut tasks = JoinSet::new();
+        // Acks and resolves written by another process (the CLI, a window) reach the managers
+        // through the journal's change signal within this period.
+        tasks.spawn(journal.clone().poll_other_writers(JOURNAL_POLL, trigger.listener()));
 
         match &config.twilio {
             Some(twilio) => {
@@ -113,9 +126,15 @@ impl RunningEngine {
                     health: Arc::new(TwilioHealth::default()),
                     shutdown: trigger.listener(),
                 };
-                let (notifier, queue) = Notifier::new(config, ctx);
-                tasks.spawn(notifier.run(events.subscribe()));
-                if let Some(queue) = queue {
+                let managers = NotifyManagers::new(config, ctx);
+                tasks.spawn(managers.planner.run());
+                if let Some(dispatcher) = managers.dispatcher {
+                    tasks.spawn(dispatcher.run());
+                }
+                if let Some(follower) = managers.follower {
+                    tasks.spawn(follower.run());
+                }
+                if let Some(queue) = managers.queue {
                     tasks.spawn(queue.run());
                 }
             }
@@ -124,13 +143,14 @@ impl RunningEngine {
 
         let monitor = HealthMonitor::new(events.clone(), watch_alarm_after());
         tasks.spawn(monitor.run(events.subscribe(), trigger.listener()));
-        let watcher = MailboxWatcher::new(config, secrets.imap_password, journal.clone(), events.clone());
+        let watcher = MailboxWatcher::new(config, secrets.imap_password, journal.clone(), events.clone(), rules);
         tasks.spawn(watcher.run(listener));
         Ok(RunningEngine { events, journal, trigger, tasks })
     }
 
     /// Pauses notifications until `until`, or until resumed when `None`. E-mails are still
-    /// journaled; alerts that arrive meanwhile are marked `paused`.
+    /// journaled; incidents opened meanwhile are held, and told when the pause ends if they are
+    /// still open.
     pub async fn pause_notifications(&self, until: Option<DateTime<Utc>>) -> Result<PauseState, JournalError> {
         self.journal.pause_notifications(until).await?;
         let state = self.journal.pause_state().await?;
@@ -169,6 +189,21 @@ impl RunningEngine {
             uid: 0,
         }));
         Ok(id)
+    }
+
+    /// Acknowledges an incident from this workstation (the app's *Reconhecer*).
+    pub async fn acknowledge(&self, id: crate::incident::IncidentId, by: Option<String>) -> Result<ActionOutcome, JournalError> {
+        self.journal.acknowledge(id, by, AckVia::Desktop).await
+    }
+
+    /// Acknowledges every open incident (the tray's *Reconhecer todos*); returns how many.
+    pub async fn acknowledge_all(&self, by: Option<String>) -> Result<usize, JournalError> {
+        self.journal.acknowledge_all(by, AckVia::Desktop).await
+    }
+
+    /// Resolves an incident by hand, for devices that never send a recovery.
+    pub async fn resolve(&self, id: crate::incident::IncidentId, by: Option<String>) -> Result<ActionOutcome, JournalError> {
+        self.journal.resolve(id, by, ResolveVia::Desktop).await
     }
 
     /// Asks every manager to stop and waits up to `grace` for them.

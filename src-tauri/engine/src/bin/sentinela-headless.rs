@@ -1,7 +1,10 @@
 //! `sentinela-headless`: the engine without a GUI, for servers and for tests.
 //!
 //! `run` watches until SIGINT/SIGTERM, `check` tests a configuration for real, `test-whatsapp`
-//! and `test-call` prove the Twilio side, `history` prints the journal. Exit codes: 0 success, 1 a check failed, 2 the configuration or setup is wrong.
+//! and `test-call` prove the Twilio side, `history` prints the journal's e-mails, `incidents`
+//! its incidents, and `ack` / `resolve` act on one (a running engine on the same data directory
+//! takes it within two seconds). Exit codes: 0 success, 1 a check failed (or the incident was
+//! already in that state), 2 the configuration or setup is wrong.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -82,6 +85,38 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Print the incidents (one per problem), newest first.
+    Incidents {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Print JSON (one array) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Only incidents not yet resolved.
+        #[arg(long)]
+        open: bool,
+        /// How many incidents at most.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Acknowledge an incident: no more calls for it (it stays open until its recovery).
+    Ack {
+        /// The incident's number, as `incidents` prints it.
+        id: i64,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Who takes it (a name), shown in the history.
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Resolve an incident by hand (for devices that never send a recovery e-mail).
+    Resolve {
+        id: i64,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        by: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -93,6 +128,9 @@ fn main() -> ExitCode {
             Command::Run { config, data_dir } => run(config, data_dir).await,
             Command::Check { config } => check(config).await,
             Command::History { data_dir, json, limit } => history(data_dir, json, limit).await,
+            Command::Incidents { data_dir, json, open, limit } => incidents(data_dir, json, open, limit).await,
+            Command::Ack { id, data_dir, by } => act(data_dir, id, by, Action::Ack).await,
+            Command::Resolve { id, data_dir, by } => act(data_dir, id, by, Action::Resolve).await,
             Command::TestWhatsapp { config, to } => test_whatsapp(config, &to).await,
             Command::TestCall { config, to } => test_call(config, &to).await,
             Command::StoreSecret { name } => store_secret(&name).await,
@@ -269,18 +307,14 @@ async fn history(data_dir: Option<PathBuf>, json: bool, limit: usize) -> Result<
         let mut out = Vec::with_capacity(alerts.len());
         for a in alerts {
             let events = journal.events_of(a.id).await.map_err(setup_error)?;
-            let deliveries = journal.deliveries_of(a.id).await.map_err(setup_error)?;
-            let calls = journal.call_attempts(a.id).await.map_err(setup_error)?;
-            let escalation = journal.escalation_of(a.id).await.map_err(setup_error)?;
             out.push(serde_json::json!({
+                "incident_id": a.incident_id,
+                "kind": a.kind,
                 "alert": a,
-                "whatsapp": deliveries,
-                "calls": calls,
-                "escalation": escalation.map(|(state, answered_by)| serde_json::json!({"state": state, "answered_by": answered_by})),
                 "events": events,
             }));
         }
-        println!("{}", serde_json::to_string_pretty(&out).expect("JSON"));
+        println!("{}", serde_json::to_string_pretty(&out).map_err(setup_error)?);
         return Ok(());
     }
     if alerts.is_empty() {
@@ -289,31 +323,79 @@ async fn history(data_dir: Option<PathBuf>, json: bool, limit: usize) -> Result<
     for a in alerts {
         let local = a.received_at.with_timezone(&chrono::Local);
         let test = if a.is_test { " [TESTE]" } else { "" };
-        println!("#{}  {}  [{}]{test}  {}", a.id, local.format("%Y-%m-%d %H:%M:%S %z"), a.state, a.subject);
+        let place = match (a.kind, a.incident_id) {
+            (Some(kind), Some(i)) => format!("{kind} of incident #{i}"),
+            (Some(kind), None) => format!("{kind} of no open incident (nobody notified)"),
+            (None, _) => "not placed yet".to_owned(),
+        };
+        println!("#{}  {}  [{place}]{test}  {}", a.id, local.format("%Y-%m-%d %H:%M:%S %z"), a.subject);
         println!("    from {}", a.sender);
         for line in a.body.lines().take(3) {
             println!("    | {line}");
         }
-        for d in journal.deliveries_of(a.id).await.map_err(setup_error)? {
-            let err = d.error_code.map(|c| format!(" (error {c})")).unwrap_or_default();
-            println!("    WhatsApp {} {}{err}", d.recipient, d.state);
+    }
+    Ok(())
+}
+
+async fn incidents(data_dir: Option<PathBuf>, json: bool, open: bool, limit: usize) -> Result<(), Failure> {
+    let data_dir = data_dir.unwrap_or_else(paths::default_data_dir);
+    let journal = open_existing_journal(&data_dir)?;
+    let list = journal.incidents(limit, None, open).await.map_err(setup_error)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list).map_err(setup_error)?);
+        return Ok(());
+    }
+    if list.is_empty() {
+        println!("No {}incidents in {}", if open { "open " } else { "" }, data_dir.display());
+    }
+    for i in list {
+        let local = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string();
+        let test = if i.test { " [TESTE]" } else { "" };
+        println!("#{}  [{}]{test}  {}", i.id, i.state, i.title);
+        println!("    {} e-mail(s), first {}, last {}; calls: {}", i.emails, local(i.first_seen), local(i.last_seen), i.escalation);
+        if let Some(held) = i.held_since {
+            println!("    held by a pause since {}{}", local(held), i.released_at.map(|r| format!(", told at {}", local(r))).unwrap_or_default());
         }
-        for c in journal.call_attempts(a.id).await.map_err(setup_error)? {
-            println!(
-                "    call {}.{} {} {}{}{}",
-                c.round + 1,
-                c.position + 1,
-                c.number,
-                c.outcome.as_deref().unwrap_or(&c.state),
-                c.answered_by.as_deref().map(|b| format!(", answered by {b}")).unwrap_or_default(),
-                c.duration.map(|d| format!(", {d} s")).unwrap_or_default()
-            );
+        if let (Some(at), Some(via)) = (i.acknowledged_at, i.acknowledged_via) {
+            println!("    acknowledged {} via {via}{}", local(at), i.acknowledged_by.map(|b| format!(" by {b}")).unwrap_or_default());
         }
-        if let Some((state, by)) = journal.escalation_of(a.id).await.map_err(setup_error)? {
-            println!("    escalation: {state}{}", by.map(|b| format!(" by {b}")).unwrap_or_default());
+        if let Some(at) = i.resolved_at {
+            let via = i.resolved_via.map(|v| format!(" via {v}")).unwrap_or_default();
+            println!("    resolved {}{via}{}", local(at), i.resolved_by.map(|b| format!(" by {b}")).unwrap_or_default());
         }
     }
     Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Action {
+    Ack,
+    Resolve,
+}
+
+async fn act(data_dir: Option<PathBuf>, id: i64, by: Option<String>, action: Action) -> Result<(), Failure> {
+    use sentinela_engine::incident::{AckVia, ResolveVia};
+    use sentinela_engine::journal::ActionOutcome;
+    let data_dir = data_dir.unwrap_or_else(paths::default_data_dir);
+    let journal = open_existing_journal(&data_dir)?;
+    let outcome = match action {
+        Action::Ack => journal.acknowledge(id, by, AckVia::Cli).await,
+        Action::Resolve => journal.resolve(id, by, ResolveVia::Cli).await,
+    }
+    .map_err(setup_error)?;
+    let verb = match action {
+        Action::Ack => "acknowledged",
+        Action::Resolve => "resolved",
+    };
+    match outcome {
+        ActionOutcome::Done => {
+            println!("Incident #{id} {verb}.");
+            Ok(())
+        }
+        ActionOutcome::AlreadyAcknowledged => Err(Failure { code: 1, message: format!("incident #{id} was already acknowledged") }),
+        ActionOutcome::AlreadyResolved => Err(Failure { code: 1, message: format!("incident #{id} is already resolved") }),
+        ActionOutcome::NotFound => Err(setup_error(format!("there is no incident #{id} in {}: list them with `sentinela-headless incidents`", data_dir.display()))),
+    }
 }
 
 async fn store_secret(name: &str) -> Result<(), Failure> {

@@ -19,6 +19,7 @@ use super::search::{search_alert_uids, search_criteria, select_folder};
 use super::{Backoff, MailboxError};
 use crate::config::{Config, MailboxConfig};
 use crate::events::{AlertNotice, EngineEvent, EventBus, MailboxState};
+use crate::incident::IncidentRules;
 use crate::journal::{AlertJournal, MailboxUid, NewAlert, RecordOutcome};
 use crate::mail::parse_alert_mail;
 use crate::secrets::Secret;
@@ -34,12 +35,15 @@ pub struct MailboxWatcher {
     criteria: String,
     password: Secret,
     journal: AlertJournal,
+    /// How the e-mails are placed in incidents, in the transaction that journals them.
+    rules: IncidentRules,
     events: EventBus,
 }
 
 impl MailboxWatcher {
-    pub fn new(config: &Config, password: Secret, journal: AlertJournal, events: EventBus) -> Self {
+    pub fn new(config: &Config, password: Secret, journal: AlertJournal, events: EventBus, rules: IncidentRules) -> Self {
         MailboxWatcher {
+            rules,
             mailbox: config.mailbox.clone(),
             criteria: search_criteria(&config.filter),
             password,
@@ -182,7 +186,7 @@ impl MailboxWatcher {
                     received_at,
                 });
             }
-            let outcomes = self.journal.record(new_alerts.clone()).await?;
+            let outcomes = self.journal.record(new_alerts.clone(), &self.rules).await?;
             for (alert, outcome) in new_alerts.iter().zip(&outcomes) {
                 self.announce(alert, *outcome, noticed_at);
             }

@@ -8,11 +8,16 @@
 //!
 //! rusqlite is blocking, so every call runs on tokio's blocking pool behind one connection.
 
+mod incidents;
 mod notifications;
 mod pause;
 mod schema;
 
-pub use notifications::{CallAttempt, CallUpdate, Delivery, PendingDelivery, PendingEscalation};
+pub use incidents::{
+    ActionOutcome, IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentSummary, PlanPolicy, PlanReport,
+    SpokenIncident,
+};
+pub use notifications::{CallAttempt, CallUpdate, Delivery};
 pub use pause::PauseState;
 
 use std::collections::HashMap;
@@ -22,7 +27,9 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
+use tokio::sync::watch;
 
+use crate::incident::{AlertKind, IncidentId, IncidentRules};
 use crate::mail::AlertMail;
 
 pub type AlertId = i64;
@@ -80,19 +87,10 @@ pub struct AlertRecord {
     pub state: String,
     /// A test alert from "Send test alert": every text and call says so.
     pub is_test: bool,
-}
-
-/// One row of the history list: an alert without its body, and who answered its calls.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct AlertSummary {
-    pub id: AlertId,
-    pub received_at: DateTime<Utc>,
-    pub subject: String,
-    pub sender: String,
-    pub state: String,
-    pub is_test: bool,
-    pub answered_by: Option<String>,
+    /// The incident this e-mail opened, repeated or ended (None for a recovery of nothing).
+    pub incident_id: Option<IncidentId>,
+    /// None only while the e-mail waits to be placed (an alert of an older Sentinela).
+    pub kind: Option<AlertKind>,
 }
 
 /// One line of an alert's event log.
@@ -126,6 +124,9 @@ pub enum JournalError {
 #[derive(Clone)]
 pub struct AlertJournal {
     conn: Arc<Mutex<Connection>>,
+    /// Bumped after every write through this handle and, by [`AlertJournal::poll_other_writers`],
+    /// after another process's: the notify side wakes on it, never on the public event bus.
+    changes: Arc<watch::Sender<u64>>,
 }
 
 impl std::fmt::Debug for AlertJournal {
@@ -188,18 +189,51 @@ impl AlertJournal {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
         schema::migrate(&mut conn).map_err(open_err)?;
-        Ok(AlertJournal {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        Ok(Self::wrap(conn))
     }
 
     /// A journal that lives in memory, for tests.
     pub fn open_in_memory() -> Result<Self, JournalError> {
         let mut conn = Connection::open_in_memory()?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
         schema::migrate(&mut conn)?;
-        Ok(AlertJournal {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        Ok(Self::wrap(conn))
+    }
+
+    fn wrap(conn: Connection) -> Self {
+        AlertJournal { conn: Arc::new(Mutex::new(conn)), changes: Arc::new(watch::channel(0).0) }
+    }
+
+    /// A receiver that changes whenever the journal was written (by this process at once; by
+    /// another one — the CLI, a window — once [`AlertJournal::poll_other_writers`] notices).
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn touched(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Notices commits made by other processes (SQLite's `data_version` changes only for them)
+    /// every `every`, until `shutdown`. An ack typed in the CLI reaches a running engine this way.
+    pub async fn poll_other_writers(self, every: std::time::Duration, mut shutdown: crate::shutdown::Shutdown) {
+        let mut last: Option<i64> = None;
+        loop {
+            let version = self.call(|conn| conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))).await;
+            match version {
+                Ok(v) => {
+                    if last.is_some_and(|l| l != v) {
+                        self.touched();
+                    }
+                    last = Some(v);
+                }
+                Err(e) => tracing::warn!("journal: cannot read data_version: {e}"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.recv() => return,
+            }
+        }
     }
 
     /// Runs `f` on the connection on the blocking pool.
@@ -209,15 +243,21 @@ impl AlertJournal {
         F: FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
     {
         let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
+        let (result, wrote) = tokio::task::spawn_blocking(move || {
             // A panic while holding the lock cannot leave a half transaction (SQLite rolls back),
             // so a poisoned lock is still safe to use.
             let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard)
+            let before = guard.total_changes();
+            let result = f(&mut guard);
+            let wrote = guard.total_changes() != before;
+            (result, wrote)
         })
         .await
-        .map_err(|e| JournalError::Task(e.to_string()))?
-        .map_err(JournalError::from)
+        .map_err(|e| JournalError::Task(e.to_string()))?;
+        if wrote {
+            self.touched();
+        }
+        result.map_err(JournalError::from)
     }
 
     /// Which of `uids` (in one folder and UIDVALIDITY) are already journaled, with whether their
@@ -244,8 +284,10 @@ impl AlertJournal {
         .await
     }
 
-    /// Records the e-mails in one transaction; returns one outcome per e-mail, in order.
-    pub async fn record(&self, alerts: Vec<NewAlert>) -> Result<Vec<RecordOutcome>, JournalError> {
+    /// Records the e-mails in one transaction, each placed in its incident by `rules` (opened,
+    /// repeated, recovered); returns one outcome per e-mail, in order.
+    pub async fn record(&self, alerts: Vec<NewAlert>, rules: &IncidentRules) -> Result<Vec<RecordOutcome>, JournalError> {
+        let rules = rules.clone();
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let now = ts(Utc::now());
@@ -263,14 +305,14 @@ impl AlertJournal {
                     outcomes.push(RecordOutcome::Duplicate(id));
                     continue;
                 }
-                // Same Message-ID and same content: the same e-mail under another identity.
-                // Content is compared too because some devices reuse one Message-ID for every
-                // mail, and a real new alarm must never be swallowed.
+                // Same Message-ID, same content and same date: the same e-mail under another
+                // identity. Content and date are compared too because some devices reuse one
+                // Message-ID for every mail, and a real recurrence must never be swallowed.
                 let by_message_id: Option<AlertId> = match &a.mail.message_id {
                     Some(mid) => tx
                         .query_row(
-                            "SELECT id FROM alerts WHERE message_id = ?1 AND subject = ?2 AND body = ?3 LIMIT 1",
-                            params![mid, a.mail.subject, a.mail.body],
+                            "SELECT id FROM alerts WHERE message_id = ?1 AND subject = ?2 AND body = ?3 AND received_at = ?4 LIMIT 1",
+                            params![mid, a.mail.subject, a.mail.body, ts(a.received_at)],
                             |r| r.get(0),
                         )
                         .optional()?,
@@ -307,6 +349,7 @@ impl AlertJournal {
                             "INSERT INTO events (alert_id, at, kind, detail) VALUES (?1, ?2, 'received', ?3)",
                             params![id, now, format!("{} UIDVALIDITY {} UID {}", o.folder, o.uidvalidity, o.uid)],
                         )?;
+                        incidents::place_alert(&tx, id, &rules, Utc::now())?;
                         RecordOutcome::Recorded(id)
                     }
                 };
@@ -369,33 +412,6 @@ impl AlertJournal {
             .await
     }
 
-    /// The newest `limit` alerts as the history list shows them: no bodies, with who answered,
-    /// in one query. With `before`, the page of older alerts that follows that one, so the whole
-    /// history can be read a page at a time.
-    pub async fn alert_summaries(&self, limit: usize, before: Option<AlertId>) -> Result<Vec<AlertSummary>, JournalError> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT a.id, a.received_at, a.subject, a.sender, a.state, a.is_test, e.answered_by
-                 FROM alerts a LEFT JOIN escalations e ON e.alert_id = a.id
-                 WHERE a.id < ?2
-                 ORDER BY a.id DESC LIMIT ?1",
-            )?;
-            let rows = stmt.query_map([limit as i64, before.unwrap_or(AlertId::MAX)], |r| {
-                Ok(AlertSummary {
-                    id: r.get(0)?,
-                    received_at: parse_ts(r.get(1)?),
-                    subject: r.get(2)?,
-                    sender: r.get(3)?,
-                    state: r.get(4)?,
-                    is_test: r.get(5)?,
-                    answered_by: r.get(6)?,
-                })
-            })?;
-            rows.collect()
-        })
-        .await
-    }
-
     /// One alert by id.
     pub async fn alert(&self, id: AlertId) -> Result<Option<AlertRecord>, JournalError> {
         Ok(self.select_alerts("WHERE id = ?1", id).await?.pop())
@@ -409,7 +425,7 @@ impl AlertJournal {
         self.call(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT id, folder, uidvalidity, uid, message_id, sender, subject, body, truncated,
-                        received_at, journaled_at, state, is_test
+                        received_at, journaled_at, state, is_test, incident_id, kind
                  FROM alerts {tail}"
             ))?;
             let rows = stmt.query_map([arg], |r| {
@@ -429,6 +445,8 @@ impl AlertJournal {
                     received_at: parse_ts(r.get(9)?),
                     journaled_at: parse_ts(r.get(10)?),
                     state: r.get(11)?,
+                    incident_id: r.get(13)?,
+                    kind: r.get(14)?,
                 })
             })?;
             rows.collect()
@@ -473,7 +491,8 @@ mod tests {
                 uid,
             },
             mail: parse_alert_mail(raw.as_bytes(), false),
-            received_at: Utc::now(),
+            // The e-mail's own date: the same e-mail has it under any identity.
+            received_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
         }
     }
 
@@ -482,8 +501,8 @@ mod tests {
     #[tokio::test]
     async fn same_uid_twice_is_one_alert() {
         let j = AlertJournal::open_in_memory().unwrap();
-        let first = j.record(vec![alert(7, 1, MAIL)]).await.unwrap();
-        let again = j.record(vec![alert(7, 1, MAIL)]).await.unwrap();
+        let first = j.record(vec![alert(7, 1, MAIL)], &IncidentRules::default()).await.unwrap();
+        let again = j.record(vec![alert(7, 1, MAIL)], &IncidentRules::default()).await.unwrap();
         assert!(matches!(first[0], RecordOutcome::Recorded(_)));
         assert_eq!(again[0], RecordOutcome::Duplicate(first[0].alert_id()));
         assert_eq!(j.alert_count().await.unwrap(), 1);
@@ -492,8 +511,8 @@ mod tests {
     #[tokio::test]
     async fn same_message_id_under_new_uidvalidity_is_one_alert() {
         let j = AlertJournal::open_in_memory().unwrap();
-        let first = j.record(vec![alert(7, 1, MAIL)]).await.unwrap()[0];
-        let moved = j.record(vec![alert(8, 40, MAIL)]).await.unwrap()[0];
+        let first = j.record(vec![alert(7, 1, MAIL)], &IncidentRules::default()).await.unwrap()[0];
+        let moved = j.record(vec![alert(8, 40, MAIL)], &IncidentRules::default()).await.unwrap()[0];
         assert_eq!(moved, RecordOutcome::Duplicate(first.alert_id()));
         // The new identity is remembered, so the next scan does not even fetch it.
         assert_eq!(
@@ -513,24 +532,37 @@ mod tests {
     #[tokio::test]
     async fn the_whole_history_reads_a_page_at_a_time() {
         let j = AlertJournal::open_in_memory().unwrap();
-        let mails: Vec<_> = (1..=5).map(|uid| alert(7, uid, &MAIL.replace("m1", &format!("m{uid}")))).collect();
-        j.record(mails).await.unwrap();
-        let ids = |page: &[AlertSummary]| page.iter().map(|a| a.id).collect::<Vec<_>>();
-        let first = j.alert_summaries(2, None).await.unwrap();
+        let mails: Vec<_> = (1..=5).map(|uid| alert(7, uid, &MAIL.replace("m1", &format!("m{uid}")).replace("ALERTA", &format!("ALERTA Sala {uid}")))).collect();
+        j.record(mails, &IncidentRules::default()).await.unwrap();
+        let ids = |page: &[IncidentSummary]| page.iter().map(|a| a.id).collect::<Vec<_>>();
+        let first = j.incidents(2, None, false).await.unwrap();
         assert_eq!(ids(&first), [5, 4], "newest first");
-        let second = j.alert_summaries(2, Some(4)).await.unwrap();
+        let second = j.incidents(2, Some(4), false).await.unwrap();
         assert_eq!(ids(&second), [3, 2]);
-        let last = j.alert_summaries(2, Some(2)).await.unwrap();
+        let last = j.incidents(2, Some(2), false).await.unwrap();
         assert_eq!(ids(&last), [1], "a short page: nothing older");
-        assert!(j.alert_summaries(2, Some(1)).await.unwrap().is_empty());
+        assert!(j.incidents(2, Some(1), false).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_reused_message_id_with_the_same_text_at_another_time_is_a_repeat() {
+        let j = AlertJournal::open_in_memory().unwrap();
+        let mut first = alert(7, 1, MAIL);
+        first.received_at = Utc::now() - chrono::Duration::minutes(10);
+        let first = j.record(vec![first], &IncidentRules::default()).await.unwrap()[0];
+        let again = j.record(vec![alert(7, 2, MAIL)], &IncidentRules::default()).await.unwrap()[0];
+        assert!(matches!(again, RecordOutcome::Recorded(_)), "a recurrence, not the same e-mail");
+        let a = j.alert(again.alert_id()).await.unwrap().unwrap();
+        assert_eq!(a.kind, Some(AlertKind::Repeat));
+        assert_eq!(a.incident_id, j.alert(first.alert_id()).await.unwrap().unwrap().incident_id);
     }
 
     #[tokio::test]
     async fn reused_message_id_with_new_content_is_a_new_alert() {
         let j = AlertJournal::open_in_memory().unwrap();
-        j.record(vec![alert(7, 1, MAIL)]).await.unwrap();
+        j.record(vec![alert(7, 1, MAIL)], &IncidentRules::default()).await.unwrap();
         let other = MAIL.replace("quente", "muito quente");
-        let o = j.record(vec![alert(7, 2, &other)]).await.unwrap()[0];
+        let o = j.record(vec![alert(7, 2, &other)], &IncidentRules::default()).await.unwrap()[0];
         assert!(matches!(o, RecordOutcome::Recorded(_)));
         assert_eq!(j.alert_count().await.unwrap(), 2);
     }
@@ -543,7 +575,7 @@ mod tests {
             j.record(vec![
                 alert(7, 1, MAIL),
                 alert(7, 2, &MAIL.replace("m1", "m2")),
-            ])
+            ], &IncidentRules::default())
             .await
             .unwrap();
             j.mark_seen("INBOX", 7, vec![1]).await.unwrap();

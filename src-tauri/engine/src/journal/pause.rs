@@ -77,30 +77,6 @@ impl AlertJournal {
         })
     }
 
-    /// Marks every alert still `new` (except tests) as `paused`: journaled, deliberately not
-    /// notified. Returns them.
-    pub async fn hold_new_alerts(&self) -> Result<Vec<AlertId>, JournalError> {
-        self.call(|conn| {
-            let tx = conn.transaction()?;
-            let ids: Vec<AlertId> = {
-                let mut stmt = tx.prepare("SELECT id FROM alerts WHERE state = 'new' AND is_test = 0 ORDER BY id")?;
-                let rows = stmt.query_map([], |r| r.get(0))?;
-                rows.collect::<rusqlite::Result<_>>()?
-            };
-            let now = ts(Utc::now());
-            for id in &ids {
-                tx.execute("UPDATE alerts SET state = 'paused' WHERE id = ?1", [id])?;
-                tx.execute(
-                    "INSERT INTO events (alert_id, at, kind, detail) VALUES (?1, ?2, 'paused', 'notifications were paused: journaled, nobody notified')",
-                    params![id, now],
-                )?;
-            }
-            tx.commit()?;
-            Ok(ids)
-        })
-        .await
-    }
-
     /// Journals a test alert ("Send test alert"): it goes through the whole pipeline, and every
     /// text and call says it is a test. It has no mailbox identity (folder `(teste)`).
     pub async fn record_test_alert(&self, mail: AlertMail) -> Result<AlertId, JournalError> {
@@ -116,6 +92,7 @@ impl AlertJournal {
             )?;
             let id = tx.last_insert_rowid();
             tx.execute("INSERT INTO events (alert_id, at, kind, detail) VALUES (?1, ?2, 'test_alert', 'sent from Sentinela')", params![id, now])?;
+            super::incidents::place_alert(&tx, id, &crate::incident::IncidentRules::default(), Utc::now())?;
             tx.commit()?;
             Ok(id)
         })
@@ -126,11 +103,10 @@ impl AlertJournal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::{MailboxUid, NewAlert};
     use crate::mail::parse_alert_mail;
 
     #[tokio::test]
-    async fn pause_survives_and_holds_only_real_new_alerts() {
+    async fn pause_survives_a_restart_and_a_test_alert_is_an_incident() {
         let dir = tempfile::tempdir().unwrap();
         let j = AlertJournal::open_in_dir(dir.path()).unwrap();
         assert_eq!(j.pause_state().await.unwrap(), PauseState::Active);
@@ -142,32 +118,14 @@ mod tests {
             state.is_paused(Utc::now()) && !state.is_paused(until + chrono::Duration::seconds(1))
         );
 
-        j.record(vec![NewAlert {
-            origin: MailboxUid {
-                folder: "INBOX".into(),
-                uidvalidity: 1,
-                uid: 1,
-            },
-            mail: parse_alert_mail(b"Subject: ALERTA\r\n\r\nx\r\n", false),
-            received_at: Utc::now(),
-        }])
-        .await
-        .unwrap();
         let test = j
             .record_test_alert(parse_alert_mail(b"Subject: TESTE\r\n\r\ny\r\n", false))
             .await
             .unwrap();
-        assert_eq!(
-            j.hold_new_alerts().await.unwrap().len(),
-            1,
-            "the test alert is not held"
-        );
-        let alerts = j.alerts(10).await.unwrap();
-        assert_eq!(
-            (alerts[0].id, alerts[0].state.as_str(), alerts[0].is_test),
-            (test, "new", true)
-        );
-        assert_eq!(alerts[1].state, "paused");
+        let a = j.alert(test).await.unwrap().unwrap();
+        assert!(a.is_test && a.incident_id.is_some(), "the test alert is an incident of its own");
+        let incident = j.incident(a.incident_id.unwrap()).await.unwrap().unwrap();
+        assert!(incident.test);
 
         j.pause_notifications(None).await.unwrap();
         assert_eq!(

@@ -1,11 +1,17 @@
 //! The journal's tables, applied in order and counted in SQLite's `user_version`.
 //!
 //! A migration is only ever appended, never edited, so a journal written by an older Sentinela
-//! opens in a newer one.
+//! opens in a newer one. Most are SQL; one that must read old rows through the engine's rules
+//! (the move to incidents) is a Rust function, run in the same transaction.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-const MIGRATIONS: &[&str] = &[
+enum Migration {
+    Sql(&'static str),
+    Rust(fn(&Transaction<'_>) -> rusqlite::Result<()>),
+}
+
+const SQL_MIGRATIONS: &[&str] = &[
     // 1: alerts, where each mailbox sighting came from, and an event log.
     r#"
     CREATE TABLE alerts (
@@ -99,18 +105,43 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+// 4: incidents, written in `incidents.rs` next to the code that reads them.
+const RUST_MIGRATIONS: &[fn(&Transaction<'_>) -> rusqlite::Result<()>] = &[super::incidents::migrate_to_incidents];
+
+fn migration(version: usize) -> Option<Migration> {
+    SQL_MIGRATIONS
+        .get(version)
+        .map(|sql| Migration::Sql(sql))
+        .or_else(|| RUST_MIGRATIONS.get(version - SQL_MIGRATIONS.len()).map(|f| Migration::Rust(*f)))
+}
+
 #[cfg(test)]
-pub const MIGRATION_COUNT: usize = MIGRATIONS.len();
+pub const MIGRATION_COUNT: usize = SQL_MIGRATIONS.len() + RUST_MIGRATIONS.len();
+
+/// The version a journal written before incidents has: tests build one to migrate it.
+#[cfg(test)]
+pub const BEFORE_INCIDENTS: usize = SQL_MIGRATIONS.len();
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    migrate_to(conn, usize::MAX)
+}
+
+/// Migrates up to `target` migrations (tests stop early to build an old journal).
+pub fn migrate_to(conn: &mut Connection, target: usize) -> rusqlite::Result<()> {
     // Another process (the desktop app, `sentinela-headless history`, a second service) may open
     // the same journal at the same moment: each step reads the version under the write lock, so
     // every migration runs exactly once and nobody trips over a table the other just created.
     loop {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        let Some(sql) = MIGRATIONS.get(version) else { return Ok(()) };
-        tx.execute_batch(sql)?;
+        if version >= target {
+            return Ok(());
+        }
+        match migration(version) {
+            None => return Ok(()),
+            Some(Migration::Sql(sql)) => tx.execute_batch(sql)?,
+            Some(Migration::Rust(f)) => f(&tx)?,
+        }
         tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
     }

@@ -1,21 +1,28 @@
-//! The call queue: phones the numbers one at a time, round after round, until a person answers.
+//! The call queue: one queue for the whole engine, phoning the numbers one at a time about every
+//! open incident nobody has taken, until a person answers.
 //!
-//! Escalations run one after another in arrival order, so two alerts never ring two phones at
-//! once. Each attempt is journaled as an intent before the call is created, then followed by
-//! polling about once a second. After a restart the queue starts from the journal: finished
-//! attempts are skipped, an attempt with a SID is followed again (the call may still be ringing),
-//! and only an attempt without a SID — the request's answer was lost — is placed again.
+//! Each call speaks the open, unacknowledged incidents, newest first, so a new incident is heard
+//! in the very next call instead of waiting behind older escalations; a person who answers takes
+//! every incident the call spoke. The queue goes on through the numbers, in order, while any
+//! incident still has calls owed (`rounds` passes through the list, counted from its first call),
+//! pausing `round_pause_secs` when it starts the list again with nothing new to say.
+//!
+//! Each call is journaled as an intent, with the incidents it speaks, before it is created, then
+//! followed by polling about once a second. An acknowledge or a resolve — from a call, the app or
+//! the CLI — reaches the queue through one path, the journal's change signal: a call that is still
+//! queued or ringing and speaks only incidents nobody needs anymore is cancelled. After a restart
+//! the queue starts from the journal: a call with a SID is followed again (it may still be
+//! ringing), and only a call without a SID — the request's answer was lost — is placed again.
 
-use std::sync::Arc;
-
-use tokio::sync::Notify;
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 use super::{NotifyContext, Stopped};
 use crate::config::CallsConfig;
 use crate::events::EngineEvent;
-use crate::journal::{CallAttempt, CallUpdate, PendingEscalation};
+use crate::incident::IncidentEventKind;
+use crate::journal::{CallAttempt, CallUpdate, IncidentChange, SpokenIncident};
 use crate::twilio::{twiml, Call, CallStatus, NewCall};
 
 /// How one attempt ended.
@@ -33,6 +40,8 @@ pub enum CallOutcome {
     Canceled,
     /// Twilio refused to place the call (bad number, permissions…).
     Error,
+    /// `twilio.dry_run`: nothing was called.
+    DryRun,
 }
 
 impl CallOutcome {
@@ -46,22 +55,8 @@ impl CallOutcome {
             CallOutcome::Failed => "failed",
             CallOutcome::Canceled => "canceled",
             CallOutcome::Error => "error",
+            CallOutcome::DryRun => "dry_run",
         }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        [
-            CallOutcome::Answered,
-            CallOutcome::Machine,
-            CallOutcome::Unconfirmed,
-            CallOutcome::NoAnswer,
-            CallOutcome::Busy,
-            CallOutcome::Failed,
-            CallOutcome::Canceled,
-            CallOutcome::Error,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == s)
     }
 }
 
@@ -92,110 +87,211 @@ pub fn judge(call: &Call, require_human: bool) -> Option<CallOutcome> {
 pub struct CallQueue {
     ctx: NotifyContext,
     calls: CallsConfig,
-    wake: Arc<Notify>,
+}
+
+/// The round pause under way: after which call, and until when.
+#[derive(Debug, Clone, Copy)]
+struct Rest {
+    after_call: i64,
+    until: Instant,
 }
 
 impl CallQueue {
-    pub fn new(ctx: NotifyContext, calls: CallsConfig, wake: Arc<Notify>) -> Self {
-        CallQueue { ctx, calls, wake }
+    pub fn new(ctx: NotifyContext, calls: CallsConfig) -> Self {
+        CallQueue { ctx, calls }
     }
 
-    /// Runs escalations, oldest first, until shutdown.
+    /// Calls owed per incident: every number, `rounds` times.
+    fn budget(&self) -> u32 {
+        self.calls.rounds.saturating_mul(self.calls.to.len() as u32)
+    }
+
+    /// Runs until shutdown.
     pub async fn run(self) {
-        let mut shutdown = self.ctx.shutdown.clone();
+        let mut changes = self.ctx.journal.changes();
+        let mut rest: Option<Rest> = None;
         loop {
-            let next = match self.ctx.journal.next_escalation().await {
-                Ok(next) => next,
-                Err(e) => {
-                    error!("journal: cannot read the next escalation: {e}");
-                    None
-                }
+            let wait = match self.turn(&mut changes, &mut rest).await {
+                Ok(Some(wait)) => wait,
+                Ok(None) => continue,
+                Err(Stopped) => return,
             };
-            match next {
-                Some(escalation) => {
-                    if self.escalate(escalation).await.is_err() {
-                        return;
-                    }
-                }
-                None => tokio::select! {
-                    _ = self.wake.notified() => {}
-                    _ = shutdown.recv() => return,
-                },
+            if self.ctx.until_journal_changes(&mut changes, wait).await.is_err() {
+                return;
             }
         }
     }
 
-    async fn escalate(&self, e: PendingEscalation) -> Result<(), Stopped> {
+    /// Does the next thing owed: finish a call left from before, or place the next call. Returns
+    /// how long to wait for the journal to change when there is nothing to do now.
+    async fn turn(&self, changes: &mut watch::Receiver<u64>, rest: &mut Option<Rest>) -> Result<Option<std::time::Duration>, Stopped> {
         let ctx = &self.ctx;
         let journal = &ctx.journal;
-        let id = e.alert_id;
-        let _ = journal.set_escalation(id, "calling", None).await;
-        ctx.events.emit(EngineEvent::EscalationStarted { alert_id: id });
-        let twiml = twiml::alert_twiml(&self.calls.voice, &self.calls.language, &e.subject, &e.body, e.is_test);
-        let done = journal.call_attempts(id).await.unwrap_or_default();
-
-        if ctx.client.is_none() {
-            ctx.journal_event(id, "dry_run_call", &format!("would call {} in this order, {} round(s); TwiML: {twiml}", self.calls.to.join(", "), self.calls.rounds)).await;
-            if let Ok(a) = journal.call_intent(id, 0, 0, &self.calls.to[0]).await {
-                self.update(a.id, CallUpdate { state: "dry_run".into(), outcome: Some("dry_run".into()), ..Default::default() }).await;
+        let idle = std::time::Duration::from_secs(3600);
+        let retry = ctx.timing.retry_wait;
+        match journal.unfinished_call().await {
+            Ok(Some(call)) => {
+                self.resume(call, changes).await?;
+                return Ok(None);
             }
-            return self.finish(id, "dry_run", None).await;
+            Ok(None) => {}
+            Err(e) => {
+                error!("journal: cannot read the call queue (retrying): {e}");
+                return Ok(Some(retry));
+            }
         }
-
-        for round in 0..self.calls.rounds {
-            let resuming_later_round = done.iter().any(|a| a.round > round);
-            if round > 0 && !resuming_later_round && !done.iter().any(|a| a.round == round) {
-                info!(alert = id, round = round + 1, pause_secs = self.calls.round_pause_secs, "nobody answered this round; pausing before the next");
-                ctx.pause(std::time::Duration::from_secs(self.calls.round_pause_secs)).await?;
+        let spoken = match journal.speakable_incidents(self.budget()).await {
+            Ok(s) => s,
+            Err(e) => {
+                error!("journal: cannot read the open incidents (retrying): {e}");
+                return Ok(Some(retry));
             }
-            for (position, number) in self.calls.to.iter().enumerate() {
-                let position = position as u32;
-                let earlier = done.iter().find(|a| a.round == round && a.position == position);
-                let outcome = match earlier {
-                    Some(a) if a.outcome.is_some() => CallOutcome::parse(a.outcome.as_deref().unwrap()).unwrap_or(CallOutcome::Error),
-                    Some(a) if a.sid.is_some() => {
-                        info!(alert = id, to = %a.number, sid = ?a.sid, "resuming a call placed before the restart");
-                        self.follow(a.clone()).await?
-                    }
+        };
+        self.close_unanswered().await;
+        if !spoken.iter().any(|s| s.owed) {
+            return Ok(Some(idle));
+        }
+        if ctx.client.is_none() {
+            self.dry_run(&spoken).await;
+            return Ok(None);
+        }
+        let last = match journal.last_call().await {
+            Ok(l) => l,
+            Err(e) => {
+                error!("journal: cannot read the last call (retrying): {e}");
+                return Ok(Some(retry));
+            }
+        };
+        let n = self.calls.to.len() as u32;
+        let position = last.as_ref().map(|c| (c.position + 1) % n).unwrap_or(0);
+        // Starting the list again with nothing new to say: the round pause first.
+        if let Some(last) = &last {
+            let nothing_new = spoken.iter().filter(|s| s.owed).all(|s| last.incidents.contains(&s.id));
+            if position == 0 && nothing_new && last.outcome.is_some() {
+                let r = match rest {
+                    Some(r) if r.after_call == last.id => *r,
                     _ => {
-                        let attempt = match journal.call_intent(id, round, position, number).await {
-                            Ok(a) => a,
-                            Err(err) => {
-                                error!("journal: cannot record a call intent: {err}");
-                                ctx.pause(ctx.timing.retry_wait).await?;
-                                continue;
-                            }
-                        };
-                        self.place(attempt, &twiml).await?
+                        info!(pause_secs = self.calls.round_pause_secs, "nobody answered this round; pausing before the next");
+                        let r = Rest { after_call: last.id, until: Instant::now() + std::time::Duration::from_secs(self.calls.round_pause_secs) };
+                        *rest = Some(r);
+                        r
                     }
                 };
-                if outcome == CallOutcome::Answered {
-                    info!(alert = id, by = %number, "escalation answered by {number}");
-                    return self.finish(id, "answered", Some(number.clone())).await;
+                let left = r.until.saturating_duration_since(Instant::now());
+                if !left.is_zero() {
+                    return Ok(Some(left));
                 }
             }
         }
-        error!(
-            alert = id,
-            subject = %e.subject,
-            "NOBODY ANSWERED: every number was called {} time(s) and no person answered. Check the alert now.",
-            self.calls.rounds
-        );
-        self.finish(id, "unanswered", None).await
+        let number = self.calls.to[position as usize].clone();
+        let round = spoken.iter().filter(|s| s.owed).map(|s| s.calls / n).max().unwrap_or(0);
+        let speaks: Vec<_> = spoken.iter().map(|s| s.id).collect();
+        let counted: Vec<_> = spoken.iter().filter(|s| s.owed).map(|s| s.id).collect();
+        let attempt = match journal.call_intent(position, round, &number, speaks, counted).await {
+            Ok(a) => a,
+            Err(e) => {
+                // Never turned into a skipped person: the same call is tried again.
+                error!("journal: cannot record a call intent (retrying): {e}");
+                return Ok(Some(retry));
+            }
+        };
+        for id in &attempt.incidents {
+            if spoken.iter().any(|s| s.id == *id && s.owed && s.calls == 0) {
+                ctx.events.emit(EngineEvent::EscalationStarted { incident_id: *id });
+            }
+        }
+        let outcome = self.place(attempt.clone(), &self.twiml(&spoken), changes).await?;
+        self.after(&attempt, outcome).await;
+        Ok(None)
     }
 
-    async fn finish(&self, alert_id: i64, outcome: &str, answered_by: Option<String>) -> Result<(), Stopped> {
-        if let Err(e) = self.ctx.journal.set_escalation(alert_id, outcome, answered_by.clone()).await {
-            error!("journal: cannot record the escalation's outcome: {e}");
+    fn twiml(&self, spoken: &[SpokenIncident]) -> String {
+        let items: Vec<twiml::Spoken> = spoken.iter().map(|s| twiml::Spoken { title: &s.title, body: &s.body, test: s.test }).collect();
+        twiml::incidents_twiml(&self.calls.voice, &self.calls.language, &items)
+    }
+
+    /// A call left without an outcome by a previous run (or a journal write that failed).
+    async fn resume(&self, call: CallAttempt, changes: &mut watch::Receiver<u64>) -> Result<(), Stopped> {
+        let outcome = if call.sid.is_some() {
+            info!(to = %call.number, sid = ?call.sid, "resuming a call placed before the restart");
+            self.follow(call.clone(), changes).await?
+        } else if self.ctx.client.is_none() {
+            CallOutcome::DryRun
+        } else {
+            let spoken: Vec<SpokenIncident> = self
+                .ctx
+                .journal
+                .speakable_incidents(u32::MAX)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|s| call.incidents.contains(&s.id))
+                .collect();
+            if spoken.is_empty() {
+                info!(to = %call.number, "a call interrupted before it was placed is no longer needed");
+                CallOutcome::Canceled
+            } else {
+                info!(to = %call.number, "placing again a call whose request was interrupted");
+                self.place(call.clone(), &self.twiml(&spoken), changes).await?
+            }
+        };
+        if call.sid.is_none() && matches!(outcome, CallOutcome::Canceled | CallOutcome::DryRun) {
+            self.update(call.id, CallUpdate { state: outcome.as_str().into(), outcome: Some(outcome.as_str().into()), ..Default::default() }).await;
         }
-        self.ctx.events.emit(EngineEvent::EscalationFinished { alert_id, outcome: outcome.to_owned(), answered_by });
+        self.after(&call, outcome).await;
         Ok(())
     }
 
-    /// Creates the call (retrying what time can fix) and follows it.
-    async fn place(&self, attempt: CallAttempt, twiml: &str) -> Result<CallOutcome, Stopped> {
+    /// What an ended call means for its incidents.
+    async fn after(&self, call: &CallAttempt, outcome: CallOutcome) {
+        if outcome == CallOutcome::Answered {
+            info!(by = %call.number, incidents = ?call.incidents, "a person answered: the incidents the call spoke are acknowledged");
+            if let Err(e) = self.ctx.journal.answered_call(call.id, call.number.clone()).await {
+                error!("journal: cannot record who answered: {e}");
+            }
+        }
+        self.close_unanswered().await;
+    }
+
+    /// Incidents whose calls are spent with nobody answering: said loudly, once.
+    async fn close_unanswered(&self) {
+        match self.ctx.journal.finish_unanswered(self.budget()).await {
+            Ok(done) => {
+                for incident in done {
+                    error!(
+                        incident = incident.id,
+                        title = %incident.title,
+                        "NOBODY ANSWERED: every number was called {} time(s) and no person answered. Check the alert now.",
+                        self.calls.rounds
+                    );
+                    self.ctx.events.emit(EngineEvent::Incident(IncidentChange { incident, kind: IncidentEventKind::Unanswered, detail: String::new() }));
+                }
+            }
+            Err(e) => error!("journal: cannot close spent escalations: {e}"),
+        }
+    }
+
+    /// `twilio.dry_run`: journal what would be called, once per incident.
+    async fn dry_run(&self, spoken: &[SpokenIncident]) {
         let ctx = &self.ctx;
-        let client = ctx.client.as_ref().expect("dry run handled by the caller");
+        let twiml = self.twiml(spoken);
+        let owed: Vec<_> = spoken.iter().filter(|s| s.owed).map(|s| s.id).collect();
+        ctx.journal_event(None, "dry_run_call", &format!("would call {} in this order, {} round(s), about incidents {owed:?}; TwiML: {twiml}", self.calls.to.join(", "), self.calls.rounds)).await;
+        if let Ok(a) = ctx.journal.call_intent(0, 0, &self.calls.to[0], spoken.iter().map(|s| s.id).collect(), vec![]).await {
+            self.update(a.id, CallUpdate { state: "dry_run".into(), outcome: Some("dry_run".into()), ..Default::default() }).await;
+        }
+        if let Err(e) = ctx.journal.dry_run_escalations(owed.clone()).await {
+            error!("journal: cannot record the dry run: {e}");
+        }
+        for id in owed {
+            ctx.events.emit(EngineEvent::EscalationStarted { incident_id: id });
+        }
+    }
+
+    /// Creates the call (retrying what time can fix) and follows it.
+    async fn place(&self, attempt: CallAttempt, twiml: &str, changes: &mut watch::Receiver<u64>) -> Result<CallOutcome, Stopped> {
+        let ctx = &self.ctx;
+        let Some(client) = ctx.client.as_ref() else { return Ok(CallOutcome::DryRun) };
         let request = NewCall {
             from: self.calls.from.clone(),
             to: attempt.number.clone(),
@@ -207,20 +303,25 @@ impl CallQueue {
             match client.create_call(&request).await {
                 Ok(call) => {
                     ctx.health.ok(&ctx.events);
-                    info!(alert = attempt.alert_id, to = %attempt.number, sid = %call.sid, "calling");
+                    info!(to = %attempt.number, sid = %call.sid, incidents = ?attempt.incidents, "calling");
                     let a = self
                         .update(attempt.id, CallUpdate { state: call.status.as_str().into(), sid: Some(call.sid.clone()), ..Default::default() })
                         .await
-                        .unwrap_or(attempt);
-                    return self.follow(a).await;
+                        .unwrap_or(CallAttempt { sid: Some(call.sid.clone()), ..attempt });
+                    return self.follow(a, changes).await;
                 }
                 Err(e) if e.is_transient() || e.is_auth() => {
                     ctx.health.degraded(&ctx.events, &e);
-                    warn!(alert = attempt.alert_id, to = %attempt.number, "call not placed yet, will retry: {e}");
+                    warn!(to = %attempt.number, "call not placed yet, will retry: {e}");
                     ctx.pause(ctx.timing.retry_wait).await?;
+                    if !ctx.journal.call_wanted(attempt.id).await.unwrap_or(true) {
+                        info!(to = %attempt.number, "no longer needed: the incidents were taken or resolved meanwhile");
+                        self.update(attempt.id, CallUpdate { state: "canceled".into(), outcome: Some(CallOutcome::Canceled.as_str().into()), ..Default::default() }).await;
+                        return Ok(CallOutcome::Canceled);
+                    }
                 }
                 Err(e) => {
-                    error!(alert = attempt.alert_id, to = %attempt.number, "Twilio refused the call: {e}");
+                    error!(to = %attempt.number, "Twilio refused the call: {e}");
                     self.update(
                         attempt.id,
                         CallUpdate {
@@ -238,23 +339,37 @@ impl CallQueue {
         }
     }
 
-    /// Polls the call until the queue can decide; hangs up on machines; waits for a human's call
-    /// to end so its duration is journaled.
-    async fn follow(&self, attempt: CallAttempt) -> Result<CallOutcome, Stopped> {
+    /// Polls the call until the queue can decide; hangs up on machines; cancels a call still
+    /// ringing once nobody needs it; waits for a human's call to end so its duration is
+    /// journaled.
+    async fn follow(&self, attempt: CallAttempt, changes: &mut watch::Receiver<u64>) -> Result<CallOutcome, Stopped> {
         let ctx = &self.ctx;
-        let client = ctx.client.as_ref().expect("dry run handled by the caller");
-        let sid = attempt.sid.clone().expect("a followed call has a SID");
+        let Some(client) = ctx.client.as_ref() else { return Ok(CallOutcome::DryRun) };
+        let Some(sid) = attempt.sid.clone() else { return Ok(CallOutcome::Error) };
         // A call that Twilio never resolves must not hold the queue: give up well after the
         // ring timeout plus machine detection.
         let give_up_ringing = Instant::now() + std::time::Duration::from_secs(u64::from(self.calls.ring_secs) + 90);
         let mut last_state = attempt.state.clone();
         let mut decided: Option<CallOutcome> = None;
+        let mut canceling = false;
         loop {
-            ctx.pause(ctx.timing.call_poll).await?;
+            let journal_changed = {
+                let mut shutdown = ctx.shutdown.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(ctx.timing.call_poll) => false,
+                    _ = changes.changed() => true,
+                    _ = shutdown.recv() => return Err(Stopped),
+                }
+            };
             let call = match client.fetch_call(&sid).await {
                 Ok(c) => {
                     ctx.health.ok(&ctx.events);
                     c
+                }
+                Err(e) if e.status() == Some(404) => {
+                    error!(sid, "Twilio does not know this call (404): the attempt ends as an error");
+                    self.update(attempt.id, CallUpdate { state: "error".into(), outcome: Some(CallOutcome::Error.as_str().into()), error_message: Some(e.to_string()), ..Default::default() }).await;
+                    return Ok(CallOutcome::Error);
                 }
                 Err(e) => {
                     ctx.health.degraded(&ctx.events, &e);
@@ -262,6 +377,14 @@ impl CallQueue {
                     continue;
                 }
             };
+            let ringing = matches!(call.status, CallStatus::Queued | CallStatus::Ringing);
+            if journal_changed && ringing && !canceling && !ctx.journal.call_wanted(attempt.id).await.unwrap_or(true) {
+                info!(sid, to = %attempt.number, "every incident this call speaks was taken or resolved: canceling it");
+                canceling = true;
+                if let Err(e) = client.end_call(&sid, true).await {
+                    warn!(sid, "could not cancel the call: {e}");
+                }
+            }
             let verdict = judge(&call, self.calls.require_human);
             if call.status.as_str() != last_state || (verdict.is_some() && decided.is_none()) {
                 last_state = call.status.as_str().to_owned();
@@ -290,7 +413,7 @@ impl CallQueue {
                 // `judge` decides every final status, so `decided` is set by now.
                 return Ok(decided.unwrap_or(CallOutcome::Failed));
             }
-            if matches!(call.status, CallStatus::Queued | CallStatus::Ringing) && Instant::now() > give_up_ringing {
+            if ringing && Instant::now() > give_up_ringing {
                 warn!(sid, "the call never left {}; canceling it", call.status.as_str());
                 let _ = client.end_call(&sid, true).await;
             }

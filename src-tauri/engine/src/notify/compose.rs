@@ -1,4 +1,13 @@
-//! The words of a WhatsApp alert: the subject and the cleaned body, within Twilio's limits.
+//! The words of a WhatsApp message: what each incident message says, within Twilio's limits.
+//!
+//! The planner decides a message's words when it is owed (headline and detail, stored with it),
+//! so a message sent after a restart says what it would have said; the sender only adds the mark
+//! of its purpose and, for the operator's test, the test banner.
+
+use chrono::{DateTime, Duration, Local, Utc};
+
+use crate::incident::MessagePurpose;
+use crate::journal::IncidentSummary;
 
 /// Twilio's limit for a WhatsApp `Body`, in characters.
 pub const MAX_WHATSAPP_CHARS: usize = 1600;
@@ -6,18 +15,86 @@ pub const MAX_WHATSAPP_CHARS: usize = 1600;
 const MAX_TEMPLATE_BODY_CHARS: usize = 900;
 const CUT_MARK: &str = "… [mensagem cortada]";
 const TEST_BANNER: &str = "[TESTE] Mensagem de teste do Sentinela — nenhuma ação é necessária.";
+/// Incidents listed by name in a digest; the rest are counted.
+const DIGEST_NAMED: usize = 10;
 
-/// `🚨 subject` + blank line + body, cut with a visible marker to fit 1600 characters.
-pub fn whatsapp_text(subject: &str, body: &str, is_test: bool) -> String {
-    let head = if is_test { format!("{TEST_BANNER}\n🚨 {subject}") } else { format!("🚨 {subject}") };
-    let full = if body.is_empty() { head } else { format!("{head}\n\n{body}") };
+fn mark(purpose: MessagePurpose) -> &'static str {
+    match purpose {
+        MessagePurpose::Alarm | MessagePurpose::Legacy => "🚨",
+        MessagePurpose::Reminder => "⏰",
+        MessagePurpose::Resolved => "✅",
+        MessagePurpose::Reopened => "⚠️",
+        MessagePurpose::Digest => "📋",
+    }
+}
+
+/// `🚨 headline` + blank line + detail, cut with a visible marker to fit 1600 characters.
+pub fn whatsapp_text(purpose: MessagePurpose, headline: &str, detail: &str, is_test: bool) -> String {
+    let head = format!("{} {headline}", mark(purpose));
+    let head = if is_test { format!("{TEST_BANNER}\n{head}") } else { head };
+    let full = if detail.is_empty() { head } else { format!("{head}\n\n{detail}") };
     cut(&full, MAX_WHATSAPP_CHARS)
 }
 
-/// `ContentVariables` for an approved template: `{"1": subject, "2": body}` as a JSON string.
-pub fn template_variables(subject: &str, body: &str, is_test: bool) -> String {
-    let subject = if is_test { format!("[TESTE] {subject}") } else { subject.to_owned() };
-    serde_json::json!({ "1": cut(&subject, 200), "2": cut(body, MAX_TEMPLATE_BODY_CHARS) }).to_string()
+/// `ContentVariables` for an approved template: `{"1": headline, "2": detail}` as a JSON string.
+pub fn template_variables(headline: &str, detail: &str, is_test: bool) -> String {
+    let headline = if is_test { format!("[TESTE] {headline}") } else { headline.to_owned() };
+    serde_json::json!({ "1": cut(&headline, 200), "2": cut(detail, MAX_TEMPLATE_BODY_CHARS) }).to_string()
+}
+
+/// How long, the way a person says it: "12 min", "2 h 05 min", "3 dias".
+pub fn lasted(d: Duration) -> String {
+    let mins = d.num_minutes().max(0);
+    match mins {
+        0 => "menos de 1 min".to_owned(),
+        1..=59 => format!("{mins} min"),
+        60..=2879 => format!("{} h {:02} min", mins / 60, mins % 60),
+        _ => format!("{} dias", mins / 1440),
+    }
+}
+
+fn clock(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Local).format("%H:%M").to_string()
+}
+
+/// Headline and detail of an incident message, in Portuguese.
+pub fn incident_message(purpose: MessagePurpose, i: &IncidentSummary, latest_subject: &str, latest_body: &str, now: DateTime<Utc>) -> (String, String) {
+    match purpose {
+        MessagePurpose::Alarm | MessagePurpose::Legacy => (latest_subject.to_owned(), latest_body.to_owned()),
+        MessagePurpose::Reminder => (
+            format!("Ainda em alarme — {} e-mails desde {}: {}", i.emails, clock(i.first_seen), i.title),
+            format!("Último: {latest_subject}\n\n{latest_body}"),
+        ),
+        MessagePurpose::Resolved => (
+            format!("Resolvido: {}", i.title),
+            format!("Durou {} ({} e-mails, de {} a {}). {latest_subject}", lasted(now - i.first_seen), i.emails, clock(i.first_seen), clock(now)),
+        ),
+        MessagePurpose::Reopened => (format!("Voltou a alarmar: {}", i.title), format!("{latest_subject}\n\n{latest_body}")),
+        MessagePurpose::Digest => (i.title.clone(), String::new()),
+    }
+}
+
+/// One message for the incident news a person could not get one by one: "+12 alertas novos: …".
+pub fn digest(items: &[(MessagePurpose, &str)]) -> (String, String) {
+    let new = items.iter().filter(|(p, _)| matches!(p, MessagePurpose::Alarm | MessagePurpose::Reopened)).count();
+    let other = items.len() - new;
+    let headline = match (new, other) {
+        (n, 0) => format!("+{n} alertas novos"),
+        (0, o) => format!("+{o} atualizações de alertas"),
+        (n, o) => format!("+{n} alertas novos e {o} atualizações"),
+    };
+    let mut lines: Vec<String> = items
+        .iter()
+        .take(DIGEST_NAMED)
+        .map(|(p, h)| match p {
+            MessagePurpose::Alarm => format!("• {h}"),
+            _ => format!("• {} {h}", mark(*p)),
+        })
+        .collect();
+    if items.len() > DIGEST_NAMED {
+        lines.push(format!("… e mais {} (veja o histórico do Sentinela)", items.len() - DIGEST_NAMED));
+    }
+    (headline, lines.join("\n"))
 }
 
 fn cut(text: &str, max: usize) -> String {
@@ -36,20 +113,40 @@ mod tests {
 
     #[test]
     fn short_text_is_whole() {
-        assert_eq!(whatsapp_text("ALERTA", "Sala 1: 31 °C", false), "🚨 ALERTA\n\nSala 1: 31 °C");
+        assert_eq!(whatsapp_text(MessagePurpose::Alarm, "ALERTA", "Sala 1: 31 °C", false), "🚨 ALERTA\n\nSala 1: 31 °C");
     }
 
     #[test]
     fn long_text_is_cut_visibly_to_1600() {
-        let t = whatsapp_text("ALERTA", &"ç".repeat(5000), false);
+        let t = whatsapp_text(MessagePurpose::Alarm, "ALERTA", &"ç".repeat(5000), false);
         assert_eq!(t.chars().count(), MAX_WHATSAPP_CHARS);
         assert!(t.ends_with(CUT_MARK));
     }
 
     #[test]
     fn tests_are_marked() {
-        assert!(whatsapp_text("x", "y", true).starts_with("[TESTE]"));
+        assert!(whatsapp_text(MessagePurpose::Alarm, "x", "y", true).starts_with("[TESTE]"));
         let v: serde_json::Value = serde_json::from_str(&template_variables("ALERTA \"q\"", "b", true)).unwrap();
         assert_eq!(v["1"], "[TESTE] ALERTA \"q\"");
+    }
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        let cases = [(0, "menos de 1 min"), (12, "12 min"), (65, "1 h 05 min"), (60 * 30, "30 h 00 min"), (60 * 72, "3 dias")];
+        for (mins, want) in cases {
+            assert_eq!(lasted(Duration::minutes(mins)), want);
+        }
+    }
+
+    #[test]
+    fn a_digest_names_ten_and_counts_the_rest() {
+        let names: Vec<String> = (1..=12).map(|n| format!("Rack {n} quente")).collect();
+        let items: Vec<_> = names.iter().map(|n| (MessagePurpose::Alarm, n.as_str())).collect();
+        let (head, text) = digest(&items);
+        assert_eq!(head, "+12 alertas novos");
+        assert_eq!(text.lines().count(), 11);
+        assert!(text.ends_with("… e mais 2 (veja o histórico do Sentinela)"));
+        let (head, _) = digest(&[(MessagePurpose::Alarm, "a"), (MessagePurpose::Resolved, "Resolvido: b")]);
+        assert_eq!(head, "+1 alertas novos e 1 atualizações");
     }
 }

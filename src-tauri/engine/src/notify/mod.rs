@@ -1,10 +1,16 @@
-//! From a journaled alert to the people who must know: the notification stages.
+//! From the journal's incidents to the people who must know: the notification managers.
 //!
-//! Like Alertmanager's pipeline, each stage does one thing and can be tested alone:
-//! [`Notifier`] plans what each new alert owes (one WhatsApp per recipient, one escalation) in
-//! the journal, which is the dedup log; [`WhatsAppSender`] fans the text out; [`CallQueue`]
-//! phones one number at a time until a person answers. Both retry what time can fix and resume
-//! from the journal after a restart.
+//! As in Alertmanager's pipeline, each stage does one thing and can run alone; as in GoAlert's
+//! engine, each is a manager with its own loop over the journal:
+//! - [`Planner`] turns the incidents' timeline into owed messages and calls (the journal is the
+//!   notification log: a line is planned once);
+//! - [`DeliveryDispatcher`] sends owed WhatsApp messages, a bounded number at a time, and
+//!   [`DeliveryFollower`] follows the sent ones to `read`;
+//! - [`CallQueue`] phones one number at a time about every open incident until a person answers.
+//!
+//! They wake on the journal's change signal ([`AlertJournal::changes`]) — a write by this process
+//! or, within a poll, by another (the CLI) — never on the public event bus, so a lagging observer
+//! cannot delay a notification. After a restart each resumes from what the journal owes.
 
 mod calls;
 pub mod compose;
@@ -14,16 +20,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{broadcast, Notify};
-use tokio::task::JoinSet;
-use tracing::{error, warn};
+use chrono::Utc;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
 
 pub use calls::{judge, CallOutcome, CallQueue};
-pub use whatsapp::WhatsAppSender;
+pub use whatsapp::{DeliveryDispatcher, DeliveryFollower};
 
 use crate::config::Config;
 use crate::events::{EngineEvent, EventBus, TwilioState};
-use crate::journal::{AlertId, AlertJournal, PendingDelivery};
+use crate::incident::flood::FloodLimit;
+use crate::incident::IncidentEventKind;
+use crate::journal::{AlertId, AlertJournal, PauseState, PlanPolicy};
 use crate::shutdown::Shutdown;
 use crate::twilio::{TwilioClient, TwilioError};
 
@@ -36,9 +44,9 @@ pub struct Stopped;
 pub struct NotifyTiming {
     /// How often a call's state is read while it rings or talks.
     pub call_poll: Duration,
-    /// How often a WhatsApp message's state is read.
+    /// How often sent WhatsApp messages' states are read.
     pub message_poll: Duration,
-    /// How long a WhatsApp message is followed towards `read`.
+    /// How long a WhatsApp message is followed towards `read`, from when it was sent.
     pub message_follow_for: Duration,
     /// Wait before retrying after Twilio was unreachable or refused the credentials.
     pub retry_wait: Duration,
@@ -97,115 +105,119 @@ impl NotifyContext {
         }
     }
 
-    pub async fn journal_event(&self, alert_id: AlertId, kind: &str, detail: &str) {
-        if let Err(e) = self.journal.log_event(Some(alert_id), kind, detail).await {
+    /// Waits for the journal to change (or `at_most`), unless the engine stops first.
+    pub async fn until_journal_changes(&self, changes: &mut watch::Receiver<u64>, at_most: Duration) -> Result<(), Stopped> {
+        let mut shutdown = self.shutdown.clone();
+        tokio::select! {
+            _ = changes.changed() => Ok(()),
+            _ = tokio::time::sleep(at_most) => Ok(()),
+            _ = shutdown.recv() => Err(Stopped),
+        }
+    }
+
+    pub async fn journal_event(&self, alert_id: Option<AlertId>, kind: &str, detail: &str) {
+        if let Err(e) = self.journal.log_event(alert_id, kind, detail).await {
             error!("journal: cannot log {kind}: {e}");
         }
     }
 }
 
-/// Plans the notifications of every new alert and starts its deliveries and escalation.
-pub struct Notifier {
-    ctx: NotifyContext,
-    whatsapp: Option<Arc<WhatsAppSender>>,
-    whatsapp_to: Vec<String>,
-    calls_wake: Option<Arc<Notify>>,
+/// The managers of the notify side for one configuration, ready to be spawned.
+pub struct NotifyManagers {
+    pub planner: Planner,
+    pub dispatcher: Option<DeliveryDispatcher>,
+    pub follower: Option<DeliveryFollower>,
+    pub queue: Option<CallQueue>,
 }
 
-impl Notifier {
-    /// Builds the stages for `config`; returns the notifier and the call queue (if calls are on).
-    pub fn new(config: &Config, ctx: NotifyContext) -> (Notifier, Option<CallQueue>) {
-        let whatsapp = config
-            .whatsapp
-            .as_ref()
-            .map(|w| Arc::new(WhatsAppSender::new(ctx.clone(), w.from.clone(), w.content_sid.clone())));
-        let whatsapp_to = config.whatsapp.as_ref().map(|w| w.to.clone()).unwrap_or_default();
-        let wake = Arc::new(Notify::new());
-        let queue = config.calls.clone().map(|c| CallQueue::new(ctx.clone(), c, wake.clone()));
-        let calls_wake = queue.as_ref().map(|_| wake);
-        (Notifier { ctx, whatsapp, whatsapp_to, calls_wake }, queue)
+impl NotifyManagers {
+    pub fn new(config: &Config, ctx: NotifyContext) -> Self {
+        let whatsapp = config.whatsapp.as_ref();
+        NotifyManagers {
+            planner: Planner::new(config, ctx.clone()),
+            dispatcher: whatsapp.map(|w| DeliveryDispatcher::new(ctx.clone(), w.from.clone(), w.content_sid.clone())),
+            follower: whatsapp.filter(|_| ctx.client.is_some()).map(|_| DeliveryFollower::new(ctx.clone())),
+            queue: config.calls.clone().map(|c| CallQueue::new(ctx.clone(), c)),
+        }
+    }
+}
+
+/// Plans what each incident event owes (messages, calls, holds) and announces incident changes.
+pub struct Planner {
+    ctx: NotifyContext,
+    recipients: Vec<String>,
+    calls: bool,
+    remind_every: Option<chrono::Duration>,
+}
+
+impl Planner {
+    pub fn new(config: &Config, ctx: NotifyContext) -> Self {
+        let every = config.incidents.remind_every_mins;
+        Planner {
+            ctx,
+            recipients: config.whatsapp.as_ref().map(|w| w.to.clone()).unwrap_or_default(),
+            calls: config.calls.is_some(),
+            remind_every: (every > 0).then(|| chrono::Duration::minutes(i64::from(every))),
+        }
     }
 
-    /// Runs until shutdown. New alerts are announced on the event bus; the journal says what is
-    /// owed, so a lagging or missed announcement only delays, never loses, a notification.
-    pub async fn run(self, mut alerts: broadcast::Receiver<EngineEvent>) {
-        let mut shutdown = self.ctx.shutdown.clone();
-        let mut deliveries = JoinSet::new();
-        // Whatever a previous run left unfinished.
-        self.start_deliveries(&mut deliveries, None).await;
+    /// Runs until shutdown: plans whenever the journal changes, when a digest falls due and
+    /// when a timed pause ends.
+    pub async fn run(self) {
+        let mut changes = self.ctx.journal.changes();
         loop {
-            self.hold_if_paused().await;
-            match self.ctx.journal.plan_notifications(self.whatsapp_to.clone(), self.calls_wake.is_some()).await {
-                Ok(planned) if !planned.is_empty() => {
-                    self.start_deliveries(&mut deliveries, Some(&planned)).await;
-                    if let Some(w) = &self.calls_wake {
-                        w.notify_one();
-                    }
+            let wait = match self.plan_all().await {
+                Ok(next) => next,
+                Err(e) => {
+                    error!("journal: cannot plan notifications (retrying): {e}");
+                    Some(self.ctx.timing.retry_wait)
                 }
-                Ok(_) => {}
-                Err(e) => error!("journal: cannot plan notifications: {e}"),
-            }
-            // Wait for news of a new alert.
-            loop {
-                tokio::select! {
-                    r = alerts.recv() => match r {
-                        Ok(EngineEvent::AlertRecorded(_)) | Err(broadcast::error::RecvError::Lagged(_)) => break,
-                        Ok(_) => continue,
-                        Err(broadcast::error::RecvError::Closed) => return,
-                    },
-                    Some(_) = deliveries.join_next(), if !deliveries.is_empty() => continue,
-                    _ = shutdown.recv() => {
-                        deliveries.shutdown().await;
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
-    /// While notifications are paused, new alerts stay journaled but are marked `paused` instead
-    /// of being planned (test alerts still go through).
-    async fn hold_if_paused(&self) {
-        let paused = match self.ctx.journal.pause_state().await {
-            Ok(p) => p.is_paused(chrono::Utc::now()),
-            Err(e) => {
-                error!("journal: cannot read the notification pause: {e}");
-                false
-            }
-        };
-        if !paused {
-            return;
-        }
-        match self.ctx.journal.hold_new_alerts().await {
-            Ok(held) => {
-                for id in held {
-                    warn!(alert = id, "notifications are PAUSED: alert journaled, nobody notified");
-                }
-            }
-            Err(e) => error!("journal: cannot hold alerts during the pause: {e}"),
-        }
-    }
-
-    /// Spawns a sender per unfinished delivery (of `only` these alerts, when given).
-    async fn start_deliveries(&self, set: &mut JoinSet<()>, only: Option<&[AlertId]>) {
-        let Some(sender) = &self.whatsapp else { return };
-        let pending: Vec<PendingDelivery> = match self.ctx.journal.unfinished_deliveries().await {
-            Ok(p) => p,
-            Err(e) => {
-                error!("journal: cannot read owed WhatsApp deliveries: {e}");
+            };
+            let wait = wait.unwrap_or(Duration::from_secs(3600));
+            if self.ctx.until_journal_changes(&mut changes, wait).await.is_err() {
                 return;
             }
-        };
-        for p in pending {
-            if only.is_some_and(|ids| !ids.contains(&p.delivery.alert_id)) {
-                continue;
+        }
+    }
+
+    /// Plans until nothing is left; returns how long until the next timed reason to plan.
+    async fn plan_all(&self) -> Result<Option<Duration>, crate::journal::JournalError> {
+        let pause = self.ctx.journal.pause_state().await?;
+        let now = Utc::now();
+        let paused = pause.is_paused(now);
+        loop {
+            let report = self
+                .ctx
+                .journal
+                .plan(PlanPolicy {
+                    recipients: self.recipients.clone(),
+                    calls: self.calls,
+                    paused,
+                    remind_every: self.remind_every,
+                    flood: FloodLimit::default(),
+                    now: Utc::now(),
+                })
+                .await?;
+            for change in report.changes {
+                self.announce(&change);
+                self.ctx.events.emit(EngineEvent::Incident(change));
             }
-            let sender = sender.clone();
-            set.spawn(async move {
-                if sender.deliver(p).await.is_err() {
-                    warn!("WhatsApp delivery interrupted by shutdown; it resumes at the next start");
-                }
-            });
+            if !report.more {
+                let until_pause_ends = match pause {
+                    PauseState::PausedUntil { until } if paused => Some(until),
+                    _ => None,
+                };
+                let next = [report.next_digest, until_pause_ends].into_iter().flatten().min();
+                return Ok(next.map(|t| (t - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(50)));
+            }
+        }
+    }
+
+    fn announce(&self, c: &crate::journal::IncidentChange) {
+        let i = &c.incident;
+        match c.kind {
+            IncidentEventKind::Held => warn!(incident = i.id, title = %i.title, "notifications are PAUSED: incident journaled and held, nobody notified yet"),
+            kind => info!(incident = i.id, title = %i.title, state = %i.state, "incident {kind}: {}", c.detail),
         }
     }
 }

@@ -1,59 +1,100 @@
-//! One WhatsApp delivery, from owed to its final state.
+//! WhatsApp messages, from owed to their final state.
 //!
-//! The intent (`sending`) is committed before the request; the SID and status after. A failure
-//! that time or a person can fix (network, Twilio 5xx/429, refused credentials) keeps the delivery
-//! owed and retries; a refusal about this message (bad number, sandbox not joined, 24-hour
-//! window) is recorded with Twilio's code and explained in the log. Once accepted, the message is
-//! polled until it is read, failed or undelivered, or until the polling window ends.
+//! [`DeliveryDispatcher`] takes owed deliveries from the journal and sends at most
+//! [`MAX_IN_FLIGHT`] at a time, so a flood of incidents becomes a steady pace of requests, never a
+//! task per e-mail. The intent (`sending`) is committed before each request; the SID and status
+//! after. A failure that time or a person can fix (network, Twilio 5xx/429, refused credentials)
+//! keeps the delivery owed and retries; a refusal about this message (bad number, sandbox not
+//! joined, 24-hour window) is recorded with Twilio's code and explained in the log.
+//!
+//! [`DeliveryFollower`] then reads the sent messages' states until they are read, failed or
+//! undelivered — for a period counted from when each was sent, so a restart never follows
+//! last year's messages again.
 
-use tokio::time::Instant;
+use std::collections::HashSet;
+
+use chrono::Utc;
+use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
-use super::{compose, Stopped, NotifyContext};
+use super::{compose, NotifyContext, Stopped};
 use crate::events::EngineEvent;
-use crate::journal::{Delivery, PendingDelivery};
+use crate::journal::Delivery;
 use crate::twilio::{MessageStatus, NewMessage};
 
-pub struct WhatsAppSender {
+/// Messages being sent at once.
+pub const MAX_IN_FLIGHT: usize = 4;
+
+pub struct DeliveryDispatcher {
     ctx: NotifyContext,
     from: String,
     content_sid: String,
 }
 
-impl WhatsAppSender {
+impl DeliveryDispatcher {
     pub fn new(ctx: NotifyContext, from: String, content_sid: String) -> Self {
-        WhatsAppSender { ctx, from, content_sid }
+        DeliveryDispatcher { ctx, from, content_sid }
     }
 
-    /// Sends (if still owed) and follows one delivery. Returns early on shutdown; the journal
-    /// keeps what is left to do for the next start.
-    pub async fn deliver(&self, pending: PendingDelivery) -> Result<(), Stopped> {
-        let PendingDelivery { delivery, subject, body, is_test } = pending;
-        let text = compose::whatsapp_text(&subject, &body, is_test);
-        let sid = match delivery.sid.clone() {
-            Some(sid) => sid,
-            None => match self.send(&delivery, &subject, &body, &text, is_test).await? {
-                Some(sid) => sid,
-                None => return Ok(()),
-            },
-        };
-        self.follow(delivery.id, &sid).await
+    /// Sends owed deliveries until shutdown. The first look also takes those a previous run
+    /// left half-sent.
+    pub async fn run(self) {
+        let this = std::sync::Arc::new(self);
+        let mut changes = this.ctx.journal.changes();
+        let mut in_flight: JoinSet<i64> = JoinSet::new();
+        let mut busy: HashSet<i64> = HashSet::new();
+        let mut first = true;
+        let mut shutdown = this.ctx.shutdown.clone();
+        loop {
+            if in_flight.len() < MAX_IN_FLIGHT {
+                let room = MAX_IN_FLIGHT - in_flight.len();
+                match this.ctx.journal.owed_deliveries(first, room, busy.iter().copied().collect()).await {
+                    Ok(owed) => {
+                        first = false;
+                        for d in owed {
+                            busy.insert(d.id);
+                            let sender = this.clone();
+                            in_flight.spawn(async move {
+                                let id = d.id;
+                                let _ = sender.send(d).await;
+                                id
+                            });
+                        }
+                    }
+                    Err(e) => error!("journal: cannot read owed WhatsApp messages (retrying): {e}"),
+                }
+            }
+            tokio::select! {
+                _ = changes.changed() => {}
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    if let Ok(id) = done {
+                        busy.remove(&id);
+                    }
+                }
+                _ = tokio::time::sleep(this.ctx.timing.retry_wait) => {}
+                _ = shutdown.recv() => {
+                    in_flight.shutdown().await;
+                    return;
+                }
+            }
+        }
     }
 
-    async fn send(&self, d: &Delivery, subject: &str, body: &str, text: &str, is_test: bool) -> Result<Option<String>, Stopped> {
+    /// Sends one delivery. Returns early on shutdown; the journal keeps what is left to do.
+    async fn send(&self, d: Delivery) -> Result<(), Stopped> {
         let ctx = &self.ctx;
+        let text = compose::whatsapp_text(d.purpose, &d.headline, &d.detail, d.test);
         let Some(client) = &ctx.client else {
-            ctx.journal_event(d.alert_id, "dry_run_whatsapp", &format!("to {}: {text}", d.recipient)).await;
+            ctx.journal_event(None, "dry_run_whatsapp", &format!("to {} (incident {:?}): {text}", d.recipient, d.incident_id)).await;
             self.update(d.id, "dry_run", None, None).await;
-            info!(alert = d.alert_id, to = %d.recipient, "dry run: WhatsApp not sent");
-            return Ok(None);
+            info!(incident = ?d.incident_id, to = %d.recipient, "dry run: WhatsApp not sent");
+            return Ok(());
         };
         let message = NewMessage {
             from: self.from.clone(),
             to: d.recipient.clone(),
-            body: text.to_owned(),
-            template: (!self.content_sid.is_empty())
-                .then(|| (self.content_sid.clone(), compose::template_variables(subject, body, is_test))),
+            body: text,
+            template: (!self.content_sid.is_empty()).then(|| (self.content_sid.clone(), compose::template_variables(&d.headline, &d.detail, d.test))),
         };
         // The intent is durable before the request leaves.
         self.update(d.id, "sending", None, None).await;
@@ -61,69 +102,90 @@ impl WhatsAppSender {
             match client.create_message(&message).await {
                 Ok(m) => {
                     ctx.health.ok(&ctx.events);
-                    info!(alert = d.alert_id, to = %d.recipient, sid = %m.sid, status = m.status.as_str(), "WhatsApp accepted by Twilio");
+                    info!(incident = ?d.incident_id, purpose = %d.purpose, to = %d.recipient, sid = %m.sid, status = m.status.as_str(), "WhatsApp accepted by Twilio");
                     self.update(d.id, m.status.as_str(), Some(m.sid.clone()), None).await;
-                    return Ok(Some(m.sid));
+                    return Ok(());
                 }
                 Err(e) if e.is_transient() || e.is_auth() => {
                     ctx.health.degraded(&ctx.events, &e);
-                    warn!(alert = d.alert_id, to = %d.recipient, "WhatsApp not sent yet, will retry: {e}");
+                    warn!(incident = ?d.incident_id, to = %d.recipient, "WhatsApp not sent yet, will retry: {e}");
                     ctx.pause(ctx.timing.retry_wait).await?;
                 }
                 Err(e) => {
-                    error!(alert = d.alert_id, to = %d.recipient, "WhatsApp refused: {e}");
+                    error!(incident = ?d.incident_id, to = %d.recipient, "WhatsApp refused: {e}");
                     self.update(d.id, "error", None, Some((e.code().map(i64::from), e.to_string()))).await;
-                    return Ok(None);
+                    return Ok(());
                 }
             }
         }
-    }
-
-    /// Polls the message until a final state or the end of the polling window.
-    async fn follow(&self, id: i64, sid: &str) -> Result<(), Stopped> {
-        let ctx = &self.ctx;
-        let Some(client) = &ctx.client else { return Ok(()) };
-        let deadline = Instant::now() + ctx.timing.message_follow_for;
-        let mut last: Option<MessageStatus> = None;
-        while Instant::now() < deadline {
-            ctx.pause(ctx.timing.message_poll).await?;
-            let m = match client.fetch_message(sid).await {
-                Ok(m) => {
-                    ctx.health.ok(&ctx.events);
-                    m
-                }
-                Err(e) => {
-                    ctx.health.degraded(&ctx.events, &e);
-                    warn!(sid, "cannot read the WhatsApp message's state: {e}");
-                    continue;
-                }
-            };
-            if last != Some(m.status) {
-                last = Some(m.status);
-                let error = m.error_code.map(|c| {
-                    (Some(c), m.error_message.clone().unwrap_or_else(|| crate::twilio::describe_code(c)))
-                });
-                let d = self.update(id, m.status.as_str(), None, error).await;
-                if matches!(m.status, MessageStatus::Failed | MessageStatus::Undelivered) {
-                    error!(to = %d.as_ref().map(|d| d.recipient.as_str()).unwrap_or("?"), sid, code = ?m.error_code, "WhatsApp NOT delivered: {}", d.as_ref().and_then(|d| d.error_message.as_deref()).unwrap_or(""));
-                }
-            }
-            if m.status.is_final() {
-                break;
-            }
-        }
-        Ok(())
     }
 
     async fn update(&self, id: i64, state: &str, sid: Option<String>, error: Option<(Option<i64>, String)>) -> Option<Delivery> {
-        match self.ctx.journal.update_delivery(id, state, sid, error).await {
-            Ok(d) => {
-                self.ctx.events.emit(EngineEvent::Delivery(d.clone()));
-                Some(d)
+        record(&self.ctx, id, state, sid, error).await
+    }
+}
+
+async fn record(ctx: &NotifyContext, id: i64, state: &str, sid: Option<String>, error: Option<(Option<i64>, String)>) -> Option<Delivery> {
+    match ctx.journal.update_delivery(id, state, sid, error).await {
+        Ok(d) => {
+            ctx.events.emit(EngineEvent::Delivery(d.clone()));
+            Some(d)
+        }
+        Err(e) => {
+            error!("journal: cannot record a WhatsApp delivery's state: {e}");
+            None
+        }
+    }
+}
+
+/// Reads the states of sent messages, one request at a time, until they are final or their
+/// follow period (from when each was sent) is over.
+pub struct DeliveryFollower {
+    ctx: NotifyContext,
+}
+
+impl DeliveryFollower {
+    pub fn new(ctx: NotifyContext) -> Self {
+        DeliveryFollower { ctx }
+    }
+
+    pub async fn run(self) {
+        let ctx = &self.ctx;
+        let Some(client) = &ctx.client else { return };
+        loop {
+            if ctx.pause(ctx.timing.message_poll).await.is_err() {
+                return;
             }
-            Err(e) => {
-                error!("journal: cannot record a WhatsApp delivery's state: {e}");
-                None
+            let since = Utc::now() - chrono::Duration::from_std(ctx.timing.message_follow_for).unwrap_or_default();
+            let followed = match ctx.journal.deliveries_to_follow(since).await {
+                Ok(f) => f,
+                Err(e) => {
+                    error!("journal: cannot read the WhatsApp messages to follow: {e}");
+                    continue;
+                }
+            };
+            for d in followed {
+                let Some(sid) = d.sid.as_deref() else { continue };
+                let m = match client.fetch_message(sid).await {
+                    Ok(m) => {
+                        ctx.health.ok(&ctx.events);
+                        m
+                    }
+                    Err(e) => {
+                        ctx.health.degraded(&ctx.events, &e);
+                        warn!(sid, "cannot read the WhatsApp message's state: {e}");
+                        continue;
+                    }
+                };
+                if m.status.as_str() == d.state {
+                    continue;
+                }
+                let error = m.error_code.map(|c| (Some(c), m.error_message.clone().unwrap_or_else(|| crate::twilio::describe_code(c))));
+                let updated = record(ctx, d.id, m.status.as_str(), None, error).await;
+                if matches!(m.status, MessageStatus::Failed | MessageStatus::Undelivered) {
+                    let why = updated.as_ref().and_then(|u| u.error_message.clone()).unwrap_or_default();
+                    error!(to = %d.recipient, sid, code = ?m.error_code, "WhatsApp NOT delivered: {why}");
+                }
             }
         }
     }

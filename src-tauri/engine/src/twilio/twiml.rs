@@ -11,27 +11,65 @@ use quick_xml::escape::escape;
 pub const MAX_TWIML_CHARS: usize = 4000;
 /// How much of the body is read aloud: about 40 seconds of speech.
 pub const SPOKEN_BODY_CHARS: usize = 600;
+/// Titles are long only when something is wrong; 200 characters is about 15 seconds.
+const MAX_SPOKEN_TITLE_CHARS: usize = 200;
 
 const PREAMBLE: &str = "Atenção. Alerta do Sentinela no CPD.";
 const TEST_PREAMBLE: &str = "Atenção: esta é uma chamada de teste do Sentinela. Nenhuma ação é necessária.";
 const REPEAT: &str = "Repetindo.";
 
-/// Builds the call's TwiML. `voice` and `language` come from the validated configuration.
+/// One open incident as a call speaks it.
+#[derive(Debug, Clone, Copy)]
+pub struct Spoken<'a> {
+    pub title: &'a str,
+    pub body: &'a str,
+    pub test: bool,
+}
+
+/// How many incidents a call reads in full; the rest are counted ("e mais 4 alertas").
+pub const SPOKEN_IN_FULL: usize = 3;
+
+/// Builds the TwiML of one alert (the test call, the contract test).
 pub fn alert_twiml(voice: &str, language: &str, subject: &str, body: &str, is_test: bool) -> String {
-    let preamble = if is_test { TEST_PREAMBLE } else { PREAMBLE };
-    let mut budget = SPOKEN_BODY_CHARS;
+    incidents_twiml(voice, language, &[Spoken { title: subject, body, test: is_test }])
+}
+
+/// Builds the call's TwiML for the open incidents, newest first: the first three in full, then
+/// how many more. `voice` and `language` come from the validated configuration. Bodies, then
+/// titles, are shortened until the whole document fits Twilio's limit.
+pub fn incidents_twiml(voice: &str, language: &str, items: &[Spoken<'_>]) -> String {
+    let all_tests = items.iter().all(|i| i.test);
+    let preamble = if all_tests { TEST_PREAMBLE } else { PREAMBLE };
+    let say = |text: &str| format!(r#"<Say voice="{}" language="{}">{}</Say>"#, escape(voice), escape(language), escape(text));
+    let mut body_budget = SPOKEN_BODY_CHARS;
+    let mut title_budget = MAX_SPOKEN_TITLE_CHARS;
     loop {
-        let spoken = format!("{preamble} {}. {}", sentence(subject), speakable(body, budget));
-        let say = |text: &str| format!(r#"<Say voice="{}" language="{}">{}</Say>"#, escape(voice), escape(language), escape(text));
-        let twiml = format!(
-            "<Response>{}<Pause length=\"2\"/>{}</Response>",
-            say(&spoken),
-            say(&format!("{REPEAT} {spoken}"))
-        );
-        if twiml.chars().count() <= MAX_TWIML_CHARS || budget == 0 {
+        let mut parts = vec![preamble.to_owned()];
+        if items.len() > 1 {
+            parts.push(format!("{} alertas abertos.", items.len()));
+        }
+        for (n, item) in items.iter().take(SPOKEN_IN_FULL).enumerate() {
+            let label = match (items.len() > 1, item.test && !all_tests) {
+                (true, true) => format!("Alerta {} (teste): ", n + 1),
+                (true, false) => format!("Alerta {}: ", n + 1),
+                (false, _) => String::new(),
+            };
+            let title = speakable(sentence(item.title), title_budget);
+            parts.push(format!("{label}{}. {}", sentence(&title), speakable(item.body, body_budget)).trim_end().to_owned());
+        }
+        if items.len() > SPOKEN_IN_FULL {
+            parts.push(format!("E mais {} alertas. Veja todos no Sentinela.", items.len() - SPOKEN_IN_FULL));
+        }
+        let spoken = parts.join(" ");
+        let twiml = format!("<Response>{}<Pause length=\"2\"/>{}</Response>", say(&spoken), say(&format!("{REPEAT} {spoken}")));
+        if twiml.chars().count() <= MAX_TWIML_CHARS || (body_budget == 0 && title_budget == 0) {
             return twiml;
         }
-        budget = budget.saturating_sub(50);
+        if body_budget > 0 {
+            body_budget = body_budget.saturating_sub(50);
+        } else {
+            title_budget = title_budget.saturating_sub(20);
+        }
     }
 }
 
@@ -84,6 +122,27 @@ mod tests {
         let t = alert_twiml("Polly.Camila", "pt-BR", &"S&".repeat(100), &body, false);
         assert!(t.chars().count() <= MAX_TWIML_CHARS, "{}", t.chars().count());
         assert!(t.ends_with("</Say></Response>"));
+    }
+
+    #[test]
+    fn several_incidents_are_spoken_newest_first_three_in_full() {
+        let items: Vec<Spoken> = ["Rack E", "Rack D", "Rack C", "Rack B", "Rack A"]
+            .iter()
+            .map(|t| Spoken { title: t, body: "quente", test: false })
+            .collect();
+        let t = incidents_twiml("Polly.Camila", "pt-BR", &items);
+        assert!(t.contains("5 alertas abertos. Alerta 1: Rack E. quente. Alerta 2: Rack D. quente. Alerta 3: Rack C. quente. E mais 2 alertas."), "{t}");
+        assert!(!t.contains("Rack B") && !t.contains("Rack A"));
+    }
+
+    #[test]
+    fn any_subject_fits_twilios_limit() {
+        for title in ["&".repeat(2000), "<".repeat(500), "x".repeat(5000)] {
+            let items: Vec<Spoken> = (0..5).map(|_| Spoken { title: &title, body: &title, test: false }).collect();
+            let t = incidents_twiml("Polly.Camila", "pt-BR", &items);
+            assert!(t.chars().count() <= MAX_TWIML_CHARS, "{}", t.chars().count());
+            quick_xml::Reader::from_str(&t).read_event().expect("well-formed");
+        }
     }
 
     #[test]
