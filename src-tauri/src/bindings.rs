@@ -7,15 +7,19 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use sentinela_engine::config::{CallsConfig, Config, FilterConfig, MailboxConfig, Security, TwilioConfig, WhatsAppConfig};
+use sentinela_engine::config::{CallsConfig, Config, FilterConfig, IncidentsConfig, MailboxConfig, Security, TwilioConfig, WhatsAppConfig};
 use sentinela_engine::events::{AlertNotice, EngineEvent, MailboxState, TwilioState};
 use sentinela_engine::health::WatchAlarm;
 use sentinela_engine::imap::ProbeReport;
-use sentinela_engine::journal::{AlertRecord, AlertSummary, CallAttempt, Delivery, JournalEvent, MailboxUid, PauseState};
+use sentinela_engine::incident::{AckVia, AlertKind, EscalationState, IncidentEventKind, IncidentState, MessagePurpose, ResolveVia};
+use sentinela_engine::journal::{
+    ActionOutcome, AlertRecord, CallAttempt, Delivery, IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentSummary,
+    JournalEvent, MailboxUid, PauseState,
+};
 use sentinela_engine::selftest::SelfTestReport;
 use ts_rs::TS;
 
-use crate::commands::{AlertDetail, CsvRow, SavedSettings, SecretStatus, SettingsView};
+use crate::commands::{CsvRow, SavedSettings, SecretStatus, SettingsView};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::status::{StatusView, TrayState};
@@ -38,10 +42,23 @@ fn generate() -> String {
     declare::<TwilioConfig>(&mut d);
     declare::<WhatsAppConfig>(&mut d);
     declare::<CallsConfig>(&mut d);
+    declare::<IncidentsConfig>(&mut d);
     declare::<ProbeReport>(&mut d);
     declare::<SelfTestReport>(&mut d);
     declare::<AlertRecord>(&mut d);
-    declare::<AlertSummary>(&mut d);
+    declare::<IncidentSummary>(&mut d);
+    declare::<IncidentDetail>(&mut d);
+    declare::<IncidentEmail>(&mut d);
+    declare::<IncidentLogLine>(&mut d);
+    declare::<IncidentChange>(&mut d);
+    declare::<ActionOutcome>(&mut d);
+    declare::<IncidentState>(&mut d);
+    declare::<AlertKind>(&mut d);
+    declare::<AckVia>(&mut d);
+    declare::<ResolveVia>(&mut d);
+    declare::<EscalationState>(&mut d);
+    declare::<IncidentEventKind>(&mut d);
+    declare::<MessagePurpose>(&mut d);
     declare::<MailboxUid>(&mut d);
     declare::<JournalEvent>(&mut d);
     declare::<Delivery>(&mut d);
@@ -57,7 +74,6 @@ fn generate() -> String {
     declare::<SavedSettings>(&mut d);
     declare::<Lang>(&mut d);
     declare::<SecretStatus>(&mut d);
-    declare::<AlertDetail>(&mut d);
     declare::<StatusView>(&mut d);
     declare::<TrayState>(&mut d);
     declare::<CsvRow>(&mut d);

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use sentinela_engine::config::Config;
 use sentinela_engine::imap::{probe, ProbeReport};
-use sentinela_engine::journal::{AlertId, AlertRecord, AlertSummary, CallAttempt, Delivery, JournalEvent};
+use sentinela_engine::incident::{AckVia, IncidentId, ResolveVia};
+use sentinela_engine::journal::{ActionOutcome, IncidentDetail, IncidentSummary};
 use sentinela_engine::secrets::{self, Secret, SecretName};
 use sentinela_engine::selftest::{self, SelfTestReport};
 use serde::{Deserialize, Serialize};
@@ -119,43 +120,39 @@ pub async fn test_call(mut config: Config, to: String) -> Result<SelfTestReport,
     Ok(selftest::test_call(&config, token, &to).await?)
 }
 
-/// The history list, newest first, a page at a time: `before` an alert id for the older page
-/// that follows it (bodies stay in the journal until an alert is opened).
+/// The history list: incidents newest first, a page at a time (`before` an incident id for the
+/// older page that follows it). E-mail bodies stay in the journal until an incident is opened.
 #[tauri::command]
-pub async fn list_alerts(state: State<'_, WindowProcess>, limit: Option<usize>, before: Option<AlertId>) -> Result<Vec<AlertSummary>, AppError> {
-    Ok(state.journal()?.alert_summaries(limit.unwrap_or(1000), before).await?)
+pub async fn list_incidents(state: State<'_, WindowProcess>, limit: Option<usize>, before: Option<IncidentId>) -> Result<Vec<IncidentSummary>, AppError> {
+    Ok(state.journal()?.incidents(limit.unwrap_or(1000), before, false).await?)
 }
 
-#[derive(Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct AlertDetail {
-    pub alert: AlertRecord,
-    pub whatsapp: Vec<Delivery>,
-    pub calls: Vec<CallAttempt>,
-    pub answered_by: Option<String>,
-    pub events: Vec<JournalEvent>,
-}
-
+/// An incident's timeline: its e-mails, WhatsApp messages, calls and what people did.
 #[tauri::command]
-pub async fn alert_detail(state: State<'_, WindowProcess>, id: AlertId) -> Result<AlertDetail, AppError> {
+pub async fn incident_detail(state: State<'_, WindowProcess>, id: IncidentId) -> Result<IncidentDetail, AppError> {
     let journal = state.journal()?;
-    let alert = journal.alert(id).await?.ok_or_else(|| AppError::new("not_found", format!("no alert #{id}")))?;
+    let mut detail = journal.incident_detail(id).await?.ok_or_else(|| AppError::new("not_found", format!("no incident #{id}")))?;
     let lang = state.lang;
-    let mut whatsapp = journal.deliveries_of(id).await?;
-    for d in &mut whatsapp {
+    for d in &mut detail.whatsapp {
         d.error_message = lang.twilio_code_problem(d.error_code, d.error_message.take());
     }
-    let mut calls = journal.call_attempts(id).await?;
-    for c in &mut calls {
+    for c in &mut detail.calls {
         c.error_message = lang.twilio_code_problem(c.error_code, c.error_message.take());
     }
-    Ok(AlertDetail {
-        whatsapp,
-        calls,
-        answered_by: journal.escalation_of(id).await?.and_then(|(_, by)| by),
-        events: journal.events_of(id).await?,
-        alert,
-    })
+    Ok(detail)
+}
+
+/// *Reconhecer*: written to the journal, which the running engine watches (its calls for the
+/// incident stop within a second).
+#[tauri::command]
+pub async fn acknowledge_incident(state: State<'_, WindowProcess>, id: IncidentId) -> Result<ActionOutcome, AppError> {
+    Ok(state.journal()?.acknowledge(id, None, AckVia::Desktop).await?)
+}
+
+/// *Resolver*: for devices that never send a recovery e-mail.
+#[tauri::command]
+pub async fn resolve_incident(state: State<'_, WindowProcess>, id: IncidentId) -> Result<ActionOutcome, AppError> {
+    Ok(state.journal()?.resolve(id, None, ResolveVia::Desktop).await?)
 }
 
 /// The engine's state in words, as the tray process last said it.
@@ -167,10 +164,12 @@ pub async fn engine_status(state: State<'_, WindowProcess>) -> Result<StatusView
 #[derive(Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct CsvRow {
-    pub id: AlertId,
-    pub received_at: String,
-    pub subject: String,
-    pub sender: String,
+    pub id: IncidentId,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub title: String,
+    pub emails: u32,
+    pub state: String,
     pub outcome: String,
 }
 
@@ -185,9 +184,9 @@ pub async fn export_csv(state: State<'_, WindowProcess>, rows: Vec<CsvRow>) -> R
     let path = dir.join(format!("sentinela-historico-{}.csv", chrono::Local::now().format("%Y%m%d-%H%M%S")));
     let io = |e: csv::Error| AppError::new("io", format!("cannot write {}: {e}", path.display()));
     let mut w = csv::Writer::from_path(&path).map_err(io)?;
-    w.write_record(["id", "received_at", "subject", "sender", "outcome"]).map_err(io)?;
+    w.write_record(["id", "first_seen", "last_seen", "title", "emails", "state", "outcome"]).map_err(io)?;
     for r in rows {
-        w.write_record([r.id.to_string(), r.received_at, r.subject, r.sender, r.outcome]).map_err(io)?;
+        w.write_record([r.id.to_string(), r.first_seen, r.last_seen, r.title, r.emails.to_string(), r.state, r.outcome]).map_err(io)?;
     }
     w.flush().map_err(|e| AppError::new("io", e))?;
     Ok(path.display().to_string())

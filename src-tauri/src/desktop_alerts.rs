@@ -1,7 +1,9 @@
-//! Desktop notifications: each new alert, each escalation's outcome, and when watching stops
-//! working or recovers. The e-mail's text is shown as plain text by the notification daemon.
+//! Desktop notifications: one per incident opened, acknowledged, resolved (never per repeat
+//! e-mail), when its calls went unanswered, and when watching stops working or recovers. The
+//! e-mail's text is shown as plain text by the notification daemon.
 
 use sentinela_engine::events::{EngineEvent, TwilioState};
+use sentinela_engine::incident::IncidentEventKind;
 use sentinela_engine::health::WatchAlarm;
 use tauri::{AppHandle, Manager};
 use tauri_plugin_notification::NotificationExt;
@@ -37,27 +39,26 @@ pub fn cannot_start(app: &AppHandle, message: &str) {
 pub fn on_event(app: &AppHandle, event: &EngineEvent) {
     let lang = app.state::<AppState>().lang;
     match event {
-        EngineEvent::AlertRecorded(n) => {
-            let app = app.clone();
-            let (id, subject) = (n.id, n.subject.clone());
-            // The body is in the journal, not in the notice: read its start for the pop-up.
-            tauri::async_runtime::spawn(async move {
-                let body = crate::host::with_engine(&app, async |e| e.journal.alert(id).await.ok().flatten()).await.flatten();
-                let test = body.as_ref().is_some_and(|a| a.is_test);
-                let preview: String = body.map(|a| a.body.chars().take(BODY_PREVIEW_CHARS).collect()).unwrap_or_default();
-                let title = if test {
-                    format!("{} {} — {subject}", lang.t(Key::TestMark), lang.t(Key::NewAlert))
-                } else {
-                    format!("{} — {subject}", lang.t(Key::NewAlert))
-                };
-                show(&app, &title, &preview);
-            });
+        EngineEvent::Incident(change) => {
+            let i = &change.incident;
+            let key = match change.kind {
+                IncidentEventKind::Opened | IncidentEventKind::Released => Key::IncidentOpened,
+                IncidentEventKind::Reopened => Key::IncidentReopened,
+                IncidentEventKind::Acknowledged => Key::IncidentAcknowledged,
+                IncidentEventKind::Recovered | IncidentEventKind::Resolved => Key::IncidentResolved,
+                IncidentEventKind::Held => Key::IncidentHeld,
+                IncidentEventKind::Unanswered => Key::NobodyAnswered,
+                _ => return,
+            };
+            let test = if i.test { format!("{} ", lang.t(Key::TestMark)) } else { String::new() };
+            let title = format!("{test}{} #{} — {}", lang.t(key), i.id, i.title);
+            let body = match (change.kind, &i.acknowledged_by) {
+                (IncidentEventKind::Acknowledged, Some(by)) => format!("{} {by}", lang.t(Key::By)),
+                _ => String::new(),
+            };
+            let title: String = title.chars().take(BODY_PREVIEW_CHARS).collect();
+            show(app, &title, &body);
         }
-        EngineEvent::EscalationFinished { outcome, answered_by, .. } => match (outcome.as_str(), answered_by) {
-            ("answered", Some(by)) => show(app, &format!("{} {by}", lang.t(Key::AnsweredBy)), ""),
-            ("unanswered", _) => show(app, lang.t(Key::NobodyAnswered), ""),
-            _ => {}
-        },
         EngineEvent::WatchAlarm(WatchAlarm::NotWatching { reason, .. } | WatchAlarm::CredentialsRefused { reason }) => {
             // The status already holds the watcher's problem with its kind: say it in the
             // user's language, the engine's technical words after it.

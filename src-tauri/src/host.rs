@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use sentinela_engine::config::Config;
-use sentinela_engine::events::EventBus;
+use sentinela_engine::events::{EngineEvent, EventBus};
 use sentinela_engine::runner::{EngineSecrets, RunningEngine, StartError};
 use tauri::{AppHandle, Manager};
 use tracing::{error, info, warn};
@@ -92,7 +92,8 @@ pub async fn restart(app: &AppHandle) {
     };
     match started.await {
         Ok((engine, pause)) => {
-            state.update_status(|s| *s = EngineStatus { configured: true, pause, ..Default::default() });
+            let (open_incidents, untaken_incidents) = engine.journal.open_incident_counts().await.unwrap_or_default();
+            state.update_status(|s| *s = EngineStatus { configured: true, pause, open_incidents, untaken_incidents, ..Default::default() });
             *slot = Some(engine);
         }
         Err(message) => {
@@ -132,6 +133,13 @@ pub fn spawn_event_loop(app: AppHandle) {
             let state = app.state::<AppState>();
             let mut changed = false;
             state.update_status(|s| changed = s.apply(&event));
+            if matches!(event, EngineEvent::Incident(_)) {
+                // The counts come from the journal: another process may have acted too.
+                if let Some(Ok(counts)) = with_engine(&app, async |e| e.journal.open_incident_counts().await).await {
+                    state.update_status(|s| (s.open_incidents, s.untaken_incidents) = counts);
+                    changed = true;
+                }
+            }
             if changed {
                 tray::refresh(&app);
                 // Before the event itself, so a window that refreshes on it reads the new state.

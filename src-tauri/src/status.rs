@@ -1,11 +1,9 @@
 //! What the tray shows, derived from the engine's events: watching, alerting, degraded, paused.
 //! Pure, so the rules are tested without a desktop.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Utc};
 use sentinela_engine::events::{EngineEvent, MailboxState, TwilioState};
-use sentinela_engine::journal::{AlertId, PauseState};
+use sentinela_engine::journal::PauseState;
 use serde::{Deserialize, Serialize};
 
 /// The one word the tray icon says. Icons differ by shape, not only colour.
@@ -49,7 +47,9 @@ pub struct EngineStatus {
     pub mailbox: Option<MailboxState>,
     pub last_check: Option<DateTime<Utc>>,
     pub twilio_error: Option<String>,
-    pub escalating: BTreeSet<AlertId>,
+    /// Incidents not yet resolved (test ones aside), and how many of them nobody has taken.
+    pub open_incidents: u32,
+    pub untaken_incidents: u32,
     pub pause: Option<PauseState>,
 }
 
@@ -65,7 +65,7 @@ impl EngineStatus {
         if self.start_error.is_some() || self.twilio_error.is_some() || mailbox_down {
             return TrayState::Degraded;
         }
-        if self.escalating.is_empty() { TrayState::Watching } else { TrayState::Alerting }
+        if self.untaken_incidents == 0 { TrayState::Watching } else { TrayState::Alerting }
     }
 
     /// The problem to show, if any, and where it is.
@@ -90,12 +90,6 @@ impl EngineStatus {
                 self.mailbox = Some(state.clone());
             }
             EngineEvent::Checked { at, .. } => self.last_check = Some(*at),
-            EngineEvent::EscalationStarted { alert_id } => {
-                self.escalating.insert(*alert_id);
-            }
-            EngineEvent::EscalationFinished { alert_id, .. } => {
-                self.escalating.remove(alert_id);
-            }
             EngineEvent::Twilio(TwilioState::Ok) => self.twilio_error = None,
             EngineEvent::Twilio(TwilioState::Degraded { kind: "auth", message }) => self.twilio_error = Some(message.clone()),
             EngineEvent::Pause(p) => self.pause = Some(*p),
@@ -131,13 +125,13 @@ mod tests {
         assert_eq!(EngineStatus::default().state(now), TrayState::NotConfigured);
         let mut s = watching();
         assert_eq!(s.state(now), TrayState::Watching);
-        // A journaled alert alone (paused, or no call queue configured) is not an escalation.
+        // A journaled alert alone is not an incident nobody took.
         s.apply(&EngineEvent::AlertRecorded(AlertNotice { id: 7, subject: "x".into(), sender: "y".into(), received_at: now, noticed_at: now, uid: 1 }));
         assert_eq!(s.state(now), TrayState::Watching);
-        s.apply(&EngineEvent::EscalationStarted { alert_id: 7 });
+        (s.open_incidents, s.untaken_incidents) = (2, 1);
         assert_eq!(s.state(now), TrayState::Alerting);
-        s.apply(&EngineEvent::EscalationFinished { alert_id: 7, outcome: "answered".into(), answered_by: None });
-        assert_eq!(s.state(now), TrayState::Watching);
+        (s.open_incidents, s.untaken_incidents) = (2, 0);
+        assert_eq!(s.state(now), TrayState::Watching, "taken incidents still open are no alarm");
         s.apply(&EngineEvent::Mailbox(MailboxState::Degraded { kind: "auth", message: "refused".into(), retry_in_secs: 60 }));
         s.apply(&EngineEvent::Mailbox(MailboxState::Connecting { attempt: 2 }));
         assert_eq!(s.state(now), TrayState::Degraded);

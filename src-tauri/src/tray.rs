@@ -28,6 +28,7 @@ pub mod ids {
     pub const PAUSE_FOREVER: &str = "pause-until-resumed";
     pub const RESUME: &str = "resume";
     pub const TEST_ALERT: &str = "send-test-alert";
+    pub const ACK_ALL: &str = "acknowledge-all";
     pub const AUTOSTART: &str = "autostart";
     pub const QUIT: &str = "quit";
 }
@@ -36,6 +37,7 @@ pub mod ids {
 pub struct TrayMenu {
     status: MenuItem<tauri::Wry>,
     resume: MenuItem<tauri::Wry>,
+    ack_all: MenuItem<tauri::Wry>,
 }
 
 fn icon(state: TrayState) -> Image<'static> {
@@ -53,6 +55,7 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
     let item = |id: &str, key: Key| MenuItem::with_id(app, id, lang.t(key), true, None::<&str>);
     let status = MenuItem::with_id(app, ids::STATUS, lang.t(Key::NotConfigured), false, None::<&str>)?;
     let resume = MenuItem::with_id(app, ids::RESUME, lang.t(Key::Resume), false, None::<&str>)?;
+    let ack_all = MenuItem::with_id(app, ids::ACK_ALL, lang.t(Key::AckAll), false, None::<&str>)?;
     let autostart_on = app.autolaunch().is_enabled().unwrap_or(false);
     let autostart = CheckMenuItem::with_id(app, ids::AUTOSTART, lang.t(Key::Autostart), true, autostart_on, None::<&str>)?;
     let menu = Menu::with_items(
@@ -61,6 +64,7 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
             &status,
             &PredefinedMenuItem::separator(app)?,
             &item(ids::HISTORY, Key::OpenHistory)?,
+            &ack_all,
             &item(ids::SETTINGS, Key::Settings)?,
             &PredefinedMenuItem::separator(app)?,
             &item(ids::PAUSE_30, Key::Pause30)?,
@@ -81,7 +85,7 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
         .show_menu_on_left_click(true)
         .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
         .build(app)?;
-    app.manage(Mutex::new(TrayMenu { status, resume }));
+    app.manage(Mutex::new(TrayMenu { status, resume, ack_all }));
     Ok(())
 }
 
@@ -102,6 +106,16 @@ fn on_menu(app: &AppHandle, id: &str) {
                     }
                 })
                 .await;
+            });
+        }
+        ids::ACK_ALL => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                match host::with_engine(&app, async |e| e.acknowledge_all(None).await).await {
+                    Some(Ok(n)) => tracing::info!("{n} incident(s) acknowledged from the tray"),
+                    Some(Err(err)) => error!("cannot acknowledge the incidents: {err}"),
+                    None => warn!("the engine is not running"),
+                }
             });
         }
         ids::TEST_ALERT => {
@@ -155,9 +169,14 @@ pub fn status_view(app: &AppHandle) -> StatusView {
     let text = match tray_state {
         TrayState::Watching | TrayState::Alerting => {
             let word = lang.t(if tray_state == TrayState::Watching { Key::Watching } else { Key::Alerting });
+            let word = match (s.open_incidents, s.untaken_incidents) {
+                (0, _) => word.to_owned(),
+                (open, 0) => format!("{word} — {open} {}", lang.t(Key::OpenIncidents)),
+                (open, untaken) => format!("{word} — {open} {} ({untaken} {})", lang.t(Key::OpenIncidents), lang.t(Key::Untaken)),
+            };
             match s.last_check {
                 Some(t) => format!("{word} — {} {}", lang.t(Key::LastCheck), t.with_timezone(&chrono::Local).format("%H:%M:%S")),
-                None => word.to_owned(),
+                None => word,
             }
         }
         TrayState::Degraded => match s.problem() {
@@ -186,5 +205,6 @@ pub fn refresh(app: &AppHandle) {
         let menu = menu.lock().unwrap_or_else(|p| p.into_inner());
         let _ = menu.status.set_text(crate::status::menu_line(&format!("Sentinela — {text}"), 72));
         let _ = menu.resume.set_enabled(state == TrayState::Paused);
+        let _ = menu.ack_all.set_enabled(app.state::<AppState>().status().untaken_incidents > 0);
     }
 }

@@ -116,8 +116,10 @@ pub fn run(config_path: PathBuf, data_dir: PathBuf, kind: WindowKind) {
             crate::commands::test_mailbox,
             crate::commands::test_whatsapp,
             crate::commands::test_call,
-            crate::commands::list_alerts,
-            crate::commands::alert_detail,
+            crate::commands::list_incidents,
+            crate::commands::incident_detail,
+            crate::commands::acknowledge_incident,
+            crate::commands::resolve_incident,
             crate::commands::engine_status,
             crate::commands::export_csv,
         ])

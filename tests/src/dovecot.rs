@@ -264,6 +264,7 @@ service imap-login {{
             twilio: None,
             whatsapp: None,
             calls: None,
+            incidents: Default::default(),
         }
     }
 

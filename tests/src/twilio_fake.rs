@@ -218,6 +218,22 @@ impl TwilioFake {
         self.state.lock().unwrap().messages.iter().map(|m| m.to.trim_start_matches("whatsapp:").to_owned()).collect()
     }
 
+    /// How long an unanswered call rings before `no-answer` (400 ms unless changed).
+    pub fn set_no_answer_ms(&self, ms: u64) {
+        self.state.lock().unwrap().no_answer_ms = ms;
+    }
+
+    /// Whether a call to `number` was cancelled by the client while it was queued or ringing.
+    pub fn canceled(&self, number: &str) -> bool {
+        self.state.lock().unwrap().calls.iter().any(|c| c.to == number && matches!(c.ended, Some((_, "canceled"))))
+    }
+
+    /// The bodies of the messages sent to `number`, in order.
+    pub fn bodies_to(&self, number: &str) -> Vec<String> {
+        let to = format!("whatsapp:{number}");
+        self.state.lock().unwrap().messages.iter().filter(|m| m.to == to).filter_map(|m| m.body.clone()).collect()
+    }
+
     /// Whether the call to `number` was hung up by the client.
     pub fn hung_up(&self, number: &str) -> bool {
         self.state.lock().unwrap().calls.iter().any(|c| c.to == number && c.ended.is_some())

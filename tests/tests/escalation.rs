@@ -1,10 +1,11 @@
 //! End to end, from an e-mail appended to a real Dovecot to the requests the Twilio fake
-//! received: WhatsApp fan-out, the call queue, machines, rounds, faults, dry run.
+//! received: WhatsApp fan-out, the call queue, machines, rounds, faults, dry run, the pause.
 
 use std::time::Duration;
 
 use sentinela_engine::config::{CallsConfig, Config, Security, WhatsAppConfig};
 use sentinela_engine::events::{EngineEvent, EventBus, TwilioState};
+use sentinela_engine::incident::{AckVia, EscalationState, IncidentEventKind, IncidentState};
 use sentinela_engine::notify::NotifyTiming;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_engine::secrets::Secret;
@@ -75,18 +76,23 @@ async fn until<T>(rx: &mut broadcast::Receiver<EngineEvent>, what: &str, mut pic
     }
 }
 
+/// Waits for the queue to end an incident's calls: a person took it (by a call), or nobody
+/// answered. Returns (incident, how it ended, who answered).
 async fn escalation_end(rx: &mut broadcast::Receiver<EngineEvent>) -> (i64, String, Option<String>) {
     until(rx, "the escalation to finish", |e| match e {
-        EngineEvent::EscalationFinished { alert_id, outcome, answered_by } => Some((*alert_id, outcome.clone(), answered_by.clone())),
+        EngineEvent::Incident(c) if c.kind == IncidentEventKind::Acknowledged && c.incident.acknowledged_via == Some(AckVia::Call) => {
+            Some((c.incident.id, "answered".to_owned(), c.incident.acknowledged_by.clone()))
+        }
+        EngineEvent::Incident(c) if c.kind == IncidentEventKind::Unanswered => Some((c.incident.id, "unanswered".to_owned(), None)),
         _ => None,
     })
     .await
 }
 
 /// Waits until every WhatsApp delivery reached a final state.
-async fn deliveries_final(engine: &RunningEngine, alert: i64, n: usize) -> Vec<sentinela_engine::journal::Delivery> {
+async fn deliveries_final(engine: &RunningEngine, incident: i64, n: usize) -> Vec<sentinela_engine::journal::Delivery> {
     sentinela_tests::wait_for("final WhatsApp states", WAIT, || async {
-        let d = engine.journal.deliveries_of(alert).await.unwrap();
+        let d = engine.journal.deliveries_of(incident).await.unwrap();
         (d.len() == n && d.iter().all(|d| ["read", "failed", "undelivered", "error", "dry_run"].contains(&d.state.as_str()))).then_some(d)
     })
     .await
@@ -127,12 +133,13 @@ async fn an_alert_reaches_every_recipient_once_and_calls_stop_at_the_first_human
         assert_eq!(m.param("Body"), Some("🚨 ALERTA: Temperatura crítica <Sala 1> & \"Rack 3\"\n\nAção: verificar o ar-condicionado & <já>"));
     }
 
-    let attempts = engine.journal.call_attempts(alert).await.unwrap();
+    let attempts = engine.journal.calls_of(alert).await.unwrap();
     let outcomes: Vec<_> = attempts.iter().map(|a| (a.number.as_str(), a.outcome.as_deref())).collect();
     assert_eq!(outcomes, [(C1, Some("no-answer")), (C2, Some("answered"))]);
     assert_eq!(attempts[1].answered_by.as_deref(), Some("human"));
     assert_eq!(attempts[1].duration, Some(1));
-    assert_eq!(engine.journal.alerts(1).await.unwrap()[0].state, "answered");
+    let incident = engine.journal.incident(alert).await.unwrap().unwrap();
+    assert_eq!((incident.state, incident.escalation, incident.acknowledged_by.as_deref()), (IncidentState::Acknowledged, EscalationState::Answered, Some(C2)));
     let deliveries = deliveries_final(&engine, alert, 2).await;
     assert!(deliveries.iter().all(|d| d.state == "read" && d.sid.as_deref().is_some_and(|s| s.starts_with("SM"))));
     engine.stop(WAIT).await;
@@ -149,7 +156,7 @@ async fn voicemail_is_hung_up_and_the_queue_goes_on() {
     assert_eq!((outcome.as_str(), by.as_deref()), ("answered", Some(C2)));
     assert_eq!(s.fake.called_numbers(), [C1, C2]);
     assert!(s.fake.hung_up(C1), "the machine was hung up on");
-    let attempts = engine.journal.call_attempts(alert).await.unwrap();
+    let attempts = engine.journal.calls_of(alert).await.unwrap();
     assert_eq!(attempts[0].outcome.as_deref(), Some("machine"));
     assert_eq!(attempts[0].answered_by.as_deref(), Some("machine_start"));
     engine.stop(WAIT).await;
@@ -169,8 +176,9 @@ async fn rounds_repeat_after_the_pause_then_nobody_answered_is_recorded() {
     let calls = s.fake.creations("Calls");
     let pause = calls[3].at - calls[2].at;
     assert!(pause >= Duration::from_secs(1), "round pause respected: {pause:?}");
-    assert_eq!(engine.journal.alerts(1).await.unwrap()[0].state, "unanswered");
-    let outcomes: Vec<_> = engine.journal.call_attempts(alert).await.unwrap().into_iter().map(|a| a.outcome.unwrap()).collect();
+    let incident = engine.journal.incident(alert).await.unwrap().unwrap();
+    assert_eq!((incident.state, incident.escalation), (IncidentState::Open, EscalationState::Unanswered), "still open: nobody took it");
+    let outcomes: Vec<_> = engine.journal.calls_of(alert).await.unwrap().into_iter().map(|a| a.outcome.unwrap()).collect();
     assert_eq!(outcomes, ["no-answer", "busy", "failed", "no-answer", "busy", "failed"]);
     engine.stop(WAIT).await;
 }
@@ -184,7 +192,7 @@ async fn unknown_machine_detection_is_not_a_person_but_a_late_human_is() {
     s.server.append("INBOX", &plain(SENSOR, "ALERTA energia", "UPS")).await;
     let (alert, outcome, by) = escalation_end(&mut rx).await;
     assert_eq!((outcome.as_str(), by.as_deref()), ("answered", Some(C2)));
-    let outcomes: Vec<_> = engine.journal.call_attempts(alert).await.unwrap().into_iter().map(|a| a.outcome.unwrap()).collect();
+    let outcomes: Vec<_> = engine.journal.calls_of(alert).await.unwrap().into_iter().map(|a| a.outcome.unwrap()).collect();
     assert_eq!(outcomes, ["unconfirmed", "answered"]);
     engine.stop(WAIT).await;
 }
@@ -195,14 +203,19 @@ async fn dry_run_sends_nothing_and_journals_what_would_be_sent() {
     s.config.twilio.as_mut().unwrap().dry_run = true;
     let (engine, mut rx) = start(&s, AUTH_TOKEN).await;
     s.server.append("INBOX", &plain(SENSOR, "ALERTA ensaio", "x")).await;
-    let (alert, outcome, _) = escalation_end(&mut rx).await;
-    assert_eq!(outcome, "dry_run");
-    let deliveries = deliveries_final(&engine, alert, 2).await;
+    let incident = until(&mut rx, "the dry-run escalation", |e| match e {
+        EngineEvent::EscalationStarted { incident_id } => Some(*incident_id),
+        _ => None,
+    })
+    .await;
+    let deliveries = deliveries_final(&engine, incident, 2).await;
     assert!(deliveries.iter().all(|d| d.state == "dry_run"));
     assert!(s.fake.requests().is_empty(), "dry run made no HTTP request");
-    let events = engine.journal.events_of(alert).await.unwrap();
+    let events = engine.journal.engine_events(50).await.unwrap();
     assert!(events.iter().any(|e| e.kind == "dry_run_call" && e.detail.contains("<Say voice=\"Polly.Camila\"")));
     assert_eq!(events.iter().filter(|e| e.kind == "dry_run_whatsapp").count(), 2);
+    let i = engine.journal.incident(incident).await.unwrap().unwrap();
+    assert_eq!(i.escalation, EscalationState::DryRun, "called once in the dry run, not again");
     engine.stop(WAIT).await;
 }
 
@@ -270,17 +283,25 @@ async fn whatsapp_failures_are_journaled_with_twilios_code_and_advice() {
 }
 
 #[tokio::test]
-async fn two_alerts_escalate_one_after_the_other() {
+async fn two_racks_alarming_at_once_are_two_incidents_spoken_in_one_call_and_one_answer_takes_both() {
     let s = setup().await;
     s.fake.script_call(C1, CallScript::Human { answer_ms: 150, talk_ms: 300 });
+    // Both e-mails are waiting when the engine starts: one scan journals them together.
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA Temperatura Rack-A alta 33.5 C", "Rack A")).await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA Temperatura Rack-B alta 34.0 C", "Rack B")).await;
     let (engine, mut rx) = start(&s, AUTH_TOKEN).await;
-    s.server.append("INBOX", &plain(SENSOR, "ALERTA um", "1")).await;
-    s.server.append("INBOX", &plain(SENSOR, "ALERTA dois", "2")).await;
-    let (first, ..) = escalation_end(&mut rx).await;
-    assert_eq!(s.fake.called_numbers(), [C1], "the second alert's call waits for the first escalation");
+    let (first, outcome, by) = escalation_end(&mut rx).await;
     let (second, ..) = escalation_end(&mut rx).await;
-    assert!(first < second, "arrival order");
-    assert_eq!(s.fake.called_numbers(), [C1, C1]);
+    assert_eq!((outcome.as_str(), by.as_deref()), ("answered", Some(C1)));
+    assert_ne!(first, second, "two incidents");
+    assert_eq!(s.fake.called_numbers(), [C1], "one call for both");
+    let twiml = s.fake.creations("Calls")[0].param("Twiml").unwrap().to_owned();
+    assert!(twiml.contains("2 alertas abertos. Alerta 1: ALERTA Temperatura Rack-B alta 34.0 C. Rack B. Alerta 2: ALERTA Temperatura Rack-A"), "newest first: {twiml}");
+    for id in [first, second] {
+        let i = engine.journal.incident(id).await.unwrap().unwrap();
+        assert_eq!((i.state, i.acknowledged_by.as_deref()), (IncidentState::Acknowledged, Some(C1)));
+    }
+    assert_eq!(s.fake.messaged_numbers().len(), 4, "each incident told to each recipient once");
     engine.stop(WAIT).await;
 }
 
@@ -329,30 +350,34 @@ async fn templates_carry_the_alert_as_variables_and_refusals_are_not_retried() {
 }
 
 #[tokio::test]
-async fn a_pause_journals_without_notifying_and_a_test_alert_still_goes_through() {
+async fn a_pause_holds_new_incidents_a_test_alert_still_goes_through_and_the_end_of_the_pause_tells_them() {
     let s = setup().await;
     s.fake.script_call(C1, CallScript::Human { answer_ms: 100, talk_ms: 100 });
     let (engine, mut rx) = start(&s, AUTH_TOKEN).await;
     engine.pause_notifications(None).await.unwrap();
     s.server.append("INBOX", &plain(SENSOR, "ALERTA durante a pausa", "manutenção")).await;
-    let paused = sentinela_tests::wait_for("the alert journaled as paused", WAIT, || async {
-        let a = engine.journal.alerts(1).await.unwrap().pop()?;
-        (a.state == "paused").then_some(a.id)
+    let held = until(&mut rx, "the incident held", |e| match e {
+        EngineEvent::Incident(c) if c.kind == IncidentEventKind::Held => Some(c.incident.id),
+        _ => None,
     })
     .await;
+    assert!(engine.journal.incident(held).await.unwrap().unwrap().held_since.is_some());
     assert!(s.fake.requests().is_empty(), "nobody notified during the pause");
 
     let test = engine.send_test_alert().await.unwrap();
-    let (alert, outcome, _) = escalation_end(&mut rx).await;
-    assert_eq!((alert, outcome.as_str()), (test, "answered"), "the operator's test alert is not held by the pause");
+    let (incident, outcome, _) = escalation_end(&mut rx).await;
+    let test_incident = engine.journal.alert(test).await.unwrap().unwrap().incident_id.unwrap();
+    assert_eq!((incident, outcome.as_str()), (test_incident, "answered"), "the operator's test alert is not held by the pause");
     assert!(s.fake.creations("Messages").iter().all(|m| m.param("Body").unwrap().starts_with("[TESTE]")));
     assert!(s.fake.creations("Calls")[0].param("Twiml").unwrap().contains("chamada de teste"));
 
+    // Held, not forgotten: the end of the pause tells and escalates what is still open.
     engine.resume_notifications().await.unwrap();
-    s.server.append("INBOX", &plain(SENSOR, "ALERTA depois da pausa", "x")).await;
     let (after, outcome, _) = escalation_end(&mut rx).await;
-    assert!(after > test && outcome == "answered");
+    assert_eq!((after, outcome.as_str()), (held, "answered"));
     assert_eq!(s.fake.called_numbers(), [C1, C1]);
-    assert!(engine.journal.deliveries_of(paused).await.unwrap().is_empty(), "the paused alert stays un-notified");
+    let i = engine.journal.incident(held).await.unwrap().unwrap();
+    assert!(i.held_since.is_some() && i.released_at.is_some(), "the history says it was held and since when");
+    assert_eq!(engine.journal.deliveries_of(held).await.unwrap().len(), 2);
     engine.stop(WAIT).await;
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sentinela_engine::config::{CallsConfig, Config, Security, WhatsAppConfig};
+use sentinela_engine::incident::{EscalationState, IncidentState};
 use sentinela_engine::journal::AlertJournal;
 use sentinela_tests::dovecot::{Dovecot, SENSOR};
 use sentinela_tests::mail::plain;
@@ -74,8 +75,8 @@ async fn sigkill_in_the_middle_of_the_queue_resumes_without_duplicates() {
     // window"); this test is about the crash after it.
     wait_for("the second call placed and journaled", WAIT, || async {
         let j = AlertJournal::open_in_dir(&data).ok()?;
-        let alert = j.alerts(1).await.ok()?.pop()?;
-        let calls = j.call_attempts(alert.id).await.ok()?;
+        let incident = j.incidents(1, None, false).await.ok()?.pop()?;
+        let calls = j.calls_of(incident.id).await.ok()?;
         (calls.len() == 2 && calls[1].sid.is_some()).then_some(())
     })
     .await;
@@ -86,8 +87,8 @@ async fn sigkill_in_the_middle_of_the_queue_resumes_without_duplicates() {
     let mut second = run(&path, &data, &dir.path().join("run2.log"));
     let journal = wait_for("the escalation's outcome", WAIT, || async {
         let j = AlertJournal::open_in_dir(&data).ok()?;
-        let a = j.alerts(1).await.ok()?.pop()?;
-        (a.state == "answered").then_some(j)
+        let i = j.incidents(1, None, false).await.ok()?.pop()?;
+        (i.escalation == EscalationState::Answered).then_some(j)
     })
     .await;
     second.kill().await.unwrap();
@@ -96,16 +97,16 @@ async fn sigkill_in_the_middle_of_the_queue_resumes_without_duplicates() {
     let mut messaged = fake.messaged_numbers();
     messaged.sort();
     assert_eq!(messaged, [WA1, WA2], "no recipient messaged twice");
-    let alert = journal.alerts(1).await.unwrap()[0].id;
-    assert_eq!(journal.escalation_of(alert).await.unwrap(), Some(("answered".into(), Some(C2.into()))));
+    let incident = journal.incidents(1, None, false).await.unwrap().remove(0);
+    assert_eq!((incident.state, incident.acknowledged_by.as_deref()), (IncidentState::Acknowledged, Some(C2)));
     let log = std::fs::read_to_string(dir.path().join("run2.log")).unwrap();
     assert!(log.contains("resuming a call placed before the restart"), "{log}");
 
-    let history = headless(AUTH_TOKEN).args(["history", "--data-dir"]).arg(&data).output().await.unwrap();
-    let out = text(&history);
+    let listed = headless(AUTH_TOKEN).args(["incidents", "--data-dir"]).arg(&data).output().await.unwrap();
+    let out = text(&listed);
     assert!(out.contains(&format!("call 1.2 {C2} answered, answered by human")), "{out}");
-    assert!(out.contains(&format!("escalation: answered by {C2}")), "{out}");
-    assert!(out.contains(&format!("WhatsApp {WA1}")), "{out}");
+    assert!(out.contains(&format!("acknowledged")) && out.contains(&format!("via call by {C2}")), "{out}");
+    assert!(out.contains(&format!("WhatsApp alarm {WA1}")), "{out}");
 }
 
 #[tokio::test]

@@ -34,7 +34,7 @@ pub struct Config {
     pub calls: Option<CallsConfig>,
     /// How e-mails become incidents, and how often the team is reminded.
     #[serde(default, skip_serializing_if = "IncidentsConfig::is_default")]
-    #[cfg_attr(feature = "ts", ts(optional))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<IncidentsConfig>", optional))]
     pub incidents: IncidentsConfig,
 }
 

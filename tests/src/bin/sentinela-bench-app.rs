@@ -72,7 +72,7 @@ async fn fill_journal(data: &std::path::Path) {
             received_at: Utc::now(),
         })
         .collect();
-    journal.record(alerts).await.unwrap();
+    journal.record(alerts, &sentinela_engine::incident::IncidentRules::default()).await.unwrap();
 }
 
 #[tokio::main]

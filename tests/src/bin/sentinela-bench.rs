@@ -264,7 +264,7 @@ async fn to_twilio(samples: usize) {
         loop {
             match rx.recv().await.unwrap() {
                 EngineEvent::AlertRecorded(n) => noticed = Some(n.noticed_at),
-                EngineEvent::EscalationFinished { .. } => break,
+                EngineEvent::Incident(c) if c.kind == sentinela_engine::incident::IncidentEventKind::Acknowledged => break,
                 _ => {}
             }
         }

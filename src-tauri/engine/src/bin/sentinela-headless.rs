@@ -363,6 +363,21 @@ async fn incidents(data_dir: Option<PathBuf>, json: bool, open: bool, limit: usi
             let via = i.resolved_via.map(|v| format!(" via {v}")).unwrap_or_default();
             println!("    resolved {}{via}{}", local(at), i.resolved_by.map(|b| format!(" by {b}")).unwrap_or_default());
         }
+        for d in journal.deliveries_of(i.id).await.map_err(setup_error)? {
+            let err = d.error_code.map(|c| format!(" (error {c})")).unwrap_or_default();
+            println!("    WhatsApp {} {} {}{err}", d.purpose, d.recipient, d.state);
+        }
+        for c in journal.calls_of(i.id).await.map_err(setup_error)? {
+            println!(
+                "    call {}.{} {} {}{}{}",
+                c.round + 1,
+                c.position + 1,
+                c.number,
+                c.outcome.as_deref().unwrap_or(&c.state),
+                c.answered_by.as_deref().map(|b| format!(", answered by {b}")).unwrap_or_default(),
+                c.duration.map(|d| format!(", {d} s")).unwrap_or_default()
+            );
+        }
     }
     Ok(())
 }

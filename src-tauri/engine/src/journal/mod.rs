@@ -472,6 +472,17 @@ impl AlertJournal {
         .await
     }
 
+    /// The newest `limit` lines of the engine's own event log (not tied to one alert), newest
+    /// first: dry-run calls and messages, for instance.
+    pub async fn engine_events(&self, limit: usize) -> Result<Vec<JournalEvent>, JournalError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached("SELECT at, kind, detail FROM events WHERE alert_id IS NULL ORDER BY id DESC LIMIT ?1")?;
+            let rows = stmt.query_map([limit as i64], |r| Ok(JournalEvent { at: parse_ts(r.get(0)?), kind: r.get(1)?, detail: r.get(2)? }))?;
+            rows.collect()
+        })
+        .await
+    }
+
     pub async fn alert_count(&self) -> Result<u64, JournalError> {
         self.call(|conn| conn.query_row("SELECT COUNT(*) FROM alerts", [], |r| r.get(0)))
             .await
