@@ -375,7 +375,7 @@ async fn a_pause_holds_new_incidents_a_test_alert_still_goes_through_and_the_end
     engine.resume_notifications().await.unwrap();
     let (after, outcome, _) = escalation_end(&mut rx).await;
     assert_eq!((after, outcome.as_str()), (held, "answered"));
-    assert_eq!(s.fake.called_numbers(), [C1, C1]);
+    assert_eq!(s.fake.called_numbers(), [C1, C2, C3, C1], "the queue goes on from the number after the last call");
     let i = engine.journal.incident(held).await.unwrap().unwrap();
     assert!(i.held_since.is_some() && i.released_at.is_some(), "the history says it was held and since when");
     assert_eq!(engine.journal.deliveries_of(held).await.unwrap().len(), 2);

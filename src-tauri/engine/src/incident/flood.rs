@@ -44,6 +44,11 @@ impl FloodLimit {
         };
         Admission::Gather { digest_due }
     }
+
+    /// A place in the person's next digest: now, unless a digest went out less than a window ago.
+    pub fn next_digest(&self, last_digest: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Admission {
+        Admission::Gather { digest_due: last_digest.map_or(now, |d| (d + self.window).max(now)) }
+    }
 }
 
 #[cfg(test)]
@@ -73,5 +78,8 @@ mod tests {
             let sent: Vec<_> = sent.iter().map(|m| at(*m)).collect();
             assert_eq!(limit.admit(&sent, digest.map(at), at(*now)), *want, "sent {sent:?} digest {digest:?} at {now}");
         }
+        assert_eq!(limit.next_digest(None, at(3)), Admission::Gather { digest_due: at(3) });
+        assert_eq!(limit.next_digest(Some(at(0)), at(3)), Admission::Gather { digest_due: at(10) });
+        assert_eq!(limit.next_digest(Some(at(0)), at(12)), Admission::Gather { digest_due: at(12) });
     }
 }

@@ -446,10 +446,21 @@ fn who_got_the_alarm(tx: &rusqlite::Connection, incident: IncidentId) -> rusqlit
     rows.collect()
 }
 
-/// The times of a recipient's incident messages inside the flood window, and their last digest.
+/// Whether `recipient` was sent this incident's alarm in a message of its own.
+fn got_it_alone(tx: &rusqlite::Connection, incident: IncidentId, recipient: &str) -> rusqlite::Result<bool> {
+    tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE incident_id = ?1 AND recipient = ?2 AND purpose IN ('alarm', 'legacy')
+                        AND state NOT IN ('pending', 'gathered', 'digested', 'canceled', 'error'))",
+        params![incident, recipient],
+        |r| r.get(0),
+    )
+}
+
+/// The times of a recipient's alarm messages (alarms, reminders, came-backs) inside the flood
+/// window, and their last digest.
 fn flood_history(tx: &rusqlite::Connection, recipient: &str, since: &str) -> rusqlite::Result<(Vec<DateTime<Utc>>, Option<DateTime<Utc>>)> {
     let mut stmt = tx.prepare_cached(
-        "SELECT created_at FROM deliveries WHERE recipient = ?1 AND created_at >= ?2 AND purpose NOT IN ('digest', 'legacy')
+        "SELECT created_at FROM deliveries WHERE recipient = ?1 AND created_at >= ?2 AND purpose IN ('alarm', 'reminder', 'reopened')
          AND state NOT IN ('gathered', 'digested', 'canceled')",
     )?;
     let sent = stmt.query_map(params![recipient, since], |r| Ok(parse_ts(r.get(0)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -528,7 +539,14 @@ impl AlertJournal {
                     };
                     for to in recipients {
                         let (sent, last_digest) = flood_history(&tx, &to, &window_start)?;
-                        let (state, due) = match policy.flood.admit(&sent, last_digest, now) {
+                        let admission = if purpose == MessagePurpose::Resolved {
+                            // The end of an incident a person heard of by itself comes by itself;
+                            // of one they only saw in a digest, in the next digest.
+                            if got_it_alone(&tx, incident, &to)? { Admission::Send } else { policy.flood.next_digest(last_digest, now) }
+                        } else {
+                            policy.flood.admit(&sent, last_digest, now)
+                        };
+                        let (state, due) = match admission {
                             Admission::Send => ("pending", None),
                             // Reminders are only worth it when they arrive on time.
                             Admission::Gather { .. } if purpose == MessagePurpose::Reminder => continue,

@@ -89,6 +89,9 @@ pub struct CallQueue {
     calls: CallsConfig,
 }
 
+/// After this long without a call the queue starts again at the top of the list.
+const QUIET_RESTART: chrono::Duration = chrono::Duration::minutes(2);
+
 /// The round pause under way: after which call, and until when.
 #[derive(Debug, Clone, Copy)]
 struct Rest {
@@ -163,7 +166,14 @@ impl CallQueue {
             }
         };
         let n = self.calls.to.len() as u32;
-        let position = last.as_ref().map(|c| (c.position + 1) % n).unwrap_or(0);
+        // Go on from the number after the last call, so nobody is called twice in a row; after a
+        // quiet spell the queue starts again at the top of the list (the first on call).
+        let quiet = |c: &CallAttempt| chrono::Utc::now() - c.updated_at > QUIET_RESTART;
+        let position = match &last {
+            Some(c) if c.outcome.is_some() && quiet(c) => 0,
+            Some(c) => (c.position + 1) % n,
+            None => 0,
+        };
         // Starting the list again with nothing new to say: the round pause first.
         if let Some(last) = &last {
             let nothing_new = spoken.iter().filter(|s| s.owed).all(|s| last.incidents.contains(&s.id));
