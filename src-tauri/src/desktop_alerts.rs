@@ -52,12 +52,20 @@ pub fn on_event(app: &AppHandle, event: &EngineEvent) {
             };
             let test = if i.test { format!("{} ", lang.t(Key::TestMark)) } else { String::new() };
             let title = format!("{test}{} #{} — {}", lang.t(key), i.id, i.title);
-            let body = match (change.kind, &i.acknowledged_by) {
-                (IncidentEventKind::Acknowledged, Some(by)) => format!("{} {by}", lang.t(Key::By)),
-                _ => String::new(),
-            };
             let title: String = title.chars().take(BODY_PREVIEW_CHARS).collect();
-            show(app, &title, &body);
+            match (change.kind, &i.acknowledged_by) {
+                (IncidentEventKind::Acknowledged, Some(by)) => show(app, &title, &format!("{} {by}", lang.t(Key::By))),
+                (IncidentEventKind::Opened | IncidentEventKind::Reopened | IncidentEventKind::Released, _) => {
+                    // The text is in the journal, not in the event: the latest e-mail's start.
+                    let (app, id) = (app.clone(), i.id);
+                    tauri::async_runtime::spawn(async move {
+                        let latest = crate::host::with_engine(&app, async |e| e.journal.alerts_of(id).await.ok()).await.flatten();
+                        let preview: String = latest.and_then(|mut a| a.pop()).map(|a| a.body.chars().take(BODY_PREVIEW_CHARS).collect()).unwrap_or_default();
+                        show(&app, &title, &preview);
+                    });
+                }
+                _ => show(app, &title, ""),
+            }
         }
         EngineEvent::WatchAlarm(WatchAlarm::NotWatching { reason, .. } | WatchAlarm::CredentialsRefused { reason }) => {
             // The status already holds the watcher's problem with its kind: say it in the

@@ -4,10 +4,11 @@
 //!
 //! One scenario, in the order a user lives it: first launch opens the settings; fill and save
 //! them (the TOML file gets the values, the secrets go to the Secret Service and nowhere else);
-//! an alert e-mail arrives in Dovecot → a desktop notification, the history window (opened by a
-//! second launch) shows it with its call timeline from the Twilio fake; a hostile e-mail runs
-//! nothing; "Send test alert" from the tray goes through the whole pipeline; Quit ends the app
-//! and its windows.
+//! an alert e-mail arrives in Dovecot → a desktop notification per incident, the history window
+//! (opened by a second launch) shows the incident with its timeline from the Twilio fake; a
+//! hostile e-mail runs nothing; "Send test alert" from the tray goes through the whole pipeline;
+//! an incident with repeats, held by a pause, is acknowledged and resolved with the window's
+//! buttons; Quit ends the app and its windows.
 //!
 //! Each window is a process of its own, started by the tray process. WebDriver can only drive a
 //! process it started itself, so the test checks that the tray opens and closes the window
@@ -180,7 +181,7 @@ async fn the_desktop_app_end_to_end() {
     // --- An alert e-mail (hostile on purpose) → notification, history with the call timeline.
     let hostile = r#"<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>"#;
     server.append("INBOX", &plain(SENSOR, "ALERTA Temperatura crítica", &format!("Sala 1: 31 °C {hostile}"))).await;
-    wait_until("the alert notification", WAIT, || desktop.notifications().contains("ALERTA Temperatura crítica"));
+    wait_until("the incident notification", WAIT, || desktop.notifications().contains("Novo incidente #1 — ALERTA Temperatura crítica"));
 
     // A second launch with --open history: the running tray opens the window and the launch exits.
     let second = |window: &str| {
@@ -207,11 +208,11 @@ async fn the_desktop_app_end_to_end() {
     wait_until("the settings window to close", WAIT, || x.windows_titled("Sentinela — Configurações").is_empty());
     let wd = WebDriver::launch(desktop.driver_port, &workspace_binary("sentinela"), &window("history")).await;
     let outcome = wd
-        .wait_for("the answered alert in the list", WAIT, "return document.querySelector('#rows tr td:last-child')?.textContent ?? ''", |v| {
-            v.as_str().is_some_and(|s| s.contains("atendido por"))
+        .wait_for("the answered incident in the list", WAIT, "return document.querySelector('#rows tr td:last-child')?.textContent ?? ''", |v| {
+            v.as_str().is_some_and(|s| s.starts_with("reconhecido"))
         })
         .await;
-    assert_eq!(outcome, json!(format!("atendido por {CALLEE}")));
+    assert_eq!(outcome, json!(format!("reconhecido — por {CALLEE} (atendeu a ligação)")));
     // A window opened from the tray is not focused under Xvfb (no window manager), so WebDriver's
     // pointer click is refused as "not interactable": dispatch the click in the page instead.
     wd.execute("document.querySelector('#rows tr').click()", json!([])).await;
@@ -230,7 +231,9 @@ async fn the_desktop_app_end_to_end() {
             v.as_str().is_some_and(|s| ["lida", "entregue"].iter().any(|end| s.ends_with(end)))
         })
         .await;
-    assert!(whatsapp.as_str().unwrap().contains(&format!(" — {WA}: ")), "{whatsapp}");
+    assert!(whatsapp.as_str().unwrap().contains(&format!(" — {WA} (alerta): ")), "{whatsapp}");
+    let timeline = wd.execute("return [...document.querySelectorAll('#detail-timeline li')].map(li => li.dataset.kind)", json!([])).await;
+    assert_eq!(timeline[0], json!("email"), "the incident's story starts with its e-mail: {timeline}");
 
     // Attacker-controlled text stays text.
     let body = wd.text("#detail-body").await;
@@ -246,8 +249,11 @@ async fn the_desktop_app_end_to_end() {
         .await;
     let csv_path = exported.as_str().unwrap().rsplit_once(' ').map(|(_, p)| p.trim().to_owned()).unwrap();
     let csv = std::fs::read_to_string(&csv_path).unwrap_or_else(|e| panic!("{csv_path}: {e}"));
-    assert!(csv.starts_with("id,received_at,subject,sender,outcome") && csv.contains(&format!("atendido por {CALLEE}")), "{csv}");
-    wait_until("the outcome notification", WAIT, || desktop.notifications().contains(&format!("Atendido por {CALLEE}")));
+    assert!(csv.starts_with("id,first_seen,last_seen,title,emails,state,outcome") && csv.contains(&format!("por {CALLEE}")), "{csv}");
+    wait_until("the acknowledged notification", WAIT, || {
+        let n = desktop.notifications();
+        n.contains("Incidente assumido #1") && n.contains(&format!("por {CALLEE}"))
+    });
     let notifications = desktop.notifications();
     assert!(notifications.contains("&lt;img src=x"), "the e-mail's markup reaches the daemon escaped: {notifications}");
     assert!(!notifications.contains("<img src=x"), "{notifications}");
@@ -259,7 +265,7 @@ async fn the_desktop_app_end_to_end() {
     // --- "Send test alert" from the tray: through the whole pipeline, marked as a test.
     click("Enviar alerta de teste");
     wd.wait_for("the test alert in the list", WAIT, "return document.querySelector('#rows tr td:nth-child(2)')?.textContent ?? ''", |v| {
-        v.as_str().is_some_and(|s| s.starts_with("[TESTE]"))
+        v.as_str().is_some_and(|s| s.starts_with("#2 [TESTE]"))
     })
     .await;
     wait_until("the test call", WAIT, || fake.called_numbers().len() == 2);
@@ -271,11 +277,36 @@ async fn the_desktop_app_end_to_end() {
         v.as_str().is_some_and(|s| s.contains("Notificações pausadas"))
     })
     .await;
-    server.append("INBOX", &plain(SENSOR, "ALERTA durante a manutenção", "x")).await;
-    wd.wait_for("the paused alert in the list", WAIT, "return document.querySelector('#rows tr td:last-child')?.textContent ?? ''", |v| {
-        v.as_str().is_some_and(|s| s.starts_with("pausado"))
+    // An incident with repeats, held by the pause: acknowledged, then resolved, in the window.
+    server.append("INBOX", &plain(SENSOR, "ALERTA Umidade Sala 5 alta 80%", "x")).await;
+    server.append("INBOX", &plain(SENSOR, "ALERTA Umidade Sala 5 alta 82%", "x")).await;
+    server.append("INBOX", &plain(SENSOR, "ALERTA Umidade Sala 5 alta 85%", "x")).await;
+    let held = wd
+        .wait_for("the held incident with its repeats", WAIT, "return [...document.querySelectorAll('#rows tr')].map(tr => tr.textContent)[0] ?? ''", |v| {
+            v.as_str().is_some_and(|s| s.contains("ALERTA Umidade Sala 5") && s.contains("3aberto"))
+        })
+        .await;
+    assert!(held.as_str().unwrap().contains("guardado durante a pausa"), "{held}");
+    wd.execute("document.querySelector('#rows tr').click()", json!([])).await;
+    wd.wait_for("its detail", WAIT, "return document.querySelector('#detail-title')?.textContent ?? ''", |v| {
+        v.as_str().is_some_and(|s| s.contains("Umidade Sala 5"))
     })
     .await;
+    let emails = wd.execute("return [...document.querySelectorAll('#detail-timeline li[data-kind=email]')].map(li => li.textContent)", json!([])).await;
+    let emails = emails.as_array().unwrap();
+    assert_eq!(emails.len(), 3, "{emails:?}");
+    assert!(emails[1].as_str().unwrap().contains("e-mail (repetição)"), "{emails:?}");
+    wd.execute("document.querySelector('#acknowledge').click()", json!([])).await;
+    wd.wait_for("acknowledged in the window", WAIT, "return document.querySelector('#detail-state')?.textContent ?? ''", |v| {
+        v.as_str().is_some_and(|s| s.starts_with("reconhecido — por no Sentinela"))
+    })
+    .await;
+    wd.execute("document.querySelector('#resolve').click()", json!([])).await;
+    wd.wait_for("resolved in the window", WAIT, "return document.querySelector('#detail-state')?.textContent ?? ''", |v| {
+        v.as_str().is_some_and(|s| s.starts_with("resolvido"))
+    })
+    .await;
+    wait_until("the resolved notification", WAIT, || desktop.notifications().contains("Incidente resolvido #3"));
     assert_eq!(fake.called_numbers().len(), 2, "nobody was called during the pause");
     click("Retomar notificações");
     wd.wait_for("the pause lifted", WAIT, "return document.querySelector('#engine-status').textContent", |v| {

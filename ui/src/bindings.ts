@@ -1,7 +1,11 @@
 // Generated from the Rust types by src-tauri/src/bindings.rs; do not edit by hand.
 // Regenerate: UPDATE_BINDINGS=1 cargo test -p sentinela bindings
 
-export type AlertDetail = { alert: AlertRecord, whatsapp: Array<Delivery>, calls: Array<CallAttempt>, answered_by: string | null, events: Array<JournalEvent>, };
+export type AckVia = "call" | "whatsapp" | "desktop" | "cli";
+
+export type ActionOutcome = "done" | "already_acknowledged" | "already_resolved" | "not_found";
+
+export type AlertKind = "alarm" | "repeat" | "recovery";
 
 export type AlertNotice = { id: number, subject: string, sender: string, received_at: string, 
 /**
@@ -13,13 +17,23 @@ export type AlertRecord = { id: number, origin: MailboxUid, message_id: string |
 /**
  * A test alert from "Send test alert": every text and call says so.
  */
-is_test: boolean, };
-
-export type AlertSummary = { id: number, received_at: string, subject: string, sender: string, state: string, is_test: boolean, answered_by: string | null, };
+is_test: boolean, 
+/**
+ * The incident this e-mail opened, repeated or ended (None for a recovery of nothing).
+ */
+incident_id: number | null, 
+/**
+ * None only while the e-mail waits to be placed (an alert of an older Sentinela).
+ */
+kind: AlertKind | null, };
 
 export type AppError = { code: string, message: string, field?: string, };
 
-export type CallAttempt = { id: number, alert_id: number, round: number, position: number, number: string, 
+export type CallAttempt = { id: number, 
+/**
+ * How many times the queue had gone through the list for these incidents before.
+ */
+round: number, position: number, number: string, 
 /**
  * `placing` (request under way), then Twilio's call status, or `error` / `dry_run`.
  */
@@ -28,7 +42,11 @@ state: string, sid: string | null, answered_by: string | null, duration: number 
  * Set once the attempt is over: `answered`, `machine`, `unconfirmed`, `no-answer`, `busy`,
  * `failed`, `canceled`, `error`, `dry_run`.
  */
-outcome: string | null, error_code: number | null, error_message: string | null, updated_at: string, };
+outcome: string | null, error_code: number | null, error_message: string | null, updated_at: string, 
+/**
+ * The incidents this call speaks, newest first.
+ */
+incidents: Array<number>, };
 
 export type CallsConfig = { from: string, 
 /**
@@ -44,18 +62,37 @@ export type Config = { mailbox: MailboxConfig, filter: FilterConfig,
 /**
  * Without `[twilio]` Sentinela only journals alerts (and says so loudly at start).
  */
-twilio?: TwilioConfig, whatsapp?: WhatsAppConfig, calls?: CallsConfig, };
-
-export type CsvRow = { id: number, received_at: string, subject: string, sender: string, outcome: string, };
-
-export type Delivery = { id: number, alert_id: number, recipient: string, 
+twilio?: TwilioConfig, whatsapp?: WhatsAppConfig, calls?: CallsConfig, 
 /**
- * `pending` (owed), `sending` (request under way), then Twilio's status (`queued`, `sent`,
- * `delivered`, `read`, `failed`, `undelivered`), or `error` / `dry_run`.
+ * How e-mails become incidents, and how often the team is reminded.
  */
-state: string, sid: string | null, error_code: number | null, error_message: string | null, updated_at: string, };
+incidents?: IncidentsConfig, };
 
-export type EngineEvent = { "event": "mailbox" } & MailboxState | { "event": "checked", at: string, matching_unseen: number, } | { "event": "alert_recorded" } & AlertNotice | { "event": "delivery" } & Delivery | { "event": "call" } & CallAttempt | { "event": "escalation_started", alert_id: number, } | { "event": "escalation_finished", alert_id: number, outcome: string, answered_by: string | null, } | { "event": "twilio" } & TwilioState | { "event": "pause" } & PauseState | { "event": "watch_alarm" } & WatchAlarm;
+export type CsvRow = { id: number, first_seen: string, last_seen: string, title: string, emails: number, state: string, outcome: string, };
+
+export type Delivery = { id: number, 
+/**
+ * None for a digest (it speaks of several incidents).
+ */
+incident_id: number | null, purpose: MessagePurpose, recipient: string, 
+/**
+ * The first line (or the template's first variable).
+ */
+headline: string, detail: string, 
+/**
+ * `pending` (owed), `sending` (request under way), `gathered` (waiting for a digest),
+ * `digested` (sent inside one), then Twilio's status (`queued`, `sent`, `delivered`,
+ * `read`, `failed`, `undelivered`), or `canceled` / `error` / `dry_run`.
+ */
+state: string, sid: string | null, error_code: number | null, error_message: string | null, updated_at: string, 
+/**
+ * The incident is the operator's test.
+ */
+test: boolean, };
+
+export type EngineEvent = { "event": "mailbox" } & MailboxState | { "event": "checked", at: string, matching_unseen: number, } | { "event": "alert_recorded" } & AlertNotice | { "event": "delivery" } & Delivery | { "event": "call" } & CallAttempt | { "event": "escalation_started", incident_id: number, } | { "event": "incident" } & IncidentChange | { "event": "twilio" } & TwilioState | { "event": "pause" } & PauseState | { "event": "watch_alarm" } & WatchAlarm;
+
+export type EscalationState = "none" | "owed" | "calling" | "answered" | "unanswered" | "stopped" | "dry_run";
 
 export type FilterConfig = { 
 /**
@@ -70,6 +107,55 @@ subject: string,
  * Extra IMAP SEARCH criteria appended verbatim, e.g. `SINCE 1-Jan-2026`.
  */
 search: string, };
+
+export type IncidentChange = { incident: IncidentSummary, kind: IncidentEventKind, detail: string, };
+
+export type IncidentDetail = { incident: IncidentSummary, emails: Array<IncidentEmail>, whatsapp: Array<Delivery>, calls: Array<CallAttempt>, log: Array<IncidentLogLine>, };
+
+export type IncidentEmail = { alert_id: number, kind: AlertKind | null, journaled_at: string, sender: string, subject: string, body: string, };
+
+export type IncidentEventKind = "opened" | "repeat" | "recovered" | "reopened" | "acknowledged" | "resolved" | "held" | "released" | "unanswered" | "migrated";
+
+export type IncidentLogLine = { at: string, kind: IncidentEventKind, detail: string, };
+
+export type IncidentState = "open" | "acknowledged" | "resolved";
+
+export type IncidentSummary = { id: number, state: IncidentState, title: string, 
+/**
+ * E-mails about it: the alarm, its repeats and its recovery.
+ */
+emails: number, first_seen: string, last_seen: string, acknowledged_at: string | null, acknowledged_by: string | null, acknowledged_via: AckVia | null, resolved_at: string | null, resolved_by: string | null, resolved_via: ResolveVia | null, 
+/**
+ * The operator's test alert.
+ */
+test: boolean, 
+/**
+ * Opened while notifications were paused: held since then.
+ */
+held_since: string | null, 
+/**
+ * When the pause ended and it was told (None while still held or never held).
+ */
+released_at: string | null, escalation: EscalationState, };
+
+export type IncidentsConfig = { 
+/**
+ * A regex with a named group `key`, tried on the subject then the body, for devices the
+ * built-in rule groups wrongly. Empty: the built-in rule.
+ */
+key_pattern: string, 
+/**
+ * Words that mean "back to normal", added to the built-in list.
+ */
+recovery_words: Array<string>, 
+/**
+ * A WhatsApp reminder at most this often while nobody has taken an incident; 0 = never.
+ */
+remind_every_mins: number, 
+/**
+ * A problem back this soon after its recovery reopens the same incident; 0 = never.
+ */
+reopen_within_mins: number, };
 
 export type JournalEvent = { at: string, kind: string, detail: string, };
 
@@ -89,6 +175,8 @@ export type MailboxState = { "state": "connecting", attempt: number, } | { "stat
 
 export type MailboxUid = { folder: string, uidvalidity: number, uid: number, };
 
+export type MessagePurpose = "alarm" | "reminder" | "resolved" | "reopened" | "digest" | "legacy";
+
 export type PauseState = { "state": "active" } | { "state": "paused_until", until: string, } | { "state": "paused_until_resumed" };
 
 export type ProbeReport = { folder: string, uidvalidity: number, messages: number, 
@@ -100,6 +188,8 @@ matching_unseen: number,
  * Whether the server offers IDLE (push) or the watcher will poll every `rescan_secs`.
  */
 idle: boolean, };
+
+export type ResolveVia = "recovery" | "desktop" | "cli";
 
 export type SavedSettings = { 
 /**

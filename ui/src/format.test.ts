@@ -1,36 +1,60 @@
 import { describe, expect, it } from "vitest";
-import { appendPage, csvRows, filterRows, outcome, reportStates, splitNumbers } from "./format";
+import { appendPage, csvRows, filterRows, outcome, parseDay, reportStates, splitNumbers } from "./format";
 import { words } from "./i18n";
-import type { AlertSummary } from "./ipc";
+import type { IncidentSummary } from "./ipc";
 
-const row = (id: number, subject: string, received_at: string, state = "answered", answered_by: string | null = "+5511999990001"): AlertSummary =>
-  ({ id, subject, sender: "sensor@cpd", received_at, state, is_test: false, answered_by });
+const row = (id: number, title: string, first_seen: string, last_seen = first_seen): IncidentSummary => ({
+  id, state: "acknowledged", title, emails: 2, first_seen, last_seen, acknowledged_at: first_seen,
+  acknowledged_by: "+5511999990001", acknowledged_via: "call", resolved_at: null, resolved_by: null, resolved_via: null,
+  test: false, held_since: null, released_at: null, escalation: "answered",
+});
 
 describe("outcome", () => {
   const pt = words("pt");
-  it("says who answered, or that nobody did", () => {
-    expect(outcome(row(1, "x", "2026-11-01T10:00:00Z"), pt)).toBe("atendido por +5511999990001");
-    expect(outcome({ state: "unanswered", answered_by: null, is_test: false }, pt)).toBe("ninguém atendeu");
-    expect(outcome({ state: "notifying", answered_by: null, is_test: true }, words("en"))).toBe("in progress (test)");
+  it("says the state, who took it and how", () => {
+    expect(outcome(row(1, "x", "2026-11-01T10:00:00Z"), pt)).toBe("reconhecido — por +5511999990001 (atendeu a ligação)");
+    expect(outcome({ ...row(1, "x", "2026-11-01T10:00:00Z"), state: "open", acknowledged_via: null, escalation: "unanswered" }, pt)).toBe("aberto — ninguém atendeu");
+    expect(outcome({ ...row(1, "x", "2026-11-01T10:00:00Z"), state: "resolved", acknowledged_via: null, resolved_via: "recovery", test: true }, words("en")))
+      .toBe("resolved — the sensor said it is back to normal (test)");
+    expect(outcome({ ...row(1, "x", "2026-11-01T10:00:00Z"), acknowledged_via: "desktop", acknowledged_by: null, held_since: "2026-11-01T09:00:00Z" }, pt))
+      .toBe("reconhecido — por no Sentinela (no Sentinela) — guardado durante a pausa");
+  });
+});
+
+describe("parseDay", () => {
+  it("reads days the Brazilian way, and ISO", () => {
+    expect(parseDay("28/11/2026")).toBe("2026-11-28");
+    expect(parseDay(" 1/2/26 ")).toBe("2026-02-01");
+    expect(parseDay("28-11-2026")).toBe("2026-11-28");
+    expect(parseDay("2026-11-28")).toBe("2026-11-28");
+    expect(parseDay("")).toBe("");
+  });
+  it("refuses what is no date", () => {
+    expect(parseDay("31/02/2026")).toBeNull();
+    expect(parseDay("11/28/2026")).toBeNull();
+    expect(parseDay("ontem")).toBeNull();
   });
 });
 
 describe("filterRows", () => {
-  const rows = [row(1, "ALERTA Temperatura crítica", "2026-11-01T12:00:00Z"), row(2, "ALERTA Água no piso", "2026-11-03T12:00:00Z")];
-  it("matches text without caring about case or accents", () => {
+  const rows = [row(1, "ALERTA Temperatura crítica", "2026-11-01T12:00:00Z"), row(2, "ALERTA Água no piso", "2026-11-03T12:00:00Z", "2026-11-05T12:00:00Z")];
+  it("matches text without caring about case or accents, and the incident number", () => {
     expect(filterRows(rows, { text: "agua", since: "", until: "" }).map((r) => r.id)).toEqual([2]);
     expect(filterRows(rows, { text: "CRITICA", since: "", until: "" }).map((r) => r.id)).toEqual([1]);
+    expect(filterRows(rows, { text: "#2", since: "", until: "" }).map((r) => r.id)).toEqual([2]);
   });
-  it("keeps the date range inclusive", () => {
+  it("keeps incidents active on any day of the range", () => {
     expect(filterRows(rows, { text: "", since: "2026-11-02", until: "" }).map((r) => r.id)).toEqual([2]);
     expect(filterRows(rows, { text: "", since: "", until: "2026-11-01" }).map((r) => r.id)).toEqual([1]);
+    expect(filterRows(rows, { text: "", since: "2026-11-04", until: "2026-11-04" }).map((r) => r.id)).toEqual([2]);
   });
 });
 
 describe("csvRows and splitNumbers", () => {
   it("exports what the list shows", () => {
     expect(csvRows([row(1, "x", "2026-11-01T10:00:00Z")], words("en"))[0]).toEqual({
-      id: 1, received_at: "2026-11-01T10:00:00Z", subject: "x", sender: "sensor@cpd", outcome: "answered by +5511999990001",
+      id: 1, first_seen: "2026-11-01T10:00:00Z", last_seen: "2026-11-01T10:00:00Z", title: "x", emails: 2, state: "acknowledged",
+      outcome: "acknowledged — by +5511999990001 (answered the call)",
     });
   });
   it("reads numbers typed one per line or with commas", () => {
@@ -47,7 +71,7 @@ describe("reportStates", () => {
 });
 
 describe("appendPage", () => {
-  it("adds older alerts below, once each, and says when the history is all loaded", () => {
+  it("adds older incidents below, once each, and says when the history is all loaded", () => {
     const newest = [row(5, "e", "2026-11-05T10:00:00Z"), row(4, "d", "2026-11-04T10:00:00Z")];
     const older = appendPage(newest, [row(4, "d", "2026-11-04T10:00:00Z"), row(3, "c", "2026-11-03T10:00:00Z")], 2);
     expect(older.rows.map((r) => r.id)).toEqual([5, 4, 3]);

@@ -1,20 +1,24 @@
-// Pure helpers of the history window: outcome labels, filtering, CSV rows, local times.
-import type { AlertSummary, CsvRow } from "./ipc";
+// Pure helpers of the history window: incident labels, filtering, CSV rows, local times, dates
+// typed the reader's way.
+import type { CsvRow, IncidentState, IncidentSummary } from "./ipc";
 import type { Words } from "./i18n";
 
-export function outcome(row: Pick<AlertSummary, "state" | "answered_by" | "is_test">, w: Words): string {
-  const base = (() => {
-    switch (row.state) {
-      case "answered": return `${w.answered_by} ${row.answered_by ?? "?"}`;
-      case "unanswered": return w.nobody;
-      case "notifying": return w.in_progress;
-      case "paused": return w.paused;
-      case "dry_run": return w.st_dry_run;
-      case "notified": return w.notified;
-      default: return w.new;
-    }
-  })();
-  return row.is_test ? `${base} (${w.test})` : base;
+/** An incident's state in the reader's words. Typed by the generated enum: a new state fails the
+ * typecheck until it has words. */
+export function incidentState(state: IncidentState, w: Words): string {
+  return w.incident_states[state];
+}
+
+/** What the list's last column says: the state, who took it and how, whether its calls went
+ * unanswered, whether a pause held it. */
+export function outcome(row: Pick<IncidentSummary, "state" | "acknowledged_by" | "acknowledged_via" | "resolved_via" | "escalation" | "test" | "held_since">, w: Words): string {
+  const parts = [incidentState(row.state, w)];
+  if (row.acknowledged_via) parts.push(`${w.by} ${row.acknowledged_by ?? w.ack_via[row.acknowledged_via]} (${w.ack_via[row.acknowledged_via]})`);
+  if (row.state === "resolved" && row.resolved_via) parts.push(w.resolve_via[row.resolved_via]);
+  if (row.escalation === "unanswered") parts.push(w.nobody);
+  if (row.held_since) parts.push(w.held);
+  const base = parts.join(" — ");
+  return row.test ? `${base} (${w.test})` : base;
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
@@ -64,28 +68,48 @@ export function reportStates(states: string[], w: Words): string {
 
 /** The list once an older `page` (newest first) is loaded below the `loaded` rows; `more` says
  * whether a page older still may exist (this one was full). */
-export function appendPage(loaded: AlertSummary[], page: AlertSummary[], pageSize: number): { rows: AlertSummary[]; more: boolean } {
+export function appendPage<T extends { id: number }>(loaded: T[], page: T[], pageSize: number): { rows: T[]; more: boolean } {
   const seen = new Set(loaded.map((r) => r.id));
   return { rows: [...loaded, ...page.filter((r) => !seen.has(r.id))], more: page.length >= pageSize };
 }
 
 export interface Filter { text: string; since: string; until: string }
 
-/** Rows matching the text (subject or sender, case- and accent-insensitive) and the date range
- * (`YYYY-MM-DD`, inclusive, in local time). */
-export function filterRows(rows: AlertSummary[], f: Filter): AlertSummary[] {
+/** A day typed the reader's way — `28/11/2026` (or `28/11/26`, `28-11-2026`, or ISO
+ * `2026-11-28`) — as `YYYY-MM-DD`; "" for an empty field, null for something that is no date. */
+export function parseDay(typed: string): string | null {
+  const t = typed.trim();
+  if (!t) return "";
+  let y: number, m: number, d: number;
+  const iso = /^(\d{4})-(\d{1,2})-(\d{1,2})$/.exec(t);
+  const local = /^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})$/.exec(t);
+  if (iso) [y, m, d] = [Number(iso[1]), Number(iso[2]), Number(iso[3])];
+  else if (local) [d, m, y] = [Number(local[1]), Number(local[2]), Number(local[3].length === 2 ? `20${local[3]}` : local[3])];
+  else return null;
+  const date = new Date(y, m - 1, d);
+  if (date.getFullYear() !== y || date.getMonth() !== m - 1 || date.getDate() !== d) return null;
+  return `${y}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`;
+}
+
+/** Rows matching the text (title, case- and accent-insensitive) and the days (`YYYY-MM-DD`,
+ * inclusive, local time) the incident was active on. */
+export function filterRows(rows: IncidentSummary[], f: Filter): IncidentSummary[] {
   const fold = (s: string) => s.normalize("NFD").replace(/\p{Diacritic}/gu, "").toLowerCase();
   const text = fold(f.text.trim());
   const since = f.since ? new Date(`${f.since}T00:00:00`).getTime() : -Infinity;
   const until = f.until ? new Date(`${f.until}T23:59:59.999`).getTime() : Infinity;
   return rows.filter((r) => {
-    const t = new Date(r.received_at).getTime();
-    return t >= since && t <= until && (!text || fold(`${r.subject} ${r.sender}`).includes(text));
+    const first = new Date(r.first_seen).getTime();
+    const last = new Date(r.last_seen).getTime();
+    return last >= since && first <= until && (!text || fold(`${r.title} #${r.id}`).includes(text));
   });
 }
 
-export function csvRows(rows: AlertSummary[], w: Words): CsvRow[] {
-  return rows.map((r) => ({ id: r.id, received_at: r.received_at, subject: r.subject, sender: r.sender, outcome: outcome(r, w) }));
+export function csvRows(rows: IncidentSummary[], w: Words): CsvRow[] {
+  return rows.map((r) => ({
+    id: r.id, first_seen: r.first_seen, last_seen: r.last_seen, title: r.title, emails: r.emails,
+    state: r.state, outcome: outcome(r, w),
+  }));
 }
 
 /** Phone lists are typed one per line (or separated by commas/semicolons). */

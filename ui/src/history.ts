@@ -1,9 +1,10 @@
-// The history window: alerts newest first, filter by text and date, an alert's detail with its
-// WhatsApp deliveries and call timeline, live updates from the engine, CSV export.
-import { appendPage, csvRows, filterRows, type Filter } from "./format";
+// The history window: incidents newest first, filter by text and by days typed the reader's
+// way, an incident's timeline (its e-mails, WhatsApp messages, calls and who took it) with
+// *Reconhecer* and *Resolver*, live updates from the engine, CSV export.
+import { appendPage, csvRows, filterRows, parseDay, type Filter } from "./format";
 import { showEngineStatus } from "./status";
 import { words } from "./i18n";
-import { ipc, isAppError, onEngineEvent, type AlertSummary, type Lang } from "./ipc";
+import { ipc, isAppError, onEngineEvent, type IncidentSummary, type Lang } from "./ipc";
 import { renderDetail, renderList } from "./render";
 
 async function main(): Promise<void> {
@@ -18,23 +19,47 @@ async function main(): Promise<void> {
   const since = $<HTMLInputElement>("filter-since");
   const until = $<HTMLInputElement>("filter-until");
   text.placeholder = w.search_ph;
+  since.placeholder = w.date_ph;
+  until.placeholder = w.date_ph;
   $("label-since").textContent = w.since;
   $("label-until").textContent = w.until;
   $("export").textContent = w.export_csv;
   $("col-time").textContent = w.col_time;
   $("col-subject").textContent = w.col_subject;
-  $("col-outcome").textContent = w.col_outcome;
-  $("detail").textContent = w.choose;
+  $("col-emails").textContent = w.col_emails;
+  $("col-outcome").textContent = w.col_state;
+  $("detail").textContent = w.choose_incident;
   const older = $<HTMLButtonElement>("older");
   older.textContent = w.older;
+  const status = $("status");
 
-  let rows: AlertSummary[] = [];
-  let visible: AlertSummary[] = [];
+  let rows: IncidentSummary[] = [];
+  let visible: IncidentSummary[] = [];
   let selected: number | null = null;
-  const filter = (): Filter => ({ text: text.value, since: since.value, until: until.value });
+  /** The filter as typed; a date that is no date is said, and ignored until fixed. */
+  const filter = (): Filter => {
+    const [s, u] = [parseDay(since.value), parseDay(until.value)];
+    for (const [input, day] of [[since, s], [until, u]] as const) input.setCustomValidity(day === null ? w.bad_date : "");
+    status.textContent = s === null || u === null ? w.bad_date : "";
+    return { text: text.value, since: s ?? "", until: u ?? "" };
+  };
+  const act = async (f: () => Promise<unknown>, done: string, id: number) => {
+    try {
+      await f();
+      status.textContent = done;
+      await reload();
+      await showDetail(id);
+    } catch (e) {
+      status.textContent = isAppError(e) ? e.message : String(e);
+    }
+  };
+  const actions = {
+    acknowledge: (id: number) => void act(() => ipc.acknowledgeIncident(id), w.acked_now, id),
+    resolve: (id: number) => void act(() => ipc.resolveIncident(id), w.resolved_now, id),
+  };
   const showDetail = async (id: number) => {
     selected = id;
-    renderDetail($("detail"), await ipc.alertDetail(id), w, l);
+    renderDetail($("detail"), await ipc.incidentDetail(id), w, l, actions);
   };
   const draw = () => {
     visible = filterRows(rows, filter());
@@ -45,7 +70,7 @@ async function main(): Promise<void> {
   const reload = async () => {
     const started = performance.now();
     const limit = Math.max(PAGE, rows.length);
-    rows = await ipc.listAlerts(limit);
+    rows = await ipc.listIncidents(limit);
     older.hidden = rows.length < limit;
     draw();
     // Read by the benchmark: the list's fetch and render, and the time since the window's
@@ -57,7 +82,7 @@ async function main(): Promise<void> {
   older.addEventListener("click", async () => {
     const oldest = rows[rows.length - 1];
     if (!oldest) return;
-    const next = appendPage(rows, await ipc.listAlerts(PAGE, oldest.id), PAGE);
+    const next = appendPage(rows, await ipc.listIncidents(PAGE, oldest.id), PAGE);
     rows = next.rows;
     older.hidden = !next.more;
     draw();
@@ -65,16 +90,17 @@ async function main(): Promise<void> {
   for (const input of [text, since, until]) input.addEventListener("input", draw);
   $("export").addEventListener("click", async () => {
     try {
-      $("status").textContent = `${w.exported} ${await ipc.exportCsv(csvRows(visible, w))}`;
+      status.textContent = `${w.exported} ${await ipc.exportCsv(csvRows(visible, w))}`;
     } catch (e) {
-      $("status").textContent = isAppError(e) ? e.message : String(e);
+      status.textContent = isAppError(e) ? e.message : String(e);
     }
   });
 
-  // Live: new alerts, deliveries and call progress refresh the list and the open detail.
+  // Live: incident changes, new e-mails, deliveries and call progress refresh the list and the
+  // open detail.
   let pending = false;
   await onEngineEvent((e) => {
-    if (!["alert_recorded", "delivery", "call", "escalation_finished"].includes(e.event) || pending) return;
+    if (!["incident", "alert_recorded", "delivery", "call", "escalation_started"].includes(e.event) || pending) return;
     pending = true;
     setTimeout(async () => {
       pending = false;

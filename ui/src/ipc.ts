@@ -4,12 +4,13 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
 import type {
-  AlertDetail,
-  AlertSummary,
+  ActionOutcome,
   AppError,
   Config,
   CsvRow,
   EngineEvent,
+  IncidentDetail,
+  IncidentSummary,
   ProbeReport,
   SavedSettings,
   SecretStatus,
@@ -34,9 +35,11 @@ export const ipc = {
   testMailbox: (config: Config) => invoke<ProbeReport>("test_mailbox", { config }),
   testWhatsapp: (config: Config, to: string) => invoke<SelfTestReport>("test_whatsapp", { config, to }),
   testCall: (config: Config, to: string) => invoke<SelfTestReport>("test_call", { config, to }),
-  /** Newest first; `before` an alert id for the older page that follows it. */
-  listAlerts: (limit: number, before?: number) => invoke<AlertSummary[]>("list_alerts", { limit, before }),
-  alertDetail: (id: number) => invoke<AlertDetail>("alert_detail", { id }),
+  /** Incidents newest first; `before` an incident id for the older page that follows it. */
+  listIncidents: (limit: number, before?: number) => invoke<IncidentSummary[]>("list_incidents", { limit, before }),
+  incidentDetail: (id: number) => invoke<IncidentDetail>("incident_detail", { id }),
+  acknowledgeIncident: (id: number) => invoke<ActionOutcome>("acknowledge_incident", { id }),
+  resolveIncident: (id: number) => invoke<ActionOutcome>("resolve_incident", { id }),
   engineStatus: () => invoke<StatusView>("engine_status"),
   exportCsv: (rows: CsvRow[]) => invoke<string>("export_csv", { rows }),
 };

@@ -1,19 +1,31 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { renderDetail, renderList } from "./render";
 import { words } from "./i18n";
-import type { AlertDetail } from "./ipc";
+import type { IncidentDetail, IncidentSummary } from "./ipc";
 
 const hostile = `<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">`;
 
-const detail: AlertDetail = {
-  alert: { id: 1, origin: { folder: "INBOX", uidvalidity: 1, uid: 7 }, message_id: null, journaled_at: "2026-11-01T10:00:01Z", sender: `"<b>x</b>" <s@x>`, subject: hostile, body: `Temperatura ${hostile} 31 °C`, truncated: false, received_at: "2026-11-01T10:00:00Z", state: "answered", is_test: false },
-  whatsapp: [{ id: 1, alert_id: 1, recipient: "+5511999990001", state: "read", sid: "SM1", error_code: null, error_message: null, updated_at: "" }],
-  calls: [
-    { id: 1, alert_id: 1, round: 0, position: 0, number: "+5511988880001", state: "no-answer", sid: "CA1", answered_by: null, duration: null, outcome: "no-answer", error_code: null, error_message: null, updated_at: "" },
-    { id: 2, alert_id: 1, round: 0, position: 1, number: "+5511988880002", state: "completed", sid: "CA2", answered_by: "human", duration: 31, outcome: "answered", error_code: null, error_message: null, updated_at: "" },
+const incident: IncidentSummary = {
+  id: 12, state: "acknowledged", title: hostile, emails: 3, first_seen: "2026-11-01T10:00:00Z", last_seen: "2026-11-01T10:10:00Z",
+  acknowledged_at: "2026-11-01T10:01:00Z", acknowledged_by: "+5511988880002", acknowledged_via: "call",
+  resolved_at: null, resolved_by: null, resolved_via: null, test: false, held_since: null, released_at: null, escalation: "answered",
+};
+
+const detail: IncidentDetail = {
+  incident,
+  emails: [
+    { alert_id: 1, kind: "alarm", journaled_at: "2026-11-01T10:00:00Z", sender: `"<b>x</b>" <s@x>`, subject: hostile, body: "primeiro" },
+    { alert_id: 2, kind: "repeat", journaled_at: "2026-11-01T10:10:00Z", sender: `"<b>x</b>" <s@x>`, subject: hostile, body: `Temperatura ${hostile} 31 °C` },
   ],
-  answered_by: "+5511988880002",
-  events: [],
+  whatsapp: [{ id: 1, incident_id: 12, purpose: "alarm", recipient: "+5511999990001", headline: hostile, detail: "", state: "read", sid: "SM1", error_code: null, error_message: null, updated_at: "2026-11-01T10:00:02Z", test: false }],
+  calls: [
+    { id: 1, round: 0, position: 0, number: "+5511988880001", state: "no-answer", sid: "CA1", answered_by: null, duration: null, outcome: "no-answer", error_code: null, error_message: null, updated_at: "", incidents: [12] },
+    { id: 2, round: 0, position: 1, number: "+5511988880002", state: "completed", sid: "CA2", answered_by: "human", duration: 31, outcome: "answered", error_code: null, error_message: null, updated_at: "", incidents: [12] },
+  ],
+  log: [
+    { at: "2026-11-01T10:00:00Z", kind: "opened", detail: hostile },
+    { at: "2026-11-01T10:01:00Z", kind: "acknowledged", detail: "+5511988880002 (call)" },
+  ],
 };
 
 describe("rendering attacker-controlled e-mail text", () => {
@@ -28,35 +40,59 @@ describe("rendering attacker-controlled e-mail text", () => {
     expect((window as unknown as { pwned?: number }).pwned).toBeUndefined();
   });
 
-  it("shows the call timeline in order with who answered", () => {
+  it("shows the call timeline in order with who answered, and who took the incident", () => {
     const box = document.createElement("div");
     renderDetail(box, detail, words("en"), "en");
     const items = [...box.querySelectorAll("#detail-calls li")].map((li) => li.textContent);
     expect(items).toEqual(["round 1 — +5511988880001: no answer", "round 1 — +5511988880002: answered (person) — duration 31 s"]);
-    expect(box.querySelector(".meta")!.textContent).toContain("answered by +5511988880002");
+    expect(box.querySelector("#detail-state")!.textContent).toBe("acknowledged — by +5511988880002 (answered the call)");
   });
 
-  it("says states, who picked up and when in Portuguese, and why a message failed", () => {
+  it("tells the incident's story in one timeline, in Portuguese", () => {
+    const box = document.createElement("div");
+    renderDetail(box, detail, words("pt"), "pt");
+    const kinds = [...box.querySelectorAll("#detail-timeline li")].map((li) => li.getAttribute("data-kind"));
+    expect(kinds.slice(0, 4)).toEqual(["email", "whatsapp", "log-acknowledged", "email"]);
+    const text = box.querySelector("#detail-timeline")!.textContent!;
+    expect(text).toContain("e-mail (repetição)");
+    expect(text).toContain("reconhecido — +5511988880002 (call)");
+    expect(text).toContain("WhatsApp +5511999990001 (alerta): lida");
+  });
+
+  it("offers Reconhecer only while open and Resolver until resolved", () => {
+    const acknowledge = vi.fn();
+    const resolve = vi.fn();
+    const box = document.createElement("div");
+    renderDetail(box, { ...detail, incident: { ...incident, state: "open", acknowledged_via: null, acknowledged_by: null } }, words("pt"), "pt", { acknowledge, resolve });
+    const ack = box.querySelector<HTMLButtonElement>("#acknowledge")!;
+    expect([ack.textContent, ack.disabled]).toEqual(["Reconhecer", false]);
+    ack.click();
+    box.querySelector<HTMLButtonElement>("#resolve")!.click();
+    expect(acknowledge).toHaveBeenCalledWith(12);
+    expect(resolve).toHaveBeenCalledWith(12);
+    renderDetail(box, { ...detail, incident: { ...incident, state: "resolved", resolved_via: "recovery", resolved_at: "2026-11-01T10:20:00Z" } }, words("pt"), "pt", { acknowledge, resolve });
+    expect(box.querySelector<HTMLButtonElement>("#acknowledge")!.disabled).toBe(true);
+    expect(box.querySelector<HTMLButtonElement>("#resolve")!.disabled).toBe(true);
+  });
+
+  it("says why a message failed in Portuguese", () => {
     const box = document.createElement("div");
     const at = "2026-11-01T10:00:05Z";
     const clock = new Intl.DateTimeFormat("pt-BR", { timeStyle: "medium" }).format(new Date(at));
     renderDetail(box, {
       ...detail,
       whatsapp: [{ ...detail.whatsapp[0], state: "failed", error_code: 63015, error_message: "erro 63015: O destinatário não entrou no sandbox", updated_at: at }],
-      calls: [{ ...detail.calls[1], answered_by: "machine_end_beep", outcome: "machine", updated_at: at }, { ...detail.calls[0], state: "some-new-state", outcome: null }],
     }, words("pt"), "pt");
-    const text = (sel: string) => [...box.querySelectorAll(sel)].map((li) => li.textContent);
-    expect(text("#detail-whatsapp li")).toEqual([`${clock} — +5511999990001: falhou — erro 63015: O destinatário não entrou no sandbox`]);
-    expect(text("#detail-calls li")).toEqual([
-      `${clock} — rodada 1 — +5511988880002: secretária eletrônica (secretária eletrônica) — duração 31 s`,
-      "rodada 1 — +5511988880001: some-new-state",
+    expect([...box.querySelectorAll("#detail-whatsapp li")].map((li) => li.textContent)).toEqual([
+      `${clock} — +5511999990001 (alerta): falhou — erro 63015: O destinatário não entrou no sandbox`,
     ]);
   });
 
   it("lists rows as text too", () => {
     const tbody = document.createElement("tbody");
-    renderList(tbody, [{ id: 9, received_at: "2026-11-01T10:00:00Z", subject: hostile, sender: "s", state: "unanswered", is_test: false, answered_by: null }], words("pt"), "pt", () => {});
+    renderList(tbody, [{ ...incident, state: "open", acknowledged_via: null, acknowledged_by: null, escalation: "unanswered" }], words("pt"), "pt", () => {});
     expect(tbody.querySelector("img")).toBeNull();
-    expect(tbody.textContent).toContain("ninguém atendeu");
+    expect(tbody.textContent).toContain("aberto — ninguém atendeu");
+    expect(tbody.querySelector(".emails")!.textContent).toBe("3");
   });
 });

@@ -2,20 +2,21 @@
 import { clear, el } from "./dom";
 import { answeredByWord, localClock, localTime, outcome, stateWord } from "./format";
 import type { Words } from "./i18n";
-import type { AlertDetail, AlertSummary, Lang } from "./ipc";
+import type { CallAttempt, Delivery, IncidentDetail, IncidentSummary, Lang } from "./ipc";
 
-export function renderList(tbody: HTMLElement, rows: AlertSummary[], w: Words, lang: Lang, onPick: (id: number) => void): void {
+export function renderList(tbody: HTMLElement, rows: IncidentSummary[], w: Words, lang: Lang, onPick: (id: number) => void): void {
   clear(tbody);
   if (rows.length === 0) {
-    tbody.append(el("tr", {}, el("td", { colspan: "3", class: "empty" }, w.no_alerts)));
+    tbody.append(el("tr", {}, el("td", { colspan: "4", class: "empty" }, w.no_incidents)));
     return;
   }
   // One fragment: a single layout pass for a thousand rows.
   const frag = document.createDocumentFragment();
   for (const r of rows) {
     frag.append(el("tr", { "data-id": String(r.id), class: `state-${r.state}`, tabindex: "0" },
-      el("td", {}, localTime(r.received_at, lang)),
-      el("td", {}, r.is_test ? `[${w.test.toUpperCase()}] ${r.subject}` : r.subject),
+      el("td", {}, localTime(r.first_seen, lang)),
+      el("td", {}, `#${r.id} ${r.test ? `[${w.test.toUpperCase()}] ` : ""}${r.title}`),
+      el("td", { class: "emails" }, String(r.emails)),
       el("td", {}, outcome(r, w))));
   }
   tbody.append(frag);
@@ -40,23 +41,60 @@ function problem(x: { error_code: number | null; error_message: string | null })
   return x.error_code !== null ? ` — ${x.error_code}` : "";
 }
 
-export function renderDetail(box: HTMLElement, d: AlertDetail, w: Words, lang: Lang): void {
+function deliveryLine(d: Delivery, w: Words): string {
+  return `${d.recipient} (${w.purposes[d.purpose]}): ${stateWord(d.state, w)}` + problem(d);
+}
+
+function callLine(c: CallAttempt, w: Words): string {
+  return `${w.round} ${c.round + 1} — ${c.number}: ${stateWord(c.outcome ?? c.state, w)}` +
+    (c.answered_by ? ` (${answeredByWord(c.answered_by, w)})` : "") +
+    (c.duration !== null ? ` — ${w.duration} ${c.duration} s` : "") +
+    problem(c);
+}
+
+/** The actions the detail offers; each is enabled only when it can change something. */
+export interface DetailActions {
+  acknowledge: (id: number) => void;
+  resolve: (id: number) => void;
+}
+
+export function renderDetail(box: HTMLElement, d: IncidentDetail, w: Words, lang: Lang, actions?: DetailActions): void {
   clear(box);
-  const a = d.alert;
+  const i = d.incident;
+  const latest = d.emails[d.emails.length - 1];
+  const ack = el("button", { id: "acknowledge", type: "button" }, w.acknowledge);
+  const resolve = el("button", { id: "resolve", type: "button" }, w.resolve);
+  ack.disabled = i.state !== "open" || !actions;
+  resolve.disabled = i.state === "resolved" || !actions;
+  if (actions) {
+    ack.addEventListener("click", () => actions.acknowledge(i.id));
+    resolve.addEventListener("click", () => actions.resolve(i.id));
+  }
+  // One timeline: e-mails, what people and the engine did, messages and calls, by time.
+  type Line = { at: string; kind: string; text: string };
+  const lines: Line[] = [
+    ...d.emails.map((e) => ({ at: e.journaled_at, kind: "email", text: `${w.email} (${e.kind ? w.alert_kinds[e.kind] : "?"}): ${e.subject}` })),
+    ...d.log
+      .filter((l) => !["opened", "repeat", "recovered"].includes(l.kind))
+      .map((l) => ({ at: l.at, kind: `log-${l.kind}`, text: w.log_kinds[l.kind] + (l.detail && l.kind !== "reopened" ? ` — ${l.detail}` : "") })),
+    ...d.whatsapp.map((x) => ({ at: x.updated_at, kind: "whatsapp", text: `${w.message} ${deliveryLine(x, w)}` })),
+    ...d.calls.map((c) => ({ at: c.updated_at, kind: "call", text: `${w.call} ${callLine(c, w)}` })),
+  ];
+  lines.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
   box.append(
-    el("h2", { id: "detail-subject" }, a.subject),
-    el("p", { class: "meta" }, `${localTime(a.received_at, lang)} — ${a.sender} — ${outcome({ state: a.state, answered_by: d.answered_by, is_test: a.is_test }, w)}`),
+    el("h2", { id: "detail-title" }, `#${i.id} ${i.title}`),
+    el("p", { id: "detail-state", class: "meta", "data-state": i.state }, outcome(i, w)),
+    el("p", { class: "meta" }, `${w.first_seen} ${localTime(i.first_seen, lang)} — ${w.last_seen} ${localTime(i.last_seen, lang)} — ${w.emails_word(i.emails)}`),
+    el("p", { class: "actions" }, ack, " ", resolve),
     el("h3", {}, w.body),
-    el("pre", { id: "detail-body", class: "body" }, a.body),
+    el("pre", { id: "detail-body", class: "body" }, latest ? `${latest.sender}\n${latest.subject}\n\n${latest.body}` : ""),
+    el("h3", {}, w.timeline_all),
+    el("ol", { id: "detail-timeline" }, ...lines.map((l) => el("li", { "data-kind": l.kind }, step(l.at, lang) + l.text))),
     el("h3", {}, w.deliveries),
     el("ul", { id: "detail-whatsapp" }, ...d.whatsapp.map((x) =>
-      el("li", { "data-state": x.state }, step(x.updated_at, lang) + `${x.recipient}: ${stateWord(x.state, w)}` + problem(x)))),
+      el("li", { "data-state": x.state }, step(x.updated_at, lang) + deliveryLine(x, w)))),
     el("h3", {}, w.timeline),
     el("ol", { id: "detail-calls" }, ...d.calls.map((c) =>
-      el("li", { "data-outcome": c.outcome ?? c.state },
-        step(c.updated_at, lang) + `${w.round} ${c.round + 1} — ${c.number}: ${stateWord(c.outcome ?? c.state, w)}` +
-        (c.answered_by ? ` (${answeredByWord(c.answered_by, w)})` : "") +
-        (c.duration !== null ? ` — ${w.duration} ${c.duration} s` : "") +
-        problem(c)))),
+      el("li", { "data-outcome": c.outcome ?? c.state }, step(c.updated_at, lang) + callLine(c, w)))),
   );
 }
