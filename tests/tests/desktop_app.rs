@@ -170,7 +170,7 @@ async fn the_desktop_app_end_to_end() {
     let menu_prop = desktop.gdbus(&name, &path, "org.freedesktop.DBus.Properties.Get", &["org.kde.StatusNotifierItem", "Menu"]);
     let menu_path = menu_prop.split('\'').nth(1).expect("menu path").to_owned();
     let layout = desktop.gdbus(&name, &menu_path, "com.canonical.dbusmenu.GetLayout", &["0", "-1", "[]"]);
-    for label in ["Abrir histórico", "Configurações", "Pausar notificações por 30 min", "Enviar alerta de teste", "Sair"] {
+    for label in ["Abrir histórico", "Reconhecer todos os incidentes", "Configurações", "Pausar notificações por 30 min", "Enviar alerta de teste", "Sair"] {
         assert!(layout.contains(label), "tray menu has {label:?}: {layout}");
     }
     let click = |label: &str| {
@@ -208,7 +208,7 @@ async fn the_desktop_app_end_to_end() {
     wait_until("the settings window to close", WAIT, || x.windows_titled("Sentinela — Configurações").is_empty());
     let wd = WebDriver::launch(desktop.driver_port, &workspace_binary("sentinela"), &window("history")).await;
     let outcome = wd
-        .wait_for("the answered incident in the list", WAIT, "return document.querySelector('#rows tr td:last-child')?.textContent ?? ''", |v| {
+        .wait_for("the answered incident in the list", WAIT, "return document.querySelector('#rows tr td:last-child')?.textContent ?? document.querySelector('#status').textContent", |v| {
             v.as_str().is_some_and(|s| s.starts_with("reconhecido"))
         })
         .await;
@@ -259,7 +259,8 @@ async fn the_desktop_app_end_to_end() {
     assert!(!notifications.contains("<img src=x"), "{notifications}");
     // The tray says it is watching, in words, with the last check time.
     wait_until("the tray status line", WAIT, || {
-        desktop.gdbus(&name, &menu_path, "com.canonical.dbusmenu.GetLayout", &["0", "-1", "[]"]).contains("Sentinela — Vigiando — última verificação")
+        // One incident is still open (taken, not over): the line counts it.
+        desktop.gdbus(&name, &menu_path, "com.canonical.dbusmenu.GetLayout", &["0", "-1", "[]"]).contains("Sentinela — Vigiando — 1 incidente(s) aberto(s) — última verificação")
     });
 
     // --- "Send test alert" from the tray: through the whole pipeline, marked as a test.

@@ -55,7 +55,7 @@ describe("rendering attacker-controlled e-mail text", () => {
     expect(kinds.slice(0, 4)).toEqual(["email", "whatsapp", "log-acknowledged", "email"]);
     const text = box.querySelector("#detail-timeline")!.textContent!;
     expect(text).toContain("e-mail (repetição)");
-    expect(text).toContain("reconhecido — +5511988880002 (call)");
+    expect(text).toContain("reconhecido — por +5511988880002 (atendeu a ligação)");
     expect(text).toContain("WhatsApp +5511999990001 (alerta): lida");
   });
 

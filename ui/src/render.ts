@@ -70,13 +70,19 @@ export function renderDetail(box: HTMLElement, d: IncidentDetail, w: Words, lang
     ack.addEventListener("click", () => actions.acknowledge(i.id));
     resolve.addEventListener("click", () => actions.resolve(i.id));
   }
+  // Who acted and how, in the reader's words (an incident is taken and ended once each).
+  const said = (kind: string, detail: string): string => {
+    if (kind === "acknowledged" && i.acknowledged_via) return ` — ${w.by} ${i.acknowledged_by ?? w.ack_via[i.acknowledged_via]} (${w.ack_via[i.acknowledged_via]})`;
+    if (kind === "resolved" && i.resolved_via) return ` — ${w.resolve_via[i.resolved_via]}${i.resolved_by ? ` (${i.resolved_by})` : ""}`;
+    return detail && !["reopened", "acknowledged", "resolved"].includes(kind) ? ` — ${detail}` : "";
+  };
   // One timeline: e-mails, what people and the engine did, messages and calls, by time.
   type Line = { at: string; kind: string; text: string };
   const lines: Line[] = [
     ...d.emails.map((e) => ({ at: e.journaled_at, kind: "email", text: `${w.email} (${e.kind ? w.alert_kinds[e.kind] : "?"}): ${e.subject}` })),
     ...d.log
       .filter((l) => !["opened", "repeat", "recovered"].includes(l.kind))
-      .map((l) => ({ at: l.at, kind: `log-${l.kind}`, text: w.log_kinds[l.kind] + (l.detail && l.kind !== "reopened" ? ` — ${l.detail}` : "") })),
+      .map((l) => ({ at: l.at, kind: `log-${l.kind}`, text: w.log_kinds[l.kind] + said(l.kind, l.detail) })),
     ...d.whatsapp.map((x) => ({ at: x.updated_at, kind: "whatsapp", text: `${w.message} ${deliveryLine(x, w)}` })),
     ...d.calls.map((c) => ({ at: c.updated_at, kind: "call", text: `${w.call} ${callLine(c, w)}` })),
   ];
