@@ -232,13 +232,20 @@ service imap-login {{
 
     /// Delivers an e-mail straight into the Maildir, as an MTA would while the IMAP server is down.
     pub fn deliver_to_maildir(&self, raw: &[u8]) {
+        self.deliver_many_to_maildir([raw]);
+    }
+
+    /// Delivers e-mails straight into the Maildir, in order (a flood, for the benchmark).
+    pub fn deliver_many_to_maildir<'a>(&self, mails: impl IntoIterator<Item = &'a [u8]>) {
         let new = self.maildir().join("new");
         std::fs::create_dir_all(&new).unwrap();
         for sub in ["cur", "tmp"] {
             std::fs::create_dir_all(self.maildir().join(sub)).unwrap();
         }
-        let name = format!("{}.sentinela-test.{}", chrono::Utc::now().timestamp_nanos_opt().unwrap(), std::process::id());
-        std::fs::write(new.join(name), raw).unwrap();
+        for (n, raw) in mails.into_iter().enumerate() {
+            let name = format!("{}.{n:06}.sentinela-test.{}", chrono::Utc::now().timestamp_nanos_opt().unwrap(), std::process::id());
+            std::fs::write(new.join(name), raw).unwrap();
+        }
         chown_tree(&self.dir().join("home"));
     }
 

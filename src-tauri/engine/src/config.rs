@@ -659,6 +659,24 @@ subject = "ALERTA"
     }
 
     #[test]
+    fn incident_options_are_checked_with_the_field_and_the_fix() {
+        let with = |section: &str| Config::parse(&format!("{GOOD}\n[incidents]\n{section}\n"));
+        let c = with("remind_every_mins = 0\nrecovery_words = [\"liberado\"]\nkey_pattern = 'Sonda (?P<key>\\w+)'").unwrap();
+        assert_eq!((c.incidents.remind_every_mins, c.incidents.reopen_within_mins), (0, 15), "unset fields keep their default");
+        let e = with("key_pattern = 'Sonda (\\w+'").unwrap_err();
+        assert_eq!(e.field(), Some("incidents.key_pattern"));
+        assert!(e.to_string().contains("is not a valid regular expression"), "{e}");
+        assert!(e.in_portuguese().unwrap().contains("não é uma expressão regular válida"));
+        let e = with("key_pattern = 'Sonda (\\w+)'").unwrap_err();
+        assert!(e.to_string().contains("no group named `key`") && e.to_string().contains("(?P<key>"), "{e}");
+        assert_eq!(with("recovery_words = [\" \"]").unwrap_err().field(), Some("incidents.recovery_words"));
+        assert!(with("remind_every = 3").unwrap_err().to_string().contains("remind_every"), "unknown keys are named");
+        // A file without [incidents] is written without it.
+        let plain = Config::parse(GOOD).unwrap();
+        assert!(!toml::to_string(&plain).unwrap().contains("[incidents]"));
+    }
+
+    #[test]
     fn wrong_type_and_missing_field_are_named() {
         let msg = Config::parse(&GOOD.replace("[mailbox]", "[mailbox]\nport = \"993\"")).unwrap_err().to_string();
         assert!(msg.contains("port"), "{msg}");

@@ -74,13 +74,15 @@ async fn main() {
     config.save(&path).unwrap();
 
     // The flood waits in the mailbox, interleaved: repeats among the distinct alarms.
+    let mut flood = Vec::with_capacity(DISTINCT + REPEATS);
     for n in 0..DISTINCT {
-        server.deliver_to_maildir(&plain(SENSOR, &format!("ALERTA Sonda {n} fora do ar"), "x"));
+        flood.push(plain(SENSOR, &format!("ALERTA Sonda {n} fora do ar"), "x"));
         if n % (DISTINCT / REPEATS) == 0 {
             let k = (n / (DISTINCT / REPEATS)) % REPEATED;
-            server.deliver_to_maildir(&plain(SENSOR, &format!("ALERTA Temperatura Rack-R{k} High {}.5 C", 30 + n % 7), "x"));
+            flood.push(plain(SENSOR, &format!("ALERTA Temperatura Rack-R{k} High {}.5 C", 30 + n % 7), "x"));
         }
     }
+    server.deliver_many_to_maildir(flood.iter().map(Vec::as_slice));
     let total = DISTINCT + REPEATS;
     println!("Sentinela incident benchmark — {} e-mails waiting ({DISTINCT} distinct alarms, {REPEATS} repeats of {REPEATED})", total);
 
