@@ -74,17 +74,22 @@ async fn main() {
     config.save(&path).unwrap();
 
     // The flood waits in the mailbox, interleaved: repeats among the distinct alarms.
-    let mut flood = Vec::with_capacity(DISTINCT + REPEATS);
+    // Each of the REPEATED alarms is sent once, then REPEATS / REPEATED times again.
+    let mut flood = Vec::with_capacity(DISTINCT + REPEATED + REPEATS);
+    let rack = |k: usize, n: usize| plain(SENSOR, &format!("ALERTA Temperatura Rack-R{k} High {}.5 C", 30 + n % 7), "x");
+    for k in 0..REPEATED {
+        flood.push(rack(k, 0));
+    }
     for n in 0..DISTINCT {
         flood.push(plain(SENSOR, &format!("ALERTA Sonda {n} fora do ar"), "x"));
         if n % (DISTINCT / REPEATS) == 0 {
-            let k = (n / (DISTINCT / REPEATS)) % REPEATED;
-            flood.push(plain(SENSOR, &format!("ALERTA Temperatura Rack-R{k} High {}.5 C", 30 + n % 7), "x"));
+            flood.push(rack((n / (DISTINCT / REPEATS)) % REPEATED, n));
         }
     }
     server.deliver_many_to_maildir(flood.iter().map(Vec::as_slice));
-    let total = DISTINCT + REPEATS;
-    println!("Sentinela incident benchmark — {} e-mails waiting ({DISTINCT} distinct alarms, {REPEATS} repeats of {REPEATED})", total);
+    let total = flood.len();
+    drop(flood);
+    println!("Sentinela incident benchmark — {total} e-mails waiting ({DISTINCT} distinct alarms, {REPEATED} more alarms and {REPEATS} repeats of them)");
 
     let started = Instant::now();
     let log = std::fs::File::create(dir.path().join("headless.log")).unwrap();

@@ -336,8 +336,13 @@ pub(super) fn migrate_to_incidents(tx: &Transaction<'_>) -> rusqlite::Result<()>
             sent_at       TEXT
         );
         CREATE INDEX deliveries_incident ON deliveries(incident_id);
-        CREATE INDEX deliveries_owed ON deliveries(state) WHERE state IN ('pending', 'sending', 'gathered');
-        CREATE INDEX deliveries_recipient ON deliveries(recipient, created_at);
+        CREATE INDEX deliveries_state ON deliveries(state, due_at);
+        CREATE INDEX deliveries_sent ON deliveries(sent_at) WHERE sent_at IS NOT NULL;
+        -- The flood rule reads, per recipient, only the alarm messages that went out and the
+        -- digests: a flood's thousands of gathered messages must not be read for each new one.
+        CREATE INDEX deliveries_told ON deliveries(recipient, created_at)
+            WHERE purpose IN ('alarm', 'reminder', 'reopened') AND state NOT IN ('gathered', 'digested', 'canceled');
+        CREATE INDEX deliveries_digests ON deliveries(recipient, created_at) WHERE purpose = 'digest';
 
         ALTER TABLE call_attempts RENAME TO call_attempts_per_alert;
         CREATE TABLE calls (
@@ -1082,6 +1087,24 @@ mod tests {
         let digest = j.call(|c| c.query_row("SELECT headline FROM deliveries WHERE purpose = 'digest'", [], |r| r.get::<_, String>(0))).await.unwrap();
         assert!(digest.starts_with("+295 alertas novos"), "{digest}");
         assert_eq!(j.speakable_incidents(6).await.unwrap().len(), 300, "every incident is still escalated");
+    }
+
+    #[test]
+    fn the_flood_rule_reads_only_what_went_out() {
+        // Thousands of gathered messages per person must not be read for every new incident.
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let plan = |sql: &str| -> String {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let rows = stmt.query_map(params!["+55", "2026-01-01"], |r| r.get::<_, String>(3)).unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        };
+        assert!(plan(
+            "SELECT created_at FROM deliveries WHERE recipient = ?1 AND created_at >= ?2 AND purpose IN ('alarm', 'reminder', 'reopened')
+             AND state NOT IN ('gathered', 'digested', 'canceled')"
+        )
+        .contains("deliveries_told"));
+        assert!(plan("SELECT MAX(created_at) FROM deliveries WHERE recipient = ?1 AND purpose = 'digest' AND ?2 IS NOT NULL").contains("deliveries_digests"));
     }
 
     #[tokio::test]

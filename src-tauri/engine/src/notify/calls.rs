@@ -362,15 +362,22 @@ impl CallQueue {
         let mut last_state = attempt.state.clone();
         let mut decided: Option<CallOutcome> = None;
         let mut canceling = false;
+        let mut next_poll = Instant::now() + ctx.timing.call_poll;
         loop {
-            let journal_changed = {
+            // Twilio is asked at the poll's pace; a journal change (an ack, a resolve, from here
+            // or from the CLI) only makes the queue look whether the call is still wanted.
+            let unwanted = {
                 let mut shutdown = ctx.shutdown.clone();
                 tokio::select! {
-                    _ = tokio::time::sleep(ctx.timing.call_poll) => false,
-                    _ = changes.changed() => true,
+                    _ = tokio::time::sleep_until(next_poll) => false,
+                    _ = changes.changed() => !canceling && !ctx.journal.call_wanted(attempt.id).await.unwrap_or(true),
                     _ = shutdown.recv() => return Err(Stopped),
                 }
             };
+            if !unwanted && Instant::now() < next_poll {
+                continue;
+            }
+            next_poll = Instant::now() + ctx.timing.call_poll;
             let call = match client.fetch_call(&sid).await {
                 Ok(c) => {
                     ctx.health.ok(&ctx.events);
@@ -388,7 +395,7 @@ impl CallQueue {
                 }
             };
             let ringing = matches!(call.status, CallStatus::Queued | CallStatus::Ringing);
-            if journal_changed && ringing && !canceling && !ctx.journal.call_wanted(attempt.id).await.unwrap_or(true) {
+            if unwanted && ringing {
                 info!(sid, to = %attempt.number, "every incident this call speaks was taken or resolved: canceling it");
                 canceling = true;
                 if let Err(e) = client.end_call(&sid, true).await {
