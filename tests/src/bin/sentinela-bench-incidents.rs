@@ -139,7 +139,7 @@ async fn main() {
         })
         .await;
         // The call ringing when the alarm was journaled, and the ringing time it had left.
-        let before = fake.creations("Calls").into_iter().filter(|c| c.at <= journaled).last();
+        let before = fake.creations("Calls").into_iter().rfind(|c| c.at <= journaled);
         let left = before.map(|c| (c.at + Duration::from_millis(RING_MS)).saturating_duration_since(journaled)).unwrap_or_default();
         rows.push((call.at.saturating_duration_since(journaled), left));
     }

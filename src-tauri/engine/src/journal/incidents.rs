@@ -369,8 +369,10 @@ pub(super) fn migrate_to_incidents(tx: &Transaction<'_>) -> rusqlite::Result<()>
         CREATE INDEX call_incidents_incident ON call_incidents(incident_id);
         "#,
     )?;
-    // Old alerts, oldest first, with their escalation's outcome.
-    let old: Vec<(AlertId, String, String, String, String, bool, String, Option<String>, Option<String>)> = {
+    // Old alerts, oldest first, with their escalation's outcome: id, sender, subject, body, state,
+    // is_test, journaled_at, answered_by, when the escalation ended.
+    type OldAlert = (AlertId, String, String, String, String, bool, String, Option<String>, Option<String>);
+    let old: Vec<OldAlert> = {
         let mut stmt = tx.prepare(
             "SELECT a.id, a.sender, a.subject, a.body, a.state, a.is_test, a.journaled_at, e.answered_by, e.updated_at
              FROM alerts a LEFT JOIN escalations e ON e.alert_id = a.id ORDER BY a.id",
@@ -461,9 +463,12 @@ fn got_it_alone(tx: &rusqlite::Connection, incident: IncidentId, recipient: &str
     )
 }
 
+/// When a person's alarm messages went out, and their last digest.
+type FloodHistory = (Vec<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// The times of a recipient's alarm messages (alarms, reminders, came-backs) inside the flood
 /// window, and their last digest.
-fn flood_history(tx: &rusqlite::Connection, recipient: &str, since: &str) -> rusqlite::Result<(Vec<DateTime<Utc>>, Option<DateTime<Utc>>)> {
+fn flood_history(tx: &rusqlite::Connection, recipient: &str, since: &str) -> rusqlite::Result<FloodHistory> {
     let mut stmt = tx.prepare_cached(
         "SELECT created_at FROM deliveries WHERE recipient = ?1 AND created_at >= ?2 AND purpose IN ('alarm', 'reminder', 'reopened')
          AND state NOT IN ('gathered', 'digested', 'canceled')",
