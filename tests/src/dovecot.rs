@@ -272,6 +272,7 @@ service imap-login {{
             whatsapp: None,
             calls: None,
             incidents: Default::default(),
+            people: Default::default(),
         }
     }
 

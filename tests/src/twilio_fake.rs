@@ -101,6 +101,9 @@ struct FakeMessage {
     body: Option<String>,
     created: Instant,
     script: MessageScript,
+    /// A reply someone sent to the account (listed by `GET Messages.json`, never followed).
+    inbound: bool,
+    sent: chrono::DateTime<chrono::Utc>,
 }
 
 struct State {
@@ -215,7 +218,7 @@ impl TwilioFake {
 
     /// Created messages' destinations (without the `whatsapp:` prefix), in order.
     pub fn messaged_numbers(&self) -> Vec<String> {
-        self.state.lock().unwrap().messages.iter().map(|m| m.to.trim_start_matches("whatsapp:").to_owned()).collect()
+        self.state.lock().unwrap().messages.iter().filter(|m| !m.inbound).map(|m| m.to.trim_start_matches("whatsapp:").to_owned()).collect()
     }
 
     /// How long an unanswered call rings before `no-answer` (400 ms unless changed).
@@ -231,7 +234,31 @@ impl TwilioFake {
     /// The bodies of the messages sent to `number`, in order.
     pub fn bodies_to(&self, number: &str) -> Vec<String> {
         let to = format!("whatsapp:{number}");
-        self.state.lock().unwrap().messages.iter().filter(|m| m.to == to).filter_map(|m| m.body.clone()).collect()
+        self.state.lock().unwrap().messages.iter().filter(|m| m.to == to && !m.inbound).filter_map(|m| m.body.clone()).collect()
+    }
+
+    /// A WhatsApp reply from `from` to the account's sender `to` (both E.164), visible at once
+    /// in the message list; returns its SID.
+    pub fn inbound(&self, from: &str, to: &str, body: &str) -> String {
+        let mut s = self.state.lock().unwrap();
+        let sid = format!("SM{:032x}", s.next_sid);
+        s.next_sid += 1;
+        s.messages.push(FakeMessage {
+            sid: sid.clone(),
+            to: format!("whatsapp:{to}"),
+            from: format!("whatsapp:{from}"),
+            body: Some(body.into()),
+            created: Instant::now(),
+            script: MessageScript::Read,
+            inbound: true,
+            sent: chrono::Utc::now(),
+        });
+        sid
+    }
+
+    /// The `GET Messages.json` requests (the reply polls), in order.
+    pub fn message_lists(&self) -> Vec<Recorded> {
+        self.requests().into_iter().filter(|r| r.method == "GET" && r.path.ends_with("/Messages.json")).collect()
     }
 
     /// Whether the call to `number` was hung up by the client.
@@ -298,6 +325,7 @@ async fn handle(state: Arc<Mutex<State>>, method: Method, uri: Uri, headers: Hea
         ("GET", "") => json_ok(200, account_json()),
         ("POST", "/Calls.json") => create_call(&mut s, &form, now),
         ("POST", "/Messages.json") => create_message(&mut s, &form, now),
+        ("GET", "/Messages.json") => list_messages(&s, &query, now),
         ("GET", "/IncomingPhoneNumbers.json") => {
             let wanted = query.iter().find(|(k, _)| k == "PhoneNumber").map(|(_, v)| v.clone());
             let list: Vec<Value> = s
@@ -487,15 +515,66 @@ fn create_message(s: &mut State, form: &[(String, String)], now: Instant) -> Res
         body: body.map(str::to_owned),
         created: now,
         script: s.message_scripts.get(number).copied().unwrap_or(MessageScript::Read),
+        inbound: false,
+        sent: chrono::Utc::now(),
     };
     let v = message_json(&m, now);
     s.messages.push(m);
     json_ok(201, v)
 }
 
+/// `GET Messages.json`: Twilio's filters (`To`, `From`, `DateSent`, `DateSent<`, `DateSent>`,
+/// which compare the day only), newest first, paged by `PageSize` and `Page` with Twilio's
+/// `next_page_uri`.
+fn list_messages(s: &State, query: &[(String, String)], now: Instant) -> Response {
+    let q = |k: &str| query.iter().find(|(name, _)| name == k).map(|(_, v)| v.as_str());
+    let day = |v: &str| chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").ok();
+    for k in ["DateSent", "DateSent<", "DateSent>"] {
+        if q(k).is_some_and(|v| day(v).is_none()) {
+            return error_body(400, 20001, &format!("Invalid {k}: use YYYY-MM-DD"));
+        }
+    }
+    let page_size: usize = q("PageSize").and_then(|v| v.parse().ok()).unwrap_or(50).clamp(1, 1000);
+    let page: usize = q("Page").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut list: Vec<&FakeMessage> = s
+        .messages
+        .iter()
+        .filter(|m| q("To").is_none_or(|t| t == m.to) && q("From").is_none_or(|f| f == m.from))
+        .filter(|m| {
+            let d = m.sent.date_naive();
+            q("DateSent").and_then(day).is_none_or(|x| d == x)
+                && q("DateSent>").and_then(day).is_none_or(|x| d >= x)
+                && q("DateSent<").and_then(day).is_none_or(|x| d <= x)
+        })
+        .collect();
+    list.sort_by(|a, b| b.sent.cmp(&a.sent).then(b.sid.cmp(&a.sid)));
+    let items: Vec<Value> = list.iter().skip(page * page_size).take(page_size).map(|m| message_json(m, now)).collect();
+    let more = list.len() > (page + 1) * page_size;
+    let base = format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json");
+    let keep: Vec<(String, String)> = query.iter().filter(|(k, _)| k != "Page" && k != "PageToken").cloned().collect();
+    let uri = |p: usize| {
+        let mut qs = keep.clone();
+        qs.push(("Page".into(), p.to_string()));
+        qs.push(("PageToken".into(), format!("PA{p}")));
+        format!("{base}?{}", serde_urlencoded::to_string(&qs).unwrap())
+    };
+    json_ok(200, json!({
+        "messages": items,
+        "page": page,
+        "page_size": page_size,
+        "first_page_uri": uri(0),
+        "next_page_uri": if more { Value::String(uri(page + 1)) } else { Value::Null },
+        "previous_page_uri": if page > 0 { Value::String(uri(page - 1)) } else { Value::Null },
+        "uri": uri(page),
+        "start": page * page_size,
+        "end": page * page_size + items.len().saturating_sub(1),
+    }))
+}
+
 fn message_json(m: &FakeMessage, now: Instant) -> Value {
     let elapsed = now.saturating_duration_since(m.created).as_millis() as u64;
     let (status, code): (&str, Option<i64>) = match (m.script, elapsed) {
+        _ if m.inbound => ("received", None),
         (_, 0..=49) => ("queued", None),
         (MessageScript::FailWith(code), _) => ("failed", Some(code)),
         (MessageScript::Read, 50..=149) => ("sent", None),
@@ -513,14 +592,14 @@ fn message_json(m: &FakeMessage, now: Instant) -> Value {
         "error_message": code.map(|_| "Message failed"),
         "num_segments": "1",
         "num_media": "0",
-        "direction": "outbound-api",
+        "direction": if m.inbound { "inbound" } else { "outbound-api" },
         "api_version": "2010-04-01",
         "price": null,
         "price_unit": "USD",
         "messaging_service_sid": null,
         "date_created": rfc2822(chrono::Utc::now()),
         "date_updated": rfc2822(chrono::Utc::now()),
-        "date_sent": null,
+        "date_sent": rfc2822(m.sent),
         "uri": format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{}.json", m.sid),
         "subresource_uris": {},
     })

@@ -55,6 +55,7 @@ fn fast() -> NotifyTiming {
         message_poll: Duration::from_millis(50),
         message_follow_for: Duration::from_secs(3),
         retry_wait: Duration::from_millis(300),
+        ..NotifyTiming::default()
     }
 }
 
@@ -130,7 +131,11 @@ async fn an_alert_reaches_every_recipient_once_and_calls_stop_at_the_first_human
     let msgs = s.fake.creations("Messages");
     for m in &msgs {
         assert_eq!(m.param("From"), Some(&*format!("whatsapp:{SENDER}")));
-        assert_eq!(m.param("Body"), Some("🚨 ALERTA: Temperatura crítica <Sala 1> & \"Rack 3\"\n\nAção: verificar o ar-condicionado & <já>"));
+        let id = engine.journal.alerts(1).await.unwrap()[0].incident_id.unwrap();
+        assert_eq!(
+            m.param("Body").map(str::to_owned),
+            Some(format!("🚨 ALERTA: Temperatura crítica <Sala 1> & \"Rack 3\"\n\nAção: verificar o ar-condicionado & <já>\n\nResponda *1* para assumir (#{id})"))
+        );
     }
 
     let attempts = engine.journal.calls_of(alert).await.unwrap();
@@ -344,7 +349,7 @@ async fn templates_carry_the_alert_as_variables_and_refusals_are_not_retried() {
         assert_eq!(p.param("Body"), None);
         let vars: serde_json::Value = serde_json::from_str(p.param("ContentVariables").unwrap()).unwrap();
         assert_eq!(vars["1"], "ALERTA modelo");
-        assert_eq!(vars["2"], "Sala 1: 31 °C");
+        assert_eq!(vars["2"], format!("Sala 1: 31 °C\n\nResponda *1* para assumir (#{alert})"));
     }
     engine.stop(WAIT).await;
 }

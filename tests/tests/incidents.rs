@@ -63,6 +63,7 @@ fn fast() -> NotifyTiming {
         message_poll: Duration::from_millis(50),
         message_follow_for: Duration::from_secs(3),
         retry_wait: Duration::from_millis(300),
+        ..NotifyTiming::default()
     }
 }
 

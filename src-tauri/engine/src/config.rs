@@ -36,6 +36,10 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "IncidentsConfig::is_default")]
     #[cfg_attr(feature = "ts", ts(as = "Option<IncidentsConfig>", optional))]
     pub incidents: IncidentsConfig,
+    /// Names for numbers (`"+5511999990001" = "Ana"`), used in messages, calls and the history.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<std::collections::BTreeMap<String, String>>", optional))]
+    pub people: std::collections::BTreeMap<String, String>,
 }
 
 /// `[incidents]`: grouping e-mails into incidents. Every field is optional.
@@ -52,11 +56,13 @@ pub struct IncidentsConfig {
     pub remind_every_mins: u32,
     /// A problem back this soon after its recovery reopens the same incident; 0 = never.
     pub reopen_within_mins: u32,
+    /// An incident taken but still open this long is escalated again, once per period; 0 = never.
+    pub reescalate_after_mins: u32,
 }
 
 impl Default for IncidentsConfig {
     fn default() -> Self {
-        IncidentsConfig { key_pattern: String::new(), recovery_words: Vec::new(), remind_every_mins: 30, reopen_within_mins: 15 }
+        IncidentsConfig { key_pattern: String::new(), recovery_words: Vec::new(), remind_every_mins: 30, reopen_within_mins: 15, reescalate_after_mins: 60 }
     }
 }
 
@@ -320,7 +326,33 @@ impl Config {
     pub fn normalise(&mut self) -> Result<(), ConfigError> {
         self.check_mailbox()?;
         self.check_incidents()?;
+        self.normalise_people()?;
         self.normalise_twilio()
+    }
+
+    /// `[people]`: numbers typed the Brazilian way become E.164; names must say something.
+    fn normalise_people(&mut self) -> Result<(), ConfigError> {
+        let mut people = std::collections::BTreeMap::new();
+        for (number, name) in &self.people {
+            let e164 = phone_field("people", number)?;
+            let name = name.trim();
+            if name.is_empty() || name.chars().any(char::is_control) {
+                return Err(ConfigError::invalid("people", format!("the name for {number} is empty or has control characters."), "write the person's name, e.g. \"+5511999990001\" = \"Ana\".")
+                    .pt(format!("o nome para {number} está vazio ou tem caracteres de controle."), "escreva o nome da pessoa, por exemplo \"+5511999990001\" = \"Ana\"."));
+            }
+            if people.insert(e164.clone(), name.chars().take(60).collect::<String>()).is_some() {
+                return Err(ConfigError::invalid("people", format!("{e164} is named twice."), "keep one name per number.")
+                    .pt(format!("{e164} tem dois nomes."), "deixe um nome por número."));
+            }
+        }
+        self.people = people;
+        Ok(())
+    }
+
+    /// What a number is called: its name in `[people]`, else the number written the Brazilian
+    /// way (`(11) 99999-0001`).
+    pub fn person(&self, number: &str) -> String {
+        self.people.get(number).cloned().unwrap_or_else(|| crate::phone::display(number))
     }
 
     fn check_incidents(&self) -> Result<(), ConfigError> {

@@ -35,6 +35,19 @@ pub fn normalise(input: &str) -> Result<String, PhoneError> {
     Ok(number.format().mode(Mode::E164).to_string())
 }
 
+/// A number as people read it: `(11) 99999-0001` for a Brazilian number, the international
+/// form (`+1 415-523-8886`) for others, the input itself when it is no number.
+pub fn display(e164: &str) -> String {
+    let Ok(number) = phonenumber::parse(Some(DEFAULT_REGION), e164.trim_start_matches("whatsapp:")) else {
+        return e164.to_owned();
+    };
+    if number.country().id() == Some(DEFAULT_REGION) {
+        number.format().mode(Mode::National).to_string()
+    } else {
+        number.format().mode(Mode::International).to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +63,13 @@ mod tests {
     fn foreign_and_whatsapp_prefixed() {
         assert_eq!(normalise("+1 415 523 8886").as_deref(), Ok("+14155238886"));
         assert_eq!(normalise("whatsapp:+14155238886").as_deref(), Ok("+14155238886"));
+    }
+
+    #[test]
+    fn numbers_read_the_way_people_write_them() {
+        assert_eq!(display("+5511999990001"), "(11) 99999-0001");
+        assert_eq!(display("+14155238886"), "+1 415-523-8886");
+        assert_eq!(display("not a number"), "not a number");
     }
 
     #[test]

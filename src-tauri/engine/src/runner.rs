@@ -125,6 +125,7 @@ impl RunningEngine {
                     timing,
                     health: Arc::new(TwilioHealth::default()),
                     shutdown: trigger.listener(),
+                    people: Arc::new(config.people.clone()),
                 };
                 let managers = NotifyManagers::new(config, ctx);
                 tasks.spawn(managers.planner.run());
@@ -136,6 +137,9 @@ impl RunningEngine {
                 }
                 if let Some(queue) = managers.queue {
                     tasks.spawn(queue.run());
+                }
+                if let Some(replies) = managers.replies {
+                    tasks.spawn(replies.run());
                 }
             }
             None => warn!("no [twilio] section: alerts are journaled but NOBODY IS NOTIFIED (no WhatsApp, no calls)"),

@@ -249,6 +249,7 @@ async fn to_twilio(samples: usize) {
         message_poll: Duration::from_millis(200),
         message_follow_for: Duration::from_millis(500),
         retry_wait: Duration::from_secs(1),
+        ..NotifyTiming::default()
     };
     let bus = EventBus::default();
     let mut rx = bus.subscribe();

@@ -98,6 +98,14 @@ pub fn owed(event: IncidentEventKind, f: Facts) -> Owed {
             cancel_unsent: true,
             ..Owed::default()
         },
+        E::Acknowledged if f.state == IncidentState::Acknowledged && !f.held => {
+            Owed { tell: Some((MessagePurpose::Acknowledged, Audience::WhoGotTheAlarm)), ..Owed::default() }
+        }
+        E::Reescalated if unacknowledged => Owed {
+            tell: Some((MessagePurpose::Reescalated, Audience::WhoGotTheAlarm)),
+            escalate: true,
+            ..Owed::default()
+        },
         E::Reopened if live && f.paused && !f.is_test => Owed { hold: true, ..Owed::default() },
         E::Reopened if live => Owed {
             tell: Some((MessagePurpose::Reopened, Audience::WhoGotTheAlarm)),
@@ -169,7 +177,13 @@ mod tests {
             ("reopened acknowledged: told, no calls", E::Reopened, facts(Acknowledged), Owed { tell: told(MessagePurpose::Reopened), ..Default::default() }),
             ("reopened during a pause: held", E::Reopened, Facts { paused: true, ..facts(Open) }, Owed { hold: true, ..Default::default() }),
             ("reopened, then resolved before planning", E::Reopened, facts(Resolved), Owed::default()),
-            ("acknowledged: nothing to send here (the call queue stops by itself)", E::Acknowledged, facts(Acknowledged), Owed::default()),
+            ("acknowledged: the others who got it are told (the call queue stops by itself)", E::Acknowledged, facts(Acknowledged),
+                Owed { tell: told(MessagePurpose::Acknowledged), ..Default::default() }),
+            ("acknowledged while held: nobody had been told", E::Acknowledged, Facts { held: true, ..facts(Acknowledged) }, Owed::default()),
+            ("acknowledged, then resolved before planning: the Resolvido says it all", E::Acknowledged, facts(Resolved), Owed::default()),
+            ("reescalated: told and called again", E::Reescalated, facts(Open),
+                Owed { tell: told(MessagePurpose::Reescalated), escalate: true, ..Default::default() }),
+            ("reescalated, then taken again before planning", E::Reescalated, facts(Acknowledged), Owed::default()),
         ];
         for (what, event, f, want) in cases {
             assert_eq!(owed(event, f), want, "{what}");

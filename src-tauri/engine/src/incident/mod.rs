@@ -13,6 +13,7 @@
 pub mod flood;
 pub mod key;
 pub mod lifecycle;
+pub mod reply;
 
 use serde::{Deserialize, Serialize};
 
@@ -122,6 +123,10 @@ text_enum! {
         Digest = "digest",
         /// A message from an older Sentinela, one per alert.
         Legacy = "legacy",
+        /// Someone took it: "Assumido por Ana às 03:14 (#12)", to the others who got the alarm.
+        Acknowledged = "acknowledged",
+        /// Taken, but still alarming long after: escalated again.
+        Reescalated = "reescalated",
     }
 }
 
@@ -162,6 +167,10 @@ text_enum! {
         Unanswered = "unanswered",
         /// Migrated from an older Sentinela's alert.
         Migrated = "migrated",
+        /// A WhatsApp reply that takes nothing, kept as a note.
+        Note = "note",
+        /// Taken but still open `reescalate_after_mins` later: open again, escalated again.
+        Reescalated = "reescalated",
     }
 }
 

@@ -112,6 +112,8 @@ pub struct PlanPolicy {
     pub paused: bool,
     pub remind_every: Option<Duration>,
     pub flood: FloodLimit,
+    /// `reescalate_after_mins`; None when taken incidents are never escalated again.
+    pub reescalate_after: Option<Duration>,
     pub now: DateTime<Utc>,
 }
 
@@ -125,6 +127,8 @@ pub struct PlanReport {
     pub escalated: bool,
     /// When the next digest is due, if any is waiting.
     pub next_digest: Option<DateTime<Utc>>,
+    /// When the next taken incident is due to be escalated again.
+    pub next_reescalation: Option<DateTime<Utc>>,
     /// More unplanned lines remain (a pass plans at most [`PLAN_BATCH`]).
     pub more: bool,
 }
@@ -287,6 +291,7 @@ pub(super) fn migrate_to_incidents(tx: &Transaction<'_>) -> rusqlite::Result<()>
             acknowledged_at   TEXT,
             acknowledged_by   TEXT,
             acknowledged_via  TEXT,
+            acknowledged_number TEXT,
             resolved_at       TEXT,
             resolved_by       TEXT,
             resolved_via      TEXT,
@@ -367,6 +372,17 @@ pub(super) fn migrate_to_incidents(tx: &Transaction<'_>) -> rusqlite::Result<()>
             PRIMARY KEY (call_id, incident_id)
         ) WITHOUT ROWID;
         CREATE INDEX call_incidents_incident ON call_incidents(incident_id);
+
+        -- Every WhatsApp reply read from Twilio, by its SID: handled once, whatever restarts.
+        CREATE TABLE replies (
+            sid          TEXT PRIMARY KEY,
+            sender       TEXT NOT NULL,
+            body         TEXT NOT NULL,
+            sent_at      TEXT,
+            handled_at   TEXT NOT NULL,
+            incident_id  INTEGER REFERENCES incidents(id),
+            action       TEXT NOT NULL
+        ) WITHOUT ROWID;
         "#,
     )?;
     // Old alerts, oldest first, with their escalation's outcome: id, sender, subject, body, state,
@@ -506,6 +522,26 @@ impl AlertJournal {
                 }
             }
 
+            if let Some(after) = policy.reescalate_after {
+                // Taken, yet still alarming this long after: open again, for everyone.
+                let due: Vec<(IncidentId, Option<String>, String)> = {
+                    let mut stmt = tx.prepare(
+                        "SELECT id, acknowledged_by, acknowledged_at FROM incidents WHERE state = 'acknowledged' AND acknowledged_at <= ?1",
+                    )?;
+                    let rows = stmt.query_map([ts(now - after)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                    rows.collect::<rusqlite::Result<_>>()?
+                };
+                for (id, by, at_ack) in due {
+                    let waited = compose::lasted(now - parse_ts(at_ack));
+                    let detail = format!("{waited} depois de assumido por {}", by.as_deref().unwrap_or("alguém"));
+                    tx.execute("UPDATE incidents SET state = 'open' WHERE id = ?1", [id])?;
+                    log(&tx, id, IncidentEventKind::Reescalated, None, &detail, &at, false)?;
+                }
+                report.next_reescalation = tx
+                    .query_row("SELECT MIN(acknowledged_at) FROM incidents WHERE state = 'acknowledged'", [], |r| r.get::<_, Option<String>>(0))?
+                    .map(|t| parse_ts(t) + after);
+            }
+
             let lines: Vec<(i64, IncidentId, IncidentEventKind, String)> = {
                 let mut stmt = tx.prepare("SELECT id, incident_id, kind, detail FROM incident_log WHERE planned = 0 ORDER BY id LIMIT ?1")?;
                 let rows = stmt.query_map([PLAN_BATCH + 1], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
@@ -543,13 +579,18 @@ impl AlertJournal {
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     ).optional()?.unwrap_or_else(|| (s.title.clone(), String::new()));
                     let (headline, text) = compose::incident_message(purpose, &s, &latest.0, &latest.1, now);
-                    let recipients = match audience {
+                    let mut recipients = match audience {
                         Audience::Everyone => policy.recipients.clone(),
                         Audience::WhoGotTheAlarm => who_got_the_alarm(&tx, incident)?,
                     };
+                    if purpose == MessagePurpose::Acknowledged {
+                        // Who took it knows: the others are told.
+                        let taker: Option<String> = tx.query_row("SELECT acknowledged_number FROM incidents WHERE id = ?1", [incident], |r| r.get(0))?;
+                        recipients.retain(|r| Some(r) != taker.as_ref());
+                    }
                     for to in recipients {
                         let (sent, last_digest) = flood_history(&tx, &to, &window_start)?;
-                        let admission = if purpose == MessagePurpose::Resolved {
+                        let admission = if matches!(purpose, MessagePurpose::Resolved | MessagePurpose::Acknowledged) {
                             // The end of an incident a person heard of by itself comes by itself;
                             // of one they only saw in a digest, in the next digest.
                             if got_it_alone(&tx, incident, &to)? { Admission::Send } else { policy.flood.next_digest(last_digest, now) }
@@ -569,7 +610,7 @@ impl AlertJournal {
                         )?;
                         report.new_deliveries += usize::from(state == "pending");
                     }
-                    if matches!(purpose, MessagePurpose::Alarm | MessagePurpose::Reminder) {
+                    if matches!(purpose, MessagePurpose::Alarm | MessagePurpose::Reminder | MessagePurpose::Reescalated) {
                         tx.execute("UPDATE incidents SET last_told_at = ?2 WHERE id = ?1", params![incident, at])?;
                     }
                 }
@@ -585,6 +626,7 @@ impl AlertJournal {
                     kind,
                     IncidentEventKind::Opened | IncidentEventKind::Acknowledged | IncidentEventKind::Resolved
                         | IncidentEventKind::Recovered | IncidentEventKind::Reopened | IncidentEventKind::Released
+                        | IncidentEventKind::Reescalated | IncidentEventKind::Note
                 );
                 if announced || owed.hold {
                     let kind = if owed.hold { IncidentEventKind::Held } else { kind };
@@ -779,7 +821,7 @@ impl AlertJournal {
 
     /// A person answered a call: every incident it spoke that is still open is acknowledged by
     /// them. Returns those incidents.
-    pub async fn answered_call(&self, call_id: i64, by: String) -> Result<Vec<IncidentId>, JournalError> {
+    pub async fn answered_call(&self, call_id: i64, by: String, number: String) -> Result<Vec<IncidentId>, JournalError> {
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let ids: Vec<IncidentId> = {
@@ -791,7 +833,7 @@ impl AlertJournal {
             };
             let now = Utc::now();
             for id in &ids {
-                acknowledge_in(&tx, *id, Some(&by), AckVia::Call, now)?;
+                acknowledge_from(&tx, *id, Some(&by), Some(&number), AckVia::Call, now)?;
                 tx.execute("UPDATE incidents SET escalation = 'answered' WHERE id = ?1", [id])?;
             }
             tx.commit()?;
@@ -862,6 +904,18 @@ fn who(by: Option<&str>, via: &str) -> String {
 }
 
 fn acknowledge_in(tx: &Transaction<'_>, id: IncidentId, by: Option<&str>, via: AckVia, now: DateTime<Utc>) -> rusqlite::Result<ActionOutcome> {
+    acknowledge_from(tx, id, by, None, via, now)
+}
+
+/// Acknowledges; `number` is the phone of who took it (they are not told of their own act).
+pub(super) fn acknowledge_from(
+    tx: &Transaction<'_>,
+    id: IncidentId,
+    by: Option<&str>,
+    number: Option<&str>,
+    via: AckVia,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<ActionOutcome> {
     let Some(state) = tx.query_row("SELECT state FROM incidents WHERE id = ?1", [id], |r| r.get::<_, IncidentState>(0)).optional()? else {
         return Ok(ActionOutcome::NotFound);
     };
@@ -872,8 +926,9 @@ fn acknowledge_in(tx: &Transaction<'_>, id: IncidentId, by: Option<&str>, via: A
     }
     let at = ts(now);
     tx.execute(
-        &format!("UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?2, acknowledged_by = ?3, acknowledged_via = ?4, {STOP_ESCALATION} WHERE id = ?1"),
-        params![id, at, by, via],
+        &format!("UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?2, acknowledged_by = ?3, acknowledged_via = ?4,
+                  acknowledged_number = ?5, {STOP_ESCALATION} WHERE id = ?1"),
+        params![id, at, by, via, number],
     )?;
     log(tx, id, IncidentEventKind::Acknowledged, None, &who(by, via.as_str()), &at, false)?;
     Ok(ActionOutcome::Done)
@@ -891,13 +946,13 @@ fn plan_digests(tx: &Transaction<'_>, now: DateTime<Utc>) -> rusqlite::Result<us
         let rows = stmt.query_map([&at], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
-    let mut by_recipient: HashMap<String, Vec<(i64, MessagePurpose, String)>> = HashMap::new();
-    for (id, to, _, purpose, headline) in due {
-        by_recipient.entry(to).or_default().push((id, purpose, headline));
+    let mut by_recipient: HashMap<String, Vec<(i64, Option<IncidentId>, MessagePurpose, String)>> = HashMap::new();
+    for (id, to, incident, purpose, headline) in due {
+        by_recipient.entry(to).or_default().push((id, incident, purpose, headline));
     }
     let mut planned = 0;
     for (to, items) in by_recipient {
-        let (headline, text) = compose::digest(&items.iter().map(|(_, p, h)| (*p, h.as_str())).collect::<Vec<_>>());
+        let (headline, text) = compose::digest(&items.iter().map(|(_, i, p, h)| (*p, *i, h.as_str())).collect::<Vec<_>>());
         tx.execute(
             "INSERT INTO deliveries (incident_id, purpose, recipient, headline, detail, state, created_at, updated_at)
              VALUES (NULL, 'digest', ?1, ?2, ?3, 'pending', ?4, ?4)",
@@ -936,6 +991,7 @@ mod tests {
             paused: false,
             remind_every: Some(Duration::minutes(30)),
             flood: FloodLimit::default(),
+            reescalate_after: Some(Duration::minutes(60)),
             now,
         }
     }
@@ -1092,6 +1148,41 @@ mod tests {
         let digest = j.call(|c| c.query_row("SELECT headline FROM deliveries WHERE purpose = 'digest'", [], |r| r.get::<_, String>(0))).await.unwrap();
         assert!(digest.starts_with("+295 alertas novos"), "{digest}");
         assert_eq!(j.speakable_incidents(6).await.unwrap().len(), 300, "every incident is still escalated");
+    }
+
+    #[tokio::test]
+    async fn taking_tells_the_others_and_a_long_take_is_escalated_again() {
+        let j = AlertJournal::open_in_memory().unwrap();
+        let t0 = Utc::now();
+        record(&j, 1, "Umidade Sala 1 alta 85%").await;
+        j.plan(policy(t0)).await.unwrap();
+        let id = j.incidents(1, None, false).await.unwrap()[0].id;
+        for d in j.deliveries_of(id).await.unwrap() {
+            j.update_delivery(d.id, "sent", Some(format!("SM{}", d.id)), None).await.unwrap();
+        }
+        j.call(move |c| {
+            let tx = c.transaction()?;
+            acknowledge_from(&tx, id, Some("Ana"), Some(TO[0]), AckVia::Whatsapp, t0)?;
+            tx.commit()
+        })
+        .await
+        .unwrap();
+        j.plan(policy(t0)).await.unwrap();
+        let told: Vec<_> = j.deliveries_of(id).await.unwrap().into_iter().filter(|d| d.purpose == MessagePurpose::Acknowledged).collect();
+        assert_eq!(told.len(), 1, "only the other recipient: {told:?}");
+        assert_eq!(told[0].recipient, TO[1]);
+        assert!(told[0].headline.starts_with("Assumido por Ana às ") && told[0].headline.ends_with(&format!("(#{id})")), "{}", told[0].headline);
+
+        // Still taken an hour later: open again, everyone told, calls owed again.
+        let report = j.plan(policy(t0 + Duration::minutes(59))).await.unwrap();
+        assert_eq!(report.next_reescalation, Some(parse_ts(ts(t0)) + Duration::minutes(60)));
+        assert_eq!(j.incident(id).await.unwrap().unwrap().state, IncidentState::Acknowledged);
+        j.plan(policy(t0 + Duration::minutes(61))).await.unwrap();
+        let i = j.incident(id).await.unwrap().unwrap();
+        assert_eq!((i.state, i.escalation), (IncidentState::Open, EscalationState::Owed));
+        let again: Vec<_> = j.deliveries_of(id).await.unwrap().into_iter().filter(|d| d.purpose == MessagePurpose::Reescalated).collect();
+        assert_eq!(again.len(), 2);
+        assert!(again[0].headline.starts_with("Ainda em alarme 1 h 01 min depois de assumido por Ana"), "{}", again[0].headline);
     }
 
     #[test]

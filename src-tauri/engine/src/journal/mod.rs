@@ -11,6 +11,7 @@
 mod incidents;
 mod notifications;
 mod pause;
+mod replies;
 mod schema;
 
 pub use incidents::{
@@ -19,6 +20,7 @@ pub use incidents::{
 };
 pub use notifications::{CallAttempt, CallUpdate, Delivery};
 pub use pause::PauseState;
+pub use replies::{Reply, ReplyOutcome};
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -210,14 +210,20 @@ impl CallQueue {
                 ctx.events.emit(EngineEvent::EscalationStarted { incident_id: *id });
             }
         }
-        let outcome = self.place(attempt.clone(), &self.twiml(&spoken), changes).await?;
+        let outcome = self.place(attempt.clone(), &self.twiml_for(&number, &spoken), changes).await?;
         self.after(&attempt, outcome).await;
         Ok(None)
     }
 
     fn twiml(&self, spoken: &[SpokenIncident]) -> String {
         let items: Vec<twiml::Spoken> = spoken.iter().map(|s| twiml::Spoken { title: &s.title, body: &s.body, test: s.test }).collect();
-        twiml::incidents_twiml(&self.calls.voice, &self.calls.language, &items)
+        twiml::incidents_twiml(&self.calls.voice, &self.calls.language, &items, None)
+    }
+
+    /// The TwiML for a call to `number`: greeted by name when `[people]` has one.
+    fn twiml_for(&self, number: &str, spoken: &[SpokenIncident]) -> String {
+        let items: Vec<twiml::Spoken> = spoken.iter().map(|s| twiml::Spoken { title: &s.title, body: &s.body, test: s.test }).collect();
+        twiml::incidents_twiml(&self.calls.voice, &self.calls.language, &items, self.ctx.people.get(number).map(String::as_str))
     }
 
     /// A call left without an outcome by a previous run (or a journal write that failed).
@@ -242,7 +248,7 @@ impl CallQueue {
                 CallOutcome::Canceled
             } else {
                 info!(to = %call.number, "placing again a call whose request was interrupted");
-                self.place(call.clone(), &self.twiml(&spoken), changes).await?
+                self.place(call.clone(), &self.twiml_for(&call.number, &spoken), changes).await?
             }
         };
         if call.sid.is_none() && matches!(outcome, CallOutcome::Canceled | CallOutcome::DryRun) {
@@ -256,7 +262,7 @@ impl CallQueue {
     async fn after(&self, call: &CallAttempt, outcome: CallOutcome) {
         if outcome == CallOutcome::Answered {
             info!(by = %call.number, incidents = ?call.incidents, "a person answered: the incidents the call spoke are acknowledged");
-            if let Err(e) = self.ctx.journal.answered_call(call.id, call.number.clone()).await {
+            if let Err(e) = self.ctx.journal.answered_call(call.id, self.ctx.person(&call.number), call.number.clone()).await {
                 error!("journal: cannot record who answered: {e}");
             }
         }

@@ -25,6 +25,8 @@ fn mark(purpose: MessagePurpose) -> &'static str {
         MessagePurpose::Resolved => "✅",
         MessagePurpose::Reopened => "⚠️",
         MessagePurpose::Digest => "📋",
+        MessagePurpose::Acknowledged => "👍",
+        MessagePurpose::Reescalated => "🔁",
     }
 }
 
@@ -57,26 +59,41 @@ fn clock(t: DateTime<Utc>) -> String {
     t.with_timezone(&Local).format("%H:%M").to_string()
 }
 
+/// How to take an incident from the phone: the short code a reply may carry.
+pub fn how_to_take(id: i64) -> String {
+    format!("Responda *1* para assumir (#{id})")
+}
+
 /// Headline and detail of an incident message, in Portuguese.
 pub fn incident_message(purpose: MessagePurpose, i: &IncidentSummary, latest_subject: &str, latest_body: &str, now: DateTime<Utc>) -> (String, String) {
+    let with_code = |text: String| if text.is_empty() { how_to_take(i.id) } else { format!("{text}\n\n{}", how_to_take(i.id)) };
+    let who = i.acknowledged_by.clone().unwrap_or_else(|| "alguém".to_owned());
     match purpose {
-        MessagePurpose::Alarm | MessagePurpose::Legacy => (latest_subject.to_owned(), latest_body.to_owned()),
+        MessagePurpose::Alarm | MessagePurpose::Legacy => (latest_subject.to_owned(), with_code(latest_body.to_owned())),
         MessagePurpose::Reminder => (
             format!("Ainda em alarme — {} e-mails desde {}: {}", i.emails, clock(i.first_seen), i.title),
-            format!("Último: {latest_subject}\n\n{latest_body}"),
+            with_code(format!("Último: {latest_subject}\n\n{latest_body}")),
+        ),
+        MessagePurpose::Acknowledged => (
+            format!("Assumido por {who} às {} (#{})", i.acknowledged_at.map(clock).unwrap_or_else(|| clock(now)), i.id),
+            i.title.clone(),
+        ),
+        MessagePurpose::Reescalated => (
+            format!("Ainda em alarme {} depois de assumido por {who} (#{})", lasted(now - i.acknowledged_at.unwrap_or(now)), i.id),
+            with_code(format!("{}\n\n{latest_subject}", i.title)),
         ),
         MessagePurpose::Resolved => (
             format!("Resolvido: {}", i.title),
             format!("Durou {} ({} e-mails, de {} a {}). {latest_subject}", lasted(now - i.first_seen), i.emails, clock(i.first_seen), clock(now)),
         ),
-        MessagePurpose::Reopened => (format!("Voltou a alarmar: {}", i.title), format!("{latest_subject}\n\n{latest_body}")),
+        MessagePurpose::Reopened => (format!("Voltou a alarmar: {}", i.title), with_code(format!("{latest_subject}\n\n{latest_body}"))),
         MessagePurpose::Digest => (i.title.clone(), String::new()),
     }
 }
 
 /// One message for the incident news a person could not get one by one: "+12 alertas novos: …".
-pub fn digest(items: &[(MessagePurpose, &str)]) -> (String, String) {
-    let new = items.iter().filter(|(p, _)| matches!(p, MessagePurpose::Alarm | MessagePurpose::Reopened)).count();
+pub fn digest(items: &[(MessagePurpose, Option<i64>, &str)]) -> (String, String) {
+    let new = items.iter().filter(|(p, ..)| matches!(p, MessagePurpose::Alarm | MessagePurpose::Reopened)).count();
     let other = items.len() - new;
     let headline = match (new, other) {
         (n, 0) => format!("+{n} alertas novos"),
@@ -86,13 +103,19 @@ pub fn digest(items: &[(MessagePurpose, &str)]) -> (String, String) {
     let mut lines: Vec<String> = items
         .iter()
         .take(DIGEST_NAMED)
-        .map(|(p, h)| match p {
-            MessagePurpose::Alarm => format!("• {h}"),
-            _ => format!("• {} {h}", mark(*p)),
+        .map(|(p, id, h)| {
+            let code = id.map(|i| format!("#{i} ")).unwrap_or_default();
+            match p {
+                MessagePurpose::Alarm => format!("• {code}{h}"),
+                _ => format!("• {code}{} {h}", mark(*p)),
+            }
         })
         .collect();
     if items.len() > DIGEST_NAMED {
         lines.push(format!("… e mais {} (veja o histórico do Sentinela)", items.len() - DIGEST_NAMED));
+    }
+    if new > 0 {
+        lines.push("Para assumir um deles, responda com o número (ex.: #12).".to_owned());
     }
     (headline, lines.join("\n"))
 }
@@ -141,12 +164,13 @@ mod tests {
     #[test]
     fn a_digest_names_ten_and_counts_the_rest() {
         let names: Vec<String> = (1..=12).map(|n| format!("Rack {n} quente")).collect();
-        let items: Vec<_> = names.iter().map(|n| (MessagePurpose::Alarm, n.as_str())).collect();
+        let items: Vec<_> = names.iter().enumerate().map(|(i, n)| (MessagePurpose::Alarm, Some(i as i64 + 1), n.as_str())).collect();
         let (head, text) = digest(&items);
         assert_eq!(head, "+12 alertas novos");
-        assert_eq!(text.lines().count(), 11);
-        assert!(text.ends_with("… e mais 2 (veja o histórico do Sentinela)"));
-        let (head, _) = digest(&[(MessagePurpose::Alarm, "a"), (MessagePurpose::Resolved, "Resolvido: b")]);
+        assert_eq!(text.lines().count(), 12);
+        assert!(text.starts_with("• #1 Rack 1 quente\n"), "{text}");
+        assert!(text.contains("\n… e mais 2 (veja o histórico do Sentinela)\nPara assumir um deles, responda com o número (ex.: #12)."), "{text}");
+        let (head, _) = digest(&[(MessagePurpose::Alarm, Some(1), "a"), (MessagePurpose::Resolved, Some(2), "Resolvido: b")]);
         assert_eq!(head, "+1 alertas novos e 1 atualizações");
     }
 }

@@ -14,6 +14,7 @@
 
 mod calls;
 pub mod compose;
+mod replies;
 mod whatsapp;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +26,7 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 pub use calls::{judge, CallOutcome, CallQueue};
+pub use replies::{ReplyPoller, ReplyPolling};
 pub use whatsapp::{DeliveryDispatcher, DeliveryFollower};
 
 use crate::config::Config;
@@ -50,6 +52,8 @@ pub struct NotifyTiming {
     pub message_follow_for: Duration,
     /// Wait before retrying after Twilio was unreachable or refused the credentials.
     pub retry_wait: Duration,
+    /// How often WhatsApp replies are read while an incident is open and untaken, and otherwise.
+    pub replies: ReplyPolling,
 }
 
 impl Default for NotifyTiming {
@@ -59,6 +63,7 @@ impl Default for NotifyTiming {
             message_poll: Duration::from_secs(5),
             message_follow_for: Duration::from_secs(15 * 60),
             retry_wait: Duration::from_secs(30),
+            replies: ReplyPolling::default(),
         }
     }
 }
@@ -93,9 +98,16 @@ pub struct NotifyContext {
     pub timing: NotifyTiming,
     pub health: Arc<TwilioHealth>,
     pub shutdown: Shutdown,
+    /// `[people]`: names for numbers.
+    pub people: Arc<std::collections::BTreeMap<String, String>>,
 }
 
 impl NotifyContext {
+    /// What `number` is called: its name, else the number written the Brazilian way.
+    pub fn person(&self, number: &str) -> String {
+        self.people.get(number).cloned().unwrap_or_else(|| crate::phone::display(number))
+    }
+
     /// Sleeps, unless the engine stops first.
     pub async fn pause(&self, d: Duration) -> Result<(), Stopped> {
         let mut shutdown = self.shutdown.clone();
@@ -128,6 +140,7 @@ pub struct NotifyManagers {
     pub dispatcher: Option<DeliveryDispatcher>,
     pub follower: Option<DeliveryFollower>,
     pub queue: Option<CallQueue>,
+    pub replies: Option<ReplyPoller>,
 }
 
 impl NotifyManagers {
@@ -138,6 +151,9 @@ impl NotifyManagers {
             dispatcher: whatsapp.map(|w| DeliveryDispatcher::new(ctx.clone(), w.from.clone(), w.content_sid.clone())),
             follower: whatsapp.filter(|_| ctx.client.is_some()).map(|_| DeliveryFollower::new(ctx.clone())),
             queue: config.calls.clone().map(|c| CallQueue::new(ctx.clone(), c)),
+            replies: whatsapp
+                .filter(|_| ctx.client.is_some())
+                .map(|w| ReplyPoller::new(ctx.clone(), w.from.clone(), w.to.clone(), ctx.timing.replies)),
         }
     }
 }
@@ -148,6 +164,7 @@ pub struct Planner {
     recipients: Vec<String>,
     calls: bool,
     remind_every: Option<chrono::Duration>,
+    reescalate_after: Option<chrono::Duration>,
 }
 
 impl Planner {
@@ -158,6 +175,10 @@ impl Planner {
             recipients: config.whatsapp.as_ref().map(|w| w.to.clone()).unwrap_or_default(),
             calls: config.calls.is_some(),
             remind_every: (every > 0).then(|| chrono::Duration::minutes(i64::from(every))),
+            reescalate_after: {
+                let after = config.incidents.reescalate_after_mins;
+                (after > 0).then(|| chrono::Duration::minutes(i64::from(after)))
+            },
         }
     }
 
@@ -195,6 +216,7 @@ impl Planner {
                     paused,
                     remind_every: self.remind_every,
                     flood: FloodLimit::default(),
+                    reescalate_after: self.reescalate_after,
                     now: Utc::now(),
                 })
                 .await?;
@@ -207,7 +229,7 @@ impl Planner {
                     PauseState::PausedUntil { until } if paused => Some(until),
                     _ => None,
                 };
-                let next = [report.next_digest, until_pause_ends].into_iter().flatten().min();
+                let next = [report.next_digest, until_pause_ends, report.next_reescalation].into_iter().flatten().min();
                 return Ok(next.map(|t| (t - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(50)));
             }
         }

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use tracing::warn;
 
 use super::error::TwilioError;
-use super::resources::{Account, Call, IncomingNumbers, Message, OutgoingCallerIds};
+use super::resources::{Account, Call, InboundMessage, IncomingNumbers, Message, MessageList, OutgoingCallerIds};
 use crate::config::TwilioConfig;
 use crate::imap::Backoff;
 use crate::secrets::Secret;
@@ -116,6 +116,26 @@ impl TwilioClient {
 
     pub async fn fetch_message(&self, sid: &str) -> Result<Message, TwilioError> {
         self.call(Method::GET, &self.url(&format!("/Messages/{sid}.json")), &[]).await
+    }
+
+    /// WhatsApp messages sent to `to` (our sender) on or after the UTC day of `since`, newest
+    /// first, following Twilio's pages until one is entirely older than `since` (Twilio filters
+    /// `DateSent` by day only: the time is filtered here). At most `max_pages` pages.
+    pub async fn inbound_whatsapp(&self, to: &str, since: chrono::DateTime<chrono::Utc>, max_pages: usize) -> Result<Vec<InboundMessage>, TwilioError> {
+        let query = vec![
+            ("To", format!("whatsapp:{to}")),
+            ("DateSent>", (since - chrono::Duration::days(1)).format("%Y-%m-%d").to_string()),
+            ("PageSize", "50".to_owned()),
+        ];
+        let mut page: MessageList = self.call_query(&self.url("/Messages.json"), &query).await?;
+        let mut out = Vec::new();
+        for _ in 0..max_pages {
+            let older = page.messages.iter().any(|m| m.sent_at().is_some_and(|t| t < since));
+            out.extend(page.messages.into_iter().filter(|m| m.direction == "inbound" && m.sent_at().is_none_or(|t| t >= since)));
+            let Some(next) = page.next_page_uri.filter(|_| !older) else { break };
+            page = self.call_query(&format!("{}{next}", self.base_url), &[]).await?;
+        }
+        Ok(out)
     }
 
     pub async fn create_call(&self, c: &NewCall) -> Result<Call, TwilioError> {

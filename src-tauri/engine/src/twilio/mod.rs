@@ -8,4 +8,4 @@ pub mod twiml;
 
 pub use client::{NewCall, NewMessage, RetryPolicy, TwilioClient};
 pub use error::{describe_code, describe_code_in_portuguese, TwilioError};
-pub use resources::{Account, Call, CallStatus, Message, MessageStatus};
+pub use resources::{Account, Call, CallStatus, InboundMessage, Message, MessageStatus};

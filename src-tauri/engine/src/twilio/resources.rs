@@ -24,6 +24,39 @@ pub struct Message {
     pub error_message: Option<String>,
 }
 
+/// A message as Twilio's list gives it (a WhatsApp reply, for Sentinela).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct InboundMessage {
+    pub sid: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub body: String,
+    /// RFC 2822, e.g. `Sat, 28 Nov 2026 06:14:05 +0000`.
+    #[serde(default)]
+    pub date_sent: Option<String>,
+    #[serde(default)]
+    pub direction: String,
+}
+
+impl InboundMessage {
+    pub fn sent_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let t = self.date_sent.as_deref()?;
+        chrono::DateTime::parse_from_rfc2822(t).ok().map(|t| t.with_timezone(&chrono::Utc))
+    }
+}
+
+/// One page of `GET …/Messages.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessageList {
+    #[serde(default)]
+    pub messages: Vec<InboundMessage>,
+    #[serde(default)]
+    pub next_page_uri: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageStatus {

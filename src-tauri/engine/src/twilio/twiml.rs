@@ -31,20 +31,25 @@ pub const SPOKEN_IN_FULL: usize = 3;
 
 /// Builds the TwiML of one alert (the test call, the contract test).
 pub fn alert_twiml(voice: &str, language: &str, subject: &str, body: &str, is_test: bool) -> String {
-    incidents_twiml(voice, language, &[Spoken { title: subject, body, test: is_test }])
+    incidents_twiml(voice, language, &[Spoken { title: subject, body, test: is_test }], None)
 }
 
 /// Builds the call's TwiML for the open incidents, newest first: the first three in full, then
 /// how many more. `voice` and `language` come from the validated configuration. Bodies, then
 /// titles, are shortened until the whole document fits Twilio's limit.
-pub fn incidents_twiml(voice: &str, language: &str, items: &[Spoken<'_>]) -> String {
+pub fn incidents_twiml(voice: &str, language: &str, items: &[Spoken<'_>], callee: Option<&str>) -> String {
     let all_tests = items.iter().all(|i| i.test);
-    let preamble = if all_tests { TEST_PREAMBLE } else { PREAMBLE };
+    let preamble = match (all_tests, callee) {
+        (true, _) => TEST_PREAMBLE.to_owned(),
+        // "Ana, alerta do Sentinela no CPD." — the person hears their name first.
+        (false, Some(name)) => format!("{}, alerta do Sentinela no CPD.", name.trim().chars().take(60).collect::<String>()),
+        (false, None) => PREAMBLE.to_owned(),
+    };
     let say = |text: &str| format!(r#"<Say voice="{}" language="{}">{}</Say>"#, escape(voice), escape(language), escape(text));
     let mut body_budget = SPOKEN_BODY_CHARS;
     let mut title_budget = MAX_SPOKEN_TITLE_CHARS;
     loop {
-        let mut parts = vec![preamble.to_owned()];
+        let mut parts = vec![preamble.clone()];
         if items.len() > 1 {
             parts.push(format!("{} alertas abertos.", items.len()));
         }
@@ -130,7 +135,8 @@ mod tests {
             .iter()
             .map(|t| Spoken { title: t, body: "quente", test: false })
             .collect();
-        let t = incidents_twiml("Polly.Camila", "pt-BR", &items);
+        let t = incidents_twiml("Polly.Camila", "pt-BR", &items, Some("Ana"));
+        assert!(t.contains(">Ana, alerta do Sentinela no CPD. 5 alertas abertos."), "{t}");
         assert!(t.contains("5 alertas abertos. Alerta 1: Rack E. quente. Alerta 2: Rack D. quente. Alerta 3: Rack C. quente. E mais 2 alertas."), "{t}");
         assert!(!t.contains("Rack B") && !t.contains("Rack A"));
     }
@@ -139,7 +145,7 @@ mod tests {
     fn any_subject_fits_twilios_limit() {
         for title in ["&".repeat(2000), "<".repeat(500), "x".repeat(5000)] {
             let items: Vec<Spoken> = (0..5).map(|_| Spoken { title: &title, body: &title, test: false }).collect();
-            let t = incidents_twiml("Polly.Camila", "pt-BR", &items);
+            let t = incidents_twiml("Polly.Camila", "pt-BR", &items, Some(&title));
             assert!(t.chars().count() <= MAX_TWIML_CHARS, "{}", t.chars().count());
             quick_xml::Reader::from_str(&t).read_event().expect("well-formed");
         }

@@ -1,0 +1,216 @@
+//! WhatsApp replies in the journal: each read once (by its Twilio SID), whatever restarts
+//! happen, and turned into an acknowledgement or a note on the incident it is about.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde::Serialize;
+
+use super::incidents::acknowledge_from;
+use super::{parse_ts, ts, ActionOutcome, AlertJournal, JournalError};
+use crate::incident::reply::{self, ReplyIntent};
+use crate::incident::{AckVia, IncidentEventKind, IncidentId};
+
+/// A reply as read from Twilio's message list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub sid: String,
+    /// E.164, without `whatsapp:`.
+    pub from: String,
+    pub body: String,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// What a reply did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ReplyOutcome {
+    /// It took this incident.
+    Took { incident: IncidentId },
+    /// It named an incident already taken or over: kept as a note on it.
+    Late { incident: IncidentId },
+    /// A note on this incident (or on none, when nothing had reached that person).
+    Note { incident: Option<IncidentId> },
+    /// From a number that is not among the recipients: takes nothing.
+    Stranger,
+    /// Already handled (listed again after a restart).
+    Seen,
+}
+
+impl ReplyOutcome {
+    fn action(&self) -> &'static str {
+        match self {
+            ReplyOutcome::Took { .. } => "took",
+            ReplyOutcome::Late { .. } => "late",
+            ReplyOutcome::Note { .. } => "note",
+            ReplyOutcome::Stranger => "stranger",
+            ReplyOutcome::Seen => "seen",
+        }
+    }
+
+    fn incident(&self) -> Option<IncidentId> {
+        match self {
+            ReplyOutcome::Took { incident } | ReplyOutcome::Late { incident } => Some(*incident),
+            ReplyOutcome::Note { incident } => *incident,
+            _ => None,
+        }
+    }
+}
+
+/// Message purposes that bring an incident to a person's phone (a digest counts).
+const REACHED: &str = "d.purpose IN ('alarm', 'reminder', 'reopened', 'reescalated', 'legacy')
+    AND d.state NOT IN ('pending', 'gathered', 'canceled', 'error')";
+
+/// The newest incident that reached `number`, among the open ones when `open_only`.
+fn newest_reached(tx: &Transaction<'_>, number: &str, open_only: bool) -> rusqlite::Result<Option<IncidentId>> {
+    let state = if open_only { "AND i.state = 'open'" } else { "" };
+    tx.query_row(
+        &format!(
+            "SELECT i.id FROM incidents i WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.incident_id = i.id AND d.recipient = ?1 AND {REACHED})
+             {state} ORDER BY i.id DESC LIMIT 1"
+        ),
+        [number],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+fn note(tx: &Transaction<'_>, incident: IncidentId, text: &str, at: &str) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO incident_log (incident_id, at, kind, detail, planned) VALUES (?1, ?2, ?3, ?4, 0)",
+        params![incident, at, IncidentEventKind::Note, text],
+    )
+    .map(drop)
+}
+
+impl AlertJournal {
+    /// Handles one reply: `recipients` are the numbers alarms go to, `name` what `reply.from` is
+    /// called (`[people]`, or the number written the Brazilian way).
+    pub async fn handle_reply(&self, reply: Reply, recipients: Vec<String>, name: String) -> Result<ReplyOutcome, JournalError> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let seen: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM replies WHERE sid = ?1)", [&reply.sid], |r| r.get(0))?;
+            if seen {
+                return Ok(ReplyOutcome::Seen);
+            }
+            let now = Utc::now();
+            let at = ts(now);
+            let outcome = if !recipients.contains(&reply.from) {
+                tx.execute(
+                    "INSERT INTO events (alert_id, at, kind, detail) VALUES (NULL, ?1, 'stranger_reply', ?2)",
+                    params![at, format!("{}: {}", reply.from, reply.body)],
+                )?;
+                ReplyOutcome::Stranger
+            } else {
+                let said = format!("{name}: {}", reply.body.trim());
+                match reply::read(&reply.body) {
+                    ReplyIntent::Take(code) => {
+                        let target = match code {
+                            Some(id) => tx.query_row("SELECT id FROM incidents WHERE id = ?1", [id], |r| r.get(0)).optional()?,
+                            None => newest_reached(&tx, &reply.from, true)?,
+                        };
+                        match target {
+                            Some(id) => match acknowledge_from(&tx, id, Some(&name), Some(&reply.from), AckVia::Whatsapp, now)? {
+                                ActionOutcome::Done => ReplyOutcome::Took { incident: id },
+                                _ => {
+                                    note(&tx, id, &said, &at)?;
+                                    ReplyOutcome::Late { incident: id }
+                                }
+                            },
+                            // Nothing open reached them, or an unknown code: a note on what did.
+                            None => {
+                                let incident = newest_reached(&tx, &reply.from, false)?;
+                                if let Some(id) = incident {
+                                    note(&tx, id, &said, &at)?;
+                                }
+                                ReplyOutcome::Note { incident }
+                            }
+                        }
+                    }
+                    ReplyIntent::Note(_) => {
+                        let incident = newest_reached(&tx, &reply.from, false)?;
+                        if let Some(id) = incident {
+                            note(&tx, id, &said, &at)?;
+                        }
+                        ReplyOutcome::Note { incident }
+                    }
+                }
+            };
+            tx.execute(
+                "INSERT INTO replies (sid, sender, body, sent_at, handled_at, incident_id, action) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![reply.sid, reply.from, reply.body, reply.sent_at.map(ts), at, outcome.incident(), outcome.action()],
+            )?;
+            tx.commit()?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    /// When the newest reply handled was sent: the reply poller starts from there after a restart.
+    pub async fn newest_reply(&self) -> Result<Option<DateTime<Utc>>, JournalError> {
+        self.call(|conn| conn.query_row("SELECT MAX(sent_at) FROM replies", [], |r| r.get::<_, Option<String>>(0)))
+            .await
+            .map(|t| t.map(parse_ts))
+    }
+
+    /// Whether any incident is open and untaken (the reply poller then polls fast).
+    pub async fn any_untaken(&self) -> Result<bool, JournalError> {
+        self.call(|conn| conn.query_row("SELECT EXISTS (SELECT 1 FROM incidents WHERE state = 'open')", [], |r| r.get(0))).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::{IncidentRules, IncidentState};
+    use crate::journal::{MailboxUid, NewAlert, PlanPolicy};
+    use crate::mail::parse_alert_mail;
+
+    const ANA: &str = "+5511999990001";
+    const BRUNO: &str = "+5511999990002";
+
+    async fn open(j: &AlertJournal, uid: u32, subject: &str) -> IncidentId {
+        let raw = format!("From: s@x\r\nSubject: {subject}\r\nMessage-ID: <r{uid}@x>\r\n\r\nx\r\n");
+        let mail = NewAlert { origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 1, uid }, mail: parse_alert_mail(raw.as_bytes(), false), received_at: Utc::now() };
+        j.record(vec![mail], &IncidentRules::default()).await.unwrap();
+        j.plan(PlanPolicy {
+            recipients: vec![ANA.into(), BRUNO.into()],
+            calls: true,
+            paused: false,
+            remind_every: None,
+            flood: Default::default(),
+            reescalate_after: None,
+            now: Utc::now(),
+        })
+        .await
+        .unwrap();
+        let id = j.incidents(1, None, false).await.unwrap()[0].id;
+        for d in j.deliveries_of(id).await.unwrap() {
+            j.update_delivery(d.id, "read", Some(format!("SM{}", d.id)), None).await.unwrap();
+        }
+        id
+    }
+
+    fn reply(sid: &str, from: &str, body: &str) -> Reply {
+        Reply { sid: sid.into(), from: from.into(), body: body.into(), sent_at: Some(Utc::now()) }
+    }
+
+    #[tokio::test]
+    async fn replies_take_by_code_or_the_newest_and_the_rest_are_notes() {
+        let j = AlertJournal::open_in_memory().unwrap();
+        let older = open(&j, 1, "ALERTA Sala 1 quente").await;
+        let newer = open(&j, 2, "ALERTA Sala 2 quente").await;
+        let to = || vec![ANA.to_owned(), BRUNO.to_owned()];
+        assert_eq!(j.handle_reply(reply("SM-a", ANA, "Ok!"), to(), "Ana".into()).await.unwrap(), ReplyOutcome::Took { incident: newer });
+        assert_eq!(j.handle_reply(reply("SM-a", ANA, "Ok!"), to(), "Ana".into()).await.unwrap(), ReplyOutcome::Seen, "handled once");
+        assert_eq!(j.handle_reply(reply("SM-b", BRUNO, &format!("#{older}")), to(), "Bruno".into()).await.unwrap(), ReplyOutcome::Took { incident: older });
+        assert_eq!(j.handle_reply(reply("SM-c", BRUNO, &format!("# {older}")), to(), "Bruno".into()).await.unwrap(), ReplyOutcome::Late { incident: older });
+        assert_eq!(j.handle_reply(reply("SM-d", "+5511977770000", "1"), to(), "?".into()).await.unwrap(), ReplyOutcome::Stranger);
+        assert_eq!(j.handle_reply(reply("SM-e", ANA, "chego em 10 min"), to(), "Ana".into()).await.unwrap(), ReplyOutcome::Note { incident: Some(newer) });
+        let i = j.incident(newer).await.unwrap().unwrap();
+        assert_eq!((i.state, i.acknowledged_by.as_deref(), i.acknowledged_via), (IncidentState::Acknowledged, Some("Ana"), Some(AckVia::Whatsapp)));
+        let log = j.incident_detail(newer).await.unwrap().unwrap().log;
+        assert!(log.iter().any(|l| l.kind == IncidentEventKind::Note && l.detail == "Ana: chego em 10 min"), "{log:?}");
+        assert!(j.engine_events(10).await.unwrap().iter().any(|e| e.kind == "stranger_reply" && e.detail.starts_with("+5511977770000")));
+    }
+}
