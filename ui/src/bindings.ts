@@ -66,7 +66,11 @@ twilio?: TwilioConfig, whatsapp?: WhatsAppConfig, calls?: CallsConfig,
 /**
  * How e-mails become incidents, and how often the team is reminded.
  */
-incidents?: IncidentsConfig, };
+incidents?: IncidentsConfig, 
+/**
+ * Names for numbers (`"+5511999990001" = "Ana"`), used in messages, calls and the history.
+ */
+people?: { [key in string]?: string }, };
 
 export type CsvRow = { id: number, first_seen: string, last_seen: string, title: string, emails: number, state: string, outcome: string, };
 
@@ -114,7 +118,7 @@ export type IncidentDetail = { incident: IncidentSummary, emails: Array<Incident
 
 export type IncidentEmail = { alert_id: number, kind: AlertKind | null, journaled_at: string, sender: string, subject: string, body: string, };
 
-export type IncidentEventKind = "opened" | "repeat" | "recovered" | "reopened" | "acknowledged" | "resolved" | "held" | "released" | "unanswered" | "migrated";
+export type IncidentEventKind = "opened" | "repeat" | "recovered" | "reopened" | "acknowledged" | "resolved" | "held" | "released" | "unanswered" | "migrated" | "note" | "reescalated";
 
 export type IncidentLogLine = { at: string, kind: IncidentEventKind, detail: string, };
 
@@ -155,7 +159,11 @@ remind_every_mins: number,
 /**
  * A problem back this soon after its recovery reopens the same incident; 0 = never.
  */
-reopen_within_mins: number, };
+reopen_within_mins: number, 
+/**
+ * An incident taken but still open this long is escalated again, once per period; 0 = never.
+ */
+reescalate_after_mins: number, };
 
 export type JournalEvent = { at: string, kind: string, detail: string, };
 
@@ -175,7 +183,7 @@ export type MailboxState = { "state": "connecting", attempt: number, } | { "stat
 
 export type MailboxUid = { folder: string, uidvalidity: number, uid: number, };
 
-export type MessagePurpose = "alarm" | "reminder" | "resolved" | "reopened" | "digest" | "legacy";
+export type MessagePurpose = "alarm" | "reminder" | "resolved" | "reopened" | "digest" | "legacy" | "acknowledged" | "reescalated";
 
 export type PauseState = { "state": "active" } | { "state": "paused_until", until: string, } | { "state": "paused_until_resumed" };
 

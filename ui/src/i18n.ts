@@ -31,11 +31,12 @@ const pt = {
   ack_via: { call: "atendeu a ligação", whatsapp: "WhatsApp", desktop: "no Sentinela", cli: "linha de comando" } satisfies Record<AckVia, string>,
   resolve_via: { recovery: "o sensor avisou que normalizou", desktop: "resolvido no Sentinela", cli: "resolvido pela linha de comando" } satisfies Record<ResolveVia, string>,
   alert_kinds: { alarm: "alarme", repeat: "repetição", recovery: "normalizou" } satisfies Record<AlertKind, string>,
-  purposes: { alarm: "alerta", reminder: "lembrete", resolved: "resolvido", reopened: "voltou a alarmar", digest: "resumo", legacy: "alerta" } satisfies Record<MessagePurpose, string>,
+  purposes: { alarm: "alerta", reminder: "lembrete", resolved: "resolvido", reopened: "voltou a alarmar", digest: "resumo", legacy: "alerta", acknowledged: "assumido", reescalated: "reescalonado" } satisfies Record<MessagePurpose, string>,
   log_kinds: {
     opened: "aberto", repeat: "repetição", recovered: "o sensor avisou que normalizou", reopened: "voltou a alarmar",
     acknowledged: "reconhecido", resolved: "resolvido", held: "guardado: notificações pausadas", released: "pausa terminou: equipe avisada",
     unanswered: "NINGUÉM ATENDEU: todas as rodadas de ligações sem resposta", migrated: "trazido de uma versão anterior",
+    note: "resposta no WhatsApp", reescalated: "ainda em alarme depois de assumido: ligações de novo",
   } satisfies Record<IncidentEventKind, string>,
   email: "e-mail", message: "WhatsApp", call: "ligação", timeline_all: "Linha do tempo",
   // Call and WhatsApp states as the journal records them (Twilio's words and the engine's own).
@@ -84,11 +85,12 @@ const en: Words = {
   ack_via: { call: "answered the call", whatsapp: "WhatsApp", desktop: "in Sentinela", cli: "command line" },
   resolve_via: { recovery: "the sensor said it is back to normal", desktop: "resolved in Sentinela", cli: "resolved from the command line" },
   alert_kinds: { alarm: "alarm", repeat: "repeat", recovery: "back to normal" },
-  purposes: { alarm: "alert", reminder: "reminder", resolved: "resolved", reopened: "alarming again", digest: "digest", legacy: "alert" },
+  purposes: { alarm: "alert", reminder: "reminder", resolved: "resolved", reopened: "alarming again", digest: "digest", legacy: "alert", acknowledged: "taken", reescalated: "escalated again" },
   log_kinds: {
     opened: "opened", repeat: "repeat", recovered: "the sensor said it is back to normal", reopened: "alarming again",
     acknowledged: "acknowledged", resolved: "resolved", held: "held: notifications paused", released: "pause ended: team told",
     unanswered: "NOBODY ANSWERED: every round of calls went unanswered", migrated: "brought from an older version",
+    note: "WhatsApp reply", reescalated: "still alarming after it was taken: calling again",
   },
   email: "e-mail", message: "WhatsApp", call: "call", timeline_all: "Timeline",
   states: {

@@ -1,0 +1,221 @@
+//! Acknowledging from the phone, end to end: an alarm e-mail in a real Dovecot, its WhatsApp
+//! messages and calls through the Twilio fake, and the team's replies listed by the fake's
+//! `GET Messages.json` as Twilio lists them. A reply takes the incident (by its code, or the
+//! newest that reached the person), the calls stop, the others are told who took it; strangers
+//! and free text take nothing; a reply is handled once across restarts; a take that lasts too
+//! long is escalated again.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use sentinela_engine::config::{CallsConfig, Config, Security, WhatsAppConfig};
+use sentinela_engine::events::{EngineEvent, EventBus};
+use sentinela_engine::incident::{AckVia, EscalationState, IncidentEventKind, IncidentState};
+use sentinela_engine::notify::{NotifyTiming, ReplyPolling};
+use sentinela_engine::runner::{EngineSecrets, RunningEngine};
+use sentinela_engine::secrets::Secret;
+use sentinela_tests::dovecot::{Dovecot, SENSOR};
+use sentinela_tests::mail::plain;
+use sentinela_tests::twilio_fake::{CallScript, TwilioFake, AUTH_TOKEN};
+use sentinela_tests::wait_for;
+use tempfile::TempDir;
+use tokio::sync::broadcast;
+
+const ANA: &str = "+5511999990001";
+const BRUNO: &str = "+5511999990002";
+const C1: &str = "+5511988880001";
+const SENDER: &str = "+14155238886";
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Setup {
+    server: Dovecot,
+    fake: TwilioFake,
+    data: TempDir,
+    config: Config,
+}
+
+async fn setup() -> Setup {
+    let server = Dovecot::start();
+    let fake = TwilioFake::start().await;
+    // Every call rings long, unanswered: only a reply can stop them.
+    fake.set_no_answer_ms(20_000);
+    let mut config = server.config(Security::Tls);
+    config.twilio = Some(fake.config());
+    config.whatsapp = Some(WhatsAppConfig { from: SENDER.into(), to: vec![ANA.into(), BRUNO.into()], content_sid: String::new() });
+    config.calls = Some(CallsConfig {
+        from: SENDER.into(),
+        to: vec![C1.into()],
+        ring_secs: 25,
+        rounds: 3,
+        round_pause_secs: 1,
+        voice: "Polly.Camila".into(),
+        language: "pt-BR".into(),
+        require_human: true,
+    });
+    config.people = BTreeMap::from([(ANA.into(), "Ana".into()), (BRUNO.into(), "Bruno".into()), (C1.into(), "Carla".into())]);
+    Setup { server, fake, data: TempDir::new().unwrap(), config }
+}
+
+/// The engine with Sentinela's real reply polling (every 3 s while an incident is open).
+async fn start(s: &Setup, replies: ReplyPolling) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
+    let bus = EventBus::default();
+    let rx = bus.subscribe();
+    let secrets = EngineSecrets { imap_password: Dovecot::password(), twilio_token: Some(Secret::new(AUTH_TOKEN)) };
+    let timing = NotifyTiming {
+        call_poll: Duration::from_millis(50),
+        message_poll: Duration::from_millis(50),
+        message_follow_for: Duration::from_secs(3),
+        retry_wait: Duration::from_millis(300),
+        replies,
+    };
+    let engine = RunningEngine::start_with_timing(&s.config, secrets, s.data.path(), bus, timing).await.unwrap();
+    (engine, rx)
+}
+
+fn fast() -> ReplyPolling {
+    ReplyPolling { busy: Duration::from_millis(200), quiet: Duration::from_millis(500) }
+}
+
+async fn opened(rx: &mut broadcast::Receiver<EngineEvent>) -> i64 {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await.expect("an incident opened").unwrap() {
+            EngineEvent::Incident(c) if c.kind == IncidentEventKind::Opened => return c.incident.id,
+            _ => {}
+        }
+    }
+}
+
+/// Waits until the alarm reached both (Twilio accepted the messages) and a call is ringing.
+async fn alarmed(s: &Setup, engine: &RunningEngine, id: i64) {
+    wait_for("the alarm sent to both and a call ringing", WAIT, || async {
+        let sent = engine.journal.deliveries_of(id).await.unwrap().iter().filter(|d| d.sid.is_some()).count();
+        let ringing = engine.journal.calls_of(id).await.unwrap().iter().any(|c| c.state == "ringing");
+        (sent == 2 && ringing).then_some(())
+    })
+    .await;
+    let _ = s;
+}
+
+fn bodies(fake: &TwilioFake, to: &str, start: &str) -> Vec<String> {
+    fake.bodies_to(to).into_iter().filter(|b| b.starts_with(start)).collect()
+}
+
+#[tokio::test]
+async fn a_reply_1_takes_the_incident_stops_the_calls_and_the_others_are_told_who() {
+    let s = setup().await;
+    let (engine, mut rx) = start(&s, ReplyPolling::default()).await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA Temperatura Sala 1 alta 31 C", "Sala 1")).await;
+    let id = opened(&mut rx).await;
+    alarmed(&s, &engine, id).await;
+    let alarm = &bodies(&s.fake, ANA, "🚨")[0];
+    assert!(alarm.ends_with(&format!("Responda *1* para assumir (#{id})")), "the alarm says how to take it: {alarm}");
+    let call = s.fake.creations("Calls")[0].param("Twiml").unwrap().to_owned();
+    assert!(call.contains(">Carla, alerta do Sentinela no CPD."), "the callee hears their name: {call}");
+
+    s.fake.inbound(BRUNO, SENDER, " Ciente! ");
+    let listed = Instant::now();
+    let taken = wait_for("taken by the reply", WAIT, || async {
+        let i = engine.journal.incident(id).await.unwrap()?;
+        (i.state == IncidentState::Acknowledged).then_some(i)
+    })
+    .await;
+    let took = listed.elapsed();
+    assert!(took <= Duration::from_secs(10), "within 10 s of being listed: {took:?}");
+    assert_eq!((taken.acknowledged_by.as_deref(), taken.acknowledged_via), (Some("Bruno"), Some(AckVia::Whatsapp)));
+    wait_for("the ringing call cancelled", WAIT, || async { s.fake.canceled(C1).then_some(()) }).await;
+    wait_for("Ana told who took it", WAIT, || async { (!bodies(&s.fake, ANA, "👍").is_empty()).then_some(()) }).await;
+    let told = &bodies(&s.fake, ANA, "👍")[0];
+    assert!(told.starts_with("👍 Assumido por Bruno às ") && told.contains(&format!("(#{id})")), "{told}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(bodies(&s.fake, BRUNO, "👍").is_empty(), "who took it is not told of it");
+    assert_eq!(s.fake.called_numbers().len(), 1, "no call after the take");
+    // Polling is one request at a time, and fast only while something is untaken.
+    let polls = s.fake.message_lists();
+    assert!(polls.iter().all(|p| p.query.iter().any(|(k, v)| k == "To" && v == &format!("whatsapp:{SENDER}"))));
+    engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn a_code_takes_its_incident_ok_takes_the_newest_strangers_and_free_text_take_nothing() {
+    let s = setup().await;
+    // Both e-mails are waiting at the start: two incidents, one call speaking both.
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA Temperatura Rack-A alta 33 C", "A")).await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA Temperatura Rack-B alta 34 C", "B")).await;
+    let (engine, mut rx) = start(&s, fast()).await;
+    let older = opened(&mut rx).await;
+    let newer = opened(&mut rx).await;
+    assert!(older < newer);
+    alarmed(&s, &engine, newer).await;
+
+    s.fake.inbound("+5511977770000", SENDER, "1");
+    s.fake.inbound(ANA, SENDER, "estou a caminho");
+    wait_for("the note", WAIT, || async {
+        let log = engine.journal.incident_detail(newer).await.unwrap()?.log;
+        log.iter().any(|l| l.kind == IncidentEventKind::Note && l.detail == "Ana: estou a caminho").then_some(())
+    })
+    .await;
+    assert!(engine.journal.engine_events(20).await.unwrap().iter().any(|e| e.kind == "stranger_reply"));
+    for id in [older, newer] {
+        assert_eq!(engine.journal.incident(id).await.unwrap().unwrap().state, IncidentState::Open, "a stranger and a note take nothing");
+    }
+
+    s.fake.inbound(BRUNO, SENDER, &format!("#{older}"));
+    wait_for("the older taken by its code", WAIT, || async {
+        (engine.journal.incident(older).await.unwrap()?.acknowledged_by.as_deref() == Some("Bruno")).then_some(())
+    })
+    .await;
+    assert_eq!(engine.journal.incident(newer).await.unwrap().unwrap().state, IncidentState::Open);
+    s.fake.inbound(ANA, SENDER, "ok");
+    wait_for("the newest taken by ok", WAIT, || async {
+        (engine.journal.incident(newer).await.unwrap()?.acknowledged_by.as_deref() == Some("Ana")).then_some(())
+    })
+    .await;
+    wait_for("the call cancelled once nothing is untaken", WAIT, || async { s.fake.canceled(C1).then_some(()) }).await;
+    engine.stop(WAIT).await;
+
+    // After a restart the same replies are listed again: none is handled twice.
+    let told_before = s.fake.bodies_to(ANA).len() + s.fake.bodies_to(BRUNO).len();
+    let lists_before = s.fake.message_lists().len();
+    let (engine, _rx) = start(&s, fast()).await;
+    wait_for("the replies listed again", WAIT, || async { (s.fake.message_lists().len() > lists_before + 1).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(s.fake.bodies_to(ANA).len() + s.fake.bodies_to(BRUNO).len(), told_before, "nobody told again");
+    let notes = engine.journal.incident_detail(newer).await.unwrap().unwrap().log.into_iter().filter(|l| l.kind == IncidentEventKind::Note).count();
+    assert_eq!(notes, 1, "the note is kept once");
+    engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn a_take_older_than_reescalate_after_is_escalated_again() {
+    let mut s = setup().await;
+    s.config.incidents.reescalate_after_mins = 60;
+    let (engine, mut rx) = start(&s, fast()).await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA Umidade Sala 4 alta 80%", "x")).await;
+    let id = opened(&mut rx).await;
+    alarmed(&s, &engine, id).await;
+    s.fake.inbound(ANA, SENDER, "1");
+    wait_for("taken", WAIT, || async { (engine.journal.incident(id).await.unwrap()?.state == IncidentState::Acknowledged).then_some(()) }).await;
+    wait_for("the call cancelled", WAIT, || async { s.fake.canceled(C1).then_some(()) }).await;
+    let calls_before = s.fake.called_numbers().len();
+
+    // An hour passes (written into the journal by another process, as the clock would).
+    let past = (chrono::Utc::now() - chrono::Duration::minutes(61)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let db = rusqlite::Connection::open(s.data.path().join("sentinela.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    db.execute("UPDATE incidents SET acknowledged_at = ?1 WHERE id = ?2", rusqlite::params![past, id]).unwrap();
+
+    let again = wait_for("escalated again", WAIT, || async {
+        let i = engine.journal.incident(id).await.unwrap()?;
+        (i.state == IncidentState::Open && i.escalation != EscalationState::Stopped).then_some(i)
+    })
+    .await;
+    assert_eq!(again.state, IncidentState::Open);
+    wait_for("a new call", WAIT, || async { (s.fake.called_numbers().len() > calls_before).then_some(()) }).await;
+    for to in [ANA, BRUNO] {
+        wait_for("the still-alarming message", WAIT, || async { (!bodies(&s.fake, to, "🔁").is_empty()).then_some(()) }).await;
+        let m = &bodies(&s.fake, to, "🔁")[0];
+        assert!(m.starts_with("🔁 Ainda em alarme 1 h 01 min depois de assumido por Ana"), "{m}");
+    }
+    engine.stop(WAIT).await;
+}
