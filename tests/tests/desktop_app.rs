@@ -86,6 +86,7 @@ async fn the_desktop_app_end_to_end() {
         ("#calls-to", "(11) 98888-0001".to_owned()),
         ("#calls-rounds", "1".to_owned()),
         ("#calls-round_pause_secs", "1".to_owned()),
+        ("#people", "(11) 99999-0001 = Ana\n(11) 98888-0001 = Carla".to_owned()),
     ] {
         wd.fill(field, &value).await;
     }
@@ -212,7 +213,8 @@ async fn the_desktop_app_end_to_end() {
             v.as_str().is_some_and(|s| s.starts_with("reconhecido"))
         })
         .await;
-    assert_eq!(outcome, json!(format!("reconhecido — por {CALLEE} (atendeu a ligação)")));
+    // [people] names the callee: who took it reads as a name, not a number.
+    assert_eq!(outcome, json!("reconhecido — por Carla (atendeu a ligação)"));
     // A window opened from the tray is not focused under Xvfb (no window manager), so WebDriver's
     // pointer click is refused as "not interactable": dispatch the click in the page instead.
     wd.execute("document.querySelector('#rows tr').click()", json!([])).await;
@@ -249,10 +251,10 @@ async fn the_desktop_app_end_to_end() {
         .await;
     let csv_path = exported.as_str().unwrap().rsplit_once(' ').map(|(_, p)| p.trim().to_owned()).unwrap();
     let csv = std::fs::read_to_string(&csv_path).unwrap_or_else(|e| panic!("{csv_path}: {e}"));
-    assert!(csv.starts_with("id,first_seen,last_seen,title,emails,state,outcome") && csv.contains(&format!("por {CALLEE}")), "{csv}");
+    assert!(csv.starts_with("id,first_seen,last_seen,title,emails,state,outcome") && csv.contains("por Carla"), "{csv}");
     wait_until("the acknowledged notification", WAIT, || {
         let n = desktop.notifications();
-        n.contains("Incidente assumido #1") && n.contains(&format!("por {CALLEE}"))
+        n.contains("Incidente assumido #1") && n.contains("por Carla")
     });
     let notifications = desktop.notifications();
     assert!(notifications.contains("&lt;img src=x"), "the e-mail's markup reaches the daemon escaped: {notifications}");
@@ -314,6 +316,23 @@ async fn the_desktop_app_end_to_end() {
         v.as_str().is_some_and(|s| s.contains("Vigiando"))
     })
     .await;
+
+    // --- Taken from the phone: Ana's WhatsApp reply shows in the open window, with her name.
+    fake.script_call(CALLEE, CallScript::NoAnswer);
+    fake.set_no_answer_ms(20_000);
+    server.append("INBOX", &plain(SENSOR, "ALERTA Fumaça na Sala 7", "detector 2")).await;
+    wd.wait_for("the new incident in the list", WAIT, "return document.querySelector('#rows tr td:nth-child(2)')?.textContent ?? ''", |v| {
+        v.as_str().is_some_and(|s| s.contains("Fumaça na Sala 7"))
+    })
+    .await;
+    wait_until("its alarm on Ana's phone", WAIT, || fake.bodies_to(WA).iter().any(|b| b.contains("Fumaça na Sala 7") && b.contains("Responda *1* para assumir")));
+    fake.inbound(WA, "+14155238886", "Ciente");
+    wd.wait_for("taken by Ana, in the window", WAIT, "return document.querySelector('#rows tr td:last-child')?.textContent ?? ''", |v| {
+        v.as_str().is_some_and(|s| s == "reconhecido — por Ana (WhatsApp)")
+    })
+    .await;
+    wait_until("the notification says who took it", WAIT, || desktop.notifications().contains("por Ana"));
+    wait_until("the ringing call cancelled", WAIT, || fake.canceled(CALLEE));
 
     // --- The mailbox goes away: the tray and a notification say so, and again on recovery.
     let mut server = server;

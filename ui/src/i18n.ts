@@ -39,6 +39,10 @@ const pt = {
     note: "resposta no WhatsApp", reescalated: "ainda em alarme depois de assumido: ligações de novo",
   } satisfies Record<IncidentEventKind, string>,
   email: "e-mail", message: "WhatsApp", call: "ligação", timeline_all: "Linha do tempo",
+  incidents: "Incidentes", people: "Pessoas", remind_every_mins: "Lembrete no WhatsApp a cada (min; 0 = nunca)",
+  reopen_within_mins: "Reabrir se voltar em até (min; 0 = nunca)", reescalate_after_mins: "Ligar de novo se continuar após assumido (min; 0 = nunca)",
+  recovery_words: "Palavras extras de normalização (uma por linha)", key_pattern: "Padrão do problema (regex com (?P<key>…), opcional)",
+  people_names: "Nomes (número = nome, um por linha)",
   // Call and WhatsApp states as the journal records them (Twilio's words and the engine's own).
   states: {
     placing: "discando", queued: "na fila", initiated: "iniciada", ringing: "tocando", "in-progress": "em andamento",
@@ -93,6 +97,10 @@ const en: Words = {
     note: "WhatsApp reply", reescalated: "still alarming after it was taken: calling again",
   },
   email: "e-mail", message: "WhatsApp", call: "call", timeline_all: "Timeline",
+  incidents: "Incidents", people: "People", remind_every_mins: "WhatsApp reminder every (min; 0 = never)",
+  reopen_within_mins: "Reopen when back within (min; 0 = never)", reescalate_after_mins: "Call again if still open after taken (min; 0 = never)",
+  recovery_words: "Extra back-to-normal words (one per line)", key_pattern: "Problem pattern (regex with (?P<key>…), optional)",
+  people_names: "Names (number = name, one per line)",
   states: {
     placing: "dialling", queued: "queued", initiated: "initiated", ringing: "ringing", "in-progress": "in progress",
     completed: "completed", answered: "answered", machine: "voicemail", unconfirmed: "answered, person not confirmed",

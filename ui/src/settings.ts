@@ -7,7 +7,7 @@ import { showEngineStatus } from "./status";
 import { words, type Words } from "./i18n";
 import { ipc, isAppError, onSettingsUpdated, type Config, type Lang } from "./ipc";
 
-type Kind = "text" | "number" | "bool" | "list" | "security";
+type Kind = "text" | "number" | "bool" | "list" | "words" | "people" | "security";
 interface Field { path: string; label: keyof Words; kind: Kind }
 
 const SECTIONS: { title: keyof Words; optional?: boolean; fields: Field[] }[] = [
@@ -48,7 +48,29 @@ const SECTIONS: { title: keyof Words; optional?: boolean; fields: Field[] }[] = 
     { path: "calls.language", label: "language", kind: "text" },
     { path: "calls.require_human", label: "require_human", kind: "bool" },
   ] },
+  { title: "incidents", fields: [
+    { path: "incidents.remind_every_mins", label: "remind_every_mins", kind: "number" },
+    { path: "incidents.reopen_within_mins", label: "reopen_within_mins", kind: "number" },
+    { path: "incidents.reescalate_after_mins", label: "reescalate_after_mins", kind: "number" },
+    { path: "incidents.recovery_words", label: "recovery_words", kind: "words" },
+    { path: "incidents.key_pattern", label: "key_pattern", kind: "text" },
+  ] },
+  { title: "people", fields: [
+    { path: "people", label: "people_names", kind: "people" },
+  ] },
 ];
+
+/** `[people]` typed one per line, `(11) 99999-0001 = Ana`; the engine checks the numbers. */
+export function parsePeople(text: string): Record<string, string> {
+  const people: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    const at = line.indexOf("=");
+    const [number, name] = at < 0 ? [line, ""] : [line.slice(0, at), line.slice(at + 1)];
+    people[number.trim()] = name.trim();
+  }
+  return people;
+}
 
 export const DEFAULTS: Config = {
   mailbox: { host: "", port: null, security: "tls", username: "", folder: "INBOX", ca_file: "", rescan_secs: 20, mark_seen: true, max_message_bytes: 1048576 },
@@ -56,6 +78,8 @@ export const DEFAULTS: Config = {
   twilio: { account_sid: "", api_key_sid: "", base_url: "https://api.twilio.com", dry_run: false },
   whatsapp: { from: "+14155238886", to: [], content_sid: "" },
   calls: { from: "", to: [], ring_secs: 25, rounds: 2, round_pause_secs: 60, voice: "Polly.Camila", language: "pt-BR", require_human: true },
+  incidents: { key_pattern: "", recovery_words: [], remind_every_mins: 30, reopen_within_mins: 15, reescalate_after_mins: 60 },
+  people: {},
 };
 
 const id = (path: string) => path.replace(/\./g, "-");
@@ -77,11 +101,16 @@ export function readForm(root: ParentNode, base: Config = DEFAULTS): Config {
     for (const f of s.fields) {
       const input = root.querySelector<HTMLInputElement & HTMLTextAreaElement & HTMLSelectElement>(`#${id(f.path)}`);
       if (!input) continue;
+      if (f.kind === "people") {
+        cfg.people = parsePeople(input.value);
+        continue;
+      }
       const key = f.path.split(".")[1];
       section[key] =
         f.kind === "bool" ? input.checked
         : f.kind === "number" ? (input.value.trim() === "" ? null : Number(input.value))
         : f.kind === "list" ? splitNumbers(input.value)
+        : f.kind === "words" ? input.value.split(/[\n,;]+/).map((w) => w.trim()).filter(Boolean)
         : input.value;
     }
   }
@@ -90,6 +119,7 @@ export function readForm(root: ParentNode, base: Config = DEFAULTS): Config {
 
 function fillForm(root: ParentNode, cfg: Config): void {
   for (const s of SECTIONS) {
+    // A file without [incidents] or [people] shows their defaults.
     const present = get(cfg, s.title) != null;
     const toggle = root.querySelector<HTMLInputElement>(`#enable-${s.title}`);
     if (toggle) toggle.checked = present;
@@ -99,7 +129,8 @@ function fillForm(root: ParentNode, cfg: Config): void {
       if (!input) continue;
       const v = get(source, f.path);
       if (f.kind === "bool") input.checked = Boolean(v);
-      else if (f.kind === "list") input.value = ((v as string[] | undefined) ?? []).join("\n");
+      else if (f.kind === "people") input.value = Object.entries((v as Record<string, string> | undefined) ?? {}).map(([n, name]) => `${n} = ${name}`).join("\n");
+      else if (f.kind === "list" || f.kind === "words") input.value = ((v as string[] | undefined) ?? []).join("\n");
       else input.value = v == null ? "" : String(v);
     }
   }
@@ -116,7 +147,7 @@ function buildForm(form: HTMLElement, w: Words, onChange: () => void): void {
     for (const f of s.fields) {
       const input =
         f.kind === "security" ? el("select", { id: id(f.path) }, el("option", { value: "tls" }, "TLS (993)"), el("option", { value: "starttls" }, "STARTTLS (143)"), el("option", { value: "plain" }, "plain (localhost)"))
-        : f.kind === "list" ? el("textarea", { id: id(f.path), rows: "3" })
+        : f.kind === "list" || f.kind === "words" || f.kind === "people" ? el("textarea", { id: id(f.path), rows: "3" })
         : el("input", { id: id(f.path), type: f.kind === "bool" ? "checkbox" : f.kind === "number" ? "number" : f.path.includes("password") ? "password" : "text" });
       input.addEventListener("input", onChange);
       input.addEventListener("change", onChange);
