@@ -139,6 +139,10 @@ pub async fn incident_detail(state: State<'_, WindowProcess>, id: IncidentId) ->
     for c in &mut detail.calls {
         c.error_message = lang.twilio_code_problem(c.error_code, c.error_message.take());
     }
+    // Numbers are shown with the names `[people]` gives them.
+    if let Ok(config) = Config::load(&state.config_path) {
+        detail.names = config.people;
+    }
     Ok(detail)
 }
 

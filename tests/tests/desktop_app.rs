@@ -225,7 +225,7 @@ async fn the_desktop_app_end_to_end() {
         .await;
     // When, who, what happened and who picked up, in Portuguese: "13:00:05 — rodada 1 — …".
     let call = calls[0].as_str().unwrap();
-    assert!(call.ends_with(&format!(" — rodada 1 — {CALLEE}: atendida (pessoa) — duração 1 s")), "{call}");
+    assert!(call.ends_with(&format!(" — rodada 1 — Carla ({CALLEE}): atendida (pessoa) — duração 1 s")), "{call}");
     assert!(call.split(" — ").next().unwrap().matches(':').count() == 2, "the time of the call first: {call}");
     // The message's state follows Twilio's live (the open detail refreshes on each delivery event).
     let whatsapp = wd
@@ -233,7 +233,7 @@ async fn the_desktop_app_end_to_end() {
             v.as_str().is_some_and(|s| ["lida", "entregue"].iter().any(|end| s.ends_with(end)))
         })
         .await;
-    assert!(whatsapp.as_str().unwrap().contains(&format!(" — {WA} (alerta): ")), "{whatsapp}");
+    assert!(whatsapp.as_str().unwrap().contains(&format!(" — Ana ({WA}) (alerta): ")), "{whatsapp}");
     let timeline = wd.execute("return [...document.querySelectorAll('#detail-timeline li')].map(li => li.dataset.kind)", json!([])).await;
     assert_eq!(timeline[0], json!("email"), "the incident's story starts with its e-mail: {timeline}");
 

@@ -114,7 +114,11 @@ search: string, };
 
 export type IncidentChange = { incident: IncidentSummary, kind: IncidentEventKind, detail: string, };
 
-export type IncidentDetail = { incident: IncidentSummary, emails: Array<IncidentEmail>, whatsapp: Array<Delivery>, calls: Array<CallAttempt>, log: Array<IncidentLogLine>, };
+export type IncidentDetail = { incident: IncidentSummary, emails: Array<IncidentEmail>, whatsapp: Array<Delivery>, calls: Array<CallAttempt>, log: Array<IncidentLogLine>, 
+/**
+ * Names of the numbers above (`[people]`), filled by whoever has the configuration.
+ */
+names: { [key in string]?: string }, };
 
 export type IncidentEmail = { alert_id: number, kind: AlertKind | null, journaled_at: string, sender: string, subject: string, body: string, };
 

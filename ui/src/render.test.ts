@@ -26,6 +26,7 @@ const detail: IncidentDetail = {
     { at: "2026-11-01T10:00:00Z", kind: "opened", detail: hostile },
     { at: "2026-11-01T10:01:00Z", kind: "acknowledged", detail: "+5511988880002 (call)" },
   ],
+  names: {},
 };
 
 describe("rendering attacker-controlled e-mail text", () => {
@@ -57,6 +58,12 @@ describe("rendering attacker-controlled e-mail text", () => {
     expect(text).toContain("e-mail (repetição)");
     expect(text).toContain("reconhecido — por +5511988880002 (atendeu a ligação)");
     expect(text).toContain("WhatsApp +5511999990001 (alerta): lida");
+  });
+
+  it("names the people [people] knows", () => {
+    const box = document.createElement("div");
+    renderDetail(box, { ...detail, names: { "+5511988880002": "Bruno" } }, words("pt"), "pt");
+    expect([...box.querySelectorAll("#detail-calls li")].map((li) => li.textContent)[1]).toBe("rodada 1 — Bruno (+5511988880002): atendida (pessoa) — duração 31 s");
   });
 
   it("offers Reconhecer only while open and Resolver until resolved", () => {

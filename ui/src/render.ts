@@ -41,12 +41,20 @@ function problem(x: { error_code: number | null; error_message: string | null })
   return x.error_code !== null ? ` — ${x.error_code}` : "";
 }
 
-function deliveryLine(d: Delivery, w: Words): string {
-  return `${d.recipient} (${w.purposes[d.purpose]}): ${stateWord(d.state, w)}` + problem(d);
+type Names = IncidentDetail["names"];
+
+/** "Ana (+5511999990001)" when `[people]` names the number. */
+function who(number: string, names: Names): string {
+  const name = names[number];
+  return name ? `${name} (${number})` : number;
 }
 
-function callLine(c: CallAttempt, w: Words): string {
-  return `${w.round} ${c.round + 1} — ${c.number}: ${stateWord(c.outcome ?? c.state, w)}` +
+function deliveryLine(d: Delivery, w: Words, names: Names = {}): string {
+  return `${who(d.recipient, names)} (${w.purposes[d.purpose]}): ${stateWord(d.state, w)}` + problem(d);
+}
+
+function callLine(c: CallAttempt, w: Words, names: Names = {}): string {
+  return `${w.round} ${c.round + 1} — ${who(c.number, names)}: ${stateWord(c.outcome ?? c.state, w)}` +
     (c.answered_by ? ` (${answeredByWord(c.answered_by, w)})` : "") +
     (c.duration !== null ? ` — ${w.duration} ${c.duration} s` : "") +
     problem(c);
@@ -83,8 +91,8 @@ export function renderDetail(box: HTMLElement, d: IncidentDetail, w: Words, lang
     ...d.log
       .filter((l) => !["opened", "repeat", "recovered"].includes(l.kind))
       .map((l) => ({ at: l.at, kind: `log-${l.kind}`, text: w.log_kinds[l.kind] + said(l.kind, l.detail) })),
-    ...d.whatsapp.map((x) => ({ at: x.updated_at, kind: "whatsapp", text: `${w.message} ${deliveryLine(x, w)}` })),
-    ...d.calls.map((c) => ({ at: c.updated_at, kind: "call", text: `${w.call} ${callLine(c, w)}` })),
+    ...d.whatsapp.map((x) => ({ at: x.updated_at, kind: "whatsapp", text: `${w.message} ${deliveryLine(x, w, d.names)}` })),
+    ...d.calls.map((c) => ({ at: c.updated_at, kind: "call", text: `${w.call} ${callLine(c, w, d.names)}` })),
   ];
   lines.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
   box.append(
@@ -98,9 +106,9 @@ export function renderDetail(box: HTMLElement, d: IncidentDetail, w: Words, lang
     el("ol", { id: "detail-timeline" }, ...lines.map((l) => el("li", { "data-kind": l.kind }, step(l.at, lang) + l.text))),
     el("h3", {}, w.deliveries),
     el("ul", { id: "detail-whatsapp" }, ...d.whatsapp.map((x) =>
-      el("li", { "data-state": x.state }, step(x.updated_at, lang) + deliveryLine(x, w)))),
+      el("li", { "data-state": x.state }, step(x.updated_at, lang) + deliveryLine(x, w, d.names)))),
     el("h3", {}, w.timeline),
     el("ol", { id: "detail-calls" }, ...d.calls.map((c) =>
-      el("li", { "data-outcome": c.outcome ?? c.state }, step(c.updated_at, lang) + callLine(c, w)))),
+      el("li", { "data-outcome": c.outcome ?? c.state }, step(c.updated_at, lang) + callLine(c, w, d.names)))),
   );
 }

@@ -80,6 +80,8 @@ pub struct IncidentDetail {
     pub whatsapp: Vec<Delivery>,
     pub calls: Vec<CallAttempt>,
     pub log: Vec<IncidentLogLine>,
+    /// Names of the numbers above (`[people]`), filled by whoever has the configuration.
+    pub names: std::collections::BTreeMap<String, String>,
 }
 
 /// What a manual acknowledge or resolve did.
@@ -708,6 +710,7 @@ impl AlertJournal {
             whatsapp: self.deliveries_of(id).await?,
             calls: self.calls_of(id).await?,
             log,
+            names: Default::default(),
         }))
     }
 
