@@ -231,6 +231,16 @@ impl TwilioFake {
         self.state.lock().unwrap().calls.iter().any(|c| c.to == number && matches!(c.ended, Some((_, "canceled"))))
     }
 
+    /// When the newest call to `number` was cancelled by the client, if it was.
+    pub fn canceled_at(&self, number: &str) -> Option<Instant> {
+        let s = self.state.lock().unwrap();
+        let call = s.calls.iter().rev().find(|c| c.to == number)?;
+        match call.ended {
+            Some((at, "canceled")) => Some(at),
+            _ => None,
+        }
+    }
+
     /// The bodies of the messages sent to `number`, in order.
     pub fn bodies_to(&self, number: &str) -> Vec<String> {
         let to = format!("whatsapp:{number}");
