@@ -1,12 +1,13 @@
 //! Shared pieces of Sentinela's integration tests and benchmarks: a real Dovecot server
 //! ([`dovecot`]), a stateful Twilio API fake ([`twilio_fake`]), e-mail builders ([`mail`]), a
 //! private desktop for the real app ([`desktop`]) with a user's mouse and keyboard on it
-//! ([`x11`]), and small waiting helpers.
+//! ([`x11`]), the notify side's scenario ([`scenario`]), and small waiting helpers.
 
 pub mod dovecot;
 pub mod desktop;
 pub mod headless;
 pub mod mail;
+pub mod scenario;
 pub mod twilio_fake;
 pub mod x11;
 

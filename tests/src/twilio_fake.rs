@@ -191,7 +191,8 @@ impl TwilioFake {
         self.state.lock().unwrap().message_scripts.insert(number.into(), script);
     }
 
-    /// Queues a fault for the next request whose path contains `path_part` ("Calls.json", …).
+    /// Queues a fault for the next request whose path contains `path_part` ("Calls.json", …);
+    /// `"GET Messages.json"` faults the next message list instead of the next creation.
     pub fn fault_next(&self, path_part: &str, fault: Fault) {
         self.state.lock().unwrap().faults.push_back((path_part.into(), fault));
     }
@@ -299,7 +300,17 @@ async fn handle(state: Arc<Mutex<State>>, method: Method, uri: Uri, headers: Hea
             auth_user: user.clone(),
             at: Instant::now(),
         });
-        let pos = s.faults.iter().position(|(part, _)| path.contains(part.as_str()));
+        // "Messages.json" means the creation (POST); a list (GET) is faulted only when the part
+        // says so ("GET …/Messages.json"), so the reply poller does not eat a test's fault.
+        let request = format!("{method} {path}");
+        let listing = method == Method::GET && (path.ends_with("/Messages.json") || path.ends_with("/Calls.json"));
+        let pos = s.faults.iter().position(|(part, _)| {
+            if part.starts_with("GET ") || part.starts_with("POST ") {
+                request.contains(part.as_str()) || (part.starts_with("GET ") && request.starts_with("GET ") && path.ends_with(&part[4..]))
+            } else {
+                path.contains(part.as_str()) && !listing
+            }
+        });
         pos.and_then(|i| s.faults.remove(i)).map(|(_, f)| f)
     };
     match fault {

@@ -3,16 +3,13 @@
 
 use std::time::Duration;
 
-use sentinela_engine::config::{CallsConfig, Config, Security, WhatsAppConfig};
-use sentinela_engine::events::{EngineEvent, EventBus, TwilioState};
+use sentinela_engine::events::{EngineEvent, TwilioState};
 use sentinela_engine::incident::{AckVia, EscalationState, IncidentEventKind, IncidentState};
-use sentinela_engine::notify::NotifyTiming;
-use sentinela_engine::runner::{EngineSecrets, RunningEngine};
-use sentinela_engine::secrets::Secret;
-use sentinela_tests::dovecot::{Dovecot, SENSOR};
+use sentinela_engine::runner::RunningEngine;
+use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::mail::plain;
-use sentinela_tests::twilio_fake::{CallScript, Fault, MessageScript, TwilioFake, API_KEY_SECRET, API_KEY_SID, AUTH_TOKEN};
-use tempfile::TempDir;
+use sentinela_tests::scenario::{fast, Scenario, SENDER};
+use sentinela_tests::twilio_fake::{CallScript, Fault, MessageScript, API_KEY_SECRET, API_KEY_SID, AUTH_TOKEN};
 use tokio::sync::broadcast;
 
 const WA1: &str = "+5511999990001";
@@ -20,51 +17,29 @@ const WA2: &str = "+5511999990002";
 const C1: &str = "+5511988880001";
 const C2: &str = "+5511988880002";
 const C3: &str = "+5511988880003";
-const SENDER: &str = "+14155238886";
+/// Who the fake was asked to send an alarm message to (a body or template that says how to take
+/// it), in order — not the "Assumido por …" that follows a take.
+fn alarmed(fake: &sentinela_tests::twilio_fake::TwilioFake) -> Vec<String> {
+    let says_how = |m: &sentinela_tests::twilio_fake::Recorded| {
+        m.param("Body").is_some_and(|b| b.contains("🚨")) || m.param("ContentVariables").is_some_and(|v| v.contains("Responda"))
+    };
+    fake.creations("Messages")
+        .iter().filter(|m| says_how(m)).map(|m| m.param("To").unwrap().trim_start_matches("whatsapp:").to_owned()).collect()
+}
+
+/// How an unnamed number is shown: written the Brazilian way.
+fn shown(number: &str) -> String {
+    sentinela_engine::phone::display(number)
+}
+
 const WAIT: Duration = Duration::from_secs(20);
 
-struct Setup {
-    server: Dovecot,
-    fake: TwilioFake,
-    data: TempDir,
-    config: Config,
+async fn setup() -> Scenario {
+    Scenario::new(&[WA1, WA2], &[C1, C2, C3], 2).await
 }
 
-async fn setup() -> Setup {
-    let server = Dovecot::start();
-    let fake = TwilioFake::start().await;
-    let mut config = server.config(Security::Tls);
-    config.twilio = Some(fake.config());
-    config.whatsapp = Some(WhatsAppConfig { from: SENDER.into(), to: vec![WA1.into(), WA2.into()], content_sid: String::new() });
-    config.calls = Some(CallsConfig {
-        from: SENDER.into(),
-        to: vec![C1.into(), C2.into(), C3.into()],
-        ring_secs: 25,
-        rounds: 2,
-        round_pause_secs: 1,
-        voice: "Polly.Camila".into(),
-        language: "pt-BR".into(),
-        require_human: true,
-    });
-    Setup { server, fake, data: TempDir::new().unwrap(), config }
-}
-
-fn fast() -> NotifyTiming {
-    NotifyTiming {
-        call_poll: Duration::from_millis(50),
-        message_poll: Duration::from_millis(50),
-        message_follow_for: Duration::from_secs(3),
-        retry_wait: Duration::from_millis(300),
-        ..NotifyTiming::default()
-    }
-}
-
-async fn start(s: &Setup, token: &str) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
-    let bus = EventBus::default();
-    let rx = bus.subscribe();
-    let secrets = EngineSecrets { imap_password: Dovecot::password(), twilio_token: Some(Secret::new(token)) };
-    let engine = RunningEngine::start_with_timing(&s.config, secrets, s.data.path(), bus, fast()).await.unwrap();
-    (engine, rx)
+async fn start(s: &Scenario, token: &str) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
+    s.start(token, fast()).await
 }
 
 async fn until<T>(rx: &mut broadcast::Receiver<EngineEvent>, what: &str, mut pick: impl FnMut(&EngineEvent) -> Option<T>) -> T {
@@ -91,9 +66,12 @@ async fn escalation_end(rx: &mut broadcast::Receiver<EngineEvent>) -> (i64, Stri
 }
 
 /// Waits until every WhatsApp delivery reached a final state.
+/// Waits until every alarm message of `incident` reached a final state (the "Assumido por …"
+/// messages that follow a take are not counted).
 async fn deliveries_final(engine: &RunningEngine, incident: i64, n: usize) -> Vec<sentinela_engine::journal::Delivery> {
     sentinela_tests::wait_for("final WhatsApp states", WAIT, || async {
-        let d = engine.journal.deliveries_of(incident).await.unwrap();
+        let mut d = engine.journal.deliveries_of(incident).await.unwrap();
+        d.retain(|d| d.purpose == sentinela_engine::incident::MessagePurpose::Alarm);
         (d.len() == n && d.iter().all(|d| ["read", "failed", "undelivered", "error", "dry_run"].contains(&d.state.as_str()))).then_some(d)
     })
     .await
@@ -111,11 +89,17 @@ async fn an_alert_reaches_every_recipient_once_and_calls_stop_at_the_first_human
         .await;
 
     let (alert, outcome, by) = escalation_end(&mut rx).await;
-    assert_eq!((outcome.as_str(), by.as_deref()), ("answered", Some(C2)));
+    assert_eq!((outcome.as_str(), by), ("answered", Some(shown(C2))));
     assert_eq!(s.fake.called_numbers(), [C1, C2], "in order, stopped at the first human");
-    let mut messaged = s.fake.messaged_numbers();
+    let mut messaged = alarmed(&s.fake);
     messaged.sort();
     assert_eq!(messaged, [WA1, WA2], "each recipient exactly once");
+    for to in [WA1, WA2] {
+        sentinela_tests::wait_for("the others told who took it", WAIT, || async {
+            s.fake.bodies_to(to).iter().any(|b| b.starts_with(&format!("👍 Assumido por {} às ", shown(C2)))).then_some(())
+        })
+        .await;
+    }
 
     let calls = s.fake.creations("Calls");
     for c in &calls {
@@ -128,7 +112,8 @@ async fn an_alert_reaches_every_recipient_once_and_calls_stop_at_the_first_human
         assert!(twiml.contains("Ação: verificar o ar-condicionado &amp; &lt;já&gt;"), "{twiml}");
         assert!(!twiml.contains("<Sala 1>") && !twiml.contains("<já>"));
     }
-    let msgs = s.fake.creations("Messages");
+    let msgs: Vec<_> = s.fake.creations("Messages").into_iter().filter(|m| m.param("Body").is_some_and(|b| b.starts_with("🚨"))).collect();
+    assert_eq!(msgs.len(), 2);
     for m in &msgs {
         assert_eq!(m.param("From"), Some(&*format!("whatsapp:{SENDER}")));
         let id = engine.journal.alerts(1).await.unwrap()[0].incident_id.unwrap();
@@ -144,7 +129,7 @@ async fn an_alert_reaches_every_recipient_once_and_calls_stop_at_the_first_human
     assert_eq!(attempts[1].answered_by.as_deref(), Some("human"));
     assert_eq!(attempts[1].duration, Some(1));
     let incident = engine.journal.incident(alert).await.unwrap().unwrap();
-    assert_eq!((incident.state, incident.escalation, incident.acknowledged_by.as_deref()), (IncidentState::Acknowledged, EscalationState::Answered, Some(C2)));
+    assert_eq!((incident.state, incident.escalation, incident.acknowledged_by), (IncidentState::Acknowledged, EscalationState::Answered, Some(shown(C2))));
     let deliveries = deliveries_final(&engine, alert, 2).await;
     assert!(deliveries.iter().all(|d| d.state == "read" && d.sid.as_deref().is_some_and(|s| s.starts_with("SM"))));
     engine.stop(WAIT).await;
@@ -158,7 +143,7 @@ async fn voicemail_is_hung_up_and_the_queue_goes_on() {
     let (engine, mut rx) = start(&s, AUTH_TOKEN).await;
     s.server.append("INBOX", &plain(SENSOR, "ALERTA água", "Vazamento")).await;
     let (alert, outcome, by) = escalation_end(&mut rx).await;
-    assert_eq!((outcome.as_str(), by.as_deref()), ("answered", Some(C2)));
+    assert_eq!((outcome.as_str(), by), ("answered", Some(shown(C2))));
     assert_eq!(s.fake.called_numbers(), [C1, C2]);
     assert!(s.fake.hung_up(C1), "the machine was hung up on");
     let attempts = engine.journal.calls_of(alert).await.unwrap();
@@ -196,7 +181,7 @@ async fn unknown_machine_detection_is_not_a_person_but_a_late_human_is() {
     let (engine, mut rx) = start(&s, AUTH_TOKEN).await;
     s.server.append("INBOX", &plain(SENSOR, "ALERTA energia", "UPS")).await;
     let (alert, outcome, by) = escalation_end(&mut rx).await;
-    assert_eq!((outcome.as_str(), by.as_deref()), ("answered", Some(C2)));
+    assert_eq!((outcome.as_str(), by), ("answered", Some(shown(C2))));
     let outcomes: Vec<_> = engine.journal.calls_of(alert).await.unwrap().into_iter().map(|a| a.outcome.unwrap()).collect();
     assert_eq!(outcomes, ["unconfirmed", "answered"]);
     engine.stop(WAIT).await;
@@ -240,9 +225,10 @@ async fn transient_faults_are_retried_without_duplicates() {
     let calls = s.fake.creations("Calls");
     assert!(calls[1].at - calls[0].at >= Duration::from_secs(1), "Retry-After honoured");
     deliveries_final(&engine, alert, 2).await;
-    let mut messaged = s.fake.messaged_numbers();
-    messaged.sort();
-    assert_eq!(messaged, [WA1, WA2], "one message each despite the 500 and the dropped connection");
+    for to in [WA1, WA2] {
+        let alarms = s.fake.bodies_to(to).into_iter().filter(|b| b.starts_with("🚨")).count();
+        assert_eq!(alarms, 1, "{to}: one alarm despite the 500 and the dropped connection");
+    }
     engine.stop(WAIT).await;
 }
 
@@ -297,16 +283,16 @@ async fn two_racks_alarming_at_once_are_two_incidents_spoken_in_one_call_and_one
     let (engine, mut rx) = start(&s, AUTH_TOKEN).await;
     let (first, outcome, by) = escalation_end(&mut rx).await;
     let (second, ..) = escalation_end(&mut rx).await;
-    assert_eq!((outcome.as_str(), by.as_deref()), ("answered", Some(C1)));
+    assert_eq!((outcome.as_str(), by), ("answered", Some(shown(C1))));
     assert_ne!(first, second, "two incidents");
     assert_eq!(s.fake.called_numbers(), [C1], "one call for both");
     let twiml = s.fake.creations("Calls")[0].param("Twiml").unwrap().to_owned();
     assert!(twiml.contains("2 alertas abertos. Alerta 1: ALERTA Temperatura Rack-B alta 34.0 C. Rack B. Alerta 2: ALERTA Temperatura Rack-A"), "newest first: {twiml}");
     for id in [first, second] {
         let i = engine.journal.incident(id).await.unwrap().unwrap();
-        assert_eq!((i.state, i.acknowledged_by.as_deref()), (IncidentState::Acknowledged, Some(C1)));
+        assert_eq!((i.state, i.acknowledged_by), (IncidentState::Acknowledged, Some(shown(C1))));
     }
-    assert_eq!(s.fake.messaged_numbers().len(), 4, "each incident told to each recipient once");
+    assert_eq!(alarmed(&s.fake).len(), 4, "each incident told to each recipient once");
     engine.stop(WAIT).await;
 }
 
@@ -338,7 +324,7 @@ async fn templates_carry_the_alert_as_variables_and_refusals_are_not_retried() {
     s.server.append("INBOX", &plain(SENSOR, "ALERTA modelo", "Sala 1: 31 °C")).await;
     let (alert, ..) = escalation_end(&mut rx).await;
     let deliveries = deliveries_final(&engine, alert, 2).await;
-    let posts = s.fake.creations("Messages");
+    let posts: Vec<_> = s.fake.creations("Messages").into_iter().filter(|m| m.param("ContentVariables").is_some_and(|v| v.contains("Responda"))).collect();
     assert_eq!(posts.len(), 2, "the refused message was not sent again");
     let refused: Vec<_> = deliveries.iter().filter(|d| d.state == "error").collect();
     assert_eq!(refused.len(), 1);
@@ -367,13 +353,13 @@ async fn a_pause_holds_new_incidents_a_test_alert_still_goes_through_and_the_end
     })
     .await;
     assert!(engine.journal.incident(held).await.unwrap().unwrap().held_since.is_some());
-    assert!(s.fake.requests().is_empty(), "nobody notified during the pause");
+    assert!(s.fake.creations("Messages").is_empty() && s.fake.creations("Calls").is_empty(), "nobody notified during the pause");
 
     let test = engine.send_test_alert().await.unwrap();
     let (incident, outcome, _) = escalation_end(&mut rx).await;
     let test_incident = engine.journal.alert(test).await.unwrap().unwrap().incident_id.unwrap();
     assert_eq!((incident, outcome.as_str()), (test_incident, "answered"), "the operator's test alert is not held by the pause");
-    assert!(s.fake.creations("Messages").iter().all(|m| m.param("Body").unwrap().starts_with("[TESTE]")));
+    assert!(s.fake.creations("Messages").iter().all(|m| m.param("Body").unwrap().starts_with("[TESTE]")), "the test's messages, and who took it, say it is a test");
     assert!(s.fake.creations("Calls")[0].param("Twiml").unwrap().contains("chamada de teste"));
 
     // Held, not forgotten: the end of the pause tells and escalates what is still open.
@@ -383,6 +369,6 @@ async fn a_pause_holds_new_incidents_a_test_alert_still_goes_through_and_the_end
     assert_eq!(s.fake.called_numbers(), [C1, C2, C3, C1], "the queue goes on from the number after the last call");
     let i = engine.journal.incident(held).await.unwrap().unwrap();
     assert!(i.held_since.is_some() && i.released_at.is_some(), "the history says it was held and since when");
-    assert_eq!(engine.journal.deliveries_of(held).await.unwrap().len(), 2);
+    assert_eq!(deliveries_final(&engine, held, 2).await.len(), 2, "held, then told once");
     engine.stop(WAIT).await;
 }

@@ -7,16 +7,14 @@
 
 use std::time::{Duration, Instant};
 
-use sentinela_engine::config::{CallsConfig, Config, Security, WhatsAppConfig};
-use sentinela_engine::events::{EngineEvent, EventBus};
+use sentinela_engine::events::EngineEvent;
 use sentinela_engine::incident::{AckVia, IncidentEventKind, IncidentState, MessagePurpose, ResolveVia};
 use sentinela_engine::journal::AlertJournal;
-use sentinela_engine::notify::NotifyTiming;
-use sentinela_engine::runner::{EngineSecrets, RunningEngine};
-use sentinela_engine::secrets::Secret;
-use sentinela_tests::dovecot::{Dovecot, SENSOR};
+use sentinela_engine::runner::RunningEngine;
+use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::headless::{self, text};
 use sentinela_tests::mail::plain;
+use sentinela_tests::scenario::{fast, Scenario};
 use sentinela_tests::twilio_fake::{CallScript, Fault, TwilioFake, AUTH_TOKEN};
 use sentinela_tests::wait_for;
 use tempfile::TempDir;
@@ -26,57 +24,21 @@ const WA1: &str = "+5511999990001";
 const WA2: &str = "+5511999990002";
 const C1: &str = "+5511988880001";
 const C2: &str = "+5511988880002";
-const SENDER: &str = "+14155238886";
 const WAIT: Duration = Duration::from_secs(20);
 
-struct Setup {
-    server: Dovecot,
-    fake: TwilioFake,
-    data: TempDir,
-    config: Config,
-}
-
-async fn setup() -> Setup {
-    let server = Dovecot::start();
-    let fake = TwilioFake::start().await;
-    let mut config = server.config(Security::Tls);
+async fn setup() -> Scenario {
+    let mut s = Scenario::new(&[WA1, WA2], &[C1, C2], 2).await;
     // The families' own subjects: every one of them has an "e".
-    config.filter.subject = "e".into();
-    config.twilio = Some(fake.config());
-    config.whatsapp = Some(WhatsAppConfig { from: SENDER.into(), to: vec![WA1.into(), WA2.into()], content_sid: String::new() });
-    config.calls = Some(CallsConfig {
-        from: SENDER.into(),
-        to: vec![C1.into(), C2.into()],
-        ring_secs: 25,
-        rounds: 2,
-        round_pause_secs: 1,
-        voice: "Polly.Camila".into(),
-        language: "pt-BR".into(),
-        require_human: true,
-    });
-    Setup { server, fake, data: TempDir::new().unwrap(), config }
+    s.config.filter.subject = "e".into();
+    s
 }
 
-fn fast() -> NotifyTiming {
-    NotifyTiming {
-        call_poll: Duration::from_millis(50),
-        message_poll: Duration::from_millis(50),
-        message_follow_for: Duration::from_secs(3),
-        retry_wait: Duration::from_millis(300),
-        ..NotifyTiming::default()
-    }
+async fn start(s: &Scenario) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
+    s.start_fast().await
 }
 
-async fn start(s: &Setup) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
-    start_in(s, s.data.path()).await
-}
-
-async fn start_in(s: &Setup, data: &std::path::Path) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
-    let bus = EventBus::default();
-    let rx = bus.subscribe();
-    let secrets = EngineSecrets { imap_password: Dovecot::password(), twilio_token: Some(Secret::new(AUTH_TOKEN)) };
-    let engine = RunningEngine::start_with_timing(&s.config, secrets, data, bus, fast()).await.unwrap();
-    (engine, rx)
+async fn start_in(s: &Scenario, data: &std::path::Path) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
+    s.start_in(data, AUTH_TOKEN, fast()).await
 }
 
 async fn incident_event(rx: &mut broadcast::Receiver<EngineEvent>, what: &str, kind: IncidentEventKind) -> i64 {

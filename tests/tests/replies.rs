@@ -8,68 +8,33 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use sentinela_engine::config::{CallsConfig, Config, Security, WhatsAppConfig};
-use sentinela_engine::events::{EngineEvent, EventBus};
+use sentinela_engine::events::EngineEvent;
 use sentinela_engine::incident::{AckVia, EscalationState, IncidentEventKind, IncidentState};
 use sentinela_engine::notify::{NotifyTiming, ReplyPolling};
-use sentinela_engine::runner::{EngineSecrets, RunningEngine};
-use sentinela_engine::secrets::Secret;
-use sentinela_tests::dovecot::{Dovecot, SENSOR};
+use sentinela_engine::runner::RunningEngine;
+use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::mail::plain;
-use sentinela_tests::twilio_fake::{CallScript, TwilioFake, AUTH_TOKEN};
+use sentinela_tests::scenario::{self, Scenario, SENDER};
+use sentinela_tests::twilio_fake::{TwilioFake, AUTH_TOKEN};
 use sentinela_tests::wait_for;
-use tempfile::TempDir;
 use tokio::sync::broadcast;
 
 const ANA: &str = "+5511999990001";
 const BRUNO: &str = "+5511999990002";
 const C1: &str = "+5511988880001";
-const SENDER: &str = "+14155238886";
 const WAIT: Duration = Duration::from_secs(20);
 
-struct Setup {
-    server: Dovecot,
-    fake: TwilioFake,
-    data: TempDir,
-    config: Config,
-}
-
-async fn setup() -> Setup {
-    let server = Dovecot::start();
-    let fake = TwilioFake::start().await;
+async fn setup() -> Scenario {
+    let mut s = Scenario::new(&[ANA, BRUNO], &[C1], 3).await;
     // Every call rings long, unanswered: only a reply can stop them.
-    fake.set_no_answer_ms(20_000);
-    let mut config = server.config(Security::Tls);
-    config.twilio = Some(fake.config());
-    config.whatsapp = Some(WhatsAppConfig { from: SENDER.into(), to: vec![ANA.into(), BRUNO.into()], content_sid: String::new() });
-    config.calls = Some(CallsConfig {
-        from: SENDER.into(),
-        to: vec![C1.into()],
-        ring_secs: 25,
-        rounds: 3,
-        round_pause_secs: 1,
-        voice: "Polly.Camila".into(),
-        language: "pt-BR".into(),
-        require_human: true,
-    });
-    config.people = BTreeMap::from([(ANA.into(), "Ana".into()), (BRUNO.into(), "Bruno".into()), (C1.into(), "Carla".into())]);
-    Setup { server, fake, data: TempDir::new().unwrap(), config }
+    s.fake.set_no_answer_ms(20_000);
+    s.config.people = BTreeMap::from([(ANA.into(), "Ana".into()), (BRUNO.into(), "Bruno".into()), (C1.into(), "Carla".into())]);
+    s
 }
 
-/// The engine with Sentinela's real reply polling (every 3 s while an incident is open).
-async fn start(s: &Setup, replies: ReplyPolling) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
-    let bus = EventBus::default();
-    let rx = bus.subscribe();
-    let secrets = EngineSecrets { imap_password: Dovecot::password(), twilio_token: Some(Secret::new(AUTH_TOKEN)) };
-    let timing = NotifyTiming {
-        call_poll: Duration::from_millis(50),
-        message_poll: Duration::from_millis(50),
-        message_follow_for: Duration::from_secs(3),
-        retry_wait: Duration::from_millis(300),
-        replies,
-    };
-    let engine = RunningEngine::start_with_timing(&s.config, secrets, s.data.path(), bus, timing).await.unwrap();
-    (engine, rx)
+/// The engine with the given reply polling (Sentinela's own: every 3 s while an incident is open).
+async fn start(s: &Scenario, replies: ReplyPolling) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
+    s.start(AUTH_TOKEN, NotifyTiming { replies, ..scenario::fast() }).await
 }
 
 fn fast() -> ReplyPolling {
@@ -87,7 +52,7 @@ async fn opened(rx: &mut broadcast::Receiver<EngineEvent>) -> i64 {
 }
 
 /// Waits until the alarm reached both (Twilio accepted the messages) and a call is ringing.
-async fn alarmed(s: &Setup, engine: &RunningEngine, id: i64) {
+async fn alarmed(s: &Scenario, engine: &RunningEngine, id: i64) {
     wait_for("the alarm sent to both and a call ringing", WAIT, || async {
         let sent = engine.journal.deliveries_of(id).await.unwrap().iter().filter(|d| d.sid.is_some()).count();
         let ringing = engine.journal.calls_of(id).await.unwrap().iter().any(|c| c.state == "ringing");
