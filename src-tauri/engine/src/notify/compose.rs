@@ -67,7 +67,14 @@ pub fn how_to_take(id: i64) -> String {
 /// Headline and detail of an incident message, in Portuguese.
 pub fn incident_message(purpose: MessagePurpose, i: &IncidentSummary, latest_subject: &str, latest_body: &str, now: DateTime<Utc>) -> (String, String) {
     let with_code = |text: String| if text.is_empty() { how_to_take(i.id) } else { format!("{text}\n\n{}", how_to_take(i.id)) };
-    let who = i.acknowledged_by.clone().unwrap_or_else(|| "alguém".to_owned());
+    let who = i.acknowledged_by.clone().unwrap_or_else(|| {
+        match i.acknowledged_via {
+            Some(crate::incident::AckVia::Desktop) => "alguém no Sentinela",
+            Some(crate::incident::AckVia::Cli) => "alguém na linha de comando",
+            _ => "alguém",
+        }
+        .to_owned()
+    });
     match purpose {
         MessagePurpose::Alarm | MessagePurpose::Legacy => (latest_subject.to_owned(), with_code(latest_body.to_owned())),
         MessagePurpose::Reminder => (
