@@ -86,6 +86,10 @@ pub async fn restart(app: &AppHandle) {
         let engine = RunningEngine::start(&config, secrets, &state.data_dir, state.events.clone()).await.map_err(|e| match e {
             StartError::Secret(e) => lang.secret_problem(&e),
             StartError::Journal(e) => lang.journal_problem(&e),
+            StartError::Locked(e) => match lang {
+                crate::i18n::Lang::Pt => e.in_portuguese(),
+                crate::i18n::Lang::En => e.to_string(),
+            },
         })?;
         let pause = engine.journal.pause_state().await.ok();
         Ok::<_, String>((engine, pause))

@@ -157,3 +157,33 @@ fn history_without_a_journal_says_where_it_looked() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("no journal at"), "{}", text(&o));
 }
+
+#[tokio::test]
+async fn a_second_engine_on_the_same_data_directory_refuses_and_names_the_first() {
+    let server = Dovecot::start();
+    let dir = TempDir::new().unwrap();
+    let config = write_config(&server, dir.path());
+    let data = dir.path().join("data");
+    let mut first = spawn_run(&config, &data, &dir.path().join("first.log"));
+    wait_for("the first engine watching", Duration::from_secs(15), || async {
+        std::fs::read_to_string(dir.path().join("first.log")).ok()?.contains("watching").then_some(())
+    })
+    .await;
+
+    let second = headless::command().args(["run", "--config"]).arg(&config).arg("--data-dir").arg(&data).output().unwrap();
+    let out = text(&second);
+    assert_eq!(second.status.code(), Some(2), "{out}");
+    assert!(out.contains("another Sentinela engine is already running on the data directory"), "{out}");
+    assert!(out.contains(&format!("process {} sentinela-headless", first.id())), "names the holder: {out}");
+
+    // A crash releases it: the OS lock goes with the process.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let mut third = spawn_run(&config, &data, &dir.path().join("third.log"));
+    wait_for("a new engine after the kill", Duration::from_secs(15), || async {
+        std::fs::read_to_string(dir.path().join("third.log")).ok()?.contains("watching").then_some(())
+    })
+    .await;
+    third.kill().unwrap();
+    third.wait().unwrap();
+}

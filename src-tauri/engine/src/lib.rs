@@ -7,6 +7,7 @@
 //! world (the headless logger, the desktop shell) what is happening.
 
 pub mod config;
+pub mod engine_lock;
 pub mod events;
 pub mod health;
 pub mod imap;

@@ -27,6 +27,8 @@ pub enum StartError {
     Secret(#[from] SecretError),
     #[error(transparent)]
     Journal(#[from] JournalError),
+    #[error(transparent)]
+    Locked(#[from] crate::engine_lock::EngineLockError),
 }
 
 /// How often the journal is checked for writes by other processes.
@@ -70,6 +72,8 @@ pub struct RunningEngine {
     pub journal: AlertJournal,
     trigger: ShutdownTrigger,
     tasks: JoinSet<()>,
+    /// The data directory is this engine's until it stops.
+    _lock: crate::engine_lock::EngineLock,
 }
 
 impl RunningEngine {
@@ -91,6 +95,7 @@ impl RunningEngine {
         events: EventBus,
         timing: NotifyTiming,
     ) -> Result<Self, StartError> {
+        let lock = crate::engine_lock::EngineLock::acquire(data_dir)?;
         let journal = AlertJournal::open_in_dir(data_dir)?;
         let rules = IncidentRules::from_config(&config.incidents);
         // E-mails an older Sentinela journaled but never notified are placed by today's rules.
@@ -149,7 +154,7 @@ impl RunningEngine {
         tasks.spawn(monitor.run(events.subscribe(), trigger.listener()));
         let watcher = MailboxWatcher::new(config, secrets.imap_password, journal.clone(), events.clone(), rules);
         tasks.spawn(watcher.run(listener));
-        Ok(RunningEngine { events, journal, trigger, tasks })
+        Ok(RunningEngine { events, journal, trigger, tasks, _lock: lock })
     }
 
     /// Pauses notifications until `until`, or until resumed when `None`. E-mails are still

@@ -20,7 +20,6 @@ use crate::incident::key;
 use crate::incident::lifecycle::{self, Audience, Facts, KeyHistory, Step};
 use crate::incident::{
     AckVia, AlertKind, EscalationState, IncidentEventKind, IncidentId, IncidentRules, IncidentState, MessagePurpose, ResolveVia,
-    Signal,
 };
 use crate::notify::compose;
 
@@ -270,7 +269,6 @@ pub(super) fn place_alert(tx: &Transaction<'_>, alert_id: AlertId, rules: &Incid
             )?;
         }
     }
-    debug_assert!(matches!(reading.signal, Signal::Alarm | Signal::Recovery));
     Ok(())
 }
 
