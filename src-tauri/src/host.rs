@@ -92,12 +92,12 @@ pub async fn restart(app: &AppHandle) {
             },
         })?;
         let pause = engine.journal.pause_state().await.ok();
-        Ok::<_, String>((engine, pause))
+        Ok::<_, String>((engine, pause, crate::status::Unnotified::of(&config)))
     };
     match started.await {
-        Ok((engine, pause)) => {
+        Ok((engine, pause, unnotified)) => {
             let (open_incidents, untaken_incidents) = engine.journal.open_incident_counts().await.unwrap_or_default();
-            state.update_status(|s| *s = EngineStatus { configured: true, pause, open_incidents, untaken_incidents, ..Default::default() });
+            state.update_status(|s| *s = EngineStatus { configured: true, pause, open_incidents, untaken_incidents, unnotified, ..Default::default() });
             *slot = Some(engine);
         }
         Err(message) => {

@@ -16,6 +16,9 @@ pub enum TrayState {
     Degraded,
     Paused,
     NotConfigured,
+    /// Watching, but nobody would be told: no `[twilio]`, a dry run, or neither WhatsApp nor
+    /// calls. Never the plain green "watching".
+    Unnotified,
 }
 
 /// What keeps Sentinela from doing its job, with the engine's own words (English, technical:
@@ -51,6 +54,28 @@ pub struct EngineStatus {
     pub open_incidents: u32,
     pub untaken_incidents: u32,
     pub pause: Option<PauseState>,
+    /// Why nobody would be told of an alert, when that is so (`dry_run`, no `[twilio]`).
+    pub unnotified: Option<Unnotified>,
+}
+
+/// Why a configuration that watches tells nobody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unnotified {
+    NoTwilio,
+    DryRun,
+    NoChannel,
+}
+
+impl Unnotified {
+    /// From the configuration: None when alerts reach people.
+    pub fn of(config: &sentinela_engine::config::Config) -> Option<Unnotified> {
+        match &config.twilio {
+            None => Some(Unnotified::NoTwilio),
+            Some(t) if t.dry_run => Some(Unnotified::DryRun),
+            Some(_) if config.whatsapp.is_none() && config.calls.is_none() => Some(Unnotified::NoChannel),
+            Some(_) => None,
+        }
+    }
 }
 
 impl EngineStatus {
@@ -64,6 +89,9 @@ impl EngineStatus {
         let mailbox_down = !matches!(self.mailbox, Some(MailboxState::Watching { .. }));
         if self.start_error.is_some() || self.twilio_error.is_some() || mailbox_down {
             return TrayState::Degraded;
+        }
+        if self.unnotified.is_some() {
+            return TrayState::Unnotified;
         }
         if self.untaken_incidents == 0 { TrayState::Watching } else { TrayState::Alerting }
     }
@@ -138,6 +166,24 @@ mod tests {
         assert_eq!(s.problem(), Some(Problem::Mailbox { kind: "auth", message: "refused" }));
         s.apply(&EngineEvent::Pause(PauseState::PausedUntilResumed));
         assert_eq!(s.state(now), TrayState::Paused, "the pause is visible even when degraded");
+    }
+
+    #[test]
+    fn a_setup_that_tells_nobody_is_never_the_plain_watching() {
+        let now = Utc::now();
+        let mut s = watching();
+        s.unnotified = Some(Unnotified::DryRun);
+        assert_eq!(s.state(now), TrayState::Unnotified);
+        (s.open_incidents, s.untaken_incidents) = (1, 1);
+        assert_eq!(s.state(now), TrayState::Unnotified, "not even as an alert in progress: nobody is being called");
+        s.apply(&EngineEvent::Mailbox(MailboxState::Degraded { kind: "auth", message: "x".into(), retry_in_secs: 60 }));
+        assert_eq!(s.state(now), TrayState::Degraded, "a problem watching comes first");
+
+        let base = sentinela_engine::config::Config::parse(
+            "[mailbox]\nhost = \"imap.example.com\"\nusername = \"a@b\"\n[filter]\nfrom = \"s@x\"\nsubject = \"ALERTA\"\n",
+        )
+        .unwrap();
+        assert_eq!(Unnotified::of(&base), Some(Unnotified::NoTwilio));
     }
 
     #[test]

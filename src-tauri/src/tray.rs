@@ -44,7 +44,7 @@ fn icon(state: TrayState) -> Image<'static> {
     let bytes: &'static [u8] = match state {
         TrayState::Watching => include_bytes!("../icons/tray-watching.png"),
         TrayState::Alerting => include_bytes!("../icons/tray-alerting.png"),
-        TrayState::Degraded | TrayState::NotConfigured => include_bytes!("../icons/tray-degraded.png"),
+        TrayState::Degraded | TrayState::NotConfigured | TrayState::Unnotified => include_bytes!("../icons/tray-degraded.png"),
         TrayState::Paused => include_bytes!("../icons/tray-paused.png"),
     };
     Image::from_bytes(bytes).expect("bundled tray icons are valid PNG")
@@ -190,6 +190,14 @@ pub fn status_view(app: &AppHandle) -> StatusView {
             _ => lang.t(Key::Paused).to_owned(),
         },
         TrayState::NotConfigured => lang.t(Key::NotConfigured).to_owned(),
+        TrayState::Unnotified => {
+            let why = match s.unnotified {
+                Some(crate::status::Unnotified::DryRun) => Key::WhyDryRun,
+                Some(crate::status::Unnotified::NoChannel) => Key::WhyNoChannel,
+                _ => Key::WhyNoTwilio,
+            };
+            format!("{} ({})", lang.t(Key::Unnotified), lang.t(why))
+        }
     };
     StatusView { state: tray_state, text }
 }

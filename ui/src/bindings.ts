@@ -236,7 +236,7 @@ config: Config | null, lang: Lang, };
 
 export type StatusView = { state: TrayState, text: string, };
 
-export type TrayState = "watching" | "alerting" | "degraded" | "paused" | "not_configured";
+export type TrayState = "watching" | "alerting" | "degraded" | "paused" | "not_configured" | "unnotified";
 
 export type TwilioConfig = { account_sid: string, 
 /**
