@@ -75,6 +75,10 @@ pub fn on_event(app: &AppHandle, event: &EngineEvent) {
             show(app, lang.t(Key::NotWatching), &body)
         }
         EngineEvent::WatchAlarm(WatchAlarm::Recovered) => show(app, lang.t(Key::WatchingAgain), ""),
+        EngineEvent::WatchAlarm(WatchAlarm::TwilioUnreachable { reason, .. }) => {
+            show(app, lang.t(Key::TwilioDown), &lang.explain(Problem::TwilioUnreachable(reason)))
+        }
+        EngineEvent::WatchAlarm(WatchAlarm::TwilioRecovered) => show(app, lang.t(Key::TwilioBack), ""),
         EngineEvent::Twilio(TwilioState::Degraded { kind: "auth", message }) => {
             show(app, lang.t(Key::TwilioRefused), &lang.explain(Problem::TwilioCredentials(message)))
         }

@@ -97,6 +97,10 @@ impl Lang {
             (Lang::En, WhyNoChannel) => "neither WhatsApp nor calls are configured",
             (Lang::Pt, NobodyAnswered) => "NINGUÉM ATENDEU",
             (Lang::En, NobodyAnswered) => "NOBODY ANSWERED",
+            (Lang::Pt, TwilioDown) => "Sentinela NÃO consegue avisar ninguém: o Twilio não responde",
+            (Lang::En, TwilioDown) => "Sentinela CANNOT notify anyone: Twilio does not answer",
+            (Lang::Pt, TwilioBack) => "O Twilio voltou a responder: mensagens e ligações seguem",
+            (Lang::En, TwilioBack) => "Twilio answers again: messages and calls go on",
             (Lang::Pt, NotWatching) => "Sentinela NÃO está vigiando a caixa de e-mail",
             (Lang::En, NotWatching) => "Sentinela is NOT watching the mailbox",
             (Lang::Pt, WatchingAgain) => "Sentinela voltou a vigiar a caixa de e-mail",
@@ -116,9 +120,14 @@ impl Lang {
     /// technical detail (English: host, port, the server's answer), which support needs as is.
     pub fn explain(self, problem: Problem<'_>) -> String {
         let (words, detail) = match (self, problem) {
+            (Lang::En, Problem::TwilioUnreachable(d)) => return format!("Twilio has not answered for minutes: messages and calls wait and go out when it answers again. {d}"),
             (Lang::En, Problem::Start(d) | Problem::Mailbox { message: d, .. } | Problem::TwilioCredentials(d)) => return d.to_owned(),
             // Already in the user's words where it matters (see `secret_problem`).
             (Lang::Pt, Problem::Start(d)) => return format!("O Sentinela não conseguiu iniciar: {d}"),
+            (Lang::Pt, Problem::TwilioUnreachable(d)) => (
+                "O Twilio não responde há minutos: mensagens e ligações esperam e saem quando ele voltar. Confira a internet desta máquina.",
+                d,
+            ),
             (Lang::Pt, Problem::TwilioCredentials(d)) => {
                 ("O Twilio recusou as credenciais: confira o Account SID nas Configurações e guarde o auth token de novo.", d)
             }
@@ -241,6 +250,8 @@ pub enum Key {
     By,
     NotWatching,
     WatchingAgain,
+    TwilioDown,
+    TwilioBack,
     TwilioRefused,
     NotRunning,
     TestMark,

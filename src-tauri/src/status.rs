@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use sentinela_engine::events::{EngineEvent, MailboxState, TwilioState};
+use sentinela_engine::health::WatchAlarm;
 use sentinela_engine::journal::PauseState;
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +31,8 @@ pub enum Problem<'a> {
     /// The mailbox cannot be watched; `kind` is the watcher's stable code (`connect`, `auth`, …).
     Mailbox { kind: &'static str, message: &'a str },
     TwilioCredentials(&'a str),
+    /// Twilio has not answered for the alarm's threshold (network, 5xx, rate limits).
+    TwilioUnreachable(&'a str),
 }
 
 /// The engine's state as the windows show it: the tray's word and its tooltip's text. Made by
@@ -50,6 +53,8 @@ pub struct EngineStatus {
     pub mailbox: Option<MailboxState>,
     pub last_check: Option<DateTime<Utc>>,
     pub twilio_error: Option<String>,
+    /// Twilio out of reach for longer than the alarm's threshold.
+    pub twilio_unreachable: Option<String>,
     /// Incidents not yet resolved (test ones aside), and how many of them nobody has taken.
     pub open_incidents: u32,
     pub untaken_incidents: u32,
@@ -87,7 +92,7 @@ impl EngineStatus {
             return TrayState::Paused;
         }
         let mailbox_down = !matches!(self.mailbox, Some(MailboxState::Watching { .. }));
-        if self.start_error.is_some() || self.twilio_error.is_some() || mailbox_down {
+        if self.start_error.is_some() || self.twilio_error.is_some() || self.twilio_unreachable.is_some() || mailbox_down {
             return TrayState::Degraded;
         }
         if self.unnotified.is_some() {
@@ -104,7 +109,10 @@ impl EngineStatus {
         if let Some(MailboxState::Degraded { kind, message, .. }) = &self.mailbox {
             return Some(Problem::Mailbox { kind, message });
         }
-        self.twilio_error.as_deref().map(Problem::TwilioCredentials)
+        if let Some(e) = &self.twilio_error {
+            return Some(Problem::TwilioCredentials(e));
+        }
+        self.twilio_unreachable.as_deref().map(Problem::TwilioUnreachable)
     }
 
     /// Folds one engine event in. Returns true when the tray may need redrawing.
@@ -118,7 +126,12 @@ impl EngineStatus {
                 self.mailbox = Some(state.clone());
             }
             EngineEvent::Checked { at, .. } => self.last_check = Some(*at),
-            EngineEvent::Twilio(TwilioState::Ok) => self.twilio_error = None,
+            EngineEvent::Twilio(TwilioState::Ok) => {
+                self.twilio_error = None;
+                self.twilio_unreachable = None;
+            }
+            EngineEvent::WatchAlarm(WatchAlarm::TwilioUnreachable { reason, .. }) => self.twilio_unreachable = Some(reason.clone()),
+            EngineEvent::WatchAlarm(WatchAlarm::TwilioRecovered) => self.twilio_unreachable = None,
             EngineEvent::Twilio(TwilioState::Degraded { kind: "auth", message }) => self.twilio_error = Some(message.clone()),
             EngineEvent::Pause(p) => self.pause = Some(*p),
             _ => return false,
@@ -184,6 +197,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(Unnotified::of(&base), Some(Unnotified::NoTwilio));
+    }
+
+    #[test]
+    fn twilio_out_of_reach_degrades_once_alarmed_until_it_answers() {
+        let now = Utc::now();
+        let mut s = watching();
+        s.apply(&EngineEvent::Twilio(TwilioState::Degraded { kind: "unreachable", message: "HTTP 503".into() }));
+        assert_eq!(s.state(now), TrayState::Watching, "a blip is not an alarm");
+        s.apply(&EngineEvent::WatchAlarm(WatchAlarm::TwilioUnreachable { since: now, reason: "HTTP 503".into() }));
+        assert_eq!(s.state(now), TrayState::Degraded);
+        assert_eq!(s.problem(), Some(Problem::TwilioUnreachable("HTTP 503")));
+        s.apply(&EngineEvent::WatchAlarm(WatchAlarm::TwilioRecovered));
+        assert_eq!(s.state(now), TrayState::Watching);
     }
 
     #[test]

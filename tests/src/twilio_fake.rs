@@ -113,6 +113,8 @@ struct State {
     call_scripts: HashMap<String, CallScript>,
     message_scripts: HashMap<String, MessageScript>,
     faults: VecDeque<(String, Fault)>,
+    /// While set, every request is answered with this status and Twilio error code (an outage).
+    outage: Option<(u16, u32)>,
     own_numbers: Vec<String>,
     auth_token: String,
     no_answer_ms: u64,
@@ -155,6 +157,7 @@ impl TwilioFake {
             call_scripts: HashMap::new(),
             message_scripts: HashMap::new(),
             faults: VecDeque::new(),
+            outage: None,
             own_numbers: Vec::new(),
             auth_token: AUTH_TOKEN.into(),
             no_answer_ms: 400,
@@ -248,6 +251,11 @@ impl TwilioFake {
         self.state.lock().unwrap().messages.iter().filter(|m| m.to == to && !m.inbound).filter_map(|m| m.body.clone()).collect()
     }
 
+    /// Every request fails with `status` and Twilio's `code` until `None` (a long outage).
+    pub fn set_outage(&self, outage: Option<(u16, u32)>) {
+        self.state.lock().unwrap().outage = outage;
+    }
+
     /// A WhatsApp reply from `from` to the account's sender `to` (both E.164), visible at once
     /// in the message list; returns its SID.
     pub fn inbound(&self, from: &str, to: &str, body: &str) -> String {
@@ -304,6 +312,10 @@ async fn handle(state: Arc<Mutex<State>>, method: Method, uri: Uri, headers: Hea
         // says so ("GET …/Messages.json"), so the reply poller does not eat a test's fault.
         let request = format!("{method} {path}");
         let listing = method == Method::GET && (path.ends_with("/Messages.json") || path.ends_with("/Calls.json"));
+        if let Some((status, code)) = s.outage {
+            drop(s);
+            return error_body(status, code, "Service Unavailable");
+        }
         let pos = s.faults.iter().position(|(part, _)| {
             if part.starts_with("GET ") || part.starts_with("POST ") {
                 request.contains(part.as_str()) || (part.starts_with("GET ") && request.starts_with("GET ") && path.ends_with(&part[4..]))

@@ -250,7 +250,7 @@ dry_run: boolean, };
 
 export type TwilioState = { "state": "ok" } | { "state": "degraded", kind: string, message: string, };
 
-export type WatchAlarm = { "alarm": "not_watching", since: string, reason: string, } | { "alarm": "credentials_refused", reason: string, } | { "alarm": "recovered" };
+export type WatchAlarm = { "alarm": "not_watching", since: string, reason: string, } | { "alarm": "credentials_refused", reason: string, } | { "alarm": "recovered" } | { "alarm": "twilio_unreachable", since: string, reason: string, } | { "alarm": "twilio_recovered" };
 
 export type WhatsAppConfig = { from: string, to: Array<string>, 
 /**

@@ -13,7 +13,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tracing::{error, info};
 
-use crate::events::{EngineEvent, EventBus, MailboxState};
+use crate::events::{EngineEvent, EventBus, MailboxState, TwilioState};
 use crate::shutdown::Shutdown;
 
 /// How long the mailbox may be out of reach before the alarm: short outages heal by themselves.
@@ -29,6 +29,11 @@ pub enum WatchAlarm {
     CredentialsRefused { reason: String },
     /// Watching again after an alarm.
     Recovered,
+    /// Twilio has been unreachable (network, 5xx, rate limits) since `since`: messages and calls
+    /// wait. Said after the same threshold as the mailbox.
+    TwilioUnreachable { since: DateTime<Utc>, reason: String },
+    /// Twilio answers again after [`WatchAlarm::TwilioUnreachable`].
+    TwilioRecovered,
 }
 
 /// The rule: one alarm per outage, one recovery after it.
@@ -77,15 +82,59 @@ impl WatchHealth {
     }
 }
 
-/// Runs [`WatchHealth`] on the engine's events until shutdown.
+/// The same rule for Twilio: a failing request starts an outage, any success ends it; refused
+/// credentials are already said at once by the notify side, so only "unreachable" waits here.
+#[derive(Debug)]
+pub struct TwilioWatch {
+    threshold: Duration,
+    down_since: Option<(Instant, DateTime<Utc>)>,
+    reason: String,
+    alarmed: bool,
+}
+
+impl TwilioWatch {
+    pub fn new(threshold: Duration) -> Self {
+        TwilioWatch { threshold, down_since: None, reason: String::new(), alarmed: false }
+    }
+
+    pub fn observe(&mut self, state: &TwilioState, now: Instant) -> Option<WatchAlarm> {
+        match state {
+            TwilioState::Ok => {
+                let recovered = self.alarmed;
+                self.down_since = None;
+                self.alarmed = false;
+                recovered.then_some(WatchAlarm::TwilioRecovered)
+            }
+            // Refused credentials are said at once, by the notify side: only an outage waits here.
+            TwilioState::Degraded { kind: "auth", .. } => None,
+            TwilioState::Degraded { message, .. } => {
+                self.reason = message.clone();
+                self.down_since.get_or_insert((now, Utc::now()));
+                self.tick(now)
+            }
+        }
+    }
+
+    pub fn tick(&mut self, now: Instant) -> Option<WatchAlarm> {
+        let (since, since_utc) = self.down_since?;
+        if self.alarmed || now.duration_since(since) < self.threshold {
+            return None;
+        }
+        self.alarmed = true;
+        Some(WatchAlarm::TwilioUnreachable { since: since_utc, reason: self.reason.clone() })
+    }
+}
+
+/// Runs [`WatchHealth`] and [`TwilioWatch`] on the engine's events until shutdown.
 pub struct HealthMonitor {
     events: EventBus,
     health: WatchHealth,
+    twilio: TwilioWatch,
 }
 
 impl HealthMonitor {
     pub fn new(events: EventBus, threshold: Duration) -> Self {
-        HealthMonitor { events, health: WatchHealth::new(threshold) }
+        HealthMonitor { events, health: WatchHealth::new(threshold), twilio: TwilioWatch::new(threshold) }
     }
 
     pub async fn run(mut self, mut rx: broadcast::Receiver<EngineEvent>, mut shutdown: Shutdown) {
@@ -94,10 +143,11 @@ impl HealthMonitor {
             let alarm = tokio::select! {
                 e = rx.recv() => match e {
                     Ok(EngineEvent::Mailbox(state)) => self.health.observe(&state, Instant::now()),
+                    Ok(EngineEvent::Twilio(state)) => self.twilio.observe(&state, Instant::now()),
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => None,
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
-                _ = ticks.tick() => self.health.tick(Instant::now()),
+                _ = ticks.tick() => self.health.tick(Instant::now()).or_else(|| self.twilio.tick(Instant::now())),
                 _ = shutdown.recv() => return,
             };
             if let Some(alarm) = alarm {
@@ -109,6 +159,10 @@ impl HealthMonitor {
                         error!("SENTINELA IS NOT WATCHING THE MAILBOX: {reason}")
                     }
                     WatchAlarm::Recovered => info!("watching the mailbox again"),
+                    WatchAlarm::TwilioUnreachable { since, reason } => {
+                        error!(since = %since, "SENTINELA CANNOT NOTIFY ANYONE: Twilio has not answered since {since}; messages and calls wait. Last error: {reason}")
+                    }
+                    WatchAlarm::TwilioRecovered => info!("Twilio answers again: messages and calls go on"),
                 }
                 self.events.emit(EngineEvent::WatchAlarm(alarm));
             }
@@ -145,6 +199,21 @@ mod tests {
         assert!(matches!(&alarm, Some(WatchAlarm::NotWatching { reason, .. }) if reason == "timeout failed"), "{alarm:?}");
         assert_eq!(h.tick(t0 + Duration::from_secs(300)), None, "once per outage");
         assert_eq!(h.observe(&MailboxState::Watching { idle: true }, t0 + Duration::from_secs(301)), Some(WatchAlarm::Recovered));
+    }
+
+    #[test]
+    fn twilio_out_of_reach_for_the_threshold_alarms_once_and_its_return_is_said() {
+        let t0 = Instant::now();
+        let mut t = TwilioWatch::new(Duration::from_secs(120));
+        let down = TwilioState::Degraded { kind: "unreachable", message: "HTTP 503".into() };
+        assert_eq!(t.observe(&down, t0), None);
+        assert_eq!(t.tick(t0 + Duration::from_secs(119)), None);
+        assert!(matches!(t.tick(t0 + Duration::from_secs(121)), Some(WatchAlarm::TwilioUnreachable { reason, .. }) if reason == "HTTP 503"));
+        assert_eq!(t.tick(t0 + Duration::from_secs(600)), None, "once per outage");
+        assert_eq!(t.observe(&TwilioState::Ok, t0 + Duration::from_secs(601)), Some(WatchAlarm::TwilioRecovered));
+        // A short blip says nothing, either way.
+        t.observe(&down, t0 + Duration::from_secs(700));
+        assert_eq!(t.observe(&TwilioState::Ok, t0 + Duration::from_secs(710)), None);
     }
 
     #[test]
