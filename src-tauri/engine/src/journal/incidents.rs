@@ -947,7 +947,9 @@ fn plan_digests(tx: &Transaction<'_>, now: DateTime<Utc>) -> rusqlite::Result<us
         let rows = stmt.query_map([&at], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
-    let mut by_recipient: HashMap<String, Vec<(i64, Option<IncidentId>, MessagePurpose, String)>> = HashMap::new();
+    // Per recipient: (delivery, its incident, why, its headline).
+    type Item = (i64, Option<IncidentId>, MessagePurpose, String);
+    let mut by_recipient: HashMap<String, Vec<Item>> = HashMap::new();
     for (id, to, incident, purpose, headline) in due {
         by_recipient.entry(to).or_default().push((id, incident, purpose, headline));
     }
