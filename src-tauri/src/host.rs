@@ -32,6 +32,17 @@ pub struct AppState {
     /// Set once at start; absent if the socket could not be made (then windows still open, but
     /// cannot show the engine's state: logged loudly).
     link: OnceLock<Arc<LinkServer>>,
+    /// Counts (re)starts: a retry scheduled after a failed start runs only if no other start
+    /// came since (a stored secret, a save).
+    starts: std::sync::atomic::AtomicU64,
+    /// Failed starts in a row, for the retry's backoff.
+    failed_starts: std::sync::atomic::AtomicU32,
+}
+
+/// The wait before retrying a failed start: doubling from 2 s, at most 60 s. A keyring still
+/// locked right after login, a network not up yet: time fixes them, and nobody has to click.
+pub fn start_retry_delay(failures: u32) -> Duration {
+    Duration::from_secs(2u64.saturating_pow(failures.clamp(1, 6)).min(60))
 }
 
 impl AppState {
@@ -45,6 +56,8 @@ impl AppState {
             engine: tokio::sync::Mutex::new(None),
             status: Mutex::new(EngineStatus::default()),
             link: OnceLock::new(),
+            starts: std::sync::atomic::AtomicU64::new(0),
+            failed_starts: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -66,8 +79,10 @@ impl AppState {
 
 /// (Re)starts the engine from the configuration file. With no file yet, opens the settings.
 pub async fn restart(app: &AppHandle) {
+    use std::sync::atomic::Ordering;
     let state = app.state::<AppState>();
     let mut slot = state.engine.lock().await;
+    let this_start = state.starts.fetch_add(1, Ordering::SeqCst) + 1;
     if let Some(old) = slot.take() {
         old.stop(Duration::from_secs(5)).await;
     }
@@ -96,14 +111,30 @@ pub async fn restart(app: &AppHandle) {
     };
     match started.await {
         Ok((engine, pause, unnotified)) => {
+            state.failed_starts.store(0, Ordering::SeqCst);
             let (open_incidents, untaken_incidents) = engine.journal.open_incident_counts().await.unwrap_or_default();
             state.update_status(|s| *s = EngineStatus { configured: true, pause, open_incidents, untaken_incidents, unnotified, ..Default::default() });
             *slot = Some(engine);
         }
         Err(message) => {
-            error!("the engine could not start: {message}");
-            state.update_status(|s| *s = EngineStatus { configured: true, start_error: Some(message.clone()), ..Default::default() });
-            desktop_alerts::cannot_start(app, &message);
+            let failures = state.failed_starts.fetch_add(1, Ordering::SeqCst) + 1;
+            let wait = start_retry_delay(failures);
+            error!("the engine could not start (trying again in {} s): {message}", wait.as_secs());
+            state.update_status(|s| {
+                *s = EngineStatus { configured: true, start_error: Some(message.clone()), retry_in_secs: Some(wait.as_secs()), ..Default::default() }
+            });
+            // Said once, not at every retry.
+            if failures == 1 {
+                desktop_alerts::cannot_start(app, &message);
+            }
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                tokio::time::sleep(wait).await;
+                // Only if nothing (a save, a stored secret, Quit) started or stopped it meanwhile.
+                if app.state::<AppState>().starts.load(Ordering::SeqCst) == this_start {
+                    restart_again(app).await;
+                }
+            });
         }
     }
     drop(slot);
@@ -112,9 +143,16 @@ pub async fn restart(app: &AppHandle) {
     state.tell_windows(&ToWindow::Status { status: tray::status_view(app) });
 }
 
+/// [`restart`] as a boxed `Send` future: a retry scheduled from inside `restart` itself.
+fn restart_again(app: AppHandle) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move { restart(&app).await })
+}
+
 /// Stops the engine politely (IMAP DONE/LOGOUT) within a few seconds.
 pub async fn stop(app: &AppHandle) {
     let state = app.state::<AppState>();
+    // A pending retry must not start the engine again after Quit.
+    state.starts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let engine = state.engine.lock().await.take();
     if let Some(engine) = engine {
         engine.stop(Duration::from_secs(5)).await;

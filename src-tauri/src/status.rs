@@ -50,6 +50,8 @@ pub struct EngineStatus {
     pub configured: bool,
     /// Why the engine could not start (a missing or locked keyring secret, …).
     pub start_error: Option<String>,
+    /// When the failed start is tried again.
+    pub retry_in_secs: Option<u64>,
     pub mailbox: Option<MailboxState>,
     pub last_check: Option<DateTime<Utc>>,
     pub twilio_error: Option<String>,
@@ -197,6 +199,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(Unnotified::of(&base), Some(Unnotified::NoTwilio));
+    }
+
+    #[test]
+    fn a_failed_start_is_retried_sooner_then_every_minute() {
+        use crate::host::start_retry_delay;
+        let waits: Vec<u64> = (1..=8).map(|n| start_retry_delay(n).as_secs()).collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 60, 60, 60]);
     }
 
     #[test]

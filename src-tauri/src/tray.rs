@@ -180,6 +180,13 @@ pub fn status_view(app: &AppHandle) -> StatusView {
             }
         }
         TrayState::Degraded => match s.problem() {
+            Some(problem @ crate::status::Problem::Start(_)) if s.retry_in_secs.is_some() => format!(
+                "{}: {} ({} {} s)",
+                lang.t(Key::Degraded),
+                lang.explain(problem),
+                lang.t(Key::RetryIn),
+                s.retry_in_secs.unwrap_or_default()
+            ),
             Some(problem) => format!("{}: {}", lang.t(Key::Degraded), lang.explain(problem)),
             None => lang.t(Key::Connecting).to_owned(),
         },

@@ -106,3 +106,43 @@ fn the_tray_menu_on_an_xembed_panel() {
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains("mailbox: watching") && !log.contains(PASSWORD), "the log has the work and no secret:\n{log}");
 }
+
+/// A start that fails for want of a secret (a keyring still locked at login, a password not
+/// stored yet) is tried again by itself: once the secret is in the Secret Service — put there by
+/// another program, not through Sentinela's window — the app is watching without a click.
+#[test]
+fn a_failed_start_is_retried_until_the_secret_is_there() {
+    let server = Dovecot::start();
+    let desktop = Desktop::start_with(Tray::XEmbed);
+    let config = desktop.path("sentinela.toml");
+    let data = desktop.path("data");
+    server.config(Security::Tls).save(&config).unwrap();
+    let mut app = desktop
+        .command(workspace_binary("sentinela"))
+        .args(["--config", &config.display().to_string(), "--data-dir", &data.display().to_string()])
+        .env_remove("SENTINELA_IMAP_PASSWORD")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let log = desktop.path("home/.local/share/br.sentinela.app/logs/sentinela.log");
+    wait_until("the failed start, with its retry", WAIT, || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("the engine could not start (trying again in 2 s)"))
+    });
+
+    let mut store = desktop
+        .command("secret-tool")
+        .args(["store", "--label=Sentinela imap-password", "service", "sentinela", "username", "imap-password", "target", "default"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        store.stdin.take().unwrap().write_all(PASSWORD.as_bytes()).unwrap();
+    }
+    assert!(store.wait().unwrap().success(), "secret-tool stored the password");
+    wait_until("watching, without a click", Duration::from_secs(60), || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("mailbox: watching"))
+    });
+    let _ = app.kill();
+    let _ = app.wait();
+}
