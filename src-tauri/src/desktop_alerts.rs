@@ -79,6 +79,9 @@ pub fn on_event(app: &AppHandle, event: &EngineEvent) {
             show(app, lang.t(Key::TwilioDown), &lang.explain(Problem::TwilioUnreachable(reason)))
         }
         EngineEvent::WatchAlarm(WatchAlarm::TwilioRecovered) => show(app, lang.t(Key::TwilioBack), ""),
+        EngineEvent::ManagerFailed { manager, reason, .. } => {
+            show(app, lang.t(Key::ManagerStopped), &lang.explain(Problem::Manager { name: manager, reason }))
+        }
         EngineEvent::Twilio(TwilioState::Degraded { kind: "auth", message }) => {
             show(app, lang.t(Key::TwilioRefused), &lang.explain(Problem::TwilioCredentials(message)))
         }

@@ -97,6 +97,8 @@ impl Lang {
             (Lang::En, WhyNoChannel) => "neither WhatsApp nor calls are configured",
             (Lang::Pt, NobodyAnswered) => "NINGUÉM ATENDEU",
             (Lang::En, NobodyAnswered) => "NOBODY ANSWERED",
+            (Lang::Pt, ManagerStopped) => "Uma parte do Sentinela parou e está sendo reiniciada",
+            (Lang::En, ManagerStopped) => "A part of Sentinela stopped and is being restarted",
             (Lang::Pt, RetryIn) => "nova tentativa sozinho em",
             (Lang::En, RetryIn) => "trying again by itself in",
             (Lang::Pt, TwilioDown) => "Sentinela NÃO consegue avisar ninguém: o Twilio não responde",
@@ -122,6 +124,10 @@ impl Lang {
     /// technical detail (English: host, port, the server's answer), which support needs as is.
     pub fn explain(self, problem: Problem<'_>) -> String {
         let (words, detail) = match (self, problem) {
+            (Lang::En, Problem::Manager { name, reason }) => return format!("a part of Sentinela stopped ({name}): {reason}; it is being started again"),
+            (Lang::Pt, Problem::Manager { name, reason }) => {
+                return format!("Uma parte do Sentinela parou ({name}) e está sendo reiniciada sozinha. Se isto se repetir, veja o log. Detalhe técnico: {reason}")
+            }
             (Lang::En, Problem::TwilioUnreachable(d)) => return format!("Twilio has not answered for minutes: messages and calls wait and go out when it answers again. {d}"),
             (Lang::En, Problem::Start(d) | Problem::Mailbox { message: d, .. } | Problem::TwilioCredentials(d)) => return d.to_owned(),
             // Already in the user's words where it matters (see `secret_problem`).
@@ -255,6 +261,7 @@ pub enum Key {
     TwilioDown,
     TwilioBack,
     RetryIn,
+    ManagerStopped,
     TwilioRefused,
     NotRunning,
     TestMark,

@@ -33,6 +33,8 @@ pub enum Problem<'a> {
     TwilioCredentials(&'a str),
     /// Twilio has not answered for the alarm's threshold (network, 5xx, rate limits).
     TwilioUnreachable(&'a str),
+    /// A part of the engine stopped and is being started again.
+    Manager { name: &'a str, reason: &'a str },
 }
 
 /// The engine's state as the windows show it: the tray's word and its tooltip's text. Made by
@@ -57,6 +59,8 @@ pub struct EngineStatus {
     pub twilio_error: Option<String>,
     /// Twilio out of reach for longer than the alarm's threshold.
     pub twilio_unreachable: Option<String>,
+    /// A manager that stopped (name, why) and has not been started again yet.
+    pub manager_failure: Option<(String, String)>,
     /// Incidents not yet resolved (test ones aside), and how many of them nobody has taken.
     pub open_incidents: u32,
     pub untaken_incidents: u32,
@@ -94,7 +98,7 @@ impl EngineStatus {
             return TrayState::Paused;
         }
         let mailbox_down = !matches!(self.mailbox, Some(MailboxState::Watching { .. }));
-        if self.start_error.is_some() || self.twilio_error.is_some() || self.twilio_unreachable.is_some() || mailbox_down {
+        if self.start_error.is_some() || self.twilio_error.is_some() || self.twilio_unreachable.is_some() || self.manager_failure.is_some() || mailbox_down {
             return TrayState::Degraded;
         }
         if self.unnotified.is_some() {
@@ -110,6 +114,9 @@ impl EngineStatus {
         }
         if let Some(MailboxState::Degraded { kind, message, .. }) = &self.mailbox {
             return Some(Problem::Mailbox { kind, message });
+        }
+        if let Some((name, reason)) = &self.manager_failure {
+            return Some(Problem::Manager { name, reason });
         }
         if let Some(e) = &self.twilio_error {
             return Some(Problem::TwilioCredentials(e));
@@ -134,6 +141,8 @@ impl EngineStatus {
             }
             EngineEvent::WatchAlarm(WatchAlarm::TwilioUnreachable { reason, .. }) => self.twilio_unreachable = Some(reason.clone()),
             EngineEvent::WatchAlarm(WatchAlarm::TwilioRecovered) => self.twilio_unreachable = None,
+            EngineEvent::ManagerFailed { manager, reason, .. } => self.manager_failure = Some((manager.clone(), reason.clone())),
+            EngineEvent::ManagerRestarted { .. } => self.manager_failure = None,
             EngineEvent::Twilio(TwilioState::Degraded { kind: "auth", message }) => self.twilio_error = Some(message.clone()),
             EngineEvent::Pause(p) => self.pause = Some(*p),
             _ => return false,
@@ -199,6 +208,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(Unnotified::of(&base), Some(Unnotified::NoTwilio));
+    }
+
+    #[test]
+    fn a_stopped_manager_degrades_until_it_is_started_again() {
+        let now = Utc::now();
+        let mut s = watching();
+        s.apply(&EngineEvent::ManagerFailed { manager: "call queue".into(), reason: "it panicked: x".into(), restart_in_secs: 1 });
+        assert_eq!(s.state(now), TrayState::Degraded);
+        assert_eq!(s.problem(), Some(Problem::Manager { name: "call queue", reason: "it panicked: x" }));
+        assert!(crate::i18n::Lang::Pt.explain(s.problem().unwrap()).starts_with("Uma parte do Sentinela parou (call queue)"));
+        s.apply(&EngineEvent::ManagerRestarted { manager: "call queue".into() });
+        assert_eq!(s.state(now), TrayState::Watching);
     }
 
     #[test]

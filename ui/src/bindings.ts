@@ -94,7 +94,7 @@ state: string, sid: string | null, error_code: number | null, error_message: str
  */
 test: boolean, };
 
-export type EngineEvent = { "event": "mailbox" } & MailboxState | { "event": "checked", at: string, matching_unseen: number, } | { "event": "alert_recorded" } & AlertNotice | { "event": "delivery" } & Delivery | { "event": "call" } & CallAttempt | { "event": "escalation_started", incident_id: number, } | { "event": "incident" } & IncidentChange | { "event": "twilio" } & TwilioState | { "event": "pause" } & PauseState | { "event": "watch_alarm" } & WatchAlarm;
+export type EngineEvent = { "event": "mailbox" } & MailboxState | { "event": "checked", at: string, matching_unseen: number, } | { "event": "alert_recorded" } & AlertNotice | { "event": "delivery" } & Delivery | { "event": "call" } & CallAttempt | { "event": "escalation_started", incident_id: number, } | { "event": "incident" } & IncidentChange | { "event": "twilio" } & TwilioState | { "event": "pause" } & PauseState | { "event": "watch_alarm" } & WatchAlarm | { "event": "manager_failed", manager: string, reason: string, restart_in_secs: number, } | { "event": "manager_restarted", manager: string, };
 
 export type EscalationState = "none" | "owed" | "calling" | "answered" | "unanswered" | "stopped" | "dry_run";
 

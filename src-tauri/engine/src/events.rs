@@ -62,6 +62,10 @@ pub enum EngineEvent {
     Pause(PauseState),
     /// Watching stopped working for long enough to tell a person, or recovered.
     WatchAlarm(crate::health::WatchAlarm),
+    /// A manager panicked or ended while the engine runs: it is started again after a wait.
+    ManagerFailed { manager: String, reason: String, restart_in_secs: u64 },
+    /// A failed manager was started again.
+    ManagerRestarted { manager: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

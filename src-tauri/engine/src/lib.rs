@@ -22,3 +22,4 @@ pub mod phone;
 pub mod twilio;
 pub mod notify;
 pub mod selftest;
+pub mod supervisor;

@@ -20,6 +20,7 @@ use crate::notify::{NotifyContext, NotifyManagers, NotifyTiming, TwilioHealth};
 use crate::twilio::TwilioClient;
 use crate::secrets::{self, Secret, SecretError};
 use crate::shutdown::{self, ShutdownTrigger};
+use crate::supervisor::Supervisor;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -105,9 +106,13 @@ impl RunningEngine {
         }
         let (trigger, listener) = shutdown::channel();
         let mut tasks = JoinSet::new();
+        let supervisor = Supervisor::new(events.clone(), listener.clone());
         // Acks and resolves written by another process (the CLI, a window) reach the managers
         // through the journal's change signal within this period.
-        tasks.spawn(journal.clone().poll_other_writers(JOURNAL_POLL, trigger.listener()));
+        {
+            let (journal, stop) = (journal.clone(), listener.clone());
+            supervisor.spawn(&mut tasks, "journal watch", move || journal.clone().poll_other_writers(JOURNAL_POLL, stop.clone()));
+        }
 
         match &config.twilio {
             Some(twilio) => {
@@ -132,28 +137,43 @@ impl RunningEngine {
                     shutdown: trigger.listener(),
                     people: Arc::new(config.people.clone()),
                 };
-                let managers = NotifyManagers::new(config, ctx);
-                tasks.spawn(managers.planner.run());
-                if let Some(dispatcher) = managers.dispatcher {
-                    tasks.spawn(dispatcher.run());
+                // Each manager is built anew by its supervisor after a failure.
+                let shared = Arc::new(config.clone());
+                let managers = NotifyManagers::new(config, ctx.clone());
+                let each = |pick: fn(NotifyManagers) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>| {
+                    let (config, ctx) = (shared.clone(), ctx.clone());
+                    move || pick(NotifyManagers::new(&config, ctx.clone())).unwrap_or_else(|| Box::pin(std::future::pending()))
+                };
+                supervisor.spawn(&mut tasks, "planner", each(|m| Some(Box::pin(m.planner.run()))));
+                if managers.dispatcher.is_some() {
+                    supervisor.spawn(&mut tasks, "WhatsApp sender", each(|m| m.dispatcher.map(|d| Box::pin(d.run()) as _)));
                 }
-                if let Some(follower) = managers.follower {
-                    tasks.spawn(follower.run());
+                if managers.follower.is_some() {
+                    supervisor.spawn(&mut tasks, "WhatsApp follower", each(|m| m.follower.map(|f| Box::pin(f.run()) as _)));
                 }
-                if let Some(queue) = managers.queue {
-                    tasks.spawn(queue.run());
+                if managers.queue.is_some() {
+                    supervisor.spawn(&mut tasks, "call queue", each(|m| m.queue.map(|q| Box::pin(q.run()) as _)));
                 }
-                if let Some(replies) = managers.replies {
-                    tasks.spawn(replies.run());
+                if managers.replies.is_some() {
+                    supervisor.spawn(&mut tasks, "reply poller", each(|m| m.replies.map(|r| Box::pin(r.run()) as _)));
                 }
             }
             None => warn!("no [twilio] section: alerts are journaled but NOBODY IS NOTIFIED (no WhatsApp, no calls)"),
         }
 
-        let monitor = HealthMonitor::new(events.clone(), watch_alarm_after());
-        tasks.spawn(monitor.run(events.subscribe(), trigger.listener()));
-        let watcher = MailboxWatcher::new(config, secrets.imap_password, journal.clone(), events.clone(), rules);
-        tasks.spawn(watcher.run(listener));
+        {
+            let (events, stop) = (events.clone(), listener.clone());
+            supervisor.spawn(&mut tasks, "health monitor", move || {
+                HealthMonitor::new(events.clone(), watch_alarm_after()).run(events.subscribe(), stop.clone())
+            });
+        }
+        {
+            let (config, password, journal, events, stop) =
+                (Arc::new(config.clone()), secrets.imap_password, journal.clone(), events.clone(), listener.clone());
+            supervisor.spawn(&mut tasks, "mailbox watcher", move || {
+                MailboxWatcher::new(&config, password.clone(), journal.clone(), events.clone(), rules.clone()).run(stop.clone())
+            });
+        }
         Ok(RunningEngine { events, journal, trigger, tasks, _lock: lock })
     }
 
