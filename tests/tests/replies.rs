@@ -137,6 +137,10 @@ async fn a_code_takes_its_incident_ok_takes_the_newest_strangers_and_free_text_t
     })
     .await;
     wait_for("the call cancelled once nothing is untaken", WAIT, || async { s.fake.canceled(C1).then_some(()) }).await;
+    // Each told who took the other's: everything owed is sent before the restart.
+    for to in [ANA, BRUNO] {
+        wait_for("the other told who took it", WAIT, || async { (!bodies(&s.fake, to, "👍").is_empty()).then_some(()) }).await;
+    }
     engine.stop(WAIT).await;
 
     // After a restart the same replies are listed again: none is handled twice.

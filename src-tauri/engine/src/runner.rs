@@ -140,7 +140,8 @@ impl RunningEngine {
                 // Each manager is built anew by its supervisor after a failure.
                 let shared = Arc::new(config.clone());
                 let managers = NotifyManagers::new(config, ctx.clone());
-                let each = |pick: fn(NotifyManagers) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>| {
+                type Manager = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+                let each = |pick: fn(NotifyManagers) -> Option<Manager>| {
                     let (config, ctx) = (shared.clone(), ctx.clone());
                     move || pick(NotifyManagers::new(&config, ctx.clone())).unwrap_or_else(|| Box::pin(std::future::pending()))
                 };
@@ -156,6 +157,9 @@ impl RunningEngine {
                 }
                 if managers.replies.is_some() {
                     supervisor.spawn(&mut tasks, "reply poller", each(|m| m.replies.map(|r| Box::pin(r.run()) as _)));
+                }
+                if ctx.client.is_some() {
+                    supervisor.spawn(&mut tasks, "Twilio check", each(|m| Some(Box::pin(m.check.run()))));
                 }
             }
             None => warn!("no [twilio] section: alerts are journaled but NOBODY IS NOTIFIED (no WhatsApp, no calls)"),

@@ -1188,6 +1188,23 @@ mod tests {
         assert!(again[0].headline.starts_with("Ainda em alarme 1 h 01 min depois de assumido por Ana"), "{}", again[0].headline);
     }
 
+    #[tokio::test]
+    async fn old_deliveries_are_not_followed_again_after_a_restart() {
+        let j = AlertJournal::open_in_memory().unwrap();
+        record(&j, 1, "Umidade Sala 9 alta 85%").await;
+        j.plan(policy(Utc::now())).await.unwrap();
+        let id = j.incidents(1, None, false).await.unwrap()[0].id;
+        for d in j.deliveries_of(id).await.unwrap() {
+            j.update_delivery(d.id, "delivered", Some(format!("SM{}", d.id)), None).await.unwrap();
+        }
+        // A year ago: sent then, still "delivered" (never read).
+        j.call(|c| c.execute("UPDATE deliveries SET sent_at = '2025-11-28T03:00:00.000Z'", [])).await.unwrap();
+        let since = Utc::now() - Duration::minutes(15);
+        assert!(j.deliveries_to_follow(since).await.unwrap().is_empty(), "no request for last year's messages");
+        j.call(|c| c.execute("UPDATE deliveries SET sent_at = ?1", [ts(Utc::now())])).await.unwrap();
+        assert_eq!(j.deliveries_to_follow(since).await.unwrap().len(), 2, "a fresh one is followed");
+    }
+
     #[test]
     fn the_flood_rule_reads_only_what_went_out() {
         // Thousands of gathered messages per person must not be read for every new incident.

@@ -141,6 +141,7 @@ pub struct NotifyManagers {
     pub follower: Option<DeliveryFollower>,
     pub queue: Option<CallQueue>,
     pub replies: Option<ReplyPoller>,
+    pub check: TwilioCheck,
 }
 
 impl NotifyManagers {
@@ -154,6 +155,35 @@ impl NotifyManagers {
             replies: whatsapp
                 .filter(|_| ctx.client.is_some())
                 .map(|w| ReplyPoller::new(ctx.clone(), w.from.clone(), w.to.clone(), ctx.timing.replies)),
+            check: TwilioCheck { ctx },
+        }
+    }
+}
+
+/// While nothing else asks Twilio, its credentials are checked every 15 minutes (one GET of the
+/// account), so a revoked token or a dead network is said before an alert needs them.
+pub struct TwilioCheck {
+    ctx: NotifyContext,
+}
+
+/// How often the idle check asks.
+pub const TWILIO_CHECK_EVERY: Duration = Duration::from_secs(15 * 60);
+
+impl TwilioCheck {
+    pub async fn run(self) {
+        let ctx = &self.ctx;
+        let Some(client) = &ctx.client else { return };
+        loop {
+            match client.fetch_account().await {
+                Ok(_) => ctx.health.ok(&ctx.events),
+                Err(e) => {
+                    warn!("Twilio's idle check failed: {e}");
+                    ctx.health.degraded(&ctx.events, &e);
+                }
+            }
+            if ctx.pause(TWILIO_CHECK_EVERY).await.is_err() {
+                return;
+            }
         }
     }
 }
