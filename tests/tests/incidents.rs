@@ -121,7 +121,7 @@ async fn a_recovery_with_no_open_incident_notifies_nobody() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!((alert.kind.map(|k| k.as_str()), alert.incident_id), (Some("recovery"), None));
     assert!(engine.journal.incidents(10, None, false).await.unwrap().is_empty());
-    assert!(s.fake.requests().is_empty(), "nobody was told of a recovery of nothing");
+    assert!(s.fake.creations("Messages").is_empty() && s.fake.creations("Calls").is_empty(), "nobody was told of a recovery of nothing");
     engine.stop(WAIT).await;
 }
 
@@ -235,7 +235,11 @@ async fn a_flood_is_bounded_per_person_and_a_new_alarm_is_spoken_in_the_next_cal
     assert!(first.id <= last_before + 2, "spoken in call {} while the last call before it was {last_before}", first.id);
     assert_eq!(first.incidents[0], new, "newest first");
     let _ = &mut rx;
-    let twiml = s.fake.creations("Calls").into_iter().find_map(|c| c.param("Twiml").filter(|t| t.contains("Fumaça")).map(str::to_owned)).unwrap();
+    // The intent is journaled before the request leaves: wait for Twilio to have it.
+    let twiml = wait_for("the call's request", WAIT, || async {
+        s.fake.creations("Calls").into_iter().find_map(|c| c.param("Twiml").filter(|t| t.contains("Fumaça")).map(str::to_owned))
+    })
+    .await;
     assert!(twiml.contains("501 alertas abertos. Alerta 1: ALERTA Fumaça na Sala 9"), "{twiml}");
     assert!(twiml.contains("E mais 498 alertas"), "{twiml}");
     assert!(twiml.chars().count() <= 4000);
