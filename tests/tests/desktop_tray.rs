@@ -21,6 +21,22 @@ fn children_named(parent: u32, prefix: &str) -> Vec<u32> {
     child_processes(parent).into_iter().filter(|(_, name)| name.starts_with(prefix)).map(|(pid, _)| pid).collect()
 }
 
+/// The real app on `desktop`, configured for `server`, with the mailbox password in its
+/// environment or not; returns it and the path of its log file (in the OS log dir).
+fn launch(desktop: &Desktop, server: &Dovecot, with_password: bool) -> (std::process::Child, std::path::PathBuf) {
+    let config = desktop.path("sentinela.toml");
+    let data = desktop.path("data");
+    server.config(Security::Tls).save(&config).unwrap();
+    let mut command = desktop.command(workspace_binary("sentinela"));
+    command.args(["--config", &config.display().to_string(), "--data-dir", &data.display().to_string()]).stderr(std::process::Stdio::null());
+    if with_password {
+        command.env("SENTINELA_IMAP_PASSWORD", PASSWORD);
+    } else {
+        command.env_remove("SENTINELA_IMAP_PASSWORD");
+    }
+    (command.spawn().unwrap(), desktop.path("home/.local/share/br.sentinela.app/logs/sentinela.log"))
+}
+
 /// Opens the tray menu with a click on the icon and returns the menu's area.
 fn open_menu(x: &X11, icon: Area) -> Area {
     x.click(icon.centre());
@@ -36,19 +52,9 @@ fn open_menu(x: &X11, icon: Area) -> Area {
 fn the_tray_menu_on_an_xembed_panel() {
     let server = Dovecot::start();
     let desktop = Desktop::start_with(Tray::XEmbed);
-    let config = desktop.path("sentinela.toml");
-    let data = desktop.path("data");
-    server.config(Security::Tls).save(&config).unwrap();
-    let mut app = desktop
-        .command(workspace_binary("sentinela"))
-        .args(["--config", &config.display().to_string(), "--data-dir", &data.display().to_string()])
-        .env("SENTINELA_IMAP_PASSWORD", PASSWORD)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut app, log) = launch(&desktop, &server, true);
 
     // The log file, in the OS log dir, says when watching starts.
-    let log = desktop.path("home/.local/share/br.sentinela.app/logs/sentinela.log");
     wait_until("watching, in the log file", WAIT, || std::fs::read_to_string(&log).is_ok_and(|l| l.contains("mailbox: watching")));
 
     // The icon is embedded in the panel's tray.
@@ -114,17 +120,7 @@ fn the_tray_menu_on_an_xembed_panel() {
 fn a_failed_start_is_retried_until_the_secret_is_there() {
     let server = Dovecot::start();
     let desktop = Desktop::start_with(Tray::XEmbed);
-    let config = desktop.path("sentinela.toml");
-    let data = desktop.path("data");
-    server.config(Security::Tls).save(&config).unwrap();
-    let mut app = desktop
-        .command(workspace_binary("sentinela"))
-        .args(["--config", &config.display().to_string(), "--data-dir", &data.display().to_string()])
-        .env_remove("SENTINELA_IMAP_PASSWORD")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let log = desktop.path("home/.local/share/br.sentinela.app/logs/sentinela.log");
+    let (mut app, log) = launch(&desktop, &server, false);
     wait_until("the failed start, with its retry", WAIT, || {
         std::fs::read_to_string(&log).is_ok_and(|l| l.contains("the engine could not start (trying again in 2 s)"))
     });

@@ -1006,6 +1006,17 @@ mod tests {
         }
     }
 
+    /// An incident opened by one e-mail and told: its alarm messages accepted by Twilio.
+    async fn opened_and_sent(j: &AlertJournal, subject: &str, now: DateTime<Utc>) -> IncidentId {
+        record(j, 1, subject).await;
+        j.plan(policy(now)).await.unwrap();
+        let id = j.incidents(1, None, false).await.unwrap()[0].id;
+        for d in j.deliveries_of(id).await.unwrap() {
+            j.update_delivery(d.id, "sent", Some(format!("SM{}", d.id)), None).await.unwrap();
+        }
+        id
+    }
+
     async fn purposes(j: &AlertJournal, incident: IncidentId) -> Vec<(String, MessagePurpose, String)> {
         j.deliveries_of(incident).await.unwrap().into_iter().map(|d| (d.recipient, d.purpose, d.state)).collect()
     }
@@ -1108,12 +1119,7 @@ mod tests {
     async fn reminders_come_at_most_once_per_period_while_nobody_took_it() {
         let j = AlertJournal::open_in_memory().unwrap();
         let t0 = Utc::now();
-        record(&j, 1, "Umidade Sala 1 alta 85%").await;
-        j.plan(policy(t0)).await.unwrap();
-        let id = j.incidents(1, None, false).await.unwrap()[0].id;
-        for d in j.deliveries_of(id).await.unwrap() {
-            j.update_delivery(d.id, "sent", Some(format!("SM{}", d.id)), None).await.unwrap();
-        }
+        let id = opened_and_sent(&j, "Umidade Sala 1 alta 85%", t0).await;
         record(&j, 2, "Umidade Sala 1 alta 86%").await;
         j.plan(policy(t0 + Duration::minutes(10))).await.unwrap();
         record(&j, 3, "Umidade Sala 1 alta 87%").await;
@@ -1157,12 +1163,7 @@ mod tests {
     async fn taking_tells_the_others_and_a_long_take_is_escalated_again() {
         let j = AlertJournal::open_in_memory().unwrap();
         let t0 = Utc::now();
-        record(&j, 1, "Umidade Sala 1 alta 85%").await;
-        j.plan(policy(t0)).await.unwrap();
-        let id = j.incidents(1, None, false).await.unwrap()[0].id;
-        for d in j.deliveries_of(id).await.unwrap() {
-            j.update_delivery(d.id, "sent", Some(format!("SM{}", d.id)), None).await.unwrap();
-        }
+        let id = opened_and_sent(&j, "Umidade Sala 1 alta 85%", t0).await;
         j.call(move |c| {
             let tx = c.transaction()?;
             acknowledge_from(&tx, id, Some("Ana"), Some(TO[0]), AckVia::Whatsapp, t0)?;
@@ -1191,12 +1192,7 @@ mod tests {
     #[tokio::test]
     async fn old_deliveries_are_not_followed_again_after_a_restart() {
         let j = AlertJournal::open_in_memory().unwrap();
-        record(&j, 1, "Umidade Sala 9 alta 85%").await;
-        j.plan(policy(Utc::now())).await.unwrap();
-        let id = j.incidents(1, None, false).await.unwrap()[0].id;
-        for d in j.deliveries_of(id).await.unwrap() {
-            j.update_delivery(d.id, "delivered", Some(format!("SM{}", d.id)), None).await.unwrap();
-        }
+        let id = opened_and_sent(&j, "Umidade Sala 9 alta 85%", Utc::now()).await;
         // A year ago: sent then, still "delivered" (never read).
         j.call(|c| c.execute("UPDATE deliveries SET sent_at = '2025-11-28T03:00:00.000Z'", [])).await.unwrap();
         let since = Utc::now() - Duration::minutes(15);
