@@ -1192,7 +1192,7 @@ mod tests {
     #[tokio::test]
     async fn old_deliveries_are_not_followed_again_after_a_restart() {
         let j = AlertJournal::open_in_memory().unwrap();
-        let id = opened_and_sent(&j, "Umidade Sala 9 alta 85%", Utc::now()).await;
+        opened_and_sent(&j, "Umidade Sala 9 alta 85%", Utc::now()).await;
         // A year ago: sent then, still "delivered" (never read).
         j.call(|c| c.execute("UPDATE deliveries SET sent_at = '2025-11-28T03:00:00.000Z'", [])).await.unwrap();
         let since = Utc::now() - Duration::minutes(15);
