@@ -310,15 +310,16 @@ async fn handle(state: Arc<Mutex<State>>, method: Method, uri: Uri, headers: Hea
         });
         // "Messages.json" means the creation (POST); a list (GET) is faulted only when the part
         // says so ("GET …/Messages.json"), so the reply poller does not eat a test's fault.
-        let request = format!("{method} {path}");
         let listing = method == Method::GET && (path.ends_with("/Messages.json") || path.ends_with("/Calls.json"));
         if let Some((status, code)) = s.outage {
             drop(s);
             return error_body(status, code, "Service Unavailable");
         }
         let pos = s.faults.iter().position(|(part, _)| {
-            if part.starts_with("GET ") || part.starts_with("POST ") {
-                request.contains(part.as_str()) || (part.starts_with("GET ") && request.starts_with("GET ") && path.ends_with(&part[4..]))
+            if let Some(wanted) = part.strip_prefix("GET ") {
+                method == Method::GET && path.contains(wanted)
+            } else if let Some(wanted) = part.strip_prefix("POST ") {
+                method == Method::POST && path.contains(wanted)
             } else {
                 path.contains(part.as_str()) && !listing
             }

@@ -372,3 +372,22 @@ async fn a_pause_holds_new_incidents_a_test_alert_still_goes_through_and_the_end
     assert_eq!(deliveries_final(&engine, held, 2).await.len(), 2, "held, then told once");
     engine.stop(WAIT).await;
 }
+
+#[tokio::test]
+async fn a_call_whose_state_twilio_will_not_give_is_given_up_and_the_queue_goes_on() {
+    let s = setup().await;
+    s.fake.script_call(C2, CallScript::Human { answer_ms: 100, talk_ms: 100 });
+    let timing = sentinela_engine::notify::NotifyTiming { unreadable_call_budget: Duration::from_secs(1), ..fast() };
+    let (engine, mut rx) = s.start(AUTH_TOKEN, timing).await;
+    // Every read of a call is refused for a while (403), the creations are not.
+    for _ in 0..40 {
+        s.fake.fault_next("GET /Calls/", Fault::Error { status: 403, code: 20403, retry_after: None });
+    }
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA leitura impossível", "x")).await;
+    let (incident, outcome, by) = escalation_end(&mut rx).await;
+    assert_eq!((outcome.as_str(), by), ("answered", Some(shown(C2))), "the queue went on to the next number");
+    let calls = engine.journal.calls_of(incident).await.unwrap();
+    assert_eq!(calls[0].outcome.as_deref(), Some("error"));
+    assert!(calls[0].error_message.as_deref().unwrap().contains("did not give this call's state"), "{:?}", calls[0].error_message);
+    engine.stop(WAIT).await;
+}

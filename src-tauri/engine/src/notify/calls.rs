@@ -368,6 +368,8 @@ impl CallQueue {
         let mut last_state = attempt.state.clone();
         let mut decided: Option<CallOutcome> = None;
         let mut canceling = false;
+        // Since when Twilio has not told this call's state: a wait that must end.
+        let mut unreadable_since: Option<Instant> = None;
         let mut next_poll = Instant::now() + ctx.timing.call_poll;
         loop {
             // Twilio is asked at the poll's pace; a journal change (an ack, a resolve, from here
@@ -396,10 +398,18 @@ impl CallQueue {
                 }
                 Err(e) => {
                     ctx.health.degraded(&ctx.events, &e);
+                    let since = *unreadable_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= ctx.timing.unreadable_call_budget {
+                        let why = format!("Twilio did not give this call's state for {} s ({e}): the queue goes on without it", since.elapsed().as_secs());
+                        error!(sid, to = %attempt.number, "{why}");
+                        self.update(attempt.id, CallUpdate { state: "error".into(), outcome: Some(CallOutcome::Error.as_str().into()), error_message: Some(why), ..Default::default() }).await;
+                        return Ok(CallOutcome::Error);
+                    }
                     warn!(sid, "cannot read the call's state: {e}");
                     continue;
                 }
             };
+            unreadable_since = None;
             let ringing = matches!(call.status, CallStatus::Queued | CallStatus::Ringing);
             if unwanted && ringing {
                 info!(sid, to = %attempt.number, "every incident this call speaks was taken or resolved: canceling it");

@@ -54,6 +54,8 @@ pub struct NotifyTiming {
     pub retry_wait: Duration,
     /// How often WhatsApp replies are read while an incident is open and untaken, and otherwise.
     pub replies: ReplyPolling,
+    /// How long a call whose state Twilio will not give is followed before the queue moves on.
+    pub unreadable_call_budget: Duration,
 }
 
 impl Default for NotifyTiming {
@@ -64,6 +66,7 @@ impl Default for NotifyTiming {
             message_follow_for: Duration::from_secs(15 * 60),
             retry_wait: Duration::from_secs(30),
             replies: ReplyPolling::default(),
+            unreadable_call_budget: Duration::from_secs(5 * 60),
         }
     }
 }
