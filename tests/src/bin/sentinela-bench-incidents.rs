@@ -18,7 +18,7 @@ use sentinela_engine::journal::AlertJournal;
 use sentinela_tests::dovecot::{Dovecot, PASSWORD, SENSOR};
 use sentinela_tests::mail::plain;
 use sentinela_tests::twilio_fake::{TwilioFake, AUTH_TOKEN};
-use sentinela_tests::workspace_binary;
+use sentinela_tests::{wait_for, workspace_binary};
 
 const DISTINCT: usize = 10_000;
 const REPEATED: usize = 10;
@@ -38,16 +38,6 @@ fn peak_rss_mib(pid: u32) -> f64 {
     kib / 1024.0
 }
 
-async fn wait<T>(what: &str, limit: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::main]
 async fn main() {
@@ -105,10 +95,10 @@ async fn main() {
         .stderr(log)
         .spawn()
         .unwrap();
-    let journal = wait("the journal", Duration::from_secs(30), async || AlertJournal::open_in_dir(&data).ok()).await;
-    wait("every e-mail journaled", Duration::from_secs(600), async || (journal.alert_count().await.ok()? as usize >= total).then_some(())).await;
+    let journal = wait_for("the journal", Duration::from_secs(30), || async { AlertJournal::open_in_dir(&data).ok() }).await;
+    wait_for("every e-mail journaled", Duration::from_secs(600), || async { (journal.alert_count().await.ok()? as usize >= total).then_some(()) }).await;
     let journaled = started.elapsed();
-    let incidents = wait("every incident planned", Duration::from_secs(600), async || {
+    let incidents = wait_for("every incident planned", Duration::from_secs(600), || async {
         let open = journal.open_incident_counts().await.ok()?.0 as usize;
         (open >= DISTINCT + REPEATED).then_some(open)
     })
@@ -129,12 +119,12 @@ async fn main() {
     for n in 0..NEW_ALARMS {
         let subject = format!("ALERTA Fumaça na Sala {n}");
         server.append("INBOX", &plain(SENSOR, &subject, "detector")).await;
-        let alert = wait("the new alarm journaled", Duration::from_secs(30), async || {
+        let alert = wait_for("the new alarm journaled", Duration::from_secs(30), || async {
             journal.alerts(1).await.ok()?.pop().filter(|a| a.subject == subject)
         })
         .await;
         let journaled = to_instant(alert.journaled_at);
-        let call = wait("the call that speaks it", Duration::from_secs(120), async || {
+        let call = wait_for("the call that speaks it", Duration::from_secs(120), || async {
             fake.creations("Calls").into_iter().find(|c| c.param("Twiml").is_some_and(|t| t.contains(&subject)))
         })
         .await;

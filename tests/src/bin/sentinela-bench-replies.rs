@@ -16,23 +16,15 @@ use sentinela_engine::secrets::Secret;
 use sentinela_tests::dovecot::{Dovecot, SENSOR};
 use sentinela_tests::mail::plain;
 use sentinela_tests::twilio_fake::{TwilioFake, AUTH_TOKEN};
+use sentinela_tests::wait_for;
 
 const INCIDENTS: usize = 50;
 const SENDER: &str = "+14155238886";
 const ANA: &str = "+5511999990001";
 const CALLEE: &str = "+5511988880001";
 const IDLE: Duration = Duration::from_secs(120);
+const LIMIT: Duration = Duration::from_secs(60);
 
-async fn wait<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 #[tokio::main]
 async fn main() {
@@ -61,7 +53,7 @@ async fn main() {
     for n in 0..INCIDENTS {
         let calls = fake.called_numbers().len();
         server.append("INBOX", &plain(SENSOR, &format!("ALERTA Sonda {n} fora do ar"), "x")).await;
-        wait("the call ringing", async || (fake.called_numbers().len() > calls).then_some(())).await;
+        wait_for("the call ringing", LIMIT, || async { (fake.called_numbers().len() > calls).then_some(()) }).await;
         // The reply arrives at a random moment of the polling cycle, as a person's would. It
         // names the incident: past the fifth alarm in ten minutes Ana's alarms wait for the
         // digest, and a bare "1" takes only an incident that reached her.
@@ -69,9 +61,9 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(fastrand::u64(200..3200))).await;
         fake.inbound(ANA, SENDER, &format!("#{id}"));
         let visible = Instant::now();
-        let canceled = wait("the call cancelled", async || fake.canceled_at(CALLEE)).await;
+        let canceled = wait_for("the call cancelled", LIMIT, || async { fake.canceled_at(CALLEE) }).await;
         took.push(canceled.saturating_duration_since(visible));
-        wait("taken", async || (engine.journal.incident(id).await.ok()??.state == IncidentState::Acknowledged).then_some(())).await;
+        wait_for("taken", LIMIT, || async { (engine.journal.incident(id).await.ok()??.state == IncidentState::Acknowledged).then_some(()) }).await;
     }
     took.sort();
     let pick = |p: f64| took[((took.len() as f64 - 1.0) * p).round() as usize];

@@ -208,12 +208,18 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The generic rule: the subject without state words, recovery phrases and volatile parts.
-fn generic_problem(subject: &str) -> String {
+/// The subject normalised, padded with spaces so phrases match whole words, without `phrases`.
+fn without(subject: &str, phrases: &[&str]) -> String {
     let mut text = format!(" {} ", normalise(subject));
-    for phrase in NOT_RECOVERY.iter().chain(RECOVERY_PHRASES) {
+    for phrase in phrases {
         text = text.replace(&format!(" {phrase} "), " ");
     }
+    text
+}
+
+/// The generic rule: the subject without state words, recovery phrases and volatile parts.
+fn generic_problem(subject: &str) -> String {
+    let text = without(subject, &[NOT_RECOVERY, RECOVERY_PHRASES].concat());
     let kept: Vec<&str> = text.split_whitespace().filter(|w| !STATE_WORDS.contains(w)).collect();
     if kept.is_empty() {
         // Nothing but state words: the whole subject is the key, so it still groups with itself.
@@ -224,10 +230,7 @@ fn generic_problem(subject: &str) -> String {
 }
 
 fn generic_signal(subject: &str, rules: &KeyRules) -> Signal {
-    let mut text = format!(" {} ", normalise(subject));
-    for phrase in NOT_RECOVERY {
-        text = text.replace(&format!(" {phrase} "), " ");
-    }
+    let text = without(subject, NOT_RECOVERY);
     let says = |phrase: &str| text.contains(&format!(" {phrase} "));
     let recovered = RECOVERY_PHRASES.iter().any(|p| says(p)) || rules.recovery_words.iter().any(|p| says(&normalise(p)));
     if recovered { Signal::Recovery } else { Signal::Alarm }

@@ -31,8 +31,6 @@ macro_rules! text_enum {
         pub enum $name { $($(#[$vmeta])* #[serde(rename = $text)] $variant,)+ }
 
         impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
-
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text,)+ }
             }

@@ -140,7 +140,6 @@ pub struct SpokenIncident {
     pub id: IncidentId,
     pub title: String,
     pub body: String,
-    pub emails: u32,
     pub test: bool,
     /// Calls are still owed for it (rounds left); otherwise it is only spoken along.
     pub owed: bool,
@@ -712,20 +711,9 @@ impl AlertJournal {
         }))
     }
 
-    /// The e-mails of an incident, or the alert records of the newest alerts for `history`.
+    /// The e-mails of an incident, oldest first, in one query.
     pub async fn alerts_of(&self, incident: IncidentId) -> Result<Vec<AlertRecord>, JournalError> {
-        let ids: Vec<AlertId> = self
-            .call(move |conn| {
-                let mut stmt = conn.prepare_cached("SELECT id FROM alerts WHERE incident_id = ?1 ORDER BY id")?;
-                let rows = stmt.query_map([incident], |r| r.get(0))?;
-                rows.collect()
-            })
-            .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.extend(self.alert(id).await?);
-        }
-        Ok(out)
+        self.select_alerts("WHERE incident_id = ?1 ORDER BY id", incident).await
     }
 
     /// Someone took the incident: no more calls for it. `by` is a name or a number.
@@ -805,7 +793,7 @@ impl AlertJournal {
     pub async fn speakable_incidents(&self, budget: u32) -> Result<Vec<SpokenIncident>, JournalError> {
         self.call(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT i.id, i.title, COALESCE(a.body, ''), i.emails, i.is_test,
+                "SELECT i.id, i.title, COALESCE(a.body, ''), i.is_test,
                         i.escalation IN ('owed', 'calling') AND i.calls_spoken < ?1, i.calls_spoken
                  FROM incidents i LEFT JOIN alerts a ON a.id = i.latest_alert_id
                  WHERE i.state = 'open' AND (i.held_since IS NULL OR i.released_at IS NOT NULL)
@@ -813,7 +801,7 @@ impl AlertJournal {
                  ORDER BY i.id DESC",
             )?;
             let rows = stmt.query_map([budget], |r| {
-                Ok(SpokenIncident { id: r.get(0)?, title: r.get(1)?, body: r.get(2)?, emails: r.get(3)?, test: r.get(4)?, owed: r.get(5)?, calls: r.get(6)? })
+                Ok(SpokenIncident { id: r.get(0)?, title: r.get(1)?, body: r.get(2)?, test: r.get(3)?, owed: r.get(4)?, calls: r.get(5)? })
             })?;
             rows.collect()
         })

@@ -419,7 +419,7 @@ impl AlertJournal {
         Ok(self.select_alerts("WHERE id = ?1", id).await?.pop())
     }
 
-    async fn select_alerts(
+    pub(super) async fn select_alerts(
         &self,
         tail: &'static str,
         arg: i64,

@@ -210,18 +210,13 @@ impl CallQueue {
                 ctx.events.emit(EngineEvent::EscalationStarted { incident_id: *id });
             }
         }
-        let outcome = self.place(attempt.clone(), &self.twiml_for(&number, &spoken), changes).await?;
+        let outcome = self.place(attempt.clone(), &self.twiml(&number, &spoken), changes).await?;
         self.after(&attempt, outcome).await;
         Ok(None)
     }
 
-    fn twiml(&self, spoken: &[SpokenIncident]) -> String {
-        let items: Vec<twiml::Spoken> = spoken.iter().map(|s| twiml::Spoken { title: &s.title, body: &s.body, test: s.test }).collect();
-        twiml::incidents_twiml(&self.calls.voice, &self.calls.language, &items, None)
-    }
-
     /// The TwiML for a call to `number`: greeted by name when `[people]` has one.
-    fn twiml_for(&self, number: &str, spoken: &[SpokenIncident]) -> String {
+    fn twiml(&self, number: &str, spoken: &[SpokenIncident]) -> String {
         let items: Vec<twiml::Spoken> = spoken.iter().map(|s| twiml::Spoken { title: &s.title, body: &s.body, test: s.test }).collect();
         twiml::incidents_twiml(&self.calls.voice, &self.calls.language, &items, self.ctx.people.get(number).map(String::as_str))
     }
@@ -248,7 +243,7 @@ impl CallQueue {
                 CallOutcome::Canceled
             } else {
                 info!(to = %call.number, "placing again a call whose request was interrupted");
-                self.place(call.clone(), &self.twiml_for(&call.number, &spoken), changes).await?
+                self.place(call.clone(), &self.twiml(&call.number, &spoken), changes).await?
             }
         };
         if call.sid.is_none() && matches!(outcome, CallOutcome::Canceled | CallOutcome::DryRun) {
@@ -290,7 +285,7 @@ impl CallQueue {
     /// `twilio.dry_run`: journal what would be called, once per incident.
     async fn dry_run(&self, spoken: &[SpokenIncident]) {
         let ctx = &self.ctx;
-        let twiml = self.twiml(spoken);
+        let twiml = self.twiml(&self.calls.to[0], spoken);
         let owed: Vec<_> = spoken.iter().filter(|s| s.owed).map(|s| s.id).collect();
         ctx.journal_event(None, "dry_run_call", &format!("would call {} in this order, {} round(s), about incidents {owed:?}; TwiML: {twiml}", self.calls.to.join(", "), self.calls.rounds)).await;
         if let Ok(a) = ctx.journal.call_intent(0, 0, &self.calls.to[0], spoken.iter().map(|s| s.id).collect(), vec![]).await {
