@@ -73,7 +73,11 @@ impl DeliveryDispatcher {
                 }
                 _ = tokio::time::sleep(this.ctx.timing.retry_wait) => {}
                 _ = shutdown.recv() => {
-                    in_flight.shutdown().await;
+                    // A request already sent is let finish, so its SID is journaled: cutting it
+                    // off would leave a message Twilio has as owed, and send it again at the next
+                    // start. Each send stops by itself at its next wait; the engine's stop bounds
+                    // the whole.
+                    while in_flight.join_next().await.is_some() {}
                     return;
                 }
             }
