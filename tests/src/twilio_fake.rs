@@ -62,6 +62,19 @@ pub enum Fault {
     Slow(Duration),
     /// Close the connection without processing the request.
     Drop,
+    /// Process the request (a create creates), then lose the answer this way.
+    AfterCreate(LostAnswer),
+}
+
+/// How the answer to a request Twilio did process is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LostAnswer {
+    /// The connection drops.
+    Drop,
+    /// A gateway answers this 5xx status instead.
+    Status(u16),
+    /// The answer comes after this delay (past the client's time limit).
+    Stall(Duration),
 }
 
 /// A request as the fake received it.
@@ -89,6 +102,7 @@ struct FakeCall {
     created: Instant,
     amd: bool,
     script: CallScript,
+    created_utc: chrono::DateTime<chrono::Utc>,
     /// When and how the client ended it.
     ended: Option<(Instant, &'static str)>,
 }
@@ -338,9 +352,22 @@ async fn handle(state: Arc<Mutex<State>>, method: Method, uri: Uri, headers: Hea
         // resume_unwind skips the panic hook, so the test output stays clean.
         Some(Fault::Drop) => std::panic::resume_unwind(Box::new("injected dropped connection")),
         Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
-        None => {}
+        Some(Fault::AfterCreate(_)) | None => {}
     }
+    let response = route(&state, &method, &path, &query, &form, user, &pass);
+    match fault {
+        Some(Fault::AfterCreate(LostAnswer::Drop)) => std::panic::resume_unwind(Box::new("injected dropped connection")),
+        Some(Fault::AfterCreate(LostAnswer::Status(status))) => error_body(status, 0, "Bad Gateway"),
+        Some(Fault::AfterCreate(LostAnswer::Stall(d))) => {
+            tokio::time::sleep(d).await;
+            response
+        }
+        _ => response,
+    }
+}
 
+/// Twilio's answer to a request that passed the fault injection.
+fn route(state: &Mutex<State>, method: &Method, path: &str, query: &[(String, String)], form: &[(String, String)], user: Option<String>, pass: &str) -> Response {
     let Some(rest) = path.strip_prefix("/2010-04-01/Accounts/") else {
         return error_body(404, 20404, "The requested resource was not found");
     };
@@ -355,11 +382,13 @@ async fn handle(state: Arc<Mutex<State>>, method: Method, uri: Uri, headers: Hea
         return error_body(404, 20404, "The requested resource was not found");
     }
     let now = Instant::now();
+    let form = form.to_vec();
     match (method.as_str(), tail.as_str()) {
         ("GET", "") => json_ok(200, account_json()),
         ("POST", "/Calls.json") => create_call(&mut s, &form, now),
         ("POST", "/Messages.json") => create_message(&mut s, &form, now),
-        ("GET", "/Messages.json") => list_messages(&s, &query, now),
+        ("GET", "/Messages.json") => list_messages(&s, query, now),
+        ("GET", "/Calls.json") => list_calls(&s, query, now),
         ("GET", "/IncomingPhoneNumbers.json") => {
             let wanted = query.iter().find(|(k, _)| k == "PhoneNumber").map(|(_, v)| v.clone());
             let list: Vec<Value> = s
@@ -454,6 +483,7 @@ fn create_call(s: &mut State, form: &[(String, String)], now: Instant) -> Respon
         created: now,
         amd: param(form, "MachineDetection").is_some(),
         script: s.call_scripts.get(to).copied().unwrap_or(CallScript::NoAnswer),
+        created_utc: chrono::Utc::now(),
         ended: None,
     };
     let v = call_json(&call, now, s.no_answer_ms);
@@ -512,7 +542,7 @@ fn call_json(c: &FakeCall, now: Instant, no_answer_ms: u64) -> Value {
         "price": null,
         "price_unit": "USD",
         "queue_time": "0",
-        "date_created": rfc2822(chrono::Utc::now()),
+        "date_created": rfc2822(c.created_utc),
         "date_updated": rfc2822(chrono::Utc::now()),
         "start_time": null,
         "end_time": null,
@@ -605,6 +635,28 @@ fn list_messages(s: &State, query: &[(String, String)], now: Instant) -> Respons
     }))
 }
 
+/// `GET Calls.json`: filtered by `To`, `From` and `Status`, newest first, one page of
+/// `PageSize` (Sentinela reads only the first page: its lookups are narrow).
+fn list_calls(s: &State, query: &[(String, String)], now: Instant) -> Response {
+    let q = |k: &str| query.iter().find(|(name, _)| name == k).map(|(_, v)| v.as_str());
+    let page_size: usize = q("PageSize").and_then(|v| v.parse().ok()).unwrap_or(50).clamp(1, 1000);
+    let mut list: Vec<&FakeCall> = s
+        .calls
+        .iter()
+        .filter(|c| q("To").is_none_or(|t| t == c.to) && q("From").is_none_or(|f| f == c.from))
+        .filter(|c| q("Status").is_none_or(|st| st == call_state(c, now, s.no_answer_ms).0))
+        .collect();
+    list.sort_by(|a, b| b.created_utc.cmp(&a.created_utc).then(b.sid.cmp(&a.sid)));
+    let calls: Vec<Value> = list.iter().take(page_size).map(|c| call_json(c, now, s.no_answer_ms)).collect();
+    json_ok(200, json!({
+        "calls": calls,
+        "page": 0,
+        "page_size": page_size,
+        "next_page_uri": null,
+        "uri": format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"),
+    }))
+}
+
 fn message_json(m: &FakeMessage, now: Instant) -> Value {
     let elapsed = now.saturating_duration_since(m.created).as_millis() as u64;
     let (status, code): (&str, Option<i64>) = match (m.script, elapsed) {
@@ -631,7 +683,7 @@ fn message_json(m: &FakeMessage, now: Instant) -> Value {
         "price": null,
         "price_unit": "USD",
         "messaging_service_sid": null,
-        "date_created": rfc2822(chrono::Utc::now()),
+        "date_created": rfc2822(m.sent),
         "date_updated": rfc2822(chrono::Utc::now()),
         "date_sent": rfc2822(m.sent),
         "uri": format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{}.json", m.sid),

@@ -9,7 +9,7 @@ use sentinela_engine::runner::RunningEngine;
 use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::mail::plain;
 use sentinela_tests::scenario::{fast, Scenario, SENDER};
-use sentinela_tests::twilio_fake::{CallScript, Fault, MessageScript, API_KEY_SECRET, API_KEY_SID, AUTH_TOKEN};
+use sentinela_tests::twilio_fake::{CallScript, Fault, LostAnswer, MessageScript, API_KEY_SECRET, API_KEY_SID, AUTH_TOKEN};
 use tokio::sync::broadcast;
 
 const WA1: &str = "+5511999990001";
@@ -228,6 +228,26 @@ async fn transient_faults_are_retried_without_duplicates() {
     for to in [WA1, WA2] {
         let alarms = s.fake.bodies_to(to).into_iter().filter(|b| b.starts_with("🚨")).count();
         assert_eq!(alarms, 1, "{to}: one alarm despite the 500 and the dropped connection");
+    }
+    engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn answers_lost_after_twilio_acted_ring_no_second_phone() {
+    let s = setup().await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 100, talk_ms: 100 });
+    s.fake.fault_next("POST Messages.json", Fault::AfterCreate(LostAnswer::Drop));
+    s.fake.fault_next("POST Messages.json", Fault::AfterCreate(LostAnswer::Status(502)));
+    s.fake.fault_next("POST Calls.json", Fault::AfterCreate(LostAnswer::Status(502)));
+    let (engine, mut rx) = start(&s, AUTH_TOKEN).await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA porta aberta", "x")).await;
+    let (alert, outcome, _) = escalation_end(&mut rx).await;
+    assert_eq!(outcome, "answered", "the adopted call is followed to its answer");
+    assert_eq!(s.fake.called_numbers(), [C1], "one call rang");
+    deliveries_final(&engine, alert, 2).await;
+    for to in [WA1, WA2] {
+        let alarms = s.fake.bodies_to(to).into_iter().filter(|b| b.starts_with("🚨")).count();
+        assert_eq!(alarms, 1, "{to}: one alarm although its answer was lost");
     }
     engine.stop(WAIT).await;
 }

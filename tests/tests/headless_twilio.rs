@@ -9,7 +9,7 @@ use sentinela_engine::incident::{EscalationState, IncidentState};
 use sentinela_engine::journal::AlertJournal;
 use sentinela_tests::dovecot::{Dovecot, SENSOR};
 use sentinela_tests::mail::plain;
-use sentinela_tests::twilio_fake::{CallScript, TwilioFake, AUTH_TOKEN};
+use sentinela_tests::twilio_fake::{CallScript, Fault, LostAnswer, TwilioFake, AUTH_TOKEN};
 use sentinela_tests::headless::{self, text};
 use sentinela_tests::wait_for;
 use tempfile::TempDir;
@@ -75,9 +75,7 @@ async fn sigkill_in_the_middle_of_the_queue_resumes_without_duplicates() {
 
     let mut first = run(&path, &data, &dir.path().join("run1.log"));
     server.append("INBOX", &plain(SENSOR, "ALERTA queda de energia", "QGBT sem tensão")).await;
-    // Kill once the second call's SID is journaled: between Twilio's answer and that commit lies
-    // the one window where a crash repeats a call (README, "Crash safety, and the one narrow
-    // window"); this test is about the crash after it.
+    // Kill once the second call's SID is journaled (the crash before it is the next test's).
     wait_for("the second call placed and journaled", WAIT, || async {
         let j = AlertJournal::open_in_dir(&data).ok()?;
         let incident = j.incidents(1, None, false).await.ok()?.pop()?;
@@ -113,6 +111,48 @@ async fn sigkill_in_the_middle_of_the_queue_resumes_without_duplicates() {
     assert!(out.contains(&format!("call 1.2 {C2} answered, answered by human")), "{out}");
     assert!(out.contains("acknowledged") && out.contains(&format!("via call by {}", shown(C2))), "{out}");
     assert!(out.contains(&format!("WhatsApp alarm {WA1}")), "{out}");
+}
+
+#[tokio::test]
+async fn sigkill_while_twilio_was_answering_a_create_rings_no_phone_twice() {
+    let server = Dovecot::start();
+    let fake = TwilioFake::start().await;
+    fake.script_call(C1, CallScript::Human { answer_ms: 300, talk_ms: 300 });
+    // Twilio creates the call and the first message, and their answers are still on the way
+    // when the process dies: the journal holds intents without SIDs.
+    fake.fault_next("POST Calls.json", Fault::AfterCreate(LostAnswer::Stall(Duration::from_secs(60))));
+    fake.fault_next("POST Messages.json", Fault::AfterCreate(LostAnswer::Stall(Duration::from_secs(60))));
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let path = write(&config(&server, &fake), dir.path());
+
+    let mut first = run(&path, &data, &dir.path().join("run1.log"));
+    server.append("INBOX", &plain(SENSOR, "ALERTA incêndio", "detector 3")).await;
+    wait_for("the call and both messages created at Twilio", WAIT, || async {
+        (fake.called_numbers().len() == 1 && fake.messaged_numbers().len() == 2).then_some(())
+    })
+    .await;
+    let j = AlertJournal::open_in_dir(&data).unwrap();
+    let incident = j.incidents(1, None, false).await.unwrap().remove(0);
+    assert!(j.calls_of(incident.id).await.unwrap().iter().all(|c| c.sid.is_none()), "killed inside the window");
+    first.kill().await.unwrap();
+    first.wait().await.unwrap();
+
+    let mut second = run(&path, &data, &dir.path().join("run2.log"));
+    wait_for("the escalation's outcome", WAIT, || async {
+        let i = j.incidents(1, None, false).await.ok()?.pop()?;
+        let sent = j.deliveries_of(i.id).await.ok()?.iter().all(|d| d.sid.is_some());
+        (i.escalation == EscalationState::Answered && sent).then_some(())
+    })
+    .await;
+    second.kill().await.unwrap();
+    assert_eq!(fake.called_numbers(), [C1], "the call Twilio made was found and followed, not placed again");
+    for to in [WA1, WA2] {
+        let alarms = fake.bodies_to(to).into_iter().filter(|b| b.starts_with("🚨")).count();
+        assert_eq!(alarms, 1, "{to}: one alarm across the kill");
+    }
+    let log = std::fs::read_to_string(dir.path().join("run2.log")).unwrap();
+    assert!(log.contains("adopted, not created again"), "{log}");
 }
 
 #[tokio::test]

@@ -71,7 +71,7 @@ async fn the_engines_requests_satisfy_twilios_openapi_spec() {
 
     client.fetch_account().await.expect("GET Account");
     let m = client
-        .create_message(&NewMessage { from: "+14155238886".into(), to: "+5511999990001".into(), body: "🚨 ALERTA <&>".into(), template: None })
+        .create_message(&NewMessage { from: "+14155238886".into(), to: "+5511999990001".into(), body: "🚨 ALERTA <&>".into(), template: None }, None)
         .await
         .expect("POST Messages with Body");
     client
@@ -80,15 +80,15 @@ async fn the_engines_requests_satisfy_twilios_openapi_spec() {
             to: "+5511999990001".into(),
             body: String::new(),
             template: Some(("HXaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".into(), r#"{"1":"ALERTA","2":"corpo"}"#.into())),
-        })
+        }, Some(chrono::Utc::now()))
         .await
-        .expect("POST Messages with ContentSid");
+        .expect("GET Messages (the lookup after a lost answer), then POST Messages with ContentSid");
     client.fetch_message(&m.sid).await.expect("GET Message");
     let twiml = twiml::alert_twiml("Polly.Camila", "pt-BR", "ALERTA \"x\" & <y>", "corpo", false);
     let call = client
-        .create_call(&NewCall { from: "+14155238886".into(), to: "+5511999990001".into(), twiml, timeout_secs: 25, machine_detection: true })
+        .create_call(&NewCall { from: "+14155238886".into(), to: "+5511999990001".into(), twiml, timeout_secs: 25, machine_detection: true }, Some(chrono::Utc::now()))
         .await
-        .expect("POST Calls");
+        .expect("GET Calls (the lookup after a lost answer), then POST Calls");
     client.fetch_call(&call.sid).await.expect("GET Call");
     client.end_call(&call.sid, true).await.expect("POST Call Status=canceled");
     client.end_call(&call.sid, false).await.expect("POST Call Status=completed");

@@ -78,7 +78,7 @@ pub async fn test_whatsapp(config: &Config, token: Secret, to: &str, follow_for:
     let client = client(config, token)?;
     let template = (!w.content_sid.is_empty()).then(|| (w.content_sid.clone(), compose::template_variables(TEST_SUBJECT, TEST_BODY, true)));
     let message = NewMessage { from: w.from.clone(), to: to.clone(), body: compose::whatsapp_text(crate::incident::MessagePurpose::Alarm, TEST_SUBJECT, TEST_BODY, true), template };
-    let sent = client.create_message(&message).await.map_err(|e| SelfTestError::twilio(("WhatsApp not sent", "WhatsApp não enviado"), e))?;
+    let sent = client.create_message(&message, None).await.map_err(|e| SelfTestError::twilio(("WhatsApp not sent", "WhatsApp não enviado"), e.error))?;
     let mut states = vec![sent.status.as_str().to_owned()];
     let deadline = tokio::time::Instant::now() + follow_for;
     let mut status = sent.status;
@@ -111,7 +111,7 @@ pub async fn test_call(config: &Config, token: Secret, to: &str) -> Result<SelfT
         timeout_secs: c.ring_secs,
         machine_detection: c.require_human,
     };
-    let call = client.create_call(&request).await.map_err(|e| SelfTestError::twilio(("call not placed", "ligação não feita"), e))?;
+    let call = client.create_call(&request, None).await.map_err(|e| SelfTestError::twilio(("call not placed", "ligação não feita"), e.error))?;
     let mut states = vec![call.status.as_str().to_owned()];
     let mut last = call.status;
     loop {

@@ -120,7 +120,7 @@ pub struct CallUpdate {
 
 impl AlertJournal {
     /// Deliveries owed: `pending` ones and, with `interrupted`, those a previous run left
-    /// `sending` without an answer (sent again: the one window for a duplicate message).
+    /// `sending` without an answer (looked up at Twilio before they are sent again).
     /// At most `limit`, oldest first, skipping `busy` (already in hand).
     pub async fn owed_deliveries(&self, interrupted: bool, limit: usize, busy: Vec<i64>) -> Result<Vec<Delivery>, JournalError> {
         self.call(move |conn| {

@@ -210,7 +210,7 @@ impl CallQueue {
                 ctx.events.emit(EngineEvent::EscalationStarted { incident_id: *id });
             }
         }
-        let outcome = self.place(attempt.clone(), &self.twiml(&number, &spoken), changes).await?;
+        let outcome = self.place(attempt.clone(), &self.twiml(&number, &spoken), false, changes).await?;
         self.after(&attempt, outcome).await;
         Ok(None)
     }
@@ -243,7 +243,7 @@ impl CallQueue {
                 CallOutcome::Canceled
             } else {
                 info!(to = %call.number, "placing again a call whose request was interrupted");
-                self.place(call.clone(), &self.twiml(&call.number, &spoken), changes).await?
+                self.place(call.clone(), &self.twiml(&call.number, &spoken), true, changes).await?
             }
         };
         if call.sid.is_none() && matches!(outcome, CallOutcome::Canceled | CallOutcome::DryRun) {
@@ -300,7 +300,7 @@ impl CallQueue {
     }
 
     /// Creates the call (retrying what time can fix) and follows it.
-    async fn place(&self, attempt: CallAttempt, twiml: &str, changes: &mut watch::Receiver<u64>) -> Result<CallOutcome, Stopped> {
+    async fn place(&self, attempt: CallAttempt, twiml: &str, resumed: bool, changes: &mut watch::Receiver<u64>) -> Result<CallOutcome, Stopped> {
         let ctx = &self.ctx;
         let Some(client) = ctx.client.as_ref() else { return Ok(CallOutcome::DryRun) };
         let request = NewCall {
@@ -310,8 +310,10 @@ impl CallQueue {
             timeout_secs: self.calls.ring_secs,
             machine_detection: self.calls.require_human,
         };
+        // A call the previous run was placing may exist already: look before placing it.
+        let mut unsure_since = resumed.then_some(attempt.updated_at);
         loop {
-            match client.create_call(&request).await {
+            match client.create_call(&request, unsure_since).await {
                 Ok(call) => {
                     ctx.health.ok(&ctx.events);
                     info!(to = %attempt.number, sid = %call.sid, incidents = ?attempt.incidents, "calling");
@@ -324,6 +326,7 @@ impl CallQueue {
                 Err(e) if e.is_transient() || e.is_auth() => {
                     ctx.health.degraded(&ctx.events, &e);
                     warn!(to = %attempt.number, "call not placed yet, will retry: {e}");
+                    unsure_since = e.unsure_since;
                     ctx.pause(ctx.timing.retry_wait).await?;
                     if !ctx.journal.call_wanted(attempt.id).await.unwrap_or(true) {
                         info!(to = %attempt.number, "no longer needed: the incidents were taken or resolved meanwhile");
@@ -467,7 +470,7 @@ mod tests {
     use super::*;
 
     fn call(status: CallStatus, by: Option<&str>) -> Call {
-        Call { sid: "CA1".into(), status, answered_by: by.map(str::to_owned), duration: None }
+        Call { sid: "CA1".into(), status, answered_by: by.map(str::to_owned), duration: None, date_created: None }
     }
 
     #[test]

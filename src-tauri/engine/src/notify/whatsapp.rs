@@ -100,10 +100,12 @@ impl DeliveryDispatcher {
             body: text,
             template: (!self.content_sid.is_empty()).then(|| (self.content_sid.clone(), compose::template_variables(&d.headline, &d.detail, d.test))),
         };
+        // A message the previous run was sending may exist already: look before sending it.
+        let mut unsure_since = (d.state == "sending").then_some(d.updated_at);
         // The intent is durable before the request leaves.
         self.update(d.id, "sending", None, None).await;
         loop {
-            match client.create_message(&message).await {
+            match client.create_message(&message, unsure_since).await {
                 Ok(m) => {
                     ctx.health.ok(&ctx.events);
                     info!(incident = ?d.incident_id, purpose = %d.purpose, to = %d.recipient, sid = %m.sid, status = m.status.as_str(), "WhatsApp accepted by Twilio");
@@ -113,6 +115,7 @@ impl DeliveryDispatcher {
                 Err(e) if e.is_transient() || e.is_auth() => {
                     ctx.health.degraded(&ctx.events, &e);
                     warn!(incident = ?d.incident_id, to = %d.recipient, "WhatsApp not sent yet, will retry: {e}");
+                    unsure_since = e.unsure_since;
                     ctx.pause(ctx.timing.retry_wait).await?;
                 }
                 Err(e) => {

@@ -4,21 +4,34 @@
 //! `Retry-After`) and 5xx — with exponential backoff and jitter. Other 4xx answers are final:
 //! repeating a request Twilio refused only hides the problem. The secret goes only into the
 //! Authorization header; no error or log line carries it.
+//!
+//! Creating a call or a message is not idempotent, and Twilio has no idempotency key: a create
+//! whose answer was lost (a timeout, a connection dropped after the request was written, a
+//! 5xx) may still have rung a phone. So a create is retried blindly only when the request
+//! certainly never reached Twilio; otherwise what Twilio holds is looked up first
+//! (`GET Calls.json` / `Messages.json` by `To` and `From`, created since the first try, by
+//! Twilio's own clock) and adopted instead of creating a second one.
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
 
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use tracing::warn;
 
 use super::error::TwilioError;
-use super::resources::{Account, Call, InboundMessage, IncomingNumbers, Message, MessageList, OutgoingCallerIds};
+use super::resources::{rfc2822, Account, Call, CallList, IncomingNumbers, ListedMessage, Message, MessageList, OutgoingCallerIds};
 use crate::config::TwilioConfig;
 use crate::imap::Backoff;
 use crate::secrets::Secret;
 
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// How much earlier than the first try a created resource may be dated: Twilio's dates have
+/// whole seconds, and the clock offset is measured from its `Date` header (whole seconds too).
+const CREATED_MARGIN: TimeDelta = TimeDelta::seconds(2);
 
 /// How hard to try one request.
 #[derive(Debug, Clone, Copy)]
@@ -26,11 +39,29 @@ pub struct RetryPolicy {
     pub attempts: u32,
     pub base: Duration,
     pub cap: Duration,
+    /// One request's time limit, connection included.
+    pub timeout: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { attempts: 5, base: Duration::from_millis(500), cap: Duration::from_secs(8) }
+        RetryPolicy { attempts: 5, base: Duration::from_millis(500), cap: Duration::from_secs(8), timeout: Duration::from_secs(15) }
+    }
+}
+
+/// A create that failed. `unsure_since` is set when Twilio may nevertheless hold what it was
+/// asked to create: pass it to the next try, which then looks before it creates.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{error}")]
+pub struct CreateError {
+    pub error: TwilioError,
+    pub unsure_since: Option<DateTime<Utc>>,
+}
+
+impl std::ops::Deref for CreateError {
+    type Target = TwilioError;
+    fn deref(&self) -> &TwilioError {
+        &self.error
     }
 }
 
@@ -54,6 +85,38 @@ pub struct NewCall {
     pub machine_detection: bool,
 }
 
+/// A created resource, known by its SID.
+trait HasSid {
+    fn sid(&self) -> &str;
+}
+
+impl HasSid for Call {
+    fn sid(&self) -> &str {
+        &self.sid
+    }
+}
+
+impl HasSid for Message {
+    fn sid(&self) -> &str {
+        &self.sid
+    }
+}
+
+/// What a create makes; says where to look for it after a lost answer.
+enum Creating<'a> {
+    Call(&'a NewCall),
+    Message(&'a NewMessage),
+}
+
+impl Creating<'_> {
+    fn resource(&self) -> &'static str {
+        match self {
+            Creating::Call(_) => "Calls",
+            Creating::Message(_) => "Messages",
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct TwilioClient {
     http: reqwest::Client,
@@ -62,7 +125,16 @@ pub struct TwilioClient {
     user: String,
     secret: Secret,
     retry: RetryPolicy,
+    /// Twilio's clock minus ours, from the last answer's `Date` header: created resources are
+    /// matched by Twilio's dates, so a workstation clock minutes off cannot make a lookup miss.
+    clock_offset: Arc<Mutex<Option<TimeDelta>>>,
+    /// SIDs this client created lately: a lookup never adopts one of them (the dates' margin
+    /// reaches a few seconds back, when a call to the same person may have been placed).
+    created: Arc<Mutex<VecDeque<String>>>,
 }
+
+/// How many created SIDs are remembered against wrong adoption.
+const REMEMBERED: usize = 64;
 
 impl std::fmt::Debug for TwilioClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -77,8 +149,8 @@ impl TwilioClient {
 
     pub fn with_retry(config: &TwilioConfig, secret: Secret, retry: RetryPolicy) -> Self {
         let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(Duration::from_secs(10))
+            .timeout(retry.timeout)
+            .connect_timeout(retry.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("sentinela/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("reqwest client with default TLS");
@@ -90,6 +162,8 @@ impl TwilioClient {
             user,
             secret,
             retry,
+            clock_offset: Arc::new(Mutex::new(None)),
+            created: Arc::new(Mutex::new(VecDeque::new())),
         }
     }
 
@@ -102,7 +176,9 @@ impl TwilioClient {
         self.call(Method::GET, &self.url(".json"), &[]).await
     }
 
-    pub async fn create_message(&self, m: &NewMessage) -> Result<Message, TwilioError> {
+    /// Sends a WhatsApp message at most once (see the module's note); `unsure_since` comes
+    /// from a previous try's [`CreateError`], or from a journal intent a restart interrupted.
+    pub async fn create_message(&self, m: &NewMessage, unsure_since: Option<DateTime<Utc>>) -> Result<Message, CreateError> {
         let mut form = vec![("From", format!("whatsapp:{}", m.from)), ("To", format!("whatsapp:{}", m.to))];
         match &m.template {
             Some((sid, vars)) => {
@@ -111,7 +187,7 @@ impl TwilioClient {
             }
             None => form.push(("Body", m.body.clone())),
         }
-        self.call(Method::POST, &self.url("/Messages.json"), &form).await
+        self.create_once(Creating::Message(m), &form, unsure_since).await
     }
 
     pub async fn fetch_message(&self, sid: &str) -> Result<Message, TwilioError> {
@@ -121,7 +197,7 @@ impl TwilioClient {
     /// WhatsApp messages sent to `to` (our sender) on or after the UTC day of `since`, newest
     /// first, following Twilio's pages until one is entirely older than `since` (Twilio filters
     /// `DateSent` by day only: the time is filtered here). At most `max_pages` pages.
-    pub async fn inbound_whatsapp(&self, to: &str, since: chrono::DateTime<chrono::Utc>, max_pages: usize) -> Result<Vec<InboundMessage>, TwilioError> {
+    pub async fn inbound_whatsapp(&self, to: &str, since: DateTime<Utc>, max_pages: usize) -> Result<Vec<ListedMessage>, TwilioError> {
         let query = vec![
             ("To", format!("whatsapp:{to}")),
             ("DateSent>", (since - chrono::Duration::days(1)).format("%Y-%m-%d").to_string()),
@@ -138,7 +214,8 @@ impl TwilioClient {
         Ok(out)
     }
 
-    pub async fn create_call(&self, c: &NewCall) -> Result<Call, TwilioError> {
+    /// Places a call at most once (see the module's note and [`Self::create_message`]).
+    pub async fn create_call(&self, c: &NewCall, unsure_since: Option<DateTime<Utc>>) -> Result<Call, CreateError> {
         let mut form = vec![
             ("To", c.to.clone()),
             ("From", c.from.clone()),
@@ -148,7 +225,96 @@ impl TwilioClient {
         if c.machine_detection {
             form.push(("MachineDetection", "Enable".into()));
         }
-        self.call(Method::POST, &self.url("/Calls.json"), &form).await
+        self.create_once(Creating::Call(c), &form, unsure_since).await
+    }
+
+    /// POSTs a create, retrying blindly only what never reached Twilio; after an answer that
+    /// may hide a creation, looks for it (created since the first such try) before anything
+    /// is sent again.
+    async fn create_once<T: DeserializeOwned + HasSid>(
+        &self,
+        what: Creating<'_>,
+        form: &[(&str, String)],
+        mut unsure_since: Option<DateTime<Utc>>,
+    ) -> Result<T, CreateError> {
+        let url = self.url(&format!("/{}.json", what.resource()));
+        let mut backoff = Backoff::new(self.retry.base, self.retry.cap);
+        let mut attempt = 1;
+        loop {
+            if let Some(since) = unsure_since {
+                let found = match self.find_created(&what, since).await {
+                    Ok(Some(sid)) => self.call(Method::GET, &self.url(&format!("/{}/{sid}.json", what.resource())), &[]).await.map(Some),
+                    other => other.map(|_| None),
+                };
+                match found {
+                    Ok(Some(found)) => {
+                        warn!("twilio: {} created by an earlier try whose answer was lost: adopted, not created again", what.resource());
+                        return Ok(self.remember(found));
+                    }
+                    Ok(None) => {}
+                    Err(error) => return Err(CreateError { error, unsure_since }),
+                }
+            }
+            let tried_at = Utc::now();
+            let (error, retry_after) = match self.send_once(self.http.post(&url).form(form)).await {
+                Ok(v) => return Ok(self.remember(v)),
+                Err(e) => e,
+            };
+            if error.is_ambiguous() {
+                unsure_since.get_or_insert(tried_at);
+            }
+            if !error.is_transient() || attempt >= self.retry.attempts {
+                return Err(CreateError { error, unsure_since });
+            }
+            let delay = retry_after.map(|d| d.min(MAX_RETRY_AFTER)).unwrap_or_else(|| backoff.next_delay());
+            warn!(attempt, retry_in_ms = delay.as_millis() as u64, ambiguous = error.is_ambiguous(), "twilio: not created ({}): {error}", what.resource());
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    fn remember<T: HasSid>(&self, created: T) -> T {
+        if let Ok(mut sids) = self.created.lock() {
+            if sids.len() == REMEMBERED {
+                sids.pop_front();
+            }
+            sids.push_back(created.sid().to_owned());
+        }
+        created
+    }
+
+    fn created_here(&self, sid: &str) -> bool {
+        self.created.lock().is_ok_and(|sids| sids.iter().any(|s| s == sid))
+    }
+
+    /// The SID of what `what` created on or after `since` (our clock), the oldest if several.
+    async fn find_created(&self, what: &Creating<'_>, since: DateTime<Utc>) -> Result<Option<String>, TwilioError> {
+        let url = self.url(&format!("/{}.json", what.resource()));
+        match what {
+            Creating::Call(c) => {
+                // Not filtered by StartTime: a call still queued has none.
+                let query = [("To", c.to.clone()), ("From", c.from.clone()), ("PageSize", "20".to_owned())];
+                let page: CallList = self.call_query(&url, &query).await?;
+                let since = self.on_twilio_clock(since);
+                let mut found = page.calls.into_iter().filter(|call| call.created_at().is_some_and(|t| t >= since) && !self.created_here(&call.sid));
+                Ok(found.next_back().map(|c| c.sid))
+            }
+            Creating::Message(m) => {
+                let query = [("To", format!("whatsapp:{}", m.to)), ("From", format!("whatsapp:{}", m.from)), ("PageSize", "20".to_owned())];
+                let page: MessageList = self.call_query(&url, &query).await?;
+                let since = self.on_twilio_clock(since);
+                // A template's body is Twilio's rendering of it: only the time can tell.
+                let ours = |l: &ListedMessage| l.direction.starts_with("outbound") && (m.template.is_some() || l.body.trim() == m.body.trim());
+                let mut found = page.messages.into_iter().filter(|l| l.created_at().is_some_and(|t| t >= since) && ours(l) && !self.created_here(&l.sid));
+                Ok(found.next_back().map(|l| l.sid))
+            }
+        }
+    }
+
+    /// A moment on our clock as Twilio's clock would date it, less the dates' rounding.
+    fn on_twilio_clock(&self, ours: DateTime<Utc>) -> DateTime<Utc> {
+        let offset = self.clock_offset.lock().map(|o| o.unwrap_or_default()).unwrap_or_default();
+        ours + offset - CREATED_MARGIN
     }
 
     pub async fn fetch_call(&self, sid: &str) -> Result<Call, TwilioError> {
@@ -206,12 +372,18 @@ impl TwilioClient {
 
     async fn send_once<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, (TwilioError, Option<Duration>)> {
         let network = |e: reqwest::Error| {
+            // Only a connection never made certainly kept the request from Twilio.
+            let maybe_sent = !e.is_connect();
             // reqwest's message names the URL, which carries no secret; strip it anyway to keep
             // log lines short.
-            (TwilioError::Network { base_url: self.base_url.clone(), reason: e.without_url().to_string() }, None)
+            (TwilioError::Network { base_url: self.base_url.clone(), reason: e.without_url().to_string(), maybe_sent }, None)
         };
         let resp = req.basic_auth(&self.user, Some(self.secret.expose())).send().await.map_err(network)?;
         let status = resp.status();
+        let twilio_now = resp.headers().get(reqwest::header::DATE).and_then(|v| v.to_str().ok()).and_then(|v| rfc2822(Some(v)));
+        if let (Some(theirs), Ok(mut offset)) = (twilio_now, self.clock_offset.lock()) {
+            *offset = Some(theirs - Utc::now());
+        }
         let retry_after = resp
             .headers()
             .get(reqwest::header::RETRY_AFTER)

@@ -14,7 +14,13 @@ pub enum TwilioError {
     #[error("Twilio refused the request (HTTP {status}{}): {message}. {hint}", code.map(|c| format!(", error {c}")).unwrap_or_default())]
     Api { status: u16, code: Option<u32>, message: String, hint: &'static str },
     #[error("cannot reach Twilio at {base_url}: {reason}. Check the network, a proxy or firewall, and twilio.base_url.")]
-    Network { base_url: String, reason: String },
+    Network {
+        base_url: String,
+        reason: String,
+        /// The request may have reached Twilio (a timeout or a connection lost after it was
+        /// written); false only when the connection was never made.
+        maybe_sent: bool,
+    },
     #[error("Twilio's answer could not be read: {reason}")]
     Decode { reason: String },
 }
@@ -37,6 +43,16 @@ impl TwilioError {
     /// The account's credentials were refused: nothing will work until a person fixes them.
     pub fn is_auth(&self) -> bool {
         self.status() == Some(401) || self.code() == Some(20003)
+    }
+
+    /// Whether Twilio may have acted on a request that failed this way: a create that failed
+    /// so must be looked up before it is sent again.
+    pub fn is_ambiguous(&self) -> bool {
+        match self {
+            TwilioError::Network { maybe_sent, .. } => *maybe_sent,
+            TwilioError::Api { status, .. } => *status >= 500,
+            TwilioError::Decode { .. } => true,
+        }
     }
 
     /// Whether trying the same request again later can succeed.
@@ -153,7 +169,7 @@ impl TwilioError {
                 code.map(|c| format!(", erro {c}")).unwrap_or_default(),
                 hints(*status, *code).1
             ),
-            TwilioError::Network { base_url, reason } => format!(
+            TwilioError::Network { base_url, reason, .. } => format!(
                 "Não foi possível falar com o Twilio em {base_url}: confira a rede, um proxy ou firewall, e o campo twilio.base_url. Detalhe técnico: {reason}"
             ),
             TwilioError::Decode { reason } => format!("A resposta do Twilio não pôde ser lida. Detalhe técnico: {reason}"),
@@ -184,7 +200,7 @@ mod tests {
         assert!(pt.starts_with("O Twilio recusou o pedido (HTTP 401, erro 20003). O Account SID, a API key ou o auth token está errado"), "{pt}");
         assert!(pt.ends_with("Detalhe técnico: Authenticate"), "{pt}");
         assert!(describe_code_in_portuguese(63015).starts_with("erro 63015: O destinatário não entrou no sandbox"));
-        let offline = TwilioError::Network { base_url: "https://api.twilio.com".into(), reason: "dns error".into() };
+        let offline = TwilioError::Network { base_url: "https://api.twilio.com".into(), reason: "dns error".into(), maybe_sent: false };
         assert!(offline.in_portuguese().contains("confira a rede"));
         // Every code with advice has it in both languages, and the two differ.
         for code in [20003, 20404, 20429, 21211, 21210, 21215, 21216, 21608, 63015, 63016, 63021, 63007, 1] {

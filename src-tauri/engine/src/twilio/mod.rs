@@ -6,6 +6,6 @@ mod error;
 mod resources;
 pub mod twiml;
 
-pub use client::{NewCall, NewMessage, RetryPolicy, TwilioClient};
+pub use client::{CreateError, NewCall, NewMessage, RetryPolicy, TwilioClient};
 pub use error::{describe_code, describe_code_in_portuguese, TwilioError};
-pub use resources::{Account, Call, CallStatus, InboundMessage, Message, MessageStatus};
+pub use resources::{Account, Call, CallStatus, ListedMessage, Message, MessageStatus};

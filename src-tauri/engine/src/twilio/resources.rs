@@ -24,9 +24,10 @@ pub struct Message {
     pub error_message: Option<String>,
 }
 
-/// A message as Twilio's list gives it (a WhatsApp reply, for Sentinela).
+/// A message as Twilio's list gives it: a WhatsApp reply, or one of ours looked up after a
+/// create whose answer was lost.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-pub struct InboundMessage {
+pub struct ListedMessage {
     pub sid: String,
     #[serde(default)]
     pub from: String,
@@ -38,21 +39,37 @@ pub struct InboundMessage {
     #[serde(default)]
     pub date_sent: Option<String>,
     #[serde(default)]
+    pub date_created: Option<String>,
+    #[serde(default)]
     pub direction: String,
+    #[serde(default)]
+    pub status: Option<MessageStatus>,
+    #[serde(default)]
+    pub error_code: Option<i64>,
+    #[serde(default)]
+    pub error_message: Option<String>,
 }
 
-impl InboundMessage {
+impl ListedMessage {
     pub fn sent_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-        let t = self.date_sent.as_deref()?;
-        chrono::DateTime::parse_from_rfc2822(t).ok().map(|t| t.with_timezone(&chrono::Utc))
+        rfc2822(self.date_sent.as_deref())
     }
+
+    pub fn created_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        rfc2822(self.date_created.as_deref())
+    }
+}
+
+/// Twilio's dates: `Sat, 28 Nov 2026 06:14:05 +0000`.
+pub(crate) fn rfc2822(t: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc2822(t?).ok().map(|t| t.with_timezone(&chrono::Utc))
 }
 
 /// One page of `GET …/Messages.json`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct MessageList {
     #[serde(default)]
-    pub messages: Vec<InboundMessage>,
+    pub messages: Vec<ListedMessage>,
     #[serde(default)]
     pub next_page_uri: Option<String>,
 }
@@ -113,9 +130,15 @@ pub struct Call {
     /// Seconds, as a string; empty or null while the call is going on.
     #[serde(default)]
     pub duration: Option<String>,
+    #[serde(default)]
+    pub date_created: Option<String>,
 }
 
 impl Call {
+    pub fn created_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        rfc2822(self.date_created.as_deref())
+    }
+
     pub fn duration_secs(&self) -> Option<u32> {
         self.duration.as_deref().and_then(|d| d.parse().ok())
     }
@@ -156,6 +179,13 @@ impl CallStatus {
     }
 }
 
+/// One page of `GET …/Calls.json`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CallList {
+    #[serde(default)]
+    pub calls: Vec<Call>,
+}
+
 /// A page of a list resource; Twilio names the array after the resource.
 #[derive(Debug, Deserialize)]
 pub(crate) struct IncomingNumbers {
@@ -165,4 +195,18 @@ pub(crate) struct IncomingNumbers {
 #[derive(Debug, Deserialize)]
 pub(crate) struct OutgoingCallerIds {
     pub outgoing_caller_ids: Vec<serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc2822;
+
+    #[test]
+    fn twilio_dates_and_http_dates_are_read() {
+        let body = rfc2822(Some("Sat, 28 Nov 2026 06:14:05 +0000")).unwrap();
+        // The `Date` header (RFC 9110's IMF-fixdate) measures Twilio's clock.
+        let header = rfc2822(Some("Sat, 28 Nov 2026 06:14:05 GMT")).unwrap();
+        assert_eq!(body, header);
+        assert!(rfc2822(Some("yesterday")).is_none() && rfc2822(None).is_none());
+    }
 }
