@@ -148,6 +148,7 @@ impl Lang {
                     "search" => "O servidor de e-mail recusou a busca: confira o critério extra do filtro nas Configurações.",
                     "timeout" => "O servidor de e-mail parou de responder: o Sentinela tenta de novo sozinho; confira a rede.",
                     "protocol" => "A conexão com o servidor de e-mail caiu: o Sentinela tenta de novo sozinho.",
+                    "refused" => "O servidor de e-mail recusou um comando: o Sentinela tenta de novo sozinho; confira as permissões da pasta.",
                     "journal" => "O histórico não pode ser gravado: confira o espaço em disco e a pasta de dados.",
                     _ => return message.to_owned(),
                 },

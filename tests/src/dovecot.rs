@@ -19,6 +19,9 @@ use tempfile::TempDir;
 
 pub const USER: &str = "alertas@cpd.test";
 pub const PASSWORD: &str = "s3nha-de-teste";
+/// A folder the test user may read but not change (Dovecot ACL `lr`): STORE is refused there.
+pub const READ_ONLY_FOLDER: &str = "Leitura";
+
 /// The sender and subject the default test configuration watches for.
 pub const SENSOR: &str = "sensor@cpd.example.com.br";
 pub const SUBJECT: &str = "ALERTA";
@@ -134,8 +137,14 @@ mail_fsync = never
 namespace inbox {{
   inbox = yes
 }}
+mail_plugins = $mail_plugins acl
 protocol imap {{
+  mail_plugins = $mail_plugins imap_acl
   mail_max_userip_connections = 100
+}}
+plugin {{
+  # One folder the user may read but not flag: a shared or read-only folder.
+  acl = vfile:{d}/global-acl
 }}
 service anvil {{
   unix_listener anvil-auth-penalty {{
@@ -164,6 +173,7 @@ service imap-login {{
             conf + "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS\n"
         };
         std::fs::write(d.join("dovecot.conf"), conf).unwrap();
+        std::fs::write(d.join("global-acl"), format!("{READ_ONLY_FOLDER} user={USER} lr\n")).unwrap();
     }
 
     fn spawn(&mut self) -> Result<(), ()> {
@@ -237,10 +247,17 @@ service imap-login {{
 
     /// Delivers e-mails straight into the Maildir, in order (a flood, for the benchmark).
     pub fn deliver_many_to_maildir<'a>(&self, mails: impl IntoIterator<Item = &'a [u8]>) {
-        let new = self.maildir().join("new");
+        self.deliver_to_folder("INBOX", mails);
+    }
+
+    /// Delivers e-mails straight into `folder`'s Maildir (created if needed), in order — the
+    /// way into [`READ_ONLY_FOLDER`], where the user cannot APPEND.
+    pub fn deliver_to_folder<'a>(&self, folder: &str, mails: impl IntoIterator<Item = &'a [u8]>) {
+        let dir = if folder == "INBOX" { self.maildir() } else { self.maildir().join(format!(".{folder}")) };
+        let new = dir.join("new");
         std::fs::create_dir_all(&new).unwrap();
         for sub in ["cur", "tmp"] {
-            std::fs::create_dir_all(self.maildir().join(sub)).unwrap();
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
         }
         for (n, raw) in mails.into_iter().enumerate() {
             let name = format!("{}.{n:06}.sentinela-test.{}", chrono::Utc::now().timestamp_nanos_opt().unwrap(), std::process::id());

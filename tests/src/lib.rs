@@ -6,6 +6,7 @@
 pub mod dovecot;
 pub mod desktop;
 pub mod headless;
+pub mod imap_proxy;
 pub mod mail;
 pub mod scenario;
 pub mod twilio_fake;

@@ -10,7 +10,8 @@ use sentinela_engine::imap::{probe, MailboxError};
 use sentinela_engine::journal::AlertJournal;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_engine::secrets::Secret;
-use sentinela_tests::dovecot::{Dovecot, SENSOR};
+use sentinela_tests::dovecot::{Dovecot, READ_ONLY_FOLDER, SENSOR};
+use sentinela_tests::imap_proxy::ImapProxy;
 use sentinela_tests::mail::{plain, with_message_id};
 use sentinela_tests::wait_for;
 use tempfile::TempDir;
@@ -351,5 +352,91 @@ async fn without_idle_the_mailbox_is_polled_every_rescan_interval() {
         })
         .await;
     assert_eq!(notice.uid, uid);
+    h.engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn a_read_only_folder_is_watched_and_nothing_is_journaled_twice() {
+    let server = Dovecot::start();
+    let data = TempDir::new().unwrap();
+    server.deliver_to_folder(READ_ONLY_FOLDER, [plain(SENSOR, "ALERTA 1", "sala 1").as_slice(), plain(SENSOR, "ALERTA 2", "sala 2").as_slice()]);
+    let mut config = server.config(Security::Tls);
+    config.mailbox.folder = READ_ONLY_FOLDER.into();
+    let h = start(&config, &data).await;
+    h.alerts_count(2).await;
+    server.deliver_to_folder(READ_ONLY_FOLDER, [plain(SENSOR, "ALERTA 3", "sala 3").as_slice()]);
+    h.alerts_count(3).await;
+    let (seen, unseen) = server.seen_state(READ_ONLY_FOLDER).await;
+    assert!(seen.is_empty() && unseen.len() == 3, "the server kept them unread: {seen:?} {unseen:?}");
+    // Dovecot answers OK to the STORE it ignores here: the flags read back tell.
+    let events = h.engine.journal.engine_events(50).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.kind == "mark_seen_refused").count(), 1, "said once");
+    h.engine.stop(WAIT).await;
+
+    // The journal, not the flag, says they were handled: a restart finds them unread and known.
+    let h = start(&config, &data).await;
+    server.deliver_to_folder(READ_ONLY_FOLDER, [plain(SENSOR, "ALERTA 4", "sala 4").as_slice()]);
+    h.alerts_count(4).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(h.engine.journal.alert_count().await.unwrap(), 4, "nothing journaled twice");
+    h.engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn a_server_that_refuses_to_mark_mail_read_cannot_block_the_next_alert() {
+    // Dovecot ignores STORE in a read-only folder with an OK; Exchange and others answer NO.
+    let server = Dovecot::start();
+    let proxy = ImapProxy::start(server.imap_port).await;
+    proxy.refuse_store();
+    let data = TempDir::new().unwrap();
+    server.append("INBOX", &plain(SENSOR, "ALERTA 1", "sala 1")).await;
+    let mut config = server.config(Security::Plain);
+    config.mailbox.port = Some(proxy.port);
+    let h = start(&config, &data).await;
+    h.alerts_count(1).await;
+    server.append("INBOX", &plain(SENSOR, "ALERTA 2", "sala 2")).await;
+    h.alerts_count(2).await;
+    server.append("INBOX", &plain(SENSOR, "ALERTA 3", "sala 3")).await;
+    h.alerts_count(3).await;
+    assert_eq!(server.seen_state("INBOX").await.1.len(), 3, "left unread");
+    let events = h.engine.journal.engine_events(50).await.unwrap();
+    let refused: Vec<_> = events.iter().filter(|e| e.kind == "mark_seen_refused").collect();
+    assert_eq!(refused.len(), 1, "said once, not at every scan: {refused:?}");
+    assert!(refused[0].detail.contains("in INBOX"), "{}", refused[0].detail);
+    h.engine.stop(WAIT).await;
+
+    // The journal, not the flag, says they were handled: a restart journals nothing twice.
+    let h = start(&config, &data).await;
+    server.append("INBOX", &plain(SENSOR, "ALERTA 4", "sala 4")).await;
+    h.alerts_count(4).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(h.engine.journal.alert_count().await.unwrap(), 4);
+    h.engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn an_email_the_library_cannot_read_is_escalated_as_unreadable_and_the_others_go_on() {
+    let server = Dovecot::start();
+    let proxy = ImapProxy::start(server.imap_port).await;
+    let data = TempDir::new().unwrap();
+    let first = server.append("INBOX", &plain(SENSOR, "ALERTA antes", "a")).await;
+    let bad = server.append("INBOX", &plain(SENSOR, "ALERTA ilegível", "b")).await;
+    let last = server.append("INBOX", &plain(SENSOR, "ALERTA depois", "c")).await;
+    proxy.poison(bad);
+    let mut config = server.config(Security::Plain);
+    config.mailbox.port = Some(proxy.port);
+    let h = start(&config, &data).await;
+    h.alerts_count(3).await;
+    let alerts = h.engine.journal.alerts(10).await.unwrap();
+    let by_uid = |uid: u32| alerts.iter().find(|a| a.origin.uid == uid).unwrap_or_else(|| panic!("uid {uid} journaled: {alerts:?}"));
+    assert_eq!(by_uid(first).subject, "ALERTA antes");
+    assert_eq!(by_uid(last).subject, "ALERTA depois");
+    let unreadable = by_uid(bad);
+    assert_eq!(unreadable.subject, "E-mail ilegível na caixa de alertas");
+    assert!(unreadable.body.contains(&format!("UID {bad}")) && unreadable.body.contains("3 tentativas"), "{}", unreadable.body);
+    assert!(unreadable.incident_id.is_some(), "escalated like any alert");
+    assert_eq!(proxy.poisoned_answers(), 3, "tried three times in all, then given up");
+    // All three are handled: marked seen (the unreadable one too, so it is not tried forever).
+    wait_for("all marked seen", WAIT, || async { (server.seen_state("INBOX").await.0.len() == 3).then_some(()) }).await;
     h.engine.stop(WAIT).await;
 }

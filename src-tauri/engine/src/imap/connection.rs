@@ -29,8 +29,17 @@ pub(crate) async fn step<T>(
     operation: &'static str,
     fut: impl Future<Output = Result<T, async_imap::error::Error>>,
 ) -> Result<T, MailboxError> {
-    match tokio::time::timeout(COMMAND_TIMEOUT, fut).await {
-        Err(_) => Err(MailboxError::Timeout { operation, secs: COMMAND_TIMEOUT.as_secs() }),
+    step_within(operation, COMMAND_TIMEOUT, fut).await
+}
+
+/// [`step`] with its own time limit (a large fetch is given longer).
+pub(crate) async fn step_within<T>(
+    operation: &'static str,
+    limit: Duration,
+    fut: impl Future<Output = Result<T, async_imap::error::Error>>,
+) -> Result<T, MailboxError> {
+    match tokio::time::timeout(limit, fut).await {
+        Err(_) => Err(MailboxError::Timeout { operation, secs: limit.as_secs() }),
         Ok(r) => r.map_err(|e| MailboxError::protocol(operation, e)),
     }
 }

@@ -20,6 +20,9 @@ pub enum MailboxError {
     Timeout { operation: &'static str, secs: u64 },
     #[error("the IMAP connection failed during {operation}: {reason}")]
     Protocol { operation: &'static str, reason: String },
+    /// The server answered NO or BAD: the connection is fine, the command was refused.
+    #[error("the IMAP server refused {operation}: {reason}")]
+    Refused { operation: &'static str, reason: String },
     #[error(transparent)]
     Journal(#[from] JournalError),
 }
@@ -35,6 +38,7 @@ impl MailboxError {
             MailboxError::Search { .. } => "search",
             MailboxError::Timeout { .. } => "timeout",
             MailboxError::Protocol { .. } => "protocol",
+            MailboxError::Refused { .. } => "refused",
             MailboxError::Journal(_) => "journal",
         }
     }
@@ -53,6 +57,9 @@ impl MailboxError {
     }
 
     pub(crate) fn protocol(operation: &'static str, e: async_imap::error::Error) -> Self {
-        MailboxError::Protocol { operation, reason: e.to_string() }
+        match e {
+            async_imap::error::Error::No(reason) | async_imap::error::Error::Bad(reason) => MailboxError::Refused { operation, reason },
+            e => MailboxError::Protocol { operation, reason: e.to_string() },
+        }
     }
 }

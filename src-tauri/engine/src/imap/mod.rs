@@ -4,6 +4,7 @@
 mod backoff;
 mod connection;
 mod error;
+mod fetch;
 mod probe;
 mod search;
 mod watcher;

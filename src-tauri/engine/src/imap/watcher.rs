@@ -7,14 +7,16 @@
 //! An e-mail is marked `\Seen` only after its alert is committed, so a crash between the two
 //! re-finds it, and the journal recognises it as already recorded.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use async_imap::types::{Fetch, UnsolicitedResponse};
+use async_imap::types::{Flag, UnsolicitedResponse};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use tracing::{debug, info, warn};
 
 use super::connection::{connect, step, ImapSession};
+use super::fetch::{self, Batch, FetchFailures, GIVE_UP_AFTER};
 use super::search::{search_alert_uids, search_criteria, select_folder};
 use super::{Backoff, MailboxError};
 use crate::config::{Config, MailboxConfig};
@@ -25,8 +27,6 @@ use crate::mail::parse_alert_mail;
 use crate::secrets::Secret;
 use crate::shutdown::Shutdown;
 
-/// UIDs fetched per FETCH command: large bursts go in a few round trips, not one per mail.
-const FETCH_BATCH: usize = 100;
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
 const BACKOFF_CAP: Duration = Duration::from_secs(60);
 
@@ -38,6 +38,10 @@ pub struct MailboxWatcher {
     /// How the e-mails are placed in incidents, in the transaction that journals them.
     rules: IncidentRules,
     events: EventBus,
+    /// E-mails whose fetch failed, kept across reconnections.
+    failures: FetchFailures,
+    /// The server refused `\Seen` once already (said once, not at every scan).
+    store_refused: AtomicBool,
 }
 
 impl MailboxWatcher {
@@ -49,6 +53,8 @@ impl MailboxWatcher {
             password,
             journal,
             events,
+            failures: FetchFailures::default(),
+            store_refused: AtomicBool::new(false),
         }
     }
 
@@ -169,8 +175,38 @@ impl MailboxWatcher {
             self.mark_seen(session, uidvalidity, unmarked).await?;
         }
 
-        for batch in fresh.chunks(FETCH_BATCH) {
-            let fetched = self.fetch(session, batch).await?;
+        let plan = self.failures.plan(uidvalidity, &fresh);
+        if !plan.unreadable.is_empty() {
+            let unreadable = plan.unreadable.iter().map(|(uid, error)| NewAlert {
+                origin: MailboxUid { folder: folder.clone(), uidvalidity, uid: *uid },
+                mail: fetch::unreadable_mail(folder, *uid, error),
+                received_at: Utc::now(),
+            });
+            warn!(uids = ?plan.unreadable.iter().map(|u| u.0).collect::<Vec<_>>(), "mailbox: e-mails that cannot be fetched are escalated as unreadable");
+            self.journal_batch(session, uidvalidity, noticed_at, unreadable.collect()).await?;
+        }
+        // Suspects alone (the one that fails cannot hold the others back), then the rest in
+        // batches sized by their bytes.
+        let mut batches: Vec<Batch> = plan.suspect.iter().map(|u| Batch { uids: vec![*u], bytes: u64::from(self.mailbox.max_message_bytes) }).collect();
+        if !plan.healthy.is_empty() {
+            let sizes = fetch::sizes(session, &plan.healthy).await.inspect_err(|e| self.failures.failed(uidvalidity, &plan.healthy, e))?;
+            batches.extend(fetch::batches(&sizes, u64::from(self.mailbox.max_message_bytes)));
+        }
+        for batch in batches {
+            let fetched = fetch::bodies(session, &batch, self.mailbox.max_message_bytes)
+                .await
+                .inspect_err(|e| {
+                    warn!(uids = ?batch.uids, "mailbox: fetch failed (each e-mail is tried alone next, and escalated as unreadable after {GIVE_UP_AFTER} tries): {e}");
+                    self.failures.failed(uidvalidity, &batch.uids, e);
+                })?;
+            // async-imap reads a FETCH refused with NO as an empty answer: what the server did
+            // not give counts as a failed try, so it cannot vanish silently.
+            let missing: Vec<u32> = batch.uids.iter().copied().filter(|u| !fetched.iter().any(|f| f.uid == Some(*u))).collect();
+            if !missing.is_empty() {
+                warn!(uids = ?missing, "mailbox: the server returned nothing for these e-mails");
+                let error = MailboxError::Refused { operation: "FETCH", reason: "the server returned nothing for this e-mail".into() };
+                self.failures.failed(uidvalidity, &missing, &error);
+            }
             let mut new_alerts = Vec::with_capacity(fetched.len());
             for f in &fetched {
                 let (Some(uid), Some(raw)) = (f.uid, f.body()) else { continue };
@@ -186,15 +222,23 @@ impl MailboxWatcher {
                     received_at,
                 });
             }
-            let outcomes = self.journal.record(new_alerts.clone(), &self.rules).await?;
-            for (alert, outcome) in new_alerts.iter().zip(&outcomes) {
-                self.announce(alert, *outcome, noticed_at);
-            }
-            if self.mailbox.mark_seen {
-                self.mark_seen(session, uidvalidity, new_alerts.iter().map(|a| a.origin.uid).collect()).await?;
-            }
+            self.journal_batch(session, uidvalidity, noticed_at, new_alerts).await?;
         }
         self.events.emit(EngineEvent::Checked { at: Utc::now(), matching_unseen: uids.len() });
+        Ok(())
+    }
+
+    /// Journals the alerts of one batch, then marks their e-mails seen.
+    async fn journal_batch(&self, session: &mut ImapSession, uidvalidity: u32, noticed_at: DateTime<Utc>, alerts: Vec<NewAlert>) -> Result<(), MailboxError> {
+        let uids: Vec<u32> = alerts.iter().map(|a| a.origin.uid).collect();
+        let outcomes = self.journal.record(alerts.clone(), &self.rules).await?;
+        self.failures.done(uidvalidity, &uids);
+        for (alert, outcome) in alerts.iter().zip(&outcomes) {
+            self.announce(alert, *outcome, noticed_at);
+        }
+        if self.mailbox.mark_seen {
+            self.mark_seen(session, uidvalidity, uids).await?;
+        }
         Ok(())
     }
 
@@ -217,26 +261,34 @@ impl MailboxWatcher {
         }
     }
 
-    async fn fetch(&self, session: &mut ImapSession, uids: &[u32]) -> Result<Vec<Fetch>, MailboxError> {
-        let query = format!("(UID RFC822.SIZE INTERNALDATE BODY.PEEK[]<0.{}>)", self.mailbox.max_message_bytes);
-        let set = uid_set(uids);
-        step("FETCH", async {
-            let stream = session.uid_fetch(&set, &query).await?;
-            stream.try_collect::<Vec<_>>().await
-        })
-        .await
-    }
-
+    /// Sets `\Seen` on journaled e-mails. A server that does not set it (a read-only or shared
+    /// folder) cannot block the next alert: the journal alone then says they were handled, and
+    /// the refusal is said once. The flags are read back from the server's answer because
+    /// async-imap ends a STORE's stream at the tagged reply without looking at it — a NO reads
+    /// like an OK — and Dovecot answers OK to a STORE it ignores in a read-only folder.
     async fn mark_seen(&self, session: &mut ImapSession, uidvalidity: u32, uids: Vec<u32>) -> Result<(), MailboxError> {
         if uids.is_empty() {
             return Ok(());
         }
-        let set = uid_set(&uids);
-        step("STORE", async {
-            let stream = session.uid_store(&set, "+FLAGS.SILENT (\\Seen)").await?;
+        let set = fetch::uid_set(&uids);
+        let answers = step("STORE", async {
+            let stream = session.uid_store(&set, "+FLAGS (\\Seen)").await?;
             stream.try_collect::<Vec<_>>().await
         })
         .await?;
+        let seen = answers.iter().filter(|f| f.flags().any(|flag| flag == Flag::Seen)).count();
+        if seen < uids.len() && !self.store_refused.swap(true, Ordering::Relaxed) {
+            warn!(folder = %self.mailbox.folder, "mailbox: the server does not mark e-mails as read here (a read-only or shared folder?); they stay unread there, and the journal remembers they were handled");
+            let detail = format!(
+                "the server did not set \\Seen on {} of {} e-mail(s) in {}: they stay unread there; the journal remembers them.",
+                uids.len() - seen,
+                uids.len(),
+                self.mailbox.folder
+            );
+            if let Err(e) = self.journal.log_event(None, "mark_seen_refused", &detail).await {
+                warn!("journal: cannot log the refused STORE: {e}");
+            }
+        }
         self.journal.mark_seen(&self.mailbox.folder, uidvalidity, uids).await?;
         Ok(())
     }
@@ -251,6 +303,3 @@ fn exists_arrived(session: &ImapSession) -> bool {
     arrived
 }
 
-fn uid_set(uids: &[u32]) -> String {
-    uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
-}

@@ -367,7 +367,8 @@ impl AlertJournal {
         .await
     }
 
-    /// Notes that the server confirmed `\Seen` on these UIDs.
+    /// Notes that these UIDs need no `\Seen` anymore: the server confirmed it, or refused it
+    /// (a read-only folder: then the journal alone says they were handled).
     pub async fn mark_seen(
         &self,
         folder: &str,
