@@ -284,12 +284,13 @@ service imap-login {{
                 mark_seen: true,
                 max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             },
-            filter: FilterConfig { from: SENSOR.into(), subject: SUBJECT.into(), search: String::new() },
+            filter: FilterConfig { from: SENSOR.into(), subject: SUBJECT.into(), search: String::new(), silence_alarm_hours: 0 },
             twilio: None,
             whatsapp: None,
             calls: None,
             incidents: Default::default(),
             people: Default::default(),
+            heartbeat: None,
         }
     }
 

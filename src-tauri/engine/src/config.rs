@@ -40,6 +40,38 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     #[cfg_attr(feature = "ts", ts(as = "Option<std::collections::BTreeMap<String, String>>", optional))]
     pub people: std::collections::BTreeMap<String, String>,
+    /// Telling someone outside that this Sentinela is alive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub heartbeat: Option<HeartbeatConfig>,
+}
+
+/// `[heartbeat]`: a sign of life out of this workstation, so that someone notices when it dies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields, default)]
+pub struct HeartbeatConfig {
+    /// Fetched (GET) every `every_mins` while the mailbox is watched and Twilio answers: a
+    /// Healthchecks, Uptime Kuma or Better Stack check URL. Empty: none.
+    pub url: String,
+    pub every_mins: u32,
+    /// A daily "Sentinela ativo" WhatsApp with yesterday's counts, to these numbers.
+    pub whatsapp_to: Vec<String>,
+    /// When the daily WhatsApp goes, local time, `HH:MM`.
+    pub daily_at: String,
+}
+
+impl Default for HeartbeatConfig {
+    fn default() -> Self {
+        HeartbeatConfig { url: String::new(), every_mins: 5, whatsapp_to: Vec::new(), daily_at: "08:00".into() }
+    }
+}
+
+impl HeartbeatConfig {
+    /// `daily_at` as a time of day (checked when the configuration is loaded).
+    pub fn daily_time(&self) -> Option<chrono::NaiveTime> {
+        chrono::NaiveTime::parse_from_str(self.daily_at.trim(), "%H:%M").ok()
+    }
 }
 
 /// `[incidents]`: grouping e-mails into incidents. Every field is optional.
@@ -194,6 +226,15 @@ pub struct FilterConfig {
     /// Extra IMAP SEARCH criteria appended verbatim, e.g. `SINCE 1-Jan-2026`.
     #[serde(default)]
     pub search: String,
+    /// Raise the "sensor silent" alarm when nothing at all (matching or not) came from `from`
+    /// for this many hours — for devices that mail a periodic report. 0: off.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<u32>", optional))]
+    pub silence_alarm_hours: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 fn default_twilio_url() -> String {
@@ -327,7 +368,8 @@ impl Config {
         self.check_mailbox()?;
         self.check_incidents()?;
         self.normalise_people()?;
-        self.normalise_twilio()
+        self.normalise_twilio()?;
+        self.normalise_heartbeat()
     }
 
     /// `[people]`: numbers typed the Brazilian way become E.164; names must say something.
@@ -533,20 +575,7 @@ impl Config {
                 ));
             }
             let url = t.base_url.trim_end_matches('/');
-            let local = url.strip_prefix("http://").is_some_and(|rest| {
-                is_loopback(rest.split([':', '/']).next().unwrap_or("")) || rest.starts_with("[::1]")
-            });
-            if !(url.starts_with("https://") || local) {
-                return Err(ConfigError::invalid(
-                    "twilio.base_url",
-                    format!("{:?} is not an https URL.", t.base_url),
-                    "use https://api.twilio.com (plain http is only accepted for localhost test servers).",
-                )
-                .pt(
-                    format!("{:?} não é um endereço https.", t.base_url),
-                    "use https://api.twilio.com (http simples só é aceito para servidores de teste em localhost).",
-                ));
-            }
+            checked_url("twilio.base_url", url, "https://api.twilio.com")?;
             t.base_url = url.to_owned();
         }
         if let Some(w) = &mut self.whatsapp {
@@ -594,6 +623,59 @@ impl Config {
     /// True when the WhatsApp sender is Twilio's shared sandbox number.
     pub fn whatsapp_uses_sandbox(&self) -> bool {
         self.whatsapp.as_ref().is_some_and(|w| w.from == SANDBOX_WHATSAPP_FROM)
+    }
+}
+
+/// A URL a secret or a sign of life may be sent to: parsed (never compared by prefix), `https`
+/// — or `http` to this machine only — and without a user-info part, so that
+/// `http://localhost:1@evil.example` is seen for what it is.
+fn checked_url(field: &'static str, value: &str, example: &str) -> Result<reqwest::Url, ConfigError> {
+    let refuse = |problem: String, pt: String| {
+        Err(ConfigError::invalid(field, problem, format!("use an https URL such as {example} (plain http only to localhost)."))
+            .pt(pt, format!("use um endereço https como {example} (http simples só para localhost).")))
+    };
+    let Ok(url) = reqwest::Url::parse(value) else {
+        return refuse(format!("{value:?} is not a URL."), format!("{value:?} não é um endereço."));
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return refuse(format!("{value:?} has a user name or password before the host."), format!("{value:?} tem usuário ou senha antes do servidor."));
+    }
+    let local = url.host_str().is_some_and(is_loopback);
+    match url.scheme() {
+        "https" if url.host_str().is_some() => Ok(url),
+        "http" if local => Ok(url),
+        _ => refuse(format!("{value:?} is not an https URL."), format!("{value:?} não é um endereço https.")),
+    }
+}
+
+impl Config {
+    fn normalise_heartbeat(&mut self) -> Result<(), ConfigError> {
+        if self.filter.silence_alarm_hours > 24 * 31 {
+            return Err(ConfigError::invalid("filter.silence_alarm_hours", format!("{} is too long.", self.filter.silence_alarm_hours), "use at most 744 hours (31 days), or 0 for no silence alarm.")
+                .pt(format!("{} é longo demais.", self.filter.silence_alarm_hours), "use no máximo 744 horas (31 dias), ou 0 para não vigiar o silêncio."));
+        }
+        let has_whatsapp = self.whatsapp.is_some();
+        let Some(h) = &mut self.heartbeat else { return Ok(()) };
+        h.url = h.url.trim().to_owned();
+        if !h.url.is_empty() {
+            checked_url("heartbeat.url", &h.url, "https://hc-ping.com/<uuid>")?;
+        }
+        if !(1..=1440).contains(&h.every_mins) {
+            return Err(ConfigError::invalid("heartbeat.every_mins", format!("{} is out of range.", h.every_mins), "use 1 to 1440 minutes (5 suits most monitors).")
+                .pt(format!("{} está fora do intervalo.", h.every_mins), "use de 1 a 1440 minutos (5 serve para a maioria dos monitores)."));
+        }
+        if h.daily_time().is_none() {
+            return Err(ConfigError::invalid("heartbeat.daily_at", format!("{:?} is not a time of day.", h.daily_at), "write it as HH:MM, e.g. \"08:00\".")
+                .pt(format!("{:?} não é um horário.", h.daily_at), "escreva como HH:MM, por exemplo 08:00."));
+        }
+        if !h.whatsapp_to.is_empty() {
+            h.whatsapp_to = phone_list("heartbeat.whatsapp_to", &h.whatsapp_to)?;
+            if !has_whatsapp {
+                return Err(ConfigError::invalid("heartbeat.whatsapp_to", "the daily WhatsApp needs the [whatsapp] section (its sender).", "fill [whatsapp], or empty heartbeat.whatsapp_to.")
+                    .pt("o WhatsApp diário precisa da seção WhatsApp (o remetente).", "preencha o WhatsApp, ou esvazie a lista do aviso diário."));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -791,6 +873,31 @@ to = ["11 99999 0001", "(21) 98888-7777"]
         assert_eq!(Config::parse(&local).unwrap().twilio.unwrap().base_url, "http://127.0.0.1:8080");
         let msg = Config::parse(&full.replace("(21) 98888-7777", "abc")).unwrap_err().to_string();
         assert!(msg.contains("calls.to") && msg.contains("\"abc\""), "{msg}");
+        // Parsed as a URL, not by prefix: a user-info part hides the real host.
+        for tricky in ["http://localhost:1@evil.example", "http://localhost@evil.example", "https://user:pw@api.twilio.com", "ftp://localhost", "http://127.0.0.1.evil.example", "api.twilio.com"] {
+            let bad = full.replace("[twilio]", &format!("[twilio]\nbase_url = \"{tricky}\""));
+            assert_eq!(field_of(&bad), Some("twilio.base_url"), "{tricky}");
+        }
+        let v6 = full.replace("[twilio]", "[twilio]\nbase_url = \"http://[::1]:9000\"");
+        assert!(Config::parse(&v6).is_ok());
+    }
+
+    #[test]
+    fn the_heartbeat_and_the_silence_alarm_are_checked() {
+        let full = format!("{GOOD}{TWILIO}");
+        let c = Config::parse(&format!("{full}\n[heartbeat]\nurl = \"https://hc-ping.com/abc\"\nwhatsapp_to = [\"(11) 99999-0001\"]\n")).unwrap();
+        let h = c.heartbeat.as_ref().unwrap();
+        assert_eq!((h.every_mins, h.daily_at.as_str(), h.whatsapp_to.clone()), (5, "08:00", vec!["+5511999990001".to_owned()]));
+        assert_eq!(field_of(&format!("{full}\n[heartbeat]\nurl = \"http://monitor.example\"\n")), Some("heartbeat.url"));
+        assert_eq!(field_of(&format!("{full}\n[heartbeat]\nevery_mins = 0\n")), Some("heartbeat.every_mins"));
+        assert_eq!(field_of(&format!("{full}\n[heartbeat]\ndaily_at = \"25:00\"\n")), Some("heartbeat.daily_at"));
+        assert_eq!(field_of(&format!("{GOOD}\n[heartbeat]\nwhatsapp_to = [\"(11) 99999-0001\"]\n")), Some("heartbeat.whatsapp_to"));
+        let silent = GOOD.replace("[filter]", "[filter]\nsilence_alarm_hours = 26");
+        assert_eq!(Config::parse(&silent).unwrap().filter.silence_alarm_hours, 26);
+        assert_eq!(field_of(&GOOD.replace("[filter]", "[filter]\nsilence_alarm_hours = 800")), Some("filter.silence_alarm_hours"));
+        // Written back only when set.
+        let text = toml::to_string(&Config::parse(GOOD).unwrap()).unwrap();
+        assert!(!text.contains("silence_alarm_hours") && !text.contains("heartbeat"), "{text}");
     }
 
     #[test]

@@ -79,7 +79,7 @@ mod tests {
     use super::*;
 
     fn filter(from: &str, subject: &str, search: &str) -> FilterConfig {
-        FilterConfig { from: from.into(), subject: subject.into(), search: search.into() }
+        FilterConfig { from: from.into(), subject: subject.into(), search: search.into(), silence_alarm_hours: 0 }
     }
 
     #[test]
