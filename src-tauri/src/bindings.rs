@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use sentinela_engine::config::{CallsConfig, Config, FilterConfig, IncidentsConfig, MailboxConfig, Security, TwilioConfig, WhatsAppConfig};
+use sentinela_engine::config::{CallsConfig, Config, FilterConfig, HeartbeatConfig, IncidentsConfig, MailboxConfig, Security, TwilioConfig, WhatsAppConfig};
 use sentinela_engine::events::{AlertNotice, EngineEvent, MailboxState, TwilioState};
 use sentinela_engine::health::WatchAlarm;
 use sentinela_engine::imap::ProbeReport;
@@ -43,6 +43,7 @@ fn generate() -> String {
     declare::<WhatsAppConfig>(&mut d);
     declare::<CallsConfig>(&mut d);
     declare::<IncidentsConfig>(&mut d);
+    declare::<HeartbeatConfig>(&mut d);
     declare::<ProbeReport>(&mut d);
     declare::<SelfTestReport>(&mut d);
     declare::<AlertRecord>(&mut d);

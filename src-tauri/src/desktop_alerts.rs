@@ -79,6 +79,8 @@ pub fn on_event(app: &AppHandle, event: &EngineEvent) {
             show(app, lang.t(Key::TwilioDown), &lang.explain(Problem::TwilioUnreachable(reason)))
         }
         EngineEvent::WatchAlarm(WatchAlarm::TwilioRecovered) => show(app, lang.t(Key::TwilioBack), ""),
+        EngineEvent::WatchAlarm(WatchAlarm::SensorSilent { since }) => show(app, lang.t(Key::SensorSilent), &lang.explain(Problem::SensorSilent(*since))),
+        EngineEvent::WatchAlarm(WatchAlarm::SensorHeardAgain) => show(app, lang.t(Key::SensorBack), ""),
         EngineEvent::ManagerFailed { manager, reason, .. } => {
             show(app, lang.t(Key::ManagerStopped), &lang.explain(Problem::Manager { name: manager, reason }))
         }

@@ -105,6 +105,10 @@ impl Lang {
             (Lang::En, TwilioDown) => "Sentinela CANNOT notify anyone: Twilio does not answer",
             (Lang::Pt, TwilioBack) => "O Twilio voltou a responder: mensagens e ligações seguem",
             (Lang::En, TwilioBack) => "Twilio answers again: messages and calls go on",
+            (Lang::Pt, SensorSilent) => "O sensor está em silêncio",
+            (Lang::En, SensorSilent) => "The sensor is silent",
+            (Lang::Pt, SensorBack) => "O sensor voltou a mandar e-mails",
+            (Lang::En, SensorBack) => "The sensor is mailing again",
             (Lang::Pt, NotWatching) => "Sentinela NÃO está vigiando a caixa de e-mail",
             (Lang::En, NotWatching) => "Sentinela is NOT watching the mailbox",
             (Lang::Pt, WatchingAgain) => "Sentinela voltou a vigiar a caixa de e-mail",
@@ -119,6 +123,11 @@ impl Lang {
     }
 }
 
+/// A moment as the workstation's clock shows it: `28/11/2026 03:14`.
+fn local(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&chrono::Local).format("%d/%m/%Y %H:%M").to_string()
+}
+
 impl Lang {
     /// A problem in the user's words: what happened and what to do, then the engine's own
     /// technical detail (English: host, port, the server's answer), which support needs as is.
@@ -127,6 +136,12 @@ impl Lang {
             (Lang::En, Problem::Manager { name, reason }) => return format!("a part of Sentinela stopped ({name}): {reason}; it is being started again"),
             (Lang::Pt, Problem::Manager { name, reason }) => {
                 return format!("Uma parte do Sentinela parou ({name}) e está sendo reiniciada sozinha. Se isto se repetir, veja o log. Detalhe técnico: {reason}")
+            }
+            (Lang::En, Problem::SensorSilent(since)) => {
+                return format!("nothing at all has come from the sensor's address since {}: check the sensor, its network and the mail path from it", local(since))
+            }
+            (Lang::Pt, Problem::SensorSilent(since)) => {
+                return format!("Nada chegou do endereço do sensor desde {}: confira o sensor, a rede dele e o caminho do e-mail até a caixa.", local(since))
             }
             (Lang::En, Problem::TwilioUnreachable(d)) => return format!("Twilio has not answered for minutes: messages and calls wait and go out when it answers again. {d}"),
             (Lang::En, Problem::Start(d) | Problem::Mailbox { message: d, .. } | Problem::TwilioCredentials(d)) => return d.to_owned(),
@@ -261,6 +276,8 @@ pub enum Key {
     WatchingAgain,
     TwilioDown,
     TwilioBack,
+    SensorSilent,
+    SensorBack,
     RetryIn,
     ManagerStopped,
     TwilioRefused,

@@ -35,6 +35,8 @@ pub enum Problem<'a> {
     TwilioUnreachable(&'a str),
     /// A part of the engine stopped and is being started again.
     Manager { name: &'a str, reason: &'a str },
+    /// Nothing came from the sensor's address since then (`[filter] silence_alarm_hours`).
+    SensorSilent(DateTime<Utc>),
 }
 
 /// The engine's state as the windows show it: the tray's word and its tooltip's text. Made by
@@ -59,6 +61,8 @@ pub struct EngineStatus {
     pub twilio_error: Option<String>,
     /// Twilio out of reach for longer than the alarm's threshold.
     pub twilio_unreachable: Option<String>,
+    /// Since when the sensor has been silent, while the silence alarm stands.
+    pub sensor_silent: Option<DateTime<Utc>>,
     /// A manager that stopped (name, why) and has not been started again yet.
     pub manager_failure: Option<(String, String)>,
     /// Incidents not yet resolved (test ones aside), and how many of them nobody has taken.
@@ -98,7 +102,8 @@ impl EngineStatus {
             return TrayState::Paused;
         }
         let mailbox_down = !matches!(self.mailbox, Some(MailboxState::Watching { .. }));
-        if self.start_error.is_some() || self.twilio_error.is_some() || self.twilio_unreachable.is_some() || self.manager_failure.is_some() || mailbox_down {
+        let failing = self.start_error.is_some() || self.twilio_error.is_some() || self.twilio_unreachable.is_some() || self.manager_failure.is_some();
+        if failing || self.sensor_silent.is_some() || mailbox_down {
             return TrayState::Degraded;
         }
         if self.unnotified.is_some() {
@@ -121,7 +126,10 @@ impl EngineStatus {
         if let Some(e) = &self.twilio_error {
             return Some(Problem::TwilioCredentials(e));
         }
-        self.twilio_unreachable.as_deref().map(Problem::TwilioUnreachable)
+        if let Some(reason) = &self.twilio_unreachable {
+            return Some(Problem::TwilioUnreachable(reason));
+        }
+        self.sensor_silent.map(Problem::SensorSilent)
     }
 
     /// Folds one engine event in. Returns true when the tray may need redrawing.
@@ -141,6 +149,8 @@ impl EngineStatus {
             }
             EngineEvent::WatchAlarm(WatchAlarm::TwilioUnreachable { reason, .. }) => self.twilio_unreachable = Some(reason.clone()),
             EngineEvent::WatchAlarm(WatchAlarm::TwilioRecovered) => self.twilio_unreachable = None,
+            EngineEvent::WatchAlarm(WatchAlarm::SensorSilent { since }) => self.sensor_silent = Some(*since),
+            EngineEvent::WatchAlarm(WatchAlarm::SensorHeardAgain) => self.sensor_silent = None,
             EngineEvent::ManagerFailed { manager, reason, .. } => self.manager_failure = Some((manager.clone(), reason.clone())),
             EngineEvent::ManagerRestarted { .. } => self.manager_failure = None,
             EngineEvent::Twilio(TwilioState::Degraded { kind: "auth", message }) => self.twilio_error = Some(message.clone()),
@@ -239,6 +249,11 @@ mod tests {
         assert_eq!(s.state(now), TrayState::Degraded);
         assert_eq!(s.problem(), Some(Problem::TwilioUnreachable("HTTP 503")));
         s.apply(&EngineEvent::WatchAlarm(WatchAlarm::TwilioRecovered));
+        // A silent sensor is a problem of its own, cleared when it is heard again.
+        s.apply(&EngineEvent::WatchAlarm(WatchAlarm::SensorSilent { since: now }));
+        assert_eq!((s.state(now), s.problem()), (TrayState::Degraded, Some(Problem::SensorSilent(now))));
+        s.apply(&EngineEvent::WatchAlarm(WatchAlarm::SensorHeardAgain));
+        assert_eq!(s.problem(), None);
         assert_eq!(s.state(now), TrayState::Watching);
     }
 

@@ -70,7 +70,11 @@ incidents?: IncidentsConfig,
 /**
  * Names for numbers (`"+5511999990001" = "Ana"`), used in messages, calls and the history.
  */
-people?: { [key in string]?: string }, };
+people?: { [key in string]?: string }, 
+/**
+ * Telling someone outside that this Sentinela is alive.
+ */
+heartbeat?: HeartbeatConfig, };
 
 export type CsvRow = { id: number, first_seen: string, last_seen: string, title: string, emails: number, state: string, outcome: string, };
 
@@ -94,7 +98,7 @@ state: string, sid: string | null, error_code: number | null, error_message: str
  */
 test: boolean, };
 
-export type EngineEvent = { "event": "mailbox" } & MailboxState | { "event": "checked", at: string, matching_unseen: number, } | { "event": "alert_recorded" } & AlertNotice | { "event": "delivery" } & Delivery | { "event": "call" } & CallAttempt | { "event": "escalation_started", incident_id: number, } | { "event": "incident" } & IncidentChange | { "event": "twilio" } & TwilioState | { "event": "pause" } & PauseState | { "event": "watch_alarm" } & WatchAlarm | { "event": "manager_failed", manager: string, reason: string, restart_in_secs: number, } | { "event": "manager_restarted", manager: string, };
+export type EngineEvent = { "event": "mailbox" } & MailboxState | { "event": "checked", at: string, matching_unseen: number, } | { "event": "sensor_heard", newest: string | null, } | { "event": "alert_recorded" } & AlertNotice | { "event": "delivery" } & Delivery | { "event": "call" } & CallAttempt | { "event": "escalation_started", incident_id: number, } | { "event": "incident" } & IncidentChange | { "event": "twilio" } & TwilioState | { "event": "pause" } & PauseState | { "event": "watch_alarm" } & WatchAlarm | { "event": "manager_failed", manager: string, reason: string, restart_in_secs: number, } | { "event": "manager_restarted", manager: string, };
 
 export type EscalationState = "none" | "owed" | "calling" | "answered" | "unanswered" | "stopped" | "dry_run";
 
@@ -110,7 +114,27 @@ subject: string,
 /**
  * Extra IMAP SEARCH criteria appended verbatim, e.g. `SINCE 1-Jan-2026`.
  */
-search: string, };
+search: string, 
+/**
+ * Raise the "sensor silent" alarm when nothing at all (matching or not) came from `from`
+ * for this many hours — for devices that mail a periodic report. 0: off.
+ */
+silence_alarm_hours?: number, };
+
+export type HeartbeatConfig = { 
+/**
+ * Fetched (GET) every `every_mins` while the mailbox is watched and Twilio answers: a
+ * Healthchecks, Uptime Kuma or Better Stack check URL. Empty: none.
+ */
+url: string, every_mins: number, 
+/**
+ * A daily "Sentinela ativo" WhatsApp with yesterday's counts, to these numbers.
+ */
+whatsapp_to: Array<string>, 
+/**
+ * When the daily WhatsApp goes, local time, `HH:MM`.
+ */
+daily_at: string, };
 
 export type IncidentChange = { incident: IncidentSummary, kind: IncidentEventKind, detail: string, };
 
@@ -250,7 +274,7 @@ dry_run: boolean, };
 
 export type TwilioState = { "state": "ok" } | { "state": "degraded", kind: string, message: string, };
 
-export type WatchAlarm = { "alarm": "not_watching", since: string, reason: string, } | { "alarm": "credentials_refused", reason: string, } | { "alarm": "recovered" } | { "alarm": "twilio_unreachable", since: string, reason: string, } | { "alarm": "twilio_recovered" };
+export type WatchAlarm = { "alarm": "not_watching", since: string, reason: string, } | { "alarm": "credentials_refused", reason: string, } | { "alarm": "recovered" } | { "alarm": "twilio_unreachable", since: string, reason: string, } | { "alarm": "twilio_recovered" } | { "alarm": "sensor_silent", since: string, } | { "alarm": "sensor_heard_again" };
 
 export type WhatsAppConfig = { from: string, to: Array<string>, 
 /**

@@ -43,6 +43,9 @@ const pt = {
   reopen_within_mins: "Reabrir se voltar em até (min; 0 = nunca)", reescalate_after_mins: "Ligar de novo se continuar após assumido (min; 0 = nunca)",
   recovery_words: "Palavras extras de normalização (uma por linha)", key_pattern: "Padrão do problema (regex com (?P<key>…), opcional)",
   people_names: "Nomes (número = nome, um por linha)",
+  silence_alarm_hours: "Alarme se o sensor ficar calado por (horas; 0 = nunca)",
+  heartbeat: "Sinal de vida", heartbeat_url: "URL de monitoramento (Healthchecks, Uptime Kuma…)", heartbeat_every_mins: "Avisar a URL a cada (min)",
+  heartbeat_whatsapp_to: "WhatsApp diário \"Sentinela ativo\" para (um por linha)", heartbeat_daily_at: "Horário do WhatsApp diário (HH:MM)",
   // Call and WhatsApp states as the journal records them (Twilio's words and the engine's own).
   states: {
     placing: "discando", queued: "na fila", initiated: "iniciada", ringing: "tocando", "in-progress": "em andamento",
@@ -101,6 +104,9 @@ const en: Words = {
   reopen_within_mins: "Reopen when back within (min; 0 = never)", reescalate_after_mins: "Call again if still open after taken (min; 0 = never)",
   recovery_words: "Extra back-to-normal words (one per line)", key_pattern: "Problem pattern (regex with (?P<key>…), optional)",
   people_names: "Names (number = name, one per line)",
+  silence_alarm_hours: "Alarm when the sensor is silent for (hours; 0 = never)",
+  heartbeat: "Sign of life", heartbeat_url: "Monitor URL (Healthchecks, Uptime Kuma…)", heartbeat_every_mins: "Ping the URL every (min)",
+  heartbeat_whatsapp_to: "Daily \"Sentinela ativo\" WhatsApp to (one per line)", heartbeat_daily_at: "Daily WhatsApp at (HH:MM)",
   states: {
     placing: "dialling", queued: "queued", initiated: "initiated", ringing: "ringing", "in-progress": "in progress",
     completed: "completed", answered: "answered", machine: "voicemail", unconfirmed: "answered, person not confirmed",

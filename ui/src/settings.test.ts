@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parsePeople } from "./settings";
+import { parsePeople, readForm } from "./settings";
 
 describe("parsePeople", () => {
   it("reads one person per line, the number before the equals sign", () => {
@@ -10,5 +10,27 @@ describe("parsePeople", () => {
   });
   it("keeps a line without a name, for the engine to say what is missing", () => {
     expect(parsePeople("(11) 99999-0001")).toEqual({ "(11) 99999-0001": "" });
+  });
+});
+
+describe("readForm", () => {
+  function form(html: string): HTMLElement {
+    const root = document.createElement("div");
+    root.innerHTML = html;
+    return root;
+  }
+  const heartbeat = `<input type="checkbox" id="enable-heartbeat" checked>
+    <input id="heartbeat-url" value="https://hc-ping.com/abc"><input id="heartbeat-every_mins" value="10">
+    <textarea id="heartbeat-whatsapp_to">(11) 99999-0001</textarea><input id="heartbeat-daily_at" value="07:30">
+    <input id="filter-silence_alarm_hours" value="26">`;
+
+  it("reads the sign of life and the silence alarm", () => {
+    const cfg = readForm(form(heartbeat));
+    expect(cfg.heartbeat).toEqual({ url: "https://hc-ping.com/abc", every_mins: 10, whatsapp_to: ["(11) 99999-0001"], daily_at: "07:30" });
+    expect(cfg.filter.silence_alarm_hours).toBe(26);
+  });
+  it("drops the section when it is switched off", () => {
+    const cfg = readForm(form(heartbeat.replace(" checked", "")));
+    expect(cfg.heartbeat).toBeNull();
   });
 });

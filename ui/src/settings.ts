@@ -26,6 +26,7 @@ const SECTIONS: { title: keyof Words; optional?: boolean; fields: Field[] }[] = 
     { path: "filter.from", label: "from", kind: "text" },
     { path: "filter.subject", label: "subject", kind: "text" },
     { path: "filter.search", label: "search", kind: "text" },
+    { path: "filter.silence_alarm_hours", label: "silence_alarm_hours", kind: "number" },
   ] },
   { title: "twilio", optional: true, fields: [
     { path: "twilio.account_sid", label: "account_sid", kind: "text" },
@@ -58,6 +59,12 @@ const SECTIONS: { title: keyof Words; optional?: boolean; fields: Field[] }[] = 
   { title: "people", fields: [
     { path: "people", label: "people_names", kind: "people" },
   ] },
+  { title: "heartbeat", optional: true, fields: [
+    { path: "heartbeat.url", label: "heartbeat_url", kind: "text" },
+    { path: "heartbeat.every_mins", label: "heartbeat_every_mins", kind: "number" },
+    { path: "heartbeat.whatsapp_to", label: "heartbeat_whatsapp_to", kind: "list" },
+    { path: "heartbeat.daily_at", label: "heartbeat_daily_at", kind: "text" },
+  ] },
 ];
 
 /** `[people]` typed one per line, `(11) 99999-0001 = Ana`; the engine checks the numbers. */
@@ -74,12 +81,13 @@ export function parsePeople(text: string): Record<string, string> {
 
 export const DEFAULTS: Config = {
   mailbox: { host: "", port: null, security: "tls", username: "", folder: "INBOX", ca_file: "", rescan_secs: 20, mark_seen: true, max_message_bytes: 1048576 },
-  filter: { from: "", subject: "ALERTA", search: "" },
+  filter: { from: "", subject: "ALERTA", search: "", silence_alarm_hours: 0 },
   twilio: { account_sid: "", api_key_sid: "", base_url: "https://api.twilio.com", dry_run: false },
   whatsapp: { from: "+14155238886", to: [], content_sid: "" },
   calls: { from: "", to: [], ring_secs: 25, rounds: 2, round_pause_secs: 60, voice: "Polly.Camila", language: "pt-BR", require_human: true },
   incidents: { key_pattern: "", recovery_words: [], remind_every_mins: 30, reopen_within_mins: 15, reescalate_after_mins: 60 },
   people: {},
+  heartbeat: { url: "", every_mins: 5, whatsapp_to: [], daily_at: "08:00" },
 };
 
 const id = (path: string) => path.replace(/\./g, "-");

@@ -46,6 +46,9 @@ pub enum EngineEvent {
     Mailbox(MailboxState),
     /// A scan of the mailbox finished; the tray shows this as "last check".
     Checked { at: DateTime<Utc>, matching_unseen: usize },
+    /// With `[filter] silence_alarm_hours`: the date of the newest e-mail from the sensor's
+    /// address (matching or not) within that window, or None when it sent nothing in it.
+    SensorHeard { newest: Option<DateTime<Utc>> },
     AlertRecorded(AlertNotice),
     /// A WhatsApp delivery changed state.
     Delivery(Delivery),

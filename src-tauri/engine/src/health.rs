@@ -1,5 +1,5 @@
 //! Says loudly when Sentinela cannot do its job: the mailbox not watched for two minutes, or
-//! its credentials refused — and again when it recovers.
+//! its credentials refused, Twilio out of reach, the sensor silent — and again when it recovers.
 //!
 //! [`WatchHealth`] is the pure rule, fed with connection states and the clock; [`HealthMonitor`]
 //! runs it against the event bus and announces [`WatchAlarm`]s (the desktop shell turns them into
@@ -34,6 +34,61 @@ pub enum WatchAlarm {
     TwilioUnreachable { since: DateTime<Utc>, reason: String },
     /// Twilio answers again after [`WatchAlarm::TwilioUnreachable`].
     TwilioRecovered,
+    /// Nothing at all came from the sensor's address since `since` (`[filter]
+    /// silence_alarm_hours`): it, or the mail path from it, may be dead.
+    SensorSilent { since: DateTime<Utc> },
+    /// The sensor was heard again after [`WatchAlarm::SensorSilent`].
+    SensorHeardAgain,
+}
+
+/// The sensor's silence: nothing at all from its address for `limit` raises one alarm, and it
+/// being heard again one notice. Fed with the newest e-mail date each scan finds.
+#[derive(Debug)]
+pub struct SilenceWatch {
+    limit: chrono::Duration,
+    last_heard: Option<DateTime<Utc>>,
+    alarmed: bool,
+}
+
+impl SilenceWatch {
+    pub fn new(limit: Duration) -> Self {
+        SilenceWatch { limit: chrono::Duration::from_std(limit).unwrap_or(chrono::Duration::MAX), last_heard: None, alarmed: false }
+    }
+
+    /// A scan's finding: the newest e-mail from the sensor within the last `limit`, or `None`
+    /// when there was none in that window (silent for at least `limit` already).
+    pub fn heard(&mut self, newest: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<WatchAlarm> {
+        let newest = newest.or(self.last_heard).unwrap_or(now - self.limit);
+        if self.last_heard.is_none_or(|l| newest > l) {
+            self.last_heard = Some(newest);
+        }
+        if self.alarmed && now - newest < self.limit {
+            self.alarmed = false;
+            return Some(WatchAlarm::SensorHeardAgain);
+        }
+        self.tick(now)
+    }
+
+    /// Before the first scan nothing is known, and nothing is said.
+    pub fn tick(&mut self, now: DateTime<Utc>) -> Option<WatchAlarm> {
+        let last = self.last_heard?;
+        if self.alarmed || now - last < self.limit {
+            return None;
+        }
+        self.alarmed = true;
+        Some(WatchAlarm::SensorSilent { since: last })
+    }
+}
+
+/// `[filter] silence_alarm_hours` as a duration (`SENTINELA_SILENCE_ALARM_SECS` overrides it in
+/// seconds, for tests); None when off.
+pub fn silence_limit(hours: u32) -> Option<Duration> {
+    let secs = std::env::var("SENTINELA_SILENCE_ALARM_SECS").ok().and_then(|v| v.parse::<u64>().ok());
+    match (hours, secs) {
+        (0, _) => None,
+        (_, Some(secs)) => Some(Duration::from_secs(secs)),
+        (h, None) => Some(Duration::from_secs(u64::from(h) * 3600)),
+    }
 }
 
 /// The rule: one alarm per outage, one recovery after it.
@@ -130,11 +185,12 @@ pub struct HealthMonitor {
     events: EventBus,
     health: WatchHealth,
     twilio: TwilioWatch,
+    silence: Option<SilenceWatch>,
 }
 
 impl HealthMonitor {
-    pub fn new(events: EventBus, threshold: Duration) -> Self {
-        HealthMonitor { events, health: WatchHealth::new(threshold), twilio: TwilioWatch::new(threshold) }
+    pub fn new(events: EventBus, threshold: Duration, silence: Option<Duration>) -> Self {
+        HealthMonitor { events, health: WatchHealth::new(threshold), twilio: TwilioWatch::new(threshold), silence: silence.map(SilenceWatch::new) }
     }
 
     pub async fn run(mut self, mut rx: broadcast::Receiver<EngineEvent>, mut shutdown: Shutdown) {
@@ -144,10 +200,15 @@ impl HealthMonitor {
                 e = rx.recv() => match e {
                     Ok(EngineEvent::Mailbox(state)) => self.health.observe(&state, Instant::now()),
                     Ok(EngineEvent::Twilio(state)) => self.twilio.observe(&state, Instant::now()),
+                    Ok(EngineEvent::SensorHeard { newest }) => self.silence.as_mut().and_then(|s| s.heard(newest, Utc::now())),
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => None,
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
-                _ = ticks.tick() => self.health.tick(Instant::now()).or_else(|| self.twilio.tick(Instant::now())),
+                _ = ticks.tick() => self
+                    .health
+                    .tick(Instant::now())
+                    .or_else(|| self.twilio.tick(Instant::now()))
+                    .or_else(|| self.silence.as_mut().and_then(|s| s.tick(Utc::now()))),
                 _ = shutdown.recv() => return,
             };
             if let Some(alarm) = alarm {
@@ -163,6 +224,10 @@ impl HealthMonitor {
                         error!(since = %since, "SENTINELA CANNOT NOTIFY ANYONE: Twilio has not answered since {since}; messages and calls wait. Last error: {reason}")
                     }
                     WatchAlarm::TwilioRecovered => info!("Twilio answers again: messages and calls go on"),
+                    WatchAlarm::SensorSilent { since } => {
+                        error!(since = %since, "THE SENSOR IS SILENT: nothing at all came from its address since {since}. Check the sensor and the mail path from it.")
+                    }
+                    WatchAlarm::SensorHeardAgain => info!("the sensor is heard again"),
                 }
                 self.events.emit(EngineEvent::WatchAlarm(alarm));
             }
@@ -214,6 +279,24 @@ mod tests {
         // A short blip says nothing, either way.
         t.observe(&down, t0 + Duration::from_secs(700));
         assert_eq!(t.observe(&TwilioState::Ok, t0 + Duration::from_secs(710)), None);
+    }
+
+    #[test]
+    fn a_silent_sensor_alarms_once_and_its_return_is_said() {
+        let t0 = Utc::now();
+        let h = chrono::Duration::hours(1);
+        let mut s = SilenceWatch::new(Duration::from_secs(3600));
+        assert_eq!(s.tick(t0), None, "nothing known before the first scan");
+        assert_eq!(s.heard(Some(t0 - chrono::Duration::minutes(10)), t0), None);
+        assert_eq!(s.tick(t0 + chrono::Duration::minutes(49)), None);
+        assert_eq!(s.tick(t0 + chrono::Duration::minutes(51)), Some(WatchAlarm::SensorSilent { since: t0 - chrono::Duration::minutes(10) }));
+        assert_eq!(s.tick(t0 + h * 5), None, "once per silence");
+        // A scan that finds nothing new says nothing; a new e-mail ends the silence.
+        assert_eq!(s.heard(None, t0 + h * 5), None);
+        assert_eq!(s.heard(Some(t0 + h * 5), t0 + h * 5), Some(WatchAlarm::SensorHeardAgain));
+        // A first scan that finds nothing in the window: silent for the whole limit already.
+        let mut s = SilenceWatch::new(Duration::from_secs(3600));
+        assert!(matches!(s.heard(None, t0), Some(WatchAlarm::SensorSilent { .. })));
     }
 
     #[test]

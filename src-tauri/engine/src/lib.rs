@@ -4,12 +4,14 @@
 //! mailbox ([`imap`]) → parsed mail ([`mail`]) → durable record in its [`incident`] ([`journal`])
 //! → deliveries and calls ([`notify`]).
 //! Everything runs on tokio; [`shutdown`] stops it politely and [`events`] tells the outside
-//! world (the headless logger, the desktop shell) what is happening.
+//! world (the headless logger, the desktop shell) what is happening; [`health`] says loudly when
+//! it cannot do its job, and [`heartbeat`] tells someone outside that it is alive.
 
 pub mod config;
 pub mod engine_lock;
 pub mod events;
 pub mod health;
+pub mod heartbeat;
 pub mod imap;
 pub mod incident;
 pub mod journal;

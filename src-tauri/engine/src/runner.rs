@@ -11,6 +11,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::events::{AlertNotice, EngineEvent, EventBus};
+use crate::heartbeat::Heartbeat;
 use crate::health::{HealthMonitor, NOT_WATCHING_ALARM_AFTER};
 use crate::imap::MailboxWatcher;
 use crate::incident::{AckVia, IncidentRules, ResolveVia};
@@ -161,14 +162,19 @@ impl RunningEngine {
                 if ctx.client.is_some() {
                     supervisor.spawn(&mut tasks, "Twilio check", each(|m| Some(Box::pin(m.check.run()))));
                 }
+                if let Some(heartbeat) = config.heartbeat.clone() {
+                    let (ctx, from) = (ctx.clone(), config.whatsapp.as_ref().map(|w| w.from.clone()));
+                    supervisor.spawn(&mut tasks, "heartbeat", move || Heartbeat::new(ctx.clone(), heartbeat.clone(), from.clone()).run());
+                }
             }
             None => warn!("no [twilio] section: alerts are journaled but NOBODY IS NOTIFIED (no WhatsApp, no calls)"),
         }
 
         {
             let (events, stop) = (events.clone(), listener.clone());
+            let silence = crate::health::silence_limit(config.filter.silence_alarm_hours);
             supervisor.spawn(&mut tasks, "health monitor", move || {
-                HealthMonitor::new(events.clone(), watch_alarm_after()).run(events.subscribe(), stop.clone())
+                HealthMonitor::new(events.clone(), watch_alarm_after(), silence).run(events.subscribe(), stop.clone())
             });
         }
         {

@@ -22,6 +22,13 @@ pub fn search_criteria(filter: &FilterConfig) -> String {
     s
 }
 
+/// `FROM "<from>" SINCE <day>`: everything from the sensor's address, read or not, matching or
+/// not, since the day of `since` (SINCE compares days only: the caller filters the time).
+pub fn sensor_criteria(filter: &FilterConfig, since: chrono::DateTime<chrono::Utc>) -> String {
+    let charset = if filter.from.is_ascii() { "" } else { "CHARSET UTF-8 " };
+    format!("{charset}FROM {} SINCE {}", quote(&filter.from), since.format("%-d-%b-%Y"))
+}
+
 /// An IMAP quoted string (RFC 3501 §4.3): backslash and double quote escaped.
 fn quote(value: &str) -> String {
     let mut q = String::with_capacity(value.len() + 2);
@@ -88,6 +95,13 @@ mod tests {
             search_criteria(&filter("sensor@cpd", "ALERTA", "")),
             r#"UNSEEN FROM "sensor@cpd" SUBJECT "ALERTA""#
         );
+    }
+
+    #[test]
+    fn the_sensor_search_takes_everything_from_it_since_a_day() {
+        let f = filter("sensor@cpd.example", "ALERTA", "");
+        let since = chrono::DateTime::parse_from_rfc3339("2026-03-05T23:10:00Z").unwrap().with_timezone(&chrono::Utc);
+        assert_eq!(sensor_criteria(&f, since), "FROM \"sensor@cpd.example\" SINCE 5-Mar-2026");
     }
 
     #[test]

@@ -17,9 +17,9 @@ use tracing::{debug, info, warn};
 
 use super::connection::{connect, step, ImapSession};
 use super::fetch::{self, Batch, FetchFailures, GIVE_UP_AFTER};
-use super::search::{search_alert_uids, search_criteria, select_folder};
+use super::search::{search_alert_uids, search_criteria, select_folder, sensor_criteria};
 use super::{Backoff, MailboxError};
-use crate::config::{Config, MailboxConfig};
+use crate::config::{Config, FilterConfig, MailboxConfig};
 use crate::events::{AlertNotice, EngineEvent, EventBus, MailboxState};
 use crate::incident::IncidentRules;
 use crate::journal::{AlertJournal, MailboxUid, NewAlert, RecordOutcome};
@@ -40,6 +40,9 @@ pub struct MailboxWatcher {
     events: EventBus,
     /// E-mails whose fetch failed, kept across reconnections.
     failures: FetchFailures,
+    /// `[filter] silence_alarm_hours`, when set: each scan also reports when the sensor was last heard.
+    silence_limit: Option<Duration>,
+    filter: FilterConfig,
     /// The server refused `\Seen` once already (said once, not at every scan).
     store_refused: AtomicBool,
 }
@@ -54,6 +57,8 @@ impl MailboxWatcher {
             journal,
             events,
             failures: FetchFailures::default(),
+            silence_limit: crate::health::silence_limit(config.filter.silence_alarm_hours),
+            filter: config.filter.clone(),
             store_refused: AtomicBool::new(false),
         }
     }
@@ -225,7 +230,26 @@ impl MailboxWatcher {
             self.journal_batch(session, uidvalidity, noticed_at, new_alerts).await?;
         }
         self.events.emit(EngineEvent::Checked { at: Utc::now(), matching_unseen: uids.len() });
+        if let Some(limit) = self.silence_limit {
+            let newest = self.sensor_heard(session, limit).await?;
+            self.events.emit(EngineEvent::SensorHeard { newest });
+        }
         Ok(())
+    }
+
+    /// The arrival date of the newest e-mail from the sensor's address within `limit`, read or
+    /// not, matching or not (for the silence alarm).
+    async fn sensor_heard(&self, session: &mut ImapSession, limit: Duration) -> Result<Option<DateTime<Utc>>, MailboxError> {
+        let since = Utc::now() - chrono::Duration::from_std(limit).unwrap_or(chrono::Duration::MAX);
+        let uids = search_alert_uids(session, &sensor_criteria(&self.filter, since)).await?;
+        let Some(newest) = uids.last() else { return Ok(None) };
+        let dates = step("FETCH", async {
+            let stream = session.uid_fetch(newest.to_string(), "(UID INTERNALDATE)").await?;
+            stream.try_collect::<Vec<_>>().await
+        })
+        .await?;
+        let at = dates.iter().find_map(|f| f.internal_date()).map(|d| d.with_timezone(&Utc));
+        Ok(at.filter(|t| *t >= since))
     }
 
     /// Journals the alerts of one batch, then marks their e-mails seen.

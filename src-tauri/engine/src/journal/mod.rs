@@ -8,6 +8,7 @@
 //!
 //! rusqlite is blocking, so every call runs on tokio's blocking pool behind one connection.
 
+mod heartbeat;
 mod incidents;
 mod notifications;
 mod pause;
@@ -18,6 +19,7 @@ pub use incidents::{
     ActionOutcome, IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentSummary, PlanPolicy, PlanReport,
     SpokenIncident,
 };
+pub use heartbeat::DayCounts;
 pub use notifications::{CallAttempt, CallUpdate, Delivery};
 pub use pause::PauseState;
 pub use replies::{Reply, ReplyOutcome};

@@ -84,6 +84,10 @@ impl TwilioHealth {
         }
     }
 
+    pub fn is_degraded(&self) -> bool {
+        self.degraded.load(Ordering::Relaxed)
+    }
+
     pub fn degraded(&self, events: &EventBus, e: &TwilioError) {
         if !self.degraded.swap(true, Ordering::Relaxed) {
             let kind = if e.is_auth() { "auth" } else { "unreachable" };
