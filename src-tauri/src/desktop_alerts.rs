@@ -81,6 +81,9 @@ pub fn on_event(app: &AppHandle, event: &EngineEvent) {
         EngineEvent::WatchAlarm(WatchAlarm::TwilioRecovered) => show(app, lang.t(Key::TwilioBack), ""),
         EngineEvent::WatchAlarm(WatchAlarm::SensorSilent { since }) => show(app, lang.t(Key::SensorSilent), &lang.explain(Problem::SensorSilent(*since))),
         EngineEvent::WatchAlarm(WatchAlarm::SensorHeardAgain) => show(app, lang.t(Key::SensorBack), ""),
+        EngineEvent::WatchAlarm(WatchAlarm::JournalFailing { reason }) => show(app, lang.t(Key::JournalFailing), &lang.explain(Problem::Journal(reason))),
+        EngineEvent::WatchAlarm(WatchAlarm::JournalRecovered) => show(app, lang.t(Key::JournalBack), ""),
+        EngineEvent::WatchAlarm(WatchAlarm::JournalReplaced { moved_to }) => show(app, lang.t(Key::JournalReplaced), moved_to),
         EngineEvent::ManagerFailed { manager, reason, .. } => {
             show(app, lang.t(Key::ManagerStopped), &lang.explain(Problem::Manager { name: manager, reason }))
         }

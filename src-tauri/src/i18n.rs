@@ -109,6 +109,12 @@ impl Lang {
             (Lang::En, SensorSilent) => "The sensor is silent",
             (Lang::Pt, SensorBack) => "O sensor voltou a mandar e-mails",
             (Lang::En, SensorBack) => "The sensor is mailing again",
+            (Lang::Pt, JournalFailing) => "O Sentinela não consegue gravar o histórico",
+            (Lang::En, JournalFailing) => "Sentinela cannot write its journal",
+            (Lang::Pt, JournalBack) => "O histórico voltou a ser gravado",
+            (Lang::En, JournalBack) => "The journal is written again",
+            (Lang::Pt, JournalReplaced) => "O histórico estava corrompido: um novo foi começado",
+            (Lang::En, JournalReplaced) => "The journal was corrupt: a new one was started",
             (Lang::Pt, NotWatching) => "Sentinela NÃO está vigiando a caixa de e-mail",
             (Lang::En, NotWatching) => "Sentinela is NOT watching the mailbox",
             (Lang::Pt, WatchingAgain) => "Sentinela voltou a vigiar a caixa de e-mail",
@@ -137,6 +143,13 @@ impl Lang {
             (Lang::Pt, Problem::Manager { name, reason }) => {
                 return format!("Uma parte do Sentinela parou ({name}) e está sendo reiniciada sozinha. Se isto se repetir, veja o log. Detalhe técnico: {reason}")
             }
+            (Lang::En, Problem::Journal(d)) => {
+                return format!("the journal cannot be written: alerts are told from memory and journaled once it can be; free space on the data directory's disk. {d}")
+            }
+            (Lang::Pt, Problem::Journal(d)) => (
+                "O histórico não pode ser gravado: os alertas saem da memória e são gravados quando voltar a ser possível. Libere espaço no disco da pasta de dados.",
+                d,
+            ),
             (Lang::En, Problem::SensorSilent(since)) => {
                 return format!("nothing at all has come from the sensor's address since {}: check the sensor, its network and the mail path from it", local(since))
             }
@@ -278,6 +291,9 @@ pub enum Key {
     TwilioBack,
     SensorSilent,
     SensorBack,
+    JournalFailing,
+    JournalBack,
+    JournalReplaced,
     RetryIn,
     ManagerStopped,
     TwilioRefused,

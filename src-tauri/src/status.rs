@@ -37,6 +37,8 @@ pub enum Problem<'a> {
     Manager { name: &'a str, reason: &'a str },
     /// Nothing came from the sensor's address since then (`[filter] silence_alarm_hours`).
     SensorSilent(DateTime<Utc>),
+    /// The journal cannot be written (disk full, read-only, corrupt).
+    Journal(&'a str),
 }
 
 /// The engine's state as the windows show it: the tray's word and its tooltip's text. Made by
@@ -61,6 +63,8 @@ pub struct EngineStatus {
     pub twilio_error: Option<String>,
     /// Twilio out of reach for longer than the alarm's threshold.
     pub twilio_unreachable: Option<String>,
+    /// Why the journal cannot be written, while that lasts.
+    pub journal_failing: Option<String>,
     /// Since when the sensor has been silent, while the silence alarm stands.
     pub sensor_silent: Option<DateTime<Utc>>,
     /// A manager that stopped (name, why) and has not been started again yet.
@@ -103,7 +107,7 @@ impl EngineStatus {
         }
         let mailbox_down = !matches!(self.mailbox, Some(MailboxState::Watching { .. }));
         let failing = self.start_error.is_some() || self.twilio_error.is_some() || self.twilio_unreachable.is_some() || self.manager_failure.is_some();
-        if failing || self.sensor_silent.is_some() || mailbox_down {
+        if failing || self.journal_failing.is_some() || self.sensor_silent.is_some() || mailbox_down {
             return TrayState::Degraded;
         }
         if self.unnotified.is_some() {
@@ -116,6 +120,9 @@ impl EngineStatus {
     pub fn problem(&self) -> Option<Problem<'_>> {
         if let Some(e) = &self.start_error {
             return Some(Problem::Start(e));
+        }
+        if let Some(reason) = &self.journal_failing {
+            return Some(Problem::Journal(reason));
         }
         if let Some(MailboxState::Degraded { kind, message, .. }) = &self.mailbox {
             return Some(Problem::Mailbox { kind, message });
@@ -151,6 +158,8 @@ impl EngineStatus {
             EngineEvent::WatchAlarm(WatchAlarm::TwilioRecovered) => self.twilio_unreachable = None,
             EngineEvent::WatchAlarm(WatchAlarm::SensorSilent { since }) => self.sensor_silent = Some(*since),
             EngineEvent::WatchAlarm(WatchAlarm::SensorHeardAgain) => self.sensor_silent = None,
+            EngineEvent::WatchAlarm(WatchAlarm::JournalFailing { reason }) => self.journal_failing = Some(reason.clone()),
+            EngineEvent::WatchAlarm(WatchAlarm::JournalRecovered) => self.journal_failing = None,
             EngineEvent::ManagerFailed { manager, reason, .. } => self.manager_failure = Some((manager.clone(), reason.clone())),
             EngineEvent::ManagerRestarted { .. } => self.manager_failure = None,
             EngineEvent::Twilio(TwilioState::Degraded { kind: "auth", message }) => self.twilio_error = Some(message.clone()),
@@ -253,6 +262,10 @@ mod tests {
         s.apply(&EngineEvent::WatchAlarm(WatchAlarm::SensorSilent { since: now }));
         assert_eq!((s.state(now), s.problem()), (TrayState::Degraded, Some(Problem::SensorSilent(now))));
         s.apply(&EngineEvent::WatchAlarm(WatchAlarm::SensorHeardAgain));
+        assert_eq!(s.problem(), None);
+        s.apply(&EngineEvent::WatchAlarm(WatchAlarm::JournalFailing { reason: "database or disk is full".into() }));
+        assert_eq!((s.state(now), s.problem()), (TrayState::Degraded, Some(Problem::Journal("database or disk is full"))));
+        s.apply(&EngineEvent::WatchAlarm(WatchAlarm::JournalRecovered));
         assert_eq!(s.problem(), None);
         assert_eq!(s.state(now), TrayState::Watching);
     }

@@ -274,7 +274,7 @@ dry_run: boolean, };
 
 export type TwilioState = { "state": "ok" } | { "state": "degraded", kind: string, message: string, };
 
-export type WatchAlarm = { "alarm": "not_watching", since: string, reason: string, } | { "alarm": "credentials_refused", reason: string, } | { "alarm": "recovered" } | { "alarm": "twilio_unreachable", since: string, reason: string, } | { "alarm": "twilio_recovered" } | { "alarm": "sensor_silent", since: string, } | { "alarm": "sensor_heard_again" };
+export type WatchAlarm = { "alarm": "not_watching", since: string, reason: string, } | { "alarm": "credentials_refused", reason: string, } | { "alarm": "recovered" } | { "alarm": "twilio_unreachable", since: string, reason: string, } | { "alarm": "twilio_recovered" } | { "alarm": "sensor_silent", since: string, } | { "alarm": "sensor_heard_again" } | { "alarm": "journal_failing", reason: string, } | { "alarm": "journal_recovered" } | { "alarm": "journal_replaced", moved_to: string, };
 
 export type WhatsAppConfig = { from: string, to: Array<string>, 
 /**

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 use tracing::{error, info};
 
@@ -39,6 +39,13 @@ pub enum WatchAlarm {
     SensorSilent { since: DateTime<Utc> },
     /// The sensor was heard again after [`WatchAlarm::SensorSilent`].
     SensorHeardAgain,
+    /// The journal cannot be written (disk full, read-only, corrupt): alerts are told from
+    /// memory and journaled once it can be written again.
+    JournalFailing { reason: String },
+    /// The journal takes writes again.
+    JournalRecovered,
+    /// The journal was corrupt at start: it was moved to `moved_to` and a new one started.
+    JournalReplaced { moved_to: String },
 }
 
 /// The sensor's silence: nothing at all from its address for `limit` raises one alarm, and it
@@ -186,11 +193,20 @@ pub struct HealthMonitor {
     health: WatchHealth,
     twilio: TwilioWatch,
     silence: Option<SilenceWatch>,
+    journal: Option<watch::Receiver<Option<String>>>,
 }
 
 impl HealthMonitor {
     pub fn new(events: EventBus, threshold: Duration, silence: Option<Duration>) -> Self {
-        HealthMonitor { events, health: WatchHealth::new(threshold), twilio: TwilioWatch::new(threshold), silence: silence.map(SilenceWatch::new) }
+        HealthMonitor { events, health: WatchHealth::new(threshold), twilio: TwilioWatch::new(threshold), silence: silence.map(SilenceWatch::new), journal: None }
+    }
+
+    /// Also says when the journal cannot be written, at once (see [`AlertJournal::write_problem`]).
+    ///
+    /// [`AlertJournal::write_problem`]: crate::journal::AlertJournal::write_problem
+    pub fn watching_journal(mut self, problems: watch::Receiver<Option<String>>) -> Self {
+        self.journal = Some(problems);
+        self
     }
 
     pub async fn run(mut self, mut rx: broadcast::Receiver<EngineEvent>, mut shutdown: Shutdown) {
@@ -204,6 +220,12 @@ impl HealthMonitor {
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => None,
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
+                Some(problem) = journal_changed(&mut self.journal) => {
+                    Some(match problem {
+                        Some(reason) => WatchAlarm::JournalFailing { reason },
+                        None => WatchAlarm::JournalRecovered,
+                    })
+                }
                 _ = ticks.tick() => self
                     .health
                     .tick(Instant::now())
@@ -228,10 +250,23 @@ impl HealthMonitor {
                         error!(since = %since, "THE SENSOR IS SILENT: nothing at all came from its address since {since}. Check the sensor and the mail path from it.")
                     }
                     WatchAlarm::SensorHeardAgain => info!("the sensor is heard again"),
+                    WatchAlarm::JournalFailing { reason } => {
+                        error!("THE JOURNAL CANNOT BE WRITTEN ({reason}): alerts are told from memory and journaled once it can be. Check the disk of the data directory.")
+                    }
+                    WatchAlarm::JournalRecovered => info!("the journal takes writes again"),
+                    WatchAlarm::JournalReplaced { moved_to } => error!("the journal was corrupt: kept as {moved_to}, a new one was started"),
                 }
                 self.events.emit(EngineEvent::WatchAlarm(alarm));
             }
         }
+    }
+}
+
+/// The journal's next write problem (None inside: it can be written again); never, without one.
+async fn journal_changed(journal: &mut Option<watch::Receiver<Option<String>>>) -> Option<Option<String>> {
+    match journal {
+        Some(rx) => rx.changed().await.ok().map(|_| rx.borrow_and_update().clone()),
+        None => std::future::pending().await,
     }
 }
 

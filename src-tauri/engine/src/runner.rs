@@ -17,7 +17,7 @@ use crate::imap::MailboxWatcher;
 use crate::incident::{AckVia, IncidentRules, ResolveVia};
 use crate::journal::{ActionOutcome, AlertId, AlertJournal, JournalError, PauseState};
 use crate::mail::AlertMail;
-use crate::notify::{NotifyContext, NotifyManagers, NotifyTiming, TwilioHealth};
+use crate::notify::{unjournaled_channel, MemoryNotifier, NotifyContext, NotifyManagers, NotifyTiming, TwilioHealth};
 use crate::twilio::TwilioClient;
 use crate::secrets::{self, Secret, SecretError};
 use crate::shutdown::{self, ShutdownTrigger};
@@ -99,6 +99,11 @@ impl RunningEngine {
     ) -> Result<Self, StartError> {
         let lock = crate::engine_lock::EngineLock::acquire(data_dir)?;
         let journal = AlertJournal::open_in_dir(data_dir)?;
+        if let Some(aside) = journal.replaced_corrupt() {
+            let moved_to = aside.display().to_string();
+            let _ = journal.log_event(None, "journal_replaced", &format!("the journal was corrupt: kept as {moved_to}, this one started")).await;
+            events.emit(EngineEvent::WatchAlarm(crate::health::WatchAlarm::JournalReplaced { moved_to }));
+        }
         let rules = IncidentRules::from_config(&config.incidents);
         // E-mails an older Sentinela journaled but never notified are placed by today's rules.
         let placed = journal.place_unplaced(&rules).await?;
@@ -106,6 +111,8 @@ impl RunningEngine {
             info!(placed, "alerts from an older version placed in incidents");
         }
         let (trigger, listener) = shutdown::channel();
+        // Alerts the journal cannot take go from the watcher to the memory notifier.
+        let (unjournaled, inbox) = unjournaled_channel();
         let mut tasks = JoinSet::new();
         let supervisor = Supervisor::new(events.clone(), listener.clone());
         // Acks and resolves written by another process (the CLI, a window) reach the managers
@@ -162,6 +169,12 @@ impl RunningEngine {
                 if ctx.client.is_some() {
                     supervisor.spawn(&mut tasks, "Twilio check", each(|m| Some(Box::pin(m.check.run()))));
                 }
+                {
+                    let (ctx, whatsapp, calls, inbox) = (ctx.clone(), config.whatsapp.clone(), config.calls.clone(), inbox.clone());
+                    supervisor.spawn(&mut tasks, "memory notifier", move || {
+                        MemoryNotifier::new(ctx.clone(), whatsapp.clone(), calls.clone(), inbox.clone()).run()
+                    });
+                }
                 if let Some(heartbeat) = config.heartbeat.clone() {
                     let (ctx, from) = (ctx.clone(), config.whatsapp.as_ref().map(|w| w.from.clone()));
                     supervisor.spawn(&mut tasks, "heartbeat", move || Heartbeat::new(ctx.clone(), heartbeat.clone(), from.clone()).run());
@@ -173,15 +186,16 @@ impl RunningEngine {
         {
             let (events, stop) = (events.clone(), listener.clone());
             let silence = crate::health::silence_limit(config.filter.silence_alarm_hours);
+            let problems = journal.write_problem();
             supervisor.spawn(&mut tasks, "health monitor", move || {
-                HealthMonitor::new(events.clone(), watch_alarm_after(), silence).run(events.subscribe(), stop.clone())
+                HealthMonitor::new(events.clone(), watch_alarm_after(), silence).watching_journal(problems.clone()).run(events.subscribe(), stop.clone())
             });
         }
         {
-            let (config, password, journal, events, stop) =
-                (Arc::new(config.clone()), secrets.imap_password, journal.clone(), events.clone(), listener.clone());
+            let (config, password, journal, events, stop, unjournaled) =
+                (Arc::new(config.clone()), secrets.imap_password, journal.clone(), events.clone(), listener.clone(), unjournaled.clone());
             supervisor.spawn(&mut tasks, "mailbox watcher", move || {
-                MailboxWatcher::new(&config, password.clone(), journal.clone(), events.clone(), rules.clone()).run(stop.clone())
+                MailboxWatcher::new(&config, password.clone(), journal.clone(), events.clone(), rules.clone(), Some(unjournaled.clone())).run(stop.clone())
             });
         }
         Ok(RunningEngine { events, journal, trigger, tasks, _lock: lock })

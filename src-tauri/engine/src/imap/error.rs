@@ -52,7 +52,6 @@ impl MailboxError {
                 | MailboxError::Folder { .. }
                 | MailboxError::Search { .. }
                 | MailboxError::NoStartTls { .. }
-                | MailboxError::Journal(_)
         )
     }
 

@@ -24,11 +24,14 @@ use crate::events::{AlertNotice, EngineEvent, EventBus, MailboxState};
 use crate::incident::IncidentRules;
 use crate::journal::{AlertJournal, MailboxUid, NewAlert, RecordOutcome};
 use crate::mail::parse_alert_mail;
+use crate::notify::Unjournaled;
 use crate::secrets::Secret;
 use crate::shutdown::Shutdown;
 
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
 const BACKOFF_CAP: Duration = Duration::from_secs(60);
+/// How soon an e-mail the journal could not take is tried again.
+const JOURNAL_RETRY: Duration = Duration::from_secs(5);
 
 pub struct MailboxWatcher {
     mailbox: MailboxConfig,
@@ -38,6 +41,8 @@ pub struct MailboxWatcher {
     /// How the e-mails are placed in incidents, in the transaction that journals them.
     rules: IncidentRules,
     events: EventBus,
+    /// Where alerts go that the journal cannot take, to be told from memory.
+    unjournaled: Option<Unjournaled>,
     /// E-mails whose fetch failed, kept across reconnections.
     failures: FetchFailures,
     /// `[filter] silence_alarm_hours`, when set: each scan also reports when the sensor was last heard.
@@ -48,7 +53,7 @@ pub struct MailboxWatcher {
 }
 
 impl MailboxWatcher {
-    pub fn new(config: &Config, password: Secret, journal: AlertJournal, events: EventBus, rules: IncidentRules) -> Self {
+    pub fn new(config: &Config, password: Secret, journal: AlertJournal, events: EventBus, rules: IncidentRules, unjournaled: Option<Unjournaled>) -> Self {
         MailboxWatcher {
             rules,
             mailbox: config.mailbox.clone(),
@@ -56,6 +61,7 @@ impl MailboxWatcher {
             password,
             journal,
             events,
+            unjournaled,
             failures: FetchFailures::default(),
             silence_limit: crate::health::silence_limit(config.filter.silence_alarm_hours),
             filter: config.filter.clone(),
@@ -72,7 +78,13 @@ impl MailboxWatcher {
                 Ok(()) => break,
                 Err(e) => e,
             };
-            let delay = if error.needs_attention() { BACKOFF_CAP } else { backoff.next_delay() };
+            let delay = match &error {
+                // A full disk can be freed at any moment: the e-mail waits unread, tried again
+                // soon (its alert is told from memory meanwhile).
+                MailboxError::Journal(_) => JOURNAL_RETRY,
+                e if e.needs_attention() => BACKOFF_CAP,
+                _ => backoff.next_delay(),
+            };
             warn!(kind = error.kind(), retry_in_secs = delay.as_secs(), "mailbox: {error}");
             self.state(MailboxState::Degraded {
                 kind: error.kind(),
@@ -255,7 +267,17 @@ impl MailboxWatcher {
     /// Journals the alerts of one batch, then marks their e-mails seen.
     async fn journal_batch(&self, session: &mut ImapSession, uidvalidity: u32, noticed_at: DateTime<Utc>, alerts: Vec<NewAlert>) -> Result<(), MailboxError> {
         let uids: Vec<u32> = alerts.iter().map(|a| a.origin.uid).collect();
-        let outcomes = self.journal.record(alerts.clone(), &self.rules).await?;
+        let outcomes = match self.journal.record(alerts.clone(), &self.rules).await {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                // Not lost: the e-mails stay unread and are journaled once the journal takes
+                // writes again; meanwhile the team is told from memory.
+                if let Some(memory) = &self.unjournaled {
+                    let _ = memory.try_send(alerts);
+                }
+                return Err(e.into());
+            }
+        };
         self.failures.done(uidvalidity, &uids);
         for (alert, outcome) in alerts.iter().zip(&outcomes) {
             self.announce(alert, *outcome, noticed_at);

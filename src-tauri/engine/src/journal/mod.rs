@@ -25,7 +25,7 @@ pub use pause::PauseState;
 pub use replies::{Reply, ReplyOutcome};
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -131,6 +131,22 @@ pub struct AlertJournal {
     /// Bumped after every write through this handle and, by [`AlertJournal::poll_other_writers`],
     /// after another process's: the notify side wakes on it, never on the public event bus.
     changes: Arc<watch::Sender<u64>>,
+    /// Why the journal cannot be written (disk full, read-only, corrupt), while that lasts:
+    /// the health monitor turns it into the alarm and the notify side into the memory path.
+    write_problem: Arc<watch::Sender<Option<String>>>,
+    /// Where a corrupt journal found at opening was moved, when that happened.
+    replaced: Option<PathBuf>,
+}
+
+/// SQLite failures that mean the journal cannot keep what it is given — not a busy lock.
+fn is_storage_failure(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, DiskFull | ReadOnly | SystemIoFailure | DatabaseCorrupt | NotADatabase | CannotOpen | PermissionDenied))
+}
+
+fn is_corrupt(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, DatabaseCorrupt | NotADatabase))
 }
 
 impl std::fmt::Debug for AlertJournal {
@@ -170,13 +186,38 @@ fn parse_ts(s: String) -> DateTime<Utc> {
 }
 
 impl AlertJournal {
-    /// Opens (creating if needed) `sentinela.db` in `data_dir`.
+    /// Opens (creating if needed) `sentinela.db` in `data_dir`. A file that is not a readable
+    /// journal (corrupt) is moved aside — kept, named with the date — and a new journal is
+    /// started; [`AlertJournal::replaced_corrupt`] then says where the old one went.
     pub fn open_in_dir(data_dir: &Path) -> Result<Self, JournalError> {
         std::fs::create_dir_all(data_dir).map_err(|source| JournalError::CreateDir {
             path: data_dir.display().to_string(),
             source,
         })?;
-        Self::open(&data_dir.join(JOURNAL_FILE))
+        let path = data_dir.join(JOURNAL_FILE);
+        match Self::open(&path) {
+            Err(JournalError::Open { source, .. }) if is_corrupt(&source) => {
+                let aside = data_dir.join(format!("sentinela.corrupt-{}.db", Utc::now().format("%Y%m%d-%H%M%S")));
+                tracing::error!(moved_to = %aside.display(), "THE JOURNAL WAS CORRUPT ({source}): it is kept aside and a new one is started; the history before now is in the old file");
+                let moved = |from: &Path, to: &Path| std::fs::rename(from, to).map_err(|source| JournalError::CreateDir { path: to.display().to_string(), source });
+                moved(&path, &aside)?;
+                for tail in ["-wal", "-shm"] {
+                    let side = data_dir.join(format!("{JOURNAL_FILE}{tail}"));
+                    if side.exists() {
+                        moved(&side, &data_dir.join(format!("{}{tail}", aside.file_name().unwrap_or_default().to_string_lossy())))?;
+                    }
+                }
+                let mut journal = Self::open(&path)?;
+                journal.replaced = Some(aside);
+                Ok(journal)
+            }
+            other => other,
+        }
+    }
+
+    /// Where a corrupt journal was moved when this one was opened, if that happened.
+    pub fn replaced_corrupt(&self) -> Option<&Path> {
+        self.replaced.as_deref()
     }
 
     pub fn open(path: &Path) -> Result<Self, JournalError> {
@@ -196,6 +237,29 @@ impl AlertJournal {
         Ok(Self::wrap(conn))
     }
 
+    /// Compacts the journal, then caps its growth at `extra_pages` more pages (SQLite's
+    /// `max_page_count`; None lifts the cap). A full disk, as SQLite sees one: the
+    /// fault-injection tests use it.
+    pub async fn cap_growth(&self, extra_pages: Option<u64>) -> Result<(), JournalError> {
+        self.call(move |conn| {
+            let pages = match extra_pages {
+                Some(extra) => {
+                    conn.execute_batch("VACUUM")?;
+                    conn.query_row("PRAGMA page_count", [], |r| r.get::<_, u64>(0))? + extra
+                }
+                // SQLite clamps the value to its own maximum: "no cap" is simply the largest.
+                None => u64::from(u32::MAX - 1),
+            };
+            conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get::<_, u64>(0)).map(drop)
+        })
+        .await
+    }
+
+    /// Why the journal cannot be written now (None while it can), and its changes.
+    pub fn write_problem(&self) -> watch::Receiver<Option<String>> {
+        self.write_problem.subscribe()
+    }
+
     /// A journal that lives in memory, for tests.
     pub fn open_in_memory() -> Result<Self, JournalError> {
         let mut conn = Connection::open_in_memory()?;
@@ -205,7 +269,7 @@ impl AlertJournal {
     }
 
     fn wrap(conn: Connection) -> Self {
-        AlertJournal { conn: Arc::new(Mutex::new(conn)), changes: Arc::new(watch::channel(0).0) }
+        AlertJournal { conn: Arc::new(Mutex::new(conn)), changes: Arc::new(watch::channel(0).0), write_problem: Arc::new(watch::channel(None).0), replaced: None }
     }
 
     /// A receiver that changes whenever the journal was written (by this process at once; by
@@ -260,6 +324,20 @@ impl AlertJournal {
         .map_err(|e| JournalError::Task(e.to_string()))?;
         if wrote {
             self.touched();
+        }
+        match &result {
+            Err(e) if is_storage_failure(e) => {
+                let reason = e.to_string();
+                self.write_problem.send_if_modified(|p| {
+                    let new = p.is_none();
+                    *p = Some(reason);
+                    new
+                });
+            }
+            Ok(_) if wrote => {
+                self.write_problem.send_if_modified(|p| p.take().is_some());
+            }
+            _ => {}
         }
         result.map_err(JournalError::from)
     }

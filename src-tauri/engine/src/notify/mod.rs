@@ -6,7 +6,8 @@
 //!   notification log: a line is planned once);
 //! - [`DeliveryDispatcher`] sends owed WhatsApp messages, a bounded number at a time, and
 //!   [`DeliveryFollower`] follows the sent ones to `read`;
-//! - [`CallQueue`] phones one number at a time about every open incident until a person answers.
+//! - [`CallQueue`] phones one number at a time about every open incident until a person answers;
+//! - [`MemoryNotifier`] tells the team of an alert the journal could not take, from memory.
 //!
 //! They wake on the journal's change signal ([`AlertJournal::changes`]) — a write by this process
 //! or, within a poll, by another (the CLI) — never on the public event bus, so a lagging observer
@@ -14,6 +15,7 @@
 
 mod calls;
 pub mod compose;
+mod memory;
 mod replies;
 mod whatsapp;
 
@@ -26,6 +28,7 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 pub use calls::{judge, CallOutcome, CallQueue};
+pub use memory::{unjournaled_channel, MemoryNotifier, Unjournaled, UnjournaledInbox};
 pub use replies::{ReplyPoller, ReplyPolling};
 pub use whatsapp::{DeliveryDispatcher, DeliveryFollower};
 

@@ -1,0 +1,142 @@
+//! The path for alerts the journal cannot take (disk full, read-only, corrupt): rather than go
+//! quiet, Sentinela tells the team from memory what it already knows.
+//!
+//! The mailbox watcher hands over each alert whose recording failed; this manager sends its
+//! WhatsApp to every recipient, then phones the call list in order, round after round, until a
+//! person answers — the normal path's behaviour, without the journal's bookkeeping (no
+//! incidents, replies or reminders). An alert is told once per run however often the watcher
+//! retries it. The e-mail stays unread, so once the journal takes writes again it is journaled
+//! and escalated as usual: a possible duplicate, never a silence.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Mutex};
+use tracing::{error, info, warn};
+
+use super::calls::judge;
+use super::compose;
+use super::{CallOutcome, NotifyContext, Stopped};
+use crate::config::{CallsConfig, WhatsAppConfig};
+use crate::incident::MessagePurpose;
+use crate::journal::NewAlert;
+use crate::twilio::{twiml, NewCall, NewMessage};
+
+/// What the watcher sends: alerts it could not journal.
+pub type Unjournaled = mpsc::Sender<Vec<NewAlert>>;
+
+/// The receiving end, shared so a restarted notifier takes it up again.
+pub type UnjournaledInbox = Arc<Mutex<mpsc::Receiver<Vec<NewAlert>>>>;
+
+/// A channel for alerts the journal could not take.
+pub fn unjournaled_channel() -> (Unjournaled, UnjournaledInbox) {
+    let (tx, rx) = mpsc::channel(64);
+    (tx, Arc::new(Mutex::new(rx)))
+}
+
+const WARNING: &str = "⚠️ O Sentinela não consegue gravar o histórico (disco cheio ou com defeito): este alerta sai direto da memória. Confira a máquina do Sentinela.";
+
+pub struct MemoryNotifier {
+    ctx: NotifyContext,
+    whatsapp: Option<WhatsAppConfig>,
+    calls: Option<CallsConfig>,
+    inbox: UnjournaledInbox,
+}
+
+impl MemoryNotifier {
+    pub fn new(ctx: NotifyContext, whatsapp: Option<WhatsAppConfig>, calls: Option<CallsConfig>, inbox: UnjournaledInbox) -> Self {
+        MemoryNotifier { ctx, whatsapp, calls, inbox }
+    }
+
+    pub async fn run(self) {
+        // Told already in this run, by Message-ID or else by mailbox identity.
+        let mut told: HashSet<String> = HashSet::new();
+        let mut shutdown = self.ctx.shutdown.clone();
+        loop {
+            let batch = {
+                let mut inbox = self.inbox.lock().await;
+                tokio::select! {
+                    b = inbox.recv() => b,
+                    _ = shutdown.recv() => return,
+                }
+            };
+            let Some(batch) = batch else { return };
+            for alert in batch {
+                let key = alert.mail.message_id.clone().unwrap_or_else(|| format!("{}/{}/{}", alert.origin.folder, alert.origin.uidvalidity, alert.origin.uid));
+                if !told.insert(key) {
+                    continue;
+                }
+                error!(subject = %alert.mail.subject, "the journal cannot take this alert: telling the team from memory");
+                if self.tell(&alert).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn tell(&self, alert: &NewAlert) -> Result<(), Stopped> {
+        let Some(client) = &self.ctx.client else {
+            warn!("dry run: the alert the journal could not take is not sent");
+            return Ok(());
+        };
+        if let Some(w) = &self.whatsapp {
+            let body = compose::whatsapp_text(MessagePurpose::Alarm, &alert.mail.subject, &format!("{WARNING}\n\n{}", alert.mail.body), false);
+            for to in &w.to {
+                let m = NewMessage { from: w.from.clone(), to: to.clone(), body: body.clone(), template: None };
+                match client.create_message(&m, None).await {
+                    Ok(sent) => info!(to = %to, sid = %sent.sid, "WhatsApp sent from memory"),
+                    Err(e) => warn!(to = %to, "WhatsApp from memory not sent: {e}"),
+                }
+            }
+        }
+        let Some(calls) = &self.calls else { return Ok(()) };
+        for round in 0..calls.rounds {
+            for to in &calls.to {
+                let spoken = [twiml::Spoken { title: &alert.mail.subject, body: &alert.mail.body, test: false }];
+                let request = NewCall {
+                    from: calls.from.clone(),
+                    to: to.clone(),
+                    twiml: twiml::incidents_twiml(&calls.voice, &calls.language, &spoken, self.ctx.people.get(to).map(String::as_str)),
+                    timeout_secs: calls.ring_secs,
+                    machine_detection: calls.require_human,
+                };
+                let outcome = match client.create_call(&request, None).await {
+                    Ok(call) => self.follow(&call.sid, calls).await?,
+                    Err(e) => {
+                        warn!(to = %to, "call from memory not placed: {e}");
+                        CallOutcome::Error
+                    }
+                };
+                info!(to = %to, round, outcome = outcome.as_str(), "call from memory ended");
+                if outcome == CallOutcome::Answered {
+                    return Ok(());
+                }
+            }
+            if round + 1 < calls.rounds {
+                self.ctx.pause(Duration::from_secs(calls.round_pause_secs)).await?;
+            }
+        }
+        error!(subject = %alert.mail.subject, "NOBODY ANSWERED the calls made from memory for an alert the journal could not take");
+        Ok(())
+    }
+
+    /// Polls the call until it is decided; hangs up on a machine. Bounded like the queue's.
+    async fn follow(&self, sid: &str, calls: &CallsConfig) -> Result<CallOutcome, Stopped> {
+        let Some(client) = &self.ctx.client else { return Ok(CallOutcome::DryRun) };
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(u64::from(calls.ring_secs) + 90);
+        while tokio::time::Instant::now() < give_up {
+            self.ctx.pause(self.ctx.timing.call_poll).await?;
+            let Ok(call) = client.fetch_call(sid).await else { continue };
+            match judge(&call, calls.require_human) {
+                Some(CallOutcome::Machine) => {
+                    let _ = client.end_call(sid, false).await;
+                    return Ok(CallOutcome::Machine);
+                }
+                Some(outcome) => return Ok(outcome),
+                None => {}
+            }
+        }
+        Ok(CallOutcome::Error)
+    }
+}

@@ -1,0 +1,79 @@
+//! The journal fails safe, on the real engine with Dovecot and the Twilio fake: a journal that
+//! cannot be written (SQLite's own "disk full", through `max_page_count`) raises the alarm at
+//! once, the alert it could not take is told from memory — WhatsApp and calls, a person
+//! answers — and once it can be written again the alarm clears and the e-mail is journaled,
+//! nothing lost. A corrupt journal at start is kept aside and a new one started, loudly.
+
+use std::time::Duration;
+
+use sentinela_engine::events::EngineEvent;
+use sentinela_engine::health::WatchAlarm;
+use sentinela_tests::dovecot::SENSOR;
+use sentinela_tests::mail::plain;
+use sentinela_tests::scenario::Scenario;
+use sentinela_tests::twilio_fake::CallScript;
+use sentinela_tests::wait_for;
+use tokio::sync::broadcast;
+
+const WA: &str = "+5511999990001";
+const C1: &str = "+5511988880001";
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn alarm(rx: &mut broadcast::Receiver<EngineEvent>, what: &str, pick: impl Fn(&WatchAlarm) -> bool) -> WatchAlarm {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(EngineEvent::WatchAlarm(a))) if pick(&a) => return a,
+            Ok(Ok(_)) => {}
+            other => panic!("waiting for {what}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_full_journal_is_alarmed_the_alert_told_from_memory_and_journaled_after() {
+    let s = Scenario::new(&[WA], &[C1], 1).await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 200, talk_ms: 200 });
+    let (engine, mut rx) = s.start_fast().await;
+    wait_for("watching", WAIT, || async { engine.journal.engine_events(1).await.ok() }).await;
+
+    engine.journal.cap_growth(Some(0)).await.unwrap();
+    // A body that needs pages of its own (a small one could fit in a page's free space).
+    let body = format!("Sala 3: 41 °C. {}", "Leituras anteriores: 39 °C, 40 °C. ".repeat(300));
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA disco cheio na sala", &body)).await;
+    let failing = alarm(&mut rx, "the journal alarm", |a| matches!(a, WatchAlarm::JournalFailing { .. })).await;
+    assert!(matches!(&failing, WatchAlarm::JournalFailing { reason } if reason.contains("full")), "{failing:?}");
+
+    // Told from memory: the WhatsApp, and the call queue until a person answers.
+    let body = wait_for("the WhatsApp from memory", WAIT, || async { s.fake.bodies_to(WA).pop() }).await;
+    assert!(body.starts_with("🚨 ALERTA disco cheio na sala") && body.contains("não consegue gravar o histórico") && body.contains("41 °C"), "{body}");
+    wait_for("the call from memory", WAIT, || async { (s.fake.called_numbers() == [C1]).then_some(()) }).await;
+    assert_eq!(engine.journal.alert_count().await.unwrap(), 0, "nothing could be journaled");
+    // The watcher keeps retrying the e-mail; it is told once.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(s.fake.bodies_to(WA).len(), 1);
+
+    // Space again: the alarm clears and the e-mail (left unread) is journaled.
+    engine.journal.cap_growth(None).await.unwrap();
+    alarm(&mut rx, "the journal's recovery", |a| matches!(a, WatchAlarm::JournalRecovered)).await;
+    wait_for("the alert journaled", WAIT, || async { (engine.journal.alert_count().await.unwrap() == 1).then_some(()) }).await;
+    engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn a_corrupt_journal_is_kept_aside_and_a_new_one_started() {
+    let s = Scenario::new(&[WA], &[C1], 1).await;
+    let garbage = b"this is not an SQLite database, it was damaged".repeat(200);
+    std::fs::write(s.data.path().join("sentinela.db"), &garbage).unwrap();
+    let (engine, mut rx) = s.start_fast().await;
+    let replaced = alarm(&mut rx, "the replacement alarm", |a| matches!(a, WatchAlarm::JournalReplaced { .. })).await;
+    let WatchAlarm::JournalReplaced { moved_to } = replaced else { unreachable!() };
+    assert!(moved_to.contains("sentinela.corrupt-"), "{moved_to}");
+    assert_eq!(std::fs::read(&moved_to).unwrap(), garbage, "the old file is kept as it was");
+    // The new journal works: an alert goes through it.
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA depois da troca", "x")).await;
+    wait_for("the alert journaled", WAIT, || async { (engine.journal.alert_count().await.unwrap() == 1).then_some(()) }).await;
+    let events = engine.journal.engine_events(20).await.unwrap();
+    assert!(events.iter().any(|e| e.kind == "journal_replaced"), "{events:?}");
+    engine.stop(WAIT).await;
+}
