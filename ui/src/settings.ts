@@ -135,7 +135,8 @@ function fillForm(root: ParentNode, cfg: Config): void {
     for (const f of s.fields) {
       const input = root.querySelector<HTMLInputElement & HTMLTextAreaElement>(`#${id(f.path)}`);
       if (!input) continue;
-      const v = get(source, f.path);
+      // A field the file leaves out (written only when set) shows its default.
+      const v = get(source, f.path) ?? get(DEFAULTS, f.path);
       if (f.kind === "bool") input.checked = Boolean(v);
       else if (f.kind === "people") input.value = Object.entries((v as Record<string, string> | undefined) ?? {}).map(([n, name]) => `${n} = ${name}`).join("\n");
       else if (f.kind === "list" || f.kind === "words") input.value = ((v as string[] | undefined) ?? []).join("\n");
