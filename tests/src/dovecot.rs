@@ -284,7 +284,7 @@ service imap-login {{
                 mark_seen: true,
                 max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             },
-            filter: FilterConfig { from: SENSOR.into(), subject: SUBJECT.into(), search: String::new(), silence_alarm_hours: 0 },
+            filter: FilterConfig { from: vec![SENSOR.into()], subject: SUBJECT.into(), search: String::new(), silence_alarm_hours: 0, authserv_id: String::new() },
             twilio: None,
             whatsapp: None,
             calls: None,

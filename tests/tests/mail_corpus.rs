@@ -87,8 +87,8 @@ async fn the_corpus_goes_through_dovecot_and_the_watcher_intact() {
     let server = Dovecot::start();
     let data = tempfile::tempdir().unwrap();
     let mut config = server.config(Security::Tls);
-    // Every fixture comes from a host under cpd.example.com.br and has ALERTA in its subject.
-    config.filter.from = "cpd.example.com.br".into();
+    // Every fixture comes from cpd.example.com.br or a host under it, with ALERTA in its subject.
+    config.filter.from = vec!["@.cpd.example.com.br".into()];
     let fixtures = corpus();
     let mut uid_to_fixture = std::collections::HashMap::new();
     for f in &fixtures {

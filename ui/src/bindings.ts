@@ -104,9 +104,11 @@ export type EscalationState = "none" | "owed" | "calling" | "answered" | "unansw
 
 export type FilterConfig = { 
 /**
- * Substring of the From header (IMAP `FROM`).
+ * Who may raise an alert: addresses (`sensor@cpd.example.com.br`), domains
+ * (`@cpd.example.com.br`, no subdomains) or domains with their subdomains (`@.example.com.br`);
+ * one, or a list. Checked exactly on the parsed From address (see [`crate::mail::sender`]).
  */
-from: string, 
+from: Array<string>, 
 /**
  * Substring of the Subject, case-insensitive (IMAP `SUBJECT`).
  */
@@ -119,7 +121,12 @@ search: string,
  * Raise the "sensor silent" alarm when nothing at all (matching or not) came from `from`
  * for this many hours — for devices that mail a periodic report. 0: off.
  */
-silence_alarm_hours?: number, };
+silence_alarm_hours?: number, 
+/**
+ * The receiving mail server's id in `Authentication-Results` (e.g. `mx.empresa.com.br`):
+ * when set, an alert also needs its DMARC, aligned DKIM or aligned SPF pass.
+ */
+authserv_id?: string, };
 
 export type HeartbeatConfig = { 
 /**
@@ -223,7 +230,13 @@ matching_unseen: number,
 /**
  * Whether the server offers IDLE (push) or the watcher will poll every `rescan_secs`.
  */
-idle: boolean, };
+idle: boolean, 
+/**
+ * Of the matching unread e-mails (the first [`PROBE_CHECKS`]), how many the exact sender
+ * check would reject — they would never ring a phone — and why, most frequent first
+ * ("2 × the sender x@y is not an allowed sender").
+ */
+rejected: number, rejected_reasons: Array<string>, };
 
 export type ResolveVia = "recovery" | "desktop" | "cli";
 

@@ -23,10 +23,11 @@ const SECTIONS: { title: keyof Words; optional?: boolean; fields: Field[] }[] = 
     { path: "mailbox.max_message_bytes", label: "max_message_bytes", kind: "number" },
   ] },
   { title: "filter", fields: [
-    { path: "filter.from", label: "from", kind: "text" },
+    { path: "filter.from", label: "from", kind: "words" },
     { path: "filter.subject", label: "subject", kind: "text" },
     { path: "filter.search", label: "search", kind: "text" },
     { path: "filter.silence_alarm_hours", label: "silence_alarm_hours", kind: "number" },
+    { path: "filter.authserv_id", label: "authserv_id", kind: "text" },
   ] },
   { title: "twilio", optional: true, fields: [
     { path: "twilio.account_sid", label: "account_sid", kind: "text" },
@@ -81,7 +82,7 @@ export function parsePeople(text: string): Record<string, string> {
 
 export const DEFAULTS: Config = {
   mailbox: { host: "", port: null, security: "tls", username: "", folder: "INBOX", ca_file: "", rescan_secs: 20, mark_seen: true, max_message_bytes: 1048576 },
-  filter: { from: "", subject: "ALERTA", search: "", silence_alarm_hours: 0 },
+  filter: { from: [], subject: "ALERTA", search: "", silence_alarm_hours: 0, authserv_id: "" },
   twilio: { account_sid: "", api_key_sid: "", base_url: "https://api.twilio.com", dry_run: false },
   whatsapp: { from: "+14155238886", to: [], content_sid: "" },
   calls: { from: "", to: [], ring_secs: 25, rounds: 2, round_pause_secs: 60, voice: "Polly.Camila", language: "pt-BR", require_human: true },
@@ -221,7 +222,7 @@ async function main(): Promise<void> {
   };
   const testTo = () => (document.getElementById("test-to") as HTMLInputElement).value;
   document.getElementById("test-mailbox")!.addEventListener("click", () =>
-    run(async () => { const r = await ipc.testMailbox(readForm(form, base)); return w.probe_ok(r.matching_unseen, r.idle); }));
+    run(async () => { const r = await ipc.testMailbox(readForm(form, base)); return w.probe_ok(r.matching_unseen, r.idle) + (r.rejected > 0 ? ` ${w.probe_rejected(r.rejected, r.rejected_reasons)}` : ""); }));
   document.getElementById("test-whatsapp")!.addEventListener("click", () =>
     run(async () => { const r = await ipc.testWhatsapp(readForm(form, base), testTo()); return `${r.to}: ${reportStates(r.states, w)}`; }));
   document.getElementById("test-call")!.addEventListener("click", () =>

@@ -219,8 +219,11 @@ impl MailboxConfig {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct FilterConfig {
-    /// Substring of the From header (IMAP `FROM`).
-    pub from: String,
+    /// Who may raise an alert: addresses (`sensor@cpd.example.com.br`), domains
+    /// (`@cpd.example.com.br`, no subdomains) or domains with their subdomains (`@.example.com.br`);
+    /// one, or a list. Checked exactly on the parsed From address (see [`crate::mail::sender`]).
+    #[serde(deserialize_with = "one_or_many")]
+    pub from: Vec<String>,
     /// Substring of the Subject, case-insensitive (IMAP `SUBJECT`).
     pub subject: String,
     /// Extra IMAP SEARCH criteria appended verbatim, e.g. `SINCE 1-Jan-2026`.
@@ -231,6 +234,36 @@ pub struct FilterConfig {
     #[serde(default, skip_serializing_if = "is_zero")]
     #[cfg_attr(feature = "ts", ts(as = "Option<u32>", optional))]
     pub silence_alarm_hours: u32,
+    /// The receiving mail server's id in `Authentication-Results` (e.g. `mx.empresa.com.br`):
+    /// when set, an alert also needs its DMARC, aligned DKIM or aligned SPF pass.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<String>", optional))]
+    pub authserv_id: String,
+}
+
+impl FilterConfig {
+    /// The sender check these settings describe (entries that do not parse are left out: a
+    /// loaded configuration has none).
+    pub fn sender_policy(&self) -> crate::mail::SenderPolicy {
+        crate::mail::SenderPolicy {
+            allowed: self.from.iter().filter_map(|e| crate::mail::AllowedSender::parse(e).ok()).collect(),
+            authserv_id: Some(self.authserv_id.trim().to_owned()).filter(|id| !id.is_empty()),
+        }
+    }
+}
+
+/// `from = "a@b"` or `from = ["a@b", "@c"]`.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -510,15 +543,26 @@ impl Config {
             ));
         }
         let f = &self.filter;
-        if f.from.trim().is_empty() {
+        if f.from.iter().all(|e| e.trim().is_empty()) {
             return Err(ConfigError::invalid(
                 "filter.from",
                 "it is empty, so any sender would raise alerts.",
-                "write the sensor's sender address, e.g. from = \"sensor@cpd.example.com.br\".",
+                "write the sensor's sender address, e.g. from = \"sensor@cpd.example.com.br\" (or a list, or \"@domain\").",
             )
-            .pt("está vazio, e qualquer remetente geraria alertas.", "escreva o endereço do remetente do sensor, por exemplo sensor@cpd.empresa.com.br."));
+            .pt("está vazio, e qualquer remetente geraria alertas.", "escreva o endereço do remetente do sensor, por exemplo sensor@cpd.empresa.com.br (ou vários, ou @domínio)."));
         }
-        check_imap_text("filter.from", &f.from)?;
+        for entry in &f.from {
+            check_imap_text("filter.from", entry)?;
+            if let Err(problem) = crate::mail::AllowedSender::parse(entry) {
+                return Err(ConfigError::invalid("filter.from", format!("{problem}."), "write an address (sensor@cpd.example.com.br), @domain (that domain only) or @.domain (with its subdomains).")
+                    .pt(format!("{entry:?} não é um endereço, @domínio nem @.domínio."), "escreva um endereço (sensor@cpd.empresa.com.br), @domínio (só esse domínio) ou @.domínio (com subdomínios)."));
+            }
+        }
+        check_imap_text("filter.authserv_id", &f.authserv_id)?;
+        if f.authserv_id.trim().contains(char::is_whitespace) || f.authserv_id.contains(';') {
+            return Err(ConfigError::invalid("filter.authserv_id", format!("{:?} is not a server id.", f.authserv_id), "write the id your mail server puts first in Authentication-Results, e.g. \"mx.empresa.com.br\".")
+                .pt(format!("{:?} não é o id de um servidor.", f.authserv_id), "escreva o id que o seu servidor de e-mail põe no início de Authentication-Results, por exemplo mx.empresa.com.br."));
+        }
         if f.subject.trim().is_empty() {
             return Err(ConfigError::invalid(
                 "filter.subject",

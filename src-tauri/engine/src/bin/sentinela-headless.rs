@@ -209,6 +209,12 @@ async fn check(config: Option<PathBuf>) -> Result<(), Failure> {
             println!("Mailbox: logged in to {}:{} as {} ({:?})", m.host, m.port(), m.username, m.security);
             println!("Folder {}: {} messages, UIDVALIDITY {}", report.folder, report.messages, report.uidvalidity);
             println!("Matching unread e-mails: {}", report.matching_unseen);
+            if report.rejected > 0 {
+                println!("Of these, {} would be REJECTED by the sender check (never escalated):", report.rejected);
+                for reason in &report.rejected_reasons {
+                    println!("  {reason}");
+                }
+            }
             if report.idle {
                 println!("IDLE: supported (new mail is pushed within about a second)");
             } else {
@@ -303,8 +309,13 @@ async fn history(data_dir: Option<PathBuf>, json: bool, limit: usize) -> Result<
     let data_dir = data_dir.unwrap_or_else(paths::default_data_dir);
     let journal = open_existing_journal(&data_dir)?;
     let alerts = journal.alerts(limit).await.map_err(setup_error)?;
+    let rejected = journal.rejected_mails(limit).await.map_err(setup_error)?;
     if json {
-        let mut out = Vec::with_capacity(alerts.len());
+        let mut out = Vec::with_capacity(alerts.len() + rejected.len());
+        // E-mails whose sender failed the check: items of their own kind, with the real address.
+        for r in &rejected {
+            out.push(serde_json::json!({ "kind": "rejected_sender", "rejected": r }));
+        }
         for a in alerts {
             let events = journal.events_of(a.id).await.map_err(setup_error)?;
             out.push(serde_json::json!({
@@ -333,6 +344,15 @@ async fn history(data_dir: Option<PathBuf>, json: bool, limit: usize) -> Result<
         for line in a.body.lines().take(3) {
             println!("    | {line}");
         }
+    }
+    if !rejected.is_empty() {
+        println!();
+        println!("Rejected senders (never escalated, left unread):");
+    }
+    for r in rejected {
+        let local = r.received_at.with_timezone(&chrono::Local);
+        println!("  {}  from {}  {}", local.format("%Y-%m-%d %H:%M:%S %z"), if r.sender.is_empty() { "(no address)" } else { &r.sender }, r.subject);
+        println!("    rejected: {}", r.reason);
     }
     Ok(())
 }

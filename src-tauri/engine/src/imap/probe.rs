@@ -3,10 +3,14 @@
 
 use serde::Serialize;
 
+use futures::TryStreamExt;
+
 use super::connection::{connect, step};
+use super::fetch::uid_set;
 use super::search::{search_alert_uids, search_criteria, select_folder};
 use super::MailboxError;
 use crate::config::Config;
+use crate::mail::SenderPolicy;
 use crate::secrets::Secret;
 
 /// What a successful probe found.
@@ -20,13 +24,22 @@ pub struct ProbeReport {
     pub matching_unseen: usize,
     /// Whether the server offers IDLE (push) or the watcher will poll every `rescan_secs`.
     pub idle: bool,
+    /// Of the matching unread e-mails (the first [`PROBE_CHECKS`]), how many the exact sender
+    /// check would reject — they would never ring a phone — and why, most frequent first
+    /// ("2 × the sender x@y is not an allowed sender").
+    pub rejected: usize,
+    pub rejected_reasons: Vec<String>,
 }
+
+/// How many matching e-mails a probe checks the sender of.
+pub const PROBE_CHECKS: usize = 200;
 
 /// Logs in, opens the folder, counts matching unread mail and reads IDLE support. Touches nothing.
 pub async fn probe(config: &Config, password: &Secret) -> Result<ProbeReport, MailboxError> {
     let (mut session, caps) = connect(&config.mailbox, password).await?;
     let (uidvalidity, messages) = select_folder(&mut session, &config.mailbox.folder).await?;
     let matching = search_alert_uids(&mut session, &search_criteria(&config.filter)).await?;
+    let (rejected, rejected_reasons) = sender_rejections(&mut session, &config.filter.sender_policy(), &matching).await?;
     let _ = step("LOGOUT", session.logout()).await;
     Ok(ProbeReport {
         folder: config.mailbox.folder.clone(),
@@ -34,5 +47,34 @@ pub async fn probe(config: &Config, password: &Secret) -> Result<ProbeReport, Ma
         messages,
         matching_unseen: matching.len(),
         idle: caps.has_str("IDLE"),
+        rejected,
+        rejected_reasons,
     })
+}
+
+/// Reads the headers (PEEK: nothing is marked read) of the first matching e-mails and counts
+/// what the sender check would reject, by reason.
+async fn sender_rejections(session: &mut super::ImapSession, policy: &SenderPolicy, uids: &[u32]) -> Result<(usize, Vec<String>), MailboxError> {
+    let uids: Vec<u32> = uids.iter().copied().take(PROBE_CHECKS).collect();
+    if uids.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    let headers = step("FETCH", async {
+        let stream = session.uid_fetch(uid_set(&uids), "(UID BODY.PEEK[HEADER])").await?;
+        stream.try_collect::<Vec<_>>().await
+    })
+    .await?;
+    let mut reasons: Vec<(String, usize)> = Vec::new();
+    for raw in headers.iter().filter_map(|f| f.header()) {
+        if let Err(r) = policy.check(raw) {
+            let reason = r.to_string();
+            match reasons.iter_mut().find(|(known, _)| *known == reason) {
+                Some((_, n)) => *n += 1,
+                None => reasons.push((reason, 1)),
+            }
+        }
+    }
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
+    let total = reasons.iter().map(|(_, n)| n).sum();
+    Ok((total, reasons.into_iter().map(|(r, n)| format!("{n} × {r}")).collect()))
 }

@@ -2,16 +2,18 @@
 
 use crate::config::FilterConfig;
 
-/// `UNSEEN FROM "<from>" SUBJECT "<subject>" <search>`, with `CHARSET UTF-8` first when any
-/// value is not ASCII. The configuration refuses line breaks, so the values cannot end the command.
+/// `UNSEEN <senders> SUBJECT "<subject>" <search>`, with `CHARSET UTF-8` first when any value
+/// is not ASCII. `<senders>` is `FROM "…"` for one sender entry, `OR FROM "…" FROM "…"` for more:
+/// a cheap pre-filter only — the parsed From address is checked exactly afterwards. The
+/// configuration refuses line breaks, so the values cannot end the command.
 pub fn search_criteria(filter: &FilterConfig) -> String {
-    let utf8 = !(filter.from.is_ascii() && filter.subject.is_ascii() && filter.search.is_ascii());
+    let utf8 = !(filter.from.iter().all(|f| f.is_ascii()) && filter.subject.is_ascii() && filter.search.is_ascii());
     let mut s = String::new();
     if utf8 {
         s.push_str("CHARSET UTF-8 ");
     }
-    s.push_str("UNSEEN FROM ");
-    s.push_str(&quote(&filter.from));
+    s.push_str("UNSEEN ");
+    s.push_str(&senders(filter));
     s.push_str(" SUBJECT ");
     s.push_str(&quote(&filter.subject));
     let extra = filter.search.trim();
@@ -22,11 +24,27 @@ pub fn search_criteria(filter: &FilterConfig) -> String {
     s
 }
 
-/// `FROM "<from>" SINCE <day>`: everything from the sensor's address, read or not, matching or
+/// `FROM "a"`, or `OR FROM "a" FROM "b"`, `OR FROM "a" OR FROM "b" FROM "c"`…
+fn senders(filter: &FilterConfig) -> String {
+    let texts: Vec<String> = filter.sender_policy().allowed.iter().map(|a| a.search_text()).collect();
+    let texts = if texts.is_empty() { filter.from.clone() } else { texts };
+    let mut out = String::new();
+    for (i, t) in texts.iter().enumerate() {
+        if i + 1 < texts.len() {
+            out.push_str("OR ");
+        }
+        out.push_str("FROM ");
+        out.push_str(&quote(t));
+        out.push(' ');
+    }
+    out.trim_end().to_owned()
+}
+
+/// `<senders> SINCE <day>`: everything from the sensor's addresses, read or not, matching or
 /// not, since the day of `since` (SINCE compares days only: the caller filters the time).
 pub fn sensor_criteria(filter: &FilterConfig, since: chrono::DateTime<chrono::Utc>) -> String {
-    let charset = if filter.from.is_ascii() { "" } else { "CHARSET UTF-8 " };
-    format!("{charset}FROM {} SINCE {}", quote(&filter.from), since.format("%-d-%b-%Y"))
+    let charset = if filter.from.iter().all(|f| f.is_ascii()) { "" } else { "CHARSET UTF-8 " };
+    format!("{charset}{} SINCE {}", senders(filter), since.format("%-d-%b-%Y"))
 }
 
 /// An IMAP quoted string (RFC 3501 §4.3): backslash and double quote escaped.
@@ -86,7 +104,7 @@ mod tests {
     use super::*;
 
     fn filter(from: &str, subject: &str, search: &str) -> FilterConfig {
-        FilterConfig { from: from.into(), subject: subject.into(), search: search.into(), silence_alarm_hours: 0 }
+        FilterConfig { from: vec![from.into()], subject: subject.into(), search: search.into(), silence_alarm_hours: 0, authserv_id: String::new() }
     }
 
     #[test]
@@ -110,6 +128,13 @@ mod tests {
             search_criteria(&filter("a\"b", "x\\y", " SINCE 1-Jan-2026 ")),
             r#"UNSEEN FROM "a\"b" SUBJECT "x\\y" SINCE 1-Jan-2026"#
         );
+    }
+
+    #[test]
+    fn several_senders_are_ored_and_domains_searched_by_their_text() {
+        let mut f = filter("sensor@cpd.example", "ALERTA", "");
+        f.from = vec!["Sensor@CPD.example".into(), "@ups.example".into(), "@.rack.example".into()];
+        assert_eq!(search_criteria(&f), r#"UNSEEN OR FROM "sensor@cpd.example" OR FROM "@ups.example" FROM "rack.example" SUBJECT "ALERTA""#);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::config::{Config, FilterConfig, MailboxConfig};
 use crate::events::{AlertNotice, EngineEvent, EventBus, MailboxState};
 use crate::incident::IncidentRules;
 use crate::journal::{AlertJournal, MailboxUid, NewAlert, RecordOutcome};
-use crate::mail::parse_alert_mail;
+use crate::mail::{parse_alert_mail, SenderPolicy};
 use crate::notify::Unjournaled;
 use crate::secrets::Secret;
 use crate::shutdown::Shutdown;
@@ -41,6 +41,8 @@ pub struct MailboxWatcher {
     /// How the e-mails are placed in incidents, in the transaction that journals them.
     rules: IncidentRules,
     events: EventBus,
+    /// Who may raise an alert: checked on each fetched e-mail, after the server's search.
+    senders: SenderPolicy,
     /// Where alerts go that the journal cannot take, to be told from memory.
     unjournaled: Option<Unjournaled>,
     /// E-mails whose fetch failed, kept across reconnections.
@@ -62,6 +64,7 @@ impl MailboxWatcher {
             journal,
             events,
             unjournaled,
+            senders: config.filter.sender_policy(),
             failures: FetchFailures::default(),
             silence_limit: crate::health::silence_limit(config.filter.silence_alarm_hours),
             filter: config.filter.clone(),
@@ -184,7 +187,8 @@ impl MailboxWatcher {
         let folder = &self.mailbox.folder;
         let uids = search_alert_uids(session, &self.criteria).await?;
         let known = self.journal.sightings(folder, uidvalidity, uids.clone()).await?;
-        let fresh: Vec<u32> = uids.iter().copied().filter(|u| !known.contains_key(u)).collect();
+        let rejected = self.journal.rejected_among(folder, uidvalidity, uids.clone()).await?;
+        let fresh: Vec<u32> = uids.iter().copied().filter(|u| !known.contains_key(u) && !rejected.contains(u)).collect();
 
         if self.mailbox.mark_seen {
             // Journaled before a crash or a lost connection, but the \Seen never confirmed.
@@ -233,11 +237,15 @@ impl MailboxWatcher {
                     .sent_at
                     .or_else(|| f.internal_date().map(|d| d.with_timezone(&Utc)))
                     .unwrap_or_else(Utc::now);
-                new_alerts.push(NewAlert {
-                    origin: MailboxUid { folder: folder.clone(), uidvalidity, uid },
-                    mail,
-                    received_at,
-                });
+                let origin = MailboxUid { folder: folder.clone(), uidvalidity, uid };
+                match self.senders.check(raw) {
+                    Ok(_) => new_alerts.push(NewAlert { origin, mail, received_at }),
+                    Err(rejection) => {
+                        warn!(uid, sender = %rejection.address(), subject = %mail.subject, "mailbox: e-mail NOT escalated: {rejection}");
+                        self.journal.record_rejected(origin, rejection.address(), mail.subject, rejection.to_string(), received_at).await?;
+                        self.failures.done(uidvalidity, &[uid]);
+                    }
+                }
             }
             self.journal_batch(session, uidvalidity, noticed_at, new_alerts).await?;
         }

@@ -12,6 +12,7 @@ mod heartbeat;
 mod incidents;
 mod notifications;
 mod pause;
+mod rejected;
 mod replies;
 mod schema;
 
@@ -22,6 +23,7 @@ pub use incidents::{
 pub use heartbeat::DayCounts;
 pub use notifications::{CallAttempt, CallUpdate, Delivery};
 pub use pause::PauseState;
+pub use rejected::RejectedMail;
 pub use replies::{Reply, ReplyOutcome};
 
 use std::collections::HashMap;

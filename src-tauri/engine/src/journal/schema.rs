@@ -105,8 +105,10 @@ const SQL_MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-// 4: incidents, written in `incidents.rs` next to the code that reads them.
-const RUST_MIGRATIONS: &[fn(&Transaction<'_>) -> rusqlite::Result<()>] = &[super::incidents::migrate_to_incidents];
+// 4: incidents, written in `incidents.rs` next to the code that reads them; 5: rejected
+// senders, in `rejected.rs`.
+const RUST_MIGRATIONS: &[fn(&Transaction<'_>) -> rusqlite::Result<()>] =
+    &[super::incidents::migrate_to_incidents, super::rejected::migrate_to_rejected];
 
 fn migration(version: usize) -> Option<Migration> {
     SQL_MIGRATIONS

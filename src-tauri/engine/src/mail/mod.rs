@@ -5,7 +5,9 @@
 //! body — caps its size and normalises whitespace so the same alert always reads the same.
 
 mod parse;
+pub mod sender;
 mod text;
 
 pub use parse::{parse_alert_mail, AlertMail, MAX_BODY_CHARS};
+pub use sender::{AllowedSender, Rejection, SenderPolicy};
 pub use text::normalise_whitespace;
