@@ -14,7 +14,7 @@ use sentinela_engine::imap::ProbeReport;
 use sentinela_engine::incident::{AckVia, AlertKind, EscalationState, IncidentEventKind, IncidentState, MessagePurpose, ResolveVia};
 use sentinela_engine::journal::{
     ActionOutcome, AlertRecord, CallAttempt, Delivery, IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentSummary,
-    JournalEvent, MailboxUid, PauseState,
+    JournalEvent, MailboxUid, PauseState, RejectedMail,
 };
 use sentinela_engine::selftest::SelfTestReport;
 use ts_rs::TS;
@@ -48,6 +48,7 @@ fn generate() -> String {
     declare::<SelfTestReport>(&mut d);
     declare::<AlertRecord>(&mut d);
     declare::<IncidentSummary>(&mut d);
+    declare::<RejectedMail>(&mut d);
     declare::<IncidentDetail>(&mut d);
     declare::<IncidentEmail>(&mut d);
     declare::<IncidentLogLine>(&mut d);

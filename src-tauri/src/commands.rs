@@ -6,7 +6,7 @@ use std::time::Duration;
 use sentinela_engine::config::Config;
 use sentinela_engine::imap::{probe, ProbeReport};
 use sentinela_engine::incident::{AckVia, IncidentId, ResolveVia};
-use sentinela_engine::journal::{ActionOutcome, IncidentDetail, IncidentSummary};
+use sentinela_engine::journal::{ActionOutcome, IncidentDetail, IncidentSummary, RejectedMail};
 use sentinela_engine::secrets::{self, Secret, SecretName};
 use sentinela_engine::selftest::{self, SelfTestReport};
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,12 @@ pub struct SettingsView {
 pub async fn get_settings(state: State<'_, WindowProcess>) -> Result<SettingsView, AppError> {
     let config = if state.config_path.exists() { Some(Config::load(&state.config_path)?) } else { None };
     Ok(SettingsView { path: state.config_path.display().to_string(), config, lang: state.lang })
+}
+
+/// The language the windows speak: all the history window needs of the settings.
+#[tauri::command]
+pub async fn get_lang(state: State<'_, WindowProcess>) -> Result<Lang, AppError> {
+    Ok(state.lang)
 }
 
 /// Validates with the engine's own rules and returns the normalised configuration (phone
@@ -125,6 +131,13 @@ pub async fn test_call(mut config: Config, to: String) -> Result<SelfTestReport,
 #[tauri::command]
 pub async fn list_incidents(state: State<'_, WindowProcess>, limit: Option<usize>, before: Option<IncidentId>) -> Result<Vec<IncidentSummary>, AppError> {
     Ok(state.journal()?.incidents(limit.unwrap_or(1000), before, false).await?)
+}
+
+/// E-mails whose sender failed the check, newest first: never escalated, shown so that an
+/// attack or a `[filter] from` that misses the sensor is seen.
+#[tauri::command]
+pub async fn list_rejected(state: State<'_, WindowProcess>, limit: Option<usize>) -> Result<Vec<RejectedMail>, AppError> {
+    Ok(state.journal()?.rejected_mails(limit.unwrap_or(50)).await?)
 }
 
 /// An incident's timeline: its e-mails, WhatsApp messages, calls and what people did.

@@ -109,6 +109,7 @@ pub fn run(config_path: PathBuf, data_dir: PathBuf, kind: WindowKind) {
         .manage(WindowProcess::new(config_path, data_dir))
         .invoke_handler(tauri::generate_handler![
             crate::commands::get_settings,
+            crate::commands::get_lang,
             crate::commands::validate_settings,
             crate::commands::save_settings,
             crate::commands::secret_status,
@@ -117,6 +118,7 @@ pub fn run(config_path: PathBuf, data_dir: PathBuf, kind: WindowKind) {
             crate::commands::test_whatsapp,
             crate::commands::test_call,
             crate::commands::list_incidents,
+            crate::commands::list_rejected,
             crate::commands::incident_detail,
             crate::commands::acknowledge_incident,
             crate::commands::resolve_incident,

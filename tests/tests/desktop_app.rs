@@ -242,6 +242,23 @@ async fn the_desktop_app_end_to_end() {
     assert!(body.contains("<img src=x onerror="), "{body}");
     let xss: Value = wd.execute("return [document.querySelectorAll('#detail img, #detail script, #rows img').length, window.pwned === undefined]", json!([])).await;
     assert_eq!(xss, json!([0, true]), "nothing from the e-mail ran or became markup");
+    // Least privilege: the window that shows hostile text cannot reach the settings, the
+    // secrets or the test commands (Tauri checks each call against the window's capability);
+    // its own commands still answer.
+    wd.execute(
+        "window.__probe = {}; for (const [cmd, args] of [['test_mailbox', {config: {}}], ['get_settings', {}], ['store_secret', {name: 'imap-password', value: 'x'}], ['list_rejected', {limit: 5}]]) \
+         window.__TAURI_INTERNALS__.invoke(cmd, args).then(() => window.__probe[cmd] = 'allowed', e => window.__probe[cmd] = 'refused: ' + (e?.message ?? e))",
+        json!([]),
+    )
+    .await;
+    let probe = wd
+        .wait_for("the history window's command checks", WAIT, "return window.__probe", |v| v.as_object().is_some_and(|o| o.len() == 4))
+        .await;
+    for cmd in ["test_mailbox", "get_settings", "store_secret"] {
+        let answer = probe[cmd].as_str().unwrap_or_default();
+        assert!(answer.starts_with("refused") && answer.contains("not allowed"), "{cmd} from the history window: {answer}");
+    }
+    assert_eq!(probe["list_rejected"], json!("allowed"), "{probe}");
     desktop.screenshot(&screenshots_dir().join("history.png"));
     wd.execute("document.querySelector('#export').click()", json!([])).await;
     let exported = wd

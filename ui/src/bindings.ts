@@ -238,6 +238,16 @@ idle: boolean,
  */
 rejected: number, rejected_reasons: Array<string>, };
 
+export type RejectedMail = { id: number, 
+/**
+ * The real address(es) of the From header, never its display name.
+ */
+sender: string, subject: string, 
+/**
+ * Why, in English (the sender check's words).
+ */
+reason: string, received_at: string, journaled_at: string, };
+
 export type ResolveVia = "recovery" | "desktop" | "cli";
 
 export type SavedSettings = { 

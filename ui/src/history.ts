@@ -5,11 +5,10 @@ import { appendPage, csvRows, filterRows, parseDay, type Filter } from "./format
 import { showEngineStatus } from "./status";
 import { words } from "./i18n";
 import { ipc, isAppError, onEngineEvent, type IncidentSummary, type Lang } from "./ipc";
-import { renderDetail, renderList } from "./render";
+import { renderDetail, renderList, renderRejected } from "./render";
 
 async function main(): Promise<void> {
-  const { lang } = await ipc.getSettings();
-  const l: Lang = lang;
+  const l: Lang = await ipc.getLang();
   const w = words(l);
   document.documentElement.lang = l === "pt" ? "pt-BR" : "en";
   document.title = `Sentinela — ${w.history}`;
@@ -73,6 +72,7 @@ async function main(): Promise<void> {
     rows = await ipc.listIncidents(limit);
     older.hidden = rows.length < limit;
     draw();
+    renderRejected($("rejected"), await ipc.listRejected(50), w, l);
     // Read by the benchmark: the list's fetch and render, and the time since the window's
     // navigation started (performance.now() counts from there).
     document.body.dataset.reloadMs = String(Math.round(performance.now() - started));

@@ -11,7 +11,9 @@ import type {
   EngineEvent,
   IncidentDetail,
   IncidentSummary,
+  Lang,
   ProbeReport,
+  RejectedMail,
   SavedSettings,
   SecretStatus,
   SelfTestReport,
@@ -28,6 +30,7 @@ export function isAppError(e: unknown): e is AppError {
 
 export const ipc = {
   getSettings: () => invoke<SettingsView>("get_settings"),
+  getLang: () => invoke<Lang>("get_lang"),
   validateSettings: (config: Config) => invoke<Config>("validate_settings", { config }),
   saveSettings: (config: Config) => invoke<SavedSettings>("save_settings", { config }),
   secretStatus: () => invoke<SecretStatus>("secret_status"),
@@ -37,6 +40,7 @@ export const ipc = {
   testCall: (config: Config, to: string) => invoke<SelfTestReport>("test_call", { config, to }),
   /** Incidents newest first; `before` an incident id for the older page that follows it. */
   listIncidents: (limit: number, before?: number) => invoke<IncidentSummary[]>("list_incidents", { limit, before }),
+  listRejected: (limit: number) => invoke<RejectedMail[]>("list_rejected", { limit }),
   incidentDetail: (id: number) => invoke<IncidentDetail>("incident_detail", { id }),
   acknowledgeIncident: (id: number) => invoke<ActionOutcome>("acknowledge_incident", { id }),
   resolveIncident: (id: number) => invoke<ActionOutcome>("resolve_incident", { id }),

@@ -103,3 +103,17 @@ describe("rendering attacker-controlled e-mail text", () => {
     expect(tbody.querySelector(".emails")!.textContent).toBe("3");
   });
 });
+
+describe("renderRejected", () => {
+  it("lists the real address, the subject and why, as text; hidden when empty", async () => {
+    const { renderRejected } = await import("./render");
+    const box = document.createElement("section");
+    renderRejected(box, [], words("pt"), "pt");
+    expect(box.hidden).toBe(true);
+    renderRejected(box, [{ id: 1, sender: "x@attacker.example", subject: "<img src=x onerror=alert(1)>", reason: "the sender x@attacker.example is not an allowed sender ([filter] from)", received_at: "2026-11-28T06:14:05Z", journaled_at: "2026-11-28T06:14:06Z" }], words("pt"), "pt");
+    expect(box.hidden).toBe(false);
+    expect(box.textContent).toContain("x@attacker.example");
+    expect(box.textContent).toContain("<img src=x onerror=alert(1)>");
+    expect(box.querySelector("img")).toBeNull();
+  });
+});

@@ -2,7 +2,7 @@
 import { clear, el } from "./dom";
 import { answeredByWord, localClock, localTime, outcome, stateWord } from "./format";
 import type { Words } from "./i18n";
-import type { CallAttempt, Delivery, IncidentDetail, IncidentSummary, Lang } from "./ipc";
+import type { CallAttempt, Delivery, IncidentDetail, IncidentSummary, Lang, RejectedMail } from "./ipc";
 
 export function renderList(tbody: HTMLElement, rows: IncidentSummary[], w: Words, lang: Lang, onPick: (id: number) => void): void {
   clear(tbody);
@@ -27,6 +27,22 @@ export function renderList(tbody: HTMLElement, rows: IncidentSummary[], w: Words
   };
   tbody.onclick = pick;
   tbody.onkeydown = (ev) => { if (ev.key === "Enter") pick(ev); };
+}
+
+/** E-mails whose sender failed the check: when, the real address, the subject, why. As text only. */
+export function renderRejected(box: HTMLElement, rows: RejectedMail[], w: Words, lang: Lang): void {
+  clear(box);
+  box.hidden = rows.length === 0;
+  if (rows.length === 0) return;
+  box.append(el("h2", {}, w.rejected_title), el("p", { class: "hint" }, w.rejected_hint));
+  const list = el("ul", { class: "rejected" });
+  for (const r of rows) {
+    list.append(el("li", { "data-id": String(r.id) },
+      el("span", { class: "when" }, localTime(r.received_at, lang)), " ",
+      el("strong", {}, r.sender || w.no_address), " — ", r.subject,
+      el("div", { class: "why" }, r.reason)));
+  }
+  box.append(list);
 }
 
 /** "13:00:05 — " before a step, when its time is known. */
