@@ -33,6 +33,17 @@ pub async fn get_settings(state: State<'_, WindowProcess>) -> Result<SettingsVie
     Ok(SettingsView { path: state.config_path.display().to_string(), config, lang: state.lang })
 }
 
+/// A cell a spreadsheet will not run: text that starts like a formula (`=`, `+`, `-`, `@`, tab,
+/// carriage return) gets a leading apostrophe, as OWASP advises against CSV injection. A title is
+/// written by whoever e-mails the box.
+fn inert_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
 /// The language the windows speak: all the history window needs of the settings.
 #[tauri::command]
 pub async fn get_lang(state: State<'_, WindowProcess>) -> Result<Lang, AppError> {
@@ -203,8 +214,23 @@ pub async fn export_csv(state: State<'_, WindowProcess>, rows: Vec<CsvRow>) -> R
     let mut w = csv::Writer::from_path(&path).map_err(io)?;
     w.write_record(["id", "first_seen", "last_seen", "title", "emails", "state", "outcome"]).map_err(io)?;
     for r in rows {
-        w.write_record([r.id.to_string(), r.first_seen, r.last_seen, r.title, r.emails.to_string(), r.state, r.outcome]).map_err(io)?;
+        let record = [r.id.to_string(), r.first_seen, r.last_seen, r.title, r.emails.to_string(), r.state, r.outcome];
+        w.write_record(record.iter().map(|cell| inert_cell(cell).into_owned())).map_err(io)?;
     }
     w.flush().map_err(|e| AppError::new("io", e))?;
     Ok(path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inert_cell;
+
+    #[test]
+    fn csv_cells_never_start_a_formula() {
+        for hostile in ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(inert_cell(hostile), format!("'{hostile}"));
+        }
+        assert_eq!(inert_cell("ALERTA Sala 3"), "ALERTA Sala 3");
+        assert_eq!(inert_cell("2026-11-28T06:14:05Z"), "2026-11-28T06:14:05Z");
+    }
 }

@@ -233,6 +233,20 @@ async fn transient_faults_are_retried_without_duplicates() {
 }
 
 #[tokio::test]
+async fn a_subject_of_two_thousand_ampersands_still_makes_a_valid_call() {
+    let s = setup().await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 100, talk_ms: 100 });
+    let (engine, mut rx) = start(&s, AUTH_TOKEN).await;
+    let subject = format!("ALERTA {}", "&".repeat(2000));
+    s.server.append("INBOX", &plain(SENSOR, &subject, &"<&>".repeat(3000))).await;
+    let (_, outcome, _) = escalation_end(&mut rx).await;
+    assert_eq!(outcome, "answered", "the fake (Twilio's limits) accepted the call");
+    let twiml = s.fake.creations("Calls")[0].param("Twiml").unwrap().to_owned();
+    assert!(twiml.chars().count() <= 4000 && twiml.contains("ALERTA") && twiml.contains("&lt;&amp;&gt;"), "{} chars: {twiml}", twiml.chars().count());
+    engine.stop(WAIT).await;
+}
+
+#[tokio::test]
 async fn answers_lost_after_twilio_acted_ring_no_second_phone() {
     let s = setup().await;
     s.fake.script_call(C1, CallScript::Human { answer_ms: 100, talk_ms: 100 });

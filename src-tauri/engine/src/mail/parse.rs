@@ -13,6 +13,8 @@ const MAX_SUBJECT_CHARS: usize = 500;
 /// Appended to a body that was cut, by us or by the fetch size cap.
 pub const TRUNCATION_MARK: &str = "[… mensagem truncada]";
 const NO_SUBJECT: &str = "(sem assunto)";
+/// A sender longer than this (its display name) is cut.
+pub const MAX_SENDER_CHARS: usize = 200;
 
 /// What an operator needs from an alert e-mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +110,13 @@ fn finish(
     let subject = match subject.char_indices().nth(MAX_SUBJECT_CHARS) {
         Some((cut, _)) => format!("{}…", &subject[..cut]),
         None => subject,
+    };
+    // A display name of any length (or with line breaks) cannot reach the link, a notification
+    // or the journal whole.
+    let sender = normalise_whitespace(&sender).replace('\n', " ");
+    let sender = match sender.char_indices().nth(MAX_SENDER_CHARS) {
+        Some((cut, _)) => format!("{}…", &sender[..cut]),
+        None => sender,
     };
     AlertMail { subject, sender, sent_at, message_id, body, truncated }
 }

@@ -27,13 +27,20 @@ pub fn normalise_whitespace(input: &str) -> String {
     out
 }
 
+/// Characters that show nothing yet change what is shown: zero-width ones, the soft hyphen, and
+/// the bidirectional controls (U+202A–U+202E, U+2066–U+2069, U+200E/F, U+061C) that can make
+/// `gnp.exe` read `exe.png` — text from whoever e-mails the box is shown and spoken without them.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}' | '\u{ad}' | '\u{61c}' | '\u{180e}' | '\u{fff9}'..='\u{fffb}')
+}
+
 fn collapse_line(line: &str) -> String {
     let mut s = String::with_capacity(line.len());
     let mut pending_space = false;
     for c in line.chars() {
         let c = match c {
             '\u{a0}' | '\u{2007}' | '\u{202f}' => ' ',
-            '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{feff}' | '\u{ad}' => continue,
+            c if is_invisible(c) => continue,
             c if c.is_control() && c != '\t' => continue,
             c => c,
         };
@@ -53,6 +60,12 @@ fn collapse_line(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bidirectional_and_invisible_controls_are_removed() {
+        let s = "ALERTA \u{202e}gnp.exe\u{202c} sala\u{2066}1\u{2069} \u{200e}x\u{200f}\u{61c}y\u{2060}z\u{feff}";
+        assert_eq!(normalise_whitespace(s), "ALERTA gnp.exe sala1 xyz");
+    }
 
     #[test]
     fn collapses_and_trims() {

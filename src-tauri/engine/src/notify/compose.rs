@@ -41,7 +41,24 @@ pub fn whatsapp_text(purpose: MessagePurpose, headline: &str, detail: &str, is_t
 /// `ContentVariables` for an approved template: `{"1": headline, "2": detail}` as a JSON string.
 pub fn template_variables(headline: &str, detail: &str, is_test: bool) -> String {
     let headline = if is_test { format!("[TESTE] {headline}") } else { headline.to_owned() };
-    serde_json::json!({ "1": cut(&headline, 200), "2": cut(detail, MAX_TEMPLATE_BODY_CHARS) }).to_string()
+    serde_json::json!({ "1": cut(&template_safe(&headline), 200), "2": cut(&template_safe(detail), MAX_TEMPLATE_BODY_CHARS) }).to_string()
+}
+
+/// A template variable as Meta accepts it: no line break or tab, never more than four spaces in
+/// a row (a variable that breaks these rules gets the whole message refused, error 63021). Lines
+/// become ` | `-separated.
+fn template_safe(text: &str) -> String {
+    let one_line = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" | ");
+    let mut out = String::with_capacity(one_line.len());
+    let mut spaces = 0;
+    for c in one_line.chars() {
+        let c = if c.is_whitespace() { ' ' } else { c };
+        spaces = if c == ' ' { spaces + 1 } else { 0 };
+        if spaces <= 1 {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// How long, the way a person says it: "12 min", "2 h 05 min", "3 dias".
@@ -158,6 +175,18 @@ mod tests {
         assert!(whatsapp_text(MessagePurpose::Alarm, "x", "y", true).starts_with("[TESTE]"));
         let v: serde_json::Value = serde_json::from_str(&template_variables("ALERTA \"q\"", "b", true)).unwrap();
         assert_eq!(v["1"], "[TESTE] ALERTA \"q\"");
+    }
+
+    #[test]
+    fn template_variables_follow_metas_rules() {
+        let body = format!("Sala 3:\t41 °C\n\n  Rack 7     aberto\r\nUPS{}", "x".repeat(5000));
+        let v: serde_json::Value = serde_json::from_str(&template_variables("ALERTA\nduas linhas", &body, false)).unwrap();
+        for var in [v["1"].as_str().unwrap(), v["2"].as_str().unwrap()] {
+            assert!(!var.contains(['\n', '\t', '\r']) && !var.contains("     "), "{var:?}");
+        }
+        assert_eq!(v["1"], "ALERTA | duas linhas");
+        assert!(v["2"].as_str().unwrap().starts_with("Sala 3: 41 °C | Rack 7 aberto | UPSxxx"), "{}", v["2"]);
+        assert!(v["2"].as_str().unwrap().chars().count() <= MAX_TEMPLATE_BODY_CHARS);
     }
 
     #[test]

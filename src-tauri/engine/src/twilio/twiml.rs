@@ -114,6 +114,28 @@ mod tests {
     }
 
     #[test]
+    fn any_subject_fits_after_escaping_and_stays_well_formed() {
+        let amps = "&".repeat(2000);
+        let lt = "<".repeat(30_000);
+        let many: Vec<Spoken<'_>> = (0..40).map(|_| Spoken { title: &amps, body: &lt, test: false }).collect();
+        for items in [vec![Spoken { title: &amps, body: &amps, test: false }], many] {
+            let t = incidents_twiml("Polly.Camila", "pt-BR", &items, Some(&"\"&".repeat(500)));
+            assert!(t.chars().count() <= MAX_TWIML_CHARS, "{} chars", t.chars().count());
+            let mut reader = quick_xml::Reader::from_str(&t);
+            let mut says = 0;
+            loop {
+                match reader.read_event() {
+                    Ok(quick_xml::events::Event::Eof) => break,
+                    Ok(quick_xml::events::Event::Start(e)) if e.name().as_ref() == b"Say" => says += 1,
+                    Ok(_) => {}
+                    Err(e) => panic!("not well-formed: {e}: {t}"),
+                }
+            }
+            assert_eq!(says, 2);
+        }
+    }
+
+    #[test]
     fn hostile_text_is_escaped() {
         let t = alert_twiml("Polly.Camila", "pt-BR", "<Hangup/> & \"x\"", "</Say><Dial>+5511</Dial> 'q'", false);
         assert!(!t.contains("<Hangup/>") && !t.contains("<Dial>") && !t.contains("</Say><Dial"));
