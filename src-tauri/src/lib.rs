@@ -64,7 +64,11 @@ fn skip_gl() {
 fn log_plugin(file_name: &str) -> tauri::plugin::TauriPlugin<tauri::Wry> {
     use tauri_plugin_log::{RotationStrategy, Target, TargetKind, TimezoneStrategy};
     let level = std::env::var("SENTINELA_LOG").ok().and_then(|l| l.parse().ok()).unwrap_or(log::LevelFilter::Info);
-    tauri_plugin_log::Builder::new()
+    // The wire protocols' libraries print secrets and whole e-mails at trace: capped at debug.
+    let builder = sentinela_engine::logging::WIRE_TARGETS
+        .iter()
+        .fold(tauri_plugin_log::Builder::new(), |b, t| b.level_for(*t, level.min(log::LevelFilter::Debug)));
+    builder
         .clear_targets()
         .target(Target::new(TargetKind::Stderr))
         .target(Target::new(TargetKind::LogDir { file_name: Some(file_name.into()) }))
@@ -73,6 +77,19 @@ fn log_plugin(file_name: &str) -> tauri::plugin::TauriPlugin<tauri::Wry> {
         .max_file_size(1_000_000)
         .rotation_strategy(RotationStrategy::KeepSome(5))
         .build()
+}
+
+/// The logs hold alert subjects and addresses: their folder is private to the user (0700), and
+/// so are the files already in it.
+fn private_logs(app: &tauri::AppHandle) {
+    use tauri::Manager;
+    let Ok(dir) = app.path().app_log_dir() else { return };
+    if let Err(e) = sentinela_engine::files::private_dir(&dir) {
+        log::warn!("cannot make the log folder {} private: {e}", dir.display());
+    }
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let _ = sentinela_engine::files::private_file(&entry.path());
+    }
 }
 
 pub fn run() {

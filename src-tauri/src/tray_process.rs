@@ -27,6 +27,7 @@ pub fn run(config_path: PathBuf, data_dir: PathBuf, open_at_start: Option<Window
         .plugin(tauri_plugin_autostart::init(MacosLauncher::LaunchAgent, None))
         .manage(host::AppState::new(config_path, data_dir))
         .setup(move |app| {
+            crate::private_logs(app.handle());
             tray::create(app.handle())?;
             // The link is served by the async runtime, so it is opened inside it.
             let handle = app.handle().clone();

@@ -64,6 +64,28 @@ async fn check_reports_the_mailbox_and_fails_clearly() {
 }
 
 #[tokio::test]
+async fn secrets_can_come_from_systemds_credentials_directory() {
+    let server = Dovecot::start();
+    let dir = TempDir::new().unwrap();
+    let config = write_config(&server, dir.path());
+    server.append("INBOX", &plain(SENSOR, "ALERTA credencial", "x")).await;
+    // What systemd's LoadCredential=imap-password:… provides: a private folder, one file per secret.
+    let creds = dir.path().join("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(creds.join("imap-password"), format!("{}\n", sentinela_tests::dovecot::PASSWORD)).unwrap();
+    let ok = headless::command()
+        .env_remove("SENTINELA_IMAP_PASSWORD")
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .arg("check")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let out = text(&ok);
+    assert!(ok.status.success() && out.contains("Matching unread e-mails: 1"), "{out}");
+}
+
+#[tokio::test]
 async fn sigterm_stops_cleanly_with_logout() {
     let server = Dovecot::start();
     let dir = TempDir::new().unwrap();

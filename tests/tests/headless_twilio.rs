@@ -156,6 +156,42 @@ async fn sigkill_while_twilio_was_answering_a_create_rings_no_phone_twice() {
 }
 
 #[tokio::test]
+async fn no_log_level_prints_a_secret_or_a_whole_email() {
+    let server = Dovecot::start();
+    let fake = TwilioFake::start().await;
+    fake.script_call(C1, CallScript::Human { answer_ms: 200, talk_ms: 200 });
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let path = write(&config(&server, &fake), dir.path());
+    let log = dir.path().join("trace.log");
+    let mut c = Command::from(headless::run_command(&path, &data, &log));
+    // Everything, the wire libraries included, as a curious administrator would ask.
+    c.env("SENTINELA_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        .env("SENTINELA_LOG", "trace,async_imap=trace,imap_proto=trace,reqwest=trace,hyper=trace,hyper_util=trace")
+        .kill_on_drop(true);
+    let mut child = c.spawn().unwrap();
+    let marker = "LINHA-DO-CORPO-QUE-NAO-VAI-PARA-O-LOG";
+    let body = format!("Sala 9: 44 °C\n{}\n{marker}", "leitura anterior\n".repeat(40));
+    server.append("INBOX", &plain(SENSOR, "ALERTA rastreio", &body)).await;
+    wait_for("the escalation's outcome", WAIT, || async {
+        let j = AlertJournal::open_in_dir(&data).ok()?;
+        let i = j.incidents(1, None, false).await.ok()?.pop()?;
+        (i.escalation == EscalationState::Answered).then_some(())
+    })
+    .await;
+    child.kill().await.unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("TRACE") || text.contains("DEBUG"), "the log is verbose: {} bytes", text.len());
+    let basic = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{AUTH_TOKEN}", sentinela_tests::twilio_fake::ACCOUNT_SID))
+    };
+    for (secret, what) in [(sentinela_tests::dovecot::PASSWORD, "the IMAP password"), (AUTH_TOKEN, "the Twilio token"), (basic.as_str(), "the Basic auth header"), (marker, "the whole e-mail")] {
+        assert!(!text.contains(secret), "{what} is in the trace log");
+    }
+}
+
+#[tokio::test]
 async fn check_verifies_twilio_credentials_and_senders() {
     let server = Dovecot::start();
     let fake = TwilioFake::start().await;

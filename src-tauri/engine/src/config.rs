@@ -381,19 +381,13 @@ impl Config {
         Ok(config)
     }
 
-    /// Writes the file atomically (temporary file in the same folder, then rename), so a crash
-    /// mid-write never leaves a half-written configuration behind.
+    /// Writes the file atomically and private to the user (see [`crate::files::write_atomically`]),
+    /// so a crash mid-write never leaves a half-written configuration behind.
     pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
         let mut normalised = self.clone();
         normalised.normalise()?;
         let text = toml::to_string_pretty(&normalised).expect("a Config always serialises");
-        let write_err = |source| ConfigError::Write { path: path.to_owned(), source };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(write_err)?;
-        }
-        let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, text).map_err(write_err)?;
-        std::fs::rename(&tmp, path).map_err(write_err)
+        crate::files::write_atomically(path, text.as_bytes()).map_err(|source| ConfigError::Write { path: path.to_owned(), source })
     }
 
     /// Checks every value that TOML's types cannot express, and writes phone numbers in E.164.

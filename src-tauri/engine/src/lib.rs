@@ -10,11 +10,13 @@
 pub mod config;
 pub mod engine_lock;
 pub mod events;
+pub mod files;
 pub mod health;
 pub mod heartbeat;
 pub mod imap;
 pub mod incident;
 pub mod journal;
+pub mod logging;
 pub mod mail;
 pub mod secrets;
 pub mod shutdown;

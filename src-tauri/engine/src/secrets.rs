@@ -1,4 +1,6 @@
-//! Where secrets come from: an environment variable first, then the OS keyring.
+//! Where secrets come from: an environment variable first, then a systemd credential (a file
+//! named after the keyring user in `$CREDENTIALS_DIRECTORY`, from `LoadCredential=`), then the
+//! OS keyring.
 //!
 //! The keyring crate abstracts Secret Service (Linux), Credential Manager (Windows) and Keychain
 //! (macOS). Keyring calls can block forever when the store is locked and waiting for a prompt, so
@@ -65,6 +67,9 @@ pub async fn load(name: SecretName) -> Result<Secret, SecretError> {
     if let Some(v) = std::env::var(name.env_var).ok().filter(|v| !v.is_empty()) {
         return Ok(Secret(v));
     }
+    if let Some(v) = from_credentials_directory(name) {
+        return Ok(Secret(v));
+    }
     let unavailable = |reason: String| SecretError::Unavailable { label: name.label, env_var: name.env_var, reason };
     let lookup = tokio::task::spawn_blocking(move || {
         keyring::Entry::new(KEYRING_SERVICE, name.keyring_user)?.get_password()
@@ -80,6 +85,14 @@ pub async fn load(name: SecretName) -> Result<Secret, SecretError> {
         }),
         Ok(Ok(Err(e))) => Err(unavailable(e.to_string())),
     }
+}
+
+/// `$CREDENTIALS_DIRECTORY/<keyring user>` (systemd's `LoadCredential=imap-password:…`), without
+/// its trailing line break. The directory is private to the service: systemd makes it so.
+fn from_credentials_directory(name: SecretName) -> Option<String> {
+    let dir = std::env::var_os("CREDENTIALS_DIRECTORY")?;
+    let text = std::fs::read_to_string(std::path::Path::new(&dir).join(name.keyring_user)).ok()?;
+    Some(text.trim_end_matches(['\r', '\n']).to_owned()).filter(|v| !v.is_empty())
 }
 
 /// Stores a secret in the keyring (the settings window's "Replace" button).

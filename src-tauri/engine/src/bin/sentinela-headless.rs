@@ -155,8 +155,7 @@ fn setup_error(e: impl ToString) -> Failure {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SENTINELA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = sentinela_engine::logging::filter(std::env::var("SENTINELA_LOG").ok().as_deref());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),

@@ -192,11 +192,14 @@ impl AlertJournal {
     /// journal (corrupt) is moved aside — kept, named with the date — and a new journal is
     /// started; [`AlertJournal::replaced_corrupt`] then says where the old one went.
     pub fn open_in_dir(data_dir: &Path) -> Result<Self, JournalError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| JournalError::CreateDir {
-            path: data_dir.display().to_string(),
-            source,
-        })?;
+        let create_err = |source| JournalError::CreateDir { path: data_dir.display().to_string(), source };
+        crate::files::private_dir(data_dir).map_err(create_err)?;
         let path = data_dir.join(JOURNAL_FILE);
+        // 0600 before SQLite writes a byte; its WAL and shared-memory files take the same mode.
+        crate::files::create_private_file(&path).map_err(create_err)?;
+        for tail in ["-wal", "-shm"] {
+            crate::files::private_file(&data_dir.join(format!("{JOURNAL_FILE}{tail}"))).map_err(create_err)?;
+        }
         match Self::open(&path) {
             Err(JournalError::Open { source, .. }) if is_corrupt(&source) => {
                 let aside = data_dir.join(format!("sentinela.corrupt-{}.db", Utc::now().format("%Y%m%d-%H%M%S")));
@@ -209,6 +212,7 @@ impl AlertJournal {
                         moved(&side, &data_dir.join(format!("{}{tail}", aside.file_name().unwrap_or_default().to_string_lossy())))?;
                     }
                 }
+                crate::files::create_private_file(&path).map_err(create_err)?;
                 let mut journal = Self::open(&path)?;
                 journal.replaced = Some(aside);
                 Ok(journal)
@@ -577,6 +581,23 @@ impl AlertJournal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_journal_and_its_folder_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("data");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let j = AlertJournal::open_in_dir(&dir).unwrap();
+        j.log_event(None, "x", "y").await.unwrap();
+        let mode = |name: &str| std::fs::metadata(dir.join(name)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        for f in [JOURNAL_FILE, "sentinela.db-wal", "sentinela.db-shm"] {
+            assert_eq!(mode(f), 0o600, "{f}");
+        }
+    }
     use crate::mail::parse_alert_mail;
 
     fn alert(uidvalidity: u32, uid: u32, raw: &str) -> NewAlert {
