@@ -11,19 +11,25 @@
 //! rest themselves (read and write the settings file, the keyring, the journal).
 //!
 //! Messages are JSON, one per line. The tray sends nothing to a connection before its `Hello`,
-//! which a peer that may only read the pipe cannot send.
+//! which a peer that may only read the pipe cannot send. The tray's side is bounded: a peer that
+//! has not said `Hello` within 2 s is dropped, at most 8 peers are served, each window has a
+//! queue of its own of bounded length (a slow or stuck window is dropped, never the tray's
+//! memory), and on Unix a peer running as another user is refused (SO_PEERCRED / getpeereid,
+//! through interprocess's `peer_creds`). Windows: see docs/link-windows.md.
 
 use std::hash::{Hash, Hasher};
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use interprocess::local_socket::tokio::prelude::*;
 use interprocess::local_socket::{tokio::Stream, ListenerOptions, Name};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tracing::{debug, warn};
 
 use crate::status::StatusView;
@@ -32,6 +38,12 @@ use crate::windows::WindowKind;
 /// A message larger than this is refused (the peer is broken, not chatty): a status line, an
 /// engine event (no e-mail bodies travel here) fit in far less.
 const MAX_MESSAGE: u64 = 256 * 1024;
+/// A peer must say who it is this soon.
+const HELLO_WITHIN: Duration = Duration::from_secs(2);
+/// Two windows exist; a few more connections are a restart's overlap. More is not a window.
+const MAX_PEERS: usize = 8;
+/// Messages waiting for one window; a window this far behind is stuck and is dropped.
+const QUEUE: usize = 512;
 
 /// From a window process to the tray process.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,13 +77,36 @@ fn address(data_dir: &Path) -> io::Result<Name<'static>> {
     {
         use interprocess::local_socket::{GenericFilePath, ToFsName};
         let runtime_dir = directories::BaseDirs::new().and_then(|d| d.runtime_dir().map(Path::to_owned));
-        socket_path(data_dir, runtime_dir.as_deref()).to_fs_name::<GenericFilePath>().map(|n| n.into_owned())
+        let path = socket_path(data_dir, runtime_dir.as_deref());
+        if let Some(run) = runtime_dir.filter(|run| path.starts_with(run)) {
+            // Another user's or a shared folder could hold a socket that is not ours.
+            use std::os::unix::fs::MetadataExt;
+            private_to(&run, std::fs::metadata(data_dir)?.uid())?;
+        }
+        path.to_fs_name::<GenericFilePath>().map(|n| n.into_owned())
     }
+    // WINDOWS (not built here, see docs/link-windows.md): the pipe must be created with a DACL
+    // for the current user only (`ListenerOptionsExt::security_descriptor`) as the first
+    // instance of its name, and a window must check the server's identity before trusting it.
     #[cfg(not(unix))]
     {
         use interprocess::local_socket::{GenericNamespaced, ToNsName};
         format!("sentinela-{:016x}", hash_of(data_dir)).to_ns_name::<GenericNamespaced>().map(|n| n.into_owned())
     }
+}
+
+/// The folder belongs to `uid` and nobody else may enter it (0700), or it is refused.
+#[cfg(unix)]
+fn private_to(dir: &Path, uid: u32) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir)?;
+    if meta.uid() != uid || meta.mode() & 0o077 != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{} is not private to this user (owner {}, mode {:o}): the windows' link is not opened there", dir.display(), meta.uid(), meta.mode() & 0o777),
+        ));
+    }
+    Ok(())
 }
 
 /// A Unix socket's path must fit in 107 bytes. A data directory that deep links through the
@@ -108,7 +143,7 @@ async fn read_message<T: DeserializeOwned>(reader: &mut BufReader<impl AsyncRead
 }
 
 /// Writes every message from `rx` until the channel or the connection closes.
-async fn write_messages<T: Serialize>(mut writer: impl AsyncWrite + Unpin, mut rx: mpsc::UnboundedReceiver<T>) {
+async fn write_messages<T: Serialize>(mut writer: impl AsyncWrite + Unpin, mut rx: mpsc::Receiver<T>) {
     while let Some(message) = rx.recv().await {
         let mut line = serde_json::to_vec(&message).expect("link messages serialise");
         line.push(b'\n');
@@ -120,13 +155,26 @@ async fn write_messages<T: Serialize>(mut writer: impl AsyncWrite + Unpin, mut r
 
 struct Peer {
     window: WindowKind,
-    tx: mpsc::UnboundedSender<ToWindow>,
+    tx: mpsc::Sender<ToWindow>,
+    /// Tells the peer's task to hang up (its queue overflowed).
+    hang_up: Arc<Notify>,
 }
 
 /// The tray process's end: accepts window processes and sends them the engine's news.
 #[derive(Default)]
 pub struct LinkServer {
     peers: Mutex<Vec<Peer>>,
+    /// Connections being served, said `Hello` or not.
+    connections: AtomicUsize,
+}
+
+/// Counts a connection while it is served.
+struct Served<'a>(&'a AtomicUsize);
+
+impl Drop for Served<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl LinkServer {
@@ -137,11 +185,14 @@ impl LinkServer {
         data_dir: &Path,
         on_message: impl Fn(ToTray) -> Option<ToWindow> + Send + Sync + 'static,
     ) -> io::Result<Arc<LinkServer>> {
-        std::fs::create_dir_all(data_dir)?;
+        sentinela_engine::files::private_dir(data_dir)?;
         let options = ListenerOptions::new().name(address(data_dir)?).try_overwrite(true);
         #[cfg(unix)]
         let options = interprocess::os::unix::local_socket::ListenerOptionsExt::mode(options, 0o600);
         let listener = options.create_tokio()?;
+        // The user this process runs as: the owner of the folder it just made private.
+        #[cfg(unix)]
+        let me = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(data_dir)?);
         let server = Arc::new(LinkServer::default());
         let on_message = Arc::new(on_message);
         let accepting = server.clone();
@@ -149,8 +200,25 @@ impl LinkServer {
             loop {
                 match listener.accept().await {
                     Ok(stream) => {
+                        if accepting.connections.fetch_add(1, Ordering::SeqCst) >= MAX_PEERS {
+                            accepting.connections.fetch_sub(1, Ordering::SeqCst);
+                            warn!("a link peer refused: {MAX_PEERS} are connected already");
+                            continue;
+                        }
+                        #[cfg(unix)]
+                        match stream.peer_creds().map(|c| c.euid()) {
+                            Ok(Some(uid)) if uid == me => {}
+                            other => {
+                                accepting.connections.fetch_sub(1, Ordering::SeqCst);
+                                warn!("a link peer refused: it does not run as this user ({other:?})");
+                                continue;
+                            }
+                        }
                         let (server, on_message) = (accepting.clone(), on_message.clone());
-                        tokio::spawn(async move { server.serve(stream, &*on_message).await });
+                        tokio::spawn(async move {
+                            let _served = Served(&server.connections);
+                            server.serve(stream, &*on_message).await
+                        });
                     }
                     Err(e) => {
                         warn!("the windows' link stopped accepting: {e}");
@@ -166,24 +234,32 @@ impl LinkServer {
         let (reader, writer) = tokio::io::split(stream);
         let mut reader = BufReader::new(reader);
         let mut line = Vec::new();
-        let window = match read_message::<ToTray>(&mut reader, &mut line).await {
-            Ok(Some(ToTray::Hello { window })) => window,
+        let window = match tokio::time::timeout(HELLO_WITHIN, read_message::<ToTray>(&mut reader, &mut line)).await {
+            Ok(Ok(Some(ToTray::Hello { window }))) => window,
             other => {
-                debug!("a link peer left before saying hello: {other:?}");
+                debug!("a link peer did not say hello in time: {other:?}");
                 return;
             }
         };
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(QUEUE);
         if let Some(first) = on_message(ToTray::Hello { window }) {
-            let _ = tx.send(first);
+            let _ = tx.try_send(first);
         }
-        self.peers.lock().unwrap_or_else(|p| p.into_inner()).push(Peer { window, tx: tx.clone() });
+        let hang_up = Arc::new(Notify::new());
+        self.peers.lock().unwrap_or_else(|p| p.into_inner()).push(Peer { window, tx: tx.clone(), hang_up: hang_up.clone() });
         let writing = tokio::spawn(write_messages(writer, rx));
         loop {
-            match read_message::<ToTray>(&mut reader, &mut line).await {
+            let message = tokio::select! {
+                m = read_message::<ToTray>(&mut reader, &mut line) => m,
+                _ = hang_up.notified() => {
+                    warn!("dropping the {window:?} window's link: it fell {QUEUE} messages behind");
+                    break;
+                }
+            };
+            match message {
                 Ok(Some(message)) => {
                     if let Some(answer) = on_message(message) {
-                        let _ = tx.send(answer);
+                        let _ = tx.try_send(answer);
                     }
                 }
                 Ok(None) => break,
@@ -197,30 +273,43 @@ impl LinkServer {
         writing.abort();
     }
 
-    /// Sends `message` to every connected window.
+    /// Sends `message` to every connected window; one whose queue is full is hung up on.
     pub fn broadcast(&self, message: &ToWindow) {
-        self.peers.lock().unwrap_or_else(|p| p.into_inner()).retain(|p| p.tx.send(message.clone()).is_ok());
+        self.peers.lock().unwrap_or_else(|p| p.into_inner()).retain(|p| match p.tx.try_send(message.clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                p.hang_up.notify_one();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
     }
 
     /// Brings the `window` to the front if a process shows it. False when none does.
     pub fn focus(&self, window: WindowKind) -> bool {
         let peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
-        peers.iter().filter(|p| p.window == window).any(|p| p.tx.send(ToWindow::Focus).is_ok())
+        peers.iter().filter(|p| p.window == window).any(|p| p.tx.try_send(ToWindow::Focus).is_ok())
+    }
+
+    /// Windows connected now (said `Hello`).
+    #[cfg(test)]
+    pub fn peer_count(&self) -> usize {
+        self.peers.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }
 
 /// A window process's end: what the tray sends arrives on the receiver, which closes when the
 /// tray process goes away.
 pub struct LinkClient {
-    tx: mpsc::UnboundedSender<ToTray>,
+    tx: mpsc::Sender<ToTray>,
 }
 
 impl LinkClient {
     pub async fn connect(data_dir: &Path, window: WindowKind) -> io::Result<(LinkClient, mpsc::UnboundedReceiver<ToWindow>)> {
         let stream = Stream::connect(address(data_dir)?).await?;
         let (reader, writer) = tokio::io::split(stream);
-        let (tx, rx) = mpsc::unbounded_channel();
-        tx.send(ToTray::Hello { window }).expect("the receiver is still here");
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let _ = tx.try_send(ToTray::Hello { window });
         tokio::spawn(write_messages(writer, rx));
         let (inbox_tx, inbox) = mpsc::unbounded_channel();
         tokio::spawn(async move {
@@ -246,7 +335,7 @@ impl LinkClient {
 
     /// False once the link is gone.
     pub fn send(&self, message: ToTray) -> bool {
-        self.tx.send(message).is_ok()
+        self.tx.try_send(message).is_ok()
     }
 }
 
@@ -322,6 +411,79 @@ mod tests {
         let mut buf = Vec::new();
         let read = tokio::time::timeout(std::time::Duration::from_secs(2), BufReader::new(reader).read_to_end(&mut buf)).await;
         assert!(matches!(read, Ok(Ok(0))), "the tray hung up without a word: {buf:?}");
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_stays_silent_is_dropped_after_two_seconds() {
+        let dir = tempfile::tempdir().unwrap();
+        let _server = LinkServer::listen(dir.path(), |_| Some(status("x"))).unwrap();
+        let stream = Stream::connect(address(dir.path()).unwrap()).await.unwrap();
+        let (reader, _writer) = tokio::io::split(stream);
+        let started = std::time::Instant::now();
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), BufReader::new(reader).read_to_end(&mut buf)).await;
+        assert!(matches!(read, Ok(Ok(0))), "hung up: {read:?}");
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(1900) && waited < Duration::from_secs(4), "{waited:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn at_most_eight_peers() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = LinkServer::listen(dir.path(), |_| Some(status("x"))).unwrap();
+        let mut windows = Vec::new();
+        for _ in 0..MAX_PEERS {
+            let (client, mut rx) = LinkClient::connect(dir.path(), WindowKind::History).await.unwrap();
+            next(&mut rx).await;
+            windows.push((client, rx));
+        }
+        assert_eq!(server.peer_count(), MAX_PEERS);
+        let (_ninth, mut rx) = LinkClient::connect(dir.path(), WindowKind::History).await.unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(2), rx.recv()).await;
+        assert!(matches!(answer, Ok(None)), "the ninth is hung up on: {answer:?}");
+        // One leaves (its process notices at the next message): room for another.
+        windows.pop();
+        eventually(|| {
+            server.broadcast(&status("y"));
+            server.peer_count() < MAX_PEERS
+        })
+        .await;
+        let (_tenth, mut rx) = LinkClient::connect(dir.path(), WindowKind::History).await.unwrap();
+        assert_eq!(next(&mut rx).await, status("x"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stuck_window_is_dropped_not_buffered() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = LinkServer::listen(dir.path(), |_| None).unwrap();
+        // A peer that says hello and then never reads.
+        let stream = Stream::connect(address(dir.path()).unwrap()).await.unwrap();
+        let (_reader, mut writer) = tokio::io::split(stream);
+        writer.write_all(b"{\"type\":\"hello\",\"window\":\"history\"}\n").await.unwrap();
+        eventually(|| server.peer_count() == 1).await;
+        let big = ToWindow::Event { event: serde_json::json!({"event": "checked", "pad": "x".repeat(60_000)}) };
+        for _ in 0..(QUEUE * 4) {
+            server.broadcast(&big);
+            if server.peer_count() == 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(server.peer_count(), 0, "the stuck window was dropped");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_runtime_directory_that_is_not_private_is_refused() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::fs::metadata(dir.path()).unwrap().uid();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(private_to(dir.path(), me).is_ok());
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(private_to(dir.path(), me).is_err(), "a folder others can enter");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(private_to(dir.path(), me + 1).is_err(), "another user's folder");
     }
 
     #[cfg(unix)]
