@@ -26,7 +26,12 @@ impl AllowedSender {
     pub fn parse(entry: &str) -> Result<AllowedSender, String> {
         let entry = entry.trim();
         if let Some(domain) = entry.strip_prefix("@.") {
-            return Ok(AllowedSender::DomainAndSubdomains(ascii_domain(domain)?));
+            // A one-label "domain and its subdomains" would be a whole top-level domain.
+            let domain = ascii_domain(domain)?;
+            if !domain.contains('.') {
+                return Err(format!("{entry:?} would allow a whole top-level domain"));
+            }
+            return Ok(AllowedSender::DomainAndSubdomains(domain));
         }
         if let Some(domain) = entry.strip_prefix('@') {
             return Ok(AllowedSender::Domain(ascii_domain(domain)?));
@@ -130,8 +135,9 @@ fn split_address(address: &str) -> Option<(String, String)> {
 
 /// A domain as DNS knows it: IDNA (UTS #46) to ASCII, lower-case, no trailing dot.
 fn ascii_domain(domain: &str) -> Result<String, String> {
+    // One label is allowed: an intranet's mail (`sensor@cpd`) has no dot.
     let trimmed = domain.trim().trim_end_matches('.');
-    if trimmed.is_empty() || !trimmed.contains('.') {
+    if trimmed.is_empty() {
         return Err(format!("{domain:?} is not a domain name"));
     }
     idna::domain_to_ascii(trimmed).map(|d| d.to_ascii_lowercase()).map_err(|_| format!("{domain:?} is not a valid domain name"))
@@ -284,7 +290,8 @@ mod tests {
         let p = policy(&["@sensor.são.example"]);
         assert!(p.check(&mail("From: a@sensor.xn--so-sia.example\r\n")).is_ok());
         assert!(AllowedSender::parse("not an address").is_err());
-        assert!(AllowedSender::parse("@localhost").is_err());
+        assert!(AllowedSender::parse("@.com").is_err(), "a whole top-level domain");
+        assert!(AllowedSender::parse("sensor@cpd").is_ok(), "an intranet address");
     }
 
     #[test]

@@ -1,0 +1,161 @@
+//! Sentinela's fault benchmark (part of `scripts/bench`): for each way it can stop notifying,
+//! how long until it says so and how long until it says it recovered, on the real engine with a
+//! real Dovecot and the Twilio fake. The alarm threshold (two minutes in production) is set to
+//! 10 s here through `SENTINELA_WATCH_ALARM_SECS`: the figures are that threshold plus what the
+//! engine adds. Prints figures; asserts nothing about time.
+//!
+//! 1. The mailbox unreachable (Dovecot killed), then back.
+//! 2. Twilio answering 503 to everything while an incident is open, then back.
+//! 3. The journal full (SQLite's `max_page_count`) when an alert arrives, then space again.
+//! 4. A restart with a year-old journal of 10,000 delivered messages: requests to Twilio.
+
+use std::time::{Duration, Instant};
+
+use sentinela_engine::config::{CallsConfig, Config, Security, WhatsAppConfig};
+use sentinela_engine::events::{EngineEvent, EventBus};
+use sentinela_engine::health::WatchAlarm;
+use sentinela_engine::runner::{EngineSecrets, RunningEngine};
+use sentinela_engine::secrets::Secret;
+use sentinela_tests::dovecot::{Dovecot, SENSOR};
+use sentinela_tests::mail::plain;
+use sentinela_tests::twilio_fake::{CallScript, TwilioFake, AUTH_TOKEN};
+use tokio::sync::broadcast;
+
+const THRESHOLD_SECS: u64 = 10;
+const SENDER: &str = "+14155238886";
+const ANA: &str = "+5511999990001";
+const CALLEE: &str = "+5511988880001";
+const LIMIT: Duration = Duration::from_secs(180);
+const OLD_MESSAGES: usize = 10_000;
+const AFTER_RESTART: Duration = Duration::from_secs(60);
+
+fn config(server: &Dovecot, fake: &TwilioFake) -> Config {
+    let mut config = server.config(Security::Tls);
+    config.twilio = Some(fake.config());
+    config.whatsapp = Some(WhatsAppConfig { from: SENDER.into(), to: vec![ANA.into()], content_sid: String::new() });
+    config.calls = Some(CallsConfig {
+        from: SENDER.into(),
+        to: vec![CALLEE.into()],
+        ring_secs: 60,
+        rounds: 1,
+        round_pause_secs: 0,
+        voice: "Polly.Camila".into(),
+        language: "pt-BR".into(),
+        require_human: true,
+    });
+    config
+}
+
+async fn start(config: &Config, data: &std::path::Path) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
+    let bus = EventBus::default();
+    let rx = bus.subscribe();
+    let secrets = EngineSecrets { imap_password: Dovecot::password(), twilio_token: Some(Secret::new(AUTH_TOKEN)) };
+    (RunningEngine::start(config, secrets, data, bus).await.unwrap(), rx)
+}
+
+/// Waits for an alarm `pick` accepts; returns when it came.
+async fn alarm(rx: &mut broadcast::Receiver<EngineEvent>, what: &str, pick: impl Fn(&WatchAlarm) -> bool) -> Instant {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(EngineEvent::WatchAlarm(a))) if pick(&a) => return Instant::now(),
+            Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+            other => panic!("waiting for {what}: {other:?}"),
+        }
+    }
+}
+
+fn secs(from: Instant, to: Instant) -> String {
+    format!("{:.1} s", to.saturating_duration_since(from).as_secs_f64())
+}
+
+#[tokio::main]
+async fn main() {
+    std::env::set_var("SENTINELA_WATCH_ALARM_SECS", THRESHOLD_SECS.to_string());
+    let mut server = Dovecot::start();
+    let fake = TwilioFake::start().await;
+    fake.set_no_answer_ms(50_000);
+    let data = tempfile::tempdir().unwrap();
+    let config = config(&server, &fake);
+    let (engine, mut rx) = start(&config, data.path()).await;
+    println!("Sentinela fault benchmark — alarm threshold {THRESHOLD_SECS} s (120 s in production)");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // 1. The mailbox.
+    server.kill();
+    let down = Instant::now();
+    let alarmed = alarm(&mut rx, "the mailbox alarm", |a| matches!(a, WatchAlarm::NotWatching { .. })).await;
+    server.restart();
+    let back = Instant::now();
+    let recovered = alarm(&mut rx, "the mailbox recovery", |a| matches!(a, WatchAlarm::Recovered)).await;
+    println!("\n1. Mailbox unreachable: alarm {} after the fault began; recovery said {} after the server was back", secs(down, alarmed), secs(back, recovered));
+
+    // 2. Twilio, while an incident is open (its call rings, replies are read every 3 s).
+    server.append("INBOX", &plain(SENSOR, "ALERTA bench Twilio", "x")).await;
+    let calls = fake.called_numbers().len();
+    while fake.called_numbers().len() == calls {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    fake.set_outage(Some((503, 20503)));
+    let down = Instant::now();
+    let alarmed = alarm(&mut rx, "the Twilio alarm", |a| matches!(a, WatchAlarm::TwilioUnreachable { .. })).await;
+    fake.set_outage(None);
+    let back = Instant::now();
+    let recovered = alarm(&mut rx, "the Twilio recovery", |a| matches!(a, WatchAlarm::TwilioRecovered)).await;
+    println!("2. Twilio answering 503: alarm {} after the outage began; recovery said {} after it ended", secs(down, alarmed), secs(back, recovered));
+    for i in engine.journal.incidents(10, None, true).await.unwrap() {
+        engine.journal.resolve(i.id, Some("bench".into()), sentinela_engine::incident::ResolveVia::Cli).await.unwrap();
+    }
+
+    // 3. The journal.
+    fake.script_call(CALLEE, CallScript::Human { answer_ms: 500, talk_ms: 500 });
+    engine.journal.cap_growth(Some(0)).await.unwrap();
+    let messages = fake.bodies_to(ANA).len();
+    let body = "Leituras: 41 °C, 42 °C. ".repeat(400);
+    server.append("INBOX", &plain(SENSOR, "ALERTA bench disco cheio", &body)).await;
+    let arrived = Instant::now();
+    let alarmed = alarm(&mut rx, "the journal alarm", |a| matches!(a, WatchAlarm::JournalFailing { .. })).await;
+    while fake.bodies_to(ANA).len() == messages {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let told = Instant::now();
+    engine.journal.cap_growth(None).await.unwrap();
+    let back = Instant::now();
+    let recovered = alarm(&mut rx, "the journal recovery", |a| matches!(a, WatchAlarm::JournalRecovered)).await;
+    println!(
+        "3. Journal full when an alert arrives: alarm {} after the e-mail reached the mailbox, its WhatsApp sent from memory {} after it; recovery said {} after space came back",
+        secs(arrived, alarmed),
+        secs(arrived, told),
+        secs(back, recovered)
+    );
+    engine.stop(Duration::from_secs(10)).await;
+
+    // 4. A year-old journal.
+    {
+        let db = rusqlite::Connection::open(data.path().join("sentinela.db")).unwrap();
+        let year_ago = (chrono::Utc::now() - chrono::Duration::days(365)).to_rfc3339();
+        let tx = db.unchecked_transaction().unwrap();
+        for n in 0..OLD_MESSAGES {
+            tx.execute(
+                "INSERT INTO deliveries (incident_id, purpose, recipient, headline, detail, state, sid, created_at, updated_at, sent_at)
+                 VALUES (NULL, 'alarm', ?1, 'ALERTA antigo', '', 'delivered', ?2, ?3, ?3, ?3)",
+                rusqlite::params![ANA, format!("SMold{n:030}"), year_ago],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let before = fake.requests().len();
+    let (engine, _rx) = start(&config, data.path()).await;
+    tokio::time::sleep(AFTER_RESTART).await;
+    let after: Vec<_> = fake.requests().into_iter().skip(before).collect();
+    let old = after.iter().filter(|r| r.path.contains("/Messages/SMold")).count();
+    let per_hour = |n: usize| n as f64 * 3600.0 / AFTER_RESTART.as_secs_f64();
+    println!(
+        "4. Restart with {OLD_MESSAGES} delivered messages a year old: {old} requests for them in the first {} s; {} requests in all ({:.0} per hour: the reply polls and the idle account check)",
+        AFTER_RESTART.as_secs(),
+        after.len(),
+        per_hour(after.len())
+    );
+    engine.stop(Duration::from_secs(10)).await;
+}
