@@ -25,12 +25,14 @@ pub struct SettingsView {
     /// None before the first save.
     pub config: Option<Config>,
     pub lang: Lang,
+    /// Sentinela's version, for the window's footer.
+    pub version: String,
 }
 
 #[tauri::command]
 pub async fn get_settings(state: State<'_, WindowProcess>) -> Result<SettingsView, AppError> {
     let config = if state.config_path.exists() { Some(Config::load(&state.config_path)?) } else { None };
-    Ok(SettingsView { path: state.config_path.display().to_string(), config, lang: state.lang })
+    Ok(SettingsView { path: state.config_path.display().to_string(), config, lang: state.lang, version: env!("CARGO_PKG_VERSION").to_owned() })
 }
 
 /// A cell a spreadsheet will not run: text that starts like a formula (`=`, `+`, `-`, `@`, tab,

@@ -70,6 +70,8 @@ async fn the_desktop_app_end_to_end() {
     let window = |kind: &str| [paths.clone(), vec!["--window".into(), kind.into()]].concat();
     let wd = WebDriver::launch(desktop.driver_port, &workspace_binary("sentinela"), &window("settings")).await;
     wd.wait_for("the settings form", WAIT, "return !!document.querySelector('#mailbox-host')", |v| v == &json!(true)).await;
+    let footer = wd.text("#footer").await;
+    assert!(footer.starts_with(&format!("Sentinela {} — ", env!("CARGO_PKG_VERSION"))), "the version in the footer: {footer}");
 
     // --- Settings.
     for (field, value) in [

@@ -86,6 +86,30 @@ async fn secrets_can_come_from_systemds_credentials_directory() {
 }
 
 #[tokio::test]
+async fn under_systemd_it_logs_in_the_journals_format() {
+    use std::os::unix::fs::MetadataExt;
+    let server = Dovecot::start();
+    let dir = TempDir::new().unwrap();
+    let config = write_config(&server, dir.path());
+    let log = dir.path().join("journal.log");
+    let mut c = headless::run_command(&config, &dir.path().join("data"), &log);
+    // What systemd sets when stderr is connected to the journal: its device and inode.
+    let meta = std::fs::metadata(&log).unwrap();
+    c.env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()));
+    let mut child = c.spawn().unwrap();
+    server.append("INBOX", &plain(SENSOR, "ALERTA journald", "x")).await;
+    wait_alerts(&dir.path().join("data"), 1).await;
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.iter().all(|l| l.starts_with('<') && l.as_bytes().get(2) == Some(&b'>')), "every line has a priority: {text}");
+    assert!(lines.iter().any(|l| l.starts_with("<6>sentinela_engine::imap::watcher: mailbox: watching")), "{text}");
+    assert!(!text.contains("2026-") && !text.contains("INFO"), "no timestamp or level word of its own: {text}");
+}
+
+#[tokio::test]
 async fn sigterm_stops_cleanly_with_logout() {
     let server = Dovecot::start();
     let dir = TempDir::new().unwrap();

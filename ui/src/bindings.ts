@@ -279,7 +279,11 @@ export type SettingsView = { path: string,
 /**
  * None before the first save.
  */
-config: Config | null, lang: Lang, };
+config: Config | null, lang: Lang, 
+/**
+ * Sentinela's version, for the window's footer.
+ */
+version: string, };
 
 export type StatusView = { state: TrayState, text: string, };
 

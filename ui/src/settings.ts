@@ -186,6 +186,7 @@ async function main(): Promise<void> {
   void showEngineStatus(document.getElementById("engine-status")!);
   const form = document.getElementById("form")!;
   const result = document.getElementById("result")!;
+  document.getElementById("footer")!.textContent = `Sentinela ${view.version} — ${view.path}`;
   const say = (text: string, ok: boolean) => { result.textContent = text; result.className = ok ? "ok" : "error"; };
   let base: Config = view.config ?? DEFAULTS;
 

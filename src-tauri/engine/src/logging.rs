@@ -3,6 +3,12 @@
 //! the Authorization header with the Twilio token, whole e-mails. Their targets are capped at
 //! `debug` whatever `SENTINELA_LOG` asks, so no log level prints a secret or a whole e-mail.
 
+use std::fmt;
+
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
 /// The wire-level targets, capped at `debug`.
@@ -30,6 +36,47 @@ pub fn filter(spec: Option<&str>) -> EnvFilter {
     EnvFilter::try_new(format!("{}{capped}", kept.join(","))).unwrap_or_else(|_| EnvFilter::new(format!("info{capped}")))
 }
 
+/// Whether stderr is systemd's journal (systemd sets `JOURNAL_STREAM` to its device and inode).
+pub fn stderr_is_the_journal() -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Some(stream) = std::env::var_os("JOURNAL_STREAM") else { return false };
+        let stderr = std::fs::metadata("/dev/stderr").ok();
+        let here = stderr.map(|m| format!("{}:{}", m.dev(), m.ino()));
+        here.is_some_and(|h| stream.to_string_lossy() == h)
+    }
+    #[cfg(not(unix))]
+    false
+}
+
+/// Lines as the journal reads them from stderr: the level as a `<priority>` prefix (sd-daemon),
+/// no timestamp (the journal keeps its own), then the target and the message with its fields.
+pub struct JournalFormat;
+
+/// syslog priorities: error 3, warning 4, info 6, debug and trace 7.
+pub fn priority(level: &Level) -> u8 {
+    match *level {
+        Level::ERROR => 3,
+        Level::WARN => 4,
+        Level::INFO => 6,
+        _ => 7,
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for JournalFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        let meta = event.metadata();
+        write!(writer, "<{}>{}: ", priority(meta.level()), meta.target())?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +90,30 @@ mod tests {
             }
         }
         assert!(filter(Some("trace")).to_string().contains("trace"), "the user's own level stays");
+    }
+
+    #[test]
+    fn journal_lines_carry_the_priority_and_no_time() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let out = buf.clone();
+        let subscriber = tracing_subscriber::fmt().with_ansi(false).event_format(JournalFormat).with_writer(move || out.clone()).finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!(target: "sentinela_engine::health", since = 3, "NOT WATCHING");
+            tracing::info!(target: "sentinela_engine::imap", "watching");
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, "<3>sentinela_engine::health: NOT WATCHING since=3\n<6>sentinela_engine::imap: watching\n");
     }
 }

@@ -26,15 +26,17 @@ use sentinela_engine::twilio::TwilioClient;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Log format.
-    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
-    log_format: LogFormat,
+    /// Log format (`journal` is chosen by itself under systemd).
+    #[arg(long, value_enum, global = true)]
+    log_format: Option<LogFormat>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum LogFormat {
     Human,
     Json,
+    /// systemd's journal: `<priority>` prefixes, no timestamps.
+    Journal,
 }
 
 #[derive(Subcommand)]
@@ -121,7 +123,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let journal = sentinela_engine::logging::stderr_is_the_journal();
+    init_logging(cli.log_format.unwrap_or(if journal { LogFormat::Journal } else { LogFormat::Human }));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = runtime.block_on(async {
         match cli.command {
@@ -160,6 +163,7 @@ fn init_logging(format: LogFormat) {
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Journal => builder.with_ansi(false).event_format(sentinela_engine::logging::JournalFormat).init(),
     }
 }
 
@@ -199,6 +203,7 @@ async fn wait_for_stop_signal() {
 
 async fn check(config: Option<PathBuf>) -> Result<(), Failure> {
     let (config, path) = load_config(config)?;
+    println!("sentinela-headless {}", env!("CARGO_PKG_VERSION"));
     println!("Configuration OK: {}", path.display());
     let password = secrets::load(secrets::IMAP_PASSWORD).await.map_err(setup_error)?;
     let m = &config.mailbox;
