@@ -11,46 +11,26 @@
 
 use std::time::{Duration, Instant};
 
-use sentinela_engine::config::{CallsConfig, Config, Security, WhatsAppConfig};
-use sentinela_engine::events::{EngineEvent, EventBus};
+use sentinela_engine::events::EngineEvent;
 use sentinela_engine::health::WatchAlarm;
-use sentinela_engine::runner::{EngineSecrets, RunningEngine};
-use sentinela_engine::secrets::Secret;
-use sentinela_tests::dovecot::{Dovecot, SENSOR};
+use sentinela_engine::notify::NotifyTiming;
+use sentinela_engine::runner::RunningEngine;
+use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::mail::plain;
-use sentinela_tests::twilio_fake::{CallScript, TwilioFake, AUTH_TOKEN};
+use sentinela_tests::scenario::Scenario;
+use sentinela_tests::twilio_fake::{CallScript, AUTH_TOKEN};
 use tokio::sync::broadcast;
 
 const THRESHOLD_SECS: u64 = 10;
-const SENDER: &str = "+14155238886";
 const ANA: &str = "+5511999990001";
 const CALLEE: &str = "+5511988880001";
 const LIMIT: Duration = Duration::from_secs(180);
 const OLD_MESSAGES: usize = 10_000;
 const AFTER_RESTART: Duration = Duration::from_secs(60);
 
-fn config(server: &Dovecot, fake: &TwilioFake) -> Config {
-    let mut config = server.config(Security::Tls);
-    config.twilio = Some(fake.config());
-    config.whatsapp = Some(WhatsAppConfig { from: SENDER.into(), to: vec![ANA.into()], content_sid: String::new() });
-    config.calls = Some(CallsConfig {
-        from: SENDER.into(),
-        to: vec![CALLEE.into()],
-        ring_secs: 60,
-        rounds: 1,
-        round_pause_secs: 0,
-        voice: "Polly.Camila".into(),
-        language: "pt-BR".into(),
-        require_human: true,
-    });
-    config
-}
-
-async fn start(config: &Config, data: &std::path::Path) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
-    let bus = EventBus::default();
-    let rx = bus.subscribe();
-    let secrets = EngineSecrets { imap_password: Dovecot::password(), twilio_token: Some(Secret::new(AUTH_TOKEN)) };
-    (RunningEngine::start(config, secrets, data, bus).await.unwrap(), rx)
+async fn start(s: &Scenario, data: &std::path::Path) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
+    // The production intervals: the figures are what an operator would see.
+    s.start_in(data, AUTH_TOKEN, NotifyTiming::default()).await
 }
 
 /// Waits for an alarm `pick` accepts; returns when it came.
@@ -72,34 +52,35 @@ fn secs(from: Instant, to: Instant) -> String {
 #[tokio::main]
 async fn main() {
     std::env::set_var("SENTINELA_WATCH_ALARM_SECS", THRESHOLD_SECS.to_string());
-    let mut server = Dovecot::start();
-    let fake = TwilioFake::start().await;
-    fake.set_no_answer_ms(50_000);
+    let mut s = Scenario::new(&[ANA], &[CALLEE], 1).await;
+    if let Some(calls) = s.config.calls.as_mut() {
+        calls.ring_secs = 60;
+    }
+    s.fake.set_no_answer_ms(50_000);
     let data = tempfile::tempdir().unwrap();
-    let config = config(&server, &fake);
-    let (engine, mut rx) = start(&config, data.path()).await;
+    let (engine, mut rx) = start(&s, data.path()).await;
     println!("Sentinela fault benchmark — alarm threshold {THRESHOLD_SECS} s (120 s in production)");
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // 1. The mailbox.
-    server.kill();
+    s.server.kill();
     let down = Instant::now();
     let alarmed = alarm(&mut rx, "the mailbox alarm", |a| matches!(a, WatchAlarm::NotWatching { .. })).await;
-    server.restart();
+    s.server.restart();
     let back = Instant::now();
     let recovered = alarm(&mut rx, "the mailbox recovery", |a| matches!(a, WatchAlarm::Recovered)).await;
     println!("\n1. Mailbox unreachable: alarm {} after the fault began; recovery said {} after the server was back", secs(down, alarmed), secs(back, recovered));
 
     // 2. Twilio, while an incident is open (its call rings, replies are read every 3 s).
-    server.append("INBOX", &plain(SENSOR, "ALERTA bench Twilio", "x")).await;
-    let calls = fake.called_numbers().len();
-    while fake.called_numbers().len() == calls {
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA bench Twilio", "x")).await;
+    let calls = s.fake.called_numbers().len();
+    while s.fake.called_numbers().len() == calls {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    fake.set_outage(Some((503, 20503)));
+    s.fake.set_outage(Some((503, 20503)));
     let down = Instant::now();
     let alarmed = alarm(&mut rx, "the Twilio alarm", |a| matches!(a, WatchAlarm::TwilioUnreachable { .. })).await;
-    fake.set_outage(None);
+    s.fake.set_outage(None);
     let back = Instant::now();
     let recovered = alarm(&mut rx, "the Twilio recovery", |a| matches!(a, WatchAlarm::TwilioRecovered)).await;
     println!("2. Twilio answering 503: alarm {} after the outage began; recovery said {} after it ended", secs(down, alarmed), secs(back, recovered));
@@ -108,14 +89,14 @@ async fn main() {
     }
 
     // 3. The journal.
-    fake.script_call(CALLEE, CallScript::Human { answer_ms: 500, talk_ms: 500 });
+    s.fake.script_call(CALLEE, CallScript::Human { answer_ms: 500, talk_ms: 500 });
     engine.journal.cap_growth(Some(0)).await.unwrap();
-    let messages = fake.bodies_to(ANA).len();
+    let messages = s.fake.bodies_to(ANA).len();
     let body = "Leituras: 41 °C, 42 °C. ".repeat(400);
-    server.append("INBOX", &plain(SENSOR, "ALERTA bench disco cheio", &body)).await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA bench disco cheio", &body)).await;
     let arrived = Instant::now();
     let alarmed = alarm(&mut rx, "the journal alarm", |a| matches!(a, WatchAlarm::JournalFailing { .. })).await;
-    while fake.bodies_to(ANA).len() == messages {
+    while s.fake.bodies_to(ANA).len() == messages {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let told = Instant::now();
@@ -145,10 +126,10 @@ async fn main() {
         }
         tx.commit().unwrap();
     }
-    let before = fake.requests().len();
-    let (engine, _rx) = start(&config, data.path()).await;
+    let before = s.fake.requests().len();
+    let (engine, _rx) = start(&s, data.path()).await;
     tokio::time::sleep(AFTER_RESTART).await;
-    let after: Vec<_> = fake.requests().into_iter().skip(before).collect();
+    let after: Vec<_> = s.fake.requests().into_iter().skip(before).collect();
     let old = after.iter().filter(|r| r.path.contains("/Messages/SMold")).count();
     let per_hour = |n: usize| n as f64 * 3600.0 / AFTER_RESTART.as_secs_f64();
     println!(

@@ -126,6 +126,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_display_name_or_subject_of_any_length_is_capped() {
+        let name = "N".repeat(100_000);
+        let subject = "ALERTA ".repeat(20_000);
+        let raw = format!("From: \"{name}\" <s@x.example>\r\nSubject: {subject}\r\n\r\nx\r\n");
+        let m = parse_alert_mail(raw.as_bytes(), false);
+        assert!(m.sender.chars().count() <= MAX_SENDER_CHARS + 1, "{}", m.sender.len());
+        assert!(m.subject.chars().count() <= MAX_SUBJECT_CHARS + 1, "{}", m.subject.len());
+    }
+
+    #[test]
     fn plain_mail() {
         let raw = b"From: Sensor <sensor@cpd.example>\r\nSubject: ALERTA temp\r\nMessage-ID: <a1@x>\r\nDate: Tue, 3 Nov 2026 10:00:00 -0300\r\n\r\nTemperatura 31 C\r\n";
         let m = parse_alert_mail(raw, false);
