@@ -194,18 +194,20 @@ pub struct HealthMonitor {
     twilio: TwilioWatch,
     silence: Option<SilenceWatch>,
     journal: Option<watch::Receiver<Option<String>>>,
+    settle: Option<crate::journal::AlertJournal>,
 }
 
 impl HealthMonitor {
     pub fn new(events: EventBus, threshold: Duration, silence: Option<Duration>) -> Self {
-        HealthMonitor { events, health: WatchHealth::new(threshold), twilio: TwilioWatch::new(threshold), silence: silence.map(SilenceWatch::new), journal: None }
+        HealthMonitor { events, health: WatchHealth::new(threshold), twilio: TwilioWatch::new(threshold), silence: silence.map(SilenceWatch::new), journal: None, settle: None }
     }
 
     /// Also says when the journal cannot be written, at once (see [`AlertJournal::write_problem`]).
     ///
     /// [`AlertJournal::write_problem`]: crate::journal::AlertJournal::write_problem
-    pub fn watching_journal(mut self, problems: watch::Receiver<Option<String>>) -> Self {
-        self.journal = Some(problems);
+    pub fn watching_journal(mut self, journal: crate::journal::AlertJournal) -> Self {
+        self.journal = Some(journal.write_problem());
+        self.settle = Some(journal);
         self
     }
 
@@ -226,11 +228,16 @@ impl HealthMonitor {
                         None => WatchAlarm::JournalRecovered,
                     })
                 }
-                _ = ticks.tick() => self
+                _ = ticks.tick() => {
+                    if let Some(j) = &self.settle {
+                        j.settle_write_problem();
+                    }
+                    self
                     .health
                     .tick(Instant::now())
                     .or_else(|| self.twilio.tick(Instant::now()))
-                    .or_else(|| self.silence.as_mut().and_then(|s| s.tick(Utc::now()))),
+                    .or_else(|| self.silence.as_mut().and_then(|s| s.tick(Utc::now())))
+                }
                 _ = shutdown.recv() => return,
             };
             if let Some(alarm) = alarm {

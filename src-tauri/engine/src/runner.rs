@@ -186,9 +186,9 @@ impl RunningEngine {
         {
             let (events, stop) = (events.clone(), listener.clone());
             let silence = crate::health::silence_limit(config.filter.silence_alarm_hours);
-            let problems = journal.write_problem();
+            let watched = journal.clone();
             supervisor.spawn(&mut tasks, "health monitor", move || {
-                HealthMonitor::new(events.clone(), watch_alarm_after(), silence).watching_journal(problems.clone()).run(events.subscribe(), stop.clone())
+                HealthMonitor::new(events.clone(), watch_alarm_after(), silence).watching_journal(watched.clone()).run(events.subscribe(), stop.clone())
             });
         }
         {

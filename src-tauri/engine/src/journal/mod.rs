@@ -134,11 +134,24 @@ pub struct AlertJournal {
     /// after another process's: the notify side wakes on it, never on the public event bus.
     changes: Arc<watch::Sender<u64>>,
     /// Why the journal cannot be written (disk full, read-only, corrupt), while that lasts:
-    /// the health monitor turns it into the alarm and the notify side into the memory path.
+    /// the health monitor turns it into the alarm.
     write_problem: Arc<watch::Sender<Option<String>>>,
+    /// When the last storage failure happened, and whether a write succeeded since: a full disk
+    /// still takes a small write now and then, so one success does not end the problem.
+    write_health: Arc<Mutex<WriteHealth>>,
     /// Where a corrupt journal found at opening was moved, when that happened.
     replaced: Option<PathBuf>,
 }
+
+#[derive(Debug, Default)]
+struct WriteHealth {
+    last_failure: Option<std::time::Instant>,
+    succeeded_since: bool,
+}
+
+/// How long without a storage failure, with a write that succeeded, before the journal counts
+/// as writable again: longer than the mailbox watcher's 5 s retry of the e-mail it could not take.
+pub const WRITABLE_AFTER: std::time::Duration = std::time::Duration::from_secs(12);
 
 /// SQLite failures that mean the journal cannot keep what it is given — not a busy lock.
 fn is_storage_failure(e: &rusqlite::Error) -> bool {
@@ -261,6 +274,16 @@ impl AlertJournal {
         .await
     }
 
+    /// Ends the write problem once a write has succeeded and no storage failure came for
+    /// [`WRITABLE_AFTER`]. The health monitor calls it on its ticks, so the end is said even
+    /// when nothing else writes.
+    pub fn settle_write_problem(&self) {
+        let settled = self.write_health.lock().is_ok_and(|h| h.succeeded_since && h.last_failure.is_none_or(|t| t.elapsed() >= WRITABLE_AFTER));
+        if settled {
+            self.write_problem.send_if_modified(|p| p.take().is_some());
+        }
+    }
+
     /// Why the journal cannot be written now (None while it can), and its changes.
     pub fn write_problem(&self) -> watch::Receiver<Option<String>> {
         self.write_problem.subscribe()
@@ -275,7 +298,7 @@ impl AlertJournal {
     }
 
     fn wrap(conn: Connection) -> Self {
-        AlertJournal { conn: Arc::new(Mutex::new(conn)), changes: Arc::new(watch::channel(0).0), write_problem: Arc::new(watch::channel(None).0), replaced: None }
+        AlertJournal { conn: Arc::new(Mutex::new(conn)), changes: Arc::new(watch::channel(0).0), write_problem: Arc::new(watch::channel(None).0), write_health: Arc::default(), replaced: None }
     }
 
     /// A receiver that changes whenever the journal was written (by this process at once; by
@@ -333,6 +356,9 @@ impl AlertJournal {
         }
         match &result {
             Err(e) if is_storage_failure(e) => {
+                if let Ok(mut h) = self.write_health.lock() {
+                    *h = WriteHealth { last_failure: Some(std::time::Instant::now()), succeeded_since: false };
+                }
                 let reason = e.to_string();
                 self.write_problem.send_if_modified(|p| {
                     let new = p.is_none();
@@ -341,7 +367,10 @@ impl AlertJournal {
                 });
             }
             Ok(_) if wrote => {
-                self.write_problem.send_if_modified(|p| p.take().is_some());
+                if let Ok(mut h) = self.write_health.lock() {
+                    h.succeeded_since = true;
+                }
+                self.settle_write_problem();
             }
             _ => {}
         }
@@ -581,6 +610,21 @@ impl AlertJournal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_full_journal_is_not_declared_writable_by_one_small_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = AlertJournal::open_in_dir(dir.path()).unwrap();
+        let problems = j.write_problem();
+        j.cap_growth(Some(0)).await.unwrap();
+        let big = "x".repeat(200_000);
+        assert!(j.log_event(None, "big", &big).await.is_err(), "the disk is full");
+        assert!(problems.borrow().as_deref().is_some_and(|p| p.contains("full")), "{:?}", *problems.borrow());
+        // A tiny update fits in a page already there: it succeeds, and says nothing of the next alert.
+        j.pause_notifications(None).await.unwrap();
+        j.settle_write_problem();
+        assert!(problems.borrow().is_some(), "still failing: one small write is no recovery");
+    }
 
     #[cfg(unix)]
     #[tokio::test]
