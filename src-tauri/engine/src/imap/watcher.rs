@@ -209,9 +209,15 @@ impl MailboxWatcher {
         // Suspects alone (the one that fails cannot hold the others back), then the rest in
         // batches sized by their bytes.
         let mut batches: Vec<Batch> = plan.suspect.iter().map(|u| Batch { uids: vec![*u], bytes: u64::from(self.mailbox.max_message_bytes) }).collect();
-        if !plan.healthy.is_empty() {
-            let sizes = fetch::sizes(session, &plan.healthy).await.inspect_err(|e| self.failures.failed(uidvalidity, &plan.healthy, e))?;
-            batches.extend(fetch::batches(&sizes, u64::from(self.mailbox.max_message_bytes)));
+        let cap = u64::from(self.mailbox.max_message_bytes);
+        match plan.healthy.as_slice() {
+            [] => {}
+            // The usual case, one new alert: no round trip to size it, the cap is its size.
+            [one] => batches.push(Batch { uids: vec![*one], bytes: cap }),
+            several => {
+                let sizes = fetch::sizes(session, several).await.inspect_err(|e| self.failures.failed(uidvalidity, several, e))?;
+                batches.extend(fetch::batches(&sizes, cap));
+            }
         }
         for batch in batches {
             let fetched = fetch::bodies(session, &batch, self.mailbox.max_message_bytes)
