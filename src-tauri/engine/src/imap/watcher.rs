@@ -5,7 +5,9 @@
 //! re-scan timer, then scan again. Any failure drops the connection and reconnects with backoff;
 //! the first thing a new connection does is scan, so mail that arrived during an outage is found.
 //! An e-mail is marked `\Seen` only after its alert is committed, so a crash between the two
-//! re-finds it, and the journal recognises it as already recorded.
+//! re-finds it, and the journal recognises it as already recorded. Each fetched e-mail's sender
+//! is checked exactly ([`crate::mail::sender`]) before it may become an alert; how e-mails are
+//! fetched, and what happens to one that cannot be, is [`super::fetch`]'s.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -206,20 +208,7 @@ impl MailboxWatcher {
             warn!(uids = ?plan.unreadable.iter().map(|u| u.0).collect::<Vec<_>>(), "mailbox: e-mails that cannot be fetched are escalated as unreadable");
             self.journal_batch(session, uidvalidity, noticed_at, unreadable.collect()).await?;
         }
-        // Suspects alone (the one that fails cannot hold the others back), then the rest in
-        // batches sized by their bytes.
-        let mut batches: Vec<Batch> = plan.suspect.iter().map(|u| Batch { uids: vec![*u], bytes: u64::from(self.mailbox.max_message_bytes) }).collect();
-        let cap = u64::from(self.mailbox.max_message_bytes);
-        match plan.healthy.as_slice() {
-            [] => {}
-            // The usual case, one new alert: no round trip to size it, the cap is its size.
-            [one] => batches.push(Batch { uids: vec![*one], bytes: cap }),
-            several => {
-                let sizes = fetch::sizes(session, several).await.inspect_err(|e| self.failures.failed(uidvalidity, several, e))?;
-                batches.extend(fetch::batches(&sizes, cap));
-            }
-        }
-        for batch in batches {
+        for batch in self.batches(session, uidvalidity, &plan).await? {
             let fetched = fetch::bodies(session, &batch, self.mailbox.max_message_bytes)
                 .await
                 .inspect_err(|e| {
@@ -276,6 +265,23 @@ impl MailboxWatcher {
         .await?;
         let at = dates.iter().find_map(|f| f.internal_date()).map(|d| d.with_timezone(&Utc));
         Ok(at.filter(|t| *t >= since))
+    }
+
+    /// The fetches a scan makes: e-mails that failed before one by one (the one that fails
+    /// cannot hold the others back), then the rest in batches sized by their bytes.
+    async fn batches(&self, session: &mut ImapSession, uidvalidity: u32, plan: &fetch::FetchPlan) -> Result<Vec<Batch>, MailboxError> {
+        let cap = u64::from(self.mailbox.max_message_bytes);
+        let mut batches: Vec<Batch> = plan.suspect.iter().map(|u| Batch { uids: vec![*u], bytes: cap }).collect();
+        match plan.healthy.as_slice() {
+            [] => {}
+            // The usual case, one new alert: no round trip to size it, the cap is its size.
+            [one] => batches.push(Batch { uids: vec![*one], bytes: cap }),
+            several => {
+                let sizes = fetch::sizes(session, several).await.inspect_err(|e| self.failures.failed(uidvalidity, several, e))?;
+                batches.extend(fetch::batches(&sizes, cap));
+            }
+        }
+        Ok(batches)
     }
 
     /// Journals the alerts of one batch, then marks their e-mails seen.
