@@ -17,6 +17,7 @@ use tokio::sync::broadcast;
 
 const WA: &str = "+5511999990001";
 const C1: &str = "+5511988880001";
+const C2: &str = "+5511988880002";
 const WAIT: Duration = Duration::from_secs(20);
 
 async fn alarm(rx: &mut broadcast::Receiver<EngineEvent>, what: &str, pick: impl Fn(&WatchAlarm) -> bool) -> WatchAlarm {
@@ -82,5 +83,44 @@ async fn a_corrupt_journal_is_kept_aside_and_a_new_one_started() {
     wait_for("the alert journaled", WAIT, || async { (engine.journal.alert_count().await.unwrap() == 1).then_some(()) }).await;
     let events = engine.journal.engine_events(20).await.unwrap();
     assert!(events.iter().any(|e| e.kind == "journal_replaced"), "{events:?}");
+    engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn writes_refused_in_the_middle_of_an_escalation_skip_nobody_and_panic_nothing() {
+    let s = Scenario::new(&[WA], &[C1, C2], 1).await;
+    s.fake.set_no_answer_ms(1500);
+    s.fake.script_call(C2, CallScript::Human { answer_ms: 200, talk_ms: 200 });
+    let (engine, mut rx) = s.start_fast().await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA escrita recusada", "x")).await;
+    wait_for("the first call ringing", WAIT, || async { (s.fake.called_numbers() == [C1]).then_some(()) }).await;
+
+    // Every write fails — the call's outcome, the next call's intent, the messages' states —
+    // for longer than the first call rings.
+    engine.journal.refuse_writes(true).await.unwrap();
+    alarm(&mut rx, "the journal alarm", |a| matches!(a, WatchAlarm::JournalFailing { .. })).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(s.fake.called_numbers(), [C1], "no call placed without its intent journaled");
+    engine.journal.refuse_writes(false).await.unwrap();
+
+    // The second person is called (not skipped), once; nothing panicked.
+    let mut failed = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT + sentinela_engine::journal::WRITABLE_AFTER;
+    let mut recovered = false;
+    while !(recovered && s.fake.called_numbers().len() == 2) {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(EngineEvent::ManagerFailed { manager, reason, .. })) => failed.push(format!("{manager}: {reason}")),
+            Ok(Ok(EngineEvent::WatchAlarm(WatchAlarm::JournalRecovered))) => recovered = true,
+            Ok(Ok(_)) => {}
+            other => panic!("waiting for the second call and the recovery: {other:?}; calls {:?}", s.fake.called_numbers()),
+        }
+    }
+    assert_eq!(s.fake.called_numbers(), [C1, C2]);
+    assert!(failed.is_empty(), "no manager failed: {failed:?}");
+    wait_for("the incident taken by the second person", WAIT, || async {
+        let i = engine.journal.incidents(1, None, false).await.ok()?.pop()?;
+        (i.acknowledged_by == Some(sentinela_engine::phone::display(C2))).then_some(())
+    })
+    .await;
     engine.stop(WAIT).await;
 }

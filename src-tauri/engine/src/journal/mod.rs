@@ -157,6 +157,8 @@ pub const WRITABLE_AFTER: std::time::Duration = std::time::Duration::from_secs(1
 fn is_storage_failure(e: &rusqlite::Error) -> bool {
     use rusqlite::ErrorCode::*;
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, DiskFull | ReadOnly | SystemIoFailure | DatabaseCorrupt | NotADatabase | CannotOpen | PermissionDenied))
+        // `query_only` answers with a plain SQLITE_ERROR whose text says so.
+        || e.to_string().contains("attempt to write a readonly database")
 }
 
 fn is_corrupt(e: &rusqlite::Error) -> bool {
@@ -272,6 +274,12 @@ impl AlertJournal {
             conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get::<_, u64>(0)).map(drop)
         })
         .await
+    }
+
+    /// Makes every write fail as a read-only journal's would (SQLite's `query_only`), or lifts
+    /// that: the fault-injection tests use it to fail each notify step's writes.
+    pub async fn refuse_writes(&self, refuse: bool) -> Result<(), JournalError> {
+        self.call(move |conn| conn.pragma_update(None, "query_only", refuse)).await
     }
 
     /// Ends the write problem once a write has succeeded and no storage failure came for
