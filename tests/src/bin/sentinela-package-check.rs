@@ -119,6 +119,10 @@ fn main() {
     for want in ["/usr/bin/sentinela", "/usr/bin/sentinela-headless", unit] {
         assert!(files.lines().any(|l| l == want), "the rpm lacks {want}:\n{files}");
     }
-    println!("6. rpm -qip / -qlp: metadata and files as expected");
+    let requires = run("rpm", &["-qpR", rpm]);
+    for want in ["libwebkit2gtk-4.1.so.0()(64bit)", "libgtk-3.so.0()(64bit)", "libssl.so.3()(64bit)", "libayatana-appindicator3.so.1()(64bit)"] {
+        assert!(requires.lines().any(|l| l.trim() == want), "the rpm does not require {want}:\n{requires}");
+    }
+    println!("6. rpm -qip / -qlp / -qpR: metadata, files, and the shared libraries it requires by soname");
     println!("\nPackage sizes: .deb {:.1} MiB, .rpm {:.1} MiB", size(deb), size(rpm));
 }
