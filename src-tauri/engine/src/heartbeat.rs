@@ -18,7 +18,7 @@ use tracing::{info, warn};
 use crate::config::HeartbeatConfig;
 use crate::events::{EngineEvent, MailboxState, TwilioState};
 use crate::journal::DayCounts;
-use crate::notify::{NotifyContext, Stopped};
+use crate::notify::NotifyContext;
 use crate::twilio::NewMessage;
 
 /// Time limit for one ping.
@@ -91,11 +91,7 @@ impl Heartbeat {
                         }
                     }
                 }
-                _ = tokio::time::sleep(daily_in), if !self.config.whatsapp_to.is_empty() => {
-                    if self.daily().await.is_err() {
-                        return;
-                    }
-                }
+                _ = tokio::time::sleep(daily_in), if !self.config.whatsapp_to.is_empty() => self.daily().await,
                 _ = shutdown.recv() => return,
             }
         }
@@ -124,18 +120,18 @@ impl Heartbeat {
     }
 
     /// Sends today's message if no one did yet.
-    async fn daily(&mut self) -> Result<(), Stopped> {
+    async fn daily(&mut self) {
         let today = Local::now().date_naive();
         self.sent_today = Some(today);
         match self.ctx.journal.claim_daily_heartbeat(today.format("%Y-%m-%d").to_string()).await {
             Ok(true) => {}
-            Ok(false) => return Ok(()),
+            Ok(false) => return,
             Err(e) => {
                 warn!("journal: cannot claim today's heartbeat message: {e}");
-                return Ok(());
+                return;
             }
         }
-        let (Some(client), Some(from)) = (&self.ctx.client, &self.whatsapp_from) else { return Ok(()) };
+        let (Some(client), Some(from)) = (&self.ctx.client, &self.whatsapp_from) else { return };
         let start = Local.from_local_datetime(&(today - chrono::Days::new(1)).and_time(NaiveTime::MIN)).earliest().map(|t| t.with_timezone(&Utc));
         let end = Local.from_local_datetime(&today.and_time(NaiveTime::MIN)).earliest().map(|t| t.with_timezone(&Utc));
         let counts = match (start, end) {
@@ -151,7 +147,6 @@ impl Heartbeat {
             }
         }
         self.ctx.journal_event(None, "heartbeat_daily", &text).await;
-        Ok(())
     }
 }
 

@@ -42,12 +42,6 @@ pub struct ListedMessage {
     pub date_created: Option<String>,
     #[serde(default)]
     pub direction: String,
-    #[serde(default)]
-    pub status: Option<MessageStatus>,
-    #[serde(default)]
-    pub error_code: Option<i64>,
-    #[serde(default)]
-    pub error_message: Option<String>,
 }
 
 impl ListedMessage {
