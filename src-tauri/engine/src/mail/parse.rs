@@ -5,7 +5,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use mail_parser::{MessageParser, PartType};
 
-use super::text::normalise_whitespace;
+use super::text::{normalise_whitespace, one_line};
 
 /// Cap on the body kept per alert, in characters. Larger bodies are cut and marked.
 pub const MAX_BODY_CHARS: usize = 16 * 1024;
@@ -47,7 +47,7 @@ pub fn parse_alert_mail(raw: &[u8], fetch_was_capped: bool) -> AlertMail {
 
     let subject = message
         .subject()
-        .map(normalise_whitespace)
+        .map(one_line)
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| NO_SUBJECT.to_owned());
     let sender = message
@@ -113,7 +113,7 @@ fn finish(
     };
     // A display name of any length (or with line breaks) cannot reach the link, a notification
     // or the journal whole.
-    let sender = normalise_whitespace(&sender).replace('\n', " ");
+    let sender = one_line(&sender);
     let sender = match sender.char_indices().nth(MAX_SENDER_CHARS) {
         Some((cut, _)) => format!("{}…", &sender[..cut]),
         None => sender,
@@ -133,6 +133,14 @@ mod tests {
         let m = parse_alert_mail(raw.as_bytes(), false);
         assert!(m.sender.chars().count() <= MAX_SENDER_CHARS + 1, "{}", m.sender.len());
         assert!(m.subject.chars().count() <= MAX_SUBJECT_CHARS + 1, "{}", m.subject.len());
+    }
+
+    #[test]
+    fn a_subject_with_line_breaks_is_one_line() {
+        // An encoded-word may carry a LF (=0A); a damaged fold can leave one as well (found by
+        // the property test on mutated real e-mails).
+        let raw = b"From: s@x.example\r\nSubject: =?utf-8?Q?ALERTA:_Umidade_alta=0Ano_corredor?=\r\n\r\nx\r\n";
+        assert_eq!(parse_alert_mail(raw, false).subject, "ALERTA: Umidade alta no corredor");
     }
 
     #[test]

@@ -27,6 +27,13 @@ pub fn normalise_whitespace(input: &str) -> String {
     out
 }
 
+/// [`normalise_whitespace`] on one line: what a header becomes (subject, sender). A header's
+/// value can carry line breaks (an encoded-word with a LF, a damaged fold), and a subject is shown
+/// on one line in the tray, a notification and a log.
+pub fn one_line(input: &str) -> String {
+    normalise_whitespace(input).split('\n').filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
 /// Characters that show nothing yet change what is shown: zero-width ones, the soft hyphen, and
 /// the bidirectional controls (U+202A–U+202E, U+2066–U+2069, U+200E/F, U+061C) that can make
 /// `gnp.exe` read `exe.png` — text from whoever e-mails the box is shown and spoken without them.
@@ -71,6 +78,11 @@ mod tests {
     fn collapses_and_trims() {
         let s = "  Temp:\t\t31,5 °C  \r\n\r\n\r\n\r\nSala  1\u{a0}\u{a0}CPD\u{200b}\r\n  ";
         assert_eq!(normalise_whitespace(s), "Temp: 31,5 °C\n\nSala 1 CPD");
+    }
+
+    #[test]
+    fn one_line_joins_lines() {
+        assert_eq!(one_line("ALERTA: Umidade alta\no corredor\r\n\r\n frio\u{b}"), "ALERTA: Umidade alta o corredor frio");
     }
 
     #[test]
