@@ -13,7 +13,7 @@ use sentinela_engine::health::WatchAlarm;
 use sentinela_engine::imap::ProbeReport;
 use sentinela_engine::incident::{AckVia, AlertKind, EscalationState, IncidentEventKind, IncidentState, MessagePurpose, ResolveVia};
 use sentinela_engine::journal::{
-    ActionOutcome, AlertRecord, CallAttempt, Delivery, IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentSummary,
+    ActionOutcome, AlertRecord, CallAttempt, CallOutcome, CallState, Delivery, DeliveryState, IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentSummary,
     JournalEvent, MailboxUid, PauseState, RejectedMail,
 };
 use sentinela_engine::selftest::SelfTestReport;
@@ -64,7 +64,10 @@ fn generate() -> String {
     declare::<MailboxUid>(&mut d);
     declare::<JournalEvent>(&mut d);
     declare::<Delivery>(&mut d);
+    declare::<DeliveryState>(&mut d);
     declare::<CallAttempt>(&mut d);
+    declare::<CallState>(&mut d);
+    declare::<CallOutcome>(&mut d);
     declare::<EngineEvent>(&mut d);
     declare::<MailboxState>(&mut d);
     declare::<AlertNotice>(&mut d);

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sentinela_engine::events::{EngineEvent, TwilioState};
 use sentinela_engine::incident::{AckVia, EscalationState, IncidentEventKind, IncidentState};
+use sentinela_engine::journal::{CallOutcome, DeliveryState};
 use sentinela_engine::runner::RunningEngine;
 use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::mail::plain;
@@ -72,7 +73,7 @@ async fn deliveries_final(engine: &RunningEngine, incident: i64, n: usize) -> Ve
     sentinela_tests::wait_for("final WhatsApp states", WAIT, || async {
         let mut d = engine.journal.deliveries_of(incident).await.unwrap();
         d.retain(|d| d.purpose == sentinela_engine::incident::MessagePurpose::Alarm);
-        (d.len() == n && d.iter().all(|d| ["read", "failed", "undelivered", "error", "dry_run"].contains(&d.state.as_str()))).then_some(d)
+        (d.len() == n && d.iter().all(|d| [DeliveryState::Read, DeliveryState::Failed, DeliveryState::Undelivered, DeliveryState::Error, DeliveryState::DryRun].contains(&d.state))).then_some(d)
     })
     .await
 }
@@ -124,14 +125,14 @@ async fn an_alert_reaches_every_recipient_once_and_calls_stop_at_the_first_human
     }
 
     let attempts = engine.journal.calls_of(alert).await.unwrap();
-    let outcomes: Vec<_> = attempts.iter().map(|a| (a.number.as_str(), a.outcome.as_deref())).collect();
-    assert_eq!(outcomes, [(C1, Some("no-answer")), (C2, Some("answered"))]);
+    let outcomes: Vec<_> = attempts.iter().map(|a| (a.number.as_str(), a.outcome)).collect();
+    assert_eq!(outcomes, [(C1, Some(CallOutcome::NoAnswer)), (C2, Some(CallOutcome::Answered))]);
     assert_eq!(attempts[1].answered_by.as_deref(), Some("human"));
     assert_eq!(attempts[1].duration, Some(1));
     let incident = engine.journal.incident(alert).await.unwrap().unwrap();
     assert_eq!((incident.state, incident.escalation, incident.acknowledged_by), (IncidentState::Acknowledged, EscalationState::Answered, Some(shown(C2))));
     let deliveries = deliveries_final(&engine, alert, 2).await;
-    assert!(deliveries.iter().all(|d| d.state == "read" && d.sid.as_deref().is_some_and(|s| s.starts_with("SM"))));
+    assert!(deliveries.iter().all(|d| d.state == DeliveryState::Read && d.sid.as_deref().is_some_and(|s| s.starts_with("SM"))));
     engine.stop(WAIT).await;
 }
 
@@ -147,7 +148,7 @@ async fn voicemail_is_hung_up_and_the_queue_goes_on() {
     assert_eq!(s.fake.called_numbers(), [C1, C2]);
     assert!(s.fake.hung_up(C1), "the machine was hung up on");
     let attempts = engine.journal.calls_of(alert).await.unwrap();
-    assert_eq!(attempts[0].outcome.as_deref(), Some("machine"));
+    assert_eq!(attempts[0].outcome, Some(CallOutcome::Machine));
     assert_eq!(attempts[0].answered_by.as_deref(), Some("machine_start"));
     engine.stop(WAIT).await;
 }
@@ -169,7 +170,8 @@ async fn rounds_repeat_after_the_pause_then_nobody_answered_is_recorded() {
     let incident = engine.journal.incident(alert).await.unwrap().unwrap();
     assert_eq!((incident.state, incident.escalation), (IncidentState::Open, EscalationState::Unanswered), "still open: nobody took it");
     let outcomes: Vec<_> = engine.journal.calls_of(alert).await.unwrap().into_iter().map(|a| a.outcome.unwrap()).collect();
-    assert_eq!(outcomes, ["no-answer", "busy", "failed", "no-answer", "busy", "failed"]);
+    use CallOutcome::{Busy, Failed, NoAnswer};
+    assert_eq!(outcomes, [NoAnswer, Busy, Failed, NoAnswer, Busy, Failed]);
     engine.stop(WAIT).await;
 }
 
@@ -183,7 +185,7 @@ async fn unknown_machine_detection_is_not_a_person_but_a_late_human_is() {
     let (alert, outcome, by) = escalation_end(&mut rx).await;
     assert_eq!((outcome.as_str(), by), ("answered", Some(shown(C2))));
     let outcomes: Vec<_> = engine.journal.calls_of(alert).await.unwrap().into_iter().map(|a| a.outcome.unwrap()).collect();
-    assert_eq!(outcomes, ["unconfirmed", "answered"]);
+    assert_eq!(outcomes, [CallOutcome::Unconfirmed, CallOutcome::Answered]);
     engine.stop(WAIT).await;
 }
 
@@ -199,7 +201,7 @@ async fn dry_run_sends_nothing_and_journals_what_would_be_sent() {
     })
     .await;
     let deliveries = deliveries_final(&engine, incident, 2).await;
-    assert!(deliveries.iter().all(|d| d.state == "dry_run"));
+    assert!(deliveries.iter().all(|d| d.state == DeliveryState::DryRun));
     assert!(s.fake.requests().is_empty(), "dry run made no HTTP request");
     let events = engine.journal.engine_events(50).await.unwrap();
     assert!(events.iter().any(|e| e.kind == "dry_run_call" && e.detail.contains("<Say voice=\"Polly.Camila\"")));
@@ -301,9 +303,9 @@ async fn whatsapp_failures_are_journaled_with_twilios_code_and_advice() {
     let (alert, ..) = escalation_end(&mut rx).await;
     let deliveries = deliveries_final(&engine, alert, 2).await;
     let failed = deliveries.iter().find(|d| d.recipient == WA2).unwrap();
-    assert_eq!((failed.state.as_str(), failed.error_code), ("failed", Some(63015)));
+    assert_eq!((failed.state, failed.error_code), (DeliveryState::Failed, Some(63015)));
     let ok = deliveries.iter().find(|d| d.recipient == WA1).unwrap();
-    assert_eq!(ok.state, "read");
+    assert_eq!(ok.state, DeliveryState::Read);
     engine.stop(WAIT).await;
 }
 
@@ -360,7 +362,7 @@ async fn templates_carry_the_alert_as_variables_and_refusals_are_not_retried() {
     let deliveries = deliveries_final(&engine, alert, 2).await;
     let posts: Vec<_> = s.fake.creations("Messages").into_iter().filter(|m| m.param("ContentVariables").is_some_and(|v| v.contains("Responda"))).collect();
     assert_eq!(posts.len(), 2, "the refused message was not sent again");
-    let refused: Vec<_> = deliveries.iter().filter(|d| d.state == "error").collect();
+    let refused: Vec<_> = deliveries.iter().filter(|d| d.state == DeliveryState::Error).collect();
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0].error_code, Some(21211));
     assert!(refused[0].error_message.as_deref().unwrap().contains("whatsapp.to"), "{:?}", refused[0].error_message);
@@ -422,7 +424,7 @@ async fn a_call_whose_state_twilio_will_not_give_is_given_up_and_the_queue_goes_
     let (incident, outcome, by) = escalation_end(&mut rx).await;
     assert_eq!((outcome.as_str(), by), ("answered", Some(shown(C2))), "the queue went on to the next number");
     let calls = engine.journal.calls_of(incident).await.unwrap();
-    assert_eq!(calls[0].outcome.as_deref(), Some("error"));
+    assert_eq!(calls[0].outcome, Some(CallOutcome::Error));
     assert!(calls[0].error_message.as_deref().unwrap().contains("did not give this call's state"), "{:?}", calls[0].error_message);
     engine.stop(WAIT).await;
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use sentinela_engine::events::EngineEvent;
 use sentinela_engine::incident::{AckVia, IncidentEventKind, IncidentState, MessagePurpose, ResolveVia};
-use sentinela_engine::journal::AlertJournal;
+use sentinela_engine::journal::{AlertJournal, CallOutcome, CallState, DeliveryState};
 use sentinela_engine::runner::RunningEngine;
 use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::headless::{self, text};
@@ -81,7 +81,7 @@ async fn each_familys_alarm_repeats_and_recovery_are_one_incident_ended_by_the_r
         // The first call of this incident is ringing before the repeats and the recovery.
         wait_for(&format!("{family}: a call ringing"), WAIT, || async {
             let calls = engine.journal.calls_of(id).await.unwrap();
-            calls.iter().any(|c| c.state == "ringing").then_some(())
+            calls.iter().any(|c| c.state == CallState::Ringing).then_some(())
         })
         .await;
         s.server.append("INBOX", &plain(SENSOR, repeat1, "leitura do sensor")).await;
@@ -101,7 +101,7 @@ async fn each_familys_alarm_repeats_and_recovery_are_one_incident_ended_by_the_r
         })
         .await;
         assert_eq!(calls.len(), 1, "{family}: no call after the recovery: {calls:?}");
-        assert_eq!(calls[0].outcome.as_deref(), Some("canceled"), "{family}");
+        assert_eq!(calls[0].outcome, Some(CallOutcome::Canceled), "{family}");
         for to in [WA1, WA2] {
             wait_for(&format!("{family}: Resolvido to {to}"), WAIT, || async { (told(&s.fake, to, "✅ Resolvido") == n + 1).then_some(()) }).await;
             assert_eq!(told(&s.fake, to, "🚨"), n + 1, "{family}: one alarm message per incident, none per repeat");
@@ -163,7 +163,7 @@ async fn an_ack_typed_in_the_cli_stops_a_running_engines_calls_within_two_second
     s.server.append("INBOX", &plain(SENSOR, "ALERTA Umidade Sala 3 alta 90%", "x")).await;
     let id = incident_event(&mut rx, "opened", IncidentEventKind::Opened).await;
     wait_for("a call ringing", WAIT, || async {
-        engine.journal.calls_of(id).await.unwrap().iter().any(|c| c.state == "ringing").then_some(())
+        engine.journal.calls_of(id).await.unwrap().iter().any(|c| c.state == CallState::Ringing).then_some(())
     })
     .await;
     let out = headless::command().args(["ack", &id.to_string(), "--by", "Ana", "--data-dir"]).arg(s.data.path()).output().unwrap();
@@ -249,7 +249,7 @@ async fn a_flood_is_bounded_per_person_and_a_new_alarm_is_spoken_in_the_next_cal
     }
     let gathered = engine.journal.incidents(1, None, false).await.unwrap()[0].id;
     let d = engine.journal.deliveries_of(gathered).await.unwrap();
-    assert!(d.iter().all(|d| d.purpose == MessagePurpose::Alarm && d.state == "gathered"), "{d:?}");
+    assert!(d.iter().all(|d| d.purpose == MessagePurpose::Alarm && d.state == DeliveryState::Gathered), "{d:?}");
     engine.stop(WAIT).await;
 }
 

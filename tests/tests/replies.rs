@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use sentinela_engine::events::EngineEvent;
 use sentinela_engine::incident::{AckVia, EscalationState, IncidentEventKind, IncidentState};
+use sentinela_engine::journal::CallState;
 use sentinela_engine::notify::{NotifyTiming, ReplyPolling};
 use sentinela_engine::runner::RunningEngine;
 use sentinela_tests::dovecot::SENSOR;
@@ -55,7 +56,7 @@ async fn opened(rx: &mut broadcast::Receiver<EngineEvent>) -> i64 {
 async fn alarmed(s: &Scenario, engine: &RunningEngine, id: i64) {
     wait_for("the alarm sent to both and a call ringing", WAIT, || async {
         let sent = engine.journal.deliveries_of(id).await.unwrap().iter().filter(|d| d.sid.is_some()).count();
-        let ringing = engine.journal.calls_of(id).await.unwrap().iter().any(|c| c.state == "ringing");
+        let ringing = engine.journal.calls_of(id).await.unwrap().iter().any(|c| c.state == CallState::Ringing);
         (sent == 2 && ringing).then_some(())
     })
     .await;

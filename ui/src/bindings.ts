@@ -33,20 +33,19 @@ export type CallAttempt = { id: number,
 /**
  * How many times the queue had gone through the list for these incidents before.
  */
-round: number, position: number, number: string, 
+round: number, position: number, number: string, state: CallState, sid: string | null, answered_by: string | null, duration: number | null, 
 /**
- * `placing` (request under way), then Twilio's call status, or `error` / `dry_run`.
+ * Set once the attempt is over.
  */
-state: string, sid: string | null, answered_by: string | null, duration: number | null, 
-/**
- * Set once the attempt is over: `answered`, `machine`, `unconfirmed`, `no-answer`, `busy`,
- * `failed`, `canceled`, `error`, `dry_run`.
- */
-outcome: string | null, error_code: number | null, error_message: string | null, updated_at: string, 
+outcome: CallOutcome | null, error_code: number | null, error_message: string | null, updated_at: string, 
 /**
  * The incidents this call speaks, newest first.
  */
 incidents: Array<number>, };
+
+export type CallOutcome = "answered" | "machine" | "unconfirmed" | "no-answer" | "busy" | "failed" | "canceled" | "error" | "dry_run";
+
+export type CallState = "placing" | "queued" | "ringing" | "in-progress" | "completed" | "busy" | "failed" | "no-answer" | "canceled" | "error" | "dry_run" | "unknown";
 
 export type CallsConfig = { from: string, 
 /**
@@ -86,17 +85,13 @@ incident_id: number | null, purpose: MessagePurpose, recipient: string,
 /**
  * The first line (or the template's first variable).
  */
-headline: string, detail: string, 
-/**
- * `pending` (owed), `sending` (request under way), `gathered` (waiting for a digest),
- * `digested` (sent inside one), then Twilio's status (`queued`, `sent`, `delivered`,
- * `read`, `failed`, `undelivered`), or `canceled` / `error` / `dry_run`.
- */
-state: string, sid: string | null, error_code: number | null, error_message: string | null, updated_at: string, 
+headline: string, detail: string, state: DeliveryState, sid: string | null, error_code: number | null, error_message: string | null, updated_at: string, 
 /**
  * The incident is the operator's test.
  */
 test: boolean, };
+
+export type DeliveryState = "pending" | "sending" | "gathered" | "digested" | "queued" | "accepted" | "scheduled" | "sent" | "delivered" | "read" | "failed" | "undelivered" | "partially_delivered" | "receiving" | "received" | "canceled" | "error" | "dry_run" | "unknown";
 
 export type EngineEvent = { "event": "mailbox" } & MailboxState | { "event": "checked", at: string, matching_unseen: number, } | { "event": "sensor_heard", newest: string | null, } | { "event": "alert_recorded" } & AlertNotice | { "event": "delivery" } & Delivery | { "event": "call" } & CallAttempt | { "event": "escalation_started", incident_id: number, } | { "event": "incident" } & IncidentChange | { "event": "twilio" } & TwilioState | { "event": "pause" } & PauseState | { "event": "watch_alarm" } & WatchAlarm | { "event": "manager_failed", manager: string, reason: string, restart_in_secs: number, } | { "event": "manager_restarted", manager: string, };
 

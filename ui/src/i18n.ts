@@ -1,5 +1,9 @@
 // The windows' words in Portuguese (default when the system language is Portuguese) and English.
-import type { AckVia, AlertKind, IncidentEventKind, IncidentState, Lang, MessagePurpose, ResolveVia } from "./ipc";
+import type { AckVia, AlertKind, CallOutcome, CallState, DeliveryState, IncidentEventKind, IncidentState, Lang, MessagePurpose, ResolveVia } from "./ipc";
+
+/** Words for every state the journal records for a message or a call (a state added in Rust fails
+ * the typecheck until it has words here), and for the few more a test report may show. */
+type StateWords = Record<DeliveryState | CallState | CallOutcome, string> & Record<string, string>;
 
 const pt = {
   settings: "Configurações", history: "Histórico", save: "Salvar", saved: "Salvo. O Sentinela já está usando as novas configurações.",
@@ -52,13 +56,15 @@ const pt = {
   heartbeat: "Sinal de vida", heartbeat_url: "URL de monitoramento (Healthchecks, Uptime Kuma…)", heartbeat_every_mins: "Avisar a URL a cada (min)",
   heartbeat_whatsapp_to: "WhatsApp diário \"Sentinela ativo\" para (um por linha)", heartbeat_daily_at: "Horário do WhatsApp diário (HH:MM)",
   // Call and WhatsApp states as the journal records them (Twilio's words and the engine's own).
-  states: {
+  states: ({
     placing: "discando", queued: "na fila", initiated: "iniciada", ringing: "tocando", "in-progress": "em andamento",
     completed: "concluída", answered: "atendida", machine: "secretária eletrônica", unconfirmed: "atendida, sem confirmar que por uma pessoa",
     "no-answer": "não atendeu", busy: "ocupado", failed: "falhou", canceled: "cancelada", error: "recusada pelo Twilio",
     dry_run: "simulação", pending: "pendente", sending: "enviando", accepted: "aceita", sent: "enviada", delivered: "entregue",
     read: "lida", undelivered: "não entregue", gathered: "aguardando o resumo", digested: "enviada no resumo",
-  } as Record<string, string>,
+    scheduled: "agendada", partially_delivered: "entregue em parte", receiving: "recebendo", received: "recebida",
+    unknown: "situação desconhecida",
+  } satisfies StateWords) as StateWords,
   answered_by_kinds: {
     human: "pessoa", machine_start: "secretária eletrônica", machine_end_beep: "secretária eletrônica",
     machine_end_silence: "secretária eletrônica", machine_end_other: "secretária eletrônica", fax: "fax", unknown: "não identificado",
@@ -123,6 +129,8 @@ const en: Words = {
     "no-answer": "no answer", busy: "busy", failed: "failed", canceled: "canceled", error: "refused by Twilio",
     dry_run: "dry run", pending: "pending", sending: "sending", accepted: "accepted", sent: "sent", delivered: "delivered",
     read: "read", undelivered: "undelivered", gathered: "waiting for the digest", digested: "sent in the digest",
+    scheduled: "scheduled", partially_delivered: "partially delivered", receiving: "receiving", received: "received",
+    unknown: "unknown state",
   },
   answered_by_kinds: {
     human: "person", machine_start: "voicemail", machine_end_beep: "voicemail", machine_end_silence: "voicemail",

@@ -7,6 +7,9 @@
 //! world (the headless logger, the desktop shell) what is happening; [`health`] says loudly when
 //! it cannot do its job, and [`heartbeat`] tells someone outside that it is alive.
 
+#[macro_use]
+mod text_enum;
+
 pub mod config;
 pub mod engine_lock;
 pub mod events;

@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sentinela_engine::config::Config;
 use sentinela_engine::events::EventBus;
 use sentinela_engine::imap::probe;
-use sentinela_engine::journal::AlertJournal;
+use sentinela_engine::journal::{AlertJournal, CallOutcome};
 use sentinela_engine::paths;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_engine::secrets;
@@ -397,7 +397,7 @@ async fn incidents(data_dir: Option<PathBuf>, json: bool, open: bool, limit: usi
                 c.round + 1,
                 c.position + 1,
                 c.number,
-                c.outcome.as_deref().unwrap_or(&c.state),
+                c.outcome.map_or(c.state.as_str(), CallOutcome::as_str),
                 c.answered_by.as_deref().map(|b| format!(", answered by {b}")).unwrap_or_default(),
                 c.duration.map(|d| format!(", {d} s")).unwrap_or_default()
             );

@@ -961,7 +961,7 @@ fn plan_digests(tx: &Transaction<'_>, now: DateTime<Utc>) -> rusqlite::Result<us
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::{MailboxUid, NewAlert, RecordOutcome};
+    use crate::journal::{CallOutcome, DeliveryState, MailboxUid, NewAlert, RecordOutcome};
     use crate::mail::parse_alert_mail;
 
     const TO: [&str; 2] = ["+5511999990001", "+5511999990002"];
@@ -1000,12 +1000,12 @@ mod tests {
         j.plan(policy(now)).await.unwrap();
         let id = j.incidents(1, None, false).await.unwrap()[0].id;
         for d in j.deliveries_of(id).await.unwrap() {
-            j.update_delivery(d.id, "sent", Some(format!("SM{}", d.id)), None).await.unwrap();
+            j.update_delivery(d.id, DeliveryState::Sent, Some(format!("SM{}", d.id)), None).await.unwrap();
         }
         id
     }
 
-    async fn purposes(j: &AlertJournal, incident: IncidentId) -> Vec<(String, MessagePurpose, String)> {
+    async fn purposes(j: &AlertJournal, incident: IncidentId) -> Vec<(String, MessagePurpose, DeliveryState)> {
         j.deliveries_of(incident).await.unwrap().into_iter().map(|d| (d.recipient, d.purpose, d.state)).collect()
     }
 
@@ -1029,7 +1029,7 @@ mod tests {
 
         // The alarm reached both (sent): the recovery tells both.
         for d in j.deliveries_of(id).await.unwrap() {
-            j.update_delivery(d.id, "sent", Some(format!("SM{}", d.id)), None).await.unwrap();
+            j.update_delivery(d.id, DeliveryState::Sent, Some(format!("SM{}", d.id)), None).await.unwrap();
         }
         record(&j, 4, "Temperatura Rack-A Normal 24.0 C").await;
         let report = j.plan(policy(Utc::now())).await.unwrap();
@@ -1063,7 +1063,7 @@ mod tests {
         let report = j.plan(policy(Utc::now())).await.unwrap();
         assert_eq!(report.new_deliveries, 0);
         let id = j.incidents(1, None, false).await.unwrap()[0].id;
-        assert!(purposes(&j, id).await.iter().all(|p| p.1 == MessagePurpose::Alarm && p.2 == "canceled"));
+        assert!(purposes(&j, id).await.iter().all(|p| p.1 == MessagePurpose::Alarm && p.2 == DeliveryState::Canceled));
     }
 
     #[tokio::test]
@@ -1256,7 +1256,7 @@ mod tests {
         assert_eq!((live.state, live.escalation), (IncidentState::Open, EscalationState::Owed));
         let detail = j.incident_detail(answered.id).await.unwrap().unwrap();
         assert_eq!(detail.whatsapp[0].sid.as_deref(), Some("SM1"));
-        assert_eq!(detail.calls[0].outcome.as_deref(), Some("answered"));
+        assert_eq!(detail.calls[0].outcome, Some(CallOutcome::Answered));
         let unfinished = j.unfinished_call().await.unwrap().unwrap();
         assert_eq!((unfinished.sid.as_deref(), unfinished.incidents.clone()), (Some("CA2"), vec![live.id]), "the ringing call is followed");
         assert_eq!(j.place_unplaced(&IncidentRules::default()).await.unwrap(), 1);

@@ -21,7 +21,7 @@ pub use incidents::{
     SpokenIncident,
 };
 pub use heartbeat::DayCounts;
-pub use notifications::{CallAttempt, CallUpdate, Delivery};
+pub use notifications::{CallAttempt, CallOutcome, CallState, CallUpdate, Delivery, DeliveryState};
 pub use pause::PauseState;
 pub use rejected::RejectedMail;
 pub use replies::{Reply, ReplyOutcome};

@@ -11,6 +11,137 @@ use serde::Serialize;
 
 use super::{parse_ts, ts, AlertJournal, JournalError};
 use crate::incident::{IncidentId, MessagePurpose};
+use crate::twilio::{CallStatus, MessageStatus};
+
+text_enum! {
+    /// Where one WhatsApp message stands: the engine's own words until Twilio has it, then
+    /// Twilio's status as last read.
+    pub enum DeliveryState {
+        /// Owed: planned, not sent yet.
+        Pending = "pending",
+        /// The request is under way, Twilio's answer not journaled yet (with a SID: Twilio's own
+        /// `sending`).
+        Sending = "sending",
+        /// Held back by the flood limit, waiting for the person's digest.
+        Gathered = "gathered",
+        /// Sent inside a digest.
+        Digested = "digested",
+        Queued = "queued",
+        Accepted = "accepted",
+        Scheduled = "scheduled",
+        Sent = "sent",
+        Delivered = "delivered",
+        Read = "read",
+        Failed = "failed",
+        Undelivered = "undelivered",
+        PartiallyDelivered = "partially_delivered",
+        Receiving = "receiving",
+        Received = "received",
+        Canceled = "canceled",
+        /// Twilio refused it, or it could not be sent.
+        Error = "error",
+        /// `twilio.dry_run`: journaled, not sent.
+        DryRun = "dry_run",
+        /// A status this version does not know.
+        Unknown = "unknown",
+    } else Unknown
+}
+
+impl DeliveryState {
+    /// After these nothing more is sent or followed.
+    pub const FINAL: [DeliveryState; 7] = [
+        DeliveryState::Read,
+        DeliveryState::Failed,
+        DeliveryState::Undelivered,
+        DeliveryState::Canceled,
+        DeliveryState::Error,
+        DeliveryState::DryRun,
+        DeliveryState::Digested,
+    ];
+
+    pub fn is_final(self) -> bool {
+        Self::FINAL.contains(&self)
+    }
+}
+
+impl From<MessageStatus> for DeliveryState {
+    fn from(status: MessageStatus) -> Self {
+        match status {
+            MessageStatus::Queued => DeliveryState::Queued,
+            MessageStatus::Sending => DeliveryState::Sending,
+            MessageStatus::Sent => DeliveryState::Sent,
+            MessageStatus::Failed => DeliveryState::Failed,
+            MessageStatus::Delivered => DeliveryState::Delivered,
+            MessageStatus::Undelivered => DeliveryState::Undelivered,
+            MessageStatus::Receiving => DeliveryState::Receiving,
+            MessageStatus::Received => DeliveryState::Received,
+            MessageStatus::Accepted => DeliveryState::Accepted,
+            MessageStatus::Scheduled => DeliveryState::Scheduled,
+            MessageStatus::Read => DeliveryState::Read,
+            MessageStatus::PartiallyDelivered => DeliveryState::PartiallyDelivered,
+            MessageStatus::Canceled => DeliveryState::Canceled,
+            MessageStatus::Unknown => DeliveryState::Unknown,
+        }
+    }
+}
+
+text_enum! {
+    /// Where one call stands: `placing` until Twilio has it, then Twilio's status as last read.
+    pub enum CallState {
+        /// The request is under way, Twilio's answer not journaled yet.
+        Placing = "placing",
+        Queued = "queued",
+        Ringing = "ringing",
+        InProgress = "in-progress",
+        Completed = "completed",
+        Busy = "busy",
+        Failed = "failed",
+        NoAnswer = "no-answer",
+        Canceled = "canceled",
+        /// Twilio refused it, or its state could not be had.
+        Error = "error",
+        /// `twilio.dry_run`: journaled, not called.
+        DryRun = "dry_run",
+        /// A status this version does not know.
+        Unknown = "unknown",
+    } else Unknown
+}
+
+impl From<CallStatus> for CallState {
+    fn from(status: CallStatus) -> Self {
+        match status {
+            CallStatus::Queued => CallState::Queued,
+            CallStatus::Ringing => CallState::Ringing,
+            CallStatus::InProgress => CallState::InProgress,
+            CallStatus::Completed => CallState::Completed,
+            CallStatus::Busy => CallState::Busy,
+            CallStatus::Failed => CallState::Failed,
+            CallStatus::NoAnswer => CallState::NoAnswer,
+            CallStatus::Canceled => CallState::Canceled,
+            CallStatus::Unknown => CallState::Unknown,
+        }
+    }
+}
+
+text_enum! {
+    /// How one call attempt ended, for the queue.
+    pub enum CallOutcome {
+        /// A person answered (or, without `require_human`, anything answered).
+        Answered = "answered",
+        /// Voicemail, an answering machine or a fax: hung up, the queue goes on.
+        Machine = "machine",
+        /// Answered, but machine detection could not tell who (`unknown`): not counted, see README.
+        Unconfirmed = "unconfirmed",
+        NoAnswer = "no-answer",
+        Busy = "busy",
+        Failed = "failed",
+        Canceled = "canceled",
+        /// Twilio refused to place the call (bad number, permissions…), or its state could not be had.
+        Error = "error",
+        /// `twilio.dry_run`: nothing was called.
+        DryRun = "dry_run",
+    }
+}
 
 /// One WhatsApp message to one recipient.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,10 +155,7 @@ pub struct Delivery {
     /// The first line (or the template's first variable).
     pub headline: String,
     pub detail: String,
-    /// `pending` (owed), `sending` (request under way), `gathered` (waiting for a digest),
-    /// `digested` (sent inside one), then Twilio's status (`queued`, `sent`, `delivered`,
-    /// `read`, `failed`, `undelivered`), or `canceled` / `error` / `dry_run`.
-    pub state: String,
+    pub state: DeliveryState,
     pub sid: Option<String>,
     pub error_code: Option<i64>,
     pub error_message: Option<String>,
@@ -45,23 +173,18 @@ pub struct CallAttempt {
     pub round: u32,
     pub position: u32,
     pub number: String,
-    /// `placing` (request under way), then Twilio's call status, or `error` / `dry_run`.
-    pub state: String,
+    pub state: CallState,
     pub sid: Option<String>,
     pub answered_by: Option<String>,
     pub duration: Option<u32>,
-    /// Set once the attempt is over: `answered`, `machine`, `unconfirmed`, `no-answer`, `busy`,
-    /// `failed`, `canceled`, `error`, `dry_run`.
-    pub outcome: Option<String>,
+    /// Set once the attempt is over.
+    pub outcome: Option<CallOutcome>,
     pub error_code: Option<i64>,
     pub error_message: Option<String>,
     pub updated_at: DateTime<Utc>,
     /// The incidents this call speaks, newest first.
     pub incidents: Vec<IncidentId>,
 }
-
-/// Delivery states after which nothing more is sent or followed.
-pub const FINAL_DELIVERY_STATES: &[&str] = &["read", "failed", "undelivered", "canceled", "error", "dry_run", "digested"];
 
 const DELIVERY_COLUMNS: &str = "d.id, d.incident_id, d.purpose, d.recipient, d.headline, d.detail, d.state, d.sid, d.error_code,
     d.error_message, d.updated_at, COALESCE(i.is_test, 0)";
@@ -107,15 +230,37 @@ fn call_row(r: &Row<'_>) -> rusqlite::Result<CallAttempt> {
 }
 
 /// What changed in a call attempt.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CallUpdate {
-    pub state: String,
+    pub state: CallState,
     pub sid: Option<String>,
     pub answered_by: Option<String>,
     pub duration: Option<u32>,
-    pub outcome: Option<String>,
+    pub outcome: Option<CallOutcome>,
     pub error_code: Option<i64>,
     pub error_message: Option<String>,
+}
+
+impl CallUpdate {
+    /// A new state from Twilio (or ours), nothing else learned.
+    pub fn state(state: CallState) -> Self {
+        CallUpdate { state, sid: None, answered_by: None, duration: None, outcome: None, error_code: None, error_message: None }
+    }
+
+    /// The attempt ends without Twilio saying more (canceled before it was placed, a dry run,
+    /// an error): its state says the same as its outcome.
+    pub fn ended(outcome: CallOutcome, error_message: Option<String>) -> Self {
+        let state = match outcome {
+            CallOutcome::Canceled => CallState::Canceled,
+            CallOutcome::DryRun => CallState::DryRun,
+            CallOutcome::NoAnswer => CallState::NoAnswer,
+            CallOutcome::Busy => CallState::Busy,
+            CallOutcome::Failed => CallState::Failed,
+            CallOutcome::Error => CallState::Error,
+            CallOutcome::Answered | CallOutcome::Machine | CallOutcome::Unconfirmed => CallState::Completed,
+        };
+        CallUpdate { outcome: Some(outcome), error_message, ..CallUpdate::state(state) }
+    }
 }
 
 impl AlertJournal {
@@ -141,7 +286,7 @@ impl AlertJournal {
     /// ones worth following. Older ones stay as they are (no request for last year's messages).
     pub async fn deliveries_to_follow(&self, since: DateTime<Utc>) -> Result<Vec<Delivery>, JournalError> {
         self.call(move |conn| {
-            let finals = FINAL_DELIVERY_STATES.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ");
+            let finals = DeliveryState::FINAL.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ");
             let mut stmt = conn.prepare(&format!(
                 "SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM}
                  WHERE d.sid IS NOT NULL AND d.state NOT IN ({finals}) AND d.sent_at >= ?1 ORDER BY d.id"
@@ -156,11 +301,10 @@ impl AlertJournal {
     pub async fn update_delivery(
         &self,
         id: i64,
-        state: &str,
+        state: DeliveryState,
         sid: Option<String>,
         error: Option<(Option<i64>, String)>,
     ) -> Result<Delivery, JournalError> {
-        let state = state.to_owned();
         self.call(move |conn| {
             let (code, message) = error.map(|(c, m)| (c, Some(m))).unwrap_or((None, None));
             let now = ts(Utc::now());
@@ -233,8 +377,8 @@ impl AlertJournal {
             let tx = conn.transaction()?;
             let now = ts(Utc::now());
             tx.execute(
-                "INSERT INTO calls (round, position, number, state, created_at, updated_at) VALUES (?1, ?2, ?3, 'placing', ?4, ?4)",
-                params![round, position, number, now],
+                "INSERT INTO calls (round, position, number, state, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![round, position, number, CallState::Placing, now],
             )?;
             let id = tx.last_insert_rowid();
             for incident in &speaks {
@@ -265,5 +409,44 @@ impl AlertJournal {
             conn.query_row(&format!("SELECT {CALL_COLUMNS} FROM calls c WHERE c.id = ?1"), [attempt_id], call_row)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twilios_statuses_are_journaled_in_twilios_spelling() {
+        // What older versions wrote (Twilio's own words) must read back as the same state.
+        use MessageStatus as M;
+        for m in [M::Queued, M::Sending, M::Sent, M::Failed, M::Delivered, M::Undelivered, M::Receiving, M::Received, M::Accepted, M::Scheduled, M::Read, M::PartiallyDelivered, M::Canceled, M::Unknown] {
+            assert_eq!(DeliveryState::from(m).as_str(), m.as_str());
+        }
+        use CallStatus as C;
+        for c in [C::Queued, C::Ringing, C::InProgress, C::Completed, C::Busy, C::Failed, C::NoAnswer, C::Canceled, C::Unknown] {
+            assert_eq!(CallState::from(c).as_str(), c.as_str());
+        }
+    }
+
+    #[test]
+    fn a_status_this_version_does_not_know_is_read_as_unknown() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let delivery = |s: &str| -> DeliveryState { conn.query_row("SELECT ?1", [s], |r| r.get(0)).unwrap() };
+        assert_eq!((delivery("read"), delivery("pending")), (DeliveryState::Read, DeliveryState::Pending));
+        assert_eq!(delivery("a_status_twilio_adds_next_year"), DeliveryState::Unknown);
+        let call: CallState = conn.query_row("SELECT 'initiated'", [], |r| r.get(0)).unwrap();
+        assert_eq!(call, CallState::Unknown);
+        // The engine's own words stay strict: a wrong one is a bug, not news from Twilio.
+        let outcome: rusqlite::Result<CallOutcome> = conn.query_row("SELECT 'maybe'", [], |r| r.get(0));
+        assert!(outcome.is_err());
+    }
+
+    #[test]
+    fn an_ended_update_says_the_same_in_its_state() {
+        assert_eq!(CallUpdate::ended(CallOutcome::Canceled, None).state, CallState::Canceled);
+        assert_eq!(CallUpdate::ended(CallOutcome::DryRun, None).state, CallState::DryRun);
+        let refused = CallUpdate::ended(CallOutcome::Error, Some("21211".into()));
+        assert_eq!((refused.state, refused.outcome, refused.error_message.as_deref()), (CallState::Error, Some(CallOutcome::Error), Some("21211")));
     }
 }

@@ -163,7 +163,7 @@ impl AlertJournal {
 mod tests {
     use super::*;
     use crate::incident::{IncidentRules, IncidentState};
-    use crate::journal::{MailboxUid, NewAlert, PlanPolicy};
+    use crate::journal::{DeliveryState, MailboxUid, NewAlert, PlanPolicy};
     use crate::mail::parse_alert_mail;
 
     const ANA: &str = "+5511999990001";
@@ -186,7 +186,7 @@ mod tests {
         .unwrap();
         let id = j.incidents(1, None, false).await.unwrap()[0].id;
         for d in j.deliveries_of(id).await.unwrap() {
-            j.update_delivery(d.id, "read", Some(format!("SM{}", d.id)), None).await.unwrap();
+            j.update_delivery(d.id, DeliveryState::Read, Some(format!("SM{}", d.id)), None).await.unwrap();
         }
         id
     }

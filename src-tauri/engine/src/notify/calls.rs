@@ -22,43 +22,9 @@ use super::{NotifyContext, Stopped};
 use crate::config::CallsConfig;
 use crate::events::EngineEvent;
 use crate::incident::IncidentEventKind;
-use crate::journal::{CallAttempt, CallUpdate, IncidentChange, SpokenIncident};
+pub use crate::journal::CallOutcome;
+use crate::journal::{CallAttempt, CallState, CallUpdate, IncidentChange, SpokenIncident};
 use crate::twilio::{twiml, Call, CallStatus, NewCall};
-
-/// How one attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallOutcome {
-    /// A person answered (or, without `require_human`, anything answered).
-    Answered,
-    /// Voicemail, an answering machine or a fax: hung up, the queue goes on.
-    Machine,
-    /// Answered, but machine detection could not tell who (`unknown`): not counted, see README.
-    Unconfirmed,
-    NoAnswer,
-    Busy,
-    Failed,
-    Canceled,
-    /// Twilio refused to place the call (bad number, permissions…).
-    Error,
-    /// `twilio.dry_run`: nothing was called.
-    DryRun,
-}
-
-impl CallOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallOutcome::Answered => "answered",
-            CallOutcome::Machine => "machine",
-            CallOutcome::Unconfirmed => "unconfirmed",
-            CallOutcome::NoAnswer => "no-answer",
-            CallOutcome::Busy => "busy",
-            CallOutcome::Failed => "failed",
-            CallOutcome::Canceled => "canceled",
-            CallOutcome::Error => "error",
-            CallOutcome::DryRun => "dry_run",
-        }
-    }
-}
 
 fn is_machine(answered_by: &str) -> bool {
     answered_by.starts_with("machine") || answered_by == "fax"
@@ -247,7 +213,7 @@ impl CallQueue {
             }
         };
         if call.sid.is_none() && matches!(outcome, CallOutcome::Canceled | CallOutcome::DryRun) {
-            self.update(call.id, CallUpdate { state: outcome.as_str().into(), outcome: Some(outcome.as_str().into()), ..Default::default() }).await;
+            self.update(call.id, CallUpdate::ended(outcome, None)).await;
         }
         self.after(&call, outcome).await;
         Ok(())
@@ -289,7 +255,7 @@ impl CallQueue {
         let owed: Vec<_> = spoken.iter().filter(|s| s.owed).map(|s| s.id).collect();
         ctx.journal_event(None, "dry_run_call", &format!("would call {} in this order, {} round(s), about incidents {owed:?}; TwiML: {twiml}", self.calls.to.join(", "), self.calls.rounds)).await;
         if let Ok(a) = ctx.journal.call_intent(0, 0, &self.calls.to[0], spoken.iter().map(|s| s.id).collect(), vec![]).await {
-            self.update(a.id, CallUpdate { state: "dry_run".into(), outcome: Some("dry_run".into()), ..Default::default() }).await;
+            self.update(a.id, CallUpdate::ended(CallOutcome::DryRun, None)).await;
         }
         if let Err(e) = ctx.journal.dry_run_escalations(owed.clone()).await {
             error!("journal: cannot record the dry run: {e}");
@@ -318,7 +284,7 @@ impl CallQueue {
                     ctx.health.ok(&ctx.events);
                     info!(to = %attempt.number, sid = %call.sid, incidents = ?attempt.incidents, "calling");
                     let a = self
-                        .update(attempt.id, CallUpdate { state: call.status.as_str().into(), sid: Some(call.sid.clone()), ..Default::default() })
+                        .update(attempt.id, CallUpdate { sid: Some(call.sid.clone()), ..CallUpdate::state(call.status.into()) })
                         .await
                         .unwrap_or(CallAttempt { sid: Some(call.sid.clone()), ..attempt });
                     return self.follow(a, changes).await;
@@ -330,7 +296,7 @@ impl CallQueue {
                     ctx.pause(ctx.timing.retry_wait).await?;
                     if !ctx.journal.call_wanted(attempt.id).await.unwrap_or(true) {
                         info!(to = %attempt.number, "no longer needed: the incidents were taken or resolved meanwhile");
-                        self.update(attempt.id, CallUpdate { state: "canceled".into(), outcome: Some(CallOutcome::Canceled.as_str().into()), ..Default::default() }).await;
+                        self.update(attempt.id, CallUpdate::ended(CallOutcome::Canceled, None)).await;
                         return Ok(CallOutcome::Canceled);
                     }
                 }
@@ -338,13 +304,7 @@ impl CallQueue {
                     error!(to = %attempt.number, "Twilio refused the call: {e}");
                     self.update(
                         attempt.id,
-                        CallUpdate {
-                            state: "error".into(),
-                            outcome: Some(CallOutcome::Error.as_str().into()),
-                            error_code: e.code().map(i64::from),
-                            error_message: Some(e.to_string()),
-                            ..Default::default()
-                        },
+                        CallUpdate { error_code: e.code().map(i64::from), ..CallUpdate::ended(CallOutcome::Error, Some(e.to_string())) },
                     )
                     .await;
                     return Ok(CallOutcome::Error);
@@ -363,7 +323,7 @@ impl CallQueue {
         // A call that Twilio never resolves must not hold the queue: give up well after the
         // ring timeout plus machine detection.
         let give_up_ringing = Instant::now() + std::time::Duration::from_secs(u64::from(self.calls.ring_secs) + 90);
-        let mut last_state = attempt.state.clone();
+        let mut last_state = attempt.state;
         let mut decided: Option<CallOutcome> = None;
         let mut canceling = false;
         // Since when Twilio has not told this call's state: a wait that must end.
@@ -391,7 +351,7 @@ impl CallQueue {
                 }
                 Err(e) if e.status() == Some(404) => {
                     error!(sid, "Twilio does not know this call (404): the attempt ends as an error");
-                    self.update(attempt.id, CallUpdate { state: "error".into(), outcome: Some(CallOutcome::Error.as_str().into()), error_message: Some(e.to_string()), ..Default::default() }).await;
+                    self.update(attempt.id, CallUpdate::ended(CallOutcome::Error, Some(e.to_string()))).await;
                     return Ok(CallOutcome::Error);
                 }
                 Err(e) => {
@@ -400,7 +360,7 @@ impl CallQueue {
                     if since.elapsed() >= ctx.timing.unreadable_call_budget {
                         let why = format!("Twilio did not give this call's state for {} s ({e}): the queue goes on without it", since.elapsed().as_secs());
                         error!(sid, to = %attempt.number, "{why}");
-                        self.update(attempt.id, CallUpdate { state: "error".into(), outcome: Some(CallOutcome::Error.as_str().into()), error_message: Some(why), ..Default::default() }).await;
+                        self.update(attempt.id, CallUpdate::ended(CallOutcome::Error, Some(why))).await;
                         return Ok(CallOutcome::Error);
                     }
                     warn!(sid, "cannot read the call's state: {e}");
@@ -417,16 +377,15 @@ impl CallQueue {
                 }
             }
             let verdict = judge(&call, self.calls.require_human);
-            if call.status.as_str() != last_state || (verdict.is_some() && decided.is_none()) {
-                last_state = call.status.as_str().to_owned();
+            if CallState::from(call.status) != last_state || (verdict.is_some() && decided.is_none()) {
+                last_state = call.status.into();
                 self.update(
                     attempt.id,
                     CallUpdate {
-                        state: last_state.clone(),
                         answered_by: call.answered_by.clone(),
                         duration: call.duration_secs(),
-                        outcome: if call.status.is_final() { verdict.or(decided).map(|o| o.as_str().to_owned()) } else { None },
-                        ..Default::default()
+                        outcome: if call.status.is_final() { verdict.or(decided) } else { None },
+                        ..CallUpdate::state(last_state)
                     },
                 )
                 .await;

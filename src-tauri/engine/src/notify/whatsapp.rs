@@ -19,7 +19,7 @@ use tracing::{error, info, warn};
 
 use super::{compose, NotifyContext, Stopped};
 use crate::events::EngineEvent;
-use crate::journal::Delivery;
+use crate::journal::{Delivery, DeliveryState};
 use crate::twilio::{MessageStatus, NewMessage};
 
 /// Messages being sent at once.
@@ -90,7 +90,7 @@ impl DeliveryDispatcher {
         let text = compose::whatsapp_text(d.purpose, &d.headline, &d.detail, d.test);
         let Some(client) = &ctx.client else {
             ctx.journal_event(None, "dry_run_whatsapp", &format!("to {} (incident {:?}): {text}", d.recipient, d.incident_id)).await;
-            self.update(d.id, "dry_run", None, None).await;
+            self.update(d.id, DeliveryState::DryRun, None, None).await;
             info!(incident = ?d.incident_id, to = %d.recipient, "dry run: WhatsApp not sent");
             return Ok(());
         };
@@ -101,15 +101,15 @@ impl DeliveryDispatcher {
             template: (!self.content_sid.is_empty()).then(|| (self.content_sid.clone(), compose::template_variables(&d.headline, &d.detail, d.test))),
         };
         // A message the previous run was sending may exist already: look before sending it.
-        let mut unsure_since = (d.state == "sending").then_some(d.updated_at);
+        let mut unsure_since = (d.state == DeliveryState::Sending).then_some(d.updated_at);
         // The intent is durable before the request leaves.
-        self.update(d.id, "sending", None, None).await;
+        self.update(d.id, DeliveryState::Sending, None, None).await;
         loop {
             match client.create_message(&message, unsure_since).await {
                 Ok(m) => {
                     ctx.health.ok(&ctx.events);
                     info!(incident = ?d.incident_id, purpose = %d.purpose, to = %d.recipient, sid = %m.sid, status = m.status.as_str(), "WhatsApp accepted by Twilio");
-                    self.update(d.id, m.status.as_str(), Some(m.sid.clone()), None).await;
+                    self.update(d.id, m.status.into(), Some(m.sid.clone()), None).await;
                     return Ok(());
                 }
                 Err(e) if e.is_transient() || e.is_auth() => {
@@ -120,19 +120,19 @@ impl DeliveryDispatcher {
                 }
                 Err(e) => {
                     error!(incident = ?d.incident_id, to = %d.recipient, "WhatsApp refused: {e}");
-                    self.update(d.id, "error", None, Some((e.code().map(i64::from), e.to_string()))).await;
+                    self.update(d.id, DeliveryState::Error, None, Some((e.code().map(i64::from), e.to_string()))).await;
                     return Ok(());
                 }
             }
         }
     }
 
-    async fn update(&self, id: i64, state: &str, sid: Option<String>, error: Option<(Option<i64>, String)>) -> Option<Delivery> {
+    async fn update(&self, id: i64, state: DeliveryState, sid: Option<String>, error: Option<(Option<i64>, String)>) -> Option<Delivery> {
         record(&self.ctx, id, state, sid, error).await
     }
 }
 
-async fn record(ctx: &NotifyContext, id: i64, state: &str, sid: Option<String>, error: Option<(Option<i64>, String)>) -> Option<Delivery> {
+async fn record(ctx: &NotifyContext, id: i64, state: DeliveryState, sid: Option<String>, error: Option<(Option<i64>, String)>) -> Option<Delivery> {
     match ctx.journal.update_delivery(id, state, sid, error).await {
         Ok(d) => {
             ctx.events.emit(EngineEvent::Delivery(d.clone()));
@@ -184,11 +184,11 @@ impl DeliveryFollower {
                         continue;
                     }
                 };
-                if m.status.as_str() == d.state {
+                if DeliveryState::from(m.status) == d.state {
                     continue;
                 }
                 let error = m.error_code.map(|c| (Some(c), m.error_message.clone().unwrap_or_else(|| crate::twilio::describe_code(c))));
-                let updated = record(ctx, d.id, m.status.as_str(), None, error).await;
+                let updated = record(ctx, d.id, m.status.into(), None, error).await;
                 if matches!(m.status, MessageStatus::Failed | MessageStatus::Undelivered) {
                     let why = updated.as_ref().and_then(|u| u.error_message.clone()).unwrap_or_default();
                     error!(to = %d.recipient, sid, code = ?m.error_code, "WhatsApp NOT delivered: {why}");
