@@ -102,16 +102,7 @@ impl Desktop {
         d.children.push(xvfb);
 
         let _ = d.command("dbus-update-activation-environment").args(["DISPLAY", "XDG_RUNTIME_DIR"]).status();
-        let mut keyring = d
-            .command("gnome-keyring-daemon")
-            .args(["--unlock", "--components=secrets"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("gnome-keyring-daemon");
-        use std::io::Write as _;
-        keyring.stdin.take().unwrap().write_all(b"keyring-pass").unwrap();
-        let _ = keyring.wait();
+        d.start_keyring(&[]);
         let notifications = d.path("notifications.log");
         let log = std::fs::File::create(&notifications).unwrap();
         let monitor = spawn(d.command("dbus-monitor").arg("interface='org.freedesktop.Notifications',member='Notify'").stdout(log));
@@ -147,6 +138,36 @@ impl Desktop {
         d.children.push(driver);
         wait_until("tauri-driver", Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", d.driver_port)).is_ok());
         d
+    }
+
+/// gnome-keyring's Secret Service, its login keyring unlocked with the password it reads on
+    /// stdin (as PAM does at login).
+    fn start_keyring(&self, extra: &[&str]) {
+        let mut keyring = self
+            .command("gnome-keyring-daemon")
+            .args(["--unlock", "--components=secrets"])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gnome-keyring-daemon");
+        use std::io::Write as _;
+        keyring.stdin.take().unwrap().write_all(b"keyring-pass").unwrap();
+        assert!(keyring.wait().unwrap().success(), "gnome-keyring-daemon started");
+    }
+
+    /// Locks the login keyring, as it is before the user's session unlocks it: a read then waits
+    /// for a password prompt.
+    pub fn lock_keyring(&self) {
+        let locked = self.gdbus("org.freedesktop.secrets", "/org/freedesktop/secrets", "org.freedesktop.Secret.Service.Lock", &["['/org/freedesktop/secrets/collection/login']"]);
+        assert!(locked.contains("collection/login"), "the login keyring locked: {locked}");
+    }
+
+    /// Unlocks the login keyring with its password, as a login does: a new daemon takes over
+    /// the bus name with the keyring open (the way PAM's gnome-keyring module starts it).
+    pub fn unlock_keyring(&self) {
+        self.start_keyring(&["--replace", "--daemonize"]);
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

@@ -37,6 +37,22 @@ fn launch(desktop: &Desktop, server: &Dovecot, with_password: bool) -> (std::pro
     (command.spawn().unwrap(), desktop.path("home/.local/share/br.sentinela.app/logs/sentinela.log"))
 }
 
+/// Stores the mailbox password in the desktop's Secret Service as another program would (not
+/// through Sentinela's window).
+fn store_password(desktop: &Desktop) {
+    let mut store = desktop
+        .command("secret-tool")
+        .args(["store", "--label=Sentinela imap-password", "service", "sentinela", "username", "imap-password", "target", "default"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        store.stdin.take().unwrap().write_all(PASSWORD.as_bytes()).unwrap();
+    }
+    assert!(store.wait().unwrap().success(), "secret-tool stored the password");
+}
+
 /// Opens the tray menu with a click on the icon and returns the menu's area.
 fn open_menu(x: &X11, icon: Area) -> Area {
     x.click(icon.centre());
@@ -125,20 +141,39 @@ fn a_failed_start_is_retried_until_the_secret_is_there() {
         std::fs::read_to_string(&log).is_ok_and(|l| l.contains("the engine could not start (trying again in 2 s)"))
     });
 
-    let mut store = desktop
-        .command("secret-tool")
-        .args(["store", "--label=Sentinela imap-password", "service", "sentinela", "username", "imap-password", "target", "default"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        store.stdin.take().unwrap().write_all(PASSWORD.as_bytes()).unwrap();
-    }
-    assert!(store.wait().unwrap().success(), "secret-tool stored the password");
+    store_password(&desktop);
     wait_until("watching, without a click", Duration::from_secs(60), || {
         std::fs::read_to_string(&log).is_ok_and(|l| l.contains("mailbox: watching"))
     });
+    let _ = app.kill();
+    let _ = app.wait();
+}
+
+/// A keyring still locked when the app starts (the session has not unlocked it yet): the read
+/// waits for a prompt, the start fails after its time limit and is tried again by itself; once
+/// the login unlocks the keyring, the app is watching without a click.
+#[test]
+fn a_start_blocked_by_a_locked_keyring_goes_on_once_it_is_unlocked() {
+    let server = Dovecot::start();
+    let desktop = Desktop::start_with(Tray::XEmbed);
+    store_password(&desktop);
+    desktop.lock_keyring();
+
+    let (mut app, log) = launch(&desktop, &server, false);
+    // Two refused starts (each waits out the keyring's 10 s limit): it goes on trying, ~25 s in.
+    wait_until("the start refused by the locked keyring, and refused again", Duration::from_secs(90), || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.matches("the engine could not start (trying again in").count() >= 2)
+    });
+    let before = std::fs::read_to_string(&log).unwrap();
+    assert!(!before.contains("mailbox: watching"), "nothing is watched while the keyring is locked:\n{before}");
+    assert!(before.contains("o cofre de senhas do sistema não pôde ser lido"), "the log says the keyring is the reason:\n{before}");
+
+    desktop.unlock_keyring();
+    wait_until("watching once the keyring is unlocked, without a click", Duration::from_secs(90), || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("mailbox: watching"))
+    });
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(!log.contains(PASSWORD), "no secret in the log");
     let _ = app.kill();
     let _ = app.wait();
 }
