@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use sentinela_engine::config::{CallsConfig, Config, FilterConfig, HeartbeatConfig, IncidentsConfig, MailboxConfig, Security, TwilioConfig, WhatsAppConfig};
-use sentinela_engine::events::{AlertNotice, EngineEvent, MailboxState, TwilioState};
+use sentinela_engine::events::{AlertNotice, EngineEvent, MailboxProblem, MailboxState, TwilioProblem, TwilioState};
 use sentinela_engine::health::WatchAlarm;
 use sentinela_engine::imap::ProbeReport;
 use sentinela_engine::incident::{AckVia, AlertKind, EscalationState, IncidentEventKind, IncidentState, MessagePurpose, ResolveVia};
@@ -70,8 +70,10 @@ fn generate() -> String {
     declare::<CallOutcome>(&mut d);
     declare::<EngineEvent>(&mut d);
     declare::<MailboxState>(&mut d);
+    declare::<MailboxProblem>(&mut d);
     declare::<AlertNotice>(&mut d);
     declare::<TwilioState>(&mut d);
+    declare::<TwilioProblem>(&mut d);
     declare::<PauseState>(&mut d);
     declare::<WatchAlarm>(&mut d);
     // Shell: command results and arguments, the one error type.

@@ -2,7 +2,7 @@
 //! e-mail), when its calls went unanswered, and when watching stops working or recovers. The
 //! e-mail's text is shown as plain text by the notification daemon.
 
-use sentinela_engine::events::{EngineEvent, TwilioState};
+use sentinela_engine::events::{EngineEvent, TwilioProblem, TwilioState};
 use sentinela_engine::incident::IncidentEventKind;
 use sentinela_engine::health::WatchAlarm;
 use tauri::{AppHandle, Manager};
@@ -87,7 +87,7 @@ pub fn on_event(app: &AppHandle, event: &EngineEvent) {
         EngineEvent::ManagerFailed { manager, reason, .. } => {
             show(app, lang.t(Key::ManagerStopped), &lang.explain(Problem::Manager { name: manager, reason }))
         }
-        EngineEvent::Twilio(TwilioState::Degraded { kind: "auth", message }) => {
+        EngineEvent::Twilio(TwilioState::Degraded { kind: TwilioProblem::Auth, message }) => {
             show(app, lang.t(Key::TwilioRefused), &lang.explain(Problem::TwilioCredentials(message)))
         }
         _ => {}

@@ -2,7 +2,7 @@
 //! Pure, so the rules are tested without a desktop.
 
 use chrono::{DateTime, Utc};
-use sentinela_engine::events::{EngineEvent, MailboxState, TwilioState};
+use sentinela_engine::events::{EngineEvent, MailboxProblem, MailboxState, TwilioProblem, TwilioState};
 use sentinela_engine::health::WatchAlarm;
 use sentinela_engine::journal::PauseState;
 use serde::{Deserialize, Serialize};
@@ -29,7 +29,7 @@ pub enum Problem<'a> {
     /// The engine could not start (a secret missing from the keyring, the journal, …).
     Start(&'a str),
     /// The mailbox cannot be watched; `kind` is the watcher's stable code (`connect`, `auth`, …).
-    Mailbox { kind: &'static str, message: &'a str },
+    Mailbox { kind: MailboxProblem, message: &'a str },
     TwilioCredentials(&'a str),
     /// Twilio has not answered for the alarm's threshold (network, 5xx, rate limits).
     TwilioUnreachable(&'a str),
@@ -125,7 +125,7 @@ impl EngineStatus {
             return Some(Problem::Journal(reason));
         }
         if let Some(MailboxState::Degraded { kind, message, .. }) = &self.mailbox {
-            return Some(Problem::Mailbox { kind, message });
+            return Some(Problem::Mailbox { kind: *kind, message });
         }
         if let Some((name, reason)) = &self.manager_failure {
             return Some(Problem::Manager { name, reason });
@@ -162,7 +162,7 @@ impl EngineStatus {
             EngineEvent::WatchAlarm(WatchAlarm::JournalRecovered) => self.journal_failing = None,
             EngineEvent::ManagerFailed { manager, reason, .. } => self.manager_failure = Some((manager.clone(), reason.clone())),
             EngineEvent::ManagerRestarted { .. } => self.manager_failure = None,
-            EngineEvent::Twilio(TwilioState::Degraded { kind: "auth", message }) => self.twilio_error = Some(message.clone()),
+            EngineEvent::Twilio(TwilioState::Degraded { kind: TwilioProblem::Auth, message }) => self.twilio_error = Some(message.clone()),
             EngineEvent::Pause(p) => self.pause = Some(*p),
             _ => return false,
         }
@@ -203,10 +203,10 @@ mod tests {
         assert_eq!(s.state(now), TrayState::Alerting);
         (s.open_incidents, s.untaken_incidents) = (2, 0);
         assert_eq!(s.state(now), TrayState::Watching, "taken incidents still open are no alarm");
-        s.apply(&EngineEvent::Mailbox(MailboxState::Degraded { kind: "auth", message: "refused".into(), retry_in_secs: 60 }));
+        s.apply(&EngineEvent::Mailbox(MailboxState::Degraded { kind: MailboxProblem::Auth, message: "refused".into(), retry_in_secs: 60 }));
         s.apply(&EngineEvent::Mailbox(MailboxState::Connecting { attempt: 2 }));
         assert_eq!(s.state(now), TrayState::Degraded);
-        assert_eq!(s.problem(), Some(Problem::Mailbox { kind: "auth", message: "refused" }));
+        assert_eq!(s.problem(), Some(Problem::Mailbox { kind: MailboxProblem::Auth, message: "refused" }));
         s.apply(&EngineEvent::Pause(PauseState::PausedUntilResumed));
         assert_eq!(s.state(now), TrayState::Paused, "the pause is visible even when degraded");
     }
@@ -219,7 +219,7 @@ mod tests {
         assert_eq!(s.state(now), TrayState::Unnotified);
         (s.open_incidents, s.untaken_incidents) = (1, 1);
         assert_eq!(s.state(now), TrayState::Unnotified, "not even as an alert in progress: nobody is being called");
-        s.apply(&EngineEvent::Mailbox(MailboxState::Degraded { kind: "auth", message: "x".into(), retry_in_secs: 60 }));
+        s.apply(&EngineEvent::Mailbox(MailboxState::Degraded { kind: MailboxProblem::Auth, message: "x".into(), retry_in_secs: 60 }));
         assert_eq!(s.state(now), TrayState::Degraded, "a problem watching comes first");
 
         let base = sentinela_engine::config::Config::parse(
@@ -252,7 +252,7 @@ mod tests {
     fn twilio_out_of_reach_degrades_once_alarmed_until_it_answers() {
         let now = Utc::now();
         let mut s = watching();
-        s.apply(&EngineEvent::Twilio(TwilioState::Degraded { kind: "unreachable", message: "HTTP 503".into() }));
+        s.apply(&EngineEvent::Twilio(TwilioState::Degraded { kind: TwilioProblem::Unreachable, message: "HTTP 503".into() }));
         assert_eq!(s.state(now), TrayState::Watching, "a blip is not an alarm");
         s.apply(&EngineEvent::WatchAlarm(WatchAlarm::TwilioUnreachable { since: now, reason: "HTTP 503".into() }));
         assert_eq!(s.state(now), TrayState::Degraded);
@@ -274,7 +274,7 @@ mod tests {
     fn twilio_credentials_degrade_until_ok() {
         let now = Utc::now();
         let mut s = watching();
-        s.apply(&EngineEvent::Twilio(TwilioState::Degraded { kind: "auth", message: "20003".into() }));
+        s.apply(&EngineEvent::Twilio(TwilioState::Degraded { kind: TwilioProblem::Auth, message: "20003".into() }));
         assert_eq!(s.state(now), TrayState::Degraded);
         s.apply(&EngineEvent::Twilio(TwilioState::Ok));
         assert_eq!(s.state(now), TrayState::Watching);

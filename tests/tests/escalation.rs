@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sentinela_engine::events::{EngineEvent, TwilioState};
+use sentinela_engine::events::{EngineEvent, TwilioProblem, TwilioState};
 use sentinela_engine::incident::{AckVia, EscalationState, IncidentEventKind, IncidentState};
 use sentinela_engine::journal::{CallOutcome, DeliveryState};
 use sentinela_engine::runner::RunningEngine;
@@ -279,7 +279,7 @@ async fn refused_credentials_are_reported_clearly_and_nothing_is_lost() {
         _ => None,
     })
     .await;
-    assert_eq!(kind, "auth");
+    assert_eq!(kind, TwilioProblem::Auth);
     assert!(message.contains("HTTP 401, error 20003") && message.contains("auth token"), "{message}");
     assert!(!message.contains("wrong-token"), "the secret never appears: {message}");
     assert!(s.fake.called_numbers().is_empty() && s.fake.messaged_numbers().is_empty());

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use sentinela_engine::config::{Config, Security};
-use sentinela_engine::events::{EngineEvent, EventBus, MailboxState};
+use sentinela_engine::events::{EngineEvent, EventBus, MailboxProblem, MailboxState};
 use sentinela_engine::health::WatchAlarm;
 use sentinela_engine::imap::{probe, MailboxError};
 use sentinela_engine::journal::AlertJournal;
@@ -173,7 +173,7 @@ async fn wrong_password_is_reported_clearly_and_not_retried_fast() {
             _ => None,
         })
         .await;
-    assert_eq!(kind, "auth");
+    assert_eq!(kind, MailboxProblem::Auth);
     assert_eq!(retry, 60, "credentials problems wait the longest backoff");
     let alarm = h
         .event("the alarm", |e| match e {

@@ -209,7 +209,9 @@ port?: number | null, security: Security, username: string, folder: string,
  */
 ca_file?: string, rescan_secs: number, mark_seen: boolean, max_message_bytes: number, };
 
-export type MailboxState = { "state": "connecting", attempt: number, } | { "state": "watching", idle: boolean, } | { "state": "degraded", kind: string, message: string, retry_in_secs: number, } | { "state": "stopped" };
+export type MailboxProblem = "connect" | "tls" | "auth" | "folder" | "search" | "timeout" | "protocol" | "refused" | "journal";
+
+export type MailboxState = { "state": "connecting", attempt: number, } | { "state": "watching", idle: boolean, } | { "state": "degraded", kind: MailboxProblem, message: string, retry_in_secs: number, } | { "state": "stopped" };
 
 export type MailboxUid = { folder: string, uidvalidity: number, uid: number, };
 
@@ -294,7 +296,9 @@ api_key_sid: string, base_url: string,
  */
 dry_run: boolean, };
 
-export type TwilioState = { "state": "ok" } | { "state": "degraded", kind: string, message: string, };
+export type TwilioProblem = "auth" | "unreachable";
+
+export type TwilioState = { "state": "ok" } | { "state": "degraded", kind: TwilioProblem, message: string, };
 
 export type WatchAlarm = { "alarm": "not_watching", since: string, reason: string, } | { "alarm": "credentials_refused", reason: string, } | { "alarm": "recovered" } | { "alarm": "twilio_unreachable", since: string, reason: string, } | { "alarm": "twilio_recovered" } | { "alarm": "sensor_silent", since: string, } | { "alarm": "sensor_heard_again" } | { "alarm": "journal_failing", reason: string, } | { "alarm": "journal_recovered" } | { "alarm": "journal_replaced", moved_to: string, };
 

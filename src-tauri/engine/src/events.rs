@@ -11,6 +11,35 @@ use tokio::sync::broadcast;
 use crate::incident::IncidentId;
 use crate::journal::{AlertId, CallAttempt, Delivery, IncidentChange, PauseState};
 
+text_enum! {
+    /// Why the mailbox is not watched: the stable code the UI's words, the logs and the health
+    /// rules go by (the error's own message carries the detail).
+    pub enum MailboxProblem {
+        Connect = "connect",
+        Tls = "tls",
+        /// The server refused the login.
+        Auth = "auth",
+        Folder = "folder",
+        Search = "search",
+        Timeout = "timeout",
+        Protocol = "protocol",
+        /// A command was refused (a read-only folder, missing rights).
+        Refused = "refused",
+        /// The journal could not take what was read.
+        Journal = "journal",
+    }
+}
+
+text_enum! {
+    /// Why Twilio is not usable.
+    pub enum TwilioProblem {
+        /// The credentials were refused.
+        Auth = "auth",
+        /// Network, 5xx or rate limit.
+        Unreachable = "unreachable",
+    }
+}
+
 /// How the mailbox watcher is doing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -20,8 +49,8 @@ pub enum MailboxState {
     Connecting { attempt: u32 },
     /// Logged in, folder selected, waiting for mail (`idle` tells push from polling).
     Watching { idle: bool },
-    /// Not watching: `kind` is a stable code (`auth`, `tls`, `connect`, ...), `message` the detail.
-    Degraded { kind: &'static str, message: String, retry_in_secs: u64 },
+    /// Not watching, and why; `message` is the detail.
+    Degraded { kind: MailboxProblem, message: String, retry_in_secs: u64 },
     /// Stopped on request.
     Stopped,
 }
@@ -76,8 +105,7 @@ pub enum EngineEvent {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum TwilioState {
     Ok,
-    /// `kind` is `auth` (credentials refused) or `unreachable` (network, 5xx, rate limit).
-    Degraded { kind: &'static str, message: String },
+    Degraded { kind: TwilioProblem, message: String },
 }
 
 /// The sending side, cheap to clone. Sending with nobody listening is fine.

@@ -13,7 +13,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 use tracing::{error, info};
 
-use crate::events::{EngineEvent, EventBus, MailboxState, TwilioState};
+use crate::events::{EngineEvent, EventBus, MailboxProblem, MailboxState, TwilioProblem, TwilioState};
 use crate::shutdown::Shutdown;
 
 /// How long the mailbox may be out of reach before the alarm: short outages heal by themselves.
@@ -123,7 +123,7 @@ impl WatchHealth {
             MailboxState::Degraded { kind, message, .. } => {
                 self.down_since.get_or_insert((now, Utc::now()));
                 self.reason.clone_from(message);
-                if matches!(*kind, "auth" | "secret") && !self.alarmed {
+                if *kind == MailboxProblem::Auth && !self.alarmed {
                     self.alarmed = true;
                     return Some(WatchAlarm::CredentialsRefused { reason: message.clone() });
                 }
@@ -168,7 +168,7 @@ impl TwilioWatch {
                 recovered.then_some(WatchAlarm::TwilioRecovered)
             }
             // Refused credentials are said at once, by the notify side: only an outage waits here.
-            TwilioState::Degraded { kind: "auth", .. } => None,
+            TwilioState::Degraded { kind: TwilioProblem::Auth, .. } => None,
             TwilioState::Degraded { message, .. } => {
                 self.reason = message.clone();
                 self.down_since.get_or_insert((now, Utc::now()));
@@ -281,7 +281,7 @@ async fn journal_changed(journal: &mut Option<watch::Receiver<Option<String>>>) 
 mod tests {
     use super::*;
 
-    fn degraded(kind: &'static str) -> MailboxState {
+    fn degraded(kind: MailboxProblem) -> MailboxState {
         MailboxState::Degraded { kind, message: format!("{kind} failed"), retry_in_secs: 1 }
     }
 
@@ -289,7 +289,7 @@ mod tests {
     fn a_short_outage_raises_nothing() {
         let t0 = Instant::now();
         let mut h = WatchHealth::new(Duration::from_secs(120));
-        assert_eq!(h.observe(&degraded("connect"), t0), None);
+        assert_eq!(h.observe(&degraded(MailboxProblem::Connect), t0), None);
         assert_eq!(h.tick(t0 + Duration::from_secs(60)), None);
         assert_eq!(h.observe(&MailboxState::Watching { idle: true }, t0 + Duration::from_secs(61)), None);
         assert_eq!(h.tick(t0 + Duration::from_secs(600)), None);
@@ -299,9 +299,9 @@ mod tests {
     fn a_long_outage_alarms_once_then_recovers() {
         let t0 = Instant::now();
         let mut h = WatchHealth::new(Duration::from_secs(120));
-        h.observe(&degraded("connect"), t0);
+        h.observe(&degraded(MailboxProblem::Connect), t0);
         h.observe(&MailboxState::Connecting { attempt: 2 }, t0 + Duration::from_secs(30));
-        h.observe(&degraded("timeout"), t0 + Duration::from_secs(90));
+        h.observe(&degraded(MailboxProblem::Timeout), t0 + Duration::from_secs(90));
         let alarm = h.tick(t0 + Duration::from_secs(121));
         assert!(matches!(&alarm, Some(WatchAlarm::NotWatching { reason, .. }) if reason == "timeout failed"), "{alarm:?}");
         assert_eq!(h.tick(t0 + Duration::from_secs(300)), None, "once per outage");
@@ -312,7 +312,7 @@ mod tests {
     fn twilio_out_of_reach_for_the_threshold_alarms_once_and_its_return_is_said() {
         let t0 = Instant::now();
         let mut t = TwilioWatch::new(Duration::from_secs(120));
-        let down = TwilioState::Degraded { kind: "unreachable", message: "HTTP 503".into() };
+        let down = TwilioState::Degraded { kind: TwilioProblem::Unreachable, message: "HTTP 503".into() };
         assert_eq!(t.observe(&down, t0), None);
         assert_eq!(t.tick(t0 + Duration::from_secs(119)), None);
         assert!(matches!(t.tick(t0 + Duration::from_secs(121)), Some(WatchAlarm::TwilioUnreachable { reason, .. }) if reason == "HTTP 503"));
@@ -345,8 +345,8 @@ mod tests {
     fn refused_credentials_alarm_at_once() {
         let t0 = Instant::now();
         let mut h = WatchHealth::new(Duration::from_secs(120));
-        assert!(matches!(h.observe(&degraded("auth"), t0), Some(WatchAlarm::CredentialsRefused { .. })));
-        assert_eq!(h.observe(&degraded("auth"), t0 + Duration::from_secs(60)), None);
+        assert!(matches!(h.observe(&degraded(MailboxProblem::Auth), t0), Some(WatchAlarm::CredentialsRefused { .. })));
+        assert_eq!(h.observe(&degraded(MailboxProblem::Auth), t0 + Duration::from_secs(60)), None);
         assert_eq!(h.tick(t0 + Duration::from_secs(200)), None, "already alarmed for this outage");
     }
 }

@@ -1,7 +1,7 @@
-//! `text_enum!`: the one way a state is declared when it crosses the journal, the engine and the
-//! UI. Each variant is spelled once, and `as_str`, `ToSql`/`FromSql`, serde and (for the UI)
-//! ts-rs all use that spelling, so SQL, Rust and TypeScript cannot drift: a state added here
-//! fails the UI's typecheck until it has words.
+//! `text_enum!`: the one way a state or a problem code is declared when it crosses the journal,
+//! the engine and the UI. Each variant is spelled once, and `as_str`, `ToSql`/`FromSql`, serde
+//! and (for the UI) ts-rs all use that spelling, so SQL, Rust and TypeScript cannot drift: a
+//! variant added here fails the UI's typecheck (and the shell's `match`es) until it has words.
 //!
 //! A state that comes from Twilio (a message's or a call's status) ends with `else Variant`:
 //! a word the journal holds but this version does not know (written by a newer Sentinela, or a

@@ -1,5 +1,6 @@
 //! Why the mailbox could not be watched, in words an administrator can act on.
 
+use crate::events::MailboxProblem;
 use crate::journal::JournalError;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,18 +29,18 @@ pub enum MailboxError {
 }
 
 impl MailboxError {
-    /// A stable short code for UIs and logs.
-    pub fn kind(&self) -> &'static str {
+    /// The stable code for UIs and logs.
+    pub fn kind(&self) -> MailboxProblem {
         match self {
-            MailboxError::Connect { .. } => "connect",
-            MailboxError::Tls { .. } | MailboxError::NoStartTls { .. } => "tls",
-            MailboxError::AuthFailed { .. } => "auth",
-            MailboxError::Folder { .. } => "folder",
-            MailboxError::Search { .. } => "search",
-            MailboxError::Timeout { .. } => "timeout",
-            MailboxError::Protocol { .. } => "protocol",
-            MailboxError::Refused { .. } => "refused",
-            MailboxError::Journal(_) => "journal",
+            MailboxError::Connect { .. } => MailboxProblem::Connect,
+            MailboxError::Tls { .. } | MailboxError::NoStartTls { .. } => MailboxProblem::Tls,
+            MailboxError::AuthFailed { .. } => MailboxProblem::Auth,
+            MailboxError::Folder { .. } => MailboxProblem::Folder,
+            MailboxError::Search { .. } => MailboxProblem::Search,
+            MailboxError::Timeout { .. } => MailboxProblem::Timeout,
+            MailboxError::Protocol { .. } => MailboxProblem::Protocol,
+            MailboxError::Refused { .. } => MailboxProblem::Refused,
+            MailboxError::Journal(_) => MailboxProblem::Journal,
         }
     }
 

@@ -90,7 +90,7 @@ impl MailboxWatcher {
                 e if e.needs_attention() => BACKOFF_CAP,
                 _ => backoff.next_delay(),
             };
-            warn!(kind = error.kind(), retry_in_secs = delay.as_secs(), "mailbox: {error}");
+            warn!(kind = %error.kind(), retry_in_secs = delay.as_secs(), "mailbox: {error}");
             self.state(MailboxState::Degraded {
                 kind: error.kind(),
                 message: error.to_string(),

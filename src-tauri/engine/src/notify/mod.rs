@@ -33,7 +33,7 @@ pub use replies::{ReplyPoller, ReplyPolling};
 pub use whatsapp::{DeliveryDispatcher, DeliveryFollower};
 
 use crate::config::Config;
-use crate::events::{EngineEvent, EventBus, TwilioState};
+use crate::events::{EngineEvent, EventBus, TwilioProblem, TwilioState};
 use crate::incident::flood::FloodLimit;
 use crate::incident::IncidentEventKind;
 use crate::journal::{AlertId, AlertJournal, PauseState, PlanPolicy};
@@ -93,7 +93,7 @@ impl TwilioHealth {
 
     pub fn degraded(&self, events: &EventBus, e: &TwilioError) {
         if !self.degraded.swap(true, Ordering::Relaxed) {
-            let kind = if e.is_auth() { "auth" } else { "unreachable" };
+            let kind = if e.is_auth() { TwilioProblem::Auth } else { TwilioProblem::Unreachable };
             events.emit(EngineEvent::Twilio(TwilioState::Degraded { kind, message: e.to_string() }));
         }
     }
