@@ -8,22 +8,29 @@
 //! 2. Twilio answering 503 to everything while an incident is open, then back.
 //! 3. The journal full (SQLite's `max_page_count`) when an alert arrives, then space again.
 //! 4. A restart with a year-old journal of 10,000 delivered messages: requests to Twilio.
+//! 5. Twilio forgets a call it was ringing (404 while following it): until the next call.
+//! 6. An e-mail the IMAP library cannot read (an IMAP proxy garbles its FETCH): until it is
+//!    escalated as "E-mail ilegível" after its three tries.
+//! 7. A server that refuses to mark mail read (`STORE` answered NO): each next alert's WhatsApp.
 
 use std::time::{Duration, Instant};
 
+use sentinela_engine::config::Security;
 use sentinela_engine::events::EngineEvent;
 use sentinela_engine::health::WatchAlarm;
 use sentinela_engine::notify::NotifyTiming;
 use sentinela_engine::runner::RunningEngine;
 use sentinela_tests::dovecot::SENSOR;
+use sentinela_tests::imap_proxy::ImapProxy;
 use sentinela_tests::mail::plain;
 use sentinela_tests::scenario::Scenario;
-use sentinela_tests::twilio_fake::{CallScript, AUTH_TOKEN};
+use sentinela_tests::twilio_fake::{CallScript, Fault, AUTH_TOKEN};
 use tokio::sync::broadcast;
 
 const THRESHOLD_SECS: u64 = 10;
 const ANA: &str = "+5511999990001";
 const CALLEE: &str = "+5511988880001";
+const CALLEE_2: &str = "+5511988880002";
 const LIMIT: Duration = Duration::from_secs(180);
 const OLD_MESSAGES: usize = 10_000;
 const AFTER_RESTART: Duration = Duration::from_secs(60);
@@ -43,6 +50,16 @@ async fn alarm(rx: &mut broadcast::Receiver<EngineEvent>, what: &str, pick: impl
             other => panic!("waiting for {what}: {other:?}"),
         }
     }
+}
+
+/// Waits until `ready` holds (polled every 10 ms); returns when it did.
+async fn until(what: &str, mut ready: impl FnMut() -> bool) -> Instant {
+    let deadline = Instant::now() + LIMIT;
+    while !ready() {
+        assert!(Instant::now() < deadline, "waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Instant::now()
 }
 
 fn secs(from: Instant, to: Instant) -> String {
@@ -138,5 +155,60 @@ async fn main() {
         after.len(),
         per_hour(after.len())
     );
+    engine.stop(Duration::from_secs(10)).await;
+
+    mailbox_and_call_faults().await;
+}
+
+/// Rows 5–7: a fresh journal, two numbers to call, and an IMAP proxy in front of Dovecot.
+async fn mailbox_and_call_faults() {
+    let mut s = Scenario::new(&[ANA], &[CALLEE, CALLEE_2], 1).await;
+    let proxy = ImapProxy::start(s.server.imap_port).await;
+    s.config.mailbox.security = Security::Plain;
+    s.config.mailbox.port = Some(proxy.port);
+    s.fake.set_no_answer_ms(50_000);
+    let data = tempfile::tempdir().unwrap();
+    let (engine, _rx) = start(&s, data.path()).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // 5. The first call is ringing when Twilio stops knowing it.
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA bench 404", "x")).await;
+    until("the first call", || s.fake.called_numbers().len() == 1).await;
+    let follows = || s.fake.requests().into_iter().filter(|r| r.method == "GET" && r.path.contains("/Calls/CA")).collect::<Vec<_>>();
+    let before = follows().len();
+    s.fake.fault_next("Calls/CA", Fault::Error { status: 404, code: 20404, retry_after: None });
+    until("the next call", || s.fake.called_numbers().len() == 2).await;
+    // Both moments as the fake received them: the follow that got the 404, the next create.
+    let forgotten = follows()[before].at;
+    let next = s.fake.creations("Calls")[1].at;
+    println!("5. Twilio forgets a ringing call (404 while following it): the next number's call requested {:.1} ms after the 404", next.saturating_duration_since(forgotten).as_secs_f64() * 1000.0);
+    for i in engine.journal.incidents(10, None, true).await.unwrap() {
+        engine.journal.resolve(i.id, Some("bench".into()), sentinela_engine::incident::ResolveVia::Cli).await.unwrap();
+    }
+
+    // 6. The next e-mail's FETCH answer is garbage, every time.
+    let messages = s.fake.bodies_to(ANA).len();
+    let next_uid = s.server.append("INBOX", &plain(SENSOR, "ALERTA bench antes", "x")).await + 1;
+    until("the alert before", || s.fake.bodies_to(ANA).len() > messages).await;
+    proxy.poison(next_uid);
+    let appended = Instant::now();
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA bench ilegível", "x")).await;
+    let escalated = until("the unreadable e-mail's WhatsApp", || s.fake.bodies_to(ANA).iter().any(|b| b.contains("E-mail ilegível"))).await;
+    println!(
+        "6. An e-mail the IMAP library cannot read: escalated as \"E-mail ilegível\" {} after it reached the mailbox ({} garbled answers, then given up)",
+        secs(appended, escalated),
+        proxy.poisoned_answers()
+    );
+
+    // 7. From now on the server refuses to mark mail read.
+    proxy.refuse_store();
+    let mut told = Vec::new();
+    for n in 1..=2 {
+        let before = s.fake.bodies_to(ANA).len();
+        let appended = Instant::now();
+        s.server.append("INBOX", &plain(SENSOR, &format!("ALERTA bench somente leitura {n}"), "x")).await;
+        told.push(secs(appended, until("its WhatsApp", || s.fake.bodies_to(ANA).len() > before).await));
+    }
+    println!("7. A server that refuses to mark mail read: each next alert's WhatsApp requested {} after it reached the mailbox", told.join(", "));
     engine.stop(Duration::from_secs(10)).await;
 }
