@@ -11,13 +11,12 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::events::{AlertNotice, EngineEvent, EventBus};
-use crate::heartbeat::Heartbeat;
 use crate::health::{HealthMonitor, NOT_WATCHING_ALARM_AFTER};
 use crate::imap::MailboxWatcher;
 use crate::incident::{AckVia, IncidentRules, ResolveVia};
 use crate::journal::{ActionOutcome, AlertId, AlertJournal, JournalError, PauseState};
 use crate::mail::AlertMail;
-use crate::notify::{unjournaled_channel, MemoryNotifier, NotifyContext, NotifyManagers, NotifyTiming, TwilioHealth};
+use crate::notify::{spawn_notify_side, unjournaled_channel, NotifyContext, NotifyTiming, TwilioHealth};
 use crate::twilio::TwilioClient;
 use crate::secrets::{self, Secret, SecretError};
 use crate::shutdown::{self, ShutdownTrigger};
@@ -145,40 +144,7 @@ impl RunningEngine {
                     shutdown: trigger.listener(),
                     people: Arc::new(config.people.clone()),
                 };
-                // Each manager is built anew by its supervisor after a failure.
-                let shared = Arc::new(config.clone());
-                let managers = NotifyManagers::new(config, ctx.clone());
-                type Manager = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
-                let each = |pick: fn(NotifyManagers) -> Option<Manager>| {
-                    let (config, ctx) = (shared.clone(), ctx.clone());
-                    move || pick(NotifyManagers::new(&config, ctx.clone())).unwrap_or_else(|| Box::pin(std::future::pending()))
-                };
-                supervisor.spawn(&mut tasks, "planner", each(|m| Some(Box::pin(m.planner.run()))));
-                if managers.dispatcher.is_some() {
-                    supervisor.spawn(&mut tasks, "WhatsApp sender", each(|m| m.dispatcher.map(|d| Box::pin(d.run()) as _)));
-                }
-                if managers.follower.is_some() {
-                    supervisor.spawn(&mut tasks, "WhatsApp follower", each(|m| m.follower.map(|f| Box::pin(f.run()) as _)));
-                }
-                if managers.queue.is_some() {
-                    supervisor.spawn(&mut tasks, "call queue", each(|m| m.queue.map(|q| Box::pin(q.run()) as _)));
-                }
-                if managers.replies.is_some() {
-                    supervisor.spawn(&mut tasks, "reply poller", each(|m| m.replies.map(|r| Box::pin(r.run()) as _)));
-                }
-                if ctx.client.is_some() {
-                    supervisor.spawn(&mut tasks, "Twilio check", each(|m| Some(Box::pin(m.check.run()))));
-                }
-                {
-                    let (ctx, whatsapp, calls, inbox) = (ctx.clone(), config.whatsapp.clone(), config.calls.clone(), inbox.clone());
-                    supervisor.spawn(&mut tasks, "memory notifier", move || {
-                        MemoryNotifier::new(ctx.clone(), whatsapp.clone(), calls.clone(), inbox.clone()).run()
-                    });
-                }
-                if let Some(heartbeat) = config.heartbeat.clone() {
-                    let (ctx, from) = (ctx.clone(), config.whatsapp.as_ref().map(|w| w.from.clone()));
-                    supervisor.spawn(&mut tasks, "heartbeat", move || Heartbeat::new(ctx.clone(), heartbeat.clone(), from.clone()).run());
-                }
+                spawn_notify_side(config, ctx, inbox, &supervisor, &mut tasks);
             }
             None => warn!("no [twilio] section: alerts are journaled but NOBODY IS NOTIFIED (no WhatsApp, no calls)"),
         }

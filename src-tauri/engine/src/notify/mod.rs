@@ -7,7 +7,12 @@
 //! - [`DeliveryDispatcher`] sends owed WhatsApp messages, a bounded number at a time, and
 //!   [`DeliveryFollower`] follows the sent ones to `read`;
 //! - [`CallQueue`] phones one number at a time about every open incident until a person answers;
+//! - [`ReplyPoller`] reads the team's WhatsApp replies (`1` takes an incident);
+//! - [`TwilioCheck`] and the heartbeat say, while nothing else does, whether Twilio answers and
+//!   this workstation lives;
 //! - [`MemoryNotifier`] tells the team of an alert the journal could not take, from memory.
+//!
+//! [`spawn_notify_side`] starts them as one unit from one list, each under its supervisor.
 //!
 //! They wake on the journal's change signal ([`AlertJournal::changes`]) — a write by this process
 //! or, within a poll, by another (the CLI) — never on the public event bus, so a lagging observer
@@ -19,12 +24,15 @@ mod memory;
 mod replies;
 mod whatsapp;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 pub use calls::{judge, CallOutcome, CallQueue};
@@ -34,10 +42,12 @@ pub use whatsapp::{DeliveryDispatcher, DeliveryFollower};
 
 use crate::config::Config;
 use crate::events::{EngineEvent, EventBus, TwilioProblem, TwilioState};
+use crate::heartbeat::Heartbeat;
 use crate::incident::flood::FloodLimit;
 use crate::incident::IncidentEventKind;
 use crate::journal::{AlertId, AlertJournal, PauseState, PlanPolicy};
 use crate::shutdown::Shutdown;
+use crate::supervisor::Supervisor;
 use crate::twilio::{TwilioClient, TwilioError};
 
 /// The engine is shutting down; the journal holds what is left to do.
@@ -144,30 +154,57 @@ impl NotifyContext {
     }
 }
 
-/// The managers of the notify side for one configuration, ready to be spawned.
-pub struct NotifyManagers {
-    pub planner: Planner,
-    pub dispatcher: Option<DeliveryDispatcher>,
-    pub follower: Option<DeliveryFollower>,
-    pub queue: Option<CallQueue>,
-    pub replies: Option<ReplyPoller>,
-    pub check: TwilioCheck,
-}
+/// A manager's loop, as its supervisor runs it.
+type Manager = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-impl NotifyManagers {
-    pub fn new(config: &Config, ctx: NotifyContext) -> Self {
-        let whatsapp = config.whatsapp.as_ref();
-        NotifyManagers {
-            planner: Planner::new(config, ctx.clone()),
-            dispatcher: whatsapp.map(|w| DeliveryDispatcher::new(ctx.clone(), w.from.clone(), w.content_sid.clone())),
-            follower: whatsapp.filter(|_| ctx.client.is_some()).map(|_| DeliveryFollower::new(ctx.clone())),
-            queue: config.calls.clone().map(|c| CallQueue::new(ctx.clone(), c)),
-            replies: whatsapp
-                .filter(|_| ctx.client.is_some())
-                .map(|w| ReplyPoller::new(ctx.clone(), w.from.clone(), w.to.clone(), ctx.timing.replies)),
-            check: TwilioCheck { ctx },
+/// Builds one manager for a configuration, or `None` when that configuration does not need it
+/// (no `[whatsapp]`, no `[calls]`, a dry run…).
+type Build = fn(&Config, &NotifyContext) -> Option<Manager>;
+
+/// The notify side, one entry per manager: adding a manager is adding a line. Its supervisor
+/// builds it again from the same line after a failure.
+const MANAGERS: &[(&str, Build)] = &[
+    ("planner", |config, ctx| Some(Box::pin(Planner::new(config, ctx.clone()).run()))),
+    ("WhatsApp sender", |config, ctx| {
+        let w = config.whatsapp.as_ref()?;
+        Some(Box::pin(DeliveryDispatcher::new(ctx.clone(), w.from.clone(), w.content_sid.clone()).run()))
+    }),
+    ("WhatsApp follower", |config, ctx| {
+        config.whatsapp.as_ref().filter(|_| ctx.client.is_some())?;
+        Some(Box::pin(DeliveryFollower::new(ctx.clone()).run()))
+    }),
+    ("call queue", |config, ctx| Some(Box::pin(CallQueue::new(ctx.clone(), config.calls.clone()?).run()))),
+    ("reply poller", |config, ctx| {
+        let w = config.whatsapp.as_ref().filter(|_| ctx.client.is_some())?;
+        Some(Box::pin(ReplyPoller::new(ctx.clone(), w.from.clone(), w.to.clone(), ctx.timing.replies).run()))
+    }),
+    ("Twilio check", |_, ctx| {
+        ctx.client.as_ref()?;
+        Some(Box::pin(TwilioCheck { ctx: ctx.clone() }.run()))
+    }),
+    ("heartbeat", |config, ctx| {
+        let heartbeat = config.heartbeat.clone()?;
+        Some(Box::pin(Heartbeat::new(ctx.clone(), heartbeat, config.whatsapp.as_ref().map(|w| w.from.clone())).run()))
+    }),
+];
+
+/// Starts every manager of the notify side that `config` needs, each under `supervisor`, and
+/// the memory notifier that tells what the journal could not take (from `inbox`). The notify
+/// side is one unit apart from the mailbox watcher, so that it can run where it should and
+/// nowhere else (one engine per data directory today; one lease holder on a shared journal).
+pub fn spawn_notify_side(config: &Config, ctx: NotifyContext, inbox: UnjournaledInbox, supervisor: &Supervisor, tasks: &mut JoinSet<()>) {
+    let config = Arc::new(config.clone());
+    for &(name, build) in MANAGERS {
+        if build(&config, &ctx).is_none() {
+            continue;
         }
+        let (config, ctx) = (config.clone(), ctx.clone());
+        // The configuration does not change while the engine runs, so the rebuilt manager is
+        // always there; `pending` only keeps the types whole.
+        supervisor.spawn(tasks, name, move || build(&config, &ctx).unwrap_or_else(|| Box::pin(std::future::pending())));
     }
+    let (whatsapp, calls) = (config.whatsapp.clone(), config.calls.clone());
+    supervisor.spawn(tasks, "memory notifier", move || MemoryNotifier::new(ctx.clone(), whatsapp.clone(), calls.clone(), inbox.clone()).run());
 }
 
 /// While nothing else asks Twilio, its credentials are checked every 15 minutes (one GET of the
