@@ -183,8 +183,9 @@ const MANAGERS: &[(&str, Build)] = &[
         Some(Box::pin(TwilioCheck { ctx: ctx.clone() }.run()))
     }),
     ("heartbeat", |config, ctx| {
-        let heartbeat = config.heartbeat.clone()?;
-        Some(Box::pin(Heartbeat::new(ctx.clone(), heartbeat, config.whatsapp.as_ref().map(|w| w.from.clone())).run()))
+        let (heartbeat, from, ctx) = (config.heartbeat.clone()?, config.whatsapp.as_ref().map(|w| w.from.clone()), ctx.clone());
+        // Built when first polled: its HTTP client is not made for the look whether it is needed.
+        Some(Box::pin(async move { Heartbeat::new(ctx, heartbeat, from).run().await }))
     }),
 ];
 
@@ -195,6 +196,7 @@ const MANAGERS: &[(&str, Build)] = &[
 pub fn spawn_notify_side(config: &Config, ctx: NotifyContext, inbox: UnjournaledInbox, supervisor: &Supervisor, tasks: &mut JoinSet<()>) {
     let config = Arc::new(config.clone());
     for &(name, build) in MANAGERS {
+        // Building a manager only makes its loop; nothing runs until it is polled.
         if build(&config, &ctx).is_none() {
             continue;
         }
