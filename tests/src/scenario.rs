@@ -43,6 +43,7 @@ impl Scenario {
             voice: "Polly.Camila".into(),
             language: "pt-BR".into(),
             require_human: true,
+            keypress: false,
         });
         Scenario { server, fake, data: TempDir::new().unwrap(), config }
     }

@@ -196,6 +196,7 @@ impl TwilioFake {
             account_sid: ACCOUNT_SID.into(),
             api_key_sid: String::new(),
             base_url: self.base_url.clone(),
+            studio_url: self.base_url.clone(),
             dry_run: false,
         }
     }

@@ -40,6 +40,7 @@ fn config(server: &Dovecot, fake: &TwilioFake) -> Config {
         voice: "Polly.Camila".into(),
         language: "pt-BR".into(),
         require_human: true,
+        keypress: false,
     });
     c
 }

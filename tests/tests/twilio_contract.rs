@@ -66,7 +66,7 @@ async fn the_engines_requests_satisfy_twilios_openapi_spec() {
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
     let base_url = format!("http://127.0.0.1:{port}");
-    let config = TwilioConfig { account_sid: ACCOUNT.into(), api_key_sid: String::new(), base_url: base_url.clone(), dry_run: false };
+    let config = TwilioConfig { account_sid: ACCOUNT.into(), api_key_sid: String::new(), base_url: base_url.clone(), studio_url: base_url.clone(), dry_run: false };
     let client = TwilioClient::with_retry(&config, Secret::new("token"), RetryPolicy { attempts: 1, ..Default::default() });
 
     client.fetch_account().await.expect("GET Account");

@@ -115,6 +115,9 @@ pub struct TwilioConfig {
     pub api_key_sid: String,
     #[serde(default = "default_twilio_url")]
     pub base_url: String,
+    /// Twilio Studio's API, for calls with `[calls] keypress`.
+    #[serde(default = "default_studio_url")]
+    pub studio_url: String,
     /// Journal what would be sent, send nothing.
     #[serde(default)]
     pub dry_run: bool,
@@ -153,6 +156,11 @@ pub struct CallsConfig {
     /// Answering machines and voicemail do not count as answered.
     #[serde(default = "default_true")]
     pub require_human: bool,
+    /// "Tecle 1 para assumir": a call takes its incidents only when the person presses 1 (the
+    /// call runs as a Twilio Studio flow, polled for the key); one who answers and presses
+    /// nothing is told again, and the queue goes on. Off: a person answering takes them.
+    #[serde(default)]
+    pub keypress: bool,
 }
 
 /// How the connection to the IMAP server is protected.
@@ -272,6 +280,9 @@ fn is_zero(v: &u32) -> bool {
 
 fn default_twilio_url() -> String {
     "https://api.twilio.com".into()
+}
+fn default_studio_url() -> String {
+    "https://studio.twilio.com".into()
 }
 fn default_ring_secs() -> u32 {
     25
@@ -615,6 +626,9 @@ impl Config {
             let url = t.base_url.trim_end_matches('/');
             checked_url("twilio.base_url", url, "https://api.twilio.com")?;
             t.base_url = url.to_owned();
+            let url = t.studio_url.trim_end_matches('/');
+            checked_url("twilio.studio_url", url, "https://studio.twilio.com")?;
+            t.studio_url = url.to_owned();
         }
         if let Some(w) = &mut self.whatsapp {
             w.from = phone_field("whatsapp.from", &w.from)?;

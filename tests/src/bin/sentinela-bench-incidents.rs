@@ -59,6 +59,7 @@ async fn main() {
         voice: "Polly.Camila".into(),
         language: "pt-BR".into(),
         require_human: true,
+        keypress: false,
     });
     let path = dir.path().join("sentinela.toml");
     config.save(&path).unwrap();

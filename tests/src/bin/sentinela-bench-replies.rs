@@ -44,6 +44,7 @@ async fn main() {
         voice: "Polly.Camila".into(),
         language: "pt-BR".into(),
         require_human: true,
+        keypress: false,
     });
     let secrets = EngineSecrets { imap_password: Dovecot::password(), twilio_token: Some(Secret::new(AUTH_TOKEN)) };
     let engine = RunningEngine::start(&config, secrets, data.path(), EventBus::default()).await.unwrap();

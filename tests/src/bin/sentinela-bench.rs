@@ -241,6 +241,7 @@ async fn to_twilio(samples: usize) {
         voice: "Polly.Camila".into(),
         language: "pt-BR".into(),
         require_human: true,
+        keypress: false,
     });
     // Short polling so each escalation ends quickly; polling does not affect the first request.
     let timing = NotifyTiming {

@@ -48,6 +48,8 @@ text_enum! {
     pub enum AckVia {
         /// A person answered a call that spoke it.
         Call = "call",
+        /// A person pressed 1 in a call that spoke it (`[calls] keypress`).
+        Keypress = "keypress",
         Whatsapp = "whatsapp",
         Desktop = "desktop",
         Cli = "cli",

@@ -808,9 +808,9 @@ impl AlertJournal {
         .await
     }
 
-    /// A person answered a call: every incident it spoke that is still open is acknowledged by
-    /// them. Returns those incidents.
-    pub async fn answered_call(&self, call_id: i64, by: String, number: String) -> Result<Vec<IncidentId>, JournalError> {
+    /// A person answered a call (or, with `[calls] keypress`, pressed 1 in it, `via`): every
+    /// incident it spoke that is still open is acknowledged by them. Returns those incidents.
+    pub async fn answered_call(&self, call_id: i64, by: String, number: String, via: AckVia) -> Result<Vec<IncidentId>, JournalError> {
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let ids: Vec<IncidentId> = {
@@ -822,7 +822,7 @@ impl AlertJournal {
             };
             let now = Utc::now();
             for id in &ids {
-                acknowledge_from(&tx, *id, Some(&by), Some(&number), AckVia::Call, now)?;
+                acknowledge_from(&tx, *id, Some(&by), Some(&number), via, now)?;
                 tx.execute("UPDATE incidents SET escalation = 'answered' WHERE id = ?1", [id])?;
             }
             tx.commit()?;

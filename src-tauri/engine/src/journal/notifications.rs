@@ -132,6 +132,8 @@ text_enum! {
         Machine = "machine",
         /// Answered, but machine detection could not tell who (`unknown`): not counted, see README.
         Unconfirmed = "unconfirmed",
+        /// With `[calls] keypress`: a person heard the alert and did not press 1; the queue goes on.
+        Heard = "heard",
         NoAnswer = "no-answer",
         Busy = "busy",
         Failed = "failed",
@@ -175,6 +177,8 @@ pub struct CallAttempt {
     pub number: String,
     pub state: CallState,
     pub sid: Option<String>,
+    /// With `[calls] keypress`: the Studio execution that places the call.
+    pub execution_sid: Option<String>,
     pub answered_by: Option<String>,
     pub duration: Option<u32>,
     /// Set once the attempt is over.
@@ -191,7 +195,8 @@ const DELIVERY_COLUMNS: &str = "d.id, d.incident_id, d.purpose, d.recipient, d.h
 const DELIVERY_FROM: &str = "deliveries d LEFT JOIN incidents i ON i.id = d.incident_id";
 const CALL_COLUMNS: &str = "c.id, c.round, c.position, c.number, c.state, c.sid, c.answered_by, c.duration, c.outcome, c.error_code,
     c.error_message, c.updated_at,
-    (SELECT GROUP_CONCAT(incident_id) FROM (SELECT incident_id FROM call_incidents WHERE call_id = c.id ORDER BY incident_id DESC))";
+    (SELECT GROUP_CONCAT(incident_id) FROM (SELECT incident_id FROM call_incidents WHERE call_id = c.id ORDER BY incident_id DESC)),
+    c.execution_sid";
 
 fn delivery_row(r: &Row<'_>) -> rusqlite::Result<Delivery> {
     Ok(Delivery {
@@ -226,6 +231,7 @@ fn call_row(r: &Row<'_>) -> rusqlite::Result<CallAttempt> {
         error_message: r.get(10)?,
         updated_at: parse_ts(r.get(11)?),
         incidents: incidents.unwrap_or_default().split(',').filter_map(|s| s.parse().ok()).collect(),
+        execution_sid: r.get(13)?,
     })
 }
 
@@ -234,6 +240,7 @@ fn call_row(r: &Row<'_>) -> rusqlite::Result<CallAttempt> {
 pub struct CallUpdate {
     pub state: CallState,
     pub sid: Option<String>,
+    pub execution_sid: Option<String>,
     pub answered_by: Option<String>,
     pub duration: Option<u32>,
     pub outcome: Option<CallOutcome>,
@@ -244,7 +251,7 @@ pub struct CallUpdate {
 impl CallUpdate {
     /// A new state from Twilio (or ours), nothing else learned.
     pub fn state(state: CallState) -> Self {
-        CallUpdate { state, sid: None, answered_by: None, duration: None, outcome: None, error_code: None, error_message: None }
+        CallUpdate { state, sid: None, execution_sid: None, answered_by: None, duration: None, outcome: None, error_code: None, error_message: None }
     }
 
     /// The attempt ends without Twilio saying more (canceled before it was placed, a dry run,
@@ -257,7 +264,7 @@ impl CallUpdate {
             CallOutcome::Busy => CallState::Busy,
             CallOutcome::Failed => CallState::Failed,
             CallOutcome::Error => CallState::Error,
-            CallOutcome::Answered | CallOutcome::Machine | CallOutcome::Unconfirmed => CallState::Completed,
+            CallOutcome::Answered | CallOutcome::Machine | CallOutcome::Unconfirmed | CallOutcome::Heard => CallState::Completed,
         };
         CallUpdate { outcome: Some(outcome), error_message, ..CallUpdate::state(state) }
     }
@@ -402,9 +409,10 @@ impl AlertJournal {
             conn.execute(
                 "UPDATE calls SET state = ?2, sid = COALESCE(?3, sid), answered_by = COALESCE(?4, answered_by),
                         duration = COALESCE(?5, duration), outcome = COALESCE(?6, outcome),
-                        error_code = COALESCE(?7, error_code), error_message = COALESCE(?8, error_message), updated_at = ?9
+                        error_code = COALESCE(?7, error_code), error_message = COALESCE(?8, error_message), updated_at = ?9,
+                        execution_sid = COALESCE(?10, execution_sid)
                  WHERE id = ?1",
-                params![attempt_id, u.state, u.sid, u.answered_by, u.duration, u.outcome, u.error_code, u.error_message, ts(Utc::now())],
+                params![attempt_id, u.state, u.sid, u.answered_by, u.duration, u.outcome, u.error_code, u.error_message, ts(Utc::now()), u.execution_sid],
             )?;
             conn.query_row(&format!("SELECT {CALL_COLUMNS} FROM calls c WHERE c.id = ?1"), [attempt_id], call_row)
         })

@@ -106,9 +106,13 @@ const SQL_MIGRATIONS: &[&str] = &[
 ];
 
 // 4: incidents, written in `incidents.rs` next to the code that reads them; 5: rejected
-// senders, in `rejected.rs`.
+// senders, in `rejected.rs`; 6: the Studio execution of a call that asks for a key.
 const RUST_MIGRATIONS: &[fn(&Transaction<'_>) -> rusqlite::Result<()>] =
-    &[super::incidents::migrate_to_incidents, super::rejected::migrate_to_rejected];
+    &[super::incidents::migrate_to_incidents, super::rejected::migrate_to_rejected, migrate_to_executions];
+
+fn migrate_to_executions(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch("ALTER TABLE calls ADD COLUMN execution_sid TEXT;")
+}
 
 fn migration(version: usize) -> Option<Migration> {
     SQL_MIGRATIONS

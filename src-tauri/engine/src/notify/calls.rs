@@ -13,7 +13,16 @@
 //! queued or ringing and speaks only incidents nobody needs anymore is cancelled. After a restart
 //! the queue starts from the journal: a call with a SID is followed again (it may still be
 //! ringing), and only a call without a SID — the request's answer was lost — is placed again.
+//!
+//! With `[calls] keypress` a call takes its incidents only when the person presses 1: it is an
+//! execution of Sentinela's Studio flow ([`crate::twilio::studio`]), whose call is found and
+//! followed like any other while the execution's context is read for the key. A person who
+//! answers and presses nothing heard the alert ([`CallOutcome::Heard`]) and the queue goes on.
+//! If Studio refuses the flow, the calls go on without the key rather than not at all.
 
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
@@ -21,10 +30,11 @@ use tracing::{error, info, warn};
 use super::{NotifyContext, Stopped};
 use crate::config::CallsConfig;
 use crate::events::EngineEvent;
-use crate::incident::IncidentEventKind;
+use crate::incident::{AckVia, IncidentEventKind};
 pub use crate::journal::CallOutcome;
 use crate::journal::{CallAttempt, CallState, CallUpdate, IncidentChange, SpokenIncident};
-use crate::twilio::{twiml, Call, CallStatus, NewCall};
+use crate::twilio::studio::{self, TAKE_KEY};
+use crate::twilio::{twiml, Call, CallStatus, CreateError, NewCall};
 
 fn is_machine(answered_by: &str) -> bool {
     answered_by.starts_with("machine") || answered_by == "fax"
@@ -50,9 +60,50 @@ pub fn judge(call: &Call, require_human: bool) -> Option<CallOutcome> {
     }
 }
 
+/// With `[calls] keypress`: what a call and the key pressed in it mean. Only 1 takes the
+/// incidents; a machine is hung up on as always; a person who answered and had not pressed 1
+/// when the call ended heard the alert without taking it, and the queue goes on.
+pub fn judge_keypress(call: &Call, key: Option<&str>, require_human: bool) -> Option<CallOutcome> {
+    if key == Some(TAKE_KEY) {
+        return Some(CallOutcome::Answered);
+    }
+    match judge(call, require_human) {
+        Some(CallOutcome::Answered | CallOutcome::Unconfirmed) if call.status == CallStatus::Completed => Some(CallOutcome::Heard),
+        Some(CallOutcome::Answered | CallOutcome::Unconfirmed) => None,
+        other => other,
+    }
+}
+
+/// The incidents a call speaks, as the TwiML builder takes them.
+fn items(spoken: &[SpokenIncident]) -> Vec<twiml::Spoken<'_>> {
+    spoken.iter().map(|s| twiml::Spoken { title: &s.title, body: &s.body, test: s.test }).collect()
+}
+
+/// How an attempt ended, and, when someone took its incidents, how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ended {
+    outcome: CallOutcome,
+    via: AckVia,
+}
+
+impl From<CallOutcome> for Ended {
+    fn from(outcome: CallOutcome) -> Self {
+        Ended { outcome, via: AckVia::Call }
+    }
+}
+
+/// The Studio flow and the execution a call that asks for a key runs in.
+#[derive(Debug, Clone)]
+struct Execution {
+    flow: String,
+    sid: String,
+}
+
 pub struct CallQueue {
     ctx: NotifyContext,
     calls: CallsConfig,
+    /// With `[calls] keypress`: Sentinela's Studio flow, once found or created.
+    flow: std::sync::Mutex<Option<String>>,
 }
 
 /// After this long without a call the queue starts again at the top of the list.
@@ -67,7 +118,7 @@ struct Rest {
 
 impl CallQueue {
     pub fn new(ctx: NotifyContext, calls: CallsConfig) -> Self {
-        CallQueue { ctx, calls }
+        CallQueue { ctx, calls, flow: std::sync::Mutex::new(None) }
     }
 
     /// Calls owed per incident: every number, `rounds` times.
@@ -176,24 +227,30 @@ impl CallQueue {
                 ctx.events.emit(EngineEvent::EscalationStarted { incident_id: *id });
             }
         }
-        let outcome = self.place(attempt.clone(), &self.twiml(&number, &spoken), false, changes).await?;
-        self.after(&attempt, outcome).await;
+        let ended = self.place(attempt.clone(), &spoken, false, changes).await?;
+        self.after(&attempt, ended).await;
         Ok(None)
     }
 
     /// The TwiML for a call to `number`: greeted by name when `[people]` has one.
     fn twiml(&self, number: &str, spoken: &[SpokenIncident]) -> String {
-        let items: Vec<twiml::Spoken> = spoken.iter().map(|s| twiml::Spoken { title: &s.title, body: &s.body, test: s.test }).collect();
-        twiml::incidents_twiml(&self.calls.voice, &self.calls.language, &items, self.ctx.people.get(number).map(String::as_str))
+        twiml::incidents_twiml(&self.calls.voice, &self.calls.language, &items(spoken), self.ctx.people.get(number).map(String::as_str))
     }
 
     /// A call left without an outcome by a previous run (or a journal write that failed).
     async fn resume(&self, call: CallAttempt, changes: &mut watch::Receiver<u64>) -> Result<(), Stopped> {
-        let outcome = if call.sid.is_some() {
+        let execution = match (&call.execution_sid, self.ctx.client.is_some()) {
+            (Some(sid), true) => self.flow().await?.map(|flow| Execution { flow, sid: sid.clone() }),
+            _ => None,
+        };
+        let ended = if call.sid.is_some() {
             info!(to = %call.number, sid = ?call.sid, "resuming a call placed before the restart");
-            self.follow(call.clone(), changes).await?
+            self.follow(call.clone(), execution, changes).await?
         } else if self.ctx.client.is_none() {
-            CallOutcome::DryRun
+            CallOutcome::DryRun.into()
+        } else if let Some(execution) = execution {
+            info!(to = %call.number, execution = %execution.sid, "resuming a call whose Studio execution was started before the restart");
+            self.find_studio_call(call.clone(), execution, call.updated_at, changes).await?
         } else {
             let spoken: Vec<SpokenIncident> = self
                 .ctx
@@ -206,24 +263,24 @@ impl CallQueue {
                 .collect();
             if spoken.is_empty() {
                 info!(to = %call.number, "a call interrupted before it was placed is no longer needed");
-                CallOutcome::Canceled
+                CallOutcome::Canceled.into()
             } else {
                 info!(to = %call.number, "placing again a call whose request was interrupted");
-                self.place(call.clone(), &self.twiml(&call.number, &spoken), true, changes).await?
+                self.place(call.clone(), &spoken, true, changes).await?
             }
         };
-        if call.sid.is_none() && matches!(outcome, CallOutcome::Canceled | CallOutcome::DryRun) {
-            self.update(call.id, CallUpdate::ended(outcome, None)).await;
+        if call.sid.is_none() && matches!(ended.outcome, CallOutcome::Canceled | CallOutcome::DryRun) {
+            self.update(call.id, CallUpdate::ended(ended.outcome, None)).await;
         }
-        self.after(&call, outcome).await;
+        self.after(&call, ended).await;
         Ok(())
     }
 
     /// What an ended call means for its incidents.
-    async fn after(&self, call: &CallAttempt, outcome: CallOutcome) {
-        if outcome == CallOutcome::Answered {
-            info!(by = %call.number, incidents = ?call.incidents, "a person answered: the incidents the call spoke are acknowledged");
-            if let Err(e) = self.ctx.journal.answered_call(call.id, self.ctx.person(&call.number), call.number.clone()).await {
+    async fn after(&self, call: &CallAttempt, ended: Ended) {
+        if ended.outcome == CallOutcome::Answered {
+            info!(by = %call.number, incidents = ?call.incidents, via = %ended.via, "a person took the incidents the call spoke");
+            if let Err(e) = self.ctx.journal.answered_call(call.id, self.ctx.person(&call.number), call.number.clone(), ended.via).await {
                 error!("journal: cannot record who answered: {e}");
             }
         }
@@ -265,29 +322,63 @@ impl CallQueue {
         }
     }
 
-    /// Creates the call (retrying what time can fix) and follows it.
-    async fn place(&self, attempt: CallAttempt, twiml: &str, resumed: bool, changes: &mut watch::Receiver<u64>) -> Result<CallOutcome, Stopped> {
-        let ctx = &self.ctx;
-        let Some(client) = ctx.client.as_ref() else { return Ok(CallOutcome::DryRun) };
+    /// Places the call about `spoken` and follows it: through Sentinela's Studio flow when the
+    /// call asks for a key, else as a plain call with its TwiML.
+    async fn place(&self, attempt: CallAttempt, spoken: &[SpokenIncident], resumed: bool, changes: &mut watch::Receiver<u64>) -> Result<Ended, Stopped> {
+        let Some(client) = self.ctx.client.as_ref() else { return Ok(CallOutcome::DryRun.into()) };
+        if self.calls.keypress {
+            if let Some(flow) = self.flow().await? {
+                let callee = self.ctx.people.get(&attempt.number).map(String::as_str);
+                let text = twiml::incidents_text_asking_for_key(&items(spoken), callee);
+                let (number, from) = (attempt.number.clone(), self.calls.from.clone());
+                let asked = if resumed { attempt.updated_at } else { Utc::now() };
+                let execution = match self.create(&attempt, resumed, |since| client.start_execution(&flow, &number, &from, &text, since)).await? {
+                    Ok(e) => e,
+                    Err(outcome) => return Ok(outcome.into()),
+                };
+                info!(to = %attempt.number, execution = %execution.sid, incidents = ?attempt.incidents, "calling through Studio (tecle 1 para assumir)");
+                let a = self
+                    .update(attempt.id, CallUpdate { execution_sid: Some(execution.sid.clone()), ..CallUpdate::state(CallState::Placing) })
+                    .await
+                    .unwrap_or(CallAttempt { execution_sid: Some(execution.sid.clone()), ..attempt });
+                return self.find_studio_call(a, Execution { flow, sid: execution.sid }, asked, changes).await;
+            }
+        }
         let request = NewCall {
             from: self.calls.from.clone(),
             to: attempt.number.clone(),
-            twiml: twiml.to_owned(),
+            twiml: self.twiml(&attempt.number, spoken),
             timeout_secs: self.calls.ring_secs,
             machine_detection: self.calls.require_human,
         };
-        // A call the previous run was placing may exist already: look before placing it.
+        let call = match self.create(&attempt, resumed, |since| client.create_call(&request, since)).await? {
+            Ok(c) => c,
+            Err(outcome) => return Ok(outcome.into()),
+        };
+        info!(to = %attempt.number, sid = %call.sid, incidents = ?attempt.incidents, "calling");
+        let a = self
+            .update(attempt.id, CallUpdate { sid: Some(call.sid.clone()), ..CallUpdate::state(call.status.into()) })
+            .await
+            .unwrap_or(CallAttempt { sid: Some(call.sid.clone()), ..attempt });
+        self.follow(a, None, changes).await
+    }
+
+    /// Creates what places a call (the call, or its Studio execution), retrying what time can
+    /// fix; a create whose answer was lost is looked up by `create` before it is sent again (a
+    /// call the previous run was placing may exist already: `resumed`). `Err(outcome)` when the
+    /// attempt ends without it.
+    async fn create<T, F, Fut>(&self, attempt: &CallAttempt, resumed: bool, create: F) -> Result<Result<T, CallOutcome>, Stopped>
+    where
+        F: Fn(Option<DateTime<Utc>>) -> Fut,
+        Fut: Future<Output = Result<T, CreateError>>,
+    {
+        let ctx = &self.ctx;
         let mut unsure_since = resumed.then_some(attempt.updated_at);
         loop {
-            match client.create_call(&request, unsure_since).await {
-                Ok(call) => {
+            match create(unsure_since).await {
+                Ok(created) => {
                     ctx.health.ok(&ctx.events);
-                    info!(to = %attempt.number, sid = %call.sid, incidents = ?attempt.incidents, "calling");
-                    let a = self
-                        .update(attempt.id, CallUpdate { sid: Some(call.sid.clone()), ..CallUpdate::state(call.status.into()) })
-                        .await
-                        .unwrap_or(CallAttempt { sid: Some(call.sid.clone()), ..attempt });
-                    return self.follow(a, changes).await;
+                    return Ok(Ok(created));
                 }
                 Err(e) if e.is_transient() || e.is_auth() => {
                     ctx.health.degraded(&ctx.events, &e);
@@ -297,29 +388,109 @@ impl CallQueue {
                     if !ctx.journal.call_wanted(attempt.id).await.unwrap_or(true) {
                         info!(to = %attempt.number, "no longer needed: the incidents were taken or resolved meanwhile");
                         self.update(attempt.id, CallUpdate::ended(CallOutcome::Canceled, None)).await;
-                        return Ok(CallOutcome::Canceled);
+                        return Ok(Err(CallOutcome::Canceled));
                     }
                 }
                 Err(e) => {
                     error!(to = %attempt.number, "Twilio refused the call: {e}");
-                    self.update(
-                        attempt.id,
-                        CallUpdate { error_code: e.code().map(i64::from), ..CallUpdate::ended(CallOutcome::Error, Some(e.to_string())) },
-                    )
-                    .await;
-                    return Ok(CallOutcome::Error);
+                    self.update(attempt.id, CallUpdate { error_code: e.code().map(i64::from), ..CallUpdate::ended(CallOutcome::Error, Some(e.to_string())) }).await;
+                    return Ok(Err(CallOutcome::Error));
                 }
             }
+        }
+    }
+
+    /// Sentinela's Studio flow, found or created (and brought up to date with `[calls]`) once
+    /// per run. `None` when Studio refuses it: said loudly, and the calls go on without the key
+    /// (a person answering takes the incidents) rather than not at all.
+    async fn flow(&self) -> Result<Option<String>, Stopped> {
+        if let Some(flow) = self.flow.lock().ok().and_then(|f| f.clone()) {
+            return Ok(Some(flow));
+        }
+        let ctx = &self.ctx;
+        let Some(client) = ctx.client.as_ref() else { return Ok(None) };
+        let definition = studio::flow_definition(&self.calls);
+        loop {
+            match client.ensure_flow(&definition).await {
+                Ok(flow) => {
+                    ctx.health.ok(&ctx.events);
+                    info!(flow = %flow, "Studio flow ready: calls ask for a key");
+                    if let Ok(mut cached) = self.flow.lock() {
+                        *cached = Some(flow.clone());
+                    }
+                    return Ok(Some(flow));
+                }
+                Err(e) if e.is_transient() || e.is_auth() => {
+                    ctx.health.degraded(&ctx.events, &e);
+                    warn!("Studio flow not ready yet, will retry: {e}");
+                    ctx.pause(ctx.timing.retry_wait).await?;
+                }
+                Err(e) => {
+                    error!("Twilio Studio refused Sentinela's flow ({e}): calling WITHOUT \"tecle 1\" — a person answering takes the incidents");
+                    ctx.journal_event(None, "keypress_unavailable", &format!("Studio refused the flow: {e}")).await;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// Finds the call a Studio execution placed (created since `asked`) and follows it.
+    async fn find_studio_call(&self, attempt: CallAttempt, execution: Execution, asked: DateTime<Utc>, changes: &mut watch::Receiver<u64>) -> Result<Ended, Stopped> {
+        let ctx = &self.ctx;
+        let Some(client) = ctx.client.as_ref() else { return Ok(CallOutcome::DryRun.into()) };
+        // Studio dials at once; a call that never shows up must not hold the queue.
+        let give_up = Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            match client.call_placed_since(&attempt.number, &self.calls.from, asked).await {
+                Ok(Some(call)) => {
+                    ctx.health.ok(&ctx.events);
+                    info!(to = %attempt.number, sid = %call.sid, execution = %execution.sid, "the Studio execution's call found");
+                    let a = self
+                        .update(attempt.id, CallUpdate { sid: Some(call.sid.clone()), ..CallUpdate::state(call.status.into()) })
+                        .await
+                        .unwrap_or(CallAttempt { sid: Some(call.sid.clone()), ..attempt });
+                    return self.follow(a, Some(execution), changes).await;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    ctx.health.degraded(&ctx.events, &e);
+                    warn!(to = %attempt.number, "cannot look for the Studio execution's call: {e}");
+                }
+            }
+            let unwanted = !ctx.journal.call_wanted(attempt.id).await.unwrap_or(true);
+            if unwanted || Instant::now() > give_up {
+                if let Err(e) = client.end_execution(&execution.flow, &execution.sid).await {
+                    warn!(execution = %execution.sid, "could not end the Studio execution: {e}");
+                }
+                let ended = if unwanted {
+                    CallUpdate::ended(CallOutcome::Canceled, None)
+                } else {
+                    error!(to = %attempt.number, execution = %execution.sid, "Studio placed no call within 60 s: the queue goes on");
+                    CallUpdate::ended(CallOutcome::Error, Some("Studio placed no call within 60 s".into()))
+                };
+                let outcome = ended.outcome.unwrap_or(CallOutcome::Error);
+                self.update(attempt.id, ended).await;
+                return Ok(outcome.into());
+            }
+            ctx.pause(ctx.timing.call_poll).await?;
         }
     }
 
     /// Polls the call until the queue can decide; hangs up on machines; cancels a call still
     /// ringing once nobody needs it; waits for a human's call to end so its duration is
     /// journaled.
-    async fn follow(&self, attempt: CallAttempt, changes: &mut watch::Receiver<u64>) -> Result<CallOutcome, Stopped> {
+    async fn follow(&self, attempt: CallAttempt, execution: Option<Execution>, changes: &mut watch::Receiver<u64>) -> Result<Ended, Stopped> {
+        let via = if execution.is_some() { AckVia::Keypress } else { AckVia::Call };
+        let outcome = self.follow_until_decided(attempt, execution.as_ref(), changes).await?;
+        Ok(Ended { outcome, via })
+    }
+
+    async fn follow_until_decided(&self, attempt: CallAttempt, execution: Option<&Execution>, changes: &mut watch::Receiver<u64>) -> Result<CallOutcome, Stopped> {
         let ctx = &self.ctx;
         let Some(client) = ctx.client.as_ref() else { return Ok(CallOutcome::DryRun) };
         let Some(sid) = attempt.sid.clone() else { return Ok(CallOutcome::Error) };
+        // With a Studio execution: the key pressed so far (read once the call is answered).
+        let mut key: Option<String> = None;
         // A call that Twilio never resolves must not hold the queue: give up well after the
         // ring timeout plus machine detection.
         let give_up_ringing = Instant::now() + std::time::Duration::from_secs(u64::from(self.calls.ring_secs) + 90);
@@ -375,8 +546,26 @@ impl CallQueue {
                 if let Err(e) = client.end_call(&sid, true).await {
                     warn!(sid, "could not cancel the call: {e}");
                 }
+                if let Some(x) = execution {
+                    if let Err(e) = client.end_execution(&x.flow, &x.sid).await {
+                        warn!(execution = %x.sid, "could not end the Studio execution: {e}");
+                    }
+                }
             }
-            let verdict = judge(&call, self.calls.require_human);
+            let verdict = match execution {
+                None => judge(&call, self.calls.require_human),
+                Some(x) => {
+                    // Asked while the call is answered, and once more when it has ended (a key
+                    // pressed just before hanging up).
+                    if key.is_none() && matches!(call.status, CallStatus::InProgress | CallStatus::Completed) {
+                        match client.execution_key(&x.flow, &x.sid).await {
+                            Ok(k) => key = k,
+                            Err(e) => warn!(execution = %x.sid, "cannot read the key pressed: {e}"),
+                        }
+                    }
+                    judge_keypress(&call, key.as_deref(), self.calls.require_human)
+                }
+            };
             if CallState::from(call.status) != last_state || (verdict.is_some() && decided.is_none()) {
                 last_state = call.status.into();
                 self.update(
@@ -430,6 +619,22 @@ mod tests {
 
     fn call(status: CallStatus, by: Option<&str>) -> Call {
         Call { sid: "CA1".into(), status, answered_by: by.map(str::to_owned), duration: None, date_created: None }
+    }
+
+    #[test]
+    fn judging_calls_that_ask_for_a_key() {
+        use CallOutcome::*;
+        use CallStatus as S;
+        let human = |s| call(s, Some("human"));
+        assert_eq!(judge_keypress(&human(S::InProgress), None, true), None, "answered: waiting for the key");
+        assert_eq!(judge_keypress(&human(S::InProgress), Some("1"), true), Some(Answered));
+        assert_eq!(judge_keypress(&human(S::Completed), Some("1"), true), Some(Answered), "pressed just before hanging up");
+        assert_eq!(judge_keypress(&human(S::Completed), None, true), Some(Heard), "heard it, took nothing");
+        assert_eq!(judge_keypress(&human(S::Completed), Some("2"), true), Some(Heard), "another key takes nothing");
+        assert_eq!(judge_keypress(&call(S::Completed, None), None, true), Some(Heard));
+        assert_eq!(judge_keypress(&call(S::InProgress, Some("machine_start")), None, true), Some(Machine));
+        assert_eq!(judge_keypress(&call(S::NoAnswer, None), None, true), Some(NoAnswer));
+        assert_eq!(judge_keypress(&call(S::Ringing, None), None, true), None);
     }
 
     #[test]

@@ -24,6 +24,7 @@ use tracing::warn;
 
 use super::error::TwilioError;
 use super::resources::{rfc2822, Account, Call, CallList, IncomingNumbers, ListedMessage, Message, MessageList, OutgoingCallerIds};
+use super::studio::{Execution, ExecutionList};
 use crate::config::TwilioConfig;
 use crate::imap::Backoff;
 use crate::secrets::Secret;
@@ -86,7 +87,7 @@ pub struct NewCall {
 }
 
 /// A created resource, known by its SID.
-trait HasSid {
+pub(super) trait HasSid {
     fn sid(&self) -> &str;
 }
 
@@ -102,10 +103,18 @@ impl HasSid for Message {
     }
 }
 
+impl HasSid for Execution {
+    fn sid(&self) -> &str {
+        &self.sid
+    }
+}
+
 /// What a create makes; says where to look for it after a lost answer.
-enum Creating<'a> {
+pub(super) enum Creating<'a> {
     Call(&'a NewCall),
     Message(&'a NewMessage),
+    /// A Studio flow's execution for one number (the call it places asks for a key).
+    Execution { flow: &'a str, to: &'a str },
 }
 
 impl Creating<'_> {
@@ -113,6 +122,7 @@ impl Creating<'_> {
         match self {
             Creating::Call(_) => "Calls",
             Creating::Message(_) => "Messages",
+            Creating::Execution { .. } => "Executions",
         }
     }
 }
@@ -121,6 +131,7 @@ impl Creating<'_> {
 pub struct TwilioClient {
     http: reqwest::Client,
     base_url: String,
+    studio_url: String,
     account_sid: String,
     user: String,
     secret: Secret,
@@ -158,6 +169,7 @@ impl TwilioClient {
         TwilioClient {
             http,
             base_url: config.base_url.trim_end_matches('/').to_owned(),
+            studio_url: config.studio_url.trim_end_matches('/').to_owned(),
             account_sid: config.account_sid.clone(),
             user,
             secret,
@@ -167,8 +179,28 @@ impl TwilioClient {
         }
     }
 
-    fn url(&self, tail: &str) -> String {
+    pub(super) fn url(&self, tail: &str) -> String {
         format!("{}/2010-04-01/Accounts/{}{tail}", self.base_url, self.account_sid)
+    }
+
+    /// A Studio API URL (`/v2/Flows…`).
+    pub(super) fn studio(&self, tail: &str) -> String {
+        format!("{}/v2{tail}", self.studio_url)
+    }
+
+    /// Where `what` is created, and where one that was created is read.
+    fn create_url(&self, what: &Creating<'_>) -> String {
+        match what {
+            Creating::Execution { flow, .. } => self.studio(&format!("/Flows/{flow}/Executions")),
+            _ => self.url(&format!("/{}.json", what.resource())),
+        }
+    }
+
+    fn created_url(&self, what: &Creating<'_>, sid: &str) -> String {
+        match what {
+            Creating::Execution { flow, .. } => self.studio(&format!("/Flows/{flow}/Executions/{sid}")),
+            _ => self.url(&format!("/{}/{sid}.json", what.resource())),
+        }
     }
 
     /// GET the account itself: proves the credentials.
@@ -231,19 +263,19 @@ impl TwilioClient {
     /// POSTs a create, retrying blindly only what never reached Twilio; after an answer that
     /// may hide a creation, looks for it (created since the first such try) before anything
     /// is sent again.
-    async fn create_once<T: DeserializeOwned + HasSid>(
+    pub(super) async fn create_once<T: DeserializeOwned + HasSid>(
         &self,
         what: Creating<'_>,
         form: &[(&str, String)],
         mut unsure_since: Option<DateTime<Utc>>,
     ) -> Result<T, CreateError> {
-        let url = self.url(&format!("/{}.json", what.resource()));
+        let url = self.create_url(&what);
         let mut backoff = Backoff::new(self.retry.base, self.retry.cap);
         let mut attempt = 1;
         loop {
             if let Some(since) = unsure_since {
                 let found = match self.find_created(&what, since).await {
-                    Ok(Some(sid)) => self.call(Method::GET, &self.url(&format!("/{}/{sid}.json", what.resource())), &[]).await.map(Some),
+                    Ok(Some(sid)) => self.call(Method::GET, &self.created_url(&what, &sid), &[]).await.map(Some),
                     other => other.map(|_| None),
                 };
                 match found {
@@ -289,8 +321,18 @@ impl TwilioClient {
 
     /// The SID of what `what` created on or after `since` (our clock), the oldest if several.
     async fn find_created(&self, what: &Creating<'_>, since: DateTime<Utc>) -> Result<Option<String>, TwilioError> {
-        let url = self.url(&format!("/{}.json", what.resource()));
+        let url = self.create_url(what);
         match what {
+            Creating::Execution { to, .. } => {
+                let since = self.on_twilio_clock(since);
+                let query = [("DateCreatedFrom", since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)), ("PageSize", "20".to_owned())];
+                let page: ExecutionList = self.call_query(&url, &query).await?;
+                let mut found = page
+                    .executions
+                    .into_iter()
+                    .filter(|e| e.contact_channel_address.as_deref() == Some(*to) && e.created_at().is_some_and(|t| t >= since) && !self.created_here(&e.sid));
+                Ok(found.next_back().map(|e| e.sid))
+            }
             Creating::Call(c) => {
                 // Not filtered by StartTime: a call still queued has none.
                 let query = [("To", c.to.clone()), ("From", c.from.clone()), ("PageSize", "20".to_owned())];
@@ -312,7 +354,7 @@ impl TwilioClient {
     }
 
     /// A moment on our clock as Twilio's clock would date it, less the dates' rounding.
-    fn on_twilio_clock(&self, ours: DateTime<Utc>) -> DateTime<Utc> {
+    pub(super) fn on_twilio_clock(&self, ours: DateTime<Utc>) -> DateTime<Utc> {
         let offset = self.clock_offset.lock().map(|o| o.unwrap_or_default()).unwrap_or_default();
         ours + offset - CREATED_MARGIN
     }
@@ -339,11 +381,11 @@ impl TwilioClient {
         Ok(!verified.outgoing_caller_ids.is_empty())
     }
 
-    async fn call_query<T: DeserializeOwned>(&self, url: &str, query: &[(&str, String)]) -> Result<T, TwilioError> {
+    pub(super) async fn call_query<T: DeserializeOwned>(&self, url: &str, query: &[(&str, String)]) -> Result<T, TwilioError> {
         self.send(|| self.http.get(url).query(query)).await
     }
 
-    async fn call<T: DeserializeOwned>(&self, method: Method, url: &str, form: &[(&str, String)]) -> Result<T, TwilioError> {
+    pub(super) async fn call<T: DeserializeOwned>(&self, method: Method, url: &str, form: &[(&str, String)]) -> Result<T, TwilioError> {
         self.send(|| {
             let req = self.http.request(method.clone(), url);
             if form.is_empty() { req } else { req.form(form) }

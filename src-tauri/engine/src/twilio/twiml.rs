@@ -38,34 +38,11 @@ pub fn alert_twiml(voice: &str, language: &str, subject: &str, body: &str, is_te
 /// how many more. `voice` and `language` come from the validated configuration. Bodies, then
 /// titles, are shortened until the whole document fits Twilio's limit.
 pub fn incidents_twiml(voice: &str, language: &str, items: &[Spoken<'_>], callee: Option<&str>) -> String {
-    let all_tests = items.iter().all(|i| i.test);
-    let preamble = match (all_tests, callee) {
-        (true, _) => TEST_PREAMBLE.to_owned(),
-        // "Ana, alerta do Sentinela no CPD." — the person hears their name first.
-        (false, Some(name)) => format!("{}, alerta do Sentinela no CPD.", name.trim().chars().take(60).collect::<String>()),
-        (false, None) => PREAMBLE.to_owned(),
-    };
     let say = |text: &str| format!(r#"<Say voice="{}" language="{}">{}</Say>"#, escape(voice), escape(language), escape(text));
     let mut body_budget = SPOKEN_BODY_CHARS;
     let mut title_budget = MAX_SPOKEN_TITLE_CHARS;
     loop {
-        let mut parts = vec![preamble.clone()];
-        if items.len() > 1 {
-            parts.push(format!("{} alertas abertos.", items.len()));
-        }
-        for (n, item) in items.iter().take(SPOKEN_IN_FULL).enumerate() {
-            let label = match (items.len() > 1, item.test && !all_tests) {
-                (true, true) => format!("Alerta {} (teste): ", n + 1),
-                (true, false) => format!("Alerta {}: ", n + 1),
-                (false, _) => String::new(),
-            };
-            let title = speakable(sentence(item.title), title_budget);
-            parts.push(format!("{label}{}. {}", sentence(&title), speakable(item.body, body_budget)).trim_end().to_owned());
-        }
-        if items.len() > SPOKEN_IN_FULL {
-            parts.push(format!("E mais {} alertas. Veja todos no Sentinela.", items.len() - SPOKEN_IN_FULL));
-        }
-        let spoken = parts.join(" ");
+        let spoken = spoken_text(items, callee, body_budget, title_budget);
         let twiml = format!("<Response>{}<Pause length=\"2\"/>{}</Response>", say(&spoken), say(&format!("{REPEAT} {spoken}")));
         if twiml.chars().count() <= MAX_TWIML_CHARS || (body_budget == 0 && title_budget == 0) {
             return twiml;
@@ -76,6 +53,41 @@ pub fn incidents_twiml(voice: &str, language: &str, items: &[Spoken<'_>], callee
             title_budget = title_budget.saturating_sub(20);
         }
     }
+}
+
+/// What a call that asks for a key says (`[calls] keypress`, through Studio, which repeats it
+/// itself): the same words as [`incidents_twiml`], then how to take the incidents.
+pub fn incidents_text_asking_for_key(items: &[Spoken<'_>], callee: Option<&str>) -> String {
+    format!("{} Tecle 1 para assumir.", spoken_text(items, callee, SPOKEN_BODY_CHARS, MAX_SPOKEN_TITLE_CHARS))
+}
+
+/// The words of a call: the preamble (with the person's name), then the incidents, newest
+/// first, the first three in full within the budgets, then how many more.
+fn spoken_text(items: &[Spoken<'_>], callee: Option<&str>, body_budget: usize, title_budget: usize) -> String {
+    let all_tests = items.iter().all(|i| i.test);
+    let preamble = match (all_tests, callee) {
+        (true, _) => TEST_PREAMBLE.to_owned(),
+        // "Ana, alerta do Sentinela no CPD." — the person hears their name first.
+        (false, Some(name)) => format!("{}, alerta do Sentinela no CPD.", name.trim().chars().take(60).collect::<String>()),
+        (false, None) => PREAMBLE.to_owned(),
+    };
+    let mut parts = vec![preamble];
+    if items.len() > 1 {
+        parts.push(format!("{} alertas abertos.", items.len()));
+    }
+    for (n, item) in items.iter().take(SPOKEN_IN_FULL).enumerate() {
+        let label = match (items.len() > 1, item.test && !all_tests) {
+            (true, true) => format!("Alerta {} (teste): ", n + 1),
+            (true, false) => format!("Alerta {}: ", n + 1),
+            (false, _) => String::new(),
+        };
+        let title = speakable(sentence(item.title), title_budget);
+        parts.push(format!("{label}{}. {}", sentence(&title), speakable(item.body, body_budget)).trim_end().to_owned());
+    }
+    if items.len() > SPOKEN_IN_FULL {
+        parts.push(format!("E mais {} alertas. Veja todos no Sentinela.", items.len() - SPOKEN_IN_FULL));
+    }
+    parts.join(" ")
 }
 
 fn sentence(s: &str) -> &str {
@@ -103,6 +115,12 @@ fn speakable(body: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_asking_for_a_key_says_the_same_words_and_how_to_take_them() {
+        let items = [Spoken { title: "ALERTA: Temperatura alta", body: "Sala 1: 31 °C", test: false }];
+        assert_eq!(incidents_text_asking_for_key(&items, Some("Ana")), "Ana, alerta do Sentinela no CPD. ALERTA: Temperatura alta. Sala 1: 31 °C. Tecle 1 para assumir.");
+    }
 
     #[test]
     fn speaks_twice_in_portuguese_with_a_pause() {
