@@ -6,6 +6,11 @@
 //! after N ms, …). Time runs in milliseconds so a whole escalation fits in a test. Faults can be
 //! injected: an HTTP error with Twilio's body (401, 429 with Retry-After, 500), a slow answer, or
 //! a connection dropped before the request is processed.
+//!
+//! It also answers the few Studio v2 routes a call that asks for a key uses (`/v2/Flows`, their
+//! executions and an execution's context): an execution started by REST places one call to its
+//! contact, played like any other by the number's script, and the person's scripted key shows in
+//! the context's `widgets.<gather>.Digits` once they have answered.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -133,6 +138,24 @@ struct State {
     auth_token: String,
     no_answer_ms: u64,
     next_sid: u64,
+    /// Studio: the flows (SID, friendly name, definition) and their executions.
+    flows: Vec<(String, String, Value)>,
+    executions: Vec<FakeExecution>,
+    /// Studio: the key a person presses, and how long after answering, per number.
+    key_scripts: HashMap<String, (String, u64)>,
+}
+
+/// One execution of a Studio flow started by REST: it places one call, whose person presses
+/// the number's scripted key.
+#[derive(Debug, Clone)]
+struct FakeExecution {
+    sid: String,
+    flow: String,
+    to: String,
+    call_sid: String,
+    parameters: Value,
+    created_utc: chrono::DateTime<chrono::Utc>,
+    ended: bool,
 }
 
 /// The running fake. Dropping it stops the server.
@@ -176,6 +199,9 @@ impl TwilioFake {
             auth_token: AUTH_TOKEN.into(),
             no_answer_ms: 400,
             next_sid: 1,
+            flows: Vec::new(),
+            executions: Vec::new(),
+            key_scripts: HashMap::new(),
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
@@ -203,6 +229,21 @@ impl TwilioFake {
 
     pub fn script_call(&self, number: &str, script: CallScript) {
         self.state.lock().unwrap().call_scripts.insert(number.into(), script);
+    }
+
+    /// Studio: the person at `number` presses `key` `after_ms` after answering.
+    pub fn script_key(&self, number: &str, key: &str, after_ms: u64) {
+        self.state.lock().unwrap().key_scripts.insert(number.into(), (key.into(), after_ms));
+    }
+
+    /// Studio: the flows created (friendly name, definition).
+    pub fn flows(&self) -> Vec<(String, Value)> {
+        self.state.lock().unwrap().flows.iter().map(|(_, name, d)| (name.clone(), d.clone())).collect()
+    }
+
+    /// Studio: the executions started, as (destination, parameters, ended).
+    pub fn executions(&self) -> Vec<(String, Value, bool)> {
+        self.state.lock().unwrap().executions.iter().map(|e| (e.to.clone(), e.parameters.clone(), e.ended)).collect()
     }
 
     pub fn script_message(&self, number: &str, script: MessageScript) {
@@ -369,6 +410,15 @@ async fn handle(state: Arc<Mutex<State>>, method: Method, uri: Uri, headers: Hea
 
 /// Twilio's answer to a request that passed the fault injection.
 fn route(state: &Mutex<State>, method: &Method, path: &str, query: &[(String, String)], form: &[(String, String)], user: Option<String>, pass: &str) -> Response {
+    if let Some(tail) = path.strip_prefix("/v2/Flows") {
+        let mut s = state.lock().unwrap();
+        let authed = (user.as_deref() == Some(ACCOUNT_SID) && pass == s.auth_token)
+            || (user.as_deref() == Some(API_KEY_SID) && pass == API_KEY_SECRET);
+        if !authed {
+            return error_body(401, 20003, "Authenticate");
+        }
+        return studio(&mut s, method.as_str(), tail, query, form, Instant::now());
+    }
     let Some(rest) = path.strip_prefix("/2010-04-01/Accounts/") else {
         return error_body(404, 20404, "The requested resource was not found");
     };
@@ -690,4 +740,151 @@ fn message_json(m: &FakeMessage, now: Instant) -> Value {
         "uri": format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{}.json", m.sid),
         "subresource_uris": {},
     })
+}
+
+/// Studio v2: `tail` is what follows `/v2/Flows`.
+fn studio(s: &mut State, method: &str, tail: &str, query: &[(String, String)], form: &[(String, String)], now: Instant) -> Response {
+    let parts: Vec<&str> = tail.trim_start_matches('/').split('/').filter(|p| !p.is_empty()).collect();
+    let flow_json = |sid: &str, name: &str, d: &Value| json!({"sid": sid, "account_sid": ACCOUNT_SID, "friendly_name": name, "definition": d, "status": "published", "revision": 1, "valid": true, "errors": [], "warnings": []});
+    match (method, parts.as_slice()) {
+        ("GET", []) => {
+            let flows: Vec<Value> = s.flows.iter().map(|(sid, name, d)| flow_json(sid, name, d)).collect();
+            json_ok(200, json!({"flows": flows, "meta": {"page": 0, "page_size": 50, "key": "flows"}}))
+        }
+        ("POST", [] | [_]) => {
+            let Some(definition) = param(form, "Definition").and_then(|d| serde_json::from_str::<Value>(d).ok()) else {
+                return error_body(400, 20001, "Invalid Definition: not JSON");
+            };
+            if definition.get("initial_state").and_then(Value::as_str).is_none() || !definition.get("states").is_some_and(Value::is_array) {
+                return error_body(400, 20001, "Invalid Definition: initial_state and states are required");
+            }
+            if param(form, "Status").is_none_or(|st| st != "published" && st != "draft") {
+                return error_body(400, 20001, "Status is required");
+            }
+            match parts.first() {
+                None => {
+                    let Some(name) = param(form, "FriendlyName") else { return error_body(400, 20001, "FriendlyName is required") };
+                    let sid = format!("FW{:032x}", s.next_sid);
+                    s.next_sid += 1;
+                    s.flows.push((sid.clone(), name.into(), definition.clone()));
+                    json_ok(200, flow_json(&sid, name, &definition))
+                }
+                Some(sid) => match s.flows.iter_mut().find(|(f, ..)| f == sid) {
+                    Some(flow) => {
+                        flow.2 = definition;
+                        let (sid, name, d) = flow.clone();
+                        json_ok(200, flow_json(&sid, &name, &d))
+                    }
+                    None => error_body(404, 20404, "The requested resource was not found"),
+                },
+            }
+        }
+        (_, [flow, "Executions", rest @ ..]) => {
+            if !s.flows.iter().any(|(f, ..)| f == flow) {
+                return error_body(404, 20404, "The requested resource was not found");
+            }
+            studio_execution(s, method, flow, rest, query, form, now)
+        }
+        _ => error_body(404, 20404, "The requested resource was not found"),
+    }
+}
+
+fn execution_json(e: &FakeExecution) -> Value {
+    json!({
+        "sid": e.sid,
+        "account_sid": ACCOUNT_SID,
+        "flow_sid": e.flow,
+        "contact_channel_address": e.to,
+        "status": if e.ended { "ended" } else { "active" },
+        "date_created": e.created_utc.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })
+}
+
+fn studio_execution(s: &mut State, method: &str, flow: &str, rest: &[&str], query: &[(String, String)], form: &[(String, String)], now: Instant) -> Response {
+    match (method, rest) {
+        ("POST", []) => {
+            let (Some(to), Some(from)) = (param(form, "To"), param(form, "From")) else {
+                return error_body(400, 20001, "To and From are required");
+            };
+            if !is_e164(to) || !is_e164(from) {
+                return error_body(400, 20001, "To and From must be E.164 phone numbers");
+            }
+            let Some(parameters) = param(form, "Parameters").map_or(Some(json!({})), |p| serde_json::from_str::<Value>(p).ok()) else {
+                return error_body(400, 20001, "Parameters must be a JSON object");
+            };
+            // The flow's outgoing-call widget dials the contact, with machine detection.
+            let call_sid = format!("CA{:032x}", s.next_sid);
+            let sid = format!("FN{:032x}", s.next_sid + 1);
+            s.next_sid += 2;
+            let call = FakeCall {
+                sid: call_sid.clone(),
+                to: to.into(),
+                from: from.into(),
+                created: now,
+                amd: true,
+                script: s.call_scripts.get(to).copied().unwrap_or(CallScript::NoAnswer),
+                created_utc: chrono::Utc::now(),
+                ended: None,
+            };
+            s.calls.push(call);
+            let e = FakeExecution { sid, flow: flow.into(), to: to.into(), call_sid, parameters, created_utc: chrono::Utc::now(), ended: false };
+            let v = execution_json(&e);
+            s.executions.push(e);
+            json_ok(201, v)
+        }
+        ("GET", []) => {
+            let from = query.iter().find(|(k, _)| k == "DateCreatedFrom").and_then(|(_, v)| chrono::DateTime::parse_from_rfc3339(v).ok());
+            let list: Vec<Value> = s
+                .executions
+                .iter()
+                .rev()
+                .filter(|e| e.flow == flow && from.is_none_or(|f| e.created_utc >= f))
+                .map(execution_json)
+                .collect();
+            json_ok(200, json!({"executions": list, "meta": {"page": 0, "page_size": 50, "key": "executions"}}))
+        }
+        (m, [sid, rest @ ..]) => {
+            let no_answer = s.no_answer_ms;
+            let keys = s.key_scripts.clone();
+            let Some(i) = s.executions.iter().position(|e| e.sid == *sid && e.flow == flow) else {
+                return error_body(404, 20404, "The requested resource was not found");
+            };
+            match (m, rest) {
+                ("GET", []) => json_ok(200, execution_json(&s.executions[i])),
+                ("POST", []) => {
+                    if param(form, "Status") != Some("ended") {
+                        return error_body(400, 20001, "Status must be ended");
+                    }
+                    s.executions[i].ended = true;
+                    json_ok(200, execution_json(&s.executions[i]))
+                }
+                ("GET", ["Context"]) => {
+                    let e = s.executions[i].clone();
+                    let call = s.calls.iter().find(|c| c.sid == e.call_sid);
+                    let mut widgets = json!({ "ligacao": { "CallSid": e.call_sid } });
+                    if let (Some(call), Some((key, after_ms))) = (call, keys.get(&e.to)) {
+                        // A person's call: the key is pressed `after_ms` after answering, if
+                        // the call still goes on then.
+                        if let CallScript::Human { answer_ms, talk_ms } | CallScript::HumanLateAmd { answer_ms, talk_ms } = call.script {
+                            let ms = |at: Instant| at.saturating_duration_since(call.created).as_millis() as u64;
+                            let pressed_at = answer_ms + after_ms;
+                            let ends_at = call.ended.map(|(at, _)| ms(at)).unwrap_or(answer_ms + talk_ms);
+                            let (status, ..) = call_state(call, now, no_answer);
+                            if ms(now) >= pressed_at && pressed_at < ends_at && matches!(status, "in-progress" | "completed") {
+                                widgets["alerta"] = json!({ "Digits": key });
+                            }
+                        }
+                    }
+                    json_ok(200, json!({
+                        "account_sid": ACCOUNT_SID,
+                        "flow_sid": flow,
+                        "execution_sid": e.sid,
+                        "context": { "flow": { "data": e.parameters, "channel": { "address": "" } }, "contact": { "channel": { "address": e.to } }, "widgets": widgets },
+                    }))
+                }
+                _ => error_body(404, 20404, "The requested resource was not found"),
+            }
+        }
+        _ => error_body(404, 20404, "The requested resource was not found"),
+    }
 }
