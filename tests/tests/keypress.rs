@@ -138,3 +138,40 @@ async fn a_call_taken_elsewhere_while_ringing_is_canceled_with_its_execution() {
     wait_for("the execution ended", WAIT, || async { s.fake.executions().iter().all(|e| e.2).then_some(()) }).await;
     engine.stop(WAIT).await;
 }
+
+#[tokio::test]
+async fn a_call_asking_for_a_key_is_followed_again_after_a_restart_not_placed_again() {
+    let s = scenario().await;
+    s.fake.script_call(ANA, CallScript::Human { answer_ms: 300, talk_ms: 6000 });
+    s.fake.script_key(ANA, "1", 2500);
+    let (engine, _rx) = start(&s).await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA: Água no piso", "Sala 3")).await;
+    wait_for("the call found", WAIT, || async {
+        let id = engine.journal.incidents(1, None, false).await.unwrap().first()?.id;
+        engine.journal.calls_of(id).await.unwrap().iter().any(|c| c.sid.is_some() && c.execution_sid.is_some()).then_some(())
+    })
+    .await;
+    engine.stop(WAIT).await;
+
+    // The new run follows the same call and reads the same execution's key.
+    let (engine, mut rx) = start(&s).await;
+    assert_eq!(taken(&mut rx).await, (Some("Ana".into()), Some(AckVia::Keypress)));
+    assert_eq!((s.fake.executions().len(), s.fake.called_numbers()), (1, vec![ANA.to_owned()]));
+    engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn when_studio_refuses_the_flow_the_calls_go_on_without_the_key() {
+    let s = scenario().await;
+    s.fake.script_call(ANA, CallScript::Human { answer_ms: 300, talk_ms: 500 });
+    s.fake.fault_next("POST /v2/Flows", Fault::Error { status: 400, code: 20001, retry_after: None });
+    let (engine, mut rx) = start(&s).await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA: Porta aberta", "Sala 1")).await;
+
+    // A plain call, as without `keypress`: a person answering takes it.
+    assert_eq!(taken(&mut rx).await, (Some("Ana".into()), Some(AckVia::Call)));
+    assert_eq!((s.fake.creations("Calls").len(), s.fake.executions().len()), (1, 0));
+    let said = engine.journal.engine_events(20).await.unwrap();
+    assert!(said.iter().any(|e| e.kind == "keypress_unavailable"), "said, and journaled: {said:?}");
+    engine.stop(WAIT).await;
+}

@@ -1,7 +1,7 @@
 // Generated from the Rust types by src-tauri/src/bindings.rs; do not edit by hand.
 // Regenerate: UPDATE_BINDINGS=1 cargo test -p sentinela bindings
 
-export type AckVia = "call" | "whatsapp" | "desktop" | "cli";
+export type AckVia = "call" | "keypress" | "whatsapp" | "desktop" | "cli";
 
 export type ActionOutcome = "done" | "already_acknowledged" | "already_resolved" | "not_found";
 
@@ -33,7 +33,11 @@ export type CallAttempt = { id: number,
 /**
  * How many times the queue had gone through the list for these incidents before.
  */
-round: number, position: number, number: string, state: CallState, sid: string | null, answered_by: string | null, duration: number | null, 
+round: number, position: number, number: string, state: CallState, sid: string | null, 
+/**
+ * With `[calls] keypress`: the Studio execution that places the call.
+ */
+execution_sid: string | null, answered_by: string | null, duration: number | null, 
 /**
  * Set once the attempt is over.
  */
@@ -43,7 +47,7 @@ outcome: CallOutcome | null, error_code: number | null, error_message: string | 
  */
 incidents: Array<number>, };
 
-export type CallOutcome = "answered" | "machine" | "unconfirmed" | "no-answer" | "busy" | "failed" | "canceled" | "error" | "dry_run";
+export type CallOutcome = "answered" | "machine" | "unconfirmed" | "heard" | "no-answer" | "busy" | "failed" | "canceled" | "error" | "dry_run";
 
 export type CallState = "placing" | "queued" | "ringing" | "in-progress" | "completed" | "busy" | "failed" | "no-answer" | "canceled" | "error" | "dry_run" | "unknown";
 
@@ -55,7 +59,13 @@ to: Array<string>, ring_secs: number, rounds: number, round_pause_secs: number, 
 /**
  * Answering machines and voicemail do not count as answered.
  */
-require_human: boolean, };
+require_human: boolean, 
+/**
+ * "Tecle 1 para assumir": a call takes its incidents only when the person presses 1 (the
+ * call runs as a Twilio Studio flow, polled for the key); one who answers and presses
+ * nothing is told again, and the queue goes on. Off: a person answering takes them.
+ */
+keypress: boolean, };
 
 export type Config = { mailbox: MailboxConfig, filter: FilterConfig, 
 /**
@@ -291,6 +301,10 @@ export type TwilioConfig = { account_sid: string,
  * Optional API key (`SK…`) used instead of the Account SID to authenticate.
  */
 api_key_sid: string, base_url: string, 
+/**
+ * Twilio Studio's API, for calls with `[calls] keypress`.
+ */
+studio_url: string, 
 /**
  * Journal what would be sent, send nothing.
  */

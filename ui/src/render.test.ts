@@ -19,8 +19,8 @@ const detail: IncidentDetail = {
   ],
   whatsapp: [{ id: 1, incident_id: 12, purpose: "alarm", recipient: "+5511999990001", headline: hostile, detail: "", state: "read", sid: "SM1", error_code: null, error_message: null, updated_at: "2026-11-01T10:00:02Z", test: false }],
   calls: [
-    { id: 1, round: 0, position: 0, number: "+5511988880001", state: "no-answer", sid: "CA1", answered_by: null, duration: null, outcome: "no-answer", error_code: null, error_message: null, updated_at: "", incidents: [12] },
-    { id: 2, round: 0, position: 1, number: "+5511988880002", state: "completed", sid: "CA2", answered_by: "human", duration: 31, outcome: "answered", error_code: null, error_message: null, updated_at: "", incidents: [12] },
+    { id: 1, round: 0, position: 0, number: "+5511988880001", state: "no-answer", sid: "CA1", execution_sid: null, answered_by: null, duration: null, outcome: "no-answer", error_code: null, error_message: null, updated_at: "", incidents: [12] },
+    { id: 2, round: 0, position: 1, number: "+5511988880002", state: "completed", sid: "CA2", execution_sid: null, answered_by: "human", duration: 31, outcome: "answered", error_code: null, error_message: null, updated_at: "", incidents: [12] },
   ],
   log: [
     { at: "2026-11-01T10:00:00Z", kind: "opened", detail: hostile },

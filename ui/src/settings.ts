@@ -33,6 +33,7 @@ const SECTIONS: { title: keyof Words; optional?: boolean; fields: Field[] }[] = 
     { path: "twilio.account_sid", label: "account_sid", kind: "text" },
     { path: "twilio.api_key_sid", label: "api_key_sid", kind: "text" },
     { path: "twilio.base_url", label: "base_url", kind: "text" },
+    { path: "twilio.studio_url", label: "studio_url", kind: "text" },
     { path: "twilio.dry_run", label: "dry_run", kind: "bool" },
   ] },
   { title: "whatsapp", optional: true, fields: [
@@ -49,6 +50,7 @@ const SECTIONS: { title: keyof Words; optional?: boolean; fields: Field[] }[] = 
     { path: "calls.voice", label: "voice", kind: "text" },
     { path: "calls.language", label: "language", kind: "text" },
     { path: "calls.require_human", label: "require_human", kind: "bool" },
+    { path: "calls.keypress", label: "keypress", kind: "bool" },
   ] },
   { title: "incidents", fields: [
     { path: "incidents.remind_every_mins", label: "remind_every_mins", kind: "number" },
@@ -83,9 +85,9 @@ export function parsePeople(text: string): Record<string, string> {
 export const DEFAULTS: Config = {
   mailbox: { host: "", port: null, security: "tls", username: "", folder: "INBOX", ca_file: "", rescan_secs: 20, mark_seen: true, max_message_bytes: 1048576 },
   filter: { from: [], subject: "ALERTA", search: "", silence_alarm_hours: 0, authserv_id: "" },
-  twilio: { account_sid: "", api_key_sid: "", base_url: "https://api.twilio.com", dry_run: false },
+  twilio: { account_sid: "", api_key_sid: "", base_url: "https://api.twilio.com", studio_url: "https://studio.twilio.com", dry_run: false },
   whatsapp: { from: "+14155238886", to: [], content_sid: "" },
-  calls: { from: "", to: [], ring_secs: 25, rounds: 2, round_pause_secs: 60, voice: "Polly.Camila", language: "pt-BR", require_human: true },
+  calls: { from: "", to: [], ring_secs: 25, rounds: 2, round_pause_secs: 60, voice: "Polly.Camila", language: "pt-BR", require_human: true, keypress: false },
   incidents: { key_pattern: "", recovery_words: [], remind_every_mins: 30, reopen_within_mins: 15, reescalate_after_mins: 60 },
   people: {},
   heartbeat: { url: "", every_mins: 5, whatsapp_to: [], daily_at: "08:00" },
