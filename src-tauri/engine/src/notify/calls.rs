@@ -92,6 +92,15 @@ impl From<CallOutcome> for Ended {
     }
 }
 
+/// Where Sentinela's Studio flow stands for this run.
+#[derive(Debug, Clone)]
+enum FlowState {
+    Unknown,
+    Ready(String),
+    /// Studio refused it: said once; this run calls without the key.
+    Refused,
+}
+
 /// The Studio flow and the execution a call that asks for a key runs in.
 #[derive(Debug, Clone)]
 struct Execution {
@@ -102,8 +111,8 @@ struct Execution {
 pub struct CallQueue {
     ctx: NotifyContext,
     calls: CallsConfig,
-    /// With `[calls] keypress`: Sentinela's Studio flow, once found or created.
-    flow: std::sync::Mutex<Option<String>>,
+    /// With `[calls] keypress`: Sentinela's Studio flow, once found or created (or refused).
+    flow: std::sync::Mutex<FlowState>,
 }
 
 /// After this long without a call the queue starts again at the top of the list.
@@ -118,7 +127,7 @@ struct Rest {
 
 impl CallQueue {
     pub fn new(ctx: NotifyContext, calls: CallsConfig) -> Self {
-        CallQueue { ctx, calls, flow: std::sync::Mutex::new(None) }
+        CallQueue { ctx, calls, flow: std::sync::Mutex::new(FlowState::Unknown) }
     }
 
     /// Calls owed per incident: every number, `rounds` times.
@@ -401,11 +410,13 @@ impl CallQueue {
     }
 
     /// Sentinela's Studio flow, found or created (and brought up to date with `[calls]`) once
-    /// per run. `None` when Studio refuses it: said loudly, and the calls go on without the key
-    /// (a person answering takes the incidents) rather than not at all.
+    /// per run. `None` when Studio refuses it: said loudly once, and this run's calls go on
+    /// without the key (a person answering takes the incidents) rather than not at all.
     async fn flow(&self) -> Result<Option<String>, Stopped> {
-        if let Some(flow) = self.flow.lock().ok().and_then(|f| f.clone()) {
-            return Ok(Some(flow));
+        match self.flow.lock().map(|f| f.clone()) {
+            Ok(FlowState::Ready(flow)) => return Ok(Some(flow)),
+            Ok(FlowState::Refused) => return Ok(None),
+            _ => {}
         }
         let ctx = &self.ctx;
         let Some(client) = ctx.client.as_ref() else { return Ok(None) };
@@ -415,8 +426,8 @@ impl CallQueue {
                 Ok(flow) => {
                     ctx.health.ok(&ctx.events);
                     info!(flow = %flow, "Studio flow ready: calls ask for a key");
-                    if let Ok(mut cached) = self.flow.lock() {
-                        *cached = Some(flow.clone());
+                    if let Ok(mut state) = self.flow.lock() {
+                        *state = FlowState::Ready(flow.clone());
                     }
                     return Ok(Some(flow));
                 }
@@ -428,6 +439,9 @@ impl CallQueue {
                 Err(e) => {
                     error!("Twilio Studio refused Sentinela's flow ({e}): calling WITHOUT \"tecle 1\" — a person answering takes the incidents");
                     ctx.journal_event(None, "keypress_unavailable", &format!("Studio refused the flow: {e}")).await;
+                    if let Ok(mut state) = self.flow.lock() {
+                        *state = FlowState::Refused;
+                    }
                     return Ok(None);
                 }
             }

@@ -305,7 +305,7 @@ impl TwilioClient {
         }
     }
 
-    fn remember<T: HasSid>(&self, created: T) -> T {
+    pub(super) fn remember<T: HasSid>(&self, created: T) -> T {
         if let Ok(mut sids) = self.created.lock() {
             if sids.len() == REMEMBERED {
                 sids.pop_front();
@@ -315,7 +315,7 @@ impl TwilioClient {
         created
     }
 
-    fn created_here(&self, sid: &str) -> bool {
+    pub(super) fn created_here(&self, sid: &str) -> bool {
         self.created.lock().is_ok_and(|sids| sids.iter().any(|s| s == sid))
     }
 

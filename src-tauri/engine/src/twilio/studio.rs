@@ -176,12 +176,15 @@ impl TwilioClient {
         Ok(())
     }
 
-    /// The call an execution placed: the oldest from `from` to `to` created since `since`.
+    /// The call an execution placed: the oldest from `from` to `to` created since `since` that
+    /// no earlier attempt took (the dates' margin reaches a few seconds back, when the previous
+    /// call to the same person may have been placed).
     pub async fn call_placed_since(&self, to: &str, from: &str, since: DateTime<Utc>) -> Result<Option<Call>, TwilioError> {
         let query = [("To", to.to_owned()), ("From", from.to_owned()), ("PageSize", "20".to_owned())];
         let page: CallList = self.call_query(&self.url("/Calls.json"), &query).await?;
         let since = self.on_twilio_clock(since);
-        Ok(page.calls.into_iter().filter(|c| c.created_at().is_some_and(|t| t >= since)).next_back())
+        let found = page.calls.into_iter().filter(|c| c.created_at().is_some_and(|t| t >= since) && !self.created_here(&c.sid)).next_back();
+        Ok(found.map(|c| self.remember(c)))
     }
 }
 
