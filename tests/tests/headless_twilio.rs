@@ -251,3 +251,33 @@ async fn test_message_and_test_call_commands() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("--to: \"123\" is not a valid phone number"), "{}", text(&o));
 }
+
+/// With `[calls] keypress` the test call goes through Sentinela's Studio flow, as the queue's
+/// calls do: the way for an admin to see that the account accepts it and that 1 is heard.
+#[tokio::test]
+async fn the_test_call_asks_for_the_key_when_the_calls_do() {
+    let server = Dovecot::start();
+    let fake = TwilioFake::start().await;
+    fake.script_call(C1, CallScript::Human { answer_ms: 200, talk_ms: 2500 });
+    fake.script_key(C1, "1", 300);
+    fake.script_call(C2, CallScript::Human { answer_ms: 200, talk_ms: 1200 });
+    let mut c = config(&server, &fake);
+    c.calls.as_mut().unwrap().keypress = true;
+    let dir = TempDir::new().unwrap();
+    let path = write(&c, dir.path());
+
+    let o = headless(AUTH_TOKEN).args(["test-call", "--to", C1, "--config"]).arg(&path).output().await.unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("tecla 1") && out.contains("Outcome: answered"), "{out}");
+    let executions = fake.executions();
+    assert_eq!(executions.len(), 1);
+    assert!(executions[0].1["texto"].as_str().unwrap().contains("chamada de teste"), "{executions:?}");
+    assert!(fake.creations("Calls").is_empty(), "no plain call");
+
+    // Answered, but nobody pressed 1: the test says so.
+    let o = headless(AUTH_TOKEN).args(["test-call", "--to", C2, "--config"]).arg(&path).output().await.unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("nobody pressed 1 in the test call to +5511988880002 (heard)"), "{out}");
+}

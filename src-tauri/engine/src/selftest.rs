@@ -6,10 +6,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::notify::{compose, judge};
+use crate::notify::{compose, judge, judge_keypress};
 use crate::phone;
 use crate::secrets::Secret;
-use crate::twilio::{describe_code, describe_code_in_portuguese, twiml, MessageStatus, NewCall, NewMessage, TwilioClient, TwilioError};
+use crate::twilio::{describe_code, describe_code_in_portuguese, studio, twiml, CallStatus, MessageStatus, NewCall, NewMessage, TwilioClient, TwilioError};
 
 pub const TEST_SUBJECT: &str = "Teste do Sentinela";
 pub const TEST_BODY: &str = "Se você recebeu isto, o Sentinela consegue avisar você.";
@@ -104,16 +104,43 @@ pub async fn test_call(config: &Config, token: Secret, to: &str) -> Result<SelfT
     let to = phone::normalise(to).map_err(SelfTestError::bad_number)?;
     let c = config.calls.as_ref().ok_or_else(|| SelfTestError::missing_section("calls"))?;
     let client = client(config, token)?;
-    let request = NewCall {
-        from: c.from.clone(),
-        to: to.clone(),
-        twiml: twiml::alert_twiml(&c.voice, &c.language, TEST_SUBJECT, TEST_BODY, true),
-        timeout_secs: c.ring_secs,
-        machine_detection: c.require_human,
+    let not_placed = ("call not placed", "ligação não feita");
+    // With `keypress`, the test goes through Sentinela's Studio flow: the way to see that the
+    // account accepts it, and that pressing 1 is heard.
+    let (call, execution) = if c.keypress {
+        let flow = client
+            .ensure_flow(&studio::flow_definition(c))
+            .await
+            .map_err(|e| SelfTestError::twilio(("Twilio Studio refused Sentinela's flow", "o Twilio Studio recusou o fluxo do Sentinela"), e))?;
+        let asked = chrono::Utc::now();
+        let text = twiml::incidents_text_asking_for_key(&[twiml::Spoken { title: TEST_SUBJECT, body: TEST_BODY, test: true }], None);
+        let execution = client.start_execution(&flow, &to, &c.from, &text, None).await.map_err(|e| SelfTestError::twilio(not_placed, e.error))?;
+        let mut found = None;
+        for _ in 0..60 {
+            found = client.call_placed_since(&to, &c.from, asked).await.map_err(|e| SelfTestError::twilio(not_placed, e))?;
+            if found.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let call = found.ok_or_else(|| SelfTestError::Failed {
+            en: format!("Twilio Studio placed no call to {to} within 60 s"),
+            pt: format!("o Twilio Studio não fez a ligação para {to} em 60 s"),
+        })?;
+        (call, Some((flow, execution.sid)))
+    } else {
+        let request = NewCall {
+            from: c.from.clone(),
+            to: to.clone(),
+            twiml: twiml::alert_twiml(&c.voice, &c.language, TEST_SUBJECT, TEST_BODY, true),
+            timeout_secs: c.ring_secs,
+            machine_detection: c.require_human,
+        };
+        (client.create_call(&request, None).await.map_err(|e| SelfTestError::twilio(not_placed, e.error))?, None)
     };
-    let call = client.create_call(&request, None).await.map_err(|e| SelfTestError::twilio(("call not placed", "ligação não feita"), e.error))?;
     let mut states = vec![call.status.as_str().to_owned()];
     let mut last = call.status;
+    let mut key: Option<String> = None;
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let now = client.fetch_call(&call.sid).await.map_err(|e| SelfTestError::twilio(("cannot follow the call", "não foi possível acompanhar a ligação"), e))?;
@@ -124,13 +151,30 @@ pub async fn test_call(config: &Config, token: Secret, to: &str) -> Result<SelfT
                 None => now.status.as_str().to_owned(),
             });
         }
+        if let (Some((flow, execution)), None, CallStatus::InProgress | CallStatus::Completed) = (&execution, &key, now.status) {
+            key = client.execution_key(flow, execution).await.map_err(|e| SelfTestError::twilio(("cannot read the key pressed", "não foi possível ler a tecla"), e))?;
+            if let Some(k) = &key {
+                states.push(format!("tecla {k}"));
+            }
+        }
         if now.status.is_final() {
-            let outcome = judge(&now, c.require_human).map(|o| o.as_str()).unwrap_or("failed").to_owned();
+            let verdict = match execution {
+                Some(_) => judge_keypress(&now, key.as_deref(), c.require_human),
+                None => judge(&now, c.require_human),
+            };
+            let outcome = verdict.map(|o| o.as_str()).unwrap_or("failed").to_owned();
             let report = SelfTestReport { to: to.clone(), sid: call.sid.clone(), states, outcome, duration_secs: now.duration_secs() };
             if report.outcome != "answered" {
-                return Err(SelfTestError::Failed {
-                    en: format!("the test call to {to} was not answered by a person ({})", report.outcome),
-                    pt: format!("a ligação de teste para {to} não foi atendida por uma pessoa ({})", report.outcome),
+                let outcome = &report.outcome;
+                return Err(match execution {
+                    Some(_) => SelfTestError::Failed {
+                        en: format!("nobody pressed 1 in the test call to {to} ({outcome})"),
+                        pt: format!("ninguém teclou 1 na ligação de teste para {to} ({outcome})"),
+                    },
+                    None => SelfTestError::Failed {
+                        en: format!("the test call to {to} was not answered by a person ({outcome})"),
+                        pt: format!("a ligação de teste para {to} não foi atendida por uma pessoa ({outcome})"),
+                    },
                 });
             }
             return Ok(report);

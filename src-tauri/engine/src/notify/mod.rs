@@ -35,7 +35,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
-pub use calls::{judge, CallOutcome, CallQueue};
+pub use calls::{judge, judge_keypress, CallOutcome, CallQueue};
 pub use memory::{unjournaled_channel, MemoryNotifier, Unjournaled, UnjournaledInbox};
 pub use replies::{ReplyPoller, ReplyPolling};
 pub use whatsapp::{DeliveryDispatcher, DeliveryFollower};
