@@ -86,6 +86,8 @@ async fn a_person_who_presses_1_takes_the_incident_and_the_queue_stops() {
     assert!(text.starts_with("Ana, alerta do Sentinela no CPD. ALERTA: Temperatura  alta    subindo. Sala 1: 31 °C.") && text.ends_with("Tecle 1 para assumir."), "{text}");
     assert!(s.fake.creations("Calls").is_empty(), "the call is Studio's, not a plain one");
     assert_eq!(s.fake.called_numbers(), [ANA], "Bruno is not called");
+    // The team hears who took it, as for any acknowledgement.
+    wait_for("\"Assumido por Ana\" on WhatsApp", WAIT, || async { s.fake.bodies_to(WA).iter().any(|b| b.contains("Assumido por Ana")).then_some(()) }).await;
     engine.stop(WAIT).await;
 }
 
