@@ -2,9 +2,9 @@
 //! public URL: a TwiML `<Gather>` can only post the digit to a URL, but a Studio flow keeps it
 //! in its execution's context, which the REST API gives to whoever asks.
 //!
-//! Sentinela keeps one flow of its own in the account (created, then updated at each start so it
-//! follows `[calls]`): a REST trigger → *Make Outgoing Call* (machine detection on) → *Gather
-//! Input On Call*, which says the alert and waits for one key. Each call of the queue is an
+//! Sentinela keeps one flow of its own in the account (created, or brought up to date with
+//! `[calls]` at the first call of each run): a REST trigger → *Make Outgoing Call* (machine
+//! detection on) → *Gather Input On Call*, which says the alert and waits for one key. Each call of the queue is an
 //! execution of that flow for one number; the call it places is found and followed through the
 //! Calls API as any other call, and the execution's context is read for the key pressed. The
 //! shapes here are those of Studio's v2 API and flow definitions; see docs/keypress.md for what
