@@ -569,8 +569,8 @@ impl CallQueue {
             let verdict = match execution {
                 None => judge(&call, self.calls.require_human),
                 Some(x) => {
-                    // Asked while the call is answered, and once more when it has ended (a key
-                    // pressed just before hanging up).
+                    // Asked at each poll while the call is answered and no key is known, and once
+                    // more when it has ended (a key pressed just before hanging up).
                     if key.is_none() && matches!(call.status, CallStatus::InProgress | CallStatus::Completed) {
                         match client.execution_key(&x.flow, &x.sid).await {
                             Ok(k) => key = k,
