@@ -248,7 +248,9 @@ impl CallQueue {
 
     /// A call left without an outcome by a previous run (or a journal write that failed).
     async fn resume(&self, call: CallAttempt, changes: &mut watch::Receiver<u64>) -> Result<(), Stopped> {
-        let execution = match (&call.execution_sid, self.ctx.client.is_some()) {
+        // Only while `keypress` is on: a run configured without it makes no flow, and follows a
+        // call an older run placed through Studio as a plain one (answering takes it).
+        let execution = match (&call.execution_sid, self.ctx.client.is_some() && self.calls.keypress) {
             (Some(sid), true) => self.flow().await?.map(|flow| Execution { flow, sid: sid.clone() }),
             _ => None,
         };

@@ -32,8 +32,6 @@ pub const TAKE_KEY: &str = "1";
 pub struct Execution {
     pub sid: String,
     #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default)]
     pub contact_channel_address: Option<String>,
     /// ISO 8601, unlike the 2010 API's dates.
     #[serde(default)]
