@@ -181,7 +181,7 @@ impl TwilioClient {
         let query = [("To", to.to_owned()), ("From", from.to_owned()), ("PageSize", "20".to_owned())];
         let page: CallList = self.call_query(&self.url("/Calls.json"), &query).await?;
         let since = self.on_twilio_clock(since);
-        let found = page.calls.into_iter().filter(|c| c.created_at().is_some_and(|t| t >= since) && !self.created_here(&c.sid)).next_back();
+        let found = page.calls.into_iter().rfind(|c| c.created_at().is_some_and(|t| t >= since) && !self.created_here(&c.sid));
         Ok(found.map(|c| self.remember(c)))
     }
 }
