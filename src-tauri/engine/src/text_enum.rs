@@ -1,5 +1,5 @@
 //! `text_enum!`: the one way a state or a problem code is declared when it crosses the journal,
-//! the engine and the UI. Each variant is spelled once, and `as_str`, `ToSql`/`FromSql`, serde
+//! the engine and the UI. Each variant is spelled once, and `as_str`, the journal's `ToValue`/`FromValue`, serde
 //! and (for the UI) ts-rs all use that spelling, so SQL, Rust and TypeScript cannot drift: a
 //! variant added here fails the UI's typecheck (and the shell's `match`es) until it has words.
 //!
@@ -11,19 +11,19 @@ macro_rules! text_enum {
     ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
         text_enum!(@common $(#[$meta])* $name { $($(#[$vmeta])* $variant = $text,)+ });
 
-        impl rusqlite::types::FromSql for $name {
-            fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-                let s = v.as_str()?;
-                $name::parse(s).ok_or_else(|| rusqlite::types::FromSqlError::Other(format!("unknown {} {s:?}", stringify!($name)).into()))
+        impl $crate::journal::sql::FromValue for $name {
+            fn from_value(v: &$crate::journal::sql::Value) -> Result<Self, String> {
+                let s = <String as $crate::journal::sql::FromValue>::from_value(v)?;
+                $name::parse(&s).ok_or_else(|| format!("unknown {} {s:?}", stringify!($name)))
             }
         }
     };
     ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ } else $fallback:ident) => {
         text_enum!(@common $(#[$meta])* $name { $($(#[$vmeta])* $variant = $text,)+ });
 
-        impl rusqlite::types::FromSql for $name {
-            fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-                Ok($name::parse(v.as_str()?).unwrap_or($name::$fallback))
+        impl $crate::journal::sql::FromValue for $name {
+            fn from_value(v: &$crate::journal::sql::Value) -> Result<Self, String> {
+                Ok($name::parse(&<String as $crate::journal::sql::FromValue>::from_value(v)?).unwrap_or($name::$fallback))
             }
         }
     };
@@ -49,9 +49,9 @@ macro_rules! text_enum {
             }
         }
 
-        impl rusqlite::types::ToSql for $name {
-            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-                Ok(self.as_str().into())
+        impl $crate::journal::sql::ToValue for $name {
+            fn to_value(&self) -> $crate::journal::sql::Value {
+                $crate::journal::sql::Value::Text(self.as_str().to_owned())
             }
         }
     };

@@ -2,7 +2,7 @@
 //! claim that makes it go once a day whatever restarts happen.
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
+use super::sql::{params, Sql, SqlExt};
 
 use super::{ts, AlertJournal, JournalError};
 
@@ -25,13 +25,13 @@ impl AlertJournal {
     pub async fn day_counts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<DayCounts, JournalError> {
         self.call(move |conn| {
             let (from, to) = (ts(from), ts(to));
-            let count = |sql: &str| conn.query_row(sql, params![from, to], |r| r.get::<_, i64>(0)).map(|n| n.max(0) as u64);
+            let mut count = |sql: &str| conn.query_row(sql, params![from, to], |r| r.get::<i64>(0)).map(|n| n.max(0) as u64);
             Ok(DayCounts {
                 emails: count("SELECT COUNT(*) FROM alerts WHERE journaled_at >= ?1 AND journaled_at < ?2")?,
                 incidents: count("SELECT COUNT(*) FROM incidents WHERE first_seen >= ?1 AND first_seen < ?2 AND is_test = 0")?,
                 calls: count("SELECT COUNT(*) FROM calls WHERE created_at >= ?1 AND created_at < ?2 AND sid IS NOT NULL")?,
                 messages: count("SELECT COUNT(*) FROM deliveries WHERE sent_at >= ?1 AND sent_at < ?2")?,
-                open_now: conn.query_row("SELECT COUNT(*) FROM incidents WHERE state <> 'resolved' AND is_test = 0", [], |r| r.get::<_, i64>(0))?.max(0) as u64,
+                open_now: conn.query_row("SELECT COUNT(*) FROM incidents WHERE state <> 'resolved' AND is_test = 0", params![], |r| r.get::<i64>(0))?.max(0) as u64,
             })
         })
         .await

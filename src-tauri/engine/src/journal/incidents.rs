@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, OptionalExtension, Row, Transaction};
+use super::sql::{params, OptionalExtension, Row, Sql, SqlExt, SqlResult};
 use serde::Serialize;
 
 use super::{parse_ts, ts, AlertId, AlertJournal, AlertRecord, CallAttempt, Delivery, JournalError};
@@ -157,7 +157,7 @@ fn opt_ts(v: Option<String>) -> Option<DateTime<Utc>> {
     v.map(parse_ts)
 }
 
-fn summary_row(r: &Row<'_>) -> rusqlite::Result<IncidentSummary> {
+fn summary_row(r: &Row) -> SqlResult<IncidentSummary> {
     Ok(IncidentSummary {
         id: r.get(0)?,
         state: r.get(1)?,
@@ -178,11 +178,11 @@ fn summary_row(r: &Row<'_>) -> rusqlite::Result<IncidentSummary> {
     })
 }
 
-fn summary(tx: &rusqlite::Connection, id: IncidentId) -> rusqlite::Result<IncidentSummary> {
-    tx.query_row(&format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id = ?1"), [id], summary_row)
+fn summary(tx: &mut dyn Sql, id: IncidentId) -> SqlResult<IncidentSummary> {
+    tx.query_row(&format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id = ?1"), params![id], summary_row)
 }
 
-fn log(tx: &rusqlite::Connection, id: IncidentId, kind: IncidentEventKind, alert: Option<AlertId>, detail: &str, at: &str, planned: bool) -> rusqlite::Result<()> {
+fn log(tx: &mut dyn Sql, id: IncidentId, kind: IncidentEventKind, alert: Option<AlertId>, detail: &str, at: &str, planned: bool) -> SqlResult<()> {
     tx.execute(
         "INSERT INTO incident_log (incident_id, at, kind, alert_id, detail, planned) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![id, at, kind, alert, detail, planned],
@@ -195,53 +195,52 @@ const STOP_ESCALATION: &str =
     "escalation = CASE WHEN escalation IN ('owed', 'calling') THEN 'stopped' ELSE escalation END";
 
 /// Places one journaled alert in its incident (inside the transaction that recorded it).
-pub(super) fn place_alert(tx: &Transaction<'_>, alert_id: AlertId, rules: &IncidentRules, now: DateTime<Utc>) -> rusqlite::Result<()> {
+pub(super) fn place_alert(tx: &mut dyn Sql, alert_id: AlertId, rules: &IncidentRules, now: DateTime<Utc>) -> SqlResult<()> {
     let (sender, subject, body, is_test): (String, String, String, bool) = tx.query_row(
         "SELECT sender, subject, body, is_test FROM alerts WHERE id = ?1",
-        [alert_id],
+        params![alert_id],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
     let at = ts(now);
-    let open_new = |key: &str| -> rusqlite::Result<IncidentId> {
-        tx.execute(
+    let open_new = |tx: &mut dyn Sql, key: &str| -> SqlResult<IncidentId> {
+        let id = tx.insert_id(
             "INSERT INTO incidents (key, title, state, is_test, emails, first_seen, last_seen, latest_alert_id)
-             VALUES (?1, ?2, 'open', ?3, 1, ?4, ?4, ?5)",
+             VALUES (?1, ?2, 'open', ?3, 1, ?4, ?4, ?5) RETURNING id",
             params![key, subject, is_test, at, alert_id],
         )?;
-        let id = tx.last_insert_rowid();
         log(tx, id, IncidentEventKind::Opened, Some(alert_id), &subject, &at, false)?;
         Ok(id)
     };
-    let set_alert = |incident: Option<IncidentId>, kind: AlertKind| {
+    let set_alert = |tx: &mut dyn Sql, incident: Option<IncidentId>, kind: AlertKind| {
         tx.execute("UPDATE alerts SET incident_id = ?2, kind = ?3 WHERE id = ?1", params![alert_id, incident, kind])
     };
     if is_test {
         // The operator's test is an incident of its own, never joined with anything.
-        let id = open_new(&format!("test:{alert_id}"))?;
-        set_alert(Some(id), AlertKind::Alarm)?;
+        let id = open_new(tx, &format!("test:{alert_id}"))?;
+        set_alert(tx, Some(id), AlertKind::Alarm)?;
         return Ok(());
     }
     let reading = key::read(&sender, &subject, &body, &rules.keys);
     let open: Option<IncidentId> = tx
-        .query_row("SELECT id FROM incidents WHERE key = ?1 AND state <> 'resolved'", [&reading.key], |r| r.get(0))
+        .query_row("SELECT id FROM incidents WHERE key = ?1 AND state <> 'resolved'", params![&reading.key], |r| r.get(0))
         .optional()?;
     let last_resolved: Option<(IncidentId, DateTime<Utc>)> = tx
         .query_row(
             "SELECT id, resolved_at FROM incidents WHERE key = ?1 AND state = 'resolved' ORDER BY resolved_at DESC LIMIT 1",
-            [&reading.key],
+            params![&reading.key],
             |r| Ok((r.get(0)?, parse_ts(r.get(1)?))),
         )
         .optional()?;
     let counted = "emails = emails + 1, last_seen = ?2, latest_alert_id = ?3";
     match lifecycle::step(reading.signal, KeyHistory { open, last_resolved }, now, rules.reopen_within) {
         Step::Open => {
-            let id = open_new(&reading.key)?;
-            set_alert(Some(id), AlertKind::Alarm)?;
+            let id = open_new(tx, &reading.key)?;
+            set_alert(tx, Some(id), AlertKind::Alarm)?;
         }
         Step::Repeat(id) => {
             tx.execute(&format!("UPDATE incidents SET {counted} WHERE id = ?1"), params![id, at, alert_id])?;
             log(tx, id, IncidentEventKind::Repeat, Some(alert_id), &subject, &at, false)?;
-            set_alert(Some(id), AlertKind::Repeat)?;
+            set_alert(tx, Some(id), AlertKind::Repeat)?;
         }
         Step::Recover(id) => {
             tx.execute(
@@ -249,7 +248,7 @@ pub(super) fn place_alert(tx: &Transaction<'_>, alert_id: AlertId, rules: &Incid
                 params![id, at, alert_id],
             )?;
             log(tx, id, IncidentEventKind::Recovered, Some(alert_id), &subject, &at, false)?;
-            set_alert(Some(id), AlertKind::Recovery)?;
+            set_alert(tx, Some(id), AlertKind::Recovery)?;
         }
         Step::Reopen(id) => {
             tx.execute(
@@ -258,10 +257,10 @@ pub(super) fn place_alert(tx: &Transaction<'_>, alert_id: AlertId, rules: &Incid
                 params![id, at, alert_id],
             )?;
             log(tx, id, IncidentEventKind::Reopened, Some(alert_id), &subject, &at, false)?;
-            set_alert(Some(id), AlertKind::Alarm)?;
+            set_alert(tx, Some(id), AlertKind::Alarm)?;
         }
         Step::StrayRecovery => {
-            set_alert(None, AlertKind::Recovery)?;
+            set_alert(tx, None, AlertKind::Recovery)?;
             tx.execute(
                 "INSERT INTO events (alert_id, at, kind, detail) VALUES (?1, ?2, 'stray_recovery', 'a recovery with no open incident: nobody notified')",
                 params![alert_id, at],
@@ -274,7 +273,7 @@ pub(super) fn place_alert(tx: &Transaction<'_>, alert_id: AlertId, rules: &Incid
 /// Migration 4: from one escalation per alert to incidents. Each old alert becomes an incident
 /// with its outcome; an alert whose escalation was under way stays open and its calls go on; an
 /// alert never planned is placed by the engine's rules at its next start.
-pub(super) fn migrate_to_incidents(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+pub(super) fn migrate_to_incidents(tx: &mut dyn Sql) -> SqlResult<()> {
     tx.execute_batch(
         r#"
         CREATE TABLE incidents (
@@ -388,12 +387,12 @@ pub(super) fn migrate_to_incidents(tx: &Transaction<'_>) -> rusqlite::Result<()>
     // is_test, journaled_at, answered_by, when the escalation ended.
     type OldAlert = (AlertId, String, String, String, String, bool, String, Option<String>, Option<String>);
     let old: Vec<OldAlert> = {
-        let mut stmt = tx.prepare(
+        let mut stmt = tx.prepare_cached(
             "SELECT a.id, a.sender, a.subject, a.body, a.state, a.is_test, a.journaled_at, e.answered_by, e.updated_at
              FROM alerts a LEFT JOIN escalations e ON e.alert_id = a.id ORDER BY a.id",
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?)))?;
-        rows.collect::<rusqlite::Result<_>>()?
+        let rows = stmt.query_map(params![], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?)))?;
+        rows.collect::<SqlResult<_>>()?
     };
     let rules = IncidentRules::default();
     for (id, sender, subject, body, state, is_test, journaled_at, answered_by, ended_at) in old {
@@ -402,7 +401,7 @@ pub(super) fn migrate_to_incidents(tx: &Transaction<'_>) -> rusqlite::Result<()>
         }
         let key = if is_test { format!("test:{id}") } else { key::read(&sender, &subject, &body, &rules.keys).key };
         let live = state == "notifying"
-            && tx.query_row("SELECT COUNT(*) FROM incidents WHERE key = ?1 AND state <> 'resolved'", [&key], |r| r.get::<_, i64>(0))? == 0;
+            && tx.query_row("SELECT COUNT(*) FROM incidents WHERE key = ?1 AND state <> 'resolved'", params![&key], |r| r.get::<i64>(0))? == 0;
         let ended = ended_at.unwrap_or_else(|| journaled_at.clone());
         let (inc_state, escalation) = match (state.as_str(), live) {
             (_, true) => (IncidentState::Open, EscalationState::Owed),
@@ -412,10 +411,10 @@ pub(super) fn migrate_to_incidents(tx: &Transaction<'_>) -> rusqlite::Result<()>
             _ => (IncidentState::Resolved, EscalationState::None),
         };
         let acknowledged = answered_by.as_ref().map(|_| ended.clone());
-        tx.execute(
+        let incident = tx.insert_id(
             "INSERT INTO incidents (key, title, state, is_test, emails, first_seen, last_seen, latest_alert_id, acknowledged_at,
                                     acknowledged_by, acknowledged_via, resolved_at, held_since, escalation, last_told_at)
-             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?5)",
+             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?5) RETURNING id",
             params![
                 key,
                 subject,
@@ -431,7 +430,6 @@ pub(super) fn migrate_to_incidents(tx: &Transaction<'_>) -> rusqlite::Result<()>
                 escalation,
             ],
         )?;
-        let incident = tx.last_insert_rowid();
         tx.execute("UPDATE alerts SET incident_id = ?2, kind = 'alarm' WHERE id = ?1", params![id, incident])?;
         log(tx, incident, IncidentEventKind::Migrated, Some(id), &format!("alerta #{id} de uma versão anterior ({state})"), &journaled_at, true)?;
     }
@@ -459,17 +457,17 @@ pub(super) fn migrate_to_incidents(tx: &Transaction<'_>) -> rusqlite::Result<()>
 }
 
 /// Who was sent an incident's alarm (directly, or in a digest), so they hear how it ends.
-fn who_got_the_alarm(tx: &rusqlite::Connection, incident: IncidentId) -> rusqlite::Result<Vec<String>> {
+fn who_got_the_alarm(tx: &mut dyn Sql, incident: IncidentId) -> SqlResult<Vec<String>> {
     let mut stmt = tx.prepare_cached(
         "SELECT DISTINCT recipient FROM deliveries WHERE incident_id = ?1 AND purpose IN ('alarm', 'legacy')
          AND state NOT IN ('pending', 'gathered', 'canceled', 'error') ORDER BY recipient",
     )?;
-    let rows = stmt.query_map([incident], |r| r.get(0))?;
+    let rows = stmt.query_map(params![incident], |r| r.get(0))?;
     rows.collect()
 }
 
 /// Whether `recipient` was sent this incident's alarm in a message of its own.
-fn got_it_alone(tx: &rusqlite::Connection, incident: IncidentId, recipient: &str) -> rusqlite::Result<bool> {
+fn got_it_alone(tx: &mut dyn Sql, incident: IncidentId, recipient: &str) -> SqlResult<bool> {
     tx.query_row(
         "SELECT EXISTS (SELECT 1 FROM deliveries WHERE incident_id = ?1 AND recipient = ?2 AND purpose IN ('alarm', 'legacy')
                         AND state NOT IN ('pending', 'gathered', 'digested', 'canceled', 'error'))",
@@ -483,16 +481,16 @@ type FloodHistory = (Vec<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// The times of a recipient's alarm messages (alarms, reminders, came-backs) inside the flood
 /// window, and their last digest.
-fn flood_history(tx: &rusqlite::Connection, recipient: &str, since: &str) -> rusqlite::Result<FloodHistory> {
+fn flood_history(tx: &mut dyn Sql, recipient: &str, since: &str) -> SqlResult<FloodHistory> {
     let mut stmt = tx.prepare_cached(
         "SELECT created_at FROM deliveries WHERE recipient = ?1 AND created_at >= ?2 AND purpose IN ('alarm', 'reminder', 'reopened')
          AND state NOT IN ('gathered', 'digested', 'canceled')",
     )?;
-    let sent = stmt.query_map(params![recipient, since], |r| Ok(parse_ts(r.get(0)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let sent = stmt.query_map(params![recipient, since], |r| Ok(parse_ts(r.get(0)?)))?.collect::<SqlResult<Vec<_>>>()?;
     let last_digest: Option<String> = tx
         .query_row(
             "SELECT MAX(created_at) FROM deliveries WHERE recipient = ?1 AND purpose = 'digest'",
-            [recipient],
+            params![recipient],
             |r| r.get(0),
         )?;
     Ok((sent, last_digest.map(parse_ts)))
@@ -503,7 +501,7 @@ impl AlertJournal {
     /// that are due, in one transaction. Idempotent: a line is planned once.
     pub async fn plan(&self, policy: PlanPolicy) -> Result<PlanReport, JournalError> {
         self.call(move |conn| {
-            let tx = conn.transaction()?;
+            let mut tx = conn.transaction()?;
             let now = policy.now;
             let at = ts(now);
             let mut report = PlanReport::default();
@@ -511,46 +509,46 @@ impl AlertJournal {
             if !policy.paused {
                 // Incidents held by a pause that has ended: told now, if still open.
                 let held: Vec<IncidentId> = {
-                    let mut stmt = tx.prepare("SELECT id FROM incidents WHERE held_since IS NOT NULL AND released_at IS NULL")?;
-                    let rows = stmt.query_map([], |r| r.get(0))?;
-                    rows.collect::<rusqlite::Result<_>>()?
+                    let mut stmt = tx.prepare_cached("SELECT id FROM incidents WHERE held_since IS NOT NULL AND released_at IS NULL")?;
+                    let rows = stmt.query_map(params![], |r| r.get(0))?;
+                    rows.collect::<SqlResult<_>>()?
                 };
                 for id in held {
                     tx.execute("UPDATE incidents SET released_at = ?2 WHERE id = ?1", params![id, at])?;
-                    log(&tx, id, IncidentEventKind::Released, None, "", &at, false)?;
+                    log(&mut tx, id, IncidentEventKind::Released, None, "", &at, false)?;
                 }
             }
 
             if let Some(after) = policy.reescalate_after {
                 // Taken, yet still alarming this long after: open again, for everyone.
                 let due: Vec<(IncidentId, Option<String>, String)> = {
-                    let mut stmt = tx.prepare(
+                    let mut stmt = tx.prepare_cached(
                         "SELECT id, acknowledged_by, acknowledged_at FROM incidents WHERE state = 'acknowledged' AND acknowledged_at <= ?1",
                     )?;
-                    let rows = stmt.query_map([ts(now - after)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-                    rows.collect::<rusqlite::Result<_>>()?
+                    let rows = stmt.query_map(params![ts(now - after)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                    rows.collect::<SqlResult<_>>()?
                 };
                 for (id, by, at_ack) in due {
                     let waited = compose::lasted(now - parse_ts(at_ack));
                     let detail = format!("{waited} depois de assumido por {}", by.as_deref().unwrap_or("alguém"));
-                    tx.execute("UPDATE incidents SET state = 'open' WHERE id = ?1", [id])?;
-                    log(&tx, id, IncidentEventKind::Reescalated, None, &detail, &at, false)?;
+                    tx.execute("UPDATE incidents SET state = 'open' WHERE id = ?1", params![id])?;
+                    log(&mut tx, id, IncidentEventKind::Reescalated, None, &detail, &at, false)?;
                 }
                 report.next_reescalation = tx
-                    .query_row("SELECT MIN(acknowledged_at) FROM incidents WHERE state = 'acknowledged'", [], |r| r.get::<_, Option<String>>(0))?
+                    .query_row("SELECT MIN(acknowledged_at) FROM incidents WHERE state = 'acknowledged'", params![], |r| r.get::<Option<String>>(0))?
                     .map(|t| parse_ts(t) + after);
             }
 
             let lines: Vec<(i64, IncidentId, IncidentEventKind, String)> = {
-                let mut stmt = tx.prepare("SELECT id, incident_id, kind, detail FROM incident_log WHERE planned = 0 ORDER BY id LIMIT ?1")?;
-                let rows = stmt.query_map([PLAN_BATCH + 1], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-                rows.collect::<rusqlite::Result<_>>()?
+                let mut stmt = tx.prepare_cached("SELECT id, incident_id, kind, detail FROM incident_log WHERE planned = 0 ORDER BY id LIMIT ?1")?;
+                let rows = stmt.query_map(params![PLAN_BATCH + 1], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+                rows.collect::<SqlResult<_>>()?
             };
             report.more = lines.len() as i64 > PLAN_BATCH;
             let window_start = ts(now - policy.flood.window);
             for (line, incident, kind, detail) in lines.into_iter().take(PLAN_BATCH as usize) {
-                let s = summary(&tx, incident)?;
-                let last_told: Option<String> = tx.query_row("SELECT last_told_at FROM incidents WHERE id = ?1", [incident], |r| r.get(0))?;
+                let s = summary(&mut tx, incident)?;
+                let last_told: Option<String> = tx.query_row("SELECT last_told_at FROM incidents WHERE id = ?1", params![incident], |r| r.get(0))?;
                 let facts = Facts {
                     state: s.state,
                     is_test: s.test,
@@ -562,37 +560,37 @@ impl AlertJournal {
                 let owed = lifecycle::owed(kind, facts);
                 if owed.hold {
                     tx.execute("UPDATE incidents SET held_since = COALESCE(held_since, ?2), released_at = NULL WHERE id = ?1", params![incident, at])?;
-                    log(&tx, incident, IncidentEventKind::Held, None, "", &at, true)?;
+                    log(&mut tx, incident, IncidentEventKind::Held, None, "", &at, true)?;
                 }
                 if owed.cancel_unsent {
                     tx.execute(
                         "UPDATE deliveries SET state = 'canceled', updated_at = ?2 WHERE incident_id = ?1 AND state IN ('pending', 'gathered')",
                         params![incident, at],
                     )?;
-                    tx.execute(&format!("UPDATE incidents SET {STOP_ESCALATION} WHERE id = ?1"), [incident])?;
+                    tx.execute(&format!("UPDATE incidents SET {STOP_ESCALATION} WHERE id = ?1"), params![incident])?;
                 }
                 if let Some((purpose, audience)) = owed.tell {
                     let latest: (String, String) = tx.query_row(
                         "SELECT a.subject, a.body FROM incidents i JOIN alerts a ON a.id = i.latest_alert_id WHERE i.id = ?1",
-                        [incident],
+                        params![incident],
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     ).optional()?.unwrap_or_else(|| (s.title.clone(), String::new()));
                     let (headline, text) = compose::incident_message(purpose, &s, &latest.0, &latest.1, now);
                     let mut recipients = match audience {
                         Audience::Everyone => policy.recipients.clone(),
-                        Audience::WhoGotTheAlarm => who_got_the_alarm(&tx, incident)?,
+                        Audience::WhoGotTheAlarm => who_got_the_alarm(&mut tx, incident)?,
                     };
                     if purpose == MessagePurpose::Acknowledged {
                         // Who took it knows: the others are told.
-                        let taker: Option<String> = tx.query_row("SELECT acknowledged_number FROM incidents WHERE id = ?1", [incident], |r| r.get(0))?;
+                        let taker: Option<String> = tx.query_row("SELECT acknowledged_number FROM incidents WHERE id = ?1", params![incident], |r| r.get(0))?;
                         recipients.retain(|r| Some(r) != taker.as_ref());
                     }
                     for to in recipients {
-                        let (sent, last_digest) = flood_history(&tx, &to, &window_start)?;
+                        let (sent, last_digest) = flood_history(&mut tx, &to, &window_start)?;
                         let admission = if matches!(purpose, MessagePurpose::Resolved | MessagePurpose::Acknowledged) {
                             // The end of an incident a person heard of by itself comes by itself;
                             // of one they only saw in a digest, in the next digest.
-                            if got_it_alone(&tx, incident, &to)? { Admission::Send } else { policy.flood.next_digest(last_digest, now) }
+                            if got_it_alone(&mut tx, incident, &to)? { Admission::Send } else { policy.flood.next_digest(last_digest, now) }
                         } else {
                             policy.flood.admit(&sent, last_digest, now)
                         };
@@ -616,11 +614,11 @@ impl AlertJournal {
                 if owed.escalate && policy.calls {
                     tx.execute(
                         "UPDATE incidents SET escalation = 'owed', calls_spoken = 0 WHERE id = ?1 AND state = 'open'",
-                        [incident],
+                        params![incident],
                     )?;
                     report.escalated = true;
                 }
-                tx.execute("UPDATE incident_log SET planned = 1 WHERE id = ?1", [line])?;
+                tx.execute("UPDATE incident_log SET planned = 1 WHERE id = ?1", params![line])?;
                 let announced = matches!(
                     kind,
                     IncidentEventKind::Opened | IncidentEventKind::Acknowledged | IncidentEventKind::Resolved
@@ -629,13 +627,13 @@ impl AlertJournal {
                 );
                 if announced || owed.hold {
                     let kind = if owed.hold { IncidentEventKind::Held } else { kind };
-                    report.changes.push(IncidentChange { incident: summary(&tx, incident)?, kind, detail });
+                    report.changes.push(IncidentChange { incident: summary(&mut tx, incident)?, kind, detail });
                 }
             }
 
-            report.new_deliveries += plan_digests(&tx, now)?;
+            report.new_deliveries += plan_digests(&mut tx, now)?;
             report.next_digest = tx
-                .query_row("SELECT MIN(due_at) FROM deliveries WHERE state = 'gathered'", [], |r| r.get::<_, Option<String>>(0))?
+                .query_row("SELECT MIN(due_at) FROM deliveries WHERE state = 'gathered'", params![], |r| r.get::<Option<String>>(0))?
                 .map(parse_ts);
             tx.commit()?;
             Ok(report)
@@ -665,8 +663,8 @@ impl AlertJournal {
     pub async fn open_incident_counts(&self) -> Result<(u32, u32), JournalError> {
         self.call(|conn| {
             conn.query_row(
-                "SELECT COUNT(*), COALESCE(SUM(state = 'open'), 0) FROM incidents WHERE state <> 'resolved' AND is_test = 0",
-                [],
+                "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN state = 'open' THEN 1 ELSE 0 END), 0) AS BIGINT) FROM incidents WHERE state <> 'resolved' AND is_test = 0",
+                params![],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
         })
@@ -681,7 +679,7 @@ impl AlertJournal {
                 let mut stmt = conn.prepare_cached(
                     "SELECT id, kind, journaled_at, sender, subject, body FROM alerts WHERE incident_id = ?1 ORDER BY id",
                 )?;
-                let rows = stmt.query_map([id], |r| {
+                let rows = stmt.query_map(params![id], |r| {
                     Ok(IncidentEmail {
                         alert_id: r.get(0)?,
                         kind: r.get(1)?,
@@ -697,7 +695,7 @@ impl AlertJournal {
         let log = self
             .call(move |conn| {
                 let mut stmt = conn.prepare_cached("SELECT at, kind, detail FROM incident_log WHERE incident_id = ?1 ORDER BY id")?;
-                let rows = stmt.query_map([id], |r| Ok(IncidentLogLine { at: parse_ts(r.get(0)?), kind: r.get(1)?, detail: r.get(2)? }))?;
+                let rows = stmt.query_map(params![id], |r| Ok(IncidentLogLine { at: parse_ts(r.get(0)?), kind: r.get(1)?, detail: r.get(2)? }))?;
                 rows.collect()
             })
             .await?;
@@ -719,8 +717,8 @@ impl AlertJournal {
     /// Someone took the incident: no more calls for it. `by` is a name or a number.
     pub async fn acknowledge(&self, id: IncidentId, by: Option<String>, via: AckVia) -> Result<ActionOutcome, JournalError> {
         self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let outcome = acknowledge_in(&tx, id, by.as_deref(), via, Utc::now())?;
+            let mut tx = conn.transaction()?;
+            let outcome = acknowledge_in(&mut tx, id, by.as_deref(), via, Utc::now())?;
             tx.commit()?;
             Ok(outcome)
         })
@@ -730,15 +728,15 @@ impl AlertJournal {
     /// Acknowledges every open incident ("Reconhecer todos"); returns how many.
     pub async fn acknowledge_all(&self, by: Option<String>, via: AckVia) -> Result<usize, JournalError> {
         self.call(move |conn| {
-            let tx = conn.transaction()?;
+            let mut tx = conn.transaction()?;
             let ids: Vec<IncidentId> = {
-                let mut stmt = tx.prepare("SELECT id FROM incidents WHERE state = 'open'")?;
-                let rows = stmt.query_map([], |r| r.get(0))?;
-                rows.collect::<rusqlite::Result<_>>()?
+                let mut stmt = tx.prepare_cached("SELECT id FROM incidents WHERE state = 'open'")?;
+                let rows = stmt.query_map(params![], |r| r.get(0))?;
+                rows.collect::<SqlResult<_>>()?
             };
             let now = Utc::now();
             for id in &ids {
-                acknowledge_in(&tx, *id, by.as_deref(), via, now)?;
+                acknowledge_in(&mut tx, *id, by.as_deref(), via, now)?;
             }
             tx.commit()?;
             Ok(ids.len())
@@ -749,8 +747,8 @@ impl AlertJournal {
     /// The problem is over (for devices that never send a recovery).
     pub async fn resolve(&self, id: IncidentId, by: Option<String>, via: ResolveVia) -> Result<ActionOutcome, JournalError> {
         self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let Some(state) = tx.query_row("SELECT state FROM incidents WHERE id = ?1", [id], |r| r.get::<_, IncidentState>(0)).optional()? else {
+            let mut tx = conn.transaction()?;
+            let Some(state) = tx.query_row("SELECT state FROM incidents WHERE id = ?1", params![id], |r| r.get::<IncidentState>(0)).optional()? else {
                 return Ok(ActionOutcome::NotFound);
             };
             if state == IncidentState::Resolved {
@@ -761,7 +759,7 @@ impl AlertJournal {
                 &format!("UPDATE incidents SET state = 'resolved', resolved_at = ?2, resolved_by = ?3, resolved_via = ?4, {STOP_ESCALATION} WHERE id = ?1"),
                 params![id, at, by, via],
             )?;
-            log(&tx, id, IncidentEventKind::Resolved, None, &who(by.as_deref(), via.as_str()), &at, false)?;
+            log(&mut tx, id, IncidentEventKind::Resolved, None, &who(by.as_deref(), via.as_str()), &at, false)?;
             tx.commit()?;
             Ok(ActionOutcome::Done)
         })
@@ -773,14 +771,14 @@ impl AlertJournal {
     pub async fn place_unplaced(&self, rules: &IncidentRules) -> Result<usize, JournalError> {
         let rules = rules.clone();
         self.call(move |conn| {
-            let tx = conn.transaction()?;
+            let mut tx = conn.transaction()?;
             let ids: Vec<AlertId> = {
-                let mut stmt = tx.prepare("SELECT id FROM alerts WHERE kind IS NULL ORDER BY id")?;
-                let rows = stmt.query_map([], |r| r.get(0))?;
-                rows.collect::<rusqlite::Result<_>>()?
+                let mut stmt = tx.prepare_cached("SELECT id FROM alerts WHERE kind IS NULL ORDER BY id")?;
+                let rows = stmt.query_map(params![], |r| r.get(0))?;
+                rows.collect::<SqlResult<_>>()?
             };
             for id in &ids {
-                place_alert(&tx, *id, &rules, Utc::now())?;
+                place_alert(&mut tx, *id, &rules, Utc::now())?;
             }
             tx.commit()?;
             Ok(ids.len())
@@ -800,7 +798,7 @@ impl AlertJournal {
                    AND i.escalation NOT IN ('none', 'dry_run')
                  ORDER BY i.id DESC",
             )?;
-            let rows = stmt.query_map([budget], |r| {
+            let rows = stmt.query_map(params![budget], |r| {
                 Ok(SpokenIncident { id: r.get(0)?, title: r.get(1)?, body: r.get(2)?, test: r.get(3)?, owed: r.get(4)?, calls: r.get(5)? })
             })?;
             rows.collect()
@@ -812,18 +810,18 @@ impl AlertJournal {
     /// incident it spoke that is still open is acknowledged by them. Returns those incidents.
     pub async fn answered_call(&self, call_id: i64, by: String, number: String, via: AckVia) -> Result<Vec<IncidentId>, JournalError> {
         self.call(move |conn| {
-            let tx = conn.transaction()?;
+            let mut tx = conn.transaction()?;
             let ids: Vec<IncidentId> = {
-                let mut stmt = tx.prepare(
+                let mut stmt = tx.prepare_cached(
                     "SELECT i.id FROM call_incidents ci JOIN incidents i ON i.id = ci.incident_id WHERE ci.call_id = ?1 AND i.state = 'open'",
                 )?;
-                let rows = stmt.query_map([call_id], |r| r.get(0))?;
-                rows.collect::<rusqlite::Result<_>>()?
+                let rows = stmt.query_map(params![call_id], |r| r.get(0))?;
+                rows.collect::<SqlResult<_>>()?
             };
             let now = Utc::now();
             for id in &ids {
-                acknowledge_from(&tx, *id, Some(&by), Some(&number), via, now)?;
-                tx.execute("UPDATE incidents SET escalation = 'answered' WHERE id = ?1", [id])?;
+                acknowledge_from(&mut tx, *id, Some(&by), Some(&number), via, now)?;
+                tx.execute("UPDATE incidents SET escalation = 'answered' WHERE id = ?1", params![id])?;
             }
             tx.commit()?;
             Ok(ids)
@@ -835,22 +833,22 @@ impl AlertJournal {
     /// `unanswered` (they stay open). Returns them.
     pub async fn finish_unanswered(&self, budget: u32) -> Result<Vec<IncidentSummary>, JournalError> {
         self.call(move |conn| {
-            let tx = conn.transaction()?;
+            let mut tx = conn.transaction()?;
             let ids: Vec<IncidentId> = {
-                let mut stmt = tx.prepare(
+                let mut stmt = tx.prepare_cached(
                     "SELECT id FROM incidents i WHERE escalation IN ('owed', 'calling') AND calls_spoken >= ?1
                      AND NOT EXISTS (SELECT 1 FROM call_incidents ci JOIN calls c ON c.id = ci.call_id
                                      WHERE ci.incident_id = i.id AND c.outcome IS NULL)",
                 )?;
-                let rows = stmt.query_map([budget], |r| r.get(0))?;
-                rows.collect::<rusqlite::Result<_>>()?
+                let rows = stmt.query_map(params![budget], |r| r.get(0))?;
+                rows.collect::<SqlResult<_>>()?
             };
             let at = ts(Utc::now());
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
-                tx.execute("UPDATE incidents SET escalation = 'unanswered' WHERE id = ?1", [id])?;
-                log(&tx, id, IncidentEventKind::Unanswered, None, "", &at, true)?;
-                out.push(summary(&tx, id)?);
+                tx.execute("UPDATE incidents SET escalation = 'unanswered' WHERE id = ?1", params![id])?;
+                log(&mut tx, id, IncidentEventKind::Unanswered, None, "", &at, true)?;
+                out.push(summary(&mut tx, id)?);
             }
             tx.commit()?;
             Ok(out)
@@ -865,7 +863,7 @@ impl AlertJournal {
             conn.query_row(
                 "SELECT EXISTS (SELECT 1 FROM call_incidents ci JOIN incidents i ON i.id = ci.incident_id
                                 WHERE ci.call_id = ?1 AND i.state = 'open')",
-                [call_id],
+                params![call_id],
                 |r| r.get(0),
             )
         })
@@ -875,9 +873,9 @@ impl AlertJournal {
     /// Marks incidents as handled by a dry run: what would have been called is journaled.
     pub async fn dry_run_escalations(&self, ids: Vec<IncidentId>) -> Result<(), JournalError> {
         self.call(move |conn| {
-            let tx = conn.transaction()?;
+            let mut tx = conn.transaction()?;
             for id in ids {
-                tx.execute("UPDATE incidents SET escalation = 'dry_run' WHERE id = ?1", [id])?;
+                tx.execute("UPDATE incidents SET escalation = 'dry_run' WHERE id = ?1", params![id])?;
             }
             tx.commit()
         })
@@ -892,20 +890,20 @@ fn who(by: Option<&str>, via: &str) -> String {
     }
 }
 
-fn acknowledge_in(tx: &Transaction<'_>, id: IncidentId, by: Option<&str>, via: AckVia, now: DateTime<Utc>) -> rusqlite::Result<ActionOutcome> {
+fn acknowledge_in(tx: &mut dyn Sql, id: IncidentId, by: Option<&str>, via: AckVia, now: DateTime<Utc>) -> SqlResult<ActionOutcome> {
     acknowledge_from(tx, id, by, None, via, now)
 }
 
 /// Acknowledges; `number` is the phone of who took it (they are not told of their own act).
 pub(super) fn acknowledge_from(
-    tx: &Transaction<'_>,
+    tx: &mut dyn Sql,
     id: IncidentId,
     by: Option<&str>,
     number: Option<&str>,
     via: AckVia,
     now: DateTime<Utc>,
-) -> rusqlite::Result<ActionOutcome> {
-    let Some(state) = tx.query_row("SELECT state FROM incidents WHERE id = ?1", [id], |r| r.get::<_, IncidentState>(0)).optional()? else {
+) -> SqlResult<ActionOutcome> {
+    let Some(state) = tx.query_row("SELECT state FROM incidents WHERE id = ?1", params![id], |r| r.get::<IncidentState>(0)).optional()? else {
         return Ok(ActionOutcome::NotFound);
     };
     match state {
@@ -924,16 +922,16 @@ pub(super) fn acknowledge_from(
 }
 
 /// Gathers each recipient's waiting items whose digest is due into one digest message.
-fn plan_digests(tx: &Transaction<'_>, now: DateTime<Utc>) -> rusqlite::Result<usize> {
+fn plan_digests(tx: &mut dyn Sql, now: DateTime<Utc>) -> SqlResult<usize> {
     let at = ts(now);
     let due: Vec<(i64, String, Option<IncidentId>, MessagePurpose, String)> = {
-        let mut stmt = tx.prepare(
+        let mut stmt = tx.prepare_cached(
             "SELECT id, recipient, incident_id, purpose, headline FROM deliveries WHERE state = 'gathered' AND recipient IN
                (SELECT recipient FROM deliveries WHERE state = 'gathered' AND due_at <= ?1)
              ORDER BY recipient, id",
         )?;
-        let rows = stmt.query_map([&at], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
-        rows.collect::<rusqlite::Result<_>>()?
+        let rows = stmt.query_map(params![&at], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+        rows.collect::<SqlResult<_>>()?
     };
     // Per recipient: (delivery, its incident, why, its headline).
     type Item = (i64, Option<IncidentId>, MessagePurpose, String);
@@ -944,12 +942,11 @@ fn plan_digests(tx: &Transaction<'_>, now: DateTime<Utc>) -> rusqlite::Result<us
     let mut planned = 0;
     for (to, items) in by_recipient {
         let (headline, text) = compose::digest(&items.iter().map(|(_, i, p, h)| (*p, *i, h.as_str())).collect::<Vec<_>>());
-        tx.execute(
+        let digest = tx.insert_id(
             "INSERT INTO deliveries (incident_id, purpose, recipient, headline, detail, state, created_at, updated_at)
-             VALUES (NULL, 'digest', ?1, ?2, ?3, 'pending', ?4, ?4)",
+             VALUES (NULL, 'digest', ?1, ?2, ?3, 'pending', ?4, ?4) RETURNING id",
             params![to, headline, text, at],
         )?;
-        let digest = tx.last_insert_rowid();
         for (id, ..) in items {
             tx.execute("UPDATE deliveries SET state = 'digested', digest_id = ?2, updated_at = ?3 WHERE id = ?1", params![id, digest, at])?;
         }
@@ -1135,14 +1132,14 @@ mod tests {
         }
         let count = |state: &'static str| {
             let j = j.clone();
-            async move { j.call(move |c| c.query_row("SELECT COUNT(*) FROM deliveries WHERE state = ?1", [state], |r| r.get::<_, i64>(0))).await.unwrap() }
+            async move { j.call(move |c| c.query_row("SELECT COUNT(*) FROM deliveries WHERE state = ?1", params![state], |r| r.get::<i64>(0))).await.unwrap() }
         };
         assert_eq!(count("pending").await, 5);
         assert_eq!(count("gathered").await, 295);
         let report = j.plan(PlanPolicy { now: t0 + Duration::minutes(10), ..p.clone() }).await.unwrap();
         assert_eq!(report.new_deliveries, 1, "one digest");
         assert_eq!(count("digested").await, 295);
-        let digest = j.call(|c| c.query_row("SELECT headline FROM deliveries WHERE purpose = 'digest'", [], |r| r.get::<_, String>(0))).await.unwrap();
+        let digest = j.call(|c| c.query_row("SELECT headline FROM deliveries WHERE purpose = 'digest'", params![], |r| r.get::<String>(0))).await.unwrap();
         assert!(digest.starts_with("+295 alertas novos"), "{digest}");
         assert_eq!(j.speakable_incidents(6).await.unwrap().len(), 300, "every incident is still escalated");
     }
@@ -1153,8 +1150,8 @@ mod tests {
         let t0 = Utc::now();
         let id = opened_and_sent(&j, "Umidade Sala 1 alta 85%", t0).await;
         j.call(move |c| {
-            let tx = c.transaction()?;
-            acknowledge_from(&tx, id, Some("Ana"), Some(TO[0]), AckVia::Whatsapp, t0)?;
+            let mut tx = c.transaction()?;
+            acknowledge_from(&mut tx, id, Some("Ana"), Some(TO[0]), AckVia::Whatsapp, t0)?;
             tx.commit()
         })
         .await
@@ -1182,10 +1179,10 @@ mod tests {
         let j = AlertJournal::open_in_memory().unwrap();
         opened_and_sent(&j, "Umidade Sala 9 alta 85%", Utc::now()).await;
         // A year ago: sent then, still "delivered" (never read).
-        j.call(|c| c.execute("UPDATE deliveries SET sent_at = '2025-11-28T03:00:00.000Z'", [])).await.unwrap();
+        j.call(|c| c.execute("UPDATE deliveries SET sent_at = '2025-11-28T03:00:00.000Z'", params![])).await.unwrap();
         let since = Utc::now() - Duration::minutes(15);
         assert!(j.deliveries_to_follow(since).await.unwrap().is_empty(), "no request for last year's messages");
-        j.call(|c| c.execute("UPDATE deliveries SET sent_at = ?1", [ts(Utc::now())])).await.unwrap();
+        j.call(|c| c.execute("UPDATE deliveries SET sent_at = ?1", params![ts(Utc::now())])).await.unwrap();
         assert_eq!(j.deliveries_to_follow(since).await.unwrap().len(), 2, "a fresh one is followed");
     }
 
@@ -1194,9 +1191,8 @@ mod tests {
         // Thousands of gathered messages per person must not be read for every new incident.
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
-        let plan = |sql: &str| -> String {
-            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let rows = stmt.query_map(params!["+55", "2026-01-01"], |r| r.get::<_, String>(3)).unwrap();
+        let mut plan = |sql: &str| -> String {
+            let rows = SqlExt::query_map(&mut conn, &format!("EXPLAIN QUERY PLAN {sql}"), params!["+55", "2026-01-01"], |r| r.get::<String>(3)).unwrap();
             rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
         };
         assert!(plan(

@@ -6,7 +6,10 @@
 //! the same Message-ID under a new UIDVALIDITY — becomes a sighting of the existing alert, never a
 //! second alert.
 //!
-//! rusqlite is blocking, so every call runs on tokio's blocking pool behind one connection.
+//! The same journal can live in a shared PostgreSQL database instead (`[journal] url`, see
+//! [`postgres`]): the queries are written once ([`sql`]) and run on either.
+//!
+//! Both drivers are blocking, so every call runs on tokio's blocking pool behind one connection.
 
 mod heartbeat;
 mod incidents;
@@ -15,6 +18,8 @@ mod pause;
 mod rejected;
 mod replies;
 mod schema;
+pub mod sql;
+pub mod postgres;
 
 pub use incidents::{
     ActionOutcome, IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentSummary, PlanPolicy, PlanReport,
@@ -31,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use sql::{params, Conn, OptionalExtension, Sql, SqlError, SqlExt, SqlResult};
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -113,7 +118,7 @@ pub enum JournalError {
     #[error("cannot open the journal at {path}: {source}. Check that the data directory is writable (--data-dir).")]
     Open {
         path: String,
-        source: rusqlite::Error,
+        source: SqlError,
     },
     #[error("cannot create the data directory {path}: {source}")]
     CreateDir {
@@ -121,7 +126,9 @@ pub enum JournalError {
         source: std::io::Error,
     },
     #[error("journal error: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(#[from] SqlError),
+    #[error("cannot reach the shared journal ({target}): {reason}")]
+    Unreachable { target: String, reason: String },
     #[error("journal task failed: {0}")]
     Task(String),
 }
@@ -129,7 +136,9 @@ pub enum JournalError {
 /// Handle to the journal; clones share one connection.
 #[derive(Clone)]
 pub struct AlertJournal {
-    conn: Arc<Mutex<Connection>>,
+    conn: Arc<Mutex<Conn>>,
+    /// Where a shared journal's connection is made again after the database was lost.
+    shared: Option<Arc<postgres::SharedJournal>>,
     /// Bumped after every write through this handle and, by [`AlertJournal::poll_other_writers`],
     /// after another process's: the notify side wakes on it, never on the public event bus.
     changes: Arc<watch::Sender<u64>>,
@@ -154,14 +163,19 @@ struct WriteHealth {
 pub const WRITABLE_AFTER: std::time::Duration = std::time::Duration::from_secs(12);
 
 /// SQLite failures that mean the journal cannot keep what it is given — not a busy lock.
-fn is_storage_failure(e: &rusqlite::Error) -> bool {
+fn is_storage_failure(e: &SqlError) -> bool {
+    if e.is_connection_lost() {
+        return true;
+    }
+    let SqlError::Sqlite(e) = e else { return false };
     use rusqlite::ErrorCode::*;
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, DiskFull | ReadOnly | SystemIoFailure | DatabaseCorrupt | NotADatabase | CannotOpen | PermissionDenied))
         // `query_only` answers with a plain SQLITE_ERROR whose text says so.
         || e.to_string().contains("attempt to write a readonly database")
 }
 
-fn is_corrupt(e: &rusqlite::Error) -> bool {
+fn is_corrupt(e: &SqlError) -> bool {
+    let SqlError::Sqlite(e) = e else { return false };
     use rusqlite::ErrorCode::*;
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, DatabaseCorrupt | NotADatabase))
 }
@@ -182,7 +196,7 @@ fn ts(t: DateTime<Utc>) -> String {
 /// Puts the journal in WAL mode. Switching a new file to WAL while another process does the same
 /// answers "database is locked" at once, without going through the busy timeout, so the switch
 /// is retried for as long as the busy timeout would have waited.
-fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
+fn use_wal(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
     loop {
         match conn.pragma_update(None, "journal_mode", "WAL") {
@@ -242,11 +256,11 @@ impl AlertJournal {
     }
 
     pub fn open(path: &Path) -> Result<Self, JournalError> {
-        let open_err = |source| JournalError::Open {
+        let open_err = |source: rusqlite::Error| JournalError::Open {
             path: path.display().to_string(),
-            source,
+            source: source.into(),
         };
-        let mut conn = Connection::open(path).map_err(open_err)?;
+        let mut conn = rusqlite::Connection::open(path).map_err(open_err)?;
         // First, so that every step below waits for another process's lock instead of failing.
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         use_wal(&conn).map_err(open_err)?;
@@ -254,8 +268,8 @@ impl AlertJournal {
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
-        schema::migrate(&mut conn).map_err(open_err)?;
-        Ok(Self::wrap(conn))
+        schema::migrate(&mut conn).map_err(|source| JournalError::Open { path: path.display().to_string(), source })?;
+        Ok(Self::wrap(Conn::Sqlite(conn), None))
     }
 
     /// Compacts the journal, then caps its growth at `extra_pages` more pages (SQLite's
@@ -263,15 +277,16 @@ impl AlertJournal {
     /// fault-injection tests use it.
     pub async fn cap_growth(&self, extra_pages: Option<u64>) -> Result<(), JournalError> {
         self.call(move |conn| {
+            let conn = conn.sqlite("capping the journal's growth")?;
             let pages = match extra_pages {
                 Some(extra) => {
                     conn.execute_batch("VACUUM")?;
-                    conn.query_row("PRAGMA page_count", [], |r| r.get::<_, u64>(0))? + extra
+                    conn.query_row("PRAGMA page_count", params![], |r| r.get::<u64>(0))? + extra
                 }
                 // SQLite clamps the value to its own maximum: "no cap" is simply the largest.
                 None => u64::from(u32::MAX - 1),
             };
-            conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get::<_, u64>(0)).map(drop)
+            conn.query_row(&format!("PRAGMA max_page_count = {pages}"), params![], |r| r.get::<u64>(0)).map(drop)
         })
         .await
     }
@@ -279,7 +294,7 @@ impl AlertJournal {
     /// Makes every write fail as a read-only journal's would (SQLite's `query_only`), or lifts
     /// that: the fault-injection tests use it to fail each notify step's writes.
     pub async fn refuse_writes(&self, refuse: bool) -> Result<(), JournalError> {
-        self.call(move |conn| conn.pragma_update(None, "query_only", refuse)).await
+        self.call(move |conn| Ok(conn.sqlite("refusing writes")?.pragma_update(None, "query_only", refuse)?)).await
     }
 
     /// Ends the write problem once a write has succeeded and no storage failure came for
@@ -299,14 +314,14 @@ impl AlertJournal {
 
     /// A journal that lives in memory, for tests.
     pub fn open_in_memory() -> Result<Self, JournalError> {
-        let mut conn = Connection::open_in_memory()?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        schema::migrate(&mut conn)?;
-        Ok(Self::wrap(conn))
+        let mut conn = rusqlite::Connection::open_in_memory().map_err(SqlError::from)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(SqlError::from)?;
+        schema::migrate(&mut conn).map_err(SqlError::from)?;
+        Ok(Self::wrap(Conn::Sqlite(conn), None))
     }
 
-    fn wrap(conn: Connection) -> Self {
-        AlertJournal { conn: Arc::new(Mutex::new(conn)), changes: Arc::new(watch::channel(0).0), write_problem: Arc::new(watch::channel(None).0), write_health: Arc::default(), replaced: None }
+    fn wrap(conn: Conn, shared: Option<Arc<postgres::SharedJournal>>) -> Self {
+        AlertJournal { conn: Arc::new(Mutex::new(conn)), shared, changes: Arc::new(watch::channel(0).0), write_problem: Arc::new(watch::channel(None).0), write_health: Arc::default(), replaced: None }
     }
 
     /// A receiver that changes whenever the journal was written (by this process at once; by
@@ -324,7 +339,7 @@ impl AlertJournal {
     pub async fn poll_other_writers(self, every: std::time::Duration, mut shutdown: crate::shutdown::Shutdown) {
         let mut last: Option<i64> = None;
         loop {
-            let version = self.call(|conn| conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))).await;
+            let version = self.call(|conn| conn.sqlite("data_version")?.query_row("PRAGMA data_version", params![], |r| r.get::<i64>(0))).await;
             match version {
                 Ok(v) => {
                     if last.is_some_and(|l| l != v) {
@@ -345,21 +360,41 @@ impl AlertJournal {
     async fn call<R, F>(&self, f: F) -> Result<R, JournalError>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
+        F: FnOnce(&mut Conn) -> SqlResult<R> + Send + 'static,
     {
         let conn = Arc::clone(&self.conn);
+        let shared = self.shared.clone();
         let (result, wrote) = tokio::task::spawn_blocking(move || {
-            // A panic while holding the lock cannot leave a half transaction (SQLite rolls back),
-            // so a poisoned lock is still safe to use.
+            // A panic while holding the lock cannot leave a half transaction (the database rolls
+            // back), so a poisoned lock is still safe to use.
             let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            let before = guard.total_changes();
-            let result = f(&mut guard);
-            let wrote = guard.total_changes() != before;
-            (result, wrote)
+            match &mut *guard {
+                Conn::Sqlite(c) => {
+                    let before = c.total_changes();
+                    let result = f(&mut guard);
+                    let wrote = matches!(&*guard, Conn::Sqlite(c) if c.total_changes() != before);
+                    (result, wrote)
+                }
+                // Every write reaches every engine, this one included, through the database's
+                // own notification ([`postgres::SharedJournal::listen`]), so none is counted here.
+                Conn::Postgres(c) => {
+                    if c.is_closed() {
+                        if let Some(shared) = &shared {
+                            match shared.connect() {
+                                Ok(fresh) => *c = fresh,
+                                Err(e) => return (Err(e), false),
+                            }
+                        }
+                    }
+                    let result = f(&mut guard);
+                    let reached = result.as_ref().err().is_none_or(|e| !e.is_connection_lost());
+                    (result, reached)
+                }
+            }
         })
         .await
         .map_err(|e| JournalError::Task(e.to_string()))?;
-        if wrote {
+        if wrote && self.shared.is_none() {
             self.touched();
         }
         match &result {
@@ -400,7 +435,7 @@ impl AlertJournal {
             )?;
             let mut known = HashMap::new();
             for uid in uids {
-                if let Some(seen) = stmt.query_row(params![folder, uidvalidity, uid], |r| r.get::<_, bool>(0)).optional()? {
+                if let Some(seen) = stmt.query_row(params![folder, uidvalidity, uid], |r| r.get::<bool>(0)).optional()? {
                     known.insert(uid, seen);
                 }
             }
@@ -414,7 +449,7 @@ impl AlertJournal {
     pub async fn record(&self, alerts: Vec<NewAlert>, rules: &IncidentRules) -> Result<Vec<RecordOutcome>, JournalError> {
         let rules = rules.clone();
         self.call(move |conn| {
-            let tx = conn.transaction()?;
+            let mut tx = conn.transaction()?;
             let now = ts(Utc::now());
             let mut outcomes = Vec::with_capacity(alerts.len());
             for a in &alerts {
@@ -452,10 +487,10 @@ impl AlertJournal {
                         RecordOutcome::Duplicate(id)
                     }
                     None => {
-                        tx.execute(
+                        let id = tx.insert_id(
                             "INSERT INTO alerts (folder, uidvalidity, uid, message_id, sender, subject, body,
                                                  truncated, received_at, journaled_at, state)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'new')",
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'new') RETURNING id",
                             params![
                                 o.folder,
                                 o.uidvalidity,
@@ -469,12 +504,11 @@ impl AlertJournal {
                                 now
                             ],
                         )?;
-                        let id = tx.last_insert_rowid();
                         tx.execute(
                             "INSERT INTO events (alert_id, at, kind, detail) VALUES (?1, ?2, 'received', ?3)",
                             params![id, now, format!("{} UIDVALIDITY {} UID {}", o.folder, o.uidvalidity, o.uid)],
                         )?;
-                        incidents::place_alert(&tx, id, &rules, Utc::now())?;
+                        incidents::place_alert(&mut tx, id, &rules, Utc::now())?;
                         RecordOutcome::Recorded(id)
                     }
                 };
@@ -500,7 +534,7 @@ impl AlertJournal {
     ) -> Result<(), JournalError> {
         let folder = folder.to_owned();
         self.call(move |conn| {
-            let tx = conn.transaction()?;
+            let mut tx = conn.transaction()?;
             {
                 let mut stmt = tx.prepare_cached(
                     "UPDATE sightings SET seen_marked = 1 WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3",
@@ -554,7 +588,7 @@ impl AlertJournal {
                         received_at, journaled_at, state, is_test, incident_id, kind
                  FROM alerts {tail}"
             ))?;
-            let rows = stmt.query_map([arg], |r| {
+            let rows = stmt.query_map(params![arg], |r| {
                 Ok(AlertRecord {
                     is_test: r.get(12)?,
                     id: r.get(0)?,
@@ -586,7 +620,7 @@ impl AlertJournal {
             let mut stmt = conn.prepare_cached(
                 "SELECT at, kind, detail FROM events WHERE alert_id = ?1 ORDER BY id",
             )?;
-            let rows = stmt.query_map([alert_id], |r| {
+            let rows = stmt.query_map(params![alert_id], |r| {
                 Ok(JournalEvent {
                     at: parse_ts(r.get(0)?),
                     kind: r.get(1)?,
@@ -603,14 +637,14 @@ impl AlertJournal {
     pub async fn engine_events(&self, limit: usize) -> Result<Vec<JournalEvent>, JournalError> {
         self.call(move |conn| {
             let mut stmt = conn.prepare_cached("SELECT at, kind, detail FROM events WHERE alert_id IS NULL ORDER BY id DESC LIMIT ?1")?;
-            let rows = stmt.query_map([limit as i64], |r| Ok(JournalEvent { at: parse_ts(r.get(0)?), kind: r.get(1)?, detail: r.get(2)? }))?;
+            let rows = stmt.query_map(params![limit as i64], |r| Ok(JournalEvent { at: parse_ts(r.get(0)?), kind: r.get(1)?, detail: r.get(2)? }))?;
             rows.collect()
         })
         .await
     }
 
     pub async fn alert_count(&self) -> Result<u64, JournalError> {
-        self.call(|conn| conn.query_row("SELECT COUNT(*) FROM alerts", [], |r| r.get(0)))
+        self.call(|conn| conn.query_row("SELECT COUNT(*) FROM alerts", params![], |r| r.get(0)))
             .await
     }
 }
@@ -779,7 +813,7 @@ mod tests {
             for o in openers {
                 o.join().unwrap().expect("every opener gets the journal");
             }
-            let conn = Connection::open(dir.path().join(JOURNAL_FILE)).unwrap();
+            let conn = rusqlite::Connection::open(dir.path().join(JOURNAL_FILE)).unwrap();
             let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
             assert_eq!(version, schema::MIGRATION_COUNT);
         }

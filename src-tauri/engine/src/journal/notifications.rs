@@ -6,7 +6,7 @@
 //! (`incidents.rs`); a call is written with the incidents it speaks.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row};
+use super::sql::{params, OptionalExtension, Row, Sql, SqlExt, SqlResult};
 use serde::Serialize;
 
 use super::{parse_ts, ts, AlertJournal, JournalError};
@@ -198,7 +198,7 @@ const CALL_COLUMNS: &str = "c.id, c.round, c.position, c.number, c.state, c.sid,
     (SELECT GROUP_CONCAT(incident_id) FROM (SELECT incident_id FROM call_incidents WHERE call_id = c.id ORDER BY incident_id DESC)),
     c.execution_sid";
 
-fn delivery_row(r: &Row<'_>) -> rusqlite::Result<Delivery> {
+fn delivery_row(r: &Row) -> SqlResult<Delivery> {
     Ok(Delivery {
         id: r.get(0)?,
         incident_id: r.get(1)?,
@@ -215,7 +215,7 @@ fn delivery_row(r: &Row<'_>) -> rusqlite::Result<Delivery> {
     })
 }
 
-fn call_row(r: &Row<'_>) -> rusqlite::Result<CallAttempt> {
+fn call_row(r: &Row) -> SqlResult<CallAttempt> {
     let incidents: Option<String> = r.get(12)?;
     Ok(CallAttempt {
         id: r.get(0)?,
@@ -277,11 +277,11 @@ impl AlertJournal {
     pub async fn owed_deliveries(&self, interrupted: bool, limit: usize, busy: Vec<i64>) -> Result<Vec<Delivery>, JournalError> {
         self.call(move |conn| {
             let states = if interrupted { "('pending', 'sending')" } else { "('pending')" };
-            let mut stmt = conn.prepare(&format!(
+            let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM} WHERE d.state IN {states} AND d.sid IS NULL ORDER BY d.id LIMIT ?1"
             ))?;
-            let rows = stmt.query_map([(limit + busy.len()) as i64], delivery_row)?;
-            let mut out: Vec<Delivery> = rows.collect::<rusqlite::Result<_>>()?;
+            let rows = stmt.query_map(params![(limit + busy.len()) as i64], delivery_row)?;
+            let mut out: Vec<Delivery> = rows.collect::<SqlResult<_>>()?;
             out.retain(|d| !busy.contains(&d.id));
             out.truncate(limit);
             Ok(out)
@@ -294,11 +294,11 @@ impl AlertJournal {
     pub async fn deliveries_to_follow(&self, since: DateTime<Utc>) -> Result<Vec<Delivery>, JournalError> {
         self.call(move |conn| {
             let finals = DeliveryState::FINAL.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ");
-            let mut stmt = conn.prepare(&format!(
+            let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM}
                  WHERE d.sid IS NOT NULL AND d.state NOT IN ({finals}) AND d.sent_at >= ?1 ORDER BY d.id"
             ))?;
-            let rows = stmt.query_map([ts(since)], delivery_row)?;
+            let rows = stmt.query_map(params![ts(since)], delivery_row)?;
             rows.collect()
         })
         .await
@@ -322,7 +322,7 @@ impl AlertJournal {
                  WHERE id = ?1",
                 params![id, state, sid, code, message, now],
             )?;
-            conn.query_row(&format!("SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM} WHERE d.id = ?1"), [id], delivery_row)
+            conn.query_row(&format!("SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM} WHERE d.id = ?1"), params![id], delivery_row)
         })
         .await
     }
@@ -330,12 +330,12 @@ impl AlertJournal {
     /// An incident's messages, and the digests that carried it.
     pub async fn deliveries_of(&self, incident: IncidentId) -> Result<Vec<Delivery>, JournalError> {
         self.call(move |conn| {
-            let mut stmt = conn.prepare(&format!(
+            let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM}
                  WHERE d.incident_id = ?1 OR d.id IN (SELECT digest_id FROM deliveries WHERE incident_id = ?1 AND digest_id IS NOT NULL)
                  ORDER BY d.id"
             ))?;
-            let rows = stmt.query_map([incident], delivery_row)?;
+            let rows = stmt.query_map(params![incident], delivery_row)?;
             rows.collect()
         })
         .await
@@ -344,10 +344,10 @@ impl AlertJournal {
     /// The calls that spoke an incident, in order.
     pub async fn calls_of(&self, incident: IncidentId) -> Result<Vec<CallAttempt>, JournalError> {
         self.call(move |conn| {
-            let mut stmt = conn.prepare(&format!(
+            let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {CALL_COLUMNS} FROM calls c WHERE c.id IN (SELECT call_id FROM call_incidents WHERE incident_id = ?1) ORDER BY c.id"
             ))?;
-            let rows = stmt.query_map([incident], call_row)?;
+            let rows = stmt.query_map(params![incident], call_row)?;
             rows.collect()
         })
         .await
@@ -355,14 +355,14 @@ impl AlertJournal {
 
     /// The newest call (the queue goes on from the number after it).
     pub async fn last_call(&self) -> Result<Option<CallAttempt>, JournalError> {
-        self.call(|conn| conn.query_row(&format!("SELECT {CALL_COLUMNS} FROM calls c ORDER BY c.id DESC LIMIT 1"), [], call_row).optional())
+        self.call(|conn| conn.query_row(&format!("SELECT {CALL_COLUMNS} FROM calls c ORDER BY c.id DESC LIMIT 1"), params![], call_row).optional())
             .await
     }
 
     /// A call without an outcome: placed (or being placed) when the engine stopped.
     pub async fn unfinished_call(&self) -> Result<Option<CallAttempt>, JournalError> {
         self.call(|conn| {
-            conn.query_row(&format!("SELECT {CALL_COLUMNS} FROM calls c WHERE c.outcome IS NULL ORDER BY c.id LIMIT 1"), [], call_row)
+            conn.query_row(&format!("SELECT {CALL_COLUMNS} FROM calls c WHERE c.outcome IS NULL ORDER BY c.id LIMIT 1"), params![], call_row)
                 .optional()
         })
         .await
@@ -381,23 +381,22 @@ impl AlertJournal {
     ) -> Result<CallAttempt, JournalError> {
         let number = number.to_owned();
         self.call(move |conn| {
-            let tx = conn.transaction()?;
+            let mut tx = conn.transaction()?;
             let now = ts(Utc::now());
-            tx.execute(
-                "INSERT INTO calls (round, position, number, state, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            let id = tx.insert_id(
+                "INSERT INTO calls (round, position, number, state, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",
                 params![round, position, number, CallState::Placing, now],
             )?;
-            let id = tx.last_insert_rowid();
             for incident in &speaks {
                 tx.execute("INSERT INTO call_incidents (call_id, incident_id) VALUES (?1, ?2)", params![id, incident])?;
             }
             for incident in &counted {
                 tx.execute(
                     "UPDATE incidents SET calls_spoken = calls_spoken + 1, escalation = 'calling' WHERE id = ?1 AND escalation IN ('owed', 'calling')",
-                    [incident],
+                    params![incident],
                 )?;
             }
-            let call = tx.query_row(&format!("SELECT {CALL_COLUMNS} FROM calls c WHERE c.id = ?1"), [id], call_row)?;
+            let call = tx.query_row(&format!("SELECT {CALL_COLUMNS} FROM calls c WHERE c.id = ?1"), params![id], call_row)?;
             tx.commit()?;
             Ok(call)
         })
@@ -414,7 +413,7 @@ impl AlertJournal {
                  WHERE id = ?1",
                 params![attempt_id, u.state, u.sid, u.answered_by, u.duration, u.outcome, u.error_code, u.error_message, ts(Utc::now()), u.execution_sid],
             )?;
-            conn.query_row(&format!("SELECT {CALL_COLUMNS} FROM calls c WHERE c.id = ?1"), [attempt_id], call_row)
+            conn.query_row(&format!("SELECT {CALL_COLUMNS} FROM calls c WHERE c.id = ?1"), params![attempt_id], call_row)
         })
         .await
     }
@@ -439,14 +438,14 @@ mod tests {
 
     #[test]
     fn a_status_this_version_does_not_know_is_read_as_unknown() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        let delivery = |s: &str| -> DeliveryState { conn.query_row("SELECT ?1", [s], |r| r.get(0)).unwrap() };
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        let mut delivery = |s: &str| -> DeliveryState { SqlExt::query_row(&mut conn, "SELECT ?1", params![s], |r| r.get(0)).unwrap() };
         assert_eq!((delivery("read"), delivery("pending")), (DeliveryState::Read, DeliveryState::Pending));
         assert_eq!(delivery("a_status_twilio_adds_next_year"), DeliveryState::Unknown);
-        let call: CallState = conn.query_row("SELECT 'initiated'", [], |r| r.get(0)).unwrap();
+        let call: CallState = SqlExt::query_row(&mut conn, "SELECT 'initiated'", params![], |r| r.get(0)).unwrap();
         assert_eq!(call, CallState::Unknown);
         // The engine's own words stay strict: a wrong one is a bug, not news from Twilio.
-        let outcome: rusqlite::Result<CallOutcome> = conn.query_row("SELECT 'maybe'", [], |r| r.get(0));
+        let outcome: SqlResult<CallOutcome> = SqlExt::query_row(&mut conn, "SELECT 'maybe'", params![], |r| r.get(0));
         assert!(outcome.is_err());
     }
 

@@ -2,7 +2,7 @@
 //! survives a restart and every process sharing the journal sees the same state.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
+use super::sql::{params, OptionalExtension, Sql, SqlExt};
 use serde::Serialize;
 
 use super::{parse_ts, ts, AlertId, AlertJournal, JournalError};
@@ -50,7 +50,7 @@ impl AlertJournal {
 
     pub async fn resume_notifications(&self) -> Result<(), JournalError> {
         self.call(|conn| {
-            conn.execute("DELETE FROM engine_state WHERE key = ?1", [PAUSE_KEY])
+            conn.execute("DELETE FROM engine_state WHERE key = ?1", params![PAUSE_KEY])
                 .map(drop)
         })
         .await
@@ -62,7 +62,7 @@ impl AlertJournal {
             .call(|conn| {
                 conn.query_row(
                     "SELECT value FROM engine_state WHERE key = ?1",
-                    [PAUSE_KEY],
+                    params![PAUSE_KEY],
                     |r| r.get(0),
                 )
                 .optional()
@@ -81,18 +81,17 @@ impl AlertJournal {
     /// text and call says it is a test. It has no mailbox identity (folder `(teste)`).
     pub async fn record_test_alert(&self, mail: AlertMail) -> Result<AlertId, JournalError> {
         self.call(move |conn| {
-            let tx = conn.transaction()?;
+            let mut tx = conn.transaction()?;
             let now = ts(Utc::now());
-            let uid: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM alerts", [], |r| r.get(0))?;
-            tx.execute(
+            let uid: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM alerts", params![], |r| r.get(0))?;
+            let id = tx.insert_id(
                 "INSERT INTO alerts (folder, uidvalidity, uid, message_id, sender, subject, body, truncated,
                                      received_at, journaled_at, state, is_test)
-                 VALUES ('(teste)', 0, ?1, NULL, ?2, ?3, ?4, 0, ?5, ?5, 'new', 1)",
+                 VALUES ('(teste)', 0, ?1, NULL, ?2, ?3, ?4, 0, ?5, ?5, 'new', 1) RETURNING id",
                 params![uid, mail.sender, mail.subject, mail.body, now],
             )?;
-            let id = tx.last_insert_rowid();
             tx.execute("INSERT INTO events (alert_id, at, kind, detail) VALUES (?1, ?2, 'test_alert', 'sent from Sentinela')", params![id, now])?;
-            super::incidents::place_alert(&tx, id, &crate::incident::IncidentRules::default(), Utc::now())?;
+            super::incidents::place_alert(&mut tx, id, &crate::incident::IncidentRules::default(), Utc::now())?;
             tx.commit()?;
             Ok(id)
         })

@@ -3,13 +3,13 @@
 //! `[filter] from` that misses the sensor's real address, is seen in the history.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Transaction};
+use super::sql::{params, Sql, SqlExt, SqlResult};
 use serde::Serialize;
 
 use super::{parse_ts, ts, AlertJournal, JournalError, MailboxUid};
 
 /// Migration 5.
-pub(super) fn migrate_to_rejected(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+pub(super) fn migrate_to_rejected(tx: &mut dyn Sql) -> SqlResult<()> {
     tx.execute_batch(
         "CREATE TABLE rejected_mails (
             id            INTEGER PRIMARY KEY,
@@ -73,10 +73,10 @@ impl AlertJournal {
     /// The newest `limit` rejected e-mails, newest first.
     pub async fn rejected_mails(&self, limit: usize) -> Result<Vec<RejectedMail>, JournalError> {
         self.call(move |conn| {
-            let mut stmt = conn.prepare(
+            let mut stmt = conn.prepare_cached(
                 "SELECT id, sender, subject, reason, received_at, journaled_at FROM rejected_mails ORDER BY id DESC LIMIT ?1",
             )?;
-            let rows = stmt.query_map([limit as i64], |r| {
+            let rows = stmt.query_map(params![limit as i64], |r| {
                 Ok(RejectedMail {
                     id: r.get(0)?,
                     sender: r.get(1)?,

@@ -2,7 +2,7 @@
 //! happen, and turned into an acknowledgement or a note on the incident it is about.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Transaction};
+use super::sql::{params, OptionalExtension, Sql, SqlExt, SqlResult};
 use serde::Serialize;
 
 use super::incidents::acknowledge_from;
@@ -62,20 +62,20 @@ const REACHED: &str = "d.purpose IN ('alarm', 'reminder', 'reopened', 'reescalat
     AND d.state NOT IN ('pending', 'gathered', 'canceled', 'error')";
 
 /// The newest incident that reached `number`, among the open ones when `open_only`.
-fn newest_reached(tx: &Transaction<'_>, number: &str, open_only: bool) -> rusqlite::Result<Option<IncidentId>> {
+fn newest_reached(tx: &mut dyn Sql, number: &str, open_only: bool) -> SqlResult<Option<IncidentId>> {
     let state = if open_only { "AND i.state = 'open'" } else { "" };
     tx.query_row(
         &format!(
             "SELECT i.id FROM incidents i WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.incident_id = i.id AND d.recipient = ?1 AND {REACHED})
              {state} ORDER BY i.id DESC LIMIT 1"
         ),
-        [number],
+        params![number],
         |r| r.get(0),
     )
     .optional()
 }
 
-fn note(tx: &Transaction<'_>, incident: IncidentId, text: &str, at: &str) -> rusqlite::Result<()> {
+fn note(tx: &mut dyn Sql, incident: IncidentId, text: &str, at: &str) -> SqlResult<()> {
     tx.execute(
         "INSERT INTO incident_log (incident_id, at, kind, detail, planned) VALUES (?1, ?2, ?3, ?4, 0)",
         params![incident, at, IncidentEventKind::Note, text],
@@ -88,8 +88,8 @@ impl AlertJournal {
     /// called (`[people]`, or the number written the Brazilian way).
     pub async fn handle_reply(&self, reply: Reply, recipients: Vec<String>, name: String) -> Result<ReplyOutcome, JournalError> {
         self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let seen: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM replies WHERE sid = ?1)", [&reply.sid], |r| r.get(0))?;
+            let mut tx = conn.transaction()?;
+            let seen: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM replies WHERE sid = ?1)", params![&reply.sid], |r| r.get(0))?;
             if seen {
                 return Ok(ReplyOutcome::Seen);
             }
@@ -106,31 +106,31 @@ impl AlertJournal {
                 match reply::read(&reply.body) {
                     ReplyIntent::Take(code) => {
                         let target = match code {
-                            Some(id) => tx.query_row("SELECT id FROM incidents WHERE id = ?1", [id], |r| r.get(0)).optional()?,
-                            None => newest_reached(&tx, &reply.from, true)?,
+                            Some(id) => tx.query_row("SELECT id FROM incidents WHERE id = ?1", params![id], |r| r.get(0)).optional()?,
+                            None => newest_reached(&mut tx, &reply.from, true)?,
                         };
                         match target {
-                            Some(id) => match acknowledge_from(&tx, id, Some(&name), Some(&reply.from), AckVia::Whatsapp, now)? {
+                            Some(id) => match acknowledge_from(&mut tx, id, Some(&name), Some(&reply.from), AckVia::Whatsapp, now)? {
                                 ActionOutcome::Done => ReplyOutcome::Took { incident: id },
                                 _ => {
-                                    note(&tx, id, &said, &at)?;
+                                    note(&mut tx, id, &said, &at)?;
                                     ReplyOutcome::Late { incident: id }
                                 }
                             },
                             // Nothing open reached them, or an unknown code: a note on what did.
                             None => {
-                                let incident = newest_reached(&tx, &reply.from, false)?;
+                                let incident = newest_reached(&mut tx, &reply.from, false)?;
                                 if let Some(id) = incident {
-                                    note(&tx, id, &said, &at)?;
+                                    note(&mut tx, id, &said, &at)?;
                                 }
                                 ReplyOutcome::Note { incident }
                             }
                         }
                     }
                     ReplyIntent::Note(_) => {
-                        let incident = newest_reached(&tx, &reply.from, false)?;
+                        let incident = newest_reached(&mut tx, &reply.from, false)?;
                         if let Some(id) = incident {
-                            note(&tx, id, &said, &at)?;
+                            note(&mut tx, id, &said, &at)?;
                         }
                         ReplyOutcome::Note { incident }
                     }
@@ -148,14 +148,14 @@ impl AlertJournal {
 
     /// When the newest reply handled was sent: the reply poller starts from there after a restart.
     pub async fn newest_reply(&self) -> Result<Option<DateTime<Utc>>, JournalError> {
-        self.call(|conn| conn.query_row("SELECT MAX(sent_at) FROM replies", [], |r| r.get::<_, Option<String>>(0)))
+        self.call(|conn| conn.query_row("SELECT MAX(sent_at) FROM replies", params![], |r| r.get::<Option<String>>(0)))
             .await
             .map(|t| t.map(parse_ts))
     }
 
     /// Whether any incident is open and untaken (the reply poller then polls fast).
     pub async fn any_untaken(&self) -> Result<bool, JournalError> {
-        self.call(|conn| conn.query_row("SELECT EXISTS (SELECT 1 FROM incidents WHERE state = 'open')", [], |r| r.get(0))).await
+        self.call(|conn| conn.query_row("SELECT EXISTS (SELECT 1 FROM incidents WHERE state = 'open')", params![], |r| r.get(0))).await
     }
 }
 

@@ -4,11 +4,15 @@
 //! opens in a newer one. Most are SQL; one that must read old rows through the engine's rules
 //! (the move to incidents) is a Rust function, run in the same transaction.
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::sql::{Sql, SqlResult};
+
+type RustMigration = fn(&mut dyn Sql) -> SqlResult<()>;
 
 enum Migration {
     Sql(&'static str),
-    Rust(fn(&Transaction<'_>) -> rusqlite::Result<()>),
+    Rust(RustMigration),
 }
 
 const SQL_MIGRATIONS: &[&str] = &[
@@ -107,10 +111,10 @@ const SQL_MIGRATIONS: &[&str] = &[
 
 // 4: incidents, written in `incidents.rs` next to the code that reads them; 5: rejected
 // senders, in `rejected.rs`; 6: the Studio execution of a call that asks for a key.
-const RUST_MIGRATIONS: &[fn(&Transaction<'_>) -> rusqlite::Result<()>] =
+const RUST_MIGRATIONS: &[RustMigration] =
     &[super::incidents::migrate_to_incidents, super::rejected::migrate_to_rejected, migrate_to_executions];
 
-fn migrate_to_executions(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+fn migrate_to_executions(tx: &mut dyn Sql) -> SqlResult<()> {
     tx.execute_batch("ALTER TABLE calls ADD COLUMN execution_sid TEXT;")
 }
 
@@ -121,24 +125,23 @@ fn migration(version: usize) -> Option<Migration> {
         .or_else(|| RUST_MIGRATIONS.get(version - SQL_MIGRATIONS.len()).map(|f| Migration::Rust(*f)))
 }
 
-#[cfg(test)]
 pub const MIGRATION_COUNT: usize = SQL_MIGRATIONS.len() + RUST_MIGRATIONS.len();
 
 /// The version a journal written before incidents has: tests build one to migrate it.
 #[cfg(test)]
 pub const BEFORE_INCIDENTS: usize = SQL_MIGRATIONS.len();
 
-pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+pub fn migrate(conn: &mut Connection) -> SqlResult<()> {
     migrate_to(conn, usize::MAX)
 }
 
 /// Migrates up to `target` migrations (tests stop early to build an old journal).
-pub fn migrate_to(conn: &mut Connection, target: usize) -> rusqlite::Result<()> {
+pub fn migrate_to(conn: &mut Connection, target: usize) -> SqlResult<()> {
     // Another process (the desktop app, `sentinela-headless history`, a second service) may open
     // the same journal at the same moment: each step reads the version under the write lock, so
     // every migration runs exactly once and nobody trips over a table the other just created.
     loop {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version >= target {
             return Ok(());
@@ -146,7 +149,7 @@ pub fn migrate_to(conn: &mut Connection, target: usize) -> rusqlite::Result<()> 
         match migration(version) {
             None => return Ok(()),
             Some(Migration::Sql(sql)) => tx.execute_batch(sql)?,
-            Some(Migration::Rust(f)) => f(&tx)?,
+            Some(Migration::Rust(f)) => f(&mut tx)?,
         }
         tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
