@@ -1006,9 +1006,7 @@ mod tests {
         j.deliveries_of(incident).await.unwrap().into_iter().map(|d| (d.recipient, d.purpose, d.state)).collect()
     }
 
-    #[tokio::test]
-    async fn alarm_repeats_and_recovery_are_one_incident_told_once_and_resolved_once() {
-        let j = AlertJournal::open_in_memory().unwrap();
+    journal_test!(async fn alarm_repeats_and_recovery_are_one_incident_told_once_and_resolved_once(j) {
         record(&j, 1, "Temperatura Rack-A High Critical 33.5 C").await;
         let report = j.plan(policy(Utc::now())).await.unwrap();
         assert_eq!((report.new_deliveries, report.escalated), (2, true));
@@ -1038,22 +1036,18 @@ mod tests {
         let kinds: Vec<_> = j.alerts_of(id).await.unwrap().into_iter().map(|a| a.kind.unwrap()).collect();
         assert_eq!(kinds, [AlertKind::Alarm, AlertKind::Repeat, AlertKind::Repeat, AlertKind::Recovery]);
         assert!(j.plan(policy(Utc::now())).await.unwrap().changes.is_empty(), "planned once");
-    }
+    });
 
-    #[tokio::test]
-    async fn a_recovery_of_nothing_is_journaled_and_tells_nobody() {
-        let j = AlertJournal::open_in_memory().unwrap();
+    journal_test!(async fn a_recovery_of_nothing_is_journaled_and_tells_nobody(j) {
         let alert = record(&j, 1, "Temperatura Rack-A Normal 24.0 C").await;
         let report = j.plan(policy(Utc::now())).await.unwrap();
         assert_eq!(report.new_deliveries, 0);
         assert!(j.incidents(10, None, false).await.unwrap().is_empty());
         let a = j.alert(alert).await.unwrap().unwrap();
         assert_eq!((a.kind, a.incident_id), (Some(AlertKind::Recovery), None));
-    }
+    });
 
-    #[tokio::test]
-    async fn a_recovery_before_the_alarm_was_sent_cancels_it_and_tells_nobody() {
-        let j = AlertJournal::open_in_memory().unwrap();
+    journal_test!(async fn a_recovery_before_the_alarm_was_sent_cancels_it_and_tells_nobody(j) {
         record(&j, 1, "UPS Sala 1: On battery power").await;
         j.plan(policy(Utc::now())).await.unwrap();
         record(&j, 2, "UPS Sala 1: Power restored").await;
@@ -1061,11 +1055,9 @@ mod tests {
         assert_eq!(report.new_deliveries, 0);
         let id = j.incidents(1, None, false).await.unwrap()[0].id;
         assert!(purposes(&j, id).await.iter().all(|p| p.1 == MessagePurpose::Alarm && p.2 == DeliveryState::Canceled));
-    }
+    });
 
-    #[tokio::test]
-    async fn flapping_reopens_within_the_window_and_a_late_return_is_a_new_incident() {
-        let j = AlertJournal::open_in_memory().unwrap();
+    journal_test!(async fn flapping_reopens_within_the_window_and_a_late_return_is_a_new_incident(j) {
         record(&j, 1, "Problem: Link down on sw-01").await;
         record(&j, 2, "Resolved: Link down on sw-01").await;
         record(&j, 3, "Problem: Link down on sw-01").await;
@@ -1077,11 +1069,9 @@ mod tests {
         j.record(vec![mail(4, "Resolved: Link down on sw-01")], &rules).await.unwrap();
         j.record(vec![mail(5, "Problem: Link down on sw-01")], &rules).await.unwrap();
         assert_eq!(j.incidents(10, None, false).await.unwrap().len(), 2, "beyond the window: a new incident");
-    }
+    });
 
-    #[tokio::test]
-    async fn acknowledged_stops_calls_and_a_reopen_keeps_it_acknowledged() {
-        let j = AlertJournal::open_in_memory().unwrap();
+    journal_test!(async fn acknowledged_stops_calls_and_a_reopen_keeps_it_acknowledged(j) {
         record(&j, 1, "Problem: Link down on sw-01").await;
         j.plan(policy(Utc::now())).await.unwrap();
         let id = j.incidents(1, None, false).await.unwrap()[0].id;
@@ -1098,11 +1088,9 @@ mod tests {
         assert_eq!(j.resolve(id, None, ResolveVia::Desktop).await.unwrap(), ActionOutcome::Done);
         assert_eq!(j.resolve(id, None, ResolveVia::Desktop).await.unwrap(), ActionOutcome::AlreadyResolved);
         assert_eq!(j.resolve(999, None, ResolveVia::Cli).await.unwrap(), ActionOutcome::NotFound);
-    }
+    });
 
-    #[tokio::test]
-    async fn reminders_come_at_most_once_per_period_while_nobody_took_it() {
-        let j = AlertJournal::open_in_memory().unwrap();
+    journal_test!(async fn reminders_come_at_most_once_per_period_while_nobody_took_it(j) {
         let t0 = Utc::now();
         let id = opened_and_sent(&j, "Umidade Sala 1 alta 85%", t0).await;
         record(&j, 2, "Umidade Sala 1 alta 86%").await;
@@ -1114,11 +1102,9 @@ mod tests {
         let reminders: Vec<_> = j.deliveries_of(id).await.unwrap().into_iter().filter(|d| d.purpose == MessagePurpose::Reminder).collect();
         assert_eq!(reminders.len(), 2, "one per recipient, once");
         assert!(reminders[0].headline.starts_with("Ainda em alarme — 3 e-mails desde"), "{}", reminders[0].headline);
-    }
+    });
 
-    #[tokio::test]
-    async fn a_flood_sends_five_per_person_then_one_digest() {
-        let j = AlertJournal::open_in_memory().unwrap();
+    journal_test!(async fn a_flood_sends_five_per_person_then_one_digest(j) {
         let t0 = Utc::now();
         for uid in 1..=300 {
             record(&j, uid, &format!("Temperatura Rack-{uid} High 40 C")).await;
@@ -1142,11 +1128,9 @@ mod tests {
         let digest = j.call(|c| c.query_row("SELECT headline FROM deliveries WHERE purpose = 'digest'", params![], |r| r.get::<String>(0))).await.unwrap();
         assert!(digest.starts_with("+295 alertas novos"), "{digest}");
         assert_eq!(j.speakable_incidents(6).await.unwrap().len(), 300, "every incident is still escalated");
-    }
+    });
 
-    #[tokio::test]
-    async fn taking_tells_the_others_and_a_long_take_is_escalated_again() {
-        let j = AlertJournal::open_in_memory().unwrap();
+    journal_test!(async fn taking_tells_the_others_and_a_long_take_is_escalated_again(j) {
         let t0 = Utc::now();
         let id = opened_and_sent(&j, "Umidade Sala 1 alta 85%", t0).await;
         j.call(move |c| {
@@ -1172,11 +1156,9 @@ mod tests {
         let again: Vec<_> = j.deliveries_of(id).await.unwrap().into_iter().filter(|d| d.purpose == MessagePurpose::Reescalated).collect();
         assert_eq!(again.len(), 2);
         assert!(again[0].headline.starts_with("Ainda em alarme 1 h 01 min depois de assumido por Ana"), "{}", again[0].headline);
-    }
+    });
 
-    #[tokio::test]
-    async fn old_deliveries_are_not_followed_again_after_a_restart() {
-        let j = AlertJournal::open_in_memory().unwrap();
+    journal_test!(async fn old_deliveries_are_not_followed_again_after_a_restart(j) {
         opened_and_sent(&j, "Umidade Sala 9 alta 85%", Utc::now()).await;
         // A year ago: sent then, still "delivered" (never read).
         j.call(|c| c.execute("UPDATE deliveries SET sent_at = '2025-11-28T03:00:00.000Z'", params![])).await.unwrap();
@@ -1184,7 +1166,7 @@ mod tests {
         assert!(j.deliveries_to_follow(since).await.unwrap().is_empty(), "no request for last year's messages");
         j.call(|c| c.execute("UPDATE deliveries SET sent_at = ?1", params![ts(Utc::now())])).await.unwrap();
         assert_eq!(j.deliveries_to_follow(since).await.unwrap().len(), 2, "a fresh one is followed");
-    }
+    });
 
     #[test]
     fn the_flood_rule_reads_only_what_went_out() {
@@ -1203,9 +1185,7 @@ mod tests {
         assert!(plan("SELECT MAX(created_at) FROM deliveries WHERE recipient = ?1 AND purpose = 'digest' AND ?2 IS NOT NULL").contains("deliveries_digests"));
     }
 
-    #[tokio::test]
-    async fn a_pause_holds_new_incidents_and_its_end_releases_those_still_open() {
-        let j = AlertJournal::open_in_memory().unwrap();
+    journal_test!(async fn a_pause_holds_new_incidents_and_its_end_releases_those_still_open(j) {
         record(&j, 1, "Temperatura Sala 1 alta 31 °C").await;
         record(&j, 2, "Temperatura Sala 2 alta 31 °C").await;
         let paused = PlanPolicy { paused: true, ..policy(Utc::now()) };
@@ -1219,7 +1199,7 @@ mod tests {
         assert_eq!(report.new_deliveries, 2, "only the one still open is told");
         let i = j.incident(all[0].id).await.unwrap().unwrap();
         assert!(i.released_at.is_some() && i.escalation == EscalationState::Owed);
-    }
+    });
 
     #[tokio::test]
     async fn a_journal_from_before_incidents_migrates_without_loss() {

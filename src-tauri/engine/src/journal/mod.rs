@@ -11,6 +11,9 @@
 //!
 //! Both drivers are blocking, so every call runs on tokio's blocking pool behind one connection.
 
+#[cfg(test)]
+#[macro_use]
+mod test_macros;
 mod heartbeat;
 mod incidents;
 mod notifications;
@@ -20,6 +23,8 @@ mod replies;
 mod schema;
 pub mod sql;
 pub mod postgres;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_postgres;
 
 pub use incidents::{
     ActionOutcome, IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentSummary, PlanPolicy, PlanReport,
@@ -248,6 +253,26 @@ impl AlertJournal {
             }
             other => other,
         }
+    }
+
+    /// Opens the shared journal (PostgreSQL, `[journal] url`), making or updating its schema, and
+    /// follows every engine's commits on it (see [`postgres`]).
+    pub async fn open_shared(shared: postgres::SharedJournal) -> Result<Self, JournalError> {
+        let journal = tokio::task::spawn_blocking(move || shared.open()).await.map_err(|e| JournalError::Task(e.to_string()))??;
+        if let Some(shared) = &journal.shared {
+            tokio::spawn(Arc::clone(shared).listen(Arc::downgrade(&journal.changes)));
+        }
+        Ok(journal)
+    }
+
+    /// The shared journal's `host:port/database`, or None for this workstation's SQLite file.
+    pub fn shared_target(&self) -> Option<&str> {
+        self.shared.as_deref().map(postgres::SharedJournal::target)
+    }
+
+    /// The shared journal this one lives in, for the notify side's lease.
+    pub fn shared(&self) -> Option<Arc<postgres::SharedJournal>> {
+        self.shared.clone()
     }
 
     /// Where a corrupt journal was moved when this one was opened, if that happened.
@@ -701,19 +726,15 @@ mod tests {
 
     const MAIL: &str = "From: s@x\r\nSubject: ALERTA\r\nMessage-ID: <m1@x>\r\n\r\nquente\r\n";
 
-    #[tokio::test]
-    async fn same_uid_twice_is_one_alert() {
-        let j = AlertJournal::open_in_memory().unwrap();
+    journal_test!(async fn same_uid_twice_is_one_alert(j) {
         let first = j.record(vec![alert(7, 1, MAIL)], &IncidentRules::default()).await.unwrap();
         let again = j.record(vec![alert(7, 1, MAIL)], &IncidentRules::default()).await.unwrap();
         assert!(matches!(first[0], RecordOutcome::Recorded(_)));
         assert_eq!(again[0], RecordOutcome::Duplicate(first[0].alert_id()));
         assert_eq!(j.alert_count().await.unwrap(), 1);
-    }
+    });
 
-    #[tokio::test]
-    async fn same_message_id_under_new_uidvalidity_is_one_alert() {
-        let j = AlertJournal::open_in_memory().unwrap();
+    journal_test!(async fn same_message_id_under_new_uidvalidity_is_one_alert(j) {
         let first = j.record(vec![alert(7, 1, MAIL)], &IncidentRules::default()).await.unwrap()[0];
         let moved = j.record(vec![alert(8, 40, MAIL)], &IncidentRules::default()).await.unwrap()[0];
         assert_eq!(moved, RecordOutcome::Duplicate(first.alert_id()));
@@ -730,11 +751,9 @@ mod tests {
             .map(|e| e.kind)
             .collect();
         assert_eq!(kinds, ["received", "seen_again"]);
-    }
+    });
 
-    #[tokio::test]
-    async fn the_whole_history_reads_a_page_at_a_time() {
-        let j = AlertJournal::open_in_memory().unwrap();
+    journal_test!(async fn the_whole_history_reads_a_page_at_a_time(j) {
         let mails: Vec<_> = (1..=5).map(|uid| alert(7, uid, &MAIL.replace("m1", &format!("m{uid}")).replace("ALERTA", &format!("ALERTA Sala {uid}")))).collect();
         j.record(mails, &IncidentRules::default()).await.unwrap();
         let ids = |page: &[IncidentSummary]| page.iter().map(|a| a.id).collect::<Vec<_>>();
@@ -745,11 +764,9 @@ mod tests {
         let last = j.incidents(2, Some(2), false).await.unwrap();
         assert_eq!(ids(&last), [1], "a short page: nothing older");
         assert!(j.incidents(2, Some(1), false).await.unwrap().is_empty());
-    }
+    });
 
-    #[tokio::test]
-    async fn a_reused_message_id_with_the_same_text_at_another_time_is_a_repeat() {
-        let j = AlertJournal::open_in_memory().unwrap();
+    journal_test!(async fn a_reused_message_id_with_the_same_text_at_another_time_is_a_repeat(j) {
         let mut first = alert(7, 1, MAIL);
         first.received_at = Utc::now() - chrono::Duration::minutes(10);
         let first = j.record(vec![first], &IncidentRules::default()).await.unwrap()[0];
@@ -758,17 +775,15 @@ mod tests {
         let a = j.alert(again.alert_id()).await.unwrap().unwrap();
         assert_eq!(a.kind, Some(AlertKind::Repeat));
         assert_eq!(a.incident_id, j.alert(first.alert_id()).await.unwrap().unwrap().incident_id);
-    }
+    });
 
-    #[tokio::test]
-    async fn reused_message_id_with_new_content_is_a_new_alert() {
-        let j = AlertJournal::open_in_memory().unwrap();
+    journal_test!(async fn reused_message_id_with_new_content_is_a_new_alert(j) {
         j.record(vec![alert(7, 1, MAIL)], &IncidentRules::default()).await.unwrap();
         let other = MAIL.replace("quente", "muito quente");
         let o = j.record(vec![alert(7, 2, &other)], &IncidentRules::default()).await.unwrap()[0];
         assert!(matches!(o, RecordOutcome::Recorded(_)));
         assert_eq!(j.alert_count().await.unwrap(), 2);
-    }
+    });
 
     #[tokio::test]
     async fn mark_seen_is_remembered_and_survives_reopen() {

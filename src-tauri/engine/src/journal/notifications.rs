@@ -195,7 +195,7 @@ const DELIVERY_COLUMNS: &str = "d.id, d.incident_id, d.purpose, d.recipient, d.h
 const DELIVERY_FROM: &str = "deliveries d LEFT JOIN incidents i ON i.id = d.incident_id";
 const CALL_COLUMNS: &str = "c.id, c.round, c.position, c.number, c.state, c.sid, c.answered_by, c.duration, c.outcome, c.error_code,
     c.error_message, c.updated_at,
-    (SELECT GROUP_CONCAT(incident_id) FROM (SELECT incident_id FROM call_incidents WHERE call_id = c.id ORDER BY incident_id DESC)),
+    (SELECT string_agg(CAST(incident_id AS TEXT), ',' ORDER BY incident_id DESC) FROM call_incidents WHERE call_id = c.id),
     c.execution_sid";
 
 fn delivery_row(r: &Row) -> SqlResult<Delivery> {

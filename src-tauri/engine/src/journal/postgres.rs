@@ -1,5 +1,434 @@
-//! The shared journal: the same tables in a PostgreSQL database that several workstations use.
-pub struct SharedJournal;
+//! The shared journal: the same tables in a PostgreSQL database that a team's workstations use
+//! together (`[journal] url`), so that an e-mail is journaled once whoever sees it, every tray
+//! shows the same incidents, and the notify side can move to another workstation.
+//!
+//! What PostgreSQL gives that SQLite gave on one machine:
+//! - **one writer at a time**: every journal transaction first takes a transaction-scoped
+//!   advisory lock ([`WRITE_LOCK`]), so the journal's read-then-write steps (placing an e-mail in
+//!   its incident, planning) run exactly as they do on SQLite, whichever engine runs them. The
+//!   unique constraints (sightings, one live incident per key) stand behind it;
+//! - **changes reach everyone**: a trigger on every table sends `NOTIFY sentinela_journal` with
+//!   the commit, and [`SharedJournal::listen`] turns it into the journal's change signal, so an
+//!   ack typed on one workstation reaches the call queue of another at once.
+//!
+//! The connection is libpq's URL, with `sslmode` as libpq spells it; the password never comes
+//! from the URL (see [`SharedJournal::new`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::sql::{params, Conn, PgConn, Sql, SqlError, SqlExt, SqlResult};
+use super::{AlertJournal, JournalError};
+use crate::secrets::Secret;
+
+/// Advisory lock key of the journal's writers (any number only Sentinela uses: "SNTL" + 1).
+pub const WRITE_LOCK: i64 = 0x534E_544C_0001;
+/// Advisory lock key of the notify side's lease (see `crate::lease`).
+pub const LEASE_LOCK: i64 = 0x534E_544C_0002;
+/// The channel every commit is announced on.
+pub const CHANGES_CHANNEL: &str = "sentinela_journal";
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How TLS is asked for, in libpq's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    /// `disable`: plain TCP (a database on this machine, or a private network the team trusts).
+    Disable,
+    /// `allow`/`prefer`: TLS when the server offers it, the certificate checked when it does.
+    Prefer,
+    /// `require`, `verify-ca`, `verify-full` (the default): TLS, with the certificate and the host
+    /// name always checked. libpq's `require` would skip the checks; Sentinela never does.
+    Require,
+}
+
+/// Where the shared journal is, and how to reach it again after the database was lost.
+pub struct SharedJournal {
+    config: tokio_postgres::Config,
+    tls: postgres_native_tls::MakeTlsConnector,
+    ssl: SslMode,
+    /// `host:port/database`, for messages (never the password).
+    target: String,
+}
+
+impl std::fmt::Debug for SharedJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedJournal({})", self.target)
+    }
+}
+
+/// A `[journal] url` that cannot be used, with what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalUrlError {
+    #[error("journal.url: {0}")]
+    Invalid(String),
+    #[error("journal.url must not hold the password: remove it from the URL and set SENTINELA_JOURNAL_PASSWORD or store it in the OS keyring (user \"journal-password\")")]
+    PasswordInUrl,
+    #[error("journal.url: cannot read sslrootcert {path}: {reason}")]
+    RootCert { path: String, reason: String },
+}
+
 impl SharedJournal {
-    pub fn connect(&self) -> super::sql::SqlResult<super::sql::PgConn> { unimplemented!() }
+    /// Reads `url` (`postgres://user@host:port/db?sslmode=verify-full&sslrootcert=ca.pem`);
+    /// `password` comes from the environment or the keyring, never from the URL.
+    /// `workstation` names this engine to the database (`application_name`).
+    pub fn new(url: &str, password: Option<&Secret>, workstation: &str) -> Result<Self, JournalUrlError> {
+        let invalid = |m: String| JournalUrlError::Invalid(m);
+        let mut parsed = url::Url::parse(url).map_err(|e| invalid(format!("{e}; write it as postgres://user@host:5432/database")))?;
+        if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+            return Err(invalid(format!("the scheme is {:?}; write it as postgres://user@host:5432/database", parsed.scheme())));
+        }
+        if parsed.password().is_some() {
+            return Err(JournalUrlError::PasswordInUrl);
+        }
+        // Sentinela reads the TLS options itself (tokio-postgres knows fewer of libpq's words);
+        // the rest of the query goes to the driver as it is.
+        let mut ssl = SslMode::Require;
+        let mut root_cert = None;
+        let rest: Vec<(String, String)> = parsed.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let mut passed = Vec::new();
+        for (k, v) in rest {
+            match k.as_str() {
+                "sslmode" => {
+                    ssl = match v.as_str() {
+                        "disable" => SslMode::Disable,
+                        "allow" | "prefer" => SslMode::Prefer,
+                        "require" | "verify-ca" | "verify-full" => SslMode::Require,
+                        other => return Err(invalid(format!("sslmode={other} is not one of disable, allow, prefer, require, verify-ca, verify-full"))),
+                    }
+                }
+                "sslrootcert" => root_cert = Some(v),
+                "password" => return Err(JournalUrlError::PasswordInUrl),
+                _ => passed.push((k, v)),
+            }
+        }
+        parsed.set_query(None);
+        if !passed.is_empty() {
+            parsed.query_pairs_mut().extend_pairs(passed);
+        }
+        let mut config: tokio_postgres::Config = parsed.as_str().parse().map_err(|e: tokio_postgres::Error| invalid(e.to_string()))?;
+        if config.get_user().is_none() {
+            return Err(invalid("no user: write it as postgres://user@host:5432/database".into()));
+        }
+        if let Some(p) = password {
+            config.password(p.expose());
+        }
+        config
+            .ssl_mode(match ssl {
+                SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+                SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+                SslMode::Require => tokio_postgres::config::SslMode::Require,
+            })
+            .connect_timeout(CONNECT_TIMEOUT)
+            .application_name(&format!("sentinela {workstation}"))
+            // A peer that vanished (machine asleep, cable pulled) is noticed in seconds.
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(3))
+            .keepalives_interval(Duration::from_secs(2))
+            .keepalives_retries(3);
+        let mut tls = native_tls::TlsConnector::builder();
+        if let Some(path) = root_cert {
+            let cert_err = |reason: String| JournalUrlError::RootCert { path: path.clone(), reason };
+            let pem = std::fs::read(&path).map_err(|e| cert_err(e.to_string()))?;
+            tls.add_root_certificate(native_tls::Certificate::from_pem(&pem).map_err(|e| cert_err(e.to_string()))?);
+        }
+        let tls = tls.build().map_err(|e| invalid(format!("TLS: {e}")))?;
+        let host = parsed.host_str().unwrap_or("localhost");
+        let target = format!("{host}:{}/{}", parsed.port().unwrap_or(5432), parsed.path().trim_start_matches('/'));
+        Ok(SharedJournal { config, tls: postgres_native_tls::MakeTlsConnector::new(tls), ssl, target })
+    }
+
+    /// `host:port/database`: where the shared journal is, for messages and the status line.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    pub fn ssl_mode(&self) -> SslMode {
+        self.ssl
+    }
+
+    /// A new blocking connection (on the blocking pool only: the driver runs its own runtime).
+    pub fn connect(&self) -> SqlResult<PgConn> {
+        Ok(PgConn::new(postgres::Config::from(self.config.clone()).connect(self.tls.clone())?))
+    }
+
+    /// A new async connection, driven on the caller's runtime until dropped: the lease's and
+    /// the listener's. Notifications arrive on the returned channel.
+    pub async fn connect_async(&self) -> SqlResult<(tokio_postgres::Client, tokio::sync::mpsc::UnboundedReceiver<()>)> {
+        use futures::StreamExt;
+        let (client, mut connection) = tokio::time::timeout(CONNECT_TIMEOUT, self.config.connect(self.tls.clone()))
+            .await
+            .map_err(|_| SqlError::Unreachable(format!("{} did not answer within {} s", self.target, CONNECT_TIMEOUT.as_secs())))??;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(Ok(m)) = messages.next().await {
+                if matches!(m, tokio_postgres::AsyncMessage::Notification(_)) && tx.send(()).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok((client, rx))
+    }
+
+    /// Connects, brings the schema up to date and returns the journal (blocking: call it on the
+    /// blocking pool, or through [`AlertJournal::open_shared`]).
+    pub fn open(self) -> Result<AlertJournal, JournalError> {
+        let unreachable = |e: SqlError| JournalError::Unreachable { target: self.target.clone(), reason: e.to_string() };
+        let mut conn = Conn::Postgres(self.connect().map_err(unreachable)?);
+        migrate(&mut conn)?;
+        Ok(AlertJournal::wrap(conn, Some(Arc::new(self))))
+    }
+
+    /// Turns the database's change notifications into the journal's change signal, for as long
+    /// as the journal lives, reconnecting after the database was lost (and waking everyone then,
+    /// since anything may have changed meanwhile).
+    pub(super) async fn listen(self: Arc<Self>, changes: std::sync::Weak<tokio::sync::watch::Sender<u64>>) {
+        let touch = |changes: &std::sync::Weak<tokio::sync::watch::Sender<u64>>| match changes.upgrade() {
+            Some(c) => {
+                c.send_modify(|n| *n = n.wrapping_add(1));
+                true
+            }
+            None => false,
+        };
+        loop {
+            let session = async {
+                let (client, mut notes) = self.connect_async().await?;
+                client.batch_execute(&format!("LISTEN {CHANGES_CHANNEL}")).await?;
+                if !touch(&changes) {
+                    return Ok(());
+                }
+                while notes.recv().await.is_some() {
+                    if !touch(&changes) {
+                        return Ok(());
+                    }
+                }
+                Err(SqlError::Unreachable(format!("{}: the connection closed", self.target)))
+            };
+            match session.await {
+                Ok(()) => return,
+                Err(e) => tracing::warn!("shared journal: change notifications from {} lost: {e}; trying again", self.target),
+            }
+            if changes.strong_count() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+/// The schema on PostgreSQL, as SQLite's reaches it after its migrations (`schema.rs`): the same
+/// tables and columns, so the same queries run on both. Integers are BIGINT (the journal binds
+/// i64), booleans 0/1, and timestamps RFC 3339 text compared byte by byte (`COLLATE "C"`), as on
+/// SQLite. A migration appended to SQLite's list is appended here too, in this dialect.
+const MIGRATIONS: &[&str] = &[
+    // 1 (SQLite's 1 to 6).
+    r#"
+    CREATE TABLE incidents (
+        id                  BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        key                 TEXT   NOT NULL,
+        title               TEXT   NOT NULL,
+        state               TEXT   NOT NULL,
+        is_test             BIGINT NOT NULL DEFAULT 0,
+        emails              BIGINT NOT NULL DEFAULT 0,
+        first_seen          TEXT COLLATE "C" NOT NULL,
+        last_seen           TEXT COLLATE "C" NOT NULL,
+        latest_alert_id     BIGINT,
+        acknowledged_at     TEXT COLLATE "C",
+        acknowledged_by     TEXT,
+        acknowledged_via    TEXT,
+        acknowledged_number TEXT,
+        resolved_at         TEXT COLLATE "C",
+        resolved_by         TEXT,
+        resolved_via        TEXT,
+        held_since          TEXT COLLATE "C",
+        released_at         TEXT COLLATE "C",
+        escalation          TEXT   NOT NULL DEFAULT 'none',
+        calls_spoken        BIGINT NOT NULL DEFAULT 0,
+        last_told_at        TEXT COLLATE "C"
+    );
+    CREATE UNIQUE INDEX incidents_one_live_per_key ON incidents(key) WHERE state <> 'resolved';
+    CREATE INDEX incidents_key_resolved ON incidents(key, resolved_at);
+    CREATE INDEX incidents_state ON incidents(state);
+
+    CREATE TABLE alerts (
+        id            BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        folder        TEXT   NOT NULL,
+        uidvalidity   BIGINT NOT NULL,
+        uid           BIGINT NOT NULL,
+        message_id    TEXT,
+        sender        TEXT   NOT NULL,
+        subject       TEXT   NOT NULL,
+        body          TEXT   NOT NULL,
+        truncated     BIGINT NOT NULL,
+        received_at   TEXT COLLATE "C" NOT NULL,
+        journaled_at  TEXT COLLATE "C" NOT NULL,
+        state         TEXT   NOT NULL,
+        is_test       BIGINT NOT NULL DEFAULT 0,
+        incident_id   BIGINT REFERENCES incidents(id),
+        kind          TEXT
+    );
+    CREATE INDEX alerts_message_id ON alerts(message_id) WHERE message_id IS NOT NULL;
+    CREATE INDEX alerts_received_at ON alerts(received_at);
+    CREATE INDEX alerts_incident ON alerts(incident_id);
+
+    CREATE TABLE sightings (
+        folder        TEXT   NOT NULL,
+        uidvalidity   BIGINT NOT NULL,
+        uid           BIGINT NOT NULL,
+        alert_id      BIGINT NOT NULL REFERENCES alerts(id),
+        seen_marked   BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (folder, uidvalidity, uid)
+    );
+
+    CREATE TABLE events (
+        id        BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        alert_id  BIGINT REFERENCES alerts(id),
+        at        TEXT COLLATE "C" NOT NULL,
+        kind      TEXT NOT NULL,
+        detail    TEXT NOT NULL
+    );
+    CREATE INDEX events_alert ON events(alert_id);
+
+    CREATE TABLE engine_state (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    CREATE TABLE incident_log (
+        id           BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        incident_id  BIGINT NOT NULL REFERENCES incidents(id),
+        at           TEXT COLLATE "C" NOT NULL,
+        kind         TEXT   NOT NULL,
+        alert_id     BIGINT,
+        detail       TEXT   NOT NULL DEFAULT '',
+        planned      BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE INDEX incident_log_of ON incident_log(incident_id);
+    CREATE INDEX incident_log_unplanned ON incident_log(id) WHERE planned = 0;
+
+    CREATE TABLE deliveries (
+        id            BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        incident_id   BIGINT REFERENCES incidents(id),
+        purpose       TEXT   NOT NULL,
+        recipient     TEXT   NOT NULL,
+        headline      TEXT   NOT NULL,
+        detail        TEXT   NOT NULL,
+        state         TEXT   NOT NULL,
+        sid           TEXT,
+        error_code    BIGINT,
+        error_message TEXT,
+        due_at        TEXT COLLATE "C",
+        digest_id     BIGINT,
+        created_at    TEXT COLLATE "C" NOT NULL,
+        updated_at    TEXT COLLATE "C" NOT NULL,
+        sent_at       TEXT COLLATE "C"
+    );
+    CREATE INDEX deliveries_incident ON deliveries(incident_id);
+    CREATE INDEX deliveries_state ON deliveries(state, due_at);
+    CREATE INDEX deliveries_sent ON deliveries(sent_at) WHERE sent_at IS NOT NULL;
+    CREATE INDEX deliveries_told ON deliveries(recipient, created_at)
+        WHERE purpose IN ('alarm', 'reminder', 'reopened') AND state NOT IN ('gathered', 'digested', 'canceled');
+    CREATE INDEX deliveries_digests ON deliveries(recipient, created_at) WHERE purpose = 'digest';
+
+    CREATE TABLE calls (
+        id            BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        round         BIGINT NOT NULL,
+        position      BIGINT NOT NULL,
+        number        TEXT   NOT NULL,
+        state         TEXT   NOT NULL,
+        sid           TEXT,
+        answered_by   TEXT,
+        duration      BIGINT,
+        outcome       TEXT,
+        error_code    BIGINT,
+        error_message TEXT,
+        created_at    TEXT COLLATE "C" NOT NULL,
+        updated_at    TEXT COLLATE "C" NOT NULL,
+        execution_sid TEXT
+    );
+    CREATE INDEX calls_unfinished ON calls(id) WHERE outcome IS NULL;
+
+    CREATE TABLE call_incidents (
+        call_id      BIGINT NOT NULL REFERENCES calls(id),
+        incident_id  BIGINT NOT NULL REFERENCES incidents(id),
+        PRIMARY KEY (call_id, incident_id)
+    );
+    CREATE INDEX call_incidents_incident ON call_incidents(incident_id);
+
+    CREATE TABLE replies (
+        sid          TEXT PRIMARY KEY,
+        sender       TEXT NOT NULL,
+        body         TEXT NOT NULL,
+        sent_at      TEXT COLLATE "C",
+        handled_at   TEXT COLLATE "C" NOT NULL,
+        incident_id  BIGINT REFERENCES incidents(id),
+        action       TEXT NOT NULL
+    );
+
+    CREATE TABLE rejected_mails (
+        id            BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        folder        TEXT   NOT NULL,
+        uidvalidity   BIGINT NOT NULL,
+        uid           BIGINT NOT NULL,
+        sender        TEXT   NOT NULL,
+        subject       TEXT   NOT NULL,
+        reason        TEXT   NOT NULL,
+        received_at   TEXT COLLATE "C" NOT NULL,
+        journaled_at  TEXT COLLATE "C" NOT NULL,
+        UNIQUE (folder, uidvalidity, uid)
+    );
+
+    -- Who holds the notify side's lease (the advisory lock is the lease; this row says who).
+    CREATE TABLE leases (
+        name         TEXT PRIMARY KEY,
+        holder       TEXT NOT NULL,
+        since        TEXT COLLATE "C" NOT NULL,
+        renewed_at   TEXT COLLATE "C" NOT NULL
+    );
+
+    -- Every commit that changed a table is announced (once per transaction: PostgreSQL folds
+    -- equal notifications), to every engine and window on the shared journal.
+    CREATE FUNCTION sentinela_announce() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('sentinela_journal', '');
+        RETURN NULL;
+    END $$;
+    DO $$
+    DECLARE t text;
+    BEGIN
+        FOREACH t IN ARRAY ARRAY['incidents', 'alerts', 'sightings', 'events', 'engine_state', 'incident_log',
+                                 'deliveries', 'calls', 'call_incidents', 'replies', 'rejected_mails', 'leases'] LOOP
+            EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I FOR EACH STATEMENT EXECUTE FUNCTION sentinela_announce()',
+                           t || '_announce', t);
+        END LOOP;
+    END $$;
+    "#,
+];
+
+/// How many migrations the shared journal has: `check` says whether the database is at it.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the schema up to date. Several engines may start at once: each step runs under the
+/// writers' lock, so every migration runs exactly once.
+pub fn migrate(conn: &mut Conn) -> SqlResult<()> {
+    loop {
+        let mut tx = conn.transaction()?;
+        tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+        let version: Option<i64> = tx.query_row("SELECT MAX(version) FROM schema_version", params![], |r| r.get(0))?;
+        let version = version.unwrap_or(0);
+        let Some(sql) = MIGRATIONS.get(version as usize) else { return Ok(()) };
+        tx.execute_batch(sql)?;
+        tx.execute("INSERT INTO schema_version (version) VALUES (?1)", params![version + 1])?;
+        tx.commit()?;
+    }
+}
+
+/// The schema version of the database behind `conn` (0 for a database Sentinela never used).
+pub fn schema_version(conn: &mut dyn super::sql::Sql) -> SqlResult<i64> {
+    let exists: bool = conn.query_row("SELECT to_regclass('schema_version') IS NOT NULL", params![], |r| r.get(0))?;
+    if !exists {
+        return Ok(0);
+    }
+    Ok(conn.query_row("SELECT MAX(version) FROM schema_version", params![], |r| r.get::<Option<i64>>(0))?.unwrap_or(0))
 }

@@ -195,9 +195,7 @@ mod tests {
         Reply { sid: sid.into(), from: from.into(), body: body.into(), sent_at: Some(Utc::now()) }
     }
 
-    #[tokio::test]
-    async fn replies_take_by_code_or_the_newest_and_the_rest_are_notes() {
-        let j = AlertJournal::open_in_memory().unwrap();
+    journal_test!(async fn replies_take_by_code_or_the_newest_and_the_rest_are_notes(j) {
         let older = open(&j, 1, "ALERTA Sala 1 quente").await;
         let newer = open(&j, 2, "ALERTA Sala 2 quente").await;
         let to = || vec![ANA.to_owned(), BRUNO.to_owned()];
@@ -212,5 +210,5 @@ mod tests {
         let log = j.incident_detail(newer).await.unwrap().unwrap().log;
         assert!(log.iter().any(|l| l.kind == IncidentEventKind::Note && l.detail == "Ana: chego em 10 min"), "{log:?}");
         assert!(j.engine_events(10).await.unwrap().iter().any(|e| e.kind == "stranger_reply" && e.detail.starts_with("+5511977770000")));
-    }
+    });
 }

@@ -31,6 +31,9 @@ pub enum SqlError {
     NoRows,
     #[error("column {column}: {problem}")]
     Type { column: usize, problem: String },
+    /// The database did not answer in time.
+    #[error("{0}")]
+    Unreachable(String),
     /// An operation only one engine has (the fault-injection hooks are SQLite's).
     #[error("{0} is not available on this journal's database")]
     Unsupported(&'static str),
@@ -68,6 +71,7 @@ impl SqlError {
     pub fn is_connection_lost(&self) -> bool {
         match self {
             SqlError::Postgres(e) => e.is_closed() || e.as_db_error().is_none() && e.code().is_none(),
+            SqlError::Unreachable(_) => true,
             _ => false,
         }
     }
@@ -413,17 +417,32 @@ fn postgres_row(row: &postgres::Row) -> SqlResult<Row> {
 
 /// A PostgreSQL connection with its prepared statements.
 pub struct PgConn {
-    client: postgres::Client,
+    /// Always there until dropped (see `Drop`).
+    client: Option<postgres::Client>,
     statements: HashMap<String, postgres::Statement>,
 }
 
 impl PgConn {
     pub fn new(client: postgres::Client) -> Self {
-        PgConn { client, statements: HashMap::new() }
+        PgConn { client: Some(client), statements: HashMap::new() }
     }
 
     pub fn is_closed(&self) -> bool {
-        self.client.is_closed()
+        self.client.as_ref().is_none_or(postgres::Client::is_closed)
+    }
+
+    fn parts(&mut self) -> (&mut postgres::Client, &mut HashMap<String, postgres::Statement>) {
+        (self.client.as_mut().expect("the client lives as long as its connection"), &mut self.statements)
+    }
+}
+
+impl Drop for PgConn {
+    /// The blocking driver closes its connection by running its own runtime, which it cannot do
+    /// on a tokio thread, where the journal's last handle may well be dropped: close it elsewhere.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            std::thread::spawn(move || drop(client));
+        }
     }
 }
 
@@ -452,13 +471,15 @@ fn pg_rows<C: postgres::GenericClient>(client: &mut C, cache: &mut HashMap<Strin
 
 impl Sql for PgConn {
     fn execute(&mut self, sql: &str, params: &[&dyn ToValue]) -> SqlResult<usize> {
-        pg_execute(&mut self.client, &mut self.statements, sql, params)
+        let (client, statements) = self.parts();
+        pg_execute(client, statements, sql, params)
     }
     fn rows(&mut self, sql: &str, params: &[&dyn ToValue]) -> SqlResult<Vec<Row>> {
-        pg_rows(&mut self.client, &mut self.statements, sql, params)
+        let (client, statements) = self.parts();
+        pg_rows(client, statements, sql, params)
     }
     fn execute_batch(&mut self, sql: &str) -> SqlResult<()> {
-        Ok(self.client.batch_execute(sql)?)
+        Ok(self.parts().0.batch_execute(sql)?)
     }
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
@@ -483,7 +504,13 @@ impl Conn {
     pub fn transaction(&mut self) -> SqlResult<Tx<'_>> {
         Ok(match self {
             Conn::Sqlite(c) => Tx::Sqlite(c.transaction()?),
-            Conn::Postgres(PgConn { client, statements }) => Tx::Postgres { tx: client.transaction()?, statements },
+            Conn::Postgres(c) => {
+                let (client, statements) = c.parts();
+                let mut tx = client.transaction()?;
+                // One writer at a time, as on SQLite: the journal's read-then-write steps rely on it.
+                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&super::postgres::WRITE_LOCK])?;
+                Tx::Postgres { tx, statements }
+            }
         })
     }
 
