@@ -291,6 +291,7 @@ service imap-login {{
             incidents: Default::default(),
             people: Default::default(),
             heartbeat: None,
+            journal: None,
         }
     }
 

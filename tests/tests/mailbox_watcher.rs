@@ -31,7 +31,7 @@ async fn start(config: &Config, data: &TempDir) -> Harness {
 async fn start_with_password(config: &Config, data: &TempDir, password: Secret) -> Harness {
     let bus = EventBus::default();
     let events = bus.subscribe();
-    let engine = RunningEngine::start(config, EngineSecrets { imap_password: password, twilio_token: None }, data.path(), bus)
+    let engine = RunningEngine::start(config, EngineSecrets { imap_password: password, twilio_token: None, journal_password: None }, data.path(), bus)
         .await
         .expect("engine starts");
     Harness { engine, events }

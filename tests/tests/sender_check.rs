@@ -20,7 +20,7 @@ fn mail(from: &str, extra_headers: &str, subject: &str) -> Vec<u8> {
 }
 
 async fn engine(config: &sentinela_engine::config::Config, data: &TempDir) -> RunningEngine {
-    RunningEngine::start(config, EngineSecrets { imap_password: Dovecot::password(), twilio_token: None }, data.path(), EventBus::default()).await.unwrap()
+    RunningEngine::start(config, EngineSecrets { imap_password: Dovecot::password(), twilio_token: None, journal_password: None }, data.path(), EventBus::default()).await.unwrap()
 }
 
 #[tokio::test]

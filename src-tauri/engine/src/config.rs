@@ -44,6 +44,32 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub heartbeat: Option<HeartbeatConfig>,
+    /// Where the journal lives: without `[journal]`, the SQLite file in the data directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub journal: Option<JournalConfig>,
+}
+
+/// `[journal]`: a journal shared by the team's workstations, in PostgreSQL. Every Sentinela on it
+/// watches the mailbox; one at a time notifies, and another takes over when it dies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct JournalConfig {
+    /// `postgres://user@host:5432/database?sslmode=verify-full`, without the password (that is
+    /// `SENTINELA_JOURNAL_PASSWORD` or the keyring user `journal-password`).
+    pub url: String,
+    /// How this workstation is named to the others ("notificando: NOC-02"). Empty: its host name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub workstation: String,
+}
+
+impl JournalConfig {
+    /// The configured name, else the host name.
+    pub fn workstation_name(&self) -> String {
+        let configured = self.workstation.trim();
+        if configured.is_empty() { gethostname::gethostname().to_string_lossy().into_owned() } else { configured.to_owned() }
+    }
 }
 
 /// `[heartbeat]`: a sign of life out of this workstation, so that someone notices when it dies.
@@ -407,7 +433,21 @@ impl Config {
         self.check_incidents()?;
         self.normalise_people()?;
         self.normalise_twilio()?;
-        self.normalise_heartbeat()
+        self.normalise_heartbeat()?;
+        self.check_journal()
+    }
+
+    /// `[journal]`: a URL the driver reads, without a password in it.
+    fn check_journal(&mut self) -> Result<(), ConfigError> {
+        let Some(j) = &mut self.journal else { return Ok(()) };
+        j.url = j.url.trim().to_owned();
+        if let Err(e) = crate::journal::postgres::SharedJournal::new(&j.url, None, "check") {
+            let problem = e.to_string();
+            let problem = problem.trim_start_matches("journal.url: ").to_owned();
+            return Err(ConfigError::invalid("journal.url", problem.clone(), "write it as postgres://user@host:5432/database?sslmode=verify-full, the password apart")
+                .pt(problem, "escreva como postgres://usuario@servidor:5432/banco?sslmode=verify-full, sem a senha (ela fica no chaveiro ou em SENTINELA_JOURNAL_PASSWORD)"));
+        }
+        Ok(())
     }
 
     /// `[people]`: numbers typed the Brazilian way become E.164; names must say something.

@@ -98,6 +98,23 @@ pub enum EngineEvent {
     ManagerFailed { manager: String, reason: String, restart_in_secs: u64 },
     /// A failed manager was started again.
     ManagerRestarted { manager: String },
+    /// On a shared journal: who notifies the team now.
+    Notifier(NotifierState),
+}
+
+/// On a shared journal, which workstation holds the notify side's lease (see `crate::lease`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum NotifierState {
+    /// This workstation sends the messages and places the calls.
+    ThisWorkstation { name: String },
+    /// Another one does; this one watches and journals, ready to take over.
+    Elsewhere { name: String },
+    /// Nobody holds the lease at this moment (one is about to take it).
+    Nobody,
+    /// This workstation cannot reach the shared journal, so it cannot know or notify.
+    Unknown { reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

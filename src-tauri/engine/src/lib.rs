@@ -5,7 +5,8 @@
 //! → deliveries and calls ([`notify`]).
 //! Everything runs on tokio; [`shutdown`] stops it politely and [`events`] tells the outside
 //! world (the headless logger, the desktop shell) what is happening; [`health`] says loudly when
-//! it cannot do its job, and [`heartbeat`] tells someone outside that it is alive.
+//! it cannot do its job, and [`heartbeat`] tells someone outside that it is alive. On a journal
+//! shared by several workstations, [`lease`] lets one of them notify at a time.
 
 #[macro_use]
 mod text_enum;
@@ -19,6 +20,7 @@ pub mod heartbeat;
 pub mod imap;
 pub mod incident;
 pub mod journal;
+pub mod lease;
 pub mod logging;
 pub mod mail;
 pub mod secrets;

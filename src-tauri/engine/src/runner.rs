@@ -14,9 +14,11 @@ use crate::events::{AlertNotice, EngineEvent, EventBus};
 use crate::health::{HealthMonitor, NOT_WATCHING_ALARM_AFTER};
 use crate::imap::MailboxWatcher;
 use crate::incident::{AckVia, IncidentRules, ResolveVia};
+use crate::journal::postgres::SharedJournal;
 use crate::journal::{ActionOutcome, AlertId, AlertJournal, JournalError, PauseState};
+use crate::lease::NotifierLease;
 use crate::mail::AlertMail;
-use crate::notify::{spawn_notify_side, unjournaled_channel, NotifyContext, NotifyTiming, TwilioHealth};
+use crate::notify::{spawn_memory_notifier, spawn_notify_side, unjournaled_channel, NotifyContext, NotifyTiming, TwilioHealth};
 use crate::twilio::TwilioClient;
 use crate::secrets::{self, Secret, SecretError};
 use crate::shutdown::{self, ShutdownTrigger};
@@ -35,6 +37,15 @@ pub enum StartError {
 /// How often the journal is checked for writes by other processes.
 const JOURNAL_POLL: Duration = Duration::from_millis(250);
 
+/// The journal `config` names: the shared one (`[journal] url`, with `password` when the
+/// database asks one), else the SQLite file in `data_dir`.
+pub async fn open_journal(config: &Config, data_dir: &Path, password: Option<&Secret>) -> Result<AlertJournal, StartError> {
+    let Some(j) = &config.journal else { return Ok(AlertJournal::open_in_dir(data_dir)?) };
+    let shared = SharedJournal::new(&j.url, password, &j.workstation_name())
+        .map_err(|e| StartError::Journal(JournalError::Unreachable { target: j.url.clone(), reason: e.to_string() }))?;
+    Ok(AlertJournal::open_shared(shared).await?)
+}
+
 /// How long the mailbox may be unwatched before the alarm: `SENTINELA_WATCH_ALARM_SECS`, else
 /// two minutes (see [`NOT_WATCHING_ALARM_AFTER`]).
 fn watch_alarm_after() -> std::time::Duration {
@@ -52,6 +63,8 @@ pub struct EngineSecrets {
     pub imap_password: Secret,
     /// Needed when the configuration has `[twilio]` and is not a dry run.
     pub twilio_token: Option<Secret>,
+    /// The shared journal's database password, when `[journal]` is set and the database asks one.
+    pub journal_password: Option<Secret>,
 }
 
 impl EngineSecrets {
@@ -62,7 +75,25 @@ impl EngineSecrets {
             Some(t) if !t.dry_run => Some(secrets::load(secrets::TWILIO_AUTH_TOKEN).await?),
             _ => None,
         };
-        Ok(EngineSecrets { imap_password, twilio_token })
+        let journal_password = match &config.journal {
+            Some(_) => journal_password().await,
+            None => None,
+        };
+        Ok(EngineSecrets { imap_password, twilio_token, journal_password })
+    }
+}
+
+/// The shared journal's password from the environment or the keyring, if there is one: a
+/// database that trusts this machine (peer, certificate) needs none, and if it does need one,
+/// its refusal says so when connecting.
+pub async fn journal_password() -> Option<Secret> {
+    match secrets::load(secrets::JOURNAL_PASSWORD).await {
+        Ok(p) => Some(p),
+        Err(SecretError::Missing { .. }) => None,
+        Err(e) => {
+            warn!("shared journal: {e}; connecting without a password");
+            None
+        }
     }
 }
 
@@ -97,7 +128,7 @@ impl RunningEngine {
         timing: NotifyTiming,
     ) -> Result<Self, StartError> {
         let lock = crate::engine_lock::EngineLock::acquire(data_dir)?;
-        let journal = AlertJournal::open_in_dir(data_dir)?;
+        let journal = open_journal(config, data_dir, secrets.journal_password.as_ref()).await?;
         if let Some(aside) = journal.replaced_corrupt() {
             let moved_to = aside.display().to_string();
             let _ = journal.log_event(None, "journal_replaced", &format!("the journal was corrupt: kept as {moved_to}, this one started")).await;
@@ -115,8 +146,9 @@ impl RunningEngine {
         let mut tasks = JoinSet::new();
         let supervisor = Supervisor::new(events.clone(), listener.clone());
         // Acks and resolves written by another process (the CLI, a window) reach the managers
-        // through the journal's change signal within this period.
-        {
+        // through the journal's change signal within this period (on a shared journal, through
+        // the database's own notifications, at once).
+        if journal.shared().is_none() {
             let (journal, stop) = (journal.clone(), listener.clone());
             supervisor.spawn(&mut tasks, "journal watch", move || journal.clone().poll_other_writers(JOURNAL_POLL, stop.clone()));
         }
@@ -144,7 +176,24 @@ impl RunningEngine {
                     shutdown: trigger.listener(),
                     people: Arc::new(config.people.clone()),
                 };
-                spawn_notify_side(config, ctx, inbox, &supervisor, &mut tasks);
+                spawn_memory_notifier(config, ctx.clone(), inbox, &supervisor, &mut tasks);
+                match (journal.shared(), &config.journal) {
+                    (Some(shared), Some(j)) => {
+                        // A shared journal: the notify side runs only while this engine holds the lease.
+                        let lease = NotifierLease::new(shared, j.workstation_name(), events.clone());
+                        let (config, events, stop) = (config.clone(), events.clone(), listener.clone());
+                        tasks.spawn(lease.run(
+                            move |side_stop| {
+                                let mut side = JoinSet::new();
+                                let ctx = NotifyContext { shutdown: side_stop.clone(), ..ctx.clone() };
+                                spawn_notify_side(&config, ctx, &Supervisor::new(events.clone(), side_stop), &mut side);
+                                side
+                            },
+                            stop,
+                        ));
+                    }
+                    _ => spawn_notify_side(config, ctx, &supervisor, &mut tasks),
+                }
             }
             None => warn!("no [twilio] section: alerts are journaled but NOBODY IS NOTIFIED (no WhatsApp, no calls)"),
         }

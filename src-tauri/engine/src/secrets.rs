@@ -35,6 +35,13 @@ pub const TWILIO_AUTH_TOKEN: SecretName = SecretName {
     label: "Twilio auth token (or API key secret)",
 };
 
+/// The shared journal's database password (`[journal] url` without it).
+pub const JOURNAL_PASSWORD: SecretName = SecretName {
+    env_var: "SENTINELA_JOURNAL_PASSWORD",
+    keyring_user: "journal-password",
+    label: "shared journal's database password",
+};
+
 /// A secret value whose `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

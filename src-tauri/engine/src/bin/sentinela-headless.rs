@@ -72,14 +72,14 @@ enum Command {
     },
     /// Store a secret in the OS keyring, read from standard input (one line).
     StoreSecret {
-        /// Which secret: `imap-password` or `twilio-auth-token`.
-        #[arg(value_parser = ["imap-password", "twilio-auth-token"])]
+        /// Which secret: `imap-password`, `twilio-auth-token` or `journal-password`.
+        #[arg(value_parser = ["imap-password", "twilio-auth-token", "journal-password"])]
         name: String,
     },
     /// Print the journaled alerts, newest first.
     History {
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        at: JournalArgs,
         /// Print JSON (one array) instead of text.
         #[arg(long)]
         json: bool,
@@ -89,8 +89,8 @@ enum Command {
     },
     /// Print the incidents (one per problem), newest first.
     Incidents {
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        at: JournalArgs,
         /// Print JSON (one array) instead of text.
         #[arg(long)]
         json: bool,
@@ -105,8 +105,8 @@ enum Command {
     Ack {
         /// The incident's number, as `incidents` prints it.
         id: i64,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        at: JournalArgs,
         /// Who takes it (a name), shown in the history.
         #[arg(long)]
         by: Option<String>,
@@ -114,11 +114,44 @@ enum Command {
     /// Resolve an incident by hand (for devices that never send a recovery e-mail).
     Resolve {
         id: i64,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        at: JournalArgs,
         #[arg(long)]
         by: Option<String>,
     },
+}
+
+/// Which journal a command reads: `--config FILE`'s (a shared one when it has `[journal]`), else
+/// the SQLite file in `--data-dir` (default: the OS data dir).
+#[derive(clap::Args)]
+struct JournalArgs {
+    /// A configuration file: its `[journal]`, when it has one, is the journal used.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl JournalArgs {
+    /// Where the journal is, for messages.
+    fn place(&self, journal: &AlertJournal) -> String {
+        match journal.shared_target() {
+            Some(target) => format!("the shared journal {target}"),
+            None => self.data_dir.clone().unwrap_or_else(paths::default_data_dir).display().to_string(),
+        }
+    }
+
+    async fn open(&self) -> Result<AlertJournal, Failure> {
+        if let Some(path) = &self.config {
+            let (config, _) = load_config(Some(path.clone()))?;
+            if config.journal.is_some() {
+                let data_dir = self.data_dir.clone().unwrap_or_else(paths::default_data_dir);
+                let password = sentinela_engine::runner::journal_password().await;
+                return sentinela_engine::runner::open_journal(&config, &data_dir, password.as_ref()).await.map_err(setup_error);
+            }
+        }
+        open_existing_journal(&self.data_dir.clone().unwrap_or_else(paths::default_data_dir))
+    }
 }
 
 fn main() -> ExitCode {
@@ -130,10 +163,10 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run { config, data_dir } => run(config, data_dir).await,
             Command::Check { config } => check(config).await,
-            Command::History { data_dir, json, limit } => history(data_dir, json, limit).await,
-            Command::Incidents { data_dir, json, open, limit } => incidents(data_dir, json, open, limit).await,
-            Command::Ack { id, data_dir, by } => act(data_dir, id, by, Action::Ack).await,
-            Command::Resolve { id, data_dir, by } => act(data_dir, id, by, Action::Resolve).await,
+            Command::History { at, json, limit } => history(at, json, limit).await,
+            Command::Incidents { at, json, open, limit } => incidents(at, json, open, limit).await,
+            Command::Ack { id, at, by } => act(at, id, by, Action::Ack).await,
+            Command::Resolve { id, at, by } => act(at, id, by, Action::Resolve).await,
             Command::TestWhatsapp { config, to } => test_whatsapp(config, &to).await,
             Command::TestCall { config, to } => test_call(config, &to).await,
             Command::StoreSecret { name } => store_secret(&name).await,
@@ -230,10 +263,31 @@ async fn check(config: Option<PathBuf>) -> Result<(), Failure> {
     if let Err(e) = check_twilio(&config).await {
         failures.push(e);
     }
+    if let Err(e) = check_journal(&config).await {
+        failures.push(e);
+    }
     if failures.is_empty() {
         return Ok(());
     }
     Err(Failure { code: 1, message: failures.join("\nsentinela: ") })
+}
+
+/// `[journal]`: the database answers, its schema is this version's, and who notifies now.
+async fn check_journal(config: &Config) -> Result<(), String> {
+    let Some(j) = &config.journal else {
+        println!("Journal: this workstation's own (SQLite in the data directory)");
+        return Ok(());
+    };
+    let password = sentinela_engine::runner::journal_password().await;
+    let journal = sentinela_engine::runner::open_journal(config, &paths::default_data_dir(), password.as_ref()).await.map_err(|e| format!("shared journal check failed: {e}"))?;
+    let status = journal.shared_status().await.map_err(|e| format!("shared journal check failed: {e}"))?;
+    println!("Journal: shared, {} (schema version {}, as this Sentinela expects)", journal.shared_target().unwrap_or(&j.url), status.schema_version);
+    println!("This workstation is {:?} to the others", j.workstation_name());
+    match status.notifier {
+        Some(name) => println!("Notifying now: {name}"),
+        None => println!("Notifying now: nobody (no Sentinela holds the lease: start one)"),
+    }
+    Ok(())
 }
 
 async fn check_twilio(config: &Config) -> Result<(), String> {
@@ -309,9 +363,8 @@ fn selftest_failure(e: selftest::SelfTestError) -> Failure {
     }
 }
 
-async fn history(data_dir: Option<PathBuf>, json: bool, limit: usize) -> Result<(), Failure> {
-    let data_dir = data_dir.unwrap_or_else(paths::default_data_dir);
-    let journal = open_existing_journal(&data_dir)?;
+async fn history(at: JournalArgs, json: bool, limit: usize) -> Result<(), Failure> {
+    let journal = at.open().await?;
     let alerts = journal.alerts(limit).await.map_err(setup_error)?;
     let rejected = journal.rejected_mails(limit).await.map_err(setup_error)?;
     if json {
@@ -333,7 +386,7 @@ async fn history(data_dir: Option<PathBuf>, json: bool, limit: usize) -> Result<
         return Ok(());
     }
     if alerts.is_empty() {
-        println!("No alerts journaled in {}", data_dir.display());
+        println!("No alerts journaled in {}", at.place(&journal));
     }
     for a in alerts {
         let local = a.received_at.with_timezone(&chrono::Local);
@@ -361,16 +414,15 @@ async fn history(data_dir: Option<PathBuf>, json: bool, limit: usize) -> Result<
     Ok(())
 }
 
-async fn incidents(data_dir: Option<PathBuf>, json: bool, open: bool, limit: usize) -> Result<(), Failure> {
-    let data_dir = data_dir.unwrap_or_else(paths::default_data_dir);
-    let journal = open_existing_journal(&data_dir)?;
+async fn incidents(at: JournalArgs, json: bool, open: bool, limit: usize) -> Result<(), Failure> {
+    let journal = at.open().await?;
     let list = journal.incidents(limit, None, open).await.map_err(setup_error)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list).map_err(setup_error)?);
         return Ok(());
     }
     if list.is_empty() {
-        println!("No {}incidents in {}", if open { "open " } else { "" }, data_dir.display());
+        println!("No {}incidents in {}", if open { "open " } else { "" }, at.place(&journal));
     }
     for i in list {
         let local = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string();
@@ -412,11 +464,10 @@ enum Action {
     Resolve,
 }
 
-async fn act(data_dir: Option<PathBuf>, id: i64, by: Option<String>, action: Action) -> Result<(), Failure> {
+async fn act(at: JournalArgs, id: i64, by: Option<String>, action: Action) -> Result<(), Failure> {
     use sentinela_engine::incident::{AckVia, ResolveVia};
     use sentinela_engine::journal::ActionOutcome;
-    let data_dir = data_dir.unwrap_or_else(paths::default_data_dir);
-    let journal = open_existing_journal(&data_dir)?;
+    let journal = at.open().await?;
     let outcome = match action {
         Action::Ack => journal.acknowledge(id, by, AckVia::Cli).await,
         Action::Resolve => journal.resolve(id, by, ResolveVia::Cli).await,
@@ -433,12 +484,16 @@ async fn act(data_dir: Option<PathBuf>, id: i64, by: Option<String>, action: Act
         }
         ActionOutcome::AlreadyAcknowledged => Err(Failure { code: 1, message: format!("incident #{id} was already acknowledged") }),
         ActionOutcome::AlreadyResolved => Err(Failure { code: 1, message: format!("incident #{id} is already resolved") }),
-        ActionOutcome::NotFound => Err(setup_error(format!("there is no incident #{id} in {}: list them with `sentinela-headless incidents`", data_dir.display()))),
+        ActionOutcome::NotFound => Err(setup_error(format!("there is no incident #{id} in {}: list them with `sentinela-headless incidents`", at.place(&journal)))),
     }
 }
 
 async fn store_secret(name: &str) -> Result<(), Failure> {
-    let which = if name == "imap-password" { secrets::IMAP_PASSWORD } else { secrets::TWILIO_AUTH_TOKEN };
+    let which = match name {
+        "imap-password" => secrets::IMAP_PASSWORD,
+        "journal-password" => secrets::JOURNAL_PASSWORD,
+        _ => secrets::TWILIO_AUTH_TOKEN,
+    };
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).map_err(setup_error)?;
     let value = line.trim_end_matches(['\r', '\n']);

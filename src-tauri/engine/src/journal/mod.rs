@@ -109,6 +109,14 @@ pub struct AlertRecord {
     pub kind: Option<AlertKind>,
 }
 
+/// What `check` says of a shared journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedStatus {
+    pub schema_version: i64,
+    /// The workstation that notifies now, or None when nobody holds the lease.
+    pub notifier: Option<String>,
+}
+
 /// One line of an alert's event log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -268,6 +276,26 @@ impl AlertJournal {
     /// The shared journal's `host:port/database`, or None for this workstation's SQLite file.
     pub fn shared_target(&self) -> Option<&str> {
         self.shared.as_deref().map(postgres::SharedJournal::target)
+    }
+
+    /// The shared journal's schema version and who holds the notify side's lease, for `check`;
+    /// an error on this workstation's own journal.
+    pub async fn shared_status(&self) -> Result<SharedStatus, JournalError> {
+        if self.shared.is_none() {
+            return Err(JournalError::Sql(SqlError::Unsupported("the shared journal's status")));
+        }
+        self.call(|conn| {
+            let schema_version = postgres::schema_version(conn)?;
+            let (class, obj) = crate::lease::lock_parts();
+            let notifier = conn.query_row(
+                "SELECT (SELECT holder FROM leases WHERE name = 'notify'),
+                        EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid::bigint = ?1 AND objid::bigint = ?2 AND objsubid = 1)",
+                params![class, obj],
+                |r| Ok(r.get::<bool>(1)?.then(|| r.get::<Option<String>>(0)).transpose()?.flatten()),
+            )?;
+            Ok(SharedStatus { schema_version, notifier })
+        })
+        .await
     }
 
     /// The shared journal this one lives in, for the notify side's lease.

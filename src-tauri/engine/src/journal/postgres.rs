@@ -21,10 +21,11 @@ use super::sql::{params, Conn, PgConn, Sql, SqlError, SqlExt, SqlResult};
 use super::{AlertJournal, JournalError};
 use crate::secrets::Secret;
 
-/// Advisory lock key of the journal's writers (any number only Sentinela uses: "SNTL" + 1).
-pub const WRITE_LOCK: i64 = 0x534E_544C_0001;
+/// Advisory lock key of the journal's writers: "SNTL" in the high 32 bits (a number only
+/// Sentinela uses), 1 in the low ones, as `pg_locks` shows them (`classid`, `objid`).
+pub const WRITE_LOCK: i64 = (0x534E_544C << 32) | 1;
 /// Advisory lock key of the notify side's lease (see `crate::lease`).
-pub const LEASE_LOCK: i64 = 0x534E_544C_0002;
+pub const LEASE_LOCK: i64 = (0x534E_544C << 32) | 2;
 /// The channel every commit is announced on.
 pub const CHANGES_CHANNEL: &str = "sentinela_journal";
 

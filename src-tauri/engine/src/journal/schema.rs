@@ -125,6 +125,7 @@ fn migration(version: usize) -> Option<Migration> {
         .or_else(|| RUST_MIGRATIONS.get(version - SQL_MIGRATIONS.len()).map(|f| Migration::Rust(*f)))
 }
 
+#[cfg(test)]
 pub const MIGRATION_COUNT: usize = SQL_MIGRATIONS.len() + RUST_MIGRATIONS.len();
 
 /// The version a journal written before incidents has: tests build one to migrate it.

@@ -16,6 +16,8 @@ use super::AlertJournal;
 
 /// The unprivileged user the server runs as when the tests run as root (nobody).
 const SERVER_UID: u32 = 65534;
+/// The password of the database user `sentinela` (the server asks it: SCRAM, as a real one does).
+pub const PASSWORD: &str = "s3nha-do-journal";
 
 pub struct TestPostgres {
     dir: tempfile::TempDir,
@@ -53,8 +55,13 @@ impl TestPostgres {
         if root {
             chown(pg.dir.path());
         }
+        let pwfile = pg.dir.path().join("pwfile");
+        std::fs::write(&pwfile, PASSWORD).unwrap();
+        if root {
+            chown(&pwfile);
+        }
         let mut initdb = pg.command("initdb");
-        initdb.arg("-D").arg(pg.data()).args(["-A", "trust", "-U", "sentinela", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]);
+        initdb.arg("-D").arg(pg.data()).args(["-A", "scram-sha-256", "-U", "sentinela", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]).arg(format!("--pwfile={}", pwfile.display()));
         let out = initdb.output().unwrap_or_else(|e| panic!("initdb not found in {} ({e}): scripts/setup --test installs Debian's postgresql", pg.bin.display()));
         assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         pg.spawn();
@@ -89,11 +96,11 @@ impl TestPostgres {
             .process_group(0);
         self.child = Some(c.spawn().expect("postgres starts"));
         let deadline = Instant::now() + Duration::from_secs(20);
-        let url = self.url();
+        let url = self.superuser_url();
         loop {
             // The blocking driver must not run on a tokio thread: check from a plain one.
             let url = url.clone();
-            let ready = std::thread::spawn(move || postgres::Client::connect(&url.replace("?sslmode=disable", ""), postgres::NoTls).is_ok()).join().unwrap_or(false);
+            let ready = std::thread::spawn(move || postgres::Client::connect(&url, postgres::NoTls).is_ok()).join().unwrap_or(false);
             if ready {
                 return;
             }
@@ -124,8 +131,18 @@ impl TestPostgres {
         format!("postgres://sentinela@127.0.0.1:{}/postgres?sslmode=disable", self.port)
     }
 
+    /// The URL with the password in it, for the harness's own connections only (Sentinela
+    /// refuses such a URL).
+    fn superuser_url(&self) -> String {
+        format!("postgres://sentinela:{PASSWORD}@127.0.0.1:{}/postgres", self.port)
+    }
+
+    pub fn password() -> crate::secrets::Secret {
+        crate::secrets::Secret::new(PASSWORD)
+    }
+
     pub fn shared(&self, workstation: &str) -> SharedJournal {
-        SharedJournal::new(&self.url(), None, workstation).unwrap()
+        SharedJournal::new(&self.url(), Some(&Self::password()), workstation).unwrap()
     }
 
     /// The journal on this server, its schema made.
@@ -135,7 +152,7 @@ impl TestPostgres {
 
     /// Runs one SQL statement as the superuser and returns the first column of each row, as text.
     pub fn query(&self, sql: &str) -> Vec<String> {
-        let (url, sql) = (self.url().replace("?sslmode=disable", ""), sql.to_owned());
+        let (url, sql) = (self.superuser_url(), sql.to_owned());
         std::thread::spawn(move || {
             let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
             c.simple_query(&sql)

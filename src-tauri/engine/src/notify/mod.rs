@@ -189,11 +189,10 @@ const MANAGERS: &[(&str, Build)] = &[
     }),
 ];
 
-/// Starts every manager of the notify side that `config` needs, each under `supervisor`, and
-/// the memory notifier that tells what the journal could not take (from `inbox`). The notify
-/// side is one unit apart from the mailbox watcher, so that it can run where it should and
-/// nowhere else (one engine per data directory today; one lease holder on a shared journal).
-pub fn spawn_notify_side(config: &Config, ctx: NotifyContext, inbox: UnjournaledInbox, supervisor: &Supervisor, tasks: &mut JoinSet<()>) {
+/// Starts every manager of the notify side that `config` needs, each under `supervisor`. The
+/// notify side is one unit apart from the mailbox watcher, so that it can run where it should
+/// and nowhere else: the one engine of a data directory, or the lease holder on a shared journal.
+pub fn spawn_notify_side(config: &Config, ctx: NotifyContext, supervisor: &Supervisor, tasks: &mut JoinSet<()>) {
     let config = Arc::new(config.clone());
     for &(name, build) in MANAGERS {
         // Building a manager only makes its loop; nothing runs until it is polled.
@@ -205,6 +204,12 @@ pub fn spawn_notify_side(config: &Config, ctx: NotifyContext, inbox: Unjournaled
         // always there; `pending` only keeps the types whole.
         supervisor.spawn(tasks, name, move || build(&config, &ctx).unwrap_or_else(|| Box::pin(std::future::pending())));
     }
+}
+
+/// Starts the memory notifier, which tells what the journal could not take (from `inbox`). It
+/// runs on every engine, lease or not: an alert this engine could not journal may be one that
+/// nobody could (the shared database down for all) — a possible duplicate, never a silence.
+pub fn spawn_memory_notifier(config: &Config, ctx: NotifyContext, inbox: UnjournaledInbox, supervisor: &Supervisor, tasks: &mut JoinSet<()>) {
     let (whatsapp, calls) = (config.whatsapp.clone(), config.calls.clone());
     supervisor.spawn(tasks, "memory notifier", move || MemoryNotifier::new(ctx.clone(), whatsapp.clone(), calls.clone(), inbox.clone()).run());
 }

@@ -1,0 +1,224 @@
+//! Several workstations on one shared journal (a real PostgreSQL), one real Dovecot mailbox and
+//! the Twilio fake: an e-mail is one incident whoever sees it, one engine notifies at a time,
+//! and another takes over when it dies — following the call in flight, not placing it again.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sentinela_engine::config::{Config, JournalConfig};
+use sentinela_engine::events::{EngineEvent, EventBus, NotifierState};
+use sentinela_engine::incident::{EscalationState, IncidentState};
+use sentinela_engine::journal::test_postgres::{self, TestPostgres};
+use sentinela_engine::journal::AlertJournal;
+use sentinela_engine::runner::{EngineSecrets, RunningEngine};
+use sentinela_engine::secrets::Secret;
+use sentinela_tests::dovecot::{Dovecot, SENSOR};
+use sentinela_tests::headless::{self, text};
+use sentinela_tests::mail::plain;
+use sentinela_tests::scenario::{fast, Scenario};
+use sentinela_tests::twilio_fake::{CallScript, AUTH_TOKEN};
+use sentinela_tests::wait_for;
+use tempfile::TempDir;
+use tokio::sync::broadcast;
+
+const WA1: &str = "+5511999990001";
+const WA2: &str = "+5511999990002";
+const C1: &str = "+5511988880001";
+const C2: &str = "+5511988880002";
+const WAIT: Duration = Duration::from_secs(30);
+
+fn on_shared(config: &Config, pg: &TestPostgres, workstation: &str) -> Config {
+    let mut c = config.clone();
+    c.journal = Some(JournalConfig { url: pg.url(), workstation: workstation.into() });
+    c
+}
+
+async fn start(config: &Config, data: &Path) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
+    let bus = EventBus::default();
+    let rx = bus.subscribe();
+    let secrets = EngineSecrets { imap_password: Dovecot::password(), twilio_token: Some(Secret::new(AUTH_TOKEN)), journal_password: Some(TestPostgres::password()) };
+    (RunningEngine::start_with_timing(config, secrets, data, bus, fast()).await.unwrap(), rx)
+}
+
+/// Waits for the lease to be with `name`, as `check` reads it from the database.
+async fn notifier_is(journal: &AlertJournal, name: &str) {
+    wait_for(&format!("{name} notifying"), WAIT, || async { (journal.shared_status().await.ok()?.notifier.as_deref() == Some(name)).then_some(()) }).await;
+}
+
+fn alarms_to(s: &Scenario, to: &str) -> usize {
+    s.fake.bodies_to(to).into_iter().filter(|b| b.starts_with("🚨")).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_engines_one_email_one_incident_one_fan_out_one_call_per_person() {
+    let pg = TestPostgres::start();
+    let s = Scenario::new(&[WA1, WA2], &[C1, C2], 1).await;
+    s.fake.script_call(C1, CallScript::NoAnswer);
+    s.fake.set_no_answer_ms(600);
+    s.fake.script_call(C2, CallScript::Human { answer_ms: 300, talk_ms: 300 });
+    let (a, b) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let (first, mut first_events) = start(&on_shared(&s.config, &pg, "NOC-01"), a.path()).await;
+    let (second, mut second_events) = start(&on_shared(&s.config, &pg, "NOC-02"), b.path()).await;
+
+    // Each says who notifies: one of them, the other seen from it.
+    let said = |rx: &mut broadcast::Receiver<EngineEvent>| -> Option<NotifierState> {
+        let mut last = None;
+        while let Ok(e) = rx.try_recv() {
+            if let EngineEvent::Notifier(n) = e {
+                last = Some(n);
+            }
+        }
+        last
+    };
+    let (mut one, mut two) = (None, None);
+    wait_for("both engines to say who notifies", WAIT, || {
+        one = said(&mut first_events).or(one.take());
+        two = said(&mut second_events).or(two.take());
+        let settled = matches!((&one, &two),
+            (Some(NotifierState::ThisWorkstation { .. }), Some(NotifierState::Elsewhere { name })) if name == "NOC-01")
+            || matches!((&one, &two), (Some(NotifierState::Elsewhere { name }), Some(NotifierState::ThisWorkstation { .. })) if name == "NOC-02");
+        async move { settled.then_some(()) }
+    })
+    .await;
+
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA temperatura alta", "Sala 1: 41 °C")).await;
+    let incident = wait_for("the incident answered by C2", WAIT, || async {
+        let i = first.journal.incidents(5, None, false).await.ok()?.pop()?;
+        (i.escalation == EscalationState::Answered).then_some(i)
+    })
+    .await;
+    // Let a second notifier, were there one, catch up before counting.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    assert_eq!(first.journal.alert_count().await.unwrap(), 1, "one e-mail, journaled once though both engines saw it");
+    let seen_by_second = second.journal.incidents(5, None, false).await.unwrap();
+    assert_eq!(seen_by_second.iter().map(|i| i.id).collect::<Vec<_>>(), [incident.id], "the same incident on both workstations");
+    assert_eq!(seen_by_second[0].state, IncidentState::Acknowledged);
+    assert_eq!(s.fake.called_numbers(), [C1, C2], "one call per person");
+    for to in [WA1, WA2] {
+        assert_eq!(alarms_to(&s, to), 1, "{to}: one alarm");
+    }
+    first.stop(Duration::from_secs(5)).await;
+    second.stop(Duration::from_secs(5)).await;
+}
+
+fn write(config: &Config, dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    config.save(&path).unwrap();
+    path
+}
+
+fn run(config: &Path, data: &Path, log: &Path) -> tokio::process::Child {
+    let mut c = tokio::process::Command::from(headless::run_command(config, data, log));
+    c.env("SENTINELA_TWILIO_AUTH_TOKEN", AUTH_TOKEN).env("SENTINELA_JOURNAL_PASSWORD", test_postgres::PASSWORD).kill_on_drop(true);
+    c.spawn().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_holder_killed_mid_call_is_taken_over_and_its_ringing_call_followed_not_placed_again() {
+    let pg = TestPostgres::start();
+    let s = Scenario::new(&[WA1, WA2], &[C1, C2], 1).await;
+    // C1 rings long enough for the kill and the takeover to land while it is in flight.
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 9000, talk_ms: 500 });
+    let dir = TempDir::new().unwrap();
+    let configs = [write(&on_shared(&s.config, &pg, "NOC-01"), dir.path(), "noc1.toml"), write(&on_shared(&s.config, &pg, "NOC-02"), dir.path(), "noc2.toml")];
+    let journal = pg.journal().await;
+    let mut noc1 = run(&configs[0], &dir.path().join("data1"), &dir.path().join("noc1.log"));
+    notifier_is(&journal, "NOC-01").await;
+    let mut noc2 = run(&configs[1], &dir.path().join("data2"), &dir.path().join("noc2.log"));
+
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA queda de energia", "QGBT sem tensão")).await;
+    let incident = wait_for("the first call placed and journaled", WAIT, || async {
+        let i = journal.incidents(1, None, false).await.ok()?.pop()?;
+        let calls = journal.calls_of(i.id).await.ok()?;
+        calls.first().is_some_and(|c| c.sid.is_some()).then_some(i)
+    })
+    .await;
+    // Both watchers are up by now (the second journaled nothing new: one alert).
+    noc1.kill().await.unwrap(); // SIGKILL, mid-call
+    let killed = Instant::now();
+    noc1.wait().await.unwrap();
+    notifier_is(&journal, "NOC-02").await;
+    let takeover = killed.elapsed();
+    assert!(takeover < Duration::from_secs(15), "took over in {takeover:?}");
+
+    wait_for("the escalation answered by C1", WAIT, || async {
+        let i = journal.incidents(1, None, false).await.ok()?.pop()?;
+        (i.escalation == EscalationState::Answered).then_some(())
+    })
+    .await;
+    noc2.kill().await.unwrap();
+    assert_eq!(s.fake.called_numbers(), [C1], "the ringing call was followed by NOC-02, not placed again");
+    for to in [WA1, WA2] {
+        assert_eq!(alarms_to(&s, to), 1, "{to}: the alarm not sent twice across the takeover");
+    }
+    assert_eq!(journal.alert_count().await.unwrap(), 1);
+    let log = std::fs::read_to_string(dir.path().join("noc2.log")).unwrap();
+    assert!(log.contains("this workstation notifies now") && log.contains("resuming a call placed before the restart"), "{log}");
+
+    // The CLI reads the same shared journal through either configuration.
+    let listed = headless::command().env("SENTINELA_JOURNAL_PASSWORD", test_postgres::PASSWORD).args(["incidents", "--config"]).arg(&configs[0]).output().unwrap();
+    let out = text(&listed);
+    assert!(out.contains(&format!("#{}", incident.id)) && out.contains("acknowledged"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_ack_from_another_workstations_cli_stops_the_holders_call_within_two_seconds() {
+    let pg = TestPostgres::start();
+    let s = Scenario::new(&[WA1], &[C1, C2], 1).await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 20_000, talk_ms: 500 });
+    let dir = TempDir::new().unwrap();
+    let (holder, _events) = start(&on_shared(&s.config, &pg, "NOC-01"), dir.path()).await;
+    notifier_is(&holder.journal, "NOC-01").await;
+    let other = write(&on_shared(&s.config, &pg, "NOC-02"), dir.path(), "noc2.toml");
+
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA incêndio", "detector 3")).await;
+    let incident = wait_for("the call ringing", WAIT, || async {
+        let i = holder.journal.incidents(1, None, false).await.ok()?.pop()?;
+        holder.journal.calls_of(i.id).await.ok()?.first()?.sid.as_ref()?;
+        Some(i)
+    })
+    .await;
+    let ack = headless::command().env("SENTINELA_JOURNAL_PASSWORD", test_postgres::PASSWORD).args(["ack", &incident.id.to_string(), "--by", "Bruno", "--config"]).arg(&other).output().unwrap();
+    let acked = Instant::now();
+    assert!(ack.status.success(), "{}", text(&ack));
+    wait_for("the ringing call canceled", Duration::from_secs(2), || async { s.fake.canceled(C1).then_some(()) }).await;
+    let stopped_in = acked.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(s.fake.called_numbers(), [C1], "no call after the ack (stopped in {stopped_in:?})");
+    let i = holder.journal.incidents(1, None, false).await.unwrap().remove(0);
+    assert_eq!((i.state, i.acknowledged_by.as_deref()), (IncidentState::Acknowledged, Some("Bruno")));
+    holder.stop(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_restart_leaves_one_notifier_and_the_next_email_is_told_once() {
+    let mut pg = TestPostgres::start();
+    let s = Scenario::new(&[WA1, WA2], &[C1], 1).await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 200, talk_ms: 200 });
+    let (a, b) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let (first, _e1) = start(&on_shared(&s.config, &pg, "NOC-01"), a.path()).await;
+    let (second, _e2) = start(&on_shared(&s.config, &pg, "NOC-02"), b.path()).await;
+    wait_for("someone notifying", WAIT, || async { first.journal.shared_status().await.ok()?.notifier }).await;
+
+    pg.restart(); // every session cut: the lease with it
+    let notifier = wait_for("someone notifying again", WAIT, || async { first.journal.shared_status().await.ok()?.notifier }).await;
+    let holders: Vec<String> = pg.query(
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.objid = 2",
+    );
+    assert_eq!(holders, [format!("sentinela {notifier}")], "exactly one session holds the lease");
+
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA umidade", "Sala 2: 85 %")).await;
+    wait_for("the incident answered", WAIT, || async {
+        let i = second.journal.incidents(1, None, false).await.ok()?.pop()?;
+        (i.escalation == EscalationState::Answered).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(s.fake.called_numbers(), [C1]);
+    for to in [WA1, WA2] {
+        assert_eq!(alarms_to(&s, to), 1, "{to}: one alarm after the restart");
+    }
+    first.stop(Duration::from_secs(5)).await;
+    second.stop(Duration::from_secs(5)).await;
+}
