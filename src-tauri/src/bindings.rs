@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use sentinela_engine::config::{CallsConfig, Config, FilterConfig, HeartbeatConfig, IncidentsConfig, MailboxConfig, Security, TwilioConfig, WhatsAppConfig};
-use sentinela_engine::events::{AlertNotice, EngineEvent, MailboxProblem, MailboxState, TwilioProblem, TwilioState};
+use sentinela_engine::config::{CallsConfig, Config, FilterConfig, HeartbeatConfig, IncidentsConfig, JournalConfig, MailboxConfig, Security, TwilioConfig, WhatsAppConfig};
+use sentinela_engine::events::{AlertNotice, EngineEvent, MailboxProblem, MailboxState, NotifierState, TwilioProblem, TwilioState};
 use sentinela_engine::health::WatchAlarm;
 use sentinela_engine::imap::ProbeReport;
 use sentinela_engine::incident::{AckVia, AlertKind, EscalationState, IncidentEventKind, IncidentState, MessagePurpose, ResolveVia};
@@ -44,6 +44,7 @@ fn generate() -> String {
     declare::<CallsConfig>(&mut d);
     declare::<IncidentsConfig>(&mut d);
     declare::<HeartbeatConfig>(&mut d);
+    declare::<JournalConfig>(&mut d);
     declare::<ProbeReport>(&mut d);
     declare::<SelfTestReport>(&mut d);
     declare::<AlertRecord>(&mut d);
@@ -73,6 +74,7 @@ fn generate() -> String {
     declare::<MailboxProblem>(&mut d);
     declare::<AlertNotice>(&mut d);
     declare::<TwilioState>(&mut d);
+    declare::<NotifierState>(&mut d);
     declare::<TwilioProblem>(&mut d);
     declare::<PauseState>(&mut d);
     declare::<WatchAlarm>(&mut d);

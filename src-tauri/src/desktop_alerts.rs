@@ -84,6 +84,10 @@ pub fn on_event(app: &AppHandle, event: &EngineEvent) {
         EngineEvent::WatchAlarm(WatchAlarm::JournalFailing { reason }) => show(app, lang.t(Key::JournalFailing), &lang.explain(Problem::Journal(reason))),
         EngineEvent::WatchAlarm(WatchAlarm::JournalRecovered) => show(app, lang.t(Key::JournalBack), ""),
         EngineEvent::WatchAlarm(WatchAlarm::JournalReplaced { moved_to }) => show(app, lang.t(Key::JournalReplaced), moved_to),
+        EngineEvent::WatchAlarm(WatchAlarm::SharedJournalUnreachable { reason, .. }) => {
+            show(app, lang.t(Key::SharedJournalDown), &lang.explain(Problem::SharedJournal(reason)))
+        }
+        EngineEvent::WatchAlarm(WatchAlarm::SharedJournalReachable) => show(app, lang.t(Key::SharedJournalBack), ""),
         EngineEvent::ManagerFailed { manager, reason, .. } => {
             show(app, lang.t(Key::ManagerStopped), &lang.explain(Problem::Manager { name: manager, reason }))
         }

@@ -124,6 +124,16 @@ impl Lang {
             (Lang::En, TwilioRefused) => "Twilio refused the credentials",
             (Lang::Pt, NotRunning) => "O Sentinela não está em execução: nada está sendo vigiado. Inicie o Sentinela para que ele vigie a caixa de e-mail.",
             (Lang::En, NotRunning) => "Sentinela is not running: nothing is being watched. Start Sentinela so that it watches the mailbox.",
+            (Lang::Pt, SharedJournalDown) => "O Sentinela não alcança o histórico compartilhado",
+            (Lang::En, SharedJournalDown) => "Sentinela cannot reach the shared journal",
+            (Lang::Pt, SharedJournalBack) => "O histórico compartilhado voltou a responder",
+            (Lang::En, SharedJournalBack) => "The shared journal answers again",
+            (Lang::Pt, NotifyingHere) => "esta estação notifica",
+            (Lang::En, NotifyingHere) => "this workstation notifies",
+            (Lang::Pt, NotifyingElsewhere) => "notificando:",
+            (Lang::En, NotifyingElsewhere) => "notifying:",
+            (Lang::Pt, NobodyNotifying) => "ninguém notificando",
+            (Lang::En, NobodyNotifying) => "nobody notifying",
             (Lang::Pt, TestMark) => "[TESTE]",
             (Lang::En, TestMark) => "[TEST]",
         }
@@ -149,6 +159,13 @@ impl Lang {
             }
             (Lang::Pt, Problem::Journal(d)) => (
                 "O histórico não pode ser gravado: os alertas saem da memória e são gravados quando voltar a ser possível. Libere espaço no disco da pasta de dados.",
+                d,
+            ),
+            (Lang::En, Problem::SharedJournal(d)) => {
+                return format!("the shared journal is out of reach: this workstation watches and tells from memory what it cannot journal, but another must notify; check the network to the database. {d}")
+            }
+            (Lang::Pt, Problem::SharedJournal(d)) => (
+                "O histórico compartilhado não responde: esta estação segue vigiando e avisa da memória o que não consegue gravar, mas não assume as notificações. Confira a rede até o banco de dados.",
                 d,
             ),
             (Lang::En, Problem::SensorSilent(since)) => {
@@ -298,6 +315,11 @@ pub enum Key {
     ManagerStopped,
     TwilioRefused,
     NotRunning,
+    SharedJournalDown,
+    SharedJournalBack,
+    NotifyingHere,
+    NotifyingElsewhere,
+    NobodyNotifying,
     TestMark,
 }
 

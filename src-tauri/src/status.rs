@@ -2,7 +2,7 @@
 //! Pure, so the rules are tested without a desktop.
 
 use chrono::{DateTime, Utc};
-use sentinela_engine::events::{EngineEvent, MailboxProblem, MailboxState, TwilioProblem, TwilioState};
+use sentinela_engine::events::{EngineEvent, MailboxProblem, MailboxState, NotifierState, TwilioProblem, TwilioState};
 use sentinela_engine::health::WatchAlarm;
 use sentinela_engine::journal::PauseState;
 use serde::{Deserialize, Serialize};
@@ -39,6 +39,8 @@ pub enum Problem<'a> {
     SensorSilent(DateTime<Utc>),
     /// The journal cannot be written (disk full, read-only, corrupt).
     Journal(&'a str),
+    /// The shared journal's database has been out of reach for the alarm's threshold.
+    SharedJournal(&'a str),
 }
 
 /// The engine's state as the windows show it: the tray's word and its tooltip's text. Made by
@@ -75,6 +77,10 @@ pub struct EngineStatus {
     pub pause: Option<PauseState>,
     /// Why nobody would be told of an alert, when that is so (`dry_run`, no `[twilio]`).
     pub unnotified: Option<Unnotified>,
+    /// On a shared journal: who notifies now.
+    pub notifier: Option<NotifierState>,
+    /// On a shared journal: why its database is out of reach, while the alarm stands.
+    pub shared_unreachable: Option<String>,
 }
 
 /// Why a configuration that watches tells nobody.
@@ -107,7 +113,7 @@ impl EngineStatus {
         }
         let mailbox_down = !matches!(self.mailbox, Some(MailboxState::Watching { .. }));
         let failing = self.start_error.is_some() || self.twilio_error.is_some() || self.twilio_unreachable.is_some() || self.manager_failure.is_some();
-        if failing || self.journal_failing.is_some() || self.sensor_silent.is_some() || mailbox_down {
+        if failing || self.journal_failing.is_some() || self.shared_unreachable.is_some() || self.sensor_silent.is_some() || mailbox_down {
             return TrayState::Degraded;
         }
         if self.unnotified.is_some() {
@@ -123,6 +129,9 @@ impl EngineStatus {
         }
         if let Some(reason) = &self.journal_failing {
             return Some(Problem::Journal(reason));
+        }
+        if let Some(reason) = &self.shared_unreachable {
+            return Some(Problem::SharedJournal(reason));
         }
         if let Some(MailboxState::Degraded { kind, message, .. }) = &self.mailbox {
             return Some(Problem::Mailbox { kind: *kind, message });
@@ -164,6 +173,9 @@ impl EngineStatus {
             EngineEvent::ManagerRestarted { .. } => self.manager_failure = None,
             EngineEvent::Twilio(TwilioState::Degraded { kind: TwilioProblem::Auth, message }) => self.twilio_error = Some(message.clone()),
             EngineEvent::Pause(p) => self.pause = Some(*p),
+            EngineEvent::Notifier(n) => self.notifier = Some(n.clone()),
+            EngineEvent::WatchAlarm(WatchAlarm::SharedJournalUnreachable { reason, .. }) => self.shared_unreachable = Some(reason.clone()),
+            EngineEvent::WatchAlarm(WatchAlarm::SharedJournalReachable) => self.shared_unreachable = None,
             _ => return false,
         }
         true
@@ -188,6 +200,21 @@ mod tests {
         let mut s = EngineStatus { configured: true, ..Default::default() };
         s.apply(&EngineEvent::Mailbox(MailboxState::Watching { idle: true }));
         s
+    }
+
+    #[test]
+    fn a_shared_journal_says_who_notifies_and_when_it_is_out_of_reach() {
+        let now = Utc::now();
+        let mut s = EngineStatus { configured: true, ..Default::default() };
+        s.apply(&EngineEvent::Mailbox(MailboxState::Watching { idle: true }));
+        assert!(s.apply(&EngineEvent::Notifier(NotifierState::Elsewhere { name: "NOC-02".into() })));
+        assert_eq!((s.state(now), s.notifier.clone()), (TrayState::Watching, Some(NotifierState::Elsewhere { name: "NOC-02".into() })));
+        s.apply(&EngineEvent::Notifier(NotifierState::Unknown { reason: "connection refused".into() }));
+        assert_eq!(s.state(now), TrayState::Watching, "a blip is not an alarm");
+        s.apply(&EngineEvent::WatchAlarm(WatchAlarm::SharedJournalUnreachable { since: now, reason: "connection refused".into() }));
+        assert_eq!((s.state(now), s.problem()), (TrayState::Degraded, Some(Problem::SharedJournal("connection refused"))));
+        s.apply(&EngineEvent::WatchAlarm(WatchAlarm::SharedJournalReachable));
+        assert_eq!(s.state(now), TrayState::Watching);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::sync::Mutex;
 
 use chrono::Utc;
+use sentinela_engine::events::NotifierState;
 use sentinela_engine::journal::PauseState;
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
@@ -174,9 +175,17 @@ pub fn status_view(app: &AppHandle) -> StatusView {
                 (open, 0) => format!("{word} — {open} {}", lang.t(Key::OpenIncidents)),
                 (open, untaken) => format!("{word} — {open} {} ({untaken} {})", lang.t(Key::OpenIncidents), lang.t(Key::Untaken)),
             };
-            match s.last_check {
+            let word = match s.last_check {
                 Some(t) => format!("{word} — {} {}", lang.t(Key::LastCheck), t.with_timezone(&chrono::Local).format("%H:%M:%S")),
                 None => word,
+            };
+            // On a shared journal, who sends the messages and places the calls.
+            match &s.notifier {
+                Some(NotifierState::ThisWorkstation { .. }) => format!("{word} — {}", lang.t(Key::NotifyingHere)),
+                Some(NotifierState::Elsewhere { name }) => format!("{word} — {} {name}", lang.t(Key::NotifyingElsewhere)),
+                Some(NotifierState::Nobody) => format!("{word} — {}", lang.t(Key::NobodyNotifying)),
+                // Out of reach: said by the alarm once it lasts, not by every blip.
+                Some(NotifierState::Unknown { .. }) | None => word,
             }
         }
         TrayState::Degraded => match s.problem() {

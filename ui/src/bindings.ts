@@ -83,7 +83,11 @@ people?: { [key in string]?: string },
 /**
  * Telling someone outside that this Sentinela is alive.
  */
-heartbeat?: HeartbeatConfig, };
+heartbeat?: HeartbeatConfig, 
+/**
+ * Where the journal lives: without `[journal]`, the SQLite file in the data directory.
+ */
+journal?: JournalConfig, };
 
 export type CsvRow = { id: number, first_seen: string, last_seen: string, title: string, emails: number, state: string, outcome: string, };
 
@@ -103,7 +107,7 @@ test: boolean, };
 
 export type DeliveryState = "pending" | "sending" | "gathered" | "digested" | "queued" | "accepted" | "scheduled" | "sent" | "delivered" | "read" | "failed" | "undelivered" | "partially_delivered" | "receiving" | "received" | "canceled" | "error" | "dry_run" | "unknown";
 
-export type EngineEvent = { "event": "mailbox" } & MailboxState | { "event": "checked", at: string, matching_unseen: number, } | { "event": "sensor_heard", newest: string | null, } | { "event": "alert_recorded" } & AlertNotice | { "event": "delivery" } & Delivery | { "event": "call" } & CallAttempt | { "event": "escalation_started", incident_id: number, } | { "event": "incident" } & IncidentChange | { "event": "twilio" } & TwilioState | { "event": "pause" } & PauseState | { "event": "watch_alarm" } & WatchAlarm | { "event": "manager_failed", manager: string, reason: string, restart_in_secs: number, } | { "event": "manager_restarted", manager: string, };
+export type EngineEvent = { "event": "mailbox" } & MailboxState | { "event": "checked", at: string, matching_unseen: number, } | { "event": "sensor_heard", newest: string | null, } | { "event": "alert_recorded" } & AlertNotice | { "event": "delivery" } & Delivery | { "event": "call" } & CallAttempt | { "event": "escalation_started", incident_id: number, } | { "event": "incident" } & IncidentChange | { "event": "twilio" } & TwilioState | { "event": "pause" } & PauseState | { "event": "watch_alarm" } & WatchAlarm | { "event": "manager_failed", manager: string, reason: string, restart_in_secs: number, } | { "event": "manager_restarted", manager: string, } | { "event": "notifier" } & NotifierState;
 
 export type EscalationState = "none" | "owed" | "calling" | "answered" | "unanswered" | "stopped" | "dry_run";
 
@@ -205,6 +209,17 @@ reopen_within_mins: number,
  */
 reescalate_after_mins: number, };
 
+export type JournalConfig = { 
+/**
+ * `postgres://user@host:5432/database?sslmode=verify-full`, without the password (that is
+ * `SENTINELA_JOURNAL_PASSWORD` or the keyring user `journal-password`).
+ */
+url: string, 
+/**
+ * How this workstation is named to the others ("notificando: NOC-02"). Empty: its host name.
+ */
+workstation?: string, };
+
 export type JournalEvent = { at: string, kind: string, detail: string, };
 
 export type Lang = "pt" | "en";
@@ -226,6 +241,8 @@ export type MailboxState = { "state": "connecting", attempt: number, } | { "stat
 export type MailboxUid = { folder: string, uidvalidity: number, uid: number, };
 
 export type MessagePurpose = "alarm" | "reminder" | "resolved" | "reopened" | "digest" | "legacy" | "acknowledged" | "reescalated";
+
+export type NotifierState = { "state": "this_workstation", name: string, } | { "state": "elsewhere", name: string, } | { "state": "nobody" } | { "state": "unknown", reason: string, };
 
 export type PauseState = { "state": "active" } | { "state": "paused_until", until: string, } | { "state": "paused_until_resumed" };
 
@@ -314,7 +331,7 @@ export type TwilioProblem = "auth" | "unreachable";
 
 export type TwilioState = { "state": "ok" } | { "state": "degraded", kind: TwilioProblem, message: string, };
 
-export type WatchAlarm = { "alarm": "not_watching", since: string, reason: string, } | { "alarm": "credentials_refused", reason: string, } | { "alarm": "recovered" } | { "alarm": "twilio_unreachable", since: string, reason: string, } | { "alarm": "twilio_recovered" } | { "alarm": "sensor_silent", since: string, } | { "alarm": "sensor_heard_again" } | { "alarm": "journal_failing", reason: string, } | { "alarm": "journal_recovered" } | { "alarm": "journal_replaced", moved_to: string, };
+export type WatchAlarm = { "alarm": "not_watching", since: string, reason: string, } | { "alarm": "credentials_refused", reason: string, } | { "alarm": "recovered" } | { "alarm": "twilio_unreachable", since: string, reason: string, } | { "alarm": "twilio_recovered" } | { "alarm": "sensor_silent", since: string, } | { "alarm": "sensor_heard_again" } | { "alarm": "journal_failing", reason: string, } | { "alarm": "journal_recovered" } | { "alarm": "journal_replaced", moved_to: string, } | { "alarm": "shared_journal_unreachable", since: string, reason: string, } | { "alarm": "shared_journal_reachable" };
 
 export type WhatsAppConfig = { from: string, to: Array<string>, 
 /**

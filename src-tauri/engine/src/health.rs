@@ -13,7 +13,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 use tracing::{error, info};
 
-use crate::events::{EngineEvent, EventBus, MailboxProblem, MailboxState, TwilioProblem, TwilioState};
+use crate::events::{EngineEvent, EventBus, MailboxProblem, MailboxState, NotifierState, TwilioProblem, TwilioState};
 use crate::shutdown::Shutdown;
 
 /// How long the mailbox may be out of reach before the alarm: short outages heal by themselves.
@@ -46,6 +46,11 @@ pub enum WatchAlarm {
     JournalRecovered,
     /// The journal was corrupt at start: it was moved to `moved_to` and a new one started.
     JournalReplaced { moved_to: String },
+    /// The shared journal's database has been out of reach since `since`: this workstation
+    /// watches, and tells from memory what it cannot journal; it cannot notify as the lease holder.
+    SharedJournalUnreachable { since: DateTime<Utc>, reason: String },
+    /// The shared journal answers again.
+    SharedJournalReachable,
 }
 
 /// The sensor's silence: nothing at all from its address for `limit` raises one alarm, and it
@@ -144,46 +149,86 @@ impl WatchHealth {
     }
 }
 
-/// The same rule for Twilio: a failing request starts an outage, any success ends it; refused
-/// credentials are already said at once by the notify side, so only "unreachable" waits here.
+/// An outage of something the engine needs, said once it has lasted `threshold`, and its end
+/// said only if the outage had been said (a short blip says nothing, either way).
 #[derive(Debug)]
-pub struct TwilioWatch {
+struct OutageWatch {
     threshold: Duration,
     down_since: Option<(Instant, DateTime<Utc>)>,
     reason: String,
     alarmed: bool,
 }
 
-impl TwilioWatch {
-    pub fn new(threshold: Duration) -> Self {
-        TwilioWatch { threshold, down_since: None, reason: String::new(), alarmed: false }
+impl OutageWatch {
+    fn new(threshold: Duration) -> Self {
+        OutageWatch { threshold, down_since: None, reason: String::new(), alarmed: false }
     }
 
-    pub fn observe(&mut self, state: &TwilioState, now: Instant) -> Option<WatchAlarm> {
-        match state {
-            TwilioState::Ok => {
-                let recovered = self.alarmed;
-                self.down_since = None;
-                self.alarmed = false;
-                recovered.then_some(WatchAlarm::TwilioRecovered)
-            }
-            // Refused credentials are said at once, by the notify side: only an outage waits here.
-            TwilioState::Degraded { kind: TwilioProblem::Auth, .. } => None,
-            TwilioState::Degraded { message, .. } => {
-                self.reason = message.clone();
-                self.down_since.get_or_insert((now, Utc::now()));
-                self.tick(now)
-            }
-        }
+    fn down(&mut self, reason: &str, now: Instant) -> Option<(DateTime<Utc>, String)> {
+        self.reason = reason.to_owned();
+        self.down_since.get_or_insert((now, Utc::now()));
+        self.tick(now)
     }
 
-    pub fn tick(&mut self, now: Instant) -> Option<WatchAlarm> {
+    /// True when the outage had been said: its end is to be said too.
+    fn up(&mut self) -> bool {
+        self.down_since = None;
+        std::mem::take(&mut self.alarmed)
+    }
+
+    fn tick(&mut self, now: Instant) -> Option<(DateTime<Utc>, String)> {
         let (since, since_utc) = self.down_since?;
         if self.alarmed || now.duration_since(since) < self.threshold {
             return None;
         }
         self.alarmed = true;
-        Some(WatchAlarm::TwilioUnreachable { since: since_utc, reason: self.reason.clone() })
+        Some((since_utc, self.reason.clone()))
+    }
+}
+
+/// The same rule for Twilio: a failing request starts an outage, any success ends it; refused
+/// credentials are already said at once by the notify side, so only "unreachable" waits here.
+#[derive(Debug)]
+pub struct TwilioWatch(OutageWatch);
+
+impl TwilioWatch {
+    pub fn new(threshold: Duration) -> Self {
+        TwilioWatch(OutageWatch::new(threshold))
+    }
+
+    pub fn observe(&mut self, state: &TwilioState, now: Instant) -> Option<WatchAlarm> {
+        match state {
+            TwilioState::Ok => self.0.up().then_some(WatchAlarm::TwilioRecovered),
+            // Refused credentials are said at once, by the notify side: only an outage waits here.
+            TwilioState::Degraded { kind: TwilioProblem::Auth, .. } => None,
+            TwilioState::Degraded { message, .. } => self.0.down(message, now).map(|(since, reason)| WatchAlarm::TwilioUnreachable { since, reason }),
+        }
+    }
+
+    pub fn tick(&mut self, now: Instant) -> Option<WatchAlarm> {
+        self.0.tick(now).map(|(since, reason)| WatchAlarm::TwilioUnreachable { since, reason })
+    }
+}
+
+/// On a shared journal: the database out of this workstation's reach (the lease's connection
+/// fails) for the threshold is said, and its return.
+#[derive(Debug)]
+pub struct SharedJournalWatch(OutageWatch);
+
+impl SharedJournalWatch {
+    pub fn new(threshold: Duration) -> Self {
+        SharedJournalWatch(OutageWatch::new(threshold))
+    }
+
+    pub fn observe(&mut self, state: &NotifierState, now: Instant) -> Option<WatchAlarm> {
+        match state {
+            NotifierState::Unknown { reason } => self.0.down(reason, now).map(|(since, reason)| WatchAlarm::SharedJournalUnreachable { since, reason }),
+            _ => self.0.up().then_some(WatchAlarm::SharedJournalReachable),
+        }
+    }
+
+    pub fn tick(&mut self, now: Instant) -> Option<WatchAlarm> {
+        self.0.tick(now).map(|(since, reason)| WatchAlarm::SharedJournalUnreachable { since, reason })
     }
 }
 
@@ -192,6 +237,7 @@ pub struct HealthMonitor {
     events: EventBus,
     health: WatchHealth,
     twilio: TwilioWatch,
+    shared: SharedJournalWatch,
     silence: Option<SilenceWatch>,
     journal: Option<watch::Receiver<Option<String>>>,
     settle: Option<crate::journal::AlertJournal>,
@@ -199,7 +245,7 @@ pub struct HealthMonitor {
 
 impl HealthMonitor {
     pub fn new(events: EventBus, threshold: Duration, silence: Option<Duration>) -> Self {
-        HealthMonitor { events, health: WatchHealth::new(threshold), twilio: TwilioWatch::new(threshold), silence: silence.map(SilenceWatch::new), journal: None, settle: None }
+        HealthMonitor { events, health: WatchHealth::new(threshold), twilio: TwilioWatch::new(threshold), shared: SharedJournalWatch::new(threshold), silence: silence.map(SilenceWatch::new), journal: None, settle: None }
     }
 
     /// Also says when the journal cannot be written, at once (see [`AlertJournal::write_problem`]).
@@ -218,6 +264,7 @@ impl HealthMonitor {
                 e = rx.recv() => match e {
                     Ok(EngineEvent::Mailbox(state)) => self.health.observe(&state, Instant::now()),
                     Ok(EngineEvent::Twilio(state)) => self.twilio.observe(&state, Instant::now()),
+                    Ok(EngineEvent::Notifier(state)) => self.shared.observe(&state, Instant::now()),
                     Ok(EngineEvent::SensorHeard { newest }) => self.silence.as_mut().and_then(|s| s.heard(newest, Utc::now())),
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => None,
                     Err(broadcast::error::RecvError::Closed) => return,
@@ -236,6 +283,7 @@ impl HealthMonitor {
                     .health
                     .tick(Instant::now())
                     .or_else(|| self.twilio.tick(Instant::now()))
+                    .or_else(|| self.shared.tick(Instant::now()))
                     .or_else(|| self.silence.as_mut().and_then(|s| s.tick(Utc::now())))
                 }
                 _ = shutdown.recv() => return,
@@ -262,6 +310,10 @@ impl HealthMonitor {
                     }
                     WatchAlarm::JournalRecovered => info!("the journal takes writes again"),
                     WatchAlarm::JournalReplaced { moved_to } => error!("the journal was corrupt: kept as {moved_to}, a new one was started"),
+                    WatchAlarm::SharedJournalUnreachable { since, reason } => {
+                        error!(since = %since, "THE SHARED JOURNAL IS OUT OF REACH since {since}: this workstation watches the mailbox and tells from memory what it cannot journal, but cannot take over notifying. Last error: {reason}")
+                    }
+                    WatchAlarm::SharedJournalReachable => info!("the shared journal answers again"),
                 }
                 self.events.emit(EngineEvent::WatchAlarm(alarm));
             }
@@ -321,6 +373,21 @@ mod tests {
         // A short blip says nothing, either way.
         t.observe(&down, t0 + Duration::from_secs(700));
         assert_eq!(t.observe(&TwilioState::Ok, t0 + Duration::from_secs(710)), None);
+    }
+
+    #[test]
+    fn the_shared_journal_out_of_reach_for_the_threshold_alarms_once_and_its_return_is_said() {
+        let t0 = Instant::now();
+        let mut w = SharedJournalWatch::new(Duration::from_secs(30));
+        let lost = NotifierState::Unknown { reason: "connection refused".into() };
+        assert_eq!(w.observe(&lost, t0), None);
+        assert_eq!(w.tick(t0 + Duration::from_secs(29)), None);
+        assert!(matches!(w.tick(t0 + Duration::from_secs(31)), Some(WatchAlarm::SharedJournalUnreachable { reason, .. }) if reason == "connection refused"));
+        assert_eq!(w.observe(&lost, t0 + Duration::from_secs(40)), None, "once per outage");
+        assert_eq!(w.observe(&NotifierState::Elsewhere { name: "NOC-02".into() }, t0 + Duration::from_secs(50)), Some(WatchAlarm::SharedJournalReachable));
+        // A database restart of a second says nothing.
+        w.observe(&lost, t0 + Duration::from_secs(60));
+        assert_eq!(w.observe(&NotifierState::ThisWorkstation { name: "NOC-01".into() }, t0 + Duration::from_secs(61)), None);
     }
 
     #[test]

@@ -176,10 +176,8 @@ struct WriteHealth {
 pub const WRITABLE_AFTER: std::time::Duration = std::time::Duration::from_secs(12);
 
 /// SQLite failures that mean the journal cannot keep what it is given — not a busy lock.
+/// (A shared journal out of reach is not one: the lease says that, as its own alarm.)
 fn is_storage_failure(e: &SqlError) -> bool {
-    if e.is_connection_lost() {
-        return true;
-    }
     let SqlError::Sqlite(e) = e else { return false };
     use rusqlite::ErrorCode::*;
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, DiskFull | ReadOnly | SystemIoFailure | DatabaseCorrupt | NotADatabase | CannotOpen | PermissionDenied))
@@ -369,7 +367,7 @@ impl AlertJournal {
     pub fn open_in_memory() -> Result<Self, JournalError> {
         let mut conn = rusqlite::Connection::open_in_memory().map_err(SqlError::from)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(SqlError::from)?;
-        schema::migrate(&mut conn).map_err(SqlError::from)?;
+        schema::migrate(&mut conn)?;
         Ok(Self::wrap(Conn::Sqlite(conn), None))
     }
 

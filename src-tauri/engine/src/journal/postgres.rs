@@ -121,7 +121,7 @@ impl SharedJournal {
                 SslMode::Require => tokio_postgres::config::SslMode::Require,
             })
             .connect_timeout(CONNECT_TIMEOUT)
-            .application_name(&format!("sentinela {workstation}"))
+            .application_name(format!("sentinela {workstation}"))
             // A peer that vanished (machine asleep, cable pulled) is noticed in seconds.
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(3))

@@ -489,6 +489,7 @@ impl Sql for PgConn {
 // ---- either ----
 
 /// The journal's connection, on whichever engine holds it.
+#[allow(clippy::large_enum_variant)] // one per journal, never moved around
 pub enum Conn {
     Sqlite(rusqlite::Connection),
     Postgres(PgConn),
