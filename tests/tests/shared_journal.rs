@@ -222,3 +222,61 @@ async fn a_database_restart_leaves_one_notifier_and_the_next_email_is_told_once(
     first.stop(Duration::from_secs(5)).await;
     second.stop(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_holder_whose_lease_session_is_cut_as_an_alert_arrives_leaves_the_team_told_once() {
+    let pg = TestPostgres::start();
+    let s = Scenario::new(&[WA1, WA2], &[C1], 1).await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 300, talk_ms: 300 });
+    let (a, b) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let (first, _e1) = start(&on_shared(&s.config, &pg, "NOC-01"), a.path()).await;
+    notifier_is(&first.journal, "NOC-01").await;
+    let (second, _e2) = start(&on_shared(&s.config, &pg, "NOC-02"), b.path()).await;
+    wait_for("NOC-02 connected", WAIT, || async {
+        (pg.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sentinela NOC-02'")[0] == "3").then_some(())
+    })
+    .await;
+
+    // NOC-01's journal still works, but the session that held its lease is gone (as for a
+    // machine that slept past the server's keepalive): until its next check it still believes
+    // it notifies, and the e-mail arrives in that window.
+    let cut = pg.query(
+        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objid = 2",
+    );
+    assert_eq!(cut, ["t"]);
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA temperatura", "Sala 3: 39 °C")).await;
+    wait_for("the incident answered", WAIT, || async {
+        let i = second.journal.incidents(1, None, false).await.ok()?.pop()?;
+        (i.escalation == EscalationState::Answered).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(s.fake.called_numbers(), [C1], "one call");
+    for to in [WA1, WA2] {
+        assert_eq!(alarms_to(&s, to), 1, "{to}: one alarm");
+    }
+    first.stop(Duration::from_secs(5)).await;
+    second.stop(Duration::from_secs(5)).await;
+}
+
+/// The fence alone: a client whose fence says "not the notifier" sends no create at all, and
+/// says why; one whose fence agrees sends.
+#[tokio::test]
+async fn a_create_the_lease_does_not_confirm_never_leaves_for_twilio() {
+    use sentinela_engine::twilio::{CreateFence, NewMessage, TwilioClient, TwilioError};
+    struct Fence(bool);
+    impl CreateFence for Fence {
+        fn confirm(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>> {
+            let held = self.0;
+            Box::pin(async move { if held { Ok(()) } else { Err("the lease is no longer this session's".into()) } })
+        }
+    }
+    let fake = sentinela_tests::twilio_fake::TwilioFake::start().await;
+    let client = TwilioClient::new(&fake.config(), Secret::new(AUTH_TOKEN));
+    let message = NewMessage { from: "+14155238886".into(), to: WA1.into(), body: "🚨 teste".into(), template: None };
+    let refused = client.fenced(std::sync::Arc::new(Fence(false))).create_message(&message, None).await.unwrap_err();
+    assert!(matches!(refused.error, TwilioError::NotTheNotifier { .. }) && refused.is_transient() && refused.unsure_since.is_none(), "{refused:?}");
+    assert!(fake.creations("Messages").is_empty(), "nothing reached Twilio");
+    client.fenced(std::sync::Arc::new(Fence(true))).create_message(&message, None).await.unwrap();
+    assert_eq!(fake.creations("Messages").len(), 1);
+}

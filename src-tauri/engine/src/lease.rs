@@ -13,6 +13,10 @@
 //! stops, and the server releases the lock no sooner than [`SERVER_GIVES_UP`] (9 s) after the
 //! last traffic: a holder cut off stops before anyone else can start.
 //!
+//! And before each create (a message, a call), the holder asks the database whether its session
+//! still holds the lock ([`LeaseFence`]): a holder that wakes from sleep or is cut off while a
+//! manager is about to send cannot send, even in the seconds before its next check.
+//!
 //! The new holder's notify side resumes from the journal: a call placed by the old holder is
 //! followed, not placed again (see `docs/shared-journal.md` for the one window of a duplicate).
 
@@ -26,6 +30,7 @@ use tracing::{info, warn};
 use crate::events::{EngineEvent, EventBus, NotifierState};
 use crate::journal::postgres::{SharedJournal, LEASE_LOCK};
 use crate::shutdown::{self, Shutdown};
+use crate::twilio::CreateFence;
 
 /// How often a standby asks for the lease.
 pub const TRY_EVERY: Duration = Duration::from_secs(2);
@@ -52,6 +57,31 @@ impl NotifySide {
             warn!("lease: the notify side did not stop within {} s; aborting it", grace.as_secs());
             self.tasks.abort_all();
         }
+    }
+}
+
+/// Asks the lease's own session, before each create, whether it still holds the lock.
+struct LeaseFence {
+    client: Arc<tokio_postgres::Client>,
+}
+
+impl CreateFence for LeaseFence {
+    fn confirm(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move {
+            let (class, obj) = lock_parts();
+            let (class, obj) = (class as u32, obj as u32);
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&class, &obj];
+            let ask = self.client.query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory' AND granted AND classid = $1 AND objid = $2 AND objsubid = 1)",
+                &params,
+            );
+            match tokio::time::timeout(CHECK_TIMEOUT, ask).await {
+                Ok(Ok(row)) if row.get::<_, bool>(0) => Ok(()),
+                Ok(Ok(_)) => Err("the lease is no longer this session's".into()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("the database did not confirm the lease within {} s", CHECK_TIMEOUT.as_secs())),
+            }
+        })
     }
 }
 
@@ -89,7 +119,7 @@ impl NotifierLease {
 
     /// Until `shutdown`: waits for the lease, runs the notify side `start` makes while it is
     /// held, stops it the moment the lease is in doubt, and tries again.
-    pub async fn run(self, start: impl Fn(Shutdown) -> JoinSet<()>, mut shutdown: Shutdown) {
+    pub async fn run(self, start: impl Fn(Shutdown, Arc<dyn CreateFence>) -> JoinSet<()>, mut shutdown: Shutdown) {
         let mut last_said: Option<NotifierState> = None;
         let mut say = |lease: &Self, state: NotifierState| {
             if last_said.as_ref() != Some(&state) {
@@ -102,7 +132,7 @@ impl NotifierLease {
                 h = self.until_held(&mut say) => h,
                 _ = shutdown.recv() => return,
             };
-            let Some(client) = held else {
+            let Some(client) = held.map(Arc::new) else {
                 tokio::select! {
                     _ = tokio::time::sleep(TRY_EVERY) => continue,
                     _ = shutdown.recv() => return,
@@ -111,7 +141,8 @@ impl NotifierLease {
             info!(workstation = %self.workstation, "lease: this workstation notifies now");
             say(&self, NotifierState::ThisWorkstation { name: self.workstation.clone() });
             let (trigger, listener) = shutdown::channel();
-            let side = NotifySide { tasks: start(listener), trigger };
+            let fence = Arc::new(LeaseFence { client: Arc::clone(&client) });
+            let side = NotifySide { tasks: start(listener, fence), trigger };
             let lost = tokio::select! {
                 reason = Self::while_held(&client) => Some(reason),
                 _ = shutdown.recv() => None,

@@ -183,9 +183,10 @@ impl RunningEngine {
                         let lease = NotifierLease::new(shared, j.workstation_name(), events.clone());
                         let (config, events, stop) = (config.clone(), events.clone(), listener.clone());
                         tasks.spawn(lease.run(
-                            move |side_stop| {
+                            move |side_stop, fence| {
                                 let mut side = JoinSet::new();
-                                let ctx = NotifyContext { shutdown: side_stop.clone(), ..ctx.clone() };
+                                let client = ctx.client.as_ref().map(|c| c.fenced(fence));
+                                let ctx = NotifyContext { shutdown: side_stop.clone(), client, ..ctx.clone() };
                                 spawn_notify_side(&config, ctx, &Supervisor::new(events.clone(), side_stop), &mut side);
                                 side
                             },

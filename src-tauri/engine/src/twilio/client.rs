@@ -127,6 +127,13 @@ impl Creating<'_> {
     }
 }
 
+/// Asked before every create on a shared journal: does this workstation still hold the notify
+/// lease? An `Err` (no, or no answer in time) keeps the request from leaving, so a holder that
+/// lost the database — asleep, cut off — cannot ring a phone another holder is ringing.
+pub trait CreateFence: Send + Sync {
+    fn confirm(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>>;
+}
+
 #[derive(Clone)]
 pub struct TwilioClient {
     http: reqwest::Client,
@@ -142,6 +149,7 @@ pub struct TwilioClient {
     /// SIDs this client created lately: a lookup never adopts one of them (the dates' margin
     /// reaches a few seconds back, when a call to the same person may have been placed).
     created: Arc<Mutex<VecDeque<String>>>,
+    fence: Option<Arc<dyn CreateFence>>,
 }
 
 /// How many created SIDs are remembered against wrong adoption.
@@ -176,7 +184,13 @@ impl TwilioClient {
             retry,
             clock_offset: Arc::new(Mutex::new(None)),
             created: Arc::new(Mutex::new(VecDeque::new())),
+            fence: None,
         }
+    }
+
+    /// This client, asking `fence` before every create (see [`CreateFence`]).
+    pub fn fenced(&self, fence: Arc<dyn CreateFence>) -> Self {
+        TwilioClient { fence: Some(fence), ..self.clone() }
     }
 
     pub(super) fn url(&self, tail: &str) -> String {
@@ -285,6 +299,11 @@ impl TwilioClient {
                     }
                     Ok(None) => {}
                     Err(error) => return Err(CreateError { error, unsure_since }),
+                }
+            }
+            if let Some(fence) = &self.fence {
+                if let Err(reason) = fence.confirm().await {
+                    return Err(CreateError { error: TwilioError::NotTheNotifier { reason }, unsure_since });
                 }
             }
             let tried_at = Utc::now();

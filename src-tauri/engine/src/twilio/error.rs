@@ -23,6 +23,10 @@ pub enum TwilioError {
     },
     #[error("Twilio's answer could not be read: {reason}")]
     Decode { reason: String },
+    /// On a shared journal, this workstation may no longer be the one that notifies: the
+    /// create was not sent (the lease holder sends it).
+    #[error("not sent: this workstation may no longer hold the notify lease ({reason})")]
+    NotTheNotifier { reason: String },
 }
 
 impl TwilioError {
@@ -52,6 +56,7 @@ impl TwilioError {
             TwilioError::Network { maybe_sent, .. } => *maybe_sent,
             TwilioError::Api { status, .. } => *status >= 500,
             TwilioError::Decode { .. } => true,
+            TwilioError::NotTheNotifier { .. } => false,
         }
     }
 
@@ -61,6 +66,8 @@ impl TwilioError {
             TwilioError::Network { .. } => true,
             TwilioError::Api { status, code, .. } => *status == 429 || *status >= 500 || *code == Some(20429),
             TwilioError::Decode { .. } => false,
+            // Left owed: whoever holds the lease sends it.
+            TwilioError::NotTheNotifier { .. } => true,
         }
     }
 
@@ -173,6 +180,9 @@ impl TwilioError {
                 "Não foi possível falar com o Twilio em {base_url}: confira a rede, um proxy ou firewall, e o campo twilio.base_url. Detalhe técnico: {reason}"
             ),
             TwilioError::Decode { reason } => format!("A resposta do Twilio não pôde ser lida. Detalhe técnico: {reason}"),
+            TwilioError::NotTheNotifier { reason } => {
+                format!("Não enviado: esta estação pode não ser mais a que notifica (outra assume). Detalhe técnico: {reason}")
+            }
         }
     }
 }

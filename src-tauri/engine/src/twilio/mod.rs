@@ -7,6 +7,6 @@ mod resources;
 pub mod studio;
 pub mod twiml;
 
-pub use client::{CreateError, NewCall, NewMessage, RetryPolicy, TwilioClient};
+pub use client::{CreateError, CreateFence, NewCall, NewMessage, RetryPolicy, TwilioClient};
 pub use error::{describe_code, describe_code_in_portuguese, TwilioError};
 pub use resources::{Account, Call, CallStatus, ListedMessage, Message, MessageStatus};
