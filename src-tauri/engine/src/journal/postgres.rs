@@ -388,8 +388,9 @@ const MIGRATIONS: &[&str] = &[
         renewed_at   TEXT COLLATE "C" NOT NULL
     );
 
-    -- Every commit that changed a table is announced (once per transaction: PostgreSQL folds
-    -- equal notifications), to every engine and window on the shared journal.
+    -- Every commit that changed a row is announced (once per transaction: PostgreSQL folds equal
+    -- notifications), to every engine and window on the shared journal. Per row, not per
+    -- statement: an UPDATE that changes nothing must wake nobody, or the woken would loop.
     CREATE FUNCTION sentinela_announce() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         PERFORM pg_notify('sentinela_journal', '');
@@ -400,7 +401,7 @@ const MIGRATIONS: &[&str] = &[
     BEGIN
         FOREACH t IN ARRAY ARRAY['incidents', 'alerts', 'sightings', 'events', 'engine_state', 'incident_log',
                                  'deliveries', 'calls', 'call_incidents', 'replies', 'rejected_mails', 'leases'] LOOP
-            EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I FOR EACH STATEMENT EXECUTE FUNCTION sentinela_announce()',
+            EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I FOR EACH ROW EXECUTE FUNCTION sentinela_announce()',
                            t || '_announce', t);
         END LOOP;
     END $$;
