@@ -143,20 +143,20 @@ pub async fn test_call(mut config: Config, to: String) -> Result<SelfTestReport,
 /// older page that follows it). E-mail bodies stay in the journal until an incident is opened.
 #[tauri::command]
 pub async fn list_incidents(state: State<'_, WindowProcess>, limit: Option<usize>, before: Option<IncidentId>) -> Result<Vec<IncidentSummary>, AppError> {
-    Ok(state.journal()?.incidents(limit.unwrap_or(1000), before, false).await?)
+    Ok(state.journal().await?.incidents(limit.unwrap_or(1000), before, false).await?)
 }
 
 /// E-mails whose sender failed the check, newest first: never escalated, shown so that an
 /// attack or a `[filter] from` that misses the sensor is seen.
 #[tauri::command]
 pub async fn list_rejected(state: State<'_, WindowProcess>, limit: Option<usize>) -> Result<Vec<RejectedMail>, AppError> {
-    Ok(state.journal()?.rejected_mails(limit.unwrap_or(50)).await?)
+    Ok(state.journal().await?.rejected_mails(limit.unwrap_or(50)).await?)
 }
 
 /// An incident's timeline: its e-mails, WhatsApp messages, calls and what people did.
 #[tauri::command]
 pub async fn incident_detail(state: State<'_, WindowProcess>, id: IncidentId) -> Result<IncidentDetail, AppError> {
-    let journal = state.journal()?;
+    let journal = state.journal().await?;
     let mut detail = journal.incident_detail(id).await?.ok_or_else(|| AppError::new("not_found", format!("no incident #{id}")))?;
     let lang = state.lang;
     for d in &mut detail.whatsapp {
@@ -176,13 +176,13 @@ pub async fn incident_detail(state: State<'_, WindowProcess>, id: IncidentId) ->
 /// incident stop within a second).
 #[tauri::command]
 pub async fn acknowledge_incident(state: State<'_, WindowProcess>, id: IncidentId) -> Result<ActionOutcome, AppError> {
-    Ok(state.journal()?.acknowledge(id, None, AckVia::Desktop).await?)
+    Ok(state.journal().await?.acknowledge(id, None, AckVia::Desktop).await?)
 }
 
 /// *Resolver*: for devices that never send a recovery e-mail.
 #[tauri::command]
 pub async fn resolve_incident(state: State<'_, WindowProcess>, id: IncidentId) -> Result<ActionOutcome, AppError> {
-    Ok(state.journal()?.resolve(id, None, ResolveVia::Desktop).await?)
+    Ok(state.journal().await?.resolve(id, None, ResolveVia::Desktop).await?)
 }
 
 /// The engine's state in words, as the tray process last said it.

@@ -43,15 +43,25 @@ impl WindowProcess {
         WindowProcess { config_path, data_dir, lang: Lang::current(), journal: Mutex::default(), link: Mutex::default(), status: Mutex::default() }
     }
 
-    /// The journal in the data directory, opened on first use (SQLite in WAL mode: the engine
-    /// in the tray process writes it meanwhile).
-    pub fn journal(&self) -> Result<AlertJournal, AppError> {
-        let mut slot = self.journal.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(j) = slot.as_ref() {
+    /// The journal the configuration names, opened on first use: the SQLite file in the data
+    /// directory (WAL mode: the engine in the tray process writes it meanwhile), or the team's
+    /// shared journal with `[journal]`, so the history shows what every workstation journaled.
+    pub async fn journal(&self) -> Result<AlertJournal, AppError> {
+        if let Some(j) = self.journal.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             return Ok(j.clone());
         }
-        let journal = AlertJournal::open_in_dir(&self.data_dir)?;
-        *slot = Some(journal.clone());
+        let shared = sentinela_engine::config::Config::load(&self.config_path).ok().filter(|c| c.journal.is_some());
+        let journal = match shared {
+            Some(config) => {
+                let password = sentinela_engine::runner::journal_password().await;
+                sentinela_engine::runner::open_journal(&config, &self.data_dir, password.as_ref()).await.map_err(|e| match e {
+                    sentinela_engine::runner::StartError::Journal(j) => AppError::from(j),
+                    other => AppError::new("journal", other),
+                })?
+            }
+            None => AlertJournal::open_in_dir(&self.data_dir)?,
+        };
+        *self.journal.lock().unwrap_or_else(|p| p.into_inner()) = Some(journal.clone());
         Ok(journal)
     }
 

@@ -86,6 +86,7 @@ impl CreateFence for LeaseFence {
 }
 
 /// Holds the lease whenever it can and runs the notify side while it does.
+#[derive(Clone)]
 pub struct NotifierLease {
     shared: Arc<SharedJournal>,
     workstation: String,
@@ -180,9 +181,22 @@ impl NotifierLease {
             return None;
         }
         let (class, obj) = lock_parts();
+        // Prepared once per session: a standby asks every 2 s for as long as the holder lives.
+        let statements = async { Ok::<_, tokio_postgres::Error>((client.prepare("SELECT pg_try_advisory_lock($1)").await?, client.prepare(WHO_NOTIFIES).await?)) };
+        let (try_lock, who) = match tokio::time::timeout(CHECK_TIMEOUT, statements).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                say(self, NotifierState::Unknown { reason: e.to_string() });
+                return None;
+            }
+            Err(_) => {
+                say(self, NotifierState::Unknown { reason: format!("{} did not answer within {} s", self.shared.target(), CHECK_TIMEOUT.as_secs()) });
+                return None;
+            }
+        };
         loop {
             let attempt = async {
-                let got: bool = client.query_one("SELECT pg_try_advisory_lock($1)", &[&LEASE_LOCK]).await?.get(0);
+                let got: bool = client.query_one(&try_lock, &[&LEASE_LOCK]).await?.get(0);
                 if got {
                     let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
                     client
@@ -194,7 +208,7 @@ impl NotifierLease {
                         .await?;
                     return Ok(None);
                 }
-                let row = client.query_one(WHO_NOTIFIES, &[&(class as u32), &(obj as u32)]).await?;
+                let row = client.query_one(&who, &[&(class as u32), &(obj as u32)]).await?;
                 Ok::<_, tokio_postgres::Error>(Some(row.get::<_, bool>(1).then(|| row.get::<_, Option<String>>(0)).flatten()))
             };
             match tokio::time::timeout(CHECK_TIMEOUT, attempt).await {

@@ -182,16 +182,15 @@ impl RunningEngine {
                         // A shared journal: the notify side runs only while this engine holds the lease.
                         let lease = NotifierLease::new(shared, j.workstation_name(), events.clone());
                         let (config, events, stop) = (config.clone(), events.clone(), listener.clone());
-                        tasks.spawn(lease.run(
-                            move |side_stop, fence| {
-                                let mut side = JoinSet::new();
-                                let client = ctx.client.as_ref().map(|c| c.fenced(fence));
-                                let ctx = NotifyContext { shutdown: side_stop.clone(), client, ..ctx.clone() };
-                                spawn_notify_side(&config, ctx, &Supervisor::new(events.clone(), side_stop), &mut side);
-                                side
-                            },
-                            stop,
-                        ));
+                        let start = move |side_stop: crate::shutdown::Shutdown, fence| {
+                            let mut side = JoinSet::new();
+                            let client = ctx.client.as_ref().map(|c| c.fenced(fence));
+                            let ctx = NotifyContext { shutdown: side_stop.clone(), client, ..ctx.clone() };
+                            spawn_notify_side(&config, ctx, &Supervisor::new(events.clone(), side_stop), &mut side);
+                            side
+                        };
+                        // Supervised like every manager: a lease task that died would leave nobody notifying.
+                        supervisor.spawn(&mut tasks, "notify lease", move || lease.clone().run(start.clone(), stop.clone()));
                     }
                     _ => spawn_notify_side(config, ctx, &supervisor, &mut tasks),
                 }

@@ -199,12 +199,24 @@ impl SharedJournal {
                 if !touch(&changes) {
                     return Ok(());
                 }
-                while notes.recv().await.is_some() {
-                    if !touch(&changes) {
-                        return Ok(());
+                loop {
+                    tokio::select! {
+                        note = notes.recv() => {
+                            if note.is_none() {
+                                return Err(SqlError::Unreachable(format!("{}: the connection closed", self.target)));
+                            }
+                            if !touch(&changes) {
+                                return Ok(());
+                            }
+                        }
+                        // A journal dropped while nothing is written: end with it, not with the process.
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => {
+                            if changes.strong_count() == 0 {
+                                return Ok(());
+                            }
+                        }
                     }
                 }
-                Err(SqlError::Unreachable(format!("{}: the connection closed", self.target)))
             };
             match session.await {
                 Ok(()) => return,
