@@ -9,6 +9,7 @@ pub mod headless;
 pub mod imap_proxy;
 pub mod mail;
 pub mod scenario;
+pub mod tcp_cut;
 pub mod twilio_fake;
 pub mod x11;
 

@@ -9,13 +9,15 @@ use sentinela_engine::config::{Config, JournalConfig};
 use sentinela_engine::events::{EngineEvent, EventBus, NotifierState};
 use sentinela_engine::incident::{EscalationState, IncidentState};
 use sentinela_engine::journal::test_postgres::{self, TestPostgres};
-use sentinela_engine::journal::AlertJournal;
+use sentinela_engine::journal::{AlertJournal, LocalOutbox};
+use sentinela_engine::notify::NotifyTiming;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_engine::secrets::Secret;
 use sentinela_tests::dovecot::{Dovecot, SENSOR};
 use sentinela_tests::headless::{self, text};
 use sentinela_tests::mail::plain;
 use sentinela_tests::scenario::{fast, Scenario};
+use sentinela_tests::tcp_cut::TcpCut;
 use sentinela_tests::twilio_fake::{CallScript, AUTH_TOKEN};
 use sentinela_tests::wait_for;
 use tempfile::TempDir;
@@ -34,10 +36,31 @@ fn on_shared(config: &Config, pg: &TestPostgres, workstation: &str) -> Config {
 }
 
 async fn start(config: &Config, data: &Path) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
+    start_timed(config, data, fast()).await
+}
+
+async fn start_timed(config: &Config, data: &Path, timing: NotifyTiming) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
     let bus = EventBus::default();
     let rx = bus.subscribe();
     let secrets = EngineSecrets { imap_password: Dovecot::password(), twilio_token: Some(Secret::new(AUTH_TOKEN)), journal_password: Some(TestPostgres::password()) };
-    (RunningEngine::start_with_timing(config, secrets, data, bus, fast()).await.unwrap(), rx)
+    (RunningEngine::start_with_timing(config, secrets, data, bus, timing).await.unwrap(), rx)
+}
+
+/// Waits for the workstation with data directory `data` to hold exactly `n` alerts in its outbox.
+async fn outbox_holds(data: &Path, n: usize) -> Vec<sentinela_engine::journal::outbox::HeldAlert> {
+    let outbox = LocalOutbox::open_in_dir(data).unwrap();
+    wait_for(&format!("{n} alert(s) held in {}", data.display()), WAIT, || async {
+        let held = outbox.held().await.ok()?;
+        (held.len() == n).then_some(held)
+    })
+    .await
+}
+
+/// What the memory notifier says first when the shared journal is out of reach.
+const FROM_MEMORY: &str = "não alcança o histórico compartilhado";
+
+fn told_from_memory(s: &Scenario, to: &str) -> usize {
+    s.fake.bodies_to(to).iter().filter(|b| b.contains(FROM_MEMORY)).count()
 }
 
 /// Waits for the lease to be with `name`, as `check` reads it from the database.
@@ -257,6 +280,136 @@ async fn a_holder_whose_lease_session_is_cut_as_an_alert_arrives_leaves_the_team
     }
     first.stop(Duration::from_secs(5)).await;
     second.stop(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_email_that_arrives_while_the_database_is_down_is_held_here_then_journaled_and_told_once() {
+    let mut pg = TestPostgres::start();
+    let s = Scenario::new(&[WA1, WA2], &[C1], 1).await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 200, talk_ms: 200 });
+    let data = TempDir::new().unwrap();
+    // A grace far longer than the outage: the team hears of the alert once, from the journal.
+    let timing = NotifyTiming { outbox_grace: Duration::from_secs(300), ..fast() };
+    let (engine, _events) = start_timed(&on_shared(&s.config, &pg, "NOC-01"), data.path(), timing).await;
+    notifier_is(&engine.journal, "NOC-01").await;
+
+    pg.kill();
+    let uid = s.server.append("INBOX", &plain(SENSOR, "ALERTA temperatura alta", "Sala 4: 42 °C")).await;
+    let held = outbox_holds(data.path(), 1).await;
+    assert_eq!((held[0].alert.origin.uid, held[0].alert.mail.subject.as_str(), held[0].alert.mail.body.trim()), (uid, "ALERTA temperatura alta", "Sala 4: 42 °C"));
+    // Two more scans (every 5 s while alerts are held) change nothing: one row, nobody told,
+    // and the e-mail left unread for whoever reaches the database.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(outbox_holds(data.path(), 1).await[0].held_at, held[0].held_at);
+    assert!(s.fake.requests().iter().all(|r| !r.path.contains("/Messages.json") && !r.path.contains("/Calls.json")), "nothing sent while the database is away");
+    assert_eq!(s.server.seen_state("INBOX").await.1, [uid], "the e-mail stays unread");
+
+    pg.spawn();
+    wait_for("the incident answered", WAIT, || async {
+        let i = engine.journal.incidents(5, None, false).await.ok()?.pop()?;
+        (i.escalation == EscalationState::Answered).then_some(())
+    })
+    .await;
+    outbox_holds(data.path(), 0).await;
+    wait_for("the e-mail marked seen", WAIT, || async { s.server.seen_state("INBOX").await.0.contains(&uid).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(engine.journal.alert_count().await.unwrap(), 1);
+    assert_eq!(s.fake.called_numbers(), [C1], "one call");
+    for to in [WA1, WA2] {
+        assert_eq!((alarms_to(&s, to), told_from_memory(&s, to)), (1, 0), "{to}: one alarm, from the journal");
+    }
+    engine.stop(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_workstation_cut_from_the_database_holds_what_it_sees_tells_nobody_and_catches_up_without_duplicates() {
+    let pg = TestPostgres::start();
+    let s = Scenario::new(&[WA1, WA2], &[C1], 1).await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 300, talk_ms: 300 });
+    let route = TcpCut::start(pg.port).await;
+    let (a, b) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let mut cut_config = on_shared(&s.config, &pg, "NOC-02");
+    cut_config.journal.as_mut().unwrap().url = TestPostgres::url_at(route.port);
+    let grace = Duration::from_secs(10);
+    let (cut_off, mut cut_events) = start_timed(&cut_config, b.path(), NotifyTiming { outbox_grace: grace, ..fast() }).await;
+    notifier_is(&pg.journal().await, "NOC-02").await;
+
+    // NOC-02 loses its route to the database (the lease with it); the e-mail comes; it holds it.
+    route.cut();
+    let uid = s.server.append("INBOX", &plain(SENSOR, "ALERTA água no piso", "Sensor de água 2")).await;
+    let held = outbox_holds(b.path(), 1).await;
+    assert_eq!(held[0].alert.origin.uid, uid);
+    let lost = wait_for("NOC-02 to say it cannot reach the database", WAIT, || {
+        let mut unknown = None;
+        while let Ok(e) = cut_events.try_recv() {
+            if let EngineEvent::Notifier(NotifierState::Unknown { reason }) = e {
+                unknown = Some(reason);
+            }
+        }
+        async move { unknown }
+    })
+    .await;
+    assert!(!lost.is_empty());
+
+    // NOC-01 reaches the database: it takes the lease, journals the e-mail and tells the team.
+    let (reaching, _e1) = start(&on_shared(&s.config, &pg, "NOC-01"), a.path()).await;
+    wait_for("the incident answered", WAIT, || async {
+        let i = reaching.journal.incidents(5, None, false).await.ok()?.pop()?;
+        (i.escalation == EscalationState::Answered).then_some(())
+    })
+    .await;
+    // Past NOC-02's grace, and a scan after it: the e-mail is read now, so NOC-02 tells nobody.
+    let past_grace = held[0].held_at + chrono::Duration::from_std(grace + Duration::from_secs(6)).unwrap();
+    tokio::time::sleep((past_grace - chrono::Utc::now()).to_std().unwrap_or_default()).await;
+    for to in [WA1, WA2] {
+        assert_eq!((alarms_to(&s, to), told_from_memory(&s, to)), (1, 0), "{to}: told once, by NOC-01");
+    }
+
+    // The route back: NOC-02 hands over what it held, and it is the same alert.
+    route.restore();
+    outbox_holds(b.path(), 0).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(reaching.journal.alert_count().await.unwrap(), 1, "the held e-mail became a sighting of the journaled alert");
+    assert_eq!(reaching.journal.incidents(5, None, false).await.unwrap().len(), 1);
+    assert_eq!(s.fake.called_numbers(), [C1]);
+    for to in [WA1, WA2] {
+        assert_eq!(alarms_to(&s, to), 1, "{to}: no second alarm after the catch-up");
+    }
+    assert_eq!(pg.journal().await.shared_status().await.unwrap().notifier.as_deref(), Some("NOC-01"), "NOC-01 keeps notifying");
+    cut_off.stop(Duration::from_secs(5)).await;
+    reaching.stop(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_away_past_the_grace_has_the_alert_told_from_memory_then_journaled_with_that_said() {
+    let mut pg = TestPostgres::start();
+    let s = Scenario::new(&[WA1], &[C1], 1).await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 200, talk_ms: 200 });
+    let data = TempDir::new().unwrap();
+    let timing = NotifyTiming { outbox_grace: Duration::from_secs(2), ..fast() };
+    let (engine, _events) = start_timed(&on_shared(&s.config, &pg, "NOC-01"), data.path(), timing).await;
+    notifier_is(&engine.journal, "NOC-01").await;
+
+    pg.kill();
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA fumaça", "Detector 7 na sala 2")).await;
+    wait_for("the alert told from memory", WAIT, || async { (told_from_memory(&s, WA1) == 1 && s.fake.called_numbers() == [C1]).then_some(()) }).await;
+    assert!(s.fake.bodies_to(WA1)[0].contains("Detector 7 na sala 2"));
+    assert!(outbox_holds(data.path(), 1).await[0].told_at.is_some());
+
+    pg.spawn();
+    outbox_holds(data.path(), 0).await;
+    let alert = wait_for("the alert journaled", WAIT, || async { engine.journal.alerts(5).await.ok()?.pop() }).await;
+    let log = engine.journal.events_of(alert.id).await.unwrap();
+    assert!(log.iter().any(|e| e.kind == "told_from_memory" && e.detail.contains("out of reach")), "{log:?}");
+    // Journaled, it is escalated as any alert: the one duplicate a whole outage can cause,
+    // said in the README (the team was told from memory, and is told again from the journal).
+    wait_for("the journaled incident answered", WAIT, || async {
+        let i = engine.journal.incidents(5, None, false).await.ok()?.pop()?;
+        (i.escalation == EscalationState::Answered).then_some(())
+    })
+    .await;
+    assert_eq!((told_from_memory(&s, WA1), alarms_to(&s, WA1)), (1, 2));
+    engine.stop(Duration::from_secs(5)).await;
 }
 
 /// The fence alone: a client whose fence says "not the notifier" sends no create at all, and

@@ -15,7 +15,7 @@ use crate::health::{HealthMonitor, NOT_WATCHING_ALARM_AFTER};
 use crate::imap::MailboxWatcher;
 use crate::incident::{AckVia, IncidentRules, ResolveVia};
 use crate::journal::postgres::SharedJournal;
-use crate::journal::{ActionOutcome, AlertId, AlertJournal, JournalError, PauseState};
+use crate::journal::{ActionOutcome, AlertId, AlertJournal, JournalError, LocalOutbox, OutboxDrain, PauseState};
 use crate::lease::NotifierLease;
 use crate::mail::AlertMail;
 use crate::notify::{spawn_memory_notifier, spawn_notify_side, unjournaled_channel, NotifyContext, NotifyTiming, TwilioHealth};
@@ -206,11 +206,31 @@ impl RunningEngine {
                 HealthMonitor::new(events.clone(), watch_alarm_after(), silence).watching_journal(watched.clone()).run(events.subscribe(), stop.clone())
             });
         }
+        // On a shared journal, what this workstation finds while the database is out of its
+        // reach waits in a local outbox, handed over as soon as the database answers.
+        let outbox = match journal.shared() {
+            Some(_) => {
+                let outbox = LocalOutbox::open_in_dir(data_dir)?;
+                let (journal, rules, events, stop) = (journal.clone(), rules.clone(), events.clone(), listener.clone());
+                let drain = outbox.clone();
+                supervisor.spawn(&mut tasks, "outbox drain", move || {
+                    OutboxDrain { outbox: drain.clone(), journal: journal.clone(), rules: rules.clone(), events: events.clone() }.run(stop.clone())
+                });
+                Some(outbox)
+            }
+            None => None,
+        };
         {
+            let grace = timing.outbox_grace;
             let (config, password, journal, events, stop, unjournaled) =
                 (Arc::new(config.clone()), secrets.imap_password, journal.clone(), events.clone(), listener.clone(), unjournaled.clone());
             supervisor.spawn(&mut tasks, "mailbox watcher", move || {
-                MailboxWatcher::new(&config, password.clone(), journal.clone(), events.clone(), rules.clone(), Some(unjournaled.clone())).run(stop.clone())
+                let watcher = MailboxWatcher::new(&config, password.clone(), journal.clone(), events.clone(), rules.clone(), Some(unjournaled.clone()));
+                match &outbox {
+                    Some(outbox) => watcher.with_outbox(outbox.clone(), grace),
+                    None => watcher,
+                }
+                .run(stop.clone())
             });
         }
         Ok(RunningEngine { events, journal, trigger, tasks, _lock: lock })

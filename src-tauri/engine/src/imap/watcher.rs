@@ -8,7 +8,13 @@
 //! re-finds it, and the journal recognises it as already recorded. Each fetched e-mail's sender
 //! is checked exactly ([`crate::mail::sender`]) before it may become an alert; how e-mails are
 //! fetched, and what happens to one that cannot be, is [`super::fetch`]'s.
+//!
+//! On a shared journal out of this workstation's reach, the watcher keeps watching: what it
+//! finds goes to the local outbox ([`crate::journal::outbox`]), stays unread, and is journaled
+//! when the database answers again; only if the database stays away past a grace does the team
+//! hear of it from memory.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -22,9 +28,10 @@ use super::fetch::{self, Batch, FetchFailures, GIVE_UP_AFTER};
 use super::search::{search_alert_uids, search_criteria, select_folder, sensor_criteria};
 use super::{Backoff, MailboxError};
 use crate::config::{Config, FilterConfig, MailboxConfig};
-use crate::events::{AlertNotice, EngineEvent, EventBus, MailboxState};
+use crate::events::{EngineEvent, EventBus, MailboxState};
 use crate::incident::IncidentRules;
-use crate::journal::{AlertJournal, MailboxUid, NewAlert, RecordOutcome};
+use crate::journal::outbox::{announce, LocalOutbox};
+use crate::journal::{AlertJournal, JournalError, MailboxUid, NewAlert};
 use crate::mail::{parse_alert_mail, SenderPolicy};
 use crate::notify::Unjournaled;
 use crate::secrets::Secret;
@@ -47,6 +54,9 @@ pub struct MailboxWatcher {
     senders: SenderPolicy,
     /// Where alerts go that the journal cannot take, to be told from memory.
     unjournaled: Option<Unjournaled>,
+    /// On a shared journal: where alerts wait while the database is out of reach, and how long
+    /// they wait there before the team is told from memory.
+    outbox: Option<(LocalOutbox, Duration)>,
     /// E-mails whose fetch failed, kept across reconnections.
     failures: FetchFailures,
     /// `[filter] silence_alarm_hours`, when set: each scan also reports when the sensor was last heard.
@@ -66,12 +76,25 @@ impl MailboxWatcher {
             journal,
             events,
             unjournaled,
+            outbox: None,
             senders: config.filter.sender_policy(),
             failures: FetchFailures::default(),
             silence_limit: crate::health::silence_limit(config.filter.silence_alarm_hours),
             filter: config.filter.clone(),
             store_refused: AtomicBool::new(false),
         }
+    }
+
+    /// Holds in `outbox` what a shared journal out of reach cannot take, instead of failing;
+    /// what is still unread there after `grace` is told from memory.
+    pub fn with_outbox(mut self, outbox: LocalOutbox, grace: Duration) -> Self {
+        self.outbox = Some((outbox, grace));
+        self
+    }
+
+    /// The outbox, when `e` says the shared journal is out of reach (not when it refuses).
+    fn holding(&self, e: &JournalError) -> Option<&LocalOutbox> {
+        self.outbox.as_ref().map(|(o, _)| o).filter(|_| e.is_unreachable())
     }
 
     /// Watches until `shutdown` fires, reconnecting after every failure.
@@ -137,10 +160,15 @@ impl MailboxWatcher {
         // start of a scheduled scan. Alerts carry it so delays can be told apart from Dovecot's.
         let mut noticed_at = Utc::now();
         loop {
-            self.scan(&mut session, uidvalidity, noticed_at).await?;
+            // While alerts are held, scans come every few seconds: to mark them seen once the
+            // database took them, and to notice when another workstation did.
+            let wait = match self.scan(&mut session, uidvalidity, noticed_at).await? {
+                Held::Some => rescan.min(JOURNAL_RETRY),
+                Held::None => rescan,
+            };
             let stop = if !idle {
                 let stop = tokio::select! {
-                    _ = tokio::time::sleep(rescan) => false,
+                    _ = tokio::time::sleep(wait) => false,
                     _ = shutdown.recv() => true,
                 };
                 noticed_at = Utc::now();
@@ -163,7 +191,7 @@ impl MailboxWatcher {
                             debug!(?why, "mailbox: IDLE woke up");
                             false
                         }
-                        _ = tokio::time::sleep(rescan) => false,
+                        _ = tokio::time::sleep(wait) => false,
                         _ = shutdown.recv() => true,
                     }
                 };
@@ -185,12 +213,21 @@ impl MailboxWatcher {
         session: &mut ImapSession,
         uidvalidity: u32,
         noticed_at: DateTime<Utc>,
-    ) -> Result<(), MailboxError> {
+    ) -> Result<Held, MailboxError> {
         let folder = &self.mailbox.folder;
         let uids = search_alert_uids(session, &self.criteria).await?;
-        let known = self.journal.sightings(folder, uidvalidity, uids.clone()).await?;
-        let rejected = self.journal.rejected_among(folder, uidvalidity, uids.clone()).await?;
-        let fresh: Vec<u32> = uids.iter().copied().filter(|u| !known.contains_key(u) && !rejected.contains(u)).collect();
+        let (known, rejected, held, out_of_reach) = match self.journal_view(uidvalidity, &uids).await {
+            Ok((known, rejected)) => (known, rejected, HashSet::new(), false),
+            Err(e) => match self.holding(&e) {
+                // Out of reach: everything unread is new, but for what the outbox has already.
+                Some(outbox) => {
+                    let held = outbox.held().await?.into_iter().map(|h| h.alert.origin).filter(|o| o.folder == *folder && o.uidvalidity == uidvalidity).map(|o| o.uid).collect();
+                    (HashMap::new(), Vec::new(), held, true)
+                }
+                None => return Err(e.into()),
+            },
+        };
+        let fresh: Vec<u32> = uids.iter().copied().filter(|u| !known.contains_key(u) && !rejected.contains(u) && !held.contains(u)).collect();
 
         if self.mailbox.mark_seen {
             // Journaled before a crash or a lost connection, but the \Seen never confirmed.
@@ -237,7 +274,11 @@ impl MailboxWatcher {
                     Ok(_) => new_alerts.push(NewAlert { origin, mail, received_at }),
                     Err(rejection) => {
                         warn!(uid, sender = %rejection.address(), subject = %mail.subject, "mailbox: e-mail NOT escalated: {rejection}");
-                        self.journal.record_rejected(origin, rejection.address(), mail.subject, rejection.to_string(), received_at).await?;
+                        match self.journal.record_rejected(origin, rejection.address(), mail.subject, rejection.to_string(), received_at).await {
+                            // Left unread, to be journaled as rejected once the database answers.
+                            Err(e) if self.holding(&e).is_some() => continue,
+                            other => other?,
+                        };
                         self.failures.done(uidvalidity, &[uid]);
                     }
                 }
@@ -248,6 +289,44 @@ impl MailboxWatcher {
         if let Some(limit) = self.silence_limit {
             let newest = self.sensor_heard(session, limit).await?;
             self.events.emit(EngineEvent::SensorHeard { newest });
+        }
+        let Some((outbox, grace)) = &self.outbox else { return Ok(Held::None) };
+        if out_of_reach {
+            self.tell_overdue(outbox, *grace, uidvalidity, &uids).await?;
+        }
+        Ok(if outbox.len().await? > 0 { Held::Some } else { Held::None })
+    }
+
+    /// What the journal knows of these e-mails: which are journaled (and whether their `\Seen`
+    /// was confirmed), and which were rejected.
+    async fn journal_view(&self, uidvalidity: u32, uids: &[u32]) -> Result<(HashMap<u32, bool>, Vec<u32>), JournalError> {
+        let folder = &self.mailbox.folder;
+        let known = self.journal.sightings(folder, uidvalidity, uids.to_vec()).await?;
+        let rejected = self.journal.rejected_among(folder, uidvalidity, uids.to_vec()).await?;
+        Ok((known, rejected))
+    }
+
+    /// Hands to the memory notifier the held alerts whose e-mails are still unread after the
+    /// grace: nobody has journaled them (that would have marked them seen), so nobody may have
+    /// told the team. Told once each.
+    async fn tell_overdue(&self, outbox: &LocalOutbox, grace: Duration, uidvalidity: u32, unread: &[u32]) -> Result<(), MailboxError> {
+        let Some(memory) = &self.unjournaled else { return Ok(()) };
+        let due = Utc::now() - chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
+        let overdue: Vec<NewAlert> = outbox
+            .held()
+            .await?
+            .into_iter()
+            .filter(|h| h.told_at.is_none() && h.held_at <= due)
+            .map(|h| h.alert)
+            .filter(|a| a.origin.folder == self.mailbox.folder && a.origin.uidvalidity == uidvalidity && unread.contains(&a.origin.uid))
+            .collect();
+        if overdue.is_empty() {
+            return Ok(());
+        }
+        warn!(alerts = overdue.len(), grace_secs = grace.as_secs(), "the shared journal is still out of reach and nobody has taken these e-mails: telling the team from memory");
+        let origins = overdue.iter().map(|a| a.origin.clone()).collect();
+        if memory.try_send(overdue).is_ok() {
+            outbox.mark_told(origins).await?;
         }
         Ok(())
     }
@@ -289,6 +368,15 @@ impl MailboxWatcher {
         let uids: Vec<u32> = alerts.iter().map(|a| a.origin.uid).collect();
         let outcomes = match self.journal.record(alerts.clone(), &self.rules).await {
             Ok(outcomes) => outcomes,
+            Err(e) if self.holding(&e).is_some() => {
+                // Unread still, and held here: journaled by whoever reaches the database first.
+                warn!(uids = ?uids, "mailbox: the shared journal is out of reach; these e-mails are held on this workstation until it answers: {e}");
+                if let Some(outbox) = self.holding(&e) {
+                    outbox.hold(alerts).await?;
+                }
+                self.failures.done(uidvalidity, &uids);
+                return Ok(());
+            }
             Err(e) => {
                 // Not lost: the e-mails stay unread and are journaled once the journal takes
                 // writes again; meanwhile the team is told from memory.
@@ -300,31 +388,12 @@ impl MailboxWatcher {
         };
         self.failures.done(uidvalidity, &uids);
         for (alert, outcome) in alerts.iter().zip(&outcomes) {
-            self.announce(alert, *outcome, noticed_at);
+            announce(&self.events, alert, *outcome, noticed_at);
         }
         if self.mailbox.mark_seen {
             self.mark_seen(session, uidvalidity, uids).await?;
         }
         Ok(())
-    }
-
-    fn announce(&self, alert: &NewAlert, outcome: RecordOutcome, noticed_at: DateTime<Utc>) {
-        match outcome {
-            RecordOutcome::Recorded(id) => {
-                info!(alert = id, uid = alert.origin.uid, from = %alert.mail.sender, subject = %alert.mail.subject, "alert journaled");
-                self.events.emit(EngineEvent::AlertRecorded(AlertNotice {
-                    id,
-                    subject: alert.mail.subject.clone(),
-                    sender: alert.mail.sender.clone(),
-                    received_at: alert.received_at,
-                    noticed_at,
-                    uid: alert.origin.uid,
-                }));
-            }
-            RecordOutcome::Duplicate(id) => {
-                info!(alert = id, uid = alert.origin.uid, "e-mail already journaled as this alert; not recorded again")
-            }
-        }
     }
 
     /// Sets `\Seen` on journaled e-mails. A server that does not set it (a read-only or shared
@@ -369,3 +438,8 @@ fn exists_arrived(session: &ImapSession) -> bool {
     arrived
 }
 
+/// Whether the outbox holds alerts after a scan.
+enum Held {
+    None,
+    Some,
+}

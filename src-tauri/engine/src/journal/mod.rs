@@ -17,6 +17,7 @@ mod test_macros;
 mod heartbeat;
 mod incidents;
 mod notifications;
+pub mod outbox;
 mod pause;
 mod rejected;
 mod replies;
@@ -35,6 +36,7 @@ pub use notifications::{CallAttempt, CallOutcome, CallState, CallUpdate, Deliver
 pub use pause::PauseState;
 pub use rejected::RejectedMail;
 pub use replies::{Reply, ReplyOutcome};
+pub use outbox::{LocalOutbox, OutboxDrain};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -144,6 +146,18 @@ pub enum JournalError {
     Unreachable { target: String, reason: String },
     #[error("journal task failed: {0}")]
     Task(String),
+}
+
+impl JournalError {
+    /// The shared journal is out of this workstation's reach (refused, timed out, connection
+    /// lost): what it cannot write now goes to the [`outbox`].
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            JournalError::Unreachable { .. } => true,
+            JournalError::Sql(e) => e.is_connection_lost(),
+            _ => false,
+        }
+    }
 }
 
 /// Handle to the journal; clones share one connection.

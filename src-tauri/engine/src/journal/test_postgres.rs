@@ -128,7 +128,12 @@ impl TestPostgres {
 
     /// `postgres://sentinela@127.0.0.1:PORT/postgres?sslmode=disable`: the URL a config holds.
     pub fn url(&self) -> String {
-        format!("postgres://sentinela@127.0.0.1:{}/postgres?sslmode=disable", self.port)
+        Self::url_at(self.port)
+    }
+
+    /// The URL a config holds to reach this server through a relay listening on `port`.
+    pub fn url_at(port: u16) -> String {
+        format!("postgres://sentinela@127.0.0.1:{port}/postgres?sslmode=disable")
     }
 
     /// The URL with the password in it, for the harness's own connections only (Sentinela

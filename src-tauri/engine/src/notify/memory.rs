@@ -36,6 +36,8 @@ pub fn unjournaled_channel() -> (Unjournaled, UnjournaledInbox) {
 }
 
 const WARNING: &str = "⚠️ O Sentinela não consegue gravar o histórico (disco cheio ou com defeito): este alerta sai direto da memória. Confira a máquina do Sentinela.";
+/// On a shared journal the usual cause is the database out of reach, not this machine's disk.
+const WARNING_SHARED: &str = "⚠️ O Sentinela não alcança o histórico compartilhado (banco de dados fora do ar ou sem rede): este alerta sai direto da memória desta estação. Confira o banco de dados e a rede.";
 
 pub struct MemoryNotifier {
     ctx: NotifyContext,
@@ -81,7 +83,8 @@ impl MemoryNotifier {
             return Ok(());
         };
         if let Some(w) = &self.whatsapp {
-            let body = compose::whatsapp_text(MessagePurpose::Alarm, &alert.mail.subject, &format!("{WARNING}\n\n{}", alert.mail.body), false);
+            let warning = if self.ctx.journal.shared_target().is_some() { WARNING_SHARED } else { WARNING };
+            let body = compose::whatsapp_text(MessagePurpose::Alarm, &alert.mail.subject, &format!("{warning}\n\n{}", alert.mail.body), false);
             for to in &w.to {
                 let m = NewMessage { from: w.from.clone(), to: to.clone(), body: body.clone(), template: None };
                 match client.create_message(&m, None).await {

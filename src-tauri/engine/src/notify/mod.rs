@@ -69,6 +69,9 @@ pub struct NotifyTiming {
     pub replies: ReplyPolling,
     /// How long a call whose state Twilio will not give is followed before the queue moves on.
     pub unreadable_call_budget: Duration,
+    /// On a shared journal out of reach: how long an alert held in the outbox waits before the
+    /// team is told from memory (see [`crate::journal::outbox::memory_grace`]).
+    pub outbox_grace: Duration,
 }
 
 impl Default for NotifyTiming {
@@ -80,6 +83,7 @@ impl Default for NotifyTiming {
             retry_wait: Duration::from_secs(30),
             replies: ReplyPolling::default(),
             unreadable_call_budget: Duration::from_secs(5 * 60),
+            outbox_grace: crate::journal::outbox::memory_grace(),
         }
     }
 }

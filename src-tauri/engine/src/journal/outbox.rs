@@ -1,0 +1,347 @@
+//! The local outbox: where a workstation on a shared journal keeps the alerts it found while the
+//! database was out of its reach, until the database takes them.
+//!
+//! A small SQLite file in the data directory (`outbox.db`, WAL, `synchronous = FULL`), one row
+//! per e-mail keyed by its mailbox identity, so holding the same e-mail at every scan keeps one
+//! row. The e-mails themselves stay unread in the mailbox meanwhile: a workstation that does
+//! reach the database journals them (and its `\Seen` takes them out of everybody's search), and
+//! this one's [`OutboxDrain`] records what it holds as soon as the database answers again. The
+//! journal's unique sightings make that catch-up free of duplicates: an e-mail another
+//! workstation journaled meanwhile becomes a sighting of the same alert, never a second one.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+use tracing::{info, warn};
+
+use super::{parse_ts, ts, AlertJournal, JournalError, MailboxUid, NewAlert, RecordOutcome};
+use crate::events::{AlertNotice, EngineEvent, EventBus};
+use crate::incident::IncidentRules;
+use crate::mail::AlertMail;
+use crate::shutdown::Shutdown;
+
+/// Name of the outbox file inside the data directory.
+pub const OUTBOX_FILE: &str = "outbox.db";
+
+/// How often the drain offers what it holds to the shared journal.
+const DRAIN_EVERY: Duration = Duration::from_secs(2);
+
+/// How long a held alert waits for the database (or another workstation) before the team is told
+/// from memory: `SENTINELA_OUTBOX_GRACE_SECS`, else 30 s — long enough for a database restart or a
+/// network blip to pass without a second, unjournaled round of messages and calls.
+pub fn memory_grace() -> Duration {
+    let secs = std::env::var("SENTINELA_OUTBOX_GRACE_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+    Duration::from_secs(secs)
+}
+
+/// An alert held in the outbox.
+#[derive(Debug, Clone)]
+pub struct HeldAlert {
+    pub alert: NewAlert,
+    pub held_at: DateTime<Utc>,
+    /// When the memory notifier was handed it (the database stayed out of reach past the grace).
+    pub told_at: Option<DateTime<Utc>>,
+}
+
+/// Handle to the outbox file; clones share one connection.
+#[derive(Clone)]
+pub struct LocalOutbox {
+    conn: Arc<Mutex<rusqlite::Connection>>,
+}
+
+impl std::fmt::Debug for LocalOutbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LocalOutbox")
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS held_alerts (
+    folder      TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    uid         INTEGER NOT NULL,
+    subject     TEXT NOT NULL,
+    sender      TEXT NOT NULL,
+    sent_at     TEXT,
+    message_id  TEXT,
+    body        TEXT NOT NULL,
+    truncated   INTEGER NOT NULL,
+    received_at TEXT NOT NULL,
+    held_at     TEXT NOT NULL,
+    told_at     TEXT,
+    PRIMARY KEY (folder, uidvalidity, uid)
+);";
+
+impl LocalOutbox {
+    /// Opens (creating if needed) `outbox.db` in `data_dir`, readable by this user only.
+    pub fn open_in_dir(data_dir: &Path) -> Result<Self, JournalError> {
+        let create_err = |source| JournalError::CreateDir { path: data_dir.display().to_string(), source };
+        crate::files::private_dir(data_dir).map_err(create_err)?;
+        let path = data_dir.join(OUTBOX_FILE);
+        crate::files::create_private_file(&path).map_err(create_err)?;
+        for tail in ["-wal", "-shm"] {
+            crate::files::private_file(&data_dir.join(format!("{OUTBOX_FILE}{tail}"))).map_err(create_err)?;
+        }
+        let open_err = |source: rusqlite::Error| JournalError::Open { path: path.display().to_string(), source: source.into() };
+        let conn = rusqlite::Connection::open(&path).map_err(open_err)?;
+        conn.busy_timeout(super::BUSY_TIMEOUT).map_err(open_err)?;
+        super::use_wal(&conn).map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
+        conn.execute_batch(SCHEMA).map_err(open_err)?;
+        Ok(LocalOutbox { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    async fn call<R, F>(&self, f: F) -> Result<R, JournalError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<R> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || f(&mut conn.lock().unwrap_or_else(|p| p.into_inner())))
+            .await
+            .map_err(|e| JournalError::Task(e.to_string()))?
+            .map_err(|e| JournalError::Sql(e.into()))
+    }
+
+    /// Keeps `alerts` until the shared journal takes them. An e-mail held already keeps its row
+    /// (and the time it was first held).
+    pub async fn hold(&self, alerts: Vec<NewAlert>) -> Result<(), JournalError> {
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let now = ts(Utc::now());
+            for a in &alerts {
+                let (o, m) = (&a.origin, &a.mail);
+                tx.execute(
+                    "INSERT INTO held_alerts (folder, uidvalidity, uid, subject, sender, sent_at, message_id, body, truncated, received_at, held_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING",
+                    params![o.folder, o.uidvalidity, o.uid, m.subject, m.sender, m.sent_at.map(ts), m.message_id, m.body, m.truncated, ts(a.received_at), now],
+                )?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    /// Everything held, oldest first.
+    pub async fn held(&self) -> Result<Vec<HeldAlert>, JournalError> {
+        self.call(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT folder, uidvalidity, uid, subject, sender, sent_at, message_id, body, truncated, received_at, held_at, told_at
+                 FROM held_alerts ORDER BY held_at, uid",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                let origin = MailboxUid { folder: r.get(0)?, uidvalidity: r.get(1)?, uid: r.get(2)? };
+                let mail = AlertMail {
+                    subject: r.get(3)?,
+                    sender: r.get(4)?,
+                    sent_at: r.get::<_, Option<String>>(5)?.map(parse_ts),
+                    message_id: r.get(6)?,
+                    body: r.get(7)?,
+                    truncated: r.get(8)?,
+                };
+                Ok(HeldAlert {
+                    alert: NewAlert { origin, mail, received_at: parse_ts(r.get(9)?) },
+                    held_at: parse_ts(r.get(10)?),
+                    told_at: r.get::<_, Option<String>>(11)?.map(parse_ts),
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Whether this e-mail is held.
+    pub async fn holds(&self, origin: &MailboxUid) -> Result<bool, JournalError> {
+        let o = origin.clone();
+        self.call(move |conn| {
+            conn.query_row("SELECT 1 FROM held_alerts WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3", params![o.folder, o.uidvalidity, o.uid], |_| Ok(()))
+                .optional()
+                .map(|r| r.is_some())
+        })
+        .await
+    }
+
+    /// Notes that these held alerts went to the memory notifier.
+    pub async fn mark_told(&self, origins: Vec<MailboxUid>) -> Result<(), JournalError> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let now = ts(Utc::now());
+            for o in &origins {
+                tx.execute("UPDATE held_alerts SET told_at = ?4 WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3", params![o.folder, o.uidvalidity, o.uid, now])?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    /// Forgets these alerts: the shared journal has them.
+    pub async fn release(&self, origins: Vec<MailboxUid>) -> Result<(), JournalError> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            for o in &origins {
+                tx.execute("DELETE FROM held_alerts WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3", params![o.folder, o.uidvalidity, o.uid])?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    pub async fn len(&self) -> Result<usize, JournalError> {
+        self.call(|conn| conn.query_row("SELECT COUNT(*) FROM held_alerts", [], |r| r.get::<_, i64>(0))).await.map(|n| n as usize)
+    }
+}
+
+/// Hands what the outbox holds to the shared journal whenever it answers.
+pub struct OutboxDrain {
+    pub outbox: LocalOutbox,
+    pub journal: AlertJournal,
+    pub rules: IncidentRules,
+    pub events: EventBus,
+}
+
+impl OutboxDrain {
+    /// Drains every [`DRAIN_EVERY`] until `shutdown`.
+    pub async fn run(self, mut shutdown: Shutdown) {
+        loop {
+            if let Err(e) = self.drain_once().await {
+                // Out of reach still: the watcher's alarm says so; this only waits.
+                if !e.is_unreachable() {
+                    warn!("outbox: cannot hand the held alerts to the shared journal: {e}");
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(DRAIN_EVERY) => {}
+                _ = shutdown.recv() => return,
+            }
+        }
+    }
+
+    /// Records everything held in the journal (one transaction), then forgets it. Returns how
+    /// many alerts were new to the journal.
+    pub async fn drain_once(&self) -> Result<usize, JournalError> {
+        let held = self.outbox.held().await?;
+        if held.is_empty() {
+            return Ok(0);
+        }
+        let alerts: Vec<NewAlert> = held.iter().map(|h| h.alert.clone()).collect();
+        let outcomes = self.journal.record(alerts, &self.rules).await?;
+        // Forgotten only once committed there: a crash in between records them again, as
+        // sightings of the same alerts.
+        self.outbox.release(held.iter().map(|h| h.alert.origin.clone()).collect()).await?;
+        let mut new = 0;
+        for (h, outcome) in held.iter().zip(&outcomes) {
+            if let Some(told_at) = h.told_at {
+                let detail = format!("the shared journal was out of reach: this workstation told the team from memory at {}", ts(told_at));
+                if let Err(e) = self.journal.log_event(Some(outcome.alert_id()), "told_from_memory", &detail).await {
+                    warn!("journal: cannot log that the alert was told from memory: {e}");
+                }
+            }
+            new += usize::from(matches!(outcome, RecordOutcome::Recorded(_)));
+            announce(&self.events, &h.alert, *outcome, h.held_at);
+        }
+        info!(held = held.len(), new, "outbox: the shared journal took the alerts held while it was out of reach");
+        Ok(new)
+    }
+}
+
+/// Says that an alert was journaled (or that the e-mail was one already), for the windows, the
+/// desktop notifications and the log.
+pub(crate) fn announce(events: &EventBus, alert: &NewAlert, outcome: RecordOutcome, noticed_at: DateTime<Utc>) {
+    match outcome {
+        RecordOutcome::Recorded(id) => {
+            info!(alert = id, uid = alert.origin.uid, from = %alert.mail.sender, subject = %alert.mail.subject, "alert journaled");
+            events.emit(EngineEvent::AlertRecorded(AlertNotice {
+                id,
+                subject: alert.mail.subject.clone(),
+                sender: alert.mail.sender.clone(),
+                received_at: alert.received_at,
+                noticed_at,
+                uid: alert.origin.uid,
+            }));
+        }
+        RecordOutcome::Duplicate(id) => {
+            info!(alert = id, uid = alert.origin.uid, "e-mail already journaled as this alert; not recorded again")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(uid: u32, subject: &str) -> NewAlert {
+        NewAlert {
+            origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 7, uid },
+            mail: AlertMail {
+                subject: subject.into(),
+                sender: "sensor@cpd.example".into(),
+                sent_at: Some(Utc::now()),
+                message_id: Some(format!("m{uid}@sensor")),
+                body: "Temperatura 41 °C — <sala> & \"rack\"".into(),
+                truncated: uid % 2 == 0,
+            },
+            received_at: Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_e_mail_held_at_every_scan_is_one_row_kept_as_given_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = LocalOutbox::open_in_dir(dir.path()).unwrap();
+        outbox.hold(vec![alert(1, "ALARME"), alert(2, "ALARME 2")]).await.unwrap();
+        let first = outbox.held().await.unwrap();
+        outbox.hold(vec![alert(1, "ALARME")]).await.unwrap();
+        assert_eq!(outbox.len().await.unwrap(), 2);
+        let again = outbox.held().await.unwrap();
+        assert_eq!(again[0].held_at, first[0].held_at, "held again keeps the first time");
+        let a = &again[1].alert;
+        assert_eq!((a.origin.uid, a.mail.subject.as_str(), a.mail.body.as_str(), a.mail.truncated), (2, "ALARME 2", "Temperatura 41 °C — <sala> & \"rack\"", true));
+        assert_eq!(a.mail.message_id.as_deref(), Some("m2@sensor"));
+        assert!(outbox.holds(&a.origin).await.unwrap());
+
+        outbox.mark_told(vec![a.origin.clone()]).await.unwrap();
+        outbox.release(vec![first[0].alert.origin.clone()]).await.unwrap();
+        let left = outbox.held().await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert!(left[0].told_at.is_some());
+        assert!(!outbox.holds(&first[0].alert.origin).await.unwrap());
+
+        // Durable: a new handle on the same file sees the same rows.
+        drop(outbox);
+        assert_eq!(LocalOutbox::open_in_dir(dir.path()).unwrap().len().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_drain_journals_what_is_held_once_and_an_e_mail_journaled_meanwhile_is_a_sighting() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = LocalOutbox::open_in_dir(dir.path()).unwrap();
+        let journal = AlertJournal::open_in_memory().unwrap();
+        let rules = IncidentRules::default();
+        // Another workstation journaled e-mail 1 while this one could not reach the database.
+        let elsewhere = journal.record(vec![alert(1, "ALARME")], &rules).await.unwrap();
+        outbox.hold(vec![alert(1, "ALARME"), alert(3, "FUMAÇA")]).await.unwrap();
+        outbox.mark_told(vec![alert(3, "").origin]).await.unwrap();
+        let events = EventBus::default();
+        let mut rx = events.subscribe();
+        let drain = OutboxDrain { outbox: outbox.clone(), journal: journal.clone(), rules: rules.clone(), events };
+
+        assert_eq!(drain.drain_once().await.unwrap(), 1, "only e-mail 3 is new");
+        assert_eq!(outbox.len().await.unwrap(), 0);
+        assert_eq!(drain.drain_once().await.unwrap(), 0);
+        let all = journal.alerts(10).await.unwrap();
+        assert_eq!(all.len(), 2, "{all:?}");
+        assert!(all.iter().any(|a| a.id == elsewhere[0].alert_id() && a.origin.uid == 1));
+        let three = all.iter().find(|a| a.origin.uid == 3).unwrap();
+        assert!(journal.events_of(three.id).await.unwrap().iter().any(|e| e.kind == "told_from_memory"));
+        match rx.try_recv() {
+            Ok(EngineEvent::AlertRecorded(n)) => assert_eq!((n.id, n.uid), (three.id, 3)),
+            other => panic!("expected the new alert announced, got {other:?}"),
+        }
+    }
+}
