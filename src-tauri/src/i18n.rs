@@ -162,10 +162,10 @@ impl Lang {
                 d,
             ),
             (Lang::En, Problem::SharedJournal(d)) => {
-                return format!("the shared journal is out of reach: this workstation watches and tells from memory what it cannot journal, but another must notify; check the network to the database. {d}")
+                return format!("the shared journal is out of reach: this workstation keeps watching, holds what it finds and journals it when the database answers; what nobody else has taken within the grace it tells from memory, but another workstation must notify; check the network to the database. {d}")
             }
             (Lang::Pt, Problem::SharedJournal(d)) => (
-                "O histórico compartilhado não responde: esta estação segue vigiando e avisa da memória o que não consegue gravar, mas não assume as notificações. Confira a rede até o banco de dados.",
+                "O histórico compartilhado não responde: esta estação segue vigiando, guarda o que encontra e grava quando o banco voltar; o que nenhuma outra estação tiver tomado dentro do prazo ela avisa da memória, mas não assume as notificações. Confira a rede até o banco de dados.",
                 d,
             ),
             (Lang::En, Problem::SensorSilent(since)) => {

@@ -412,6 +412,49 @@ async fn a_database_away_past_the_grace_has_the_alert_told_from_memory_then_jour
     engine.stop(Duration::from_secs(5)).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn check_verifies_the_shared_journal_its_schema_and_who_notifies() {
+    let mut pg = TestPostgres::start();
+    let s = Scenario::new(&[WA1], &[C1], 1).await;
+    s.fake.own_number(&s.config.calls.as_ref().unwrap().from);
+    let dir = TempDir::new().unwrap();
+    let config = write(&on_shared(&s.config, &pg, "NOC-02"), dir.path(), "noc2.toml");
+    let check = || {
+        let out = headless::command()
+            .env("SENTINELA_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+            .env("SENTINELA_JOURNAL_PASSWORD", test_postgres::PASSWORD)
+            .args(["check", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out))
+    };
+
+    let (code, out) = check();
+    assert_eq!(code, Some(0), "{out}");
+    let target = format!("Journal: shared, 127.0.0.1:{}/postgres (schema version 1,", pg.port);
+    assert!(out.contains(&target) && out.contains("This workstation is \"NOC-02\""), "{out}");
+    assert!(out.contains("Notifying now: nobody"), "{out}");
+
+    let (engine, _events) = start(&on_shared(&s.config, &pg, "NOC-01"), dir.path()).await;
+    notifier_is(&engine.journal, "NOC-01").await;
+    let (code, out) = check();
+    assert!(code == Some(0) && out.contains("Notifying now: NOC-01"), "{out}");
+    engine.stop(Duration::from_secs(5)).await;
+
+    // A newer Sentinela migrated the database: this one says so rather than run on it.
+    pg.query("INSERT INTO schema_version (version) VALUES (99)");
+    let (code, out) = check();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("schema is version 99, newer than this Sentinela's 1") && out.contains("update this one"), "{out}");
+
+    pg.kill();
+    let (code, out) = check();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains(&format!("cannot reach the shared journal (127.0.0.1:{}/postgres)", pg.port)), "{out}");
+    assert!(!out.contains(test_postgres::PASSWORD), "no password in messages: {out}");
+}
+
 /// The fence alone: a client whose fence says "not the notifier" sends no create at all, and
 /// says why; one whose fence agrees sends.
 #[tokio::test]

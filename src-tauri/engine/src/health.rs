@@ -47,7 +47,8 @@ pub enum WatchAlarm {
     /// The journal was corrupt at start: it was moved to `moved_to` and a new one started.
     JournalReplaced { moved_to: String },
     /// The shared journal's database has been out of reach since `since`: this workstation
-    /// watches, and tells from memory what it cannot journal; it cannot notify as the lease holder.
+    /// watches, holds what it finds in its outbox and journals it when the database answers (telling
+    /// from memory what nobody took within the grace); it cannot notify as the lease holder.
     SharedJournalUnreachable { since: DateTime<Utc>, reason: String },
     /// The shared journal answers again.
     SharedJournalReachable,
@@ -311,7 +312,7 @@ impl HealthMonitor {
                     WatchAlarm::JournalRecovered => info!("the journal takes writes again"),
                     WatchAlarm::JournalReplaced { moved_to } => error!("the journal was corrupt: kept as {moved_to}, a new one was started"),
                     WatchAlarm::SharedJournalUnreachable { since, reason } => {
-                        error!(since = %since, "THE SHARED JOURNAL IS OUT OF REACH since {since}: this workstation watches the mailbox and tells from memory what it cannot journal, but cannot take over notifying. Last error: {reason}")
+                        error!(since = %since, "THE SHARED JOURNAL IS OUT OF REACH since {since}: this workstation watches the mailbox, holds what it finds in its outbox until the database answers (telling from memory what nobody took within the grace), but cannot take over notifying. Last error: {reason}")
                     }
                     WatchAlarm::SharedJournalReachable => info!("the shared journal answers again"),
                 }

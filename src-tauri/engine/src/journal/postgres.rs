@@ -431,6 +431,10 @@ pub fn migrate(conn: &mut Conn) -> SqlResult<()> {
         tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
         let version: Option<i64> = tx.query_row("SELECT MAX(version) FROM schema_version", params![], |r| r.get(0))?;
         let version = version.unwrap_or(0);
+        if version > SCHEMA_VERSION {
+            // Its queries may not match tables a newer version changed: refuse, do not guess.
+            return Err(SqlError::NewerSchema { found: version, known: SCHEMA_VERSION });
+        }
         let Some(sql) = MIGRATIONS.get(version as usize) else { return Ok(()) };
         tx.execute_batch(sql)?;
         tx.execute("INSERT INTO schema_version (version) VALUES (?1)", params![version + 1])?;

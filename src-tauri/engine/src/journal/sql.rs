@@ -34,6 +34,9 @@ pub enum SqlError {
     /// The database did not answer in time.
     #[error("{0}")]
     Unreachable(String),
+    /// The database was migrated by a newer Sentinela than this one.
+    #[error("the shared journal's schema is version {found}, newer than this Sentinela's {known}: a newer Sentinela runs on another workstation; update this one to the same version")]
+    NewerSchema { found: i64, known: i64 },
     /// An operation only one engine has (the fault-injection hooks are SQLite's).
     #[error("{0} is not available on this journal's database")]
     Unsupported(&'static str),
