@@ -1,0 +1,115 @@
+//! Two workstations on one shared journal, as a NOC lives it: two real desktop apps (each its own
+//! Xvfb, D-Bus session, keyring and data directory, as two machines would be), one real
+//! PostgreSQL, one Dovecot mailbox and the Twilio fake. An alert e-mail is the same incident in
+//! both history windows, each status line says who notifies, and the acknowledgement made in one
+//! window shows in the other, live, while the call it stopped is cancelled.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sentinela_engine::config::JournalConfig;
+use sentinela_engine::journal::test_postgres::{self, TestPostgres};
+use sentinela_tests::desktop::{Desktop, WebDriver};
+use sentinela_tests::dovecot::{PASSWORD, SENSOR};
+use sentinela_tests::mail::plain;
+use sentinela_tests::scenario::Scenario;
+use sentinela_tests::twilio_fake::{CallScript, AUTH_TOKEN};
+use sentinela_tests::{wait_for, workspace_binary};
+
+const WA: &str = "+5511999990001";
+const CALLEE: &str = "+5511988880001";
+const WAIT: Duration = Duration::from_secs(40);
+
+struct Workstation {
+    desktop: Desktop,
+    paths: Vec<String>,
+    tray: std::process::Child,
+}
+
+impl Drop for Workstation {
+    fn drop(&mut self) {
+        let _ = self.tray.kill();
+        let _ = self.tray.wait();
+    }
+}
+
+fn workstation(s: &Scenario, pg: &TestPostgres, name: &str) -> Workstation {
+    let desktop = Desktop::start();
+    let mut config = s.config.clone();
+    config.journal = Some(JournalConfig { url: pg.url(), workstation: name.into() });
+    let file = desktop.path("sentinela.toml");
+    config.save(&file).unwrap();
+    let paths = vec!["--config".into(), file.display().to_string(), "--data-dir".into(), desktop.path("data").display().to_string()];
+    let tray = desktop
+        .command(workspace_binary("sentinela"))
+        .args(&paths)
+        .env("SENTINELA_IMAP_PASSWORD", PASSWORD)
+        .env("SENTINELA_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        .spawn()
+        .unwrap();
+    Workstation { desktop, paths, tray }
+}
+
+impl Workstation {
+    async fn history(&self) -> WebDriver {
+        let args = [self.paths.clone(), vec!["--window".into(), "history".into()]].concat();
+        let wd = WebDriver::launch(self.desktop.driver_port, &workspace_binary("sentinela"), &args).await;
+        wd.wait_for("the history list", WAIT, "return !!document.querySelector('#rows')", |v| v == &json!(true)).await;
+        wd
+    }
+}
+
+async fn status(wd: &WebDriver) -> String {
+    wd.execute("return document.querySelector('#engine-status').textContent", json!([])).await.as_str().unwrap_or_default().to_owned()
+}
+
+/// The newest incident's row as `id|class|text`, once `ok` accepts it.
+async fn first_row(wd: &WebDriver, what: &str, ok: impl Fn(&str) -> bool) -> String {
+    let script = "const tr = document.querySelector('#rows tr[data-id]'); return tr ? `${tr.dataset.id}|${tr.className}|${tr.textContent}` : ''";
+    let v = wd.wait_for(what, WAIT, script, |v: &Value| v.as_str().is_some_and(&ok)).await;
+    v.as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_app_instances_show_the_same_incident_and_the_ack_made_in_the_other() {
+    // The windows read the shared journal themselves: its password reaches them (and the
+    // trays) from the environment, as a service's would.
+    std::env::set_var("SENTINELA_JOURNAL_PASSWORD", test_postgres::PASSWORD);
+    let pg = TestPostgres::start();
+    let s = Scenario::new(&[WA], &[CALLEE], 1).await;
+    // The call rings long: the incident stays open and untaken until the ack.
+    s.fake.script_call(CALLEE, CallScript::Human { answer_ms: 60_000, talk_ms: 300 });
+    let noc1 = workstation(&s, &pg, "NOC-01");
+    let noc2 = workstation(&s, &pg, "NOC-02");
+    let (one, two) = (noc1.history().await, noc2.history().await);
+
+    // Each status line says who notifies: one of them, and the other names it.
+    let (line1, line2) = wait_for("both status lines to say who notifies", WAIT, || async {
+        let (a, b) = (status(&one).await, status(&two).await);
+        let settled = a.contains("esta estação notifica") && b.contains("notificando: NOC-01") || b.contains("esta estação notifica") && a.contains("notificando: NOC-02");
+        settled.then_some((a, b))
+    })
+    .await;
+    assert!(line1.starts_with("Vigiando") && line2.starts_with("Vigiando"), "{line1} | {line2}");
+
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA Temperatura Sala 9", "Sala 9: 40 °C")).await;
+    let open = |t: &str| t.contains("ALERTA Temperatura Sala 9") && t.contains("state-open");
+    let row1 = first_row(&one, "the incident on NOC-01", open).await;
+    let row2 = first_row(&two, "the incident on NOC-02", open).await;
+    let id = |row: &str| row.split('|').next().map(str::to_owned);
+    assert_eq!(id(&row1), id(&row2), "the same incident on both: {row1} | {row2}");
+    assert_eq!(one.execute("return document.querySelectorAll('#rows tr').length", json!([])).await, json!(1), "one incident");
+    wait_for("the call ringing", WAIT, || async { (s.fake.called_numbers() == [CALLEE]).then_some(()) }).await;
+
+    // Acknowledged in NOC-02's window, whoever notifies: NOC-01's window shows it, the call stops.
+    two.execute("document.querySelector('#rows tr').click()", json!([])).await;
+    two.wait_for("its detail", WAIT, "return document.querySelector('#detail-title')?.textContent ?? ''", |v| v.as_str().is_some_and(|t| t.contains("Sala 9"))).await;
+    two.execute("document.querySelector('#acknowledge').click()", json!([])).await;
+    first_row(&one, "the ack made on NOC-02, in NOC-01's window", |t| t.contains("ALERTA Temperatura Sala 9") && t.contains("state-acknowledged")).await;
+    wait_for("the ringing call cancelled", WAIT, || async { s.fake.canceled(CALLEE).then_some(()) }).await;
+    assert_eq!(s.fake.called_numbers(), [CALLEE], "one call, stopped by the ack");
+    assert_eq!(s.fake.bodies_to(WA).iter().filter(|b| b.starts_with("🚨")).count(), 1, "one alarm for two workstations");
+
+    one.close().await;
+    two.close().await;
+}
