@@ -455,6 +455,27 @@ async fn check_verifies_the_shared_journal_its_schema_and_who_notifies() {
     assert!(!out.contains(test_postgres::PASSWORD), "no password in messages: {out}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_to_the_database_checks_the_certificate_and_the_host_name() {
+    use sentinela_engine::journal::postgres::SharedJournal;
+    let pg = TestPostgres::start();
+    let url = |host: &str, extra: &str| format!("postgres://sentinela@{host}:{}/postgres?sslmode=verify-full{extra}", pg.port);
+    let open = |url: String| async move { AlertJournal::open_shared(SharedJournal::new(&url, Some(&TestPostgres::password()), "NOC-TLS").unwrap()).await };
+    let trusted = format!("&sslrootcert={}", pg.cert_path().display());
+
+    let journal = open(url("localhost", &trusted)).await.unwrap();
+    assert_eq!(journal.alert_count().await.unwrap(), 0);
+    let ssl = pg.query("SELECT s.ssl::text FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid WHERE a.application_name = 'sentinela NOC-TLS'");
+    assert!(!ssl.is_empty() && ssl.iter().all(|t| t == "true"), "every connection encrypted: {ssl:?}");
+
+    // The right CA but another name (the certificate is for "localhost"), then no CA for it.
+    for (what, u) in [("a host name the certificate does not name", url("127.0.0.1", &trusted)), ("an unknown CA", url("localhost", ""))] {
+        let e = open(u).await.map(drop).unwrap_err().to_string();
+        assert!(e.contains("cannot reach the shared journal") && e.contains("certificate"), "{what}: {e}");
+        assert!(!e.contains(test_postgres::PASSWORD), "{e}");
+    }
+}
+
 /// The fence alone: a client whose fence says "not the notifier" sends no create at all, and
 /// says why; one whose fence agrees sends.
 #[tokio::test]

@@ -64,6 +64,25 @@ impl TestPostgres {
         initdb.arg("-D").arg(pg.data()).args(["-A", "scram-sha-256", "-U", "sentinela", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]).arg(format!("--pwfile={}", pwfile.display()));
         let out = initdb.output().unwrap_or_else(|e| panic!("initdb not found in {} ({e}): scripts/setup --test installs Debian's postgresql", pg.bin.display()));
         assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        // TLS offered as a real server would (the tests' engines mostly use sslmode=disable): a
+        // self-signed certificate for the name "localhost" only, so 127.0.0.1 fails verify-full.
+        let (cert, key) = (pg.cert_path(), pg.dir.path().join("server.key"));
+        let made = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl (scripts/setup installs it)");
+        assert!(made.success(), "openssl could not make the server's certificate");
+        if root {
+            chown(&cert);
+            chown(&key);
+        }
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         pg.spawn();
         pg
     }
@@ -75,6 +94,11 @@ impl TestPostgres {
         }
         c.env("HOME", self.dir.path()).stdout(Stdio::null()).stderr(Stdio::piped());
         c
+    }
+
+    /// The server's certificate (for "localhost"), to trust with `sslrootcert`.
+    pub fn cert_path(&self) -> PathBuf {
+        self.dir.path().join("server.crt")
     }
 
     fn data(&self) -> PathBuf {
@@ -90,7 +114,9 @@ impl TestPostgres {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("server.log")).unwrap();
         let mut c = self.command("postgres");
         c.arg("-D").arg(self.data())
-            .args(["-p", &self.port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=40"])
+            .args(["-p", &self.port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=40", "-c", "ssl=on"])
+            .arg("-c").arg(format!("ssl_cert_file={}", self.cert_path().display()))
+            .arg("-c").arg(format!("ssl_key_file={}", self.dir.path().join("server.key").display()))
             .arg("-c").arg(format!("unix_socket_directories={}", self.dir.path().display()))
             .stderr(log)
             .process_group(0);
