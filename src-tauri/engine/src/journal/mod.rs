@@ -235,6 +235,19 @@ fn use_wal(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     }
 }
 
+/// `data_dir/name`, an SQLite file readable by this user only: made 0600 before SQLite writes a
+/// byte, with its WAL and shared-memory files (the folder 0700).
+fn private_sqlite_file(data_dir: &Path, name: &str) -> Result<PathBuf, JournalError> {
+    let create_err = |source| JournalError::CreateDir { path: data_dir.display().to_string(), source };
+    crate::files::private_dir(data_dir).map_err(create_err)?;
+    let path = data_dir.join(name);
+    crate::files::create_private_file(&path).map_err(create_err)?;
+    for tail in ["-wal", "-shm"] {
+        crate::files::private_file(&data_dir.join(format!("{name}{tail}"))).map_err(create_err)?;
+    }
+    Ok(path)
+}
+
 fn parse_ts(s: String) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(&s)
         .map(|t| t.with_timezone(&Utc))
@@ -246,14 +259,8 @@ impl AlertJournal {
     /// journal (corrupt) is moved aside — kept, named with the date — and a new journal is
     /// started; [`AlertJournal::replaced_corrupt`] then says where the old one went.
     pub fn open_in_dir(data_dir: &Path) -> Result<Self, JournalError> {
+        let path = private_sqlite_file(data_dir, JOURNAL_FILE)?;
         let create_err = |source| JournalError::CreateDir { path: data_dir.display().to_string(), source };
-        crate::files::private_dir(data_dir).map_err(create_err)?;
-        let path = data_dir.join(JOURNAL_FILE);
-        // 0600 before SQLite writes a byte; its WAL and shared-memory files take the same mode.
-        crate::files::create_private_file(&path).map_err(create_err)?;
-        for tail in ["-wal", "-shm"] {
-            crate::files::private_file(&data_dir.join(format!("{JOURNAL_FILE}{tail}"))).map_err(create_err)?;
-        }
         match Self::open(&path) {
             Err(JournalError::Open { source, .. }) if is_corrupt(&source) => {
                 let aside = data_dir.join(format!("sentinela.corrupt-{}.db", Utc::now().format("%Y%m%d-%H%M%S")));

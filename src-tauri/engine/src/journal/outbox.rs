@@ -78,13 +78,7 @@ CREATE TABLE IF NOT EXISTS held_alerts (
 impl LocalOutbox {
     /// Opens (creating if needed) `outbox.db` in `data_dir`, readable by this user only.
     pub fn open_in_dir(data_dir: &Path) -> Result<Self, JournalError> {
-        let create_err = |source| JournalError::CreateDir { path: data_dir.display().to_string(), source };
-        crate::files::private_dir(data_dir).map_err(create_err)?;
-        let path = data_dir.join(OUTBOX_FILE);
-        crate::files::create_private_file(&path).map_err(create_err)?;
-        for tail in ["-wal", "-shm"] {
-            crate::files::private_file(&data_dir.join(format!("{OUTBOX_FILE}{tail}"))).map_err(create_err)?;
-        }
+        let path = super::private_sqlite_file(data_dir, OUTBOX_FILE)?;
         let open_err = |source: rusqlite::Error| JournalError::Open { path: path.display().to_string(), source: source.into() };
         let conn = rusqlite::Connection::open(&path).map_err(open_err)?;
         conn.busy_timeout(super::BUSY_TIMEOUT).map_err(open_err)?;
