@@ -13,6 +13,7 @@ const COMMANDS: &[&str] = &[
     "test_mailbox",
     "test_whatsapp",
     "test_call",
+    "test_journal",
     "list_incidents",
     "list_rejected",
     "incident_detail",

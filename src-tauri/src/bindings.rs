@@ -16,6 +16,7 @@ use sentinela_engine::journal::{
     ActionOutcome, AlertRecord, CallAttempt, CallOutcome, CallState, Delivery, DeliveryState, IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentSummary,
     JournalEvent, MailboxUid, PauseState, RejectedMail,
 };
+use sentinela_engine::runner::JournalProbe;
 use sentinela_engine::selftest::SelfTestReport;
 use ts_rs::TS;
 
@@ -47,6 +48,7 @@ fn generate() -> String {
     declare::<JournalConfig>(&mut d);
     declare::<ProbeReport>(&mut d);
     declare::<SelfTestReport>(&mut d);
+    declare::<JournalProbe>(&mut d);
     declare::<AlertRecord>(&mut d);
     declare::<IncidentSummary>(&mut d);
     declare::<RejectedMail>(&mut d);

@@ -6,6 +6,7 @@ use std::time::Duration;
 use sentinela_engine::config::Config;
 use sentinela_engine::imap::{probe, ProbeReport};
 use sentinela_engine::incident::{AckVia, IncidentId, ResolveVia};
+use sentinela_engine::runner::JournalProbe;
 use sentinela_engine::journal::{ActionOutcome, IncidentDetail, IncidentSummary, RejectedMail};
 use sentinela_engine::secrets::{self, Secret, SecretName};
 use sentinela_engine::selftest::{self, SelfTestReport};
@@ -84,6 +85,7 @@ fn secret_name(name: &str) -> Result<SecretName, AppError> {
     match name {
         "imap-password" => Ok(secrets::IMAP_PASSWORD),
         "twilio-auth-token" => Ok(secrets::TWILIO_AUTH_TOKEN),
+        "journal-password" => Ok(secrets::JOURNAL_PASSWORD),
         other => Err(AppError::new("invalid", format!("unknown secret {other:?}"))),
     }
 }
@@ -93,6 +95,7 @@ fn secret_name(name: &str) -> Result<SecretName, AppError> {
 pub struct SecretStatus {
     pub imap_password: bool,
     pub twilio_auth_token: bool,
+    pub journal_password: bool,
 }
 
 /// Whether each secret is stored — never its value.
@@ -101,6 +104,7 @@ pub async fn secret_status() -> Result<SecretStatus, AppError> {
     Ok(SecretStatus {
         imap_password: secrets::load(secrets::IMAP_PASSWORD).await.is_ok(),
         twilio_auth_token: secrets::load(secrets::TWILIO_AUTH_TOKEN).await.is_ok(),
+        journal_password: secrets::load(secrets::JOURNAL_PASSWORD).await.is_ok(),
     })
 }
 
@@ -137,6 +141,16 @@ pub async fn test_call(mut config: Config, to: String) -> Result<SelfTestReport,
     config.normalise()?;
     let token = secrets::load(secrets::TWILIO_AUTH_TOKEN).await?;
     Ok(selftest::test_call(&config, token, &to).await?)
+}
+
+/// "Test shared journal": connects to `[journal] url` with the stored password, brings the
+/// schema to this version, and says who notifies now.
+#[tauri::command]
+pub async fn test_journal(state: State<'_, WindowProcess>, mut config: Config) -> Result<JournalProbe, AppError> {
+    config.normalise()?;
+    sentinela_engine::runner::probe_journal(&config, &state.data_dir)
+        .await?
+        .ok_or_else(|| AppError { code: "config", field: Some("journal.url"), message: Lang::current().t(crate::i18n::Key::NoSharedJournal).to_owned() })
 }
 
 /// The history list: incidents newest first, a page at a time (`before` an incident id for the

@@ -35,6 +35,16 @@ impl From<sentinela_engine::journal::JournalError> for AppError {
     }
 }
 
+impl From<sentinela_engine::runner::StartError> for AppError {
+    fn from(e: sentinela_engine::runner::StartError) -> Self {
+        match e {
+            sentinela_engine::runner::StartError::Journal(j) => AppError::from(j),
+            sentinela_engine::runner::StartError::Secret(s) => AppError::from(s),
+            other => AppError::new("journal", other),
+        }
+    }
+}
+
 impl From<sentinela_engine::secrets::SecretError> for AppError {
     fn from(e: sentinela_engine::secrets::SecretError) -> Self {
         AppError::new("keyring", Lang::current().secret_problem(&e))

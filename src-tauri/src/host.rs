@@ -175,8 +175,8 @@ pub fn spawn_event_loop(app: AppHandle) {
             let state = app.state::<AppState>();
             let mut changed = false;
             state.update_status(|s| changed = s.apply(&event));
-            if matches!(event, EngineEvent::Incident(_)) {
-                // The counts come from the journal: another process may have acted too.
+            if matches!(event, EngineEvent::Incident(_) | EngineEvent::JournalChanged) {
+                // The counts come from the journal: another process or workstation may have acted.
                 if let Some(Ok(counts)) = with_engine(&app, async |e| e.journal.open_incident_counts().await).await {
                     state.update_status(|s| (s.open_incidents, s.untaken_incidents) = counts);
                     changed = true;

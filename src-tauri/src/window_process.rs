@@ -54,10 +54,7 @@ impl WindowProcess {
         let journal = match shared {
             Some(config) => {
                 let password = sentinela_engine::runner::journal_password().await;
-                sentinela_engine::runner::open_journal(&config, &self.data_dir, password.as_ref()).await.map_err(|e| match e {
-                    sentinela_engine::runner::StartError::Journal(j) => AppError::from(j),
-                    other => AppError::new("journal", other),
-                })?
+                sentinela_engine::runner::open_journal(&config, &self.data_dir, password.as_ref()).await?
             }
             None => AlertJournal::open_in_dir(&self.data_dir)?,
         };
@@ -127,6 +124,7 @@ pub fn run(config_path: PathBuf, data_dir: PathBuf, kind: WindowKind) {
             crate::commands::test_mailbox,
             crate::commands::test_whatsapp,
             crate::commands::test_call,
+            crate::commands::test_journal,
             crate::commands::list_incidents,
             crate::commands::list_rejected,
             crate::commands::incident_detail,

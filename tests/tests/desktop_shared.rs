@@ -1,8 +1,11 @@
 //! Two workstations on one shared journal, as a NOC lives it: two real desktop apps (each its own
 //! Xvfb, D-Bus session, keyring and data directory, as two machines would be), one real
 //! PostgreSQL, one Dovecot mailbox and the Twilio fake. An alert e-mail is the same incident in
-//! both history windows, each status line says who notifies, and the acknowledgement made in the
-//! other workstation's window shows in the notifier's, live, while the call it stopped is cancelled.
+//! both history windows, each status line says who notifies, the acknowledgement made in the
+//! other workstation's window shows in the notifier's, live, while the call it stopped is
+//! cancelled, and the resolve made in the notifier's window shows in the other's, live, its
+//! status line's count of open incidents included. The settings window shows `[journal]` and its
+//! test says who notifies.
 
 use std::time::Duration;
 
@@ -52,15 +55,26 @@ fn workstation(s: &Scenario, pg: &TestPostgres, name: &str) -> Workstation {
 
 impl Workstation {
     async fn history(&self) -> WebDriver {
-        let args = [self.paths.clone(), vec!["--window".into(), "history".into()]].concat();
-        let wd = WebDriver::launch(self.desktop.driver_port, &workspace_binary("sentinela"), &args).await;
+        let wd = self.window("history").await;
         wd.wait_for("the history list", WAIT, "return !!document.querySelector('#rows')", |v| v == &json!(true)).await;
         wd
+    }
+
+    async fn window(&self, which: &str) -> WebDriver {
+        let args = [self.paths.clone(), vec!["--window".into(), which.into()]].concat();
+        WebDriver::launch(self.desktop.driver_port, &workspace_binary("sentinela"), &args).await
     }
 }
 
 async fn status(wd: &WebDriver) -> String {
     wd.execute("return document.querySelector('#engine-status').textContent", json!([])).await.as_str().unwrap_or_default().to_owned()
+}
+
+/// Opens the newest incident's detail and presses one of its buttons (`#acknowledge`, `#resolve`).
+async fn act_on_first_row(wd: &WebDriver, button: &str) {
+    wd.execute("document.querySelector('#rows tr').click()", json!([])).await;
+    wd.wait_for("its detail", WAIT, "return document.querySelector('#detail-title')?.textContent ?? ''", |v| v.as_str().is_some_and(|t| t.contains("Sala 9"))).await;
+    wd.execute(&format!("document.querySelector('{button}').click()"), json!([])).await;
 }
 
 /// The newest incident's row as `id|class|text`, once `ok` accepts it.
@@ -101,18 +115,40 @@ async fn two_app_instances_show_the_same_incident_and_the_ack_made_in_the_other(
     assert_eq!(one.execute("return document.querySelectorAll('#rows tr').length", json!([])).await, json!(1), "one incident");
     wait_for("the call ringing", WAIT, || async { (s.fake.called_numbers() == [CALLEE]).then_some(()) }).await;
 
+    // Both trays count the open incident, the one journaled by the other engine included.
+    for wd in [&one, &two] {
+        wait_for("the open incident counted in the status line", WAIT, || async { status(wd).await.contains("1 incidente(s) aberto(s)").then_some(()) }).await;
+    }
+
     // Acknowledged in the window of the workstation that does not notify: the notifier's window
-    // shows it, and its call stops. (The other way round, a window whose engine does not notify
-    // shows an ack made elsewhere only at its next refresh: see docs/shared-journal.md.)
-    let (acking, seeing) = if line1.contains("esta estação notifica") { (&two, &one) } else { (&one, &two) };
-    acking.execute("document.querySelector('#rows tr').click()", json!([])).await;
-    acking.wait_for("its detail", WAIT, "return document.querySelector('#detail-title')?.textContent ?? ''", |v| v.as_str().is_some_and(|t| t.contains("Sala 9"))).await;
-    acking.execute("document.querySelector('#acknowledge').click()", json!([])).await;
-    first_row(seeing, "the ack made on the other workstation, in the notifier's window", |t| t.contains("ALERTA Temperatura Sala 9") && t.contains("state-acknowledged")).await;
+    // shows it, and its call stops.
+    let (other, notifier) = if line1.contains("esta estação notifica") { (&two, &one) } else { (&one, &two) };
+    act_on_first_row(other, "#acknowledge").await;
+    first_row(notifier, "the ack made on the other workstation, in the notifier's window", |t| t.contains("ALERTA Temperatura Sala 9") && t.contains("state-acknowledged")).await;
     wait_for("the ringing call cancelled", WAIT, || async { s.fake.canceled(CALLEE).then_some(()) }).await;
     assert_eq!(s.fake.called_numbers(), [CALLEE], "one call, stopped by the ack");
     assert_eq!(s.fake.bodies_to(WA).iter().filter(|b| b.starts_with("🚨")).count(), 1, "one alarm for two workstations");
 
+    // The other way round: resolved in the notifier's window, the other window shows it within
+    // seconds — its engine notifies nobody and acted on nothing, it only follows the journal —
+    // and its status line counts no open incident any more.
+    act_on_first_row(notifier, "#resolve").await;
+    let live = Duration::from_secs(5);
+    let script = "const tr = document.querySelector('#rows tr[data-id]'); return tr ? tr.className : ''";
+    other.wait_for("the resolve made on the notifier, in the other window", live, script, |v| v.as_str().is_some_and(|c| c.contains("state-resolved"))).await;
+    wait_for("no open incident in the other's status line", live, || async { (!status(other).await.contains("aberto")).then_some(()) }).await;
+
+    let (other_ws, notifier_name) = if line1.contains("esta estação notifica") { (&noc2, "NOC-01") } else { (&noc1, "NOC-02") };
     one.close().await;
     two.close().await;
+
+    // The settings window edits `[journal]` and tests it as `check` does: the database answers,
+    // the schema is this version's, and the other workstation notifies.
+    let settings = other_ws.window("settings").await;
+    settings.wait_for("the journal section filled from the file", WAIT, "return document.querySelector('#enable-journal')?.checked && document.querySelector('#journal-url')?.value", |v| v.as_str().is_some_and(|u| u.starts_with("postgres://"))).await;
+    settings.click("#test-journal").await;
+    let said = settings.wait_for("the journal test's result", WAIT, "return document.querySelector('#result').textContent", |v| v.as_str().is_some_and(|t| !t.is_empty() && t != "…")).await;
+    let said = said.as_str().unwrap();
+    assert!(said.starts_with("Diário compartilhado OK") && said.contains(&format!("Notificando agora: {notifier_name}.")), "{said}");
+    settings.close().await;
 }

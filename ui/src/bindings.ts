@@ -107,7 +107,7 @@ test: boolean, };
 
 export type DeliveryState = "pending" | "sending" | "gathered" | "digested" | "queued" | "accepted" | "scheduled" | "sent" | "delivered" | "read" | "failed" | "undelivered" | "partially_delivered" | "receiving" | "received" | "canceled" | "error" | "dry_run" | "unknown";
 
-export type EngineEvent = { "event": "mailbox" } & MailboxState | { "event": "checked", at: string, matching_unseen: number, } | { "event": "sensor_heard", newest: string | null, } | { "event": "alert_recorded" } & AlertNotice | { "event": "delivery" } & Delivery | { "event": "call" } & CallAttempt | { "event": "escalation_started", incident_id: number, } | { "event": "incident" } & IncidentChange | { "event": "twilio" } & TwilioState | { "event": "pause" } & PauseState | { "event": "watch_alarm" } & WatchAlarm | { "event": "manager_failed", manager: string, reason: string, restart_in_secs: number, } | { "event": "manager_restarted", manager: string, } | { "event": "notifier" } & NotifierState;
+export type EngineEvent = { "event": "mailbox" } & MailboxState | { "event": "checked", at: string, matching_unseen: number, } | { "event": "sensor_heard", newest: string | null, } | { "event": "alert_recorded" } & AlertNotice | { "event": "delivery" } & Delivery | { "event": "call" } & CallAttempt | { "event": "escalation_started", incident_id: number, } | { "event": "incident" } & IncidentChange | { "event": "twilio" } & TwilioState | { "event": "pause" } & PauseState | { "event": "watch_alarm" } & WatchAlarm | { "event": "manager_failed", manager: string, reason: string, restart_in_secs: number, } | { "event": "manager_restarted", manager: string, } | { "event": "notifier" } & NotifierState | { "event": "journal_changed" };
 
 export type EscalationState = "none" | "owed" | "calling" | "answered" | "unanswered" | "stopped" | "dry_run";
 
@@ -222,6 +222,24 @@ workstation?: string, };
 
 export type JournalEvent = { at: string, kind: string, detail: string, };
 
+export type JournalProbe = { 
+/**
+ * The database, as the driver reads the URL (never with a password).
+ */
+target: string, 
+/**
+ * This Sentinela's schema version, which the database now has.
+ */
+schema_version: number, 
+/**
+ * How this workstation is named to the others.
+ */
+workstation: string, 
+/**
+ * The workstation that notifies now, or None when no Sentinela holds the lease.
+ */
+notifier: string | null, };
+
 export type Lang = "pt" | "en";
 
 export type MailboxConfig = { host: string, 
@@ -285,7 +303,7 @@ config: Config,
  */
 applied: boolean, };
 
-export type SecretStatus = { imap_password: boolean, twilio_auth_token: boolean, };
+export type SecretStatus = { imap_password: boolean, twilio_auth_token: boolean, journal_password: boolean, };
 
 export type Security = "tls" | "starttls" | "plain";
 

@@ -97,10 +97,10 @@ async function main(): Promise<void> {
   });
 
   // Live: incident changes, new e-mails, deliveries and call progress refresh the list and the
-  // open detail.
+  // open detail — and so does any write to the journal by the CLI or another workstation.
   let pending = false;
   await onEngineEvent((e) => {
-    if (!["incident", "alert_recorded", "delivery", "call", "escalation_started"].includes(e.event) || pending) return;
+    if (!["incident", "alert_recorded", "delivery", "call", "escalation_started", "journal_changed"].includes(e.event) || pending) return;
     pending = true;
     setTimeout(async () => {
       pending = false;

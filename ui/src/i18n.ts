@@ -1,5 +1,5 @@
 // The windows' words in Portuguese (default when the system language is Portuguese) and English.
-import type { AckVia, AlertKind, CallOutcome, CallState, DeliveryState, IncidentEventKind, IncidentState, Lang, MessagePurpose, ResolveVia } from "./ipc";
+import type { AckVia, AlertKind, CallOutcome, CallState, DeliveryState, IncidentEventKind, IncidentState, JournalProbe, Lang, MessagePurpose, ResolveVia } from "./ipc";
 
 /** Words for every state the journal records for a message or a call (a state added in Rust fails
  * the typecheck until it has words here), and for the few more a test report may show. */
@@ -16,8 +16,13 @@ const pt = {
   wa_from: "Remetente WhatsApp", wa_to: "Destinatários (um por linha)", content_sid: "Modelo aprovado (Content SID)",
   calls_from: "Número de origem", calls_to: "Números, na ordem (um por linha)", ring_secs: "Tocar por (s)", rounds: "Rodadas",
   round_pause_secs: "Pausa entre rodadas (s)", voice: "Voz", language: "Idioma", require_human: "Exigir pessoa (secretária eletrônica não conta)", keypress: "Tecle 1 para assumir (só quem tecla 1 assume; usa o Twilio Studio)",
-  imap_password: "Senha do e-mail", twilio_token: "Auth token do Twilio", stored: "guardado no cofre do sistema", not_stored: "não guardado",
+  imap_password: "Senha do e-mail", twilio_token: "Auth token do Twilio", journal_password: "Senha do banco do diário compartilhado", stored: "guardado no cofre do sistema", not_stored: "não guardado",
   replace: "Substituir", store: "Guardar",
+  test_journal: "Testar diário compartilhado",
+  journal_ok: (p: JournalProbe) => `Diário compartilhado OK: ${p.target}, esquema versão ${p.schema_version}. Esta estação é "${p.workstation}". ${p.notifier ? `Notificando agora: ${p.notifier}.` : "Ninguém notifica agora: nenhum Sentinela está em execução nele."}`,
+  journal: "Diário compartilhado (várias estações)", enable_journal: "Compartilhar o diário com outras estações (PostgreSQL)",
+  journal_url: "URL do PostgreSQL (postgres://usuário@servidor:5432/banco?sslmode=verify-full; a senha fica no cofre)",
+  workstation: "Nome desta estação para as outras (vazio: o nome do computador)",
   test_mailbox: "Testar caixa de e-mail", test_whatsapp: "Enviar WhatsApp de teste", test_call: "Fazer ligação de teste", test_to: "Número para o teste",
   enable_twilio: "Notificar pelo Twilio (WhatsApp e ligações)",
   probe_ok: (m: number, idle: boolean) => `Login OK. ${m} e-mail(s) de alerta não lido(s). ${idle ? "IDLE: sim (aviso imediato)" : "IDLE: não (verificação periódica)"}`,
@@ -84,8 +89,13 @@ const en: Words = {
   wa_from: "WhatsApp sender", wa_to: "Recipients (one per line)", content_sid: "Approved template (Content SID)",
   calls_from: "Caller ID", calls_to: "Numbers, in order (one per line)", ring_secs: "Ring for (s)", rounds: "Rounds",
   round_pause_secs: "Pause between rounds (s)", voice: "Voice", language: "Language", require_human: "Require a person (voicemail does not count)", keypress: "Press 1 to take it (only pressing 1 takes it; uses Twilio Studio)",
-  imap_password: "Mailbox password", twilio_token: "Twilio auth token", stored: "stored in the system keyring", not_stored: "not stored",
+  imap_password: "Mailbox password", twilio_token: "Twilio auth token", journal_password: "Shared journal's database password", stored: "stored in the system keyring", not_stored: "not stored",
   replace: "Replace", store: "Store",
+  test_journal: "Test shared journal",
+  journal_ok: (p: JournalProbe) => `Shared journal OK: ${p.target}, schema version ${p.schema_version}. This workstation is "${p.workstation}". ${p.notifier ? `Notifying now: ${p.notifier}.` : "Nobody notifies now: no Sentinela runs on it."}`,
+  journal: "Shared journal (several workstations)", enable_journal: "Share the journal with other workstations (PostgreSQL)",
+  journal_url: "PostgreSQL URL (postgres://user@host:5432/database?sslmode=verify-full; the password stays in the keyring)",
+  workstation: "This workstation's name to the others (empty: the computer's name)",
   test_mailbox: "Test mailbox", test_whatsapp: "Send test WhatsApp", test_call: "Place test call", test_to: "Number for the test",
   enable_twilio: "Notify through Twilio (WhatsApp and calls)",
   probe_ok: (m: number, idle: boolean) => `Login OK. ${m} unread alert e-mail(s). ${idle ? "IDLE: yes (instant)" : "IDLE: no (polling)"}`,

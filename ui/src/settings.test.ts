@@ -29,10 +29,12 @@ describe("readForm", () => {
     expect(cfg.heartbeat).toEqual({ url: "https://hc-ping.com/abc", every_mins: 10, whatsapp_to: ["(11) 99999-0001"], daily_at: "07:30" });
     expect(cfg.filter.silence_alarm_hours).toBe(26);
   });
-  it("keeps the shared journal, which the window does not edit, when it saves", () => {
-    const journal = { url: "postgres://sentinela@db.cpd/sentinela?sslmode=verify-full", workstation: "NOC-02" };
-    const base = { ...readForm(form("")), journal };
-    expect(readForm(form(heartbeat), base).journal).toEqual(journal);
+  it("reads the shared journal when it is switched on, and none when off", () => {
+    const journal = `<input type="checkbox" id="enable-journal" checked>
+      <input id="journal-url" value="postgres://sentinela@db.cpd/sentinela?sslmode=verify-full"><input id="journal-workstation" value="NOC-02">`;
+    expect(readForm(form(journal)).journal).toEqual({ url: "postgres://sentinela@db.cpd/sentinela?sslmode=verify-full", workstation: "NOC-02" });
+    const base = readForm(form(journal));
+    expect(readForm(form(journal.replace(" checked", "")), base).journal).toBeNull();
   });
   it("drops the section when it is switched off", () => {
     const cfg = readForm(form(heartbeat.replace(" checked", "")));

@@ -68,6 +68,10 @@ const SECTIONS: { title: keyof Words; optional?: boolean; fields: Field[] }[] = 
     { path: "heartbeat.whatsapp_to", label: "heartbeat_whatsapp_to", kind: "list" },
     { path: "heartbeat.daily_at", label: "heartbeat_daily_at", kind: "text" },
   ] },
+  { title: "journal", optional: true, fields: [
+    { path: "journal.url", label: "journal_url", kind: "text" },
+    { path: "journal.workstation", label: "workstation", kind: "text" },
+  ] },
 ];
 
 /** `[people]` typed one per line, `(11) 99999-0001 = Ana`; the engine checks the numbers. */
@@ -91,6 +95,7 @@ export const DEFAULTS: Config = {
   incidents: { key_pattern: "", recovery_words: [], remind_every_mins: 30, reopen_within_mins: 15, reescalate_after_mins: 60 },
   people: {},
   heartbeat: { url: "", every_mins: 5, whatsapp_to: [], daily_at: "08:00" },
+  journal: { url: "", workstation: "" },
 };
 
 const id = (path: string) => path.replace(/\./g, "-");
@@ -154,7 +159,8 @@ function buildForm(form: HTMLElement, w: Words, onChange: () => void): void {
     if (s.optional) {
       const toggle = el("input", { type: "checkbox", id: `enable-${s.title}` });
       toggle.addEventListener("change", onChange);
-      fs.append(el("label", { class: "toggle" }, toggle, ` ${s.title === "twilio" ? w.enable_twilio : String(w[s.title])}`));
+      const label = s.title === "twilio" ? w.enable_twilio : s.title === "journal" ? w.enable_journal : String(w[s.title]);
+      fs.append(el("label", { class: "toggle" }, toggle, ` ${label}`));
     }
     for (const f of s.fields) {
       const input =
@@ -230,7 +236,9 @@ async function main(): Promise<void> {
     run(async () => { const r = await ipc.testWhatsapp(readForm(form, base), testTo()); return `${r.to}: ${reportStates(r.states, w)}`; }));
   document.getElementById("test-call")!.addEventListener("click", () =>
     run(async () => { const r = await ipc.testCall(readForm(form, base), testTo()); return `${r.to}: ${reportStates(r.states, w)} — ${stateWord(r.outcome, w)}`; }));
-  for (const [key, elId] of [["test_mailbox", "test-mailbox"], ["test_whatsapp", "test-whatsapp"], ["test_call", "test-call"], ["save", "save"]] as const) {
+  document.getElementById("test-journal")!.addEventListener("click", () =>
+    run(async () => w.journal_ok(await ipc.testJournal(readForm(form, base)))));
+  for (const [key, elId] of [["test_mailbox", "test-mailbox"], ["test_whatsapp", "test-whatsapp"], ["test_call", "test-call"], ["test_journal", "test-journal"], ["save", "save"]] as const) {
     document.getElementById(elId)!.textContent = String(w[key]);
   }
   (document.getElementById("test-to") as HTMLInputElement).placeholder = w.test_to;
@@ -245,13 +253,13 @@ async function main(): Promise<void> {
       say(isAppError(e) ? e.message : String(e), false);
       return;
     }
-    for (const [name, stored] of [["imap-password", st.imap_password], ["twilio-auth-token", st.twilio_auth_token]] as const) {
+    for (const [name, stored] of [["imap-password", st.imap_password], ["twilio-auth-token", st.twilio_auth_token], ["journal-password", st.journal_password]] as const) {
       document.getElementById(`secret-${name}-status`)!.textContent = stored ? `✔ ${w.stored}` : `✘ ${w.not_stored}`;
       document.getElementById(`secret-${name}-store`)!.textContent = stored ? w.replace : w.store;
     }
   };
   clear(secrets);
-  for (const [name, label] of [["imap-password", w.imap_password], ["twilio-auth-token", w.twilio_token]] as const) {
+  for (const [name, label] of [["imap-password", w.imap_password], ["twilio-auth-token", w.twilio_token], ["journal-password", w.journal_password]] as const) {
     const input = el("input", { type: "password", id: `secret-${name}-input`, autocomplete: "off" });
     const button = el("button", { id: `secret-${name}-store`, type: "button" }, w.store);
     button.addEventListener("click", async () => {

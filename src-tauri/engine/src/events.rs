@@ -100,6 +100,9 @@ pub enum EngineEvent {
     ManagerRestarted { manager: String },
     /// On a shared journal: who notifies the team now.
     Notifier(NotifierState),
+    /// The journal was written — by this engine, the CLI or another workstation: what shows it
+    /// (the tray's counts, the history) reads it again. At most one per quarter second.
+    JournalChanged,
 }
 
 /// On a shared journal, which workstation holds the notify side's lease (see `crate::lease`).

@@ -15,7 +15,7 @@ use crate::health::{HealthMonitor, NOT_WATCHING_ALARM_AFTER};
 use crate::imap::MailboxWatcher;
 use crate::incident::{AckVia, IncidentRules, ResolveVia};
 use crate::journal::postgres::SharedJournal;
-use crate::journal::{ActionOutcome, AlertId, AlertJournal, JournalError, LocalOutbox, OutboxDrain, PauseState};
+use crate::journal::{ActionOutcome, AlertId, AlertJournal, JournalError, JournalFollower, LocalOutbox, OutboxDrain, PauseState};
 use crate::lease::NotifierLease;
 use crate::mail::AlertMail;
 use crate::notify::{spawn_memory_notifier, spawn_notify_side, unjournaled_channel, NotifyContext, NotifyTiming, TwilioHealth};
@@ -44,6 +44,36 @@ pub async fn open_journal(config: &Config, data_dir: &Path, password: Option<&Se
     let shared = SharedJournal::new(&j.url, password, &j.workstation_name())
         .map_err(|e| StartError::Journal(JournalError::Unreachable { target: j.url.clone(), reason: e.to_string() }))?;
     Ok(AlertJournal::open_shared(shared).await?)
+}
+
+/// What `check` and the settings window's *Testar diário* say of a shared journal.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct JournalProbe {
+    /// The database, as the driver reads the URL (never with a password).
+    pub target: String,
+    /// This Sentinela's schema version, which the database now has.
+    pub schema_version: i64,
+    /// How this workstation is named to the others.
+    pub workstation: String,
+    /// The workstation that notifies now, or None when no Sentinela holds the lease.
+    pub notifier: Option<String>,
+}
+
+/// Connects to `config`'s shared journal (its password from the environment or the keyring),
+/// brings its schema to this version as any engine would, and reads who notifies. None when the
+/// configuration has no `[journal]`: the journal is this workstation's own SQLite file.
+pub async fn probe_journal(config: &Config, data_dir: &Path) -> Result<Option<JournalProbe>, StartError> {
+    let Some(j) = &config.journal else { return Ok(None) };
+    let password = journal_password().await;
+    let journal = open_journal(config, data_dir, password.as_ref()).await?;
+    let status = journal.shared_status().await?;
+    Ok(Some(JournalProbe {
+        target: journal.shared_target().unwrap_or(&j.url).to_owned(),
+        schema_version: status.schema_version,
+        workstation: j.workstation_name(),
+        notifier: status.notifier,
+    }))
 }
 
 /// How long the mailbox may be unwatched before the alarm: `SENTINELA_WATCH_ALARM_SECS`, else
@@ -151,6 +181,12 @@ impl RunningEngine {
         if journal.shared().is_none() {
             let (journal, stop) = (journal.clone(), listener.clone());
             supervisor.spawn(&mut tasks, "journal watch", move || journal.clone().poll_other_writers(JOURNAL_POLL, stop.clone()));
+        }
+        {
+            let (journal, events, stop) = (journal.clone(), events.clone(), listener.clone());
+            supervisor.spawn(&mut tasks, "journal follower", move || {
+                JournalFollower { journal: journal.clone(), events: events.clone() }.run(stop.clone())
+            });
         }
 
         match &config.twilio {

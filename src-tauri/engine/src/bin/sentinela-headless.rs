@@ -274,16 +274,14 @@ async fn check(config: Option<PathBuf>) -> Result<(), Failure> {
 
 /// `[journal]`: the database answers, its schema is this version's, and who notifies now.
 async fn check_journal(config: &Config) -> Result<(), String> {
-    let Some(j) = &config.journal else {
+    let probe = sentinela_engine::runner::probe_journal(config, &paths::default_data_dir()).await;
+    let Some(probe) = probe.map_err(|e| format!("shared journal check failed: {e}"))? else {
         println!("Journal: this workstation's own (SQLite in the data directory)");
         return Ok(());
     };
-    let password = sentinela_engine::runner::journal_password().await;
-    let journal = sentinela_engine::runner::open_journal(config, &paths::default_data_dir(), password.as_ref()).await.map_err(|e| format!("shared journal check failed: {e}"))?;
-    let status = journal.shared_status().await.map_err(|e| format!("shared journal check failed: {e}"))?;
-    println!("Journal: shared, {} (schema version {}, as this Sentinela expects)", journal.shared_target().unwrap_or(&j.url), status.schema_version);
-    println!("This workstation is {:?} to the others", j.workstation_name());
-    match status.notifier {
+    println!("Journal: shared, {} (schema version {}, as this Sentinela expects)", probe.target, probe.schema_version);
+    println!("This workstation is {:?} to the others", probe.workstation);
+    match probe.notifier {
         Some(name) => println!("Notifying now: {name}"),
         None => println!("Notifying now: nobody (no Sentinela holds the lease: start one)"),
     }

@@ -14,6 +14,7 @@
 #[cfg(test)]
 #[macro_use]
 mod test_macros;
+mod follower;
 mod heartbeat;
 mod incidents;
 mod notifications;
@@ -31,6 +32,7 @@ pub use incidents::{
     ActionOutcome, IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentSummary, PlanPolicy, PlanReport,
     SpokenIncident,
 };
+pub use follower::JournalFollower;
 pub use heartbeat::DayCounts;
 pub use notifications::{CallAttempt, CallOutcome, CallState, CallUpdate, Delivery, DeliveryState};
 pub use pause::PauseState;
