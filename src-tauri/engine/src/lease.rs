@@ -60,6 +60,16 @@ impl NotifySide {
     }
 }
 
+/// `ask`'s answer within [`CHECK_TIMEOUT`], or why there is none: an error, or `who` silent.
+/// Every question about the lease is bounded so: a database that went quiet is a lease in doubt.
+async fn within_check<T>(who: &str, ask: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>) -> Result<T, String> {
+    match tokio::time::timeout(CHECK_TIMEOUT, ask).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("{who} did not answer within {} s", CHECK_TIMEOUT.as_secs())),
+    }
+}
+
 /// Asks the lease's own session, before each create, whether it still holds the lock.
 struct LeaseFence {
     client: Arc<tokio_postgres::Client>,
@@ -75,11 +85,9 @@ impl CreateFence for LeaseFence {
                 "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory' AND granted AND classid = $1 AND objid = $2 AND objsubid = 1)",
                 &params,
             );
-            match tokio::time::timeout(CHECK_TIMEOUT, ask).await {
-                Ok(Ok(row)) if row.get::<_, bool>(0) => Ok(()),
-                Ok(Ok(_)) => Err("the lease is no longer this session's".into()),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err(format!("the database did not confirm the lease within {} s", CHECK_TIMEOUT.as_secs())),
+            match within_check("the database, asked to confirm the lease,", ask).await? {
+                row if row.get::<_, bool>(0) => Ok(()),
+                _ => Err("the lease is no longer this session's".into()),
             }
         })
     }
@@ -183,14 +191,10 @@ impl NotifierLease {
         let (class, obj) = lock_parts();
         // Prepared once per session: a standby asks every 2 s for as long as the holder lives.
         let statements = async { Ok::<_, tokio_postgres::Error>((client.prepare("SELECT pg_try_advisory_lock($1)").await?, client.prepare(WHO_NOTIFIES).await?)) };
-        let (try_lock, who) = match tokio::time::timeout(CHECK_TIMEOUT, statements).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                say(self, NotifierState::Unknown { reason: e.to_string() });
-                return None;
-            }
-            Err(_) => {
-                say(self, NotifierState::Unknown { reason: format!("{} did not answer within {} s", self.shared.target(), CHECK_TIMEOUT.as_secs()) });
+        let (try_lock, who) = match within_check(self.shared.target(), statements).await {
+            Ok(s) => s,
+            Err(reason) => {
+                say(self, NotifierState::Unknown { reason });
                 return None;
             }
         };
@@ -211,18 +215,14 @@ impl NotifierLease {
                 let row = client.query_one(&who, &[&(class as u32), &(obj as u32)]).await?;
                 Ok::<_, tokio_postgres::Error>(Some(row.get::<_, bool>(1).then(|| row.get::<_, Option<String>>(0)).flatten()))
             };
-            match tokio::time::timeout(CHECK_TIMEOUT, attempt).await {
-                Ok(Ok(None)) => return Some(client),
-                Ok(Ok(Some(holder))) => say(self, match holder {
+            match within_check(self.shared.target(), attempt).await {
+                Ok(None) => return Some(client),
+                Ok(Some(holder)) => say(self, match holder {
                     Some(name) => NotifierState::Elsewhere { name },
                     None => NotifierState::Nobody,
                 }),
-                Ok(Err(e)) => {
-                    say(self, NotifierState::Unknown { reason: e.to_string() });
-                    return None;
-                }
-                Err(_) => {
-                    say(self, NotifierState::Unknown { reason: format!("{} did not answer within {} s", self.shared.target(), CHECK_TIMEOUT.as_secs()) });
+                Err(reason) => {
+                    say(self, NotifierState::Unknown { reason });
                     return None;
                 }
             }
@@ -234,10 +234,8 @@ impl NotifierLease {
     async fn while_held(client: &tokio_postgres::Client) -> String {
         loop {
             tokio::time::sleep(CHECK_EVERY).await;
-            match tokio::time::timeout(CHECK_TIMEOUT, client.simple_query("SELECT 1")).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => return e.to_string(),
-                Err(_) => return format!("the database did not answer a check within {} s", CHECK_TIMEOUT.as_secs()),
+            if let Err(reason) = within_check("the database, asked whether the lease holds,", client.simple_query("SELECT 1")).await {
+                return reason;
             }
         }
     }

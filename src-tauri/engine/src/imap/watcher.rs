@@ -162,10 +162,8 @@ impl MailboxWatcher {
         loop {
             // While alerts are held, scans come every few seconds: to mark them seen once the
             // database took them, and to notice when another workstation did.
-            let wait = match self.scan(&mut session, uidvalidity, noticed_at).await? {
-                Held::Some => rescan.min(JOURNAL_RETRY),
-                Held::None => rescan,
-            };
+            let holding = self.scan(&mut session, uidvalidity, noticed_at).await?;
+            let wait = if holding { rescan.min(JOURNAL_RETRY) } else { rescan };
             let stop = if !idle {
                 let stop = tokio::select! {
                     _ = tokio::time::sleep(wait) => false,
@@ -207,13 +205,14 @@ impl MailboxWatcher {
         }
     }
 
-    /// Finds matching unread mail, journals what is new, and marks it seen.
+    /// Finds matching unread mail, journals what is new, and marks it seen. True when the outbox
+    /// holds alerts after it (the shared journal was out of reach for some).
     async fn scan(
         &self,
         session: &mut ImapSession,
         uidvalidity: u32,
         noticed_at: DateTime<Utc>,
-    ) -> Result<Held, MailboxError> {
+    ) -> Result<bool, MailboxError> {
         let folder = &self.mailbox.folder;
         let uids = search_alert_uids(session, &self.criteria).await?;
         let (known, rejected, held, out_of_reach) = match self.journal_view(uidvalidity, &uids).await {
@@ -290,11 +289,11 @@ impl MailboxWatcher {
             let newest = self.sensor_heard(session, limit).await?;
             self.events.emit(EngineEvent::SensorHeard { newest });
         }
-        let Some((outbox, grace)) = &self.outbox else { return Ok(Held::None) };
+        let Some((outbox, grace)) = &self.outbox else { return Ok(false) };
         if out_of_reach {
             self.tell_overdue(outbox, *grace, uidvalidity, &uids).await?;
         }
-        Ok(if outbox.len().await? > 0 { Held::Some } else { Held::None })
+        Ok(outbox.len().await? > 0)
     }
 
     /// What the journal knows of these e-mails: which are journaled (and whether their `\Seen`
@@ -438,8 +437,3 @@ fn exists_arrived(session: &ImapSession) -> bool {
     arrived
 }
 
-/// Whether the outbox holds alerts after a scan.
-enum Held {
-    None,
-    Some,
-}

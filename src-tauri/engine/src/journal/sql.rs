@@ -318,35 +318,28 @@ fn sqlite_rows(conn: &rusqlite::Connection, sql: &str, params: &[&dyn ToValue]) 
     Ok(out)
 }
 
-impl Sql for rusqlite::Connection {
-    fn execute(&mut self, sql: &str, params: &[&dyn ToValue]) -> SqlResult<usize> {
-        sqlite_execute(self, sql, params)
-    }
-    fn rows(&mut self, sql: &str, params: &[&dyn ToValue]) -> SqlResult<Vec<Row>> {
-        sqlite_rows(self, sql, params)
-    }
-    fn execute_batch(&mut self, sql: &str) -> SqlResult<()> {
-        Ok(rusqlite::Connection::execute_batch(self, sql)?)
-    }
-    fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
-    }
+/// A connection and a transaction run statements the same way (a transaction derefs to its
+/// connection); one body for both.
+macro_rules! impl_sqlite_sql {
+    ($($t:ty),+) => {$(
+        impl Sql for $t {
+            fn execute(&mut self, sql: &str, params: &[&dyn ToValue]) -> SqlResult<usize> {
+                sqlite_execute(self, sql, params)
+            }
+            fn rows(&mut self, sql: &str, params: &[&dyn ToValue]) -> SqlResult<Vec<Row>> {
+                sqlite_rows(self, sql, params)
+            }
+            fn execute_batch(&mut self, sql: &str) -> SqlResult<()> {
+                Ok(rusqlite::Connection::execute_batch(self, sql)?)
+            }
+            fn dialect(&self) -> Dialect {
+                Dialect::Sqlite
+            }
+        }
+    )+};
 }
 
-impl Sql for rusqlite::Transaction<'_> {
-    fn execute(&mut self, sql: &str, params: &[&dyn ToValue]) -> SqlResult<usize> {
-        sqlite_execute(self, sql, params)
-    }
-    fn rows(&mut self, sql: &str, params: &[&dyn ToValue]) -> SqlResult<Vec<Row>> {
-        sqlite_rows(self, sql, params)
-    }
-    fn execute_batch(&mut self, sql: &str) -> SqlResult<()> {
-        Ok(rusqlite::Connection::execute_batch(self, sql)?)
-    }
-    fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
-    }
-}
+impl_sqlite_sql!(rusqlite::Connection, rusqlite::Transaction<'_>);
 
 // ---- PostgreSQL ----
 
