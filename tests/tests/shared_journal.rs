@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use sentinela_engine::config::{Config, JournalConfig};
 use sentinela_engine::events::{EngineEvent, EventBus, NotifierState};
-use sentinela_engine::incident::{EscalationState, IncidentState};
+use sentinela_engine::incident::{AckVia, EscalationState, IncidentState};
 use sentinela_engine::journal::test_postgres::{self, TestPostgres};
-use sentinela_engine::journal::{AlertJournal, LocalOutbox};
+use sentinela_engine::journal::{AlertJournal, IncidentSummary, LocalOutbox};
 use sentinela_engine::notify::NotifyTiming;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_engine::secrets::Secret;
@@ -380,11 +380,28 @@ async fn a_workstation_cut_from_the_database_holds_what_it_sees_tells_nobody_and
     reaching.stop(Duration::from_secs(5)).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_database_away_past_the_grace_has_the_alert_told_from_memory_then_journaled_with_that_said() {
+/// What [`database_away_past_the_grace`] leaves: the engine running on the database again.
+struct AfterOutage {
+    s: Scenario,
+    engine: RunningEngine,
+    /// The incident as the hand-over journaled it.
+    incident: IncidentSummary,
+    _pg: TestPostgres,
+    _data: TempDir,
+}
+
+/// The database away past the grace: the alert is told from memory, then journaled with that
+/// said. `answered`: whether the memory call reaches a person.
+async fn database_away_past_the_grace(answered: bool) -> AfterOutage {
     let mut pg = TestPostgres::start();
     let s = Scenario::new(&[WA1], &[C1], 1).await;
-    s.fake.script_call(C1, CallScript::Human { answer_ms: 200, talk_ms: 200 });
+    match answered {
+        true => s.fake.script_call(C1, CallScript::Human { answer_ms: 200, talk_ms: 200 }),
+        false => {
+            s.fake.script_call(C1, CallScript::NoAnswer);
+            s.fake.set_no_answer_ms(300);
+        }
+    }
     let data = TempDir::new().unwrap();
     let timing = NotifyTiming { outbox_grace: Duration::from_secs(2), ..fast() };
     let (engine, _events) = start_timed(&on_shared(&s.config, &pg, "NOC-01"), data.path(), timing).await;
@@ -394,21 +411,43 @@ async fn a_database_away_past_the_grace_has_the_alert_told_from_memory_then_jour
     s.server.append("INBOX", &plain(SENSOR, "ALERTA fumaça", "Detector 7 na sala 2")).await;
     wait_for("the alert told from memory", WAIT, || async { (told_from_memory(&s, WA1) == 1 && s.fake.called_numbers() == [C1]).then_some(()) }).await;
     assert!(s.fake.bodies_to(WA1)[0].contains("Detector 7 na sala 2"));
-    assert!(outbox_holds(data.path(), 1).await[0].told_at.is_some());
+    let held = outbox_holds(data.path(), 1).await;
+    assert!(held[0].told_at.is_some());
+    if answered {
+        // Who answered waits with the alert for the database.
+        let outbox = LocalOutbox::open_in_dir(data.path()).unwrap();
+        let answer = wait_for("the answer kept in the outbox", WAIT, || async { outbox.held().await.ok()?.pop()?.answer }).await;
+        assert_eq!(answer.number, C1);
+    }
 
     pg.spawn();
     outbox_holds(data.path(), 0).await;
     let alert = wait_for("the alert journaled", WAIT, || async { engine.journal.alerts(5).await.ok()?.pop() }).await;
     let log = engine.journal.events_of(alert.id).await.unwrap();
     assert!(log.iter().any(|e| e.kind == "told_from_memory" && e.detail.contains("out of reach")), "{log:?}");
-    // Journaled, it is escalated as any alert: the one duplicate a whole outage can cause,
-    // said in the README (the team was told from memory, and is told again from the journal).
-    wait_for("the journaled incident answered", WAIT, || async {
-        let i = engine.journal.incidents(5, None, false).await.ok()?.pop()?;
-        (i.escalation == EscalationState::Answered).then_some(())
-    })
-    .await;
-    assert_eq!((told_from_memory(&s, WA1), alarms_to(&s, WA1)), (1, 2));
+    let incident = engine.journal.incidents(5, None, false).await.unwrap().pop().unwrap();
+    AfterOutage { s, engine, incident, _pg: pg, _data: data }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_away_past_the_grace_has_the_alert_told_from_memory_and_who_answered_takes_it_at_hand_over() {
+    let AfterOutage { s, engine, incident, _pg, _data } = database_away_past_the_grace(true).await;
+    // Handed over already taken by who answered: nothing is owed for it.
+    assert_eq!((incident.state, incident.acknowledged_by.as_deref(), incident.acknowledged_via), (IncidentState::Acknowledged, Some("(11) 98888-0001"), Some(AckVia::Call)), "taken by C1, as people see the number");
+    assert_eq!(incident.escalation, EscalationState::Answered);
+    // The notifier has had the incident for many polling rounds (50 ms) by now.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!((told_from_memory(&s, WA1), alarms_to(&s, WA1), s.fake.called_numbers()), (1, 1, vec![C1.to_owned()]), "told once, called once");
+    engine.stop(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_away_past_the_grace_with_nobody_answering_is_escalated_again_from_the_journal() {
+    let AfterOutage { s, engine, _pg, _data, .. } = database_away_past_the_grace(false).await;
+    // Nobody heard it: journaled, it is escalated as any alert — the one duplicate a whole outage
+    // can cause, said in the README (better twice than never).
+    wait_for("the journaled incident told and called again", WAIT, || async { (s.fake.called_numbers().len() == 2 && alarms_to(&s, WA1) == 2).then_some(()) }).await;
+    assert_eq!(told_from_memory(&s, WA1), 1, "the second alarm is the journal's own");
     engine.stop(Duration::from_secs(5)).await;
 }
 

@@ -170,6 +170,12 @@ impl RunningEngine {
         if placed > 0 {
             info!(placed, "alerts from an older version placed in incidents");
         }
+        // On a shared journal, what this workstation finds while the database is out of its
+        // reach waits in a local outbox, handed over as soon as the database answers.
+        let outbox = match journal.shared() {
+            Some(_) => Some(LocalOutbox::open_in_dir(data_dir)?),
+            None => None,
+        };
         let (trigger, listener) = shutdown::channel();
         // Alerts the journal cannot take go from the watcher to the memory notifier.
         let (unjournaled, inbox) = unjournaled_channel();
@@ -212,7 +218,7 @@ impl RunningEngine {
                     shutdown: trigger.listener(),
                     people: Arc::new(config.people.clone()),
                 };
-                spawn_memory_notifier(config, ctx.clone(), inbox, &supervisor, &mut tasks);
+                spawn_memory_notifier(config, ctx.clone(), inbox, outbox.clone(), &supervisor, &mut tasks);
                 match (journal.shared(), &config.journal) {
                     (Some(shared), Some(j)) => {
                         // A shared journal: the notify side runs only while this engine holds the lease.
@@ -242,20 +248,12 @@ impl RunningEngine {
                 HealthMonitor::new(events.clone(), watch_alarm_after(), silence).watching_journal(watched.clone()).run(events.subscribe(), stop.clone())
             });
         }
-        // On a shared journal, what this workstation finds while the database is out of its
-        // reach waits in a local outbox, handed over as soon as the database answers.
-        let outbox = match journal.shared() {
-            Some(_) => {
-                let outbox = LocalOutbox::open_in_dir(data_dir)?;
-                let (journal, rules, events, stop) = (journal.clone(), rules.clone(), events.clone(), listener.clone());
-                let drain = outbox.clone();
-                supervisor.spawn(&mut tasks, "outbox drain", move || {
-                    OutboxDrain { outbox: drain.clone(), journal: journal.clone(), rules: rules.clone(), events: events.clone() }.run(stop.clone())
-                });
-                Some(outbox)
-            }
-            None => None,
-        };
+        if let Some(outbox) = &outbox {
+            let (drain, journal, rules, events, stop) = (outbox.clone(), journal.clone(), rules.clone(), events.clone(), listener.clone());
+            supervisor.spawn(&mut tasks, "outbox drain", move || {
+                OutboxDrain { outbox: drain.clone(), journal: journal.clone(), rules: rules.clone(), events: events.clone() }.run(stop.clone())
+            });
+        }
         {
             let grace = timing.outbox_grace;
             let (config, password, journal, events, stop, unjournaled) =

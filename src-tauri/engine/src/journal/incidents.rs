@@ -921,6 +921,18 @@ pub(super) fn acknowledge_from(
     Ok(ActionOutcome::Done)
 }
 
+/// A person took alert `alert_id` in a call made from memory: its incident is acknowledged by
+/// them (and its escalation ends as answered), unless someone took or resolved it already.
+pub(super) fn acknowledge_alert_in(tx: &mut dyn Sql, alert_id: AlertId, answer: &super::outbox::MemoryAnswer, now: DateTime<Utc>) -> SqlResult<ActionOutcome> {
+    let incident: Option<IncidentId> = tx.query_row("SELECT incident_id FROM alerts WHERE id = ?1", params![alert_id], |r| r.get(0)).optional()?.flatten();
+    let Some(id) = incident else { return Ok(ActionOutcome::NotFound) };
+    let outcome = acknowledge_from(tx, id, Some(&answer.by), Some(&answer.number), AckVia::Call, now)?;
+    if outcome == ActionOutcome::Done {
+        tx.execute("UPDATE incidents SET escalation = 'answered' WHERE id = ?1", params![id])?;
+    }
+    Ok(outcome)
+}
+
 /// Gathers each recipient's waiting items whose digest is due into one digest message.
 fn plan_digests(tx: &mut dyn Sql, now: DateTime<Utc>) -> SqlResult<usize> {
     let at = ts(now);

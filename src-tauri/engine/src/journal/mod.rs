@@ -524,76 +524,55 @@ impl AlertJournal {
         let rules = rules.clone();
         self.call(move |conn| {
             let mut tx = conn.transaction()?;
-            let now = ts(Utc::now());
-            let mut outcomes = Vec::with_capacity(alerts.len());
-            for a in &alerts {
-                let o = &a.origin;
-                let by_uid: Option<AlertId> = tx
-                    .query_row(
-                        "SELECT alert_id FROM sightings WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3",
-                        params![o.folder, o.uidvalidity, o.uid],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if let Some(id) = by_uid {
-                    outcomes.push(RecordOutcome::Duplicate(id));
-                    continue;
+            let outcomes = record_in(&mut tx, &alerts, &rules)?;
+            tx.commit()?;
+            Ok(outcomes)
+        })
+        .await
+    }
+
+    /// The local outbox's hand-over: records the held alerts as [`AlertJournal::record`] does
+    /// and, in the same transaction, notes on each one told from memory that it was, and
+    /// acknowledges the incident of each one a person already took in a call made from memory —
+    /// so the notifier this commit wakes does not call the team again for it.
+    pub async fn record_handed_over(&self, held: Vec<outbox::HeldAlert>, rules: &IncidentRules) -> Result<Vec<RecordOutcome>, JournalError> {
+        let rules = rules.clone();
+        self.call(move |conn| {
+            let mut tx = conn.transaction()?;
+            let alerts: Vec<NewAlert> = held.iter().map(|h| h.alert.clone()).collect();
+            let outcomes = record_in(&mut tx, &alerts, &rules)?;
+            let now = Utc::now();
+            for (outcome, h) in outcomes.iter().zip(&held) {
+                if let Some(told_at) = h.told_at {
+                    let answered = h.answer.as_ref().map(|a| format!("; {} ({}) answered the call and took it", a.by, a.number)).unwrap_or_default();
+                    let detail = format!("the shared journal was out of reach: this workstation told the team from memory at {}{answered}", ts(told_at));
+                    tx.execute("INSERT INTO events (alert_id, at, kind, detail) VALUES (?1, ?2, 'told_from_memory', ?3)", params![outcome.alert_id(), ts(now), detail])?;
                 }
-                // Same Message-ID, same content and same date: the same e-mail under another
-                // identity. Content and date are compared too because some devices reuse one
-                // Message-ID for every mail, and a real recurrence must never be swallowed.
-                let by_message_id: Option<AlertId> = match &a.mail.message_id {
-                    Some(mid) => tx
-                        .query_row(
-                            "SELECT id FROM alerts WHERE message_id = ?1 AND subject = ?2 AND body = ?3 AND received_at = ?4 LIMIT 1",
-                            params![mid, a.mail.subject, a.mail.body, ts(a.received_at)],
-                            |r| r.get(0),
-                        )
-                        .optional()?,
-                    None => None,
-                };
-                let outcome = match by_message_id {
-                    Some(id) => {
-                        tx.execute(
-                            "INSERT INTO events (alert_id, at, kind, detail) VALUES (?1, ?2, 'seen_again', ?3)",
-                            params![id, now, format!("{} UIDVALIDITY {} UID {}", o.folder, o.uidvalidity, o.uid)],
-                        )?;
-                        RecordOutcome::Duplicate(id)
-                    }
-                    None => {
-                        let id = tx.insert_id(
-                            "INSERT INTO alerts (folder, uidvalidity, uid, message_id, sender, subject, body,
-                                                 truncated, received_at, journaled_at, state)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'new') RETURNING id",
-                            params![
-                                o.folder,
-                                o.uidvalidity,
-                                o.uid,
-                                a.mail.message_id,
-                                a.mail.sender,
-                                a.mail.subject,
-                                a.mail.body,
-                                a.mail.truncated,
-                                ts(a.received_at),
-                                now
-                            ],
-                        )?;
-                        tx.execute(
-                            "INSERT INTO events (alert_id, at, kind, detail) VALUES (?1, ?2, 'received', ?3)",
-                            params![id, now, format!("{} UIDVALIDITY {} UID {}", o.folder, o.uidvalidity, o.uid)],
-                        )?;
-                        incidents::place_alert(&mut tx, id, &rules, Utc::now())?;
-                        RecordOutcome::Recorded(id)
-                    }
-                };
-                tx.execute(
-                    "INSERT INTO sightings (folder, uidvalidity, uid, alert_id) VALUES (?1, ?2, ?3, ?4)",
-                    params![o.folder, o.uidvalidity, o.uid, outcome.alert_id()],
-                )?;
-                outcomes.push(outcome);
+                if let Some(answer) = &h.answer {
+                    incidents::acknowledge_alert_in(&mut tx, outcome.alert_id(), answer, now)?;
+                }
             }
             tx.commit()?;
             Ok(outcomes)
+        })
+        .await
+    }
+
+    /// A person answered a call made from memory for the e-mail at `origin`: the incident it
+    /// belongs to is acknowledged by them, if the journal has the e-mail already
+    /// ([`ActionOutcome::NotFound`] otherwise: the outbox's hand-over does it then).
+    pub async fn acknowledge_from_memory(&self, origin: MailboxUid, answer: outbox::MemoryAnswer) -> Result<ActionOutcome, JournalError> {
+        self.call(move |conn| {
+            let mut tx = conn.transaction()?;
+            let alert: Option<AlertId> = tx
+                .query_row("SELECT alert_id FROM sightings WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3", params![origin.folder, origin.uidvalidity, origin.uid], |r| r.get(0))
+                .optional()?;
+            let outcome = match alert {
+                Some(id) => incidents::acknowledge_alert_in(&mut tx, id, &answer, Utc::now())?,
+                None => ActionOutcome::NotFound,
+            };
+            tx.commit()?;
+            Ok(outcome)
         })
         .await
     }
@@ -721,6 +700,79 @@ impl AlertJournal {
         self.call(|conn| conn.query_row("SELECT COUNT(*) FROM alerts", params![], |r| r.get(0)))
             .await
     }
+}
+
+/// [`AlertJournal::record`]'s work inside a transaction the caller commits.
+fn record_in(tx: &mut dyn Sql, alerts: &[NewAlert], rules: &IncidentRules) -> SqlResult<Vec<RecordOutcome>> {
+    let now = ts(Utc::now());
+    let mut outcomes = Vec::with_capacity(alerts.len());
+    for a in alerts {
+        let o = &a.origin;
+        let by_uid: Option<AlertId> = tx
+            .query_row(
+                "SELECT alert_id FROM sightings WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3",
+                params![o.folder, o.uidvalidity, o.uid],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(id) = by_uid {
+            outcomes.push(RecordOutcome::Duplicate(id));
+            continue;
+        }
+        // Same Message-ID, same content and same date: the same e-mail under another
+        // identity. Content and date are compared too because some devices reuse one
+        // Message-ID for every mail, and a real recurrence must never be swallowed.
+        let by_message_id: Option<AlertId> = match &a.mail.message_id {
+            Some(mid) => tx
+                .query_row(
+                    "SELECT id FROM alerts WHERE message_id = ?1 AND subject = ?2 AND body = ?3 AND received_at = ?4 LIMIT 1",
+                    params![mid, a.mail.subject, a.mail.body, ts(a.received_at)],
+                    |r| r.get(0),
+                )
+                .optional()?,
+            None => None,
+        };
+        let outcome = match by_message_id {
+            Some(id) => {
+                tx.execute(
+                    "INSERT INTO events (alert_id, at, kind, detail) VALUES (?1, ?2, 'seen_again', ?3)",
+                    params![id, now, format!("{} UIDVALIDITY {} UID {}", o.folder, o.uidvalidity, o.uid)],
+                )?;
+                RecordOutcome::Duplicate(id)
+            }
+            None => {
+                let id = tx.insert_id(
+                    "INSERT INTO alerts (folder, uidvalidity, uid, message_id, sender, subject, body,
+                                         truncated, received_at, journaled_at, state)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'new') RETURNING id",
+                    params![
+                        o.folder,
+                        o.uidvalidity,
+                        o.uid,
+                        a.mail.message_id,
+                        a.mail.sender,
+                        a.mail.subject,
+                        a.mail.body,
+                        a.mail.truncated,
+                        ts(a.received_at),
+                        now
+                    ],
+                )?;
+                tx.execute(
+                    "INSERT INTO events (alert_id, at, kind, detail) VALUES (?1, ?2, 'received', ?3)",
+                    params![id, now, format!("{} UIDVALIDITY {} UID {}", o.folder, o.uidvalidity, o.uid)],
+                )?;
+                incidents::place_alert(tx, id, rules, Utc::now())?;
+                RecordOutcome::Recorded(id)
+            }
+        };
+        tx.execute(
+            "INSERT INTO sightings (folder, uidvalidity, uid, alert_id) VALUES (?1, ?2, ?3, ?4)",
+            params![o.folder, o.uidvalidity, o.uid, outcome.alert_id()],
+        )?;
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
 }
 
 #[cfg(test)]

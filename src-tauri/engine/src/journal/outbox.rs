@@ -44,6 +44,16 @@ pub struct HeldAlert {
     pub held_at: DateTime<Utc>,
     /// When the memory notifier was handed it (the database stayed out of reach past the grace).
     pub told_at: Option<DateTime<Utc>>,
+    /// Who answered the memory notifier's call for it: the incident is theirs at hand-over.
+    pub answer: Option<MemoryAnswer>,
+}
+
+/// A person who answered a call made from memory (and heard the alert read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryAnswer {
+    /// Their name in `[people]`, else the number.
+    pub by: String,
+    pub number: String,
 }
 
 /// Handle to the outbox file; clones share one connection.
@@ -75,16 +85,34 @@ CREATE TABLE IF NOT EXISTS held_alerts (
     PRIMARY KEY (folder, uidvalidity, uid)
 );";
 
+/// Steps from the first schema, by `PRAGMA user_version`; a new file takes them all.
+const MIGRATIONS: &[&str] = &[
+    // 1: who answered the call made from memory.
+    "ALTER TABLE held_alerts ADD COLUMN answered_by TEXT; ALTER TABLE held_alerts ADD COLUMN answered_number TEXT;",
+];
+
+fn migrate(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
 impl LocalOutbox {
     /// Opens (creating if needed) `outbox.db` in `data_dir`, readable by this user only.
     pub fn open_in_dir(data_dir: &Path) -> Result<Self, JournalError> {
         let path = super::private_sqlite_file(data_dir, OUTBOX_FILE)?;
         let open_err = |source: rusqlite::Error| JournalError::Open { path: path.display().to_string(), source: source.into() };
-        let conn = rusqlite::Connection::open(&path).map_err(open_err)?;
+        let mut conn = rusqlite::Connection::open(&path).map_err(open_err)?;
         conn.busy_timeout(super::BUSY_TIMEOUT).map_err(open_err)?;
         super::use_wal(&conn).map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
         conn.execute_batch(SCHEMA).map_err(open_err)?;
+        migrate(&mut conn).map_err(open_err)?;
         Ok(LocalOutbox { conn: Arc::new(Mutex::new(conn)) })
     }
 
@@ -126,7 +154,8 @@ impl LocalOutbox {
     pub async fn held(&self) -> Result<Vec<HeldAlert>, JournalError> {
         self.call(|conn| {
             let mut stmt = conn.prepare(
-                "SELECT folder, uidvalidity, uid, subject, sender, sent_at, message_id, body, truncated, received_at, held_at, told_at
+                "SELECT folder, uidvalidity, uid, subject, sender, sent_at, message_id, body, truncated, received_at, held_at, told_at,
+                        answered_by, answered_number
                  FROM held_alerts ORDER BY held_at, uid",
             )?;
             let rows = stmt.query_map([], |r| {
@@ -143,6 +172,10 @@ impl LocalOutbox {
                     alert: NewAlert { origin, mail, received_at: parse_ts(r.get(9)?) },
                     held_at: parse_ts(r.get(10)?),
                     told_at: r.get::<_, Option<String>>(11)?.map(parse_ts),
+                    answer: match (r.get::<_, Option<String>>(12)?, r.get::<_, Option<String>>(13)?) {
+                        (Some(by), Some(number)) => Some(MemoryAnswer { by, number }),
+                        _ => None,
+                    },
                 })
             })?;
             rows.collect()
@@ -174,12 +207,31 @@ impl LocalOutbox {
         .await
     }
 
-    /// Forgets these alerts: the shared journal has them.
-    pub async fn release(&self, origins: Vec<MailboxUid>) -> Result<(), JournalError> {
+    /// Notes who answered the memory notifier's call for this alert. False when it is not held
+    /// (any more): the journal has it.
+    pub async fn mark_answered(&self, origin: &MailboxUid, answer: &MemoryAnswer) -> Result<bool, JournalError> {
+        let (o, a) = (origin.clone(), answer.clone());
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE held_alerts SET answered_by = ?4, answered_number = ?5 WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3",
+                params![o.folder, o.uidvalidity, o.uid, a.by, a.number],
+            )
+            .map(|n| n > 0)
+        })
+        .await
+    }
+
+    /// Forgets these alerts, as they were read: the shared journal has them. One answered since
+    /// it was read stays, for the next hand-over to carry the answer.
+    pub async fn release(&self, held: Vec<HeldAlert>) -> Result<(), JournalError> {
         self.call(move |conn| {
             let tx = conn.transaction()?;
-            for o in &origins {
-                tx.execute("DELETE FROM held_alerts WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3", params![o.folder, o.uidvalidity, o.uid])?;
+            for h in &held {
+                let o = &h.alert.origin;
+                tx.execute(
+                    "DELETE FROM held_alerts WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3 AND answered_number IS ?4",
+                    params![o.folder, o.uidvalidity, o.uid, h.answer.as_ref().map(|a| a.number.clone())],
+                )?;
             }
             tx.commit()
         })
@@ -223,19 +275,12 @@ impl OutboxDrain {
         if held.is_empty() {
             return Ok(0);
         }
-        let alerts: Vec<NewAlert> = held.iter().map(|h| h.alert.clone()).collect();
-        let outcomes = self.journal.record(alerts, &self.rules).await?;
+        let outcomes = self.journal.record_handed_over(held.clone(), &self.rules).await?;
         // Forgotten only once committed there: a crash in between records them again, as
         // sightings of the same alerts.
-        self.outbox.release(held.iter().map(|h| h.alert.origin.clone()).collect()).await?;
+        self.outbox.release(held.clone()).await?;
         let mut new = 0;
         for (h, outcome) in held.iter().zip(&outcomes) {
-            if let Some(told_at) = h.told_at {
-                let detail = format!("the shared journal was out of reach: this workstation told the team from memory at {}", ts(told_at));
-                if let Err(e) = self.journal.log_event(Some(outcome.alert_id()), "told_from_memory", &detail).await {
-                    warn!("journal: cannot log that the alert was told from memory: {e}");
-                }
-            }
             new += usize::from(matches!(outcome, RecordOutcome::Recorded(_)));
             announce(&self.events, &h.alert, *outcome, h.held_at);
         }
@@ -268,6 +313,8 @@ pub(crate) fn announce(events: &EventBus, alert: &NewAlert, outcome: RecordOutco
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::incident::{AckVia, EscalationState, IncidentState};
+    use crate::journal::{ActionOutcome, PlanPolicy};
 
     fn alert(uid: u32, subject: &str) -> NewAlert {
         NewAlert {
@@ -300,7 +347,7 @@ mod tests {
         assert!(outbox.holds(&a.origin).await.unwrap());
 
         outbox.mark_told(vec![a.origin.clone()]).await.unwrap();
-        outbox.release(vec![first[0].alert.origin.clone()]).await.unwrap();
+        outbox.release(vec![first[0].clone()]).await.unwrap();
         let left = outbox.held().await.unwrap();
         assert_eq!(left.len(), 1);
         assert!(left[0].told_at.is_some());
@@ -337,5 +384,104 @@ mod tests {
             Ok(EngineEvent::AlertRecorded(n)) => assert_eq!((n.id, n.uid), (three.id, 3)),
             other => panic!("expected the new alert announced, got {other:?}"),
         }
+    }
+
+    fn ana() -> MemoryAnswer {
+        MemoryAnswer { by: "Ana".into(), number: "+5511999990001".into() }
+    }
+
+    /// Answered while held: the hand-over opens the incident already taken by who answered, in
+    /// the same commit, so nothing is owed for it — no second alarm, no calls.
+    #[tokio::test]
+    async fn an_alert_answered_from_memory_is_handed_over_taken_by_who_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = LocalOutbox::open_in_dir(dir.path()).unwrap();
+        let journal = AlertJournal::open_in_memory().unwrap();
+        let rules = IncidentRules::default();
+        outbox.hold(vec![alert(3, "FUMAÇA"), alert(5, "ÁGUA")]).await.unwrap();
+        outbox.mark_told(vec![alert(3, "").origin]).await.unwrap();
+        assert!(outbox.mark_answered(&alert(3, "").origin, &ana()).await.unwrap());
+        let drain = OutboxDrain { outbox: outbox.clone(), journal: journal.clone(), rules, events: EventBus::default() };
+        assert_eq!(drain.drain_once().await.unwrap(), 2);
+
+        let incidents = journal.incidents(10, None, false).await.unwrap();
+        let smoke = incidents.iter().find(|i| i.title.contains("FUMAÇA")).unwrap();
+        let water = incidents.iter().find(|i| i.title.contains("ÁGUA")).unwrap();
+        assert_eq!((smoke.state, smoke.acknowledged_by.as_deref(), smoke.acknowledged_via), (IncidentState::Acknowledged, Some("Ana"), Some(AckVia::Call)));
+        assert_eq!(water.state, IncidentState::Open, "the unanswered one escalates as usual");
+        let policy = PlanPolicy {
+            recipients: vec!["+5511999990001".into()],
+            calls: true,
+            paused: false,
+            remind_every: None,
+            flood: Default::default(),
+            reescalate_after: None,
+            now: Utc::now(),
+        };
+        journal.plan(policy).await.unwrap();
+        let escalation = |id| { let j = journal.clone(); async move { j.incident(id).await.unwrap().unwrap().escalation } };
+        assert_eq!((escalation(smoke.id).await, escalation(water.id).await), (EscalationState::Answered, EscalationState::Owed));
+        assert!(journal.deliveries_of(smoke.id).await.unwrap().is_empty(), "no second alarm for the one taken");
+        assert_eq!(journal.deliveries_of(water.id).await.unwrap().len(), 1);
+        let three = journal.alerts(10).await.unwrap().into_iter().find(|a| a.origin.uid == 3).unwrap();
+        let told = journal.events_of(three.id).await.unwrap().into_iter().find(|e| e.kind == "told_from_memory").unwrap();
+        assert!(told.detail.contains("Ana (+5511999990001) answered"), "{}", told.detail);
+    }
+
+    /// Answered between the drain's read and its release: the row stays with the answer, and
+    /// the next hand-over — a sighting now — takes the incident for who answered.
+    #[tokio::test]
+    async fn an_answer_that_lands_during_a_hand_over_is_carried_by_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = LocalOutbox::open_in_dir(dir.path()).unwrap();
+        let journal = AlertJournal::open_in_memory().unwrap();
+        let rules = IncidentRules::default();
+        outbox.hold(vec![alert(3, "FUMAÇA")]).await.unwrap();
+        let read = outbox.held().await.unwrap();
+        journal.record(vec![read[0].alert.clone()], &rules).await.unwrap();
+        outbox.mark_answered(&read[0].alert.origin, &ana()).await.unwrap();
+        outbox.release(read).await.unwrap();
+        assert_eq!(outbox.len().await.unwrap(), 1, "the answered row stays");
+
+        let drain = OutboxDrain { outbox: outbox.clone(), journal: journal.clone(), rules, events: EventBus::default() };
+        assert_eq!(drain.drain_once().await.unwrap(), 0, "a sighting, not a second alert");
+        assert_eq!(outbox.len().await.unwrap(), 0);
+        let incidents = journal.incidents(10, None, false).await.unwrap();
+        assert_eq!(incidents.len(), 1);
+        assert_eq!((incidents[0].state, incidents[0].acknowledged_by.as_deref()), (IncidentState::Acknowledged, Some("Ana")));
+    }
+
+    /// Answered after the hand-over: the journal has the e-mail, and the ack goes straight there.
+    #[tokio::test]
+    async fn an_answer_after_the_hand_over_takes_the_journaled_incident() {
+        let journal = AlertJournal::open_in_memory().unwrap();
+        let a = alert(3, "FUMAÇA");
+        assert_eq!(journal.acknowledge_from_memory(a.origin.clone(), ana()).await.unwrap(), ActionOutcome::NotFound);
+        journal.record(vec![a.clone()], &IncidentRules::default()).await.unwrap();
+        assert_eq!(journal.acknowledge_from_memory(a.origin.clone(), ana()).await.unwrap(), ActionOutcome::Done);
+        assert_eq!(journal.acknowledge_from_memory(a.origin, ana()).await.unwrap(), ActionOutcome::AlreadyAcknowledged);
+        let i = &journal.incidents(10, None, false).await.unwrap()[0];
+        assert_eq!((i.state, i.acknowledged_by.as_deref(), i.escalation), (IncidentState::Acknowledged, Some("Ana"), EscalationState::Answered));
+    }
+
+    /// An outbox file from before the answer columns keeps its rows and gains them.
+    #[tokio::test]
+    async fn an_older_outbox_file_is_migrated_with_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = rusqlite::Connection::open(dir.path().join(OUTBOX_FILE)).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute(
+                "INSERT INTO held_alerts (folder, uidvalidity, uid, subject, sender, body, truncated, received_at, held_at) VALUES ('INBOX', 7, 9, 'ALARME', 's@x', 'b', 0, ?1, ?1)",
+                params![ts(Utc::now())],
+            )
+            .unwrap();
+        }
+        let outbox = LocalOutbox::open_in_dir(dir.path()).unwrap();
+        let held = outbox.held().await.unwrap();
+        assert_eq!((held.len(), held[0].alert.origin.uid, held[0].answer.clone()), (1, 9, None));
+        assert!(outbox.mark_answered(&held[0].alert.origin, &ana()).await.unwrap());
+        drop(outbox);
+        assert_eq!(LocalOutbox::open_in_dir(dir.path()).unwrap().held().await.unwrap()[0].answer, Some(ana()), "opened again, not migrated twice");
     }
 }

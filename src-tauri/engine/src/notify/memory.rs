@@ -6,7 +6,10 @@
 //! person answers — the normal path's behaviour, without the journal's bookkeeping (no
 //! incidents, replies or reminders). An alert is told once per run however often the watcher
 //! retries it. The e-mail stays unread, so once the journal takes writes again it is journaled
-//! and escalated as usual: a possible duplicate, never a silence.
+//! and escalated as usual: a possible duplicate, never a silence — unless a person answered a
+//! call made here. On a shared journal that answer is kept with the held alert in the local
+//! outbox, and the hand-over opens its incident already taken by them (or, when the journal has
+//! the e-mail by then, takes it there at once): nobody is called again for what someone heard.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -20,7 +23,8 @@ use super::compose;
 use super::{CallOutcome, NotifyContext, Stopped};
 use crate::config::{CallsConfig, WhatsAppConfig};
 use crate::incident::MessagePurpose;
-use crate::journal::NewAlert;
+use crate::journal::outbox::MemoryAnswer;
+use crate::journal::{ActionOutcome, LocalOutbox, NewAlert};
 use crate::twilio::{twiml, NewCall, NewMessage};
 
 /// What the watcher sends: alerts it could not journal.
@@ -44,11 +48,13 @@ pub struct MemoryNotifier {
     whatsapp: Option<WhatsAppConfig>,
     calls: Option<CallsConfig>,
     inbox: UnjournaledInbox,
+    /// On a shared journal: where an answer waits for the hand-over.
+    outbox: Option<LocalOutbox>,
 }
 
 impl MemoryNotifier {
-    pub fn new(ctx: NotifyContext, whatsapp: Option<WhatsAppConfig>, calls: Option<CallsConfig>, inbox: UnjournaledInbox) -> Self {
-        MemoryNotifier { ctx, whatsapp, calls, inbox }
+    pub fn new(ctx: NotifyContext, whatsapp: Option<WhatsAppConfig>, calls: Option<CallsConfig>, inbox: UnjournaledInbox, outbox: Option<LocalOutbox>) -> Self {
+        MemoryNotifier { ctx, whatsapp, calls, inbox, outbox }
     }
 
     pub async fn run(self) {
@@ -70,17 +76,36 @@ impl MemoryNotifier {
                     continue;
                 }
                 error!(subject = %alert.mail.subject, "the journal cannot take this alert: telling the team from memory");
-                if self.tell(&alert).await.is_err() {
-                    return;
+                match self.tell(&alert).await {
+                    Ok(Some(number)) => self.answered(&alert, number).await,
+                    Ok(None) => {}
+                    Err(Stopped) => return,
                 }
             }
         }
     }
 
-    async fn tell(&self, alert: &NewAlert) -> Result<(), Stopped> {
+    /// A person answered for `alert`: the incident is theirs, in the journal if it has the
+    /// e-mail, else at the outbox's hand-over.
+    async fn answered(&self, alert: &NewAlert, number: String) {
+        let answer = MemoryAnswer { by: self.ctx.person(&number), number };
+        if let Some(outbox) = &self.outbox {
+            if let Err(e) = outbox.mark_answered(&alert.origin, &answer).await {
+                warn!("outbox: cannot keep who answered the call made from memory: {e}");
+            }
+        }
+        match self.ctx.journal.acknowledge_from_memory(alert.origin.clone(), answer.clone()).await {
+            Ok(ActionOutcome::Done) => info!(by = %answer.by, subject = %alert.mail.subject, "the incident is taken by who answered the call made from memory"),
+            Ok(_) => {}
+            Err(e) => info!("the journal cannot take the answer yet ({e}); the outbox hands it over"),
+        }
+    }
+
+    /// Sends the WhatsApp and calls until a person answers; returns their number.
+    async fn tell(&self, alert: &NewAlert) -> Result<Option<String>, Stopped> {
         let Some(client) = &self.ctx.client else {
             warn!("dry run: the alert the journal could not take is not sent");
-            return Ok(());
+            return Ok(None);
         };
         if let Some(w) = &self.whatsapp {
             let warning = if self.ctx.journal.shared_target().is_some() { WARNING_SHARED } else { WARNING };
@@ -93,7 +118,7 @@ impl MemoryNotifier {
                 }
             }
         }
-        let Some(calls) = &self.calls else { return Ok(()) };
+        let Some(calls) = &self.calls else { return Ok(None) };
         for round in 0..calls.rounds {
             for to in &calls.to {
                 let spoken = [twiml::Spoken { title: &alert.mail.subject, body: &alert.mail.body, test: false }];
@@ -113,7 +138,7 @@ impl MemoryNotifier {
                 };
                 info!(to = %to, round, outcome = outcome.as_str(), "call from memory ended");
                 if outcome == CallOutcome::Answered {
-                    return Ok(());
+                    return Ok(Some(to.clone()));
                 }
             }
             if round + 1 < calls.rounds {
@@ -121,7 +146,7 @@ impl MemoryNotifier {
             }
         }
         error!(subject = %alert.mail.subject, "NOBODY ANSWERED the calls made from memory for an alert the journal could not take");
-        Ok(())
+        Ok(None)
     }
 
     /// Polls the call until it is decided; hangs up on a machine. Bounded like the queue's.
