@@ -321,6 +321,45 @@ async fn an_email_that_arrives_while_the_database_is_down_is_held_here_then_jour
     engine.stop(Duration::from_secs(5)).await;
 }
 
+/// A workstation that boots while the database is down (a Windows update at 3 a.m. during the
+/// database's maintenance): its engine starts, watches and holds, and — the database never having
+/// seen a Sentinela — makes the schema and journals what it held once it answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_engine_started_while_the_database_is_down_watches_holds_and_catches_up() {
+    let mut pg = TestPostgres::start();
+    pg.kill();
+    let s = Scenario::new(&[WA1], &[C1], 1).await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 200, talk_ms: 200 });
+    let data = TempDir::new().unwrap();
+    let timing = NotifyTiming { outbox_grace: Duration::from_secs(300), ..fast() };
+    let (engine, mut events) = start_timed(&on_shared(&s.config, &pg, "NOC-01"), data.path(), timing).await;
+    let uid = s.server.append("INBOX", &plain(SENSOR, "ALERTA energia", "UPS 2 em bateria")).await;
+    let held = outbox_holds(data.path(), 1).await;
+    assert_eq!(held[0].alert.origin.uid, uid);
+    assert!(s.fake.requests().iter().all(|r| !r.path.contains("/Messages.json") && !r.path.contains("/Calls.json")), "nothing sent while the database is away");
+    // It says it cannot tell who notifies, which is what the "not working" alarm is made of.
+    let mut unsure = false;
+    while let Ok(e) = events.try_recv() {
+        unsure |= matches!(e, EngineEvent::Notifier(NotifierState::Unknown { .. }));
+    }
+    assert!(unsure, "the lease's doubt was said");
+
+    pg.spawn();
+    notifier_is(&engine.journal, "NOC-01").await;
+    wait_for("the incident answered", WAIT, || async {
+        let i = engine.journal.incidents(5, None, false).await.ok()?.pop()?;
+        (i.escalation == EscalationState::Answered).then_some(())
+    })
+    .await;
+    outbox_holds(data.path(), 0).await;
+    wait_for("the e-mail marked seen", WAIT, || async { s.server.seen_state("INBOX").await.0.contains(&uid).then_some(()) }).await;
+    assert_eq!(engine.journal.alert_count().await.unwrap(), 1);
+    // The schema this engine made on its first connection (read raw: opening a journal would make it).
+    assert_eq!(pg.query("SELECT MAX(version) FROM schema_version"), [sentinela_engine::journal::postgres::SCHEMA_VERSION.to_string()]);
+    assert_eq!((s.fake.called_numbers(), alarms_to(&s, WA1), told_from_memory(&s, WA1)), (vec![C1.to_owned()], 1, 0));
+    engine.stop(Duration::from_secs(5)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_workstation_cut_from_the_database_holds_what_it_sees_tells_nobody_and_catches_up_without_duplicates() {
     let pg = TestPostgres::start();

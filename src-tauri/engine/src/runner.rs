@@ -40,10 +40,19 @@ const JOURNAL_POLL: Duration = Duration::from_millis(250);
 /// The journal `config` names: the shared one (`[journal] url`, with `password` when the
 /// database asks one), else the SQLite file in `data_dir`.
 pub async fn open_journal(config: &Config, data_dir: &Path, password: Option<&Secret>) -> Result<AlertJournal, StartError> {
+    open_journal_with(config, data_dir, password, false).await
+}
+
+/// `wait`: a shared journal out of reach is connected to when it answers (the engine watches
+/// and holds alerts meanwhile); without, it is an error (the CLI, the windows, `check`).
+async fn open_journal_with(config: &Config, data_dir: &Path, password: Option<&Secret>, wait: bool) -> Result<AlertJournal, StartError> {
     let Some(j) = &config.journal else { return Ok(AlertJournal::open_in_dir(data_dir)?) };
     let shared = SharedJournal::new(&j.url, password, &j.workstation_name())
         .map_err(|e| StartError::Journal(JournalError::Unreachable { target: j.url.clone(), reason: e.to_string() }))?;
-    Ok(AlertJournal::open_shared(shared).await?)
+    Ok(match wait {
+        true => AlertJournal::open_shared_or_wait(shared).await?,
+        false => AlertJournal::open_shared(shared).await?,
+    })
 }
 
 /// What `check` and the settings window's *Testar diário* say of a shared journal.
@@ -158,17 +167,22 @@ impl RunningEngine {
         timing: NotifyTiming,
     ) -> Result<Self, StartError> {
         let lock = crate::engine_lock::EngineLock::acquire(data_dir)?;
-        let journal = open_journal(config, data_dir, secrets.journal_password.as_ref()).await?;
+        // A shared journal out of reach does not stop the engine: it watches and holds what it
+        // finds in its outbox until the database answers (and tells it from memory past the grace).
+        let journal = open_journal_with(config, data_dir, secrets.journal_password.as_ref(), true).await?;
         if let Some(aside) = journal.replaced_corrupt() {
             let moved_to = aside.display().to_string();
             let _ = journal.log_event(None, "journal_replaced", &format!("the journal was corrupt: kept as {moved_to}, this one started")).await;
             events.emit(EngineEvent::WatchAlarm(crate::health::WatchAlarm::JournalReplaced { moved_to }));
         }
         let rules = IncidentRules::from_config(&config.incidents);
-        // E-mails an older Sentinela journaled but never notified are placed by today's rules.
-        let placed = journal.place_unplaced(&rules).await?;
-        if placed > 0 {
-            info!(placed, "alerts from an older version placed in incidents");
+        // E-mails an older Sentinela journaled but never notified are placed by today's rules
+        // (an older Sentinela never had a shared journal: one out of reach has none to place).
+        match journal.place_unplaced(&rules).await {
+            Ok(0) => {}
+            Ok(placed) => info!(placed, "alerts from an older version placed in incidents"),
+            Err(e) if journal.shared().is_some() && e.is_unreachable() => {}
+            Err(e) => return Err(e.into()),
         }
         // On a shared journal, what this workstation finds while the database is out of its
         // reach waits in a local outbox, handed over as soon as the database answers.

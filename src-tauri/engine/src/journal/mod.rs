@@ -287,7 +287,17 @@ impl AlertJournal {
     /// Opens the shared journal (PostgreSQL, `[journal] url`), making or updating its schema, and
     /// follows every engine's commits on it (see [`postgres`]).
     pub async fn open_shared(shared: postgres::SharedJournal) -> Result<Self, JournalError> {
-        let journal = tokio::task::spawn_blocking(move || shared.open()).await.map_err(|e| JournalError::Task(e.to_string()))??;
+        Self::open_shared_with(shared, false).await
+    }
+
+    /// [`AlertJournal::open_shared`] for a running engine: a database out of reach at start is
+    /// connected to (and migrated) when it answers, meanwhile the journal fails as out of reach.
+    pub async fn open_shared_or_wait(shared: postgres::SharedJournal) -> Result<Self, JournalError> {
+        Self::open_shared_with(shared, true).await
+    }
+
+    async fn open_shared_with(shared: postgres::SharedJournal, wait: bool) -> Result<Self, JournalError> {
+        let journal = tokio::task::spawn_blocking(move || shared.open(wait)).await.map_err(|e| JournalError::Task(e.to_string()))??;
         if let Some(shared) = &journal.shared {
             tokio::spawn(Arc::clone(shared).listen(Arc::downgrade(&journal.changes)));
         }
@@ -454,7 +464,7 @@ impl AlertJournal {
                 Conn::Postgres(c) => {
                     if c.is_closed() {
                         if let Some(shared) = &shared {
-                            match shared.connect() {
+                            match shared.reconnect() {
                                 Ok(fresh) => *c = fresh,
                                 Err(e) => return (Err(e), false),
                             }

@@ -50,6 +50,8 @@ pub struct SharedJournal {
     ssl: SslMode,
     /// `host:port/database`, for messages (never the password).
     target: String,
+    /// The schema was brought to this version by this process: later connections skip it.
+    migrated: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for SharedJournal {
@@ -136,7 +138,7 @@ impl SharedJournal {
         let tls = tls.build().map_err(|e| invalid(format!("TLS: {e}")))?;
         let host = parsed.host_str().unwrap_or("localhost");
         let target = format!("{host}:{}/{}", parsed.port().unwrap_or(5432), parsed.path().trim_start_matches('/'));
-        Ok(SharedJournal { config, tls: postgres_native_tls::MakeTlsConnector::new(tls), ssl, target })
+        Ok(SharedJournal { config, tls: postgres_native_tls::MakeTlsConnector::new(tls), ssl, target, migrated: Default::default() })
     }
 
     /// `host:port/database`: where the shared journal is, for messages and the status line.
@@ -172,13 +174,38 @@ impl SharedJournal {
         Ok((client, rx))
     }
 
+    /// A new connection, with the schema brought to this version if this process has not done
+    /// it yet: an engine that started while the database was away migrates on its first
+    /// connection, before any query of its own.
+    pub fn reconnect(&self) -> SqlResult<PgConn> {
+        let mut conn = self.connect()?;
+        if !self.migrated.load(std::sync::atomic::Ordering::Acquire) {
+            migrate(&mut conn)?;
+            self.migrated.store(true, std::sync::atomic::Ordering::Release);
+        }
+        Ok(conn)
+    }
+
     /// Connects, brings the schema up to date and returns the journal (blocking: call it on the
-    /// blocking pool, or through [`AlertJournal::open_shared`]).
-    pub fn open(self) -> Result<AlertJournal, JournalError> {
-        let unreachable = |e: SqlError| JournalError::Unreachable { target: self.target.clone(), reason: e.to_string() };
-        let mut conn = Conn::Postgres(self.connect().map_err(unreachable)?);
-        migrate(&mut conn)?;
-        Ok(AlertJournal::wrap(conn, Some(Arc::new(self))))
+    /// blocking pool, or through [`AlertJournal::open_shared`]). With `wait`, a database out of
+    /// reach is no error: the journal connects (and migrates) on its first use that finds it
+    /// again, and every use meanwhile fails as out of reach — what the engine's watcher and
+    /// outbox are built for. A database that answers with an error (a newer schema, refused
+    /// credentials) fails either way.
+    pub fn open(self, wait: bool) -> Result<AlertJournal, JournalError> {
+        let conn = match self.connect() {
+            Ok(mut conn) => {
+                migrate(&mut conn)?;
+                self.migrated.store(true, std::sync::atomic::Ordering::Release);
+                conn
+            }
+            Err(e) if wait && e.is_connection_lost() => {
+                tracing::warn!("shared journal: {} is out of reach ({e}); watching meanwhile, connecting when it answers", self.target);
+                PgConn::disconnected()
+            }
+            Err(e) => return Err(JournalError::Unreachable { target: self.target.clone(), reason: e.to_string() }),
+        };
+        Ok(AlertJournal::wrap(Conn::Postgres(conn), Some(Arc::new(self))))
     }
 
     /// Turns the database's change notifications into the journal's change signal, for as long
@@ -425,7 +452,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the schema up to date. Several engines may start at once: each step runs under the
 /// writers' lock, so every migration runs exactly once.
-pub fn migrate(conn: &mut Conn) -> SqlResult<()> {
+pub fn migrate(conn: &mut PgConn) -> SqlResult<()> {
     loop {
         let mut tx = conn.transaction()?;
         tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;

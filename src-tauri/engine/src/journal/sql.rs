@@ -423,12 +423,30 @@ impl PgConn {
         PgConn { client: Some(client), statements: HashMap::new() }
     }
 
+    /// No connection yet: the first use connects (an engine started while the database was
+    /// away). Closed until then.
+    pub fn disconnected() -> Self {
+        PgConn { client: None, statements: HashMap::new() }
+    }
+
     pub fn is_closed(&self) -> bool {
         self.client.as_ref().is_none_or(postgres::Client::is_closed)
     }
 
-    fn parts(&mut self) -> (&mut postgres::Client, &mut HashMap<String, postgres::Statement>) {
-        (self.client.as_mut().expect("the client lives as long as its connection"), &mut self.statements)
+    pub fn transaction(&mut self) -> SqlResult<Tx<'_>> {
+        let (client, statements) = self.parts()?;
+        let mut tx = client.transaction()?;
+        // One writer at a time, as on SQLite: the journal's read-then-write steps rely on it.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&super::postgres::WRITE_LOCK])?;
+        Ok(Tx::Postgres { tx, statements })
+    }
+
+    fn parts(&mut self) -> SqlResult<(&mut postgres::Client, &mut HashMap<String, postgres::Statement>)> {
+        // The journal connects a closed connection before every use (`AlertJournal::call`).
+        match self.client.as_mut() {
+            Some(client) => Ok((client, &mut self.statements)),
+            None => Err(SqlError::Unreachable("not connected to the database yet".into())),
+        }
     }
 }
 
@@ -467,15 +485,15 @@ fn pg_rows<C: postgres::GenericClient>(client: &mut C, cache: &mut HashMap<Strin
 
 impl Sql for PgConn {
     fn execute(&mut self, sql: &str, params: &[&dyn ToValue]) -> SqlResult<usize> {
-        let (client, statements) = self.parts();
+        let (client, statements) = self.parts()?;
         pg_execute(client, statements, sql, params)
     }
     fn rows(&mut self, sql: &str, params: &[&dyn ToValue]) -> SqlResult<Vec<Row>> {
-        let (client, statements) = self.parts();
+        let (client, statements) = self.parts()?;
         pg_rows(client, statements, sql, params)
     }
     fn execute_batch(&mut self, sql: &str) -> SqlResult<()> {
-        Ok(self.parts().0.batch_execute(sql)?)
+        Ok(self.parts()?.0.batch_execute(sql)?)
     }
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
@@ -501,13 +519,7 @@ impl Conn {
     pub fn transaction(&mut self) -> SqlResult<Tx<'_>> {
         Ok(match self {
             Conn::Sqlite(c) => Tx::Sqlite(c.transaction()?),
-            Conn::Postgres(c) => {
-                let (client, statements) = c.parts();
-                let mut tx = client.transaction()?;
-                // One writer at a time, as on SQLite: the journal's read-then-write steps rely on it.
-                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&super::postgres::WRITE_LOCK])?;
-                Tx::Postgres { tx, statements }
-            }
+            Conn::Postgres(c) => c.transaction()?,
         })
     }
 
