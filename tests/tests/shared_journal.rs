@@ -68,6 +68,18 @@ async fn notifier_is(journal: &AlertJournal, name: &str) {
     wait_for(&format!("{name} notifying"), WAIT, || async { (journal.shared_status().await.ok()?.notifier.as_deref() == Some(name)).then_some(()) }).await;
 }
 
+/// After the database came back: the held e-mail journaled and its call answered, the outbox
+/// empty, the e-mail marked read.
+async fn caught_up(engine: &RunningEngine, s: &Scenario, data: &Path, uid: u32) {
+    wait_for("the incident answered", WAIT, || async {
+        let i = engine.journal.incidents(5, None, false).await.ok()?.pop()?;
+        (i.escalation == EscalationState::Answered).then_some(())
+    })
+    .await;
+    outbox_holds(data, 0).await;
+    wait_for("the e-mail marked seen", WAIT, || async { s.server.seen_state("INBOX").await.0.contains(&uid).then_some(()) }).await;
+}
+
 fn alarms_to(s: &Scenario, to: &str) -> usize {
     s.fake.bodies_to(to).into_iter().filter(|b| b.starts_with("🚨")).count()
 }
@@ -305,13 +317,7 @@ async fn an_email_that_arrives_while_the_database_is_down_is_held_here_then_jour
     assert_eq!(s.server.seen_state("INBOX").await.1, [uid], "the e-mail stays unread");
 
     pg.spawn();
-    wait_for("the incident answered", WAIT, || async {
-        let i = engine.journal.incidents(5, None, false).await.ok()?.pop()?;
-        (i.escalation == EscalationState::Answered).then_some(())
-    })
-    .await;
-    outbox_holds(data.path(), 0).await;
-    wait_for("the e-mail marked seen", WAIT, || async { s.server.seen_state("INBOX").await.0.contains(&uid).then_some(()) }).await;
+    caught_up(&engine, &s, data.path(), uid).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(engine.journal.alert_count().await.unwrap(), 1);
     assert_eq!(s.fake.called_numbers(), [C1], "one call");
@@ -346,13 +352,7 @@ async fn an_engine_started_while_the_database_is_down_watches_holds_and_catches_
 
     pg.spawn();
     notifier_is(&engine.journal, "NOC-01").await;
-    wait_for("the incident answered", WAIT, || async {
-        let i = engine.journal.incidents(5, None, false).await.ok()?.pop()?;
-        (i.escalation == EscalationState::Answered).then_some(())
-    })
-    .await;
-    outbox_holds(data.path(), 0).await;
-    wait_for("the e-mail marked seen", WAIT, || async { s.server.seen_state("INBOX").await.0.contains(&uid).then_some(()) }).await;
+    caught_up(&engine, &s, data.path(), uid).await;
     assert_eq!(engine.journal.alert_count().await.unwrap(), 1);
     // The schema this engine made on its first connection (read raw: opening a journal would make it).
     assert_eq!(pg.query("SELECT MAX(version) FROM schema_version"), [sentinela_engine::journal::postgres::SCHEMA_VERSION.to_string()]);

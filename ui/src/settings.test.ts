@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parsePeople, readForm } from "./settings";
+import { buildForm, DEFAULTS, fillForm, parsePeople, readForm } from "./settings";
+import { words } from "./i18n";
 
 describe("parsePeople", () => {
   it("reads one person per line, the number before the equals sign", () => {
@@ -39,5 +40,16 @@ describe("readForm", () => {
   it("drops the section when it is switched off", () => {
     const cfg = readForm(form(heartbeat.replace(" checked", "")));
     expect(cfg.heartbeat).toBeNull();
+  });
+});
+
+describe("the form at first launch", () => {
+  it("has Twilio on and the shared journal off, and reads back without one", () => {
+    const root = document.createElement("form");
+    buildForm(root, words("pt"), () => {});
+    fillForm(root, DEFAULTS);
+    expect(root.querySelector<HTMLInputElement>("#enable-twilio")!.checked).toBe(true);
+    expect(root.querySelector<HTMLInputElement>("#enable-journal")!.checked).toBe(false);
+    expect(readForm(root).journal).toBeNull();
   });
 });

@@ -95,7 +95,7 @@ export const DEFAULTS: Config = {
   incidents: { key_pattern: "", recovery_words: [], remind_every_mins: 30, reopen_within_mins: 15, reescalate_after_mins: 60 },
   people: {},
   heartbeat: { url: "", every_mins: 5, whatsapp_to: [], daily_at: "08:00" },
-  journal: { url: "", workstation: "" },
+  // No `journal`: one workstation keeps its own, until someone switches sharing on.
 };
 
 const id = (path: string) => path.replace(/\./g, "-");
@@ -133,7 +133,7 @@ export function readForm(root: ParentNode, base: Config = DEFAULTS): Config {
   return cfg as unknown as Config;
 }
 
-function fillForm(root: ParentNode, cfg: Config): void {
+export function fillForm(root: ParentNode, cfg: Config): void {
   for (const s of SECTIONS) {
     // A file without [incidents] or [people] shows their defaults.
     const present = get(cfg, s.title) != null;
@@ -153,7 +153,7 @@ function fillForm(root: ParentNode, cfg: Config): void {
   }
 }
 
-function buildForm(form: HTMLElement, w: Words, onChange: () => void): void {
+export function buildForm(form: HTMLElement, w: Words, onChange: () => void): void {
   for (const s of SECTIONS) {
     const fs = el("fieldset", { id: `section-${s.title}` }, el("legend", {}, String(w[s.title])));
     if (s.optional) {

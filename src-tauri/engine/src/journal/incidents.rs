@@ -118,6 +118,22 @@ pub struct PlanPolicy {
     pub now: DateTime<Utc>,
 }
 
+#[cfg(test)]
+impl PlanPolicy {
+    /// Messages to `recipients` and calls, now: no pause, reminders or re-escalation.
+    pub fn plain(recipients: &[&str]) -> Self {
+        PlanPolicy {
+            recipients: recipients.iter().map(|r| r.to_string()).collect(),
+            calls: true,
+            paused: false,
+            remind_every: None,
+            flood: FloodLimit::default(),
+            reescalate_after: None,
+            now: Utc::now(),
+        }
+    }
+}
+
 /// What a planning pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanReport {

@@ -409,16 +409,7 @@ mod tests {
         let water = incidents.iter().find(|i| i.title.contains("ÁGUA")).unwrap();
         assert_eq!((smoke.state, smoke.acknowledged_by.as_deref(), smoke.acknowledged_via), (IncidentState::Acknowledged, Some("Ana"), Some(AckVia::Call)));
         assert_eq!(water.state, IncidentState::Open, "the unanswered one escalates as usual");
-        let policy = PlanPolicy {
-            recipients: vec!["+5511999990001".into()],
-            calls: true,
-            paused: false,
-            remind_every: None,
-            flood: Default::default(),
-            reescalate_after: None,
-            now: Utc::now(),
-        };
-        journal.plan(policy).await.unwrap();
+        journal.plan(PlanPolicy::plain(&["+5511999990001"])).await.unwrap();
         let escalation = |id| { let j = journal.clone(); async move { j.incident(id).await.unwrap().unwrap().escalation } };
         assert_eq!((escalation(smoke.id).await, escalation(water.id).await), (EscalationState::Answered, EscalationState::Owed));
         assert!(journal.deliveries_of(smoke.id).await.unwrap().is_empty(), "no second alarm for the one taken");

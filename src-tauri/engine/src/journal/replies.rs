@@ -173,17 +173,7 @@ mod tests {
         let raw = format!("From: s@x\r\nSubject: {subject}\r\nMessage-ID: <r{uid}@x>\r\n\r\nx\r\n");
         let mail = NewAlert { origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 1, uid }, mail: parse_alert_mail(raw.as_bytes(), false), received_at: Utc::now() };
         j.record(vec![mail], &IncidentRules::default()).await.unwrap();
-        j.plan(PlanPolicy {
-            recipients: vec![ANA.into(), BRUNO.into()],
-            calls: true,
-            paused: false,
-            remind_every: None,
-            flood: Default::default(),
-            reescalate_after: None,
-            now: Utc::now(),
-        })
-        .await
-        .unwrap();
+        j.plan(PlanPolicy::plain(&[ANA, BRUNO])).await.unwrap();
         let id = j.incidents(1, None, false).await.unwrap()[0].id;
         for d in j.deliveries_of(id).await.unwrap() {
             j.update_delivery(d.id, DeliveryState::Read, Some(format!("SM{}", d.id)), None).await.unwrap();
