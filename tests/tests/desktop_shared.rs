@@ -146,6 +146,11 @@ async fn two_app_instances_show_the_same_incident_and_the_ack_made_in_the_other(
     // the schema is this version's, and the other workstation notifies.
     let settings = other_ws.window("settings").await;
     settings.wait_for("the journal section filled from the file", WAIT, "return document.querySelector('#enable-journal')?.checked && document.querySelector('#journal-url')?.value", |v| v.as_str().is_some_and(|u| u.starts_with("postgres://"))).await;
+    // Clicked once the page has settled: it has read the secrets' status (the last thing it does;
+    // the database password is there, from the environment as a service's would be) and the
+    // engine's status line.
+    let settled = "return (document.querySelector('#secret-journal-password-status')?.textContent ?? '') + '|' + (document.querySelector('#engine-status')?.textContent ?? '')";
+    settings.wait_for("the settings page settled", WAIT, settled, |v| v.as_str().is_some_and(|t| t.starts_with("✔ guardado") && !t.ends_with('|'))).await;
     settings.click("#test-journal").await;
     let said = settings.wait_for("the journal test's result", WAIT, "return document.querySelector('#result').textContent", |v| v.as_str().is_some_and(|t| !t.is_empty() && t != "…")).await;
     let said = said.as_str().unwrap();
