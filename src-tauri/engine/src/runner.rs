@@ -55,7 +55,7 @@ async fn open_journal_with(config: &Config, data_dir: &Path, password: Option<&S
     })
 }
 
-/// What `check` and the settings window's *Testar diário* say of a shared journal.
+/// What `check` and the settings window's *Testar diário compartilhado* say of a shared journal.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct JournalProbe {

@@ -179,11 +179,17 @@ impl SharedJournal {
     /// connection, before any query of its own.
     pub fn reconnect(&self) -> SqlResult<PgConn> {
         let mut conn = self.connect()?;
+        self.migrate_once(&mut conn)?;
+        Ok(conn)
+    }
+
+    /// [`migrate`], unless this process did it already.
+    fn migrate_once(&self, conn: &mut PgConn) -> SqlResult<()> {
         if !self.migrated.load(std::sync::atomic::Ordering::Acquire) {
-            migrate(&mut conn)?;
+            migrate(conn)?;
             self.migrated.store(true, std::sync::atomic::Ordering::Release);
         }
-        Ok(conn)
+        Ok(())
     }
 
     /// Connects, brings the schema up to date and returns the journal (blocking: call it on the
@@ -195,8 +201,7 @@ impl SharedJournal {
     pub fn open(self, wait: bool) -> Result<AlertJournal, JournalError> {
         let conn = match self.connect() {
             Ok(mut conn) => {
-                migrate(&mut conn)?;
-                self.migrated.store(true, std::sync::atomic::Ordering::Release);
+                self.migrate_once(&mut conn)?;
                 conn
             }
             Err(e) if wait && e.is_connection_lost() => {

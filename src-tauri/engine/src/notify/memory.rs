@@ -89,15 +89,21 @@ impl MemoryNotifier {
     /// e-mail, else at the outbox's hand-over.
     async fn answered(&self, alert: &NewAlert, number: String) {
         let answer = MemoryAnswer { by: self.ctx.person(&number), number };
-        if let Some(outbox) = &self.outbox {
-            if let Err(e) = outbox.mark_answered(&alert.origin, &answer).await {
+        let kept = match &self.outbox {
+            Some(outbox) => outbox.mark_answered(&alert.origin, &answer).await.unwrap_or_else(|e| {
                 warn!("outbox: cannot keep who answered the call made from memory: {e}");
-            }
-        }
+                false
+            }),
+            None => false,
+        };
+        let (by, subject) = (&answer.by, &alert.mail.subject);
         match self.ctx.journal.acknowledge_from_memory(alert.origin.clone(), answer.clone()).await {
-            Ok(ActionOutcome::Done) => info!(by = %answer.by, subject = %alert.mail.subject, "the incident is taken by who answered the call made from memory"),
+            Ok(ActionOutcome::Done) => info!(%by, %subject, "the incident is taken by who answered the call made from memory"),
+            Ok(ActionOutcome::NotFound) | Err(_) if kept => info!(%by, %subject, "who answered waits in the outbox: the hand-over gives them the incident"),
+            Ok(ActionOutcome::NotFound) => warn!(%by, %subject, "who answered cannot be noted: once journaled, the alert is escalated again"),
+            Err(e) => warn!(%by, %subject, "who answered cannot be noted ({e}): once journaled, the alert is escalated again"),
+            // Someone took or resolved it meanwhile.
             Ok(_) => {}
-            Err(e) => info!("the journal cannot take the answer yet ({e}); the outbox hands it over"),
         }
     }
 
