@@ -25,7 +25,9 @@ mod replies;
 mod schema;
 pub mod sql;
 pub mod postgres;
-#[cfg(any(test, feature = "test-support"))]
+// Starts Debian's PostgreSQL binaries as child processes: Unix only (the Windows build's tests
+// run under Wine, where the journal's PostgreSQL side is reached by the integration tests).
+#[cfg(all(unix, any(test, feature = "test-support")))]
 pub mod test_postgres;
 
 pub use incidents::{

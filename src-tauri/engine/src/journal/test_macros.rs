@@ -14,6 +14,7 @@ macro_rules! journal_test {
                 $body
             }
 
+            #[cfg(unix)]
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let server = $crate::journal::test_postgres::TestPostgres::start();
