@@ -1,17 +1,44 @@
 //! `sentinela-headless` as an administrator starts it: a real process with the IMAP password in
 //! its environment (as a service manager would set it) and no inherited log settings.
+//!
+//! The same tests run the Windows build: `SENTINELA_TEST_HEADLESS` names a `sentinela-headless.exe`
+//! and `SENTINELA_TEST_RUNNER` the program that runs it (`wine`), as cargo's own target runners
+//! do (`scripts/windows test` sets both). Paths reach it as they are (`/tmp/…`): Wine starts the
+//! program in the same folder, on its `Z:` drive, so an absolute Unix path is one on that drive.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use crate::dovecot::PASSWORD;
 use crate::workspace_binary;
 
+/// The Windows binary under test, when this run tests the Windows build.
+pub fn windows_exe() -> Option<PathBuf> {
+    std::env::var_os("SENTINELA_TEST_HEADLESS").map(PathBuf::from)
+}
+
 /// The binary, ready for a subcommand.
 pub fn command() -> Command {
-    let mut c = Command::new(workspace_binary("sentinela-headless"));
+    let mut c = match windows_exe() {
+        Some(exe) => {
+            let runner = std::env::var_os("SENTINELA_TEST_RUNNER").unwrap_or_else(|| "wine".into());
+            let mut c = Command::new(runner);
+            c.arg(exe);
+            c
+        }
+        None => Command::new(workspace_binary("sentinela-headless")),
+    };
     c.env("SENTINELA_IMAP_PASSWORD", PASSWORD).env_remove("SENTINELA_LOG").stdin(Stdio::null());
     c
+}
+
+/// Whether `text` names the process holding the engine lock. Under Wine the holder's Windows
+/// process id is not the id of the Unix process the test started, so only the name is checked.
+pub fn names_the_holder(text: &str, pid: u32) -> bool {
+    match windows_exe() {
+        Some(_) => text.contains("sentinela-headless.exe, since"),
+        None => text.contains(&format!("process {pid} sentinela-headless")),
+    }
 }
 
 /// `run` on `config` with the journal in `data`, its log (stderr) going to the file `log`.

@@ -37,6 +37,10 @@ async fn look_alike_senders_are_rejected_and_journaled_with_their_real_address()
         format!("{SENSOR}, x@attacker.example"),
         format!("{local}@{}", domain.replacen('e', "\u{0435}", 1)),
         format!("{local}\u{FF20}{domain}"),
+        // A phrase and a comment, no address: a lenient parser takes the phrase for it.
+        format!("\"{SENSOR}\" (y)"),
+        // Words after the address.
+        format!("<x@attacker.example> {SENSOR}"),
     ];
     for (i, from) in look_alikes.iter().enumerate() {
         server.append("INBOX", &mail(from, "", &format!("ALERTA falso {i}"))).await;
@@ -48,14 +52,16 @@ async fn look_alike_senders_are_rejected_and_journaled_with_their_real_address()
     let config = server.config(Security::Tls);
     let report = probe(&config, &Dovecot::password()).await.unwrap();
     // The server's substring search already misses the subdomain and the Cyrillic look-alike;
-    // the other seven pass it, as they did before the exact check, and are rejected by it.
-    assert_eq!((report.matching_unseen, report.rejected), (8, 7), "{report:?}");
+    // Dovecot's own address parser drops the words after `<x@attacker.example>`, so its
+    // search misses that one too; the other eight pass it, as they did before the exact check,
+    // and are rejected by it.
+    assert_eq!((report.matching_unseen, report.rejected), (9, 8), "{report:?}");
     assert!(report.rejected_reasons.iter().any(|r| r.contains("x@attacker.example is not an allowed sender")), "{report:?}");
 
     let e = engine(&config, &data).await;
-    wait_for("the genuine alert and seven rejections", WAIT, || async {
+    wait_for("the genuine alert and eight rejections", WAIT, || async {
         let rejected = e.journal.rejected_mails(50).await.ok()?;
-        (e.journal.alert_count().await.ok()? == 1 && rejected.len() == 7).then_some(())
+        (e.journal.alert_count().await.ok()? == 1 && rejected.len() == 8).then_some(())
     })
     .await;
     let alerts = e.journal.alerts(5).await.unwrap();
@@ -66,9 +72,9 @@ async fn look_alike_senders_are_rejected_and_journaled_with_their_real_address()
     assert!(rejected.iter().any(|r| r.reason.contains("2 addresses")), "{rejected:?}");
     // Left unread; only the genuine alert is marked seen; nothing is journaled twice on rescans.
     let (seen, unseen) = server.seen_state("INBOX").await;
-    assert_eq!((seen, unseen.len()), (vec![genuine], 9));
+    assert_eq!((seen, unseen.len()), (vec![genuine], 11));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(e.journal.rejected_mails(50).await.unwrap().len(), 7);
+    assert_eq!(e.journal.rejected_mails(50).await.unwrap().len(), 8);
     e.stop(WAIT).await;
 
     let out = sentinela_tests::headless::command()
@@ -113,6 +119,27 @@ async fn with_authserv_id_only_our_servers_topmost_verdict_counts() {
     let r = rejected.iter().find(|r| r.subject == "ALERTA outro servidor").unwrap();
     assert!(r.reason.contains("not authenticated by mx.empresa.com.br") && r.reason.contains("no Authentication-Results header from"), "{}", r.reason);
     e.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn check_warns_when_another_servers_verdict_sits_on_top() {
+    let server = Dovecot::start();
+    let domain = SENSOR.split_once('@').unwrap().1;
+    let ours = "mx.empresa.com.br";
+    let mut config = server.config(Security::Tls);
+    config.filter.authserv_id = ours.into();
+    // Our server added its verdict below one written before the mail reached it: it does not
+    // put its own on top, and a forged header of its id could have come from outside.
+    let below = format!("Authentication-Results: mx.attacker.example; dmarc=pass\r\nAuthentication-Results: {ours}; dmarc=pass header.from={domain}\r\n");
+    server.append("INBOX", &mail(SENSOR, &below, "ALERTA 1")).await;
+    let report = probe(&config, &Dovecot::password()).await.unwrap();
+    assert_eq!(report.results_on_top.as_deref(), Some("mx.attacker.example"), "{report:?}");
+    // The newest one is what the server does now.
+    let on_top = format!("Authentication-Results: {ours}; dmarc=pass header.from={domain}\r\nAuthentication-Results: mx.attacker.example; dmarc=pass\r\n");
+    server.append("INBOX", &mail(SENSOR, &on_top, "ALERTA 2")).await;
+    let report = probe(&config, &Dovecot::password()).await.unwrap();
+    assert_eq!(report.results_on_top, None, "{report:?}");
+    assert_eq!(report.rejected, 0, "{report:?}");
 }
 
 fn base64_encode(s: &str) -> String {

@@ -274,11 +274,17 @@ matching_unseen: number,
  */
 idle: boolean, 
 /**
- * Of the matching unread e-mails (the first [`PROBE_CHECKS`]), how many the exact sender
+ * Of the matching unread e-mails (the newest [`PROBE_CHECKS`]), how many the exact sender
  * check would reject — they would never ring a phone — and why, most frequent first
  * ("2 × the sender x@y is not an allowed sender").
  */
-rejected: number, rejected_reasons: Array<string>, };
+rejected: number, rejected_reasons: Array<string>, 
+/**
+ * With `[filter] authserv_id`: the id of the server whose `Authentication-Results` header
+ * sits on top of the newest matching e-mail when it is not ours — the receiving server then
+ * does not put its own verdict first, and a forged header below could be read as ours.
+ */
+results_on_top: string | null, };
 
 export type RejectedMail = { id: number, 
 /**

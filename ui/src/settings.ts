@@ -231,7 +231,7 @@ async function main(): Promise<void> {
   };
   const testTo = () => (document.getElementById("test-to") as HTMLInputElement).value;
   document.getElementById("test-mailbox")!.addEventListener("click", () =>
-    run(async () => { const r = await ipc.testMailbox(readForm(form, base)); return w.probe_ok(r.matching_unseen, r.idle) + (r.rejected > 0 ? ` ${w.probe_rejected(r.rejected, r.rejected_reasons)}` : ""); }));
+    run(async () => { const r = await ipc.testMailbox(readForm(form, base)); return w.probe_ok(r.matching_unseen, r.idle) + (r.rejected > 0 ? ` ${w.probe_rejected(r.rejected, r.rejected_reasons)}` : "") + (r.results_on_top ? ` ${w.probe_results_on_top(r.results_on_top)}` : ""); }));
   document.getElementById("test-whatsapp")!.addEventListener("click", () =>
     run(async () => { const r = await ipc.testWhatsapp(readForm(form, base), testTo()); return `${r.to}: ${reportStates(r.states, w)}`; }));
   document.getElementById("test-call")!.addEventListener("click", () =>

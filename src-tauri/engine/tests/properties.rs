@@ -2,7 +2,8 @@
 //! the mail parser (arbitrary bytes, mutated real e-mails, deep MIME nesting), the TwiML builder,
 //! the IMAP search quoting, the sender check and the incident key. No panic, bounded output, and
 //! each one's own promise (well-formed XML within 4,000 characters, a quoted value that reads
-//! back as written, only allowed senders accepted, one key for one e-mail).
+//! back as written, only allowed senders accepted — an accepted From holding the allowed address
+//! as its one mailbox, by the generator's own record — one key for one e-mail).
 //!
 //! Every test run does 256 cases of each (a few seconds). The long run, for a night:
 //! `SENTINELA_FUZZ_CASES=200000 cargo test --release -p sentinela-engine --test properties`.
@@ -146,10 +147,119 @@ proptest! {
     }
 
     #[test]
+    fn an_accepted_from_holds_the_allowed_address_as_its_one_mailbox(from in from_header()) {
+        let policy = SenderPolicy { allowed: vec![AllowedSender::parse("sensor@cpd.example.com.br").unwrap()], authserv_id: None };
+        let raw = format!("From: {}\r\nSubject: ALERTA\r\n\r\nx\r\n", from.header);
+        if let Ok(address) = policy.check(raw.as_bytes()) {
+            prop_assert_eq!(&address, "sensor@cpd.example.com.br");
+            // The oracle is the generator's own record of what it wrote, not a parser.
+            prop_assert_eq!(&from.mailboxes, &vec![ALLOWED.to_owned()], "accepted {:?}", from.header);
+        }
+    }
+
+    #[test]
+    fn a_quoted_results_value_is_one_value(domain in "[a-z]{1,10}\\.example", trailer in "[a-z ]{0,10}", dmarc in any::<bool>()) {
+        // Our server's topmost header, with the allowed domain only inside a quoted local part
+        // or a comment: never authenticated.
+        let policy = SenderPolicy { allowed: vec![AllowedSender::parse("sensor@cpd.example.com.br").unwrap()], authserv_id: Some("mx.example.com.br".into()) };
+        let result = if dmarc {
+            format!("dmarc=pass header.from=\"cpd.example.com.br{trailer}\"@{domain}")
+        } else {
+            format!("spf=pass smtp.mailfrom=\"cpd.example.com.br{trailer}\"@{domain} (cpd.example.com.br)")
+        };
+        let raw = format!("Authentication-Results: mx.example.com.br; {result}\r\nFrom: sensor@cpd.example.com.br\r\nSubject: ALERTA\r\n\r\nx\r\n");
+        prop_assert!(policy.check(raw.as_bytes()).is_err(), "passed: {raw}");
+    }
+
+    #[test]
     fn one_email_one_key(sender in ".{0,100}", subject in ".{0,300}", body in ".{0,1000}") {
         let rules = KeyRules::default();
         let a = key::read(&sender, &subject, &body, &rules);
         let b = key::read(&sender, &subject, &body, &rules);
         prop_assert_eq!(a, b);
     }
+}
+
+const ALLOWED: &str = "sensor@cpd.example.com.br";
+
+/// A From header the generator wrote, and the mailboxes it put in it (exactly as they would be
+/// read by RFC 5322: comments and display names are not mailboxes, a group's members are).
+#[derive(Debug, Clone)]
+struct WrittenFrom {
+    header: String,
+    mailboxes: Vec<String>,
+}
+
+/// Addresses: the allowed one, and what only looks like it or hides it.
+fn address() -> impl Strategy<Value = (String, Option<String>)> {
+    // (as written, the mailbox it is — None when the text is no mailbox at all)
+    prop_oneof![
+        Just((ALLOWED.to_owned(), Some(ALLOWED.to_owned()))),
+        Just(("SENSOR@CPD.EXAMPLE.COM.BR".to_owned(), Some(ALLOWED.to_owned()))),
+        Just(("sensor@ｃｐｄ．example.com.br".to_owned(), Some("sensor@ｃｐｄ．example.com.br".to_owned()))),
+        Just(("sensor@cpd.example.com.br.evil.example".to_owned(), Some("sensor@cpd.example.com.br.evil.example".to_owned()))),
+        Just(("\"sensor@cpd.example.com.br\"@evil.example".to_owned(), Some("\"sensor@cpd.example.com.br\"@evil.example".to_owned()))),
+        Just(("\"sensor\"@cpd.example.com.br".to_owned(), Some("\"sensor\"@cpd.example.com.br".to_owned()))),
+        Just(("sensor(cpd.example.com.br)@evil.example".to_owned(), Some("sensor@evil.example".to_owned()))),
+        Just(("sensor@[10.0.0.1]".to_owned(), Some("sensor@[10.0.0.1]".to_owned()))),
+        Just(("@route.example:sensor@cpd.example.com.br".to_owned(), Some("route".to_owned()))),
+        Just(("sensor@cpd.exаmple.com.br".to_owned(), Some("cyrillic".to_owned()))),
+        "[a-z]{1,8}@[a-z]{1,8}\\.example".prop_map(|a| (a.clone(), Some(a))),
+    ]
+}
+
+/// Display names and comments, some holding the allowed address as text.
+fn words() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        Just("Sensor CPD".to_owned()),
+        Just(format!("\"{ALLOWED}\"")),
+        Just(format!("({ALLOWED})")),
+        Just("=?utf-8?q?Sensor_=C3=A7?=".to_owned()),
+        Just("Ｓｅｎｓｏｒ".to_owned()),
+        "[A-Za-z ]{0,12}",
+    ]
+}
+
+/// What may follow an address: nothing, or comments (which may hold anything).
+fn comment() -> impl Strategy<Value = String> {
+    prop_oneof![Just(String::new()), Just(format!("({ALLOWED})")), Just("(a (nested) one)".to_owned()), "\\([A-Za-z@. ]{0,12}\\)"]
+}
+
+fn mailbox() -> impl Strategy<Value = (String, Vec<String>)> {
+    (words(), address(), any::<bool>(), comment()).prop_map(|(name, (written, is), angle, comment)| {
+        let header = if angle || !name.is_empty() { format!("{name} <{written}> {comment}") } else { format!("{written} {comment}") };
+        // The oracle records a look-alike as itself: only the plain allowed address is ALLOWED.
+        let mailbox = is.map(|m| if m == ALLOWED { m } else { format!("other:{m}") });
+        (header, mailbox.into_iter().collect())
+    })
+}
+
+fn from_header() -> impl Strategy<Value = WrittenFrom> {
+    prop_oneof![
+        // One mailbox.
+        mailbox().prop_map(|(header, mailboxes)| WrittenFrom { header, mailboxes }),
+        // A phrase and a comment, no address at all.
+        words().prop_map(|w| WrittenFrom { header: format!("\"{ALLOWED}\" {w} (y)"), mailboxes: vec![] }),
+        // A list.
+        (mailbox(), mailbox()).prop_map(|((a, ma), (b, mb))| WrittenFrom { header: format!("{a}, {b}"), mailboxes: [ma, mb].concat() }),
+        // A group (its members are mailboxes, but a group is not one sender).
+        (mailbox(), "[A-Za-z]{1,8}").prop_map(|((a, ma), g)| WrittenFrom { header: format!("{g}: {a};"), mailboxes: [vec!["group".to_owned()], ma].concat() }),
+        // Something after the address.
+        (mailbox(), "[a-z]{1,8}@[a-z]{1,8}\\.example").prop_map(|((a, ma), tail)| WrittenFrom { header: format!("{a} {tail}"), mailboxes: [ma, vec![format!("other:{tail}")]].concat() }),
+    ]
+}
+
+/// The generator is not a mere source of rejections: plain allowed senders are among its
+/// headers and pass, so the property above is tested on acceptances too.
+#[test]
+fn the_from_generator_writes_acceptable_headers_too() {
+    use proptest::strategy::ValueTree;
+    let policy = SenderPolicy { allowed: vec![AllowedSender::parse(ALLOWED).unwrap()], authserv_id: None };
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let accepted = (0..500)
+        .map(|_| from_header().new_tree(&mut runner).unwrap().current())
+        .filter(|f| policy.check(format!("From: {}\r\n\r\nx\r\n", f.header).as_bytes()).is_ok())
+        .count();
+    assert!(accepted > 10, "only {accepted} of 500 generated From headers were accepted");
 }

@@ -252,6 +252,14 @@ async fn check(config: Option<PathBuf>) -> Result<(), Failure> {
                     println!("  {reason}");
                 }
             }
+            if let Some(top) = &report.results_on_top {
+                println!(
+                    "WARNING: the newest matching e-mail's topmost Authentication-Results header is {top:?}'s, not {:?}'s. \
+                     Your receiving server must remove (or override) incoming Authentication-Results headers that carry its id and add its own on top, \
+                     or a forged header could be read as its verdict: check its settings, or that authserv_id names the server that receives the mail last.",
+                    config.filter.authserv_id
+                );
+            }
             if report.idle {
                 println!("IDLE: supported (new mail is pushed within about a second)");
             } else {

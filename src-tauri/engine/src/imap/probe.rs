@@ -10,6 +10,7 @@ use super::fetch::uid_set;
 use super::search::{search_alert_uids, search_criteria, select_folder};
 use super::MailboxError;
 use crate::config::Config;
+use crate::mail::sender::topmost_results_id;
 use crate::mail::SenderPolicy;
 use crate::secrets::Secret;
 
@@ -24,11 +25,15 @@ pub struct ProbeReport {
     pub matching_unseen: usize,
     /// Whether the server offers IDLE (push) or the watcher will poll every `rescan_secs`.
     pub idle: bool,
-    /// Of the matching unread e-mails (the first [`PROBE_CHECKS`]), how many the exact sender
+    /// Of the matching unread e-mails (the newest [`PROBE_CHECKS`]), how many the exact sender
     /// check would reject — they would never ring a phone — and why, most frequent first
     /// ("2 × the sender x@y is not an allowed sender").
     pub rejected: usize,
     pub rejected_reasons: Vec<String>,
+    /// With `[filter] authserv_id`: the id of the server whose `Authentication-Results` header
+    /// sits on top of the newest matching e-mail when it is not ours — the receiving server then
+    /// does not put its own verdict first, and a forged header below could be read as ours.
+    pub results_on_top: Option<String>,
 }
 
 /// How many matching e-mails a probe checks the sender of.
@@ -39,7 +44,7 @@ pub async fn probe(config: &Config, password: &Secret) -> Result<ProbeReport, Ma
     let (mut session, caps) = connect(&config.mailbox, password).await?;
     let (uidvalidity, messages) = select_folder(&mut session, &config.mailbox.folder).await?;
     let matching = search_alert_uids(&mut session, &search_criteria(&config.filter)).await?;
-    let (rejected, rejected_reasons) = sender_rejections(&mut session, &config.filter.sender_policy(), &matching).await?;
+    let senders = sender_rejections(&mut session, &config.filter.sender_policy(), &matching).await?;
     let _ = step("LOGOUT", session.logout()).await;
     Ok(ProbeReport {
         folder: config.mailbox.folder.clone(),
@@ -47,17 +52,26 @@ pub async fn probe(config: &Config, password: &Secret) -> Result<ProbeReport, Ma
         messages,
         matching_unseen: matching.len(),
         idle: caps.has_str("IDLE"),
-        rejected,
-        rejected_reasons,
+        rejected: senders.rejected,
+        rejected_reasons: senders.reasons,
+        results_on_top: senders.results_on_top,
     })
 }
 
-/// Reads the headers (PEEK: nothing is marked read) of the first matching e-mails and counts
+/// What the sender check makes of the matching e-mails.
+#[derive(Default)]
+struct SenderFindings {
+    rejected: usize,
+    reasons: Vec<String>,
+    results_on_top: Option<String>,
+}
+
+/// Reads the headers (PEEK: nothing is marked read) of the newest matching e-mails and counts
 /// what the sender check would reject, by reason.
-async fn sender_rejections(session: &mut super::ImapSession, policy: &SenderPolicy, uids: &[u32]) -> Result<(usize, Vec<String>), MailboxError> {
-    let uids: Vec<u32> = uids.iter().copied().take(PROBE_CHECKS).collect();
+async fn sender_rejections(session: &mut super::ImapSession, policy: &SenderPolicy, uids: &[u32]) -> Result<SenderFindings, MailboxError> {
+    let uids: Vec<u32> = uids.iter().rev().copied().take(PROBE_CHECKS).collect();
     if uids.is_empty() {
-        return Ok((0, Vec::new()));
+        return Ok(SenderFindings::default());
     }
     let headers = step("FETCH", async {
         let stream = session.uid_fetch(uid_set(&uids), "(UID BODY.PEEK[HEADER])").await?;
@@ -75,6 +89,14 @@ async fn sender_rejections(session: &mut super::ImapSession, policy: &SenderPoli
         }
     }
     reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
-    let total = reasons.iter().map(|(_, n)| n).sum();
-    Ok((total, reasons.into_iter().map(|(r, n)| format!("{n} × {r}")).collect()))
+    let newest = headers.iter().filter(|f| f.header().is_some()).max_by_key(|f| f.uid).and_then(|f| f.header());
+    let results_on_top = match (&policy.authserv_id, newest) {
+        (Some(id), Some(raw)) => topmost_results_id(raw).filter(|top| !top.eq_ignore_ascii_case(id)),
+        _ => None,
+    };
+    Ok(SenderFindings {
+        rejected: reasons.iter().map(|(_, n)| n).sum(),
+        reasons: reasons.into_iter().map(|(r, n)| format!("{n} × {r}")).collect(),
+        results_on_top,
+    })
 }

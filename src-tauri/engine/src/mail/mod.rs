@@ -4,6 +4,7 @@
 //! this module picks what an operator needs — subject, sender, date, Message-ID and one clean text
 //! body — caps its size and normalises whitespace so the same alert always reads the same.
 
+mod lexer;
 mod parse;
 pub mod sender;
 mod text;
