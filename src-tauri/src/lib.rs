@@ -64,10 +64,11 @@ fn skip_gl() {
 fn log_plugin(file_name: &str) -> tauri::plugin::TauriPlugin<tauri::Wry> {
     use tauri_plugin_log::{RotationStrategy, Target, TargetKind, TimezoneStrategy};
     let level = std::env::var("SENTINELA_LOG").ok().and_then(|l| l.parse().ok()).unwrap_or(log::LevelFilter::Info);
-    // The wire protocols' libraries print secrets and whole e-mails at trace: capped at debug.
-    let builder = sentinela_engine::logging::WIRE_TARGETS
-        .iter()
-        .fold(tauri_plugin_log::Builder::new(), |b, t| b.level_for(*t, level.min(log::LevelFilter::Debug)));
+    // The wire protocols' libraries print secrets and whole e-mails at trace, the database
+    // client statements' parameters at debug: capped (see sentinela_engine::logging).
+    let builder = sentinela_engine::logging::caps().fold(tauri_plugin_log::Builder::new(), |b, (t, most)| {
+        b.level_for(t, level.min(most.parse().unwrap_or(log::LevelFilter::Info)))
+    });
     builder
         .clear_targets()
         .target(Target::new(TargetKind::Stderr))

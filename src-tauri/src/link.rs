@@ -14,8 +14,10 @@
 //! which a peer that may only read the pipe cannot send. The tray's side is bounded: a peer that
 //! has not said `Hello` within 2 s is dropped, at most 8 peers are served, each window has a
 //! queue of its own of bounded length (a slow or stuck window is dropped, never the tray's
-//! memory), and on Unix a peer running as another user is refused (SO_PEERCRED / getpeereid,
-//! through interprocess's `peer_creds`). Windows: see docs/link-windows.md.
+//! memory), and a peer running as another user is refused (on Unix SO_PEERCRED / getpeereid,
+//! through interprocess's `peer_creds`; on Windows the peer process's token: `windows_user`).
+//! On Windows the pipe is also created first-instance-only with a DACL for this user alone, and
+//! a window checks who serves the pipe before it says anything (docs/link-windows.md).
 
 use std::hash::{Hash, Hasher};
 use std::io;
@@ -33,6 +35,8 @@ use tokio::sync::{mpsc, Notify};
 use tracing::{debug, warn};
 
 use crate::status::StatusView;
+#[cfg(windows)]
+mod windows_user;
 use crate::windows::WindowKind;
 
 /// A message larger than this is refused (the peer is broken, not chatty): a status line, an
@@ -85,13 +89,21 @@ fn address(data_dir: &Path) -> io::Result<Name<'static>> {
         }
         path.to_fs_name::<GenericFilePath>().map(|n| n.into_owned())
     }
-    // WINDOWS (not built here, see docs/link-windows.md): the pipe must be created with a DACL
-    // for the current user only (`ListenerOptionsExt::security_descriptor`) as the first
-    // instance of its name, and a window must check the server's identity before trusting it.
+    // Windows: a named pipe, in the machine-wide namespace; `listen` makes it this user's only
+    // and `connect` checks who serves it (see `windows_user` and docs/link-windows.md).
     #[cfg(not(unix))]
     {
         use interprocess::local_socket::{GenericNamespaced, ToNsName};
         format!("sentinela-{:016x}", hash_of(data_dir)).to_ns_name::<GenericNamespaced>().map(|n| n.into_owned())
+    }
+}
+
+/// The link's address in words, for errors.
+#[cfg(windows)]
+fn describe(data_dir: &Path) -> String {
+    match address(data_dir) {
+        Ok(name) => format!("{name:?}"),
+        Err(_) => format!("of {}", data_dir.display()),
     }
 }
 
@@ -189,7 +201,19 @@ impl LinkServer {
         let options = ListenerOptions::new().name(address(data_dir)?).try_overwrite(true);
         #[cfg(unix)]
         let options = interprocess::os::unix::local_socket::ListenerOptionsExt::mode(options, 0o600);
-        let listener = options.create_tokio()?;
+        // The pipe's first instance (FILE_FLAG_FIRST_PIPE_INSTANCE: a name someone created first
+        // is refused, not shared), with a DACL for this user alone.
+        #[cfg(windows)]
+        let options = interprocess::os::windows::local_socket::ListenerOptionsExt::security_descriptor(options.try_overwrite(false), windows_user::only_this_user()?);
+        let listener = options.create_tokio();
+        #[cfg(windows)]
+        let listener = listener.map_err(|e| match e.kind() {
+            io::ErrorKind::PermissionDenied | io::ErrorKind::AddrInUse => {
+                io::Error::new(e.kind(), format!("the windows' link {} exists already, created by another process: it is not opened, so no window talks to a stranger ({e})", describe(data_dir)))
+            }
+            _ => e,
+        });
+        let listener = listener?;
         // The user this process runs as: the owner of the folder it just made private.
         #[cfg(unix)]
         let me = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(data_dir)?);
@@ -211,6 +235,15 @@ impl LinkServer {
                             other => {
                                 accepting.connections.fetch_sub(1, Ordering::SeqCst);
                                 warn!("a link peer refused: it does not run as this user ({other:?})");
+                                continue;
+                            }
+                        }
+                        #[cfg(windows)]
+                        match stream.peer_creds().map(|c| c.pid()) {
+                            Ok(Some(pid)) if windows_user::is_this_user(pid) => {}
+                            other => {
+                                accepting.connections.fetch_sub(1, Ordering::SeqCst);
+                                warn!("a link peer refused: it does not run as this user (process {other:?})");
                                 continue;
                             }
                         }
@@ -307,6 +340,12 @@ pub struct LinkClient {
 impl LinkClient {
     pub async fn connect(data_dir: &Path, window: WindowKind) -> io::Result<(LinkClient, mpsc::UnboundedReceiver<ToWindow>)> {
         let stream = Stream::connect(address(data_dir)?).await?;
+        // A pipe is found by name alone: say nothing to a server that is not this user's.
+        #[cfg(windows)]
+        match stream.peer_creds().map(|c| c.pid()) {
+            Ok(Some(pid)) if windows_user::is_this_user(pid) => {}
+            other => return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("the windows' link {} is served by a process of another user ({other:?})", describe(data_dir)))),
+        }
         let (reader, writer) = tokio::io::split(stream);
         let (tx, rx) = mpsc::channel(QUEUE);
         let _ = tx.try_send(ToTray::Hello { window });
@@ -398,6 +437,17 @@ mod tests {
         eventually(|| !server.focus(WindowKind::History)).await;
         // The other window only had the focus message; nothing else reached it.
         assert!(settings_rx.try_recv().is_err());
+    }
+
+    /// A process that creates the pipe's name before the tray does (another user's, waiting
+    /// for our windows to connect) does not get our windows: the tray refuses to share it.
+    #[cfg(windows)]
+    #[tokio::test]
+    async fn a_pipe_name_taken_first_by_someone_else_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let _squatter = ListenerOptions::new().name(address(dir.path()).unwrap()).create_tokio().unwrap();
+        let Err(e) = LinkServer::listen(dir.path(), |_| None) else { panic!("the tray shared a pipe someone else created") };
+        assert!(e.to_string().contains("exists already, created by another process"), "{e}");
     }
 
     #[tokio::test]

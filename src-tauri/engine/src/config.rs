@@ -407,8 +407,11 @@ impl Config {
         })
     }
 
-    /// Parses and validates TOML text (the path in syntax errors is left empty).
+    /// Parses and validates TOML text (the path in syntax errors is left empty). A leading
+    /// byte-order mark, which Windows' Notepad writes, is not part of the text; CRLF line ends
+    /// are TOML's own.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
         let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: PathBuf::new(),
             // toml's message already names the key and shows the offending line.
@@ -848,6 +851,14 @@ subject = "ALERTA"
         assert!(c.mailbox.mark_seen);
         assert_eq!(c.mailbox.ca_file(), None);
         assert_eq!(c.filter.search, "");
+    }
+
+    #[test]
+    fn a_file_as_notepad_writes_it_reads_the_same() {
+        let notepad = format!("\u{FEFF}{}", GOOD.replace('\n', "\r\n").replace("alertas@example.com", "joão@example.com"));
+        let c = Config::parse(&notepad).unwrap();
+        assert_eq!((c.mailbox.host.as_str(), c.mailbox.username.as_str()), ("imap.example.com", "joão@example.com"));
+        assert_eq!(c.filter.subject, "ALERTA", "no \\r left at the end of a value");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! What may reach a log. The libraries that speak the wire protocols (the IMAP client, the HTTP
 //! stack, TLS) print whole commands and headers at trace level — the IMAP LOGIN with its password,
 //! the Authorization header with the Twilio token, whole e-mails. Their targets are capped at
-//! `debug` whatever `SENTINELA_LOG` asks, so no log level prints a secret or a whole e-mail.
+//! `debug` whatever `SENTINELA_LOG` asks, so no log level prints a secret or a whole e-mail. The
+//! PostgreSQL client prints every statement's parameters — e-mail bodies — already at `debug`:
+//! it is capped at `info`.
 
 use std::fmt;
 
@@ -26,13 +28,23 @@ pub const WIRE_TARGETS: &[&str] = &[
     "mail_parser",
 ];
 
-/// `SENTINELA_LOG`'s filter (default `info`), with the wire targets capped at `debug`.
+/// The database clients' targets, capped at `info`: their `debug` holds the statements'
+/// parameters.
+pub const QUERY_TARGETS: &[&str] = &["tokio_postgres", "postgres", "postgres_protocol"];
+
+/// Every capped target with the most it may log (`"debug"` or `"info"`).
+pub fn caps() -> impl Iterator<Item = (&'static str, &'static str)> {
+    WIRE_TARGETS.iter().map(|t| (*t, "debug")).chain(QUERY_TARGETS.iter().map(|t| (*t, "info")))
+}
+
+/// `SENTINELA_LOG`'s filter (default `info`), with the wire targets capped at `debug` and the
+/// database clients at `info`.
 pub fn filter(spec: Option<&str>) -> EnvFilter {
     let spec = spec.filter(|s| !s.trim().is_empty()).unwrap_or("info");
     // The caps come last: for the same target, a later directive replaces an earlier one, and
     // an `async_imap=trace` the user wrote is replaced too.
-    let capped: String = WIRE_TARGETS.iter().map(|t| format!(",{t}=debug")).collect();
-    let kept: Vec<&str> = spec.split(',').filter(|d| !WIRE_TARGETS.iter().any(|t| d.trim().starts_with(t))).collect();
+    let capped: String = caps().map(|(t, level)| format!(",{t}={level}")).collect();
+    let kept: Vec<&str> = spec.split(',').filter(|d| !caps().any(|(t, _)| d.trim().starts_with(t))).collect();
     EnvFilter::try_new(format!("{}{capped}", kept.join(","))).unwrap_or_else(|_| EnvFilter::new(format!("info{capped}")))
 }
 
@@ -87,6 +99,9 @@ mod tests {
             let f = filter(Some(spec)).to_string();
             for t in WIRE_TARGETS {
                 assert!(f.contains(&format!("{t}=debug")) && !f.contains(&format!("{t}=trace")), "{spec}: {f}");
+            }
+            for t in QUERY_TARGETS {
+                assert!(f.contains(&format!("{t}=info")) && !f.contains(&format!("{t}=debug")), "{spec}: {f}");
             }
         }
         assert!(filter(Some("trace")).to_string().contains("trace"), "the user's own level stays");

@@ -229,7 +229,27 @@ async fn wait_for_stop_signal() {
     }
 }
 
-#[cfg(not(unix))]
+/// On Windows: Ctrl+C or Ctrl+Break in its console, the console window closed, the user logging
+/// off or the machine shutting down — each leaves a few seconds to log out cleanly.
+#[cfg(windows)]
+async fn wait_for_stop_signal() {
+    use tokio::signal::windows::{ctrl_break, ctrl_close, ctrl_logoff, ctrl_shutdown};
+    let (mut brk, mut close, mut logoff, mut shutdown) = (
+        ctrl_break().expect("Ctrl+Break handler"),
+        ctrl_close().expect("console close handler"),
+        ctrl_logoff().expect("logoff handler"),
+        ctrl_shutdown().expect("shutdown handler"),
+    );
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = brk.recv() => {}
+        _ = close.recv() => {}
+        _ = logoff.recv() => {}
+        _ = shutdown.recv() => {}
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
 async fn wait_for_stop_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }

@@ -131,15 +131,23 @@ pub async fn bodies(session: &mut ImapSession, batch: &Batch, cap: u32) -> Resul
 
 /// The alert for an e-mail that could not be fetched: it is escalated all the same.
 pub fn unreadable_mail(folder: &str, uid: u32, error: &str) -> AlertMail {
+    illegible(folder, uid, &format!("não pôde ser lido depois de {GIVE_UP_AFTER} tentativas: {error}"))
+}
+
+/// The alert that stands for an e-mail whose reading crashed the parser or the sender check (a
+/// bug of ours or of a library): escalated at once, never retried — the same bytes would crash
+/// the same way, forever.
+pub fn unparseable_mail(folder: &str, uid: u32) -> AlertMail {
+    illegible(folder, uid, "foi baixado, mas a leitura dele falhou (um defeito do Sentinela ao ler este e-mail; o registro tem os detalhes)")
+}
+
+fn illegible(folder: &str, uid: u32, what_happened: &str) -> AlertMail {
     AlertMail {
         subject: "E-mail ilegível na caixa de alertas".to_owned(),
         sender: String::new(),
         sent_at: None,
         message_id: None,
-        body: format!(
-            "Um e-mail que casa com o filtro (pasta {folder}, UID {uid}) não pôde ser lido depois de {GIVE_UP_AFTER} tentativas: {error}. \
-             Abra a caixa de e-mail e leia-o lá."
-        ),
+        body: format!("Um e-mail que casa com o filtro (pasta {folder}, UID {uid}) {what_happened}. Abra a caixa de e-mail e leia-o lá."),
         truncated: false,
     }
 }

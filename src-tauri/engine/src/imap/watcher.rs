@@ -21,7 +21,7 @@ use std::time::Duration;
 use async_imap::types::{Flag, UnsolicitedResponse};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::connection::{connect, step, ImapSession};
 use super::fetch::{self, Batch, FetchFailures, GIVE_UP_AFTER};
@@ -32,7 +32,7 @@ use crate::events::{EngineEvent, EventBus, MailboxState};
 use crate::incident::IncidentRules;
 use crate::journal::outbox::{announce, LocalOutbox};
 use crate::journal::{AlertJournal, JournalError, MailboxUid, NewAlert};
-use crate::mail::{parse_alert_mail, SenderPolicy};
+use crate::mail::{parse_alert_mail, AlertMail, Rejection, SenderPolicy};
 use crate::notify::Unjournaled;
 use crate::secrets::Secret;
 use crate::shutdown::Shutdown;
@@ -263,13 +263,16 @@ impl MailboxWatcher {
             for f in &fetched {
                 let (Some(uid), Some(raw)) = (f.uid, f.body()) else { continue };
                 let capped = f.size.is_some_and(|size| size > self.mailbox.max_message_bytes);
-                let mail = parse_alert_mail(raw, capped);
+                let (mail, verdict) = read_mail(raw, capped, &self.senders).unwrap_or_else(|| {
+                    error!(uid, "mailbox: reading this e-mail crashed (a bug): it is escalated as illegible, not retried");
+                    (fetch::unparseable_mail(folder, uid), Ok(String::new()))
+                });
                 let received_at = mail
                     .sent_at
                     .or_else(|| f.internal_date().map(|d| d.with_timezone(&Utc)))
                     .unwrap_or_else(Utc::now);
                 let origin = MailboxUid { folder: folder.clone(), uidvalidity, uid };
-                match self.senders.check(raw) {
+                match verdict {
                     Ok(_) => new_alerts.push(NewAlert { origin, mail, received_at }),
                     Err(rejection) => {
                         warn!(uid, sender = %rejection.address(), subject = %mail.subject, "mailbox: e-mail NOT escalated: {rejection}");
@@ -429,6 +432,18 @@ impl MailboxWatcher {
 }
 
 /// Drains the session's unsolicited responses; true if any announced new messages.
+/// The e-mail parsed and its sender checked, or None when either panicked: e-mail content is
+/// written by anyone, and a panic on one e-mail must not kill the watcher, which would fetch the
+/// same e-mail and die again, forever, while every later alert waits behind it.
+fn read_mail(raw: &[u8], capped: bool, senders: &SenderPolicy) -> Option<(AlertMail, Result<String, Rejection>)> {
+    survive(|| (parse_alert_mail(raw, capped), senders.check(raw)))
+}
+
+fn survive<T>(read: impl FnOnce() -> T) -> Option<T> {
+    // Nothing shared is left half-changed by a panic inside: both only read `raw`.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).ok()
+}
+
 fn exists_arrived(session: &ImapSession) -> bool {
     let mut arrived = false;
     while let Ok(r) = session.unsolicited_responses.try_recv() {
@@ -437,3 +452,22 @@ fn exists_arrived(session: &ImapSession) -> bool {
     arrived
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_reading_one_email_is_survived_and_the_email_escalated_as_illegible() {
+        assert_eq!(survive(|| 7), Some(7));
+        assert_eq!(survive(|| -> u32 { panic!("a parser bug") }), None);
+        // What stands for it says what happened and where to read it, in Portuguese.
+        let mail = fetch::unparseable_mail("INBOX", 42);
+        assert_eq!(mail.subject, "E-mail ilegível na caixa de alertas");
+        assert!(mail.body.contains("UID 42") && mail.body.contains("leitura dele falhou"), "{}", mail.body);
+        // An ordinary e-mail reads as before.
+        let policy = SenderPolicy { allowed: vec![crate::mail::AllowedSender::parse("s@cpd.example").unwrap()], authserv_id: None };
+        let (mail, verdict) = read_mail(b"From: s@cpd.example\r\nSubject: ALERTA\r\n\r\nquente\r\n", false, &policy).unwrap();
+        assert_eq!((mail.subject.as_str(), verdict), ("ALERTA", Ok("s@cpd.example".to_owned())));
+    }
+}

@@ -1,0 +1,155 @@
+//! The Windows build of `sentinela-headless.exe`, run under Wine against the same Dovecot and
+//! Twilio fake as the Linux tests: what only Windows has — the configuration and journal in the
+//! profile of a user whose name is not ASCII, a file as Notepad writes it, the IMAP password in
+//! Credential Manager — and a whole escalation across a restart, as an operator meets it.
+//!
+//! `scripts/windows test` runs this file (with `--features windows-e2e`, which `cargo test
+//! --workspace` leaves out) after building the exe and a Wine prefix for `USER=João`; it sets
+//! `SENTINELA_TEST_HEADLESS`, `WINEPREFIX` and `USER`, and without them these tests fail saying so.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use sentinela_engine::incident::{AckVia, IncidentState, ResolveVia};
+use sentinela_engine::journal::AlertJournal;
+use sentinela_tests::dovecot::{Dovecot, PASSWORD, SENSOR};
+use sentinela_tests::headless::{self, text};
+use sentinela_tests::mail::plain;
+use sentinela_tests::scenario::Scenario;
+use sentinela_tests::twilio_fake::{CallScript, TwilioFake, AUTH_TOKEN};
+use sentinela_tests::wait_for;
+use tempfile::TempDir;
+use tokio::process::{Child, Command};
+
+const WA1: &str = "+5511999990001";
+const WA2: &str = "+5511999990002";
+const C1: &str = "+5511988880001";
+const C2: &str = "+5511988880002";
+/// Wine starts a process in a second or two; the first one of a run in more.
+const WAIT: Duration = Duration::from_secs(40);
+
+fn required(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: run these tests through `scripts/windows test`, which builds the Windows binaries and a Wine prefix"))
+}
+
+/// The Windows user's profile folder, as the Linux side sees it inside the Wine prefix.
+fn profile() -> PathBuf {
+    required("SENTINELA_TEST_HEADLESS");
+    PathBuf::from(required("WINEPREFIX")).join("drive_c/users").join(required("USER"))
+}
+
+fn told(fake: &TwilioFake, number: &str, mark: &str) -> usize {
+    fake.bodies_to(number).iter().filter(|b| b.starts_with(mark)).count()
+}
+
+#[tokio::test]
+async fn a_notepad_configuration_in_joaos_profile_and_the_password_in_credential_manager() {
+    let profile = profile();
+    assert!(!profile.file_name().unwrap().to_str().unwrap().is_ascii(), "the test user's name must not be ASCII: {}", profile.display());
+    let roaming = profile.join("AppData/Roaming/Sentinela/config");
+    let local = profile.join("AppData/Local/Sentinela/data");
+    let _ = std::fs::remove_dir_all(&local);
+    std::fs::create_dir_all(&roaming).unwrap();
+
+    let server = Dovecot::start();
+    let config = server.config(sentinela_engine::config::Security::Tls);
+    let scratch = TempDir::new().unwrap();
+    config.save(&scratch.path().join("c.toml")).unwrap();
+    let written = std::fs::read_to_string(scratch.path().join("c.toml")).unwrap();
+    // As Notepad saves it: a byte-order mark, CRLF line ends.
+    let notepad = format!("\u{FEFF}{}", written.replace('\n', "\r\n"));
+    std::fs::write(roaming.join("sentinela.toml"), notepad).unwrap();
+
+    // No password anywhere yet: `check` says which secret is missing and how to store it.
+    let mut check = headless::command();
+    check.env_remove("SENTINELA_IMAP_PASSWORD").arg("check");
+    let out = check.output().unwrap();
+    let said = text(&out);
+    assert!(!out.status.success() && said.contains("store-secret imap-password"), "{said}");
+    assert!(said.contains("Configuration OK: C:\\users\\") && said.contains("\\AppData\\Roaming\\Sentinela\\config\\sentinela.toml"), "the file found in the roaming profile: {said}");
+    let user = profile.file_name().unwrap().to_str().unwrap();
+    assert!(said.contains(user), "the profile's own name, not mangled: {said}");
+
+    let mut store = headless::command();
+    store.env_remove("SENTINELA_IMAP_PASSWORD").args(["store-secret", "imap-password"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = store.spawn().unwrap();
+    use std::io::Write;
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+
+    // From Credential Manager, with no file or variable holding it.
+    let mut run = Command::from(headless::command());
+    run.env_remove("SENTINELA_IMAP_PASSWORD").arg("run").stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+    let mut engine = run.spawn().unwrap();
+    server.append("INBOX", &plain(SENSOR, "ALERTA Temperatura crítica — Sala João", "32 °C no rack B")).await;
+    let journal = wait_for("the alert journaled in the local profile", WAIT, || async {
+        let j = AlertJournal::open_in_dir(&local).ok()?;
+        (j.alert_count().await.ok()? == 1).then_some(j)
+    })
+    .await;
+    engine.kill().await.unwrap();
+    let alert = journal.alerts(1).await.unwrap().remove(0);
+    assert_eq!(alert.subject, "ALERTA Temperatura crítica — Sala João");
+    assert!(!profile.join("AppData/Roaming/Sentinela/data").exists(), "the journal is not in the roaming profile");
+}
+
+/// Alarm → WhatsApp and a call a person answers → a repeat that joins → a restart → the
+/// recovery that resolves: one call, one alarm message each, one Resolvido each.
+#[tokio::test]
+async fn an_alarm_is_escalated_joined_and_resolved_across_a_restart() {
+    required("SENTINELA_TEST_HEADLESS");
+    let mut s = Scenario::new(&[WA1, WA2], &[C1, C2], 1).await;
+    s.config.filter.subject = "Temperatura".into();
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 300, talk_ms: 200 });
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("sentinela.toml");
+    s.config.save(&path).unwrap();
+    let data = dir.path().join("data");
+    let run = |n: u32| -> Child {
+        let mut c = Command::from(headless::run_command(&path, &data, &dir.path().join(format!("run{n}.log"))));
+        c.env("SENTINELA_TWILIO_AUTH_TOKEN", AUTH_TOKEN).kill_on_drop(true);
+        c.spawn().unwrap()
+    };
+
+    let mut first = run(1);
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA: Temperatura crítica na Sala 2 — 31 °C", "leitura do sensor")).await;
+    let journal = wait_for("the incident taken by the call", WAIT, || async {
+        let j = AlertJournal::open_in_dir(&data).ok()?;
+        let i = j.incidents(1, None, false).await.ok()?.pop()?;
+        (i.acknowledged_via == Some(AckVia::Call)).then_some(j)
+    })
+    .await;
+    wait_for("both told of the alarm and of who took it", WAIT, || async {
+        [WA1, WA2].iter().all(|to| told(&s.fake, to, "🚨") == 1 && told(&s.fake, to, "👍") == 1).then_some(())
+    })
+    .await;
+    assert!(s.fake.bodies_to(WA1)[0].contains("Temperatura crítica na Sala 2 — 31 °C"), "the text as written: {:?}", s.fake.bodies_to(WA1));
+
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA: Temperatura crítica na Sala 2 — 32 °C", "leitura do sensor")).await;
+    let id = journal.incidents(1, None, false).await.unwrap()[0].id;
+    wait_for("the repeat joined", WAIT, || async { (journal.incident(id).await.ok()??.emails == 2).then_some(()) }).await;
+    first.kill().await.unwrap();
+    first.wait().await.unwrap();
+
+    let mut second = run(2);
+    s.server.append("INBOX", &plain(SENSOR, "Temperatura na Sala 2 retornou ao normal", "leitura do sensor")).await;
+    wait_for("the recovery resolved it", WAIT, || async {
+        let i = journal.incident(id).await.ok()??;
+        (i.state == IncidentState::Resolved && i.resolved_via == Some(ResolveVia::Recovery)).then_some(())
+    })
+    .await;
+    for to in [WA1, WA2] {
+        wait_for("Resolvido", WAIT, || async { (told(&s.fake, to, "✅ Resolvido") == 1).then_some(()) }).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    second.kill().await.unwrap();
+
+    assert_eq!(s.fake.called_numbers(), [C1], "one call, across the restart");
+    for to in [WA1, WA2] {
+        assert_eq!((told(&s.fake, to, "🚨"), told(&s.fake, to, "✅ Resolvido")), (1, 1), "{to}: {:?}", s.fake.bodies_to(to));
+    }
+    let incident = journal.incident(id).await.unwrap().unwrap();
+    assert_eq!(incident.emails, 3);
+}
