@@ -98,6 +98,15 @@ fn address(data_dir: &Path) -> io::Result<Name<'static>> {
     }
 }
 
+/// The error when the pipe's name was taken before the tray made it.
+#[cfg(windows)]
+fn squatted(data_dir: &Path, how: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::AddrInUse,
+        format!("the windows' link {} exists already, created by another process ({how}): it is not opened, so no window talks to a stranger", describe(data_dir)),
+    )
+}
+
 /// The link's address in words, for errors.
 #[cfg(windows)]
 fn describe(data_dir: &Path) -> String {
@@ -205,12 +214,16 @@ impl LinkServer {
         // is refused, not shared), with a DACL for this user alone.
         #[cfg(windows)]
         let options = interprocess::os::windows::local_socket::ListenerOptionsExt::security_descriptor(options.try_overwrite(false), windows_user::only_this_user()?);
+        // A pipe cannot outlive its creator, so a name that answers is someone's now. Windows
+        // refuses the first instance anyway; Wine does not, and this check is what it has.
+        #[cfg(windows)]
+        if <interprocess::local_socket::Stream as interprocess::local_socket::traits::Stream>::connect(address(data_dir)?).is_ok() {
+            return Err(squatted(data_dir, "it answers"));
+        }
         let listener = options.create_tokio();
         #[cfg(windows)]
         let listener = listener.map_err(|e| match e.kind() {
-            io::ErrorKind::PermissionDenied | io::ErrorKind::AddrInUse => {
-                io::Error::new(e.kind(), format!("the windows' link {} exists already, created by another process: it is not opened, so no window talks to a stranger ({e})", describe(data_dir)))
-            }
+            io::ErrorKind::PermissionDenied | io::ErrorKind::AddrInUse => squatted(data_dir, &e.to_string()),
             _ => e,
         });
         let listener = listener?;

@@ -419,6 +419,47 @@ async fn a_workstation_cut_from_the_database_holds_what_it_sees_tells_nobody_and
     reaching.stop(Duration::from_secs(5)).await;
 }
 
+/// A workstation frozen inside a journal write (its session holding the writers' lock, its
+/// route still open but silent: suspended, hung) does not silence the team: the server ends
+/// that session by the journal's own limits (`SESSION_LIMITS`), and the next e-mail is
+/// journaled and its call placed by another workstation within 30 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_workstation_frozen_inside_a_write_holds_the_team_back_for_seconds_not_hours() {
+    use sentinela_engine::journal::postgres::{SharedJournal, WRITE_LOCK};
+    let pg = TestPostgres::start();
+    let s = Scenario::new(&[WA1], &[C1], 1).await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 300, talk_ms: 300 });
+    pg.journal().await;
+    let route = TcpCut::start(pg.port).await;
+    // NOC-02's session, with the journal's connection settings, inside a write as every
+    // journal transaction begins it; then NOC-02 freezes.
+    let frozen = SharedJournal::new(&TestPostgres::url_at(route.port), Some(&TestPostgres::password()), "NOC-02").unwrap();
+    let (client, _changes) = frozen.connect_async().await.unwrap();
+    client.batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")).await.unwrap();
+    route.freeze();
+    let frozen_at = Instant::now();
+
+    let data = TempDir::new().unwrap();
+    // Bounded: without the limits, NOC-01 would wait for the writers' lock for as long as the
+    // OS keeps the frozen connection (hours), already while it starts.
+    let noc01 = tokio::time::timeout(Duration::from_secs(30), async {
+        let (noc01, _events) = start(&on_shared(&s.config, &pg, "NOC-01"), data.path()).await;
+        s.server.append("INBOX", &plain(SENSOR, "ALERTA fumaça na sala 3", "detector 3")).await;
+        wait_for("NOC-01's call placed", Duration::from_secs(30), || async { (!s.fake.called_numbers().is_empty()).then_some(()) }).await;
+        noc01
+    })
+    .await
+    .expect("the team silenced by a frozen workstation: no call within 30 s");
+    assert!(frozen_at.elapsed() < Duration::from_secs(30), "{:?}", frozen_at.elapsed());
+    assert_eq!(noc01.journal.alert_count().await.unwrap(), 1);
+    // The server ended the frozen session: nothing of NOC-02 holds a lock any more.
+    let watcher = pg.journal().await;
+    let sessions = watcher.shared_status().await.unwrap();
+    assert_eq!(sessions.notifier.as_deref(), Some("NOC-01"));
+    drop(client);
+    noc01.stop(Duration::from_secs(5)).await;
+}
+
 /// What [`database_away_past_the_grace`] leaves: the engine running on the database again.
 struct AfterOutage {
     s: Scenario,

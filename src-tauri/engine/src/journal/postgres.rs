@@ -31,6 +31,21 @@ pub const CHANGES_CHANNEL: &str = "sentinela_journal";
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The limits every journal session carries, set by the server at connection (`options`), so a
+/// workstation that freezes, suspends or loses its route inside a transaction holds the writers'
+/// lock for seconds, not the two hours of the OS's TCP defaults:
+/// - `idle_in_transaction_session_timeout`: the server ends a session that sits in an open
+///   transaction (its client frozen) after 5 s, releasing its locks;
+/// - `lock_timeout` 10 s, longer than that: a writer waiting behind a frozen one gets the lock
+///   once the server has ended it, rather than an error;
+/// - `statement_timeout` 30 s: no query of ours takes a second; one that hangs is an error
+///   ("out of reach" for this engine: its outbox holds what it could not write);
+/// - the server's TCP keepalives and `tcp_user_timeout`: a peer gone silent is noticed in ~9 s.
+///
+/// A URL's own `options` come after these and win.
+pub const SESSION_LIMITS: &str = "-c idle_in_transaction_session_timeout=5000 -c lock_timeout=10000 -c statement_timeout=30000 \
+     -c tcp_keepalives_idle=3 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 -c tcp_user_timeout=9000";
+
 /// How TLS is asked for, in libpq's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
@@ -128,7 +143,15 @@ impl SharedJournal {
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(3))
             .keepalives_interval(Duration::from_secs(2))
-            .keepalives_retries(3);
+            .keepalives_retries(3)
+            // Data sent and never acknowledged (a peer that vanished mid-write) ends the
+            // connection in 9 s (Linux; elsewhere the keepalives do it).
+            .tcp_user_timeout(Duration::from_secs(9));
+        let own_options = config.get_options().map(str::to_owned);
+        config.options(match own_options {
+            Some(theirs) if !theirs.trim().is_empty() => format!("{SESSION_LIMITS} {theirs}"),
+            _ => SESSION_LIMITS.to_owned(),
+        });
         let mut tls = native_tls::TlsConnector::builder();
         if let Some(path) = root_cert {
             let cert_err = |reason: String| JournalUrlError::RootCert { path: path.clone(), reason };
@@ -468,6 +491,8 @@ pub fn migrate(conn: &mut PgConn) -> SqlResult<()> {
             return Err(SqlError::NewerSchema { found: version, known: SCHEMA_VERSION });
         }
         let Some(sql) = MIGRATIONS.get(version as usize) else { return Ok(()) };
+        // A migration over a year of alerts may take longer than any query should.
+        tx.execute_batch("SET LOCAL statement_timeout = 0")?;
         tx.execute_batch(sql)?;
         tx.execute("INSERT INTO schema_version (version) VALUES (?1)", params![version + 1])?;
         tx.commit()?;

@@ -69,11 +69,16 @@ fn postgres_text(e: &postgres::Error) -> String {
 }
 
 impl SqlError {
-    /// The connection to the database is gone (server restarted, network lost): the next
-    /// operation reconnects instead of failing forever.
+    /// The connection to the database is gone (server restarted, network lost), or the server
+    /// gave up waiting (a session limit: see `postgres::SESSION_LIMITS`): the journal is out of
+    /// this engine's reach for now, and the next operation reconnects instead of failing forever.
     pub fn is_connection_lost(&self) -> bool {
+        use postgres::error::SqlState;
+        let timed_out = |code: &SqlState| {
+            [SqlState::QUERY_CANCELED, SqlState::LOCK_NOT_AVAILABLE, SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT, SqlState::ADMIN_SHUTDOWN].contains(code)
+        };
         match self {
-            SqlError::Postgres(e) => e.is_closed() || e.as_db_error().is_none() && e.code().is_none(),
+            SqlError::Postgres(e) => e.is_closed() || e.as_db_error().is_none() && e.code().is_none() || e.code().is_some_and(timed_out),
             SqlError::Unreachable(_) => true,
             _ => false,
         }
