@@ -61,7 +61,11 @@ async fn a_notepad_configuration_in_joaos_profile_and_the_password_in_credential
     let notepad = format!("\u{FEFF}{}", written.replace('\n', "\r\n"));
     std::fs::write(roaming.join("sentinela.toml"), notepad).unwrap();
 
-    // No password anywhere yet: `check` says which secret is missing and how to store it.
+    // No password anywhere yet (the prefix outlives a run: what an earlier one stored in Wine's
+    // Credential Manager is removed): `check` says which secret is missing and how to store it.
+    let _ = std::process::Command::new(std::env::var_os("SENTINELA_TEST_RUNNER").unwrap_or_else(|| "wine".into()))
+        .args(["reg", "delete", r"HKCU\Software\Wine\Credential Manager", "/f"])
+        .output();
     let mut check = headless::command();
     check.env_remove("SENTINELA_IMAP_PASSWORD").arg("check");
     let out = check.output().unwrap();

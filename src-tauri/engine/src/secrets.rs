@@ -63,7 +63,7 @@ impl fmt::Debug for Secret {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error("the {label} is not set: set the environment variable {env_var} or store it in the OS keyring (service \"sentinela\", user \"{keyring_user}\") from the settings window")]
+    #[error("the {label} is not set: set the environment variable {env_var} or store it in the OS keyring (service \"sentinela\", user \"{keyring_user}\") from the settings window or with `sentinela-headless store-secret {keyring_user}`")]
     Missing { label: &'static str, env_var: &'static str, keyring_user: &'static str },
     #[error("the OS keyring could not be read for the {label}: {reason}. Unlock the keyring (or set {env_var}) and try again")]
     Unavailable { label: &'static str, env_var: &'static str, reason: String },
