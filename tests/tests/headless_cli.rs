@@ -139,7 +139,8 @@ async fn kill_9_mid_burst_then_restart_loses_and_duplicates_nothing() {
     let server = Dovecot::start();
     let dir = TempDir::new().unwrap();
     let data = dir.path().join("data");
-    let config = write_config(&server, dir.path());
+    let config = dir.path().join("sentinela.toml");
+    server.config(headless::security_for_large_answers()).save(&config).unwrap();
     for i in 0..40 {
         server.append("INBOX", &plain(SENSOR, &format!("ALERTA rajada {i:02}"), "x")).await;
     }

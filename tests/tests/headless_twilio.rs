@@ -163,7 +163,9 @@ async fn no_log_level_prints_a_secret_or_a_whole_email() {
     fake.script_call(C1, CallScript::Human { answer_ms: 200, talk_ms: 200 });
     let dir = TempDir::new().unwrap();
     let data = dir.path().join("data");
-    let path = write(&config(&server, &fake), dir.path());
+    let mut settings = config(&server, &fake);
+    settings.mailbox = server.config(headless::security_for_large_answers()).mailbox;
+    let path = write(&settings, dir.path());
     let log = dir.path().join("trace.log");
     let mut c = Command::from(headless::run_command(&path, &data, &log));
     // Everything, the wire libraries included, as a curious administrator would ask.
