@@ -102,6 +102,30 @@ async fn a_reply_1_takes_the_incident_stops_the_calls_and_the_others_are_told_wh
     engine.stop(WAIT).await;
 }
 
+/// WhatsApp knows many Brazilian mobiles by the eight-digit form they had before the ninth
+/// digit: Bruno's reply comes from `+55 11 9999-0002` for the configured `+55 11 99999-0002`.
+#[tokio::test]
+async fn a_reply_from_the_number_without_the_ninth_digit_is_the_same_person() {
+    let s = setup().await;
+    let (engine, mut rx) = start(&s, fast()).await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA Temperatura Sala 4 alta 32 C", "Sala 4")).await;
+    let id = opened(&mut rx).await;
+    alarmed(&s, &engine, id).await;
+    let eight_digits = "+551199990002";
+    assert_eq!(sentinela_engine::phone::recipient_matching(eight_digits, &[BRUNO.to_owned()]), Some(BRUNO));
+    s.fake.inbound(eight_digits, SENDER, "1");
+    let taken = wait_for("taken by Bruno's old-form number", WAIT, || async {
+        let i = engine.journal.incident(id).await.unwrap()?;
+        (i.state == IncidentState::Acknowledged).then_some(i)
+    })
+    .await;
+    assert_eq!((taken.acknowledged_by.as_deref(), taken.acknowledged_via), (Some("Bruno"), Some(AckVia::Whatsapp)));
+    wait_for("the ringing call cancelled", WAIT, || async { s.fake.canceled(C1).then_some(()) }).await;
+    let strangers = engine.journal.engine_events(20).await.unwrap();
+    assert!(!strangers.iter().any(|e| e.kind == "stranger_reply"), "not taken for a stranger: {strangers:?}");
+    engine.stop(WAIT).await;
+}
+
 #[tokio::test]
 async fn a_code_takes_its_incident_ok_takes_the_newest_strangers_and_free_text_take_nothing() {
     let s = setup().await;

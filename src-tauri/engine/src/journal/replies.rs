@@ -59,17 +59,20 @@ impl ReplyOutcome {
 
 /// Message purposes that bring an incident to a person's phone (a digest counts).
 const REACHED: &str = "d.purpose IN ('alarm', 'reminder', 'reopened', 'reescalated', 'legacy')
-    AND d.state NOT IN ('pending', 'gathered', 'canceled', 'error')";
+    AND d.state NOT IN ('pending', 'gathered', 'canceled', 'error', 'failed', 'undelivered')";
 
-/// The newest incident that reached `number`, among the open ones when `open_only`.
-fn newest_reached(tx: &mut dyn Sql, number: &str, open_only: bool) -> SqlResult<Option<IncidentId>> {
+/// The newest incident that reached `number` before `written_at` (when Twilio says when the
+/// reply was written: a reply handled late, after a restart or an outage, answers what the
+/// person had seen, never an incident told after it), among the open ones when `open_only`.
+fn newest_reached(tx: &mut dyn Sql, number: &str, open_only: bool, written_at: Option<&str>) -> SqlResult<Option<IncidentId>> {
     let state = if open_only { "AND i.state = 'open'" } else { "" };
     tx.query_row(
         &format!(
-            "SELECT i.id FROM incidents i WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.incident_id = i.id AND d.recipient = ?1 AND {REACHED})
+            "SELECT i.id FROM incidents i WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.incident_id = i.id AND d.recipient = ?1 AND {REACHED}
+                 AND d.created_at <= COALESCE(?2, d.created_at))
              {state} ORDER BY i.id DESC LIMIT 1"
         ),
-        params![number],
+        params![number, written_at],
         |r| r.get(0),
     )
     .optional()
@@ -95,6 +98,10 @@ impl AlertJournal {
             }
             let now = Utc::now();
             let at = ts(now);
+            // Twilio's DateSent counts whole seconds: the reply was written before that second
+            // ended.
+            let written = reply.sent_at.map(|t| ts(t + chrono::Duration::milliseconds(999)));
+            let written = written.as_deref();
             let outcome = if !recipients.contains(&reply.from) {
                 tx.execute(
                     "INSERT INTO events (alert_id, at, kind, detail) VALUES (NULL, ?1, 'stranger_reply', ?2)",
@@ -107,7 +114,7 @@ impl AlertJournal {
                     ReplyIntent::Take(code) => {
                         let target = match code {
                             Some(id) => tx.query_row("SELECT id FROM incidents WHERE id = ?1", params![id], |r| r.get(0)).optional()?,
-                            None => newest_reached(&mut tx, &reply.from, true)?,
+                            None => newest_reached(&mut tx, &reply.from, true, written)?,
                         };
                         match target {
                             Some(id) => match acknowledge_from(&mut tx, id, Some(&name), Some(&reply.from), AckVia::Whatsapp, now)? {
@@ -119,7 +126,7 @@ impl AlertJournal {
                             },
                             // Nothing open reached them, or an unknown code: a note on what did.
                             None => {
-                                let incident = newest_reached(&mut tx, &reply.from, false)?;
+                                let incident = newest_reached(&mut tx, &reply.from, false, written)?;
                                 if let Some(id) = incident {
                                     note(&mut tx, id, &said, &at)?;
                                 }
@@ -128,7 +135,7 @@ impl AlertJournal {
                         }
                     }
                     ReplyIntent::Note(_) => {
-                        let incident = newest_reached(&mut tx, &reply.from, false)?;
+                        let incident = newest_reached(&mut tx, &reply.from, false, written)?;
                         if let Some(id) = incident {
                             note(&mut tx, id, &said, &at)?;
                         }
@@ -200,5 +207,27 @@ mod tests {
         let log = j.incident_detail(newer).await.unwrap().unwrap().log;
         assert!(log.iter().any(|l| l.kind == IncidentEventKind::Note && l.detail == "Ana: chego em 10 min"), "{log:?}");
         assert!(j.engine_events(10).await.unwrap().iter().any(|e| e.kind == "stranger_reply" && e.detail.starts_with("+5511977770000")));
+    });
+
+    journal_test!(async fn a_late_reply_takes_what_the_person_had_seen_not_what_came_after(j) {
+        use chrono::Timelike;
+        let seen = open(&j, 1, "ALERTA Sala 1 quente").await;
+        // Twilio's DateSent is whole seconds; the incident after it is told in a later second.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let written = Utc::now().with_nanosecond(0).unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        // Told after the reply was written (handled late: a restart, an outage), then one whose
+        // message failed.
+        let after = open(&j, 2, "ALERTA Sala 2 quente").await;
+        let to = || vec![ANA.to_owned(), BRUNO.to_owned()];
+        let late = Reply { sid: "SM-late".into(), from: ANA.into(), body: "1".into(), sent_at: Some(written) };
+        assert_eq!(j.handle_reply(late, to(), "Ana".into()).await.unwrap(), ReplyOutcome::Took { incident: seen });
+        assert_eq!(j.incident(after).await.unwrap().unwrap().state, IncidentState::Open, "the later incident stays untaken");
+
+        let failed = open(&j, 3, "ALERTA Sala 3 quente").await;
+        for d in j.deliveries_of(failed).await.unwrap().into_iter().filter(|d| d.recipient == BRUNO) {
+            j.update_delivery(d.id, DeliveryState::Failed, d.sid.clone(), None).await.unwrap();
+        }
+        assert_eq!(j.handle_reply(reply("SM-b", BRUNO, "ok"), to(), "Bruno".into()).await.unwrap(), ReplyOutcome::Took { incident: after }, "not the one whose message failed");
     });
 }

@@ -80,7 +80,10 @@ impl ReplyPoller {
             };
             // Oldest first, so a note and an acknowledgement keep the order they were written in.
             for m in replies.into_iter().rev() {
-                let from = m.from.trim_start_matches("whatsapp:").to_owned();
+                let written_from = m.from.trim_start_matches("whatsapp:");
+                // The configured number, even when WhatsApp knows the line by an older form
+                // (a Brazilian mobile without its ninth digit).
+                let from = crate::phone::recipient_matching(written_from, &self.recipients).unwrap_or(written_from).to_owned();
                 let sent_at = m.sent_at();
                 let name = ctx.person(&from);
                 let reply = Reply { sid: m.sid.clone(), from: from.clone(), body: m.body.clone(), sent_at };
