@@ -8,6 +8,7 @@ pub mod desktop;
 pub mod headless;
 pub mod imap_proxy;
 pub mod mail;
+pub mod monitor;
 pub mod scenario;
 pub mod tcp_cut;
 pub mod twilio_fake;

@@ -2,39 +2,20 @@
 //! heartbeat URL pinged only while Sentinela can do its job, the daily WhatsApp sent once a day
 //! whatever restarts happen, and the "sensor silent" alarm for a device that stopped mailing.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::routing::get;
-use axum::Router;
 use sentinela_engine::config::HeartbeatConfig;
 use sentinela_engine::events::{EngineEvent, MailboxState};
 use sentinela_engine::health::WatchAlarm;
 use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::mail::plain;
+use sentinela_tests::monitor::monitor;
 use sentinela_tests::scenario::Scenario;
 use sentinela_tests::wait_for;
 
 const WA: &str = "+5511999990001";
 const WAIT: Duration = Duration::from_secs(15);
-
-/// A monitor's check URL (as Healthchecks gives one) that counts its pings.
-async fn monitor() -> (String, Arc<AtomicUsize>) {
-    let pings = Arc::new(AtomicUsize::new(0));
-    let counter = pings.clone();
-    let app = Router::new().route(
-        "/ping/abc",
-        get(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            async { "OK" }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/ping/abc", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-    (url, pings)
-}
 
 #[tokio::test]
 async fn the_url_is_pinged_only_while_the_mailbox_is_watched() {

@@ -197,6 +197,34 @@ async fn the_holder_killed_mid_call_is_taken_over_and_its_ringing_call_followed_
     assert!(out.contains(&format!("#{}", incident.id)) && out.contains("acknowledged"), "{out}");
 }
 
+/// The standby that takes the lease pings the heartbeat URL at once: its mailbox has been
+/// watched all along, and the heartbeat reads that state when it starts (not only the next
+/// change, which a healthy IDLE connection may never bring).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_a_takeover_the_new_holder_pings_the_heartbeat_at_once() {
+    use std::sync::atomic::Ordering;
+    let pg = TestPostgres::start();
+    let mut s = Scenario::new(&[WA1], &[C1], 1).await;
+    let (url, pings) = sentinela_tests::monitor::monitor().await;
+    // Every 60 minutes: only the first, immediate ping can come within the test.
+    s.config.heartbeat = Some(sentinela_engine::config::HeartbeatConfig { url, every_mins: 60, ..Default::default() });
+    let (a, b) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let (noc1, _e1) = start(&on_shared(&s.config, &pg, "NOC-01"), a.path()).await;
+    let journal = pg.journal().await;
+    notifier_is(&journal, "NOC-01").await;
+    wait_for("NOC-01's first ping", WAIT, || async { (pings.load(Ordering::SeqCst) == 1).then_some(()) }).await;
+    let (noc2, mut e2) = start(&on_shared(&s.config, &pg, "NOC-02"), b.path()).await;
+    // NOC-02 watching well before it takes over.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !matches!(tokio::time::timeout_at(deadline, e2.recv()).await.expect("NOC-02 watching").unwrap(), EngineEvent::Mailbox(sentinela_engine::events::MailboxState::Watching { .. })) {}
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    noc1.stop(Duration::from_secs(5)).await;
+    notifier_is(&journal, "NOC-02").await;
+    wait_for("NOC-02's first ping, at once", Duration::from_secs(10), || async { (pings.load(Ordering::SeqCst) == 2).then_some(()) }).await;
+    noc2.stop(Duration::from_secs(5)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_ack_from_another_workstations_cli_stops_the_holders_call_within_two_seconds() {
     let pg = TestPostgres::start();

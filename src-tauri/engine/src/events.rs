@@ -129,23 +129,37 @@ pub enum TwilioState {
 }
 
 /// The sending side, cheap to clone. Sending with nobody listening is fine.
+///
+/// It also remembers the mailbox's latest state: a part that starts later (the notify side of
+/// a standby that takes the lease, a heartbeat restarted by its supervisor) knows at once
+/// whether the mailbox is watched, instead of waiting for its next change, which on a healthy
+/// IDLE connection may never come.
 #[derive(Debug, Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<EngineEvent>,
+    mailbox: std::sync::Arc<tokio::sync::watch::Sender<Option<MailboxState>>>,
 }
 
 impl Default for EventBus {
     fn default() -> Self {
-        EventBus { tx: broadcast::channel(1024).0 }
+        EventBus { tx: broadcast::channel(1024).0, mailbox: std::sync::Arc::new(tokio::sync::watch::channel(None).0) }
     }
 }
 
 impl EventBus {
     pub fn emit(&self, event: EngineEvent) {
+        if let EngineEvent::Mailbox(state) = &event {
+            self.mailbox.send_replace(Some(state.clone()));
+        }
         let _ = self.tx.send(event);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
         self.tx.subscribe()
+    }
+
+    /// The mailbox's state as last emitted (None before the watcher said anything).
+    pub fn mailbox_state(&self) -> Option<MailboxState> {
+        self.mailbox.borrow().clone()
     }
 }

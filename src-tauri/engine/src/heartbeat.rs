@@ -1,7 +1,8 @@
 //! A sign of life out of this workstation (`[heartbeat]`), so that someone notices when it dies
 //! — which nothing inside it can say.
 //!
-//! - The URL ping: a GET every `every_mins` while the mailbox is watched and Twilio answers, for
+//! - The URL ping: a GET every `every_mins` while the mailbox is watched and Twilio answers (the
+//!   first at once when it starts with the mailbox already watched), for
 //!   Healthchecks, Uptime Kuma, Better Stack and the like, which alarm when the pings stop. No
 //!   ping while Sentinela cannot do its job (mailbox down, Twilio failing, nobody to notify):
 //!   the outside monitor then says so too.
@@ -59,7 +60,10 @@ impl Heartbeat {
         let mut shutdown = self.ctx.shutdown.clone();
         let mut ping = tokio::time::interval(self.every());
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut watching = false;
+        // As things are now, not only from the next change: a standby that just took the lease
+        // pings at once when the mailbox has long been watched (the interval's first tick is
+        // immediate).
+        let mut watching = matches!(self.ctx.events.mailbox_state(), Some(MailboxState::Watching { .. }));
         let mut failing_pings = 0u32;
         loop {
             let daily_in = self.until_daily();
