@@ -157,3 +157,57 @@ async fn an_alarm_is_escalated_joined_and_resolved_across_a_restart() {
     let incident = journal.incident(id).await.unwrap().unwrap();
     assert_eq!(incident.emails, 3);
 }
+
+/// `wine reg query KEY`'s text, or None when the key does not exist.
+fn registry(key: &str) -> Option<String> {
+    let out = std::process::Command::new(std::env::var_os("SENTINELA_TEST_RUNNER").unwrap_or_else(|| "wine".into())).args(["reg", "query", key]).output().unwrap();
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The installer as an administrator runs it unattended (`/S`), in Portuguese (`/LANG=pt-BR`): per user, Start-menu entries in Portuguese, the AppUserModelID registered, an entry
+/// in "Apps & features"; the installed engine runs. The uninstaller takes all of that away and
+/// keeps what is the user's: the configuration and the journal.
+#[tokio::test]
+async fn the_installer_installs_for_the_user_and_the_uninstaller_keeps_their_data() {
+    let profile = profile();
+    let installer = required("SENTINELA_TEST_INSTALLER");
+    let runner = std::env::var_os("SENTINELA_TEST_RUNNER").unwrap_or_else(|| "wine".into());
+    let program = profile.join("AppData/Local/Programs/Sentinela");
+    let start_menu = profile.join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs");
+    let _ = std::fs::remove_dir_all(&program);
+
+    // Wine's Windows speaks English here: the administrator's `/LANG=pt-BR` picks Portuguese.
+    let status = std::process::Command::new(&runner).arg(&installer).args(["/S", "/LANG=pt-BR"]).status().unwrap();
+    assert!(status.success(), "the installer failed: {status}");
+    for file in ["sentinela.exe", "sentinela-headless.exe", "WebView2Loader.dll", "uninstall.exe"] {
+        assert!(program.join(file).is_file(), "{file} not installed in {}", program.display());
+    }
+    for entry in ["Sentinela.lnk", "Sentinela — Histórico.lnk", "Sentinela — Configurações.lnk"] {
+        assert!(start_menu.join(entry).is_file(), "no Start-menu entry {entry}: {:?}", std::fs::read_dir(&start_menu).map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>()));
+    }
+    let aumid = registry(r"HKCU\Software\Classes\AppUserModelId\br.sentinela.app").expect("the AppUserModelID registered");
+    assert!(aumid.contains("DisplayName") && aumid.contains("Sentinela"), "{aumid}");
+    let listed = registry(r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall\Sentinela").expect("listed in Apps & features");
+    assert!(listed.contains("QuietUninstallString") && listed.contains("uninstall.exe"), "{listed}");
+    let version = std::process::Command::new(&runner).arg(program.join("sentinela-headless.exe")).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")), "{}", text(&version));
+
+    // The user's own files, as the app leaves them.
+    let config = profile.join("AppData/Roaming/Sentinela/config");
+    let journal = profile.join("AppData/Local/Sentinela/data");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::create_dir_all(&journal).unwrap();
+    std::fs::write(config.join("kept.toml"), "# kept\n").unwrap();
+    std::fs::write(journal.join("kept.db"), "kept").unwrap();
+
+    // The uninstaller copies itself away and runs from there: wait for it to finish.
+    let status = std::process::Command::new(&runner).arg(program.join("uninstall.exe")).arg("/S").status().unwrap();
+    assert!(status.success(), "{status}");
+    wait_for("the program removed", Duration::from_secs(120), || async { (!program.exists()).then_some(()) }).await;
+    assert!(!start_menu.join("Sentinela.lnk").exists() && !start_menu.join("Sentinela — Histórico.lnk").exists());
+    assert_eq!(registry(r"HKCU\Software\Classes\AppUserModelId\br.sentinela.app"), None);
+    assert_eq!(registry(r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall\Sentinela"), None);
+    assert!(config.join("kept.toml").is_file() && journal.join("kept.db").is_file(), "the user's configuration and journal are kept");
+    std::fs::remove_file(config.join("kept.toml")).unwrap();
+    std::fs::remove_file(journal.join("kept.db")).unwrap();
+}
