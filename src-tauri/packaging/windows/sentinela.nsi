@@ -70,10 +70,15 @@ FunctionEnd
 
 ; The tray holds the engine: an update closes it (it resumes its work from the journal when it
 ; starts again, as after any restart) and starts it again at the end.
+Var WasRunning
 !macro CloseRunning
   nsExec::Exec 'taskkill /IM sentinela.exe'
-  Sleep 2000
-  nsExec::Exec 'taskkill /F /IM sentinela.exe'
+  Pop $WasRunning
+  ${If} $WasRunning == 0
+    Sleep 2000
+    nsExec::Exec 'taskkill /F /IM sentinela.exe'
+    Pop $0
+  ${EndIf}
 !macroend
 
 Section "Sentinela"
@@ -102,6 +107,11 @@ Section "Sentinela"
   WriteRegStr HKCU "${UNINSTALL_KEY}" "QuietUninstallString" '"$INSTDIR\uninstall.exe" /S'
   WriteRegDWORD HKCU "${UNINSTALL_KEY}" "NoModify" 1
   WriteRegDWORD HKCU "${UNINSTALL_KEY}" "NoRepair" 1
+  ; An update of a running tray, unattended: it starts again (interactive: the last page offers it).
+  ${If} ${Silent}
+  ${AndIf} $WasRunning == 0
+    Exec '"$INSTDIR\sentinela.exe"'
+  ${EndIf}
 SectionEnd
 
 Section "Uninstall"
