@@ -197,6 +197,37 @@ async fn the_holder_killed_mid_call_is_taken_over_and_its_ringing_call_followed_
     assert!(out.contains(&format!("#{}", incident.id)) && out.contains("acknowledged"), "{out}");
 }
 
+/// Two teams' journals in two databases of one server: advisory locks are per database, so who
+/// notifies in one is never read from the other's lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn who_notifies_is_read_in_this_database_only() {
+    use sentinela_engine::journal::postgres::SharedJournal;
+    let pg = TestPostgres::start();
+    let s = Scenario::new(&[WA1], &[C1], 1).await;
+    let journal = pg.journal().await;
+    // Team A's lease row names a workstation that crashed (the row stays; its lock is gone).
+    let admin = SharedJournal::new(&pg.url(), Some(&TestPostgres::password()), "admin").unwrap();
+    let (client, _) = admin.connect_async().await.unwrap();
+    client
+        .batch_execute("INSERT INTO leases (name, holder, since, renewed_at) VALUES ('notify', 'NOC-A', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')
+                        ON CONFLICT (name) DO UPDATE SET holder = 'NOC-A'")
+        .await
+        .unwrap();
+    assert_eq!(journal.shared_status().await.unwrap().notifier, None);
+
+    // Team B's Sentinela, in a database of its own on the same server, takes its lease.
+    client.batch_execute("CREATE DATABASE team_b").await.unwrap();
+    let mut team_b = on_shared(&s.config, &pg, "NOC-B");
+    team_b.journal.as_mut().unwrap().url = pg.url().replace("/postgres?", "/team_b?");
+    let b = TempDir::new().unwrap();
+    let (noc_b, _eb) = start(&team_b, b.path()).await;
+    let shared_b = AlertJournal::open_shared(SharedJournal::new(&team_b.journal.as_ref().unwrap().url, Some(&TestPostgres::password()), "x").unwrap()).await.unwrap();
+    notifier_is(&shared_b, "NOC-B").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(journal.shared_status().await.unwrap().notifier, None, "team A's journal is not notified by team B's lease");
+    noc_b.stop(Duration::from_secs(5)).await;
+}
+
 /// The standby that takes the lease pings the heartbeat URL at once: its mailbox has been
 /// watched all along, and the heartbeat reads that state when it starts (not only the next
 /// change, which a healthy IDLE connection may never bring).

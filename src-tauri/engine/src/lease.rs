@@ -101,9 +101,12 @@ pub struct NotifierLease {
     events: EventBus,
 }
 
-/// Who notifies, as the database says: the lease row's holder, if its lock is held.
+/// Who notifies, as the database says: the lease row's holder, if its lock is held — in this
+/// database: advisory locks are per database, and another team's Sentinela on the same server
+/// holds the same key in its own.
 const WHO_NOTIFIES: &str = "SELECT (SELECT holder FROM leases WHERE name = 'notify'),
-    EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1 AND objid = $2 AND objsubid = 1)";
+    EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1 AND objid = $2 AND objsubid = 1
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))";
 
 pub(crate) fn lock_parts() -> (i64, i64) {
     // pg_locks shows a bigint advisory key as two oids: its high and low 32 bits.

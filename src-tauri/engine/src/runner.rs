@@ -49,6 +49,11 @@ async fn open_journal_with(config: &Config, data_dir: &Path, password: Option<&S
     let Some(j) = &config.journal else { return Ok(AlertJournal::open_in_dir(data_dir)?) };
     let shared = SharedJournal::new(&j.url, password, &j.workstation_name())
         .map_err(|e| StartError::Journal(JournalError::Unreachable { target: j.url.clone(), reason: e.to_string() }))?;
+    if wait && shared.ssl_mode() == crate::journal::postgres::SslMode::Prefer {
+        // libpq's `prefer`/`allow` fall back to plain text when TLS is refused: anyone on the
+        // path could then read the alerts and answer in the database's name.
+        tracing::warn!(target_db = %shared.target(), "journal.url has sslmode=prefer or allow: the connection goes unencrypted and unauthenticated whenever the server does not offer TLS; use sslmode=verify-full (the default) unless the database is on this machine or a network you trust");
+    }
     Ok(match wait {
         true => AlertJournal::open_shared_or_wait(shared).await?,
         false => AlertJournal::open_shared(shared).await?,

@@ -322,7 +322,8 @@ impl AlertJournal {
             let (class, obj) = crate::lease::lock_parts();
             let notifier = conn.query_row(
                 "SELECT (SELECT holder FROM leases WHERE name = 'notify'),
-                        EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid::bigint = ?1 AND objid::bigint = ?2 AND objsubid = 1)",
+                        EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid::bigint = ?1 AND objid::bigint = ?2 AND objsubid = 1
+                                AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
                 params![class, obj],
                 |r| Ok(r.get::<bool>(1)?.then(|| r.get::<Option<String>>(0)).transpose()?.flatten()),
             )?;
