@@ -65,6 +65,26 @@ pub fn run_command(config: &Path, data: &Path, log: &Path) -> Command {
     c
 }
 
+/// `run` as a Tokio child with the Twilio fake's token, killed when dropped.
+pub fn spawn_notifying(config: &Path, data: &Path, log: &Path) -> tokio::process::Child {
+    let mut c = tokio::process::Command::from(run_command(config, data, log));
+    c.env("SENTINELA_TWILIO_AUTH_TOKEN", crate::twilio_fake::AUTH_TOKEN).kill_on_drop(true);
+    c.spawn().unwrap()
+}
+
+/// Waits until the newest incident of the journal in `data` was taken by a call, and returns
+/// that journal.
+pub async fn taken_by_call(data: &Path, wait: std::time::Duration) -> sentinela_engine::journal::AlertJournal {
+    use sentinela_engine::incident::AckVia;
+    use sentinela_engine::journal::AlertJournal;
+    crate::wait_for("the incident taken by the call", wait, || async {
+        let j = AlertJournal::open_in_dir(data).ok()?;
+        let i = j.incidents(1, None, false).await.ok()?.pop()?;
+        (i.acknowledged_via == Some(AckVia::Call)).then_some(j)
+    })
+    .await
+}
+
 /// Everything a finished command printed, stdout then stderr.
 pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))

@@ -58,9 +58,7 @@ fn headless(token: &str) -> Command {
 }
 
 fn run(config: &Path, data: &Path, log: &Path) -> Child {
-    let mut c = Command::from(headless::run_command(config, data, log));
-    c.env("SENTINELA_TWILIO_AUTH_TOKEN", AUTH_TOKEN).kill_on_drop(true);
-    c.spawn().unwrap()
+    headless::spawn_notifying(config, data, log)
 }
 
 #[tokio::test]

@@ -8,8 +8,8 @@
 use std::time::{Duration, Instant};
 
 use sentinela_engine::events::EngineEvent;
-use sentinela_engine::incident::{AckVia, IncidentEventKind, IncidentState, MessagePurpose, ResolveVia};
-use sentinela_engine::journal::{AlertJournal, CallOutcome, CallState, DeliveryState};
+use sentinela_engine::incident::{IncidentEventKind, IncidentState, MessagePurpose, ResolveVia};
+use sentinela_engine::journal::{CallOutcome, CallState, DeliveryState};
 use sentinela_engine::runner::RunningEngine;
 use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::headless::{self, text};
@@ -261,19 +261,10 @@ async fn a_crash_between_a_recovery_and_its_resolvido_neither_loses_nor_repeats_
     let path = dir.path().join("sentinela.toml");
     s.config.save(&path).unwrap();
     let data = dir.path().join("data");
-    let run = |n: u32| {
-        let mut c = tokio::process::Command::from(headless::run_command(&path, &data, &dir.path().join(format!("run{n}.log"))));
-        c.env("SENTINELA_TWILIO_AUTH_TOKEN", AUTH_TOKEN).kill_on_drop(true);
-        c.spawn().unwrap()
-    };
+    let run = |n: u32| headless::spawn_notifying(&path, &data, &dir.path().join(format!("run{n}.log")));
     let mut first = run(1);
     s.server.append("INBOX", &plain(SENSOR, "Temperatura Rack-D High Critical 35 C", "x")).await;
-    let journal = wait_for("the incident taken by the call", WAIT, || async {
-        let j = AlertJournal::open_in_dir(&data).ok()?;
-        let i = j.incidents(1, None, false).await.ok()?.pop()?;
-        (i.acknowledged_via == Some(AckVia::Call)).then_some(j)
-    })
-    .await;
+    let journal = headless::taken_by_call(&data, WAIT).await;
     wait_for("both told of the alarm and of who took it", WAIT, || async {
         [WA1, WA2].iter().all(|to| told(&s.fake, to, "🚨") == 1 && told(&s.fake, to, "👍") == 1).then_some(())
     })

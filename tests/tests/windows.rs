@@ -11,16 +11,16 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use sentinela_engine::incident::{AckVia, IncidentState, ResolveVia};
+use sentinela_engine::incident::{IncidentState, ResolveVia};
 use sentinela_engine::journal::AlertJournal;
 use sentinela_tests::dovecot::{Dovecot, PASSWORD, SENSOR};
 use sentinela_tests::headless::{self, text};
 use sentinela_tests::mail::plain;
 use sentinela_tests::scenario::Scenario;
-use sentinela_tests::twilio_fake::{CallScript, TwilioFake, AUTH_TOKEN};
+use sentinela_tests::twilio_fake::{CallScript, TwilioFake};
 use sentinela_tests::wait_for;
 use tempfile::TempDir;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 const WA1: &str = "+5511999990001";
 const WA2: &str = "+5511999990002";
@@ -111,20 +111,11 @@ async fn an_alarm_is_escalated_joined_and_resolved_across_a_restart() {
     let path = dir.path().join("sentinela.toml");
     s.config.save(&path).unwrap();
     let data = dir.path().join("data");
-    let run = |n: u32| -> Child {
-        let mut c = Command::from(headless::run_command(&path, &data, &dir.path().join(format!("run{n}.log"))));
-        c.env("SENTINELA_TWILIO_AUTH_TOKEN", AUTH_TOKEN).kill_on_drop(true);
-        c.spawn().unwrap()
-    };
+    let run = |n: u32| headless::spawn_notifying(&path, &data, &dir.path().join(format!("run{n}.log")));
 
     let mut first = run(1);
     s.server.append("INBOX", &plain(SENSOR, "ALERTA: Temperatura crítica na Sala 2 — 31 °C", "leitura do sensor")).await;
-    let journal = wait_for("the incident taken by the call", WAIT, || async {
-        let j = AlertJournal::open_in_dir(&data).ok()?;
-        let i = j.incidents(1, None, false).await.ok()?.pop()?;
-        (i.acknowledged_via == Some(AckVia::Call)).then_some(j)
-    })
-    .await;
+    let journal = headless::taken_by_call(&data, WAIT).await;
     wait_for("both told of the alarm and of who took it", WAIT, || async {
         [WA1, WA2].iter().all(|to| told(&s.fake, to, "🚨") == 1 && told(&s.fake, to, "👍") == 1).then_some(())
     })
