@@ -18,6 +18,7 @@ mod link;
 mod status;
 mod tray;
 mod tray_process;
+mod webview_check;
 mod window_process;
 mod windows;
 

@@ -111,6 +111,10 @@ async fn stay_linked(app: AppHandle, kind: WindowKind) {
 
 pub fn run(config_path: PathBuf, data_dir: PathBuf, kind: WindowKind) {
     let lang = Lang::current();
+    if crate::webview_check::tell_if_missing(lang).is_some() {
+        // The tray sees this window end, as when it is closed.
+        std::process::exit(3);
+    }
     let app = tauri::Builder::default()
         .plugin(crate::log_plugin("sentinela-window"))
         .manage(WindowProcess::new(config_path, data_dir))

@@ -202,3 +202,19 @@ async fn the_installer_installs_for_the_user_and_the_uninstaller_keeps_their_dat
     std::fs::remove_file(config.join("kept.toml")).unwrap();
     std::fs::remove_file(journal.join("kept.db")).unwrap();
 }
+
+/// A Windows without the WebView2 runtime (an older Windows 10; Wine has none): a window's
+/// process says what to install, in a native dialog and on stderr, and that the alerts go on —
+/// not a silent exit. (No display here, so the dialog returns at once.)
+#[tokio::test]
+async fn a_window_without_webview2_says_what_to_install() {
+    let desktop = required("SENTINELA_TEST_DESKTOP");
+    let dir = TempDir::new().unwrap();
+    let runner = std::env::var_os("SENTINELA_TEST_RUNNER").unwrap_or_else(|| "wine".into());
+    let mut c = Command::new(runner);
+    c.arg(&desktop).args(["--window", "settings", "--data-dir"]).arg(dir.path()).arg("--config").arg(dir.path().join("s.toml")).env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY").kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(60), c.output()).await.expect("the window process ended").unwrap();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(said.contains("WebView2 Runtime") && said.contains("https://go.microsoft.com/fwlink/p/?LinkId=2124703") && said.contains("Alerts go on"), "{said}");
+}
