@@ -519,6 +519,44 @@ async fn a_workstation_frozen_inside_a_write_holds_the_team_back_for_seconds_not
     noc01.stop(Duration::from_secs(5)).await;
 }
 
+/// With `mark_seen = false` the old alerts stay unread. When the database goes away they are
+/// not taken for new ones — held and told again from memory, one escalation after another —
+/// only the new alarm is, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn old_unread_alerts_are_not_told_again_while_the_database_is_away() {
+    let mut pg = TestPostgres::start();
+    let mut s = Scenario::new(&[WA1], &[C1], 1).await;
+    s.config.mailbox.mark_seen = false;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 200, talk_ms: 200 });
+    for i in 0..50 {
+        s.server.append("INBOX", &plain(SENSOR, "ALERTA Temperatura Sala 1 alta", &format!("leitura {i}"))).await;
+    }
+    let data = TempDir::new().unwrap();
+    let timing = NotifyTiming { outbox_grace: Duration::from_secs(2), ..fast() };
+    let (engine, _events) = start_timed(&on_shared(&s.config, &pg, "NOC-01"), data.path(), timing).await;
+    wait_for("the fifty journaled, their incident answered", WAIT, || async {
+        let i = engine.journal.incidents(5, None, false).await.ok()?.pop()?;
+        (engine.journal.alert_count().await.ok()? == 50 && i.escalation == EscalationState::Answered).then_some(())
+    })
+    .await;
+    assert_eq!(s.server.seen_state("INBOX").await.1.len(), 50, "left unread");
+
+    pg.kill();
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA fumaça na sala 9", "Detector 9")).await;
+    wait_for("the new alarm told from memory", WAIT, || async { (told_from_memory(&s, WA1) == 1).then_some(()) }).await;
+    // Scans go on (every e-mail still unread); the old ones are never held.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let held = outbox_holds(data.path(), 1).await;
+    assert_eq!(held[0].alert.mail.subject, "ALERTA fumaça na sala 9");
+    assert_eq!(told_from_memory(&s, WA1), 1, "told once: {:?}", s.fake.bodies_to(WA1));
+    assert!(s.fake.bodies_to(WA1).iter().filter(|b| b.contains(FROM_MEMORY)).all(|b| !b.contains("Sala 1")), "no old alert told again");
+
+    pg.spawn();
+    outbox_holds(data.path(), 0).await;
+    wait_for("the new alarm journaled", WAIT, || async { (engine.journal.alert_count().await.ok()? == 51).then_some(()) }).await;
+    engine.stop(Duration::from_secs(5)).await;
+}
+
 /// What [`database_away_past_the_grace`] leaves: the engine running on the database again.
 struct AfterOutage {
     s: Scenario,

@@ -215,18 +215,30 @@ impl MailboxWatcher {
     ) -> Result<bool, MailboxError> {
         let folder = &self.mailbox.folder;
         let uids = search_alert_uids(session, &self.criteria).await?;
-        let (known, rejected, held, out_of_reach) = match self.journal_view(uidvalidity, &uids).await {
-            Ok((known, rejected)) => (known, rejected, HashSet::new(), false),
+        let (known, rejected, not_new, out_of_reach) = match self.journal_view(uidvalidity, &uids).await {
+            Ok((known, rejected)) => {
+                if let Some((outbox, _)) = &self.outbox {
+                    if let Some(highest) = known.keys().chain(&rejected).max() {
+                        outbox.mark_journaled(folder, uidvalidity, *highest).await?;
+                    }
+                }
+                (known, rejected, HashSet::new(), false)
+            }
             Err(e) => match self.holding(&e) {
-                // Out of reach: everything unread is new, but for what the outbox has already.
+                // Out of reach: what is unread is new, but for what the outbox holds already and
+                // what the journal held when last reached (old alerts left unread must not be
+                // told again, one escalation after another).
                 Some(outbox) => {
-                    let held = outbox.held().await?.into_iter().map(|h| h.alert.origin).filter(|o| o.folder == *folder && o.uidvalidity == uidvalidity).map(|o| o.uid).collect();
-                    (HashMap::new(), Vec::new(), held, true)
+                    let mut not_new: HashSet<u32> = outbox.held().await?.into_iter().map(|h| h.alert.origin).filter(|o| o.folder == *folder && o.uidvalidity == uidvalidity).map(|o| o.uid).collect();
+                    if let Some(mark) = outbox.journaled_up_to(folder, uidvalidity).await? {
+                        not_new.extend(uids.iter().copied().filter(|u| *u <= mark));
+                    }
+                    (HashMap::new(), Vec::new(), not_new, true)
                 }
                 None => return Err(e.into()),
             },
         };
-        let fresh: Vec<u32> = uids.iter().copied().filter(|u| !known.contains_key(u) && !rejected.contains(u) && !held.contains(u)).collect();
+        let fresh: Vec<u32> = uids.iter().copied().filter(|u| !known.contains_key(u) && !rejected.contains(u) && !not_new.contains(u)).collect();
 
         if self.mailbox.mark_seen {
             // Journaled before a crash or a lost connection, but the \Seen never confirmed.
@@ -389,6 +401,9 @@ impl MailboxWatcher {
             }
         };
         self.failures.done(uidvalidity, &uids);
+        if let (Some((outbox, _)), Some(highest)) = (&self.outbox, uids.iter().max()) {
+            outbox.mark_journaled(&self.mailbox.folder, uidvalidity, *highest).await?;
+        }
         for (alert, outcome) in alerts.iter().zip(&outcomes) {
             announce(&self.events, alert, *outcome, noticed_at);
         }

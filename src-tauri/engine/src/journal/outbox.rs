@@ -89,6 +89,8 @@ CREATE TABLE IF NOT EXISTS held_alerts (
 const MIGRATIONS: &[&str] = &[
     // 1: who answered the call made from memory.
     "ALTER TABLE held_alerts ADD COLUMN answered_by TEXT; ALTER TABLE held_alerts ADD COLUMN answered_number TEXT;",
+    // 2: the highest UID the journal is known to hold, per folder and UIDVALIDITY.
+    "CREATE TABLE journaled_marks (folder TEXT NOT NULL, uidvalidity INTEGER NOT NULL, highest_uid INTEGER NOT NULL, PRIMARY KEY (folder, uidvalidity));",
 ];
 
 fn migrate(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
@@ -146,6 +148,32 @@ impl LocalOutbox {
                 )?;
             }
             tx.commit()
+        })
+        .await
+    }
+
+    /// Notes that the journal holds the e-mail `uid` of this folder (and so, as far as this
+    /// workstation needs to know, every older one): kept as the highest such UID.
+    pub async fn mark_journaled(&self, folder: &str, uidvalidity: u32, uid: u32) -> Result<(), JournalError> {
+        let folder = folder.to_owned();
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO journaled_marks (folder, uidvalidity, highest_uid) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (folder, uidvalidity) DO UPDATE SET highest_uid = MAX(highest_uid, excluded.highest_uid)",
+                params![folder, uidvalidity, uid],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    /// The highest UID of this folder the journal was known to hold when it was last reached.
+    /// While it is out of reach, unread e-mails up to it are old news (left unread by
+    /// `mark_seen = false`, or a folder that refuses STORE), not alerts to hold and tell again.
+    pub async fn journaled_up_to(&self, folder: &str, uidvalidity: u32) -> Result<Option<u32>, JournalError> {
+        let folder = folder.to_owned();
+        self.call(move |conn| {
+            conn.query_row("SELECT highest_uid FROM journaled_marks WHERE folder = ?1 AND uidvalidity = ?2", params![folder, uidvalidity], |r| r.get(0)).optional()
         })
         .await
     }
