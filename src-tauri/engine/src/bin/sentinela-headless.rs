@@ -230,22 +230,32 @@ async fn wait_for_stop_signal() {
 }
 
 /// On Windows: Ctrl+C or Ctrl+Break in its console, the console window closed, the user logging
-/// off or the machine shutting down — each leaves a few seconds to log out cleanly.
+/// off or the machine shutting down — each leaves a few seconds to log out cleanly. A listener
+/// Windows refuses to register is said once and never fires; the others still stop the engine.
 #[cfg(windows)]
 async fn wait_for_stop_signal() {
     use tokio::signal::windows::{ctrl_break, ctrl_close, ctrl_logoff, ctrl_shutdown};
-    let (mut brk, mut close, mut logoff, mut shutdown) = (
-        ctrl_break().expect("Ctrl+Break handler"),
-        ctrl_close().expect("console close handler"),
-        ctrl_logoff().expect("logoff handler"),
-        ctrl_shutdown().expect("shutdown handler"),
-    );
+    macro_rules! first {
+        ($listener:expr, $what:literal) => {
+            async {
+                match $listener {
+                    Ok(mut listener) => {
+                        listener.recv().await;
+                    }
+                    Err(e) => {
+                        tracing::warn!("cannot listen for {} ({e}): stop the engine another way", $what);
+                        std::future::pending::<()>().await
+                    }
+                }
+            }
+        };
+    }
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
-        _ = brk.recv() => {}
-        _ = close.recv() => {}
-        _ = logoff.recv() => {}
-        _ = shutdown.recv() => {}
+        _ = first!(ctrl_break(), "Ctrl+Break") => {}
+        _ = first!(ctrl_close(), "the console closing") => {}
+        _ = first!(ctrl_logoff(), "the user logging off") => {}
+        _ = first!(ctrl_shutdown(), "the machine shutting down") => {}
     }
 }
 
