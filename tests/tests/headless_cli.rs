@@ -190,6 +190,11 @@ async fn json_logs_are_one_object_per_line() {
         .unwrap();
     server.append("INBOX", &plain(SENSOR, "ALERTA json", "x")).await;
     wait_alerts(&data, 1).await;
+    // The line is written just after the commit the journal shows: wait for it, not only the row.
+    wait_for("the journaled line in the log", Duration::from_secs(10), || async {
+        std::fs::read_to_string(&log).ok()?.contains("alert journaled").then_some(())
+    })
+    .await;
     child.kill().unwrap();
     child.wait().unwrap();
     let out = std::fs::read_to_string(&log).unwrap();
