@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use sentinela_engine::config::Config;
-use sentinela_engine::imap::{probe, ProbeReport};
+use sentinela_engine::imap::{probe, MailboxLogin, ProbeReport};
 use sentinela_engine::incident::{AckVia, IncidentId, ResolveVia};
 use sentinela_engine::runner::JournalProbe;
 use sentinela_engine::journal::{ActionOutcome, IncidentDetail, IncidentSummary, RejectedMail};
@@ -125,8 +125,8 @@ pub async fn store_secret(state: State<'_, WindowProcess>, name: String, value: 
 #[tauri::command]
 pub async fn test_mailbox(mut config: Config) -> Result<ProbeReport, AppError> {
     config.normalise()?;
-    let password = secrets::load(secrets::IMAP_PASSWORD).await?;
-    Ok(probe(&config, &password).await?)
+    let login = MailboxLogin::load(&config.mailbox).await?;
+    Ok(probe(&config, &login).await?)
 }
 
 #[tauri::command]

@@ -192,6 +192,7 @@ impl Lang {
                     MailboxProblem::Connect => "O servidor de e-mail não responde: confira o servidor e a porta nas Configurações e a rede.",
                     MailboxProblem::Tls => "A conexão segura (TLS) com o servidor de e-mail falhou: confira a segurança e a porta (tls: 993, starttls: 143) e o certificado do servidor.",
                     MailboxProblem::Auth => "O servidor de e-mail recusou o login: confira o usuário nas Configurações e guarde a senha de novo.",
+                    MailboxProblem::SignIn => "Entre de novo na conta de e-mail (Configurações → Entrar com a Microsoft ou com o Google, ou `sentinela-headless login`): o provedor não aceita mais o login guardado.",
                     MailboxProblem::Folder => "A pasta de e-mail não abre: confira o nome da pasta nas Configurações (maiúsculas contam, exceto INBOX).",
                     MailboxProblem::Search => "O servidor de e-mail recusou a busca: confira o critério extra do filtro nas Configurações.",
                     MailboxProblem::Timeout => "O servidor de e-mail parou de responder: o Sentinela tenta de novo sozinho; confira a rede.",

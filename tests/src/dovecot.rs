@@ -283,6 +283,7 @@ service imap-login {{
                 rescan_secs: 20,
                 mark_seen: true,
                 max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+                oauth2: None,
             },
             filter: FilterConfig { from: vec![SENSOR.into()], subject: SUBJECT.into(), search: String::new(), silence_alarm_hours: 0, authserv_id: String::new() },
             twilio: None,
@@ -301,7 +302,7 @@ service imap-login {{
 
     /// A separate client session (implicit TLS), as another mail program would have.
     pub async fn client(&self) -> ImapSession {
-        connect(&self.config(Security::Tls).mailbox, &Self::password()).await.expect("test client login").0
+        connect(&self.config(Security::Tls).mailbox, &Self::password().into()).await.expect("test client login").0
     }
 
     /// Appends a message to `folder` and returns its UID.

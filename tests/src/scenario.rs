@@ -57,7 +57,7 @@ impl Scenario {
     pub async fn start_in(&self, data: &Path, token: &str, timing: NotifyTiming) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
         let bus = EventBus::default();
         let rx = bus.subscribe();
-        let secrets = EngineSecrets { imap_password: Dovecot::password(), twilio_token: Some(Secret::new(token)), journal_password: None };
+        let secrets = EngineSecrets { mailbox: Dovecot::password().into(), twilio_token: Some(Secret::new(token)), journal_password: None };
         let engine = RunningEngine::start_with_timing(&self.config, secrets, data, bus, timing).await.unwrap();
         (engine, rx)
     }

@@ -96,7 +96,7 @@ async fn the_corpus_goes_through_dovecot_and_the_watcher_intact() {
     }
     let engine = RunningEngine::start(
         &config,
-        EngineSecrets { imap_password: Dovecot::password(), twilio_token: None, journal_password: None },
+        EngineSecrets { mailbox: Dovecot::password().into(), twilio_token: None, journal_password: None },
         data.path(),
         EventBus::default(),
     )

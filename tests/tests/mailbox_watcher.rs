@@ -31,7 +31,7 @@ async fn start(config: &Config, data: &TempDir) -> Harness {
 async fn start_with_password(config: &Config, data: &TempDir, password: Secret) -> Harness {
     let bus = EventBus::default();
     let events = bus.subscribe();
-    let engine = RunningEngine::start(config, EngineSecrets { imap_password: password, twilio_token: None, journal_password: None }, data.path(), bus)
+    let engine = RunningEngine::start(config, EngineSecrets { mailbox: password.into(), twilio_token: None, journal_password: None }, data.path(), bus)
         .await
         .expect("engine starts");
     Harness { engine, events }
@@ -137,7 +137,7 @@ async fn starttls_and_implicit_tls_both_work() {
         h.engine.stop(WAIT).await;
     }
     // The probe reports the same through STARTTLS.
-    let report = probe(&server.config(Security::Starttls), &Dovecot::password()).await.unwrap();
+    let report = probe(&server.config(Security::Starttls), &Dovecot::password().into()).await.unwrap();
     assert!(report.idle);
     assert_eq!(report.matching_unseen, 0, "both alerts were marked seen");
     assert_eq!(report.messages, 2);
@@ -148,7 +148,7 @@ async fn an_untrusted_certificate_is_refused() {
     let server = Dovecot::start();
     let mut config = server.config(Security::Tls);
     config.mailbox.ca_file = Default::default(); // system roots only: the test CA is unknown
-    let err = probe(&config, &Dovecot::password()).await.unwrap_err();
+    let err = probe(&config, &Dovecot::password().into()).await.unwrap_err();
     assert!(matches!(err, MailboxError::Tls { .. }), "{err:?}");
     assert!(err.to_string().contains("ca_file"), "{err}");
 }
@@ -159,7 +159,7 @@ async fn wrong_password_is_reported_clearly_and_not_retried_fast() {
     let data = TempDir::new().unwrap();
     let config = server.config(Security::Tls);
 
-    let err = probe(&config, &Secret::new("wrong")).await.unwrap_err();
+    let err = probe(&config, &Secret::new("wrong").into()).await.unwrap_err();
     assert!(matches!(err, MailboxError::AuthFailed { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(msg.contains("refused the login of alertas@cpd.test"), "{msg}");
@@ -339,7 +339,7 @@ async fn without_idle_the_mailbox_is_polled_every_rescan_interval() {
     let data = TempDir::new().unwrap();
     let mut config = server.config(Security::Tls);
     config.mailbox.rescan_secs = 2;
-    let report = probe(&config, &Dovecot::password()).await.unwrap();
+    let report = probe(&config, &Dovecot::password().into()).await.unwrap();
     assert!(!report.idle, "the server does not announce IDLE");
     let mut h = start(&config, &data).await;
     assert!(!h.watching().await, "watching by polling");

@@ -20,7 +20,7 @@ fn mail(from: &str, extra_headers: &str, subject: &str) -> Vec<u8> {
 }
 
 async fn engine(config: &sentinela_engine::config::Config, data: &TempDir) -> RunningEngine {
-    RunningEngine::start(config, EngineSecrets { imap_password: Dovecot::password(), twilio_token: None, journal_password: None }, data.path(), EventBus::default()).await.unwrap()
+    RunningEngine::start(config, EngineSecrets { mailbox: Dovecot::password().into(), twilio_token: None, journal_password: None }, data.path(), EventBus::default()).await.unwrap()
 }
 
 #[tokio::test]
@@ -50,7 +50,7 @@ async fn look_alike_senders_are_rejected_and_journaled_with_their_real_address()
     let genuine = server.append("INBOX", &mail(&format!("Sensor CPD <{SENSOR}>"), "", "ALERTA verdadeiro")).await;
 
     let config = server.config(Security::Tls);
-    let report = probe(&config, &Dovecot::password()).await.unwrap();
+    let report = probe(&config, &Dovecot::password().into()).await.unwrap();
     // The server's substring search already misses the subdomain and the Cyrillic look-alike;
     // Dovecot's own address parser drops the words after `<x@attacker.example>`, so its
     // search misses that one too; the other eight pass it, as they did before the exact check,
@@ -132,12 +132,12 @@ async fn check_warns_when_another_servers_verdict_sits_on_top() {
     // put its own on top, and a forged header of its id could have come from outside.
     let below = format!("Authentication-Results: mx.attacker.example; dmarc=pass\r\nAuthentication-Results: {ours}; dmarc=pass header.from={domain}\r\n");
     server.append("INBOX", &mail(SENSOR, &below, "ALERTA 1")).await;
-    let report = probe(&config, &Dovecot::password()).await.unwrap();
+    let report = probe(&config, &Dovecot::password().into()).await.unwrap();
     assert_eq!(report.results_on_top.as_deref(), Some("mx.attacker.example"), "{report:?}");
     // The newest one is what the server does now.
     let on_top = format!("Authentication-Results: {ours}; dmarc=pass header.from={domain}\r\nAuthentication-Results: mx.attacker.example; dmarc=pass\r\n");
     server.append("INBOX", &mail(SENSOR, &on_top, "ALERTA 2")).await;
-    let report = probe(&config, &Dovecot::password()).await.unwrap();
+    let report = probe(&config, &Dovecot::password().into()).await.unwrap();
     assert_eq!(report.results_on_top, None, "{report:?}");
     assert_eq!(report.rejected, 0, "{report:?}");
 }

@@ -42,7 +42,7 @@ async fn start(config: &Config, data: &Path) -> (RunningEngine, broadcast::Recei
 async fn start_timed(config: &Config, data: &Path, timing: NotifyTiming) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
     let bus = EventBus::default();
     let rx = bus.subscribe();
-    let secrets = EngineSecrets { imap_password: Dovecot::password(), twilio_token: Some(Secret::new(AUTH_TOKEN)), journal_password: Some(TestPostgres::password()) };
+    let secrets = EngineSecrets { mailbox: Dovecot::password().into(), twilio_token: Some(Secret::new(AUTH_TOKEN)), journal_password: Some(TestPostgres::password()) };
     (RunningEngine::start_with_timing(config, secrets, data, bus, timing).await.unwrap(), rx)
 }
 

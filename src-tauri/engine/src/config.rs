@@ -236,6 +236,11 @@ pub struct MailboxConfig {
     pub mark_seen: bool,
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: u32,
+    /// `[mailbox.oauth2]`: sign in with Microsoft 365, Google or another OAuth2 provider instead
+    /// of a password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub oauth2: Option<crate::oauth::OAuth2Config>,
 }
 
 impl MailboxConfig {
@@ -538,6 +543,9 @@ impl Config {
                 "write the mailbox login, e.g. username = \"alertas@example.com\".",
             )
             .pt("está vazio.", "escreva o login da caixa de e-mail, por exemplo alertas@empresa.com.br."));
+        }
+        if let Some((field, [problem, fix, problema, correcao])) = m.oauth2.as_ref().and_then(|o| o.problem()) {
+            return Err(ConfigError::invalid(field, problem, fix).pt(problema, correcao));
         }
         if m.folder.trim().is_empty() {
             return Err(ConfigError::invalid("mailbox.folder", "it is empty.", "use folder = \"INBOX\" or the folder's name.")

@@ -19,6 +19,8 @@ text_enum! {
         Tls = "tls",
         /// The server refused the login.
         Auth = "auth",
+        /// The OAuth2 sign-in is missing or no longer accepted: a person must sign in again.
+        SignIn = "sign-in",
         Folder = "folder",
         Search = "search",
         Timeout = "timeout",

@@ -26,6 +26,9 @@ pub const WIRE_TARGETS: &[&str] = &[
     "tokio_native_tls",
     "rustls",
     "mail_parser",
+    // The sign-in's loopback page: its requests carry the authorization code.
+    "axum",
+    "tower_http",
 ];
 
 /// The database clients' targets, capped at `info`: their `debug` holds the statements'

@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::events::{AlertNotice, EngineEvent, EventBus};
 use crate::health::{HealthMonitor, NOT_WATCHING_ALARM_AFTER};
-use crate::imap::MailboxWatcher;
+use crate::imap::{MailboxLogin, MailboxWatcher};
 use crate::incident::{AckVia, IncidentRules, ResolveVia};
 use crate::journal::postgres::SharedJournal;
 use crate::journal::{ActionOutcome, AlertId, AlertJournal, JournalError, JournalFollower, LocalOutbox, OutboxDrain, PauseState};
@@ -104,7 +104,8 @@ fn watch_alarm_after() -> std::time::Duration {
 /// [`EngineSecrets::load`]) so tests and the desktop app can hand them over directly.
 #[derive(Debug, Clone)]
 pub struct EngineSecrets {
-    pub imap_password: Secret,
+    /// The mailbox's password or OAuth2 sign-in.
+    pub mailbox: MailboxLogin,
     /// Needed when the configuration has `[twilio]` and is not a dry run.
     pub twilio_token: Option<Secret>,
     /// The shared journal's database password, when `[journal]` is set and the database asks one.
@@ -114,7 +115,7 @@ pub struct EngineSecrets {
 impl EngineSecrets {
     /// Loads the secrets `config` needs, from the environment or the keyring.
     pub async fn load(config: &Config) -> Result<Self, SecretError> {
-        let imap_password = secrets::load(secrets::IMAP_PASSWORD).await?;
+        let mailbox = MailboxLogin::load(&config.mailbox).await?;
         let twilio_token = match &config.twilio {
             Some(t) if !t.dry_run => Some(secrets::load(secrets::TWILIO_AUTH_TOKEN).await?),
             _ => None,
@@ -123,7 +124,7 @@ impl EngineSecrets {
             Some(_) => journal_password().await,
             None => None,
         };
-        Ok(EngineSecrets { imap_password, twilio_token, journal_password })
+        Ok(EngineSecrets { mailbox, twilio_token, journal_password })
     }
 }
 
@@ -275,10 +276,10 @@ impl RunningEngine {
         }
         {
             let grace = timing.outbox_grace;
-            let (config, password, journal, events, stop, unjournaled) =
-                (Arc::new(config.clone()), secrets.imap_password, journal.clone(), events.clone(), listener.clone(), unjournaled.clone());
+            let (config, login, journal, events, stop, unjournaled) =
+                (Arc::new(config.clone()), secrets.mailbox, journal.clone(), events.clone(), listener.clone(), unjournaled.clone());
             supervisor.spawn(&mut tasks, "mailbox watcher", move || {
-                let watcher = MailboxWatcher::new(&config, password.clone(), journal.clone(), events.clone(), rules.clone(), Some(unjournaled.clone()));
+                let watcher = MailboxWatcher::new(&config, login.clone(), journal.clone(), events.clone(), rules.clone(), Some(unjournaled.clone()));
                 match &outbox {
                     Some(outbox) => watcher.with_outbox(outbox.clone(), grace),
                     None => watcher,

@@ -42,6 +42,22 @@ pub const JOURNAL_PASSWORD: SecretName = SecretName {
     label: "shared journal's database password",
 };
 
+/// The OAuth2 app registration's client secret (Google's installed apps, Microsoft's app-only
+/// sign-in); a public client has none.
+pub const OAUTH_CLIENT_SECRET: SecretName = SecretName {
+    env_var: "SENTINELA_OAUTH_CLIENT_SECRET",
+    keyring_user: "oauth-client-secret",
+    label: "OAuth2 client secret",
+};
+
+/// The mailbox sign-in's refresh token. Only ever in the keyring (see [`load_from_keyring`]):
+/// the provider rotates it, so it must be somewhere Sentinela can write the new one.
+pub const OAUTH_REFRESH_TOKEN: SecretName = SecretName {
+    env_var: "",
+    keyring_user: "oauth-refresh-token",
+    label: "mailbox sign-in (OAuth2 refresh token)",
+};
+
 /// A secret value whose `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -71,12 +87,17 @@ pub enum SecretError {
 
 /// Reads a secret from its environment variable or, when that is unset or empty, the keyring.
 pub async fn load(name: SecretName) -> Result<Secret, SecretError> {
-    if let Some(v) = std::env::var(name.env_var).ok().filter(|v| !v.is_empty()) {
+    if let Some(v) = std::env::var(name.env_var).ok().filter(|v| !v.is_empty() && !name.env_var.is_empty()) {
         return Ok(Secret(v));
     }
     if let Some(v) = from_credentials_directory(name) {
         return Ok(Secret(v));
     }
+    load_from_keyring(name).await
+}
+
+/// Reads a secret from the OS keyring only.
+pub async fn load_from_keyring(name: SecretName) -> Result<Secret, SecretError> {
     let unavailable = |reason: String| SecretError::Unavailable { label: name.label, env_var: name.env_var, reason };
     let lookup = tokio::task::spawn_blocking(move || {
         keyring::Entry::new(KEYRING_SERVICE, name.keyring_user)?.get_password()

@@ -46,7 +46,7 @@ async fn main() {
         require_human: true,
         keypress: false,
     });
-    let secrets = EngineSecrets { imap_password: Dovecot::password(), twilio_token: Some(Secret::new(AUTH_TOKEN)), journal_password: None };
+    let secrets = EngineSecrets { mailbox: Dovecot::password().into(), twilio_token: Some(Secret::new(AUTH_TOKEN)), journal_password: None };
     let engine = RunningEngine::start(&config, secrets, data.path(), EventBus::default()).await.unwrap();
     println!("Sentinela reply benchmark — the engine's own polling (3 s while something is untaken, 60 s otherwise)");
 

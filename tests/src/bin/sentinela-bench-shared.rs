@@ -93,7 +93,7 @@ async fn takeovers(s: &Scenario, pg: &TestPostgres, journal: &AlertJournal) -> V
 async fn start(config: &Config, data: &Path) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
     let bus = EventBus::default();
     let rx = bus.subscribe();
-    let secrets = EngineSecrets { imap_password: Dovecot::password(), twilio_token: Some(Secret::new(AUTH_TOKEN)), journal_password: Some(TestPostgres::password()) };
+    let secrets = EngineSecrets { mailbox: Dovecot::password().into(), twilio_token: Some(Secret::new(AUTH_TOKEN)), journal_password: Some(TestPostgres::password()) };
     // The production intervals: the idle load is what a team's database would see.
     (RunningEngine::start_with_timing(config, secrets, data, bus, NotifyTiming::default()).await.unwrap(), rx)
 }

@@ -57,7 +57,7 @@ async fn start_engine(server: &Dovecot, data: &std::path::Path) -> (RunningEngin
     let mut rx = bus.subscribe();
     let engine = RunningEngine::start(
         &server.config(Security::Tls),
-        EngineSecrets { imap_password: Dovecot::password(), twilio_token: None, journal_password: None },
+        EngineSecrets { mailbox: Dovecot::password().into(), twilio_token: None, journal_password: None },
         data,
         bus,
     )
@@ -264,7 +264,7 @@ async fn to_twilio(samples: usize) {
             let data = tempfile::tempdir().unwrap();
             let bus = EventBus::default();
             let rx = bus.subscribe();
-            let secrets = EngineSecrets { imap_password: Dovecot::password(), twilio_token: Some(Secret::new(AUTH_TOKEN)), journal_password: None };
+            let secrets = EngineSecrets { mailbox: Dovecot::password().into(), twilio_token: Some(Secret::new(AUTH_TOKEN)), journal_password: None };
             let e = RunningEngine::start_with_timing(&config, secrets, data.path(), bus, timing).await.unwrap();
             engine = Some((e, data, rx));
             // Connected and idling before the next APPEND (the old e-mails are already seen).

@@ -13,7 +13,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use sentinela_engine::config::Config;
 use sentinela_engine::events::EventBus;
-use sentinela_engine::imap::probe;
+use sentinela_engine::imap::{probe, MailboxLogin};
+use sentinela_engine::oauth::{LoopbackSignIn, SignInFlow, TokenSource};
 use sentinela_engine::journal::{AlertJournal, CallOutcome};
 use sentinela_engine::paths;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
@@ -70,10 +71,21 @@ enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Sign the mailbox in with its provider (`[mailbox.oauth2]`): prints an address to open in a
+    /// browser and waits for the sign-in on a loopback port (over SSH: forward that port), then
+    /// keeps the refresh token in the OS keyring and tests the mailbox.
+    Login {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// How long to wait for the browser, in seconds.
+        #[arg(long, default_value_t = 300)]
+        wait_secs: u64,
+    },
     /// Store a secret in the OS keyring, read from standard input (one line).
     StoreSecret {
-        /// Which secret: `imap-password`, `twilio-auth-token` or `journal-password`.
-        #[arg(value_parser = ["imap-password", "twilio-auth-token", "journal-password"])]
+        /// Which secret: `imap-password`, `twilio-auth-token`, `journal-password` or
+        /// `oauth-client-secret`.
+        #[arg(value_parser = ["imap-password", "twilio-auth-token", "journal-password", "oauth-client-secret"])]
         name: String,
     },
     /// Print the journaled alerts, newest first.
@@ -169,6 +181,7 @@ fn main() -> ExitCode {
             Command::Resolve { id, at, by } => act(at, id, by, Action::Resolve).await,
             Command::TestWhatsapp { config, to } => test_whatsapp(config, &to).await,
             Command::TestCall { config, to } => test_call(config, &to).await,
+            Command::Login { config, wait_secs } => login(config, Duration::from_secs(wait_secs)).await,
             Command::StoreSecret { name } => store_secret(&name).await,
         }
     });
@@ -268,12 +281,15 @@ async fn check(config: Option<PathBuf>) -> Result<(), Failure> {
     let (config, path) = load_config(config)?;
     println!("sentinela-headless {}", env!("CARGO_PKG_VERSION"));
     println!("Configuration OK: {}", path.display());
-    let password = secrets::load(secrets::IMAP_PASSWORD).await.map_err(setup_error)?;
+    let login = MailboxLogin::load(&config.mailbox).await.map_err(setup_error)?;
     let m = &config.mailbox;
     let mut failures = Vec::new();
-    match probe(&config, &password).await {
+    match probe(&config, &login).await {
         Ok(report) => {
-            println!("Mailbox: logged in to {}:{} as {} ({:?})", m.host, m.port(), m.username, m.security);
+            println!("Mailbox: logged in to {}:{} as {} ({:?}, {})", m.host, m.port(), report.account, m.security, report.login_method);
+            if let Some(expires) = report.token_expires_at {
+                println!("Access token: expires at {} (a new one is fetched before then)", expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            }
             println!("Folder {}: {} messages, UIDVALIDITY {}", report.folder, report.messages, report.uidvalidity);
             println!("Matching unread e-mails: {}", report.matching_unseen);
             if report.rejected > 0 {
@@ -524,10 +540,44 @@ async fn act(at: JournalArgs, id: i64, by: Option<String>, action: Action) -> Re
     }
 }
 
+/// `login`: the browser sign-in for `[mailbox.oauth2]`, then the mailbox test with it.
+async fn login(config: Option<PathBuf>, wait: Duration) -> Result<(), Failure> {
+    let (config, path) = load_config(config)?;
+    let Some(oauth) = &config.mailbox.oauth2 else {
+        return Err(setup_error(format!(
+            "{} has no [mailbox.oauth2] section: this mailbox logs in with a password (store it with `sentinela-headless store-secret imap-password`)",
+            path.display()
+        )));
+    };
+    if oauth.flow == SignInFlow::App {
+        println!("mailbox.oauth2.flow is \"app\": nobody signs in; the app's own sign-in is tested instead.");
+    } else {
+        let sign_in = LoopbackSignIn::start(oauth, &config.mailbox.username).await.map_err(setup_error)?;
+        println!("Open this address in a browser and sign in as {}:", config.mailbox.username);
+        println!();
+        println!("  {}", sign_in.url());
+        println!();
+        println!(
+            "Waiting up to {} s for the browser on {} (from another computer, forward that port over SSH first).",
+            wait.as_secs(),
+            sign_in.redirect_uri()
+        );
+        let signed_in = sign_in.finish(wait).await.map_err(setup_error)?;
+        println!("Signed in as {}; the sign-in is kept in the OS keyring.", signed_in.account);
+    }
+    let tokens = TokenSource::load(oauth, &config.mailbox.username).await.map_err(setup_error)?;
+    let report = probe(&config, &MailboxLogin::OAuth2(std::sync::Arc::new(tokens)))
+        .await
+        .map_err(|e| Failure { code: 1, message: format!("mailbox check failed: {e}") })?;
+    println!("Mailbox: logged in to {} as {} ({}); {} matching unread e-mails.", config.mailbox.host, report.account, report.login_method, report.matching_unseen);
+    Ok(())
+}
+
 async fn store_secret(name: &str) -> Result<(), Failure> {
     let which = match name {
         "imap-password" => secrets::IMAP_PASSWORD,
         "journal-password" => secrets::JOURNAL_PASSWORD,
+        "oauth-client-secret" => secrets::OAUTH_CLIENT_SECRET,
         _ => secrets::TWILIO_AUTH_TOKEN,
     };
     let mut line = String::new();

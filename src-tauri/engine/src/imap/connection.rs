@@ -1,4 +1,5 @@
-//! Opening an authenticated IMAP session: TCP, then implicit TLS or STARTTLS, then LOGIN.
+//! Opening an authenticated IMAP session: TCP, then implicit TLS or STARTTLS, then LOGIN (or
+//! SASL with an OAuth2 token, see [`super::login`]).
 //!
 //! Certificate and host-name verification are always on; `ca_file` can only add a trust anchor.
 //! Every network step runs under a time limit so a silent peer becomes an error, not a hang.
@@ -13,7 +14,7 @@ use tokio::net::TcpStream;
 
 use super::MailboxError;
 use crate::config::{MailboxConfig, Security};
-use crate::secrets::Secret;
+use super::login::{BearerAuthenticator, MailboxLogin};
 
 /// Time limit for one IMAP command or one connection step.
 pub(crate) const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -79,7 +80,7 @@ async fn start_tls<S: ImapIo + 'static>(cfg: &MailboxConfig, stream: S) -> Resul
 }
 
 /// Connects, secures and logs in. Returns the session and the server's capabilities.
-pub async fn connect(cfg: &MailboxConfig, password: &Secret) -> Result<(ImapSession, Capabilities), MailboxError> {
+pub async fn connect(cfg: &MailboxConfig, login: &MailboxLogin) -> Result<(ImapSession, Capabilities), MailboxError> {
     let port = cfg.port();
     let host = cfg.host.trim_start_matches('[').trim_end_matches(']');
     let tcp = timed("the TCP connection", TcpStream::connect((host, port)), |reason| MailboxError::Connect {
@@ -113,14 +114,33 @@ pub async fn connect(cfg: &MailboxConfig, password: &Secret) -> Result<(ImapSess
         client = async_imap::Client::new(start_tls(cfg, client.into_inner()).await?);
     }
 
-    let login = tokio::time::timeout(COMMAND_TIMEOUT, client.login(&cfg.username, password.expose())).await;
     let mut session = match login {
-        Err(_) => return Err(MailboxError::Timeout { operation: "LOGIN", secs: COMMAND_TIMEOUT.as_secs() }),
-        Ok(Ok(session)) => session,
-        Ok(Err((async_imap::error::Error::No(reason), _))) | Ok(Err((async_imap::error::Error::Bad(reason), _))) => {
-            return Err(MailboxError::AuthFailed { username: cfg.username.clone(), reason });
+        MailboxLogin::Password(password) => {
+            let login = tokio::time::timeout(COMMAND_TIMEOUT, client.login(&cfg.username, password.expose())).await;
+            match login {
+                Err(_) => return Err(MailboxError::Timeout { operation: "LOGIN", secs: COMMAND_TIMEOUT.as_secs() }),
+                Ok(Ok(session)) => session,
+                Ok(Err((async_imap::error::Error::No(reason), _))) | Ok(Err((async_imap::error::Error::Bad(reason), _))) => {
+                    return Err(MailboxError::AuthFailed { username: cfg.username.clone(), reason });
+                }
+                Ok(Err((e, _))) => return Err(MailboxError::protocol("LOGIN", e)),
+            }
         }
-        Ok(Err((e, _))) => return Err(MailboxError::protocol("LOGIN", e)),
+        MailboxLogin::OAuth2(tokens) => {
+            let token = tokens.access_token().await?;
+            let mut sasl = BearerAuthenticator::new(tokens.mechanism(), &cfg.username, token.token);
+            let mechanism = sasl.mechanism_name();
+            match tokio::time::timeout(COMMAND_TIMEOUT, client.authenticate(mechanism, &mut sasl)).await {
+                Err(_) => return Err(MailboxError::Timeout { operation: "AUTHENTICATE", secs: COMMAND_TIMEOUT.as_secs() }),
+                Ok(Ok(session)) => session,
+                Ok(Err((async_imap::error::Error::No(reason), _))) | Ok(Err((async_imap::error::Error::Bad(reason), _))) => {
+                    // Revoked before it expired, or never good for IMAP: ask for a new one next time.
+                    tokens.forget_access_token().await;
+                    return Err(MailboxError::TokenRefused { username: cfg.username.clone(), reason });
+                }
+                Ok(Err((e, _))) => return Err(MailboxError::protocol("AUTHENTICATE", e)),
+            }
+        }
     };
     let caps = step("CAPABILITY", session.capabilities()).await?;
     Ok((session, caps))

@@ -2,6 +2,7 @@
 
 use crate::events::MailboxProblem;
 use crate::journal::JournalError;
+use crate::oauth::OAuthError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailboxError {
@@ -13,6 +14,10 @@ pub enum MailboxError {
     NoStartTls { host: String },
     #[error("the IMAP server refused the login of {username}: {reason}. Check mailbox.username and the IMAP password (SENTINELA_IMAP_PASSWORD or the OS keyring).")]
     AuthFailed { username: String, reason: String },
+    #[error("the IMAP server refused the access token for {username}: {reason}. A new token is asked for at the next try; if this repeats, check that the app registration has the IMAP permission (Microsoft: IMAP.AccessAsUser.All, or IMAP.AccessAsApp with the mailbox permission; Google: https://mail.google.com/) and that IMAP is enabled for the mailbox.")]
+    TokenRefused { username: String, reason: String },
+    #[error("mailbox sign-in: {0}")]
+    OAuth(#[from] OAuthError),
     #[error("the folder {folder:?} cannot be opened: {reason}. Check mailbox.folder (folder names are case-sensitive, except INBOX).")]
     Folder { folder: String, reason: String },
     #[error("the IMAP server rejected the search: {reason}. Check filter.search.")]
@@ -34,7 +39,9 @@ impl MailboxError {
         match self {
             MailboxError::Connect { .. } => MailboxProblem::Connect,
             MailboxError::Tls { .. } | MailboxError::NoStartTls { .. } => MailboxProblem::Tls,
-            MailboxError::AuthFailed { .. } => MailboxProblem::Auth,
+            MailboxError::AuthFailed { .. } | MailboxError::TokenRefused { .. } => MailboxProblem::Auth,
+            MailboxError::OAuth(OAuthError::Unreachable { .. }) => MailboxProblem::Connect,
+            MailboxError::OAuth(_) => MailboxProblem::SignIn,
             MailboxError::Folder { .. } => MailboxProblem::Folder,
             MailboxError::Search { .. } => MailboxProblem::Search,
             MailboxError::Timeout { .. } => MailboxProblem::Timeout,
@@ -53,7 +60,12 @@ impl MailboxError {
                 | MailboxError::Folder { .. }
                 | MailboxError::Search { .. }
                 | MailboxError::NoStartTls { .. }
-        )
+        ) || matches!(self, MailboxError::OAuth(e) if e.needs_attention())
+    }
+
+    /// Only a new sign-in fixes it (the watcher waits for one instead of retrying blindly).
+    pub fn needs_sign_in(&self) -> bool {
+        matches!(self, MailboxError::OAuth(OAuthError::SignInNeeded { .. } | OAuthError::NotSignedIn { .. }))
     }
 
     pub(crate) fn protocol(operation: &'static str, e: async_imap::error::Error) -> Self {

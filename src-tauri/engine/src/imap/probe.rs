@@ -12,7 +12,7 @@ use super::MailboxError;
 use crate::config::Config;
 use crate::mail::sender::topmost_results_id;
 use crate::mail::SenderPolicy;
-use crate::secrets::Secret;
+use super::MailboxLogin;
 
 /// What a successful probe found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,14 +34,25 @@ pub struct ProbeReport {
     /// sits on top of the newest matching e-mail when it is not ours — the receiving server then
     /// does not put its own verdict first, and a forged header below could be read as ours.
     pub results_on_top: Option<String>,
+    /// The account logged in and how: "password", "OAuth2 (signed-in user, XOAUTH2)", …
+    pub account: String,
+    pub login_method: String,
+    /// With OAuth2: when the access token used expires (a new one is fetched before then).
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
+    pub token_expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// How many matching e-mails a probe checks the sender of.
 pub const PROBE_CHECKS: usize = 200;
 
 /// Logs in, opens the folder, counts matching unread mail and reads IDLE support. Touches nothing.
-pub async fn probe(config: &Config, password: &Secret) -> Result<ProbeReport, MailboxError> {
-    let (mut session, caps) = connect(&config.mailbox, password).await?;
+pub async fn probe(config: &Config, login: &MailboxLogin) -> Result<ProbeReport, MailboxError> {
+    let (mut session, caps) = connect(&config.mailbox, login).await?;
+    let token_expires_at = match login {
+        // The token just used, held by the source: no new request.
+        MailboxLogin::OAuth2(tokens) => Some(tokens.access_token().await?.expires_at),
+        MailboxLogin::Password(_) => None,
+    };
     let (uidvalidity, messages) = select_folder(&mut session, &config.mailbox.folder).await?;
     let matching = search_alert_uids(&mut session, &search_criteria(&config.filter)).await?;
     let senders = sender_rejections(&mut session, &config.filter.sender_policy(), &matching).await?;
@@ -55,6 +66,9 @@ pub async fn probe(config: &Config, password: &Secret) -> Result<ProbeReport, Ma
         rejected: senders.rejected,
         rejected_reasons: senders.reasons,
         results_on_top: senders.results_on_top,
+        account: config.mailbox.username.clone(),
+        login_method: login.method().to_owned(),
+        token_expires_at,
     })
 }
 

@@ -34,7 +34,7 @@ use crate::journal::outbox::{announce, LocalOutbox};
 use crate::journal::{AlertJournal, JournalError, MailboxUid, NewAlert};
 use crate::mail::{parse_alert_mail, AlertMail, Rejection, SenderPolicy};
 use crate::notify::Unjournaled;
-use crate::secrets::Secret;
+use super::MailboxLogin;
 use crate::shutdown::Shutdown;
 
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
@@ -45,7 +45,7 @@ const JOURNAL_RETRY: Duration = Duration::from_secs(5);
 pub struct MailboxWatcher {
     mailbox: MailboxConfig,
     criteria: String,
-    password: Secret,
+    login: MailboxLogin,
     journal: AlertJournal,
     /// How the e-mails are placed in incidents, in the transaction that journals them.
     rules: IncidentRules,
@@ -67,12 +67,12 @@ pub struct MailboxWatcher {
 }
 
 impl MailboxWatcher {
-    pub fn new(config: &Config, password: Secret, journal: AlertJournal, events: EventBus, rules: IncidentRules, unjournaled: Option<Unjournaled>) -> Self {
+    pub fn new(config: &Config, login: MailboxLogin, journal: AlertJournal, events: EventBus, rules: IncidentRules, unjournaled: Option<Unjournaled>) -> Self {
         MailboxWatcher {
             rules,
             mailbox: config.mailbox.clone(),
             criteria: search_criteria(&config.filter),
-            password,
+            login,
             journal,
             events,
             unjournaled,
@@ -121,10 +121,19 @@ impl MailboxWatcher {
             });
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
+                // A new sign-in (the settings window, `sentinela-headless login`) resumes at once.
+                _ = self.new_sign_in(), if error.needs_sign_in() => {}
                 _ = shutdown.recv() => break,
             }
         }
         self.state(MailboxState::Stopped);
+    }
+
+    async fn new_sign_in(&self) {
+        match &self.login {
+            MailboxLogin::OAuth2(tokens) => tokens.wait_for_sign_in().await,
+            MailboxLogin::Password(_) => std::future::pending().await,
+        }
     }
 
     fn state(&self, state: MailboxState) {
@@ -147,7 +156,7 @@ impl MailboxWatcher {
     /// One connection's life. Ok means a requested shutdown; Err a failure to recover from.
     async fn watch_connection(&self, shutdown: &mut Shutdown, backoff: &mut Backoff) -> Result<(), MailboxError> {
         let (mut session, caps) = tokio::select! {
-            r = connect(&self.mailbox, &self.password) => r?,
+            r = connect(&self.mailbox, &self.login) => r?,
             _ = shutdown.recv() => return Ok(()),
         };
         let (uidvalidity, _) = select_folder(&mut session, &self.mailbox.folder).await?;
