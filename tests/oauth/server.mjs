@@ -129,7 +129,15 @@ const provider = new Provider(issuer, {
 provider.proxy = false;
 
 const callback = provider.callback();
+// What a test reads to tell that nothing hammers the provider.
+const stats = { token_requests: 0 };
 server.on('request', (req, res) => {
+  if (req.method === 'POST' && req.url.split('?')[0] === '/token') stats.token_requests += 1;
+  if (req.url === '/test/stats') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(stats));
+    return;
+  }
   const m = req.url.match(/^\/test\/revoke\/([^/?]+)/);
   if (m && req.method === 'POST') {
     const n = revokeAccount(decodeURIComponent(m[1]));

@@ -50,20 +50,27 @@ fn dovecot_binary() -> &'static str {
 impl Dovecot {
     /// Starts a fresh instance and waits until it greets.
     pub fn start() -> Dovecot {
-        Self::start_with(true)
+        Self::start_with(true, None)
+    }
+
+    /// An instance that also takes `XOAUTH2` and `OAUTHBEARER`, validating the tokens against
+    /// the authorization server on `oauth_port` (token introspection, as a provider's IMAP
+    /// front end does); the password still works too.
+    pub fn start_with_oauth(oauth_port: u16) -> Dovecot {
+        Self::start_with(true, Some(oauth_port))
     }
 
     /// An instance that does not announce IDLE, like servers that only support polling.
     pub fn start_without_idle() -> Dovecot {
-        Self::start_with(false)
+        Self::start_with(false, None)
     }
 
-    fn start_with(idle: bool) -> Dovecot {
+    fn start_with(idle: bool, oauth: Option<u16>) -> Dovecot {
         // A port picked free can be taken before Dovecot binds it; try again on exit 89.
         for _ in 0..5 {
             let dir = tempfile::Builder::new().prefix("sentinela-dovecot-").tempdir().unwrap();
             let mut d = Dovecot { dir, child: None, imap_port: free_port(), imaps_port: free_port() };
-            d.write_files(idle);
+            d.write_files(idle, oauth);
             if d.spawn().is_ok() {
                 return d;
             }
@@ -87,7 +94,7 @@ impl Dovecot {
         std::fs::read_to_string(self.dir().join("dovecot.log")).unwrap_or_default()
     }
 
-    fn write_files(&self, idle: bool) {
+    fn write_files(&self, idle: bool, oauth: Option<u16>) {
         let d = self.dir();
         let status = Command::new("openssl")
             .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-keyout"])
@@ -119,10 +126,10 @@ ssl = yes
 ssl_cert = <{d}/cert.pem
 ssl_key = <{d}/key.pem
 ssl_min_protocol = TLSv1.2
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth_mechanisms}
 disable_plaintext_auth = no
 auth_failure_delay = 0
-passdb {{
+{oauth_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {d}/users
 }}
@@ -165,7 +172,33 @@ service imap-login {{
 "#,
             d = d.display(),
             tls = self.imaps_port,
+            oauth_mechanisms = if oauth.is_some() { " xoauth2 oauthbearer" } else { "" },
+            oauth_passdb = if oauth.is_some() {
+                format!("passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {}/oauth2.conf\n}}\n", d.display())
+            } else {
+                String::new()
+            },
         );
+        if let Some(port) = oauth {
+            // Introspection of opaque tokens (no cache: a revoked token stops at once); the idle
+            // limit stays under Node's 5 s keep-alive so neither side closes under the other.
+            let issuer = format!("http://127.0.0.1:{port}");
+            std::fs::write(
+                d.join("oauth2.conf"),
+                format!(
+                    "introspection_mode = post\n\
+                     introspection_url = http://dovecot:dovecot-secret@127.0.0.1:{port}/token/introspection\n\
+                     username_attribute = username\n\
+                     username_format = %Lu\n\
+                     active_attribute = active\n\
+                     active_value = true\n\
+                     scope = imap\n\
+                     max_idle_time_msecs = 1000\n\
+                     openid_configuration_url = {issuer}/.well-known/openid-configuration\n"
+                ),
+            )
+            .unwrap();
+        }
         let conf = if idle {
             conf
         } else {

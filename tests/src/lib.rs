@@ -1,14 +1,16 @@
 //! Shared pieces of Sentinela's integration tests and benchmarks: a real Dovecot server
 //! ([`dovecot`]), a stateful Twilio API fake ([`twilio_fake`]), e-mail builders ([`mail`]), a
 //! private desktop for the real app ([`desktop`]) with a user's mouse and keyboard on it
-//! ([`x11`]), the notify side's scenario ([`scenario`]), and small waiting helpers.
+//! ([`x11`]), a real OAuth2 server ([`oauth_server`]) and keyring ([`keyring_session`]), the notify side's scenario ([`scenario`]), and small waiting helpers.
 
 pub mod dovecot;
 pub mod desktop;
 pub mod headless;
 pub mod imap_proxy;
+pub mod keyring_session;
 pub mod mail;
 pub mod monitor;
+pub mod oauth_server;
 pub mod scenario;
 pub mod tcp_cut;
 pub mod twilio_fake;
