@@ -151,4 +151,7 @@ server.on('request', (req, res) => {
 // Dovecot's idle limit in the test configuration, so neither side closes under the other.
 server.keepAliveTimeout = 5000;
 
+// Standard output carries only the ready line: the test stops reading it after that, and a later
+// write there (oidc-provider's own console output) would end the server with EPIPE.
+for (const level of ['log', 'info', 'warn', 'debug']) console[level] = console.error;
 process.stdout.write(`ready ${port}\n`);

@@ -101,37 +101,76 @@ impl OAuthServer {
     /// the address the provider redirects to (the loopback listener's, with `code` and `state`),
     /// without opening it.
     pub async fn sign_in(&self, authorize_url: &str, account: &str) -> String {
+        match self.browse(authorize_url, account).await {
+            Ok(redirect) => redirect,
+            Err(page) => panic!("the sign-in ended on a page instead of the loopback redirect: {page}"),
+        }
+    }
+
+    /// A person on another device: opens the verification address that carries the user code,
+    /// confirms it, signs in as `account` and consents. Returns the provider's last page.
+    pub async fn confirm_device(&self, verification_uri_complete: &str, account: &str) -> String {
+        match self.browse(verification_uri_complete, account).await {
+            Ok(redirect) => panic!("the device sign-in redirected to {redirect}"),
+            Err(page) => page,
+        }
+    }
+
+    /// Follows redirects and fills the provider's forms (device confirmation, login, consent)
+    /// until a redirect leaves for a loopback listener (`Ok`, its address) or a page has no form
+    /// to fill (`Err`, the page).
+    async fn browse(&self, start: &str, account: &str) -> Result<String, String> {
         let browser = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let mut next = authorize_url.to_owned();
-        for _ in 0..12 {
-            if next.starts_with("http://127.0.0.1:") && !next.starts_with(&self.url("")) {
-                return next;
-            }
-            let r = browser.get(&next).send().await.unwrap();
-            if r.status().is_redirection() {
-                let location = r.headers()["location"].to_str().unwrap().to_owned();
-                next = if location.starts_with('/') { self.url(&location) } else { location };
-                continue;
-            }
-            let page_url = r.url().to_string();
-            let html = r.text().await.unwrap();
-            let form: &[(&str, &str)] = if html.contains(r#"name="prompt" value="login""#) {
-                &[("prompt", "login"), ("login", account), ("password", "any")]
-            } else if html.contains(r#"name="prompt" value="consent""#) {
-                &[("prompt", "consent")]
-            } else {
-                panic!("the provider showed a page the test does not know at {page_url}: {html}");
+        let absolute = |location: &str| if location.starts_with('/') { self.url(location) } else { location.to_owned() };
+        let mut next = start.to_owned();
+        // A page a form's submission answered with (instead of a redirect).
+        let mut answered: Option<(String, String)> = None;
+        for _ in 0..16 {
+            let (page_url, html) = match answered.take() {
+                Some(page) => page,
+                None => {
+                    if next.starts_with("http://127.0.0.1:") && !next.starts_with(&self.url("")) {
+                        return Ok(next);
+                    }
+                    let r = browser.get(&next).send().await.unwrap();
+                    if r.status().is_redirection() {
+                        next = absolute(r.headers()["location"].to_str().unwrap());
+                        continue;
+                    }
+                    (r.url().to_string(), r.text().await.unwrap())
+                }
             };
-            let r = browser.post(&page_url).form(form).send().await.unwrap();
-            assert!(r.status().is_redirection(), "submitting {:?} at {page_url}: {}", form[0], r.status());
-            let location = r.headers()["location"].to_str().unwrap().to_owned();
-            next = if location.starts_with('/') { self.url(&location) } else { location };
+            let hidden = |name: &str| {
+                let marker = format!(r#"name="{name}" value=""#);
+                html.split_once(&marker).and_then(|(_, rest)| rest.split_once('"')).map(|(v, _)| v.to_owned())
+            };
+            let (action, form): (String, Vec<(&str, String)>) = if html.contains(r#"name="prompt" value="login""#) {
+                (page_url.clone(), vec![("prompt", "login".into()), ("login", account.into()), ("password", "any".into())])
+            } else if html.contains(r#"name="prompt" value="consent""#) {
+                (page_url.clone(), vec![("prompt", "consent".into())])
+            } else if html.contains(r#"name="confirm" value="yes""#) {
+                let fields = vec![("xsrf", hidden("xsrf").unwrap()), ("user_code", hidden("user_code").unwrap()), ("confirm", "yes".into())];
+                (self.url("/device"), fields)
+            } else if html.contains("document.forms[0].submit()") {
+                // The page a browser submits by itself (the device flow's return after consent).
+                let action = html.split_once(r#"action=""#).and_then(|(_, rest)| rest.split_once('"')).unwrap().0.to_owned();
+                let fields = ["xsrf", "user_code"].into_iter().filter_map(|n| hidden(n).map(|v| (n, v))).collect();
+                (action, fields)
+            } else {
+                return Err(html);
+            };
+            let r = browser.post(&action).form(&form).send().await.unwrap_or_else(|e| panic!("POST {action}: {e}; the server said: {}", self.log()));
+            if r.status().is_redirection() {
+                next = absolute(r.headers()["location"].to_str().unwrap());
+            } else {
+                answered = Some((action, r.text().await.unwrap()));
+            }
         }
-        panic!("the sign-in did not reach the loopback redirect; last address {next}");
+        panic!("the browser went round in circles; last address {next}");
     }
 }
 

@@ -268,3 +268,50 @@ async fn app_only_sign_in_with_client_credentials_over_oauthbearer() {
     assert!(text.contains("the provider refused the token request"), "{text}");
     assert!(!text.contains("not-the-secret"), "the secret is not repeated: {text}");
 }
+
+#[tokio::test]
+async fn device_code_sign_in_from_another_device_and_its_refusal_says_what_to_do_instead() {
+    let s = Setup::start(600);
+    let mut login = s
+        .command()
+        .args(["login", "--device", "--wait-secs", "60", "--config"])
+        .arg(&s.config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(login.stdout.take().unwrap()).lines();
+    let mut said = String::new();
+    let complete = loop {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().expect("the code");
+        said.push_str(&line);
+        if let Some(url) = line.strip_prefix("Or open this address, which carries the code: ") {
+            break url.to_owned();
+        }
+    };
+    assert!(said.contains("and enter the code"), "{said}");
+    let page = s.oauth.confirm_device(&complete, USER).await;
+    assert!(page.contains("Sign-in Success"), "{page}");
+    let status = tokio::time::timeout(Duration::from_secs(30), login.wait()).await.unwrap().unwrap();
+    assert!(status.success());
+    assert!(s.keyring.lookup(REFRESH_TOKEN).is_some());
+    let check = s.command().args(["check", "--config"]).arg(&s.config).output().await.unwrap();
+    assert!(check.status.success(), "{}", headless::text(&check));
+
+    // A client the provider does not allow the device flow (as a tenant that blocks it).
+    let mut c = sentinela_engine::config::Config::load(&s.config).unwrap();
+    c.mailbox.oauth2.as_mut().unwrap().client_id = "sentinela-desktop".into();
+    c.save(&s.config).unwrap();
+    let refused = s
+        .command()
+        .env("SENTINELA_OAUTH_CLIENT_SECRET", "desktop-secret")
+        .args(["login", "--device", "--config"])
+        .arg(&s.config)
+        .output()
+        .await
+        .unwrap();
+    let text = headless::text(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{text}");
+    assert!(text.contains("refused the device-code sign-in"), "{text}");
+    assert!(text.contains("without --device"), "{text}");
+}

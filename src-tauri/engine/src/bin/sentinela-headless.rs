@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sentinela_engine::config::Config;
 use sentinela_engine::events::EventBus;
 use sentinela_engine::imap::{probe, MailboxLogin};
-use sentinela_engine::oauth::{LoopbackSignIn, SignInFlow, TokenSource};
+use sentinela_engine::oauth::{DeviceSignIn, LoopbackSignIn, SignInFlow, TokenSource};
 use sentinela_engine::journal::{AlertJournal, CallOutcome};
 use sentinela_engine::paths;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
@@ -80,6 +80,9 @@ enum Command {
         /// How long to wait for the browser, in seconds.
         #[arg(long, default_value_t = 300)]
         wait_secs: u64,
+        /// Sign in with a code typed on another device instead (where the tenant allows it).
+        #[arg(long)]
+        device: bool,
     },
     /// Store a secret in the OS keyring, read from standard input (one line).
     StoreSecret {
@@ -181,7 +184,7 @@ fn main() -> ExitCode {
             Command::Resolve { id, at, by } => act(at, id, by, Action::Resolve).await,
             Command::TestWhatsapp { config, to } => test_whatsapp(config, &to).await,
             Command::TestCall { config, to } => test_call(config, &to).await,
-            Command::Login { config, wait_secs } => login(config, Duration::from_secs(wait_secs)).await,
+            Command::Login { config, wait_secs, device } => login(config, Duration::from_secs(wait_secs), device).await,
             Command::StoreSecret { name } => store_secret(&name).await,
         }
     });
@@ -541,7 +544,7 @@ async fn act(at: JournalArgs, id: i64, by: Option<String>, action: Action) -> Re
 }
 
 /// `login`: the browser sign-in for `[mailbox.oauth2]`, then the mailbox test with it.
-async fn login(config: Option<PathBuf>, wait: Duration) -> Result<(), Failure> {
+async fn login(config: Option<PathBuf>, wait: Duration, device: bool) -> Result<(), Failure> {
     let (config, path) = load_config(config)?;
     let Some(oauth) = &config.mailbox.oauth2 else {
         return Err(setup_error(format!(
@@ -551,6 +554,15 @@ async fn login(config: Option<PathBuf>, wait: Duration) -> Result<(), Failure> {
     };
     if oauth.flow == SignInFlow::App {
         println!("mailbox.oauth2.flow is \"app\": nobody signs in; the app's own sign-in is tested instead.");
+    } else if device {
+        let sign_in = DeviceSignIn::start(oauth, &config.mailbox.username).await.map_err(setup_error)?;
+        println!("On any device, open {} and enter the code {} (sign in as {}).", sign_in.verification_uri(), sign_in.user_code(), config.mailbox.username);
+        if let Some(complete) = sign_in.verification_uri_complete() {
+            println!("Or open this address, which carries the code: {complete}");
+        }
+        println!("Waiting up to {} s.", wait.as_secs());
+        let signed_in = sign_in.finish(wait).await.map_err(setup_error)?;
+        println!("Signed in as {}; the sign-in is kept in the OS keyring.", signed_in.account);
     } else {
         let sign_in = LoopbackSignIn::start(oauth, &config.mailbox.username).await.map_err(setup_error)?;
         println!("Open this address in a browser and sign in as {}:", config.mailbox.username);

@@ -6,6 +6,10 @@
 //! that carries this sign-in's `state`, refuses any other, answers the browser with a page
 //! saying the window can be closed, stops listening, exchanges the code and stores the refresh
 //! token in the keyring. The protocol is the `oauth2` crate's; the page is served by axum.
+//!
+//! Where no browser can reach this machine, [`DeviceSignIn`] is the device-code flow (RFC 8628):
+//! a code typed on any other device. Many Microsoft 365 tenants block it (Conditional Access),
+//! and the refusal says to use the loopback sign-in over an SSH port forward instead.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -16,7 +20,11 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Html;
 use chrono::Utc;
-use oauth2::{AuthUrl, AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse};
+use oauth2::basic::BasicTokenResponse;
+use oauth2::{
+    AuthUrl, AuthorizationCode, CsrfToken, DeviceAuthorizationUrl, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    StandardDeviceAuthorizationResponse, TokenResponse,
+};
 use tokio::sync::oneshot;
 use tracing::info;
 
@@ -118,18 +126,89 @@ impl LoopbackSignIn {
             .request_async(&token_http())
             .await
             .map_err(|e| token_error(&self.account, &self.config.endpoints().token, e))?;
-        let Some(refresh) = answer.refresh_token() else {
-            return Err(OAuthError::SignIn {
-                reason: "the provider gave no refresh token, so the sign-in would end within the hour. Check the scopes (Microsoft: offline_access) and, for Google, that the consent screen was shown".into(),
-            });
-        };
-        secrets::store(secrets::OAUTH_REFRESH_TOKEN, Secret::new(refresh.secret().clone())).await?;
-        let lifetime = answer.expires_in().and_then(|d| chrono::Duration::from_std(d).ok()).unwrap_or(chrono::Duration::hours(1));
-        info!(account = %self.account, "mailbox sign-in: signed in; the refresh token is in the keyring");
-        Ok(SignedIn {
-            account: self.account,
-            access: AccessToken { token: Secret::new(answer.access_token().secret().clone()), expires_at: Utc::now() + lifetime },
-        })
+        keep(self.account, &answer).await
+    }
+}
+
+/// Keeps a sign-in's refresh token in the keyring; refuses one that has none.
+async fn keep(account: String, answer: &BasicTokenResponse) -> Result<SignedIn, OAuthError> {
+    let Some(refresh) = answer.refresh_token() else {
+        return Err(OAuthError::SignIn {
+            reason: "the provider gave no refresh token, so the sign-in would end within the hour. Check the scopes (Microsoft: offline_access) and, for Google, that the consent screen was shown".into(),
+        });
+    };
+    secrets::store(secrets::OAUTH_REFRESH_TOKEN, Secret::new(refresh.secret().clone())).await?;
+    let lifetime = answer.expires_in().and_then(|d| chrono::Duration::from_std(d).ok()).unwrap_or(chrono::Duration::hours(1));
+    info!(account = %account, "mailbox sign-in: signed in; the refresh token is in the keyring");
+    Ok(SignedIn { account, access: AccessToken { token: Secret::new(answer.access_token().secret().clone()), expires_at: Utc::now() + lifetime } })
+}
+
+const DEVICE_REFUSED: &str = "Many Microsoft 365 tenants block the device-code sign-in (Conditional Access, since 2025): \
+     sign in with `sentinela-headless login` without --device instead (from another computer, forward the loopback port it prints over SSH)";
+
+/// One device-code sign-in in progress: the code the person types elsewhere.
+pub struct DeviceSignIn {
+    config: OAuth2Config,
+    account: String,
+    secret: Option<Secret>,
+    details: StandardDeviceAuthorizationResponse,
+}
+
+impl DeviceSignIn {
+    /// Asks the provider for a user code.
+    pub async fn start(config: &OAuth2Config, account: &str) -> Result<Self, OAuthError> {
+        let e = config.endpoints();
+        if e.device.is_empty() {
+            return Err(OAuthError::SignIn { reason: "this provider has no device-code endpoint (mailbox.oauth2.device_url)".into() });
+        }
+        let device_url = DeviceAuthorizationUrl::new(e.device.clone())
+            .map_err(|err| OAuthError::Refused { reason: format!("mailbox.oauth2.device_url {:?} is not a URL ({err})", e.device) })?;
+        let secret = client_secret(config).await?;
+        let client = token_client(config, secret.as_ref())?.set_device_authorization_url(device_url);
+        let details = client
+            .exchange_device_code()
+            .add_scopes(e.scopes.iter().cloned().map(Scope::new))
+            .request_async(&token_http())
+            .await
+            .map_err(|err| device_refused(token_error(account, &e.device, err)))?;
+        Ok(DeviceSignIn { config: config.clone(), account: account.to_owned(), secret, details })
+    }
+
+    /// Where to type the code.
+    pub fn verification_uri(&self) -> &str {
+        self.details.verification_uri()
+    }
+
+    /// The same address with the code in it, where the provider gives one.
+    pub fn verification_uri_complete(&self) -> Option<&str> {
+        self.details.verification_uri_complete().map(|u| u.secret().as_str())
+    }
+
+    pub fn user_code(&self) -> &str {
+        self.details.user_code().secret()
+    }
+
+    /// Polls the provider (at the interval it asks for) until the person confirmed, then keeps
+    /// the refresh token.
+    pub async fn finish(self, limit: Duration) -> Result<SignedIn, OAuthError> {
+        let e = self.config.endpoints();
+        let client = token_client(&self.config, self.secret.as_ref())?;
+        let http = token_http();
+        let answer = client
+            .exchange_device_access_token(&self.details)
+            .request_async(&http, tokio::time::sleep, Some(limit))
+            .await
+            .map_err(|err| device_refused(token_error(&self.account, &e.token, err)))?;
+        keep(self.account, &answer).await
+    }
+}
+
+fn device_refused(e: OAuthError) -> OAuthError {
+    match e {
+        OAuthError::Refused { reason } | OAuthError::SignInNeeded { reason, .. } => {
+            OAuthError::SignIn { reason: format!("the provider refused the device-code sign-in ({reason}). {DEVICE_REFUSED}") }
+        }
+        other => other,
     }
 }
 

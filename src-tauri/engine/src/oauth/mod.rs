@@ -12,6 +12,6 @@ mod provider;
 mod tokens;
 
 pub use error::OAuthError;
-pub use login::{LoopbackSignIn, SignedIn};
+pub use login::{DeviceSignIn, LoopbackSignIn, SignedIn};
 pub use provider::{imap_server, Endpoints, OAuth2Config, OAuthProvider, SaslMechanism, SignInFlow};
 pub use tokens::{AccessToken, TokenSource};

@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenResponse};
-use oauth2::{AuthType, ClientId, ClientSecret, RefreshToken, RequestTokenError, Scope, TokenResponse, TokenUrl};
+use oauth2::basic::{BasicClient, BasicTokenResponse};
+use oauth2::{AuthType, ClientId, ClientSecret, ErrorResponseType, RefreshToken, RequestTokenError, Scope, StandardErrorResponse, TokenResponse, TokenUrl};
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
@@ -98,18 +98,19 @@ pub(super) fn token_client(
 }
 
 /// Turns a token endpoint's failure into what the operator must do.
-pub(super) fn token_error<RE: std::error::Error + 'static>(
-    account: &str,
-    url: &str,
-    e: RequestTokenError<RE, oauth2::basic::BasicErrorResponse>,
-) -> OAuthError {
+pub(super) fn token_error<RE, ET>(account: &str, url: &str, e: RequestTokenError<RE, StandardErrorResponse<ET>>) -> OAuthError
+where
+    RE: std::error::Error + 'static,
+    ET: ErrorResponseType + std::fmt::Display,
+{
     match e {
         RequestTokenError::ServerResponse(r) => {
             let reason = match r.error_description() {
                 Some(d) => format!("{}: {d}", r.error()),
                 None => r.error().to_string(),
             };
-            if *r.error() == BasicErrorResponseType::InvalidGrant {
+            // RFC 6749 §5.2: the grant (refresh token, code) is invalid, expired or revoked.
+            if r.error().to_string() == "invalid_grant" {
                 OAuthError::SignInNeeded { account: account.to_owned(), reason }
             } else {
                 OAuthError::Refused { reason }
