@@ -11,6 +11,7 @@ const COMMANDS: &[&str] = &[
     "secret_status",
     "store_secret",
     "test_mailbox",
+    "sign_in_mailbox",
     "test_whatsapp",
     "test_call",
     "test_journal",

@@ -11,6 +11,7 @@ use sentinela_engine::config::{CallsConfig, Config, FilterConfig, HeartbeatConfi
 use sentinela_engine::events::{AlertNotice, EngineEvent, MailboxProblem, MailboxState, NotifierState, TwilioProblem, TwilioState};
 use sentinela_engine::health::WatchAlarm;
 use sentinela_engine::imap::ProbeReport;
+use sentinela_engine::oauth::{OAuth2Config, OAuthProvider, SaslMechanism, SignInFlow};
 use sentinela_engine::incident::{AckVia, AlertKind, EscalationState, IncidentEventKind, IncidentState, MessagePurpose, ResolveVia};
 use sentinela_engine::journal::{
     ActionOutcome, AlertRecord, CallAttempt, CallOutcome, CallState, Delivery, DeliveryState, IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentSummary,
@@ -39,6 +40,10 @@ fn generate() -> String {
     declare::<Config>(&mut d);
     declare::<MailboxConfig>(&mut d);
     declare::<Security>(&mut d);
+    declare::<OAuth2Config>(&mut d);
+    declare::<OAuthProvider>(&mut d);
+    declare::<SignInFlow>(&mut d);
+    declare::<SaslMechanism>(&mut d);
     declare::<FilterConfig>(&mut d);
     declare::<TwilioConfig>(&mut d);
     declare::<WhatsAppConfig>(&mut d);

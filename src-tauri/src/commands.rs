@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sentinela_engine::config::Config;
 use sentinela_engine::imap::{probe, MailboxLogin, ProbeReport};
+use sentinela_engine::oauth::{LoopbackSignIn, TokenSource};
 use sentinela_engine::incident::{AckVia, IncidentId, ResolveVia};
 use sentinela_engine::runner::JournalProbe;
 use sentinela_engine::journal::{ActionOutcome, IncidentDetail, IncidentSummary, RejectedMail};
@@ -86,6 +87,7 @@ fn secret_name(name: &str) -> Result<SecretName, AppError> {
         "imap-password" => Ok(secrets::IMAP_PASSWORD),
         "twilio-auth-token" => Ok(secrets::TWILIO_AUTH_TOKEN),
         "journal-password" => Ok(secrets::JOURNAL_PASSWORD),
+        "oauth-client-secret" => Ok(secrets::OAUTH_CLIENT_SECRET),
         other => Err(AppError::new("invalid", format!("unknown secret {other:?}"))),
     }
 }
@@ -96,6 +98,9 @@ pub struct SecretStatus {
     pub imap_password: bool,
     pub twilio_auth_token: bool,
     pub journal_password: bool,
+    pub oauth_client_secret: bool,
+    /// A mailbox sign-in (OAuth2 refresh token) is in the keyring.
+    pub mailbox_signed_in: bool,
 }
 
 /// Whether each secret is stored — never its value.
@@ -105,6 +110,8 @@ pub async fn secret_status() -> Result<SecretStatus, AppError> {
         imap_password: secrets::load(secrets::IMAP_PASSWORD).await.is_ok(),
         twilio_auth_token: secrets::load(secrets::TWILIO_AUTH_TOKEN).await.is_ok(),
         journal_password: secrets::load(secrets::JOURNAL_PASSWORD).await.is_ok(),
+        oauth_client_secret: secrets::load(secrets::OAUTH_CLIENT_SECRET).await.is_ok(),
+        mailbox_signed_in: secrets::load_from_keyring(secrets::OAUTH_REFRESH_TOKEN).await.is_ok(),
     })
 }
 
@@ -128,6 +135,28 @@ pub async fn test_mailbox(mut config: Config) -> Result<ProbeReport, AppError> {
     let login = MailboxLogin::load(&config.mailbox).await?;
     Ok(probe(&config, &login).await?)
 }
+
+/// "Entrar com a Microsoft / com o Google": the provider's page in the system browser, the
+/// answer on a loopback port, the refresh token into the keyring, then the mailbox test with it.
+/// A running engine waiting for a sign-in picks it up from the keyring by itself.
+#[tauri::command]
+pub async fn sign_in_mailbox(app: tauri::AppHandle, mut config: Config) -> Result<ProbeReport, AppError> {
+    use tauri_plugin_opener::OpenerExt as _;
+    config.normalise()?;
+    let Some(oauth) = &config.mailbox.oauth2 else {
+        return Err(AppError::new("invalid", "this mailbox signs in with a password"));
+    };
+    let sign_in = LoopbackSignIn::start(oauth, &config.mailbox.username).await?;
+    app.opener()
+        .open_url(sign_in.url(), None::<&str>)
+        .map_err(|e| AppError::new("sign-in", format!("{e}: {}", sign_in.url())))?;
+    let signed_in = sign_in.finish(SIGN_IN_WAIT).await?;
+    let tokens = TokenSource::signed_in(oauth, signed_in).await?;
+    Ok(probe(&config, &MailboxLogin::OAuth2(std::sync::Arc::new(tokens))).await?)
+}
+
+/// How long the window waits for the person to finish signing in in the browser.
+const SIGN_IN_WAIT: Duration = Duration::from_secs(300);
 
 #[tauri::command]
 pub async fn test_whatsapp(mut config: Config, to: String) -> Result<SelfTestReport, AppError> {

@@ -58,6 +58,15 @@ impl From<sentinela_engine::imap::MailboxError> for AppError {
     }
 }
 
+impl From<sentinela_engine::oauth::OAuthError> for AppError {
+    fn from(e: sentinela_engine::oauth::OAuthError) -> Self {
+        match e {
+            sentinela_engine::oauth::OAuthError::Secret(s) => AppError::from(s),
+            e => AppError::new("sign-in", Lang::current().sign_in_problem(&e)),
+        }
+    }
+}
+
 impl From<sentinela_engine::selftest::SelfTestError> for AppError {
     fn from(e: sentinela_engine::selftest::SelfTestError) -> Self {
         AppError::new("twilio", Lang::current().self_test_problem(&e))

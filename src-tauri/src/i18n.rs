@@ -5,6 +5,7 @@
 use sentinela_engine::config::ConfigError;
 use sentinela_engine::events::MailboxProblem;
 use sentinela_engine::journal::JournalError;
+use sentinela_engine::oauth::OAuthError;
 use sentinela_engine::secrets::SecretError;
 use sentinela_engine::selftest::SelfTestError;
 use sentinela_engine::twilio::{describe_code, describe_code_in_portuguese};
@@ -251,12 +252,33 @@ impl Lang {
     }
 
     /// A secret the engine could not read, with what to do about it.
+    /// A sign-in that did not finish, or that the provider refused.
+    pub fn sign_in_problem(self, e: &OAuthError) -> String {
+        if self == Lang::En {
+            return e.to_string();
+        }
+        let words = match e {
+            OAuthError::SignInNeeded { .. } | OAuthError::NotSignedIn { .. } => {
+                "Entre de novo na conta de e-mail (Entrar com a Microsoft ou com o Google, aqui nas Configurações)."
+            }
+            OAuthError::Refused { .. } => {
+                "O provedor recusou o pedido: confira o ID do cliente, o locatário (tenant) e o segredo do cliente com quem registrou o aplicativo."
+            }
+            OAuthError::Unreachable { .. } => "O provedor de login não responde: confira a internet desta máquina e tente de novo.",
+            OAuthError::SignIn { .. } => "O login não foi concluído: clique de novo em Entrar e conclua o login no navegador.",
+            OAuthError::Secret(e) => return self.secret_problem(e),
+        };
+        format!("{words} Detalhe técnico: {e}")
+    }
+
     pub fn secret_problem(self, e: &SecretError) -> String {
         if self == Lang::En {
             return e.to_string();
         }
         let what = |env_var: &str| match env_var {
             "SENTINELA_IMAP_PASSWORD" => "a senha da caixa de e-mail",
+            "SENTINELA_OAUTH_CLIENT_SECRET" => "o segredo do cliente OAuth2",
+            "SENTINELA_JOURNAL_PASSWORD" => "a senha do banco do histórico compartilhado",
             _ => "o auth token do Twilio",
         };
         match e {

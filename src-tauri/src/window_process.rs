@@ -117,6 +117,7 @@ pub fn run(config_path: PathBuf, data_dir: PathBuf, kind: WindowKind) {
     }
     let app = tauri::Builder::default()
         .plugin(crate::log_plugin("sentinela-window"))
+        .plugin(tauri_plugin_opener::init())
         .manage(WindowProcess::new(config_path, data_dir))
         .invoke_handler(tauri::generate_handler![
             crate::commands::get_settings,
@@ -126,6 +127,7 @@ pub fn run(config_path: PathBuf, data_dir: PathBuf, kind: WindowKind) {
             crate::commands::secret_status,
             crate::commands::store_secret,
             crate::commands::test_mailbox,
+            crate::commands::sign_in_mailbox,
             crate::commands::test_whatsapp,
             crate::commands::test_call,
             crate::commands::test_journal,

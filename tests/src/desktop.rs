@@ -101,6 +101,11 @@ impl Desktop {
         assert!(number.trim().parse::<u32>().is_ok(), "Xvfb did not report its display: {number:?}");
         d.children.push(xvfb);
 
+        // The "system browser": a script that notes each address it is asked to open, for the
+        // test to follow (xdg-open runs $BROWSER on a desktop it does not recognise).
+        let browser = d.path("browser");
+        std::fs::write(&browser, format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> {}\n", d.path("opened-urls").display())).unwrap();
+        std::fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let _ = d.command("dbus-update-activation-environment").args(["DISPLAY", "XDG_RUNTIME_DIR"]).status();
         d.start_keyring(&[]);
         let notifications = d.path("notifications.log");
@@ -186,10 +191,16 @@ impl Desktop {
             .env_remove("SENTINELA_IMAP_PASSWORD")
             .env_remove("SENTINELA_TWILIO_AUTH_TOKEN")
             .env("SENTINELA_LANG", "pt")
+            .env("BROWSER", self.path("browser"))
             // A short outage threshold, so the "not watching" alarm is seen within the test.
             .env("SENTINELA_WATCH_ALARM_SECS", "3")
             .stdin(Stdio::null());
         c
+    }
+
+    /// The addresses the app asked the system browser to open, in order.
+    pub fn opened_urls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path("opened-urls")).unwrap_or_default().lines().map(str::to_owned).collect()
     }
 
     /// Every desktop notification sent so far (dbus-monitor's record of `Notify` calls).

@@ -250,9 +250,14 @@ port?: number | null, security: Security, username: string, folder: string,
 /**
  * Optional PEM file whose certificates are added to the trusted roots.
  */
-ca_file?: string, rescan_secs: number, mark_seen: boolean, max_message_bytes: number, };
+ca_file?: string, rescan_secs: number, mark_seen: boolean, max_message_bytes: number, 
+/**
+ * `[mailbox.oauth2]`: sign in with Microsoft 365, Google or another OAuth2 provider instead
+ * of a password.
+ */
+oauth2?: OAuth2Config, };
 
-export type MailboxProblem = "connect" | "tls" | "auth" | "folder" | "search" | "timeout" | "protocol" | "refused" | "journal";
+export type MailboxProblem = "connect" | "tls" | "auth" | "sign-in" | "folder" | "search" | "timeout" | "protocol" | "refused" | "journal";
 
 export type MailboxState = { "state": "connecting", attempt: number, } | { "state": "watching", idle: boolean, } | { "state": "degraded", kind: MailboxProblem, message: string, retry_in_secs: number, } | { "state": "stopped" };
 
@@ -261,6 +266,23 @@ export type MailboxUid = { folder: string, uidvalidity: number, uid: number, };
 export type MessagePurpose = "alarm" | "reminder" | "resolved" | "reopened" | "digest" | "legacy" | "acknowledged" | "reescalated";
 
 export type NotifierState = { "state": "this_workstation", name: string, } | { "state": "elsewhere", name: string, } | { "state": "nobody" } | { "state": "unknown", reason: string, };
+
+export type OAuth2Config = { provider: OAuthProvider, 
+/**
+ * The app's registration: Entra ID's "Application (client) ID", or Google's OAuth client ID.
+ */
+client_id: string, 
+/**
+ * Microsoft only: the directory (tenant) id or domain; `organizations` when empty.
+ */
+tenant?: string, flow: SignInFlow, mechanism: SaslMechanism, 
+/**
+ * Overrides (required for `other`): the authorization, token and device-code endpoints
+ * and the scopes, space-separated.
+ */
+authorize_url?: string, token_url?: string, device_url?: string, scope?: string, };
+
+export type OAuthProvider = "microsoft" | "google" | "other";
 
 export type PauseState = { "state": "active" } | { "state": "paused_until", until: string, } | { "state": "paused_until_resumed" };
 
@@ -284,7 +306,15 @@ rejected: number, rejected_reasons: Array<string>,
  * sits on top of the newest matching e-mail when it is not ours — the receiving server then
  * does not put its own verdict first, and a forged header below could be read as ours.
  */
-results_on_top: string | null, };
+results_on_top: string | null, 
+/**
+ * The account logged in and how: "password", "OAuth2 (signed-in user, XOAUTH2)", …
+ */
+account: string, login_method: string, 
+/**
+ * With OAuth2: when the access token used expires (a new one is fetched before then).
+ */
+token_expires_at: string | null, };
 
 export type RejectedMail = { id: number, 
 /**
@@ -298,6 +328,8 @@ reason: string, received_at: string, journaled_at: string, };
 
 export type ResolveVia = "recovery" | "desktop" | "cli";
 
+export type SaslMechanism = "xoauth2" | "oauthbearer";
+
 export type SavedSettings = { 
 /**
  * As written: normalised (phone numbers in E.164).
@@ -309,7 +341,11 @@ config: Config,
  */
 applied: boolean, };
 
-export type SecretStatus = { imap_password: boolean, twilio_auth_token: boolean, journal_password: boolean, };
+export type SecretStatus = { imap_password: boolean, twilio_auth_token: boolean, journal_password: boolean, oauth_client_secret: boolean, 
+/**
+ * A mailbox sign-in (OAuth2 refresh token) is in the keyring.
+ */
+mailbox_signed_in: boolean, };
 
 export type Security = "tls" | "starttls" | "plain";
 
@@ -332,6 +368,8 @@ config: Config | null, lang: Lang,
  * Sentinela's version, for the window's footer.
  */
 version: string, };
+
+export type SignInFlow = "user" | "app";
 
 export type StatusView = { state: TrayState, text: string, };
 

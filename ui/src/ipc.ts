@@ -35,8 +35,10 @@ export const ipc = {
   validateSettings: (config: Config) => invoke<Config>("validate_settings", { config }),
   saveSettings: (config: Config) => invoke<SavedSettings>("save_settings", { config }),
   secretStatus: () => invoke<SecretStatus>("secret_status"),
-  storeSecret: (name: "imap-password" | "twilio-auth-token" | "journal-password", value: string) => invoke<void>("store_secret", { name, value }),
+  storeSecret: (name: "imap-password" | "twilio-auth-token" | "journal-password" | "oauth-client-secret", value: string) => invoke<void>("store_secret", { name, value }),
   testMailbox: (config: Config) => invoke<ProbeReport>("test_mailbox", { config }),
+  /** "Entrar com a Microsoft / o Google": the browser sign-in, then the mailbox test with it. */
+  signInMailbox: (config: Config) => invoke<ProbeReport>("sign_in_mailbox", { config }),
   testWhatsapp: (config: Config, to: string) => invoke<SelfTestReport>("test_whatsapp", { config, to }),
   testCall: (config: Config, to: string) => invoke<SelfTestReport>("test_call", { config, to }),
   testJournal: (config: Config) => invoke<JournalProbe>("test_journal", { config }),

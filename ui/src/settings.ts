@@ -5,7 +5,8 @@ import { clear, el } from "./dom";
 import { reportStates, splitNumbers, stateWord } from "./format";
 import { showEngineStatus } from "./status";
 import { words, type Words } from "./i18n";
-import { ipc, isAppError, onSettingsUpdated, type Config, type Lang } from "./ipc";
+import { ipc, isAppError, onSettingsUpdated, type Config, type Lang, type ProbeReport } from "./ipc";
+import { providerOf, withProvider, withRegistration, type MailProvider } from "./provider";
 
 type Kind = "text" | "number" | "bool" | "list" | "words" | "people" | "security";
 interface Field { path: string; label: keyof Words; kind: Kind }
@@ -130,7 +131,23 @@ export function readForm(root: ParentNode, base: Config = DEFAULTS): Config {
         : input.value;
     }
   }
-  return cfg as unknown as Config;
+  const config = cfg as unknown as Config;
+  const provider = root.querySelector<HTMLSelectElement>("#mailbox-provider");
+  if (provider) {
+    const value = (name: string) => root.querySelector<HTMLInputElement>(`#${name}`)?.value ?? "";
+    config.mailbox = withRegistration(withProvider(config.mailbox, provider.value as MailProvider, false), value("mailbox-oauth2-client_id"), value("mailbox-oauth2-tenant"));
+  }
+  return config;
+}
+
+/** Shows the sign-in rows for Microsoft and Google, the tenant for Microsoft only, and the
+ * sign-in button's words for the chosen provider. */
+function showProvider(root: ParentNode, provider: MailProvider, w: Words): void {
+  const oauth = provider !== "imap";
+  root.querySelectorAll<HTMLElement>(".oauth-only").forEach((n) => (n.hidden = !oauth));
+  root.querySelectorAll<HTMLElement>(".microsoft-only").forEach((n) => (n.hidden = provider !== "microsoft"));
+  const button = root.querySelector<HTMLButtonElement>("#sign-in");
+  if (button) button.textContent = provider === "google" ? w.sign_in_google : w.sign_in_microsoft;
 }
 
 export function fillForm(root: ParentNode, cfg: Config): void {
@@ -151,11 +168,60 @@ export function fillForm(root: ParentNode, cfg: Config): void {
       else input.value = v == null ? "" : String(v);
     }
   }
+  const provider = root.querySelector<HTMLSelectElement>("#mailbox-provider");
+  if (provider) {
+    provider.value = providerOf(cfg);
+    for (const key of ["client_id", "tenant"] as const) {
+      const input = root.querySelector<HTMLInputElement>(`#mailbox-oauth2-${key}`);
+      if (input) input.value = cfg.mailbox.oauth2?.[key] ?? "";
+    }
+  }
+}
+
+/** The provider choice and the app registration, at the top of the mailbox section. Choosing a
+ * provider fills the server fields (they stay editable). */
+function providerControls(w: Words, onChange: () => void): HTMLElement[] {
+  const select = el("select", { id: "mailbox-provider" },
+    el("option", { value: "microsoft" }, w.provider_microsoft),
+    el("option", { value: "google" }, w.provider_google),
+    el("option", { value: "imap" }, w.provider_imap));
+  select.addEventListener("change", () => {
+    const root = select.closest("form") ?? document;
+    const chosen = select.value as MailProvider;
+    const filled = withProvider(DEFAULTS.mailbox, chosen, true);
+    if (chosen !== "imap") {
+      for (const key of ["host", "port", "security"] as const) {
+        const input = root.querySelector<HTMLInputElement>(`#mailbox-${key}`);
+        if (input) input.value = String(filled[key]);
+      }
+    }
+    showProvider(root, chosen, w);
+    onChange();
+  });
+  const row = (id: string, label: string, cls: string) => {
+    const input = el("input", { id, type: "text" });
+    input.addEventListener("input", onChange);
+    return el("div", { class: cls }, el("label", { for: id }, label), input, el("span", { class: "field-error", id: `${id}-error` }));
+  };
+  const signIn = el("div", { class: "oauth-only sign-in" }, el("button", { id: "sign-in", type: "button" }, w.sign_in_microsoft), el("span", { id: "signed-in" }));
+  return [
+    el("label", { for: "mailbox-provider" }, w.provider), select,
+    row("mailbox-oauth2-client_id", w.client_id, "oauth-only"),
+    row("mailbox-oauth2-tenant", w.tenant, "oauth-only microsoft-only"),
+    signIn,
+  ];
+}
+
+/** What a mailbox test found, in the window's words. */
+function probeWords(r: ProbeReport, w: Words): string {
+  const login = r.token_expires_at ? `${w.signed_in_as(r.account)} ${w.token_expires(new Date(r.token_expires_at).toLocaleString())} ` : "";
+  return login + w.probe_ok(r.matching_unseen, r.idle) + (r.rejected > 0 ? ` ${w.probe_rejected(r.rejected, r.rejected_reasons)}` : "") + (r.results_on_top ? ` ${w.probe_results_on_top(r.results_on_top)}` : "");
 }
 
 export function buildForm(form: HTMLElement, w: Words, onChange: () => void): void {
   for (const s of SECTIONS) {
     const fs = el("fieldset", { id: `section-${s.title}` }, el("legend", {}, String(w[s.title])));
+    if (s.title === "mailbox") fs.append(...providerControls(w, onChange));
     if (s.optional) {
       const toggle = el("input", { type: "checkbox", id: `enable-${s.title}` });
       toggle.addEventListener("change", onChange);
@@ -212,6 +278,7 @@ async function main(): Promise<void> {
   };
   buildForm(form, w, validate);
   fillForm(form, base);
+  showProvider(form, providerOf(base), w);
 
   document.getElementById("save")!.addEventListener("click", async () => {
     try {
@@ -231,7 +298,14 @@ async function main(): Promise<void> {
   };
   const testTo = () => (document.getElementById("test-to") as HTMLInputElement).value;
   document.getElementById("test-mailbox")!.addEventListener("click", () =>
-    run(async () => { const r = await ipc.testMailbox(readForm(form, base)); return w.probe_ok(r.matching_unseen, r.idle) + (r.rejected > 0 ? ` ${w.probe_rejected(r.rejected, r.rejected_reasons)}` : "") + (r.results_on_top ? ` ${w.probe_results_on_top(r.results_on_top)}` : ""); }));
+    run(async () => probeWords(await ipc.testMailbox(readForm(form, base)), w)));
+  document.getElementById("sign-in")!.addEventListener("click", () =>
+    run(async () => {
+      say(w.signing_in, true);
+      const r = await ipc.signInMailbox(readForm(form, base));
+      await refreshSecrets();
+      return probeWords(r, w);
+    }));
   document.getElementById("test-whatsapp")!.addEventListener("click", () =>
     run(async () => { const r = await ipc.testWhatsapp(readForm(form, base), testTo()); return `${r.to}: ${reportStates(r.states, w)}`; }));
   document.getElementById("test-call")!.addEventListener("click", () =>
@@ -253,13 +327,15 @@ async function main(): Promise<void> {
       say(isAppError(e) ? e.message : String(e), false);
       return;
     }
-    for (const [name, stored] of [["imap-password", st.imap_password], ["twilio-auth-token", st.twilio_auth_token], ["journal-password", st.journal_password]] as const) {
+    const account = (document.getElementById("mailbox-username") as HTMLInputElement | null)?.value ?? "";
+    document.getElementById("signed-in")!.textContent = st.mailbox_signed_in ? w.signed_in_as(account) : w.not_signed_in;
+    for (const [name, stored] of [["imap-password", st.imap_password], ["twilio-auth-token", st.twilio_auth_token], ["journal-password", st.journal_password], ["oauth-client-secret", st.oauth_client_secret]] as const) {
       document.getElementById(`secret-${name}-status`)!.textContent = stored ? `✔ ${w.stored}` : `✘ ${w.not_stored}`;
       document.getElementById(`secret-${name}-store`)!.textContent = stored ? w.replace : w.store;
     }
   };
   clear(secrets);
-  for (const [name, label] of [["imap-password", w.imap_password], ["twilio-auth-token", w.twilio_token], ["journal-password", w.journal_password]] as const) {
+  for (const [name, label] of [["imap-password", w.imap_password], ["twilio-auth-token", w.twilio_token], ["journal-password", w.journal_password], ["oauth-client-secret", w.oauth_client_secret]] as const) {
     const input = el("input", { type: "password", id: `secret-${name}-input`, autocomplete: "off" });
     const button = el("button", { id: `secret-${name}-store`, type: "button" }, w.store);
     button.addEventListener("click", async () => {

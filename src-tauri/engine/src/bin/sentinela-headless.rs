@@ -552,8 +552,9 @@ async fn login(config: Option<PathBuf>, wait: Duration, device: bool) -> Result<
             path.display()
         )));
     };
-    if oauth.flow == SignInFlow::App {
+    let signed_in = if oauth.flow == SignInFlow::App {
         println!("mailbox.oauth2.flow is \"app\": nobody signs in; the app's own sign-in is tested instead.");
+        None
     } else if device {
         let sign_in = DeviceSignIn::start(oauth, &config.mailbox.username).await.map_err(setup_error)?;
         println!("On any device, open {} and enter the code {} (sign in as {}).", sign_in.verification_uri(), sign_in.user_code(), config.mailbox.username);
@@ -563,6 +564,7 @@ async fn login(config: Option<PathBuf>, wait: Duration, device: bool) -> Result<
         println!("Waiting up to {} s.", wait.as_secs());
         let signed_in = sign_in.finish(wait).await.map_err(setup_error)?;
         println!("Signed in as {}; the sign-in is kept in the OS keyring.", signed_in.account);
+        Some(signed_in)
     } else {
         let sign_in = LoopbackSignIn::start(oauth, &config.mailbox.username).await.map_err(setup_error)?;
         println!("Open this address in a browser and sign in as {}:", config.mailbox.username);
@@ -576,8 +578,15 @@ async fn login(config: Option<PathBuf>, wait: Duration, device: bool) -> Result<
         );
         let signed_in = sign_in.finish(wait).await.map_err(setup_error)?;
         println!("Signed in as {}; the sign-in is kept in the OS keyring.", signed_in.account);
+        Some(signed_in)
+    };
+    // Tested with the access token the sign-in gave: a running engine may be using the new
+    // refresh token already.
+    let tokens = match signed_in {
+        Some(s) => TokenSource::signed_in(oauth, s).await,
+        None => TokenSource::load(oauth, &config.mailbox.username).await,
     }
-    let tokens = TokenSource::load(oauth, &config.mailbox.username).await.map_err(setup_error)?;
+    .map_err(setup_error)?;
     let report = probe(&config, &MailboxLogin::OAuth2(std::sync::Arc::new(tokens)))
         .await
         .map_err(|e| Failure { code: 1, message: format!("mailbox check failed: {e}") })?;
