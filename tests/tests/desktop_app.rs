@@ -70,6 +70,11 @@ async fn the_desktop_app_end_to_end() {
     let window = |kind: &str| [paths.clone(), vec!["--window".into(), kind.into()]].concat();
     let wd = WebDriver::launch(desktop.driver_port, &workspace_binary("sentinela"), &window("settings")).await;
     wd.wait_for("the settings form", WAIT, "return !!document.querySelector('#mailbox-host')", |v| v == &json!(true)).await;
+    // A first start: the guide at the top leads with the mailbox and says what to do.
+    wd.wait_for("the first-start guide", WAIT, "const s = document.querySelector('#step-mailbox'); return s ? s.className + ' ' + s.textContent : ''", |v| {
+        v.as_str().is_some_and(|s| s.starts_with("current 1. Caixa de e-mail") && s.contains("guarde a senha do e-mail"))
+    })
+    .await;
     let footer = wd.text("#footer").await;
     assert!(footer.starts_with(&format!("Sentinela {} — ", env!("CARGO_PKG_VERSION"))), "the version in the footer: {footer}");
 
@@ -140,6 +145,12 @@ async fn the_desktop_app_end_to_end() {
         })
         .await;
     assert!(probe.as_str().unwrap().contains("IDLE: sim"), "{probe}");
+    let steps = wd.execute("return [...document.querySelectorAll('#first-run li')].map(l => l.className + ': ' + l.textContent)", json!([])).await;
+    let steps: Vec<String> = serde_json::from_value(steps).unwrap();
+    assert!(steps[0].starts_with("done: ✔ 1. Caixa de e-mail Caixa OK: 0 e-mail(s)"), "{steps:?}");
+    assert!(steps[1].starts_with("done: ✔ 2. Quem avisar Avisa 1 pessoa(s) por WhatsApp e liga para 1"), "{steps:?}");
+    assert!(steps[2].starts_with("current: 3. Teste"), "{steps:?}");
+    assert!(steps[3].starts_with("done: ✔ 4. Vigiando"), "{steps:?}");
     // "Send test WhatsApp" for real, to a number that has not joined the sandbox: the window says
     // what happened and what to do, in Portuguese, with Twilio's code.
     fake.script_message("+5511999990009", MessageScript::FailWith(63015));
@@ -161,6 +172,7 @@ async fn the_desktop_app_end_to_end() {
         .await;
     let delivered = delivered.as_str().unwrap();
     assert!(delivered.starts_with(&format!("{WA}: na fila → ")) && ["entregue", "lida"].iter().any(|s| delivered.ends_with(s)), "{delivered}");
+    assert_eq!(wd.text("#step-tests span").await, "Falta a ligação de teste: clique em Fazer ligação de teste.");
     let toml = std::fs::read_to_string(&config).unwrap();
     assert!(toml.contains("host = \"localhost\"") && toml.contains(&format!("to = [\"{CALLEE}\"]")), "{toml}");
     assert!(!toml.contains(PASSWORD) && !toml.contains(AUTH_TOKEN), "no secret in the file:\n{toml}");

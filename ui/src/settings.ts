@@ -5,8 +5,9 @@ import { clear, el } from "./dom";
 import { reportStates, splitNumbers, stateWord } from "./format";
 import { showEngineStatus } from "./status";
 import { words, type Words } from "./i18n";
-import { ipc, isAppError, onSettingsUpdated, type Config, type Lang, type ProbeReport } from "./ipc";
+import { ipc, isAppError, onEngineEvent, onSettingsUpdated, onStatusChanged, type Config, type Lang, type ProbeReport, type SecretStatus } from "./ipc";
 import { providerOf, withProvider, withRegistration, type MailProvider } from "./provider";
+import { current, guide, type Progress } from "./firstrun";
 
 type Kind = "text" | "number" | "bool" | "list" | "words" | "people" | "security";
 interface Field { path: string; label: keyof Words; kind: Kind }
@@ -292,24 +293,49 @@ async function main(): Promise<void> {
     }
   });
 
+  // First start: the guide at the top, until the engine watches.
+  const firstRun = document.getElementById("first-run")!;
+  const progress: Progress = { whatsappTested: false, callTested: false, engine: undefined };
+  let lastSecrets: SecretStatus | undefined;
+  const showGuide = async () => {
+    if (view.config) return;
+    progress.engine = (await ipc.engineStatus()).state;
+    if (!lastSecrets) return;
+    const steps = guide(readForm(form, base), lastSecrets, progress, w);
+    const now = current(steps);
+    clear(firstRun);
+    firstRun.hidden = false;
+    firstRun.append(el("h2", {}, w.guide_title), el("ol", {}, ...steps.map((s) =>
+      el("li", { class: s.done ? "done" : s.key === now ? "current" : "todo", id: `step-${s.key}` }, el("strong", {}, `${s.done ? "✔ " : ""}${w.step_titles[s.key]}`), " ", el("span", {}, s.says)))));
+  };
+  form.addEventListener("change", () => void showGuide());
+  await onEngineEvent(() => void showGuide());
+  await onStatusChanged(() => void showGuide());
+
   const run = async (what: () => Promise<string>) => {
     say("…", true);
     try { say(await what(), true); } catch (e) { say(isAppError(e) ? e.message : String(e), false); }
   };
   const testTo = () => (document.getElementById("test-to") as HTMLInputElement).value;
   document.getElementById("test-mailbox")!.addEventListener("click", () =>
-    run(async () => probeWords(await ipc.testMailbox(readForm(form, base)), w)));
+    run(async () => {
+      const r = await ipc.testMailbox(readForm(form, base));
+      progress.mailboxFound = r.matching_unseen;
+      void showGuide();
+      return probeWords(r, w);
+    }));
   document.getElementById("sign-in")!.addEventListener("click", () =>
     run(async () => {
       say(w.signing_in, true);
       const r = await ipc.signInMailbox(readForm(form, base));
+      progress.mailboxFound = r.matching_unseen;
       await refreshSecrets();
       return probeWords(r, w);
     }));
   document.getElementById("test-whatsapp")!.addEventListener("click", () =>
-    run(async () => { const r = await ipc.testWhatsapp(readForm(form, base), testTo()); return `${r.to}: ${reportStates(r.states, w)}`; }));
+    run(async () => { const r = await ipc.testWhatsapp(readForm(form, base), testTo()); progress.whatsappTested = true; void showGuide(); return `${r.to}: ${reportStates(r.states, w)}`; }));
   document.getElementById("test-call")!.addEventListener("click", () =>
-    run(async () => { const r = await ipc.testCall(readForm(form, base), testTo()); return `${r.to}: ${reportStates(r.states, w)} — ${stateWord(r.outcome, w)}`; }));
+    run(async () => { const r = await ipc.testCall(readForm(form, base), testTo()); progress.callTested = true; void showGuide(); return `${r.to}: ${reportStates(r.states, w)} — ${stateWord(r.outcome, w)}`; }));
   document.getElementById("test-journal")!.addEventListener("click", () =>
     run(async () => w.journal_ok(await ipc.testJournal(readForm(form, base)))));
   for (const [key, elId] of [["test_mailbox", "test-mailbox"], ["test_whatsapp", "test-whatsapp"], ["test_call", "test-call"], ["test_journal", "test-journal"], ["save", "save"]] as const) {
@@ -327,6 +353,8 @@ async function main(): Promise<void> {
       say(isAppError(e) ? e.message : String(e), false);
       return;
     }
+    lastSecrets = st;
+    void showGuide();
     const account = (document.getElementById("mailbox-username") as HTMLInputElement | null)?.value ?? "";
     document.getElementById("signed-in")!.textContent = st.mailbox_signed_in ? w.signed_in_as(account) : w.not_signed_in;
     for (const [name, stored] of [["imap-password", st.imap_password], ["twilio-auth-token", st.twilio_auth_token], ["journal-password", st.journal_password], ["oauth-client-secret", st.oauth_client_secret]] as const) {
