@@ -73,17 +73,8 @@ impl Desktop {
         std::fs::set_permissions(dir.path().join("run"), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
         let mut d = Desktop { dir, display: String::new(), bus: String::new(), driver_port: free_port(), children: Vec::new() };
 
-        // The session bus, its address read from its first line of output.
-        let mut bus = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
-            .process_group(0)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon (scripts/setup --test installs dbus)");
-        let mut line = String::new();
-        BufReader::new(bus.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        d.bus = line.trim().to_owned();
+        let (bus, address) = crate::keyring_session::spawn_session_bus();
+        d.bus = address;
         d.children.push(bus);
 
         // Xvfb picks a free display itself and prints its number once it accepts connections,
@@ -145,21 +136,9 @@ impl Desktop {
         d
     }
 
-/// gnome-keyring's Secret Service, its login keyring unlocked with the password it reads on
-    /// stdin (as PAM does at login).
+    /// gnome-keyring's Secret Service on this desktop's bus, unlocked.
     fn start_keyring(&self, extra: &[&str]) {
-        let mut keyring = self
-            .command("gnome-keyring-daemon")
-            .args(["--unlock", "--components=secrets"])
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("gnome-keyring-daemon");
-        use std::io::Write as _;
-        keyring.stdin.take().unwrap().write_all(b"keyring-pass").unwrap();
-        assert!(keyring.wait().unwrap().success(), "gnome-keyring-daemon started");
+        crate::keyring_session::start_gnome_keyring(self.command("gnome-keyring-daemon"), extra);
     }
 
     /// Locks the login keyring, as it is before the user's session unlocks it: a read then waits

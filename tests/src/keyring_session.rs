@@ -22,26 +22,9 @@ impl KeyringSession {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
         std::fs::set_permissions(dir.path().join("run"), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-        let mut daemon = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
-            .process_group(0)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon (scripts/setup --test installs dbus)");
-        let mut line = String::new();
-        BufReader::new(daemon.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let session = KeyringSession { dir, bus: line.trim().to_owned(), daemon };
-        let mut keyring = session
-            .command("gnome-keyring-daemon")
-            .args(["--unlock", "--components=secrets"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("gnome-keyring-daemon (scripts/setup --test)");
-        keyring.stdin.take().unwrap().write_all(b"keyring-pass").unwrap();
-        assert!(keyring.wait().unwrap().success(), "gnome-keyring-daemon started");
+        let (daemon, bus) = spawn_session_bus();
+        let session = KeyringSession { dir, bus, daemon };
+        start_gnome_keyring(session.command("gnome-keyring-daemon"), &[]);
         session
     }
 
@@ -70,6 +53,35 @@ impl KeyringSession {
         let value = String::from_utf8_lossy(&out.stdout).into_owned();
         (out.status.success() && !value.is_empty()).then_some(value)
     }
+}
+
+/// A private D-Bus session bus and its address (read from its first line of output).
+pub fn spawn_session_bus() -> (Child, String) {
+    let mut daemon = Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--print-address=1"])
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dbus-daemon (scripts/setup --test installs dbus)");
+    let mut line = String::new();
+    BufReader::new(daemon.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    (daemon, line.trim().to_owned())
+}
+
+/// gnome-keyring's Secret Service on the bus `command` carries, its login keyring unlocked with
+/// the password it reads on stdin (as PAM does at login).
+pub fn start_gnome_keyring(mut command: Command, extra: &[&str]) {
+    let mut keyring = command
+        .args(["--unlock", "--components=secrets"])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("gnome-keyring-daemon (scripts/setup --test)");
+    keyring.stdin.take().unwrap().write_all(b"keyring-pass").unwrap();
+    assert!(keyring.wait().unwrap().success(), "gnome-keyring-daemon started");
 }
 
 impl Drop for KeyringSession {
