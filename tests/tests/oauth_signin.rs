@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use sentinela_engine::config::Security;
+use sentinela_engine::config::{Config, Security, WhatsAppConfig};
 use sentinela_engine::journal::AlertJournal;
 use sentinela_engine::oauth::{SaslMechanism, SignInFlow};
 use sentinela_tests::dovecot::{Dovecot, SENSOR, USER};
@@ -16,11 +16,13 @@ use sentinela_tests::headless;
 use sentinela_tests::keyring_session::KeyringSession;
 use sentinela_tests::mail::plain;
 use sentinela_tests::oauth_server::{OAuthServer, APP_CLIENT_ID, APP_CLIENT_SECRET};
+use sentinela_tests::twilio_fake::{TwilioFake, AUTH_TOKEN};
 use sentinela_tests::wait_for;
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const REFRESH_TOKEN: &str = "oauth-refresh-token";
+const WA: &str = "+5511999990001";
 
 struct Setup {
     oauth: OAuthServer,
@@ -103,9 +105,20 @@ impl Setup {
         assert!(out.status.success(), "login failed: {stderr}");
     }
 
+    /// Notifies through the Twilio fake: a WhatsApp to `to` for each incident.
+    fn notify_by_whatsapp(&self, fake: &TwilioFake, to: &str) {
+        let mut c = Config::load(&self.config).unwrap();
+        c.twilio = Some(fake.config());
+        c.whatsapp = Some(WhatsAppConfig { from: "+14155238886".into(), to: vec![to.into()], content_sid: String::new() });
+        c.save(&self.config).unwrap();
+    }
+
     fn run(&self, log: &str) -> Child {
         let mut c = headless::run_command(&self.config, &self.data(), &self.dir.path().join(log));
-        c.envs(self.keyring.env()).env_remove("SENTINELA_IMAP_PASSWORD").env("SENTINELA_LOG", "trace");
+        c.envs(self.keyring.env())
+            .env_remove("SENTINELA_IMAP_PASSWORD")
+            .env("SENTINELA_LOG", "trace")
+            .env("SENTINELA_TWILIO_AUTH_TOKEN", AUTH_TOKEN);
         c.spawn().unwrap()
     }
 
@@ -163,6 +176,8 @@ async fn signed_in_once_it_watches_across_expired_tokens_and_keeps_the_rotated_r
 #[tokio::test]
 async fn a_revoked_sign_in_alarms_without_hammering_the_provider_and_a_new_sign_in_resumes_watching() {
     let mut s = Setup::start(3600);
+    let fake = TwilioFake::start().await;
+    s.notify_by_whatsapp(&fake, WA);
     s.sign_in().await;
     let mut engine = s.run("run.log");
     s.wait_log("run.log", "watching (IDLE push)", Duration::from_secs(20)).await;
@@ -187,6 +202,15 @@ async fn a_revoked_sign_in_alarms_without_hammering_the_provider_and_a_new_sign_
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(journal.alert_count().await.unwrap(), 1, "the alarm that arrived meanwhile is journaled once");
     assert!(s.log("run.log").contains("a new sign-in is in the keyring"));
+    let told = wait_for("the team told", Duration::from_secs(20), || async {
+        let bodies = fake.bodies_to(WA);
+        (!bodies.is_empty()).then_some(bodies)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let told_again = fake.bodies_to(WA);
+    assert_eq!(told_again.len(), 1, "escalated once: {told_again:?}");
+    assert!(told[0].contains("ALERTA agua no piso"), "{told:?}");
     engine.kill().unwrap();
     engine.wait().unwrap();
 }

@@ -40,7 +40,8 @@ describe("the first-start guide", () => {
     cfg.calls.to = ["(11) 98888-0001", "(11) 98888-0002"];
     const ready = { ...secrets, twilio_auth_token: true };
     let steps = guide(cfg, ready, found, w);
-    expect(steps[1]).toMatchObject({ done: true, says: "Avisa 1 pessoa(s) por WhatsApp e liga para 2, na ordem." });
+    expect(steps[1]).toMatchObject({ done: true, says: "Avisa 1 pessoa(s) por WhatsApp e liga para 2, na ordem. Dê nomes a elas em Pessoas (opcional), para as mensagens e o histórico dizerem quem." });
+    expect(guide({ ...cfg, people: { "+5511999990001": "Ana" } }, ready, found, w)[1].says).toContain("1 com nome.");
     expect(current(steps)).toBe("tests");
     expect(guide(cfg, ready, { ...found, whatsappTested: true }, w)[2].says).toBe(w.need_call_test);
     steps = guide(cfg, ready, { ...found, whatsappTested: true, callTested: true }, w);

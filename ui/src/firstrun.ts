@@ -33,7 +33,7 @@ export interface GuideWords {
   need_twilio: string;
   need_twilio_token: string;
   need_recipients: string;
-  who_ok: (whatsapp: number, calls: number) => string;
+  who_ok: (whatsapp: number, calls: number, named: number) => string;
   need_tests: string;
   need_call_test: string;
   need_whatsapp_test: string;
@@ -56,7 +56,7 @@ export function guide(cfg: Config, secrets: SecretStatus, p: Progress, w: GuideW
     !cfg.twilio?.account_sid ? { key: "who", done: false, says: w.need_twilio }
     : !cfg.twilio.dry_run && !secrets.twilio_auth_token ? { key: "who", done: false, says: w.need_twilio_token }
     : wa + calls === 0 ? { key: "who", done: false, says: w.need_recipients }
-    : { key: "who", done: true, says: w.who_ok(wa, calls) };
+    : { key: "who", done: true, says: w.who_ok(wa, calls, Object.keys(cfg.people ?? {}).length) };
   const tests: Step =
     p.whatsappTested && p.callTested ? { key: "tests", done: true, says: w.tests_ok }
     : p.whatsappTested ? { key: "tests", done: false, says: w.need_call_test }
