@@ -692,6 +692,51 @@ async fn tls_to_the_database_checks_the_certificate_and_the_host_name() {
     }
 }
 
+/// `sslrootcert` is the whole trust, as in libpq: with it, a certificate the system trusts
+/// (here the system's roots are the test server's own, through `SSL_CERT_FILE`) but that CA does
+/// not sign is refused.
+#[test]
+fn sslrootcert_replaces_the_systems_roots() {
+    let pg = TestPostgres::start();
+    let dir = tempfile::TempDir::new().unwrap();
+    let other_ca = dir.path().join("other-ca.pem");
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=Outra CA", "-keyout"])
+        .arg(dir.path().join("other-key.pem"))
+        .arg("-out")
+        .arg(&other_ca)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let incidents = |extra: &str| {
+        let config = dir.path().join("sentinela.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[mailbox]\nhost = \"localhost\"\nusername = \"alertas@cpd.test\"\n[filter]\nfrom = \"sensor@cpd.example.com.br\"\nsubject = \"ALERTA\"\n\
+                 [journal]\nurl = \"postgres://sentinela@localhost:{}/postgres?sslmode=verify-full{extra}\"\n",
+                pg.port
+            ),
+        )
+        .unwrap();
+        let out = headless::command()
+            .args(["incidents", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env("SENTINELA_JOURNAL_PASSWORD", TestPostgres::password().expose())
+            .env("SSL_CERT_FILE", pg.cert_path())
+            .output()
+            .unwrap();
+        (out.status.code(), headless::text(&out))
+    };
+    let (code, out) = incidents("");
+    assert_eq!(code, Some(0), "the system's roots (SSL_CERT_FILE) trust the server: {out}");
+    let (code, out) = incidents(&format!("&sslrootcert={}", other_ca.display()));
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("certificate"), "{out}");
+}
+
 /// The fence alone: a client whose fence says "not the notifier" sends no create at all, and
 /// says why; one whose fence agrees sends.
 #[tokio::test]

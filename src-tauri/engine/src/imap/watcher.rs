@@ -26,7 +26,7 @@ use tracing::{debug, error, info, warn};
 use super::connection::{connect, step, ImapSession};
 use super::fetch::{self, Batch, FetchFailures, GIVE_UP_AFTER};
 use super::search::{search_alert_uids, search_criteria, select_folder, sensor_criteria};
-use super::{Backoff, MailboxError};
+use super::{Backoff, MailboxError, MailboxLogin};
 use crate::config::{Config, FilterConfig, MailboxConfig};
 use crate::events::{EngineEvent, EventBus, MailboxState};
 use crate::incident::IncidentRules;
@@ -34,7 +34,6 @@ use crate::journal::outbox::{announce, LocalOutbox};
 use crate::journal::{AlertJournal, JournalError, MailboxUid, NewAlert};
 use crate::mail::{parse_alert_mail, AlertMail, Rejection, SenderPolicy};
 use crate::notify::Unjournaled;
-use super::MailboxLogin;
 use crate::shutdown::Shutdown;
 
 const BACKOFF_BASE: Duration = Duration::from_secs(1);

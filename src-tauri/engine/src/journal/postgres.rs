@@ -157,6 +157,8 @@ impl SharedJournal {
             let cert_err = |reason: String| JournalUrlError::RootCert { path: path.clone(), reason };
             let pem = std::fs::read(&path).map_err(|e| cert_err(e.to_string()))?;
             tls.add_root_certificate(native_tls::Certificate::from_pem(&pem).map_err(|e| cert_err(e.to_string()))?);
+            // As in libpq: `sslrootcert` is the whole trust, not one more CA beside the system's.
+            tls.disable_built_in_roots(true);
         }
         let tls = tls.build().map_err(|e| invalid(format!("TLS: {e}")))?;
         let host = parsed.host_str().unwrap_or("localhost");

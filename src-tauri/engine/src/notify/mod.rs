@@ -106,6 +106,11 @@ impl TwilioHealth {
     }
 
     pub fn degraded(&self, events: &EventBus, e: &TwilioError) {
+        // Not sent because another workstation may hold the lease now: Twilio was never asked,
+        // so this says nothing about Twilio.
+        if matches!(e, TwilioError::NotTheNotifier { .. }) {
+            return;
+        }
         if !self.degraded.swap(true, Ordering::Relaxed) {
             let kind = if e.is_auth() { TwilioProblem::Auth } else { TwilioProblem::Unreachable };
             events.emit(EngineEvent::Twilio(TwilioState::Degraded { kind, message: e.to_string() }));
@@ -336,5 +341,22 @@ impl Planner {
             IncidentEventKind::Held => warn!(incident = i.id, title = %i.title, "notifications are PAUSED: incident journaled and held, nobody notified yet"),
             kind => info!(incident = i.id, title = %i.title, state = %i.state, "incident {kind}: {}", c.detail),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_create_fenced_off_by_the_lease_is_not_a_twilio_outage() {
+        let (health, events) = (TwilioHealth::default(), EventBus::default());
+        let mut seen = events.subscribe();
+        health.degraded(&events, &TwilioError::NotTheNotifier { reason: "the lease moved".into() });
+        assert!(!health.is_degraded());
+        assert!(seen.try_recv().is_err(), "no Twilio event");
+        health.degraded(&events, &TwilioError::Network { base_url: "https://api.twilio.com".into(), reason: "connection refused".into(), maybe_sent: false });
+        assert!(health.is_degraded());
+        assert!(matches!(seen.try_recv(), Ok(EngineEvent::Twilio(TwilioState::Degraded { kind: TwilioProblem::Unreachable, .. }))));
     }
 }
