@@ -63,6 +63,9 @@ pub struct MailboxWatcher {
     filter: FilterConfig,
     /// The server refused `\Seen` once already (said once, not at every scan).
     store_refused: AtomicBool,
+    /// The outbox's journaled mark as last written (UIDVALIDITY, highest UID): a scan that finds
+    /// nothing newer writes nothing.
+    marked: std::sync::Mutex<Option<(u32, u32)>>,
 }
 
 impl MailboxWatcher {
@@ -81,6 +84,7 @@ impl MailboxWatcher {
             silence_limit: crate::health::silence_limit(config.filter.silence_alarm_hours),
             filter: config.filter.clone(),
             store_refused: AtomicBool::new(false),
+            marked: std::sync::Mutex::new(None),
         }
     }
 
@@ -89,6 +93,19 @@ impl MailboxWatcher {
     pub fn with_outbox(mut self, outbox: LocalOutbox, grace: Duration) -> Self {
         self.outbox = Some((outbox, grace));
         self
+    }
+
+    /// On a shared journal: notes in the outbox that the journal holds this folder's e-mails up
+    /// to `highest`, when that is newer than what was noted last.
+    async fn mark_journaled(&self, uidvalidity: u32, highest: Option<u32>) -> Result<(), JournalError> {
+        let (Some((outbox, _)), Some(highest)) = (&self.outbox, highest) else { return Ok(()) };
+        let newer = |last: &Option<(u32, u32)>| !matches!(last, Some((v, uid)) if *v == uidvalidity && *uid >= highest);
+        if !newer(&self.marked.lock().unwrap()) {
+            return Ok(());
+        }
+        outbox.mark_journaled(&self.mailbox.folder, uidvalidity, highest).await?;
+        *self.marked.lock().unwrap() = Some((uidvalidity, highest));
+        Ok(())
     }
 
     /// The outbox, when `e` says the shared journal is out of reach (not when it refuses).
@@ -225,11 +242,7 @@ impl MailboxWatcher {
         let uids = search_alert_uids(session, &self.criteria).await?;
         let (known, rejected, not_new, out_of_reach) = match self.journal_view(uidvalidity, &uids).await {
             Ok((known, rejected)) => {
-                if let Some((outbox, _)) = &self.outbox {
-                    if let Some(highest) = known.keys().chain(&rejected).max() {
-                        outbox.mark_journaled(folder, uidvalidity, *highest).await?;
-                    }
-                }
+                self.mark_journaled(uidvalidity, known.keys().chain(&rejected).max().copied()).await?;
                 (known, rejected, HashSet::new(), false)
             }
             Err(e) => match self.holding(&e) {
@@ -409,9 +422,7 @@ impl MailboxWatcher {
             }
         };
         self.failures.done(uidvalidity, &uids);
-        if let (Some((outbox, _)), Some(highest)) = (&self.outbox, uids.iter().max()) {
-            outbox.mark_journaled(&self.mailbox.folder, uidvalidity, *highest).await?;
-        }
+        self.mark_journaled(uidvalidity, uids.iter().max().copied()).await?;
         for (alert, outcome) in alerts.iter().zip(&outcomes) {
             announce(&self.events, alert, *outcome, noticed_at);
         }

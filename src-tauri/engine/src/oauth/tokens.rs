@@ -40,8 +40,11 @@ impl AccessToken {
 #[derive(Default)]
 struct State {
     access: Option<(AccessToken, chrono::Duration)>,
-    /// The refresh token in use (read from the keyring once, replaced on rotation).
+    /// The refresh token last used or received.
     refresh: Option<Secret>,
+    /// The keyring refused the rotated token in `refresh`: the keyring's copy is void, so
+    /// `refresh` is the one to use until the keyring takes it.
+    keyring_behind: bool,
     /// The refresh token the provider refused.
     rejected: Option<Secret>,
 }
@@ -204,12 +207,15 @@ impl TokenSource {
         // The keyring first: another process (a mailbox test, `check`, a new sign-in) may have
         // rotated the token since, and a provider may void the whole sign-in when a rotated
         // token is used again.
-        let stored = match secrets::load_from_keyring(secrets::OAUTH_REFRESH_TOKEN).await {
-            Ok(r) => r,
-            Err(e) => match (state.refresh.clone(), e) {
-                (Some(r), _) => r,
-                (None, SecretError::Missing { .. }) => return Err(OAuthError::NotSignedIn { account: self.account.clone() }),
-                (None, e) => return Err(e.into()),
+        let stored = match (state.keyring_behind, state.refresh.clone()) {
+            (true, Some(ours)) => ours,
+            _ => match secrets::load_from_keyring(secrets::OAUTH_REFRESH_TOKEN).await {
+                Ok(r) => r,
+                Err(e) => match (state.refresh.clone(), e) {
+                    (Some(r), _) => r,
+                    (None, SecretError::Missing { .. }) => return Err(OAuthError::NotSignedIn { account: self.account.clone() }),
+                    (None, e) => return Err(e.into()),
+                },
             },
         };
         if state.rejected.as_ref() == Some(&stored) {
@@ -230,6 +236,7 @@ impl TokenSource {
                 warn!(account = %self.account, "mailbox sign-in: {e}");
                 state.rejected = Some(stored);
                 state.refresh = None;
+                state.keyring_behind = false;
                 state.access = None;
                 return Err(e);
             }
@@ -237,12 +244,13 @@ impl TokenSource {
         };
         match answer.refresh_token().map(|r| Secret::new(r.secret().clone())) {
             Some(rotated) if rotated != stored => {
-                // The old one may already be void (rotation): the new one is kept in memory
+                // The old one may already be void (rotation): the new one is used from memory
                 // even if the keyring refuses it, and the refusal is said.
-                if let Err(e) = secrets::store(secrets::OAUTH_REFRESH_TOKEN, rotated.clone()).await {
-                    warn!(account = %self.account, "mailbox sign-in: the provider rotated the refresh token but the keyring refused the new one ({e}); a restart will need a new sign-in");
-                } else {
-                    info!(account = %self.account, "mailbox sign-in: the provider rotated the refresh token; the new one is in the keyring");
+                let saved = secrets::store(secrets::OAUTH_REFRESH_TOKEN, rotated.clone()).await;
+                state.keyring_behind = saved.is_err();
+                match saved {
+                    Err(e) => warn!(account = %self.account, "mailbox sign-in: the provider rotated the refresh token but the keyring refused the new one ({e}); it is used from memory, and a restart will need a new sign-in"),
+                    Ok(()) => info!(account = %self.account, "mailbox sign-in: the provider rotated the refresh token; the new one is in the keyring"),
                 }
                 state.refresh = Some(rotated);
             }
@@ -262,6 +270,7 @@ impl TokenSource {
                 info!(account = %self.account, "mailbox sign-in: a new sign-in is in the keyring");
                 state.rejected = None;
                 state.refresh = Some(now);
+                state.keyring_behind = false;
                 state.access = None;
                 return;
             }
