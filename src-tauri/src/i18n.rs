@@ -135,6 +135,8 @@ impl Lang {
             (Lang::En, NotifyingHere) => "this workstation notifies",
             (Lang::Pt, NotifyingElsewhere) => "notificando:",
             (Lang::En, NotifyingElsewhere) => "notifying:",
+            (Lang::Pt, NoAnswerFor) => "sem resposta há",
+            (Lang::En, NoAnswerFor) => "no answer for",
             (Lang::Pt, NobodyNotifying) => "ninguém notificando",
             (Lang::En, NobodyNotifying) => "nobody notifying",
             (Lang::Pt, TestMark) => "[TESTE]",
@@ -345,6 +347,7 @@ pub enum Key {
     SharedJournalBack,
     NotifyingHere,
     NotifyingElsewhere,
+    NoAnswerFor,
     NobodyNotifying,
     TestMark,
 }

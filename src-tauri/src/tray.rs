@@ -15,7 +15,7 @@ use tauri_plugin_autostart::ManagerExt;
 use tracing::{error, warn};
 
 use crate::host::{self, AppState};
-use crate::i18n::Key;
+use crate::i18n::{Key, Lang};
 use crate::status::{StatusView, TrayState};
 use crate::windows::WindowKind;
 
@@ -163,9 +163,12 @@ fn pause(app: &AppHandle, until: Option<chrono::DateTime<Utc>>) {
 /// The status line, in words: the same text as the tooltip.
 pub fn status_view(app: &AppHandle) -> StatusView {
     let state = app.state::<AppState>();
-    let lang = state.lang;
     let s = state.status();
-    let now = Utc::now();
+    status_text(&s, state.lang, Utc::now())
+}
+
+/// The status line of `s` in `lang` at `now`.
+fn status_text(s: &crate::status::EngineStatus, lang: Lang, now: chrono::DateTime<Utc>) -> StatusView {
     let tray_state = s.state(now);
     let text = match tray_state {
         TrayState::Watching | TrayState::Alerting => {
@@ -182,7 +185,11 @@ pub fn status_view(app: &AppHandle) -> StatusView {
             // On a shared journal, who sends the messages and places the calls.
             match &s.notifier {
                 Some(NotifierState::ThisWorkstation { .. }) => format!("{word} — {}", lang.t(Key::NotifyingHere)),
-                Some(NotifierState::Elsewhere { name }) => format!("{word} — {} {name}", lang.t(Key::NotifyingElsewhere)),
+                Some(NotifierState::Elsewhere { name, silent_secs: None }) => format!("{word} — {} {name}", lang.t(Key::NotifyingElsewhere)),
+                // Frozen or stuck there: this workstation takes over when its lease lapses.
+                Some(NotifierState::Elsewhere { name, silent_secs: Some(secs) }) => {
+                    format!("{word} — {} {name} — {} {secs} s", lang.t(Key::NotifyingElsewhere), lang.t(Key::NoAnswerFor))
+                }
                 Some(NotifierState::Nobody) => format!("{word} — {}", lang.t(Key::NobodyNotifying)),
                 // Out of reach: said by the alarm once it lasts, not by every blip.
                 Some(NotifierState::Unknown { .. }) | None => word,
@@ -230,5 +237,24 @@ pub fn refresh(app: &AppHandle) {
         let _ = menu.status.set_text(crate::status::menu_line(&format!("Sentinela — {text}"), 72));
         let _ = menu.resume.set_enabled(state == TrayState::Paused);
         let _ = menu.ack_all.set_enabled(app.state::<AppState>().status().untaken_incidents > 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sentinela_engine::events::{EngineEvent, MailboxState};
+
+    #[test]
+    fn the_status_line_says_who_notifies_and_how_long_a_silent_holder_has_not_answered() {
+        let mut s = crate::status::EngineStatus { configured: true, ..Default::default() };
+        s.apply(&EngineEvent::Mailbox(MailboxState::Watching { idle: true }));
+        s.apply(&EngineEvent::Notifier(NotifierState::Elsewhere { name: "NOC-02".into(), silent_secs: None }));
+        assert_eq!(status_text(&s, Lang::Pt, Utc::now()).text, "Vigiando — notificando: NOC-02");
+        s.apply(&EngineEvent::Notifier(NotifierState::Elsewhere { name: "NOC-02".into(), silent_secs: Some(12) }));
+        assert_eq!(status_text(&s, Lang::Pt, Utc::now()).text, "Vigiando — notificando: NOC-02 — sem resposta há 12 s");
+        assert_eq!(status_text(&s, Lang::En, Utc::now()).text, "Watching — notifying: NOC-02 — no answer for 12 s");
+        s.apply(&EngineEvent::Notifier(NotifierState::ThisWorkstation { name: "NOC-01".into() }));
+        assert_eq!(status_text(&s, Lang::Pt, Utc::now()).text, "Vigiando — esta estação notifica");
     }
 }

@@ -28,6 +28,8 @@ const WA2: &str = "+5511999990002";
 const C1: &str = "+5511988880001";
 const C2: &str = "+5511988880002";
 const WAIT: Duration = Duration::from_secs(30);
+/// The lease holder's session, as `pg_locks` shows it: the one holding a liveness lock.
+const HOLDER_SESSION: &str = "l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid = 1397642316";
 
 fn on_shared(config: &Config, pg: &TestPostgres, workstation: &str) -> Config {
     let mut c = config.clone();
@@ -110,8 +112,8 @@ async fn two_engines_one_email_one_incident_one_fan_out_one_call_per_person() {
         one = said(&mut first_events).or(one.take());
         two = said(&mut second_events).or(two.take());
         let settled = matches!((&one, &two),
-            (Some(NotifierState::ThisWorkstation { .. }), Some(NotifierState::Elsewhere { name })) if name == "NOC-01")
-            || matches!((&one, &two), (Some(NotifierState::Elsewhere { name }), Some(NotifierState::ThisWorkstation { .. })) if name == "NOC-02");
+            (Some(NotifierState::ThisWorkstation { .. }), Some(NotifierState::Elsewhere { name, .. })) if name == "NOC-01")
+            || matches!((&one, &two), (Some(NotifierState::Elsewhere { name, .. }), Some(NotifierState::ThisWorkstation { .. })) if name == "NOC-02");
         async move { settled.then_some(()) }
     })
     .await;
@@ -205,7 +207,7 @@ async fn who_notifies_is_read_in_this_database_only() {
     let pg = TestPostgres::start();
     let s = Scenario::new(&[WA1], &[C1], 1).await;
     let journal = pg.journal().await;
-    // Team A's lease row names a workstation that crashed (the row stays; its lock is gone).
+    // Team A's lease row names a workstation that crashed (the row stays; its lease lapsed).
     let admin = SharedJournal::new(&pg.url(), Some(&TestPostgres::password()), "admin").unwrap();
     let (client, _) = admin.connect_async().await.unwrap();
     client
@@ -295,12 +297,13 @@ async fn a_database_restart_leaves_one_notifier_and_the_next_email_is_told_once(
     let (second, _e2) = start(&on_shared(&s.config, &pg, "NOC-02"), b.path()).await;
     wait_for("someone notifying", WAIT, || async { first.journal.shared_status().await.ok()?.notifier }).await;
 
-    pg.restart(); // every session cut: the lease with it
-    let notifier = wait_for("someone notifying again", WAIT, || async { first.journal.shared_status().await.ok()?.notifier }).await;
-    let holders: Vec<String> = pg.query(
-        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.objid = 2",
-    );
-    assert_eq!(holders, [format!("sentinela {notifier}")], "exactly one session holds the lease");
+    pg.restart(); // every session cut: the lease's with them (the row outlives them)
+    let holders = || pg.query(&format!("SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE {HOLDER_SESSION}"));
+    wait_for("a session holding the lease again", WAIT, || async { (!holders().is_empty()).then_some(()) }).await;
+    // Settled: a second engine would have had a round or two to take it too.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let notifier = first.journal.shared_status().await.unwrap().notifier.expect("someone notifying");
+    assert_eq!(holders(), [format!("sentinela {notifier}")], "exactly one session holds the lease");
 
     s.server.append("INBOX", &plain(SENSOR, "ALERTA umidade", "Sala 2: 85 %")).await;
     wait_for("the incident answered", WAIT, || async {
@@ -335,7 +338,7 @@ async fn a_holder_whose_lease_session_is_cut_as_an_alert_arrives_leaves_the_team
     // machine that slept past the server's keepalive): until its next check it still believes
     // it notifies, and the e-mail arrives in that window.
     let cut = pg.query(
-        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objid = 2",
+        &format!("SELECT pg_terminate_backend(l.pid) FROM pg_locks l WHERE {HOLDER_SESSION}"),
     );
     assert_eq!(cut, ["t"]);
     s.server.append("INBOX", &plain(SENSOR, "ALERTA temperatura", "Sala 3: 39 °C")).await;
@@ -648,7 +651,8 @@ async fn check_verifies_the_shared_journal_its_schema_and_who_notifies() {
 
     let (code, out) = check();
     assert_eq!(code, Some(0), "{out}");
-    let target = format!("Journal: shared, 127.0.0.1:{}/postgres (schema version 1,", pg.port);
+    let version = sentinela_engine::journal::postgres::SCHEMA_VERSION;
+    let target = format!("Journal: shared, 127.0.0.1:{}/postgres (schema version {version},", pg.port);
     assert!(out.contains(&target) && out.contains("This workstation is \"NOC-02\""), "{out}");
     assert!(out.contains("Notifying now: nobody"), "{out}");
 
@@ -662,7 +666,7 @@ async fn check_verifies_the_shared_journal_its_schema_and_who_notifies() {
     pg.query("INSERT INTO schema_version (version) VALUES (99)");
     let (code, out) = check();
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("schema is version 99, newer than this Sentinela's 1") && out.contains("update this one"), "{out}");
+    assert!(out.contains(&format!("schema is version 99, newer than this Sentinela's {version}")) && out.contains("update this one"), "{out}");
 
     pg.kill();
     let (code, out) = check();

@@ -1,46 +1,63 @@
 //! One notifier at a time on a shared journal: the notify side's lease.
 //!
 //! Every Sentinela on a shared journal watches the mailbox; only the holder of this lease sends
-//! WhatsApp messages, places calls and reads replies. The lease is a PostgreSQL session-level
-//! advisory lock ([`LEASE_LOCK`]) held by a connection of its own, so the database, not a clock,
-//! says who holds it: the server lets it go the moment the holder's session ends — a process
-//! killed (the kernel closes its socket), or a machine gone silent (the server's TCP keepalive,
-//! set to give up after [`SERVER_GIVES_UP`]). A standby tries for it every [`TRY_EVERY`].
+//! WhatsApp messages, places calls and reads replies. The lease is a row of the journal
+//! ([`lease_row`]): a holder, an epoch, and when it lapses, on the database server's clock.
 //!
-//! The holder checks its connection every [`CHECK_EVERY`], each check answered within
-//! [`CHECK_TIMEOUT`] or the lease counts as lost and the notify side stops at once. The last
-//! check the server answered is at most `CHECK_EVERY + CHECK_TIMEOUT` (5 s) before the holder
-//! stops, and the server releases the lock no sooner than [`SERVER_GIVES_UP`] (9 s) after the
-//! last traffic: a holder cut off stops before anyone else can start.
+//! - **Renewed by progress, not by a clock alone.** The holder renews every [`RENEW_EVERY`] for
+//!   [`LEASE_TTL`], and only while every watched manager of its notify side (the planner, the
+//!   WhatsApp sender, the call queue) has shown progress within [`STALL_LIMIT`]
+//!   ([`crate::notify::progress`]). A process that hangs without dying — stopped, in a debugger,
+//!   a frozen VM whose network stays up — renews nothing, and its lease lapses; a live process
+//!   whose notify side is stuck gives its lease up and says why.
+//! - **Taken when it lapses.** A standby reads the row every [`TRY_EVERY`] and takes a lapsed
+//!   lease even while the old holder's session is still connected, ending that session where
+//!   its database role may (`pg_terminate_backend`).
+//! - **Ended with its session.** The holder of epoch N also holds the two-key advisory lock
+//!   ([`LEASE_LIVENESS_CLASS`], N) on its lease session: a holder killed (its socket closed) or
+//!   gone silent (the server's keepalive gives up after [`SERVER_GIVES_UP`]) frees it, and a
+//!   standby takes over then rather than at the lapse.
+//! - **Fenced.** Every intent to create is committed in a transaction that share-locks the row
+//!   and checks the epoch ([`lease_row::fence`]), and [`LeaseFence`] asks again just before each
+//!   Twilio request: a holder that resumes after its lease moved creates nothing, journals that
+//!   it lost the lease and becomes a standby. The new holder resumes from the journal what the old
+//!   one had in flight, as after a kill: a call placed is followed, not placed again.
 //!
-//! And before each create (a message, a call), the holder asks the database whether its session
-//! still holds the lock ([`LeaseFence`]): a holder that wakes from sleep or is cut off while a
-//! manager is about to send cannot send, even in the seconds before its next check.
-//!
-//! The new holder's notify side resumes from the journal: a call placed by the old holder is
-//! followed, not placed again (see `docs/shared-journal.md` for the one window of a duplicate).
+//! The bounds, from these constants: a holder frozen is replaced within `LEASE_TTL + TRY_EVERY`
+//! (12 s) of its last renewal; a holder whose notify side is stuck gives the lease up
+//! `STALL_LIMIT` (20 s) after the stuck manager's last sign of progress, and is replaced within
+//! `TRY_EVERY` of that; a holder killed, within `TRY_EVERY` (2 s).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio::task::JoinSet;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::events::{EngineEvent, EventBus, NotifierState};
-use crate::journal::postgres::{SharedJournal, LEASE_LOCK};
+use crate::journal::lease_row::{self, LeaseEpoch};
+use crate::journal::postgres::{SharedJournal, LEASE_LIVENESS_CLASS};
+use crate::journal::AlertJournal;
+use crate::notify::progress::{Stall, STALL_LIMIT};
+use crate::notify::NotifyProgress;
 use crate::shutdown::{self, Shutdown};
 use crate::twilio::CreateFence;
 
-/// How often a standby asks for the lease.
+/// How often a standby reads the lease.
 pub const TRY_EVERY: Duration = Duration::from_secs(2);
-/// How often the holder checks that its session lives.
-pub const CHECK_EVERY: Duration = Duration::from_secs(2);
-/// How long a check may take before the lease counts as lost.
+/// How often the holder renews it.
+pub const RENEW_EVERY: Duration = Duration::from_secs(2);
+/// How long a renewal holds: five renewals, so that a slow database or one lost round trip does
+/// not hand the lease over, while a frozen holder is replaced within seconds.
+pub const LEASE_TTL: Duration = Duration::from_secs(10);
+/// How long any question about the lease may take before the answer counts as lost.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
-/// After this long without a word from a holder, the server ends its session (and the lease):
+/// After this long without a word from a holder, the server ends its session:
 /// keepalive after 3 s idle, then 3 probes 2 s apart.
 pub const SERVER_GIVES_UP: Duration = Duration::from_secs(9);
+/// A holder not renewed for this long is said to be silent in the trays ("sem resposta há 12 s").
+pub const SILENT_AFTER: Duration = Duration::from_secs(5);
 
 /// The notify side while this engine holds the lease: started by the caller's `start`, stopped
 /// by firing its trigger.
@@ -60,6 +77,16 @@ impl NotifySide {
     }
 }
 
+/// What the notify side is given while this engine holds the lease.
+pub struct HeldLease {
+    /// The epoch every intent to create is recorded under.
+    pub epoch: LeaseEpoch,
+    /// Asked before every Twilio create.
+    pub fence: Arc<dyn CreateFence>,
+    /// The watched managers' beats, on which the lease is renewed.
+    pub progress: NotifyProgress,
+}
+
 /// `ask`'s answer within [`CHECK_TIMEOUT`], or why there is none: an error, or `who` silent.
 /// Every question about the lease is bounded so: a database that went quiet is a lease in doubt.
 async fn within_check<T>(who: &str, ask: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>) -> Result<T, String> {
@@ -70,72 +97,71 @@ async fn within_check<T>(who: &str, ask: impl std::future::Future<Output = Resul
     }
 }
 
-/// Asks the lease's own session, before each create, whether it still holds the lock.
+/// Asks the lease's own session, before each create, whether its epoch still holds.
 struct LeaseFence {
     client: Arc<tokio_postgres::Client>,
+    epoch: LeaseEpoch,
 }
 
 impl CreateFence for LeaseFence {
     fn confirm(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>> {
         Box::pin(async move {
-            let (class, obj) = lock_parts();
-            let (class, obj) = (class as u32, obj as u32);
-            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&class, &obj];
-            let ask = self.client.query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory' AND granted AND classid = $1 AND objid = $2 AND objsubid = 1)",
-                &params,
-            );
+            let epoch = self.epoch.0;
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&epoch];
+            let ask = self.client.query_opt(lease_row::FENCE, &params);
             match within_check("the database, asked to confirm the lease,", ask).await? {
-                row if row.get::<_, bool>(0) => Ok(()),
-                _ => Err("the lease is no longer this session's".into()),
+                Some(_) => Ok(()),
+                None => Err(format!("the lease (epoch {}) has lapsed or passed to another workstation", self.epoch.0)),
             }
         })
     }
+}
+
+/// The liveness lock's second key for `epoch` (advisory keys are 32-bit; epochs wrap there).
+fn liveness_key(epoch: i64) -> i32 {
+    (epoch & 0x7FFF_FFFF) as i32
+}
+
+/// Who holds the lease now (None: nobody notifies), read on any connection.
+pub async fn who_notifies(client: &tokio_postgres::Client) -> Result<Option<String>, tokio_postgres::Error> {
+    Ok(client.query_opt(lease_row::WHO_NOTIFIES, &[]).await?.map(|row| row.get(0)))
+}
+
+/// Why the notify side stopped while this engine held the lease.
+enum Ended {
+    /// The lease is gone or in doubt (moved, lapsed, the database silent).
+    Lost { reason: String, moved: bool },
+    /// A watched manager stopped making progress: the lease was given up.
+    Stalled(Stall),
+}
+
+/// The lease's session and what it holds.
+struct Held {
+    client: Arc<tokio_postgres::Client>,
+    epoch: LeaseEpoch,
 }
 
 /// Holds the lease whenever it can and runs the notify side while it does.
 #[derive(Clone)]
 pub struct NotifierLease {
     shared: Arc<SharedJournal>,
+    journal: AlertJournal,
     workstation: String,
     events: EventBus,
 }
 
-/// Who notifies, as the database says: the lease row's holder, if its lock is held — in this
-/// database: advisory locks are per database, and another team's Sentinela on the same server
-/// holds the same key in its own.
-const WHO_NOTIFIES: &str = "SELECT (SELECT holder FROM leases WHERE name = 'notify'),
-    EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1 AND objid = $2 AND objsubid = 1
-            AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))";
-
-pub(crate) fn lock_parts() -> (i64, i64) {
-    // pg_locks shows a bigint advisory key as two oids: its high and low 32 bits.
-    ((LEASE_LOCK >> 32) & 0xFFFF_FFFF, LEASE_LOCK & 0xFFFF_FFFF)
-}
-
-/// Who holds the lease now (None: nobody notifies), read on any connection.
-pub async fn who_notifies(client: &tokio_postgres::Client) -> Result<Option<String>, tokio_postgres::Error> {
-    let (class, obj) = lock_parts();
-    let row = client.query_one(WHO_NOTIFIES, &[&(class as u32), &(obj as u32)]).await?;
-    Ok(row.get::<_, bool>(1).then(|| row.get::<_, Option<String>>(0)).flatten())
-}
-
 impl NotifierLease {
-    pub fn new(shared: Arc<SharedJournal>, workstation: String, events: EventBus) -> Self {
-        NotifierLease { shared, workstation, events }
-    }
-
-    fn tell(&self, state: NotifierState) {
-        self.events.emit(EngineEvent::Notifier(state));
+    pub fn new(shared: Arc<SharedJournal>, journal: AlertJournal, workstation: String, events: EventBus) -> Self {
+        NotifierLease { shared, journal, workstation, events }
     }
 
     /// Until `shutdown`: waits for the lease, runs the notify side `start` makes while it is
-    /// held, stops it the moment the lease is in doubt, and tries again.
-    pub async fn run(self, start: impl Fn(Shutdown, Arc<dyn CreateFence>) -> JoinSet<()>, mut shutdown: Shutdown) {
+    /// held, stops it the moment the lease is in doubt or the side is stuck, and tries again.
+    pub async fn run(self, start: impl Fn(Shutdown, HeldLease) -> JoinSet<()>, mut shutdown: Shutdown) {
         let mut last_said: Option<NotifierState> = None;
         let mut say = |lease: &Self, state: NotifierState| {
             if last_said.as_ref() != Some(&state) {
-                lease.tell(state.clone());
+                lease.events.emit(EngineEvent::Notifier(state.clone()));
                 last_said = Some(state);
             }
         };
@@ -144,39 +170,66 @@ impl NotifierLease {
                 h = self.until_held(&mut say) => h,
                 _ = shutdown.recv() => return,
             };
-            let Some(client) = held.map(Arc::new) else {
+            let Some(Held { client, epoch }) = held else {
                 tokio::select! {
                     _ = tokio::time::sleep(TRY_EVERY) => continue,
                     _ = shutdown.recv() => return,
                 }
             };
-            info!(workstation = %self.workstation, "lease: this workstation notifies now");
+            info!(workstation = %self.workstation, epoch = epoch.0, "lease: this workstation notifies now");
             say(&self, NotifierState::ThisWorkstation { name: self.workstation.clone() });
             let (trigger, listener) = shutdown::channel();
-            let fence = Arc::new(LeaseFence { client: Arc::clone(&client) });
-            let side = NotifySide { tasks: start(listener, fence), trigger };
-            let lost = tokio::select! {
-                reason = Self::while_held(&client) => Some(reason),
-                _ = shutdown.recv() => None,
-            };
-            side.stop(Duration::from_secs(10)).await;
-            match lost {
-                Some(reason) => {
-                    warn!("lease: lost ({reason}); the notify side stopped, trying again");
-                    say(&self, NotifierState::Unknown { reason });
-                }
-                None => {
-                    // Let the next engine take over at once rather than after a timeout.
-                    let _ = tokio::time::timeout(CHECK_TIMEOUT, client.batch_execute("DELETE FROM leases WHERE name = 'notify'")).await;
+            let progress = NotifyProgress::default();
+            let fence = Arc::new(LeaseFence { client: Arc::clone(&client), epoch });
+            let side = NotifySide { tasks: start(listener, HeldLease { epoch, fence, progress: progress.clone() }), trigger };
+            let ended = tokio::select! {
+                ended = Self::while_held(&client, epoch, &progress) => ended,
+                _ = shutdown.recv() => {
+                    side.stop(Duration::from_secs(10)).await;
+                    // Let the next engine take over at once rather than at the lapse.
+                    let _ = tokio::time::timeout(CHECK_TIMEOUT, client.execute(lease_row::RELEASE, &[&epoch.0])).await;
                     return;
+                }
+            };
+            match ended {
+                Ended::Lost { reason, moved } => {
+                    side.stop(Duration::from_secs(10)).await;
+                    warn!(epoch = epoch.0, "lease: lost ({reason}); the notify side stopped, this workstation stands by");
+                    self.journal_event("lease_lost", &format!("{} stopped notifying: {reason}", self.workstation)).await;
+                    if !moved {
+                        say(&self, NotifierState::Unknown { reason });
+                    }
+                }
+                Ended::Stalled(stall) => {
+                    // Given up first, so that a standby takes over while this side is stopped.
+                    let _ = tokio::time::timeout(CHECK_TIMEOUT, client.execute(lease_row::RELEASE, &[&epoch.0])).await;
+                    let reason = format!(
+                        "no progress for {} s: the lease was given up so that another workstation notifies; the notify side starts again when this one holds the lease",
+                        stall.silent_for.as_secs()
+                    );
+                    error!(manager = stall.manager, "lease: the notify side is stuck ({}: {reason})", stall.manager);
+                    self.events.emit(EngineEvent::ManagerFailed { manager: stall.manager.to_owned(), reason: reason.clone(), restart_in_secs: 0 });
+                    self.journal_event("notify_side_stuck", &format!("{}: {} {reason}", self.workstation, stall.manager)).await;
+                    side.stop(Duration::from_secs(10)).await;
+                    // A healthy standby gets the first chance at the lease.
+                    tokio::select! {
+                        _ = tokio::time::sleep(TRY_EVERY * 2) => {}
+                        _ = shutdown.recv() => return,
+                    }
                 }
             }
         }
     }
 
-    /// Connects and asks for the lease every [`TRY_EVERY`] until it is this engine's; None after
+    async fn journal_event(&self, kind: &str, detail: &str) {
+        if let Err(e) = self.journal.log_event(None, kind, detail).await {
+            warn!("journal: cannot log {kind}: {e}");
+        }
+    }
+
+    /// Connects and reads the lease every [`TRY_EVERY`] until it is this engine's; None after
     /// a connection failure (said, and tried again by the caller).
-    async fn until_held(&self, say: &mut impl FnMut(&Self, NotifierState)) -> Option<tokio_postgres::Client> {
+    async fn until_held(&self, say: &mut impl FnMut(&Self, NotifierState)) -> Option<Held> {
         let (client, _notes) = match self.shared.connect_async().await {
             Ok(c) => c,
             Err(e) => {
@@ -185,45 +238,17 @@ impl NotifierLease {
             }
         };
         // The server gives up on this session after SERVER_GIVES_UP without an answer from us,
-        // and with it the lease: another workstation can then take over.
-        let keepalive = "SET tcp_keepalives_idle = 3; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 9000";
-        if let Err(e) = client.batch_execute(keepalive).await {
+        // and with it the liveness lock: another workstation can then take over. A takeover
+        // waits at most 2 s for an intent's transaction that share-locks the row.
+        let session = "SET tcp_keepalives_idle = 3; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 9000; SET lock_timeout = 2000";
+        if let Err(e) = client.batch_execute(session).await {
             say(self, NotifierState::Unknown { reason: e.to_string() });
             return None;
         }
-        let (class, obj) = lock_parts();
-        // Prepared once per session: a standby asks every 2 s for as long as the holder lives.
-        let statements = async { Ok::<_, tokio_postgres::Error>((client.prepare("SELECT pg_try_advisory_lock($1)").await?, client.prepare(WHO_NOTIFIES).await?)) };
-        let (try_lock, who) = match within_check(self.shared.target(), statements).await {
-            Ok(s) => s,
-            Err(reason) => {
-                say(self, NotifierState::Unknown { reason });
-                return None;
-            }
-        };
         loop {
-            let attempt = async {
-                let got: bool = client.query_one(&try_lock, &[&LEASE_LOCK]).await?.get(0);
-                if got {
-                    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-                    client
-                        .execute(
-                            "INSERT INTO leases (name, holder, since, renewed_at) VALUES ('notify', $1, $2, $2)
-                             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, since = excluded.since, renewed_at = excluded.renewed_at",
-                            &[&self.workstation, &now],
-                        )
-                        .await?;
-                    return Ok(None);
-                }
-                let row = client.query_one(&who, &[&(class as u32), &(obj as u32)]).await?;
-                Ok::<_, tokio_postgres::Error>(Some(row.get::<_, bool>(1).then(|| row.get::<_, Option<String>>(0)).flatten()))
-            };
-            match within_check(self.shared.target(), attempt).await {
-                Ok(None) => return Some(client),
-                Ok(Some(holder)) => say(self, match holder {
-                    Some(name) => NotifierState::Elsewhere { name },
-                    None => NotifierState::Nobody,
-                }),
+            match within_check(self.shared.target(), self.try_take(&client)).await {
+                Ok(Ok(epoch)) => return Some(Held { client: Arc::new(client), epoch }),
+                Ok(Err(state)) => say(self, state),
                 Err(reason) => {
                     say(self, NotifierState::Unknown { reason });
                     return None;
@@ -233,12 +258,81 @@ impl NotifierLease {
         }
     }
 
-    /// Returns why the lease is in doubt: a check that failed or did not answer in time.
-    async fn while_held(client: &tokio_postgres::Client) -> String {
+    /// One look at the lease: taken (its epoch), or who holds it.
+    async fn try_take(&self, client: &tokio_postgres::Client) -> Result<Result<LeaseEpoch, NotifierState>, tokio_postgres::Error> {
+        let lock = |epoch: i64| async move {
+            client.query_one("SELECT pg_try_advisory_lock($1, $2)", &[&LEASE_LIVENESS_CLASS, &liveness_key(epoch)]).await.map(|r| r.get::<_, bool>(0))
+        };
+        let unlock = |epoch: i64| async move { client.execute("SELECT pg_advisory_unlock($1, $2)", &[&LEASE_LIVENESS_CLASS, &liveness_key(epoch)]).await };
+        let (seen, lapsed) = match client.query_opt(lease_row::READ, &[]).await? {
+            None => (0, false),
+            Some(row) => {
+                let (holder, epoch, lapsed, silent): (String, i64, bool, f64) = (row.get(0), row.get(1), row.get(2), row.get(3));
+                // The holder's session gone (killed, cut off): its liveness lock is free.
+                if !lapsed && !lock(epoch).await? {
+                    let silent = Duration::from_secs_f64(silent.max(0.0));
+                    return Ok(Err(NotifierState::Elsewhere { name: holder, silent_secs: (silent >= SILENT_AFTER).then(|| silent.as_secs()) }));
+                }
+                (epoch, lapsed)
+            }
+        };
+        // The new epoch's liveness lock first: a standby reading the new row finds it held.
+        if !lock(seen + 1).await? {
+            return Ok(Err(NotifierState::Nobody));
+        }
+        let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let ttl = LEASE_TTL.as_secs_f64();
+        let taken = client.query_opt(lease_row::TAKE, &[&self.workstation, &now, &ttl, &seen]).await;
+        let epoch = match taken {
+            Ok(Some(row)) => row.get::<_, i64>(0),
+            Ok(None) => {
+                // Another standby moved it first.
+                unlock(seen + 1).await?;
+                if !lapsed && seen > 0 {
+                    unlock(seen).await?;
+                }
+                return Ok(Err(NotifierState::Nobody));
+            }
+            Err(e) => {
+                // A row still share-locked by the old holder's intent (lock_timeout): next round.
+                let _ = unlock(seen + 1).await;
+                return Err(e);
+            }
+        };
+        if seen > 0 && !lapsed {
+            unlock(seen).await?;
+        }
+        if lapsed && seen > 0 {
+            // The old holder may be frozen with its session open: end that session where the role
+            // may, so that it finds its lease gone the moment it resumes. The fence holds either way.
+            let stale = "SELECT pg_terminate_backend(pid) FROM pg_locks
+                WHERE locktype = 'advisory' AND granted AND classid = $1 AND objid = $2 AND objsubid = 2 AND pid <> pg_backend_pid()
+                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+            if let Err(e) = client.execute(stale, &[&(LEASE_LIVENESS_CLASS as u32), &(liveness_key(seen) as u32)]).await {
+                info!("lease: the frozen holder's session stays open ({e}); its epoch is fenced off all the same");
+            }
+        }
+        if lapsed && seen > 0 {
+            info!(from = seen, to = epoch, "lease: taken from a holder that gave it up or stopped renewing it");
+        }
+        Ok(Ok(LeaseEpoch(epoch)))
+    }
+
+    /// Renews the lease every [`RENEW_EVERY`] while the notify side makes progress; returns why
+    /// it stopped.
+    async fn while_held(client: &tokio_postgres::Client, epoch: LeaseEpoch, progress: &NotifyProgress) -> Ended {
         loop {
-            tokio::time::sleep(CHECK_EVERY).await;
-            if let Err(reason) = within_check("the database, asked whether the lease holds,", client.simple_query("SELECT 1")).await {
-                return reason;
+            tokio::time::sleep(RENEW_EVERY).await;
+            if let Some(stall) = progress.stalled(STALL_LIMIT) {
+                return Ended::Stalled(stall);
+            }
+            let (now, ttl) = (Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true), LEASE_TTL.as_secs_f64());
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&epoch.0, &ttl, &now];
+            let renew = client.query_opt(lease_row::RENEW, &params);
+            match within_check("the database, asked to renew the lease,", renew).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return Ended::Lost { reason: format!("the lease (epoch {}) lapsed or passed to another workstation", epoch.0), moved: true },
+                Err(reason) => return Ended::Lost { reason, moved: false },
             }
         }
     }

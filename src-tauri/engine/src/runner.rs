@@ -237,17 +237,23 @@ impl RunningEngine {
                     health: Arc::new(TwilioHealth::default()),
                     shutdown: trigger.listener(),
                     people: Arc::new(config.people.clone()),
+                    progress: Default::default(),
                 };
                 spawn_memory_notifier(config, ctx.clone(), inbox, outbox.clone(), &supervisor, &mut tasks);
                 match (journal.shared(), &config.journal) {
                     (Some(shared), Some(j)) => {
                         // A shared journal: the notify side runs only while this engine holds the lease.
-                        let lease = NotifierLease::new(shared, j.workstation_name(), events.clone());
+                        let lease = NotifierLease::new(shared, journal.clone(), j.workstation_name(), events.clone());
                         let (config, events, stop) = (config.clone(), events.clone(), listener.clone());
-                        let start = move |side_stop: crate::shutdown::Shutdown, fence| {
+                        let start = move |side_stop: crate::shutdown::Shutdown, held: crate::lease::HeldLease| {
                             let mut side = JoinSet::new();
-                            let client = ctx.client.as_ref().map(|c| c.fenced(fence));
-                            let ctx = NotifyContext { shutdown: side_stop.clone(), client, ..ctx.clone() };
+                            let ctx = NotifyContext {
+                                shutdown: side_stop.clone(),
+                                client: ctx.client.as_ref().map(|c| c.fenced(held.fence)),
+                                journal: ctx.journal.fenced(held.epoch),
+                                progress: held.progress,
+                                ..ctx.clone()
+                            };
                             spawn_notify_side(&config, ctx, &Supervisor::new(events.clone(), side_stop), &mut side);
                             side
                         };

@@ -17,6 +17,7 @@ mod test_macros;
 mod follower;
 mod heartbeat;
 mod incidents;
+pub mod lease_row;
 mod notifications;
 pub mod outbox;
 mod pause;
@@ -181,6 +182,9 @@ pub struct AlertJournal {
     write_health: Arc<Mutex<WriteHealth>>,
     /// Where a corrupt journal found at opening was moved, when that happened.
     replaced: Option<PathBuf>,
+    /// The lease epoch this handle's intents to create are recorded under (the notify side's
+    /// handle on a shared journal): an intent commits only while the epoch holds.
+    fence: Option<lease_row::LeaseEpoch>,
 }
 
 #[derive(Debug, Default)]
@@ -319,17 +323,24 @@ impl AlertJournal {
         }
         self.call(|conn| {
             let schema_version = postgres::schema_version(conn)?;
-            let (class, obj) = crate::lease::lock_parts();
-            let notifier = conn.query_row(
-                "SELECT (SELECT holder FROM leases WHERE name = 'notify'),
-                        EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid::bigint = ?1 AND objid::bigint = ?2 AND objsubid = 1
-                                AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
-                params![class, obj],
-                |r| Ok(r.get::<bool>(1)?.then(|| r.get::<Option<String>>(0)).transpose()?.flatten()),
-            )?;
+            let notifier = conn.query_row(lease_row::WHO_NOTIFIES, params![], |r| r.get::<String>(0)).optional()?;
             Ok(SharedStatus { schema_version, notifier })
         })
         .await
+    }
+
+    /// This journal, recording every intent to create under lease `epoch` (see
+    /// [`lease_row::fence`]): the notify side's handle while this engine holds the lease.
+    pub fn fenced(&self, epoch: lease_row::LeaseEpoch) -> AlertJournal {
+        AlertJournal { fence: Some(epoch), ..self.clone() }
+    }
+
+    /// Inside an intent's transaction: an error unless this handle's lease epoch still holds.
+    fn confirm_fence(&self, tx: &mut dyn Sql) -> SqlResult<()> {
+        match self.fence {
+            Some(epoch) => lease_row::fence(tx, epoch),
+            None => Ok(()),
+        }
     }
 
     /// The shared journal this one lives in, for the notify side's lease.
@@ -408,7 +419,7 @@ impl AlertJournal {
     }
 
     fn wrap(conn: Conn, shared: Option<Arc<postgres::SharedJournal>>) -> Self {
-        AlertJournal { conn: Arc::new(Mutex::new(conn)), shared, changes: Arc::new(watch::channel(0).0), write_problem: Arc::new(watch::channel(None).0), write_health: Arc::default(), replaced: None }
+        AlertJournal { conn: Arc::new(Mutex::new(conn)), shared, changes: Arc::new(watch::channel(0).0), write_problem: Arc::new(watch::channel(None).0), write_health: Arc::default(), replaced: None, fence: None }
     }
 
     /// A receiver that changes whenever the journal was written (by this process at once; by

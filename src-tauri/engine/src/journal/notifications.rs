@@ -304,6 +304,20 @@ impl AlertJournal {
         .await
     }
 
+    /// Writes the intent to send delivery `id` (`sending`), before the request leaves.
+    pub async fn delivery_intent(&self, id: i64) -> Result<Delivery, JournalError> {
+        let journal = self.clone();
+        self.call(move |conn| {
+            let mut tx = conn.transaction()?;
+            journal.confirm_fence(&mut tx)?;
+            tx.execute("UPDATE deliveries SET state = ?2, updated_at = ?3 WHERE id = ?1", params![id, DeliveryState::Sending, ts(Utc::now())])?;
+            let delivery = tx.query_row(&format!("SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM} WHERE d.id = ?1"), params![id], delivery_row)?;
+            tx.commit()?;
+            Ok(delivery)
+        })
+        .await
+    }
+
     /// Records a delivery's new state (and its SID and error, when known).
     pub async fn update_delivery(
         &self,
@@ -380,8 +394,10 @@ impl AlertJournal {
         counted: Vec<IncidentId>,
     ) -> Result<CallAttempt, JournalError> {
         let number = number.to_owned();
+        let journal = self.clone();
         self.call(move |conn| {
             let mut tx = conn.transaction()?;
+            journal.confirm_fence(&mut tx)?;
             let now = ts(Utc::now());
             let id = tx.insert_id(
                 "INSERT INTO calls (round, position, number, state, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",

@@ -24,8 +24,10 @@ use crate::secrets::Secret;
 /// Advisory lock key of the journal's writers: "SNTL" in the high 32 bits (a number only
 /// Sentinela uses), 1 in the low ones, as `pg_locks` shows them (`classid`, `objid`).
 pub const WRITE_LOCK: i64 = (0x534E_544C << 32) | 1;
-/// Advisory lock key of the notify side's lease (see `crate::lease`).
-pub const LEASE_LOCK: i64 = (0x534E_544C << 32) | 2;
+/// The first key of the notify side's liveness locks, as `pg_locks` shows it (`classid`): the
+/// holder of lease epoch N holds the two-key advisory lock (this, N) for as long as its lease
+/// session lives (see `crate::lease`).
+pub const LEASE_LIVENESS_CLASS: i32 = 0x534E_544C;
 /// The channel every commit is announced on.
 pub const CHANGES_CHANNEL: &str = "sentinela_journal";
 
@@ -474,6 +476,17 @@ const MIGRATIONS: &[&str] = &[
                            t || '_announce', t);
         END LOOP;
     END $$;
+    "#,
+    // 2: the lease lapses unless renewed (`crate::lease`): an epoch that fences every create,
+    // the server's time of the last renewal, and when the lease lapses. A renewal announces
+    // nothing (every 2 s would wake every engine); a new holder or epoch does.
+    r#"
+    ALTER TABLE leases ADD COLUMN epoch        BIGINT      NOT NULL DEFAULT 0,
+                       ADD COLUMN last_renewal TIMESTAMPTZ NOT NULL DEFAULT now(),
+                       ADD COLUMN expires_at   TIMESTAMPTZ NOT NULL DEFAULT now();
+    DROP TRIGGER leases_announce ON leases;
+    CREATE TRIGGER leases_announce AFTER INSERT OR DELETE OR UPDATE OF holder, epoch ON leases
+        FOR EACH ROW EXECUTE FUNCTION sentinela_announce();
     "#,
 ];
 

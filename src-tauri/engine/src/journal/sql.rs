@@ -37,6 +37,10 @@ pub enum SqlError {
     /// The database was migrated by a newer Sentinela than this one.
     #[error("the shared journal's schema is version {found}, newer than this Sentinela's {known}: a newer Sentinela runs on another workstation; update this one to the same version")]
     NewerSchema { found: i64, known: i64 },
+    /// An intent to create (a message, a call) under a lease epoch that has lapsed or passed to
+    /// another workstation: nothing is created under it.
+    #[error("this workstation's lease (epoch {epoch}) has lapsed or passed to another workstation: it no longer notifies")]
+    NotTheNotifier { epoch: i64 },
     /// An operation only one engine has (the fault-injection hooks are SQLite's).
     #[error("{0} is not available on this journal's database")]
     Unsupported(&'static str),

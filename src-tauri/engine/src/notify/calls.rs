@@ -517,6 +517,7 @@ impl CallQueue {
         let mut unreadable_since: Option<Instant> = None;
         let mut next_poll = Instant::now() + ctx.timing.call_poll;
         loop {
+            super::progress::beat();
             // Twilio is asked at the poll's pace; a journal change (an ack, a resolve, from here
             // or from the CLI) only makes the queue look whether the call is still wanted.
             let unwanted = {

@@ -21,6 +21,7 @@
 mod calls;
 pub mod compose;
 mod memory;
+pub mod progress;
 mod replies;
 mod whatsapp;
 
@@ -37,6 +38,7 @@ use tracing::{error, info, warn};
 
 pub use calls::{judge, judge_keypress, CallOutcome, CallQueue};
 pub use memory::{unjournaled_channel, MemoryNotifier, Unjournaled, UnjournaledInbox};
+pub use progress::NotifyProgress;
 pub use replies::{ReplyPoller, ReplyPolling};
 pub use whatsapp::{DeliveryDispatcher, DeliveryFollower};
 
@@ -129,6 +131,8 @@ pub struct NotifyContext {
     pub shutdown: Shutdown,
     /// `[people]`: names for numbers.
     pub people: Arc<std::collections::BTreeMap<String, String>>,
+    /// This run of the notify side's proof of progress, which the lease renews on.
+    pub progress: NotifyProgress,
 }
 
 impl NotifyContext {
@@ -141,7 +145,7 @@ impl NotifyContext {
     pub async fn pause(&self, d: Duration) -> Result<(), Stopped> {
         let mut shutdown = self.shutdown.clone();
         tokio::select! {
-            _ = tokio::time::sleep(d) => Ok(()),
+            _ = progress::sleep(d) => Ok(()),
             _ = shutdown.recv() => Err(Stopped),
         }
     }
@@ -151,7 +155,7 @@ impl NotifyContext {
         let mut shutdown = self.shutdown.clone();
         tokio::select! {
             _ = changes.changed() => Ok(()),
-            _ = tokio::time::sleep(at_most) => Ok(()),
+            _ = progress::sleep(at_most) => Ok(()),
             _ = shutdown.recv() => Err(Stopped),
         }
     }
@@ -170,28 +174,38 @@ type Manager = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// (no `[whatsapp]`, no `[calls]`, a dry run…).
 type Build = fn(&Config, &NotifyContext) -> Option<Manager>;
 
+/// How a manager's progress counts for the lease (see [`progress`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// It plans or creates: stuck, it must not hold the lease, so the lease renews on its beats.
+    Watched,
+    /// It follows, reads or reports: its silence does not keep anyone from being told.
+    Free,
+}
+use Progress::{Free, Watched};
+
 /// The notify side, one entry per manager: adding a manager is adding a line. Its supervisor
 /// builds it again from the same line after a failure.
-const MANAGERS: &[(&str, Build)] = &[
-    ("planner", |config, ctx| Some(Box::pin(Planner::new(config, ctx.clone()).run()))),
-    ("WhatsApp sender", |config, ctx| {
+const MANAGERS: &[(&str, Progress, Build)] = &[
+    ("planner", Watched, |config, ctx| Some(Box::pin(Planner::new(config, ctx.clone()).run()))),
+    ("WhatsApp sender", Watched, |config, ctx| {
         let w = config.whatsapp.as_ref()?;
         Some(Box::pin(DeliveryDispatcher::new(ctx.clone(), w.from.clone(), w.content_sid.clone()).run()))
     }),
-    ("WhatsApp follower", |config, ctx| {
+    ("WhatsApp follower", Free, |config, ctx| {
         config.whatsapp.as_ref().filter(|_| ctx.client.is_some())?;
         Some(Box::pin(DeliveryFollower::new(ctx.clone()).run()))
     }),
-    ("call queue", |config, ctx| Some(Box::pin(CallQueue::new(ctx.clone(), config.calls.clone()?).run()))),
-    ("reply poller", |config, ctx| {
+    ("call queue", Watched, |config, ctx| Some(Box::pin(CallQueue::new(ctx.clone(), config.calls.clone()?).run()))),
+    ("reply poller", Free, |config, ctx| {
         let w = config.whatsapp.as_ref().filter(|_| ctx.client.is_some())?;
         Some(Box::pin(ReplyPoller::new(ctx.clone(), w.from.clone(), w.to.clone(), ctx.timing.replies).run()))
     }),
-    ("Twilio check", |_, ctx| {
+    ("Twilio check", Free, |_, ctx| {
         ctx.client.as_ref()?;
         Some(Box::pin(TwilioCheck { ctx: ctx.clone() }.run()))
     }),
-    ("heartbeat", |config, ctx| {
+    ("heartbeat", Free, |config, ctx| {
         let (heartbeat, from, ctx) = (config.heartbeat.clone()?, config.whatsapp.as_ref().map(|w| w.from.clone()), ctx.clone());
         // Built when first polled: its HTTP client is not made for the look whether it is needed.
         Some(Box::pin(async move { Heartbeat::new(ctx, heartbeat, from).run().await }))
@@ -203,15 +217,21 @@ const MANAGERS: &[(&str, Build)] = &[
 /// and nowhere else: the one engine of a data directory, or the lease holder on a shared journal.
 pub fn spawn_notify_side(config: &Config, ctx: NotifyContext, supervisor: &Supervisor, tasks: &mut JoinSet<()>) {
     let config = Arc::new(config.clone());
-    for &(name, build) in MANAGERS {
+    for &(name, progress, build) in MANAGERS {
         // Building a manager only makes its loop; nothing runs until it is polled.
         if build(&config, &ctx).is_none() {
             continue;
         }
         let (config, ctx) = (config.clone(), ctx.clone());
-        // The configuration does not change while the engine runs, so the rebuilt manager is
-        // always there; `pending` only keeps the types whole.
-        supervisor.spawn(tasks, name, move || build(&config, &ctx).unwrap_or_else(|| Box::pin(std::future::pending())));
+        supervisor.spawn(tasks, name, move || {
+            // The configuration does not change while the engine runs, so the rebuilt manager
+            // is always there; `pending` only keeps the types whole.
+            let manager = build(&config, &ctx).unwrap_or_else(|| Box::pin(std::future::pending()));
+            match progress {
+                Watched => Box::pin(ctx.progress.watch(name, manager)) as Manager,
+                Free => manager,
+            }
+        });
     }
 }
 
@@ -303,6 +323,7 @@ impl Planner {
 
     /// Plans until nothing is left; returns how long until the next timed reason to plan.
     async fn plan_all(&self) -> Result<Option<Duration>, crate::journal::JournalError> {
+        progress::test_hook_stall("planner").await;
         let pause = self.ctx.journal.pause_state().await?;
         let now = Utc::now();
         let paused = pause.is_paused(now);

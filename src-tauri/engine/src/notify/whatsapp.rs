@@ -71,7 +71,7 @@ impl DeliveryDispatcher {
                         busy.remove(&id);
                     }
                 }
-                _ = tokio::time::sleep(this.ctx.timing.retry_wait) => {}
+                _ = super::progress::sleep(this.ctx.timing.retry_wait) => {}
                 _ = shutdown.recv() => {
                     // A request already sent is let finish, so its SID is journaled: cutting it
                     // off would leave a message Twilio has as owed, and send it again at the next
@@ -102,8 +102,17 @@ impl DeliveryDispatcher {
         };
         // A message the previous run was sending may exist already: look before sending it.
         let mut unsure_since = (d.state == DeliveryState::Sending).then_some(d.updated_at);
-        // The intent is durable before the request leaves.
-        self.update(d.id, DeliveryState::Sending, None, None).await;
+        // The intent is durable before the request leaves; while it cannot be (the journal out
+        // of reach, or the lease lost: then this side is about to stop), no request leaves.
+        loop {
+            match ctx.journal.delivery_intent(d.id).await {
+                Ok(sending) => break ctx.events.emit(EngineEvent::Delivery(sending)),
+                Err(e) => {
+                    warn!(incident = ?d.incident_id, to = %d.recipient, "WhatsApp not sent yet: cannot record the intent ({e})");
+                    ctx.pause(ctx.timing.retry_wait).await?;
+                }
+            }
+        }
         loop {
             match client.create_message(&message, unsure_since).await {
                 Ok(m) => {

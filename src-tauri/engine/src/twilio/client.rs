@@ -319,7 +319,7 @@ impl TwilioClient {
             }
             let delay = retry_after.map(|d| d.min(MAX_RETRY_AFTER)).unwrap_or_else(|| backoff.next_delay());
             warn!(attempt, retry_in_ms = delay.as_millis() as u64, ambiguous = error.is_ambiguous(), "twilio: not created ({}): {error}", what.resource());
-            tokio::time::sleep(delay).await;
+            crate::notify::progress::sleep(delay).await;
             attempt += 1;
         }
     }
@@ -426,7 +426,7 @@ impl TwilioClient {
             }
             let delay = retry_after.map(|d| d.min(MAX_RETRY_AFTER)).unwrap_or_else(|| backoff.next_delay());
             warn!(attempt, retry_in_ms = delay.as_millis() as u64, "twilio: {error}");
-            tokio::time::sleep(delay).await;
+            crate::notify::progress::sleep(delay).await;
             attempt += 1;
         }
     }
