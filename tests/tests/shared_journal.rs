@@ -146,8 +146,14 @@ fn write(config: &Config, dir: &Path, name: &str) -> PathBuf {
 }
 
 fn run(config: &Path, data: &Path, log: &Path) -> tokio::process::Child {
+    run_with(config, data, log, &[])
+}
+
+/// `run`, with `env` added to the process's environment (the debug builds' test hooks).
+fn run_with(config: &Path, data: &Path, log: &Path, env: &[(&str, &str)]) -> tokio::process::Child {
     let mut c = tokio::process::Command::from(headless::run_command(config, data, log));
     c.env("SENTINELA_TWILIO_AUTH_TOKEN", AUTH_TOKEN).env("SENTINELA_JOURNAL_PASSWORD", test_postgres::PASSWORD).kill_on_drop(true);
+    c.envs(env.iter().copied());
     c.spawn().unwrap()
 }
 
@@ -761,4 +767,153 @@ async fn a_create_the_lease_does_not_confirm_never_leaves_for_twilio() {
     assert!(fake.creations("Messages").is_empty(), "nothing reached Twilio");
     client.fenced(std::sync::Arc::new(Fence(true))).create_message(&message, None).await.unwrap();
     assert_eq!(fake.creations("Messages").len(), 1);
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to a workstation's process: stopped, it hangs as a frozen VM,
+/// a debugger or a stuck runtime would, its sockets open and its kernel answering keepalives.
+fn signal(child: &tokio::process::Child, signal: &str) {
+    let pid = child.id().expect("the workstation runs").to_string();
+    assert!(std::process::Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap().success());
+}
+
+/// NOC-01 as its own process (so that it can be stopped) holding the lease, and NOC-02 in this
+/// one (so that its events can be read), its sessions up.
+async fn frozen_holder_pair(s: &Scenario, pg: &TestPostgres, dir: &Path, noc1_env: &[(&str, &str)]) -> (tokio::process::Child, RunningEngine, broadcast::Receiver<EngineEvent>) {
+    let config = write(&on_shared(&s.config, pg, "NOC-01"), dir, "noc1.toml");
+    let noc1 = run_with(&config, &dir.join("data1"), &dir.join("noc1.log"), noc1_env);
+    let journal = pg.journal().await;
+    notifier_is(&journal, "NOC-01").await;
+    let (noc2, events) = start(&on_shared(&s.config, pg, "NOC-02"), &dir.join("data2")).await;
+    wait_for("NOC-02 connected", WAIT, || async {
+        (pg.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sentinela NOC-02'")[0] == "3").then_some(())
+    })
+    .await;
+    (noc1, noc2, events)
+}
+
+/// Waits for `what` in the log at `path`.
+async fn logged(path: &Path, what: &str) -> String {
+    wait_for(&format!("{what:?} in {}", path.display()), WAIT, || async {
+        let log = std::fs::read_to_string(path).ok()?;
+        log.contains(what).then_some(log)
+    })
+    .await
+}
+
+/// The bound a frozen holder is replaced within: its lease lapses, then a standby's next look.
+fn takeover_bound() -> Duration {
+    use sentinela_engine::lease::{LEASE_TTL, TRY_EVERY};
+    LEASE_TTL + TRY_EVERY
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_holder_frozen_while_idle_is_replaced_within_the_bound_and_resumed_places_nothing() {
+    let pg = TestPostgres::start();
+    let s = Scenario::new(&[WA1, WA2], &[C1], 1).await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 300, talk_ms: 300 });
+    let dir = TempDir::new().unwrap();
+    let (mut noc1, noc2, mut events) = frozen_holder_pair(&s, &pg, dir.path(), &[]).await;
+
+    signal(&noc1, "STOP");
+    let frozen = Instant::now();
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA temperatura", "Sala 1: 41 °C")).await;
+    wait_for("the call placed by the standby", WAIT, || async { (!s.fake.called_numbers().is_empty()).then_some(()) }).await;
+    let called_after = frozen.elapsed();
+    // The bound, plus one call's setup (journal, plan, Twilio) and the test's own polling.
+    assert!(called_after < takeover_bound() + Duration::from_secs(5), "called {called_after:?} after the holder froze");
+    notifier_is(&noc2.journal, "NOC-02").await;
+    // Meanwhile NOC-02's tray said that NOC-01 had stopped answering.
+    let mut said_silent = None;
+    while let Ok(e) = events.try_recv() {
+        if let EngineEvent::Notifier(NotifierState::Elsewhere { name, silent_secs: Some(secs) }) = e {
+            said_silent = Some((name, secs));
+        }
+    }
+    let (name, secs) = said_silent.expect("NOC-02 said that the holder was silent");
+    assert!(name == "NOC-01" && secs >= sentinela_engine::lease::SILENT_AFTER.as_secs(), "{name} {secs}");
+    wait_for("the incident answered", WAIT, || async {
+        let i = noc2.journal.incidents(1, None, false).await.ok()?.pop()?;
+        (i.escalation == EscalationState::Answered).then_some(())
+    })
+    .await;
+
+    // Resumed, the old holder finds its lease gone, says so, and creates nothing.
+    signal(&noc1, "CONT");
+    let log = logged(&dir.path().join("noc1.log"), "lease: lost").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(s.fake.called_numbers(), [C1], "nobody called twice");
+    for to in [WA1, WA2] {
+        assert_eq!(alarms_to(&s, to), 1, "{to}: one alarm");
+    }
+    assert_eq!(log.matches("this workstation notifies now").count(), 1, "NOC-01 stands by: {log}");
+    notifier_is(&noc2.journal, "NOC-02").await;
+    let lost: Vec<_> = noc2.journal.engine_events(50).await.unwrap().into_iter().filter(|e| e.kind == "lease_lost").collect();
+    assert!(lost.iter().any(|e| e.detail.starts_with("NOC-01 stopped notifying")), "{lost:?}");
+    noc1.kill().await.unwrap();
+    noc2.stop(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_holder_frozen_mid_call_is_replaced_and_the_queue_goes_on_without_calling_anyone_twice() {
+    let pg = TestPostgres::start();
+    let s = Scenario::new(&[WA1], &[C1, C2], 1).await;
+    // C1 rings, unanswered, well past the takeover; C2 answers.
+    s.fake.set_no_answer_ms(16_000);
+    s.fake.script_call(C2, CallScript::Human { answer_ms: 300, talk_ms: 300 });
+    let dir = TempDir::new().unwrap();
+    let (mut noc1, noc2, _events) = frozen_holder_pair(&s, &pg, dir.path(), &[]).await;
+
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA água", "Piso elevado: sensor molhado")).await;
+    wait_for("C1 ringing, placed by NOC-01", WAIT, || async {
+        let i = noc2.journal.incidents(1, None, false).await.ok()?.pop()?;
+        let calls = noc2.journal.calls_of(i.id).await.ok()?;
+        calls.first().is_some_and(|c| c.sid.is_some()).then_some(())
+    })
+    .await;
+    signal(&noc1, "STOP");
+    wait_for("the incident answered by C2", Duration::from_secs(60), || async {
+        let i = noc2.journal.incidents(1, None, false).await.ok()?.pop()?;
+        (i.escalation == EscalationState::Answered).then_some(())
+    })
+    .await;
+    assert_eq!(s.fake.called_numbers(), [C1, C2], "C1's ringing call followed by NOC-02, then C2: each once");
+
+    signal(&noc1, "CONT");
+    logged(&dir.path().join("noc1.log"), "lease: lost").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(s.fake.called_numbers(), [C1, C2], "the resumed NOC-01 placed nothing");
+    assert_eq!(alarms_to(&s, WA1), 1);
+    noc1.kill().await.unwrap();
+    noc2.stop(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_holder_whose_planner_is_stuck_gives_the_lease_up_and_says_why() {
+    use sentinela_engine::notify::progress::STALL_LIMIT;
+    let pg = TestPostgres::start();
+    let s = Scenario::new(&[WA1], &[C1], 1).await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 300, talk_ms: 300 });
+    let dir = TempDir::new().unwrap();
+    // NOC-01's process lives, its lease task answers, its planner hangs at its first turn.
+    let (mut noc1, noc2, _events) = frozen_holder_pair(&s, &pg, dir.path(), &[("SENTINELA_TEST_STALL", "planner")]).await;
+    let held = Instant::now();
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA fumaça", "Sala 2: detector ativo")).await;
+
+    wait_for("the call placed by NOC-02", STALL_LIMIT + WAIT, || async { (!s.fake.called_numbers().is_empty()).then_some(()) }).await;
+    let called_after = held.elapsed();
+    assert!(called_after < STALL_LIMIT + Duration::from_secs(12), "called {called_after:?} after the stuck holder took the lease");
+    notifier_is(&noc2.journal, "NOC-02").await;
+    let log = logged(&dir.path().join("noc1.log"), "the notify side is stuck (planner").await;
+    assert!(log.contains("the lease was given up so that another workstation notifies"), "{log}");
+    let stuck: Vec<_> = noc2.journal.engine_events(50).await.unwrap().into_iter().filter(|e| e.kind == "notify_side_stuck").collect();
+    assert!(stuck.iter().any(|e| e.detail.starts_with("NOC-01: planner")), "{stuck:?}");
+    wait_for("the incident answered", WAIT, || async {
+        let i = noc2.journal.incidents(1, None, false).await.ok()?.pop()?;
+        (i.escalation == EscalationState::Answered).then_some(())
+    })
+    .await;
+    assert_eq!(s.fake.called_numbers(), [C1]);
+    assert_eq!(alarms_to(&s, WA1), 1);
+    noc1.kill().await.unwrap();
+    noc2.stop(Duration::from_secs(5)).await;
 }
