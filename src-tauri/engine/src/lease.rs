@@ -264,8 +264,9 @@ impl NotifierLease {
             client.query_one("SELECT pg_try_advisory_lock($1, $2)", &[&LEASE_LIVENESS_CLASS, &liveness_key(epoch)]).await.map(|r| r.get::<_, bool>(0))
         };
         let unlock = |epoch: i64| async move { client.execute("SELECT pg_advisory_unlock($1, $2)", &[&LEASE_LIVENESS_CLASS, &liveness_key(epoch)]).await };
-        let (seen, lapsed) = match client.query_opt(lease_row::READ, &[]).await? {
-            None => (0, false),
+        // `old_lock`: the old epoch's liveness lock, held here when its holder's session is gone.
+        let (seen, lapsed, old_lock) = match client.query_opt(lease_row::READ, &[]).await? {
+            None => (0, false, false),
             Some(row) => {
                 let (holder, epoch, lapsed, silent): (String, i64, bool, f64) = (row.get(0), row.get(1), row.get(2), row.get(3));
                 // The holder's session gone (killed, cut off): its liveness lock is free.
@@ -273,36 +274,27 @@ impl NotifierLease {
                     let silent = Duration::from_secs_f64(silent.max(0.0));
                     return Ok(Err(NotifierState::Elsewhere { name: holder, silent_secs: (silent >= SILENT_AFTER).then(|| silent.as_secs()) }));
                 }
-                (epoch, lapsed)
+                (epoch, lapsed, !lapsed)
             }
         };
         // The new epoch's liveness lock first: a standby reading the new row finds it held.
-        if !lock(seen + 1).await? {
-            return Ok(Err(NotifierState::Nobody));
-        }
-        let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let ttl = LEASE_TTL.as_secs_f64();
-        let taken = client.query_opt(lease_row::TAKE, &[&self.workstation, &now, &ttl, &seen]).await;
-        let epoch = match taken {
-            Ok(Some(row)) => row.get::<_, i64>(0),
-            Ok(None) => {
-                // Another standby moved it first.
+        let taken = if lock(seen + 1).await? {
+            let (now, ttl) = (Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true), LEASE_TTL.as_secs_f64());
+            let row = client.query_opt(lease_row::TAKE, &[&self.workstation, &now, &ttl, &seen]).await?;
+            if row.is_none() {
                 unlock(seen + 1).await?;
-                if !lapsed && seen > 0 {
-                    unlock(seen).await?;
-                }
-                return Ok(Err(NotifierState::Nobody));
             }
-            Err(e) => {
-                // A row still share-locked by the old holder's intent (lock_timeout): next round.
-                let _ = unlock(seen + 1).await;
-                return Err(e);
-            }
+            row.map(|r| r.get::<_, i64>(0))
+        } else {
+            None
         };
-        if seen > 0 && !lapsed {
+        if old_lock {
             unlock(seen).await?;
         }
-        if lapsed && seen > 0 {
+        // None: another standby moved it first.
+        let Some(epoch) = taken else { return Ok(Err(NotifierState::Nobody)) };
+        if lapsed {
+            info!(from = seen, to = epoch, "lease: taken from a holder that gave it up or stopped renewing it");
             // The old holder may be frozen with its session open: end that session where the role
             // may, so that it finds its lease gone the moment it resumes. The fence holds either way.
             let stale = "SELECT pg_terminate_backend(pid) FROM pg_locks
@@ -311,9 +303,6 @@ impl NotifierLease {
             if let Err(e) = client.execute(stale, &[&(LEASE_LIVENESS_CLASS as u32), &(liveness_key(seen) as u32)]).await {
                 info!("lease: the frozen holder's session stays open ({e}); its epoch is fenced off all the same");
             }
-        }
-        if lapsed && seen > 0 {
-            info!(from = seen, to = epoch, "lease: taken from a holder that gave it up or stopped renewing it");
         }
         Ok(Ok(LeaseEpoch(epoch)))
     }
