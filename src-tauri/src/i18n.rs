@@ -135,6 +135,8 @@ impl Lang {
             (Lang::En, NotifyingHere) => "this workstation notifies",
             (Lang::Pt, NotifyingElsewhere) => "notificando:",
             (Lang::En, NotifyingElsewhere) => "notifying:",
+            (Lang::Pt, TwilioDownThere) => "Twilio fora do ar",
+            (Lang::En, TwilioDownThere) => "Twilio down",
             (Lang::Pt, NoAnswerFor) => "sem resposta há",
             (Lang::En, NoAnswerFor) => "no answer for",
             (Lang::Pt, NobodyNotifying) => "ninguém notificando",
@@ -348,6 +350,7 @@ pub enum Key {
     NotifyingHere,
     NotifyingElsewhere,
     NoAnswerFor,
+    TwilioDownThere,
     NobodyNotifying,
     TestMark,
 }

@@ -207,8 +207,8 @@ mod tests {
         let now = Utc::now();
         let mut s = EngineStatus { configured: true, ..Default::default() };
         s.apply(&EngineEvent::Mailbox(MailboxState::Watching { idle: true }));
-        assert!(s.apply(&EngineEvent::Notifier(NotifierState::Elsewhere { name: "NOC-02".into(), silent_secs: None })));
-        assert_eq!((s.state(now), s.notifier.clone()), (TrayState::Watching, Some(NotifierState::Elsewhere { name: "NOC-02".into(), silent_secs: None })));
+        assert!(s.apply(&EngineEvent::Notifier(NotifierState::Elsewhere { name: "NOC-02".into(), silent_secs: None, twilio_problem: None })));
+        assert_eq!((s.state(now), s.notifier.clone()), (TrayState::Watching, Some(NotifierState::Elsewhere { name: "NOC-02".into(), silent_secs: None, twilio_problem: None })));
         s.apply(&EngineEvent::Notifier(NotifierState::Unknown { reason: "connection refused".into() }));
         assert_eq!(s.state(now), TrayState::Watching, "a blip is not an alarm");
         s.apply(&EngineEvent::WatchAlarm(WatchAlarm::SharedJournalUnreachable { since: now, reason: "connection refused".into() }));

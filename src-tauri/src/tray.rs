@@ -185,10 +185,17 @@ fn status_text(s: &crate::status::EngineStatus, lang: Lang, now: chrono::DateTim
             // On a shared journal, who sends the messages and places the calls.
             match &s.notifier {
                 Some(NotifierState::ThisWorkstation { .. }) => format!("{word} — {}", lang.t(Key::NotifyingHere)),
-                Some(NotifierState::Elsewhere { name, silent_secs: None }) => format!("{word} — {} {name}", lang.t(Key::NotifyingElsewhere)),
-                // Frozen or stuck there: this workstation takes over when its lease lapses.
-                Some(NotifierState::Elsewhere { name, silent_secs: Some(secs) }) => {
-                    format!("{word} — {} {name} — {} {secs} s", lang.t(Key::NotifyingElsewhere), lang.t(Key::NoAnswerFor))
+                Some(NotifierState::Elsewhere { name, silent_secs, twilio_problem }) => {
+                    let mut line = format!("{word} — {} {name}", lang.t(Key::NotifyingElsewhere));
+                    // It cannot reach Twilio: a workstation that can takes over.
+                    if twilio_problem.is_some() {
+                        line = format!("{line} ({})", lang.t(Key::TwilioDownThere));
+                    }
+                    // Frozen or stuck there: this workstation takes over when its lease lapses.
+                    if let Some(secs) = silent_secs {
+                        line = format!("{line} — {} {secs} s", lang.t(Key::NoAnswerFor));
+                    }
+                    line
                 }
                 Some(NotifierState::Nobody) => format!("{word} — {}", lang.t(Key::NobodyNotifying)),
                 // Out of reach: said by the alarm once it lasts, not by every blip.
@@ -249,11 +256,13 @@ mod tests {
     fn the_status_line_says_who_notifies_and_how_long_a_silent_holder_has_not_answered() {
         let mut s = crate::status::EngineStatus { configured: true, ..Default::default() };
         s.apply(&EngineEvent::Mailbox(MailboxState::Watching { idle: true }));
-        s.apply(&EngineEvent::Notifier(NotifierState::Elsewhere { name: "NOC-02".into(), silent_secs: None }));
+        s.apply(&EngineEvent::Notifier(NotifierState::Elsewhere { name: "NOC-02".into(), silent_secs: None, twilio_problem: None }));
         assert_eq!(status_text(&s, Lang::Pt, Utc::now()).text, "Vigiando — notificando: NOC-02");
-        s.apply(&EngineEvent::Notifier(NotifierState::Elsewhere { name: "NOC-02".into(), silent_secs: Some(12) }));
+        s.apply(&EngineEvent::Notifier(NotifierState::Elsewhere { name: "NOC-02".into(), silent_secs: Some(12), twilio_problem: None }));
         assert_eq!(status_text(&s, Lang::Pt, Utc::now()).text, "Vigiando — notificando: NOC-02 — sem resposta há 12 s");
         assert_eq!(status_text(&s, Lang::En, Utc::now()).text, "Watching — notifying: NOC-02 — no answer for 12 s");
+        s.apply(&EngineEvent::Notifier(NotifierState::Elsewhere { name: "NOC-02".into(), silent_secs: None, twilio_problem: Some("connection refused".into()) }));
+        assert_eq!(status_text(&s, Lang::Pt, Utc::now()).text, "Vigiando — notificando: NOC-02 (Twilio fora do ar)");
         s.apply(&EngineEvent::Notifier(NotifierState::ThisWorkstation { name: "NOC-01".into() }));
         assert_eq!(status_text(&s, Lang::Pt, Utc::now()).text, "Vigiando — esta estação notifica");
     }

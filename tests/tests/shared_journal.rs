@@ -779,7 +779,12 @@ fn signal(child: &tokio::process::Child, signal: &str) {
 /// NOC-01 as its own process (so that it can be stopped) holding the lease, and NOC-02 in this
 /// one (so that its events can be read), its sessions up.
 async fn frozen_holder_pair(s: &Scenario, pg: &TestPostgres, dir: &Path, noc1_env: &[(&str, &str)]) -> (tokio::process::Child, RunningEngine, broadcast::Receiver<EngineEvent>) {
-    let config = write(&on_shared(&s.config, pg, "NOC-01"), dir, "noc1.toml");
+    holder_pair(s, &s.config, pg, dir, noc1_env).await
+}
+
+/// [`frozen_holder_pair`], NOC-01 with its own configuration `noc1`.
+async fn holder_pair(s: &Scenario, noc1: &Config, pg: &TestPostgres, dir: &Path, noc1_env: &[(&str, &str)]) -> (tokio::process::Child, RunningEngine, broadcast::Receiver<EngineEvent>) {
+    let config = write(&on_shared(noc1, pg, "NOC-01"), dir, "noc1.toml");
     let noc1 = run_with(&config, &dir.join("data1"), &dir.join("noc1.log"), noc1_env);
     let journal = pg.journal().await;
     notifier_is(&journal, "NOC-01").await;
@@ -825,7 +830,7 @@ async fn a_holder_frozen_while_idle_is_replaced_within_the_bound_and_resumed_pla
     // Meanwhile NOC-02's tray said that NOC-01 had stopped answering.
     let mut said_silent = None;
     while let Ok(e) = events.try_recv() {
-        if let EngineEvent::Notifier(NotifierState::Elsewhere { name, silent_secs: Some(secs) }) = e {
+        if let EngineEvent::Notifier(NotifierState::Elsewhere { name, silent_secs: Some(secs), .. }) = e {
             said_silent = Some((name, secs));
         }
     }
@@ -914,6 +919,46 @@ async fn a_holder_whose_planner_is_stuck_gives_the_lease_up_and_says_why() {
     .await;
     assert_eq!(s.fake.called_numbers(), [C1]);
     assert_eq!(alarms_to(&s, WA1), 1);
+    noc1.kill().await.unwrap();
+    noc2.stop(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_holder_that_cannot_reach_twilio_hands_the_lease_to_a_workstation_that_can() {
+    let pg = TestPostgres::start();
+    let s = Scenario::new(&[WA1, WA2], &[C1], 1).await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 300, talk_ms: 300 });
+    // NOC-01 reaches Twilio through a relay that the test cuts; NOC-02 directly.
+    let twilio = &s.config.twilio.as_ref().unwrap().base_url;
+    let relay = TcpCut::start(twilio.rsplit(':').next().unwrap().parse().unwrap()).await;
+    let mut noc1 = s.config.clone();
+    noc1.twilio.as_mut().unwrap().base_url = format!("http://127.0.0.1:{}", relay.port);
+    let dir = TempDir::new().unwrap();
+    let (mut noc1, noc2, mut events) = holder_pair(&s, &noc1, &pg, dir.path(), &[("SENTINELA_WATCH_ALARM_SECS", "3")]).await;
+
+    relay.cut();
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA energia", "UPS em bateria")).await;
+    notifier_is(&noc2.journal, "NOC-02").await;
+    wait_for("the incident answered", WAIT, || async {
+        let i = noc2.journal.incidents(1, None, false).await.ok()?.pop()?;
+        (i.escalation == EscalationState::Answered).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(s.fake.called_numbers(), [C1]);
+    for to in [WA1, WA2] {
+        assert_eq!(alarms_to(&s, to), 1, "{to}: one alarm");
+    }
+    // Before taking over, NOC-02's tray said why NOC-01's notifying was not to be trusted.
+    let mut said = None;
+    while let Ok(e) = events.try_recv() {
+        if let EngineEvent::Notifier(NotifierState::Elsewhere { name, twilio_problem: Some(p), .. }) = e {
+            said = Some((name, p));
+        }
+    }
+    assert!(said.as_ref().is_some_and(|(name, _)| name == "NOC-01"), "{said:?}");
+    let log = logged(&dir.path().join("noc1.log"), "lease: lost").await;
+    assert!(log.contains("cannot reach Twilio") && log.contains("a workstation that can takes the lease over"), "{log}");
     noc1.kill().await.unwrap();
     noc2.stop(Duration::from_secs(5)).await;
 }

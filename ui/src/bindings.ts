@@ -265,7 +265,7 @@ export type MailboxUid = { folder: string, uidvalidity: number, uid: number, };
 
 export type MessagePurpose = "alarm" | "reminder" | "resolved" | "reopened" | "digest" | "legacy" | "acknowledged" | "reescalated";
 
-export type NotifierState = { "state": "this_workstation", name: string, } | { "state": "elsewhere", name: string, silent_secs: number | null, } | { "state": "nobody" } | { "state": "unknown", reason: string, };
+export type NotifierState = { "state": "this_workstation", name: string, } | { "state": "elsewhere", name: string, silent_secs: number | null, twilio_problem: string | null, } | { "state": "nobody" } | { "state": "unknown", reason: string, };
 
 export type OAuth2Config = { provider: OAuthProvider, 
 /**

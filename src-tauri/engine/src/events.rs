@@ -117,7 +117,8 @@ pub enum NotifierState {
     /// Another one does; this one watches and journals, ready to take over. `silent_secs`: how
     /// long that workstation has not renewed its lease, once that is longer than a renewal or
     /// two (frozen, or its notify side stuck: this one takes over when the lease lapses).
-    Elsewhere { name: String, silent_secs: Option<u64> },
+    /// `twilio_problem`: why that workstation cannot reach Twilio (a standby that can takes over).
+    Elsewhere { name: String, silent_secs: Option<u64>, twilio_problem: Option<String> },
     /// Nobody holds the lease at this moment (one is about to take it).
     Nobody,
     /// This workstation cannot reach the shared journal, so it cannot know or notify.

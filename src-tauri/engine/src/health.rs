@@ -385,7 +385,7 @@ mod tests {
         assert_eq!(w.tick(t0 + Duration::from_secs(29)), None);
         assert!(matches!(w.tick(t0 + Duration::from_secs(31)), Some(WatchAlarm::SharedJournalUnreachable { reason, .. }) if reason == "connection refused"));
         assert_eq!(w.observe(&lost, t0 + Duration::from_secs(40)), None, "once per outage");
-        assert_eq!(w.observe(&NotifierState::Elsewhere { name: "NOC-02".into(), silent_secs: None }, t0 + Duration::from_secs(50)), Some(WatchAlarm::SharedJournalReachable));
+        assert_eq!(w.observe(&NotifierState::Elsewhere { name: "NOC-02".into(), silent_secs: None, twilio_problem: None }, t0 + Duration::from_secs(50)), Some(WatchAlarm::SharedJournalReachable));
         // A database restart of a second says nothing.
         w.observe(&lost, t0 + Duration::from_secs(60));
         assert_eq!(w.observe(&NotifierState::ThisWorkstation { name: "NOC-01".into() }, t0 + Duration::from_secs(61)), None);

@@ -42,7 +42,8 @@ use crate::journal::AlertJournal;
 use crate::notify::progress::{Stall, STALL_LIMIT};
 use crate::notify::NotifyProgress;
 use crate::shutdown::{self, Shutdown};
-use crate::twilio::CreateFence;
+use crate::health::WatchAlarm;
+use crate::twilio::{CreateFence, TwilioClient};
 
 /// How often a standby reads the lease.
 pub const TRY_EVERY: Duration = Duration::from_secs(2);
@@ -148,17 +149,34 @@ pub struct NotifierLease {
     journal: AlertJournal,
     workstation: String,
     events: EventBus,
+    /// Asked by a standby whether it reaches Twilio, when the holder says it does not (None in a
+    /// dry run: such a standby never takes over for Twilio's sake).
+    twilio: Option<TwilioClient>,
 }
 
+/// How long a standby's answer to "do I reach Twilio?" stands.
+const TWILIO_ASKED_EVERY: Duration = Duration::from_secs(30);
+/// How long that question may take.
+const TWILIO_ANSWER_WITHIN: Duration = Duration::from_secs(10);
+
 impl NotifierLease {
-    pub fn new(shared: Arc<SharedJournal>, journal: AlertJournal, workstation: String, events: EventBus) -> Self {
-        NotifierLease { shared, journal, workstation, events }
+    pub fn new(shared: Arc<SharedJournal>, journal: AlertJournal, workstation: String, events: EventBus, twilio: Option<TwilioClient>) -> Self {
+        NotifierLease { shared, journal, workstation, events, twilio }
+    }
+
+    /// Whether this workstation reaches Twilio now (one GET of the account, bounded).
+    async fn reaches_twilio(&self) -> bool {
+        let Some(client) = &self.twilio else { return false };
+        matches!(tokio::time::timeout(TWILIO_ANSWER_WITHIN, client.fetch_account()).await, Ok(Ok(_)))
     }
 
     /// Until `shutdown`: waits for the lease, runs the notify side `start` makes while it is
     /// held, stops it the moment the lease is in doubt or the side is stuck, and tries again.
     pub async fn run(self, start: impl Fn(Shutdown, HeldLease) -> JoinSet<()>, mut shutdown: Shutdown) {
         let mut last_said: Option<NotifierState> = None;
+        // The manager whose stall made this engine give the lease up: started again, and said
+        // so, when the lease is this engine's again.
+        let mut stalled: Option<&'static str> = None;
         let mut say = |lease: &Self, state: NotifierState| {
             if last_said.as_ref() != Some(&state) {
                 lease.events.emit(EngineEvent::Notifier(state.clone()));
@@ -182,8 +200,12 @@ impl NotifierLease {
             let progress = NotifyProgress::default();
             let fence = Arc::new(LeaseFence { client: Arc::clone(&client), epoch });
             let side = NotifySide { tasks: start(listener, HeldLease { epoch, fence, progress: progress.clone() }), trigger };
+            if let Some(manager) = stalled.take() {
+                info!(manager, "{manager} started again with the notify side");
+                self.events.emit(EngineEvent::ManagerRestarted { manager: manager.to_owned() });
+            }
             let ended = tokio::select! {
-                ended = Self::while_held(&client, epoch, &progress) => ended,
+                ended = self.while_held(&client, epoch, &progress) => ended,
                 _ = shutdown.recv() => {
                     side.stop(Duration::from_secs(10)).await;
                     // Let the next engine take over at once rather than at the lapse.
@@ -211,6 +233,7 @@ impl NotifierLease {
                     self.events.emit(EngineEvent::ManagerFailed { manager: stall.manager.to_owned(), reason: reason.clone(), restart_in_secs: 0 });
                     self.journal_event("notify_side_stuck", &format!("{}: {} {reason}", self.workstation, stall.manager)).await;
                     side.stop(Duration::from_secs(10)).await;
+                    stalled = Some(stall.manager);
                     // A healthy standby gets the first chance at the lease.
                     tokio::select! {
                         _ = tokio::time::sleep(TRY_EVERY * 2) => {}
@@ -245,10 +268,24 @@ impl NotifierLease {
             say(self, NotifierState::Unknown { reason: e.to_string() });
             return None;
         }
+        // When the holder cannot reach Twilio: whether this workstation can, and when it asked.
+        let mut reaches_twilio: Option<(tokio::time::Instant, bool)> = None;
         loop {
-            match within_check(self.shared.target(), self.try_take(&client)).await {
+            let reaches = reaches_twilio.is_some_and(|(_, yes)| yes);
+            match within_check(self.shared.target(), self.try_take(&client, reaches)).await {
                 Ok(Ok(epoch)) => return Some(Held { client: Arc::new(client), epoch }),
-                Ok(Err(state)) => say(self, state),
+                Ok(Err(state)) => {
+                    let holder_without_twilio = matches!(&state, NotifierState::Elsewhere { twilio_problem: Some(_), .. });
+                    say(self, state);
+                    if holder_without_twilio && reaches_twilio.is_none_or(|(at, _)| at.elapsed() >= TWILIO_ASKED_EVERY) {
+                        let yes = self.reaches_twilio().await;
+                        info!(reaches = yes, "lease: the holder cannot reach Twilio; this workstation asked whether it can");
+                        reaches_twilio = Some((tokio::time::Instant::now(), yes));
+                        if yes {
+                            continue;
+                        }
+                    }
+                }
                 Err(reason) => {
                     say(self, NotifierState::Unknown { reason });
                     return None;
@@ -258,8 +295,9 @@ impl NotifierLease {
         }
     }
 
-    /// One look at the lease: taken (its epoch), or who holds it.
-    async fn try_take(&self, client: &tokio_postgres::Client) -> Result<Result<LeaseEpoch, NotifierState>, tokio_postgres::Error> {
+    /// One look at the lease: taken (its epoch), or who holds it. `reaches_twilio`: this
+    /// workstation does, so it takes the lease from a holder that says it cannot.
+    async fn try_take(&self, client: &tokio_postgres::Client, reaches_twilio: bool) -> Result<Result<LeaseEpoch, NotifierState>, tokio_postgres::Error> {
         let lock = |epoch: i64| async move {
             client.query_one("SELECT pg_try_advisory_lock($1, $2)", &[&LEASE_LIVENESS_CLASS, &liveness_key(epoch)]).await.map(|r| r.get::<_, bool>(0))
         };
@@ -269,12 +307,18 @@ impl NotifierLease {
             None => (0, false, false),
             Some(row) => {
                 let (holder, epoch, lapsed, silent): (String, i64, bool, f64) = (row.get(0), row.get(1), row.get(2), row.get(3));
-                // The holder's session gone (killed, cut off): its liveness lock is free.
-                if !lapsed && !lock(epoch).await? {
-                    let silent = Duration::from_secs_f64(silent.max(0.0));
-                    return Ok(Err(NotifierState::Elsewhere { name: holder, silent_secs: (silent >= SILENT_AFTER).then(|| silent.as_secs()) }));
+                let twilio_problem: Option<String> = row.get(4);
+                let handed_over = !lapsed && twilio_problem.is_some() && reaches_twilio;
+                if handed_over {
+                    info!(from = %holder, "lease: taken from a holder that cannot reach Twilio ({})", twilio_problem.as_deref().unwrap_or_default());
                 }
-                (epoch, lapsed, !lapsed)
+                // The holder's session gone (killed, cut off): its liveness lock is free.
+                let old_lock = !lapsed && !handed_over && lock(epoch).await?;
+                if !lapsed && !handed_over && !old_lock {
+                    let silent = Duration::from_secs_f64(silent.max(0.0));
+                    return Ok(Err(NotifierState::Elsewhere { name: holder, silent_secs: (silent >= SILENT_AFTER).then(|| silent.as_secs()), twilio_problem }));
+                }
+                (epoch, lapsed, old_lock)
             }
         };
         // The new epoch's liveness lock first: a standby reading the new row finds it held.
@@ -307,11 +351,31 @@ impl NotifierLease {
         Ok(Ok(LeaseEpoch(epoch)))
     }
 
-    /// Renews the lease every [`RENEW_EVERY`] while the notify side makes progress; returns why
-    /// it stopped.
-    async fn while_held(client: &tokio_postgres::Client, epoch: LeaseEpoch, progress: &NotifyProgress) -> Ended {
+    /// Renews the lease every [`RENEW_EVERY`] while the notify side makes progress, and says in
+    /// the row whether this workstation reaches Twilio; returns why it stopped.
+    async fn while_held(&self, client: &tokio_postgres::Client, epoch: LeaseEpoch, progress: &NotifyProgress) -> Ended {
+        let mut alarms = self.events.subscribe();
         loop {
-            tokio::time::sleep(RENEW_EVERY).await;
+            let renew_at = tokio::time::Instant::now() + RENEW_EVERY;
+            loop {
+                let twilio_problem = tokio::select! {
+                    _ = tokio::time::sleep_until(renew_at) => break,
+                    event = alarms.recv() => match event {
+                        Ok(EngineEvent::WatchAlarm(WatchAlarm::TwilioUnreachable { reason, .. })) => Some(reason),
+                        Ok(EngineEvent::WatchAlarm(WatchAlarm::TwilioRecovered)) => None,
+                        _ => continue,
+                    },
+                };
+                match &twilio_problem {
+                    Some(reason) => warn!("lease: this workstation cannot reach Twilio ({reason}); a workstation that can takes the lease over"),
+                    None => info!("lease: this workstation reaches Twilio again"),
+                }
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&epoch.0, &twilio_problem];
+                let said = client.execute(lease_row::SAY_TWILIO, &params);
+                if let Err(reason) = within_check("the database, told this workstation's Twilio state,", said).await {
+                    return Ended::Lost { reason, moved: false };
+                }
+            }
             if let Some(stall) = progress.stalled(STALL_LIMIT) {
                 return Ended::Stalled(stall);
             }

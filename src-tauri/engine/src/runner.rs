@@ -243,7 +243,7 @@ impl RunningEngine {
                 match (journal.shared(), &config.journal) {
                     (Some(shared), Some(j)) => {
                         // A shared journal: the notify side runs only while this engine holds the lease.
-                        let lease = NotifierLease::new(shared, journal.clone(), j.workstation_name(), events.clone());
+                        let lease = NotifierLease::new(shared, journal.clone(), j.workstation_name(), events.clone(), ctx.client.clone());
                         let (config, events, stop) = (config.clone(), events.clone(), listener.clone());
                         let start = move |side_stop: crate::shutdown::Shutdown, held: crate::lease::HeldLease| {
                             let mut side = JoinSet::new();

@@ -16,9 +16,10 @@ pub struct LeaseEpoch(pub i64);
 /// Who notifies now: the holder of a lease that has not lapsed.
 pub const WHO_NOTIFIES: &str = "SELECT holder FROM leases WHERE name = 'notify' AND expires_at > clock_timestamp()";
 
-/// The row as a standby reads it: holder, epoch, lapsed, seconds since the last renewal.
+/// The row as a standby reads it: holder, epoch, lapsed, seconds since the last renewal, and
+/// why the holder cannot reach Twilio (NULL: it can).
 pub const READ: &str = "SELECT holder, epoch, expires_at <= clock_timestamp(),
-        EXTRACT(EPOCH FROM clock_timestamp() - last_renewal)::float8
+        EXTRACT(EPOCH FROM clock_timestamp() - last_renewal)::float8, holder_twilio
     FROM leases WHERE name = 'notify'";
 
 /// Takes the lease from epoch `$4` (0: never held), for `$3` seconds: the new epoch, or no row
@@ -26,7 +27,7 @@ pub const READ: &str = "SELECT holder, epoch, expires_at <= clock_timestamp(),
 pub const TAKE: &str = "INSERT INTO leases (name, holder, since, renewed_at, epoch, last_renewal, expires_at)
     VALUES ('notify', $1, $2, $2, 1, clock_timestamp(), clock_timestamp() + make_interval(secs => $3::float8))
     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, since = excluded.since, renewed_at = excluded.renewed_at,
-        epoch = leases.epoch + 1, last_renewal = excluded.last_renewal, expires_at = excluded.expires_at
+        epoch = leases.epoch + 1, last_renewal = excluded.last_renewal, expires_at = excluded.expires_at, holder_twilio = NULL
     WHERE leases.epoch = $4
     RETURNING epoch";
 
@@ -35,6 +36,10 @@ pub const RENEW: &str = "UPDATE leases SET last_renewal = clock_timestamp(),
         expires_at = clock_timestamp() + make_interval(secs => $2::float8), renewed_at = $3
     WHERE name = 'notify' AND epoch = $1 AND expires_at > clock_timestamp()
     RETURNING 1";
+
+/// The holder of epoch `$1` says why it cannot reach Twilio (`$2`; NULL: it can again): a standby
+/// that reaches Twilio then takes the lease over.
+pub const SAY_TWILIO: &str = "UPDATE leases SET holder_twilio = $2 WHERE name = 'notify' AND epoch = $1 AND holder_twilio IS DISTINCT FROM $2";
 
 /// Gives epoch `$1` up at once (announced: `holder` is set, so the trigger fires).
 pub const RELEASE: &str = "UPDATE leases SET holder = holder, expires_at = clock_timestamp() WHERE name = 'notify' AND epoch = $1";

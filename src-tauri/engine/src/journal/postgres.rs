@@ -478,14 +478,16 @@ const MIGRATIONS: &[&str] = &[
     END $$;
     "#,
     // 2: the lease lapses unless renewed (`crate::lease`): an epoch that fences every create,
-    // the server's time of the last renewal, and when the lease lapses. A renewal announces
-    // nothing (every 2 s would wake every engine); a new holder or epoch does.
+    // the server's time of the last renewal, when the lease lapses, and why its holder cannot
+    // reach Twilio (NULL: it can). A renewal announces nothing (every 2 s would wake every
+    // engine); a new holder, epoch or Twilio state does.
     r#"
-    ALTER TABLE leases ADD COLUMN epoch        BIGINT      NOT NULL DEFAULT 0,
-                       ADD COLUMN last_renewal TIMESTAMPTZ NOT NULL DEFAULT now(),
-                       ADD COLUMN expires_at   TIMESTAMPTZ NOT NULL DEFAULT now();
+    ALTER TABLE leases ADD COLUMN epoch         BIGINT      NOT NULL DEFAULT 0,
+                       ADD COLUMN last_renewal  TIMESTAMPTZ NOT NULL DEFAULT now(),
+                       ADD COLUMN expires_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+                       ADD COLUMN holder_twilio TEXT;
     DROP TRIGGER leases_announce ON leases;
-    CREATE TRIGGER leases_announce AFTER INSERT OR DELETE OR UPDATE OF holder, epoch ON leases
+    CREATE TRIGGER leases_announce AFTER INSERT OR DELETE OR UPDATE OF holder, epoch, holder_twilio ON leases
         FOR EACH ROW EXECUTE FUNCTION sentinela_announce();
     "#,
 ];
