@@ -504,6 +504,13 @@ async fn a_workstation_frozen_inside_a_write_holds_the_team_back_for_seconds_not
     let frozen = SharedJournal::new(&TestPostgres::url_at(route.port), Some(&TestPostgres::password()), "NOC-02").unwrap();
     let (client, _changes) = frozen.connect_async().await.unwrap();
     client.batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")).await.unwrap();
+    // And NOC-03, a whole workstation on the same frozen route: it must say so itself.
+    let dir = TempDir::new().unwrap();
+    let mut noc03 = s.config.clone();
+    noc03.journal = Some(JournalConfig { url: TestPostgres::url_at(route.port), workstation: "NOC-03".into() });
+    let noc03_log = dir.path().join("noc3.log");
+    let mut noc03 = run_with(&write(&noc03, dir.path(), "noc3.toml"), &dir.path().join("data3"), &noc03_log, &[("SENTINELA_WATCH_ALARM_SECS", "5")]);
+    logged(&noc03_log, "mailbox: watching").await;
     route.freeze();
     let frozen_at = Instant::now();
 
@@ -524,6 +531,9 @@ async fn a_workstation_frozen_inside_a_write_holds_the_team_back_for_seconds_not
     let watcher = pg.journal().await;
     let sessions = watcher.shared_status().await.unwrap();
     assert_eq!(sessions.notifier.as_deref(), Some("NOC-01"));
+    // The frozen workstation raised its own alarm (its lease's questions went unanswered).
+    logged(&noc03_log, "THE SHARED JOURNAL IS OUT OF REACH").await;
+    noc03.kill().await.unwrap();
     drop(client);
     noc01.stop(Duration::from_secs(5)).await;
 }
