@@ -11,6 +11,7 @@ pub mod keyring_session;
 pub mod mail;
 pub mod monitor;
 pub mod oauth_server;
+pub mod pgbouncer;
 pub mod scenario;
 pub mod tcp_cut;
 pub mod twilio_fake;

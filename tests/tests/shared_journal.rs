@@ -972,3 +972,61 @@ async fn a_holder_that_cannot_reach_twilio_hands_the_lease_to_a_workstation_that
     noc1.kill().await.unwrap();
     noc2.stop(Duration::from_secs(5)).await;
 }
+
+/// PgBouncer in transaction mode hands a client's statements to whichever server connection is
+/// free: a session lock is left on a connection that others then use, or lost with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_journal_behind_a_transaction_pooler_is_refused_with_the_fix() {
+    use sentinela_tests::pgbouncer::PgBouncer;
+    let pg = TestPostgres::start();
+    let journal = pg.journal().await;
+    let bouncer = PgBouncer::start(pg.port, "transaction");
+    let s = Scenario::new(&[WA1], &[C1], 1).await;
+    let mut config = s.config.clone();
+    config.journal = Some(JournalConfig { url: TestPostgres::url_at(bouncer.port), workstation: "NOC-01".into() });
+    let dir = TempDir::new().unwrap();
+    let log = dir.path().join("noc1.log");
+    let mut noc1 = run(&write(&config, dir.path(), "noc1.toml"), &dir.path().join("data1"), &log);
+    // The pooler recycles a server connection (as its `server_lifetime` does every hour): the
+    // lease's session goes on through another one, which holds no lock.
+    notifier_is(&journal, "NOC-01").await;
+    let cut = pg.query(&format!("SELECT pg_terminate_backend(l.pid) FROM pg_locks l WHERE {HOLDER_SESSION}"));
+    assert_eq!(cut, ["t"]);
+    let said = logged(&log, "pool_mode = session").await;
+    assert!(said.contains("connection pooler in transaction mode") && said.contains("does not notify"), "{said}");
+    let refused: Vec<_> = journal.engine_events(20).await.unwrap().into_iter().filter(|e| e.kind == "lease_refused").collect();
+    assert!(refused.iter().any(|e| e.detail.starts_with("NOC-01: ")), "{refused:?}");
+    // And it stays refused: an alarm is journaled but told by nobody here.
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA temperatura", "Sala 1: 40 °C")).await;
+    wait_for("the alarm journaled", WAIT, || async { (journal.alert_count().await.ok()? == 1).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(s.fake.called_numbers().is_empty() && s.fake.bodies_to(WA1).is_empty(), "nothing sent through a pooled lease");
+    noc1.kill().await.unwrap();
+}
+
+/// Session pooling keeps a client on one server connection: the lease holds, the team is told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_journal_behind_a_session_pooler_notifies() {
+    use sentinela_tests::pgbouncer::PgBouncer;
+    let pg = TestPostgres::start();
+    let journal = pg.journal().await;
+    let bouncer = PgBouncer::start(pg.port, "session");
+    let s = Scenario::new(&[WA1], &[C1], 1).await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 300, talk_ms: 300 });
+    let mut config = s.config.clone();
+    config.journal = Some(JournalConfig { url: TestPostgres::url_at(bouncer.port), workstation: "NOC-01".into() });
+    let dir = TempDir::new().unwrap();
+    let log = dir.path().join("noc1.log");
+    let mut noc1 = run(&write(&config, dir.path(), "noc1.toml"), &dir.path().join("data1"), &log);
+    notifier_is(&journal, "NOC-01").await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA temperatura", "Sala 1: 40 °C")).await;
+    wait_for("the incident answered", WAIT, || async {
+        let i = journal.incidents(1, None, false).await.ok()?.pop()?;
+        (i.escalation == EscalationState::Answered).then_some(())
+    })
+    .await;
+    assert_eq!((s.fake.called_numbers(), alarms_to(&s, WA1)), (vec![C1.to_owned()], 1));
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(!log.contains("connection pooler in transaction mode"), "{log}");
+    noc1.kill().await.unwrap();
+}

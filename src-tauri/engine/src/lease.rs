@@ -134,12 +134,29 @@ enum Ended {
     Lost { reason: String, moved: bool },
     /// A watched manager stopped making progress: the lease was given up.
     Stalled(Stall),
+    /// The lease's session moved between server processes (see [`Pooled`]).
+    Pooled(Pooled),
 }
 
 /// The lease's session and what it holds.
 struct Held {
     client: Arc<tokio_postgres::Client>,
     epoch: LeaseEpoch,
+    /// The session's server process: the liveness lock lives there.
+    pid: i32,
+}
+
+/// The lease's session was handed from one server process to another: a connection pooler in
+/// transaction mode sits between this workstation and PostgreSQL, and no session lock holds
+/// there. Said once, and this workstation does not notify until it is restarted.
+struct Pooled(String);
+
+impl Pooled {
+    fn new(from: i32, to: i32) -> Self {
+        Pooled(format!(
+            "the shared journal is reached through a connection pooler in transaction mode (this workstation's lease session moved from server process {from} to {to}): the lease needs a session of its own. Connect Sentinela directly to PostgreSQL, or pool in session mode (PgBouncer: pool_mode = session). This workstation does not notify until then"
+        ))
+    }
 }
 
 /// Holds the lease whenever it can and runs the notify side while it does.
@@ -188,7 +205,11 @@ impl NotifierLease {
                 h = self.until_held(&mut say) => h,
                 _ = shutdown.recv() => return,
             };
-            let Some(Held { client, epoch }) = held else {
+            let held = match held {
+                Ok(held) => held,
+                Err(pooled) => return self.refuse(pooled, &mut say, shutdown).await,
+            };
+            let Some(Held { client, epoch, pid }) = held else {
                 tokio::select! {
                     _ = tokio::time::sleep(TRY_EVERY) => continue,
                     _ = shutdown.recv() => return,
@@ -205,7 +226,7 @@ impl NotifierLease {
                 self.events.emit(EngineEvent::ManagerRestarted { manager: manager.to_owned() });
             }
             let ended = tokio::select! {
-                ended = self.while_held(&client, epoch, &progress) => ended,
+                ended = self.while_held(&client, epoch, pid, &progress) => ended,
                 _ = shutdown.recv() => {
                     side.stop(Duration::from_secs(10)).await;
                     // Let the next engine take over at once rather than at the lapse.
@@ -214,6 +235,10 @@ impl NotifierLease {
                 }
             };
             match ended {
+                Ended::Pooled(pooled) => {
+                    side.stop(Duration::from_secs(10)).await;
+                    return self.refuse(pooled, &mut say, shutdown).await;
+                }
                 Ended::Lost { reason, moved } => {
                     side.stop(Duration::from_secs(10)).await;
                     warn!(epoch = epoch.0, "lease: lost ({reason}); the notify side stopped, this workstation stands by");
@@ -244,6 +269,15 @@ impl NotifierLease {
         }
     }
 
+    /// Behind a transaction pooler: says why, loudly, and waits for the engine to stop.
+    async fn refuse(&self, Pooled(reason): Pooled, say: &mut impl FnMut(&Self, NotifierState), mut shutdown: Shutdown) {
+        error!("lease: {reason}");
+        self.events.emit(EngineEvent::ManagerFailed { manager: "notify lease".into(), reason: reason.clone(), restart_in_secs: 0 });
+        self.journal_event("lease_refused", &format!("{}: {reason}", self.workstation)).await;
+        say(self, NotifierState::Unknown { reason });
+        let _ = shutdown.recv().await;
+    }
+
     async fn journal_event(&self, kind: &str, detail: &str) {
         if let Err(e) = self.journal.log_event(None, kind, detail).await {
             warn!("journal: cannot log {kind}: {e}");
@@ -252,28 +286,40 @@ impl NotifierLease {
 
     /// Connects and reads the lease every [`TRY_EVERY`] until it is this engine's; None after
     /// a connection failure (said, and tried again by the caller).
-    async fn until_held(&self, say: &mut impl FnMut(&Self, NotifierState)) -> Option<Held> {
+    async fn until_held(&self, say: &mut impl FnMut(&Self, NotifierState)) -> Result<Option<Held>, Pooled> {
         let (client, _notes) = match self.shared.connect_async().await {
             Ok(c) => c,
             Err(e) => {
                 say(self, NotifierState::Unknown { reason: format!("{}: {e}", self.shared.target()) });
-                return None;
+                return Ok(None);
             }
         };
         // The server gives up on this session after SERVER_GIVES_UP without an answer from us,
         // and with it the liveness lock: another workstation can then take over. A takeover
         // waits at most 2 s for an intent's transaction that share-locks the row.
         let session = "SET tcp_keepalives_idle = 3; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 9000; SET lock_timeout = 2000";
-        if let Err(e) = client.batch_execute(session).await {
-            say(self, NotifierState::Unknown { reason: e.to_string() });
-            return None;
-        }
+        let backend_pid = async || within_check(self.shared.target(), client.query_one("SELECT pg_backend_pid()", &[])).await.map(|r| r.get::<_, i32>(0));
+        let pid = match client.batch_execute(session).await.map_err(|e| e.to_string()) {
+            Ok(()) => backend_pid().await,
+            Err(e) => Err(e),
+        };
+        let pid = match pid {
+            Ok(pid) => pid,
+            Err(reason) => {
+                say(self, NotifierState::Unknown { reason });
+                return Ok(None);
+            }
+        };
         // When the holder cannot reach Twilio: whether this workstation can, and when it asked.
         let mut reaches_twilio: Option<(tokio::time::Instant, bool)> = None;
         loop {
+            match backend_pid().await {
+                Ok(now) if now != pid => return Err(Pooled::new(pid, now)),
+                _ => {}
+            }
             let reaches = reaches_twilio.is_some_and(|(_, yes)| yes);
             match within_check(self.shared.target(), self.try_take(&client, reaches)).await {
-                Ok(Ok(epoch)) => return Some(Held { client: Arc::new(client), epoch }),
+                Ok(Ok(epoch)) => return Ok(Some(Held { client: Arc::new(client), epoch, pid })),
                 Ok(Err(state)) => {
                     let holder_without_twilio = matches!(&state, NotifierState::Elsewhere { twilio_problem: Some(_), .. });
                     say(self, state);
@@ -288,7 +334,7 @@ impl NotifierLease {
                 }
                 Err(reason) => {
                     say(self, NotifierState::Unknown { reason });
-                    return None;
+                    return Ok(None);
                 }
             }
             tokio::time::sleep(TRY_EVERY).await;
@@ -353,7 +399,7 @@ impl NotifierLease {
 
     /// Renews the lease every [`RENEW_EVERY`] while the notify side makes progress, and says in
     /// the row whether this workstation reaches Twilio; returns why it stopped.
-    async fn while_held(&self, client: &tokio_postgres::Client, epoch: LeaseEpoch, progress: &NotifyProgress) -> Ended {
+    async fn while_held(&self, client: &tokio_postgres::Client, epoch: LeaseEpoch, pid: i32, progress: &NotifyProgress) -> Ended {
         let mut alarms = self.events.subscribe();
         loop {
             let renew_at = tokio::time::Instant::now() + RENEW_EVERY;
@@ -383,7 +429,10 @@ impl NotifierLease {
             let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&epoch.0, &ttl, &now];
             let renew = client.query_opt(lease_row::RENEW, &params);
             match within_check("the database, asked to renew the lease,", renew).await {
-                Ok(Some(_)) => {}
+                Ok(Some(row)) => match row.get::<_, i32>(0) {
+                    now if now != pid => return Ended::Pooled(Pooled::new(pid, now)),
+                    _ => {}
+                },
                 Ok(None) => return Ended::Lost { reason: format!("the lease (epoch {}) lapsed or passed to another workstation", epoch.0), moved: true },
                 Err(reason) => return Ended::Lost { reason, moved: false },
             }

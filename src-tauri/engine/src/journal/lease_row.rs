@@ -31,11 +31,12 @@ pub const TAKE: &str = "INSERT INTO leases (name, holder, since, renewed_at, epo
     WHERE leases.epoch = $4
     RETURNING epoch";
 
-/// Renews epoch `$1` for `$2` seconds, if it has not lapsed: one row, or none when it is lost.
+/// Renews epoch `$1` for `$2` seconds, if it has not lapsed: the session's server process (the
+/// same at every renewal, unless a pooler hands the session around), or no row when it is lost.
 pub const RENEW: &str = "UPDATE leases SET last_renewal = clock_timestamp(),
         expires_at = clock_timestamp() + make_interval(secs => $2::float8), renewed_at = $3
     WHERE name = 'notify' AND epoch = $1 AND expires_at > clock_timestamp()
-    RETURNING 1";
+    RETURNING pg_backend_pid()";
 
 /// The holder of epoch `$1` says why it cannot reach Twilio (`$2`; NULL: it can again): a standby
 /// that reaches Twilio then takes the lease over.
