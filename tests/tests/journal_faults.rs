@@ -124,3 +124,52 @@ async fn writes_refused_in_the_middle_of_an_escalation_skip_nobody_and_panic_not
     .await;
     engine.stop(WAIT).await;
 }
+
+/// An outage that brings a burst of alerts is one escalation from memory, as from the journal:
+/// the flood limit per person (the rest in one digest) and one call queue speaking them all.
+#[tokio::test]
+async fn a_burst_told_from_memory_keeps_the_flood_limit_and_one_call_queue() {
+    use sentinela_engine::incident::flood::FloodLimit;
+    let s = Scenario::new(&[WA], &[C1], 1).await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 1500, talk_ms: 300 });
+    let window = chrono::Duration::seconds(15);
+    let timing = sentinela_engine::notify::NotifyTiming { flood: FloodLimit { per_window: 2, window }, ..sentinela_tests::scenario::fast() };
+    let (engine, mut rx) = s.start(sentinela_tests::twilio_fake::AUTH_TOKEN, timing).await;
+    wait_for("watching", WAIT, || async { engine.journal.engine_events(1).await.ok() }).await;
+
+    engine.journal.cap_growth(Some(0)).await.unwrap();
+    let subjects: Vec<String> = (1..=5).map(|n| format!("ALERTA sala {n} quente")).collect();
+    for (n, subject) in subjects.iter().enumerate() {
+        let body = format!("Sala {}: 41 °C. {}", n + 1, "Leituras anteriores: 39 °C, 40 °C. ".repeat(300));
+        s.server.append("INBOX", &plain(SENSOR, subject, &body)).await;
+    }
+    alarm(&mut rx, "the journal alarm", |a| matches!(a, WatchAlarm::JournalFailing { .. })).await;
+
+    // Two alarm messages, then the digest of the other three when the window frees a place.
+    let digest = wait_for("the digest from memory", WAIT + Duration::from_secs(15), || async {
+        s.fake.bodies_to(WA).into_iter().find(|b| b.starts_with("📋"))
+    })
+    .await;
+    let bodies = s.fake.bodies_to(WA);
+    let alarms: Vec<_> = bodies.iter().filter(|b| b.starts_with("🚨")).collect();
+    assert_eq!((alarms.len(), bodies.len()), (2, 3), "{bodies:#?}");
+    assert!(digest.contains("+3 alertas novos") && digest.contains("não consegue gravar o histórico"), "{digest}");
+    for subject in &subjects {
+        assert_eq!(bodies.iter().filter(|b| b.contains(subject.as_str())).count(), 1, "{subject}: told once, alone or in the digest");
+    }
+    // One queue: calls speak every alert owed, so the burst is not five escalations.
+    let calls = s.fake.creations("Calls");
+    assert!((1..=2).contains(&calls.len()), "{} calls", calls.len());
+    // Each call says how many alerts it speaks ("5 alertas abertos", or one alone): five in all.
+    let spoken: usize = calls
+        .iter()
+        .map(|c| {
+            let twiml = c.param("Twiml").unwrap_or_default();
+            twiml.split(" alertas abertos").next().filter(|_| twiml.contains(" alertas abertos")).and_then(|head| head.rsplit(' ').next()?.parse().ok()).unwrap_or(1)
+        })
+        .sum();
+    assert_eq!(spoken, subjects.len(), "every alert spoken once");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(s.fake.creations("Calls").len(), calls.len(), "answered: nobody called again");
+    engine.stop(WAIT).await;
+}

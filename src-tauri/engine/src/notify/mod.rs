@@ -74,6 +74,9 @@ pub struct NotifyTiming {
     /// On a shared journal out of reach: how long an alert held in the outbox waits before the
     /// team is told from memory (see [`crate::journal::outbox::memory_grace`]).
     pub outbox_grace: Duration,
+    /// How many alarm messages one person gets before the rest wait for a digest, from the
+    /// journal or from memory alike.
+    pub flood: FloodLimit,
 }
 
 impl Default for NotifyTiming {
@@ -86,6 +89,7 @@ impl Default for NotifyTiming {
             replies: ReplyPolling::default(),
             unreadable_call_budget: Duration::from_secs(5 * 60),
             outbox_grace: crate::journal::outbox::memory_grace(),
+            flood: FloodLimit::default(),
         }
     }
 }
@@ -336,7 +340,7 @@ impl Planner {
                     calls: self.calls,
                     paused,
                     remind_every: self.remind_every,
-                    flood: FloodLimit::default(),
+                    flood: self.ctx.timing.flood,
                     reescalate_after: self.reescalate_after,
                     now: Utc::now(),
                 })
