@@ -82,6 +82,15 @@ async fn caught_up(engine: &RunningEngine, s: &Scenario, data: &Path, uid: u32) 
     wait_for("the e-mail marked seen", WAIT, || async { s.server.seen_state("INBOX").await.0.contains(&uid).then_some(()) }).await;
 }
 
+/// Waits for the newest incident's escalation to be answered.
+async fn answered(journal: &AlertJournal) {
+    wait_for("the incident answered", WAIT, || async {
+        let i = journal.incidents(1, None, false).await.ok()?.pop()?;
+        (i.escalation == EscalationState::Answered).then_some(())
+    })
+    .await;
+}
+
 fn alarms_to(s: &Scenario, to: &str) -> usize {
     s.fake.bodies_to(to).into_iter().filter(|b| b.starts_with("🚨")).count()
 }
@@ -312,11 +321,7 @@ async fn a_database_restart_leaves_one_notifier_and_the_next_email_is_told_once(
     assert_eq!(holders(), [format!("sentinela {notifier}")], "exactly one session holds the lease");
 
     s.server.append("INBOX", &plain(SENSOR, "ALERTA umidade", "Sala 2: 85 %")).await;
-    wait_for("the incident answered", WAIT, || async {
-        let i = second.journal.incidents(1, None, false).await.ok()?.pop()?;
-        (i.escalation == EscalationState::Answered).then_some(())
-    })
-    .await;
+    answered(&second.journal).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(s.fake.called_numbers(), [C1]);
     for to in [WA1, WA2] {
@@ -348,11 +353,7 @@ async fn a_holder_whose_lease_session_is_cut_as_an_alert_arrives_leaves_the_team
     );
     assert_eq!(cut, ["t"]);
     s.server.append("INBOX", &plain(SENSOR, "ALERTA temperatura", "Sala 3: 39 °C")).await;
-    wait_for("the incident answered", WAIT, || async {
-        let i = second.journal.incidents(1, None, false).await.ok()?.pop()?;
-        (i.escalation == EscalationState::Answered).then_some(())
-    })
-    .await;
+    answered(&second.journal).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(s.fake.called_numbers(), [C1], "one call");
     for to in [WA1, WA2] {
@@ -846,11 +847,7 @@ async fn a_holder_frozen_while_idle_is_replaced_within_the_bound_and_resumed_pla
     }
     let (name, secs) = said_silent.expect("NOC-02 said that the holder was silent");
     assert!(name == "NOC-01" && secs >= sentinela_engine::lease::SILENT_AFTER.as_secs(), "{name} {secs}");
-    wait_for("the incident answered", WAIT, || async {
-        let i = noc2.journal.incidents(1, None, false).await.ok()?.pop()?;
-        (i.escalation == EscalationState::Answered).then_some(())
-    })
-    .await;
+    answered(&noc2.journal).await;
 
     // Resumed, the old holder finds its lease gone, says so, and creates nothing.
     signal(&noc1, "CONT");
@@ -922,11 +919,7 @@ async fn a_holder_whose_planner_is_stuck_gives_the_lease_up_and_says_why() {
     assert!(log.contains("the lease was given up so that another workstation notifies"), "{log}");
     let stuck: Vec<_> = noc2.journal.engine_events(50).await.unwrap().into_iter().filter(|e| e.kind == "notify_side_stuck").collect();
     assert!(stuck.iter().any(|e| e.detail.starts_with("NOC-01: planner")), "{stuck:?}");
-    wait_for("the incident answered", WAIT, || async {
-        let i = noc2.journal.incidents(1, None, false).await.ok()?.pop()?;
-        (i.escalation == EscalationState::Answered).then_some(())
-    })
-    .await;
+    answered(&noc2.journal).await;
     assert_eq!(s.fake.called_numbers(), [C1]);
     assert_eq!(alarms_to(&s, WA1), 1);
     noc1.kill().await.unwrap();
@@ -949,11 +942,7 @@ async fn a_holder_that_cannot_reach_twilio_hands_the_lease_to_a_workstation_that
     relay.cut();
     s.server.append("INBOX", &plain(SENSOR, "ALERTA energia", "UPS em bateria")).await;
     notifier_is(&noc2.journal, "NOC-02").await;
-    wait_for("the incident answered", WAIT, || async {
-        let i = noc2.journal.incidents(1, None, false).await.ok()?.pop()?;
-        (i.escalation == EscalationState::Answered).then_some(())
-    })
-    .await;
+    answered(&noc2.journal).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(s.fake.called_numbers(), [C1]);
     for to in [WA1, WA2] {
@@ -1020,11 +1009,7 @@ async fn a_journal_behind_a_session_pooler_notifies() {
     let mut noc1 = run(&write(&config, dir.path(), "noc1.toml"), &dir.path().join("data1"), &log);
     notifier_is(&journal, "NOC-01").await;
     s.server.append("INBOX", &plain(SENSOR, "ALERTA temperatura", "Sala 1: 40 °C")).await;
-    wait_for("the incident answered", WAIT, || async {
-        let i = journal.incidents(1, None, false).await.ok()?.pop()?;
-        (i.escalation == EscalationState::Answered).then_some(())
-    })
-    .await;
+    answered(&journal).await;
     assert_eq!((s.fake.called_numbers(), alarms_to(&s, WA1)), (vec![C1.to_owned()], 1));
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(!log.contains("connection pooler in transaction mode"), "{log}");
