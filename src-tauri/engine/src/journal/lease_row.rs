@@ -59,3 +59,55 @@ pub fn fence(tx: &mut dyn Sql, epoch: LeaseEpoch) -> SqlResult<()> {
         Err(SqlError::NotTheNotifier { epoch: epoch.0 })
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::journal::test_postgres::TestPostgres;
+    use crate::journal::JournalError;
+
+    fn refused(e: &JournalError, at: i64) -> bool {
+        matches!(e, JournalError::Sql(SqlError::NotTheNotifier { epoch }) if *epoch == at)
+    }
+
+    #[tokio::test]
+    async fn an_intent_commits_only_while_its_epoch_holds() {
+        let pg = TestPostgres::start();
+        let journal = pg.journal().await;
+        pg.query("INSERT INTO leases (name, holder, since, renewed_at, epoch, expires_at) VALUES ('notify', 'NOC-01', '', '', 7, clock_timestamp() + interval '1 minute')");
+        let holder = journal.fenced(LeaseEpoch(7));
+        holder.call_intent(0, 0, "+5511988880001", vec![], vec![]).await.expect("epoch 7 holds");
+
+        // Another workstation took over: nothing more is recorded under epoch 7.
+        pg.query("UPDATE leases SET holder = 'NOC-02', epoch = 8");
+        let e = holder.call_intent(0, 0, "+5511988880002", vec![], vec![]).await.unwrap_err();
+        assert!(refused(&e, 7), "{e}");
+        let e = holder.delivery_intent(1).await.unwrap_err();
+        assert!(refused(&e, 7), "{e}");
+        // A lapsed epoch is no better, even unmoved.
+        pg.query("UPDATE leases SET expires_at = clock_timestamp() - interval '1 second'");
+        let e = journal.fenced(LeaseEpoch(8)).call_intent(0, 0, "+5511988880002", vec![], vec![]).await.unwrap_err();
+        assert!(refused(&e, 8), "{e}");
+        assert_eq!(pg.query("SELECT string_agg(number, ',') FROM calls"), ["+5511988880001"], "only the intent under a live epoch");
+    }
+
+    #[tokio::test]
+    async fn a_takeover_waits_for_the_intent_that_checked_the_fence() {
+        let pg = TestPostgres::start();
+        pg.journal().await;
+        pg.query("INSERT INTO leases (name, holder, since, renewed_at, epoch, expires_at) VALUES ('notify', 'NOC-01', '', '', 7, clock_timestamp() + interval '1 minute')");
+        let shared = pg.shared("test");
+        let ((holder, _), (standby, _)) = (shared.connect_async().await.unwrap(), shared.connect_async().await.unwrap());
+        holder.batch_execute("BEGIN").await.unwrap();
+        assert!(holder.query_opt(FENCE, &[&7i64]).await.unwrap().is_some());
+        // The holder's intent is not committed yet: the takeover cannot pass it.
+        standby.batch_execute("SET lock_timeout = 300").await.unwrap();
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&"NOC-02", &"", &10.0f64, &7i64];
+        let blocked = standby.query_opt(TAKE, &params).await.unwrap_err();
+        assert_eq!(blocked.code(), Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE), "{blocked}");
+        holder.batch_execute("COMMIT").await.unwrap();
+        let epoch: i64 = standby.query_opt(TAKE, &params).await.unwrap().expect("taken once the intent committed").get(0);
+        assert_eq!(epoch, 8);
+        assert!(holder.query_opt(FENCE, &[&7i64]).await.unwrap().is_none(), "epoch 7 is over");
+    }
+}
