@@ -111,16 +111,7 @@ impl TestPostgres {
 
     /// Starts the server (again) on the same port and data, and waits until it takes queries.
     pub fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("server.log")).unwrap();
-        let mut c = self.command("postgres");
-        c.arg("-D").arg(self.data())
-            .args(["-p", &self.port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=40", "-c", "ssl=on"])
-            .arg("-c").arg(format!("ssl_cert_file={}", self.cert_path().display()))
-            .arg("-c").arg(format!("ssl_key_file={}", self.dir.path().join("server.key").display()))
-            .arg("-c").arg(format!("unix_socket_directories={}", self.dir.path().display()))
-            .stderr(log)
-            .process_group(0);
-        self.child = Some(c.spawn().expect("postgres starts"));
+        self.child = Some(self.start_postmaster());
         let deadline = Instant::now() + Duration::from_secs(20);
         let url = self.superuser_url();
         loop {
@@ -131,8 +122,28 @@ impl TestPostgres {
                 return;
             }
             assert!(Instant::now() < deadline, "PostgreSQL did not start within 20 s:\n{}", self.log());
+            // A killed server's backends end on their own a moment later (they run in sessions of
+            // their own, out of the killed group), and until then the new server finds their
+            // shared memory in use and exits: start it again.
+            if self.child.as_mut().is_some_and(|c| c.try_wait().is_ok_and(|exited| exited.is_some())) {
+                let _ = std::fs::remove_file(self.data().join("postmaster.pid"));
+                self.child = Some(self.start_postmaster());
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    fn start_postmaster(&self) -> Child {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("server.log")).unwrap();
+        let mut c = self.command("postgres");
+        c.arg("-D").arg(self.data())
+            .args(["-p", &self.port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=40", "-c", "ssl=on"])
+            .arg("-c").arg(format!("ssl_cert_file={}", self.cert_path().display()))
+            .arg("-c").arg(format!("ssl_key_file={}", self.dir.path().join("server.key").display()))
+            .arg("-c").arg(format!("unix_socket_directories={}", self.dir.path().display()))
+            .stderr(log)
+            .process_group(0);
+        c.spawn().expect("postgres starts")
     }
 
     /// Kills the server at once (SIGKILL): every client's connection breaks.
