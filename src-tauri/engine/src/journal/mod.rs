@@ -21,6 +21,8 @@ pub mod lease_row;
 mod notifications;
 pub mod outbox;
 mod pause;
+#[cfg(test)]
+mod query_plans;
 mod rejected;
 mod replies;
 mod schema;

@@ -296,7 +296,7 @@ impl AlertJournal {
             let finals = DeliveryState::FINAL.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ");
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM}
-                 WHERE d.sid IS NOT NULL AND d.state NOT IN ({finals}) AND d.sent_at >= ?1 ORDER BY d.id"
+                 WHERE d.sid IS NOT NULL AND d.state NOT IN ({finals}) AND d.sent_at >= ?1 ORDER BY d.sent_at, d.id"
             ))?;
             let rows = stmt.query_map(params![ts(since)], delivery_row)?;
             rows.collect()
@@ -369,7 +369,7 @@ impl AlertJournal {
 
     /// The newest call (the queue goes on from the number after it).
     pub async fn last_call(&self) -> Result<Option<CallAttempt>, JournalError> {
-        self.call(|conn| conn.query_row(&format!("SELECT {CALL_COLUMNS} FROM calls c ORDER BY c.id DESC LIMIT 1"), params![], call_row).optional())
+        self.call(|conn| conn.query_row(&format!("SELECT {CALL_COLUMNS} FROM calls c WHERE c.id = (SELECT MAX(id) FROM calls)"), params![], call_row).optional())
             .await
     }
 

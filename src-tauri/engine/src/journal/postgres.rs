@@ -490,6 +490,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER leases_announce AFTER INSERT OR DELETE OR UPDATE OF holder, epoch, holder_twilio ON leases
         FOR EACH ROW EXECUTE FUNCTION sentinela_announce();
     "#,
+    // 3 (SQLite's 7): the indexes that keep every per-alert, per-poll and per-reply statement off a
+    // full scan.
+    super::schema::HISTORY_INDEXES,
 ];
 
 /// How many migrations the shared journal has: `check` says whether the database is at it.

@@ -110,12 +110,29 @@ const SQL_MIGRATIONS: &[&str] = &[
 ];
 
 // 4: incidents, written in `incidents.rs` next to the code that reads them; 5: rejected
-// senders, in `rejected.rs`; 6: the Studio execution of a call that asks for a key.
+// senders, in `rejected.rs`; 6: the Studio execution of a call that asks for a key; 7: the
+// indexes that keep every per-alert, per-poll and per-reply statement off a full scan.
 const RUST_MIGRATIONS: &[RustMigration] =
-    &[super::incidents::migrate_to_incidents, super::rejected::migrate_to_rejected, migrate_to_executions];
+    &[super::incidents::migrate_to_incidents, super::rejected::migrate_to_rejected, migrate_to_executions, migrate_to_history_indexes];
 
 fn migrate_to_executions(tx: &mut dyn Sql) -> SqlResult<()> {
     tx.execute_batch("ALTER TABLE calls ADD COLUMN execution_sid TEXT;")
+}
+
+/// Indexes for a long history (see `query_plans.rs`), the same on PostgreSQL (its migration 3).
+pub const HISTORY_INDEXES: &str = "
+    CREATE INDEX alerts_journaled_at ON alerts(journaled_at);
+    CREATE INDEX alerts_unplaced ON alerts(id) WHERE kind IS NULL;
+    CREATE INDEX calls_created_at ON calls(created_at);
+    CREATE INDEX incidents_first_seen ON incidents(first_seen);
+    CREATE INDEX incidents_held ON incidents(id) WHERE held_since IS NOT NULL AND released_at IS NULL;
+    CREATE INDEX incidents_escalating ON incidents(id) WHERE escalation IN ('owed', 'calling');
+    CREATE INDEX sightings_alert ON sightings(alert_id);
+    CREATE INDEX replies_incident ON replies(incident_id);
+";
+
+fn migrate_to_history_indexes(tx: &mut dyn Sql) -> SqlResult<()> {
+    tx.execute_batch(HISTORY_INDEXES)
 }
 
 fn migration(version: usize) -> Option<Migration> {

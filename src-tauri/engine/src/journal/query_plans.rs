@@ -1,0 +1,116 @@
+//! Every statement the engine runs per alert, per poll or per reply finds its rows through an
+//! index: a year of journal must not slow every alert. The test runs those paths on a journal
+//! with a history, captures each statement SQLite prepares (its trace hook), and fails on a plan
+//! that scans a table that grows with the history.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+use chrono::{Duration, Utc};
+
+use super::sql::Conn;
+use super::*;
+use crate::incident::flood::FloodLimit;
+use crate::incident::IncidentRules;
+use crate::mail::parse_alert_mail;
+
+static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn capture(sql: &str) {
+    CAPTURED.lock().unwrap().push(sql.to_owned());
+}
+
+fn mail(uid: u32, subject: &str) -> NewAlert {
+    let raw = format!("From: sensor@cpd\r\nSubject: {subject}\r\nMessage-ID: <m{uid}@x>\r\n\r\nleitura\r\n");
+    NewAlert { origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 1, uid }, mail: parse_alert_mail(raw.as_bytes(), false), received_at: Utc::now() }
+}
+
+fn policy() -> PlanPolicy {
+    PlanPolicy {
+        recipients: vec!["+5511999990001".into()],
+        calls: true,
+        paused: false,
+        remind_every: Some(Duration::minutes(30)),
+        flood: FloodLimit::default(),
+        reescalate_after: Some(Duration::minutes(60)),
+        now: Utc::now(),
+    }
+}
+
+/// Tables that stay a few rows long whatever the history.
+const SMALL: &[&str] = &["engine_state", "schema_version", "CONSTANT ROW"];
+/// Partial indexes over the live rows only (open incidents, unfinished calls, unplanned log
+/// lines): walking one is bounded by what is under way, not by the history.
+const LIVE_ONLY: &[&str] = &["incidents_one_live_per_key", "calls_unfinished", "incident_log_unplanned", "alerts_unplaced", "incidents_held", "incidents_escalating"];
+
+#[tokio::test]
+async fn per_alert_per_poll_and_per_reply_statements_use_an_index() {
+    let j = AlertJournal::open_in_memory().unwrap();
+    let rules = IncidentRules::default();
+    for uid in 1..=20 {
+        j.record(vec![mail(uid, &format!("ALERTA sala {uid}"))], &rules).await.unwrap();
+    }
+    j.plan(policy()).await.unwrap();
+    j.call(|conn| {
+        if let Conn::Sqlite(c) = conn {
+            c.trace(Some(capture));
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+
+    // Per alert: journaled, planned, its messages and calls.
+    j.record(vec![mail(100, "ALERTA sala 100")], &rules).await.unwrap();
+    j.plan(policy()).await.unwrap();
+    j.owed_deliveries(false, 8, vec![]).await.unwrap();
+    j.speakable_incidents(3).await.unwrap();
+    j.unfinished_call().await.unwrap();
+    j.last_call().await.unwrap();
+    let call = j.call_intent(0, 0, "+5511988880001", vec![], vec![]).await.unwrap();
+    j.call_wanted(call.id).await.unwrap();
+    j.finish_unanswered(3).await.unwrap();
+    // Per poll: messages followed, the pause, the tray's counts, the open incidents.
+    j.deliveries_to_follow(Utc::now() - Duration::minutes(15)).await.unwrap();
+    j.pause_state().await.unwrap();
+    j.open_incident_counts().await.unwrap();
+    j.incidents(50, None, true).await.unwrap();
+    j.any_untaken().await.unwrap();
+    j.newest_reply().await.unwrap();
+    // Per reply, from a number never reached.
+    let reply = crate::journal::replies::Reply { sid: "SM1".into(), from: "+5511977770000".into(), body: "1".into(), sent_at: Some(Utc::now()) };
+    j.handle_reply(reply, vec!["+5511999990001".into()], "Ana".into()).await.unwrap();
+    // Once a day and at start.
+    j.day_counts(Utc::now() - Duration::days(1), Utc::now()).await.unwrap();
+    j.place_unplaced(&rules).await.unwrap();
+
+    let statements: BTreeSet<String> = std::mem::take(&mut *CAPTURED.lock().unwrap()).into_iter().filter(|s| !s.trim_start().starts_with("--")).collect();
+    let plans = j
+        .call(move |conn| {
+            let Conn::Sqlite(c) = conn else { unreachable!() };
+            c.trace(None);
+            let mut plans = Vec::new();
+            for sql in statements {
+                let head = sql.trim_start().to_ascii_uppercase();
+                if !["SELECT", "UPDATE", "DELETE", "INSERT", "WITH"].iter().any(|k| head.starts_with(k)) {
+                    continue;
+                }
+                let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let details: Vec<String> = stmt.query_map([], |r| r.get::<_, String>(3))?.collect::<Result<_, _>>()?;
+                plans.push((sql, details));
+            }
+            Ok(plans)
+        })
+        .await
+        .unwrap();
+    let scans: Vec<String> = plans
+        .iter()
+        .flat_map(|(sql, details)| {
+            details
+                .iter()
+                .filter(|d| d.starts_with("SCAN ") && !SMALL.iter().any(|t| d[5..].starts_with(t)) && !LIVE_ONLY.iter().any(|i| d.ends_with(&format!("USING INDEX {i}"))))
+                .map(move |d| format!("{d}\n    in: {}", sql.split_whitespace().collect::<Vec<_>>().join(" ")))
+        })
+        .collect();
+    assert!(scans.is_empty(), "{} scans of growing tables:\n{}", scans.len(), scans.join("\n"));
+}
