@@ -129,6 +129,7 @@ pub const HISTORY_INDEXES: &str = "
     CREATE INDEX incidents_escalating ON incidents(id) WHERE escalation IN ('owed', 'calling');
     CREATE INDEX sightings_alert ON sightings(alert_id);
     CREATE INDEX replies_incident ON replies(incident_id);
+    CREATE INDEX replies_sent_at ON replies(sent_at);
 ";
 
 fn migrate_to_history_indexes(tx: &mut dyn Sql) -> SqlResult<()> {

@@ -450,6 +450,26 @@ impl PgConn {
         Ok(Tx::Postgres { tx, statements })
     }
 
+    /// The generic plan of every statement this connection prepared, as `EXPLAIN` prints it
+    /// with sequential scans switched off: a "Seq Scan" left is a table no index serves.
+    #[cfg(test)]
+    pub fn generic_plans(&mut self) -> SqlResult<Vec<(String, String)>> {
+        let prepared: Vec<(String, usize)> = self.statements.iter().map(|(sql, s)| (sql.clone(), s.params().len())).collect();
+        let (client, _) = self.parts()?;
+        client.batch_execute("SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan")?;
+        let mut plans = Vec::new();
+        for (sql, params) in prepared {
+            client.batch_execute(&format!("PREPARE plan_check AS {}", postgres_placeholders(&sql)))?;
+            let nulls = vec!["NULL"; params].join(", ");
+            let execute = if params == 0 { "EXECUTE plan_check".to_owned() } else { format!("EXECUTE plan_check({nulls})") };
+            let lines: Vec<String> = client.query(&format!("EXPLAIN {execute}"), &[])?.iter().map(|r| r.get(0)).collect();
+            client.batch_execute("DEALLOCATE plan_check")?;
+            plans.push((sql, lines.join("\n")));
+        }
+        client.batch_execute("RESET enable_seqscan; RESET plan_cache_mode")?;
+        Ok(plans)
+    }
+
     fn parts(&mut self) -> SqlResult<(&mut postgres::Client, &mut HashMap<String, postgres::Statement>)> {
         // The journal connects a closed connection before every use (`AlertJournal::call`).
         match self.client.as_mut() {
