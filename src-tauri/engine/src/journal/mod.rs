@@ -26,6 +26,8 @@ mod query_plans;
 mod rejected;
 mod replies;
 mod schema;
+#[cfg(test)]
+mod schema_parity;
 pub mod sql;
 pub mod postgres;
 // Starts Debian's PostgreSQL binaries as child processes: Unix only (the Windows build's tests

@@ -292,7 +292,8 @@ impl SharedJournal {
 /// The schema on PostgreSQL, as SQLite's reaches it after its migrations (`schema.rs`): the same
 /// tables and columns, so the same queries run on both. Integers are BIGINT (the journal binds
 /// i64), booleans 0/1, and timestamps RFC 3339 text compared byte by byte (`COLLATE "C"`), as on
-/// SQLite. A migration appended to SQLite's list is appended here too, in this dialect.
+/// SQLite. A migration appended to SQLite's list is appended here too, in this dialect (`schema_parity.rs`
+/// compares the two schemas: tables, columns, indexes).
 const MIGRATIONS: &[&str] = &[
     // 1 (SQLite's 1 to 6).
     r#"
