@@ -80,7 +80,8 @@ async fn with_history(j: &AlertJournal) {
     j.plan(policy()).await.unwrap();
 }
 
-/// Tables that grow with the history.
+/// Tables that grow with the history (PostgreSQL's check names them; SQLite's plans say SCAN).
+#[cfg(unix)]
 const GROWING: &[&str] = &["alerts", "sightings", "events", "incidents", "incident_log", "deliveries", "calls", "call_incidents", "replies", "rejected_mails"];
 
 #[tokio::test]

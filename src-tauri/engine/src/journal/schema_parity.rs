@@ -52,7 +52,6 @@ fn postgres_schema(pg: &super::test_postgres::TestPostgres) -> Schema {
     Schema { tables, indexes }
 }
 
-#[cfg(unix)]
 #[tokio::test]
 async fn sqlite_and_postgresql_hold_the_same_tables_columns_and_indexes() {
     let pg = super::test_postgres::TestPostgres::start();
