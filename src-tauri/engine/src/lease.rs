@@ -240,12 +240,13 @@ impl NotifierLease {
                     return self.refuse(pooled, &mut say, shutdown).await;
                 }
                 Ended::Lost { reason, moved } => {
-                    side.stop(Duration::from_secs(10)).await;
-                    warn!(epoch = epoch.0, "lease: lost ({reason}); the notify side stopped, this workstation stands by");
-                    self.journal_event("lease_lost", &format!("{} stopped notifying: {reason}", self.workstation)).await;
+                    // Said first: the journal may be as far out of reach as the lease.
+                    warn!(epoch = epoch.0, "lease: lost ({reason}); the notify side stops, this workstation stands by");
                     if !moved {
-                        say(&self, NotifierState::Unknown { reason });
+                        say(&self, NotifierState::Unknown { reason: reason.clone() });
                     }
+                    side.stop(Duration::from_secs(10)).await;
+                    self.journal_event("lease_lost", &format!("{} stopped notifying: {reason}", self.workstation)).await;
                 }
                 Ended::Stalled(stall) => {
                     // Given up first, so that a standby takes over while this side is stopped.
@@ -278,9 +279,13 @@ impl NotifierLease {
         let _ = shutdown.recv().await;
     }
 
+    /// Journals what happened to the lease, bounded: a database out of reach must not hold the
+    /// lease task (nor what it says) behind the journal's write.
     async fn journal_event(&self, kind: &str, detail: &str) {
-        if let Err(e) = self.journal.log_event(None, kind, detail).await {
-            warn!("journal: cannot log {kind}: {e}");
+        match tokio::time::timeout(CHECK_TIMEOUT, self.journal.log_event(None, kind, detail)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => warn!("journal: cannot log {kind}: {e}"),
+            Err(_) => warn!("journal: cannot log {kind}: no answer within {} s", CHECK_TIMEOUT.as_secs()),
         }
     }
 
