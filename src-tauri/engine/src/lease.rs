@@ -123,11 +123,6 @@ fn liveness_key(epoch: i64) -> i32 {
     (epoch & 0x7FFF_FFFF) as i32
 }
 
-/// Who holds the lease now (None: nobody notifies), read on any connection.
-pub async fn who_notifies(client: &tokio_postgres::Client) -> Result<Option<String>, tokio_postgres::Error> {
-    Ok(client.query_opt(lease_row::WHO_NOTIFIES, &[]).await?.map(|row| row.get(0)))
-}
-
 /// Why the notify side stopped while this engine held the lease.
 enum Ended {
     /// The lease is gone or in doubt (moved, lapsed, the database silent).
