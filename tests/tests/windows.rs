@@ -194,10 +194,11 @@ async fn the_installer_installs_for_the_user_and_the_uninstaller_keeps_their_dat
     // The uninstaller copies itself away and runs from there: wait for it to finish.
     let status = std::process::Command::new(&runner).arg(program.join("uninstall.exe")).arg("/S").status().unwrap();
     assert!(status.success(), "{status}");
-    wait_for("the program removed", Duration::from_secs(120), || async { (!program.exists()).then_some(()) }).await;
-    assert!(!start_menu.join("Sentinela.lnk").exists() && !start_menu.join("Sentinela — Histórico.lnk").exists());
+    // The copy goes on after `wine` returns, removing the program folder before the Start-menu
+    // entries and the registry keys: wait for all of it, not for the first step.
+    let uninstalled = || !program.exists() && !start_menu.join("Sentinela.lnk").exists() && !start_menu.join("Sentinela — Histórico.lnk").exists() && registry(r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall\Sentinela").is_none();
+    wait_for("the program, its Start-menu entries and its Apps & features entry removed", Duration::from_secs(120), || async { uninstalled().then_some(()) }).await;
     assert_eq!(registry(r"HKCU\Software\Classes\AppUserModelId\br.sentinela.app"), None);
-    assert_eq!(registry(r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall\Sentinela"), None);
     assert!(config.join("kept.toml").is_file() && journal.join("kept.db").is_file(), "the user's configuration and journal are kept");
     std::fs::remove_file(config.join("kept.toml")).unwrap();
     std::fs::remove_file(journal.join("kept.db")).unwrap();
