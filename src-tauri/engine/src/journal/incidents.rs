@@ -166,14 +166,14 @@ pub struct SpokenIncident {
 /// Lines planned per transaction: a flood is planned in bounded steps.
 const PLAN_BATCH: i64 = 500;
 
-const SUMMARY_COLUMNS: &str = "i.id, i.state, i.title, i.emails, i.first_seen, i.last_seen, i.acknowledged_at, i.acknowledged_by,
+pub(super) const SUMMARY_COLUMNS: &str = "i.id, i.state, i.title, i.emails, i.first_seen, i.last_seen, i.acknowledged_at, i.acknowledged_by,
     i.acknowledged_via, i.resolved_at, i.resolved_by, i.resolved_via, i.is_test, i.held_since, i.released_at, i.escalation";
 
 fn opt_ts(v: Option<String>) -> Option<DateTime<Utc>> {
     v.map(parse_ts)
 }
 
-fn summary_row(r: &Row) -> SqlResult<IncidentSummary> {
+pub(super) fn summary_row(r: &Row) -> SqlResult<IncidentSummary> {
     Ok(IncidentSummary {
         id: r.get(0)?,
         state: r.get(1)?,
@@ -660,15 +660,8 @@ impl AlertJournal {
     /// The newest `limit` incidents, newest first; with `before`, the page that follows that
     /// one; with `open_only`, those not resolved.
     pub async fn incidents(&self, limit: usize, before: Option<IncidentId>, open_only: bool) -> Result<Vec<IncidentSummary>, JournalError> {
-        self.call(move |conn| {
-            let filter = if open_only { "AND i.state <> 'resolved'" } else { "" };
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id < ?2 {filter} ORDER BY i.id DESC LIMIT ?1"
-            ))?;
-            let rows = stmt.query_map(params![limit as i64, before.unwrap_or(IncidentId::MAX)], summary_row)?;
-            rows.collect()
-        })
-        .await
+        let state = if open_only { super::StateFilter::Unresolved } else { super::StateFilter::All };
+        self.find_incidents(super::IncidentQuery { limit, before, state, ..Default::default() }).await
     }
 
     pub async fn incident(&self, id: IncidentId) -> Result<Option<IncidentSummary>, JournalError> {
@@ -1265,5 +1258,15 @@ mod tests {
         assert_eq!((unfinished.sid.as_deref(), unfinished.incidents.clone()), (Some("CA2"), vec![live.id]), "the ringing call is followed");
         assert_eq!(j.place_unplaced(&IncidentRules::default()).await.unwrap(), 1);
         assert_eq!(j.incidents(10, None, false).await.unwrap().len(), 3);
+        // The history is searchable: what migrated (its e-mails and who answered), and what was
+        // placed after.
+        let find = |text: &str| {
+            let j = j.clone();
+            let query = super::super::IncidentQuery { text: text.into(), ..Default::default() };
+            async move { j.find_incidents(query).await.unwrap().into_iter().map(|i| i.title).collect::<Vec<_>>() }
+        };
+        assert_eq!(find("b1").await, ["ALERTA um"]);
+        assert_eq!(find("5511988880002").await, ["ALERTA um"]);
+        assert_eq!(find("tres").await, ["ALERTA três"]);
     }
 }

@@ -496,8 +496,19 @@ const MIGRATIONS: &[&str] = &[
     super::schema::HISTORY_INDEXES,
 ];
 
+/// Migrations written by code, after the literal ones: 4 (SQLite's 8), the search index
+/// (`search.rs`), whose SQL is made from the same keys as SQLite's.
+const CODE_MIGRATIONS: &[fn() -> String] = &[super::search::postgres_migration];
+
+fn migration(version: usize) -> Option<std::borrow::Cow<'static, str>> {
+    match MIGRATIONS.get(version) {
+        Some(sql) => Some((*sql).into()),
+        None => CODE_MIGRATIONS.get(version - MIGRATIONS.len()).map(|f| f().into()),
+    }
+}
+
 /// How many migrations the shared journal has: `check` says whether the database is at it.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+pub const SCHEMA_VERSION: i64 = (MIGRATIONS.len() + CODE_MIGRATIONS.len()) as i64;
 
 /// Brings the schema up to date. Several engines may start at once: each step runs under the
 /// writers' lock, so every migration runs exactly once.
@@ -511,10 +522,10 @@ pub fn migrate(conn: &mut PgConn) -> SqlResult<()> {
             // Its queries may not match tables a newer version changed: refuse, do not guess.
             return Err(SqlError::NewerSchema { found: version, known: SCHEMA_VERSION });
         }
-        let Some(sql) = MIGRATIONS.get(version as usize) else { return Ok(()) };
+        let Some(sql) = migration(version as usize) else { return Ok(()) };
         // A migration over a year of alerts may take longer than any query should.
         tx.execute_batch("SET LOCAL statement_timeout = 0")?;
-        tx.execute_batch(sql)?;
+        tx.execute_batch(&sql)?;
         tx.execute("INSERT INTO schema_version (version) VALUES (?1)", params![version + 1])?;
         tx.commit()?;
     }

@@ -11,6 +11,9 @@ use super::AlertJournal;
 /// Tables only the shared journal has: its migrations' record (SQLite counts in `user_version`)
 /// and the notify side's lease.
 const SHARED_ONLY: &[&str] = &["schema_version", "leases"];
+/// The search index is each engine's own (FTS5 and its shadow tables; a `tsvector` table and its
+/// GIN index): `search.rs` tests that both find the same.
+const SEARCH_INDEX: &str = "incident_text";
 
 #[derive(Debug, PartialEq, Eq)]
 struct Schema {
@@ -25,7 +28,7 @@ fn sqlite_schema(j: &AlertJournal) -> Schema {
     let Conn::Sqlite(c) = &*conn else { unreachable!() };
     let names = |sql: &str| -> Vec<String> { c.prepare(sql).unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect() };
     let mut tables = BTreeMap::new();
-    for table in names("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'") {
+    for table in names("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").into_iter().filter(|t| !t.starts_with(SEARCH_INDEX)) {
         let columns = names(&format!("SELECT name FROM pragma_table_info('{table}')"));
         tables.insert(table, columns.into_iter().collect());
     }
@@ -38,7 +41,7 @@ fn postgres_schema(pg: &super::test_postgres::TestPostgres) -> Schema {
     let mut tables: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for row in pg.query("SELECT table_name || '.' || column_name FROM information_schema.columns WHERE table_schema = 'public'") {
         let (table, column) = row.split_once('.').unwrap();
-        if !SHARED_ONLY.contains(&table) {
+        if !SHARED_ONLY.contains(&table) && !table.starts_with(SEARCH_INDEX) {
             tables.entry(table.to_owned()).or_default().insert(column.to_owned());
         }
     }
@@ -48,6 +51,7 @@ fn postgres_schema(pg: &super::test_postgres::TestPostgres) -> Schema {
              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
         )
         .into_iter()
+        .filter(|i| !i.starts_with(SEARCH_INDEX))
         .collect();
     Schema { tables, indexes }
 }

@@ -118,6 +118,12 @@ impl<T: ToValue> ToValue for Option<T> {
         self.as_ref().map_or(Value::Null, ToValue::to_value)
     }
 }
+/// A value already in the journal's terms (a condition built at run time binds these).
+impl ToValue for Value {
+    fn to_value(&self) -> Value {
+        self.clone()
+    }
+}
 impl ToValue for str {
     fn to_value(&self) -> Value {
         Value::Text(self.to_owned())

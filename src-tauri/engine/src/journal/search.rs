@@ -1,0 +1,419 @@
+//! Finding incidents in the whole history: by words (the title, every e-mail's sender, subject
+//! and body, who took it or resolved it, the notes people replied), by the days an incident was
+//! active on, and by state — in the database, a page at a time, however long the history.
+//!
+//! The words live in a search index kept by triggers, so every write path (the engine, the CLI,
+//! another workstation on the shared journal, a migration) indexes what it writes: SQLite's FTS5
+//! (`unicode61`, diacritics removed) and, on PostgreSQL, a `tsvector` with a GIN index (the
+//! `simple` configuration over text with the accents folded by `translate`: the same words match
+//! on both engines, with no extension to install). "agua" finds "Água"; every word typed must
+//! appear, as a word or the start of one ("temp" finds "temperatura").
+//!
+//! Each indexed text has a key that carries its incident: `incident id × 2^24 + slot`. The index
+//! then answers "the newest incidents with these words" by walking its own keys downwards and
+//! stopping at a page, without a join over a million rows, and a page goes on below an incident
+//! id as the unfiltered history does.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::incidents::{summary_row, IncidentSummary, SUMMARY_COLUMNS};
+use super::sql::{Dialect, Sql, SqlResult};
+use super::{ts, AlertJournal, JournalError};
+use crate::incident::{IncidentEventKind, IncidentId, IncidentState};
+
+/// What the history asks for: the newest `limit` incidents matching all of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct IncidentQuery {
+    /// Words, all of which must appear; `#12` alone is incident 12. Empty: every incident.
+    #[serde(default)]
+    pub text: String,
+    /// Active at or after this instant (its last e-mail is not older).
+    #[serde(default)]
+    pub since: Option<DateTime<Utc>>,
+    /// Active before this instant (its first e-mail is older).
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub state: StateFilter,
+    /// The page below this incident id (the next older page).
+    #[serde(default)]
+    pub before: Option<IncidentId>,
+    #[serde(default = "default_limit")]
+    pub limit: usize,
+}
+
+fn default_limit() -> usize {
+    1000
+}
+
+/// Which incidents by where they stand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum StateFilter {
+    #[default]
+    All,
+    /// Not resolved: open or acknowledged.
+    Unresolved,
+    Resolved,
+}
+
+/// Bits of an index key below the incident id.
+const SLOT_BITS: u32 = 24;
+/// Slots of an incident's texts: its title, who acknowledged it, who resolved it; then its notes
+/// from `NOTES` and its e-mails from `EMAILS` up, each by its row id modulo the room left. Two
+/// e-mails of one incident share a slot only when their ids are 12.5 million apart: the newer
+/// text replaces the older one (the same device's words, in practice).
+const TITLE: i64 = 0;
+const TAKEN_BY: i64 = 1;
+const RESOLVED_BY: i64 = 2;
+const NOTES: i64 = 8;
+const EMAILS: i64 = 1 << 22;
+/// Results are gathered from the index this many keys at a time.
+const CHUNK: i64 = 4096;
+
+/// Accents folded on PostgreSQL (SQLite's tokenizer removes diacritics itself): Portuguese's and
+/// its neighbours', upper and lower case. The query's words are folded the same way.
+const FOLD_FROM: &str = "ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöùúûüýÿ";
+const FOLD_TO: &str = "AAAAAACEEEEIIIINOOOOOUUUUYaaaaaaceeeeiiiinooooouuuuyy";
+
+/// The index key of an incident's text, as SQL over `incident` (its id) and `row` (the text's own
+/// row id, for notes and e-mails).
+fn key(slot: &str, incident: &str, row: &str) -> String {
+    let base = format!("{incident} * {}", 1i64 << SLOT_BITS);
+    match slot {
+        "title" => format!("{base} + {TITLE}"),
+        "taken_by" => format!("{base} + {TAKEN_BY}"),
+        "resolved_by" => format!("{base} + {RESOLVED_BY}"),
+        "note" => format!("{base} + {NOTES} + {row} % {}", EMAILS - NOTES),
+        "email" => format!("{base} + {EMAILS} + {row} % {}", (1i64 << SLOT_BITS) - EMAILS),
+        _ => unreachable!("no slot {slot}"),
+    }
+}
+
+/// What is indexed of each table, as SQL over a row named `r`: (slot, table, incident, words,
+/// which rows).
+fn sources(r: &str) -> [(&'static str, &'static str, String, String, String); 5] {
+    let note = IncidentEventKind::Note.as_str();
+    [
+        ("title", "incidents", format!("{r}.id"), format!("{r}.title"), "TRUE".into()),
+        ("taken_by", "incidents", format!("{r}.id"), format!("{r}.acknowledged_by"), format!("{r}.acknowledged_by IS NOT NULL")),
+        ("resolved_by", "incidents", format!("{r}.id"), format!("{r}.resolved_by"), format!("{r}.resolved_by IS NOT NULL")),
+        ("note", "incident_log", format!("{r}.incident_id"), format!("{r}.detail"), format!("{r}.kind = '{note}'")),
+        ("email", "alerts", format!("{r}.incident_id"), format!("{r}.sender || ' ' || {r}.subject || ' ' || {r}.body"), format!("{r}.incident_id IS NOT NULL")),
+    ]
+}
+
+/// SQLite's search index (migration 8): FTS5 without content, so the journal does not hold every
+/// body twice, and with deletes, so a text that changes (a body pruned) is indexed again.
+fn sqlite_index() -> String {
+    let mut sql = String::from(
+        "CREATE VIRTUAL TABLE incident_text USING fts5(words, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2');\n",
+    );
+    let columns = |slot: &str| match slot {
+        "title" => "title",
+        "taken_by" => "acknowledged_by",
+        "resolved_by" => "resolved_by",
+        "note" => "detail",
+        _ => "incident_id, sender, subject, body",
+    };
+    for (slot, table, incident, words, which) in sources("NEW") {
+        let new_key = key(slot, &incident, "NEW.id");
+        let old_key = key(slot, &incident.replace("NEW", "OLD"), "OLD.id");
+        // A text that changed is taken out under its old key and put in under its new one (which
+        // differs only when an e-mail moved to another incident).
+        sql.push_str(&format!(
+            "CREATE TRIGGER incident_text_{slot}_new AFTER INSERT ON {table} WHEN {which} BEGIN
+                 INSERT OR REPLACE INTO incident_text (rowid, words) VALUES ({new_key}, {words});
+             END;
+             CREATE TRIGGER incident_text_{slot}_changed AFTER UPDATE OF {columns} ON {table} BEGIN
+                 DELETE FROM incident_text WHERE rowid = {old_key};
+                 INSERT INTO incident_text (rowid, words) SELECT {new_key}, {words} WHERE {which};
+             END;\n",
+            columns = columns(slot),
+        ));
+    }
+    sql
+}
+
+/// PostgreSQL's search index (its migration 4): a `tsvector` per text under the same keys, in a
+/// GIN index, kept by the same triggers.
+fn postgres_index() -> String {
+    let mut sql = format!(
+        "CREATE TABLE incident_text (key BIGINT PRIMARY KEY, words tsvector NOT NULL);
+         CREATE INDEX incident_text_words ON incident_text USING GIN (words);
+         CREATE FUNCTION sentinela_words(body TEXT) RETURNS tsvector LANGUAGE sql IMMUTABLE AS $$
+             SELECT to_tsvector('simple', translate(coalesce(body, ''), '{FOLD_FROM}', '{FOLD_TO}'))
+         $$;\n"
+    );
+    for table in ["incidents", "incident_log", "alerts"] {
+        let mut body = String::new();
+        for (slot, _, incident, words, which) in sources("NEW").into_iter().filter(|s| s.1 == table) {
+            let old_key = key(slot, &incident.replace("NEW", "OLD"), "OLD.id");
+            let new_key = key(slot, &incident, "NEW.id");
+            body.push_str(&format!(
+                "IF TG_OP = 'UPDATE' THEN DELETE FROM incident_text WHERE key = {old_key}; END IF;
+                 IF {which} THEN
+                     INSERT INTO incident_text (key, words) VALUES ({new_key}, sentinela_words({words}))
+                     ON CONFLICT (key) DO UPDATE SET words = EXCLUDED.words;
+                 END IF;\n"
+            ));
+        }
+        let columns = match table {
+            "incidents" => "title, acknowledged_by, resolved_by",
+            "incident_log" => "detail",
+            _ => "incident_id, sender, subject, body",
+        };
+        sql.push_str(&format!(
+            "CREATE FUNCTION sentinela_index_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                 {body}
+                 RETURN NULL;
+             END $$;
+             CREATE TRIGGER incident_text_{table} AFTER INSERT OR UPDATE OF {columns} ON {table}
+                 FOR EACH ROW EXECUTE FUNCTION sentinela_index_{table}();\n"
+        ));
+    }
+    sql
+}
+
+/// Indexes what the journal already holds (the triggers see only what is written after them),
+/// in the same migration, so a year-old journal is searchable once it opens: a minute or so per
+/// million e-mails, once.
+fn backfill(dialect: Dialect) -> String {
+    sources("r")
+        .into_iter()
+        .map(|(slot, table, incident, words, which)| {
+            let key = key(slot, &incident, "r.id");
+            match dialect {
+                Dialect::Sqlite => format!("INSERT OR REPLACE INTO incident_text (rowid, words) SELECT {key}, {words} FROM {table} r WHERE {which};\n"),
+                Dialect::Postgres => format!(
+                    "INSERT INTO incident_text (key, words) SELECT {key}, sentinela_words({words}) FROM {table} r WHERE {which}
+                     ON CONFLICT (key) DO UPDATE SET words = EXCLUDED.words;\n"
+                ),
+            }
+        })
+        .collect()
+}
+
+/// SQLite's migration 8.
+pub(super) fn migrate_sqlite(tx: &mut dyn Sql) -> SqlResult<()> {
+    tx.execute_batch(&sqlite_index())?;
+    tx.execute_batch(&backfill(Dialect::Sqlite))
+}
+
+/// PostgreSQL's migration 4.
+pub(super) fn postgres_migration() -> String {
+    postgres_index() + &backfill(Dialect::Postgres)
+}
+
+/// The words typed, as the index holds them: letters and digits, other characters separating.
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(fold).collect()
+}
+
+fn fold(word: &str) -> String {
+    word.chars().map(|c| FOLD_FROM.chars().position(|f| f == c).and_then(|i| FOLD_TO.chars().nth(i)).unwrap_or(c)).collect::<String>().to_lowercase()
+}
+
+/// `#12`: that incident alone.
+fn incident_number(text: &str) -> Option<IncidentId> {
+    text.trim().strip_prefix('#')?.parse().ok()
+}
+
+impl AlertJournal {
+    /// The newest incidents matching `query`, newest first.
+    pub async fn find_incidents(&self, query: IncidentQuery) -> Result<Vec<IncidentSummary>, JournalError> {
+        self.call(move |conn| find(conn, &query)).await
+    }
+}
+
+/// The date and state conditions, on `incidents i`, with their parameters from `?first` on.
+fn conditions(query: &IncidentQuery, first: usize) -> (String, Vec<super::sql::Value>) {
+    use super::sql::{ToValue, Value};
+    let mut sql = String::new();
+    let mut values: Vec<Value> = Vec::new();
+    let mut bind = |sql: &mut String, condition: &str, v: Value| {
+        sql.push_str(&condition.replace('?', &format!("?{}", first + values.len())));
+        values.push(v);
+    };
+    if let Some(since) = query.since {
+        bind(&mut sql, " AND i.last_seen >= ?", Value::Text(ts(since)));
+    }
+    if let Some(until) = query.until {
+        bind(&mut sql, " AND i.first_seen < ?", Value::Text(ts(until)));
+    }
+    match query.state {
+        StateFilter::All => {}
+        StateFilter::Unresolved => bind(&mut sql, " AND i.state <> ?", IncidentState::Resolved.to_value()),
+        StateFilter::Resolved => bind(&mut sql, " AND i.state = ?", IncidentState::Resolved.to_value()),
+    }
+    (sql, values)
+}
+
+fn find(conn: &mut dyn Sql, query: &IncidentQuery) -> SqlResult<Vec<IncidentSummary>> {
+    use super::sql::ToValue;
+    let before = query.before.unwrap_or(IncidentId::MAX);
+    let limit = query.limit.max(1) as i64;
+    if let Some(id) = incident_number(&query.text) {
+        let (filters, values) = conditions(query, 3);
+        let mut all: Vec<&dyn ToValue> = vec![&id, &before];
+        all.extend(values.iter().map(|v| v as &dyn ToValue));
+        let rows = conn.rows(&format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id = ?1 AND i.id < ?2{filters}"), &all)?;
+        return rows.iter().map(summary_row).collect();
+    }
+    let words = words(&query.text);
+    if words.is_empty() {
+        let (filters, values) = conditions(query, 3);
+        let mut all: Vec<&dyn ToValue> = vec![&before, &limit];
+        all.extend(values.iter().map(|v| v as &dyn ToValue));
+        let rows = conn.rows(&format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id < ?1{filters} ORDER BY i.id DESC LIMIT ?2"), &all)?;
+        return rows.iter().map(summary_row).collect();
+    }
+    let (matches, hits) = match conn.dialect() {
+        Dialect::Sqlite => (
+            words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" "),
+            "SELECT rowid >> 24 FROM incident_text WHERE incident_text MATCH ?1 AND rowid < ?2 ORDER BY rowid DESC LIMIT ?3",
+        ),
+        Dialect::Postgres => (
+            words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & "),
+            "SELECT key >> 24 FROM incident_text WHERE words @@ to_tsquery('simple', ?1) AND key < ?2 ORDER BY key DESC LIMIT ?3",
+        ),
+    };
+    let (filters, values) = conditions(query, 2);
+    let one = format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id = ?1{filters}");
+    let mut found = Vec::new();
+    // Keys below this one are still to read: the page's start, then where the last chunk ended.
+    let mut below = before.saturating_mul(1 << SLOT_BITS).min(i64::MAX);
+    if before >= i64::MAX >> SLOT_BITS {
+        below = i64::MAX;
+    }
+    let mut last = None;
+    loop {
+        let ids: Vec<IncidentId> = conn.rows(hits, &[&matches, &below, &CHUNK])?.iter().map(|r| r.get(0)).collect::<SqlResult<_>>()?;
+        for &id in &ids {
+            if last == Some(id) {
+                continue;
+            }
+            last = Some(id);
+            let mut all: Vec<&dyn ToValue> = vec![&id];
+            all.extend(values.iter().map(|v| v as &dyn ToValue));
+            if let Some(row) = conn.rows(&one, &all)?.first() {
+                found.push(summary_row(row)?);
+                if found.len() as i64 >= limit {
+                    return Ok(found);
+                }
+            }
+        }
+        match ids.last() {
+            // Below the last incident read: its other texts add nothing.
+            Some(&id) if ids.len() as i64 == CHUNK => below = id << SLOT_BITS,
+            _ => return Ok(found),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::{AckVia, IncidentRules};
+    use crate::journal::{DeliveryState, MailboxUid, NewAlert, PlanPolicy, Reply};
+    use crate::mail::parse_alert_mail;
+
+    #[test]
+    fn words_are_folded_as_the_index_folds_them() {
+        assert_eq!(words("Água  na SALA-3, ação!"), ["agua", "na", "sala", "3", "acao"]);
+        assert_eq!(words("\"*) OR 1=1 --"), ["or", "1", "1"]);
+        assert!(words(" -- ").is_empty());
+        assert_eq!(incident_number(" #12 "), Some(12));
+        assert_eq!(incident_number("12"), None);
+    }
+
+    const ANA: &str = "+5511999990001";
+
+    async fn mail(j: &AlertJournal, uid: u32, from: &str, subject: &str, body: &str) -> IncidentId {
+        let raw = format!("From: {from}\r\nSubject: {subject}\r\nMessage-ID: <s{uid}@x>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n");
+        let alert = NewAlert { origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 1, uid }, mail: parse_alert_mail(raw.as_bytes(), false), received_at: Utc::now() };
+        j.record(vec![alert], &IncidentRules::default()).await.unwrap();
+        j.plan(PlanPolicy::plain(&[ANA])).await.unwrap();
+        let id = j.incidents(1, None, false).await.unwrap()[0].id;
+        // Read: a reply is then about it.
+        for d in j.deliveries_of(id).await.unwrap() {
+            j.update_delivery(d.id, DeliveryState::Read, Some(format!("SM{}", d.id)), None).await.unwrap();
+        }
+        id
+    }
+
+    async fn found(j: &AlertJournal, text: &str) -> Vec<IncidentId> {
+        j.find_incidents(IncidentQuery { text: text.into(), limit: 100, ..Default::default() }).await.unwrap().iter().map(|i| i.id).collect()
+    }
+
+    journal_test!(async fn every_text_of_an_incident_is_found_without_its_accents(j) {
+        let water = mail(&j, 1, "sensor@cpd.example", "ALERTA Água no piso", "Sensor de vazamento: água detectada sob o rack 12").await;
+        let heat = mail(&j, 2, "termo@cpd.example", "ALERTA Temperatura alta", "Sala de servidores a 41 °C (limite 27 °C)").await;
+        let power = mail(&j, 3, "ups@cpd.example", "ALERTA Falha de energia", "Nobreak em bateria, autonomia 12 min").await;
+        assert_eq!(found(&j, "agua").await, [water], "accents fold both ways");
+        assert_eq!(found(&j, "ÁGUA piso").await, [water]);
+        assert_eq!(found(&j, "vazamento").await, [water], "the body");
+        assert_eq!(found(&j, "termo").await, [heat], "the sender");
+        assert_eq!(found(&j, "temp").await, [heat], "a word's start");
+        assert_eq!(found(&j, "12").await, [power, water], "newest first");
+        assert_eq!(found(&j, "12 bateria").await, [power], "every word must appear");
+        assert!(found(&j, "inexistente").await.is_empty());
+        assert_eq!(found(&j, "\"agua\" -(*").await, [water], "typed punctuation is no query syntax");
+        assert_eq!(found(&j, &format!("#{heat}")).await, [heat], "an incident by its code");
+
+        // Who took it, who resolved it and what people replied are found too.
+        j.acknowledge(heat, Some("Bruno Ribeiro".into()), AckVia::Desktop).await.unwrap();
+        assert_eq!(found(&j, "ribeiro").await, [heat]);
+        j.resolve(power, Some("Célia".into()), crate::incident::ResolveVia::Desktop).await.unwrap();
+        assert_eq!(found(&j, "celia").await, [power]);
+        let reply = Reply { sid: "SM-n".into(), from: ANA.into(), body: "chego em dez minutos com o extintor".into(), sent_at: Some(Utc::now()) };
+        j.handle_reply(reply, vec![ANA.into()], "Ana".into()).await.unwrap();
+        assert_eq!(found(&j, "extintor").await.len(), 1, "a note joins the incident it was written to");
+    });
+
+    journal_test!(async fn search_combines_with_days_state_and_pages(j) {
+        let mut ids = Vec::new();
+        for uid in 1..=7 {
+            ids.push(mail(&j, uid, "sensor@cpd.example", &format!("ALERTA Umidade rack {uid}"), "umidade acima de 80 %").await);
+        }
+        ids.reverse();
+        let query = |text: &str| IncidentQuery { text: text.into(), limit: 3, ..Default::default() };
+        let page = |q: IncidentQuery| {
+            let j = j.clone();
+            async move { j.find_incidents(q).await.unwrap().iter().map(|i| i.id).collect::<Vec<_>>() }
+        };
+        assert_eq!(page(query("umidade")).await, ids[..3]);
+        assert_eq!(page(IncidentQuery { before: Some(ids[2]), ..query("umidade") }).await, ids[3..6], "the next page");
+        assert_eq!(page(IncidentQuery { before: Some(ids[5]), ..query("umidade") }).await, ids[6..]);
+        j.resolve(ids[1], None, crate::incident::ResolveVia::Desktop).await.unwrap();
+        assert_eq!(page(IncidentQuery { state: StateFilter::Resolved, ..query("umidade") }).await, [ids[1]]);
+        assert_eq!(page(IncidentQuery { state: StateFilter::Unresolved, ..query("umidade") }).await, [ids[0], ids[2], ids[3]]);
+        let future = Utc::now() + chrono::Duration::days(1);
+        assert!(page(IncidentQuery { since: Some(future), ..query("umidade") }).await.is_empty(), "active after tomorrow: none");
+        assert!(page(IncidentQuery { until: Some(Utc::now() - chrono::Duration::days(1)), ..query("") }).await.is_empty(), "before yesterday: none");
+        assert_eq!(page(IncidentQuery { until: Some(future), ..query("") }).await, ids[..3], "no words: the history by days");
+    });
+
+    /// A long history: the first chunk of the index holds fewer incidents than a page (each has
+    /// many texts), so the search reads on below it.
+    #[tokio::test]
+    async fn a_page_is_filled_across_chunks_of_the_index() {
+        let j = AlertJournal::open_in_memory().unwrap();
+        let first = mail(&j, 1, "s@x", "ALERTA rack", "umidade").await;
+        // Texts under many keys of one incident, beyond a chunk.
+        j.call(move |conn| {
+            for n in 0..CHUNK + 10 {
+                conn.execute("INSERT INTO incident_text (rowid, words) VALUES (?1, 'umidade')", &[&((first + 1) * (1 << SLOT_BITS) + EMAILS + n)])?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let second = mail(&j, 2, "s@x", "ALERTA rack dois", "umidade").await;
+        assert_eq!(second, first + 1);
+        assert_eq!(found(&j, "umidade").await, [second, first]);
+    }
+}
