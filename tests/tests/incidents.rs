@@ -206,6 +206,22 @@ async fn an_ack_typed_in_the_cli_stops_a_running_engines_calls_within_two_second
         wait_for("Resolvido after the CLI resolve", WAIT, || async { (told(&s.fake, to, "✅ Resolvido") == 1).then_some(()) }).await;
     }
     engine.stop(WAIT).await;
+
+    // The whole history searched from the CLI, accents ignored, with days and state.
+    let search = |args: &[&str]| {
+        let out = headless::command().args(["incidents", "--json", "--data-dir"]).arg(s.data.path()).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        list.as_array().unwrap().iter().map(|i| i["id"].as_i64().unwrap()).collect::<Vec<_>>()
+    };
+    let today = chrono::Local::now().format("%d/%m/%Y").to_string();
+    assert_eq!(search(&["--search", "umidade sála"]), [id]);
+    assert_eq!(search(&["--search", "ana", "--resolved", "--since", &today, "--until", &today]), [id], "who took it, resolved, today");
+    assert!(search(&["--search", "umidade", "--open"]).is_empty());
+    assert!(search(&["--search", "temperatura"]).is_empty());
+    let bad = headless::command().args(["incidents", "--since", "31/02/2026", "--data-dir"]).arg(s.data.path()).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad).contains("--since") && text(&bad).contains("28/11/2026"), "{}", text(&bad));
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ use sentinela_engine::config::Config;
 use sentinela_engine::events::EventBus;
 use sentinela_engine::imap::{probe, MailboxLogin};
 use sentinela_engine::oauth::{DeviceSignIn, LoopbackSignIn, SignInFlow, TokenSource};
-use sentinela_engine::journal::{AlertJournal, CallOutcome};
+use sentinela_engine::journal::{AlertJournal, CallOutcome, IncidentQuery, StateFilter};
 use sentinela_engine::paths;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_engine::secrets;
@@ -110,8 +110,21 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Only incidents not yet resolved.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "resolved")]
         open: bool,
+        /// Only resolved incidents.
+        #[arg(long)]
+        resolved: bool,
+        /// Words the incident's title, e-mails (sender, subject, body), takers or notes hold,
+        /// accents ignored ("agua" finds "Água"); `#12` is incident 12.
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+        /// Active on this day or after (local time): 28/11/2026 or 2026-11-28.
+        #[arg(long, value_name = "DAY", value_parser = parse_day)]
+        since: Option<chrono::NaiveDate>,
+        /// Active on this day or before (local time).
+        #[arg(long, value_name = "DAY", value_parser = parse_day)]
+        until: Option<chrono::NaiveDate>,
         /// How many incidents at most.
         #[arg(long, default_value_t = 100)]
         limit: usize,
@@ -179,7 +192,22 @@ fn main() -> ExitCode {
             Command::Run { config, data_dir } => run(config, data_dir).await,
             Command::Check { config } => check(config).await,
             Command::History { at, json, limit } => history(at, json, limit).await,
-            Command::Incidents { at, json, open, limit } => incidents(at, json, open, limit).await,
+            Command::Incidents { at, json, open, resolved, search, since, until, limit } => {
+                let state = match (open, resolved) {
+                    (true, _) => StateFilter::Unresolved,
+                    (_, true) => StateFilter::Resolved,
+                    _ => StateFilter::All,
+                };
+                let query = IncidentQuery {
+                    text: search.unwrap_or_default(),
+                    since: since.map(local_midnight),
+                    until: until.map(|d| local_midnight(d + chrono::Days::new(1))),
+                    state,
+                    before: None,
+                    limit,
+                };
+                incidents(at, json, query).await
+            }
             Command::Ack { id, at, by } => act(at, id, by, Action::Ack).await,
             Command::Resolve { id, at, by } => act(at, id, by, Action::Resolve).await,
             Command::TestWhatsapp { config, to } => test_whatsapp(config, &to).await,
@@ -469,15 +497,31 @@ async fn history(at: JournalArgs, json: bool, limit: usize) -> Result<(), Failur
     Ok(())
 }
 
-async fn incidents(at: JournalArgs, json: bool, open: bool, limit: usize) -> Result<(), Failure> {
+/// A day as people here write it, or as ISO writes it.
+fn parse_day(typed: &str) -> Result<chrono::NaiveDate, String> {
+    ["%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y"]
+        .iter()
+        .find_map(|f| chrono::NaiveDate::parse_from_str(typed.trim(), f).ok())
+        .ok_or_else(|| format!("{typed:?} is no day: write it as 28/11/2026 or 2026-11-28"))
+}
+
+/// The instant a local day starts (the first instant that exists, on a day daylight saving skips
+/// midnight).
+fn local_midnight(day: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
+    let start = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    start.and_local_timezone(chrono::Local).earliest().unwrap_or_else(|| (start + chrono::Duration::hours(1)).and_local_timezone(chrono::Local).unwrap()).to_utc()
+}
+
+async fn incidents(at: JournalArgs, json: bool, query: IncidentQuery) -> Result<(), Failure> {
     let journal = at.open().await?;
-    let list = journal.incidents(limit, None, open).await.map_err(setup_error)?;
+    let filtered = !query.text.is_empty() || query.since.is_some() || query.until.is_some() || query.state != StateFilter::All;
+    let list = journal.find_incidents(query).await.map_err(setup_error)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list).map_err(setup_error)?);
         return Ok(());
     }
     if list.is_empty() {
-        println!("No {}incidents in {}", if open { "open " } else { "" }, at.place(&journal));
+        println!("No {}incidents in {}", if filtered { "matching " } else { "" }, at.place(&journal));
     }
     for i in list {
         let local = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string();
