@@ -71,6 +71,10 @@ async fn run_hot_paths(j: &AlertJournal) {
     // Once a day and at start.
     j.day_counts(Utc::now() - Duration::days(1), Utc::now()).await.unwrap();
     j.place_unplaced(&rules).await.unwrap();
+    // The history window's search: by words, and by days and state without words.
+    let query = IncidentQuery { text: "sala".into(), limit: 50, state: StateFilter::Unresolved, ..Default::default() };
+    j.find_incidents(query.clone()).await.unwrap();
+    j.find_incidents(IncidentQuery { text: String::new(), since: Some(Utc::now() - Duration::days(2)), until: Some(Utc::now()), ..query }).await.unwrap();
 }
 
 async fn with_history(j: &AlertJournal) {
@@ -83,6 +87,12 @@ async fn with_history(j: &AlertJournal) {
 /// Tables that grow with the history (PostgreSQL's check names them; SQLite's plans say SCAN).
 #[cfg(unix)]
 const GROWING: &[&str] = &["alerts", "sightings", "events", "incidents", "incident_log", "deliveries", "calls", "call_incidents", "replies", "rejected_mails"];
+
+/// FTS5 words every query of its index "SCAN … VIRTUAL TABLE INDEX n:…": a lookup when the index
+/// string holds a MATCH constraint (`M`), a walk of the whole index when it does not.
+fn full_text_lookup(detail: &str) -> bool {
+    detail.strip_prefix("SCAN incident_text VIRTUAL TABLE INDEX ").and_then(|i| i.split_once(':')).is_some_and(|(_, constraints)| constraints.contains('M'))
+}
 
 #[tokio::test]
 async fn per_alert_per_poll_and_per_reply_statements_use_an_index() {
@@ -121,7 +131,7 @@ async fn per_alert_per_poll_and_per_reply_statements_use_an_index() {
         .flat_map(|(sql, details)| {
             details
                 .iter()
-                .filter(|d| d.starts_with("SCAN ") && !SMALL.iter().any(|t| d[5..].starts_with(t)) && !LIVE_ONLY.iter().any(|i| d.ends_with(&format!("USING INDEX {i}"))))
+                .filter(|d| d.starts_with("SCAN ") && !SMALL.iter().any(|t| d[5..].starts_with(t)) && !LIVE_ONLY.iter().any(|i| d.ends_with(&format!("USING INDEX {i}"))) && !full_text_lookup(d))
                 .map(move |d| format!("{d}\n    in: {}", sql.split_whitespace().collect::<Vec<_>>().join(" ")))
         })
         .collect();
