@@ -14,7 +14,7 @@ use sentinela_engine::imap::ProbeReport;
 use sentinela_engine::oauth::{OAuth2Config, OAuthProvider, SaslMechanism, SignInFlow};
 use sentinela_engine::incident::{AckVia, AlertKind, EscalationState, IncidentEventKind, IncidentState, MessagePurpose, ResolveVia};
 use sentinela_engine::journal::{
-    ActionOutcome, AlertRecord, CallAttempt, CallOutcome, CallState, Delivery, DeliveryState, IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentSummary,
+    ActionOutcome, AlertRecord, CallAttempt, CallOutcome, CallState, Delivery, DeliveryState, IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentQuery, IncidentSummary, StateFilter,
     JournalEvent, MailboxUid, PauseState, RejectedMail,
 };
 use sentinela_engine::runner::JournalProbe;
@@ -56,6 +56,8 @@ fn generate() -> String {
     declare::<JournalProbe>(&mut d);
     declare::<AlertRecord>(&mut d);
     declare::<IncidentSummary>(&mut d);
+    declare::<IncidentQuery>(&mut d);
+    declare::<StateFilter>(&mut d);
     declare::<RejectedMail>(&mut d);
     declare::<IncidentDetail>(&mut d);
     declare::<IncidentEmail>(&mut d);

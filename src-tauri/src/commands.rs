@@ -8,7 +8,7 @@ use sentinela_engine::imap::{probe, MailboxLogin, ProbeReport};
 use sentinela_engine::oauth::{LoopbackSignIn, TokenSource};
 use sentinela_engine::incident::{AckVia, IncidentId, ResolveVia};
 use sentinela_engine::runner::JournalProbe;
-use sentinela_engine::journal::{ActionOutcome, IncidentDetail, IncidentSummary, RejectedMail};
+use sentinela_engine::journal::{ActionOutcome, IncidentDetail, IncidentQuery, IncidentSummary, RejectedMail};
 use sentinela_engine::secrets::{self, Secret, SecretName};
 use sentinela_engine::selftest::{self, SelfTestReport};
 use serde::{Deserialize, Serialize};
@@ -182,12 +182,19 @@ pub async fn test_journal(state: State<'_, WindowProcess>, mut config: Config) -
         .ok_or_else(|| AppError { code: "config", field: Some("journal.url"), message: Lang::current().t(crate::i18n::Key::NoSharedJournal).to_owned() })
 }
 
-/// The history list: incidents newest first, a page at a time (`before` an incident id for the
-/// older page that follows it). E-mail bodies stay in the journal until an incident is opened.
+/// The history list: the incidents the window's search matches (words over every e-mail, days,
+/// state), newest first, a page at a time (`before` an incident id for the older page that
+/// follows it), found in the journal itself, so the whole history is searched. E-mail bodies stay
+/// in the journal until an incident is opened.
 #[tauri::command]
-pub async fn list_incidents(state: State<'_, WindowProcess>, limit: Option<usize>, before: Option<IncidentId>) -> Result<Vec<IncidentSummary>, AppError> {
-    Ok(state.journal().await?.incidents(limit.unwrap_or(1000), before, false).await?)
+pub async fn list_incidents(state: State<'_, WindowProcess>, mut query: IncidentQuery) -> Result<Vec<IncidentSummary>, AppError> {
+    // An export asks for everything found; a list longer than this is no longer read by a person.
+    query.limit = query.limit.min(EXPORT_MAX);
+    Ok(state.journal().await?.find_incidents(query).await?)
 }
+
+/// The most incidents one export writes.
+const EXPORT_MAX: usize = 100_000;
 
 /// E-mails whose sender failed the check, newest first: never escalated, shown so that an
 /// attack or a `[filter] from` that misses the sensor is seen.

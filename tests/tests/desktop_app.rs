@@ -273,6 +273,16 @@ async fn the_desktop_app_end_to_end() {
         assert!(answer.starts_with("refused") && answer.contains("not allowed"), "{cmd} from the history window: {answer}");
     }
     assert_eq!(probe["list_rejected"], json!("allowed"), "{probe}");
+    // The search looks in the journal: words of the e-mail's body (not its title), accents
+    // ignored; nothing for a word no e-mail holds; the whole list again once cleared.
+    let search = |typed: &'static str| format!("const t = document.querySelector('#filter-text'); t.value = {typed:?}; t.dispatchEvent(new Event('input'));");
+    let listed = "return [...document.querySelectorAll('#rows tr')].map(tr => tr.textContent)";
+    wd.execute(&search("sála 31"), json!([])).await;
+    wd.wait_for("the incident found by its body", WAIT, listed, |v| v.as_array().is_some_and(|a| a.len() == 1 && a[0].as_str().unwrap().contains("Temperatura"))).await;
+    wd.execute(&search("inexistente"), json!([])).await;
+    wd.wait_for("nothing found", WAIT, listed, |v| v.as_array().is_some_and(Vec::is_empty)).await;
+    wd.execute(&search(""), json!([])).await;
+    wd.wait_for("the list again", WAIT, listed, |v| v.as_array().is_some_and(|a| !a.is_empty())).await;
     desktop.screenshot(&screenshots_dir().join("history.png"));
     wd.execute("document.querySelector('#export').click()", json!([])).await;
     let exported = wd

@@ -166,6 +166,24 @@ export type IncidentEventKind = "opened" | "repeat" | "recovered" | "reopened" |
 
 export type IncidentLogLine = { at: string, kind: IncidentEventKind, detail: string, };
 
+export type IncidentQuery = { 
+/**
+ * Words, all of which must appear; `#12` alone is incident 12. Empty: every incident.
+ */
+text: string, 
+/**
+ * Active at or after this instant (its last e-mail is not older).
+ */
+since: string | null, 
+/**
+ * Active before this instant (its first e-mail is older).
+ */
+until: string | null, state: StateFilter, 
+/**
+ * The page below this incident id (the next older page).
+ */
+before: number | null, limit: number, };
+
 export type IncidentState = "open" | "acknowledged" | "resolved";
 
 export type IncidentSummary = { id: number, state: IncidentState, title: string, 
@@ -370,6 +388,8 @@ config: Config | null, lang: Lang,
 version: string, };
 
 export type SignInFlow = "user" | "app";
+
+export type StateFilter = "all" | "unresolved" | "resolved";
 
 export type StatusView = { state: TrayState, text: string, };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { appendPage, csvRows, filterRows, outcome, parseDay, reportStates, splitNumbers } from "./format";
+import { appendPage, csvRows, outcome, parseDay, reportStates, splitNumbers, toQuery } from "./format";
 import { words } from "./i18n";
 import type { IncidentSummary } from "./ipc";
 
@@ -36,17 +36,19 @@ describe("parseDay", () => {
   });
 });
 
-describe("filterRows", () => {
-  const rows = [row(1, "ALERTA Temperatura crítica", "2026-11-01T12:00:00Z"), row(2, "ALERTA Água no piso", "2026-11-03T12:00:00Z", "2026-11-05T12:00:00Z")];
-  it("matches text without caring about case or accents, and the incident number", () => {
-    expect(filterRows(rows, { text: "agua", since: "", until: "" }).map((r) => r.id)).toEqual([2]);
-    expect(filterRows(rows, { text: "CRITICA", since: "", until: "" }).map((r) => r.id)).toEqual([1]);
-    expect(filterRows(rows, { text: "#2", since: "", until: "" }).map((r) => r.id)).toEqual([2]);
+describe("toQuery", () => {
+  it("sends the words as typed and the days as the local instants they start and end", () => {
+    const q = toQuery({ text: "  água sala 3 ", since: "2026-11-02", until: "2026-11-04" }, "unresolved", 40, 1000);
+    expect(q.text).toBe("água sala 3");
+    expect(q.since).toBe(new Date(2026, 10, 2).toISOString());
+    expect(q.until).toBe(new Date(2026, 10, 5).toISOString());
+    expect([q.state, q.before, q.limit]).toEqual(["unresolved", 40, 1000]);
   });
-  it("keeps incidents active on any day of the range", () => {
-    expect(filterRows(rows, { text: "", since: "2026-11-02", until: "" }).map((r) => r.id)).toEqual([2]);
-    expect(filterRows(rows, { text: "", since: "", until: "2026-11-01" }).map((r) => r.id)).toEqual([1]);
-    expect(filterRows(rows, { text: "", since: "2026-11-04", until: "2026-11-04" }).map((r) => r.id)).toEqual([2]);
+  it("leaves out what is empty", () => {
+    expect(toQuery({ text: "", since: "", until: "" }, "all", null, 10)).toEqual({ text: "", since: null, until: null, state: "all", before: null, limit: 10 });
+  });
+  it("ends a month's last day at the next month's start", () => {
+    expect(toQuery({ text: "", since: "", until: "2026-11-30" }, "all", null, 1).until).toBe(new Date(2026, 11, 1).toISOString());
   });
 });
 

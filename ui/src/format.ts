@@ -1,6 +1,6 @@
-// Pure helpers of the history window: incident labels, filtering, CSV rows, local times, dates
-// typed the reader's way.
-import type { CsvRow, IncidentState, IncidentSummary } from "./ipc";
+// Pure helpers of the history window: incident labels, the search's query, CSV rows, local times,
+// dates typed the reader's way.
+import type { CsvRow, IncidentQuery, IncidentState, IncidentSummary, StateFilter } from "./ipc";
 import type { Words } from "./i18n";
 
 /** An incident's state in the reader's words. Typed by the generated enum: a new state fails the
@@ -91,18 +91,23 @@ export function parseDay(typed: string): string | null {
   return `${y}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`;
 }
 
-/** Rows matching the text (title, case- and accent-insensitive) and the days (`YYYY-MM-DD`,
- * inclusive, local time) the incident was active on. */
-export function filterRows(rows: IncidentSummary[], f: Filter): IncidentSummary[] {
-  const fold = (s: string) => s.normalize("NFD").replace(/\p{Diacritic}/gu, "").toLowerCase();
-  const text = fold(f.text.trim());
-  const since = f.since ? new Date(`${f.since}T00:00:00`).getTime() : -Infinity;
-  const until = f.until ? new Date(`${f.until}T23:59:59.999`).getTime() : Infinity;
-  return rows.filter((r) => {
-    const first = new Date(r.first_seen).getTime();
-    const last = new Date(r.last_seen).getTime();
-    return last >= since && first <= until && (!text || fold(`${r.title} #${r.id}`).includes(text));
-  });
+/** The history's search as the journal takes it: the words as typed, the days (`YYYY-MM-DD`,
+ * inclusive, the reader's local time) as the instants they start and end, the state. */
+export function toQuery(f: Filter, state: StateFilter, before: number | null, limit: number): IncidentQuery {
+  const startOf = (day: string) => new Date(`${day}T00:00:00`);
+  const dayAfter = (day: string) => {
+    const d = startOf(day);
+    d.setDate(d.getDate() + 1);
+    return d;
+  };
+  return {
+    text: f.text.trim(),
+    since: f.since ? startOf(f.since).toISOString() : null,
+    until: f.until ? dayAfter(f.until).toISOString() : null,
+    state,
+    before,
+    limit,
+  };
 }
 
 export function csvRows(rows: IncidentSummary[], w: Words): CsvRow[] {

@@ -1,10 +1,10 @@
-// The history window: incidents newest first, filter by text and by days typed the reader's
-// way, an incident's timeline (its e-mails, WhatsApp messages, calls and who took it) with
+// The history window: incidents newest first, searched in the whole journal by words, by days
+// typed the reader's way and by state; an incident's timeline (its e-mails, WhatsApp messages, calls and who took it) with
 // *Reconhecer* and *Resolver*, live updates from the engine, CSV export.
-import { appendPage, csvRows, filterRows, parseDay, type Filter } from "./format";
+import { appendPage, csvRows, parseDay, toQuery, type Filter } from "./format";
 import { showEngineStatus } from "./status";
 import { words } from "./i18n";
-import { ipc, isAppError, onEngineEvent, type IncidentSummary, type Lang } from "./ipc";
+import { ipc, isAppError, onEngineEvent, type IncidentSummary, type Lang, type StateFilter } from "./ipc";
 import { renderDetail, renderList, renderRejected } from "./render";
 
 async function main(): Promise<void> {
@@ -17,6 +17,8 @@ async function main(): Promise<void> {
   const text = $<HTMLInputElement>("filter-text");
   const since = $<HTMLInputElement>("filter-since");
   const until = $<HTMLInputElement>("filter-until");
+  const stateFilter = $<HTMLSelectElement>("filter-state");
+  for (const option of Array.from(stateFilter.options)) option.textContent = w.state_filter[option.value as StateFilter];
   text.placeholder = w.search_ph;
   since.placeholder = w.date_ph;
   until.placeholder = w.date_ph;
@@ -33,7 +35,6 @@ async function main(): Promise<void> {
   const status = $("status");
 
   let rows: IncidentSummary[] = [];
-  let visible: IncidentSummary[] = [];
   let selected: number | null = null;
   /** The filter as typed; a date that is no date is said, and ignored until fixed. */
   const filter = (): Filter => {
@@ -60,16 +61,14 @@ async function main(): Promise<void> {
     selected = id;
     renderDetail($("detail"), await ipc.incidentDetail(id), w, l, actions);
   };
-  const draw = () => {
-    visible = filterRows(rows, filter());
-    renderList($("rows"), visible, w, l, (id) => void showDetail(id));
-  };
+  const draw = () => renderList($("rows"), rows, w, l, (id) => void showDetail(id));
+  const query = (before: number | null, limit: number) => toQuery(filter(), stateFilter.value as StateFilter, before, limit);
   // The newest page first; older pages on demand, so the whole history can be read.
   const PAGE = 1000;
   const reload = async () => {
     const started = performance.now();
     const limit = Math.max(PAGE, rows.length);
-    rows = await ipc.listIncidents(limit);
+    rows = await ipc.listIncidents(query(null, limit));
     older.hidden = rows.length < limit;
     draw();
     renderRejected($("rejected"), await ipc.listRejected(50), w, l);
@@ -82,15 +81,26 @@ async function main(): Promise<void> {
   older.addEventListener("click", async () => {
     const oldest = rows[rows.length - 1];
     if (!oldest) return;
-    const next = appendPage(rows, await ipc.listIncidents(PAGE, oldest.id), PAGE);
+    const next = appendPage(rows, await ipc.listIncidents(query(oldest.id, PAGE)), PAGE);
     rows = next.rows;
     older.hidden = !next.more;
     draw();
   });
-  for (const input of [text, since, until]) input.addEventListener("input", draw);
+  // A new search starts at the newest page again; typing waits for a pause.
+  let typing: ReturnType<typeof setTimeout> | undefined;
+  const search = () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => {
+      rows = [];
+      void reload().catch((e) => (status.textContent = isAppError(e) ? e.message : String(e)));
+    }, 250);
+  };
+  for (const input of [text, since, until, stateFilter]) input.addEventListener("input", search);
+  // The export writes everything the search found, not only the pages loaded.
   $("export").addEventListener("click", async () => {
     try {
-      status.textContent = `${w.exported} ${await ipc.exportCsv(csvRows(visible, w))}`;
+      const found = await ipc.listIncidents(query(null, 100_000));
+      status.textContent = `${w.exported} ${await ipc.exportCsv(csvRows(found, w))}`;
     } catch (e) {
       status.textContent = isAppError(e) ? e.message : String(e);
     }

@@ -1,5 +1,5 @@
 // The windows' words in Portuguese (default when the system language is Portuguese) and English.
-import type { AckVia, AlertKind, CallOutcome, CallState, DeliveryState, IncidentEventKind, IncidentState, JournalProbe, Lang, MessagePurpose, ResolveVia } from "./ipc";
+import type { AckVia, AlertKind, CallOutcome, CallState, DeliveryState, IncidentEventKind, IncidentState, JournalProbe, Lang, MessagePurpose, ResolveVia, StateFilter } from "./ipc";
 
 /** Words for every state the journal records for a message or a call (a state added in Rust fails
  * the typecheck until it has words here), and for the few more a test report may show. */
@@ -54,7 +54,8 @@ const pt = {
   probe_rejected: (n: number, why: string[]) => `Destes, ${n} seriam RECUSADOS pela verificação do remetente (nunca viram alerta): ${why.join("; ")}`,
   probe_results_on_top: (top: string) => `ATENÇÃO: o cabeçalho Authentication-Results mais acima no e-mail mais recente é de "${top}", não do seu servidor (authserv_id). O servidor que recebe o e-mail precisa remover os cabeçalhos com o id dele que chegam de fora e pôr o seu por cima; senão, um cabeçalho forjado pode ser lido como se fosse dele.`,
   authserv_id: "Exigir autenticação do servidor (authserv-id, opcional)",
-  search_ph: "Filtrar por texto", since: "Desde", until: "Até", export_csv: "Exportar CSV", exported: "Exportado para",
+  search_ph: "Buscar em todo o histórico", since: "Desde", until: "Até",
+  state_filter: { all: "Todos", unresolved: "Não resolvidos", resolved: "Resolvidos" } satisfies Record<StateFilter, string>, export_csv: "Exportar CSV", exported: "Exportado para",
   col_time: "Hora", col_subject: "Assunto", col_outcome: "Resultado", body: "E-mail mais recente", deliveries: "WhatsApp", timeline: "Ligações",
   answered_by: "atendido por", nobody: "ninguém atendeu", in_progress: "em andamento", paused: "pausado (ninguém avisado)", test: "teste",
   new: "novo", notified: "avisado", st_dry_run: "simulação", no_alerts: "Nenhum alerta.", choose: "Escolha um alerta para ver os detalhes.",
@@ -150,7 +151,8 @@ const en: Words = {
   probe_rejected: (n: number, why: string[]) => `Of these, ${n} would be REJECTED by the sender check (never an alert): ${why.join("; ")}`,
   probe_results_on_top: (top: string) => `WARNING: the topmost Authentication-Results header of the newest e-mail is "${top}"'s, not your server's (authserv_id). The receiving server must remove incoming headers carrying its id and add its own on top, or a forged header could be read as its verdict.`,
   authserv_id: "Require the mail server's authentication (authserv-id, optional)",
-  search_ph: "Filter by text", since: "Since", until: "Until", export_csv: "Export CSV", exported: "Exported to",
+  search_ph: "Search the whole history", since: "Since", until: "Until",
+  state_filter: { all: "All", unresolved: "Not resolved", resolved: "Resolved" }, export_csv: "Export CSV", exported: "Exported to",
   col_time: "Time", col_subject: "Subject", col_outcome: "Outcome", body: "Latest e-mail", deliveries: "WhatsApp", timeline: "Calls",
   answered_by: "answered by", nobody: "nobody answered", in_progress: "in progress", paused: "paused (nobody notified)", test: "test",
   new: "new", notified: "notified", st_dry_run: "dry run", no_alerts: "No alerts.", choose: "Pick an alert to see its details.",

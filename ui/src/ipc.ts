@@ -10,6 +10,7 @@ import type {
   CsvRow,
   EngineEvent,
   IncidentDetail,
+  IncidentQuery,
   IncidentSummary,
   JournalProbe,
   Lang,
@@ -42,8 +43,9 @@ export const ipc = {
   testWhatsapp: (config: Config, to: string) => invoke<SelfTestReport>("test_whatsapp", { config, to }),
   testCall: (config: Config, to: string) => invoke<SelfTestReport>("test_call", { config, to }),
   testJournal: (config: Config) => invoke<JournalProbe>("test_journal", { config }),
-  /** Incidents newest first; `before` an incident id for the older page that follows it. */
-  listIncidents: (limit: number, before?: number) => invoke<IncidentSummary[]>("list_incidents", { limit, before }),
+  /** The incidents a search matches in the whole journal, newest first; `query.before` an
+   * incident id for the older page that follows it. */
+  listIncidents: (query: IncidentQuery) => invoke<IncidentSummary[]>("list_incidents", { query }),
   listRejected: (limit: number) => invoke<RejectedMail[]>("list_rejected", { limit }),
   incidentDetail: (id: number) => invoke<IncidentDetail>("incident_detail", { id }),
   acknowledgeIncident: (id: number) => invoke<ActionOutcome>("acknowledge_incident", { id }),
