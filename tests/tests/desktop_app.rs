@@ -280,9 +280,9 @@ async fn the_desktop_app_end_to_end() {
     wd.execute(&search("sála 31"), json!([])).await;
     wd.wait_for("the incident found by its body", WAIT, listed, |v| v.as_array().is_some_and(|a| a.len() == 1 && a[0].as_str().unwrap().contains("Temperatura"))).await;
     wd.execute(&search("inexistente"), json!([])).await;
-    wd.wait_for("nothing found", WAIT, listed, |v| v.as_array().is_some_and(Vec::is_empty)).await;
+    wd.wait_for("nothing found", WAIT, listed, |v| v == &json!(["Nenhum incidente."])).await;
     wd.execute(&search(""), json!([])).await;
-    wd.wait_for("the list again", WAIT, listed, |v| v.as_array().is_some_and(|a| !a.is_empty())).await;
+    wd.wait_for("the list again", WAIT, listed, |v| v.as_array().is_some_and(|a| a.iter().any(|r| r.as_str().unwrap().contains("Temperatura")))).await;
     desktop.screenshot(&screenshots_dir().join("history.png"));
     wd.execute("document.querySelector('#export').click()", json!([])).await;
     let exported = wd
