@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use sentinela_engine::config::{CallsConfig, Config, FilterConfig, HeartbeatConfig, IncidentsConfig, JournalConfig, MailboxConfig, Security, TwilioConfig, WhatsAppConfig};
+use sentinela_engine::config::{CallsConfig, Config, FilterConfig, HeartbeatConfig, HistoryConfig, IncidentsConfig, JournalConfig, MailboxConfig, Security, TwilioConfig, WhatsAppConfig};
 use sentinela_engine::events::{AlertNotice, EngineEvent, MailboxProblem, MailboxState, NotifierState, TwilioProblem, TwilioState};
 use sentinela_engine::health::WatchAlarm;
 use sentinela_engine::imap::ProbeReport;
@@ -50,6 +50,7 @@ fn generate() -> String {
     declare::<CallsConfig>(&mut d);
     declare::<IncidentsConfig>(&mut d);
     declare::<HeartbeatConfig>(&mut d);
+    declare::<HistoryConfig>(&mut d);
     declare::<JournalConfig>(&mut d);
     declare::<ProbeReport>(&mut d);
     declare::<SelfTestReport>(&mut d);

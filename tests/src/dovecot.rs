@@ -325,6 +325,7 @@ service imap-login {{
             incidents: Default::default(),
             people: Default::default(),
             heartbeat: None,
+            history: Default::default(),
             journal: None,
         }
     }

@@ -308,3 +308,35 @@ async fn a_crash_between_a_recovery_and_its_resolvido_neither_loses_nor_repeats_
     }
     assert_eq!(s.fake.called_numbers(), [C1]);
 }
+
+/// `[history] keep_days`: a running engine empties the texts of what was resolved before the
+/// kept days — at start, without waiting for the next pass — and keeps the incident, its
+/// subjects and its timeline.
+#[tokio::test]
+async fn keep_days_empties_the_texts_of_long_resolved_incidents_and_keeps_the_incident() {
+    let mut s = setup().await;
+    let data = TempDir::new().unwrap();
+    let (engine, mut rx) = start_in(&s, data.path()).await;
+    s.server.append("INBOX", &plain(SENSOR, "Problem: Link down on sw-09", "porta 12 sem sinal")).await;
+    let id = incident_event(&mut rx, "opened", IncidentEventKind::Opened).await;
+    s.server.append("INBOX", &plain(SENSOR, "Resolved: Link down on sw-09", "porta 12 de volta")).await;
+    incident_event(&mut rx, "recovered", IncidentEventKind::Recovered).await;
+    engine.stop(WAIT).await;
+    // As if it had happened 400 days ago.
+    let db = rusqlite::Connection::open(data.path().join(sentinela_engine::journal::JOURNAL_FILE)).unwrap();
+    let long_ago = (chrono::Utc::now() - chrono::Duration::days(400)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    db.execute("UPDATE incidents SET first_seen = ?2, resolved_at = ?2 WHERE id = ?1", rusqlite::params![id, long_ago]).unwrap();
+    drop(db);
+
+    s.config.history.keep_days = 365;
+    let (engine, _rx) = start_in(&s, data.path()).await;
+    let detail = wait_for("the old texts emptied", WAIT, || async {
+        let d = engine.journal.incident_detail(id).await.unwrap().unwrap();
+        d.emails.iter().all(|e| e.body.is_empty()).then_some(d)
+    })
+    .await;
+    assert_eq!(detail.emails.iter().map(|e| e.subject.as_str()).collect::<Vec<_>>(), ["Problem: Link down on sw-09", "Resolved: Link down on sw-09"]);
+    assert!(!detail.whatsapp.is_empty() && detail.whatsapp.iter().all(|d| d.detail.is_empty() && !d.headline.is_empty()), "{:?}", detail.whatsapp);
+    assert!(detail.log.len() >= 2, "the timeline stays: {:?}", detail.log);
+    engine.stop(WAIT).await;
+}

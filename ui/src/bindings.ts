@@ -85,6 +85,10 @@ people?: { [key in string]?: string },
  */
 heartbeat?: HeartbeatConfig, 
 /**
+ * How long the journal keeps what e-mails and messages said.
+ */
+history?: HistoryConfig, 
+/**
  * Where the journal lives: without `[journal]`, the SQLite file in the data directory.
  */
 journal?: JournalConfig, };
@@ -151,6 +155,13 @@ whatsapp_to: Array<string>,
  * When the daily WhatsApp goes, local time, `HH:MM`.
  */
 daily_at: string, };
+
+export type HistoryConfig = { 
+/**
+ * The e-mail bodies and message texts of incidents resolved more than this many days ago
+ * are emptied (`crate::retention`); 0 = keep everything.
+ */
+keep_days: number, };
 
 export type IncidentChange = { incident: IncidentSummary, kind: IncidentEventKind, detail: string, };
 

@@ -82,6 +82,7 @@ const pt = {
   recovery_words: "Palavras extras de normalização (uma por linha)", key_pattern: "Padrão do problema (regex com (?P<key>…), opcional)",
   people_names: "Nomes (número = nome, um por linha)",
   silence_alarm_hours: "Alarme se o sensor ficar calado por (horas; 0 = nunca)",
+  keep_days: "Apagar o texto de e-mails e mensagens de incidentes resolvidos há mais de (dias; 0 = manter tudo)",
   heartbeat: "Sinal de vida", heartbeat_url: "URL de monitoramento (Healthchecks, Uptime Kuma…)", heartbeat_every_mins: "Avisar a URL a cada (min)",
   heartbeat_whatsapp_to: "WhatsApp diário \"Sentinela ativo\" para (um por linha)", heartbeat_daily_at: "Horário do WhatsApp diário (HH:MM)",
   // Call and WhatsApp states as the journal records them (Twilio's words and the engine's own).
@@ -179,6 +180,7 @@ const en: Words = {
   recovery_words: "Extra back-to-normal words (one per line)", key_pattern: "Problem pattern (regex with (?P<key>…), optional)",
   people_names: "Names (number = name, one per line)",
   silence_alarm_hours: "Alarm when the sensor is silent for (hours; 0 = never)",
+  keep_days: "Empty the text of e-mails and messages of incidents resolved more than (days; 0 = keep everything) ago",
   heartbeat: "Sign of life", heartbeat_url: "Monitor URL (Healthchecks, Uptime Kuma…)", heartbeat_every_mins: "Ping the URL every (min)",
   heartbeat_whatsapp_to: "Daily \"Sentinela ativo\" WhatsApp to (one per line)", heartbeat_daily_at: "Daily WhatsApp at (HH:MM)",
   states: {

@@ -64,6 +64,9 @@ const SECTIONS: { title: keyof Words; optional?: boolean; fields: Field[] }[] = 
   { title: "people", fields: [
     { path: "people", label: "people_names", kind: "people" },
   ] },
+  { title: "history", fields: [
+    { path: "history.keep_days", label: "keep_days", kind: "number" },
+  ] },
   { title: "heartbeat", optional: true, fields: [
     { path: "heartbeat.url", label: "heartbeat_url", kind: "text" },
     { path: "heartbeat.every_mins", label: "heartbeat_every_mins", kind: "number" },
@@ -96,6 +99,7 @@ export const DEFAULTS: Config = {
   calls: { from: "", to: [], ring_secs: 25, rounds: 2, round_pause_secs: 60, voice: "Polly.Camila", language: "pt-BR", require_human: true, keypress: false },
   incidents: { key_pattern: "", recovery_words: [], remind_every_mins: 30, reopen_within_mins: 15, reescalate_after_mins: 60 },
   people: {},
+  history: { keep_days: 0 },
   heartbeat: { url: "", every_mins: 5, whatsapp_to: [], daily_at: "08:00" },
   // No `journal`: one workstation keeps its own, until someone switches sharing on.
 };

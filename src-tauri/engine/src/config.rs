@@ -44,6 +44,10 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub heartbeat: Option<HeartbeatConfig>,
+    /// How long the journal keeps what e-mails and messages said.
+    #[serde(default, skip_serializing_if = "HistoryConfig::is_default")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<HistoryConfig>", optional))]
+    pub history: HistoryConfig,
     /// Where the journal lives: without `[journal]`, the SQLite file in the data directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
@@ -127,6 +131,32 @@ impl Default for IncidentsConfig {
 impl IncidentsConfig {
     fn is_default(&self) -> bool {
         *self == IncidentsConfig::default()
+    }
+}
+
+/// `[history]`: how long the journal keeps the texts of what is over. Growth is bounded by it;
+/// the incidents themselves, their e-mails' senders and subjects, who was told and called and
+/// every timeline are kept whatever it says.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields, default)]
+pub struct HistoryConfig {
+    /// The e-mail bodies and message texts of incidents resolved more than this many days ago
+    /// are emptied (`crate::retention`); 0 = keep everything.
+    pub keep_days: u32,
+}
+
+impl HistoryConfig {
+    /// The most days `keep_days` takes: a century.
+    pub const MAX_DAYS: u32 = 36_500;
+
+    fn is_default(&self) -> bool {
+        *self == HistoryConfig::default()
+    }
+
+    /// How long texts are kept, or None to keep them forever.
+    pub fn keep(&self) -> Option<chrono::Duration> {
+        (self.keep_days > 0).then(|| chrono::Duration::days(self.keep_days.into()))
     }
 }
 
@@ -439,6 +469,7 @@ impl Config {
     pub fn normalise(&mut self) -> Result<(), ConfigError> {
         self.check_mailbox()?;
         self.check_incidents()?;
+        self.check_history()?;
         self.normalise_people()?;
         self.normalise_twilio()?;
         self.normalise_heartbeat()?;
@@ -503,6 +534,15 @@ impl Config {
         if i.recovery_words.iter().any(|w| w.trim().is_empty()) {
             return Err(ConfigError::invalid("incidents.recovery_words", "one of the words is empty.", "remove the empty entry from the list.")
                 .pt("uma das palavras está vazia.", "remova a entrada vazia da lista."));
+        }
+        Ok(())
+    }
+
+    fn check_history(&self) -> Result<(), ConfigError> {
+        let days = self.history.keep_days;
+        if days > HistoryConfig::MAX_DAYS {
+            return Err(ConfigError::invalid("history.keep_days", format!("{days} days is more than a century."), "write the days to keep (365 keeps a year), or 0 to keep everything.")
+                .pt(format!("{days} dias é mais de um século."), "escreva quantos dias manter (365 mantém um ano), ou 0 para manter tudo."));
         }
         Ok(())
     }

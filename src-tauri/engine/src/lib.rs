@@ -29,6 +29,7 @@ pub mod shutdown;
 pub mod paths;
 pub mod runner;
 pub mod phone;
+pub mod retention;
 pub mod twilio;
 pub mod notify;
 pub mod selftest;

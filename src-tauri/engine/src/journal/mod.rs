@@ -26,6 +26,7 @@ mod query_plans;
 mod rejected;
 mod replies;
 mod schema;
+mod retention;
 mod search;
 // Compares with a real PostgreSQL, which the tests start on Unix only (see `test_postgres`).
 #[cfg(all(test, unix))]
@@ -46,6 +47,7 @@ pub use heartbeat::DayCounts;
 pub use notifications::{CallAttempt, CallOutcome, CallState, CallUpdate, Delivery, DeliveryState};
 pub use pause::PauseState;
 pub use rejected::RejectedMail;
+pub use retention::PruneReport;
 pub use search::{IncidentQuery, StateFilter};
 pub use replies::{Reply, ReplyOutcome};
 pub use outbox::{LocalOutbox, OutboxDrain};
