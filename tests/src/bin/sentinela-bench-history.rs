@@ -1,5 +1,6 @@
 //! The long-history benchmark (`scripts/bench history`): the journal's work at a million alerts
-//! beside a fresh journal, in the same run, on SQLite. Prints figures; asserts nothing about time.
+//! beside a fresh journal, in the same run, on SQLite and on the shared journal's PostgreSQL.
+//! Prints figures; asserts nothing about time.
 //!
 //! The big journal is built by replicating what the engine's own write path wrote: a seed of
 //! incidents (an alarm, a repeat and a recovery each, messages to two people, taken or resolved,
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use sentinela_engine::incident::{AckVia, IncidentRules};
 use sentinela_engine::journal::{AlertJournal, IncidentQuery, MailboxUid, NewAlert, PlanPolicy, Reply, StateFilter, JOURNAL_FILE};
+use sentinela_engine::journal::test_postgres::TestPostgres;
 use sentinela_engine::mail::parse_alert_mail;
 
 const SEED_INCIDENTS: u32 = 100;
@@ -58,51 +60,87 @@ async fn seed(j: &AlertJournal, first_uid: u32) {
     }
 }
 
-/// The seed's messages as Twilio would have left them: read.
-fn mark_read(path: &Path) {
-    let db = rusqlite::Connection::open(path).unwrap();
-    db.execute("UPDATE deliveries SET state = 'read', sid = 'SM' || id, sent_at = created_at WHERE state = 'pending'", []).unwrap();
+/// The tables copied, parents first.
+const TABLES: [&str; 6] = ["incidents", "alerts", "sightings", "events", "incident_log", "deliveries"];
+
+/// A column of a copy, as SQL over the copy's number `k`: ids moved past the seed's `span` of
+/// each table, times moved `k` hours back, keys made unique.
+fn copied(table: &str, column: &str, span: &dyn Fn(&str) -> i64, dialect: Dialect) -> String {
+    let back = |c: &str| match dialect {
+        Dialect::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', {c}, '-' || k || ' hours')"),
+        Dialect::Postgres => format!("to_char(({c}::timestamptz - make_interval(hours => k::int)) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"),
+    };
+    match column {
+        "id" => format!("id + k * {}", span(table)),
+        "incident_id" => format!("incident_id + k * {}", span("incidents")),
+        "alert_id" | "latest_alert_id" | "uid" => format!("{column} + k * {}", span("alerts")),
+        "digest_id" => format!("digest_id + k * {}", span("deliveries")),
+        "message_id" | "sid" => format!("{column} || '-' || k"),
+        c if c.ends_with("_at") || c.ends_with("_seen") || c == "at" || c == "held_since" => back(c),
+        c => c.to_owned(),
+    }
 }
 
-/// Copies the seed until the journal holds `alerts` alerts.
-fn replicate(path: &Path, alerts: i64) -> i64 {
-    let db = rusqlite::Connection::open(path).unwrap();
-    let count = |table: &str| db.query_row(&format!("SELECT COALESCE(MAX(id), 0) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap();
-    let seed_alerts = count("alerts");
-    let tables = ["incidents", "alerts", "sightings", "events", "incident_log", "deliveries"];
-    let span = |t: &str| if t == "sightings" { 0 } else { count(t) };
-    let spans: Vec<(&str, i64)> = tables.iter().map(|t| (*t, span(t))).collect();
-    let off = |t: &str| spans.iter().find(|(n, _)| *n == t).unwrap().1;
-    let statements: Vec<String> = tables
+#[derive(Clone, Copy)]
+enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// One `INSERT … SELECT` per table making `copies - 1` copies of the seed at once.
+fn copy_statements(columns: &dyn Fn(&str) -> Vec<String>, span: &dyn Fn(&str) -> i64, copies: i64, dialect: Dialect) -> Vec<String> {
+    TABLES
         .iter()
         .map(|table| {
-            let columns: Vec<String> = db.prepare(&format!("SELECT name FROM pragma_table_info('{table}')")).unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
-            let exprs: Vec<String> = columns
-                .iter()
-                .map(|c| match c.as_str() {
-                    "id" => format!("id + ?1 * {}", off(table)),
-                    "incident_id" => format!("incident_id + ?1 * {}", off("incidents")),
-                    "alert_id" | "latest_alert_id" | "uid" => format!("{c} + ?1 * {}", off("alerts")),
-                    "digest_id" => format!("digest_id + ?1 * {}", off("deliveries")),
-                    "message_id" | "sid" => format!("{c} || '-' || ?1"),
-                    c if c.ends_with("_at") || c.ends_with("_seen") || c == "at" || c == "held_since" => format!("strftime('%Y-%m-%dT%H:%M:%fZ', {c}, '-' || ?1 || ' hours')"),
-                    c => c.to_owned(),
-                })
-                .collect();
-            let seed_only = if *table == "sightings" { format!("alert_id <= {seed_alerts}") } else { format!("id <= {}", off(table)) };
-            format!("INSERT INTO {table} ({}) SELECT {} FROM {table} WHERE {seed_only}", columns.join(", "), exprs.join(", "))
+            let columns = columns(table);
+            let exprs: Vec<String> = columns.iter().map(|c| copied(table, c, span, dialect)).collect();
+            let seed_only = if *table == "sightings" { format!("alert_id <= {}", span("alerts")) } else { format!("id <= {}", span(table)) };
+            let series = match dialect {
+                Dialect::Sqlite => format!("(WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < {}) SELECT k FROM n) AS copies", copies - 1),
+                Dialect::Postgres => format!("generate_series(1, {}) AS k", copies - 1),
+            };
+            format!("INSERT INTO {table} ({}) SELECT {} FROM {table} CROSS JOIN {series} WHERE {seed_only}", columns.join(", "), exprs.join(", "))
         })
-        .collect();
-    let copies = (alerts + seed_alerts - 1) / seed_alerts;
-    for k in 1..copies {
-        let tx = db.unchecked_transaction().unwrap();
-        for sql in &statements {
-            tx.execute(sql, [k]).unwrap();
-        }
-        tx.commit().unwrap();
+        .collect()
+}
+
+/// The seed's messages as Twilio would have left them: read.
+const MARK_READ: &str = "UPDATE deliveries SET state = 'read', sid = 'SM' || id, sent_at = created_at WHERE state = 'pending'";
+
+/// Copies a SQLite journal's seed until it holds `alerts` alerts; returns how many it holds.
+fn replicate_sqlite(path: &Path, alerts: i64) -> i64 {
+    let db = rusqlite::Connection::open(path).unwrap();
+    db.execute(MARK_READ, []).unwrap();
+    let max = |table: &str| if table == "sightings" { 0 } else { db.query_row(&format!("SELECT COALESCE(MAX(id), 0) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap() };
+    let spans: Vec<(&str, i64)> = TABLES.iter().map(|t| (*t, max(t))).collect();
+    let span = |t: &str| spans.iter().find(|(n, _)| *n == t).unwrap().1;
+    let columns = |t: &str| db.prepare(&format!("SELECT name FROM pragma_table_info('{t}')")).unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let copies = (alerts + span("alerts") - 1) / span("alerts");
+    let tx = db.unchecked_transaction().unwrap();
+    for sql in copy_statements(&columns, &span, copies, Dialect::Sqlite) {
+        tx.execute(&sql, []).unwrap();
     }
+    tx.commit().unwrap();
     db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); ANALYZE;").unwrap();
     db.query_row("SELECT COUNT(*) FROM alerts", [], |r| r.get(0)).unwrap()
+}
+
+/// The same on PostgreSQL; identities moved past the copies, statistics made.
+fn replicate_postgres(pg: &TestPostgres, alerts: i64) -> i64 {
+    pg.query(MARK_READ);
+    let max = |table: &str| if table == "sightings" { 0 } else { pg.query(&format!("SELECT COALESCE(MAX(id), 0) FROM {table}"))[0].parse::<i64>().unwrap() };
+    let spans: Vec<(&str, i64)> = TABLES.iter().map(|t| (*t, max(t))).collect();
+    let span = |t: &str| spans.iter().find(|(n, _)| *n == t).unwrap().1;
+    let columns = |t: &str| pg.query(&format!("SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = '{t}' ORDER BY ordinal_position"));
+    let copies = (alerts + span("alerts") - 1) / span("alerts");
+    for sql in copy_statements(&columns, &span, copies, Dialect::Postgres) {
+        pg.query(&sql);
+    }
+    for table in TABLES.iter().filter(|t| **t != "sightings") {
+        pg.query(&format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"));
+    }
+    pg.query("VACUUM ANALYZE");
+    pg.query("SELECT COUNT(*) FROM alerts")[0].parse().unwrap()
 }
 
 /// The median of `runs` runs of `f`, in milliseconds.
@@ -129,13 +167,35 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     ms(sorted[((sorted.len() as f64 - 1.0) * p).round() as usize])
 }
 
+/// Where a journal lives, to open it again and weigh it.
+enum Place<'a> {
+    Sqlite(&'a Path),
+    Postgres(&'a TestPostgres),
+}
+
+impl Place<'_> {
+    async fn open(&self) -> AlertJournal {
+        match self {
+            Place::Sqlite(dir) => AlertJournal::open_in_dir(dir).unwrap(),
+            Place::Postgres(pg) => pg.journal().await,
+        }
+    }
+
+    fn bytes(&self) -> u64 {
+        match self {
+            Place::Sqlite(dir) => std::fs::metadata(dir.join(JOURNAL_FILE)).unwrap().len(),
+            Place::Postgres(pg) => pg.query("SELECT pg_database_size(current_database())")[0].parse().unwrap(),
+        }
+    }
+}
+
 /// One journal's figures, in the order `ROWS` names them.
-async fn measure(dir: &Path) -> Vec<String> {
+async fn measure(place: Place<'_>) -> Vec<String> {
     let started = Instant::now();
-    let j = AlertJournal::open_in_dir(dir).unwrap();
+    let j = place.open().await;
     let open = ms(started.elapsed());
     let alerts = j.alert_count().await.unwrap();
-    let size = std::fs::metadata(dir.join(JOURNAL_FILE)).unwrap().len();
+    let size = place.bytes();
 
     // The engine's own share of one alert: journaled and planned (its messages written).
     let rules = IncidentRules::default();
@@ -200,26 +260,40 @@ const ROWS: &[&str] = &[
     "a reply from a number never reached",
 ];
 
-#[tokio::main]
-async fn main() {
-    let alerts: i64 = std::env::var("SENTINELA_BENCH_ALERTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let fresh = tempfile::tempdir().unwrap();
-    let long = tempfile::tempdir().unwrap();
-    {
-        let j = AlertJournal::open_in_dir(fresh.path()).unwrap();
-        seed(&j, 1).await;
-        let j = AlertJournal::open_in_dir(long.path()).unwrap();
-        seed(&j, 1).await;
-    }
-    mark_read(&fresh.path().join(JOURNAL_FILE));
-    mark_read(&long.path().join(JOURNAL_FILE));
-    let started = Instant::now();
-    let built = replicate(&long.path().join(JOURNAL_FILE), alerts);
-    println!("Sentinela history benchmark — SQLite journal of {built} alerts built in {:.0} s by replicating the engine's own rows", started.elapsed().as_secs_f64());
-    let (a, b) = (measure(fresh.path()).await, measure(long.path()).await);
+fn table(title: &str, built: i64, fresh: &[String], long: &[String]) {
+    println!();
+    println!("{title}");
     println!("| | fresh | {built} alerts |");
     println!("|---|---|---|");
     for (i, row) in ROWS.iter().enumerate() {
-        println!("| {row} | {} | {} |", a[i], b[i]);
+        println!("| {row} | {} | {} |", fresh[i], long[i]);
     }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let alerts: i64 = std::env::var("SENTINELA_BENCH_ALERTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    println!("Sentinela history benchmark — journals of {alerts} alerts built by replicating the engine's own rows, beside fresh ones");
+
+    let (fresh, long) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for dir in [fresh.path(), long.path()] {
+        seed(&AlertJournal::open_in_dir(dir).unwrap(), 1).await;
+    }
+    rusqlite::Connection::open(fresh.path().join(JOURNAL_FILE)).unwrap().execute(MARK_READ, []).unwrap();
+    let started = Instant::now();
+    let built = replicate_sqlite(&long.path().join(JOURNAL_FILE), alerts);
+    let took = started.elapsed().as_secs_f64();
+    let (a, b) = (measure(Place::Sqlite(fresh.path())).await, measure(Place::Sqlite(long.path())).await);
+    table(&format!("SQLite (the long journal built in {took:.0} s)"), built, &a, &b);
+
+    let (fresh, long) = (TestPostgres::start(), TestPostgres::start());
+    for pg in [&fresh, &long] {
+        seed(&pg.journal().await, 1).await;
+    }
+    fresh.query(MARK_READ);
+    let started = Instant::now();
+    let built = replicate_postgres(&long, alerts);
+    let took = started.elapsed().as_secs_f64();
+    let (a, b) = (measure(Place::Postgres(&fresh)).await, measure(Place::Postgres(&long)).await);
+    table(&format!("PostgreSQL {} (the long journal built in {took:.0} s)", fresh.query("SHOW server_version")[0]), built, &a, &b);
 }

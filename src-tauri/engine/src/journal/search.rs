@@ -197,15 +197,22 @@ fn backfill(dialect: Dialect) -> String {
         .collect()
 }
 
+/// The incidents not resolved, newest first (`incidents --open`, the search's "not resolved"):
+/// a handful among a year of resolved ones.
+fn unresolved_index() -> String {
+    format!("CREATE INDEX incidents_unresolved ON incidents(id) WHERE state <> '{}';\n", IncidentState::Resolved.as_str())
+}
+
 /// SQLite's migration 8.
 pub(super) fn migrate_sqlite(tx: &mut dyn Sql) -> SqlResult<()> {
+    tx.execute_batch(&unresolved_index())?;
     tx.execute_batch(&sqlite_index())?;
     tx.execute_batch(&backfill(Dialect::Sqlite))
 }
 
 /// PostgreSQL's migration 4.
 pub(super) fn postgres_migration() -> String {
-    postgres_index() + &backfill(Dialect::Postgres)
+    unresolved_index() + &postgres_index() + &backfill(Dialect::Postgres)
 }
 
 /// The words typed, as the index holds them: letters and digits, other characters separating.
@@ -231,7 +238,7 @@ impl AlertJournal {
 
 /// The date and state conditions, on `incidents i`, with their parameters from `?first` on.
 fn conditions(query: &IncidentQuery, first: usize) -> (String, Vec<super::sql::Value>) {
-    use super::sql::{ToValue, Value};
+    use super::sql::Value;
     let mut sql = String::new();
     let mut values: Vec<Value> = Vec::new();
     let mut bind = |sql: &mut String, condition: &str, v: Value| {
@@ -244,10 +251,13 @@ fn conditions(query: &IncidentQuery, first: usize) -> (String, Vec<super::sql::V
     if let Some(until) = query.until {
         bind(&mut sql, " AND i.first_seen < ?", Value::Text(ts(until)));
     }
+    // The state is written into the statement, from the enum, so the planner can use the partial
+    // index of the incidents not resolved (a bound value could be anything).
+    let resolved = IncidentState::Resolved.as_str();
     match query.state {
         StateFilter::All => {}
-        StateFilter::Unresolved => bind(&mut sql, " AND i.state <> ?", IncidentState::Resolved.to_value()),
-        StateFilter::Resolved => bind(&mut sql, " AND i.state = ?", IncidentState::Resolved.to_value()),
+        StateFilter::Unresolved => sql.push_str(&format!(" AND i.state <> '{resolved}'")),
+        StateFilter::Resolved => sql.push_str(&format!(" AND i.state = '{resolved}'")),
     }
     (sql, values)
 }
@@ -271,46 +281,61 @@ fn find(conn: &mut dyn Sql, query: &IncidentQuery) -> SqlResult<Vec<IncidentSumm
         let rows = conn.rows(&format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id < ?1{filters} ORDER BY i.id DESC LIMIT ?2"), &all)?;
         return rows.iter().map(summary_row).collect();
     }
-    let (matches, hits) = match conn.dialect() {
+    let (matches, hits, has_words) = match conn.dialect() {
         Dialect::Sqlite => (
             words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" "),
             "SELECT rowid >> 24 FROM incident_text WHERE incident_text MATCH ?1 AND rowid < ?2 ORDER BY rowid DESC LIMIT ?3",
+            "EXISTS (SELECT 1 FROM incident_text t WHERE incident_text MATCH ?1 AND t.rowid >= i.id * 16777216 AND t.rowid < (i.id + 1) * 16777216)",
         ),
         Dialect::Postgres => (
             words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & "),
             "SELECT key >> 24 FROM incident_text WHERE words @@ to_tsquery('simple', ?1) AND key < ?2 ORDER BY key DESC LIMIT ?3",
+            "EXISTS (SELECT 1 FROM incident_text t WHERE t.words @@ to_tsquery('simple', ?1) AND t.key >= i.id * 16777216 AND t.key < (i.id + 1) * 16777216)",
         ),
     };
-    let (filters, values) = conditions(query, 2);
-    let one = format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id = ?1{filters}");
+    // The incidents not resolved are few whatever the history: each is checked against the
+    // index, instead of walking every text the words are in.
+    if query.state == StateFilter::Unresolved {
+        let (filters, values) = conditions(query, 4);
+        let mut all: Vec<&dyn ToValue> = vec![&matches, &before, &limit];
+        all.extend(values.iter().map(|v| v as &dyn ToValue));
+        let rows = conn.rows(&format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id < ?2{filters} AND {has_words} ORDER BY i.id DESC LIMIT ?3"), &all)?;
+        return rows.iter().map(summary_row).collect();
+    }
+    let (filters, values) = conditions(query, 3);
+    let between = format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id >= ?1 AND i.id <= ?2{filters} ORDER BY i.id DESC");
     let mut found = Vec::new();
     // Keys below this one are still to read: the page's start, then where the last chunk ended.
-    let mut below = before.saturating_mul(1 << SLOT_BITS).min(i64::MAX);
-    if before >= i64::MAX >> SLOT_BITS {
-        below = i64::MAX;
-    }
-    let mut last = None;
+    let below_page = if before >= i64::MAX >> SLOT_BITS { i64::MAX } else { before << SLOT_BITS };
+    let mut below = below_page;
     loop {
-        let ids: Vec<IncidentId> = conn.rows(hits, &[&matches, &below, &CHUNK])?.iter().map(|r| r.get(0)).collect::<SqlResult<_>>()?;
-        for &id in &ids {
-            if last == Some(id) {
-                continue;
-            }
-            last = Some(id);
-            let mut all: Vec<&dyn ToValue> = vec![&id];
+        let mut ids: Vec<IncidentId> = conn.rows(hits, &[&matches, &below, &CHUNK])?.iter().map(|r| r.get(0)).collect::<SqlResult<_>>()?;
+        let full = ids.len() as i64 == CHUNK;
+        ids.dedup();
+        let (Some(&newest), Some(&oldest)) = (ids.first(), ids.last()) else { return Ok(found) };
+        // The chunk's incidents that pass the filters: read together when they lie close (a
+        // common word), one by one when they are scattered over the history (a rare one).
+        let hit: std::collections::HashSet<IncidentId> = ids.iter().copied().collect();
+        let dense = (newest - oldest + 1) <= 4 * ids.len() as i64;
+        let spans: Vec<(IncidentId, IncidentId)> = if dense { vec![(oldest, newest)] } else { ids.iter().map(|&id| (id, id)).collect() };
+        for (from, to) in spans {
+            let mut all: Vec<&dyn ToValue> = vec![&from, &to];
             all.extend(values.iter().map(|v| v as &dyn ToValue));
-            if let Some(row) = conn.rows(&one, &all)?.first() {
-                found.push(summary_row(row)?);
-                if found.len() as i64 >= limit {
-                    return Ok(found);
+            for row in conn.rows(&between, &all)? {
+                let incident = summary_row(&row)?;
+                if hit.contains(&incident.id) {
+                    found.push(incident);
+                    if found.len() as i64 >= limit {
+                        return Ok(found);
+                    }
                 }
             }
         }
-        match ids.last() {
-            // Below the last incident read: its other texts add nothing.
-            Some(&id) if ids.len() as i64 == CHUNK => below = id << SLOT_BITS,
-            _ => return Ok(found),
+        if !full {
+            return Ok(found);
         }
+        // Below the oldest incident read: its other texts add nothing.
+        below = oldest << SLOT_BITS;
     }
 }
 
