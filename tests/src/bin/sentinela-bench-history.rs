@@ -2,6 +2,10 @@
 //! beside a fresh journal, in the same run, on SQLite and on the shared journal's PostgreSQL.
 //! Prints figures; asserts nothing about time.
 //!
+//! Then the real engine runs on each journal (a real Dovecot, the Twilio fake): start → watching,
+//! APPEND → the first WhatsApp and the first call (a person answers at once), and the process's
+//! CPU while idle for a minute.
+//!
 //! The big journal is built by replicating what the engine's own write path wrote: a seed of
 //! incidents (an alarm, a repeat and a recovery each, messages to two people, taken or resolved,
 //! some with a note), written through `AlertJournal` as the engine writes them, then copied with
@@ -13,7 +17,17 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use sentinela_engine::config::{CallsConfig, Config, JournalConfig, Security, WhatsAppConfig};
+use sentinela_engine::events::{EngineEvent, EventBus, MailboxState};
+use sentinela_engine::incident::flood::FloodLimit;
 use sentinela_engine::incident::{AckVia, IncidentRules};
+use sentinela_engine::notify::NotifyTiming;
+use sentinela_engine::runner::{EngineSecrets, RunningEngine};
+use sentinela_engine::secrets::Secret;
+use sentinela_tests::dovecot::{Dovecot, SENSOR};
+use sentinela_tests::mail::plain;
+use sentinela_tests::twilio_fake::{CallScript, TwilioFake, AUTH_TOKEN};
+use sentinela_tests::wait_for;
 use sentinela_engine::journal::{AlertJournal, IncidentQuery, MailboxUid, NewAlert, PlanPolicy, Reply, StateFilter, JOURNAL_FILE};
 use sentinela_engine::journal::test_postgres::TestPostgres;
 use sentinela_engine::mail::parse_alert_mail;
@@ -260,12 +274,103 @@ const ROWS: &[&str] = &[
     "a reply from a number never reached",
 ];
 
+const ENGINE_ROWS: &[&str] = &[
+    "engine start → watching the mailbox",
+    "APPEND → first WhatsApp, p50 / max",
+    "APPEND → first call, p50 / max",
+    "CPU while idle (a minute), this process",
+];
+const ENGINE_SAMPLES: usize = 10;
+/// How long the idle CPU is measured (`SENTINELA_BENCH_IDLE_SECS`, default 60).
+fn idle() -> Duration {
+    Duration::from_secs(std::env::var("SENTINELA_BENCH_IDLE_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(60))
+}
+
+/// CPU time this process has used.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis(ticks * 1000 / hz)
+}
+
+/// The real engine on a journal: `config` says where it lives.
+async fn engine_figures(server: &Dovecot, fake: &TwilioFake, mut config: Config, data: &Path, journal_password: Option<Secret>) -> Vec<String> {
+    const TO: &str = "+5511977770001";
+    fake.script_call(TO, CallScript::Human { answer_ms: 20, talk_ms: 20 });
+    config.twilio = Some(fake.config());
+    config.whatsapp = Some(WhatsAppConfig { from: "+14155238886".into(), to: vec![TO.into()], content_sid: String::new() });
+    config.calls = Some(CallsConfig {
+        from: "+14155238886".into(),
+        to: vec![TO.into()],
+        ring_secs: 25,
+        rounds: 1,
+        round_pause_secs: 0,
+        voice: "Polly.Camila".into(),
+        language: "pt-BR".into(),
+        require_human: true,
+        keypress: false,
+    });
+    // Every sample a first message: no digest however many alarms a minute brings.
+    let timing = NotifyTiming {
+        call_poll: Duration::from_millis(20),
+        message_poll: Duration::from_millis(200),
+        message_follow_for: Duration::from_millis(500),
+        flood: FloodLimit { per_window: 10_000, ..FloodLimit::default() },
+        ..NotifyTiming::default()
+    };
+    let bus = EventBus::default();
+    let mut rx = bus.subscribe();
+    let secrets = EngineSecrets { mailbox: Dovecot::password().into(), twilio_token: Some(Secret::new(AUTH_TOKEN)), journal_password };
+    let started = Instant::now();
+    let engine = RunningEngine::start_with_timing(&config, secrets, data, bus, timing).await.unwrap();
+    while !matches!(rx.recv().await.unwrap(), EngineEvent::Mailbox(MailboxState::Watching { .. })) {}
+    let start = started.elapsed();
+    // On a shared journal the notify side starts with the lease: wait for it.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut appender = server.client().await;
+    let (mut wa, mut call) = (Vec::new(), Vec::new());
+    for i in 0..ENGINE_SAMPLES {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        appender.append("INBOX", None, None, plain(SENSOR, &format!("ALERTA história sonda-{i} {}", started.elapsed().as_nanos()), "x")).await.unwrap();
+        let appended = Instant::now();
+        loop {
+            if let EngineEvent::Incident(c) = rx.recv().await.unwrap() {
+                if c.kind == sentinela_engine::incident::IncidentEventKind::Acknowledged {
+                    break;
+                }
+            }
+        }
+        // The call may be answered before the WhatsApp went: wait for both requests.
+        let first = |resource: &'static str| async move {
+            wait_for(resource, Duration::from_secs(30), || async { fake.creations(resource).into_iter().find(|r| r.at >= appended).map(|r| r.at) }).await
+        };
+        wa.push(first("Messages").await - appended);
+        call.push(first("Calls").await - appended);
+    }
+    wa.sort();
+    call.sort();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let before = cpu_time();
+    tokio::time::sleep(idle()).await;
+    let cpu = (cpu_time() - before).as_secs_f64() / idle().as_secs_f64() * 100.0;
+    engine.stop(Duration::from_secs(10)).await;
+    vec![
+        format!("{:.0} ms", ms(start)),
+        format!("{:.0} / {:.0} ms", percentile(&wa, 0.5), ms(*wa.last().unwrap())),
+        format!("{:.0} / {:.0} ms", percentile(&call, 0.5), ms(*call.last().unwrap())),
+        format!("{cpu:.2} %"),
+    ]
+}
+
 fn table(title: &str, built: i64, fresh: &[String], long: &[String]) {
     println!();
     println!("{title}");
     println!("| | fresh | {built} alerts |");
     println!("|---|---|---|");
-    for (i, row) in ROWS.iter().enumerate() {
+    for (i, row) in ROWS.iter().chain(ENGINE_ROWS).enumerate() {
         println!("| {row} | {} | {} |", fresh[i], long[i]);
     }
 }
@@ -283,7 +388,12 @@ async fn main() {
     let started = Instant::now();
     let built = replicate_sqlite(&long.path().join(JOURNAL_FILE), alerts);
     let took = started.elapsed().as_secs_f64();
-    let (a, b) = (measure(Place::Sqlite(fresh.path())).await, measure(Place::Sqlite(long.path())).await);
+    let (mut a, mut b) = (measure(Place::Sqlite(fresh.path())).await, measure(Place::Sqlite(long.path())).await);
+    let server = Dovecot::start();
+    let fake = TwilioFake::start().await;
+    let base = server.config(Security::Tls);
+    a.extend(engine_figures(&server, &fake, base.clone(), fresh.path(), None).await);
+    b.extend(engine_figures(&server, &fake, base.clone(), long.path(), None).await);
     table(&format!("SQLite (the long journal built in {took:.0} s)"), built, &a, &b);
 
     let (fresh, long) = (TestPostgres::start(), TestPostgres::start());
@@ -294,6 +404,11 @@ async fn main() {
     let started = Instant::now();
     let built = replicate_postgres(&long, alerts);
     let took = started.elapsed().as_secs_f64();
-    let (a, b) = (measure(Place::Postgres(&fresh)).await, measure(Place::Postgres(&long)).await);
+    let (mut a, mut b) = (measure(Place::Postgres(&fresh)).await, measure(Place::Postgres(&long)).await);
+    for (figures, pg) in [(&mut a, &fresh), (&mut b, &long)] {
+        let config = Config { journal: Some(JournalConfig { url: pg.url(), workstation: "bench".into() }), ..base.clone() };
+        let data = tempfile::tempdir().unwrap();
+        figures.extend(engine_figures(&server, &fake, config, data.path(), Some(TestPostgres::password())).await);
+    }
     table(&format!("PostgreSQL {} (the long journal built in {took:.0} s)", fresh.query("SHOW server_version")[0]), built, &a, &b);
 }
