@@ -241,12 +241,30 @@ async fn measure(place: Place<'_>) -> Vec<String> {
             j.handle_reply(reply, vec!["+5511977770000".into()], "Novo".into()).await.unwrap();
         }
     };
+    // What `incidents` and `history` read to print their default listings.
+    let cli_incidents = || {
+        let j = j.clone();
+        async move {
+            for i in j.incidents(100, None, false).await.unwrap() {
+                j.deliveries_of(i.id).await.unwrap();
+                j.calls_of(i.id).await.unwrap();
+            }
+        }
+    };
+    let cli_history = || {
+        let j = j.clone();
+        async move {
+            j.alerts(100).await.unwrap();
+        }
+    };
     vec![
         format!("{alerts}"),
         format!("{:.0} MB, {:.2} kB per alert", size as f64 / 1e6, size as f64 / 1e3 / alerts as f64),
         format!("{open:.1} ms"),
         format!("{:.1} / {:.1} ms", percentile(&took, 0.5), percentile(&took, 0.99)),
         format!("{:.1} ms", median(5, find(IncidentQuery { limit: 1000, ..Default::default() })).await),
+        format!("{:.1} ms", median(5, cli_incidents).await),
+        format!("{:.1} ms", median(5, cli_history).await),
         format!("{:.1} ms", median(5, find(q("", StateFilter::Unresolved))).await),
         format!("{:.1} ms", median(5, find(q("sonda nova 7", StateFilter::All))).await),
         format!("{:.1} ms", median(5, find(q("temperatura", StateFilter::All))).await),
@@ -264,6 +282,8 @@ const ROWS: &[&str] = &[
     "open the journal (migrations checked)",
     "one alert journaled and planned, p50 / p99",
     "the history's first page (1,000 incidents)",
+    "`incidents` (100, with their messages and calls)",
+    "`history` (the newest 100 e-mails)",
     "`incidents --open`",
     "search, words of a few incidents",
     "search, a word of every fifth incident",
@@ -276,6 +296,7 @@ const ROWS: &[&str] = &[
 
 const ENGINE_ROWS: &[&str] = &[
     "engine start → watching the mailbox",
+    "APPEND → journaled, p50 / max",
     "APPEND → first WhatsApp, p50 / max",
     "APPEND → first call, p50 / max",
     "CPU while idle (a minute), this process",
@@ -331,16 +352,16 @@ async fn engine_figures(server: &Dovecot, fake: &TwilioFake, mut config: Config,
     // On a shared journal the notify side starts with the lease: wait for it.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut appender = server.client().await;
-    let (mut wa, mut call) = (Vec::new(), Vec::new());
+    let (mut wa, mut call, mut journaled) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..ENGINE_SAMPLES {
         tokio::time::sleep(Duration::from_millis(200)).await;
         appender.append("INBOX", None, None, plain(SENSOR, &format!("ALERTA história sonda-{i} {}", started.elapsed().as_nanos()), "x")).await.unwrap();
         let appended = Instant::now();
         loop {
-            if let EngineEvent::Incident(c) = rx.recv().await.unwrap() {
-                if c.kind == sentinela_engine::incident::IncidentEventKind::Acknowledged {
-                    break;
-                }
+            match rx.recv().await.unwrap() {
+                EngineEvent::AlertRecorded(_) => journaled.push(appended.elapsed()),
+                EngineEvent::Incident(c) if c.kind == sentinela_engine::incident::IncidentEventKind::Acknowledged => break,
+                _ => {}
             }
         }
         // The call may be answered before the WhatsApp went: wait for both requests.
@@ -352,6 +373,7 @@ async fn engine_figures(server: &Dovecot, fake: &TwilioFake, mut config: Config,
     }
     wa.sort();
     call.sort();
+    journaled.sort();
     tokio::time::sleep(Duration::from_secs(5)).await;
     let before = cpu_time();
     tokio::time::sleep(idle()).await;
@@ -359,6 +381,7 @@ async fn engine_figures(server: &Dovecot, fake: &TwilioFake, mut config: Config,
     engine.stop(Duration::from_secs(10)).await;
     vec![
         format!("{:.0} ms", ms(start)),
+        format!("{:.0} / {:.0} ms", percentile(&journaled, 0.5), ms(*journaled.last().unwrap())),
         format!("{:.0} / {:.0} ms", percentile(&wa, 0.5), ms(*wa.last().unwrap())),
         format!("{:.0} / {:.0} ms", percentile(&call, 0.5), ms(*call.last().unwrap())),
         format!("{cpu:.2} %"),
