@@ -322,6 +322,7 @@ service imap-login {{
             twilio: None,
             whatsapp: None,
             calls: None,
+            sms: None,
             incidents: Default::default(),
             people: Default::default(),
             heartbeat: None,

@@ -56,6 +56,8 @@ pub enum MessageScript {
     Read,
     /// Accepted, then `failed` with this error code (63015 sandbox not joined, 63016 window…).
     FailWith(i64),
+    /// queued → sent → delivered: an SMS (which has no `read`).
+    Delivered,
 }
 
 /// A fault for the next matching request.
@@ -302,6 +304,11 @@ impl TwilioFake {
     }
 
     /// The bodies of the messages sent to `number`, in order.
+    /// SMS bodies sent to `number` (no `whatsapp:` prefix on either side), in order.
+    pub fn sms_to(&self, number: &str) -> Vec<String> {
+        self.state.lock().unwrap().messages.iter().filter(|m| !m.inbound && m.to == number).map(|m| m.body.clone().unwrap_or_default()).collect()
+    }
+
     pub fn bodies_to(&self, number: &str) -> Vec<String> {
         let to = format!("whatsapp:{number}");
         self.state.lock().unwrap().messages.iter().filter(|m| m.to == to && !m.inbound).filter_map(|m| m.body.clone()).collect()
@@ -606,8 +613,13 @@ fn create_message(s: &mut State, form: &[(String, String)], now: Instant) -> Res
     let (Some(to), Some(from)) = (param(form, "To"), param(form, "From")) else {
         return error_body(400, 21604, "A 'To' phone number is required");
     };
-    if !to.starts_with("whatsapp:+") || !from.starts_with("whatsapp:+") {
+    // WhatsApp: both addresses `whatsapp:+…`; SMS: both plain E.164.
+    let whatsapp = to.starts_with("whatsapp:+") && from.starts_with("whatsapp:+");
+    if !whatsapp && !(to.starts_with('+') && from.starts_with('+')) {
         return error_body(400, 21211, &format!("Invalid 'To' Phone Number: {to}"));
+    }
+    if !whatsapp && param(form, "ContentSid").is_some() {
+        return error_body(400, 21656, "Content templates are for WhatsApp senders");
     }
     let body = param(form, "Body");
     let content = param(form, "ContentSid");
@@ -629,7 +641,8 @@ fn create_message(s: &mut State, form: &[(String, String)], now: Instant) -> Res
         from: from.into(),
         body: body.map(str::to_owned),
         created: now,
-        script: s.message_scripts.get(number).copied().unwrap_or(MessageScript::Read),
+        // Scripts are WhatsApp's (a phone without WhatsApp still gets SMS); an SMS is delivered.
+        script: if whatsapp { s.message_scripts.get(number).copied().unwrap_or(MessageScript::Read) } else { MessageScript::Delivered },
         inbound: false,
         sent: chrono::Utc::now(),
     };
@@ -717,6 +730,8 @@ fn message_json(m: &FakeMessage, now: Instant) -> Value {
         (MessageScript::Read, 50..=149) => ("sent", None),
         (MessageScript::Read, 150..=299) => ("delivered", None),
         (MessageScript::Read, _) => ("read", None),
+        (MessageScript::Delivered, 50..=149) => ("sent", None),
+        (MessageScript::Delivered, _) => ("delivered", None),
     };
     json!({
         "sid": m.sid,

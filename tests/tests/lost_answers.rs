@@ -22,7 +22,7 @@ fn call() -> NewCall {
 }
 
 fn message(body: &str) -> NewMessage {
-    NewMessage { from: SENDER.into(), to: ANA.into(), body: body.into(), template: None }
+    NewMessage { from: SENDER.into(), to: ANA.into(), body: body.into(), template: None, channel: sentinela_engine::model::Channel::Whatsapp }
 }
 
 const LOST: [LostAnswer; 3] = [LostAnswer::Drop, LostAnswer::Status(502), LostAnswer::Stall(Duration::from_millis(1500))];

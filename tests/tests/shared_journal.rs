@@ -772,7 +772,7 @@ async fn a_create_the_lease_does_not_confirm_never_leaves_for_twilio() {
     }
     let fake = sentinela_tests::twilio_fake::TwilioFake::start().await;
     let client = TwilioClient::new(&fake.config(), Secret::new(AUTH_TOKEN));
-    let message = NewMessage { from: "+14155238886".into(), to: WA1.into(), body: "🚨 teste".into(), template: None };
+    let message = NewMessage { from: "+14155238886".into(), to: WA1.into(), body: "🚨 teste".into(), template: None, channel: sentinela_engine::model::Channel::Whatsapp };
     let refused = client.fenced(std::sync::Arc::new(Fence(false))).create_message(&message, None).await.unwrap_err();
     assert!(matches!(refused.error, TwilioError::NotTheNotifier { .. }) && refused.is_transient() && refused.unsure_since.is_none(), "{refused:?}");
     assert!(fake.creations("Messages").is_empty(), "nothing reached Twilio");

@@ -71,7 +71,7 @@ async fn the_engines_requests_satisfy_twilios_openapi_spec() {
 
     client.fetch_account().await.expect("GET Account");
     let m = client
-        .create_message(&NewMessage { from: "+14155238886".into(), to: "+5511999990001".into(), body: "🚨 ALERTA <&>".into(), template: None }, None)
+        .create_message(&NewMessage { from: "+14155238886".into(), to: "+5511999990001".into(), body: "🚨 ALERTA <&>".into(), template: None, channel: sentinela_engine::model::Channel::Whatsapp }, None)
         .await
         .expect("POST Messages with Body");
     client
@@ -80,6 +80,7 @@ async fn the_engines_requests_satisfy_twilios_openapi_spec() {
             to: "+5511999990001".into(),
             body: String::new(),
             template: Some(("HXaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".into(), r#"{"1":"ALERTA","2":"corpo"}"#.into())),
+            channel: sentinela_engine::model::Channel::Whatsapp,
         }, Some(chrono::Utc::now()))
         .await
         .expect("GET Messages (the lookup after a lost answer), then POST Messages with ContentSid");

@@ -32,6 +32,10 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub calls: Option<CallsConfig>,
+    /// Text messages: the fallback when WhatsApp cannot deliver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub sms: Option<SmsConfig>,
     /// How e-mails become incidents, and how often the team is reminded.
     #[serde(default, skip_serializing_if = "IncidentsConfig::is_default")]
     #[cfg_attr(feature = "ts", ts(as = "Option<IncidentsConfig>", optional))]
@@ -189,6 +193,23 @@ pub struct WhatsAppConfig {
     /// Optional approved template (`HX…`), needed outside the 24-hour window.
     #[serde(default)]
     pub content_sid: String,
+}
+
+/// `[sms]`: text messages from a number of the Twilio account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct SmsConfig {
+    /// A number of the account able to send SMS, in E.164.
+    pub from: String,
+    /// A WhatsApp message that fails or is undelivered (sandbox left, no template, a phone
+    /// without WhatsApp) goes to the same number by SMS, once.
+    #[serde(default = "yes")]
+    pub fallback: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `[calls]`: the phone queue.
@@ -680,10 +701,10 @@ const SANDBOX_WHATSAPP_FROM: &str = "+14155238886";
 
 impl Config {
     fn normalise_twilio(&mut self) -> Result<(), ConfigError> {
-        if self.twilio.is_none() && (self.whatsapp.is_some() || self.calls.is_some()) {
+        if self.twilio.is_none() && (self.whatsapp.is_some() || self.calls.is_some() || self.sms.is_some()) {
             return Err(ConfigError::invalid(
                 "twilio",
-                "[whatsapp] or [calls] is set but there is no [twilio] section.",
+                "[whatsapp], [sms] or [calls] is set but there is no [twilio] section.",
                 "add [twilio] with account_sid = \"AC...\" (the auth token goes in the keyring or SENTINELA_TWILIO_AUTH_TOKEN).",
             )
             .pt(
@@ -735,6 +756,9 @@ impl Config {
                     "use HX seguido de 32 caracteres hexadecimais, ou deixe vazio para mandar texto simples.",
                 ));
             }
+        }
+        if let Some(m) = &mut self.sms {
+            m.from = phone_field("sms.from", &m.from)?;
         }
         if let Some(c) = &mut self.calls {
             c.from = phone_field("calls.from", &c.from)?;

@@ -144,7 +144,7 @@ impl Heartbeat {
         };
         let text = daily_text(&counts, Utc::now());
         for to in &self.config.whatsapp_to {
-            let message = NewMessage { from: from.clone(), to: to.clone(), body: text.clone(), template: None };
+            let message = NewMessage { from: from.clone(), to: to.clone(), body: text.clone(), template: None, channel: crate::model::Channel::Whatsapp };
             match client.create_message(&message, None).await {
                 Ok(m) => info!(to = %to, sid = %m.sid, "heartbeat: daily message sent"),
                 Err(e) => warn!(to = %to, "heartbeat: the daily message was not sent: {e}"),

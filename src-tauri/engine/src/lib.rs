@@ -23,6 +23,7 @@ pub mod journal;
 pub mod lease;
 pub mod logging;
 pub mod mail;
+pub mod model;
 pub mod oauth;
 pub mod secrets;
 pub mod shutdown;

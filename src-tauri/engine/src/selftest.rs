@@ -77,7 +77,7 @@ pub async fn test_whatsapp(config: &Config, token: Secret, to: &str, follow_for:
     let w = config.whatsapp.as_ref().ok_or_else(|| SelfTestError::missing_section("whatsapp"))?;
     let client = client(config, token)?;
     let template = (!w.content_sid.is_empty()).then(|| (w.content_sid.clone(), compose::template_variables(TEST_SUBJECT, TEST_BODY, true)));
-    let message = NewMessage { from: w.from.clone(), to: to.clone(), body: compose::whatsapp_text(crate::incident::MessagePurpose::Alarm, TEST_SUBJECT, TEST_BODY, true), template };
+    let message = NewMessage { from: w.from.clone(), to: to.clone(), body: compose::whatsapp_text(crate::incident::MessagePurpose::Alarm, TEST_SUBJECT, TEST_BODY, true), template, channel: crate::model::Channel::Whatsapp };
     let sent = client.create_message(&message, None).await.map_err(|e| SelfTestError::twilio(("WhatsApp not sent", "WhatsApp não enviado"), e.error))?;
     let mut states = vec![sent.status.as_str().to_owned()];
     let deadline = tokio::time::Instant::now() + follow_for;

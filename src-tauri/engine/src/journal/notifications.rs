@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::{parse_ts, ts, AlertJournal, JournalError};
 use crate::incident::{IncidentId, MessagePurpose};
+use crate::model::Channel;
 use crate::twilio::{CallStatus, MessageStatus};
 
 text_enum! {
@@ -145,11 +146,14 @@ text_enum! {
     }
 }
 
-/// One WhatsApp message to one recipient.
+/// One message to one recipient, by WhatsApp or SMS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Delivery {
     pub id: i64,
+    pub channel: Channel,
+    /// An SMS sent because this WhatsApp message could not be delivered: its id.
+    pub fallback_of: Option<i64>,
     /// None for a digest (it speaks of several incidents).
     pub incident_id: Option<IncidentId>,
     pub purpose: MessagePurpose,
@@ -191,7 +195,7 @@ pub struct CallAttempt {
 }
 
 const DELIVERY_COLUMNS: &str = "d.id, d.incident_id, d.purpose, d.recipient, d.headline, d.detail, d.state, d.sid, d.error_code,
-    d.error_message, d.updated_at, COALESCE(i.is_test, 0)";
+    d.error_message, d.updated_at, COALESCE(i.is_test, 0), d.channel, d.fallback_of";
 const DELIVERY_FROM: &str = "deliveries d LEFT JOIN incidents i ON i.id = d.incident_id";
 const CALL_COLUMNS: &str = "c.id, c.round, c.position, c.number, c.state, c.sid, c.answered_by, c.duration, c.outcome, c.error_code,
     c.error_message, c.updated_at,
@@ -212,7 +216,20 @@ fn delivery_row(r: &Row) -> SqlResult<Delivery> {
         error_message: r.get(9)?,
         updated_at: parse_ts(r.get(10)?),
         test: r.get(11)?,
+        channel: r.get(12)?,
+        fallback_of: r.get(13)?,
     })
+}
+
+/// Every message names its channel, and an SMS sent in place of a WhatsApp message names that
+/// message — once: a unique index (SQLite's migration 9, PostgreSQL's 5).
+pub(super) fn channels_migration(id_type: &str) -> String {
+    format!(
+        "ALTER TABLE deliveries ADD COLUMN channel TEXT NOT NULL DEFAULT '{}';
+         ALTER TABLE deliveries ADD COLUMN fallback_of {id_type};
+         CREATE UNIQUE INDEX deliveries_fallback ON deliveries(fallback_of) WHERE fallback_of IS NOT NULL;",
+        Channel::Whatsapp.as_str()
+    )
 }
 
 fn call_row(r: &Row) -> SqlResult<CallAttempt> {
@@ -294,11 +311,13 @@ impl AlertJournal {
     pub async fn deliveries_to_follow(&self, since: DateTime<Utc>) -> Result<Vec<Delivery>, JournalError> {
         self.call(move |conn| {
             let finals = DeliveryState::FINAL.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ");
+            // An SMS has no `read`: delivered is as far as it goes.
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM}
-                 WHERE d.sid IS NOT NULL AND d.state NOT IN ({finals}) AND d.sent_at >= ?1 ORDER BY d.sent_at, d.id"
+                 WHERE d.sid IS NOT NULL AND d.state NOT IN ({finals}) AND d.sent_at >= ?1 AND NOT (d.channel = ?2 AND d.state = ?3)
+                 ORDER BY d.sent_at, d.id"
             ))?;
-            let rows = stmt.query_map(params![ts(since)], delivery_row)?;
+            let rows = stmt.query_map(params![ts(since), Channel::Sms, DeliveryState::Delivered], delivery_row)?;
             rows.collect()
         })
         .await
@@ -337,6 +356,29 @@ impl AlertJournal {
                 params![id, state, sid, code, message, now],
             )?;
             conn.query_row(&format!("SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM} WHERE d.id = ?1"), params![id], delivery_row)
+        })
+        .await
+    }
+
+    /// The SMS that stands in for WhatsApp message `id`, which could not be delivered: the same
+    /// words to the same person, owed now — once, however often this is asked (None when it
+    /// exists already or `id` is no WhatsApp message).
+    pub async fn fall_back_to_sms(&self, id: i64) -> Result<Option<Delivery>, JournalError> {
+        self.call(move |conn| {
+            let mut tx = conn.transaction()?;
+            let now = ts(Utc::now());
+            let created = tx.execute(
+                "INSERT INTO deliveries (incident_id, purpose, recipient, headline, detail, state, channel, fallback_of, created_at, updated_at)
+                 SELECT incident_id, purpose, recipient, headline, detail, ?2, ?3, id, ?4, ?4 FROM deliveries d
+                 WHERE d.id = ?1 AND d.channel = ?5 AND NOT EXISTS (SELECT 1 FROM deliveries f WHERE f.fallback_of = ?1)",
+                params![id, DeliveryState::Pending, Channel::Sms, now, Channel::Whatsapp],
+            )?;
+            let delivery = match created {
+                0 => None,
+                _ => Some(tx.query_row(&format!("SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM} WHERE d.fallback_of = ?1"), params![id], delivery_row)?),
+            };
+            tx.commit()?;
+            Ok(delivery)
         })
         .await
     }

@@ -112,13 +112,15 @@ const SQL_MIGRATIONS: &[&str] = &[
 // 4: incidents, written in `incidents.rs` next to the code that reads them; 5: rejected
 // senders, in `rejected.rs`; 6: the Studio execution of a call that asks for a key; 7: the
 // indexes that keep every per-alert, per-poll and per-reply statement off a full scan; 8: the
-// search index, in `search.rs`.
+// search index, in `search.rs`; 9: every message's channel and SMS fallbacks, in
+// `notifications.rs`.
 const RUST_MIGRATIONS: &[RustMigration] = &[
     super::incidents::migrate_to_incidents,
     super::rejected::migrate_to_rejected,
     migrate_to_executions,
     migrate_to_history_indexes,
     super::search::migrate_sqlite,
+    |tx| tx.execute_batch(&super::notifications::channels_migration("INTEGER")),
 ];
 
 fn migrate_to_executions(tx: &mut dyn Sql) -> SqlResult<()> {

@@ -38,6 +38,58 @@ pub fn whatsapp_text(purpose: MessagePurpose, headline: &str, detail: &str, is_t
     cut(&full, MAX_WHATSAPP_CHARS)
 }
 
+/// The most SMS segments one message may cost: an alarm's subject and the start of its text,
+/// never a long e-mail at a per-segment price.
+pub const MAX_SMS_SEGMENTS: usize = 3;
+
+/// What an SMS says its purpose is, in words: a mark outside GSM-7 (any emoji) would make the
+/// whole text UCS-2, 70 characters a segment instead of 160.
+fn sms_mark(purpose: MessagePurpose) -> &'static str {
+    match purpose {
+        MessagePurpose::Alarm | MessagePurpose::Legacy => "ALERTA",
+        MessagePurpose::Reminder => "LEMBRETE",
+        MessagePurpose::Resolved => "RESOLVIDO",
+        MessagePurpose::Reopened => "VOLTOU A ALARMAR",
+        MessagePurpose::Digest => "RESUMO",
+        MessagePurpose::Acknowledged => "ASSUMIDO",
+        MessagePurpose::Reescalated => "AINDA EM ALARME",
+    }
+}
+
+/// How many segments `text` costs, and whether it fits GSM-7 (else UCS-2).
+pub fn sms_segments(text: &str) -> (usize, bool) {
+    let split = sms_splitter::SplitSms::default().split(text.to_owned());
+    (split.parts.len().max(1), split.character_set == "GSM")
+}
+
+/// `ALERTA: headline`, the detail's lines, and how to take the incident (`incident`'s code, kept
+/// whatever is cut), within [`MAX_SMS_SEGMENTS`] in the encoding the text needs: GSM-7 when
+/// every character allows, UCS-2 otherwise. What does not fit is cut from the detail.
+pub fn sms_text(purpose: MessagePurpose, headline: &str, detail: &str, is_test: bool, incident: Option<i64>) -> String {
+    let mark = if is_test { format!("[TESTE] {}", sms_mark(purpose)) } else { sms_mark(purpose).to_owned() };
+    // The WhatsApp line says "*1*" (bold there, stars here): the SMS says it plainly, last.
+    let (detail, take) = match incident.map(|id| (id, how_to_take(id))) {
+        Some((id, line)) if detail.contains(&line) => (detail.replace(&line, ""), format!("\nResponda 1 para assumir (#{id})")),
+        _ => (detail.to_owned(), String::new()),
+    };
+    let lines: Vec<&str> = detail.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let head = format!("{mark}: {headline}");
+    let with = |body: &str| if body.is_empty() { format!("{head}{take}") } else { format!("{head}\n{body}{take}") };
+    let body = lines.join("\n");
+    if sms_segments(&with(&body)).0 <= MAX_SMS_SEGMENTS {
+        return with(&body);
+    }
+    // Cut the detail by characters until it fits, the cut marked in GSM-7 ("…" is not, and would
+    // make the whole text UCS-2).
+    let cut_at = |n: usize| with(&format!("{}...", body.chars().take(n).collect::<String>().trim_end()));
+    let (mut low, mut high) = (0, body.chars().count());
+    while low < high {
+        let mid = (low + high).div_ceil(2);
+        if sms_segments(&cut_at(mid)).0 <= MAX_SMS_SEGMENTS { low = mid } else { high = mid - 1 }
+    }
+    cut_at(low)
+}
+
 /// `ContentVariables` for an approved template: `{"1": headline, "2": detail}` as a JSON string.
 pub fn template_variables(headline: &str, detail: &str, is_test: bool) -> String {
     let headline = if is_test { format!("[TESTE] {headline}") } else { headline.to_owned() };
@@ -157,6 +209,24 @@ fn cut(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_sms_fits_its_segments_and_keeps_the_code_to_take_it() {
+        let (headline, detail) = ("ALERTA Temperatura Sala 2", format!("Sensor 4: 31 C\n\n{}", how_to_take(12)));
+        let text = sms_text(MessagePurpose::Alarm, headline, &detail, false, Some(12));
+        assert_eq!(text, "ALERTA: ALERTA Temperatura Sala 2\nSensor 4: 31 C\nResponda 1 para assumir (#12)");
+        assert_eq!(sms_segments(&text), (1, true), "one GSM-7 segment");
+        // Portuguese accents outside GSM-7 make it UCS-2: 70 characters a segment.
+        let accented = sms_text(MessagePurpose::Alarm, "Água no piso", "Detecção às 03:14", false, None);
+        assert!(!sms_segments(&accented).1);
+        // A long e-mail is cut to three segments, in the encoding it needs, its code kept.
+        for body in ["x".repeat(5000), "ã".repeat(5000)] {
+            let text = sms_text(MessagePurpose::Alarm, headline, &format!("{body}\n\n{}", how_to_take(7)), false, Some(7));
+            assert_eq!(sms_segments(&text).0, MAX_SMS_SEGMENTS, "{text}");
+            assert!(text.ends_with("...\nResponda 1 para assumir (#7)"), "{text}");
+        }
+        assert!(sms_text(MessagePurpose::Alarm, "x", "y", true, None).starts_with("[TESTE] ALERTA: x"));
+    }
 
     #[test]
     fn short_text_is_whole() {

@@ -189,7 +189,7 @@ impl MemoryNotifier {
             warn!("dry run: the WhatsApp told from memory is not sent");
             return;
         };
-        let m = NewMessage { from: w.from.clone(), to: to.to_owned(), body, template: None };
+        let m = NewMessage { from: w.from.clone(), to: to.to_owned(), body, template: None, channel: crate::model::Channel::Whatsapp };
         match client.create_message(&m, None).await {
             Ok(sent) => info!(to = %to, sid = %sent.sid, "WhatsApp sent from memory"),
             Err(e) => warn!(to = %to, "WhatsApp from memory not sent: {e}"),

@@ -4,8 +4,9 @@
 //! engine, each is a manager with its own loop over the journal:
 //! - [`Planner`] turns the incidents' timeline into owed messages and calls (the journal is the
 //!   notification log: a line is planned once);
-//! - [`DeliveryDispatcher`] sends owed WhatsApp messages, a bounded number at a time, and
-//!   [`DeliveryFollower`] follows the sent ones to `read`;
+//! - [`DeliveryDispatcher`] sends owed messages (WhatsApp, SMS), a bounded number at a time, and
+//!   [`DeliveryFollower`] follows the sent ones to `read` — an undelivered WhatsApp falling back
+//!   to SMS;
 //! - [`CallQueue`] phones one number at a time about every open incident until a person answers;
 //! - [`ReplyPoller`] reads the team's WhatsApp replies (`1` takes an incident);
 //! - [`TwilioCheck`] and the heartbeat say, while nothing else does, whether Twilio answers and
@@ -23,7 +24,7 @@ pub mod compose;
 mod memory;
 pub mod progress;
 mod replies;
-mod whatsapp;
+mod messages;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -40,7 +41,7 @@ pub use calls::{judge, judge_keypress, CallOutcome, CallQueue};
 pub use memory::{unjournaled_channel, MemoryNotifier, Unjournaled, UnjournaledInbox};
 pub use progress::NotifyProgress;
 pub use replies::{ReplyPoller, ReplyPolling};
-pub use whatsapp::{DeliveryDispatcher, DeliveryFollower};
+pub use messages::{DeliveryDispatcher, DeliveryFollower, Senders};
 
 use crate::config::Config;
 use crate::events::{EngineEvent, EventBus, TwilioProblem, TwilioState};
@@ -192,13 +193,13 @@ use Progress::{Free, Watched};
 /// builds it again from the same line after a failure.
 const MANAGERS: &[(&str, Progress, Build)] = &[
     ("planner", Watched, |config, ctx| Some(Box::pin(Planner::new(config, ctx.clone()).run()))),
-    ("WhatsApp sender", Watched, |config, ctx| {
-        let w = config.whatsapp.as_ref()?;
-        Some(Box::pin(DeliveryDispatcher::new(ctx.clone(), w.from.clone(), w.content_sid.clone()).run()))
+    ("message sender", Watched, |config, ctx| {
+        let senders = Some(Senders::from_config(config)).filter(Senders::any)?;
+        Some(Box::pin(DeliveryDispatcher::new(ctx.clone(), senders).run()))
     }),
-    ("WhatsApp follower", Free, |config, ctx| {
-        config.whatsapp.as_ref().filter(|_| ctx.client.is_some())?;
-        Some(Box::pin(DeliveryFollower::new(ctx.clone()).run()))
+    ("message follower", Free, |config, ctx| {
+        let senders = Some(Senders::from_config(config)).filter(|s| s.any() && ctx.client.is_some())?;
+        Some(Box::pin(DeliveryFollower::new(ctx.clone(), senders).run()))
     }),
     ("call queue", Watched, |config, ctx| Some(Box::pin(CallQueue::new(ctx.clone(), config.calls.clone()?).run()))),
     ("reply poller", Free, |config, ctx| {

@@ -25,6 +25,7 @@ use tracing::warn;
 use super::error::TwilioError;
 use super::resources::{rfc2822, Account, Call, CallList, IncomingNumbers, ListedMessage, Message, MessageList, OutgoingCallerIds};
 use super::studio::{Execution, ExecutionList};
+use crate::model::Channel;
 use crate::config::TwilioConfig;
 use crate::imap::Backoff;
 use crate::secrets::Secret;
@@ -66,7 +67,7 @@ impl std::ops::Deref for CreateError {
     }
 }
 
-/// A WhatsApp message to create: plain `body`, or an approved template with variables.
+/// A message to create: plain `body`, or (WhatsApp only) an approved template with variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {
     pub from: String,
@@ -74,6 +75,15 @@ pub struct NewMessage {
     pub body: String,
     /// `(content_sid, content_variables_json)` when a template is used instead of `body`.
     pub template: Option<(String, String)>,
+    pub channel: Channel,
+}
+
+/// A number as Twilio's Messages API addresses it on `channel`.
+fn address(channel: Channel, number: &str) -> String {
+    match channel {
+        Channel::Whatsapp => format!("whatsapp:{number}"),
+        Channel::Sms => number.to_owned(),
+    }
 }
 
 /// A call to place with inline TwiML.
@@ -222,10 +232,10 @@ impl TwilioClient {
         self.call(Method::GET, &self.url(".json"), &[]).await
     }
 
-    /// Sends a WhatsApp message at most once (see the module's note); `unsure_since` comes
-    /// from a previous try's [`CreateError`], or from a journal intent a restart interrupted.
+    /// Sends a message at most once (see the module's note); `unsure_since` comes from a
+    /// previous try's [`CreateError`], or from a journal intent a restart interrupted.
     pub async fn create_message(&self, m: &NewMessage, unsure_since: Option<DateTime<Utc>>) -> Result<Message, CreateError> {
-        let mut form = vec![("From", format!("whatsapp:{}", m.from)), ("To", format!("whatsapp:{}", m.to))];
+        let mut form = vec![("From", address(m.channel, &m.from)), ("To", address(m.channel, &m.to))];
         match &m.template {
             Some((sid, vars)) => {
                 form.push(("ContentSid", sid.clone()));
@@ -361,7 +371,7 @@ impl TwilioClient {
                 Ok(found.next_back().map(|c| c.sid))
             }
             Creating::Message(m) => {
-                let query = [("To", format!("whatsapp:{}", m.to)), ("From", format!("whatsapp:{}", m.from)), ("PageSize", "20".to_owned())];
+                let query = [("To", address(m.channel, &m.to)), ("From", address(m.channel, &m.from)), ("PageSize", "20".to_owned())];
                 let page: MessageList = self.call_query(&url, &query).await?;
                 let since = self.on_twilio_clock(since);
                 // A template's body is Twilio's rendering of it: only the time can tell.

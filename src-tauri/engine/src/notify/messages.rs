@@ -1,4 +1,4 @@
-//! WhatsApp messages, from owed to their final state.
+//! Messages — WhatsApp, and SMS where `[sms]` is set — from owed to their final state.
 //!
 //! [`DeliveryDispatcher`] takes owed deliveries from the journal and sends at most
 //! [`MAX_IN_FLIGHT`] at a time, so a flood of incidents becomes a steady pace of requests, never a
@@ -10,6 +10,11 @@
 //! [`DeliveryFollower`] then reads the sent messages' states until they are read, failed or
 //! undelivered — for a period counted from when each was sent, so a restart never follows
 //! last year's messages again.
+//!
+//! A WhatsApp message that cannot reach its person (refused, failed, undelivered: the sandbox
+//! left, no template outside the 24-hour window, a phone without WhatsApp) is owed again by SMS
+//! with `[sms] fallback`, once (`AlertJournal::fall_back_to_sms`): the same words, the same
+//! incident code, so an SMS reply takes it like a WhatsApp one.
 
 use std::collections::HashSet;
 
@@ -20,20 +25,81 @@ use tracing::{error, info, warn};
 use super::{compose, NotifyContext, Stopped};
 use crate::events::EngineEvent;
 use crate::journal::{Delivery, DeliveryState};
+use crate::model::Channel;
 use crate::twilio::{MessageStatus, NewMessage};
 
 /// Messages being sent at once.
 pub const MAX_IN_FLIGHT: usize = 4;
 
+/// Who sends on each channel the configuration has.
+#[derive(Debug, Clone, Default)]
+pub struct Senders {
+    /// `[whatsapp] from`, and its approved template (`content_sid`) when there is one.
+    pub whatsapp: Option<(String, String)>,
+    /// `[sms] from`, and whether a WhatsApp that cannot deliver falls back to it.
+    pub sms: Option<(String, bool)>,
+}
+
+impl Senders {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Senders {
+            whatsapp: config.whatsapp.as_ref().map(|w| (w.from.clone(), w.content_sid.clone())),
+            sms: config.sms.as_ref().map(|s| (s.from.clone(), s.fallback)),
+        }
+    }
+
+    pub fn any(&self) -> bool {
+        self.whatsapp.is_some() || self.sms.is_some()
+    }
+
+    fn sms_fallback(&self) -> bool {
+        self.sms.as_ref().is_some_and(|(_, fallback)| *fallback)
+    }
+
+    /// The request for `d` on its channel, or None when this configuration has no sender there.
+    fn message(&self, d: &Delivery) -> Option<NewMessage> {
+        match d.channel {
+            Channel::Whatsapp => self.whatsapp.as_ref().map(|(from, content_sid)| NewMessage {
+                from: from.clone(),
+                to: d.recipient.clone(),
+                body: compose::whatsapp_text(d.purpose, &d.headline, &d.detail, d.test),
+                template: (!content_sid.is_empty()).then(|| (content_sid.clone(), compose::template_variables(&d.headline, &d.detail, d.test))),
+                channel: Channel::Whatsapp,
+            }),
+            Channel::Sms => self.sms.as_ref().map(|(from, _)| NewMessage {
+                from: from.clone(),
+                to: d.recipient.clone(),
+                body: compose::sms_text(d.purpose, &d.headline, &d.detail, d.test, d.incident_id),
+                template: None,
+                channel: Channel::Sms,
+            }),
+        }
+    }
+}
+
+/// A WhatsApp message that will not reach its person goes by SMS instead, once.
+async fn fall_back(ctx: &NotifyContext, senders: &Senders, d: &Delivery) {
+    if d.channel != Channel::Whatsapp || !senders.sms_fallback() {
+        return;
+    }
+    match ctx.journal.fall_back_to_sms(d.id).await {
+        Ok(Some(sms)) => {
+            warn!(incident = ?d.incident_id, to = %d.recipient, "WhatsApp could not be delivered: sending it by SMS");
+            ctx.events.emit(EngineEvent::Delivery(sms));
+        }
+        Ok(None) => {}
+        Err(e) => error!("journal: cannot owe the SMS that stands in for an undelivered WhatsApp: {e}"),
+    }
+}
+
 pub struct DeliveryDispatcher {
     ctx: NotifyContext,
-    from: String,
-    content_sid: String,
+    senders: Senders,
 }
 
 impl DeliveryDispatcher {
-    pub fn new(ctx: NotifyContext, from: String, content_sid: String) -> Self {
-        DeliveryDispatcher { ctx, from, content_sid }
+    pub fn new(ctx: NotifyContext, senders: Senders) -> Self {
+        DeliveryDispatcher { ctx, senders }
     }
 
     /// Sends owed deliveries until shutdown. The first look also takes those a previous run
@@ -87,18 +153,18 @@ impl DeliveryDispatcher {
     /// Sends one delivery. Returns early on shutdown; the journal keeps what is left to do.
     async fn send(&self, d: Delivery) -> Result<(), Stopped> {
         let ctx = &self.ctx;
-        let text = compose::whatsapp_text(d.purpose, &d.headline, &d.detail, d.test);
-        let Some(client) = &ctx.client else {
-            ctx.journal_event(None, "dry_run_whatsapp", &format!("to {} (incident {:?}): {text}", d.recipient, d.incident_id)).await;
-            self.update(d.id, DeliveryState::DryRun, None, None).await;
-            info!(incident = ?d.incident_id, to = %d.recipient, "dry run: WhatsApp not sent");
+        let Some(message) = self.senders.message(&d) else {
+            // Owed on a channel this configuration no longer has (`[sms]` removed).
+            let why = format!("no [{}] section to send it with", d.channel);
+            error!(incident = ?d.incident_id, to = %d.recipient, "{} message not sent: {why}", d.channel);
+            self.update(d.id, DeliveryState::Error, None, Some((None, why))).await;
             return Ok(());
         };
-        let message = NewMessage {
-            from: self.from.clone(),
-            to: d.recipient.clone(),
-            body: text,
-            template: (!self.content_sid.is_empty()).then(|| (self.content_sid.clone(), compose::template_variables(&d.headline, &d.detail, d.test))),
+        let Some(client) = &ctx.client else {
+            ctx.journal_event(None, &format!("dry_run_{}", d.channel), &format!("to {} (incident {:?}): {}", d.recipient, d.incident_id, message.body)).await;
+            self.update(d.id, DeliveryState::DryRun, None, None).await;
+            info!(incident = ?d.incident_id, to = %d.recipient, channel = %d.channel, "dry run: message not sent");
+            return Ok(());
         };
         // A message the previous run was sending may exist already: look before sending it.
         let mut unsure_since = (d.state == DeliveryState::Sending).then_some(d.updated_at);
@@ -108,7 +174,7 @@ impl DeliveryDispatcher {
             match ctx.journal.delivery_intent(d.id).await {
                 Ok(sending) => break ctx.events.emit(EngineEvent::Delivery(sending)),
                 Err(e) => {
-                    warn!(incident = ?d.incident_id, to = %d.recipient, "WhatsApp not sent yet: cannot record the intent ({e})");
+                    warn!(incident = ?d.incident_id, to = %d.recipient, channel = %d.channel, "message not sent yet: cannot record the intent ({e})");
                     ctx.pause(ctx.timing.retry_wait).await?;
                 }
             }
@@ -117,19 +183,20 @@ impl DeliveryDispatcher {
             match client.create_message(&message, unsure_since).await {
                 Ok(m) => {
                     ctx.health.ok(&ctx.events);
-                    info!(incident = ?d.incident_id, purpose = %d.purpose, to = %d.recipient, sid = %m.sid, status = m.status.as_str(), "WhatsApp accepted by Twilio");
+                    info!(incident = ?d.incident_id, purpose = %d.purpose, to = %d.recipient, channel = %d.channel, sid = %m.sid, status = m.status.as_str(), "message accepted by Twilio");
                     self.update(d.id, m.status.into(), Some(m.sid.clone()), None).await;
                     return Ok(());
                 }
                 Err(e) if e.is_transient() || e.is_auth() => {
                     ctx.health.degraded(&ctx.events, &e);
-                    warn!(incident = ?d.incident_id, to = %d.recipient, "WhatsApp not sent yet, will retry: {e}");
+                    warn!(incident = ?d.incident_id, to = %d.recipient, channel = %d.channel, "message not sent yet, will retry: {e}");
                     unsure_since = e.unsure_since;
                     ctx.pause(ctx.timing.retry_wait).await?;
                 }
                 Err(e) => {
-                    error!(incident = ?d.incident_id, to = %d.recipient, "WhatsApp refused: {e}");
+                    error!(incident = ?d.incident_id, to = %d.recipient, channel = %d.channel, "message refused: {e}");
                     self.update(d.id, DeliveryState::Error, None, Some((e.code().map(i64::from), e.to_string()))).await;
+                    fall_back(ctx, &self.senders, &d).await;
                     return Ok(());
                 }
             }
@@ -148,7 +215,7 @@ async fn record(ctx: &NotifyContext, id: i64, state: DeliveryState, sid: Option<
             Some(d)
         }
         Err(e) => {
-            error!("journal: cannot record a WhatsApp delivery's state: {e}");
+            error!("journal: cannot record a message's state: {e}");
             None
         }
     }
@@ -158,11 +225,12 @@ async fn record(ctx: &NotifyContext, id: i64, state: DeliveryState, sid: Option<
 /// follow period (from when each was sent) is over.
 pub struct DeliveryFollower {
     ctx: NotifyContext,
+    senders: Senders,
 }
 
 impl DeliveryFollower {
-    pub fn new(ctx: NotifyContext) -> Self {
-        DeliveryFollower { ctx }
+    pub fn new(ctx: NotifyContext, senders: Senders) -> Self {
+        DeliveryFollower { ctx, senders }
     }
 
     pub async fn run(self) {
@@ -176,7 +244,7 @@ impl DeliveryFollower {
             let followed = match ctx.journal.deliveries_to_follow(since).await {
                 Ok(f) => f,
                 Err(e) => {
-                    error!("journal: cannot read the WhatsApp messages to follow: {e}");
+                    error!("journal: cannot read the messages to follow: {e}");
                     continue;
                 }
             };
@@ -189,7 +257,7 @@ impl DeliveryFollower {
                     }
                     Err(e) => {
                         ctx.health.degraded(&ctx.events, &e);
-                        warn!(sid, "cannot read the WhatsApp message's state: {e}");
+                        warn!(sid, "cannot read the message's state: {e}");
                         continue;
                     }
                 };
@@ -200,7 +268,8 @@ impl DeliveryFollower {
                 let updated = record(ctx, d.id, m.status.into(), None, error).await;
                 if matches!(m.status, MessageStatus::Failed | MessageStatus::Undelivered) {
                     let why = updated.as_ref().and_then(|u| u.error_message.clone()).unwrap_or_default();
-                    error!(to = %d.recipient, sid, code = ?m.error_code, "WhatsApp NOT delivered: {why}");
+                    error!(to = %d.recipient, sid, code = ?m.error_code, channel = %d.channel, "message NOT delivered: {why}");
+                    fall_back(ctx, &self.senders, &d).await;
                 }
             }
         }
