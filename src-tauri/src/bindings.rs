@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use sentinela_engine::config::{CallsConfig, Config, FilterConfig, HeartbeatConfig, HistoryConfig, IncidentsConfig, JournalConfig, MailboxConfig, Security, TwilioConfig, WhatsAppConfig};
+use sentinela_engine::config::{CallsConfig, Config, FilterConfig, HeartbeatConfig, HistoryConfig, IncidentsConfig, SmsConfig, JournalConfig, MailboxConfig, Security, TwilioConfig, WhatsAppConfig};
 use sentinela_engine::events::{AlertNotice, EngineEvent, MailboxProblem, MailboxState, NotifierState, TwilioProblem, TwilioState};
 use sentinela_engine::health::WatchAlarm;
 use sentinela_engine::imap::ProbeReport;
@@ -17,6 +17,7 @@ use sentinela_engine::journal::{
     ActionOutcome, AlertRecord, CallAttempt, CallOutcome, CallState, Delivery, DeliveryState, IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentQuery, IncidentSummary, StateFilter,
     JournalEvent, MailboxUid, PauseState, RejectedMail,
 };
+use sentinela_engine::model::Channel;
 use sentinela_engine::runner::JournalProbe;
 use sentinela_engine::selftest::SelfTestReport;
 use ts_rs::TS;
@@ -58,6 +59,8 @@ fn generate() -> String {
     declare::<AlertRecord>(&mut d);
     declare::<IncidentSummary>(&mut d);
     declare::<IncidentQuery>(&mut d);
+    declare::<Channel>(&mut d);
+    declare::<SmsConfig>(&mut d);
     declare::<StateFilter>(&mut d);
     declare::<RejectedMail>(&mut d);
     declare::<IncidentDetail>(&mut d);

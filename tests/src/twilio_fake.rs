@@ -322,13 +322,22 @@ impl TwilioFake {
     /// A WhatsApp reply from `from` to the account's sender `to` (both E.164), visible at once
     /// in the message list; returns its SID.
     pub fn inbound(&self, from: &str, to: &str, body: &str) -> String {
+        self.inbound_on(&format!("whatsapp:{from}"), &format!("whatsapp:{to}"), body)
+    }
+
+    /// An SMS reply, as [`TwilioFake::inbound`].
+    pub fn inbound_sms(&self, from: &str, to: &str, body: &str) -> String {
+        self.inbound_on(from, to, body)
+    }
+
+    fn inbound_on(&self, from: &str, to: &str, body: &str) -> String {
         let mut s = self.state.lock().unwrap();
         let sid = format!("SM{:032x}", s.next_sid);
         s.next_sid += 1;
         s.messages.push(FakeMessage {
             sid: sid.clone(),
-            to: format!("whatsapp:{to}"),
-            from: format!("whatsapp:{from}"),
+            to: to.to_owned(),
+            from: from.to_owned(),
             body: Some(body.into()),
             created: Instant::now(),
             script: MessageScript::Read,

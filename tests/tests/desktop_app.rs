@@ -247,7 +247,7 @@ async fn the_desktop_app_end_to_end() {
             v.as_str().is_some_and(|s| ["lida", "entregue"].iter().any(|end| s.ends_with(end)))
         })
         .await;
-    assert!(whatsapp.as_str().unwrap().contains(&format!(" — Ana ({WA}) (alerta): ")), "{whatsapp}");
+    assert!(whatsapp.as_str().unwrap().contains(&format!(" — WhatsApp Ana ({WA}) (alerta): ")), "{whatsapp}");
     let timeline = wd.execute("return [...document.querySelectorAll('#detail-timeline li')].map(li => li.dataset.kind)", json!([])).await;
     assert_eq!(timeline[0], json!("email"), "the incident's story starts with its e-mail: {timeline}");
 

@@ -1,13 +1,14 @@
 //! SMS as the fallback channel (`[sms]`), end to end from a real Dovecot to the Twilio fake: a
 //! WhatsApp that fails for a person (after Twilio accepted it, or refused at once) goes to the
 //! same number by SMS, once — across a restart too — with the incident's code to take it, while
-//! the people WhatsApp reached get nothing more; without `fallback` nothing goes by SMS.
+//! the people WhatsApp reached get nothing more, and an SMS reply takes the incident as a WhatsApp
+//! one does; without `fallback` nothing goes by SMS.
 
 use std::time::Duration;
 
 use sentinela_engine::config::SmsConfig;
 use sentinela_engine::events::EngineEvent;
-use sentinela_engine::incident::{IncidentEventKind, MessagePurpose};
+use sentinela_engine::incident::{AckVia, IncidentEventKind, IncidentState, MessagePurpose};
 use sentinela_engine::journal::{Delivery, DeliveryState};
 use sentinela_engine::model::Channel;
 use sentinela_engine::runner::RunningEngine;
@@ -112,5 +113,26 @@ async fn a_whatsapp_refused_at_once_goes_by_sms_and_without_fallback_nothing_doe
     let alarms = alarms_settled(&engine, id, 2).await;
     assert!(alarms.iter().all(|d| d.channel == Channel::Whatsapp));
     assert!(s.fake.sms_to(WA2).is_empty(), "fallback = false: no SMS");
+    engine.stop(WAIT).await;
+}
+
+#[tokio::test]
+async fn an_sms_reply_takes_the_incident_the_sms_told() {
+    let s = setup(true).await;
+    s.fake.script_message(WA2, MessageScript::FailWith(63015));
+    // Nobody answers the phone: only the reply can take it.
+    s.fake.script_call(C1, CallScript::NoAnswer);
+    let (engine, mut rx) = s.start_fast().await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA Fumaça Sala 7", "detector 2")).await;
+    let id = opened(&mut rx).await;
+    wait_for("the SMS delivered", WAIT, || async { (!s.fake.sms_to(WA2).is_empty()).then_some(()) }).await;
+    s.fake.inbound_sms(WA2, SMS_FROM, "1");
+    let taken = wait_for("taken by the SMS reply", WAIT, || async {
+        let i = engine.journal.incident(id).await.unwrap().unwrap();
+        (i.state == IncidentState::Acknowledged).then_some(i)
+    })
+    .await;
+    assert_eq!((taken.acknowledged_via, taken.acknowledged_by.as_deref()), (Some(AckVia::Sms), Some("(11) 99999-0002")));
+    assert!(s.fake.message_lists().iter().any(|r| r.query.iter().any(|(k, v)| k == "To" && v == SMS_FROM)), "the SMS replies were read");
     engine.stop(WAIT).await;
 }

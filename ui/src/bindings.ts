@@ -1,7 +1,7 @@
 // Generated from the Rust types by src-tauri/src/bindings.rs; do not edit by hand.
 // Regenerate: UPDATE_BINDINGS=1 cargo test -p sentinela bindings
 
-export type AckVia = "call" | "keypress" | "whatsapp" | "desktop" | "cli";
+export type AckVia = "call" | "keypress" | "whatsapp" | "sms" | "desktop" | "cli";
 
 export type ActionOutcome = "done" | "already_acknowledged" | "already_resolved" | "not_found";
 
@@ -67,11 +67,17 @@ require_human: boolean,
  */
 keypress: boolean, };
 
+export type Channel = "whatsapp" | "sms";
+
 export type Config = { mailbox: MailboxConfig, filter: FilterConfig, 
 /**
  * Without `[twilio]` Sentinela only journals alerts (and says so loudly at start).
  */
 twilio?: TwilioConfig, whatsapp?: WhatsAppConfig, calls?: CallsConfig, 
+/**
+ * Text messages: the fallback when WhatsApp cannot deliver.
+ */
+sms?: SmsConfig, 
 /**
  * How e-mails become incidents, and how often the team is reminded.
  */
@@ -95,7 +101,11 @@ journal?: JournalConfig, };
 
 export type CsvRow = { id: number, first_seen: string, last_seen: string, title: string, emails: number, state: string, outcome: string, };
 
-export type Delivery = { id: number, 
+export type Delivery = { id: number, channel: Channel, 
+/**
+ * An SMS sent because this WhatsApp message could not be delivered: its id.
+ */
+fallback_of: number | null, 
 /**
  * None for a digest (it speaks of several incidents).
  */
@@ -399,6 +409,17 @@ config: Config | null, lang: Lang,
 version: string, };
 
 export type SignInFlow = "user" | "app";
+
+export type SmsConfig = { 
+/**
+ * A number of the account able to send SMS, in E.164.
+ */
+from: string, 
+/**
+ * A WhatsApp message that fails or is undelivered (sandbox left, no template, a phone
+ * without WhatsApp) goes to the same number by SMS, once.
+ */
+fallback: boolean, };
 
 export type StateFilter = "all" | "unresolved" | "resolved";
 

@@ -1,5 +1,5 @@
 // The windows' words in Portuguese (default when the system language is Portuguese) and English.
-import type { AckVia, AlertKind, CallOutcome, CallState, DeliveryState, IncidentEventKind, IncidentState, JournalProbe, Lang, MessagePurpose, ResolveVia, StateFilter } from "./ipc";
+import type { AckVia, AlertKind, CallOutcome, CallState, Channel, DeliveryState, IncidentEventKind, IncidentState, JournalProbe, Lang, MessagePurpose, ResolveVia, StateFilter } from "./ipc";
 
 /** Words for every state the journal records for a message or a call (a state added in Rust fails
  * the typecheck until it has words here), and for the few more a test report may show. */
@@ -66,7 +66,7 @@ const pt = {
   emails_word: (n: number) => (n === 1 ? "1 e-mail" : `${n} e-mails`), first_seen: "desde", last_seen: "último",
   date_ph: "dd/mm/aaaa", bad_date: "Data inválida: use dd/mm/aaaa.",
   incident_states: { open: "aberto", acknowledged: "reconhecido", resolved: "resolvido" } satisfies Record<IncidentState, string>,
-  ack_via: { call: "atendeu a ligação", keypress: "teclou 1 na ligação", whatsapp: "WhatsApp", desktop: "no Sentinela", cli: "linha de comando" } satisfies Record<AckVia, string>,
+  ack_via: { call: "atendeu a ligação", keypress: "teclou 1 na ligação", whatsapp: "WhatsApp", sms: "SMS", desktop: "no Sentinela", cli: "linha de comando" } satisfies Record<AckVia, string>,
   resolve_via: { recovery: "o sensor avisou que normalizou", desktop: "resolvido no Sentinela", cli: "resolvido pela linha de comando" } satisfies Record<ResolveVia, string>,
   alert_kinds: { alarm: "alarme", repeat: "repetição", recovery: "normalizou" } satisfies Record<AlertKind, string>,
   purposes: { alarm: "alerta", reminder: "lembrete", resolved: "resolvido", reopened: "voltou a alarmar", digest: "resumo", legacy: "alerta", acknowledged: "assumido", reescalated: "reescalonado" } satisfies Record<MessagePurpose, string>,
@@ -77,6 +77,7 @@ const pt = {
     note: "resposta no WhatsApp", reescalated: "ainda em alarme depois de assumido: ligações de novo",
   } satisfies Record<IncidentEventKind, string>,
   email: "e-mail", message: "WhatsApp", call: "ligação", timeline_all: "Linha do tempo",
+  channels: { whatsapp: "WhatsApp", sms: "SMS" } satisfies Record<Channel, string>, sms_fallback: "no lugar do WhatsApp que não chegou",
   incidents: "Incidentes", people: "Pessoas", remind_every_mins: "Lembrete no WhatsApp a cada (min; 0 = nunca)",
   reopen_within_mins: "Reabrir se voltar em até (min; 0 = nunca)", reescalate_after_mins: "Ligar de novo se continuar após assumido (min; 0 = nunca)",
   recovery_words: "Palavras extras de normalização (uma por linha)", key_pattern: "Padrão do problema (regex com (?P<key>…), opcional)",
@@ -164,7 +165,7 @@ const en: Words = {
   emails_word: (n: number) => (n === 1 ? "1 e-mail" : `${n} e-mails`), first_seen: "since", last_seen: "last",
   date_ph: "dd/mm/yyyy", bad_date: "Not a date: use dd/mm/yyyy.",
   incident_states: { open: "open", acknowledged: "acknowledged", resolved: "resolved" },
-  ack_via: { call: "answered the call", keypress: "pressed 1 in the call", whatsapp: "WhatsApp", desktop: "in Sentinela", cli: "command line" },
+  ack_via: { call: "answered the call", keypress: "pressed 1 in the call", whatsapp: "WhatsApp", sms: "SMS", desktop: "in Sentinela", cli: "command line" },
   resolve_via: { recovery: "the sensor said it is back to normal", desktop: "resolved in Sentinela", cli: "resolved from the command line" },
   alert_kinds: { alarm: "alarm", repeat: "repeat", recovery: "back to normal" },
   purposes: { alarm: "alert", reminder: "reminder", resolved: "resolved", reopened: "alarming again", digest: "digest", legacy: "alert", acknowledged: "taken", reescalated: "escalated again" },
@@ -175,6 +176,7 @@ const en: Words = {
     note: "WhatsApp reply", reescalated: "still alarming after it was taken: calling again",
   },
   email: "e-mail", message: "WhatsApp", call: "call", timeline_all: "Timeline",
+  channels: { whatsapp: "WhatsApp", sms: "SMS" }, sms_fallback: "instead of the WhatsApp that did not arrive",
   incidents: "Incidents", people: "People", remind_every_mins: "WhatsApp reminder every (min; 0 = never)",
   reopen_within_mins: "Reopen when back within (min; 0 = never)", reescalate_after_mins: "Call again if still open after taken (min; 0 = never)",
   recovery_words: "Extra back-to-normal words (one per line)", key_pattern: "Problem pattern (regex with (?P<key>…), optional)",

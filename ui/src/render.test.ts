@@ -17,7 +17,7 @@ const detail: IncidentDetail = {
     { alert_id: 1, kind: "alarm", journaled_at: "2026-11-01T10:00:00Z", sender: `"<b>x</b>" <s@x>`, subject: hostile, body: "primeiro" },
     { alert_id: 2, kind: "repeat", journaled_at: "2026-11-01T10:10:00Z", sender: `"<b>x</b>" <s@x>`, subject: hostile, body: `Temperatura ${hostile} 31 °C` },
   ],
-  whatsapp: [{ id: 1, incident_id: 12, purpose: "alarm", recipient: "+5511999990001", headline: hostile, detail: "", state: "read", sid: "SM1", error_code: null, error_message: null, updated_at: "2026-11-01T10:00:02Z", test: false }],
+  whatsapp: [{ id: 1, incident_id: 12, purpose: "alarm", recipient: "+5511999990001", headline: hostile, detail: "", state: "read", sid: "SM1", error_code: null, error_message: null, updated_at: "2026-11-01T10:00:02Z", test: false, channel: "whatsapp", fallback_of: null }],
   calls: [
     { id: 1, round: 0, position: 0, number: "+5511988880001", state: "no-answer", sid: "CA1", execution_sid: null, answered_by: null, duration: null, outcome: "no-answer", error_code: null, error_message: null, updated_at: "", incidents: [12] },
     { id: 2, round: 0, position: 1, number: "+5511988880002", state: "completed", sid: "CA2", execution_sid: null, answered_by: "human", duration: 31, outcome: "answered", error_code: null, error_message: null, updated_at: "", incidents: [12] },
@@ -91,8 +91,22 @@ describe("rendering attacker-controlled e-mail text", () => {
       whatsapp: [{ ...detail.whatsapp[0], state: "failed", error_code: 63015, error_message: "erro 63015: O destinatário não entrou no sandbox", updated_at: at }],
     }, words("pt"), "pt");
     expect([...box.querySelectorAll("#detail-whatsapp li")].map((li) => li.textContent)).toEqual([
-      `${clock} — +5511999990001 (alerta): falhou — erro 63015: O destinatário não entrou no sandbox`,
+      `${clock} — WhatsApp +5511999990001 (alerta): falhou — erro 63015: O destinatário não entrou no sandbox`,
     ]);
+  });
+
+  it("says which channel each message went by, and an SMS that stood in for a WhatsApp", () => {
+    const box = document.createElement("div");
+    const at = "2026-11-01T10:00:05Z";
+    const clock = new Intl.DateTimeFormat("pt-BR", { timeStyle: "medium" }).format(new Date(at));
+    renderDetail(box, {
+      ...detail,
+      whatsapp: [{ ...detail.whatsapp[0], id: 2, channel: "sms", fallback_of: 1, state: "delivered", updated_at: at }],
+    }, words("pt"), "pt");
+    expect([...box.querySelectorAll("#detail-whatsapp li")].map((li) => li.textContent)).toEqual([
+      `${clock} — SMS +5511999990001 (alerta): entregue — no lugar do WhatsApp que não chegou`,
+    ]);
+    expect(box.querySelector("#detail-timeline li[data-kind=sms]")).not.toBeNull();
   });
 
   it("lists rows as text too", () => {

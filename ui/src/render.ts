@@ -65,8 +65,10 @@ function who(number: string, names: Names): string {
   return name ? `${name} (${number})` : number;
 }
 
+/** "SMS Ana (+55…) (alerta): entregue — no lugar do WhatsApp que não chegou". */
 function deliveryLine(d: Delivery, w: Words, names: Names = {}): string {
-  return `${who(d.recipient, names)} (${w.purposes[d.purpose]}): ${stateWord(d.state, w)}` + problem(d);
+  return `${w.channels[d.channel]} ${who(d.recipient, names)} (${w.purposes[d.purpose]}): ${stateWord(d.state, w)}` + problem(d) +
+    (d.fallback_of !== null ? ` — ${w.sms_fallback}` : "");
 }
 
 function callLine(c: CallAttempt, w: Words, names: Names = {}): string {
@@ -107,7 +109,7 @@ export function renderDetail(box: HTMLElement, d: IncidentDetail, w: Words, lang
     ...d.log
       .filter((l) => !["opened", "repeat", "recovered"].includes(l.kind))
       .map((l) => ({ at: l.at, kind: `log-${l.kind}`, text: w.log_kinds[l.kind] + said(l.kind, l.detail) })),
-    ...d.whatsapp.map((x) => ({ at: x.updated_at, kind: "whatsapp", text: `${w.message} ${deliveryLine(x, w, d.names)}` })),
+    ...d.whatsapp.map((x) => ({ at: x.updated_at, kind: x.channel, text: deliveryLine(x, w, d.names) })),
     ...d.calls.map((c) => ({ at: c.updated_at, kind: "call", text: `${w.call} ${callLine(c, w, d.names)}` })),
   ];
   lines.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));

@@ -237,7 +237,7 @@ async fn measure(place: Place<'_>) -> Vec<String> {
         let j = j.clone();
         async move {
             let sid = format!("SM{}", Instant::now().elapsed().as_nanos());
-            let reply = Reply { sid, from: "+5511977770000".into(), body: "1".into(), sent_at: Some(Utc::now()) };
+            let reply = Reply { sid, from: "+5511977770000".into(), body: "1".into(), sent_at: Some(Utc::now()), channel: sentinela_engine::model::Channel::Whatsapp };
             j.handle_reply(reply, vec!["+5511977770000".into()], "Novo".into()).await.unwrap();
         }
     };

@@ -16,6 +16,7 @@ use sentinela_engine::events::EventBus;
 use sentinela_engine::imap::{probe, MailboxLogin};
 use sentinela_engine::oauth::{DeviceSignIn, LoopbackSignIn, SignInFlow, TokenSource};
 use sentinela_engine::journal::{AlertJournal, CallOutcome, IncidentQuery, StateFilter};
+use sentinela_engine::model::Channel;
 use sentinela_engine::paths;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_engine::secrets;
@@ -540,7 +541,12 @@ async fn incidents(at: JournalArgs, json: bool, query: IncidentQuery) -> Result<
         }
         for d in journal.deliveries_of(i.id).await.map_err(setup_error)? {
             let err = d.error_code.map(|c| format!(" (error {c})")).unwrap_or_default();
-            println!("    WhatsApp {} {} {}{err}", d.purpose, d.recipient, d.state);
+            let instead = if d.fallback_of.is_some() { " (instead of an undelivered WhatsApp)" } else { "" };
+            let channel = match d.channel {
+                Channel::Whatsapp => "WhatsApp",
+                Channel::Sms => "SMS",
+            };
+            println!("    {channel} {} {} {}{err}{instead}", d.purpose, d.recipient, d.state);
         }
         for c in journal.calls_of(i.id).await.map_err(setup_error)? {
             println!(

@@ -51,6 +51,8 @@ text_enum! {
         /// A person pressed 1 in a call that spoke it (`[calls] keypress`).
         Keypress = "keypress",
         Whatsapp = "whatsapp",
+        /// A person answered an SMS (`[sms]`).
+        Sms = "sms",
         Desktop = "desktop",
         Cli = "cli",
     }

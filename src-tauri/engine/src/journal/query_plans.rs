@@ -66,7 +66,7 @@ async fn run_hot_paths(j: &AlertJournal) {
     j.any_untaken().await.unwrap();
     j.newest_reply().await.unwrap();
     // Per reply, from a number never reached.
-    let reply = crate::journal::replies::Reply { sid: "SM1".into(), from: "+5511977770000".into(), body: "1".into(), sent_at: Some(Utc::now()) };
+    let reply = crate::journal::replies::Reply { sid: "SM1".into(), from: "+5511977770000".into(), body: "1".into(), sent_at: Some(Utc::now()), channel: crate::model::Channel::Sms };
     j.handle_reply(reply, vec!["+5511999990001".into()], "Ana".into()).await.unwrap();
     // Once a day and at start.
     j.day_counts(Utc::now() - Duration::days(1), Utc::now()).await.unwrap();

@@ -1,5 +1,5 @@
-//! WhatsApp replies in the journal: each read once (by its Twilio SID), whatever restarts
-//! happen, and turned into an acknowledgement or a note on the incident it is about.
+//! Replies in the journal, by WhatsApp or SMS: each read once (by its Twilio SID), whatever
+//! restarts happen, and turned into an acknowledgement or a note on the incident it is about.
 
 use chrono::{DateTime, Utc};
 use super::sql::{params, OptionalExtension, Sql, SqlExt, SqlResult};
@@ -9,6 +9,7 @@ use super::incidents::acknowledge_from;
 use super::{parse_ts, ts, ActionOutcome, AlertJournal, JournalError};
 use crate::incident::reply::{self, ReplyIntent};
 use crate::incident::{AckVia, IncidentEventKind, IncidentId};
+use crate::model::Channel;
 
 /// A reply as read from Twilio's message list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +19,17 @@ pub struct Reply {
     pub from: String,
     pub body: String,
     pub sent_at: Option<DateTime<Utc>>,
+    pub channel: Channel,
+}
+
+impl Reply {
+    /// How an incident this reply takes was taken.
+    fn via(&self) -> AckVia {
+        match self.channel {
+            Channel::Whatsapp => AckVia::Whatsapp,
+            Channel::Sms => AckVia::Sms,
+        }
+    }
 }
 
 /// What a reply did.
@@ -117,7 +129,7 @@ impl AlertJournal {
                             None => newest_reached(&mut tx, &reply.from, true, written)?,
                         };
                         match target {
-                            Some(id) => match acknowledge_from(&mut tx, id, Some(&name), Some(&reply.from), AckVia::Whatsapp, now)? {
+                            Some(id) => match acknowledge_from(&mut tx, id, Some(&name), Some(&reply.from), reply.via(), now)? {
                                 ActionOutcome::Done => ReplyOutcome::Took { incident: id },
                                 _ => {
                                     note(&mut tx, id, &said, &at)?;
@@ -189,7 +201,7 @@ mod tests {
     }
 
     fn reply(sid: &str, from: &str, body: &str) -> Reply {
-        Reply { sid: sid.into(), from: from.into(), body: body.into(), sent_at: Some(Utc::now()) }
+        Reply { sid: sid.into(), from: from.into(), body: body.into(), sent_at: Some(Utc::now()), channel: Channel::Whatsapp }
     }
 
     journal_test!(async fn replies_take_by_code_or_the_newest_and_the_rest_are_notes(j) {
@@ -220,7 +232,7 @@ mod tests {
         // message failed.
         let after = open(&j, 2, "ALERTA Sala 2 quente").await;
         let to = || vec![ANA.to_owned(), BRUNO.to_owned()];
-        let late = Reply { sid: "SM-late".into(), from: ANA.into(), body: "1".into(), sent_at: Some(written) };
+        let late = Reply { sid: "SM-late".into(), from: ANA.into(), body: "1".into(), sent_at: Some(written), channel: Channel::Whatsapp };
         assert_eq!(j.handle_reply(late, to(), "Ana".into()).await.unwrap(), ReplyOutcome::Took { incident: seen });
         assert_eq!(j.incident(after).await.unwrap().unwrap().state, IncidentState::Open, "the later incident stays untaken");
 

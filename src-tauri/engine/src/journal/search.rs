@@ -394,7 +394,7 @@ mod tests {
         assert_eq!(found(&j, "ribeiro").await, [heat]);
         j.resolve(power, Some("Célia".into()), crate::incident::ResolveVia::Desktop).await.unwrap();
         assert_eq!(found(&j, "celia").await, [power]);
-        let reply = Reply { sid: "SM-n".into(), from: ANA.into(), body: "chego em dez minutos com o extintor".into(), sent_at: Some(Utc::now()) };
+        let reply = Reply { sid: "SM-n".into(), from: ANA.into(), body: "chego em dez minutos com o extintor".into(), sent_at: Some(Utc::now()), channel: crate::model::Channel::Whatsapp };
         j.handle_reply(reply, vec![ANA.into()], "Ana".into()).await.unwrap();
         assert_eq!(found(&j, "extintor").await.len(), 1, "a note joins the incident it was written to");
     });

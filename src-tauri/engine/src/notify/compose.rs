@@ -216,9 +216,10 @@ mod tests {
         let text = sms_text(MessagePurpose::Alarm, headline, &detail, false, Some(12));
         assert_eq!(text, "ALERTA: ALERTA Temperatura Sala 2\nSensor 4: 31 C\nResponda 1 para assumir (#12)");
         assert_eq!(sms_segments(&text), (1, true), "one GSM-7 segment");
-        // Portuguese accents outside GSM-7 make it UCS-2: 70 characters a segment.
-        let accented = sms_text(MessagePurpose::Alarm, "Água no piso", "Detecção às 03:14", false, None);
-        assert!(!sms_segments(&accented).1);
+        // Portuguese accents outside GSM-7 make it UCS-2: 70 characters a segment (the README's
+        // "two segments" for the same alarm with "crítica").
+        let accented = sms_text(MessagePurpose::Alarm, "ALERTA Temperatura crítica Sala 2", &detail, false, Some(12));
+        assert_eq!(sms_segments(&accented), (2, false), "{accented}");
         // A long e-mail is cut to three segments, in the encoding it needs, its code kept.
         for body in ["x".repeat(5000), "ã".repeat(5000)] {
             let text = sms_text(MessagePurpose::Alarm, headline, &format!("{body}\n\n{}", how_to_take(7)), false, Some(7));

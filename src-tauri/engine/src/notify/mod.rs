@@ -49,6 +49,7 @@ use crate::heartbeat::Heartbeat;
 use crate::incident::flood::FloodLimit;
 use crate::incident::IncidentEventKind;
 use crate::journal::{AlertId, AlertJournal, LocalOutbox, PauseState, PlanPolicy};
+use crate::model::Channel;
 use crate::shutdown::Shutdown;
 use crate::supervisor::Supervisor;
 use crate::twilio::{TwilioClient, TwilioError};
@@ -204,7 +205,9 @@ const MANAGERS: &[(&str, Progress, Build)] = &[
     ("call queue", Watched, |config, ctx| Some(Box::pin(CallQueue::new(ctx.clone(), config.calls.clone()?).run()))),
     ("reply poller", Free, |config, ctx| {
         let w = config.whatsapp.as_ref().filter(|_| ctx.client.is_some())?;
-        Some(Box::pin(ReplyPoller::new(ctx.clone(), w.from.clone(), w.to.clone(), ctx.timing.replies).run()))
+        // SMS go to the same people (they stand in for their WhatsApp): their replies count too.
+        let senders = std::iter::once((Channel::Whatsapp, w.from.clone())).chain(config.sms.as_ref().map(|s| (Channel::Sms, s.from.clone()))).collect();
+        Some(Box::pin(ReplyPoller::new(ctx.clone(), senders, w.to.clone(), ctx.timing.replies).run()))
     }),
     ("Twilio check", Free, |_, ctx| {
         ctx.client.as_ref()?;

@@ -1,5 +1,5 @@
-//! Reading the team's WhatsApp replies without a public URL: Sentinela runs behind NAT, so
-//! Twilio cannot call it back; it asks Twilio's message list instead.
+//! Reading the team's replies — WhatsApp, and SMS with `[sms]` — without a public URL: Sentinela
+//! runs behind NAT, so Twilio cannot call it back; it asks Twilio's message list instead.
 //!
 //! One request at a time: every [`ReplyPolling::busy`] while an incident is open and nobody has
 //! taken it, every [`ReplyPolling::quiet`] otherwise (a late reply still becomes a note). Each
@@ -12,6 +12,7 @@ use tracing::{error, info, warn};
 
 use super::NotifyContext;
 use crate::journal::{Reply, ReplyOutcome};
+use crate::model::Channel;
 
 /// How often the message list is read.
 #[derive(Debug, Clone, Copy)]
@@ -34,15 +35,15 @@ const OVERLAP: chrono::Duration = chrono::Duration::minutes(10);
 
 pub struct ReplyPoller {
     ctx: NotifyContext,
-    /// Our WhatsApp sender, E.164.
-    sender: String,
+    /// Our senders, E.164, each on its channel: replies come to them.
+    senders: Vec<(Channel, String)>,
     recipients: Vec<String>,
     polling: ReplyPolling,
 }
 
 impl ReplyPoller {
-    pub fn new(ctx: NotifyContext, sender: String, recipients: Vec<String>, polling: ReplyPolling) -> Self {
-        ReplyPoller { ctx, sender, recipients, polling }
+    pub fn new(ctx: NotifyContext, senders: Vec<(Channel, String)>, recipients: Vec<String>, polling: ReplyPolling) -> Self {
+        ReplyPoller { ctx, senders, recipients, polling }
     }
 
     pub async fn run(self) {
@@ -67,35 +68,37 @@ impl ReplyPoller {
                     break;
                 }
             }
-            let replies = match client.inbound_whatsapp(&self.sender, since, MAX_PAGES).await {
-                Ok(r) => {
-                    ctx.health.ok(&ctx.events);
-                    r
-                }
-                Err(e) => {
-                    ctx.health.degraded(&ctx.events, &e);
-                    warn!("cannot read the WhatsApp replies: {e}");
-                    continue;
-                }
-            };
-            // Oldest first, so a note and an acknowledgement keep the order they were written in.
-            for m in replies.into_iter().rev() {
-                let written_from = m.from.trim_start_matches("whatsapp:");
-                // The configured number, even when WhatsApp knows the line by an older form
-                // (a Brazilian mobile without its ninth digit).
-                let from = crate::phone::recipient_matching(written_from, &self.recipients).unwrap_or(written_from).to_owned();
-                let sent_at = m.sent_at();
-                let name = ctx.person(&from);
-                let reply = Reply { sid: m.sid.clone(), from: from.clone(), body: m.body.clone(), sent_at };
-                match ctx.journal.handle_reply(reply, self.recipients.clone(), name.clone()).await {
-                    Ok(ReplyOutcome::Seen) => {}
-                    Ok(ReplyOutcome::Took { incident }) => info!(incident, by = %name, "incident taken by a WhatsApp reply"),
-                    Ok(ReplyOutcome::Stranger) => warn!(from = %from, "a WhatsApp reply from a number that is not a recipient: it takes nothing"),
-                    Ok(outcome) => info!(?outcome, by = %name, "WhatsApp reply kept as a note"),
-                    Err(e) => error!("journal: cannot record a WhatsApp reply (it is read again at the next poll): {e}"),
-                }
-                if let Some(t) = sent_at {
-                    since = since.max(t - OVERLAP);
+            for (channel, sender) in &self.senders {
+                let replies = match client.inbound_messages(*channel, sender, since, MAX_PAGES).await {
+                    Ok(r) => {
+                        ctx.health.ok(&ctx.events);
+                        r
+                    }
+                    Err(e) => {
+                        ctx.health.degraded(&ctx.events, &e);
+                        warn!("cannot read the {channel} replies: {e}");
+                        continue;
+                    }
+                };
+                // Oldest first, so a note and an acknowledgement keep the order they were written in.
+                for m in replies.into_iter().rev() {
+                    let written_from = m.from.trim_start_matches("whatsapp:");
+                    // The configured number, even when WhatsApp knows the line by an older form
+                    // (a Brazilian mobile without its ninth digit).
+                    let from = crate::phone::recipient_matching(written_from, &self.recipients).unwrap_or(written_from).to_owned();
+                    let sent_at = m.sent_at();
+                    let name = ctx.person(&from);
+                    let reply = Reply { sid: m.sid.clone(), from: from.clone(), body: m.body.clone(), sent_at, channel: *channel };
+                    match ctx.journal.handle_reply(reply, self.recipients.clone(), name.clone()).await {
+                        Ok(ReplyOutcome::Seen) => {}
+                        Ok(ReplyOutcome::Took { incident }) => info!(incident, by = %name, %channel, "incident taken by a reply"),
+                        Ok(ReplyOutcome::Stranger) => warn!(from = %from, %channel, "a reply from a number that is not a recipient: it takes nothing"),
+                        Ok(outcome) => info!(?outcome, by = %name, %channel, "reply kept as a note"),
+                        Err(e) => error!("journal: cannot record a reply (it is read again at the next poll): {e}"),
+                    }
+                    if let Some(t) = sent_at {
+                        since = since.max(t - OVERLAP);
+                    }
                 }
             }
         }

@@ -250,12 +250,12 @@ impl TwilioClient {
         self.call(Method::GET, &self.url(&format!("/Messages/{sid}.json")), &[]).await
     }
 
-    /// WhatsApp messages sent to `to` (our sender) on or after the UTC day of `since`, newest
-    /// first, following Twilio's pages until one is entirely older than `since` (Twilio filters
-    /// `DateSent` by day only: the time is filtered here). At most `max_pages` pages.
-    pub async fn inbound_whatsapp(&self, to: &str, since: DateTime<Utc>, max_pages: usize) -> Result<Vec<ListedMessage>, TwilioError> {
+    /// Messages people sent on `channel` to `to` (our sender) on or after the UTC day of
+    /// `since`, newest first, following Twilio's pages until one is entirely older than `since`
+    /// (Twilio filters `DateSent` by day only: the time is filtered here). At most `max_pages`.
+    pub async fn inbound_messages(&self, channel: Channel, to: &str, since: DateTime<Utc>, max_pages: usize) -> Result<Vec<ListedMessage>, TwilioError> {
         let query = vec![
-            ("To", format!("whatsapp:{to}")),
+            ("To", address(channel, to)),
             ("DateSent>", (since - chrono::Duration::days(1)).format("%Y-%m-%d").to_string()),
             ("PageSize", "50".to_owned()),
         ];
