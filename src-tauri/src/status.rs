@@ -97,7 +97,7 @@ impl Unnotified {
         match &config.twilio {
             None => Some(Unnotified::NoTwilio),
             Some(t) if t.dry_run => Some(Unnotified::DryRun),
-            Some(_) if config.whatsapp.is_none() && config.calls.is_none() => Some(Unnotified::NoChannel),
+            Some(_) if config.whatsapp.is_none() && config.calls.is_none() && config.sms.as_ref().is_none_or(|s| s.to.is_empty()) => Some(Unnotified::NoChannel),
             Some(_) => None,
         }
     }

@@ -37,6 +37,21 @@ where
     }
 }
 
+/// The next incident event of `kind` on the engine's bus, within `timeout`: its incident's id.
+pub async fn next_incident(
+    rx: &mut tokio::sync::broadcast::Receiver<sentinela_engine::events::EngineEvent>,
+    kind: sentinela_engine::incident::IncidentEventKind,
+    timeout: Duration,
+) -> i64 {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await.unwrap_or_else(|_| panic!("timed out after {timeout:?} waiting for an incident {kind}")).unwrap() {
+            sentinela_engine::events::EngineEvent::Incident(c) if c.kind == kind => return c.incident.id,
+            _ => {}
+        }
+    }
+}
+
 /// Path of a binary built from this workspace (`cargo test --workspace` builds them all).
 pub fn workspace_binary(name: &str) -> PathBuf {
     // Test executables sit in target/<profile>/deps, binaries (the benchmark too) in

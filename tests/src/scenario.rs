@@ -34,17 +34,7 @@ impl Scenario {
         let mut config = server.config(Security::Tls);
         config.twilio = Some(fake.config());
         config.whatsapp = Some(WhatsAppConfig { from: SENDER.into(), to: whatsapp_to.iter().map(|s| s.to_string()).collect(), content_sid: String::new() });
-        config.calls = Some(CallsConfig {
-            from: SENDER.into(),
-            to: calls_to.iter().map(|s| s.to_string()).collect(),
-            ring_secs: 25,
-            rounds,
-            round_pause_secs: 1,
-            voice: "Polly.Camila".into(),
-            language: "pt-BR".into(),
-            require_human: true,
-            keypress: false,
-        });
+        config.calls = Some(CallsConfig { rounds, round_pause_secs: 1, ..calls(SENDER, calls_to) });
         Scenario { server, fake, data: TempDir::new().unwrap(), config }
     }
 
@@ -76,5 +66,21 @@ pub fn fast() -> NotifyTiming {
         message_follow_for: Duration::from_secs(3),
         retry_wait: Duration::from_millis(300),
         ..NotifyTiming::default()
+    }
+}
+
+/// `[calls]` from `from` to `to`, as a NOC would set it: 25 s of ringing, one round, a person
+/// required, the Portuguese voice.
+pub fn calls(from: &str, to: &[&str]) -> CallsConfig {
+    CallsConfig {
+        from: from.into(),
+        to: to.iter().map(|s| s.to_string()).collect(),
+        ring_secs: 25,
+        rounds: 1,
+        round_pause_secs: 0,
+        voice: "Polly.Camila".into(),
+        language: "pt-BR".into(),
+        require_human: true,
+        keypress: false,
     }
 }

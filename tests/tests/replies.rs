@@ -43,13 +43,7 @@ fn fast() -> ReplyPolling {
 }
 
 async fn opened(rx: &mut broadcast::Receiver<EngineEvent>) -> i64 {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await.expect("an incident opened").unwrap() {
-            EngineEvent::Incident(c) if c.kind == IncidentEventKind::Opened => return c.incident.id,
-            _ => {}
-        }
-    }
+    sentinela_tests::next_incident(rx, IncidentEventKind::Opened, WAIT).await
 }
 
 /// Waits until the alarm reached both (Twilio accepted the messages) and a call is ringing.

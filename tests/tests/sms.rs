@@ -16,7 +16,7 @@ use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::mail::plain;
 use sentinela_tests::scenario::Scenario;
 use sentinela_tests::twilio_fake::{CallScript, Fault, MessageScript};
-use sentinela_tests::wait_for;
+use sentinela_tests::{next_incident, wait_for};
 use tokio::sync::broadcast;
 
 const WA1: &str = "+5511999990001";
@@ -27,19 +27,13 @@ const WAIT: Duration = Duration::from_secs(20);
 
 async fn setup(fallback: bool) -> Scenario {
     let mut s = Scenario::new(&[WA1, WA2], &[C1], 1).await;
-    s.config.sms = Some(SmsConfig { from: SMS_FROM.into(), fallback });
+    s.config.sms = Some(SmsConfig { from: SMS_FROM.into(), fallback, to: Vec::new() });
     s.fake.script_call(C1, CallScript::Human { answer_ms: 100, talk_ms: 100 });
     s
 }
 
 async fn opened(rx: &mut broadcast::Receiver<EngineEvent>) -> i64 {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await.expect("an incident opened").unwrap() {
-            EngineEvent::Incident(c) if c.kind == IncidentEventKind::Opened => return c.incident.id,
-            _ => {}
-        }
-    }
+    next_incident(rx, IncidentEventKind::Opened, WAIT).await
 }
 
 /// The incident's alarm messages, once `n` of them are in a final state for their channel.
@@ -134,5 +128,34 @@ async fn an_sms_reply_takes_the_incident_the_sms_told() {
     .await;
     assert_eq!((taken.acknowledged_via, taken.acknowledged_by.as_deref()), (Some(AckVia::Sms), Some("(11) 99999-0002")));
     assert!(s.fake.message_lists().iter().any(|r| r.query.iter().any(|(k, v)| k == "To" && v == SMS_FROM)), "the SMS replies were read");
+    engine.stop(WAIT).await;
+}
+
+/// `[sms] to`: a person told by SMS only gets every alarm by SMS (and nothing by WhatsApp), and
+/// takes it with an SMS reply.
+#[tokio::test]
+async fn a_person_told_by_sms_only_gets_the_alarm_by_sms_and_takes_it_by_reply() {
+    const CARLA: &str = "+5521988880003";
+    let mut s = setup(true).await;
+    s.config.sms.as_mut().unwrap().to = vec![CARLA.into()];
+    s.fake.script_call(C1, CallScript::NoAnswer);
+    let (engine, mut rx) = s.start_fast().await;
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA Água no piso", "Sensor de vazamento")).await;
+    let id = opened(&mut rx).await;
+    let alarms = alarms_settled(&engine, id, 3).await;
+    let by_sms: Vec<&str> = alarms.iter().filter(|d| d.channel == Channel::Sms).map(|d| d.recipient.as_str()).collect();
+    assert_eq!(by_sms, [CARLA]);
+    assert!(alarms.iter().all(|d| d.fallback_of.is_none()), "told by SMS, not in place of a WhatsApp");
+    assert_eq!(s.fake.sms_to(CARLA), [format!("ALERTA: ALERTA Água no piso\nSensor de vazamento\nResponda 1 para assumir (#{id})")]);
+    assert!(s.fake.bodies_to(CARLA).is_empty(), "no WhatsApp to Carla");
+    s.fake.inbound_sms(CARLA, SMS_FROM, "1");
+    let taken = wait_for("taken by Carla's SMS", WAIT, || async {
+        let i = engine.journal.incident(id).await.unwrap().unwrap();
+        (i.state == IncidentState::Acknowledged).then_some(i)
+    })
+    .await;
+    assert_eq!(taken.acknowledged_via, Some(AckVia::Sms));
+    // The others hear by WhatsApp that Carla took it.
+    wait_for("the take told", WAIT, || async { s.fake.bodies_to(WA1).iter().any(|b| b.contains("Assumido por")).then_some(()) }).await;
     engine.stop(WAIT).await;
 }

@@ -419,7 +419,11 @@ from: string,
  * A WhatsApp message that fails or is undelivered (sandbox left, no template, a phone
  * without WhatsApp) goes to the same number by SMS, once.
  */
-fallback: boolean, };
+fallback: boolean, 
+/**
+ * People told by SMS only (not in `[whatsapp] to`): every alert, as WhatsApp's recipients.
+ */
+to?: Array<string>, };
 
 export type StateFilter = "all" | "unresolved" | "resolved";
 

@@ -43,6 +43,11 @@ const SECTIONS: { title: keyof Words; optional?: boolean; fields: Field[] }[] = 
     { path: "whatsapp.to", label: "wa_to", kind: "list" },
     { path: "whatsapp.content_sid", label: "content_sid", kind: "text" },
   ] },
+  { title: "sms", optional: true, fields: [
+    { path: "sms.from", label: "sms_from", kind: "text" },
+    { path: "sms.fallback", label: "sms_fallback_on", kind: "bool" },
+    { path: "sms.to", label: "sms_to", kind: "list" },
+  ] },
   { title: "calls", optional: true, fields: [
     { path: "calls.from", label: "calls_from", kind: "text" },
     { path: "calls.to", label: "calls_to", kind: "list" },
@@ -96,6 +101,7 @@ export const DEFAULTS: Config = {
   filter: { from: [], subject: "ALERTA", search: "", silence_alarm_hours: 0, authserv_id: "" },
   twilio: { account_sid: "", api_key_sid: "", base_url: "https://api.twilio.com", studio_url: "https://studio.twilio.com", dry_run: false },
   whatsapp: { from: "+14155238886", to: [], content_sid: "" },
+  sms: { from: "", fallback: true, to: [] },
   calls: { from: "", to: [], ring_secs: 25, rounds: 2, round_pause_secs: 60, voice: "Polly.Camila", language: "pt-BR", require_human: true, keypress: false },
   incidents: { key_pattern: "", recovery_words: [], remind_every_mins: 30, reopen_within_mins: 15, reescalate_after_mins: 60 },
   people: {},

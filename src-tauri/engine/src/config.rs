@@ -206,6 +206,10 @@ pub struct SmsConfig {
     /// without WhatsApp) goes to the same number by SMS, once.
     #[serde(default = "yes")]
     pub fallback: bool,
+    /// People told by SMS only (not in `[whatsapp] to`): every alert, as WhatsApp's recipients.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
+    pub to: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -759,6 +763,15 @@ impl Config {
         }
         if let Some(m) = &mut self.sms {
             m.from = phone_field("sms.from", &m.from)?;
+            if !m.to.is_empty() {
+                m.to = phone_list("sms.to", &m.to)?;
+            }
+            let on_whatsapp = self.whatsapp.as_ref().map(|w| w.to.clone()).unwrap_or_default();
+            if let Some(both) = m.to.iter().find(|n| on_whatsapp.contains(n)) {
+                let shown = crate::phone::display(both);
+                return Err(ConfigError::invalid("sms.to", format!("{shown} is in [whatsapp] to already."), "keep each person in one list: SMS reaches WhatsApp's recipients anyway when their WhatsApp fails.")
+                    .pt(format!("{shown} já está nos destinatários do WhatsApp."), "deixe cada pessoa em uma lista só: o SMS já chega a quem está no WhatsApp quando o WhatsApp falha."));
+            }
         }
         if let Some(c) = &mut self.calls {
             c.from = phone_field("calls.from", &c.from)?;
@@ -963,6 +976,23 @@ subject = "ALERTA"
         // A file without [incidents] is written without it.
         let plain = Config::parse(GOOD).unwrap();
         assert!(!toml::to_string(&plain).unwrap().contains("[incidents]"));
+    }
+
+    #[test]
+    fn sms_and_history_are_checked_with_the_field_and_the_fix() {
+        let twilio = "[twilio]\naccount_sid = \"AC0123456789abcdef0123456789abcdef\"\n[whatsapp]\nfrom = \"+14155238886\"\nto = [\"(11) 99999-0001\"]\n";
+        let with = |extra: &str| Config::parse(&format!("{GOOD}\n{twilio}\n{extra}\n"));
+        let c = with("[sms]\nfrom = \"+1 415 555 0100\"\nto = [\"(21) 98888-0003\"]").unwrap();
+        let sms = c.sms.unwrap();
+        assert_eq!((sms.from.as_str(), sms.fallback, sms.to.as_slice()), ("+14155550100", true, &["+5521988880003".to_owned()][..]));
+        let e = with("[sms]\nfrom = \"+14155550100\"\nto = [\"+5511999990001\"]").unwrap_err();
+        assert_eq!(e.field(), Some("sms.to"));
+        assert!(e.to_string().contains("(11) 99999-0001 is in [whatsapp] to already"), "{e}");
+        assert_eq!(with("[sms]\nfrom = \"123\"").unwrap_err().field(), Some("sms.from"));
+        assert_eq!(Config::parse(&format!("{GOOD}\n[sms]\nfrom = \"+14155550100\"\n")).unwrap_err().field(), Some("twilio"), "SMS needs the account");
+        let e = Config::parse(&format!("{GOOD}\n[history]\nkeep_days = 40000\n")).unwrap_err();
+        assert_eq!(e.field(), Some("history.keep_days"));
+        assert_eq!(Config::parse(&format!("{GOOD}\n[history]\nkeep_days = 365\n")).unwrap().history.keep(), Some(chrono::Duration::days(365)));
     }
 
     #[test]

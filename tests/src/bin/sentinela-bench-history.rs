@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use sentinela_engine::config::{CallsConfig, Config, JournalConfig, Security, WhatsAppConfig};
+use sentinela_engine::config::{Config, JournalConfig, Security, WhatsAppConfig};
 use sentinela_engine::events::{EngineEvent, EventBus, MailboxState};
 use sentinela_engine::incident::flood::FloodLimit;
 use sentinela_engine::incident::{AckVia, IncidentEventKind, IncidentRules};
@@ -45,6 +45,7 @@ fn mail(uid: u32, subject: &str, body: &str) -> NewAlert {
 fn policy() -> PlanPolicy {
     PlanPolicy {
         recipients: PEOPLE.iter().map(|p| p.to_string()).collect(),
+        sms_only: Vec::new(),
         calls: true,
         paused: false,
         remind_every: None,
@@ -325,17 +326,7 @@ async fn engine_figures(server: &Dovecot, fake: &TwilioFake, mut config: Config,
     fake.script_call(TO, CallScript::Human { answer_ms: 20, talk_ms: 20 });
     config.twilio = Some(fake.config());
     config.whatsapp = Some(WhatsAppConfig { from: "+14155238886".into(), to: vec![TO.into()], content_sid: String::new() });
-    config.calls = Some(CallsConfig {
-        from: "+14155238886".into(),
-        to: vec![TO.into()],
-        ring_secs: 25,
-        rounds: 1,
-        round_pause_secs: 0,
-        voice: "Polly.Camila".into(),
-        language: "pt-BR".into(),
-        require_human: true,
-        keypress: false,
-    });
+    config.calls = Some(sentinela_tests::scenario::calls("+14155238886", &[TO]));
     // Every sample a first message: no digest however many alarms a minute brings.
     let timing = NotifyTiming {
         call_poll: Duration::from_millis(20),

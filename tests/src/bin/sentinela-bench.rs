@@ -221,7 +221,7 @@ async fn idle_cost() {
 }
 
 async fn to_twilio(samples: usize) {
-    use sentinela_engine::config::{CallsConfig, WhatsAppConfig};
+    use sentinela_engine::config::WhatsAppConfig;
     use sentinela_engine::notify::NotifyTiming;
     use sentinela_engine::secrets::Secret;
 
@@ -232,17 +232,7 @@ async fn to_twilio(samples: usize) {
     let mut config = server.config(Security::Tls);
     config.twilio = Some(fake.config());
     config.whatsapp = Some(WhatsAppConfig { from: "+14155238886".into(), to: vec![TO.into()], content_sid: String::new() });
-    config.calls = Some(CallsConfig {
-        from: "+14155238886".into(),
-        to: vec![TO.into()],
-        ring_secs: 25,
-        rounds: 1,
-        round_pause_secs: 0,
-        voice: "Polly.Camila".into(),
-        language: "pt-BR".into(),
-        require_human: true,
-        keypress: false,
-    });
+    config.calls = Some(sentinela_tests::scenario::calls("+14155238886", &[TO]));
     // Short polling so each escalation ends quickly; polling does not affect the first request.
     let timing = NotifyTiming {
         call_poll: Duration::from_millis(20),

@@ -21,6 +21,7 @@ use crate::incident::lifecycle::{self, Audience, Facts, KeyHistory, Step};
 use crate::incident::{
     AckVia, AlertKind, EscalationState, IncidentEventKind, IncidentId, IncidentRules, IncidentState, MessagePurpose, ResolveVia,
 };
+use crate::model::Channel;
 use crate::notify::compose;
 
 /// One incident as the history list and `incidents --json` show it.
@@ -108,6 +109,8 @@ pub struct IncidentChange {
 pub struct PlanPolicy {
     /// `[whatsapp] to`, in E.164.
     pub recipients: Vec<String>,
+    /// `[sms] to`: told by SMS instead of WhatsApp.
+    pub sms_only: Vec<String>,
     /// Whether `[calls]` is configured: escalations are only owed then.
     pub calls: bool,
     pub paused: bool,
@@ -124,6 +127,7 @@ impl PlanPolicy {
     pub fn plain(recipients: &[&str]) -> Self {
         PlanPolicy {
             recipients: recipients.iter().map(|r| r.to_string()).collect(),
+            sms_only: Vec::new(),
             calls: true,
             paused: false,
             remind_every: None,
@@ -593,7 +597,7 @@ impl AlertJournal {
                     ).optional()?.unwrap_or_else(|| (s.title.clone(), String::new()));
                     let (headline, text) = compose::incident_message(purpose, &s, &latest.0, &latest.1, now);
                     let mut recipients = match audience {
-                        Audience::Everyone => policy.recipients.clone(),
+                        Audience::Everyone => policy.recipients.iter().chain(&policy.sms_only).cloned().collect(),
                         Audience::WhoGotTheAlarm => who_got_the_alarm(&mut tx, incident)?,
                     };
                     if purpose == MessagePurpose::Acknowledged {
@@ -616,10 +620,11 @@ impl AlertJournal {
                             Admission::Gather { .. } if purpose == MessagePurpose::Reminder => continue,
                             Admission::Gather { digest_due } => ("gathered", Some(ts(digest_due))),
                         };
+                        let channel = if policy.sms_only.contains(&to) { Channel::Sms } else { Channel::Whatsapp };
                         tx.execute(
-                            "INSERT INTO deliveries (incident_id, purpose, recipient, headline, detail, state, due_at, created_at, updated_at)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-                            params![incident, purpose, to, headline, text, state, due, at],
+                            "INSERT INTO deliveries (incident_id, purpose, recipient, headline, detail, state, due_at, created_at, updated_at, channel)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+                            params![incident, purpose, to, headline, text, state, due, at, channel],
                         )?;
                         report.new_deliveries += usize::from(state == "pending");
                     }
@@ -945,28 +950,28 @@ pub(super) fn acknowledge_alert_in(tx: &mut dyn Sql, alert_id: AlertId, answer: 
 /// Gathers each recipient's waiting items whose digest is due into one digest message.
 fn plan_digests(tx: &mut dyn Sql, now: DateTime<Utc>) -> SqlResult<usize> {
     let at = ts(now);
-    let due: Vec<(i64, String, Option<IncidentId>, MessagePurpose, String)> = {
+    let due: Vec<(i64, String, Option<IncidentId>, MessagePurpose, String, Channel)> = {
         let mut stmt = tx.prepare_cached(
-            "SELECT id, recipient, incident_id, purpose, headline FROM deliveries WHERE state = 'gathered' AND recipient IN
+            "SELECT id, recipient, incident_id, purpose, headline, channel FROM deliveries WHERE state = 'gathered' AND recipient IN
                (SELECT recipient FROM deliveries WHERE state = 'gathered' AND due_at <= ?1)
              ORDER BY recipient, id",
         )?;
-        let rows = stmt.query_map(params![&at], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+        let rows = stmt.query_map(params![&at], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?;
         rows.collect::<SqlResult<_>>()?
     };
-    // Per recipient: (delivery, its incident, why, its headline).
+    // Per recipient and the channel they are told on: (delivery, its incident, why, its headline).
     type Item = (i64, Option<IncidentId>, MessagePurpose, String);
-    let mut by_recipient: HashMap<String, Vec<Item>> = HashMap::new();
-    for (id, to, incident, purpose, headline) in due {
-        by_recipient.entry(to).or_default().push((id, incident, purpose, headline));
+    let mut by_recipient: HashMap<(String, Channel), Vec<Item>> = HashMap::new();
+    for (id, to, incident, purpose, headline, channel) in due {
+        by_recipient.entry((to, channel)).or_default().push((id, incident, purpose, headline));
     }
     let mut planned = 0;
-    for (to, items) in by_recipient {
+    for ((to, channel), items) in by_recipient {
         let (headline, text) = compose::digest(&items.iter().map(|(_, i, p, h)| (*p, *i, h.as_str())).collect::<Vec<_>>());
         let digest = tx.insert_id(
-            "INSERT INTO deliveries (incident_id, purpose, recipient, headline, detail, state, created_at, updated_at)
-             VALUES (NULL, 'digest', ?1, ?2, ?3, 'pending', ?4, ?4) RETURNING id",
-            params![to, headline, text, at],
+            "INSERT INTO deliveries (incident_id, purpose, recipient, headline, detail, state, created_at, updated_at, channel)
+             VALUES (NULL, 'digest', ?1, ?2, ?3, 'pending', ?4, ?4, ?5) RETURNING id",
+            params![to, headline, text, at, channel],
         )?;
         for (id, ..) in items {
             tx.execute("UPDATE deliveries SET state = 'digested', digest_id = ?2, updated_at = ?3 WHERE id = ?1", params![id, digest, at])?;
@@ -996,6 +1001,7 @@ mod tests {
     fn policy(now: DateTime<Utc>) -> PlanPolicy {
         PlanPolicy {
             recipients: TO.iter().map(|s| s.to_string()).collect(),
+            sms_only: Vec::new(),
             calls: true,
             paused: false,
             remind_every: Some(Duration::minutes(30)),

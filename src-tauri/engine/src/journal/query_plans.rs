@@ -30,6 +30,7 @@ fn mail(uid: u32, subject: &str) -> NewAlert {
 fn policy() -> PlanPolicy {
     PlanPolicy {
         recipients: vec!["+5511999990001".into()],
+        sms_only: vec!["+5511999990009".into()],
         calls: true,
         paused: false,
         remind_every: Some(Duration::minutes(30)),

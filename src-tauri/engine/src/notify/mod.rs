@@ -204,10 +204,14 @@ const MANAGERS: &[(&str, Progress, Build)] = &[
     }),
     ("call queue", Watched, |config, ctx| Some(Box::pin(CallQueue::new(ctx.clone(), config.calls.clone()?).run()))),
     ("reply poller", Free, |config, ctx| {
-        let w = config.whatsapp.as_ref().filter(|_| ctx.client.is_some())?;
-        // SMS go to the same people (they stand in for their WhatsApp): their replies count too.
-        let senders = std::iter::once((Channel::Whatsapp, w.from.clone())).chain(config.sms.as_ref().map(|s| (Channel::Sms, s.from.clone()))).collect();
-        Some(Box::pin(ReplyPoller::new(ctx.clone(), senders, w.to.clone(), ctx.timing.replies).run()))
+        ctx.client.as_ref()?;
+        // Replies come to each sender: WhatsApp's, and the SMS number (which tells the SMS-only
+        // people, and WhatsApp's recipients when their WhatsApp fails).
+        let whatsapp = config.whatsapp.as_ref().map(|w| (Channel::Whatsapp, w.from.clone()));
+        let sms = config.sms.as_ref().map(|s| (Channel::Sms, s.from.clone()));
+        let senders: Vec<_> = whatsapp.into_iter().chain(sms).collect();
+        let people = config.whatsapp.iter().flat_map(|w| w.to.clone()).chain(config.sms.iter().flat_map(|s| s.to.clone())).collect();
+        (!senders.is_empty()).then(|| Box::pin(ReplyPoller::new(ctx.clone(), senders, people, ctx.timing.replies).run()) as Manager)
     }),
     ("Twilio check", Free, |_, ctx| {
         ctx.client.as_ref()?;
@@ -290,6 +294,7 @@ impl TwilioCheck {
 pub struct Planner {
     ctx: NotifyContext,
     recipients: Vec<String>,
+    sms_only: Vec<String>,
     calls: bool,
     remind_every: Option<chrono::Duration>,
     reescalate_after: Option<chrono::Duration>,
@@ -301,6 +306,7 @@ impl Planner {
         Planner {
             ctx,
             recipients: config.whatsapp.as_ref().map(|w| w.to.clone()).unwrap_or_default(),
+            sms_only: config.sms.as_ref().map(|s| s.to.clone()).unwrap_or_default(),
             calls: config.calls.is_some(),
             remind_every: (every > 0).then(|| chrono::Duration::minutes(i64::from(every))),
             reescalate_after: {
@@ -341,6 +347,7 @@ impl Planner {
                 .journal
                 .plan(PlanPolicy {
                     recipients: self.recipients.clone(),
+                    sms_only: self.sms_only.clone(),
                     calls: self.calls,
                     paused,
                     remind_every: self.remind_every,
