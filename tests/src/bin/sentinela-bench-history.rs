@@ -78,12 +78,13 @@ async fn seed(j: &AlertJournal, first_uid: u32) {
 /// The tables copied, parents first.
 const TABLES: [&str; 6] = ["incidents", "alerts", "sightings", "events", "incident_log", "deliveries"];
 
-/// A column of a copy, as SQL over the copy's number `k`: ids moved past the seed's `span` of
-/// each table, times moved `k` hours back, keys made unique.
-fn copied(table: &str, column: &str, span: &dyn Fn(&str) -> i64, dialect: Dialect) -> String {
+/// A column of copy `k` of `copies`, as SQL over `k`: ids moved past the seed's `span` of each
+/// table, times moved `copies - k` hours back (so newer ids are newer, as in a real journal),
+/// keys made unique.
+fn copied(table: &str, column: &str, span: &dyn Fn(&str) -> i64, copies: i64, dialect: Dialect) -> String {
     let back = |c: &str| match dialect {
-        Dialect::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', {c}, '-' || k || ' hours')"),
-        Dialect::Postgres => format!("to_char(({c}::timestamptz - make_interval(hours => k::int)) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"),
+        Dialect::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', {c}, '-' || ({copies} - k) || ' hours')"),
+        Dialect::Postgres => format!("to_char(({c}::timestamptz - make_interval(hours => ({copies} - k)::int)) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"),
     };
     match column {
         "id" => format!("id + k * {}", span(table)),
@@ -108,7 +109,7 @@ fn copy_statements(columns: &dyn Fn(&str) -> Vec<String>, span: &dyn Fn(&str) ->
         .iter()
         .map(|table| {
             let columns = columns(table);
-            let exprs: Vec<String> = columns.iter().map(|c| copied(table, c, span, dialect)).collect();
+            let exprs: Vec<String> = columns.iter().map(|c| copied(table, c, span, copies, dialect)).collect();
             let seed_only = if *table == "sightings" { format!("alert_id <= {}", span("alerts")) } else { format!("id <= {}", span(table)) };
             let series = match dialect {
                 Dialect::Sqlite => format!("(WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < {}) SELECT k FROM n) AS copies", copies - 1),

@@ -121,19 +121,30 @@ fn sqlite_index() -> String {
     };
     for (slot, table, incident, words, which) in sources("NEW") {
         let new_key = key(slot, &incident, "NEW.id");
-        let old_key = key(slot, &incident.replace("NEW", "OLD"), "OLD.id");
+        let old_incident = incident.replace("NEW", "OLD");
+        let old_key = key(slot, &old_incident, "OLD.id");
         // A text that changed is taken out under its old key and put in under its new one (which
-        // differs only when an e-mail moved to another incident).
+        // differs only when an e-mail moved to another incident). The delete runs only with an
+        // old key: FTS5 answers `rowid = NULL` by reading its whole index.
         sql.push_str(&format!(
             "CREATE TRIGGER incident_text_{slot}_new AFTER INSERT ON {table} WHEN {which} BEGIN
                  INSERT OR REPLACE INTO incident_text (rowid, words) VALUES ({new_key}, {words});
              END;
-             CREATE TRIGGER incident_text_{slot}_changed AFTER UPDATE OF {columns} ON {table} BEGIN
+             CREATE TRIGGER incident_text_{slot}_changed AFTER UPDATE OF {columns} ON {table} WHEN {old_incident} IS NOT NULL BEGIN
                  DELETE FROM incident_text WHERE rowid = {old_key};
                  INSERT INTO incident_text (rowid, words) SELECT {new_key}, {words} WHERE {which};
              END;\n",
             columns = columns(slot),
         ));
+        // An e-mail placed in its incident (it had none).
+        if old_incident != "OLD.id" {
+            sql.push_str(&format!(
+                "CREATE TRIGGER incident_text_{slot}_placed AFTER UPDATE OF {columns} ON {table} WHEN {old_incident} IS NULL AND {which} BEGIN
+                     INSERT OR REPLACE INTO incident_text (rowid, words) VALUES ({new_key}, {words});
+                 END;\n",
+                columns = columns(slot),
+            ));
+        }
     }
     sql
 }
@@ -281,62 +292,75 @@ fn find(conn: &mut dyn Sql, query: &IncidentQuery) -> SqlResult<Vec<IncidentSumm
         let rows = conn.rows(&format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id < ?1{filters} ORDER BY i.id DESC LIMIT ?2"), &all)?;
         return rows.iter().map(summary_row).collect();
     }
-    let (matches, hits, has_words) = match conn.dialect() {
+    let (matches, hits) = match conn.dialect() {
         Dialect::Sqlite => (
             words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" "),
-            "SELECT rowid >> 24 FROM incident_text WHERE incident_text MATCH ?1 AND rowid < ?2 ORDER BY rowid DESC LIMIT ?3",
-            "EXISTS (SELECT 1 FROM incident_text t WHERE incident_text MATCH ?1 AND t.rowid >= i.id * 16777216 AND t.rowid < (i.id + 1) * 16777216)",
+            "SELECT rowid >> 24 FROM incident_text WHERE incident_text MATCH ?1 AND rowid >= ?2 AND rowid < ?3 ORDER BY rowid DESC LIMIT ?4",
         ),
         Dialect::Postgres => (
             words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & "),
-            "SELECT key >> 24 FROM incident_text WHERE words @@ to_tsquery('simple', ?1) AND key < ?2 ORDER BY key DESC LIMIT ?3",
-            "EXISTS (SELECT 1 FROM incident_text t WHERE t.words @@ to_tsquery('simple', ?1) AND t.key >= i.id * 16777216 AND t.key < (i.id + 1) * 16777216)",
+            "SELECT key >> 24 FROM incident_text WHERE words @@ to_tsquery('simple', ?1) AND key >= ?2 AND key < ?3 ORDER BY key DESC LIMIT ?4",
         ),
     };
-    // The incidents not resolved are few whatever the history: each is checked against the
-    // index, instead of walking every text the words are in.
-    if query.state == StateFilter::Unresolved {
-        let (filters, values) = conditions(query, 4);
-        let mut all: Vec<&dyn ToValue> = vec![&matches, &before, &limit];
-        all.extend(values.iter().map(|v| v as &dyn ToValue));
-        let rows = conn.rows(&format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id < ?2{filters} AND {has_words} ORDER BY i.id DESC LIMIT ?3"), &all)?;
-        return rows.iter().map(summary_row).collect();
-    }
-    let (filters, values) = conditions(query, 3);
-    let between = format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id >= ?1 AND i.id <= ?2{filters} ORDER BY i.id DESC");
-    let mut found = Vec::new();
-    // Keys below this one are still to read: the page's start, then where the last chunk ended.
-    let below_page = if before >= i64::MAX >> SLOT_BITS { i64::MAX } else { before << SLOT_BITS };
-    let mut below = below_page;
-    loop {
-        let mut ids: Vec<IncidentId> = conn.rows(hits, &[&matches, &below, &CHUNK])?.iter().map(|r| r.get(0)).collect::<SqlResult<_>>()?;
-        let full = ids.len() as i64 == CHUNK;
+    // The incidents holding the words, newest first, whose keys lie in [from, below), and how
+    // many keys were read. One query each time: a word's start is expanded to every word it
+    // begins once per query, so a page never asks the index more than twice.
+    let incidents_with_words = |conn: &mut dyn Sql, from: i64, below: i64, at_most: i64| -> SqlResult<(Vec<IncidentId>, usize)> {
+        let mut ids: Vec<IncidentId> = conn.rows(hits, &[&matches, &from, &below, &at_most])?.iter().map(|r| r.get(0)).collect::<SqlResult<_>>()?;
+        let read = ids.len();
         ids.dedup();
-        let (Some(&newest), Some(&oldest)) = (ids.first(), ids.last()) else { return Ok(found) };
-        // The chunk's incidents that pass the filters: read together when they lie close (a
-        // common word), one by one when they are scattered over the history (a rare one).
-        let hit: std::collections::HashSet<IncidentId> = ids.iter().copied().collect();
-        let dense = (newest - oldest + 1) <= 4 * ids.len() as i64;
-        let spans: Vec<(IncidentId, IncidentId)> = if dense { vec![(oldest, newest)] } else { ids.iter().map(|&id| (id, id)).collect() };
-        for (from, to) in spans {
-            let mut all: Vec<&dyn ToValue> = vec![&from, &to];
-            all.extend(values.iter().map(|v| v as &dyn ToValue));
-            for row in conn.rows(&between, &all)? {
-                let incident = summary_row(&row)?;
-                if hit.contains(&incident.id) {
-                    found.push(incident);
-                    if found.len() as i64 >= limit {
-                        return Ok(found);
+        Ok((ids, read))
+    };
+    let key_of = |id: IncidentId| if id >= i64::MAX >> SLOT_BITS { i64::MAX } else { id << SLOT_BITS };
+    let (filters, values) = conditions(query, 3);
+    let fetch = format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id >= ?1 AND i.id <= ?2{filters} ORDER BY i.id DESC");
+    let summaries = |conn: &mut dyn Sql, from: IncidentId, to: IncidentId| -> SqlResult<Vec<IncidentSummary>> {
+        let mut all: Vec<&dyn ToValue> = vec![&from, &to];
+        all.extend(values.iter().map(|v| v as &dyn ToValue));
+        conn.rows(&fetch, &all)?.iter().map(summary_row).collect()
+    };
+
+    // The incidents not resolved are few whatever the history: found through their own index,
+    // then kept when the words are theirs.
+    if query.state == StateFilter::Unresolved {
+        let open = summaries(conn, 0, before - 1)?;
+        let (Some(newest), Some(oldest)) = (open.first().map(|i| i.id), open.last().map(|i| i.id)) else { return Ok(Vec::new()) };
+        let (ids, _) = incidents_with_words(conn, key_of(oldest), key_of(newest + 1), i64::MAX)?;
+        let with_words: std::collections::HashSet<IncidentId> = ids.into_iter().collect();
+        return Ok(open.into_iter().filter(|i| with_words.contains(&i.id)).take(limit as usize).collect());
+    }
+
+    // Otherwise the index is read from the page's start down: a first chunk (a common word fills
+    // a page from it), then, when the page is not full yet, everything below it at once.
+    let mut found = Vec::new();
+    let mut below = key_of(before);
+    for at_most in [CHUNK, i64::MAX] {
+        let (ids, read) = incidents_with_words(conn, 0, below, at_most)?;
+        for chunk in ids.chunks(CHUNK as usize) {
+            let (Some(&newest), Some(&oldest)) = (chunk.first(), chunk.last()) else { continue };
+            // Read together when they lie close (a common word), one by one when they are
+            // scattered over the history (a rare one).
+            let hit: std::collections::HashSet<IncidentId> = chunk.iter().copied().collect();
+            let dense = (newest - oldest + 1) <= 4 * chunk.len() as i64;
+            let spans: Vec<(IncidentId, IncidentId)> = if dense { vec![(oldest, newest)] } else { chunk.iter().map(|&id| (id, id)).collect() };
+            for (from, to) in spans {
+                for incident in summaries(conn, from, to)? {
+                    if hit.contains(&incident.id) {
+                        found.push(incident);
+                        if found.len() as i64 >= limit {
+                            return Ok(found);
+                        }
                     }
                 }
             }
         }
-        if !full {
-            return Ok(found);
+        match ids.last() {
+            // Below the oldest incident read: its other texts add nothing.
+            Some(&oldest) if (read as i64) == at_most => below = key_of(oldest),
+            _ => break,
         }
-        // Below the oldest incident read: its other texts add nothing.
-        below = oldest << SLOT_BITS;
     }
+    Ok(found)
 }
 
 #[cfg(test)]
