@@ -52,4 +52,16 @@ describe("the form at first launch", () => {
     expect(root.querySelector<HTMLInputElement>("#enable-journal")!.checked).toBe(false);
     expect(readForm(root).journal).toBeNull();
   });
+  it("has SMS off, with the fallback ticked for when it is switched on", () => {
+    const root = document.createElement("form");
+    buildForm(root, words("pt"), () => {});
+    fillForm(root, DEFAULTS);
+    const toggle = root.querySelector<HTMLInputElement>("#enable-sms")!;
+    expect(toggle.checked).toBe(false);
+    expect(readForm(root).sms).toBeNull();
+    expect(root.querySelector<HTMLInputElement>("#sms-fallback")!.checked).toBe(true);
+    toggle.checked = true;
+    root.querySelector<HTMLInputElement>("#sms-from")!.value = "+1 415 555 0100";
+    expect(readForm(root).sms).toEqual({ from: "+1 415 555 0100", fallback: true, to: [] });
+  });
 });

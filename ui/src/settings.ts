@@ -101,13 +101,18 @@ export const DEFAULTS: Config = {
   filter: { from: [], subject: "ALERTA", search: "", silence_alarm_hours: 0, authserv_id: "" },
   twilio: { account_sid: "", api_key_sid: "", base_url: "https://api.twilio.com", studio_url: "https://studio.twilio.com", dry_run: false },
   whatsapp: { from: "+14155238886", to: [], content_sid: "" },
-  sms: { from: "", fallback: true, to: [] },
   calls: { from: "", to: [], ring_secs: 25, rounds: 2, round_pause_secs: 60, voice: "Polly.Camila", language: "pt-BR", require_human: true, keypress: false },
   incidents: { key_pattern: "", recovery_words: [], remind_every_mins: 30, reopen_within_mins: 15, reescalate_after_mins: 60 },
   people: {},
   history: { keep_days: 0 },
   heartbeat: { url: "", every_mins: 5, whatsapp_to: [], daily_at: "08:00" },
   // No `journal`: one workstation keeps its own, until someone switches sharing on.
+};
+
+/** What a section switched off by default shows when it is switched on (its absence from
+ * `DEFAULTS` keeps it off for a new setup). */
+const SWITCHED_OFF_DEFAULTS: Partial<Config> = {
+  sms: { from: "", fallback: true },
 };
 
 const id = (path: string) => path.replace(/\./g, "-");
@@ -172,7 +177,7 @@ export function fillForm(root: ParentNode, cfg: Config): void {
       const input = root.querySelector<HTMLInputElement & HTMLTextAreaElement>(`#${id(f.path)}`);
       if (!input) continue;
       // A field the file leaves out (written only when set) shows its default.
-      const v = get(source, f.path) ?? get(DEFAULTS, f.path);
+      const v = get(source, f.path) ?? get(DEFAULTS, f.path) ?? get(SWITCHED_OFF_DEFAULTS, f.path);
       if (f.kind === "bool") input.checked = Boolean(v);
       else if (f.kind === "people") input.value = Object.entries((v as Record<string, string> | undefined) ?? {}).map(([n, name]) => `${n} = ${name}`).join("\n");
       else if (f.kind === "list" || f.kind === "words") input.value = ((v as string[] | undefined) ?? []).join("\n");
