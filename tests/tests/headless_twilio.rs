@@ -31,17 +31,7 @@ fn config(server: &Dovecot, fake: &TwilioFake) -> Config {
     let mut c = server.config(Security::Tls);
     c.twilio = Some(fake.config());
     c.whatsapp = Some(WhatsAppConfig { from: SENDER.into(), to: vec![WA1.into(), WA2.into()], content_sid: String::new() });
-    c.calls = Some(CallsConfig {
-        from: SENDER.into(),
-        to: vec![C1.into(), C2.into()],
-        ring_secs: 20,
-        rounds: 1,
-        round_pause_secs: 0,
-        voice: "Polly.Camila".into(),
-        language: "pt-BR".into(),
-        require_human: true,
-        keypress: false,
-    });
+    c.calls = Some(CallsConfig { ring_secs: 20, ..sentinela_tests::scenario::calls(SENDER, &[C1, C2]) });
     c
 }
 

@@ -35,17 +35,7 @@ async fn main() {
     let mut config = server.config(Security::Tls);
     config.twilio = Some(fake.config());
     config.whatsapp = Some(WhatsAppConfig { from: SENDER.into(), to: vec![ANA.into()], content_sid: String::new() });
-    config.calls = Some(CallsConfig {
-        from: SENDER.into(),
-        to: vec![CALLEE.into()],
-        ring_secs: 60,
-        rounds: 1,
-        round_pause_secs: 0,
-        voice: "Polly.Camila".into(),
-        language: "pt-BR".into(),
-        require_human: true,
-        keypress: false,
-    });
+    config.calls = Some(CallsConfig { ring_secs: 60, ..sentinela_tests::scenario::calls(SENDER, &[CALLEE]) });
     let secrets = EngineSecrets { mailbox: Dovecot::password().into(), twilio_token: Some(Secret::new(AUTH_TOKEN)), journal_password: None };
     let engine = RunningEngine::start(&config, secrets, data.path(), EventBus::default()).await.unwrap();
     println!("Sentinela reply benchmark — the engine's own polling (3 s while something is untaken, 60 s otherwise)");

@@ -506,11 +506,12 @@ fn parse_day(typed: &str) -> Result<chrono::NaiveDate, String> {
         .ok_or_else(|| format!("{typed:?} is no day: write it as 28/11/2026 or 2026-11-28"))
 }
 
-/// The instant a local day starts (the first instant that exists, on a day daylight saving skips
-/// midnight).
+/// The instant a local day starts: the first instant that exists (a day whose midnight daylight
+/// saving skips starts an hour later), or midnight UTC if the zone knows neither.
 fn local_midnight(day: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
-    let start = day.and_hms_opt(0, 0, 0).expect("midnight exists");
-    start.and_local_timezone(chrono::Local).earliest().unwrap_or_else(|| (start + chrono::Duration::hours(1)).and_local_timezone(chrono::Local).unwrap()).to_utc()
+    let start = day.and_time(chrono::NaiveTime::MIN);
+    let local = |t: chrono::NaiveDateTime| t.and_local_timezone(chrono::Local).earliest();
+    local(start).or_else(|| local(start + chrono::Duration::hours(1))).map_or_else(|| start.and_utc(), |t| t.to_utc())
 }
 
 async fn incidents(at: JournalArgs, json: bool, query: IncidentQuery) -> Result<(), Failure> {
