@@ -386,13 +386,23 @@ impl AlertJournal {
     /// An incident's messages, and the digests that carried it.
     pub async fn deliveries_of(&self, incident: IncidentId) -> Result<Vec<Delivery>, JournalError> {
         self.call(move |conn| {
-            let mut stmt = conn.prepare_cached(&format!(
+            // Two lookups, not one `OR` over a subquery: PostgreSQL answers that with a scan of
+            // every message.
+            let own = format!("SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM} WHERE d.incident_id = ?1");
+            let digests = format!(
                 "SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM}
-                 WHERE d.incident_id = ?1 OR d.id IN (SELECT digest_id FROM deliveries WHERE incident_id = ?1 AND digest_id IS NOT NULL)
-                 ORDER BY d.id"
-            ))?;
-            let rows = stmt.query_map(params![incident], delivery_row)?;
-            rows.collect()
+                 WHERE d.id IN (SELECT digest_id FROM deliveries WHERE incident_id = ?1 AND digest_id IS NOT NULL)"
+            );
+            let mut all = Vec::new();
+            for sql in [own, digests] {
+                let mut stmt = conn.prepare_cached(&sql)?;
+                for row in stmt.query_map(params![incident], delivery_row)? {
+                    all.push(row?);
+                }
+            }
+            all.sort_by_key(|d: &Delivery| d.id);
+            all.dedup_by_key(|d| d.id);
+            Ok(all)
         })
         .await
     }

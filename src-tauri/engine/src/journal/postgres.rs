@@ -499,7 +499,7 @@ const MIGRATIONS: &[&str] = &[
 /// Migrations written by code, after the literal ones: 4 (SQLite's 8), the search index
 /// (`search.rs`), whose SQL is made from the same keys as SQLite's; 5 (SQLite's 9), every
 /// message's channel (`notifications.rs`).
-const CODE_MIGRATIONS: &[fn() -> String] = &[super::search::postgres_migration, || super::notifications::channels_migration("BIGINT")];
+const CODE_MIGRATIONS: &[fn() -> String] = &[super::search::postgres_migration, || super::notifications::channels_migration("BIGINT"), super::schema::lookup_indexes];
 
 fn migration(version: usize) -> Option<std::borrow::Cow<'static, str>> {
     match MIGRATIONS.get(version) {

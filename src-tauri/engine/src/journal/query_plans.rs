@@ -2,8 +2,9 @@
 //! index: a year of journal must not slow every alert. The tests run those paths on a journal
 //! with a history and fail on a plan that scans a table that grows with the history: on SQLite,
 //! each statement as its trace hook saw it, through `EXPLAIN QUERY PLAN`; on PostgreSQL, each
-//! statement the connection prepared, its generic plan with sequential scans switched off. Both
-//! are needed: SQLite words a full walk of a `WITHOUT ROWID` table as "SEARCH … USING PRIMARY KEY".
+//! statement the connection prepared, its generic plan with sequential scans switched off (and no
+//! index read whole to filter it). Both are needed: SQLite words a full walk of a `WITHOUT ROWID`
+//! table as "SEARCH … USING PRIMARY KEY".
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -44,7 +45,17 @@ fn policy() -> PlanPolicy {
 const SMALL: &[&str] = &["engine_state", "schema_version", "CONSTANT ROW"];
 /// Partial indexes over the live rows only (open incidents, unfinished calls, unplanned log
 /// lines): walking one is bounded by what is under way, not by the history.
-const LIVE_ONLY: &[&str] = &["incidents_one_live_per_key", "incidents_unresolved", "calls_unfinished", "incident_log_unplanned", "alerts_unplaced", "incidents_held", "incidents_escalating"];
+const LIVE_ONLY: &[&str] = &[
+    "incidents_one_live_per_key",
+    "incidents_unresolved",
+    "incidents_acknowledged",
+    "calls_unfinished",
+    "incident_log_unplanned",
+    "alerts_unplaced",
+    "incidents_held",
+    "incidents_escalating",
+    "deliveries_gathered",
+];
 
 /// The per-alert, per-poll and per-reply paths, each once.
 async fn run_hot_paths(j: &AlertJournal) {
@@ -66,16 +77,24 @@ async fn run_hot_paths(j: &AlertJournal) {
     j.incidents(50, None, true).await.unwrap();
     j.any_untaken().await.unwrap();
     j.newest_reply().await.unwrap();
-    // Per reply, from a number never reached.
-    let reply = crate::journal::replies::Reply { sid: "SM1".into(), from: "+5511977770000".into(), body: "1".into(), sent_at: Some(Utc::now()), channel: crate::model::Channel::Sms };
-    j.handle_reply(reply, vec!["+5511999990001".into()], "Ana".into()).await.unwrap();
+    // Per reply: from a number reached, then from one never reached (a person just added).
+    for (sid, from) in [("SM1", "+5511999990001"), ("SM2", "+5511977770000")] {
+        let reply = crate::journal::replies::Reply { sid: sid.into(), from: from.into(), body: "ok".into(), sent_at: Some(Utc::now()), channel: crate::model::Channel::Sms };
+        j.handle_reply(reply, vec!["+5511999990001".into(), "+5511977770000".into()], "Ana".into()).await.unwrap();
+    }
     // Once a day and at start.
     j.day_counts(Utc::now() - Duration::days(1), Utc::now()).await.unwrap();
     j.place_unplaced(&rules).await.unwrap();
-    // The history window's search: by words, and by days and state without words.
+    // The history window: an incident's detail; its search by words, by days and state without
+    // words, and by words on some days.
+    let newest = j.incidents(1, None, false).await.unwrap()[0].id;
+    j.deliveries_of(newest).await.unwrap();
+    j.calls_of(newest).await.unwrap();
     let query = IncidentQuery { text: "sala".into(), limit: 50, state: StateFilter::Unresolved, ..Default::default() };
     j.find_incidents(query.clone()).await.unwrap();
-    j.find_incidents(IncidentQuery { text: String::new(), since: Some(Utc::now() - Duration::days(2)), until: Some(Utc::now()), ..query }).await.unwrap();
+    j.find_incidents(IncidentQuery { text: String::new(), since: Some(Utc::now() - Duration::days(2)), until: Some(Utc::now()), ..query.clone() }).await.unwrap();
+    j.find_incidents(IncidentQuery { since: Some(Utc::now() - Duration::days(2)), until: Some(Utc::now()), state: StateFilter::All, ..query.clone() }).await.unwrap();
+    j.find_incidents(IncidentQuery { state: StateFilter::All, ..query }).await.unwrap();
 }
 
 async fn with_history(j: &AlertJournal) {
@@ -140,6 +159,28 @@ async fn per_alert_per_poll_and_per_reply_statements_use_an_index() {
     assert!(scans.is_empty(), "{} scans of growing tables:\n{}", scans.len(), scans.join("\n"));
 }
 
+/// The index scans of a PostgreSQL plan that read a whole growing table through an index to
+/// filter it: no `Index Cond` bounds them (an `OR` over a subquery gets such a plan). A walk
+/// without a filter is a join's side on the test's few rows, not a search; a partial index over
+/// the live rows is bounded by what is under way.
+#[cfg(unix)]
+fn unbounded_index_walks(plan: &str) -> Vec<&str> {
+    let lines: Vec<&str> = plan.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("Index Scan") || l.contains("Index Only Scan"))
+        .filter(|(_, l)| GROWING.iter().any(|t| l.contains(&format!(" on {t} "))) && !LIVE_ONLY.iter().any(|i| l.contains(&format!(" using {i} "))))
+        .filter(|(n, l)| {
+            let details = lines[n + 1..].iter().take_while(|d| indent(d) > indent(l) && !d.trim_start().starts_with("->"));
+            let details: Vec<&&str> = details.collect();
+            details.iter().any(|d| d.trim_start().starts_with("Filter:")) && !details.iter().any(|d| d.contains("Index Cond"))
+        })
+        .map(|(_, l)| *l)
+        .collect()
+}
+
 /// The same paths on PostgreSQL, each statement's generic plan with sequential scans switched off:
 /// a "Seq Scan" on a growing table is one no index serves.
 #[cfg(unix)]
@@ -159,7 +200,7 @@ async fn on_postgresql_too() {
     assert!(plans.len() > 20, "{} statements seen", plans.len());
     let scans: Vec<String> = plans
         .iter()
-        .filter(|(_, plan)| GROWING.iter().any(|t| plan.contains(&format!("Seq Scan on {t} "))))
+        .filter(|(_, plan)| GROWING.iter().any(|t| plan.contains(&format!("Seq Scan on {t} "))) || !unbounded_index_walks(plan).is_empty())
         .map(|(sql, plan)| format!("{}\n{plan}", sql.split_whitespace().collect::<Vec<_>>().join(" ")))
         .collect();
     assert!(scans.is_empty(), "{} statements scan a growing table:\n{}", scans.len(), scans.join("\n\n"));

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::incidents::acknowledge_from;
 use super::{parse_ts, ts, ActionOutcome, AlertJournal, JournalError};
 use crate::incident::reply::{self, ReplyIntent};
-use crate::incident::{AckVia, IncidentEventKind, IncidentId};
+use crate::incident::{AckVia, IncidentEventKind, IncidentId, IncidentState};
 use crate::model::Channel;
 
 /// A reply as read from Twilio's message list.
@@ -76,18 +76,22 @@ const REACHED: &str = "d.purpose IN ('alarm', 'reminder', 'reopened', 'reescalat
 /// The newest incident that reached `number` before `written_at` (when Twilio says when the
 /// reply was written: a reply handled late, after a restart or an outage, answers what the
 /// person had seen, never an incident told after it), among the open ones when `open_only`.
+/// The open incidents are few: each is checked for a message to the number. Any incident is
+/// read from that number's own messages, newest incident first: a number never reached reads
+/// nothing, however long the history.
 fn newest_reached(tx: &mut dyn Sql, number: &str, open_only: bool, written_at: Option<&str>) -> SqlResult<Option<IncidentId>> {
-    let state = if open_only { "AND i.state = 'open'" } else { "" };
-    tx.query_row(
-        &format!(
-            "SELECT i.id FROM incidents i WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.incident_id = i.id AND d.recipient = ?1 AND {REACHED}
-                 AND d.created_at <= COALESCE(?2, d.created_at))
-             {state} ORDER BY i.id DESC LIMIT 1"
-        ),
-        params![number, written_at],
-        |r| r.get(0),
-    )
-    .optional()
+    let reached = format!("d.recipient = ?1 AND {REACHED} AND d.created_at <= COALESCE(?2, d.created_at)");
+    let sql = if open_only {
+        format!(
+            "SELECT i.id FROM incidents i WHERE i.state = '{open}'
+                 AND EXISTS (SELECT 1 FROM deliveries d WHERE d.incident_id = i.id AND {reached})
+             ORDER BY i.id DESC LIMIT 1",
+            open = IncidentState::Open.as_str()
+        )
+    } else {
+        format!("SELECT d.incident_id FROM deliveries d WHERE {reached} AND d.incident_id IS NOT NULL ORDER BY d.incident_id DESC LIMIT 1")
+    };
+    tx.query_row(&sql, params![number, written_at], |r| r.get(0)).optional()
 }
 
 fn note(tx: &mut dyn Sql, incident: IncidentId, text: &str, at: &str) -> SqlResult<()> {
@@ -181,7 +185,7 @@ impl AlertJournal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::{IncidentRules, IncidentState};
+    use crate::incident::IncidentRules;
     use crate::journal::{DeliveryState, MailboxUid, NewAlert, PlanPolicy};
     use crate::mail::parse_alert_mail;
 

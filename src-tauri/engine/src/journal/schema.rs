@@ -113,7 +113,7 @@ const SQL_MIGRATIONS: &[&str] = &[
 // senders, in `rejected.rs`; 6: the Studio execution of a call that asks for a key; 7: the
 // indexes that keep every per-alert, per-poll and per-reply statement off a full scan; 8: the
 // search index, in `search.rs`; 9: every message's channel and SMS fallbacks, in
-// `notifications.rs`.
+// `notifications.rs`; 10: the lookups a year of history needs (`lookup_indexes`).
 const RUST_MIGRATIONS: &[RustMigration] = &[
     super::incidents::migrate_to_incidents,
     super::rejected::migrate_to_rejected,
@@ -121,6 +121,7 @@ const RUST_MIGRATIONS: &[RustMigration] = &[
     migrate_to_history_indexes,
     super::search::migrate_sqlite,
     |tx| tx.execute_batch(&super::notifications::channels_migration("INTEGER")),
+    |tx| tx.execute_batch(&lookup_indexes()),
 ];
 
 fn migrate_to_executions(tx: &mut dyn Sql) -> SqlResult<()> {
@@ -139,6 +140,23 @@ pub const HISTORY_INDEXES: &str = "
     CREATE INDEX replies_incident ON replies(incident_id);
     CREATE INDEX replies_sent_at ON replies(sent_at);
 ";
+
+/// Indexes for a year of history, the same on PostgreSQL (its migration 6): a reply's "newest
+/// incident that reached this number" from that number's own messages (a number never reached
+/// reads nothing); the dated search from the incidents active on those days; and the planner's
+/// reads of taken incidents and gathered messages through partial indexes, which keep them
+/// indexed whatever statistics a journal has (an `ANALYZE` over uniform rows told SQLite that
+/// every row is taken).
+pub fn lookup_indexes() -> String {
+    format!(
+        "CREATE INDEX deliveries_recipient_incident ON deliveries(recipient, incident_id);
+         CREATE INDEX incidents_last_seen ON incidents(last_seen, first_seen);
+         CREATE INDEX incidents_acknowledged ON incidents(acknowledged_at) WHERE state = '{taken}';
+         CREATE INDEX deliveries_gathered ON deliveries(due_at) WHERE state = '{gathered}';",
+        taken = crate::incident::IncidentState::Acknowledged.as_str(),
+        gathered = super::DeliveryState::Gathered.as_str(),
+    )
+}
 
 fn migrate_to_history_indexes(tx: &mut dyn Sql) -> SqlResult<()> {
     tx.execute_batch(HISTORY_INDEXES)
