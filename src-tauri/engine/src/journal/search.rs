@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::incidents::{summary_row, IncidentSummary, SUMMARY_COLUMNS};
-use super::sql::{Dialect, Sql, SqlResult};
+use super::sql::{Dialect, Sql, SqlExt, SqlResult};
 use super::{ts, AlertJournal, JournalError};
 use crate::incident::{IncidentEventKind, IncidentId, IncidentState};
 
@@ -71,7 +71,7 @@ const TAKEN_BY: i64 = 1;
 const RESOLVED_BY: i64 = 2;
 const NOTES: i64 = 8;
 const EMAILS: i64 = 1 << 22;
-/// Results are gathered from the index this many keys at a time.
+/// Results are gathered from the index this many keys (or incidents) at a time, at first.
 const CHUNK: i64 = 4096;
 
 /// Accents folded on PostgreSQL (SQLite's tokenizer removes diacritics itself): Portuguese's and
@@ -273,6 +273,110 @@ fn conditions(query: &IncidentQuery, first: usize) -> (String, Vec<super::sql::V
     (sql, values)
 }
 
+/// How the search index is asked, on each engine.
+struct WordIndex {
+    dialect: Dialect,
+    /// The words as the engine's query syntax: every word, each as a word's start.
+    matches: String,
+}
+
+impl WordIndex {
+    fn new(dialect: Dialect, words: &[String]) -> WordIndex {
+        let matches = match dialect {
+            Dialect::Sqlite => words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" "),
+            Dialect::Postgres => words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & "),
+        };
+        WordIndex { dialect, matches }
+    }
+
+    /// Every incident with the words among the keys in `[from, below)`, newest first: a range
+    /// known to be small. PostgreSQL reads the range's texts and matches each (its GIN index
+    /// would first gather every text in the history with the words, to keep the range's).
+    fn within(&self, conn: &mut dyn Sql, from: i64, below: i64) -> SqlResult<Vec<IncidentId>> {
+        let sql = match self.dialect {
+            Dialect::Sqlite => "SELECT rowid >> 24 FROM incident_text WHERE incident_text MATCH ?1 AND rowid >= ?2 AND rowid < ?3 ORDER BY rowid DESC",
+            // OFFSET 0 keeps the range a range: the planner does not fold the match into it.
+            Dialect::Postgres => {
+                "SELECT key >> 24 FROM (SELECT key, words FROM incident_text WHERE key >= ?2 AND key < ?3 ORDER BY key DESC OFFSET 0) t
+                 WHERE words @@ to_tsquery('simple', ?1) ORDER BY key DESC"
+            }
+        };
+        let mut ids: Vec<IncidentId> = conn.rows(sql, &[&self.matches, &from, &below])?.iter().map(|r| r.get(0)).collect::<SqlResult<_>>()?;
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// The incidents of the newest `at_most` keys with the words below `below`, newest first,
+    /// and how many keys were read. SQLite's FTS5 walks its keys downwards and stops; a GIN
+    /// index gathers every match, so PostgreSQL asks it only for words too rare for a walk.
+    fn newest(&self, conn: &mut dyn Sql, below: i64, at_most: i64) -> SqlResult<(Vec<IncidentId>, usize)> {
+        let sql = match self.dialect {
+            Dialect::Sqlite => "SELECT rowid >> 24 FROM incident_text WHERE incident_text MATCH ?1 AND rowid < ?2 ORDER BY rowid DESC LIMIT ?3",
+            Dialect::Postgres => "SELECT key >> 24 FROM incident_text WHERE words @@ to_tsquery('simple', ?1) AND key < ?2 ORDER BY key DESC LIMIT ?3",
+        };
+        let mut ids: Vec<IncidentId> = conn.rows(sql, &[&self.matches, &below, &at_most])?.iter().map(|r| r.get(0)).collect::<SqlResult<_>>()?;
+        let read = ids.len();
+        ids.dedup();
+        Ok((ids, read))
+    }
+}
+
+/// The first index key of an incident's texts (the key just above every text of `id - 1`).
+fn key_of(id: IncidentId) -> i64 {
+    if id >= i64::MAX >> SLOT_BITS {
+        i64::MAX
+    } else {
+        id.max(0) << SLOT_BITS
+    }
+}
+
+/// Incidents read by their days or state first, when those are at most this many.
+const FEW_CANDIDATES: i64 = 20_000;
+/// Incidents two candidates may lie apart and still be checked in one range of the index.
+const NEAR: i64 = 64;
+
+/// A page of the search, filled newest first from incidents known to hold the words.
+struct Page<'q> {
+    query: &'q IncidentQuery,
+    limit: usize,
+    found: Vec<IncidentSummary>,
+}
+
+impl Page<'_> {
+    fn is_full(&self) -> bool {
+        self.found.len() >= self.limit
+    }
+
+    /// Adds the incidents of `hits` (newest first) that meet the days and state. Read together
+    /// when they lie close (a common word), one by one when they are scattered over the history
+    /// (a rare one).
+    fn take(&mut self, conn: &mut dyn Sql, hits: &[IncidentId]) -> SqlResult<()> {
+        use super::sql::ToValue;
+        let (filters, values) = conditions(self.query, 3);
+        let fetch = format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id >= ?1 AND i.id <= ?2{filters} ORDER BY i.id DESC");
+        for chunk in hits.chunks(CHUNK as usize) {
+            let (Some(&newest), Some(&oldest)) = (chunk.first(), chunk.last()) else { continue };
+            let hit: std::collections::HashSet<IncidentId> = chunk.iter().copied().collect();
+            let dense = (newest - oldest + 1) <= 4 * chunk.len() as i64;
+            let spans: Vec<(IncidentId, IncidentId)> = if dense { vec![(oldest, newest)] } else { chunk.iter().map(|&id| (id, id)).collect() };
+            for (from, to) in spans {
+                let mut all: Vec<&dyn ToValue> = vec![&from, &to];
+                all.extend(values.iter().map(|v| v as &dyn ToValue));
+                for row in conn.rows(&fetch, &all)? {
+                    let incident = summary_row(&row)?;
+                    if hit.contains(&incident.id) {
+                        self.found.push(incident);
+                        if self.is_full() {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 fn find(conn: &mut dyn Sql, query: &IncidentQuery) -> SqlResult<Vec<IncidentSummary>> {
     use super::sql::ToValue;
     let before = query.before.unwrap_or(IncidentId::MAX);
@@ -292,81 +396,115 @@ fn find(conn: &mut dyn Sql, query: &IncidentQuery) -> SqlResult<Vec<IncidentSumm
         let rows = conn.rows(&format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id < ?1{filters} ORDER BY i.id DESC LIMIT ?2"), &all)?;
         return rows.iter().map(summary_row).collect();
     }
-    let (matches, hits) = match conn.dialect() {
-        Dialect::Sqlite => (
-            words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" "),
-            "SELECT rowid >> 24 FROM incident_text WHERE incident_text MATCH ?1 AND rowid >= ?2 AND rowid < ?3 ORDER BY rowid DESC LIMIT ?4",
-        ),
-        Dialect::Postgres => (
-            words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & "),
-            "SELECT key >> 24 FROM incident_text WHERE words @@ to_tsquery('simple', ?1) AND key >= ?2 AND key < ?3 ORDER BY key DESC LIMIT ?4",
-        ),
-    };
-    // The incidents holding the words, newest first, whose keys lie in [from, below), and how
-    // many keys were read. One query each time: a word's start is expanded to every word it
-    // begins once per query, so a page never asks the index more than twice.
-    let incidents_with_words = |conn: &mut dyn Sql, from: i64, below: i64, at_most: i64| -> SqlResult<(Vec<IncidentId>, usize)> {
-        let mut ids: Vec<IncidentId> = conn.rows(hits, &[&matches, &from, &below, &at_most])?.iter().map(|r| r.get(0)).collect::<SqlResult<_>>()?;
-        let read = ids.len();
-        ids.dedup();
-        Ok((ids, read))
-    };
-    let key_of = |id: IncidentId| if id >= i64::MAX >> SLOT_BITS { i64::MAX } else { id << SLOT_BITS };
-    let (filters, values) = conditions(query, 3);
-    let fetch = format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id >= ?1 AND i.id <= ?2{filters} ORDER BY i.id DESC");
-    let summaries = |conn: &mut dyn Sql, from: IncidentId, to: IncidentId| -> SqlResult<Vec<IncidentSummary>> {
-        let mut all: Vec<&dyn ToValue> = vec![&from, &to];
-        all.extend(values.iter().map(|v| v as &dyn ToValue));
-        conn.rows(&fetch, &all)?.iter().map(summary_row).collect()
-    };
+    let index = WordIndex::new(conn.dialect(), &words);
+    let mut page = Page { query, limit: limit as usize, found: Vec::new() };
 
-    // The incidents not resolved are few whatever the history: found through their own index,
-    // then kept when the words are theirs.
-    if query.state == StateFilter::Unresolved {
-        let open = summaries(conn, 0, before - 1)?;
-        let (Some(newest), Some(oldest)) = (open.first().map(|i| i.id), open.last().map(|i| i.id)) else { return Ok(Vec::new()) };
-        let (ids, _) = incidents_with_words(conn, key_of(oldest), key_of(newest + 1), i64::MAX)?;
-        let with_words: std::collections::HashSet<IncidentId> = ids.into_iter().collect();
-        return Ok(open.into_iter().filter(|i| with_words.contains(&i.id)).take(limit as usize).collect());
-    }
-
-    // Otherwise the index is read from the page's start down: a first chunk (a common word fills
-    // a page from it), then, when the page is not full yet, everything below it at once.
-    let mut found = Vec::new();
-    let mut below = key_of(before);
-    for at_most in [CHUNK, i64::MAX] {
-        let (ids, read) = incidents_with_words(conn, 0, below, at_most)?;
-        for chunk in ids.chunks(CHUNK as usize) {
-            let (Some(&newest), Some(&oldest)) = (chunk.first(), chunk.last()) else { continue };
-            // Read together when they lie close (a common word), one by one when they are
-            // scattered over the history (a rare one).
-            let hit: std::collections::HashSet<IncidentId> = chunk.iter().copied().collect();
-            let dense = (newest - oldest + 1) <= 4 * chunk.len() as i64;
-            let spans: Vec<(IncidentId, IncidentId)> = if dense { vec![(oldest, newest)] } else { chunk.iter().map(|&id| (id, id)).collect() };
-            for (from, to) in spans {
-                for incident in summaries(conn, from, to)? {
-                    if hit.contains(&incident.id) {
-                        found.push(incident);
-                        if found.len() as i64 >= limit {
-                            return Ok(found);
-                        }
-                    }
-                }
+    // The incidents not resolved, or active on some days, are usually few however long the
+    // history: found through their own index, then checked against the words a range of
+    // neighbours at a time.
+    if let Some(mut candidates) = few_candidates(conn, query, before)? {
+        candidates.sort_unstable_by(|a, b| b.cmp(a));
+        for run in near_runs(&candidates) {
+            let (newest, oldest) = (run[0], run[run.len() - 1]);
+            let hits = index.within(conn, key_of(oldest), key_of(newest + 1))?;
+            page.take(conn, &hits)?;
+            if page.is_full() {
+                break;
             }
         }
-        match ids.last() {
-            // Below the oldest incident read: its other texts add nothing.
-            Some(&oldest) if (read as i64) == at_most => below = key_of(oldest),
-            _ => break,
+        return Ok(page.found);
+    }
+
+    // Otherwise from the page's start down. PostgreSQL first walks the newest incidents' texts
+    // while the words turn up often enough to fill the page soon (a common word, which its GIN
+    // index answers slowest).
+    let mut below = key_of(before);
+    if index.dialect == Dialect::Postgres {
+        let mut window = CHUNK;
+        let mut top = before.min(newest_incident(conn)? + 1);
+        while top > 0 {
+            let hits = index.within(conn, key_of(top - window), key_of(top))?;
+            page.take(conn, &hits)?;
+            top -= window;
+            below = key_of(top);
+            if page.is_full() {
+                return Ok(page.found);
+            }
+            // Incidents to walk for the rest of the page at the density seen; too many: the
+            // words are rare enough for the GIN index.
+            let wanted = (page.limit - page.found.len()) as i64;
+            let needed = if hits.is_empty() { i64::MAX } else { wanted.saturating_mul(window) / hits.len() as i64 + 1 };
+            if needed > 8 * CHUNK {
+                break;
+            }
+            window = needed.max(CHUNK);
         }
     }
-    Ok(found)
+    // Read from the index downwards in growing chunks (a common word fills a page from the
+    // first; a rare one is read whole by the last), each below the oldest incident read.
+    let mut at_most = CHUNK;
+    while below > 0 {
+        let (ids, read) = index.newest(conn, below, at_most)?;
+        page.take(conn, &ids)?;
+        match ids.last() {
+            _ if page.is_full() => break,
+            // Below the oldest incident read: its other texts add nothing.
+            Some(&oldest) if read as i64 == at_most => below = key_of(oldest),
+            _ => break,
+        }
+        at_most = at_most.saturating_mul(8);
+    }
+    Ok(page.found)
+}
+
+/// The newest incident's id (0 in an empty journal).
+fn newest_incident(conn: &mut dyn Sql) -> SqlResult<IncidentId> {
+    conn.query_row("SELECT COALESCE(MAX(id), 0) FROM incidents", &[], |r| r.get(0))
+}
+
+/// The incidents below `before` that meet the query's state and days, when its state (not
+/// resolved) or its first day narrows them to a few: `None` when they are many (a search of
+/// the whole last year), or nothing narrows them.
+fn few_candidates(conn: &mut dyn Sql, query: &IncidentQuery, before: IncidentId) -> SqlResult<Option<Vec<IncidentId>>> {
+    use super::sql::ToValue;
+    let source = match (query.state, query.since, conn.dialect()) {
+        (StateFilter::Unresolved, ..) => "",
+        // SQLite, without statistics, would as well read the days from the older end.
+        (_, Some(_), Dialect::Sqlite) => " INDEXED BY incidents_last_seen",
+        (_, Some(_), Dialect::Postgres) => "",
+        (_, None, _) => return Ok(None),
+    };
+    let (filters, values) = conditions(query, 3);
+    let at_most = FEW_CANDIDATES + 1;
+    let mut all: Vec<&dyn ToValue> = vec![&before, &at_most];
+    all.extend(values.iter().map(|v| v as &dyn ToValue));
+    let ids: Vec<IncidentId> =
+        conn.rows(&format!("SELECT i.id FROM incidents i{source} WHERE i.id < ?1{filters} LIMIT ?2"), &all)?.iter().map(|r| r.get(0)).collect::<SqlResult<_>>()?;
+    Ok((ids.len() as i64 <= FEW_CANDIDATES).then_some(ids))
+}
+
+/// Incidents (newest first) in runs of neighbours: each run is one range of the index, at most
+/// a chunk of incidents wide.
+fn near_runs(ids: &[IncidentId]) -> impl Iterator<Item = &[IncidentId]> {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= ids.len() {
+            return None;
+        }
+        let mut end = start + 1;
+        while end < ids.len() && ids[end - 1] - ids[end] <= NEAR && ids[start] - ids[end] < CHUNK {
+            end += 1;
+        }
+        let run = &ids[start..end];
+        start = end;
+        Some(run)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::{AckVia, IncidentRules};
+    use crate::incident::{AckVia, IncidentRules, IncidentState};
     use crate::journal::{DeliveryState, MailboxUid, NewAlert, PlanPolicy, Reply};
     use crate::mail::parse_alert_mail;
 
@@ -444,6 +582,69 @@ mod tests {
         assert!(page(IncidentQuery { since: Some(future), ..query("umidade") }).await.is_empty(), "active after tomorrow: none");
         assert!(page(IncidentQuery { until: Some(Utc::now() - chrono::Duration::days(1)), ..query("") }).await.is_empty(), "before yesterday: none");
         assert_eq!(page(IncidentQuery { until: Some(future), ..query("") }).await, ids[..3], "no words: the history by days");
+    });
+
+    /// Incidents spread over a long range of ids (so the search's windows, runs and chunks are
+    /// all crossed), some long-lived, in every state: each search finds exactly what reading
+    /// every incident and filtering it finds, newest first, page by page.
+    journal_test!(async fn search_finds_what_reading_every_incident_finds(j) {
+        const WORDS: [&str; 5] = ["temperatura", "umidade", "agua", "energia", "fumaca"];
+        let base = Utc::now() - chrono::Duration::days(40);
+        let hours = |h: i64| base + chrono::Duration::hours(h);
+        // (id, title, state, first seen, last seen)
+        let mut all = Vec::new();
+        let ids = (0..48i64).map(|k| 1 + k * k * 79).chain(190_000..190_030);
+        for (k, id) in ids.enumerate() {
+            let k = k as i64;
+            let title = format!("ALERTA comum {} {}", WORDS[k as usize % 5], if k % 3 == 0 { "rack" } else { "sala" });
+            let state = [IncidentState::Resolved, IncidentState::Acknowledged, IncidentState::Open][k as usize % 3];
+            // Every seventh began a month before it was last seen.
+            let first = if k % 7 == 0 { hours(k - 24 * 30) } else { hours(k) };
+            all.push((id, title, state, first, hours(k)));
+        }
+        let rows = all.clone();
+        j.call(move |conn| {
+            for (id, title, state, first, last) in &rows {
+                conn.execute(
+                    "INSERT INTO incidents (id, key, title, state, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    &[id, &format!("k{id}"), title, &state.as_str(), &ts(*first), &ts(*last)],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let middle = all[all.len() / 2].0;
+        for text in ["comum", "temp", "AGUA rack", "energia sala", "rack", "inexistente"] {
+            for state in [StateFilter::All, StateFilter::Unresolved, StateFilter::Resolved] {
+                for (since, until) in [(None, None), (Some(hours(-24)), Some(hours(10))), (Some(hours(20)), None), (None, Some(hours(30)))] {
+                    for (limit, before) in [(1, None), (5, None), (100, None), (5, Some(middle))] {
+                        let query = IncidentQuery { text: text.into(), since, until, state, before, limit };
+                        let typed = words(text);
+                        let mut expected: Vec<IncidentId> = all
+                            .iter()
+                            .filter(|(id, title, s, first, last)| {
+                                let title_words = words(title);
+                                typed.iter().all(|w| title_words.iter().any(|t| t.starts_with(w.as_str())))
+                                    && match state {
+                                        StateFilter::All => true,
+                                        StateFilter::Unresolved => *s != IncidentState::Resolved,
+                                        StateFilter::Resolved => *s == IncidentState::Resolved,
+                                    }
+                                    && since.is_none_or(|t| *last >= t)
+                                    && until.is_none_or(|t| *first < t)
+                                    && before.is_none_or(|b| *id < b)
+                            })
+                            .map(|i| i.0)
+                            .collect();
+                        expected.sort_unstable_by(|a, b| b.cmp(a));
+                        expected.truncate(limit);
+                        let got: Vec<IncidentId> = j.find_incidents(query.clone()).await.unwrap().iter().map(|i| i.id).collect();
+                        assert_eq!(got, expected, "{query:?}");
+                    }
+                }
+            }
+        }
     });
 
     /// Placing an e-mail in its incident indexes that e-mail alone: the statement does the same
