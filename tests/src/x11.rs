@@ -90,6 +90,21 @@ impl X11 {
             .collect()
     }
 
+    /// The icons docked in an XEmbed system tray (`trayer`'s window "panel"): the windows its
+    /// sockets embed, whatever their title (Wine's have none).
+    pub fn docked_icons(&self) -> Vec<Area> {
+        let children = |w: Window| self.conn.query_tree(w).ok().and_then(|c| c.reply().ok()).map(|t| t.children).unwrap_or_default();
+        self.all_windows()
+            .into_iter()
+            .filter(|&w| self.title(w) == "panel")
+            .flat_map(children)
+            .flat_map(children)
+            .filter(|&w| self.viewable(w))
+            .filter_map(|w| self.area(w))
+            .filter(|a| a.width >= 16)
+            .collect()
+    }
+
     fn viewable(&self, w: Window) -> bool {
         self.conn.get_window_attributes(w).ok().and_then(|c| c.reply().ok()).is_some_and(|a| a.map_state == MapState::VIEWABLE)
     }
@@ -113,12 +128,21 @@ impl X11 {
     }
 
     /// Moves the pointer to (x, y) and clicks the left button.
-    pub fn click(&self, (x, y): (i16, i16)) {
+    pub fn click(&self, at: (i16, i16)) {
+        self.click_button(at, 1);
+    }
+
+    /// Moves the pointer to (x, y) and clicks the right button.
+    pub fn right_click(&self, at: (i16, i16)) {
+        self.click_button(at, 3);
+    }
+
+    fn click_button(&self, (x, y): (i16, i16), button: u8) {
         self.conn.xtest_fake_input(MOTION_NOTIFY_EVENT, 0, CURRENT_TIME, self.root, x, y, 0).unwrap();
         self.conn.flush().unwrap();
         std::thread::sleep(Duration::from_millis(100));
         for event in [BUTTON_PRESS_EVENT, BUTTON_RELEASE_EVENT] {
-            self.conn.xtest_fake_input(event, 1, CURRENT_TIME, self.root, 0, 0, 0).unwrap();
+            self.conn.xtest_fake_input(event, button, CURRENT_TIME, self.root, 0, 0, 0).unwrap();
             self.conn.flush().unwrap();
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -219,3 +219,58 @@ async fn a_window_without_webview2_says_what_to_install() {
     assert_eq!(out.status.code(), Some(3), "{said}");
     assert!(said.contains("WebView2 Runtime") && said.contains("https://go.microsoft.com/fwlink/p/?LinkId=2124703") && said.contains("Alerts go on"), "{said}");
 }
+
+/// Ends every Wine process of the prefix (and its wineserver): the next Wine program starts a
+/// new one, with the environment it is given. Wine's desktop process (`explorer.exe`, which
+/// docks tray icons) keeps the display it first started on.
+fn end_wine() {
+    let _ = std::process::Command::new("wineserver").arg("-k").status();
+    let _ = std::process::Command::new("wineserver").arg("-w").status();
+}
+
+/// The desktop app's tray process, the Windows build under Wine, on an X display whose panel has
+/// an XEmbed system tray (`trayer`; Wine docks Windows tray icons there): its icon is on the
+/// panel, the engine it holds tells an alarm on WhatsApp and by a call, and a second start hands
+/// over to the first and ends (single instance: the first opens the history window's process,
+/// which says WebView2 is missing — Wine has none).
+///
+/// Its menu cannot be opened under Wine 8.0: `Shell_NotifyIconGetRect` is a stub there, and the
+/// tray-icon crate drops a click whose icon has no rectangle. On Windows it has one.
+#[tokio::test]
+async fn the_tray_process_docks_its_icon_and_holds_the_engine() {
+    use sentinela_tests::desktop::{wait_until, Desktop, Tray};
+    use sentinela_tests::x11::X11;
+    let desktop_exe = required("SENTINELA_TEST_DESKTOP");
+    let s = Scenario::new(&[WA1], &[C1], 1).await;
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 300, talk_ms: 200 });
+    let desktop = Desktop::start_with(Tray::XEmbed);
+    let config = desktop.path("sentinela.toml");
+    s.config.save(&config).unwrap();
+    end_wine();
+    let launch = || {
+        let mut c = desktop.command("wine");
+        c.arg(&desktop_exe)
+            .args(["--config", &config.display().to_string(), "--data-dir", &desktop.path("data").display().to_string()])
+            .env("SENTINELA_IMAP_PASSWORD", sentinela_tests::dovecot::PASSWORD)
+            .env("SENTINELA_TWILIO_AUTH_TOKEN", sentinela_tests::twilio_fake::AUTH_TOKEN)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    };
+    let mut app = launch().spawn().unwrap();
+    let x = X11::connect(&desktop.display);
+    wait_until("the tray icon docked in the panel", WAIT, || !x.docked_icons().is_empty());
+
+    // The engine in the tray process tells an alarm.
+    s.server.append("INBOX", &plain(SENSOR, "ALERTA: Temperatura crítica na Sala 3 — 33 °C", "leitura do sensor")).await;
+    wait_for("the alarm on WhatsApp and the call", WAIT, || async { (told(&s.fake, WA1, "🚨") == 1 && s.fake.called_numbers() == [C1]).then_some(()) }).await;
+
+    // A second start hands over to the first and ends.
+    let second = launch().status().unwrap();
+    assert!(second.success(), "the second start ends at once: {second}");
+    assert!(app.try_wait().unwrap().is_none(), "the first lives on");
+    wait_until("the history window's process, saying WebView2 is missing", WAIT, || !x.windows_titled("Sentinela").is_empty());
+    assert_eq!(x.docked_icons().len(), 1, "one icon: the second start made none");
+    end_wine();
+    assert!(s.fake.called_numbers() == [C1], "one call");
+}
