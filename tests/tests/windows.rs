@@ -149,15 +149,20 @@ async fn an_alarm_is_escalated_joined_and_resolved_across_a_restart() {
     assert_eq!(incident.emails, 3);
 }
 
+/// Where *Iniciar com o sistema* (and a first install) makes Windows start the app.
+const RUN_KEY: &str = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Run";
+
 /// `wine reg query KEY`'s text, or None when the key does not exist.
 fn registry(key: &str) -> Option<String> {
     let out = std::process::Command::new(std::env::var_os("SENTINELA_TEST_RUNNER").unwrap_or_else(|| "wine".into())).args(["reg", "query", key]).output().unwrap();
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The installer as an administrator runs it unattended (`/S`), in Portuguese (`/LANG=pt-BR`): per user, Start-menu entries in Portuguese, the AppUserModelID registered, an entry
-/// in "Apps & features"; the installed engine runs. The uninstaller takes all of that away and
-/// keeps what is the user's: the configuration and the journal.
+/// The installer as an administrator runs it unattended (`/S`), in Portuguese (`/LANG=pt-BR`):
+/// per user, Start-menu entries in Portuguese, the AppUserModelID registered, an entry in "Apps &
+/// features", started with Windows (a first install; an update keeps the user's choice); the
+/// installed engine runs. The uninstaller takes all of that away and keeps what is the user's:
+/// the configuration and the journal.
 #[tokio::test]
 async fn the_installer_installs_for_the_user_and_the_uninstaller_keeps_their_data() {
     let profile = profile();
@@ -166,10 +171,16 @@ async fn the_installer_installs_for_the_user_and_the_uninstaller_keeps_their_dat
     let program = profile.join("AppData/Local/Programs/Sentinela");
     let start_menu = profile.join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs");
     let _ = std::fs::remove_dir_all(&program);
-
-    // Wine's Windows speaks English here: the administrator's `/LANG=pt-BR` picks Portuguese.
-    let status = std::process::Command::new(&runner).arg(&installer).args(["/S", "/LANG=pt-BR"]).status().unwrap();
-    assert!(status.success(), "the installer failed: {status}");
+    // A first install, even after an earlier run of this test stopped half-way.
+    let reg = |args: &[&str]| std::process::Command::new(&runner).arg("reg").args(args).output().unwrap().status.success();
+    reg(&["delete", r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall\Sentinela", "/f"]);
+    reg(&["delete", RUN_KEY, "/v", "Sentinela", "/f"]);
+    let install = || {
+        // Wine's Windows speaks English here: the administrator's `/LANG=pt-BR` picks Portuguese.
+        let status = std::process::Command::new(&runner).arg(&installer).args(["/S", "/LANG=pt-BR"]).status().unwrap();
+        assert!(status.success(), "the installer failed: {status}");
+    };
+    install();
     for file in ["sentinela.exe", "sentinela-headless.exe", "WebView2Loader.dll", "uninstall.exe"] {
         assert!(program.join(file).is_file(), "{file} not installed in {}", program.display());
     }
@@ -182,6 +193,16 @@ async fn the_installer_installs_for_the_user_and_the_uninstaller_keeps_their_dat
     assert!(listed.contains("QuietUninstallString") && listed.contains("uninstall.exe"), "{listed}");
     let version = std::process::Command::new(&runner).arg(program.join("sentinela-headless.exe")).arg("--version").output().unwrap();
     assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")), "{}", text(&version));
+
+    // A first install starts Sentinela with Windows; an update keeps what the user chose since
+    // (unticking *Iniciar com o sistema* removes the value).
+    let starts_with_windows = || registry(RUN_KEY).is_some_and(|k| k.contains("Sentinela") && k.contains(r"\Programs\Sentinela\sentinela.exe"));
+    assert!(starts_with_windows(), "a first install starts with Windows: {:?}", registry(RUN_KEY));
+    assert!(reg(&["delete", RUN_KEY, "/v", "Sentinela", "/f"]));
+    install();
+    assert!(!starts_with_windows(), "an update keeps it unticked: {:?}", registry(RUN_KEY));
+    let exe = format!(r"C:\users\{}\AppData\Local\Programs\Sentinela\sentinela.exe", profile.file_name().unwrap().to_str().unwrap());
+    assert!(reg(&["add", RUN_KEY, "/v", "Sentinela", "/d", &exe, "/f"]), "ticked again");
 
     // The user's own files, as the app leaves them.
     let config = profile.join("AppData/Roaming/Sentinela/config");
@@ -199,6 +220,7 @@ async fn the_installer_installs_for_the_user_and_the_uninstaller_keeps_their_dat
     let uninstalled = || !program.exists() && !start_menu.join("Sentinela.lnk").exists() && !start_menu.join("Sentinela — Histórico.lnk").exists() && registry(r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall\Sentinela").is_none();
     wait_for("the program, its Start-menu entries and its Apps & features entry removed", Duration::from_secs(120), || async { uninstalled().then_some(()) }).await;
     assert_eq!(registry(r"HKCU\Software\Classes\AppUserModelId\br.sentinela.app"), None);
+    assert!(!registry(RUN_KEY).is_some_and(|k| k.contains("Sentinela")), "nothing starts a program that is gone: {:?}", registry(RUN_KEY));
     assert!(config.join("kept.toml").is_file() && journal.join("kept.db").is_file(), "the user's configuration and journal are kept");
     std::fs::remove_file(config.join("kept.toml")).unwrap();
     std::fs::remove_file(journal.join("kept.db")).unwrap();

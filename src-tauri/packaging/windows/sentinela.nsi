@@ -56,8 +56,12 @@ VIAddVersionKey /LANG=${LANG_ENGLISH} "FileVersion" "${VERSION}"
 VIAddVersionKey /LANG=${LANG_ENGLISH} "FileDescription" "${APP} installer"
 VIAddVersionKey /LANG=${LANG_ENGLISH} "LegalCopyright" "Sentinela"
 
+!define RUN_KEY "Software\Microsoft\Windows\CurrentVersion\Run"
+
 ; The language is Windows' own; an administrator deploying for a team may fix it instead:
 ; `/LANG=pt-BR` or `/LANG=en` on the command line (with `/S` for an unattended install).
+; `/NOAUTOSTART`: a first install does not make Sentinela start with Windows.
+Var NoAutostart
 Function .onInit
   ${GetParameters} $0
   ${GetOptions} $0 "/LANG=" $1
@@ -65,6 +69,11 @@ Function .onInit
     StrCpy $LANGUAGE ${LANG_PORTUGUESEBR}
   ${ElseIf} $1 == "en"
     StrCpy $LANGUAGE ${LANG_ENGLISH}
+  ${EndIf}
+  ClearErrors
+  ${GetOptions} $0 "/NOAUTOSTART" $1
+  ${IfNot} ${Errors}
+    StrCpy $NoAutostart 1
   ${EndIf}
 FunctionEnd
 
@@ -97,6 +106,15 @@ Section "Sentinela"
   WriteRegStr HKCU "Software\Classes\AppUserModelId\${AUMID}" "DisplayName" "${APP}"
   WriteRegStr HKCU "Software\Classes\AppUserModelId\${AUMID}" "IconUri" "$INSTDIR\sentinela.exe"
 
+  ; A NOC workstation that reboots must watch again without anyone at it: a first install starts
+  ; Sentinela with Windows (the value *Iniciar com o sistema* reads and the tray menu unticks); an
+  ; update leaves the user's choice as it is.
+  ReadRegStr $0 HKCU "${UNINSTALL_KEY}" "InstallLocation"
+  ${If} $0 == ""
+  ${AndIf} $NoAutostart != 1
+    WriteRegStr HKCU "${RUN_KEY}" "${APP}" '"$INSTDIR\sentinela.exe"'
+  ${EndIf}
+
   ; "Apps & features".
   WriteRegStr HKCU "${UNINSTALL_KEY}" "DisplayName" "${APP}"
   WriteRegStr HKCU "${UNINSTALL_KEY}" "DisplayVersion" "${VERSION}"
@@ -128,7 +146,7 @@ Section "Uninstall"
   Delete "$SMPROGRAMS\Sentinela — Settings.lnk"
   DeleteRegKey HKCU "Software\Classes\AppUserModelId\${AUMID}"
   ; "Iniciar com o sistema" would start a program that is gone.
-  DeleteRegValue HKCU "Software\Microsoft\Windows\CurrentVersion\Run" "${APP}"
+  DeleteRegValue HKCU "${RUN_KEY}" "${APP}"
   DeleteRegKey HKCU "${UNINSTALL_KEY}"
   ; Kept: %APPDATA%\Sentinela (configuration), %LOCALAPPDATA%\Sentinela (journal, logs) and
   ; the secrets in Credential Manager. Remove them by hand to forget everything.
