@@ -30,7 +30,7 @@ pub mod shutdown;
 pub mod paths;
 pub mod runner;
 pub mod phone;
-pub mod retention;
+pub mod history_upkeep;
 pub mod twilio;
 pub mod notify;
 pub mod selftest;

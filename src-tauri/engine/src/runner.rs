@@ -274,9 +274,9 @@ impl RunningEngine {
                 HealthMonitor::new(events.clone(), watch_alarm_after(), silence).watching_journal(watched.clone()).run(events.subscribe(), stop.clone())
             });
         }
-        if let Some(keep) = config.history.keep() {
-            let (journal, stop) = (journal.clone(), listener.clone());
-            supervisor.spawn(&mut tasks, "history retention", move || crate::retention::HistoryRetention { journal: journal.clone(), keep }.run(stop.clone()));
+        {
+            let (journal, stop, keep) = (journal.clone(), listener.clone(), config.history.keep());
+            supervisor.spawn(&mut tasks, "history upkeep", move || crate::history_upkeep::HistoryUpkeep { journal: journal.clone(), keep }.run(stop.clone()));
         }
         if let Some(outbox) = &outbox {
             let (drain, journal, rules, events, stop) = (outbox.clone(), journal.clone(), rules.clone(), events.clone(), listener.clone());

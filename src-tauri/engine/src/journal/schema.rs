@@ -113,7 +113,8 @@ const SQL_MIGRATIONS: &[&str] = &[
 // senders, in `rejected.rs`; 6: the Studio execution of a call that asks for a key; 7: the
 // indexes that keep every per-alert, per-poll and per-reply statement off a full scan; 8: the
 // search index, in `search.rs`; 9: every message's channel and SMS fallbacks, in
-// `notifications.rs`; 10: the lookups a year of history needs (`lookup_indexes`).
+// `notifications.rs`; 10: the lookups a year of history needs (`lookup_indexes`); 11: the search
+// index merged by the history's upkeep, not by an alert's write (`search.rs`).
 const RUST_MIGRATIONS: &[RustMigration] = &[
     super::incidents::migrate_to_incidents,
     super::rejected::migrate_to_rejected,
@@ -122,6 +123,7 @@ const RUST_MIGRATIONS: &[RustMigration] = &[
     super::search::migrate_sqlite,
     |tx| tx.execute_batch(&super::notifications::channels_migration("INTEGER")),
     |tx| tx.execute_batch(&lookup_indexes()),
+    super::search::migrate_sqlite_merging,
 ];
 
 fn migrate_to_executions(tx: &mut dyn Sql) -> SqlResult<()> {
