@@ -162,7 +162,7 @@ fn registry(key: &str) -> Option<String> {
 /// per user, Start-menu entries in Portuguese, the AppUserModelID registered, an entry in "Apps &
 /// features", started with Windows (a first install; an update keeps the user's choice); the
 /// installed engine runs. The uninstaller takes all of that away and keeps what is the user's:
-/// the configuration and the journal.
+/// the configuration, the journal and the secrets in Credential Manager.
 #[tokio::test]
 async fn the_installer_installs_for_the_user_and_the_uninstaller_keeps_their_data() {
     let profile = profile();
@@ -211,6 +211,18 @@ async fn the_installer_installs_for_the_user_and_the_uninstaller_keeps_their_dat
     std::fs::create_dir_all(&journal).unwrap();
     std::fs::write(config.join("kept.toml"), "# kept\n").unwrap();
     std::fs::write(journal.join("kept.db"), "kept").unwrap();
+    // A secret in Credential Manager, stored by the installed engine (Wine keeps Credential
+    // Manager under this registry key).
+    let vault = r"HKCU\Software\Wine\Credential Manager";
+    let mut store = std::process::Command::new(&runner);
+    store.arg(program.join("sentinela-headless.exe")).args(["store-secret", "twilio-auth-token"]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = store.spawn().unwrap();
+    {
+        use std::io::Write;
+        writeln!(child.stdin.take().unwrap(), "kept-token").unwrap();
+    }
+    assert!(child.wait().unwrap().success(), "store-secret through the installed engine");
+    let stored = registry(vault).expect("the secret in Credential Manager");
 
     // The uninstaller copies itself away and runs from there: wait for it to finish.
     let status = std::process::Command::new(&runner).arg(program.join("uninstall.exe")).arg("/S").status().unwrap();
@@ -222,6 +234,7 @@ async fn the_installer_installs_for_the_user_and_the_uninstaller_keeps_their_dat
     assert_eq!(registry(r"HKCU\Software\Classes\AppUserModelId\br.sentinela.app"), None);
     assert!(!registry(RUN_KEY).is_some_and(|k| k.contains("Sentinela")), "nothing starts a program that is gone: {:?}", registry(RUN_KEY));
     assert!(config.join("kept.toml").is_file() && journal.join("kept.db").is_file(), "the user's configuration and journal are kept");
+    assert_eq!(registry(vault).as_deref(), Some(stored.as_str()), "the user's secrets are kept");
     std::fs::remove_file(config.join("kept.toml")).unwrap();
     std::fs::remove_file(journal.join("kept.db")).unwrap();
 }
