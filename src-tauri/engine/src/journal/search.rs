@@ -330,9 +330,7 @@ impl WordIndex {
                  WHERE words @@ to_tsquery('simple', ?1) ORDER BY key DESC"
             }
         };
-        let mut ids: Vec<IncidentId> = conn.rows(sql, &[&self.matches, &from, &below])?.iter().map(|r| r.get(0)).collect::<SqlResult<_>>()?;
-        ids.dedup();
-        Ok(ids)
+        Ok(incident_ids(conn, sql, &[&self.matches, &from, &below])?.0)
     }
 
     /// The incidents of the newest `at_most` keys with the words below `below`, newest first,
@@ -343,11 +341,17 @@ impl WordIndex {
             Dialect::Sqlite => "SELECT rowid >> 24 FROM incident_text WHERE incident_text MATCH ?1 AND rowid < ?2 ORDER BY rowid DESC LIMIT ?3",
             Dialect::Postgres => "SELECT key >> 24 FROM incident_text WHERE words @@ to_tsquery('simple', ?1) AND key < ?2 ORDER BY key DESC LIMIT ?3",
         };
-        let mut ids: Vec<IncidentId> = conn.rows(sql, &[&self.matches, &below, &at_most])?.iter().map(|r| r.get(0)).collect::<SqlResult<_>>()?;
-        let read = ids.len();
-        ids.dedup();
-        Ok((ids, read))
+        incident_ids(conn, sql, &[&self.matches, &below, &at_most])
     }
+}
+
+/// The incidents of the keys a query returns, newest first, each once (an incident's texts are
+/// neighbours), and how many keys were read.
+fn incident_ids(conn: &mut dyn Sql, sql: &str, params: &[&dyn super::sql::ToValue]) -> SqlResult<(Vec<IncidentId>, usize)> {
+    let mut ids: Vec<IncidentId> = conn.rows(sql, params)?.iter().map(|r| r.get(0)).collect::<SqlResult<_>>()?;
+    let read = ids.len();
+    ids.dedup();
+    Ok((ids, read))
 }
 
 /// The first index key of an incident's texts (the key just above every text of `id - 1`).
@@ -365,13 +369,22 @@ const FEW_CANDIDATES: i64 = 20_000;
 const NEAR: i64 = 64;
 
 /// A page of the search, filled newest first from incidents known to hold the words.
-struct Page<'q> {
-    query: &'q IncidentQuery,
+struct Page {
+    /// The incidents of an id range that meet the days and state, newest first.
+    fetch: String,
+    /// The days' parameters of `fetch`, from `?3` on.
+    values: Vec<super::sql::Value>,
     limit: usize,
     found: Vec<IncidentSummary>,
 }
 
-impl Page<'_> {
+impl Page {
+    fn new(query: &IncidentQuery) -> Page {
+        let (filters, values) = conditions(query, 3);
+        let fetch = format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id >= ?1 AND i.id <= ?2{filters} ORDER BY i.id DESC");
+        Page { fetch, values, limit: query.limit.max(1), found: Vec::new() }
+    }
+
     fn is_full(&self) -> bool {
         self.found.len() >= self.limit
     }
@@ -381,8 +394,6 @@ impl Page<'_> {
     /// (a rare one).
     fn take(&mut self, conn: &mut dyn Sql, hits: &[IncidentId]) -> SqlResult<()> {
         use super::sql::ToValue;
-        let (filters, values) = conditions(self.query, 3);
-        let fetch = format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id >= ?1 AND i.id <= ?2{filters} ORDER BY i.id DESC");
         for chunk in hits.chunks(CHUNK as usize) {
             let (Some(&newest), Some(&oldest)) = (chunk.first(), chunk.last()) else { continue };
             let hit: std::collections::HashSet<IncidentId> = chunk.iter().copied().collect();
@@ -390,8 +401,8 @@ impl Page<'_> {
             let spans: Vec<(IncidentId, IncidentId)> = if dense { vec![(oldest, newest)] } else { chunk.iter().map(|&id| (id, id)).collect() };
             for (from, to) in spans {
                 let mut all: Vec<&dyn ToValue> = vec![&from, &to];
-                all.extend(values.iter().map(|v| v as &dyn ToValue));
-                for row in conn.rows(&fetch, &all)? {
+                all.extend(self.values.iter().map(|v| v as &dyn ToValue));
+                for row in conn.rows(&self.fetch, &all)? {
                     let incident = summary_row(&row)?;
                     if hit.contains(&incident.id) {
                         self.found.push(incident);
@@ -426,7 +437,7 @@ fn find(conn: &mut dyn Sql, query: &IncidentQuery) -> SqlResult<Vec<IncidentSumm
         return rows.iter().map(summary_row).collect();
     }
     let index = WordIndex::new(conn.dialect(), &words);
-    let mut page = Page { query, limit: limit as usize, found: Vec::new() };
+    let mut page = Page::new(query);
 
     // The incidents not resolved, or active on some days, are usually few however long the
     // history: found through their own index, then checked against the words a range of
@@ -613,9 +624,9 @@ mod tests {
         assert_eq!(page(IncidentQuery { until: Some(future), ..query("") }).await, ids[..3], "no words: the history by days");
     });
 
-    /// Incidents spread over a long range of ids (so the search's windows, runs and chunks are
-    /// all crossed), some long-lived, in every state: each search finds exactly what reading
-    /// every incident and filtering it finds, newest first, page by page.
+    // Incidents spread over a long range of ids (so the search's windows, runs and chunks are
+    // all crossed), some long-lived, in every state: each search finds exactly what reading
+    // every incident and filtering it finds, newest first, page by page.
     journal_test!(async fn search_finds_what_reading_every_incident_finds(j) {
         const WORDS: [&str; 5] = ["temperatura", "umidade", "agua", "energia", "fumaca"];
         let base = Utc::now() - chrono::Duration::days(40);
@@ -676,8 +687,8 @@ mod tests {
         }
     });
 
-    /// The index is merged by the upkeep, not by the writes (SQLite: FTS5's automatic merging
-    /// is off), and merging changes nothing found.
+    // The index is merged by the upkeep, not by the writes (SQLite: FTS5's automatic merging
+    // is off), and merging changes nothing found.
     journal_test!(async fn the_upkeep_merges_the_index_and_every_text_is_still_found(j) {
         let mut ids = Vec::new();
         for uid in 1..=40 {
