@@ -7,17 +7,27 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use sentinela_engine::config::{CallsConfig, Config, FilterConfig, HeartbeatConfig, HistoryConfig, IncidentsConfig, SmsConfig, JournalConfig, MailboxConfig, Security, TwilioConfig, WhatsAppConfig};
-use sentinela_engine::events::{AlertNotice, EngineEvent, MailboxProblem, MailboxState, NotifierState, TwilioProblem, TwilioState};
+use sentinela_engine::config::{
+    CallsConfig, Config, FilterConfig, HeartbeatConfig, HistoryConfig, IncidentsConfig,
+    JournalConfig, MailboxConfig, Security, SmsConfig, TwilioConfig, WhatsAppConfig,
+};
+use sentinela_engine::events::{
+    AlertNotice, EngineEvent, MailboxProblem, MailboxState, NotifierState, TwilioProblem,
+    TwilioState,
+};
 use sentinela_engine::health::WatchAlarm;
 use sentinela_engine::imap::ProbeReport;
-use sentinela_engine::oauth::{OAuth2Config, OAuthProvider, SaslMechanism, SignInFlow};
-use sentinela_engine::incident::{AckVia, AlertKind, EscalationState, IncidentEventKind, IncidentState, MessagePurpose, ResolveVia};
+use sentinela_engine::incident::{
+    AckVia, AlertKind, EscalationState, IncidentEventKind, IncidentState, MessagePurpose,
+    ResolveVia,
+};
 use sentinela_engine::journal::{
-    ActionOutcome, AlertRecord, CallAttempt, CallOutcome, CallState, Delivery, DeliveryState, IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentQuery, IncidentSummary, StateFilter,
-    JournalEvent, MailboxUid, PauseState, RejectedMail,
+    ActionOutcome, AlertRecord, CallAttempt, CallOutcome, CallState, Delivery, DeliveryState,
+    IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentQuery, IncidentSummary,
+    JournalEvent, MailboxUid, PauseState, RejectedMail, StateFilter,
 };
 use sentinela_engine::model::Channel;
+use sentinela_engine::oauth::{OAuth2Config, OAuthProvider, SaslMechanism, SignInFlow};
 use sentinela_engine::runner::JournalProbe;
 use sentinela_engine::selftest::SelfTestReport;
 use ts_rs::TS;
@@ -103,7 +113,10 @@ fn generate() -> String {
 
     for (name, (_, refs)) in &d {
         for r in refs {
-            assert!(d.contains_key(r), "{name} refers to {r}, which bindings.rs does not declare: add it to generate()");
+            assert!(
+                d.contains_key(r),
+                "{name} refers to {r}, which bindings.rs does not declare: add it to generate()"
+            );
         }
     }
     let mut text = String::from(

@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use sentinela_engine::config::Config;
 use sentinela_engine::imap::{probe, MailboxLogin, ProbeReport};
-use sentinela_engine::oauth::{LoopbackSignIn, TokenSource};
 use sentinela_engine::incident::{AckVia, IncidentId, ResolveVia};
+use sentinela_engine::journal::{
+    ActionOutcome, IncidentDetail, IncidentQuery, IncidentSummary, RejectedMail,
+};
+use sentinela_engine::oauth::{LoopbackSignIn, TokenSource};
 use sentinela_engine::runner::JournalProbe;
-use sentinela_engine::journal::{ActionOutcome, IncidentDetail, IncidentQuery, IncidentSummary, RejectedMail};
 use sentinela_engine::secrets::{self, Secret, SecretName};
 use sentinela_engine::selftest::{self, SelfTestReport};
 use serde::{Deserialize, Serialize};
@@ -33,8 +35,14 @@ pub struct SettingsView {
 
 #[tauri::command]
 pub async fn get_settings(state: State<'_, WindowProcess>) -> Result<SettingsView, AppError> {
-    let config = if state.config_path.exists() { Some(Config::load(&state.config_path)?) } else { None };
-    Ok(SettingsView { path: state.config_path.display().to_string(), config, lang: state.lang, version: env!("CARGO_PKG_VERSION").to_owned() })
+    let config =
+        if state.config_path.exists() { Some(Config::load(&state.config_path)?) } else { None };
+    Ok(SettingsView {
+        path: state.config_path.display().to_string(),
+        config,
+        lang: state.lang,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    })
 }
 
 /// A cell a spreadsheet will not run: text that starts like a formula (`=`, `+`, `-`, `@`, tab,
@@ -75,7 +83,10 @@ pub struct SavedSettings {
 /// Writes the file atomically; the tray process then restarts the engine with it (no app
 /// restart needed) and tells the other window.
 #[tauri::command]
-pub async fn save_settings(state: State<'_, WindowProcess>, config: Config) -> Result<SavedSettings, AppError> {
+pub async fn save_settings(
+    state: State<'_, WindowProcess>,
+    config: Config,
+) -> Result<SavedSettings, AppError> {
     config.save(&state.config_path)?;
     let saved = Config::load(&state.config_path)?;
     let applied = state.tell_tray(ToTray::SettingsSaved);
@@ -117,7 +128,11 @@ pub async fn secret_status() -> Result<SecretStatus, AppError> {
 
 /// Stores a secret in the OS keyring (the "Replace" button).
 #[tauri::command]
-pub async fn store_secret(state: State<'_, WindowProcess>, name: String, value: String) -> Result<(), AppError> {
+pub async fn store_secret(
+    state: State<'_, WindowProcess>,
+    name: String,
+    value: String,
+) -> Result<(), AppError> {
     if value.is_empty() {
         return Err(AppError::new("invalid", "empty secret"));
     }
@@ -140,7 +155,10 @@ pub async fn test_mailbox(mut config: Config) -> Result<ProbeReport, AppError> {
 /// answer on a loopback port, the refresh token into the keyring, then the mailbox test with it.
 /// A running engine waiting for a sign-in picks it up from the keyring by itself.
 #[tauri::command]
-pub async fn sign_in_mailbox(app: tauri::AppHandle, mut config: Config) -> Result<ProbeReport, AppError> {
+pub async fn sign_in_mailbox(
+    app: tauri::AppHandle,
+    mut config: Config,
+) -> Result<ProbeReport, AppError> {
     use tauri_plugin_opener::OpenerExt as _;
     config.normalise()?;
     let Some(oauth) = &config.mailbox.oauth2 else {
@@ -175,11 +193,18 @@ pub async fn test_call(mut config: Config, to: String) -> Result<SelfTestReport,
 /// "Test shared journal": connects to `[journal] url` with the stored password, brings the
 /// schema to this version, and says who notifies now.
 #[tauri::command]
-pub async fn test_journal(state: State<'_, WindowProcess>, mut config: Config) -> Result<JournalProbe, AppError> {
+pub async fn test_journal(
+    state: State<'_, WindowProcess>,
+    mut config: Config,
+) -> Result<JournalProbe, AppError> {
     config.normalise()?;
-    sentinela_engine::runner::probe_journal(&config, &state.data_dir)
-        .await?
-        .ok_or_else(|| AppError { code: "config", field: Some("journal.url"), message: Lang::current().t(crate::i18n::Key::NoSharedJournal).to_owned() })
+    sentinela_engine::runner::probe_journal(&config, &state.data_dir).await?.ok_or_else(|| {
+        AppError {
+            code: "config",
+            field: Some("journal.url"),
+            message: Lang::current().t(crate::i18n::Key::NoSharedJournal).to_owned(),
+        }
+    })
 }
 
 /// The history list: the incidents the window's search matches (words over every e-mail, days,
@@ -187,7 +212,10 @@ pub async fn test_journal(state: State<'_, WindowProcess>, mut config: Config) -
 /// follows it), found in the journal itself, so the whole history is searched. E-mail bodies stay
 /// in the journal until an incident is opened.
 #[tauri::command]
-pub async fn list_incidents(state: State<'_, WindowProcess>, mut query: IncidentQuery) -> Result<Vec<IncidentSummary>, AppError> {
+pub async fn list_incidents(
+    state: State<'_, WindowProcess>,
+    mut query: IncidentQuery,
+) -> Result<Vec<IncidentSummary>, AppError> {
     // An export asks for everything found; a list longer than this is no longer read by a person.
     query.limit = query.limit.min(EXPORT_MAX);
     Ok(state.journal().await?.find_incidents(query).await?)
@@ -199,15 +227,24 @@ const EXPORT_MAX: usize = 100_000;
 /// E-mails whose sender failed the check, newest first: never escalated, shown so that an
 /// attack or a `[filter] from` that misses the sensor is seen.
 #[tauri::command]
-pub async fn list_rejected(state: State<'_, WindowProcess>, limit: Option<usize>) -> Result<Vec<RejectedMail>, AppError> {
+pub async fn list_rejected(
+    state: State<'_, WindowProcess>,
+    limit: Option<usize>,
+) -> Result<Vec<RejectedMail>, AppError> {
     Ok(state.journal().await?.rejected_mails(limit.unwrap_or(50)).await?)
 }
 
 /// An incident's timeline: its e-mails, WhatsApp messages, calls and what people did.
 #[tauri::command]
-pub async fn incident_detail(state: State<'_, WindowProcess>, id: IncidentId) -> Result<IncidentDetail, AppError> {
+pub async fn incident_detail(
+    state: State<'_, WindowProcess>,
+    id: IncidentId,
+) -> Result<IncidentDetail, AppError> {
     let journal = state.journal().await?;
-    let mut detail = journal.incident_detail(id).await?.ok_or_else(|| AppError::new("not_found", format!("no incident #{id}")))?;
+    let mut detail = journal
+        .incident_detail(id)
+        .await?
+        .ok_or_else(|| AppError::new("not_found", format!("no incident #{id}")))?;
     let lang = state.lang;
     for d in &mut detail.whatsapp {
         d.error_message = lang.twilio_code_problem(d.error_code, d.error_message.take());
@@ -225,13 +262,19 @@ pub async fn incident_detail(state: State<'_, WindowProcess>, id: IncidentId) ->
 /// *Reconhecer*: written to the journal, which the running engine watches (its calls for the
 /// incident stop within a second).
 #[tauri::command]
-pub async fn acknowledge_incident(state: State<'_, WindowProcess>, id: IncidentId) -> Result<ActionOutcome, AppError> {
+pub async fn acknowledge_incident(
+    state: State<'_, WindowProcess>,
+    id: IncidentId,
+) -> Result<ActionOutcome, AppError> {
     Ok(state.journal().await?.acknowledge(id, None, AckVia::Desktop).await?)
 }
 
 /// *Resolver*: for devices that never send a recovery e-mail.
 #[tauri::command]
-pub async fn resolve_incident(state: State<'_, WindowProcess>, id: IncidentId) -> Result<ActionOutcome, AppError> {
+pub async fn resolve_incident(
+    state: State<'_, WindowProcess>,
+    id: IncidentId,
+) -> Result<ActionOutcome, AppError> {
     Ok(state.journal().await?.resolve(id, None, ResolveVia::Desktop).await?)
 }
 
@@ -256,17 +299,30 @@ pub struct CsvRow {
 /// Writes the rows the history window shows to a CSV file in the user's Downloads folder (or
 /// the data directory) and returns its path.
 #[tauri::command]
-pub async fn export_csv(state: State<'_, WindowProcess>, rows: Vec<CsvRow>) -> Result<String, AppError> {
+pub async fn export_csv(
+    state: State<'_, WindowProcess>,
+    rows: Vec<CsvRow>,
+) -> Result<String, AppError> {
     let dir = directories::UserDirs::new()
         .and_then(|d| d.download_dir().map(|p| p.to_owned()))
         .filter(|d| d.is_dir())
         .unwrap_or_else(|| state.data_dir.clone());
-    let path = dir.join(format!("sentinela-historico-{}.csv", chrono::Local::now().format("%Y%m%d-%H%M%S")));
+    let path = dir
+        .join(format!("sentinela-historico-{}.csv", chrono::Local::now().format("%Y%m%d-%H%M%S")));
     let io = |e: csv::Error| AppError::new("io", format!("cannot write {}: {e}", path.display()));
     let mut w = csv::Writer::from_path(&path).map_err(io)?;
-    w.write_record(["id", "first_seen", "last_seen", "title", "emails", "state", "outcome"]).map_err(io)?;
+    w.write_record(["id", "first_seen", "last_seen", "title", "emails", "state", "outcome"])
+        .map_err(io)?;
     for r in rows {
-        let record = [r.id.to_string(), r.first_seen, r.last_seen, r.title, r.emails.to_string(), r.state, r.outcome];
+        let record = [
+            r.id.to_string(),
+            r.first_seen,
+            r.last_seen,
+            r.title,
+            r.emails.to_string(),
+            r.state,
+            r.outcome,
+        ];
         w.write_record(record.iter().map(|cell| inert_cell(cell).into_owned())).map_err(io)?;
     }
     w.flush().map_err(|e| AppError::new("io", e))?;

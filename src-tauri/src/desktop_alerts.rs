@@ -3,8 +3,8 @@
 //! e-mail's text is shown as plain text by the notification daemon.
 
 use sentinela_engine::events::{EngineEvent, TwilioProblem, TwilioState};
-use sentinela_engine::incident::IncidentEventKind;
 use sentinela_engine::health::WatchAlarm;
+use sentinela_engine::incident::IncidentEventKind;
 use tauri::{AppHandle, Manager};
 use tauri_plugin_notification::NotificationExt;
 use tracing::warn;
@@ -54,20 +54,36 @@ pub fn on_event(app: &AppHandle, event: &EngineEvent) {
             let title = format!("{test}{} #{} — {}", lang.t(key), i.id, i.title);
             let title: String = title.chars().take(BODY_PREVIEW_CHARS).collect();
             match (change.kind, &i.acknowledged_by) {
-                (IncidentEventKind::Acknowledged, Some(by)) => show(app, &title, &format!("{} {by}", lang.t(Key::By))),
-                (IncidentEventKind::Opened | IncidentEventKind::Reopened | IncidentEventKind::Released, _) => {
+                (IncidentEventKind::Acknowledged, Some(by)) => {
+                    show(app, &title, &format!("{} {by}", lang.t(Key::By)))
+                }
+                (
+                    IncidentEventKind::Opened
+                    | IncidentEventKind::Reopened
+                    | IncidentEventKind::Released,
+                    _,
+                ) => {
                     // The text is in the journal, not in the event: the latest e-mail's start.
                     let (app, id) = (app.clone(), i.id);
                     tauri::async_runtime::spawn(async move {
-                        let latest = crate::host::with_engine(&app, async |e| e.journal.alerts_of(id).await.ok()).await.flatten();
-                        let preview: String = latest.and_then(|mut a| a.pop()).map(|a| a.body.chars().take(BODY_PREVIEW_CHARS).collect()).unwrap_or_default();
+                        let latest = crate::host::with_engine(&app, async |e| {
+                            e.journal.alerts_of(id).await.ok()
+                        })
+                        .await
+                        .flatten();
+                        let preview: String = latest
+                            .and_then(|mut a| a.pop())
+                            .map(|a| a.body.chars().take(BODY_PREVIEW_CHARS).collect())
+                            .unwrap_or_default();
                         show(&app, &title, &preview);
                     });
                 }
                 _ => show(app, &title, ""),
             }
         }
-        EngineEvent::WatchAlarm(WatchAlarm::NotWatching { reason, .. } | WatchAlarm::CredentialsRefused { reason }) => {
+        EngineEvent::WatchAlarm(
+            WatchAlarm::NotWatching { reason, .. } | WatchAlarm::CredentialsRefused { reason },
+        ) => {
             // The status already holds the watcher's problem with its kind: say it in the
             // user's language, the engine's technical words after it.
             let status = app.state::<AppState>().status();
@@ -78,22 +94,40 @@ pub fn on_event(app: &AppHandle, event: &EngineEvent) {
         EngineEvent::WatchAlarm(WatchAlarm::TwilioUnreachable { reason, .. }) => {
             show(app, lang.t(Key::TwilioDown), &lang.explain(Problem::TwilioUnreachable(reason)))
         }
-        EngineEvent::WatchAlarm(WatchAlarm::TwilioRecovered) => show(app, lang.t(Key::TwilioBack), ""),
-        EngineEvent::WatchAlarm(WatchAlarm::SensorSilent { since }) => show(app, lang.t(Key::SensorSilent), &lang.explain(Problem::SensorSilent(*since))),
-        EngineEvent::WatchAlarm(WatchAlarm::SensorHeardAgain) => show(app, lang.t(Key::SensorBack), ""),
-        EngineEvent::WatchAlarm(WatchAlarm::JournalFailing { reason }) => show(app, lang.t(Key::JournalFailing), &lang.explain(Problem::Journal(reason))),
-        EngineEvent::WatchAlarm(WatchAlarm::JournalRecovered) => show(app, lang.t(Key::JournalBack), ""),
-        EngineEvent::WatchAlarm(WatchAlarm::JournalReplaced { moved_to }) => show(app, lang.t(Key::JournalReplaced), moved_to),
+        EngineEvent::WatchAlarm(WatchAlarm::TwilioRecovered) => {
+            show(app, lang.t(Key::TwilioBack), "")
+        }
+        EngineEvent::WatchAlarm(WatchAlarm::SensorSilent { since }) => {
+            show(app, lang.t(Key::SensorSilent), &lang.explain(Problem::SensorSilent(*since)))
+        }
+        EngineEvent::WatchAlarm(WatchAlarm::SensorHeardAgain) => {
+            show(app, lang.t(Key::SensorBack), "")
+        }
+        EngineEvent::WatchAlarm(WatchAlarm::JournalFailing { reason }) => {
+            show(app, lang.t(Key::JournalFailing), &lang.explain(Problem::Journal(reason)))
+        }
+        EngineEvent::WatchAlarm(WatchAlarm::JournalRecovered) => {
+            show(app, lang.t(Key::JournalBack), "")
+        }
+        EngineEvent::WatchAlarm(WatchAlarm::JournalReplaced { moved_to }) => {
+            show(app, lang.t(Key::JournalReplaced), moved_to)
+        }
         EngineEvent::WatchAlarm(WatchAlarm::SharedJournalUnreachable { reason, .. }) => {
             show(app, lang.t(Key::SharedJournalDown), &lang.explain(Problem::SharedJournal(reason)))
         }
-        EngineEvent::WatchAlarm(WatchAlarm::SharedJournalReachable) => show(app, lang.t(Key::SharedJournalBack), ""),
-        EngineEvent::ManagerFailed { manager, reason, .. } => {
-            show(app, lang.t(Key::ManagerStopped), &lang.explain(Problem::Manager { name: manager, reason }))
+        EngineEvent::WatchAlarm(WatchAlarm::SharedJournalReachable) => {
+            show(app, lang.t(Key::SharedJournalBack), "")
         }
-        EngineEvent::Twilio(TwilioState::Degraded { kind: TwilioProblem::Auth, message }) => {
-            show(app, lang.t(Key::TwilioRefused), &lang.explain(Problem::TwilioCredentials(message)))
-        }
+        EngineEvent::ManagerFailed { manager, reason, .. } => show(
+            app,
+            lang.t(Key::ManagerStopped),
+            &lang.explain(Problem::Manager { name: manager, reason }),
+        ),
+        EngineEvent::Twilio(TwilioState::Degraded { kind: TwilioProblem::Auth, message }) => show(
+            app,
+            lang.t(Key::TwilioRefused),
+            &lang.explain(Problem::TwilioCredentials(message)),
+        ),
         _ => {}
     }
 }

@@ -53,7 +53,8 @@ impl From<sentinela_engine::secrets::SecretError> for AppError {
 
 impl From<sentinela_engine::imap::MailboxError> for AppError {
     fn from(e: sentinela_engine::imap::MailboxError) -> Self {
-        let message = Lang::current().explain(Problem::Mailbox { kind: e.kind(), message: &e.to_string() });
+        let message =
+            Lang::current().explain(Problem::Mailbox { kind: e.kind(), message: &e.to_string() });
         AppError::new(e.kind().as_str(), message)
     }
 }

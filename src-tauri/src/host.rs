@@ -98,22 +98,34 @@ pub async fn restart(app: &AppHandle) {
     let started = async {
         let config = Config::load(&state.config_path).map_err(|e| lang.config_problem(&e))?;
         let secrets = EngineSecrets::load(&config).await.map_err(|e| lang.secret_problem(&e))?;
-        let engine = RunningEngine::start(&config, secrets, &state.data_dir, state.events.clone()).await.map_err(|e| match e {
-            StartError::Secret(e) => lang.secret_problem(&e),
-            StartError::Journal(e) => lang.journal_problem(&e),
-            StartError::Locked(e) => match lang {
-                crate::i18n::Lang::Pt => e.in_portuguese(),
-                crate::i18n::Lang::En => e.to_string(),
-            },
-        })?;
+        let engine = RunningEngine::start(&config, secrets, &state.data_dir, state.events.clone())
+            .await
+            .map_err(|e| match e {
+                StartError::Secret(e) => lang.secret_problem(&e),
+                StartError::Journal(e) => lang.journal_problem(&e),
+                StartError::Locked(e) => match lang {
+                    crate::i18n::Lang::Pt => e.in_portuguese(),
+                    crate::i18n::Lang::En => e.to_string(),
+                },
+            })?;
         let pause = engine.journal.pause_state().await.ok();
         Ok::<_, String>((engine, pause, crate::status::Unnotified::of(&config)))
     };
     match started.await {
         Ok((engine, pause, unnotified)) => {
             state.failed_starts.store(0, Ordering::SeqCst);
-            let (open_incidents, untaken_incidents) = engine.journal.open_incident_counts().await.unwrap_or_default();
-            state.update_status(|s| *s = EngineStatus { configured: true, pause, open_incidents, untaken_incidents, unnotified, ..Default::default() });
+            let (open_incidents, untaken_incidents) =
+                engine.journal.open_incident_counts().await.unwrap_or_default();
+            state.update_status(|s| {
+                *s = EngineStatus {
+                    configured: true,
+                    pause,
+                    open_incidents,
+                    untaken_incidents,
+                    unnotified,
+                    ..Default::default()
+                }
+            });
             *slot = Some(engine);
         }
         Err(message) => {
@@ -121,7 +133,12 @@ pub async fn restart(app: &AppHandle) {
             let wait = start_retry_delay(failures);
             error!("the engine could not start (trying again in {} s): {message}", wait.as_secs());
             state.update_status(|s| {
-                *s = EngineStatus { configured: true, start_error: Some(message.clone()), retry_in_secs: Some(wait.as_secs()), ..Default::default() }
+                *s = EngineStatus {
+                    configured: true,
+                    start_error: Some(message.clone()),
+                    retry_in_secs: Some(wait.as_secs()),
+                    ..Default::default()
+                }
             });
             // Said once, not at every retry.
             if failures == 1 {
@@ -144,7 +161,9 @@ pub async fn restart(app: &AppHandle) {
 }
 
 /// [`restart`] as a boxed `Send` future: a retry scheduled from inside `restart` itself.
-fn restart_again(app: AppHandle) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn restart_again(
+    app: AppHandle,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move { restart(&app).await })
 }
 
@@ -177,7 +196,9 @@ pub fn spawn_event_loop(app: AppHandle) {
             state.update_status(|s| changed = s.apply(&event));
             if matches!(event, EngineEvent::Incident(_) | EngineEvent::JournalChanged) {
                 // The counts come from the journal: another process or workstation may have acted.
-                if let Some(Ok(counts)) = with_engine(&app, async |e| e.journal.open_incident_counts().await).await {
+                if let Some(Ok(counts)) =
+                    with_engine(&app, async |e| e.journal.open_incident_counts().await).await
+                {
                     state.update_status(|s| (s.open_incidents, s.untaken_incidents) = counts);
                     changed = true;
                 }
@@ -202,7 +223,9 @@ pub fn listen_for_windows(app: &AppHandle) {
     let handle = app.clone();
     let heard = move |message: ToTray| -> Option<ToWindow> {
         match message {
-            ToTray::Hello { .. } => return Some(ToWindow::Status { status: tray::status_view(&handle) }),
+            ToTray::Hello { .. } => {
+                return Some(ToWindow::Status { status: tray::status_view(&handle) })
+            }
             ToTray::SettingsSaved => {
                 let app = handle.clone();
                 tauri::async_runtime::spawn(async move {
@@ -223,7 +246,10 @@ pub fn listen_for_windows(app: &AppHandle) {
         Ok(link) => {
             let _ = state.link.set(link);
         }
-        Err(e) => error!("the windows cannot reach the tray (local socket in {}): {e}", state.data_dir.display()),
+        Err(e) => error!(
+            "the windows cannot reach the tray (local socket in {}): {e}",
+            state.data_dir.display()
+        ),
     }
 }
 
@@ -234,7 +260,10 @@ pub fn show_window(app: &AppHandle, kind: WindowKind) {
 }
 
 /// Runs `f` against the running engine.
-pub async fn with_engine<T>(app: &AppHandle, f: impl AsyncFnOnce(&RunningEngine) -> T) -> Option<T> {
+pub async fn with_engine<T>(
+    app: &AppHandle,
+    f: impl AsyncFnOnce(&RunningEngine) -> T,
+) -> Option<T> {
     let state = app.state::<AppState>();
     let guard = state.engine.lock().await;
     match guard.as_ref() {

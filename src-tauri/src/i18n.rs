@@ -30,8 +30,15 @@ impl Lang {
     /// From `SENTINELA_LANG` (`pt`/`en`, for tests and users who want to override it), else the
     /// system locale.
     fn detect() -> Lang {
-        let tag = std::env::var("SENTINELA_LANG").ok().or_else(sys_locale::get_locale).unwrap_or_default();
-        if tag.to_ascii_lowercase().starts_with("pt") { Lang::Pt } else { Lang::En }
+        let tag = std::env::var("SENTINELA_LANG")
+            .ok()
+            .or_else(sys_locale::get_locale)
+            .unwrap_or_default();
+        if tag.to_ascii_lowercase().starts_with("pt") {
+            Lang::Pt
+        } else {
+            Lang::En
+        }
     }
 
     pub fn t(self, key: Key) -> &'static str {
@@ -242,7 +249,11 @@ impl Lang {
 
     /// A Twilio error recorded in the journal (in English, for logs and support): in Portuguese,
     /// Twilio's advice for its code first, the recorded words after it when they say more.
-    pub fn twilio_code_problem(self, code: Option<i64>, recorded: Option<String>) -> Option<String> {
+    pub fn twilio_code_problem(
+        self,
+        code: Option<i64>,
+        recorded: Option<String>,
+    ) -> Option<String> {
         match (self, code) {
             (Lang::Pt, Some(code)) => {
                 let advice = describe_code_in_portuguese(code);
@@ -361,37 +372,79 @@ mod tests {
 
     #[test]
     fn problems_are_explained_in_portuguese_with_the_technical_detail() {
-        let refused = Problem::Mailbox { kind: MailboxProblem::Connect, message: "cannot reach the IMAP server imap.cpd:993: Connection refused" };
+        let refused = Problem::Mailbox {
+            kind: MailboxProblem::Connect,
+            message: "cannot reach the IMAP server imap.cpd:993: Connection refused",
+        };
         let pt = Lang::Pt.explain(refused);
-        assert!(pt.starts_with("O servidor de e-mail não responde: confira o servidor e a porta"), "{pt}");
-        assert!(pt.ends_with("Detalhe técnico: cannot reach the IMAP server imap.cpd:993: Connection refused"), "{pt}");
-        assert_eq!(Lang::En.explain(refused), "cannot reach the IMAP server imap.cpd:993: Connection refused");
-        assert!(Lang::Pt.explain(Problem::Mailbox { kind: MailboxProblem::Auth, message: "x" }).contains("guarde a senha de novo"));
-        assert!(Lang::Pt.explain(Problem::TwilioCredentials("20003")).starts_with("O Twilio recusou as credenciais"));
+        assert!(
+            pt.starts_with("O servidor de e-mail não responde: confira o servidor e a porta"),
+            "{pt}"
+        );
+        assert!(
+            pt.ends_with(
+                "Detalhe técnico: cannot reach the IMAP server imap.cpd:993: Connection refused"
+            ),
+            "{pt}"
+        );
+        assert_eq!(
+            Lang::En.explain(refused),
+            "cannot reach the IMAP server imap.cpd:993: Connection refused"
+        );
+        assert!(Lang::Pt
+            .explain(Problem::Mailbox { kind: MailboxProblem::Auth, message: "x" })
+            .contains("guarde a senha de novo"));
+        assert!(Lang::Pt
+            .explain(Problem::TwilioCredentials("20003"))
+            .starts_with("O Twilio recusou as credenciais"));
     }
 
     #[test]
     fn twilio_codes_in_the_history_get_portuguese_advice() {
         let pt = Lang::Pt.twilio_code_problem(Some(63015), Some(describe_code(63015))).unwrap();
-        assert!(pt.starts_with("erro 63015: O destinatário não entrou no sandbox") && !pt.contains("Detalhe"), "{pt}");
-        let pt = Lang::Pt.twilio_code_problem(Some(21211), Some("Twilio refused the request (HTTP 400, error 21211): Invalid 'To'".into())).unwrap();
-        assert!(pt.ends_with("Detalhe técnico: Twilio refused the request (HTTP 400, error 21211): Invalid 'To'"), "{pt}");
+        assert!(
+            pt.starts_with("erro 63015: O destinatário não entrou no sandbox")
+                && !pt.contains("Detalhe"),
+            "{pt}"
+        );
+        let pt = Lang::Pt
+            .twilio_code_problem(
+                Some(21211),
+                Some("Twilio refused the request (HTTP 400, error 21211): Invalid 'To'".into()),
+            )
+            .unwrap();
+        assert!(
+            pt.ends_with(
+                "Detalhe técnico: Twilio refused the request (HTTP 400, error 21211): Invalid 'To'"
+            ),
+            "{pt}"
+        );
         assert_eq!(Lang::Pt.twilio_code_problem(None, Some("x".into())), Some("x".into()));
         assert_eq!(Lang::En.twilio_code_problem(Some(63015), None), None);
     }
 
     #[test]
     fn a_journal_that_cannot_open_says_where_to_look() {
-        let e = JournalError::CreateDir { path: "/x/data".into(), source: std::io::Error::from(std::io::ErrorKind::PermissionDenied) };
+        let e = JournalError::CreateDir {
+            path: "/x/data".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
         let pt = Lang::Pt.journal_problem(&e);
-        assert!(pt.starts_with("O histórico não pode ser aberto: confira se a pasta de dados existe"), "{pt}");
+        assert!(
+            pt.starts_with("O histórico não pode ser aberto: confira se a pasta de dados existe"),
+            "{pt}"
+        );
         assert!(pt.contains("Detalhe técnico: cannot create the data directory /x/data"), "{pt}");
         assert_eq!(Lang::En.journal_problem(&e), e.to_string());
     }
 
     #[test]
     fn a_missing_secret_says_where_to_store_it() {
-        let missing = SecretError::Missing { label: "IMAP password", env_var: "SENTINELA_IMAP_PASSWORD", keyring_user: "imap-password" };
+        let missing = SecretError::Missing {
+            label: "IMAP password",
+            env_var: "SENTINELA_IMAP_PASSWORD",
+            keyring_user: "imap-password",
+        };
         let pt = Lang::Pt.explain(Problem::Start(&Lang::Pt.secret_problem(&missing)));
         assert_eq!(pt, "O Sentinela não conseguiu iniciar: falta a senha da caixa de e-mail no cofre de senhas do sistema: abra as Configurações, preencha o campo e clique em Guardar.");
         assert!(Lang::En.secret_problem(&missing).starts_with("the IMAP password is not set"));

@@ -32,7 +32,8 @@ impl WindowLauncher {
             // Started a moment ago and not connected yet (or the link is down): one is enough.
             return;
         }
-        let (config, data, running) = (self.config_path.clone(), self.data_dir.clone(), self.running.clone());
+        let (config, data, running) =
+            (self.config_path.clone(), self.data_dir.clone(), self.running.clone());
         // Spawned inside the async runtime, which reaps the child when its window closes.
         tauri::async_runtime::spawn(async move {
             let spawned = std::env::current_exe().and_then(|exe| {

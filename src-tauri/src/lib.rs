@@ -29,7 +29,11 @@ use clap::Parser;
 use crate::windows::WindowKind;
 
 #[derive(Parser, Debug)]
-#[command(name = "sentinela", version, about = "Sentinela: alert e-mails to WhatsApp and phone calls")]
+#[command(
+    name = "sentinela",
+    version,
+    about = "Sentinela: alert e-mails to WhatsApp and phone calls"
+)]
 struct Args {
     /// Configuration file (default: the OS config dir's sentinela.toml).
     #[arg(long)]
@@ -64,12 +68,16 @@ fn skip_gl() {
 /// `SENTINELA_LOG` sets the level (error, warn, info, debug, trace; default info).
 fn log_plugin(file_name: &str) -> tauri::plugin::TauriPlugin<tauri::Wry> {
     use tauri_plugin_log::{RotationStrategy, Target, TargetKind, TimezoneStrategy};
-    let level = std::env::var("SENTINELA_LOG").ok().and_then(|l| l.parse().ok()).unwrap_or(log::LevelFilter::Info);
+    let level = std::env::var("SENTINELA_LOG")
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(log::LevelFilter::Info);
     // The wire protocols' libraries print secrets and whole e-mails at trace, the database
     // client statements' parameters at debug: capped (see sentinela_engine::logging).
-    let builder = sentinela_engine::logging::caps().fold(tauri_plugin_log::Builder::new(), |b, (t, most)| {
-        b.level_for(t, level.min(most.parse().unwrap_or(log::LevelFilter::Info)))
-    });
+    let builder = sentinela_engine::logging::caps()
+        .fold(tauri_plugin_log::Builder::new(), |b, (t, most)| {
+            b.level_for(t, level.min(most.parse().unwrap_or(log::LevelFilter::Info)))
+        });
     builder
         .clear_targets()
         .target(Target::new(TargetKind::Stderr))
@@ -101,6 +109,8 @@ pub fn run() {
     let data_dir = args.data_dir.unwrap_or_else(sentinela_engine::paths::default_data_dir);
     match args.window.as_deref().and_then(WindowKind::parse) {
         Some(kind) => window_process::run(config, data_dir, kind),
-        None => tray_process::run(config, data_dir, args.open.as_deref().and_then(WindowKind::parse)),
+        None => {
+            tray_process::run(config, data_dir, args.open.as_deref().and_then(WindowKind::parse))
+        }
     }
 }

@@ -66,9 +66,13 @@ pub enum ToTray {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ToWindow {
     /// The engine's state in words; sent after `Hello` and whenever it may have changed.
-    Status { status: StatusView },
+    Status {
+        status: StatusView,
+    },
     /// An engine event as the windows receive it (`EngineEvent` in `ui/src/bindings.ts`).
-    Event { event: serde_json::Value },
+    Event {
+        event: serde_json::Value,
+    },
     SettingsUpdated,
     /// Bring the window to the front (the tray menu or a second launch asked for it).
     Focus,
@@ -80,7 +84,8 @@ fn address(data_dir: &Path) -> io::Result<Name<'static>> {
     #[cfg(unix)]
     {
         use interprocess::local_socket::{GenericFilePath, ToFsName};
-        let runtime_dir = directories::BaseDirs::new().and_then(|d| d.runtime_dir().map(Path::to_owned));
+        let runtime_dir =
+            directories::BaseDirs::new().and_then(|d| d.runtime_dir().map(Path::to_owned));
         let path = socket_path(data_dir, runtime_dir.as_deref());
         if let Some(run) = runtime_dir.filter(|run| path.starts_with(run)) {
             // Another user's or a shared folder could hold a socket that is not ours.
@@ -94,7 +99,9 @@ fn address(data_dir: &Path) -> io::Result<Name<'static>> {
     #[cfg(not(unix))]
     {
         use interprocess::local_socket::{GenericNamespaced, ToNsName};
-        format!("sentinela-{:016x}", hash_of(data_dir)).to_ns_name::<GenericNamespaced>().map(|n| n.into_owned())
+        format!("sentinela-{:016x}", hash_of(data_dir))
+            .to_ns_name::<GenericNamespaced>()
+            .map(|n| n.into_owned())
     }
 }
 
@@ -138,7 +145,9 @@ fn socket_path(data_dir: &Path, runtime_dir: Option<&Path>) -> std::path::PathBu
     const MAX_SOCKET_PATH: usize = 107;
     let beside_the_data = data_dir.join("link.sock");
     match runtime_dir {
-        Some(run) if beside_the_data.as_os_str().len() > MAX_SOCKET_PATH => run.join(format!("sentinela-{:016x}.sock", hash_of(data_dir))),
+        Some(run) if beside_the_data.as_os_str().len() > MAX_SOCKET_PATH => {
+            run.join(format!("sentinela-{:016x}.sock", hash_of(data_dir)))
+        }
         _ => beside_the_data,
     }
 }
@@ -151,20 +160,31 @@ fn hash_of(path: &Path) -> u64 {
     h.finish()
 }
 
-async fn read_message<T: DeserializeOwned>(reader: &mut BufReader<impl AsyncRead + Unpin>, line: &mut Vec<u8>) -> io::Result<Option<T>> {
+async fn read_message<T: DeserializeOwned>(
+    reader: &mut BufReader<impl AsyncRead + Unpin>,
+    line: &mut Vec<u8>,
+) -> io::Result<Option<T>> {
     line.clear();
     let n = (&mut *reader).take(MAX_MESSAGE).read_until(b'\n', line).await?;
     if n == 0 {
         return Ok(None);
     }
     if line.last() != Some(&b'\n') {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "link message too long or cut short"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "link message too long or cut short",
+        ));
     }
-    serde_json::from_slice(line).map(Some).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    serde_json::from_slice(line)
+        .map(Some)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// Writes every message from `rx` until the channel or the connection closes.
-async fn write_messages<T: Serialize>(mut writer: impl AsyncWrite + Unpin, mut rx: mpsc::Receiver<T>) {
+async fn write_messages<T: Serialize>(
+    mut writer: impl AsyncWrite + Unpin,
+    mut rx: mpsc::Receiver<T>,
+) {
     while let Some(message) = rx.recv().await {
         let mut line = serde_json::to_vec(&message).expect("link messages serialise");
         line.push(b'\n');
@@ -209,11 +229,16 @@ impl LinkServer {
         sentinela_engine::files::private_dir(data_dir)?;
         let options = ListenerOptions::new().name(address(data_dir)?).try_overwrite(true);
         #[cfg(unix)]
-        let options = interprocess::os::unix::local_socket::ListenerOptionsExt::mode(options, 0o600);
+        let options =
+            interprocess::os::unix::local_socket::ListenerOptionsExt::mode(options, 0o600);
         // The pipe's first instance (FILE_FLAG_FIRST_PIPE_INSTANCE: a name someone created first
         // is refused, not shared), with a DACL for this user alone.
         #[cfg(windows)]
-        let options = interprocess::os::windows::local_socket::ListenerOptionsExt::security_descriptor(options.try_overwrite(false), windows_user::only_this_user()?);
+        let options =
+            interprocess::os::windows::local_socket::ListenerOptionsExt::security_descriptor(
+                options.try_overwrite(false),
+                windows_user::only_this_user()?,
+            );
         // A pipe cannot outlive its creator, so a name that answers is someone's now. Windows
         // refuses the first instance anyway; Wine does not, and this check is what it has.
         #[cfg(windows)]
@@ -223,7 +248,9 @@ impl LinkServer {
         let listener = options.create_tokio();
         #[cfg(windows)]
         let listener = listener.map_err(|e| match e.kind() {
-            io::ErrorKind::PermissionDenied | io::ErrorKind::AddrInUse => squatted(data_dir, &e.to_string()),
+            io::ErrorKind::PermissionDenied | io::ErrorKind::AddrInUse => {
+                squatted(data_dir, &e.to_string())
+            }
             _ => e,
         });
         let listener = listener?;
@@ -247,7 +274,9 @@ impl LinkServer {
                             Ok(Some(uid)) if uid == me => {}
                             other => {
                                 accepting.connections.fetch_sub(1, Ordering::SeqCst);
-                                warn!("a link peer refused: it does not run as this user ({other:?})");
+                                warn!(
+                                    "a link peer refused: it does not run as this user ({other:?})"
+                                );
                                 continue;
                             }
                         }
@@ -276,11 +305,20 @@ impl LinkServer {
         Ok(server)
     }
 
-    async fn serve(&self, stream: Stream, on_message: &(dyn Fn(ToTray) -> Option<ToWindow> + Send + Sync)) {
+    async fn serve(
+        &self,
+        stream: Stream,
+        on_message: &(dyn Fn(ToTray) -> Option<ToWindow> + Send + Sync),
+    ) {
         let (reader, writer) = tokio::io::split(stream);
         let mut reader = BufReader::new(reader);
         let mut line = Vec::new();
-        let window = match tokio::time::timeout(HELLO_WITHIN, read_message::<ToTray>(&mut reader, &mut line)).await {
+        let window = match tokio::time::timeout(
+            HELLO_WITHIN,
+            read_message::<ToTray>(&mut reader, &mut line),
+        )
+        .await
+        {
             Ok(Ok(Some(ToTray::Hello { window }))) => window,
             other => {
                 debug!("a link peer did not say hello in time: {other:?}");
@@ -292,7 +330,11 @@ impl LinkServer {
             let _ = tx.try_send(first);
         }
         let hang_up = Arc::new(Notify::new());
-        self.peers.lock().unwrap_or_else(|p| p.into_inner()).push(Peer { window, tx: tx.clone(), hang_up: hang_up.clone() });
+        self.peers.lock().unwrap_or_else(|p| p.into_inner()).push(Peer {
+            window,
+            tx: tx.clone(),
+            hang_up: hang_up.clone(),
+        });
         let writing = tokio::spawn(write_messages(writer, rx));
         loop {
             let message = tokio::select! {
@@ -321,13 +363,15 @@ impl LinkServer {
 
     /// Sends `message` to every connected window; one whose queue is full is hung up on.
     pub fn broadcast(&self, message: &ToWindow) {
-        self.peers.lock().unwrap_or_else(|p| p.into_inner()).retain(|p| match p.tx.try_send(message.clone()) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                p.hang_up.notify_one();
-                false
+        self.peers.lock().unwrap_or_else(|p| p.into_inner()).retain(|p| {
+            match p.tx.try_send(message.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    p.hang_up.notify_one();
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
         });
     }
 
@@ -351,13 +395,24 @@ pub struct LinkClient {
 }
 
 impl LinkClient {
-    pub async fn connect(data_dir: &Path, window: WindowKind) -> io::Result<(LinkClient, mpsc::UnboundedReceiver<ToWindow>)> {
+    pub async fn connect(
+        data_dir: &Path,
+        window: WindowKind,
+    ) -> io::Result<(LinkClient, mpsc::UnboundedReceiver<ToWindow>)> {
         let stream = Stream::connect(address(data_dir)?).await?;
         // A pipe is found by name alone: say nothing to a server that is not this user's.
         #[cfg(windows)]
         match stream.peer_creds().map(|c| c.pid()) {
             Ok(Some(pid)) if windows_user::is_this_user(pid) => {}
-            other => return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("the windows' link {} is served by a process of another user ({other:?})", describe(data_dir)))),
+            other => {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!(
+                        "the windows' link {} is served by a process of another user ({other:?})",
+                        describe(data_dir)
+                    ),
+                ))
+            }
         }
         let (reader, writer) = tokio::io::split(stream);
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -396,7 +451,9 @@ mod tests {
     use super::*;
 
     fn status(text: &str) -> ToWindow {
-        ToWindow::Status { status: StatusView { state: crate::status::TrayState::Watching, text: text.into() } }
+        ToWindow::Status {
+            status: StatusView { state: crate::status::TrayState::Watching, text: text.into() },
+        }
     }
 
     /// Waits for `ok`, up to 20 s: under Wine on a loaded machine a pipe whose peer went away
@@ -412,7 +469,10 @@ mod tests {
     }
 
     async fn next(rx: &mut mpsc::UnboundedReceiver<ToWindow>) -> ToWindow {
-        tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await.expect("a message in time").expect("the link is open")
+        tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+            .await
+            .expect("a message in time")
+            .expect("the link is open")
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -428,13 +488,16 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("link.sock")).unwrap().permissions().mode();
+            let mode =
+                std::fs::metadata(dir.path().join("link.sock")).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600, "only this user may connect");
         }
 
-        let (history, mut history_rx) = LinkClient::connect(dir.path(), WindowKind::History).await.unwrap();
+        let (history, mut history_rx) =
+            LinkClient::connect(dir.path(), WindowKind::History).await.unwrap();
         assert_eq!(next(&mut history_rx).await, status("Vigiando"), "the status comes first");
-        let (_settings, mut settings_rx) = LinkClient::connect(dir.path(), WindowKind::Settings).await.unwrap();
+        let (_settings, mut settings_rx) =
+            LinkClient::connect(dir.path(), WindowKind::Settings).await.unwrap();
         assert_eq!(next(&mut settings_rx).await, status("Vigiando"));
 
         server.broadcast(&ToWindow::Event { event: serde_json::json!({"type": "checked"}) });
@@ -460,8 +523,11 @@ mod tests {
     #[tokio::test]
     async fn a_pipe_name_taken_first_by_someone_else_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let _squatter = ListenerOptions::new().name(address(dir.path()).unwrap()).create_tokio().unwrap();
-        let Err(e) = LinkServer::listen(dir.path(), |_| None) else { panic!("the tray shared a pipe someone else created") };
+        let _squatter =
+            ListenerOptions::new().name(address(dir.path()).unwrap()).create_tokio().unwrap();
+        let Err(e) = LinkServer::listen(dir.path(), |_| None) else {
+            panic!("the tray shared a pipe someone else created")
+        };
         assert!(e.to_string().contains("exists already, created by another process"), "{e}");
     }
 
@@ -474,7 +540,11 @@ mod tests {
         writer.write_all(b"{\"type\":\"settings_saved\"}\n").await.unwrap();
         server.broadcast(&status("secret subject"));
         let mut buf = Vec::new();
-        let read = tokio::time::timeout(std::time::Duration::from_secs(2), BufReader::new(reader).read_to_end(&mut buf)).await;
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            BufReader::new(reader).read_to_end(&mut buf),
+        )
+        .await;
         assert!(matches!(read, Ok(Ok(0))), "the tray hung up without a word: {buf:?}");
     }
 
@@ -486,10 +556,17 @@ mod tests {
         let (reader, _writer) = tokio::io::split(stream);
         let started = std::time::Instant::now();
         let mut buf = Vec::new();
-        let read = tokio::time::timeout(Duration::from_secs(5), BufReader::new(reader).read_to_end(&mut buf)).await;
+        let read = tokio::time::timeout(
+            Duration::from_secs(5),
+            BufReader::new(reader).read_to_end(&mut buf),
+        )
+        .await;
         assert!(matches!(read, Ok(Ok(0))), "hung up: {read:?}");
         let waited = started.elapsed();
-        assert!(waited >= Duration::from_millis(1900) && waited < Duration::from_secs(4), "{waited:?}");
+        assert!(
+            waited >= Duration::from_millis(1900) && waited < Duration::from_secs(4),
+            "{waited:?}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -498,7 +575,8 @@ mod tests {
         let server = LinkServer::listen(dir.path(), |_| Some(status("x"))).unwrap();
         let mut windows = Vec::new();
         for _ in 0..MAX_PEERS {
-            let (client, mut rx) = LinkClient::connect(dir.path(), WindowKind::History).await.unwrap();
+            let (client, mut rx) =
+                LinkClient::connect(dir.path(), WindowKind::History).await.unwrap();
             next(&mut rx).await;
             windows.push((client, rx));
         }
@@ -526,7 +604,9 @@ mod tests {
         let (_reader, mut writer) = tokio::io::split(stream);
         writer.write_all(b"{\"type\":\"hello\",\"window\":\"history\"}\n").await.unwrap();
         eventually(|| server.peer_count() == 1).await;
-        let big = ToWindow::Event { event: serde_json::json!({"event": "checked", "pad": "x".repeat(60_000)}) };
+        let big = ToWindow::Event {
+            event: serde_json::json!({"event": "checked", "pad": "x".repeat(60_000)}),
+        };
         for _ in 0..(QUEUE * 4) {
             server.broadcast(&big);
             if server.peer_count() == 0 {
@@ -555,11 +635,18 @@ mod tests {
     #[test]
     fn a_deep_data_directory_links_through_the_runtime_directory() {
         let run = Path::new("/run/user/1000");
-        assert_eq!(socket_path(Path::new("/home/op/.local/share/sentinela"), Some(run)), Path::new("/home/op/.local/share/sentinela/link.sock"));
+        assert_eq!(
+            socket_path(Path::new("/home/op/.local/share/sentinela"), Some(run)),
+            Path::new("/home/op/.local/share/sentinela/link.sock")
+        );
         let deep = std::path::PathBuf::from(format!("/home/op/{}", "pasta/".repeat(20)));
         let linked = socket_path(&deep, Some(run));
         assert!(linked.starts_with(run) && linked.as_os_str().len() < 107, "{linked:?}");
-        assert_ne!(linked, socket_path(&deep.join("outra"), Some(run)), "two data directories, two sockets");
+        assert_ne!(
+            linked,
+            socket_path(&deep.join("outra"), Some(run)),
+            "two data directories, two sockets"
+        );
     }
 
     #[tokio::test]

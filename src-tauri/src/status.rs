@@ -2,7 +2,9 @@
 //! Pure, so the rules are tested without a desktop.
 
 use chrono::{DateTime, Utc};
-use sentinela_engine::events::{EngineEvent, MailboxProblem, MailboxState, NotifierState, TwilioProblem, TwilioState};
+use sentinela_engine::events::{
+    EngineEvent, MailboxProblem, MailboxState, NotifierState, TwilioProblem, TwilioState,
+};
 use sentinela_engine::health::WatchAlarm;
 use sentinela_engine::journal::PauseState;
 use serde::{Deserialize, Serialize};
@@ -29,12 +31,18 @@ pub enum Problem<'a> {
     /// The engine could not start (a secret missing from the keyring, the journal, …).
     Start(&'a str),
     /// The mailbox cannot be watched; `kind` is the watcher's stable code (`connect`, `auth`, …).
-    Mailbox { kind: MailboxProblem, message: &'a str },
+    Mailbox {
+        kind: MailboxProblem,
+        message: &'a str,
+    },
     TwilioCredentials(&'a str),
     /// Twilio has not answered for the alarm's threshold (network, 5xx, rate limits).
     TwilioUnreachable(&'a str),
     /// A part of the engine stopped and is being started again.
-    Manager { name: &'a str, reason: &'a str },
+    Manager {
+        name: &'a str,
+        reason: &'a str,
+    },
     /// Nothing came from the sensor's address since then (`[filter] silence_alarm_hours`).
     SensorSilent(DateTime<Utc>),
     /// The journal cannot be written (disk full, read-only, corrupt).
@@ -97,7 +105,13 @@ impl Unnotified {
         match &config.twilio {
             None => Some(Unnotified::NoTwilio),
             Some(t) if t.dry_run => Some(Unnotified::DryRun),
-            Some(_) if config.whatsapp.is_none() && config.calls.is_none() && config.sms.as_ref().is_none_or(|s| s.to.is_empty()) => Some(Unnotified::NoChannel),
+            Some(_)
+                if config.whatsapp.is_none()
+                    && config.calls.is_none()
+                    && config.sms.as_ref().is_none_or(|s| s.to.is_empty()) =>
+            {
+                Some(Unnotified::NoChannel)
+            }
             Some(_) => None,
         }
     }
@@ -112,14 +126,26 @@ impl EngineStatus {
             return TrayState::Paused;
         }
         let mailbox_down = !matches!(self.mailbox, Some(MailboxState::Watching { .. }));
-        let failing = self.start_error.is_some() || self.twilio_error.is_some() || self.twilio_unreachable.is_some() || self.manager_failure.is_some();
-        if failing || self.journal_failing.is_some() || self.shared_unreachable.is_some() || self.sensor_silent.is_some() || mailbox_down {
+        let failing = self.start_error.is_some()
+            || self.twilio_error.is_some()
+            || self.twilio_unreachable.is_some()
+            || self.manager_failure.is_some();
+        if failing
+            || self.journal_failing.is_some()
+            || self.shared_unreachable.is_some()
+            || self.sensor_silent.is_some()
+            || mailbox_down
+        {
             return TrayState::Degraded;
         }
         if self.unnotified.is_some() {
             return TrayState::Unnotified;
         }
-        if self.untaken_incidents == 0 { TrayState::Watching } else { TrayState::Alerting }
+        if self.untaken_incidents == 0 {
+            TrayState::Watching
+        } else {
+            TrayState::Alerting
+        }
     }
 
     /// The problem to show, if any, and where it is.
@@ -152,7 +178,9 @@ impl EngineStatus {
     pub fn apply(&mut self, e: &EngineEvent) -> bool {
         match e {
             EngineEvent::Mailbox(state) => {
-                if matches!(state, MailboxState::Connecting { .. }) && matches!(self.mailbox, Some(MailboxState::Degraded { .. })) {
+                if matches!(state, MailboxState::Connecting { .. })
+                    && matches!(self.mailbox, Some(MailboxState::Degraded { .. }))
+                {
                     // Keep showing the problem while reconnecting.
                     return false;
                 }
@@ -163,19 +191,33 @@ impl EngineStatus {
                 self.twilio_error = None;
                 self.twilio_unreachable = None;
             }
-            EngineEvent::WatchAlarm(WatchAlarm::TwilioUnreachable { reason, .. }) => self.twilio_unreachable = Some(reason.clone()),
+            EngineEvent::WatchAlarm(WatchAlarm::TwilioUnreachable { reason, .. }) => {
+                self.twilio_unreachable = Some(reason.clone())
+            }
             EngineEvent::WatchAlarm(WatchAlarm::TwilioRecovered) => self.twilio_unreachable = None,
-            EngineEvent::WatchAlarm(WatchAlarm::SensorSilent { since }) => self.sensor_silent = Some(*since),
+            EngineEvent::WatchAlarm(WatchAlarm::SensorSilent { since }) => {
+                self.sensor_silent = Some(*since)
+            }
             EngineEvent::WatchAlarm(WatchAlarm::SensorHeardAgain) => self.sensor_silent = None,
-            EngineEvent::WatchAlarm(WatchAlarm::JournalFailing { reason }) => self.journal_failing = Some(reason.clone()),
+            EngineEvent::WatchAlarm(WatchAlarm::JournalFailing { reason }) => {
+                self.journal_failing = Some(reason.clone())
+            }
             EngineEvent::WatchAlarm(WatchAlarm::JournalRecovered) => self.journal_failing = None,
-            EngineEvent::ManagerFailed { manager, reason, .. } => self.manager_failure = Some((manager.clone(), reason.clone())),
+            EngineEvent::ManagerFailed { manager, reason, .. } => {
+                self.manager_failure = Some((manager.clone(), reason.clone()))
+            }
             EngineEvent::ManagerRestarted { .. } => self.manager_failure = None,
-            EngineEvent::Twilio(TwilioState::Degraded { kind: TwilioProblem::Auth, message }) => self.twilio_error = Some(message.clone()),
+            EngineEvent::Twilio(TwilioState::Degraded { kind: TwilioProblem::Auth, message }) => {
+                self.twilio_error = Some(message.clone())
+            }
             EngineEvent::Pause(p) => self.pause = Some(*p),
             EngineEvent::Notifier(n) => self.notifier = Some(n.clone()),
-            EngineEvent::WatchAlarm(WatchAlarm::SharedJournalUnreachable { reason, .. }) => self.shared_unreachable = Some(reason.clone()),
-            EngineEvent::WatchAlarm(WatchAlarm::SharedJournalReachable) => self.shared_unreachable = None,
+            EngineEvent::WatchAlarm(WatchAlarm::SharedJournalUnreachable { reason, .. }) => {
+                self.shared_unreachable = Some(reason.clone())
+            }
+            EngineEvent::WatchAlarm(WatchAlarm::SharedJournalReachable) => {
+                self.shared_unreachable = None
+            }
             _ => return false,
         }
         true
@@ -207,12 +249,34 @@ mod tests {
         let now = Utc::now();
         let mut s = EngineStatus { configured: true, ..Default::default() };
         s.apply(&EngineEvent::Mailbox(MailboxState::Watching { idle: true }));
-        assert!(s.apply(&EngineEvent::Notifier(NotifierState::Elsewhere { name: "NOC-02".into(), silent_secs: None, twilio_problem: None })));
-        assert_eq!((s.state(now), s.notifier.clone()), (TrayState::Watching, Some(NotifierState::Elsewhere { name: "NOC-02".into(), silent_secs: None, twilio_problem: None })));
-        s.apply(&EngineEvent::Notifier(NotifierState::Unknown { reason: "connection refused".into() }));
+        assert!(s.apply(&EngineEvent::Notifier(NotifierState::Elsewhere {
+            name: "NOC-02".into(),
+            silent_secs: None,
+            twilio_problem: None
+        })));
+        assert_eq!(
+            (s.state(now), s.notifier.clone()),
+            (
+                TrayState::Watching,
+                Some(NotifierState::Elsewhere {
+                    name: "NOC-02".into(),
+                    silent_secs: None,
+                    twilio_problem: None
+                })
+            )
+        );
+        s.apply(&EngineEvent::Notifier(NotifierState::Unknown {
+            reason: "connection refused".into(),
+        }));
         assert_eq!(s.state(now), TrayState::Watching, "a blip is not an alarm");
-        s.apply(&EngineEvent::WatchAlarm(WatchAlarm::SharedJournalUnreachable { since: now, reason: "connection refused".into() }));
-        assert_eq!((s.state(now), s.problem()), (TrayState::Degraded, Some(Problem::SharedJournal("connection refused"))));
+        s.apply(&EngineEvent::WatchAlarm(WatchAlarm::SharedJournalUnreachable {
+            since: now,
+            reason: "connection refused".into(),
+        }));
+        assert_eq!(
+            (s.state(now), s.problem()),
+            (TrayState::Degraded, Some(Problem::SharedJournal("connection refused")))
+        );
         s.apply(&EngineEvent::WatchAlarm(WatchAlarm::SharedJournalReachable));
         assert_eq!(s.state(now), TrayState::Watching);
     }
@@ -224,16 +288,30 @@ mod tests {
         let mut s = watching();
         assert_eq!(s.state(now), TrayState::Watching);
         // A journaled alert alone is not an incident nobody took.
-        s.apply(&EngineEvent::AlertRecorded(AlertNotice { id: 7, subject: "x".into(), sender: "y".into(), received_at: now, noticed_at: now, uid: 1 }));
+        s.apply(&EngineEvent::AlertRecorded(AlertNotice {
+            id: 7,
+            subject: "x".into(),
+            sender: "y".into(),
+            received_at: now,
+            noticed_at: now,
+            uid: 1,
+        }));
         assert_eq!(s.state(now), TrayState::Watching);
         (s.open_incidents, s.untaken_incidents) = (2, 1);
         assert_eq!(s.state(now), TrayState::Alerting);
         (s.open_incidents, s.untaken_incidents) = (2, 0);
         assert_eq!(s.state(now), TrayState::Watching, "taken incidents still open are no alarm");
-        s.apply(&EngineEvent::Mailbox(MailboxState::Degraded { kind: MailboxProblem::Auth, message: "refused".into(), retry_in_secs: 60 }));
+        s.apply(&EngineEvent::Mailbox(MailboxState::Degraded {
+            kind: MailboxProblem::Auth,
+            message: "refused".into(),
+            retry_in_secs: 60,
+        }));
         s.apply(&EngineEvent::Mailbox(MailboxState::Connecting { attempt: 2 }));
         assert_eq!(s.state(now), TrayState::Degraded);
-        assert_eq!(s.problem(), Some(Problem::Mailbox { kind: MailboxProblem::Auth, message: "refused" }));
+        assert_eq!(
+            s.problem(),
+            Some(Problem::Mailbox { kind: MailboxProblem::Auth, message: "refused" })
+        );
         s.apply(&EngineEvent::Pause(PauseState::PausedUntilResumed));
         assert_eq!(s.state(now), TrayState::Paused, "the pause is visible even when degraded");
     }
@@ -245,8 +323,16 @@ mod tests {
         s.unnotified = Some(Unnotified::DryRun);
         assert_eq!(s.state(now), TrayState::Unnotified);
         (s.open_incidents, s.untaken_incidents) = (1, 1);
-        assert_eq!(s.state(now), TrayState::Unnotified, "not even as an alert in progress: nobody is being called");
-        s.apply(&EngineEvent::Mailbox(MailboxState::Degraded { kind: MailboxProblem::Auth, message: "x".into(), retry_in_secs: 60 }));
+        assert_eq!(
+            s.state(now),
+            TrayState::Unnotified,
+            "not even as an alert in progress: nobody is being called"
+        );
+        s.apply(&EngineEvent::Mailbox(MailboxState::Degraded {
+            kind: MailboxProblem::Auth,
+            message: "x".into(),
+            retry_in_secs: 60,
+        }));
         assert_eq!(s.state(now), TrayState::Degraded, "a problem watching comes first");
 
         let base = sentinela_engine::config::Config::parse(
@@ -260,10 +346,19 @@ mod tests {
     fn a_stopped_manager_degrades_until_it_is_started_again() {
         let now = Utc::now();
         let mut s = watching();
-        s.apply(&EngineEvent::ManagerFailed { manager: "call queue".into(), reason: "it panicked: x".into(), restart_in_secs: 1 });
+        s.apply(&EngineEvent::ManagerFailed {
+            manager: "call queue".into(),
+            reason: "it panicked: x".into(),
+            restart_in_secs: 1,
+        });
         assert_eq!(s.state(now), TrayState::Degraded);
-        assert_eq!(s.problem(), Some(Problem::Manager { name: "call queue", reason: "it panicked: x" }));
-        assert!(crate::i18n::Lang::Pt.explain(s.problem().unwrap()).starts_with("Uma parte do Sentinela parou (call queue)"));
+        assert_eq!(
+            s.problem(),
+            Some(Problem::Manager { name: "call queue", reason: "it panicked: x" })
+        );
+        assert!(crate::i18n::Lang::Pt
+            .explain(s.problem().unwrap())
+            .starts_with("Uma parte do Sentinela parou (call queue)"));
         s.apply(&EngineEvent::ManagerRestarted { manager: "call queue".into() });
         assert_eq!(s.state(now), TrayState::Watching);
     }
@@ -279,19 +374,33 @@ mod tests {
     fn twilio_out_of_reach_degrades_once_alarmed_until_it_answers() {
         let now = Utc::now();
         let mut s = watching();
-        s.apply(&EngineEvent::Twilio(TwilioState::Degraded { kind: TwilioProblem::Unreachable, message: "HTTP 503".into() }));
+        s.apply(&EngineEvent::Twilio(TwilioState::Degraded {
+            kind: TwilioProblem::Unreachable,
+            message: "HTTP 503".into(),
+        }));
         assert_eq!(s.state(now), TrayState::Watching, "a blip is not an alarm");
-        s.apply(&EngineEvent::WatchAlarm(WatchAlarm::TwilioUnreachable { since: now, reason: "HTTP 503".into() }));
+        s.apply(&EngineEvent::WatchAlarm(WatchAlarm::TwilioUnreachable {
+            since: now,
+            reason: "HTTP 503".into(),
+        }));
         assert_eq!(s.state(now), TrayState::Degraded);
         assert_eq!(s.problem(), Some(Problem::TwilioUnreachable("HTTP 503")));
         s.apply(&EngineEvent::WatchAlarm(WatchAlarm::TwilioRecovered));
         // A silent sensor is a problem of its own, cleared when it is heard again.
         s.apply(&EngineEvent::WatchAlarm(WatchAlarm::SensorSilent { since: now }));
-        assert_eq!((s.state(now), s.problem()), (TrayState::Degraded, Some(Problem::SensorSilent(now))));
+        assert_eq!(
+            (s.state(now), s.problem()),
+            (TrayState::Degraded, Some(Problem::SensorSilent(now)))
+        );
         s.apply(&EngineEvent::WatchAlarm(WatchAlarm::SensorHeardAgain));
         assert_eq!(s.problem(), None);
-        s.apply(&EngineEvent::WatchAlarm(WatchAlarm::JournalFailing { reason: "database or disk is full".into() }));
-        assert_eq!((s.state(now), s.problem()), (TrayState::Degraded, Some(Problem::Journal("database or disk is full"))));
+        s.apply(&EngineEvent::WatchAlarm(WatchAlarm::JournalFailing {
+            reason: "database or disk is full".into(),
+        }));
+        assert_eq!(
+            (s.state(now), s.problem()),
+            (TrayState::Degraded, Some(Problem::Journal("database or disk is full")))
+        );
         s.apply(&EngineEvent::WatchAlarm(WatchAlarm::JournalRecovered));
         assert_eq!(s.problem(), None);
         assert_eq!(s.state(now), TrayState::Watching);
@@ -301,7 +410,10 @@ mod tests {
     fn twilio_credentials_degrade_until_ok() {
         let now = Utc::now();
         let mut s = watching();
-        s.apply(&EngineEvent::Twilio(TwilioState::Degraded { kind: TwilioProblem::Auth, message: "20003".into() }));
+        s.apply(&EngineEvent::Twilio(TwilioState::Degraded {
+            kind: TwilioProblem::Auth,
+            message: "20003".into(),
+        }));
         assert_eq!(s.state(now), TrayState::Degraded);
         s.apply(&EngineEvent::Twilio(TwilioState::Ok));
         assert_eq!(s.state(now), TrayState::Watching);

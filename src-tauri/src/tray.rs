@@ -45,7 +45,9 @@ fn icon(state: TrayState) -> Image<'static> {
     let bytes: &'static [u8] = match state {
         TrayState::Watching => include_bytes!("../icons/tray-watching.png"),
         TrayState::Alerting => include_bytes!("../icons/tray-alerting.png"),
-        TrayState::Degraded | TrayState::NotConfigured | TrayState::Unnotified => include_bytes!("../icons/tray-degraded.png"),
+        TrayState::Degraded | TrayState::NotConfigured | TrayState::Unnotified => {
+            include_bytes!("../icons/tray-degraded.png")
+        }
         TrayState::Paused => include_bytes!("../icons/tray-paused.png"),
     };
     Image::from_bytes(bytes).expect("bundled tray icons are valid PNG")
@@ -54,11 +56,19 @@ fn icon(state: TrayState) -> Image<'static> {
 pub fn create(app: &AppHandle) -> tauri::Result<()> {
     let lang = app.state::<AppState>().lang;
     let item = |id: &str, key: Key| MenuItem::with_id(app, id, lang.t(key), true, None::<&str>);
-    let status = MenuItem::with_id(app, ids::STATUS, lang.t(Key::NotConfigured), false, None::<&str>)?;
+    let status =
+        MenuItem::with_id(app, ids::STATUS, lang.t(Key::NotConfigured), false, None::<&str>)?;
     let resume = MenuItem::with_id(app, ids::RESUME, lang.t(Key::Resume), false, None::<&str>)?;
     let ack_all = MenuItem::with_id(app, ids::ACK_ALL, lang.t(Key::AckAll), false, None::<&str>)?;
     let autostart_on = app.autolaunch().is_enabled().unwrap_or(false);
-    let autostart = CheckMenuItem::with_id(app, ids::AUTOSTART, lang.t(Key::Autostart), true, autostart_on, None::<&str>)?;
+    let autostart = CheckMenuItem::with_id(
+        app,
+        ids::AUTOSTART,
+        lang.t(Key::Autostart),
+        true,
+        autostart_on,
+        None::<&str>,
+    )?;
     let menu = Menu::with_items(
         app,
         &[
@@ -122,7 +132,10 @@ fn on_menu(app: &AppHandle, id: &str) {
         ids::TEST_ALERT => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
-                let sent = host::with_engine(&app, async |e| e.send_test_alert().await.map_err(|err| err.to_string())).await;
+                let sent = host::with_engine(&app, async |e| {
+                    e.send_test_alert().await.map_err(|err| err.to_string())
+                })
+                .await;
                 match sent {
                     Some(Ok(_)) => {}
                     Some(Err(e)) => error!("cannot send the test alert: {e}"),
@@ -132,7 +145,11 @@ fn on_menu(app: &AppHandle, id: &str) {
         }
         ids::AUTOSTART => {
             let launcher = app.autolaunch();
-            let result = if launcher.is_enabled().unwrap_or(false) { launcher.disable() } else { launcher.enable() };
+            let result = if launcher.is_enabled().unwrap_or(false) {
+                launcher.disable()
+            } else {
+                launcher.enable()
+            };
             if let Err(e) = result {
                 error!("cannot change start-with-the-system: {e}");
             }
@@ -168,23 +185,41 @@ pub fn status_view(app: &AppHandle) -> StatusView {
 }
 
 /// The status line of `s` in `lang` at `now`.
-fn status_text(s: &crate::status::EngineStatus, lang: Lang, now: chrono::DateTime<Utc>) -> StatusView {
+fn status_text(
+    s: &crate::status::EngineStatus,
+    lang: Lang,
+    now: chrono::DateTime<Utc>,
+) -> StatusView {
     let tray_state = s.state(now);
     let text = match tray_state {
         TrayState::Watching | TrayState::Alerting => {
-            let word = lang.t(if tray_state == TrayState::Watching { Key::Watching } else { Key::Alerting });
+            let word = lang.t(if tray_state == TrayState::Watching {
+                Key::Watching
+            } else {
+                Key::Alerting
+            });
             let word = match (s.open_incidents, s.untaken_incidents) {
                 (0, _) => word.to_owned(),
                 (open, 0) => format!("{word} — {open} {}", lang.t(Key::OpenIncidents)),
-                (open, untaken) => format!("{word} — {open} {} ({untaken} {})", lang.t(Key::OpenIncidents), lang.t(Key::Untaken)),
+                (open, untaken) => format!(
+                    "{word} — {open} {} ({untaken} {})",
+                    lang.t(Key::OpenIncidents),
+                    lang.t(Key::Untaken)
+                ),
             };
             let word = match s.last_check {
-                Some(t) => format!("{word} — {} {}", lang.t(Key::LastCheck), t.with_timezone(&chrono::Local).format("%H:%M:%S")),
+                Some(t) => format!(
+                    "{word} — {} {}",
+                    lang.t(Key::LastCheck),
+                    t.with_timezone(&chrono::Local).format("%H:%M:%S")
+                ),
                 None => word,
             };
             // On a shared journal, who sends the messages and places the calls.
             match &s.notifier {
-                Some(NotifierState::ThisWorkstation { .. }) => format!("{word} — {}", lang.t(Key::NotifyingHere)),
+                Some(NotifierState::ThisWorkstation { .. }) => {
+                    format!("{word} — {}", lang.t(Key::NotifyingHere))
+                }
                 Some(NotifierState::Elsewhere { name, silent_secs, twilio_problem }) => {
                     let mut line = format!("{word} — {} {name}", lang.t(Key::NotifyingElsewhere));
                     // It cannot reach Twilio: a workstation that can takes over.
@@ -203,19 +238,26 @@ fn status_text(s: &crate::status::EngineStatus, lang: Lang, now: chrono::DateTim
             }
         }
         TrayState::Degraded => match s.problem() {
-            Some(problem @ crate::status::Problem::Start(_)) if s.retry_in_secs.is_some() => format!(
-                "{}: {} ({} {} s)",
-                lang.t(Key::Degraded),
-                lang.explain(problem),
-                lang.t(Key::RetryIn),
-                s.retry_in_secs.unwrap_or_default()
-            ),
+            Some(problem @ crate::status::Problem::Start(_)) if s.retry_in_secs.is_some() => {
+                format!(
+                    "{}: {} ({} {} s)",
+                    lang.t(Key::Degraded),
+                    lang.explain(problem),
+                    lang.t(Key::RetryIn),
+                    s.retry_in_secs.unwrap_or_default()
+                )
+            }
             Some(problem) => format!("{}: {}", lang.t(Key::Degraded), lang.explain(problem)),
             None => lang.t(Key::Connecting).to_owned(),
         },
         TrayState::Paused => match s.pause {
             Some(PauseState::PausedUntil { until }) => {
-                format!("{} {} {}", lang.t(Key::Paused), lang.t(Key::Until), until.with_timezone(&chrono::Local).format("%H:%M"))
+                format!(
+                    "{} {} {}",
+                    lang.t(Key::Paused),
+                    lang.t(Key::Until),
+                    until.with_timezone(&chrono::Local).format("%H:%M")
+                )
             }
             _ => lang.t(Key::Paused).to_owned(),
         },
@@ -256,13 +298,34 @@ mod tests {
     fn the_status_line_says_who_notifies_and_how_long_a_silent_holder_has_not_answered() {
         let mut s = crate::status::EngineStatus { configured: true, ..Default::default() };
         s.apply(&EngineEvent::Mailbox(MailboxState::Watching { idle: true }));
-        s.apply(&EngineEvent::Notifier(NotifierState::Elsewhere { name: "NOC-02".into(), silent_secs: None, twilio_problem: None }));
+        s.apply(&EngineEvent::Notifier(NotifierState::Elsewhere {
+            name: "NOC-02".into(),
+            silent_secs: None,
+            twilio_problem: None,
+        }));
         assert_eq!(status_text(&s, Lang::Pt, Utc::now()).text, "Vigiando — notificando: NOC-02");
-        s.apply(&EngineEvent::Notifier(NotifierState::Elsewhere { name: "NOC-02".into(), silent_secs: Some(12), twilio_problem: None }));
-        assert_eq!(status_text(&s, Lang::Pt, Utc::now()).text, "Vigiando — notificando: NOC-02 — sem resposta há 12 s");
-        assert_eq!(status_text(&s, Lang::En, Utc::now()).text, "Watching — notifying: NOC-02 — no answer for 12 s");
-        s.apply(&EngineEvent::Notifier(NotifierState::Elsewhere { name: "NOC-02".into(), silent_secs: None, twilio_problem: Some("connection refused".into()) }));
-        assert_eq!(status_text(&s, Lang::Pt, Utc::now()).text, "Vigiando — notificando: NOC-02 (Twilio fora do ar)");
+        s.apply(&EngineEvent::Notifier(NotifierState::Elsewhere {
+            name: "NOC-02".into(),
+            silent_secs: Some(12),
+            twilio_problem: None,
+        }));
+        assert_eq!(
+            status_text(&s, Lang::Pt, Utc::now()).text,
+            "Vigiando — notificando: NOC-02 — sem resposta há 12 s"
+        );
+        assert_eq!(
+            status_text(&s, Lang::En, Utc::now()).text,
+            "Watching — notifying: NOC-02 — no answer for 12 s"
+        );
+        s.apply(&EngineEvent::Notifier(NotifierState::Elsewhere {
+            name: "NOC-02".into(),
+            silent_secs: None,
+            twilio_problem: Some("connection refused".into()),
+        }));
+        assert_eq!(
+            status_text(&s, Lang::Pt, Utc::now()).text,
+            "Vigiando — notificando: NOC-02 (Twilio fora do ar)"
+        );
         s.apply(&EngineEvent::Notifier(NotifierState::ThisWorkstation { name: "NOC-01".into() }));
         assert_eq!(status_text(&s, Lang::Pt, Utc::now()).text, "Vigiando — esta estação notifica");
     }

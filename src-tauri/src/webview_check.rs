@@ -42,7 +42,9 @@ fn show_dialog(text: &str) {
     let wide = |s: &str| s.encode_utf16().chain(std::iter::once(0)).collect::<Vec<u16>>();
     let (text, title) = (wide(text), wide("Sentinela"));
     // SAFETY: both strings are NUL-terminated and outlive the call; no owner window.
-    unsafe { MessageBoxW(std::ptr::null_mut(), text.as_ptr(), title.as_ptr(), MB_OK | MB_ICONWARNING) };
+    unsafe {
+        MessageBoxW(std::ptr::null_mut(), text.as_ptr(), title.as_ptr(), MB_OK | MB_ICONWARNING)
+    };
 }
 
 #[cfg(test)]
@@ -53,7 +55,13 @@ mod tests {
     fn the_message_says_what_to_install_and_that_alerts_go_on() {
         for (lang, goes_on) in [(Lang::Pt, "Os alertas continuam"), (Lang::En, "Alerts go on")] {
             let text = missing_text(lang, "no runtime");
-            assert!(text.contains("WebView2") && text.contains(WEBVIEW2_DOWNLOAD) && text.contains(goes_on) && text.contains("no runtime"), "{text}");
+            assert!(
+                text.contains("WebView2")
+                    && text.contains(WEBVIEW2_DOWNLOAD)
+                    && text.contains(goes_on)
+                    && text.contains("no runtime"),
+                "{text}"
+            );
         }
     }
 }

@@ -40,7 +40,14 @@ pub struct WindowProcess {
 
 impl WindowProcess {
     fn new(config_path: PathBuf, data_dir: PathBuf) -> Self {
-        WindowProcess { config_path, data_dir, lang: Lang::current(), journal: Mutex::default(), link: Mutex::default(), status: Mutex::default() }
+        WindowProcess {
+            config_path,
+            data_dir,
+            lang: Lang::current(),
+            journal: Mutex::default(),
+            link: Mutex::default(),
+            status: Mutex::default(),
+        }
     }
 
     /// The journal the configuration names, opened on first use: the SQLite file in the data
@@ -50,11 +57,14 @@ impl WindowProcess {
         if let Some(j) = self.journal.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             return Ok(j.clone());
         }
-        let shared = sentinela_engine::config::Config::load(&self.config_path).ok().filter(|c| c.journal.is_some());
+        let shared = sentinela_engine::config::Config::load(&self.config_path)
+            .ok()
+            .filter(|c| c.journal.is_some());
         let journal = match shared {
             Some(config) => {
                 let password = sentinela_engine::runner::journal_password().await;
-                sentinela_engine::runner::open_journal(&config, &self.data_dir, password.as_ref()).await?
+                sentinela_engine::runner::open_journal(&config, &self.data_dir, password.as_ref())
+                    .await?
             }
             None => AlertJournal::open_in_dir(&self.data_dir)?,
         };
@@ -65,7 +75,10 @@ impl WindowProcess {
     /// The engine's state, or that nothing is watching when no tray process is running.
     pub fn status(&self) -> StatusView {
         let status = self.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        status.unwrap_or_else(|| StatusView { state: TrayState::Degraded, text: self.lang.t(Key::NotRunning).to_owned() })
+        status.unwrap_or_else(|| StatusView {
+            state: TrayState::Degraded,
+            text: self.lang.t(Key::NotRunning).to_owned(),
+        })
     }
 
     /// Tells the tray process what changed, so the engine restarts with it. False without a

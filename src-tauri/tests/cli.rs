@@ -6,7 +6,11 @@ use std::process::Command;
 
 #[test]
 fn an_unknown_window_is_refused_with_the_choices() {
-    let o = Command::new(env!("CARGO_BIN_EXE_sentinela")).args(["--open", "alertas"]).env_remove("DISPLAY").output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_sentinela"))
+        .args(["--open", "alertas"])
+        .env_remove("DISPLAY")
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("settings") && err.contains("history"), "{err}");
@@ -14,7 +18,11 @@ fn an_unknown_window_is_refused_with_the_choices() {
 
 #[test]
 fn help_lists_the_options_shared_with_sentinela_headless() {
-    let o = Command::new(env!("CARGO_BIN_EXE_sentinela")).arg("--help").env_remove("DISPLAY").output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_sentinela"))
+        .arg("--help")
+        .env_remove("DISPLAY")
+        .output()
+        .unwrap();
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
     for option in ["--config", "--data-dir", "--open"] {

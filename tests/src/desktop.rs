@@ -5,8 +5,8 @@
 //! the [`Desktop`].
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -70,8 +70,18 @@ impl Desktop {
         for sub in ["home", "run"] {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
-        std::fs::set_permissions(dir.path().join("run"), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-        let mut d = Desktop { dir, display: String::new(), bus: String::new(), driver_port: free_port(), children: Vec::new() };
+        std::fs::set_permissions(
+            dir.path().join("run"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        let mut d = Desktop {
+            dir,
+            display: String::new(),
+            bus: String::new(),
+            driver_port: free_port(),
+            children: Vec::new(),
+        };
 
         let (bus, address) = crate::keyring_session::spawn_session_bus();
         d.bus = address;
@@ -89,19 +99,34 @@ impl Desktop {
         let mut number = String::new();
         BufReader::new(xvfb.stdout.take().unwrap()).read_line(&mut number).unwrap();
         d.display = format!(":{}", number.trim());
-        assert!(number.trim().parse::<u32>().is_ok(), "Xvfb did not report its display: {number:?}");
+        assert!(
+            number.trim().parse::<u32>().is_ok(),
+            "Xvfb did not report its display: {number:?}"
+        );
         d.children.push(xvfb);
 
         // The "system browser": a script that notes each address it is asked to open, for the
         // test to follow (xdg-open runs $BROWSER on a desktop it does not recognise).
         let browser = d.path("browser");
-        std::fs::write(&browser, format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> {}\n", d.path("opened-urls").display())).unwrap();
-        std::fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        let _ = d.command("dbus-update-activation-environment").args(["DISPLAY", "XDG_RUNTIME_DIR"]).status();
+        std::fs::write(
+            &browser,
+            format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> {}\n", d.path("opened-urls").display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let _ = d
+            .command("dbus-update-activation-environment")
+            .args(["DISPLAY", "XDG_RUNTIME_DIR"])
+            .status();
         d.start_keyring(&[]);
         let notifications = d.path("notifications.log");
         let log = std::fs::File::create(&notifications).unwrap();
-        let monitor = spawn(d.command("dbus-monitor").arg("interface='org.freedesktop.Notifications',member='Notify'").stdout(log));
+        let monitor = spawn(
+            d.command("dbus-monitor")
+                .arg("interface='org.freedesktop.Notifications',member='Notify'")
+                .stdout(log),
+        );
         let dunst = spawn(&mut d.command("dunst"));
         d.children.extend([monitor, dunst]);
         match tray {
@@ -109,7 +134,14 @@ impl Desktop {
                 let tray = d.path("tray-items");
                 std::fs::write(&tray, "").unwrap();
                 let watcher = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("e2e/sni_watcher.py");
-                let mut w = d.command("/usr/bin/python3").arg(watcher).arg(&tray).stdout(Stdio::piped()).process_group(0).spawn().expect("python3-dbus");
+                let mut w = d
+                    .command("/usr/bin/python3")
+                    .arg(watcher)
+                    .arg(&tray)
+                    .stdout(Stdio::piped())
+                    .process_group(0)
+                    .spawn()
+                    .expect("python3-dbus");
                 let mut ready = String::new();
                 BufReader::new(w.stdout.take().unwrap()).read_line(&mut ready).unwrap();
                 assert_eq!(ready.trim(), "ready", "the StatusNotifierWatcher started");
@@ -118,7 +150,16 @@ impl Desktop {
             Tray::XEmbed => {
                 let trayer = d
                     .command("trayer")
-                    .args(["--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32"])
+                    .args([
+                        "--edge",
+                        "top",
+                        "--align",
+                        "right",
+                        "--widthtype",
+                        "request",
+                        "--height",
+                        "32",
+                    ])
                     .args(["--transparent", "false", "--tint", "0x303030"])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
@@ -130,9 +171,12 @@ impl Desktop {
         }
         // Its own port for WebKitWebDriver too: the default (4445) may be held by another desktop.
         let (port, native_port) = (d.driver_port.to_string(), free_port().to_string());
-        let driver = spawn(d.command("tauri-driver").args(["--port", &port, "--native-port", &native_port]));
+        let driver =
+            spawn(d.command("tauri-driver").args(["--port", &port, "--native-port", &native_port]));
         d.children.push(driver);
-        wait_until("tauri-driver", Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", d.driver_port)).is_ok());
+        wait_until("tauri-driver", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", d.driver_port)).is_ok()
+        });
         d
     }
 
@@ -144,7 +188,12 @@ impl Desktop {
     /// Locks the login keyring, as it is before the user's session unlocks it: a read then waits
     /// for a password prompt.
     pub fn lock_keyring(&self) {
-        let locked = self.gdbus("org.freedesktop.secrets", "/org/freedesktop/secrets", "org.freedesktop.Secret.Service.Lock", &["['/org/freedesktop/secrets/collection/login']"]);
+        let locked = self.gdbus(
+            "org.freedesktop.secrets",
+            "/org/freedesktop/secrets",
+            "org.freedesktop.Secret.Service.Lock",
+            &["['/org/freedesktop/secrets/collection/login']"],
+        );
         assert!(locked.contains("collection/login"), "the login keyring locked: {locked}");
     }
 
@@ -179,7 +228,11 @@ impl Desktop {
 
     /// The addresses the app asked the system browser to open, in order.
     pub fn opened_urls(&self) -> Vec<String> {
-        std::fs::read_to_string(self.path("opened-urls")).unwrap_or_default().lines().map(str::to_owned).collect()
+        std::fs::read_to_string(self.path("opened-urls"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Every desktop notification sent so far (dbus-monitor's record of `Notify` calls).
@@ -199,7 +252,17 @@ impl Desktop {
     pub fn gdbus(&self, dest: &str, path: &str, method: &str, args: &[&str]) -> String {
         let out = self
             .command("gdbus")
-            .args(["call", "--session", "--dest", dest, "--object-path", path, "--method", method, "--"])
+            .args([
+                "call",
+                "--session",
+                "--dest",
+                dest,
+                "--object-path",
+                path,
+                "--method",
+                method,
+                "--",
+            ])
             .args(args)
             .output()
             .unwrap();
@@ -239,7 +302,10 @@ impl Drop for Desktop {
 }
 
 fn spawn(c: &mut Command) -> Child {
-    c.stderr(Stdio::null()).process_group(0).spawn().unwrap_or_else(|e| panic!("cannot start {c:?}: {e}"))
+    c.stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {c:?}: {e}"))
 }
 
 pub fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
@@ -261,8 +327,19 @@ impl WebDriver {
     pub async fn launch(port: u16, application: &Path, args: &[String]) -> WebDriver {
         let http = reqwest::Client::new();
         let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": application, "args": args}}}});
-        let r: Value = http.post(format!("http://127.0.0.1:{port}/session")).json(&caps).send().await.unwrap().json().await.unwrap();
-        let id = r["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no WebDriver session: {r}")).to_owned();
+        let r: Value = http
+            .post(format!("http://127.0.0.1:{port}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = r["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {r}"))
+            .to_owned();
         WebDriver { base: format!("http://127.0.0.1:{port}/session/{id}"), http }
     }
 
@@ -279,7 +356,13 @@ impl WebDriver {
     }
 
     async fn element(&self, css: &str) -> String {
-        let v = self.call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await;
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
         v.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).unwrap().to_owned()
     }
 
@@ -299,11 +382,20 @@ impl WebDriver {
 
     pub async fn text(&self, css: &str) -> String {
         let e = self.element(css).await;
-        self.call(reqwest::Method::GET, &format!("/element/{e}/text"), None).await.as_str().unwrap_or_default().to_owned()
+        self.call(reqwest::Method::GET, &format!("/element/{e}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     pub async fn execute(&self, script: &str, args: Value) -> Value {
-        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": args}))).await
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
     }
 
     pub async fn window_handles(&self) -> Vec<String> {
@@ -316,7 +408,13 @@ impl WebDriver {
     }
 
     /// Polls `script` (which returns a value) until `ok` accepts it.
-    pub async fn wait_for(&self, what: &str, timeout: Duration, script: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        script: &str,
+        ok: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             let v = self.execute(script, json!([])).await;

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sentinela_engine::config::{Config, FilterConfig, MailboxConfig, Security, DEFAULT_MAX_MESSAGE_BYTES};
+use sentinela_engine::config::{
+    Config, FilterConfig, MailboxConfig, Security, DEFAULT_MAX_MESSAGE_BYTES,
+};
 use sentinela_engine::imap::{connect, ImapSession};
 use sentinela_engine::secrets::Secret;
 use tempfile::TempDir;
@@ -69,7 +71,8 @@ impl Dovecot {
         // A port picked free can be taken before Dovecot binds it; try again on exit 89.
         for _ in 0..5 {
             let dir = tempfile::Builder::new().prefix("sentinela-dovecot-").tempdir().unwrap();
-            let mut d = Dovecot { dir, child: None, imap_port: free_port(), imaps_port: free_port() };
+            let mut d =
+                Dovecot { dir, child: None, imap_port: free_port(), imaps_port: free_port() };
             d.write_files(idle, oauth);
             if d.spawn().is_ok() {
                 return d;
@@ -101,15 +104,23 @@ impl Dovecot {
             .arg(d.join("key.pem"))
             .arg("-out")
             .arg(d.join("cert.pem"))
-            .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            .args([
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .expect("openssl must be installed (scripts/setup installs it)");
         assert!(status.success(), "openssl could not make a test certificate");
         std::fs::create_dir_all(d.join("home/testuser")).unwrap();
-        std::fs::write(d.join("users"), format!("{USER}:{{PLAIN}}{PASSWORD}::::{}::\n", d.join("home/testuser").display()))
-            .unwrap();
+        std::fs::write(
+            d.join("users"),
+            format!("{USER}:{{PLAIN}}{PASSWORD}::::{}::\n", d.join("home/testuser").display()),
+        )
+        .unwrap();
         set_mode(d, 0o755);
         chown_tree(&d.join("home"));
         let p = self.imap_port;
@@ -203,10 +214,12 @@ service imap-login {{
             conf
         } else {
             // The capability list after login, without IDLE.
-            conf + "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS\n"
+            conf
+                + "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS\n"
         };
         std::fs::write(d.join("dovecot.conf"), conf).unwrap();
-        std::fs::write(d.join("global-acl"), format!("{READ_ONLY_FOLDER} user={USER} lr\n")).unwrap();
+        std::fs::write(d.join("global-acl"), format!("{READ_ONLY_FOLDER} user={USER} lr\n"))
+            .unwrap();
     }
 
     fn spawn(&mut self) -> Result<(), ()> {
@@ -286,14 +299,22 @@ service imap-login {{
     /// Delivers e-mails straight into `folder`'s Maildir (created if needed), in order — the
     /// way into [`READ_ONLY_FOLDER`], where the user cannot APPEND.
     pub fn deliver_to_folder<'a>(&self, folder: &str, mails: impl IntoIterator<Item = &'a [u8]>) {
-        let dir = if folder == "INBOX" { self.maildir() } else { self.maildir().join(format!(".{folder}")) };
+        let dir = if folder == "INBOX" {
+            self.maildir()
+        } else {
+            self.maildir().join(format!(".{folder}"))
+        };
         let new = dir.join("new");
         std::fs::create_dir_all(&new).unwrap();
         for sub in ["cur", "tmp"] {
             std::fs::create_dir_all(dir.join(sub)).unwrap();
         }
         for (n, raw) in mails.into_iter().enumerate() {
-            let name = format!("{}.{n:06}.sentinela-test.{}", chrono::Utc::now().timestamp_nanos_opt().unwrap(), std::process::id());
+            let name = format!(
+                "{}.{n:06}.sentinela-test.{}",
+                chrono::Utc::now().timestamp_nanos_opt().unwrap(),
+                std::process::id()
+            );
             std::fs::write(new.join(name), raw).unwrap();
         }
         chown_tree(&self.dir().join("home"));
@@ -318,7 +339,13 @@ service imap-login {{
                 max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
                 oauth2: None,
             },
-            filter: FilterConfig { from: vec![SENSOR.into()], subject: SUBJECT.into(), search: String::new(), silence_alarm_hours: 0, authserv_id: String::new() },
+            filter: FilterConfig {
+                from: vec![SENSOR.into()],
+                subject: SUBJECT.into(),
+                search: String::new(),
+                silence_alarm_hours: 0,
+                authserv_id: String::new(),
+            },
             twilio: None,
             whatsapp: None,
             calls: None,
@@ -337,7 +364,10 @@ service imap-login {{
 
     /// A separate client session (implicit TLS), as another mail program would have.
     pub async fn client(&self) -> ImapSession {
-        connect(&self.config(Security::Tls).mailbox, &Self::password().into()).await.expect("test client login").0
+        connect(&self.config(Security::Tls).mailbox, &Self::password().into())
+            .await
+            .expect("test client login")
+            .0
     }
 
     /// Appends a message to `folder` and returns its UID.
@@ -376,5 +406,6 @@ fn set_mode(path: &Path, mode: u32) {
 
 fn chown_tree(path: &Path) {
     // Dovecot serves mail as `nobody`; the harness runs as root (as CI does) and hands it over.
-    let _ = Command::new("chown").arg("-R").arg(format!("{MAIL_UID}:{MAIL_UID}")).arg(path).status();
+    let _ =
+        Command::new("chown").arg("-R").arg(format!("{MAIL_UID}:{MAIL_UID}")).arg(path).status();
 }

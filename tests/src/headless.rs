@@ -40,7 +40,11 @@ pub fn command() -> Command {
 /// schannel is exercised by the other Windows tests (`check`, tests/windows.rs).
 pub fn security_for_large_answers() -> sentinela_engine::config::Security {
     use sentinela_engine::config::Security;
-    if windows_exe().is_some() { Security::Plain } else { Security::Tls }
+    if windows_exe().is_some() {
+        Security::Plain
+    } else {
+        Security::Tls
+    }
 }
 
 /// Whether `text` names the process holding the engine lock. Under Wine the holder's Windows
@@ -74,7 +78,10 @@ pub fn spawn_notifying(config: &Path, data: &Path, log: &Path) -> tokio::process
 
 /// Waits until the newest incident of the journal in `data` was taken by a call, and returns
 /// that journal.
-pub async fn taken_by_call(data: &Path, wait: std::time::Duration) -> sentinela_engine::journal::AlertJournal {
+pub async fn taken_by_call(
+    data: &Path,
+    wait: std::time::Duration,
+) -> sentinela_engine::journal::AlertJournal {
     use sentinela_engine::incident::AckVia;
     use sentinela_engine::journal::AlertJournal;
     crate::wait_for("the incident taken by the call", wait, || async {

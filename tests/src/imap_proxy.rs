@@ -37,7 +37,11 @@ impl ImapProxy {
         let poisoned = Arc::new(Mutex::new(HashSet::new()));
         let answers = Arc::new(Mutex::new(0));
         let refuse_store = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let rules = Rules { poisoned: poisoned.clone(), refuse_store: refuse_store.clone(), answers: answers.clone() };
+        let rules = Rules {
+            poisoned: poisoned.clone(),
+            refuse_store: refuse_store.clone(),
+            answers: answers.clone(),
+        };
         let server = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let upstream = SocketAddr::from(([127, 0, 0, 1], upstream));
@@ -77,12 +81,18 @@ impl Rules {
         if !uid.eq_ignore_ascii_case("UID") {
             return None;
         }
-        if command.eq_ignore_ascii_case("STORE") && self.refuse_store.load(std::sync::atomic::Ordering::Relaxed) {
+        if command.eq_ignore_ascii_case("STORE")
+            && self.refuse_store.load(std::sync::atomic::Ordering::Relaxed)
+        {
             return Some(format!("{tag} NO [NOPERM] Permission denied\r\n"));
         }
-        if command.eq_ignore_ascii_case("FETCH") && names_any(words.next()?, &self.poisoned.lock().unwrap()) {
+        if command.eq_ignore_ascii_case("FETCH")
+            && names_any(words.next()?, &self.poisoned.lock().unwrap())
+        {
             *self.answers.lock().unwrap() += 1;
-            return Some(format!("* 1 FETCH (UID )(RFC822.SIZE ((\r\n{tag} OK Fetch completed.\r\n"));
+            return Some(format!(
+                "* 1 FETCH (UID )(RFC822.SIZE ((\r\n{tag} OK Fetch completed.\r\n"
+            ));
         }
         None
     }

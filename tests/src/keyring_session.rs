@@ -21,7 +21,11 @@ impl KeyringSession {
         for sub in ["home", "run"] {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
-        std::fs::set_permissions(dir.path().join("run"), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(
+            dir.path().join("run"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
         let (daemon, bus) = spawn_session_bus();
         let session = KeyringSession { dir, bus, daemon };
         start_gnome_keyring(session.command("gnome-keyring-daemon"), &[]);
@@ -49,7 +53,11 @@ impl KeyringSession {
 
     /// The secret stored for Sentinela under `user`, read as any other program would.
     pub fn lookup(&self, user: &str) -> Option<String> {
-        let out = self.command("secret-tool").args(["lookup", "service", "sentinela", "username", user]).output().unwrap();
+        let out = self
+            .command("secret-tool")
+            .args(["lookup", "service", "sentinela", "username", user])
+            .output()
+            .unwrap();
         let value = String::from_utf8_lossy(&out.stdout).into_owned();
         (out.status.success() && !value.is_empty()).then_some(value)
     }

@@ -3,8 +3,8 @@
 //! private desktop for the real app ([`desktop`]) with a user's mouse and keyboard on it
 //! ([`x11`]), a real OAuth2 server ([`oauth_server`]) and keyring ([`keyring_session`]), the notify side's scenario ([`scenario`]), and small waiting helpers.
 
-pub mod dovecot;
 pub mod desktop;
+pub mod dovecot;
 pub mod headless;
 pub mod imap_proxy;
 pub mod keyring_session;
@@ -45,8 +45,16 @@ pub async fn next_incident(
 ) -> i64 {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await.unwrap_or_else(|_| panic!("timed out after {timeout:?} waiting for an incident {kind}")).unwrap() {
-            sentinela_engine::events::EngineEvent::Incident(c) if c.kind == kind => return c.incident.id,
+        match tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .unwrap_or_else(|_| {
+                panic!("timed out after {timeout:?} waiting for an incident {kind}")
+            })
+            .unwrap()
+        {
+            sentinela_engine::events::EngineEvent::Incident(c) if c.kind == kind => {
+                return c.incident.id
+            }
             _ => {}
         }
     }

@@ -56,7 +56,10 @@ impl OAuthServer {
         let port = line.trim().strip_prefix("ready ").and_then(|p| p.parse().ok());
         let Some(port) = port else {
             let _ = child.kill();
-            panic!("the OAuth2 server did not start: {line:?}; log: {}", std::fs::read_to_string(log_dir.path().join("server.log")).unwrap_or_default());
+            panic!(
+                "the OAuth2 server did not start: {line:?}; log: {}",
+                std::fs::read_to_string(log_dir.path().join("server.log")).unwrap_or_default()
+            );
         };
         OAuthServer { child, port, dir: log_dir }
     }
@@ -87,13 +90,18 @@ impl OAuthServer {
 
     /// Every grant and token of `account` revoked at once ("remove app access" at the provider).
     pub async fn revoke(&self, account: &str) {
-        let r = reqwest::Client::new().post(self.url(&format!("/test/revoke/{account}"))).send().await.unwrap();
+        let r = reqwest::Client::new()
+            .post(self.url(&format!("/test/revoke/{account}")))
+            .send()
+            .await
+            .unwrap();
         assert!(r.status().is_success(), "revoke: {}", r.status());
     }
 
     /// How many token requests (code exchanges, refreshes, client credentials) it answered.
     pub async fn token_requests(&self) -> u64 {
-        let stats: serde_json::Value = reqwest::get(self.url("/test/stats")).await.unwrap().json().await.unwrap();
+        let stats: serde_json::Value =
+            reqwest::get(self.url("/test/stats")).await.unwrap().json().await.unwrap();
         stats["token_requests"].as_u64().unwrap()
     }
 
@@ -103,7 +111,9 @@ impl OAuthServer {
     pub async fn sign_in(&self, authorize_url: &str, account: &str) -> String {
         match self.browse(authorize_url, account).await {
             Ok(redirect) => redirect,
-            Err(page) => panic!("the sign-in ended on a page instead of the loopback redirect: {page}"),
+            Err(page) => {
+                panic!("the sign-in ended on a page instead of the loopback redirect: {page}")
+            }
         }
     }
 
@@ -125,7 +135,13 @@ impl OAuthServer {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let absolute = |location: &str| if location.starts_with('/') { self.url(location) } else { location.to_owned() };
+        let absolute = |location: &str| {
+            if location.starts_with('/') {
+                self.url(location)
+            } else {
+                location.to_owned()
+            }
+        };
         let mut next = start.to_owned();
         // A page a form's submission answered with (instead of a redirect).
         let mut answered: Option<(String, String)> = None;
@@ -146,24 +162,49 @@ impl OAuthServer {
             };
             let hidden = |name: &str| {
                 let marker = format!(r#"name="{name}" value=""#);
-                html.split_once(&marker).and_then(|(_, rest)| rest.split_once('"')).map(|(v, _)| v.to_owned())
+                html.split_once(&marker)
+                    .and_then(|(_, rest)| rest.split_once('"'))
+                    .map(|(v, _)| v.to_owned())
             };
-            let (action, form): (String, Vec<(&str, String)>) = if html.contains(r#"name="prompt" value="login""#) {
-                (page_url.clone(), vec![("prompt", "login".into()), ("login", account.into()), ("password", "any".into())])
-            } else if html.contains(r#"name="prompt" value="consent""#) {
-                (page_url.clone(), vec![("prompt", "consent".into())])
-            } else if html.contains(r#"name="confirm" value="yes""#) {
-                let fields = vec![("xsrf", hidden("xsrf").unwrap()), ("user_code", hidden("user_code").unwrap()), ("confirm", "yes".into())];
-                (self.url("/device"), fields)
-            } else if html.contains("document.forms[0].submit()") {
-                // The page a browser submits by itself (the device flow's return after consent).
-                let action = html.split_once(r#"action=""#).and_then(|(_, rest)| rest.split_once('"')).unwrap().0.to_owned();
-                let fields = ["xsrf", "user_code"].into_iter().filter_map(|n| hidden(n).map(|v| (n, v))).collect();
-                (action, fields)
-            } else {
-                return Err(html);
-            };
-            let r = browser.post(&action).form(&form).send().await.unwrap_or_else(|e| panic!("POST {action}: {e}; the server said: {}", self.log()));
+            let (action, form): (String, Vec<(&str, String)>) =
+                if html.contains(r#"name="prompt" value="login""#) {
+                    (
+                        page_url.clone(),
+                        vec![
+                            ("prompt", "login".into()),
+                            ("login", account.into()),
+                            ("password", "any".into()),
+                        ],
+                    )
+                } else if html.contains(r#"name="prompt" value="consent""#) {
+                    (page_url.clone(), vec![("prompt", "consent".into())])
+                } else if html.contains(r#"name="confirm" value="yes""#) {
+                    let fields = vec![
+                        ("xsrf", hidden("xsrf").unwrap()),
+                        ("user_code", hidden("user_code").unwrap()),
+                        ("confirm", "yes".into()),
+                    ];
+                    (self.url("/device"), fields)
+                } else if html.contains("document.forms[0].submit()") {
+                    // The page a browser submits by itself (the device flow's return after consent).
+                    let action = html
+                        .split_once(r#"action=""#)
+                        .and_then(|(_, rest)| rest.split_once('"'))
+                        .unwrap()
+                        .0
+                        .to_owned();
+                    let fields = ["xsrf", "user_code"]
+                        .into_iter()
+                        .filter_map(|n| hidden(n).map(|v| (n, v)))
+                        .collect();
+                    (action, fields)
+                } else {
+                    return Err(html);
+                };
+            let r =
+                browser.post(&action).form(&form).send().await.unwrap_or_else(|e| {
+                    panic!("POST {action}: {e}; the server said: {}", self.log())
+                });
             if r.status().is_redirection() {
                 next = absolute(r.headers()["location"].to_str().unwrap());
             } else {

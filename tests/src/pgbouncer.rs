@@ -43,7 +43,8 @@ impl PgBouncer {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let d = dir.path().display();
         let pool_size = if pool_mode == "transaction" { 2 } else { 20 };
-        std::fs::write(dir.path().join("userlist.txt"), format!("\"sentinela\" \"{PASSWORD}\"\n")).unwrap();
+        std::fs::write(dir.path().join("userlist.txt"), format!("\"sentinela\" \"{PASSWORD}\"\n"))
+            .unwrap();
         std::fs::write(
             dir.path().join("pgbouncer.ini"),
             format!(
@@ -64,10 +65,16 @@ impl PgBouncer {
             }
             c.uid(UID).gid(UID);
         }
-        let child = c.spawn().unwrap_or_else(|e| panic!("pgbouncer not found ({e}): scripts/setup --test installs Debian's pgbouncer"));
+        let child = c.spawn().unwrap_or_else(|e| {
+            panic!("pgbouncer not found ({e}): scripts/setup --test installs Debian's pgbouncer")
+        });
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "pgbouncer did not listen: {}", std::fs::read_to_string(dir.path().join("pgbouncer.log")).unwrap_or_default());
+            assert!(
+                Instant::now() < deadline,
+                "pgbouncer did not listen: {}",
+                std::fs::read_to_string(dir.path().join("pgbouncer.log")).unwrap_or_default()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         PgBouncer { port, child, _dir: dir }

@@ -33,22 +33,41 @@ impl Scenario {
         let fake = TwilioFake::start().await;
         let mut config = server.config(Security::Tls);
         config.twilio = Some(fake.config());
-        config.whatsapp = Some(WhatsAppConfig { from: SENDER.into(), to: whatsapp_to.iter().map(|s| s.to_string()).collect(), content_sid: String::new() });
+        config.whatsapp = Some(WhatsAppConfig {
+            from: SENDER.into(),
+            to: whatsapp_to.iter().map(|s| s.to_string()).collect(),
+            content_sid: String::new(),
+        });
         config.calls = Some(CallsConfig { rounds, round_pause_secs: 1, ..calls(SENDER, calls_to) });
         Scenario { server, fake, data: TempDir::new().unwrap(), config }
     }
 
     /// The engine on this scenario's data directory, with `token` as the Twilio secret.
-    pub async fn start(&self, token: &str, timing: NotifyTiming) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
+    pub async fn start(
+        &self,
+        token: &str,
+        timing: NotifyTiming,
+    ) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
         self.start_in(self.data.path(), token, timing).await
     }
 
     /// The engine on another data directory (a journal of its own).
-    pub async fn start_in(&self, data: &Path, token: &str, timing: NotifyTiming) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
+    pub async fn start_in(
+        &self,
+        data: &Path,
+        token: &str,
+        timing: NotifyTiming,
+    ) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
         let bus = EventBus::default();
         let rx = bus.subscribe();
-        let secrets = EngineSecrets { mailbox: Dovecot::password().into(), twilio_token: Some(Secret::new(token)), journal_password: None };
-        let engine = RunningEngine::start_with_timing(&self.config, secrets, data, bus, timing).await.unwrap();
+        let secrets = EngineSecrets {
+            mailbox: Dovecot::password().into(),
+            twilio_token: Some(Secret::new(token)),
+            journal_password: None,
+        };
+        let engine = RunningEngine::start_with_timing(&self.config, secrets, data, bus, timing)
+            .await
+            .unwrap();
         (engine, rx)
     }
 

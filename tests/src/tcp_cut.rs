@@ -43,7 +43,12 @@ impl TcpCut {
                     continue;
                 }
                 let ended = gen.subscribe();
-                tokio::spawn(relay(client, SocketAddr::from(([127, 0, 0, 1], upstream)), ended, freeze.subscribe()));
+                tokio::spawn(relay(
+                    client,
+                    SocketAddr::from(([127, 0, 0, 1], upstream)),
+                    ended,
+                    freeze.subscribe(),
+                ));
             }
         });
         TcpCut { port, cut, frozen, generation, server }
@@ -67,7 +72,12 @@ impl TcpCut {
     }
 }
 
-async fn relay(client: TcpStream, upstream: SocketAddr, mut ended: watch::Receiver<u64>, frozen: watch::Receiver<bool>) {
+async fn relay(
+    client: TcpStream,
+    upstream: SocketAddr,
+    mut ended: watch::Receiver<u64>,
+    frozen: watch::Receiver<bool>,
+) {
     let Ok(server) = TcpStream::connect(upstream).await else { return };
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
@@ -79,7 +89,11 @@ async fn relay(client: TcpStream, upstream: SocketAddr, mut ended: watch::Receiv
 }
 
 /// Copies one direction until it closes, or stops still (holding both ends open) once frozen.
-async fn pump(mut from: impl AsyncRead + Unpin, mut to: impl AsyncWrite + Unpin, mut frozen: watch::Receiver<bool>) {
+async fn pump(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    mut frozen: watch::Receiver<bool>,
+) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let read = tokio::select! {

@@ -184,7 +184,12 @@ fn error_body(status: u16, code: u32, message: &str) -> Response {
         "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
         "status": status,
     });
-    (StatusCode::from_u16(status).unwrap(), [("content-type", "application/json")], body.to_string()).into_response()
+    (
+        StatusCode::from_u16(status).unwrap(),
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 impl TwilioFake {
@@ -208,10 +213,12 @@ impl TwilioFake {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let shared = state.clone();
-        let app = Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let state = shared.clone();
-            async move { handle(state, method, uri, headers, body).await }
-        });
+        let app = Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let state = shared.clone();
+                async move { handle(state, method, uri, headers, body).await }
+            },
+        );
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -240,12 +247,24 @@ impl TwilioFake {
 
     /// Studio: the flows created (friendly name, definition).
     pub fn flows(&self) -> Vec<(String, Value)> {
-        self.state.lock().unwrap().flows.iter().map(|(_, name, d)| (name.clone(), d.clone())).collect()
+        self.state
+            .lock()
+            .unwrap()
+            .flows
+            .iter()
+            .map(|(_, name, d)| (name.clone(), d.clone()))
+            .collect()
     }
 
     /// Studio: the executions started, as (destination, parameters, ended).
     pub fn executions(&self) -> Vec<(String, Value, bool)> {
-        self.state.lock().unwrap().executions.iter().map(|e| (e.to.clone(), e.parameters.clone(), e.ended)).collect()
+        self.state
+            .lock()
+            .unwrap()
+            .executions
+            .iter()
+            .map(|e| (e.to.clone(), e.parameters.clone(), e.ended))
+            .collect()
     }
 
     pub fn script_message(&self, number: &str, script: MessageScript) {
@@ -270,7 +289,10 @@ impl TwilioFake {
     /// The POSTs that created messages (`Messages.json`) or calls (`Calls.json`).
     pub fn creations(&self, resource: &str) -> Vec<Recorded> {
         let suffix = format!("/{resource}.json");
-        self.requests().into_iter().filter(|r| r.method == "POST" && r.path.ends_with(&suffix)).collect()
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with(&suffix))
+            .collect()
     }
 
     /// Created calls' destinations, in order.
@@ -280,7 +302,14 @@ impl TwilioFake {
 
     /// Created messages' destinations (without the `whatsapp:` prefix), in order.
     pub fn messaged_numbers(&self) -> Vec<String> {
-        self.state.lock().unwrap().messages.iter().filter(|m| !m.inbound).map(|m| m.to.trim_start_matches("whatsapp:").to_owned()).collect()
+        self.state
+            .lock()
+            .unwrap()
+            .messages
+            .iter()
+            .filter(|m| !m.inbound)
+            .map(|m| m.to.trim_start_matches("whatsapp:").to_owned())
+            .collect()
     }
 
     /// How long an unanswered call rings before `no-answer` (400 ms unless changed).
@@ -290,7 +319,12 @@ impl TwilioFake {
 
     /// Whether a call to `number` was cancelled by the client while it was queued or ringing.
     pub fn canceled(&self, number: &str) -> bool {
-        self.state.lock().unwrap().calls.iter().any(|c| c.to == number && matches!(c.ended, Some((_, "canceled"))))
+        self.state
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .any(|c| c.to == number && matches!(c.ended, Some((_, "canceled"))))
     }
 
     /// When the newest call to `number` was cancelled by the client, if it was.
@@ -306,12 +340,26 @@ impl TwilioFake {
     /// The bodies of the messages sent to `number`, in order.
     /// SMS bodies sent to `number` (no `whatsapp:` prefix on either side), in order.
     pub fn sms_to(&self, number: &str) -> Vec<String> {
-        self.state.lock().unwrap().messages.iter().filter(|m| !m.inbound && m.to == number).map(|m| m.body.clone().unwrap_or_default()).collect()
+        self.state
+            .lock()
+            .unwrap()
+            .messages
+            .iter()
+            .filter(|m| !m.inbound && m.to == number)
+            .map(|m| m.body.clone().unwrap_or_default())
+            .collect()
     }
 
     pub fn bodies_to(&self, number: &str) -> Vec<String> {
         let to = format!("whatsapp:{number}");
-        self.state.lock().unwrap().messages.iter().filter(|m| m.to == to && !m.inbound).filter_map(|m| m.body.clone()).collect()
+        self.state
+            .lock()
+            .unwrap()
+            .messages
+            .iter()
+            .filter(|m| m.to == to && !m.inbound)
+            .filter_map(|m| m.body.clone())
+            .collect()
     }
 
     /// Every request fails with `status` and Twilio's `code` until `None` (a long outage).
@@ -349,7 +397,10 @@ impl TwilioFake {
 
     /// The `GET Messages.json` requests (the reply polls), in order.
     pub fn message_lists(&self) -> Vec<Recorded> {
-        self.requests().into_iter().filter(|r| r.method == "GET" && r.path.ends_with("/Messages.json")).collect()
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "GET" && r.path.ends_with("/Messages.json"))
+            .collect()
     }
 
     /// Whether the call to `number` was hung up by the client.
@@ -358,9 +409,16 @@ impl TwilioFake {
     }
 }
 
-async fn handle(state: Arc<Mutex<State>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    state: Arc<Mutex<State>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path().to_owned();
-    let query: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or("")).unwrap_or_default();
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(uri.query().unwrap_or("")).unwrap_or_default();
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let auth = headers
         .get("authorization")
@@ -368,7 +426,11 @@ async fn handle(state: Arc<Mutex<State>>, method: Method, uri: Uri, headers: Hea
         .and_then(|v| v.strip_prefix("Basic "))
         .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
         .and_then(|b| String::from_utf8(b).ok());
-    let (user, pass) = auth.as_deref().and_then(|a| a.split_once(':')).map(|(u, p)| (Some(u.to_owned()), p.to_owned())).unwrap_or((None, String::new()));
+    let (user, pass) = auth
+        .as_deref()
+        .and_then(|a| a.split_once(':'))
+        .map(|(u, p)| (Some(u.to_owned()), p.to_owned()))
+        .unwrap_or((None, String::new()));
 
     let fault = {
         let mut s = state.lock().unwrap();
@@ -382,7 +444,8 @@ async fn handle(state: Arc<Mutex<State>>, method: Method, uri: Uri, headers: Hea
         });
         // "Messages.json" means the creation (POST); a list (GET) is faulted only when the part
         // says so ("GET …/Messages.json"), so the reply poller does not eat a test's fault.
-        let listing = method == Method::GET && (path.ends_with("/Messages.json") || path.ends_with("/Calls.json"));
+        let listing = method == Method::GET
+            && (path.ends_with("/Messages.json") || path.ends_with("/Calls.json"));
         if let Some((status, code)) = s.outage {
             drop(s);
             return error_body(status, code, "Service Unavailable");
@@ -414,8 +477,12 @@ async fn handle(state: Arc<Mutex<State>>, method: Method, uri: Uri, headers: Hea
     }
     let response = route(&state, &method, &path, &query, &form, user, &pass);
     match fault {
-        Some(Fault::AfterCreate(LostAnswer::Drop)) => std::panic::resume_unwind(Box::new("injected dropped connection")),
-        Some(Fault::AfterCreate(LostAnswer::Status(status))) => error_body(status, 0, "Bad Gateway"),
+        Some(Fault::AfterCreate(LostAnswer::Drop)) => {
+            std::panic::resume_unwind(Box::new("injected dropped connection"))
+        }
+        Some(Fault::AfterCreate(LostAnswer::Status(status))) => {
+            error_body(status, 0, "Bad Gateway")
+        }
         Some(Fault::AfterCreate(LostAnswer::Stall(d))) => {
             tokio::time::sleep(d).await;
             response
@@ -425,7 +492,15 @@ async fn handle(state: Arc<Mutex<State>>, method: Method, uri: Uri, headers: Hea
 }
 
 /// Twilio's answer to a request that passed the fault injection.
-fn route(state: &Mutex<State>, method: &Method, path: &str, query: &[(String, String)], form: &[(String, String)], user: Option<String>, pass: &str) -> Response {
+fn route(
+    state: &Mutex<State>,
+    method: &Method,
+    path: &str,
+    query: &[(String, String)],
+    form: &[(String, String)],
+    user: Option<String>,
+    pass: &str,
+) -> Response {
     if let Some(tail) = path.strip_prefix("/v2/Flows") {
         let mut s = state.lock().unwrap();
         let authed = (user.as_deref() == Some(ACCOUNT_SID) && pass == s.auth_token)
@@ -438,7 +513,10 @@ fn route(state: &Mutex<State>, method: &Method, path: &str, query: &[(String, St
     let Some(rest) = path.strip_prefix("/2010-04-01/Accounts/") else {
         return error_body(404, 20404, "The requested resource was not found");
     };
-    let (account, tail) = rest.split_once('/').map(|(a, t)| (a, format!("/{t}"))).unwrap_or((rest.trim_end_matches(".json"), String::new()));
+    let (account, tail) = rest
+        .split_once('/')
+        .map(|(a, t)| (a, format!("/{t}")))
+        .unwrap_or((rest.trim_end_matches(".json"), String::new()));
     let mut s = state.lock().unwrap();
     let authed = (user.as_deref() == Some(ACCOUNT_SID) && pass == s.auth_token)
         || (user.as_deref() == Some(API_KEY_SID) && pass == API_KEY_SECRET);
@@ -466,7 +544,9 @@ fn route(state: &Mutex<State>, method: &Method, path: &str, query: &[(String, St
                 .collect();
             json_ok(200, json!({"incoming_phone_numbers": list, "page": 0, "page_size": 50}))
         }
-        ("GET", "/OutgoingCallerIds.json") => json_ok(200, json!({"outgoing_caller_ids": [], "page": 0, "page_size": 50})),
+        ("GET", "/OutgoingCallerIds.json") => {
+            json_ok(200, json!({"outgoing_caller_ids": [], "page": 0, "page_size": 50}))
+        }
         (m, t) if t.starts_with("/Calls/") && t.ends_with(".json") => {
             let sid = &t["/Calls/".len()..t.len() - 5];
             let no_answer = s.no_answer_ms;
@@ -476,7 +556,9 @@ fn route(state: &Mutex<State>, method: &Method, path: &str, query: &[(String, St
             if m == "POST" {
                 let (status, ..) = call_state(call, now, no_answer);
                 match (form.iter().find(|(k, _)| k == "Status").map(|(_, v)| v.as_str()), status) {
-                    (Some("canceled"), "queued" | "ringing") => call.ended = Some((now, "canceled")),
+                    (Some("canceled"), "queued" | "ringing") => {
+                        call.ended = Some((now, "canceled"))
+                    }
                     (Some("completed"), "in-progress") => call.ended = Some((now, "completed")),
                     (Some("canceled" | "completed"), _) => {}
                     _ => return error_body(400, 21220, "Invalid call state for this operation"),
@@ -496,7 +578,8 @@ fn route(state: &Mutex<State>, method: &Method, path: &str, query: &[(String, St
 }
 
 fn json_ok(status: u16, v: Value) -> Response {
-    (StatusCode::from_u16(status).unwrap(), [("content-type", "application/json")], v.to_string()).into_response()
+    (StatusCode::from_u16(status).unwrap(), [("content-type", "application/json")], v.to_string())
+        .into_response()
 }
 
 fn account_json() -> Value {
@@ -522,7 +605,8 @@ fn create_call(s: &mut State, form: &[(String, String)], now: Instant) -> Respon
     let (Some(to), Some(from)) = (param(form, "To"), param(form, "From")) else {
         return error_body(400, 21201, "No 'To' number is specified");
     };
-    let sources = ["Url", "Twiml", "ApplicationSid"].iter().filter(|k| param(form, k).is_some()).count();
+    let sources =
+        ["Url", "Twiml", "ApplicationSid"].iter().filter(|k| param(form, k).is_some()).count();
     if sources != 1 {
         return error_body(400, 21205, "Url parameter is required");
     }
@@ -559,11 +643,16 @@ fn create_call(s: &mut State, form: &[(String, String)], now: Instant) -> Respon
 }
 
 /// (status, answered_by, duration in seconds) of a call at `now`.
-fn call_state(c: &FakeCall, now: Instant, no_answer_ms: u64) -> (&'static str, Option<&'static str>, Option<u64>) {
+fn call_state(
+    c: &FakeCall,
+    now: Instant,
+    no_answer_ms: u64,
+) -> (&'static str, Option<&'static str>, Option<u64>) {
     let t = |i: Instant| i.saturating_duration_since(c.created).as_millis() as u64;
     let elapsed = t(now);
     let answered = |answer_ms: u64, talk_ms: u64, by: &'static str, late_amd: bool| {
-        let end = c.ended.map(|(at, _)| t(at)).filter(|e| *e >= answer_ms).unwrap_or(answer_ms + talk_ms);
+        let end =
+            c.ended.map(|(at, _)| t(at)).filter(|e| *e >= answer_ms).unwrap_or(answer_ms + talk_ms);
         let by = c.amd.then_some(by);
         if elapsed >= end {
             ("completed", by, Some((end - answer_ms).div_ceil(1000).max(1)))
@@ -583,10 +672,18 @@ fn call_state(c: &FakeCall, now: Instant, no_answer_ms: u64) -> (&'static str, O
         CallScript::Failed => ("failed", None, None),
         CallScript::Busy if elapsed >= 150 => ("busy", None, None),
         CallScript::NoAnswer if elapsed >= no_answer_ms => ("no-answer", None, None),
-        CallScript::Human { answer_ms, talk_ms } if elapsed >= answer_ms => answered(answer_ms, talk_ms, "human", false),
-        CallScript::HumanLateAmd { answer_ms, talk_ms } if elapsed >= answer_ms => answered(answer_ms, talk_ms, "human", true),
-        CallScript::Unknown { answer_ms, talk_ms } if elapsed >= answer_ms => answered(answer_ms, talk_ms, "unknown", true),
-        CallScript::Voicemail { answer_ms } if elapsed >= answer_ms => answered(answer_ms, 5000, "machine_start", false),
+        CallScript::Human { answer_ms, talk_ms } if elapsed >= answer_ms => {
+            answered(answer_ms, talk_ms, "human", false)
+        }
+        CallScript::HumanLateAmd { answer_ms, talk_ms } if elapsed >= answer_ms => {
+            answered(answer_ms, talk_ms, "human", true)
+        }
+        CallScript::Unknown { answer_ms, talk_ms } if elapsed >= answer_ms => {
+            answered(answer_ms, talk_ms, "unknown", true)
+        }
+        CallScript::Voicemail { answer_ms } if elapsed >= answer_ms => {
+            answered(answer_ms, 5000, "machine_start", false)
+        }
         _ => ("ringing", None, None),
     }
 }
@@ -624,7 +721,7 @@ fn create_message(s: &mut State, form: &[(String, String)], now: Instant) -> Res
     };
     // WhatsApp: both addresses `whatsapp:+…`; SMS: both plain E.164.
     let whatsapp = to.starts_with("whatsapp:+") && from.starts_with("whatsapp:+");
-    if !whatsapp && !(to.starts_with('+') && from.starts_with('+')) {
+    if !whatsapp && (!to.starts_with('+') || !from.starts_with('+')) {
         return error_body(400, 21211, &format!("Invalid 'To' Phone Number: {to}"));
     }
     if !whatsapp && param(form, "ContentSid").is_some() {
@@ -636,9 +733,16 @@ fn create_message(s: &mut State, form: &[(String, String)], now: Instant) -> Res
         return error_body(400, 21619, "A text message body or media urls must be specified");
     }
     if body.is_some_and(|b| b.chars().count() > 1600) {
-        return error_body(400, 21617, "The concatenated message body exceeds the 1600 character limit");
+        return error_body(
+            400,
+            21617,
+            "The concatenated message body exceeds the 1600 character limit",
+        );
     }
-    if content.is_some() && param(form, "ContentVariables").is_some_and(|v| serde_json::from_str::<Value>(v).is_err()) {
+    if content.is_some()
+        && param(form, "ContentVariables")
+            .is_some_and(|v| serde_json::from_str::<Value>(v).is_err())
+    {
         return error_body(400, 21656, "The ContentVariables Parameter is invalid");
     }
     let number = to.trim_start_matches("whatsapp:");
@@ -651,7 +755,11 @@ fn create_message(s: &mut State, form: &[(String, String)], now: Instant) -> Res
         body: body.map(str::to_owned),
         created: now,
         // Scripts are WhatsApp's (a phone without WhatsApp still gets SMS); an SMS is delivered.
-        script: if whatsapp { s.message_scripts.get(number).copied().unwrap_or(MessageScript::Read) } else { MessageScript::Delivered },
+        script: if whatsapp {
+            s.message_scripts.get(number).copied().unwrap_or(MessageScript::Read)
+        } else {
+            MessageScript::Delivered
+        },
         inbound: false,
         sent: chrono::Utc::now(),
     };
@@ -685,27 +793,32 @@ fn list_messages(s: &State, query: &[(String, String)], now: Instant) -> Respons
         })
         .collect();
     list.sort_by(|a, b| b.sent.cmp(&a.sent).then(b.sid.cmp(&a.sid)));
-    let items: Vec<Value> = list.iter().skip(page * page_size).take(page_size).map(|m| message_json(m, now)).collect();
+    let items: Vec<Value> =
+        list.iter().skip(page * page_size).take(page_size).map(|m| message_json(m, now)).collect();
     let more = list.len() > (page + 1) * page_size;
     let base = format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json");
-    let keep: Vec<(String, String)> = query.iter().filter(|(k, _)| k != "Page" && k != "PageToken").cloned().collect();
+    let keep: Vec<(String, String)> =
+        query.iter().filter(|(k, _)| k != "Page" && k != "PageToken").cloned().collect();
     let uri = |p: usize| {
         let mut qs = keep.clone();
         qs.push(("Page".into(), p.to_string()));
         qs.push(("PageToken".into(), format!("PA{p}")));
         format!("{base}?{}", serde_urlencoded::to_string(&qs).unwrap())
     };
-    json_ok(200, json!({
-        "messages": items,
-        "page": page,
-        "page_size": page_size,
-        "first_page_uri": uri(0),
-        "next_page_uri": if more { Value::String(uri(page + 1)) } else { Value::Null },
-        "previous_page_uri": if page > 0 { Value::String(uri(page - 1)) } else { Value::Null },
-        "uri": uri(page),
-        "start": page * page_size,
-        "end": page * page_size + items.len().saturating_sub(1),
-    }))
+    json_ok(
+        200,
+        json!({
+            "messages": items,
+            "page": page,
+            "page_size": page_size,
+            "first_page_uri": uri(0),
+            "next_page_uri": if more { Value::String(uri(page + 1)) } else { Value::Null },
+            "previous_page_uri": if page > 0 { Value::String(uri(page - 1)) } else { Value::Null },
+            "uri": uri(page),
+            "start": page * page_size,
+            "end": page * page_size + items.len().saturating_sub(1),
+        }),
+    )
 }
 
 /// `GET Calls.json`: filtered by `To`, `From` and `Status`, newest first, one page of
@@ -720,14 +833,18 @@ fn list_calls(s: &State, query: &[(String, String)], now: Instant) -> Response {
         .filter(|c| q("Status").is_none_or(|st| st == call_state(c, now, s.no_answer_ms).0))
         .collect();
     list.sort_by(|a, b| b.created_utc.cmp(&a.created_utc).then(b.sid.cmp(&a.sid)));
-    let calls: Vec<Value> = list.iter().take(page_size).map(|c| call_json(c, now, s.no_answer_ms)).collect();
-    json_ok(200, json!({
-        "calls": calls,
-        "page": 0,
-        "page_size": page_size,
-        "next_page_uri": null,
-        "uri": format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"),
-    }))
+    let calls: Vec<Value> =
+        list.iter().take(page_size).map(|c| call_json(c, now, s.no_answer_ms)).collect();
+    json_ok(
+        200,
+        json!({
+            "calls": calls,
+            "page": 0,
+            "page_size": page_size,
+            "next_page_uri": null,
+            "uri": format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"),
+        }),
+    )
 }
 
 fn message_json(m: &FakeMessage, now: Instant) -> Value {
@@ -767,27 +884,49 @@ fn message_json(m: &FakeMessage, now: Instant) -> Value {
 }
 
 /// Studio v2: `tail` is what follows `/v2/Flows`.
-fn studio(s: &mut State, method: &str, tail: &str, query: &[(String, String)], form: &[(String, String)], now: Instant) -> Response {
-    let parts: Vec<&str> = tail.trim_start_matches('/').split('/').filter(|p| !p.is_empty()).collect();
+fn studio(
+    s: &mut State,
+    method: &str,
+    tail: &str,
+    query: &[(String, String)],
+    form: &[(String, String)],
+    now: Instant,
+) -> Response {
+    let parts: Vec<&str> =
+        tail.trim_start_matches('/').split('/').filter(|p| !p.is_empty()).collect();
     let flow_json = |sid: &str, name: &str, d: &Value| json!({"sid": sid, "account_sid": ACCOUNT_SID, "friendly_name": name, "definition": d, "status": "published", "revision": 1, "valid": true, "errors": [], "warnings": []});
     match (method, parts.as_slice()) {
         ("GET", []) => {
-            let flows: Vec<Value> = s.flows.iter().map(|(sid, name, d)| flow_json(sid, name, d)).collect();
-            json_ok(200, json!({"flows": flows, "meta": {"page": 0, "page_size": 50, "key": "flows"}}))
+            let flows: Vec<Value> =
+                s.flows.iter().map(|(sid, name, d)| flow_json(sid, name, d)).collect();
+            json_ok(
+                200,
+                json!({"flows": flows, "meta": {"page": 0, "page_size": 50, "key": "flows"}}),
+            )
         }
         ("POST", [] | [_]) => {
-            let Some(definition) = param(form, "Definition").and_then(|d| serde_json::from_str::<Value>(d).ok()) else {
+            let Some(definition) =
+                param(form, "Definition").and_then(|d| serde_json::from_str::<Value>(d).ok())
+            else {
                 return error_body(400, 20001, "Invalid Definition: not JSON");
             };
-            if definition.get("initial_state").and_then(Value::as_str).is_none() || !definition.get("states").is_some_and(Value::is_array) {
-                return error_body(400, 20001, "Invalid Definition: initial_state and states are required");
+            if definition.get("initial_state").and_then(Value::as_str).is_none()
+                || !definition.get("states").is_some_and(Value::is_array)
+            {
+                return error_body(
+                    400,
+                    20001,
+                    "Invalid Definition: initial_state and states are required",
+                );
             }
             if param(form, "Status").is_none_or(|st| st != "published" && st != "draft") {
                 return error_body(400, 20001, "Status is required");
             }
             match parts.first() {
                 None => {
-                    let Some(name) = param(form, "FriendlyName") else { return error_body(400, 20001, "FriendlyName is required") };
+                    let Some(name) = param(form, "FriendlyName") else {
+                        return error_body(400, 20001, "FriendlyName is required");
+                    };
                     let sid = format!("FW{:032x}", s.next_sid);
                     s.next_sid += 1;
                     s.flows.push((sid.clone(), name.into(), definition.clone()));
@@ -824,7 +963,15 @@ fn execution_json(e: &FakeExecution) -> Value {
     })
 }
 
-fn studio_execution(s: &mut State, method: &str, flow: &str, rest: &[&str], query: &[(String, String)], form: &[(String, String)], now: Instant) -> Response {
+fn studio_execution(
+    s: &mut State,
+    method: &str,
+    flow: &str,
+    rest: &[&str],
+    query: &[(String, String)],
+    form: &[(String, String)],
+    now: Instant,
+) -> Response {
     match (method, rest) {
         ("POST", []) => {
             let (Some(to), Some(from)) = (param(form, "To"), param(form, "From")) else {
@@ -833,7 +980,9 @@ fn studio_execution(s: &mut State, method: &str, flow: &str, rest: &[&str], quer
             if !is_e164(to) || !is_e164(from) {
                 return error_body(400, 20001, "To and From must be E.164 phone numbers");
             }
-            let Some(parameters) = param(form, "Parameters").map_or(Some(json!({})), |p| serde_json::from_str::<Value>(p).ok()) else {
+            let Some(parameters) = param(form, "Parameters")
+                .map_or(Some(json!({})), |p| serde_json::from_str::<Value>(p).ok())
+            else {
                 return error_body(400, 20001, "Parameters must be a JSON object");
             };
             // The flow's outgoing-call widget dials the contact, with machine detection.
@@ -851,13 +1000,24 @@ fn studio_execution(s: &mut State, method: &str, flow: &str, rest: &[&str], quer
                 ended: None,
             };
             s.calls.push(call);
-            let e = FakeExecution { sid, flow: flow.into(), to: to.into(), call_sid, parameters, created_utc: chrono::Utc::now(), ended: false };
+            let e = FakeExecution {
+                sid,
+                flow: flow.into(),
+                to: to.into(),
+                call_sid,
+                parameters,
+                created_utc: chrono::Utc::now(),
+                ended: false,
+            };
             let v = execution_json(&e);
             s.executions.push(e);
             json_ok(201, v)
         }
         ("GET", []) => {
-            let from = query.iter().find(|(k, _)| k == "DateCreatedFrom").and_then(|(_, v)| chrono::DateTime::parse_from_rfc3339(v).ok());
+            let from = query
+                .iter()
+                .find(|(k, _)| k == "DateCreatedFrom")
+                .and_then(|(_, v)| chrono::DateTime::parse_from_rfc3339(v).ok());
             let list: Vec<Value> = s
                 .executions
                 .iter()
@@ -865,7 +1025,10 @@ fn studio_execution(s: &mut State, method: &str, flow: &str, rest: &[&str], quer
                 .filter(|e| e.flow == flow && from.is_none_or(|f| e.created_utc >= f))
                 .map(execution_json)
                 .collect();
-            json_ok(200, json!({"executions": list, "meta": {"page": 0, "page_size": 50, "key": "executions"}}))
+            json_ok(
+                200,
+                json!({"executions": list, "meta": {"page": 0, "page_size": 50, "key": "executions"}}),
+            )
         }
         (m, [sid, rest @ ..]) => {
             let no_answer = s.no_answer_ms;
@@ -889,22 +1052,33 @@ fn studio_execution(s: &mut State, method: &str, flow: &str, rest: &[&str], quer
                     if let (Some(call), Some((key, after_ms))) = (call, keys.get(&e.to)) {
                         // A person's call: the key is pressed `after_ms` after answering, if
                         // the call still goes on then.
-                        if let CallScript::Human { answer_ms, talk_ms } | CallScript::HumanLateAmd { answer_ms, talk_ms } = call.script {
-                            let ms = |at: Instant| at.saturating_duration_since(call.created).as_millis() as u64;
+                        if let CallScript::Human { answer_ms, talk_ms }
+                        | CallScript::HumanLateAmd { answer_ms, talk_ms } = call.script
+                        {
+                            let ms = |at: Instant| {
+                                at.saturating_duration_since(call.created).as_millis() as u64
+                            };
                             let pressed_at = answer_ms + after_ms;
-                            let ends_at = call.ended.map(|(at, _)| ms(at)).unwrap_or(answer_ms + talk_ms);
+                            let ends_at =
+                                call.ended.map(|(at, _)| ms(at)).unwrap_or(answer_ms + talk_ms);
                             let (status, ..) = call_state(call, now, no_answer);
-                            if ms(now) >= pressed_at && pressed_at < ends_at && matches!(status, "in-progress" | "completed") {
+                            if ms(now) >= pressed_at
+                                && pressed_at < ends_at
+                                && matches!(status, "in-progress" | "completed")
+                            {
                                 widgets["alerta"] = json!({ "Digits": key });
                             }
                         }
                     }
-                    json_ok(200, json!({
-                        "account_sid": ACCOUNT_SID,
-                        "flow_sid": flow,
-                        "execution_sid": e.sid,
-                        "context": { "flow": { "data": e.parameters, "channel": { "address": "" } }, "contact": { "channel": { "address": e.to } }, "widgets": widgets },
-                    }))
+                    json_ok(
+                        200,
+                        json!({
+                            "account_sid": ACCOUNT_SID,
+                            "flow_sid": flow,
+                            "execution_sid": e.sid,
+                            "context": { "flow": { "data": e.parameters, "channel": { "address": "" } }, "contact": { "channel": { "address": e.to } }, "widgets": widgets },
+                        }),
+                    )
                 }
                 _ => error_body(404, 20404, "The requested resource was not found"),
             }

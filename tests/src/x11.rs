@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
-    AtomEnum, ClientMessageEvent, ConnectionExt as _, EventMask, MapState, Window, BUTTON_PRESS_EVENT,
-    BUTTON_RELEASE_EVENT, KEY_PRESS_EVENT, KEY_RELEASE_EVENT, MOTION_NOTIFY_EVENT,
+    AtomEnum, ClientMessageEvent, ConnectionExt as _, EventMask, MapState, Window,
+    BUTTON_PRESS_EVENT, BUTTON_RELEASE_EVENT, KEY_PRESS_EVENT, KEY_RELEASE_EVENT,
+    MOTION_NOTIFY_EVENT,
 };
 use x11rb::protocol::xtest::ConnectionExt as _;
 use x11rb::rust_connection::RustConnection;
@@ -40,7 +41,8 @@ pub struct X11 {
 
 impl X11 {
     pub fn connect(display: &str) -> X11 {
-        let (conn, screen) = x11rb::connect(Some(display)).unwrap_or_else(|e| panic!("X display {display}: {e}"));
+        let (conn, screen) =
+            x11rb::connect(Some(display)).unwrap_or_else(|e| panic!("X display {display}: {e}"));
         let root = conn.setup().roots[screen].root;
         X11 { conn, root }
     }
@@ -52,8 +54,12 @@ impl X11 {
     /// The window's title (`_NET_WM_NAME`, else `WM_NAME`).
     fn title(&self, w: Window) -> String {
         let utf8 = self.atom("UTF8_STRING");
-        for (prop, kind) in [(self.atom("_NET_WM_NAME"), utf8), (AtomEnum::WM_NAME.into(), AtomEnum::STRING.into())] {
-            if let Ok(reply) = self.conn.get_property(false, w, prop, kind, 0, 1024).unwrap().reply() {
+        for (prop, kind) in
+            [(self.atom("_NET_WM_NAME"), utf8), (AtomEnum::WM_NAME.into(), AtomEnum::STRING.into())]
+        {
+            if let Ok(reply) =
+                self.conn.get_property(false, w, prop, kind, 0, 1024).unwrap().reply()
+            {
                 if !reply.value.is_empty() {
                     return String::from_utf8_lossy(&reply.value).into_owned();
                 }
@@ -93,7 +99,14 @@ impl X11 {
     /// The icons docked in an XEmbed system tray (`trayer`'s window "panel"): the windows its
     /// sockets embed, whatever their title (Wine's have none).
     pub fn docked_icons(&self) -> Vec<Area> {
-        let children = |w: Window| self.conn.query_tree(w).ok().and_then(|c| c.reply().ok()).map(|t| t.children).unwrap_or_default();
+        let children = |w: Window| {
+            self.conn
+                .query_tree(w)
+                .ok()
+                .and_then(|c| c.reply().ok())
+                .map(|t| t.children)
+                .unwrap_or_default()
+        };
         self.all_windows()
             .into_iter()
             .filter(|&w| self.title(w) == "panel")
@@ -106,7 +119,11 @@ impl X11 {
     }
 
     fn viewable(&self, w: Window) -> bool {
-        self.conn.get_window_attributes(w).ok().and_then(|c| c.reply().ok()).is_some_and(|a| a.map_state == MapState::VIEWABLE)
+        self.conn
+            .get_window_attributes(w)
+            .ok()
+            .and_then(|c| c.reply().ok())
+            .is_some_and(|a| a.map_state == MapState::VIEWABLE)
     }
 
     /// Viewable windows that bypass the window manager (menus, tooltips, popups), at least
@@ -138,7 +155,9 @@ impl X11 {
     }
 
     fn click_button(&self, (x, y): (i16, i16), button: u8) {
-        self.conn.xtest_fake_input(MOTION_NOTIFY_EVENT, 0, CURRENT_TIME, self.root, x, y, 0).unwrap();
+        self.conn
+            .xtest_fake_input(MOTION_NOTIFY_EVENT, 0, CURRENT_TIME, self.root, x, y, 0)
+            .unwrap();
         self.conn.flush().unwrap();
         std::thread::sleep(Duration::from_millis(100));
         for event in [BUTTON_PRESS_EVENT, BUTTON_RELEASE_EVENT] {
@@ -156,7 +175,11 @@ impl X11 {
         let (min, max) = (setup.min_keycode, setup.max_keycode);
         let map = self.conn.get_keyboard_mapping(min, max - min + 1).unwrap().reply().unwrap();
         let per = map.keysyms_per_keycode as usize;
-        let index = map.keysyms.iter().position(|&k| k == keysym).unwrap_or_else(|| panic!("no key types keysym {keysym:#x}"));
+        let index = map
+            .keysyms
+            .iter()
+            .position(|&k| k == keysym)
+            .unwrap_or_else(|| panic!("no key types keysym {keysym:#x}"));
         let keycode = min + (index / per) as u8;
         for event in [KEY_PRESS_EVENT, KEY_RELEASE_EVENT] {
             self.conn.xtest_fake_input(event, keycode, CURRENT_TIME, self.root, 0, 0, 0).unwrap();

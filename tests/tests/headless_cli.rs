@@ -7,8 +7,8 @@ use std::time::Duration;
 use sentinela_engine::config::Security;
 use sentinela_engine::journal::AlertJournal;
 use sentinela_tests::dovecot::{Dovecot, SENSOR};
-use sentinela_tests::mail::plain;
 use sentinela_tests::headless::{self, text};
+use sentinela_tests::mail::plain;
 use sentinela_tests::wait_for;
 use tempfile::TempDir;
 
@@ -56,7 +56,11 @@ async fn check_reports_the_mailbox_and_fails_clearly() {
     assert!(!out.contains("errada"), "no password in messages: {out}");
 
     let broken = dir.path().join("broken.toml");
-    std::fs::write(&broken, std::fs::read_to_string(&config).unwrap().replace("[mailbox]", "[mailbox]\nprot = 993")).unwrap();
+    std::fs::write(
+        &broken,
+        std::fs::read_to_string(&config).unwrap().replace("[mailbox]", "[mailbox]\nprot = 993"),
+    )
+    .unwrap();
     let refused = headless::command().arg("check").arg("--config").arg(&broken).output().unwrap();
     let out = text(&refused);
     assert_eq!(refused.status.code(), Some(2), "{out}");
@@ -72,7 +76,11 @@ async fn secrets_can_come_from_systemds_credentials_directory() {
     // What systemd's LoadCredential=imap-password:… provides: a private folder, one file per secret.
     let creds = dir.path().join("credentials");
     std::fs::create_dir(&creds).unwrap();
-    std::fs::write(creds.join("imap-password"), format!("{}\n", sentinela_tests::dovecot::PASSWORD)).unwrap();
+    std::fs::write(
+        creds.join("imap-password"),
+        format!("{}\n", sentinela_tests::dovecot::PASSWORD),
+    )
+    .unwrap();
     let ok = headless::command()
         .env_remove("SENTINELA_IMAP_PASSWORD")
         .env("CREDENTIALS_DIRECTORY", &creds)
@@ -104,9 +112,20 @@ async fn under_systemd_it_logs_in_the_journals_format() {
     child.wait().unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines.iter().all(|l| l.starts_with('<') && l.as_bytes().get(2) == Some(&b'>')), "every line has a priority: {text}");
-    assert!(lines.iter().any(|l| l.starts_with("<6>sentinela_engine::imap::watcher: mailbox: watching")), "{text}");
-    assert!(!text.contains("2026-") && !text.contains("INFO"), "no timestamp or level word of its own: {text}");
+    assert!(
+        lines.iter().all(|l| l.starts_with('<') && l.as_bytes().get(2) == Some(&b'>')),
+        "every line has a priority: {text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("<6>sentinela_engine::imap::watcher: mailbox: watching")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("2026-") && !text.contains("INFO"),
+        "no timestamp or level word of its own: {text}"
+    );
 }
 
 #[tokio::test]
@@ -131,7 +150,10 @@ async fn sigterm_stops_cleanly_with_logout() {
     assert!(out.contains("alert journaled"), "{out}");
     assert!(out.contains("mailbox: logged out"), "{out}");
     assert!(out.contains("sentinela stopped"), "{out}");
-    assert!(server.log().contains("Logged out"), "the server saw a LOGOUT, not a dropped connection");
+    assert!(
+        server.log().contains("Logged out"),
+        "the server saw a LOGOUT, not a dropped connection"
+    );
 }
 
 #[tokio::test]
@@ -155,20 +177,26 @@ async fn kill_9_mid_burst_then_restart_loses_and_duplicates_nothing() {
         server.seen_state("INBOX").await.1.is_empty().then_some(())
     })
     .await;
-    let mut subjects: Vec<String> = journal.alerts(100).await.unwrap().into_iter().map(|a| a.subject).collect();
+    let mut subjects: Vec<String> =
+        journal.alerts(100).await.unwrap().into_iter().map(|a| a.subject).collect();
     subjects.sort();
     let expected: Vec<String> = (0..40).map(|i| format!("ALERTA rajada {i:02}")).collect();
     assert_eq!(subjects, expected, "each e-mail exactly once");
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let history = headless::command().args(["history", "--json", "--data-dir"]).arg(&data).output().unwrap();
+    let history =
+        headless::command().args(["history", "--json", "--data-dir"]).arg(&data).output().unwrap();
     assert!(history.status.success(), "{}", text(&history));
     let list: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 40);
     assert_eq!(list[0]["events"][0]["kind"], "received");
 
-    let human = headless::command().args(["history", "--limit", "2", "--data-dir"]).arg(&data).output().unwrap();
+    let human = headless::command()
+        .args(["history", "--limit", "2", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
     let out = text(&human);
     assert_eq!(out.matches("ALERTA rajada").count(), 2, "{out}");
 }
@@ -198,8 +226,12 @@ async fn json_logs_are_one_object_per_line() {
     child.kill().unwrap();
     child.wait().unwrap();
     let out = std::fs::read_to_string(&log).unwrap();
-    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect(l)).collect();
-    assert!(lines.iter().any(|l| l["message"] == "alert journaled" && l["subject"] == "ALERTA json"), "{out}");
+    let lines: Vec<serde_json::Value> =
+        out.lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    assert!(
+        lines.iter().any(|l| l["message"] == "alert journaled" && l["subject"] == "ALERTA json"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -218,14 +250,26 @@ async fn a_second_engine_on_the_same_data_directory_refuses_and_names_the_first(
     let data = dir.path().join("data");
     let mut first = spawn_run(&config, &data, &dir.path().join("first.log"));
     wait_for("the first engine watching", Duration::from_secs(15), || async {
-        std::fs::read_to_string(dir.path().join("first.log")).ok()?.contains("watching").then_some(())
+        std::fs::read_to_string(dir.path().join("first.log"))
+            .ok()?
+            .contains("watching")
+            .then_some(())
     })
     .await;
 
-    let second = headless::command().args(["run", "--config"]).arg(&config).arg("--data-dir").arg(&data).output().unwrap();
+    let second = headless::command()
+        .args(["run", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
     let out = text(&second);
     assert_eq!(second.status.code(), Some(2), "{out}");
-    assert!(out.contains("another Sentinela engine is already running on the data directory"), "{out}");
+    assert!(
+        out.contains("another Sentinela engine is already running on the data directory"),
+        "{out}"
+    );
     assert!(headless::names_the_holder(&out, first.id()), "names the holder: {out}");
 
     // A crash releases it: the OS lock goes with the process.
@@ -233,7 +277,10 @@ async fn a_second_engine_on_the_same_data_directory_refuses_and_names_the_first(
     first.wait().unwrap();
     let mut third = spawn_run(&config, &data, &dir.path().join("third.log"));
     wait_for("a new engine after the kill", Duration::from_secs(15), || async {
-        std::fs::read_to_string(dir.path().join("third.log")).ok()?.contains("watching").then_some(())
+        std::fs::read_to_string(dir.path().join("third.log"))
+            .ok()?
+            .contains("watching")
+            .then_some(())
     })
     .await;
     third.kill().unwrap();

@@ -8,9 +8,9 @@ use sentinela_engine::config::{CallsConfig, Config, Security, WhatsAppConfig};
 use sentinela_engine::incident::{EscalationState, IncidentState};
 use sentinela_engine::journal::AlertJournal;
 use sentinela_tests::dovecot::{Dovecot, SENSOR};
+use sentinela_tests::headless::{self, text};
 use sentinela_tests::mail::plain;
 use sentinela_tests::twilio_fake::{CallScript, Fault, LostAnswer, TwilioFake, AUTH_TOKEN};
-use sentinela_tests::headless::{self, text};
 use sentinela_tests::wait_for;
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
@@ -30,8 +30,13 @@ const WAIT: Duration = Duration::from_secs(20);
 fn config(server: &Dovecot, fake: &TwilioFake) -> Config {
     let mut c = server.config(Security::Tls);
     c.twilio = Some(fake.config());
-    c.whatsapp = Some(WhatsAppConfig { from: SENDER.into(), to: vec![WA1.into(), WA2.into()], content_sid: String::new() });
-    c.calls = Some(CallsConfig { ring_secs: 20, ..sentinela_tests::scenario::calls(SENDER, &[C1, C2]) });
+    c.whatsapp = Some(WhatsAppConfig {
+        from: SENDER.into(),
+        to: vec![WA1.into(), WA2.into()],
+        content_sid: String::new(),
+    });
+    c.calls =
+        Some(CallsConfig { ring_secs: 20, ..sentinela_tests::scenario::calls(SENDER, &[C1, C2]) });
     c
 }
 
@@ -85,20 +90,31 @@ async fn sigkill_in_the_middle_of_the_queue_resumes_without_duplicates() {
     .await;
     second.kill().await.unwrap();
 
-    assert_eq!(fake.called_numbers(), [C1, C2], "the in-flight call was followed, not placed again");
+    assert_eq!(
+        fake.called_numbers(),
+        [C1, C2],
+        "the in-flight call was followed, not placed again"
+    );
     for to in [WA1, WA2] {
         let alarms = fake.bodies_to(to).into_iter().filter(|b| b.starts_with("🚨")).count();
         assert_eq!(alarms, 1, "{to}: the alarm not sent twice across the kill");
     }
     let incident = journal.incidents(1, None, false).await.unwrap().remove(0);
-    assert_eq!((incident.state, incident.acknowledged_by), (IncidentState::Acknowledged, Some(shown(C2))));
+    assert_eq!(
+        (incident.state, incident.acknowledged_by),
+        (IncidentState::Acknowledged, Some(shown(C2)))
+    );
     let log = std::fs::read_to_string(dir.path().join("run2.log")).unwrap();
     assert!(log.contains("resuming a call placed before the restart"), "{log}");
 
-    let listed = headless(AUTH_TOKEN).args(["incidents", "--data-dir"]).arg(&data).output().await.unwrap();
+    let listed =
+        headless(AUTH_TOKEN).args(["incidents", "--data-dir"]).arg(&data).output().await.unwrap();
     let out = text(&listed);
     assert!(out.contains(&format!("call 1.2 {C2} answered, answered by human")), "{out}");
-    assert!(out.contains("acknowledged") && out.contains(&format!("via call by {}", shown(C2))), "{out}");
+    assert!(
+        out.contains("acknowledged") && out.contains(&format!("via call by {}", shown(C2))),
+        "{out}"
+    );
     assert!(out.contains(&format!("WhatsApp alarm {WA1}")), "{out}");
 }
 
@@ -109,8 +125,14 @@ async fn sigkill_while_twilio_was_answering_a_create_rings_no_phone_twice() {
     fake.script_call(C1, CallScript::Human { answer_ms: 300, talk_ms: 300 });
     // Twilio creates the call and the first message, and their answers are still on the way
     // when the process dies: the journal holds intents without SIDs.
-    fake.fault_next("POST Calls.json", Fault::AfterCreate(LostAnswer::Stall(Duration::from_secs(60))));
-    fake.fault_next("POST Messages.json", Fault::AfterCreate(LostAnswer::Stall(Duration::from_secs(60))));
+    fake.fault_next(
+        "POST Calls.json",
+        Fault::AfterCreate(LostAnswer::Stall(Duration::from_secs(60))),
+    );
+    fake.fault_next(
+        "POST Messages.json",
+        Fault::AfterCreate(LostAnswer::Stall(Duration::from_secs(60))),
+    );
     let dir = TempDir::new().unwrap();
     let data = dir.path().join("data");
     let path = write(&config(&server, &fake), dir.path());
@@ -123,7 +145,10 @@ async fn sigkill_while_twilio_was_answering_a_create_rings_no_phone_twice() {
     .await;
     let j = AlertJournal::open_in_dir(&data).unwrap();
     let incident = j.incidents(1, None, false).await.unwrap().remove(0);
-    assert!(j.calls_of(incident.id).await.unwrap().iter().all(|c| c.sid.is_none()), "killed inside the window");
+    assert!(
+        j.calls_of(incident.id).await.unwrap().iter().all(|c| c.sid.is_none()),
+        "killed inside the window"
+    );
     first.kill().await.unwrap();
     first.wait().await.unwrap();
 
@@ -135,7 +160,11 @@ async fn sigkill_while_twilio_was_answering_a_create_rings_no_phone_twice() {
     })
     .await;
     second.kill().await.unwrap();
-    assert_eq!(fake.called_numbers(), [C1], "the call Twilio made was found and followed, not placed again");
+    assert_eq!(
+        fake.called_numbers(),
+        [C1],
+        "the call Twilio made was found and followed, not placed again"
+    );
     for to in [WA1, WA2] {
         let alarms = fake.bodies_to(to).into_iter().filter(|b| b.starts_with("🚨")).count();
         assert_eq!(alarms, 1, "{to}: one alarm across the kill");
@@ -158,7 +187,10 @@ async fn no_log_level_prints_a_secret_or_a_whole_email() {
     let mut c = Command::from(headless::run_command(&path, &data, &log));
     // Everything, the wire libraries included, as a curious administrator would ask.
     c.env("SENTINELA_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-        .env("SENTINELA_LOG", "trace,async_imap=trace,imap_proto=trace,reqwest=trace,hyper=trace,hyper_util=trace")
+        .env(
+            "SENTINELA_LOG",
+            "trace,async_imap=trace,imap_proto=trace,reqwest=trace,hyper=trace,hyper_util=trace",
+        )
         .kill_on_drop(true);
     let mut child = c.spawn().unwrap();
     let marker = "LINHA-DO-CORPO-QUE-NAO-VAI-PARA-O-LOG";
@@ -172,12 +204,22 @@ async fn no_log_level_prints_a_secret_or_a_whole_email() {
     .await;
     child.kill().await.unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
-    assert!(text.contains("TRACE") || text.contains("DEBUG"), "the log is verbose: {} bytes", text.len());
+    assert!(
+        text.contains("TRACE") || text.contains("DEBUG"),
+        "the log is verbose: {} bytes",
+        text.len()
+    );
     let basic = {
         use base64::Engine;
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{AUTH_TOKEN}", sentinela_tests::twilio_fake::ACCOUNT_SID))
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{AUTH_TOKEN}", sentinela_tests::twilio_fake::ACCOUNT_SID))
     };
-    for (secret, what) in [(sentinela_tests::dovecot::PASSWORD, "the IMAP password"), (AUTH_TOKEN, "the Twilio token"), (basic.as_str(), "the Basic auth header"), (marker, "the whole e-mail")] {
+    for (secret, what) in [
+        (sentinela_tests::dovecot::PASSWORD, "the IMAP password"),
+        (AUTH_TOKEN, "the Twilio token"),
+        (basic.as_str(), "the Basic auth header"),
+        (marker, "the whole e-mail"),
+    ] {
         assert!(!text.contains(secret), "{what} is in the trace log");
     }
 }
@@ -194,7 +236,10 @@ async fn check_verifies_twilio_credentials_and_senders() {
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("credentials accepted"), "{out}");
-    assert!(out.contains("calls.from +14155238886 is neither a number nor a verified caller ID"), "{out}");
+    assert!(
+        out.contains("calls.from +14155238886 is neither a number nor a verified caller ID"),
+        "{out}"
+    );
     assert!(out.contains("Twilio's sandbox"), "{out}");
 
     fake.own_number(SENDER);
@@ -203,7 +248,8 @@ async fn check_verifies_twilio_credentials_and_senders() {
     assert!(o.status.success(), "{out}");
     assert!(out.contains("Call queue: +5511988880001 → +5511988880002"), "{out}");
 
-    let o = headless("not-the-token").arg("check").arg("--config").arg(&path).output().await.unwrap();
+    let o =
+        headless("not-the-token").arg("check").arg("--config").arg(&path).output().await.unwrap();
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("HTTP 401, error 20003"), "{out}");
@@ -219,25 +265,45 @@ async fn test_message_and_test_call_commands() {
     let dir = TempDir::new().unwrap();
     let path = write(&config(&server, &fake), dir.path());
 
-    let o = headless(AUTH_TOKEN).args(["test-whatsapp", "--to", "(11) 99999-0001", "--config"]).arg(&path).output().await.unwrap();
+    let o = headless(AUTH_TOKEN)
+        .args(["test-whatsapp", "--to", "(11) 99999-0001", "--config"])
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let sent = fake.creations("Messages");
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].param("To"), Some("whatsapp:+5511999990001"));
     assert!(sent[0].param("Body").unwrap().starts_with("[TESTE]"));
 
-    let o = headless(AUTH_TOKEN).args(["test-call", "--to", "11 98888 0001", "--config"]).arg(&path).output().await.unwrap();
+    let o = headless(AUTH_TOKEN)
+        .args(["test-call", "--to", "11 98888 0001", "--config"])
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert!(out.contains("Outcome: answered"), "{out}");
     assert!(fake.creations("Calls")[0].param("Twiml").unwrap().contains("chamada de teste"));
 
-    let o = headless(AUTH_TOKEN).args(["test-call", "--to", C2, "--config"]).arg(&path).output().await.unwrap();
+    let o = headless(AUTH_TOKEN)
+        .args(["test-call", "--to", C2, "--config"])
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("not answered by a person (machine)"), "{out}");
 
-    let o = headless(AUTH_TOKEN).args(["test-call", "--to", "123", "--config"]).arg(&path).output().await.unwrap();
+    let o = headless(AUTH_TOKEN)
+        .args(["test-call", "--to", "123", "--config"])
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("--to: \"123\" is not a valid phone number"), "{}", text(&o));
 }
@@ -256,17 +322,30 @@ async fn the_test_call_asks_for_the_key_when_the_calls_do() {
     let dir = TempDir::new().unwrap();
     let path = write(&c, dir.path());
 
-    let o = headless(AUTH_TOKEN).args(["test-call", "--to", C1, "--config"]).arg(&path).output().await.unwrap();
+    let o = headless(AUTH_TOKEN)
+        .args(["test-call", "--to", C1, "--config"])
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert!(out.contains("tecla 1") && out.contains("Outcome: answered"), "{out}");
     let executions = fake.executions();
     assert_eq!(executions.len(), 1);
-    assert!(executions[0].1["texto"].as_str().unwrap().contains("chamada de teste"), "{executions:?}");
+    assert!(
+        executions[0].1["texto"].as_str().unwrap().contains("chamada de teste"),
+        "{executions:?}"
+    );
     assert!(fake.creations("Calls").is_empty(), "no plain call");
 
     // Answered, but nobody pressed 1: the test says so.
-    let o = headless(AUTH_TOKEN).args(["test-call", "--to", C2, "--config"]).arg(&path).output().await.unwrap();
+    let o = headless(AUTH_TOKEN)
+        .args(["test-call", "--to", C2, "--config"])
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("nobody pressed 1 in the test call to +5511988880002 (heard)"), "{out}");

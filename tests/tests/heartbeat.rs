@@ -24,7 +24,8 @@ async fn the_url_is_pinged_only_while_the_mailbox_is_watched() {
     let mut s = Scenario::new(&[WA], &["+5511988880001"], 1).await;
     s.config.heartbeat = Some(HeartbeatConfig { url, ..Default::default() });
     let (engine, mut rx) = s.start_fast().await;
-    wait_for("two pings", WAIT, || async { (pings.load(Ordering::SeqCst) >= 2).then_some(()) }).await;
+    wait_for("two pings", WAIT, || async { (pings.load(Ordering::SeqCst) >= 2).then_some(()) })
+        .await;
 
     // The mailbox goes down: the pings stop, so the outside monitor raises its alarm.
     let mut server = s.server;
@@ -38,10 +39,17 @@ async fn the_url_is_pinged_only_while_the_mailbox_is_watched() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let stopped_at = pings.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(pings.load(Ordering::SeqCst), stopped_at, "no ping while the mailbox is not watched");
+    assert_eq!(
+        pings.load(Ordering::SeqCst),
+        stopped_at,
+        "no ping while the mailbox is not watched"
+    );
 
     server.restart();
-    wait_for("pings again once watching", Duration::from_secs(90), || async { (pings.load(Ordering::SeqCst) > stopped_at).then_some(()) }).await;
+    wait_for("pings again once watching", Duration::from_secs(90), || async {
+        (pings.load(Ordering::SeqCst) > stopped_at).then_some(())
+    })
+    .await;
     engine.stop(WAIT).await;
 }
 
@@ -49,15 +57,26 @@ async fn the_url_is_pinged_only_while_the_mailbox_is_watched() {
 async fn the_daily_message_goes_once_a_day_whatever_restarts_happen() {
     let mut s = Scenario::new(&[WA], &["+5511988880001"], 1).await;
     // Already past today's hour: the day's message goes at start.
-    s.config.heartbeat = Some(HeartbeatConfig { whatsapp_to: vec![WA.into()], daily_at: "00:00".into(), ..Default::default() });
+    s.config.heartbeat = Some(HeartbeatConfig {
+        whatsapp_to: vec![WA.into()],
+        daily_at: "00:00".into(),
+        ..Default::default()
+    });
     let (engine, _rx) = s.start_fast().await;
-    let body = wait_for("the daily message", WAIT, || async { s.fake.bodies_to(WA).into_iter().find(|b| b.starts_with("✅ Sentinela ativo")) }).await;
-    assert!(body.contains("Ontem: 0 e-mails de alerta, 0 incidentes, 0 ligações, 0 WhatsApp"), "{body}");
+    let body = wait_for("the daily message", WAIT, || async {
+        s.fake.bodies_to(WA).into_iter().find(|b| b.starts_with("✅ Sentinela ativo"))
+    })
+    .await;
+    assert!(
+        body.contains("Ontem: 0 e-mails de alerta, 0 incidentes, 0 ligações, 0 WhatsApp"),
+        "{body}"
+    );
     engine.stop(WAIT).await;
 
     let (engine, _rx) = s.start_fast().await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let daily = s.fake.bodies_to(WA).into_iter().filter(|b| b.starts_with("✅ Sentinela ativo")).count();
+    let daily =
+        s.fake.bodies_to(WA).into_iter().filter(|b| b.starts_with("✅ Sentinela ativo")).count();
     assert_eq!(daily, 1, "not sent again after a restart the same day");
     engine.stop(WAIT).await;
 }
@@ -85,7 +104,10 @@ async fn a_sensor_that_stops_mailing_raises_the_silence_alarm_and_its_return_is_
             _ => {}
         }
     }
-    assert!(matches!(&seen[..], [WatchAlarm::SensorSilent { .. }, WatchAlarm::SensorHeardAgain]), "{seen:?}");
+    assert!(
+        matches!(&seen[..], [WatchAlarm::SensorSilent { .. }, WatchAlarm::SensorHeardAgain]),
+        "{seen:?}"
+    );
     assert_eq!(engine.journal.alert_count().await.unwrap(), 0, "the reports are no alerts");
     engine.stop(WAIT).await;
 }

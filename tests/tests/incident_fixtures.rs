@@ -12,11 +12,13 @@ use sentinela_tests::fixtures_dir;
 #[test]
 fn every_family_groups_its_problem_and_keeps_others_apart() {
     let root = fixtures_dir().join("incidents");
-    let mut families: Vec<PathBuf> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut families: Vec<PathBuf> =
+        std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
     families.sort();
     assert!(families.len() >= 10, "a folder per family: {families:?}");
     for family in families {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&family).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(&family).unwrap().map(|e| e.unwrap().path()).collect();
         files.sort();
         let name = |p: &PathBuf| p.file_stem().unwrap().to_string_lossy().into_owned();
         let reading = |p: &PathBuf| {
@@ -27,7 +29,8 @@ fn every_family_groups_its_problem_and_keeps_others_apart() {
         for file in &files {
             let (r, subject) = reading(file);
             let n = name(file);
-            let what = format!("{}/{n} ({subject:?})", family.file_name().unwrap().to_string_lossy());
+            let what =
+                format!("{}/{n} ({subject:?})", family.file_name().unwrap().to_string_lossy());
             if n.starts_with("other") {
                 assert_ne!(r.key, problem.key, "{what} is another problem");
                 continue;

@@ -37,14 +37,24 @@ async fn start(s: &Scenario) -> (RunningEngine, broadcast::Receiver<EngineEvent>
     s.start_fast().await
 }
 
-async fn start_in(s: &Scenario, data: &std::path::Path) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
+async fn start_in(
+    s: &Scenario,
+    data: &std::path::Path,
+) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
     s.start_in(data, AUTH_TOKEN, fast()).await
 }
 
-async fn incident_event(rx: &mut broadcast::Receiver<EngineEvent>, what: &str, kind: IncidentEventKind) -> i64 {
+async fn incident_event(
+    rx: &mut broadcast::Receiver<EngineEvent>,
+    what: &str,
+    kind: IncidentEventKind,
+) -> i64 {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let e = tokio::time::timeout_at(deadline, rx.recv()).await.unwrap_or_else(|_| panic!("timed out waiting for {what}")).unwrap();
+        let e = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .unwrap();
         if let EngineEvent::Incident(c) = e {
             if c.kind == kind {
                 return c.incident.id;
@@ -64,13 +74,69 @@ async fn each_familys_alarm_repeats_and_recovery_are_one_incident_ended_by_the_r
     // Calls ring long: the recovery arrives while one is ringing.
     s.fake.set_no_answer_ms(20_000);
     let families: &[(&str, [&str; 4])] = &[
-        ("ServSensor/AKCP", ["Temperatura Rack-A High Critical 33.5 C", "Temperatura Rack-A High Critical 34.1 C", "Temperatura Rack-A High Critical 34.8 C", "Temperatura Rack-A Normal 24.0 C"]),
-        ("Zabbix", ["Problem: High CPU utilization on web-01", "Problem: High CPU utilization on web-01", "Problem: High CPU utilization on web-01", "Resolved in 5m 0s: High CPU utilization on web-01"]),
-        ("Nagios", ["** PROBLEM Service Alert: srv-db/Disk Space is CRITICAL **", "** PROBLEM Service Alert: srv-db/Disk Space is WARNING **", "** PROBLEM Service Alert: srv-db/Disk Space is CRITICAL **", "** RECOVERY Service Alert: srv-db/Disk Space is OK **"]),
-        ("PRTG", ["[PRTG Network Monitor] Switch-01 Ping Down (Request timed out)", "[PRTG Network Monitor] Switch-01 Ping Down ESCALATION", "[PRTG Network Monitor] Switch-01 Ping Down (Request timed out)", "[PRTG Network Monitor] Switch-01 Ping Up (OK)"]),
-        ("APC", ["APC UPS Sala 1: On battery power in response to an input power problem.", "APC UPS Sala 1: On battery power in response to an input power problem.", "APC UPS Sala 1: On battery power in response to an input power problem.", "APC UPS Sala 1: No longer on battery power."]),
-        ("HWg", ["HWg-STE: Sensor Temperatura 1 ALARM START 33.5 C", "HWg-STE: Sensor Temperatura 1 ALARM START 35.0 C", "HWg-STE: Sensor Temperatura 1 ALARM START 36.0 C", "HWg-STE: Sensor Temperatura 1 ALARM END 24.2 C"]),
-        ("Português", ["ALERTA: Temperatura crítica na Sala 2 — 31 °C", "ALERTA: Temperatura crítica na Sala 2 — 32 °C", "ALERTA: Temperatura crítica na Sala 2 — 33 °C", "Temperatura na Sala 2 retornou ao normal"]),
+        (
+            "ServSensor/AKCP",
+            [
+                "Temperatura Rack-A High Critical 33.5 C",
+                "Temperatura Rack-A High Critical 34.1 C",
+                "Temperatura Rack-A High Critical 34.8 C",
+                "Temperatura Rack-A Normal 24.0 C",
+            ],
+        ),
+        (
+            "Zabbix",
+            [
+                "Problem: High CPU utilization on web-01",
+                "Problem: High CPU utilization on web-01",
+                "Problem: High CPU utilization on web-01",
+                "Resolved in 5m 0s: High CPU utilization on web-01",
+            ],
+        ),
+        (
+            "Nagios",
+            [
+                "** PROBLEM Service Alert: srv-db/Disk Space is CRITICAL **",
+                "** PROBLEM Service Alert: srv-db/Disk Space is WARNING **",
+                "** PROBLEM Service Alert: srv-db/Disk Space is CRITICAL **",
+                "** RECOVERY Service Alert: srv-db/Disk Space is OK **",
+            ],
+        ),
+        (
+            "PRTG",
+            [
+                "[PRTG Network Monitor] Switch-01 Ping Down (Request timed out)",
+                "[PRTG Network Monitor] Switch-01 Ping Down ESCALATION",
+                "[PRTG Network Monitor] Switch-01 Ping Down (Request timed out)",
+                "[PRTG Network Monitor] Switch-01 Ping Up (OK)",
+            ],
+        ),
+        (
+            "APC",
+            [
+                "APC UPS Sala 1: On battery power in response to an input power problem.",
+                "APC UPS Sala 1: On battery power in response to an input power problem.",
+                "APC UPS Sala 1: On battery power in response to an input power problem.",
+                "APC UPS Sala 1: No longer on battery power.",
+            ],
+        ),
+        (
+            "HWg",
+            [
+                "HWg-STE: Sensor Temperatura 1 ALARM START 33.5 C",
+                "HWg-STE: Sensor Temperatura 1 ALARM START 35.0 C",
+                "HWg-STE: Sensor Temperatura 1 ALARM START 36.0 C",
+                "HWg-STE: Sensor Temperatura 1 ALARM END 24.2 C",
+            ],
+        ),
+        (
+            "Português",
+            [
+                "ALERTA: Temperatura crítica na Sala 2 — 31 °C",
+                "ALERTA: Temperatura crítica na Sala 2 — 32 °C",
+                "ALERTA: Temperatura crítica na Sala 2 — 33 °C",
+                "Temperatura na Sala 2 retornou ao normal",
+            ],
+        ),
     ];
     for (n, (family, [alarm, repeat1, repeat2, recovery])) in families.iter().enumerate() {
         // A journal of its own per family: seven incidents in a minute would reach the flood limit.
@@ -91,10 +157,18 @@ async fn each_familys_alarm_repeats_and_recovery_are_one_incident_ended_by_the_r
         })
         .await;
         s.server.append("INBOX", &plain(SENSOR, recovery, "leitura do sensor")).await;
-        assert_eq!(incident_event(&mut rx, family, IncidentEventKind::Recovered).await, id, "{family}: the recovery ends the same incident");
+        assert_eq!(
+            incident_event(&mut rx, family, IncidentEventKind::Recovered).await,
+            id,
+            "{family}: the recovery ends the same incident"
+        );
 
         let i = engine.journal.incident(id).await.unwrap().unwrap();
-        assert_eq!((i.state, i.resolved_via, i.emails), (IncidentState::Resolved, Some(ResolveVia::Recovery), 4), "{family}");
+        assert_eq!(
+            (i.state, i.resolved_via, i.emails),
+            (IncidentState::Resolved, Some(ResolveVia::Recovery), 4),
+            "{family}"
+        );
         let calls = wait_for(&format!("{family}: the ringing call cancelled"), WAIT, || async {
             let calls = engine.journal.calls_of(id).await.unwrap();
             calls.iter().all(|c| c.outcome.is_some()).then_some(calls)
@@ -103,12 +177,23 @@ async fn each_familys_alarm_repeats_and_recovery_are_one_incident_ended_by_the_r
         assert_eq!(calls.len(), 1, "{family}: no call after the recovery: {calls:?}");
         assert_eq!(calls[0].outcome, Some(CallOutcome::Canceled), "{family}");
         for to in [WA1, WA2] {
-            wait_for(&format!("{family}: Resolvido to {to}"), WAIT, || async { (told(&s.fake, to, "✅ Resolvido") == n + 1).then_some(()) }).await;
-            assert_eq!(told(&s.fake, to, "🚨"), n + 1, "{family}: one alarm message per incident, none per repeat");
+            wait_for(&format!("{family}: Resolvido to {to}"), WAIT, || async {
+                (told(&s.fake, to, "✅ Resolvido") == n + 1).then_some(())
+            })
+            .await;
+            assert_eq!(
+                told(&s.fake, to, "🚨"),
+                n + 1,
+                "{family}: one alarm message per incident, none per repeat"
+            );
         }
         engine.stop(WAIT).await;
     }
-    assert_eq!(s.fake.called_numbers().len(), families.len(), "one call per incident, each cancelled by its recovery");
+    assert_eq!(
+        s.fake.called_numbers().len(),
+        families.len(),
+        "one call per incident, each cancelled by its recovery"
+    );
     assert!(s.fake.canceled(C1));
 }
 
@@ -117,11 +202,17 @@ async fn a_recovery_with_no_open_incident_notifies_nobody() {
     let s = setup().await;
     let (engine, _rx) = start(&s).await;
     s.server.append("INBOX", &plain(SENSOR, "Temperatura Rack-C Normal 22.0 C", "ok")).await;
-    let alert = wait_for("the recovery journaled", WAIT, || async { engine.journal.alerts(1).await.unwrap().pop() }).await;
+    let alert = wait_for("the recovery journaled", WAIT, || async {
+        engine.journal.alerts(1).await.unwrap().pop()
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!((alert.kind.map(|k| k.as_str()), alert.incident_id), (Some("recovery"), None));
     assert!(engine.journal.incidents(10, None, false).await.unwrap().is_empty());
-    assert!(s.fake.creations("Messages").is_empty() && s.fake.creations("Calls").is_empty(), "nobody was told of a recovery of nothing");
+    assert!(
+        s.fake.creations("Messages").is_empty() && s.fake.creations("Calls").is_empty(),
+        "nobody was told of a recovery of nothing"
+    );
     engine.stop(WAIT).await;
 }
 
@@ -135,11 +226,18 @@ async fn flapping_reopens_the_incident_within_the_window_and_opens_a_new_one_bey
     s.server.append("INBOX", &plain(SENSOR, "Resolved: Link down on sw-01", "x")).await;
     incident_event(&mut rx, "recovered", IncidentEventKind::Recovered).await;
     s.server.append("INBOX", &plain(SENSOR, "Problem: Link down on sw-01", "again")).await;
-    assert_eq!(incident_event(&mut rx, "reopened", IncidentEventKind::Reopened).await, id, "the same incident");
+    assert_eq!(
+        incident_event(&mut rx, "reopened", IncidentEventKind::Reopened).await,
+        id,
+        "the same incident"
+    );
     let i = engine.journal.incident(id).await.unwrap().unwrap();
     assert_eq!(i.state, IncidentState::Acknowledged, "it had been taken: it stays taken");
     for to in [WA1, WA2] {
-        wait_for("the came-back message", WAIT, || async { (told(&s.fake, to, "⚠️ Voltou a alarmar") == 1).then_some(()) }).await;
+        wait_for("the came-back message", WAIT, || async {
+            (told(&s.fake, to, "⚠️ Voltou a alarmar") == 1).then_some(())
+        })
+        .await;
     }
     assert_eq!(s.fake.called_numbers(), [C1], "no new calls for an incident someone took");
     engine.stop(WAIT).await;
@@ -163,22 +261,44 @@ async fn an_ack_typed_in_the_cli_stops_a_running_engines_calls_within_two_second
     s.server.append("INBOX", &plain(SENSOR, "ALERTA Umidade Sala 3 alta 90%", "x")).await;
     let id = incident_event(&mut rx, "opened", IncidentEventKind::Opened).await;
     wait_for("a call ringing", WAIT, || async {
-        engine.journal.calls_of(id).await.unwrap().iter().any(|c| c.state == CallState::Ringing).then_some(())
+        engine
+            .journal
+            .calls_of(id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.state == CallState::Ringing)
+            .then_some(())
     })
     .await;
-    let out = headless::command().args(["ack", &id.to_string(), "--by", "Ana", "--data-dir"]).arg(s.data.path()).output().unwrap();
+    let out = headless::command()
+        .args(["ack", &id.to_string(), "--by", "Ana", "--data-dir"])
+        .arg(s.data.path())
+        .output()
+        .unwrap();
     let acked_at = Instant::now();
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains(&format!("Incident #{id} acknowledged")));
-    wait_for("the ringing call cancelled", Duration::from_secs(2), || async { s.fake.canceled(C1).then_some(()) }).await;
+    wait_for("the ringing call cancelled", Duration::from_secs(2), || async {
+        s.fake.canceled(C1).then_some(())
+    })
+    .await;
     let took = acked_at.elapsed();
     assert!(took < Duration::from_secs(2), "{took:?}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(s.fake.called_numbers(), [C1], "no call after the acknowledgement");
 
-    let again = headless::command().args(["ack", &id.to_string(), "--data-dir"]).arg(s.data.path()).output().unwrap();
+    let again = headless::command()
+        .args(["ack", &id.to_string(), "--data-dir"])
+        .arg(s.data.path())
+        .output()
+        .unwrap();
     assert_eq!(again.status.code(), Some(1), "{}", text(&again));
-    let listed = headless::command().args(["incidents", "--json", "--data-dir"]).arg(s.data.path()).output().unwrap();
+    let listed = headless::command()
+        .args(["incidents", "--json", "--data-dir"])
+        .arg(s.data.path())
+        .output()
+        .unwrap();
     let list: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     let i = &list[0];
     assert_eq!(i["id"], id);
@@ -189,37 +309,68 @@ async fn an_ack_typed_in_the_cli_stops_a_running_engines_calls_within_two_second
     assert_eq!(i["test"], false);
     assert!(i["resolved_at"].is_null() && i["resolved_via"].is_null());
     for field in ["first_seen", "last_seen"] {
-        assert!(chrono::DateTime::parse_from_rfc3339(i[field].as_str().unwrap()).is_ok(), "{field} is RFC 3339");
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(i[field].as_str().unwrap()).is_ok(),
+            "{field} is RFC 3339"
+        );
     }
-    let history = headless::command().args(["history", "--json", "--data-dir"]).arg(s.data.path()).output().unwrap();
+    let history = headless::command()
+        .args(["history", "--json", "--data-dir"])
+        .arg(s.data.path())
+        .output()
+        .unwrap();
     let alerts: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
-    assert_eq!((&alerts[0]["incident_id"], &alerts[0]["kind"]), (&serde_json::json!(id), &serde_json::json!("alarm")));
+    assert_eq!(
+        (&alerts[0]["incident_id"], &alerts[0]["kind"]),
+        (&serde_json::json!(id), &serde_json::json!("alarm"))
+    );
 
-    let resolved = headless::command().args(["resolve", &id.to_string(), "--data-dir"]).arg(s.data.path()).output().unwrap();
+    let resolved = headless::command()
+        .args(["resolve", &id.to_string(), "--data-dir"])
+        .arg(s.data.path())
+        .output()
+        .unwrap();
     assert!(resolved.status.success(), "{}", text(&resolved));
     wait_for("the resolve seen by the engine", WAIT, || async {
         let i = engine.journal.incident(id).await.unwrap()?;
-        (i.state == IncidentState::Resolved && i.resolved_via == Some(ResolveVia::Cli)).then_some(())
+        (i.state == IncidentState::Resolved && i.resolved_via == Some(ResolveVia::Cli))
+            .then_some(())
     })
     .await;
     for to in [WA1, WA2] {
-        wait_for("Resolvido after the CLI resolve", WAIT, || async { (told(&s.fake, to, "✅ Resolvido") == 1).then_some(()) }).await;
+        wait_for("Resolvido after the CLI resolve", WAIT, || async {
+            (told(&s.fake, to, "✅ Resolvido") == 1).then_some(())
+        })
+        .await;
     }
     engine.stop(WAIT).await;
 
     // The whole history searched from the CLI, accents ignored, with days and state.
     let search = |args: &[&str]| {
-        let out = headless::command().args(["incidents", "--json", "--data-dir"]).arg(s.data.path()).args(args).output().unwrap();
+        let out = headless::command()
+            .args(["incidents", "--json", "--data-dir"])
+            .arg(s.data.path())
+            .args(args)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", text(&out));
         let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         list.as_array().unwrap().iter().map(|i| i["id"].as_i64().unwrap()).collect::<Vec<_>>()
     };
     let today = chrono::Local::now().format("%d/%m/%Y").to_string();
     assert_eq!(search(&["--search", "umidade sála"]), [id]);
-    assert_eq!(search(&["--search", "ana", "--resolved", "--since", &today, "--until", &today]), [id], "who took it, resolved, today");
+    assert_eq!(
+        search(&["--search", "ana", "--resolved", "--since", &today, "--until", &today]),
+        [id],
+        "who took it, resolved, today"
+    );
     assert!(search(&["--search", "umidade", "--open"]).is_empty());
     assert!(search(&["--search", "temperatura"]).is_empty());
-    let bad = headless::command().args(["incidents", "--since", "31/02/2026", "--data-dir"]).arg(s.data.path()).output().unwrap();
+    let bad = headless::command()
+        .args(["incidents", "--since", "31/02/2026", "--data-dir"])
+        .arg(s.data.path())
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad).contains("--since") && text(&bad).contains("28/11/2026"), "{}", text(&bad));
 }
@@ -230,30 +381,52 @@ async fn a_flood_is_bounded_per_person_and_a_new_alarm_is_spoken_in_the_next_cal
     let (engine, mut rx) = start(&s).await;
     let mut client = s.server.client().await;
     for n in 0..500 {
-        client.append("INBOX", None, None, plain(SENSOR, &format!("ALERTA Sonda {n} fora do ar"), "x")).await.unwrap();
+        client
+            .append(
+                "INBOX",
+                None,
+                None,
+                plain(SENSOR, &format!("ALERTA Sonda {n} fora do ar"), "x"),
+            )
+            .await
+            .unwrap();
     }
     wait_for("500 incidents", Duration::from_secs(60), || async {
         (engine.journal.incidents(1000, None, false).await.unwrap().len() == 500).then_some(())
     })
     .await;
     // The queue keeps calling about the flood; a new alarm goes into the very next call.
-    client.append("INBOX", None, None, plain(SENSOR, "ALERTA Fumaça na Sala 9", "detector 2")).await.unwrap();
+    client
+        .append("INBOX", None, None, plain(SENSOR, "ALERTA Fumaça na Sala 9", "detector 2"))
+        .await
+        .unwrap();
     let (new, last_before) = wait_for("the new alarm owed calls", WAIT, || async {
         let i = engine.journal.incidents(1, None, false).await.unwrap().pop()?;
-        let owed = i.title.contains("Fumaça") && i.escalation != sentinela_engine::incident::EscalationState::None;
+        let owed = i.title.contains("Fumaça")
+            && i.escalation != sentinela_engine::incident::EscalationState::None;
         let last = engine.journal.last_call().await.unwrap().map(|c| c.id).unwrap_or(0);
         owed.then_some((i.id, last))
     })
     .await;
-    let first = wait_for("a call that speaks the new alarm", WAIT, || async { engine.journal.calls_of(new).await.unwrap().into_iter().next() }).await;
+    let first = wait_for("a call that speaks the new alarm", WAIT, || async {
+        engine.journal.calls_of(new).await.unwrap().into_iter().next()
+    })
+    .await;
     // The next call speaks it; one more only if the queue had read the open incidents in the
     // instant between the planning and our look.
-    assert!(first.id <= last_before + 2, "spoken in call {} while the last call before it was {last_before}", first.id);
+    assert!(
+        first.id <= last_before + 2,
+        "spoken in call {} while the last call before it was {last_before}",
+        first.id
+    );
     assert_eq!(first.incidents[0], new, "newest first");
     let _ = &mut rx;
     // The intent is journaled before the request leaves: wait for Twilio to have it.
     let twiml = wait_for("the call's request", WAIT, || async {
-        s.fake.creations("Calls").into_iter().find_map(|c| c.param("Twiml").filter(|t| t.contains("Fumaça")).map(str::to_owned))
+        s.fake
+            .creations("Calls")
+            .into_iter()
+            .find_map(|c| c.param("Twiml").filter(|t| t.contains("Fumaça")).map(str::to_owned))
     })
     .await;
     assert!(twiml.contains("501 alertas abertos. Alerta 1: ALERTA Fumaça na Sala 9"), "{twiml}");
@@ -261,11 +434,17 @@ async fn a_flood_is_bounded_per_person_and_a_new_alarm_is_spoken_in_the_next_cal
     assert!(twiml.chars().count() <= 4000);
     for to in [WA1, WA2] {
         let alarms = told(&s.fake, to, "🚨");
-        assert_eq!(alarms, 5, "{to}: at most 5 alarm messages in 10 minutes, the rest wait for the digest");
+        assert_eq!(
+            alarms, 5,
+            "{to}: at most 5 alarm messages in 10 minutes, the rest wait for the digest"
+        );
     }
     let gathered = engine.journal.incidents(1, None, false).await.unwrap()[0].id;
     let d = engine.journal.deliveries_of(gathered).await.unwrap();
-    assert!(d.iter().all(|d| d.purpose == MessagePurpose::Alarm && d.state == DeliveryState::Gathered), "{d:?}");
+    assert!(
+        d.iter().all(|d| d.purpose == MessagePurpose::Alarm && d.state == DeliveryState::Gathered),
+        "{d:?}"
+    );
     engine.stop(WAIT).await;
 }
 
@@ -277,20 +456,28 @@ async fn a_crash_between_a_recovery_and_its_resolvido_neither_loses_nor_repeats_
     let path = dir.path().join("sentinela.toml");
     s.config.save(&path).unwrap();
     let data = dir.path().join("data");
-    let run = |n: u32| headless::spawn_notifying(&path, &data, &dir.path().join(format!("run{n}.log")));
+    let run =
+        |n: u32| headless::spawn_notifying(&path, &data, &dir.path().join(format!("run{n}.log")));
     let mut first = run(1);
     s.server.append("INBOX", &plain(SENSOR, "Temperatura Rack-D High Critical 35 C", "x")).await;
     let journal = headless::taken_by_call(&data, WAIT).await;
     wait_for("both told of the alarm and of who took it", WAIT, || async {
-        [WA1, WA2].iter().all(|to| told(&s.fake, to, "🚨") == 1 && told(&s.fake, to, "👍") == 1).then_some(())
+        [WA1, WA2]
+            .iter()
+            .all(|to| told(&s.fake, to, "🚨") == 1 && told(&s.fake, to, "👍") == 1)
+            .then_some(())
     })
     .await;
     let posts_before = s.fake.creations("Messages").len();
     // The first Resolvido request fails (Twilio 500): the engine will retry after 30 s. It is
     // killed meanwhile, with the message owed and its request's answer lost.
-    s.fake.fault_next("Messages.json", Fault::Error { status: 500, code: 20500, retry_after: None });
+    s.fake
+        .fault_next("Messages.json", Fault::Error { status: 500, code: 20500, retry_after: None });
     s.server.append("INBOX", &plain(SENSOR, "Temperatura Rack-D Normal 24 C", "x")).await;
-    wait_for("the Resolvido attempted", WAIT, || async { (s.fake.creations("Messages").len() > posts_before).then_some(()) }).await;
+    wait_for("the Resolvido attempted", WAIT, || async {
+        (s.fake.creations("Messages").len() > posts_before).then_some(())
+    })
+    .await;
     first.kill().await.unwrap();
     first.wait().await.unwrap();
     let i = journal.incidents(1, None, false).await.unwrap().remove(0);
@@ -298,7 +485,10 @@ async fn a_crash_between_a_recovery_and_its_resolvido_neither_loses_nor_repeats_
 
     let mut second = run(2);
     for to in [WA1, WA2] {
-        wait_for("Resolvido after the restart", WAIT, || async { (told(&s.fake, to, "✅ Resolvido") == 1).then_some(()) }).await;
+        wait_for("Resolvido after the restart", WAIT, || async {
+            (told(&s.fake, to, "✅ Resolvido") == 1).then_some(())
+        })
+        .await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     second.kill().await.unwrap();
@@ -317,15 +507,25 @@ async fn keep_days_empties_the_texts_of_long_resolved_incidents_and_keeps_the_in
     let mut s = setup().await;
     let data = TempDir::new().unwrap();
     let (engine, mut rx) = start_in(&s, data.path()).await;
-    s.server.append("INBOX", &plain(SENSOR, "Problem: Link down on sw-09", "porta 12 sem sinal")).await;
+    s.server
+        .append("INBOX", &plain(SENSOR, "Problem: Link down on sw-09", "porta 12 sem sinal"))
+        .await;
     let id = incident_event(&mut rx, "opened", IncidentEventKind::Opened).await;
-    s.server.append("INBOX", &plain(SENSOR, "Resolved: Link down on sw-09", "porta 12 de volta")).await;
+    s.server
+        .append("INBOX", &plain(SENSOR, "Resolved: Link down on sw-09", "porta 12 de volta"))
+        .await;
     incident_event(&mut rx, "recovered", IncidentEventKind::Recovered).await;
     engine.stop(WAIT).await;
     // As if it had happened 400 days ago.
-    let db = rusqlite::Connection::open(data.path().join(sentinela_engine::journal::JOURNAL_FILE)).unwrap();
-    let long_ago = (chrono::Utc::now() - chrono::Duration::days(400)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    db.execute("UPDATE incidents SET first_seen = ?2, resolved_at = ?2 WHERE id = ?1", rusqlite::params![id, long_ago]).unwrap();
+    let db = rusqlite::Connection::open(data.path().join(sentinela_engine::journal::JOURNAL_FILE))
+        .unwrap();
+    let long_ago = (chrono::Utc::now() - chrono::Duration::days(400))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    db.execute(
+        "UPDATE incidents SET first_seen = ?2, resolved_at = ?2 WHERE id = ?1",
+        rusqlite::params![id, long_ago],
+    )
+    .unwrap();
     drop(db);
 
     s.config.history.keep_days = 365;
@@ -335,8 +535,16 @@ async fn keep_days_empties_the_texts_of_long_resolved_incidents_and_keeps_the_in
         d.emails.iter().all(|e| e.body.is_empty()).then_some(d)
     })
     .await;
-    assert_eq!(detail.emails.iter().map(|e| e.subject.as_str()).collect::<Vec<_>>(), ["Problem: Link down on sw-09", "Resolved: Link down on sw-09"]);
-    assert!(!detail.whatsapp.is_empty() && detail.whatsapp.iter().all(|d| d.detail.is_empty() && !d.headline.is_empty()), "{:?}", detail.whatsapp);
+    assert_eq!(
+        detail.emails.iter().map(|e| e.subject.as_str()).collect::<Vec<_>>(),
+        ["Problem: Link down on sw-09", "Resolved: Link down on sw-09"]
+    );
+    assert!(
+        !detail.whatsapp.is_empty()
+            && detail.whatsapp.iter().all(|d| d.detail.is_empty() && !d.headline.is_empty()),
+        "{:?}",
+        detail.whatsapp
+    );
     assert!(detail.log.len() >= 2, "the timeline stays: {:?}", detail.log);
     engine.stop(WAIT).await;
 }

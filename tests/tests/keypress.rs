@@ -36,8 +36,13 @@ async fn scenario() -> Scenario {
 async fn taken(rx: &mut broadcast::Receiver<EngineEvent>) -> (Option<String>, Option<AckVia>) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await.expect("timed out waiting for the incident to be taken") {
-            Ok(EngineEvent::Incident(c)) if c.kind == IncidentEventKind::Acknowledged => return (c.incident.acknowledged_by.clone(), c.incident.acknowledged_via),
+        match tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("timed out waiting for the incident to be taken")
+        {
+            Ok(EngineEvent::Incident(c)) if c.kind == IncidentEventKind::Acknowledged => {
+                return (c.incident.acknowledged_by.clone(), c.incident.acknowledged_via)
+            }
             Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
             Err(e) => panic!("{e}"),
         }
@@ -49,7 +54,8 @@ async fn outcomes(journal: &AlertJournal, n: usize) -> Vec<(String, Option<CallO
     wait_for("the calls' outcomes", WAIT, || async {
         let id = journal.incidents(1, None, false).await.unwrap().first()?.id;
         let calls = journal.calls_of(id).await.unwrap();
-        (calls.len() == n && calls.iter().all(|c| c.outcome.is_some())).then(|| calls.into_iter().map(|c| (c.number, c.outcome)).collect())
+        (calls.len() == n && calls.iter().all(|c| c.outcome.is_some()))
+            .then(|| calls.into_iter().map(|c| (c.number, c.outcome)).collect())
     })
     .await
 }
@@ -64,7 +70,9 @@ async fn a_person_who_presses_1_takes_the_incident_and_the_queue_stops() {
     s.fake.script_call(ANA, CallScript::Human { answer_ms: 300, talk_ms: 3000 });
     s.fake.script_key(ANA, "1", 500);
     let (engine, mut rx) = start(&s).await;
-    s.server.append("INBOX", &plain(SENSOR, "ALERTA: Temperatura <alta> & subindo", "Sala 1: 31 °C")).await;
+    s.server
+        .append("INBOX", &plain(SENSOR, "ALERTA: Temperatura <alta> & subindo", "Sala 1: 31 °C"))
+        .await;
 
     assert_eq!(taken(&mut rx).await, (Some("Ana".into()), Some(AckVia::Keypress)));
     assert_eq!(outcomes(&engine.journal, 1).await, [(ANA.to_owned(), Some(CallOutcome::Answered))]);
@@ -77,17 +85,34 @@ async fn a_person_who_presses_1_takes_the_incident_and_the_queue_stops() {
     let flows = s.fake.flows();
     assert_eq!(flows.len(), 1, "{flows:?}");
     assert_eq!(flows[0].0, FLOW_NAME);
-    let gather = flows[0].1["states"].as_array().unwrap().iter().find(|w| w["name"] == GATHER_WIDGET).unwrap().clone();
-    assert_eq!((gather["properties"]["voice"].as_str(), gather["properties"]["language"].as_str()), (Some("Polly.Camila"), Some("pt-BR")));
+    let gather = flows[0].1["states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == GATHER_WIDGET)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (gather["properties"]["voice"].as_str(), gather["properties"]["language"].as_str()),
+        (Some("Polly.Camila"), Some("pt-BR"))
+    );
     let executions = s.fake.executions();
     assert_eq!(executions.len(), 1, "{executions:?}");
     let text = executions[0].1["texto"].as_str().unwrap().to_owned();
     assert_eq!(executions[0].0, ANA);
-    assert!(text.starts_with("Ana, alerta do Sentinela no CPD. ALERTA: Temperatura  alta    subindo. Sala 1: 31 °C.") && text.ends_with("Tecle 1 para assumir."), "{text}");
+    assert!(
+        text.starts_with(
+            "Ana, alerta do Sentinela no CPD. ALERTA: Temperatura  alta    subindo. Sala 1: 31 °C."
+        ) && text.ends_with("Tecle 1 para assumir."),
+        "{text}"
+    );
     assert!(s.fake.creations("Calls").is_empty(), "the call is Studio's, not a plain one");
     assert_eq!(s.fake.called_numbers(), [ANA], "Bruno is not called");
     // The team hears who took it, as for any acknowledgement.
-    wait_for("\"Assumido por Ana\" on WhatsApp", WAIT, || async { s.fake.bodies_to(WA).iter().any(|b| b.contains("Assumido por Ana")).then_some(()) }).await;
+    wait_for("\"Assumido por Ana\" on WhatsApp", WAIT, || async {
+        s.fake.bodies_to(WA).iter().any(|b| b.contains("Assumido por Ana")).then_some(())
+    })
+    .await;
     engine.stop(WAIT).await;
 }
 
@@ -101,7 +126,13 @@ async fn a_person_who_answers_and_presses_nothing_heard_it_and_the_next_is_calle
     s.server.append("INBOX", &plain(SENSOR, "ALERTA: Umidade alta", "Corredor frio")).await;
 
     assert_eq!(taken(&mut rx).await, (Some("Bruno".into()), Some(AckVia::Keypress)));
-    assert_eq!(outcomes(&engine.journal, 2).await, [(ANA.to_owned(), Some(CallOutcome::Heard)), (BRUNO.to_owned(), Some(CallOutcome::Answered))]);
+    assert_eq!(
+        outcomes(&engine.journal, 2).await,
+        [
+            (ANA.to_owned(), Some(CallOutcome::Heard)),
+            (BRUNO.to_owned(), Some(CallOutcome::Answered))
+        ]
+    );
     assert_eq!(s.fake.called_numbers(), [ANA, BRUNO]);
     engine.stop(WAIT).await;
 }
@@ -137,7 +168,10 @@ async fn a_call_taken_elsewhere_while_ringing_is_canceled_with_its_execution() {
     .await;
     engine.acknowledge(id, Some("Carla".into())).await.unwrap();
     assert_eq!(outcomes(&engine.journal, 1).await, [(ANA.to_owned(), Some(CallOutcome::Canceled))]);
-    wait_for("the execution ended", WAIT, || async { s.fake.executions().iter().all(|e| e.2).then_some(()) }).await;
+    wait_for("the execution ended", WAIT, || async {
+        s.fake.executions().iter().all(|e| e.2).then_some(())
+    })
+    .await;
     engine.stop(WAIT).await;
 }
 
@@ -150,7 +184,14 @@ async fn a_call_asking_for_a_key_is_followed_again_after_a_restart_not_placed_ag
     s.server.append("INBOX", &plain(SENSOR, "ALERTA: Água no piso", "Sala 3")).await;
     wait_for("the call found", WAIT, || async {
         let id = engine.journal.incidents(1, None, false).await.unwrap().first()?.id;
-        engine.journal.calls_of(id).await.unwrap().iter().any(|c| c.sid.is_some() && c.execution_sid.is_some()).then_some(())
+        engine
+            .journal
+            .calls_of(id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.sid.is_some() && c.execution_sid.is_some())
+            .then_some(())
     })
     .await;
     engine.stop(WAIT).await;
@@ -166,7 +207,8 @@ async fn a_call_asking_for_a_key_is_followed_again_after_a_restart_not_placed_ag
 async fn when_studio_refuses_the_flow_the_calls_go_on_without_the_key() {
     let s = scenario().await;
     s.fake.script_call(ANA, CallScript::Human { answer_ms: 300, talk_ms: 500 });
-    s.fake.fault_next("POST /v2/Flows", Fault::Error { status: 400, code: 20001, retry_after: None });
+    s.fake
+        .fault_next("POST /v2/Flows", Fault::Error { status: 400, code: 20001, retry_after: None });
     let (engine, mut rx) = start(&s).await;
     s.server.append("INBOX", &plain(SENSOR, "ALERTA: Porta aberta", "Sala 1")).await;
 
@@ -178,8 +220,16 @@ async fn when_studio_refuses_the_flow_the_calls_go_on_without_the_key() {
     assert_eq!(taken(&mut rx).await, (Some("Ana".into()), Some(AckVia::Call)));
     // (Bruno, after Ana in the list, is called first this time, and does not answer.)
     assert_eq!(s.fake.called_numbers(), [ANA, BRUNO, ANA]);
-    assert_eq!((s.fake.creations("Calls").len(), s.fake.flows().len(), s.fake.executions().len()), (3, 0, 0), "all plain calls");
+    assert_eq!(
+        (s.fake.creations("Calls").len(), s.fake.flows().len(), s.fake.executions().len()),
+        (3, 0, 0),
+        "all plain calls"
+    );
     let said = engine.journal.engine_events(50).await.unwrap();
-    assert_eq!(said.iter().filter(|e| e.kind == "keypress_unavailable").count(), 1, "said once, and journaled: {said:?}");
+    assert_eq!(
+        said.iter().filter(|e| e.kind == "keypress_unavailable").count(),
+        1,
+        "said once, and journaled: {said:?}"
+    );
     engine.stop(WAIT).await;
 }

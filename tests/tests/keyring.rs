@@ -28,7 +28,10 @@ fn in_keyring_session(dir: &Path, script: &str) -> (bool, String) {
         .env("SENTINELA", workspace_binary("sentinela-headless"))
         .output()
         .expect("dbus-run-session and gnome-keyring must be installed (scripts/setup --test)");
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    (
+        out.status.success(),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    )
 }
 
 fn grep_tree(dir: &Path, needle: &[u8]) -> Vec<String> {
@@ -63,9 +66,18 @@ fn the_imap_password_lives_in_the_keyring_and_check_uses_it() {
     );
     assert!(ok, "{out}");
     assert!(out.contains("Stored the IMAP password in the OS keyring"), "{out}");
-    assert!(out.contains(&format!("{PASSWORD}\n")), "secret-tool finds it in the Secret Service: {out}");
-    assert!(out.contains("Mailbox: logged in to localhost"), "check logged in with the keyring's password: {out}");
-    assert!(grep_tree(dir.path(), PASSWORD.as_bytes()).is_empty(), "the password is in no file in plain text");
+    assert!(
+        out.contains(&format!("{PASSWORD}\n")),
+        "secret-tool finds it in the Secret Service: {out}"
+    );
+    assert!(
+        out.contains("Mailbox: logged in to localhost"),
+        "check logged in with the keyring's password: {out}"
+    );
+    assert!(
+        grep_tree(dir.path(), PASSWORD.as_bytes()).is_empty(),
+        "the password is in no file in plain text"
+    );
 }
 
 #[test]

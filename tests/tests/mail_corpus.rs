@@ -32,8 +32,10 @@ fn corpus() -> Vec<Fixture> {
         .map(|p| Fixture {
             name: p.file_stem().unwrap().to_string_lossy().into_owned(),
             raw: std::fs::read(&p).unwrap(),
-            expected: serde_json::from_str(&std::fs::read_to_string(p.with_extension("expected.json")).unwrap())
-                .unwrap(),
+            expected: serde_json::from_str(
+                &std::fs::read_to_string(p.with_extension("expected.json")).unwrap(),
+            )
+            .unwrap(),
         })
         .collect()
 }
@@ -53,7 +55,9 @@ fn check_text(name: &str, field: &str, actual: &str, expected: &Value) {
             assert!(actual.contains(p), "{name}: {field} should contain {p:?}, got:\n{actual}");
         }
     }
-    for p in expected.get(format!("{field}_excludes")).and_then(Value::as_array).into_iter().flatten() {
+    for p in
+        expected.get(format!("{field}_excludes")).and_then(Value::as_array).into_iter().flatten()
+    {
         let p = p.as_str().unwrap();
         assert!(!actual.contains(p), "{name}: {field} must not contain {p:?}, got:\n{actual}");
     }
@@ -71,7 +75,12 @@ fn every_fixture_parses_to_its_expected_text() {
         check_text(&f.name, "subject", &m.subject, &f.expected);
         check_text(&f.name, "body", &m.body, &f.expected);
         assert_eq!(m.sender, f.expected["sender"].as_str().unwrap(), "{}: sender", f.name);
-        assert_eq!(m.message_id.as_deref(), f.expected["message_id"].as_str(), "{}: message_id", f.name);
+        assert_eq!(
+            m.message_id.as_deref(),
+            f.expected["message_id"].as_str(),
+            "{}: message_id",
+            f.name
+        );
         assert_eq!(
             m.sent_at.map(|t| t.to_rfc3339()).as_deref(),
             f.expected["sent_at"].as_str(),
@@ -96,7 +105,11 @@ async fn the_corpus_goes_through_dovecot_and_the_watcher_intact() {
     }
     let engine = RunningEngine::start(
         &config,
-        EngineSecrets { mailbox: Dovecot::password().into(), twilio_token: None, journal_password: None },
+        EngineSecrets {
+            mailbox: Dovecot::password().into(),
+            twilio_token: None,
+            journal_password: None,
+        },
         data.path(),
         EventBus::default(),
     )

@@ -31,9 +31,14 @@ async fn start(config: &Config, data: &TempDir) -> Harness {
 async fn start_with_password(config: &Config, data: &TempDir, password: Secret) -> Harness {
     let bus = EventBus::default();
     let events = bus.subscribe();
-    let engine = RunningEngine::start(config, EngineSecrets { mailbox: password.into(), twilio_token: None, journal_password: None }, data.path(), bus)
-        .await
-        .expect("engine starts");
+    let engine = RunningEngine::start(
+        config,
+        EngineSecrets { mailbox: password.into(), twilio_token: None, journal_password: None },
+        data.path(),
+        bus,
+    )
+    .await
+    .expect("engine starts");
     Harness { engine, events }
 }
 
@@ -74,9 +79,12 @@ impl Harness {
 async fn matching_mail_is_journaled_and_marked_seen_while_others_stay_unseen() {
     let server = Dovecot::start();
     let data = TempDir::new().unwrap();
-    let wrong_sender = server.append("INBOX", &plain("other@example.com", "ALERTA temperatura", "x")).await;
-    let wrong_subject = server.append("INBOX", &plain(SENSOR, "Relatório diário", "tudo bem")).await;
-    let alert = server.append("INBOX", &plain(SENSOR, "ALERTA: Temperatura alta", "Sala 1: 31,5 °C")).await;
+    let wrong_sender =
+        server.append("INBOX", &plain("other@example.com", "ALERTA temperatura", "x")).await;
+    let wrong_subject =
+        server.append("INBOX", &plain(SENSOR, "Relatório diário", "tudo bem")).await;
+    let alert =
+        server.append("INBOX", &plain(SENSOR, "ALERTA: Temperatura alta", "Sala 1: 31,5 °C")).await;
 
     let mut h = start(&server.config(Security::Tls), &data).await;
     assert!(h.watching().await, "Dovecot offers IDLE");
@@ -128,7 +136,8 @@ async fn starttls_and_implicit_tls_both_work() {
     let server = Dovecot::start();
     for security in [Security::Starttls, Security::Tls] {
         let data = TempDir::new().unwrap();
-        let uid = server.append("INBOX", &plain(SENSOR, &format!("ALERTA via {security:?}"), "x")).await;
+        let uid =
+            server.append("INBOX", &plain(SENSOR, &format!("ALERTA via {security:?}"), "x")).await;
         let mut h = start(&server.config(security), &data).await;
         h.watching().await;
         h.alerts_count(1).await;
@@ -137,7 +146,8 @@ async fn starttls_and_implicit_tls_both_work() {
         h.engine.stop(WAIT).await;
     }
     // The probe reports the same through STARTTLS.
-    let report = probe(&server.config(Security::Starttls), &Dovecot::password().into()).await.unwrap();
+    let report =
+        probe(&server.config(Security::Starttls), &Dovecot::password().into()).await.unwrap();
     assert!(report.idle);
     assert_eq!(report.matching_unseen, 0, "both alerts were marked seen");
     assert_eq!(report.messages, 2);
@@ -169,7 +179,9 @@ async fn wrong_password_is_reported_clearly_and_not_retried_fast() {
     let mut h = start_with_password(&config, &data, Secret::new("wrong")).await;
     let (kind, retry) = h
         .event("degraded", |e| match e {
-            EngineEvent::Mailbox(MailboxState::Degraded { kind, retry_in_secs, .. }) => Some((*kind, *retry_in_secs)),
+            EngineEvent::Mailbox(MailboxState::Degraded { kind, retry_in_secs, .. }) => {
+                Some((*kind, *retry_in_secs))
+            }
             _ => None,
         })
         .await;
@@ -181,7 +193,10 @@ async fn wrong_password_is_reported_clearly_and_not_retried_fast() {
             _ => None,
         })
         .await;
-    assert!(matches!(&alarm, WatchAlarm::CredentialsRefused { reason } if reason.contains("refused the login")), "{alarm:?}");
+    assert!(
+        matches!(&alarm, WatchAlarm::CredentialsRefused { reason } if reason.contains("refused the login")),
+        "{alarm:?}"
+    );
     h.engine.stop(WAIT).await;
 }
 
@@ -207,7 +222,8 @@ async fn server_killed_mid_idle_then_restarted_mail_from_the_outage_is_picked_up
 
     h.watching().await;
     h.alerts_count(2).await;
-    let subjects: Vec<String> = h.engine.journal.alerts(10).await.unwrap().into_iter().map(|a| a.subject).collect();
+    let subjects: Vec<String> =
+        h.engine.journal.alerts(10).await.unwrap().into_iter().map(|a| a.subject).collect();
     assert_eq!(subjects, ["ALERTA durante a queda", "ALERTA antes da queda"]);
     h.engine.stop(WAIT).await;
 }
@@ -282,11 +298,16 @@ async fn a_uidvalidity_change_with_the_same_message_id_is_not_a_new_alert() {
 
     let journal = AlertJournal::open_in_dir(data.path()).unwrap();
     let mut h = start(&config, &data).await;
-    h.event("a scan after the change", |e| matches!(e, EngineEvent::Checked { .. }).then_some(())).await;
+    h.event("a scan after the change", |e| matches!(e, EngineEvent::Checked { .. }).then_some(()))
+        .await;
     assert_eq!(journal.alert_count().await.unwrap(), 1);
     let events = journal.events_of(journal.alerts(1).await.unwrap()[0].id).await.unwrap();
     assert!(events.iter().any(|e| e.kind == "seen_again"), "{events:?}");
-    assert_eq!(server.seen_state("Alertas").await.1, Vec::<u32>::new(), "the restored copy is marked seen");
+    assert_eq!(
+        server.seen_state("Alertas").await.1,
+        Vec::<u32>::new(),
+        "the restored copy is marked seen"
+    );
     h.engine.stop(WAIT).await;
 }
 
@@ -307,7 +328,8 @@ async fn an_engine_restart_loses_nothing_and_duplicates_nothing() {
     }
     let h = start(&config, &data).await;
     h.alerts_count(10).await;
-    let mut subjects: Vec<String> = h.engine.journal.alerts(100).await.unwrap().into_iter().map(|a| a.subject).collect();
+    let mut subjects: Vec<String> =
+        h.engine.journal.alerts(100).await.unwrap().into_iter().map(|a| a.subject).collect();
     subjects.sort();
     let expected: Vec<String> = (0..10).map(|i| format!("ALERTA {i}")).collect();
     assert_eq!(subjects, expected);
@@ -359,7 +381,13 @@ async fn without_idle_the_mailbox_is_polled_every_rescan_interval() {
 async fn a_read_only_folder_is_watched_and_nothing_is_journaled_twice() {
     let server = Dovecot::start();
     let data = TempDir::new().unwrap();
-    server.deliver_to_folder(READ_ONLY_FOLDER, [plain(SENSOR, "ALERTA 1", "sala 1").as_slice(), plain(SENSOR, "ALERTA 2", "sala 2").as_slice()]);
+    server.deliver_to_folder(
+        READ_ONLY_FOLDER,
+        [
+            plain(SENSOR, "ALERTA 1", "sala 1").as_slice(),
+            plain(SENSOR, "ALERTA 2", "sala 2").as_slice(),
+        ],
+    );
     let mut config = server.config(Security::Tls);
     config.mailbox.folder = READ_ONLY_FOLDER.into();
     let h = start(&config, &data).await;
@@ -367,7 +395,10 @@ async fn a_read_only_folder_is_watched_and_nothing_is_journaled_twice() {
     server.deliver_to_folder(READ_ONLY_FOLDER, [plain(SENSOR, "ALERTA 3", "sala 3").as_slice()]);
     h.alerts_count(3).await;
     let (seen, unseen) = server.seen_state(READ_ONLY_FOLDER).await;
-    assert!(seen.is_empty() && unseen.len() == 3, "the server kept them unread: {seen:?} {unseen:?}");
+    assert!(
+        seen.is_empty() && unseen.len() == 3,
+        "the server kept them unread: {seen:?} {unseen:?}"
+    );
     // Dovecot answers OK to the STORE it ignores here: the flags read back tell.
     let events = h.engine.journal.engine_events(50).await.unwrap();
     assert_eq!(events.iter().filter(|e| e.kind == "mark_seen_refused").count(), 1, "said once");
@@ -428,15 +459,27 @@ async fn an_email_the_library_cannot_read_is_escalated_as_unreadable_and_the_oth
     let h = start(&config, &data).await;
     h.alerts_count(3).await;
     let alerts = h.engine.journal.alerts(10).await.unwrap();
-    let by_uid = |uid: u32| alerts.iter().find(|a| a.origin.uid == uid).unwrap_or_else(|| panic!("uid {uid} journaled: {alerts:?}"));
+    let by_uid = |uid: u32| {
+        alerts
+            .iter()
+            .find(|a| a.origin.uid == uid)
+            .unwrap_or_else(|| panic!("uid {uid} journaled: {alerts:?}"))
+    };
     assert_eq!(by_uid(first).subject, "ALERTA antes");
     assert_eq!(by_uid(last).subject, "ALERTA depois");
     let unreadable = by_uid(bad);
     assert_eq!(unreadable.subject, "E-mail ilegível na caixa de alertas");
-    assert!(unreadable.body.contains(&format!("UID {bad}")) && unreadable.body.contains("3 tentativas"), "{}", unreadable.body);
+    assert!(
+        unreadable.body.contains(&format!("UID {bad}")) && unreadable.body.contains("3 tentativas"),
+        "{}",
+        unreadable.body
+    );
     assert!(unreadable.incident_id.is_some(), "escalated like any alert");
     assert_eq!(proxy.poisoned_answers(), 3, "tried three times in all, then given up");
     // All three are handled: marked seen (the unreadable one too, so it is not tried forever).
-    wait_for("all marked seen", WAIT, || async { (server.seen_state("INBOX").await.0.len() == 3).then_some(()) }).await;
+    wait_for("all marked seen", WAIT, || async {
+        (server.seen_state("INBOX").await.0.len() == 3).then_some(())
+    })
+    .await;
     h.engine.stop(WAIT).await;
 }

@@ -73,7 +73,11 @@ impl Setup {
         let mut lines = BufReader::new(login.stdout.take().unwrap()).lines();
         let url = tokio::time::timeout(Duration::from_secs(20), async {
             while let Some(line) = lines.next_line().await.unwrap() {
-                if let Some(url) = line.trim().strip_prefix("http://127.0.0.1:").map(|rest| format!("http://127.0.0.1:{rest}")) {
+                if let Some(url) = line
+                    .trim()
+                    .strip_prefix("http://127.0.0.1:")
+                    .map(|rest| format!("http://127.0.0.1:{rest}"))
+                {
                     return url;
                 }
             }
@@ -97,7 +101,12 @@ impl Setup {
     async fn sign_in(&self) {
         let (login, url) = self.start_login().await;
         let redirect = self.oauth.sign_in(&url, USER).await;
-        let page = reqwest::Client::new().get(&redirect).header("accept-language", "pt-BR,pt;q=0.9").send().await.unwrap();
+        let page = reqwest::Client::new()
+            .get(&redirect)
+            .header("accept-language", "pt-BR,pt;q=0.9")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(page.status(), 200);
         assert!(page.text().await.unwrap().contains("Você já pode fechar esta janela"));
         let out = login.wait_with_output().await.unwrap();
@@ -109,7 +118,11 @@ impl Setup {
     fn notify_by_whatsapp(&self, fake: &TwilioFake, to: &str) {
         let mut c = Config::load(&self.config).unwrap();
         c.twilio = Some(fake.config());
-        c.whatsapp = Some(WhatsAppConfig { from: "+14155238886".into(), to: vec![to.into()], content_sid: String::new() });
+        c.whatsapp = Some(WhatsAppConfig {
+            from: "+14155238886".into(),
+            to: vec![to.into()],
+            content_sid: String::new(),
+        });
         c.save(&self.config).unwrap();
     }
 
@@ -123,7 +136,10 @@ impl Setup {
     }
 
     async fn wait_log(&self, log: &str, needle: &str, within: Duration) {
-        wait_for(&format!("{needle:?} in {log}"), within, || async { self.log(log).contains(needle).then_some(()) }).await;
+        wait_for(&format!("{needle:?} in {log}"), within, || async {
+            self.log(log).contains(needle).then_some(())
+        })
+        .await;
     }
 }
 
@@ -142,7 +158,10 @@ fn assert_no_token(text: &str, refresh_tokens: &[&str]) {
     }
     assert!(!text.contains("auth=Bearer"), "a SASL exchange is in the log");
     // "user=alertas@cpd.test\x01auth=Bearer …" in base64, as it goes on the wire.
-    assert!(!text.contains("dXNlcj1hbGVydGFzQGNwZC50ZXN0AWF1dGg9QmVhcmVy"), "a base64 SASL exchange is in the log");
+    assert!(
+        !text.contains("dXNlcj1hbGVydGFzQGNwZC50ZXN0AWF1dGg9QmVhcmVy"),
+        "a base64 SASL exchange is in the log"
+    );
 }
 
 #[tokio::test]
@@ -151,7 +170,10 @@ async fn signed_in_once_it_watches_across_expired_tokens_and_keeps_the_rotated_r
     let mut s = Setup::start(4);
     s.sign_in().await;
     let first = s.keyring.lookup(REFRESH_TOKEN).expect("the refresh token is in the keyring");
-    assert!(!std::fs::read_to_string(&s.config).unwrap().contains(&first), "the refresh token stays out of the file");
+    assert!(
+        !std::fs::read_to_string(&s.config).unwrap().contains(&first),
+        "the refresh token stays out of the file"
+    );
 
     let mut engine = s.run("run.log");
     s.wait_log("run.log", "watching (IDLE push)", Duration::from_secs(20)).await;
@@ -174,7 +196,8 @@ async fn signed_in_once_it_watches_across_expired_tokens_and_keeps_the_rotated_r
 }
 
 #[tokio::test]
-async fn a_revoked_sign_in_alarms_without_hammering_the_provider_and_a_new_sign_in_resumes_watching() {
+async fn a_revoked_sign_in_alarms_without_hammering_the_provider_and_a_new_sign_in_resumes_watching(
+) {
     let mut s = Setup::start(3600);
     let fake = TwilioFake::start().await;
     s.notify_by_whatsapp(&fake, WA);
@@ -193,14 +216,22 @@ async fn a_revoked_sign_in_alarms_without_hammering_the_provider_and_a_new_sign_
     s.server.append("INBOX", &plain(SENSOR, "ALERTA agua no piso", "Sensor de agua")).await;
     let before = s.oauth.token_requests().await;
     tokio::time::sleep(Duration::from_secs(6)).await;
-    assert_eq!(s.oauth.token_requests().await, before, "a refused sign-in is not retried against the provider");
+    assert_eq!(
+        s.oauth.token_requests().await,
+        before,
+        "a refused sign-in is not retried against the provider"
+    );
     assert!(AlertJournal::open_in_dir(&s.data()).unwrap().alert_count().await.unwrap() == 0);
 
     // A new sign-in, from another process: the engine picks it up by itself, no restart.
     s.sign_in().await;
     let journal = wait_alerts(&s.data(), 1).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(journal.alert_count().await.unwrap(), 1, "the alarm that arrived meanwhile is journaled once");
+    assert_eq!(
+        journal.alert_count().await.unwrap(),
+        1,
+        "the alarm that arrived meanwhile is journaled once"
+    );
     assert!(s.log("run.log").contains("a new sign-in is in the keyring"));
     let told = wait_for("the team told", Duration::from_secs(20), || async {
         let bodies = fake.bodies_to(WA);
@@ -228,7 +259,11 @@ async fn the_loopback_listener_takes_one_answer_with_this_sign_ins_state_and_not
 
     let refused = browser.get(&forged).send().await.unwrap();
     assert_eq!(refused.status(), 400);
-    assert!(refused.text().await.unwrap().contains("did not come from the sign-in Sentinela started"));
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("did not come from the sign-in Sentinela started"));
 
     let done = browser.get(&redirect).send().await.unwrap();
     assert_eq!(done.status(), 200);
@@ -307,7 +342,11 @@ async fn device_code_sign_in_from_another_device_and_its_refusal_says_what_to_do
     let mut lines = BufReader::new(login.stdout.take().unwrap()).lines();
     let mut said = String::new();
     let complete = loop {
-        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().expect("the code");
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("the code");
         said.push_str(&line);
         if let Some(url) = line.strip_prefix("Or open this address, which carries the code: ") {
             break url.to_owned();
@@ -316,7 +355,8 @@ async fn device_code_sign_in_from_another_device_and_its_refusal_says_what_to_do
     assert!(said.contains("and enter the code"), "{said}");
     let page = s.oauth.confirm_device(&complete, USER).await;
     assert!(page.contains("Sign-in Success"), "{page}");
-    let status = tokio::time::timeout(Duration::from_secs(30), login.wait()).await.unwrap().unwrap();
+    let status =
+        tokio::time::timeout(Duration::from_secs(30), login.wait()).await.unwrap().unwrap();
     assert!(status.success());
     assert!(s.keyring.lookup(REFRESH_TOKEN).is_some());
     let check = s.command().args(["check", "--config"]).arg(&s.config).output().await.unwrap();

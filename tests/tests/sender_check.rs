@@ -20,7 +20,18 @@ fn mail(from: &str, extra_headers: &str, subject: &str) -> Vec<u8> {
 }
 
 async fn engine(config: &sentinela_engine::config::Config, data: &TempDir) -> RunningEngine {
-    RunningEngine::start(config, EngineSecrets { mailbox: Dovecot::password().into(), twilio_token: None, journal_password: None }, data.path(), EventBus::default()).await.unwrap()
+    RunningEngine::start(
+        config,
+        EngineSecrets {
+            mailbox: Dovecot::password().into(),
+            twilio_token: None,
+            journal_password: None,
+        },
+        data.path(),
+        EventBus::default(),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -46,8 +57,15 @@ async fn look_alike_senders_are_rejected_and_journaled_with_their_real_address()
         server.append("INBOX", &mail(from, "", &format!("ALERTA falso {i}"))).await;
     }
     // A second From header carrying the real address.
-    server.append("INBOX", &mail(&format!("x@attacker.example\r\nFrom: {SENSOR}"), "", "ALERTA falso dois From")).await;
-    let genuine = server.append("INBOX", &mail(&format!("Sensor CPD <{SENSOR}>"), "", "ALERTA verdadeiro")).await;
+    server
+        .append(
+            "INBOX",
+            &mail(&format!("x@attacker.example\r\nFrom: {SENSOR}"), "", "ALERTA falso dois From"),
+        )
+        .await;
+    let genuine = server
+        .append("INBOX", &mail(&format!("Sensor CPD <{SENSOR}>"), "", "ALERTA verdadeiro"))
+        .await;
 
     let config = server.config(Security::Tls);
     let report = probe(&config, &Dovecot::password().into()).await.unwrap();
@@ -56,7 +74,13 @@ async fn look_alike_senders_are_rejected_and_journaled_with_their_real_address()
     // search misses that one too; the other eight pass it, as they did before the exact check,
     // and are rejected by it.
     assert_eq!((report.matching_unseen, report.rejected), (9, 8), "{report:?}");
-    assert!(report.rejected_reasons.iter().any(|r| r.contains("x@attacker.example is not an allowed sender")), "{report:?}");
+    assert!(
+        report
+            .rejected_reasons
+            .iter()
+            .any(|r| r.contains("x@attacker.example is not an allowed sender")),
+        "{report:?}"
+    );
 
     let e = engine(&config, &data).await;
     wait_for("the genuine alert and eight rejections", WAIT, || async {
@@ -67,8 +91,13 @@ async fn look_alike_senders_are_rejected_and_journaled_with_their_real_address()
     let alerts = e.journal.alerts(5).await.unwrap();
     assert_eq!((alerts[0].subject.as_str(), alerts[0].origin.uid), ("ALERTA verdadeiro", genuine));
     let rejected = e.journal.rejected_mails(50).await.unwrap();
-    assert!(rejected.iter().all(|r| !r.sender.contains("\"")), "real addresses, never display names: {rejected:?}");
-    assert!(rejected.iter().any(|r| r.sender == "x@attacker.example" && r.reason.contains("not an allowed sender")));
+    assert!(
+        rejected.iter().all(|r| !r.sender.contains("\"")),
+        "real addresses, never display names: {rejected:?}"
+    );
+    assert!(rejected
+        .iter()
+        .any(|r| r.sender == "x@attacker.example" && r.reason.contains("not an allowed sender")));
     assert!(rejected.iter().any(|r| r.reason.contains("2 addresses")), "{rejected:?}");
     // Left unread; only the genuine alert is marked seen; nothing is journaled twice on rescans.
     let (seen, unseen) = server.seen_state("INBOX").await;
@@ -83,7 +112,10 @@ async fn look_alike_senders_are_rejected_and_journaled_with_their_real_address()
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Rejected senders") && text.contains("from x@attacker.example"), "{text}");
+    assert!(
+        text.contains("Rejected senders") && text.contains("from x@attacker.example"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -107,17 +139,24 @@ async fn with_authserv_id_only_our_servers_topmost_verdict_counts() {
     config.filter.authserv_id = ours.into();
     let e = engine(&config, &data).await;
     wait_for("every case decided", WAIT, || async {
-        let done = e.journal.alert_count().await.ok()? + e.journal.rejected_mails(50).await.ok()?.len() as u64;
+        let done = e.journal.alert_count().await.ok()?
+            + e.journal.rejected_mails(50).await.ok()?.len() as u64;
         (done == cases.len() as u64).then_some(())
     })
     .await;
-    let alerts: Vec<String> = e.journal.alerts(50).await.unwrap().into_iter().map(|a| a.subject).collect();
+    let alerts: Vec<String> =
+        e.journal.alerts(50).await.unwrap().into_iter().map(|a| a.subject).collect();
     let rejected = e.journal.rejected_mails(50).await.unwrap();
     for (_, subject, accepted) in &cases {
         assert_eq!(alerts.iter().any(|s| s == subject), *accepted, "{subject}: alerts {alerts:?}");
     }
     let r = rejected.iter().find(|r| r.subject == "ALERTA outro servidor").unwrap();
-    assert!(r.reason.contains("not authenticated by mx.empresa.com.br") && r.reason.contains("no Authentication-Results header from"), "{}", r.reason);
+    assert!(
+        r.reason.contains("not authenticated by mx.empresa.com.br")
+            && r.reason.contains("no Authentication-Results header from"),
+        "{}",
+        r.reason
+    );
     e.stop(WAIT).await;
 }
 

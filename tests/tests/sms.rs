@@ -41,7 +41,9 @@ async fn alarms_settled(engine: &RunningEngine, incident: i64, n: usize) -> Vec<
     wait_for("the alarm messages settled", WAIT, || async {
         let mut all = engine.journal.deliveries_of(incident).await.unwrap();
         all.retain(|d| d.purpose == MessagePurpose::Alarm);
-        let settled = |d: &Delivery| d.state.is_final() || (d.channel == Channel::Sms && d.state == DeliveryState::Delivered);
+        let settled = |d: &Delivery| {
+            d.state.is_final() || (d.channel == Channel::Sms && d.state == DeliveryState::Delivered)
+        };
         (all.len() == n && all.iter().all(settled)).then_some(all)
     })
     .await
@@ -56,16 +58,30 @@ async fn an_undelivered_whatsapp_goes_by_sms_once_with_the_code_to_take_it() {
     s.server.append("INBOX", &plain(SENSOR, "ALERTA Temperatura Sala 3", "Sensor 4: 31 C")).await;
     let id = opened(&mut rx).await;
     let alarms = alarms_settled(&engine, id, 3).await;
-    let failed = alarms.iter().find(|d| d.channel == Channel::Whatsapp && d.recipient == WA2).unwrap();
+    let failed =
+        alarms.iter().find(|d| d.channel == Channel::Whatsapp && d.recipient == WA2).unwrap();
     assert_eq!((failed.state, failed.error_code), (DeliveryState::Failed, Some(63015)));
     let sms = alarms.iter().find(|d| d.channel == Channel::Sms).unwrap();
-    assert_eq!((sms.recipient.as_str(), sms.fallback_of, sms.state), (WA2, Some(failed.id), DeliveryState::Delivered));
-    let alarm_sms = || s.fake.sms_to(WA2).into_iter().filter(|b| b.starts_with("ALERTA:")).collect::<Vec<_>>();
-    assert_eq!(alarm_sms(), [format!("ALERTA: ALERTA Temperatura Sala 3\nSensor 4: 31 C\nResponda 1 para assumir (#{id})")]);
+    assert_eq!(
+        (sms.recipient.as_str(), sms.fallback_of, sms.state),
+        (WA2, Some(failed.id), DeliveryState::Delivered)
+    );
+    let alarm_sms =
+        || s.fake.sms_to(WA2).into_iter().filter(|b| b.starts_with("ALERTA:")).collect::<Vec<_>>();
+    assert_eq!(
+        alarm_sms(),
+        [format!(
+            "ALERTA: ALERTA Temperatura Sala 3\nSensor 4: 31 C\nResponda 1 para assumir (#{id})"
+        )]
+    );
     // The call took it: Ana, whose WhatsApp fails, hears of that by SMS too.
-    wait_for("the take told by SMS", WAIT, || async { s.fake.sms_to(WA2).iter().any(|b| b.starts_with("ASSUMIDO: Assumido por")).then_some(()) }).await;
+    wait_for("the take told by SMS", WAIT, || async {
+        s.fake.sms_to(WA2).iter().any(|b| b.starts_with("ASSUMIDO: Assumido por")).then_some(())
+    })
+    .await;
     assert!(s.fake.sms_to(WA1).is_empty(), "WhatsApp reached Bruno: no SMS");
-    let request = s.fake.creations("Messages").into_iter().find(|r| r.param("To") == Some(WA2)).unwrap();
+    let request =
+        s.fake.creations("Messages").into_iter().find(|r| r.param("To") == Some(WA2)).unwrap();
     assert_eq!(request.param("From"), Some(SMS_FROM), "from the SMS number, without whatsapp:");
 
     let sent = s.fake.sms_to(WA2).len();
@@ -77,8 +93,14 @@ async fn an_undelivered_whatsapp_goes_by_sms_once_with_the_code_to_take_it() {
     assert_eq!((alarm_sms().len(), s.fake.sms_to(WA2).len()), (1, sent), "once");
     let all = engine.journal.deliveries_of(id).await.unwrap();
     for sms in all.iter().filter(|d| d.channel == Channel::Sms) {
-        let of = all.iter().find(|d| Some(d.id) == sms.fallback_of).expect("the WhatsApp it stands in for");
-        assert_eq!((of.channel, of.state, of.purpose, of.recipient.as_str()), (Channel::Whatsapp, DeliveryState::Failed, sms.purpose, WA2));
+        let of = all
+            .iter()
+            .find(|d| Some(d.id) == sms.fallback_of)
+            .expect("the WhatsApp it stands in for");
+        assert_eq!(
+            (of.channel, of.state, of.purpose, of.recipient.as_str()),
+            (Channel::Whatsapp, DeliveryState::Failed, sms.purpose, WA2)
+        );
     }
     engine.stop(WAIT).await;
 }
@@ -87,7 +109,8 @@ async fn an_undelivered_whatsapp_goes_by_sms_once_with_the_code_to_take_it() {
 async fn a_whatsapp_refused_at_once_goes_by_sms_and_without_fallback_nothing_does() {
     let s = setup(true).await;
     // Twilio refuses the first WhatsApp (no WhatsApp sender for that route).
-    s.fake.fault_next("Messages.json", Fault::Error { status: 400, code: 63007, retry_after: None });
+    s.fake
+        .fault_next("Messages.json", Fault::Error { status: 400, code: 63007, retry_after: None });
     let (engine, mut rx) = s.start_fast().await;
     s.server.append("INBOX", &plain(SENSOR, "ALERTA Energia", "Nobreak em bateria")).await;
     let id = opened(&mut rx).await;
@@ -95,7 +118,10 @@ async fn a_whatsapp_refused_at_once_goes_by_sms_and_without_fallback_nothing_doe
     let refused = alarms.iter().find(|d| d.state == DeliveryState::Error).expect("one refused");
     assert_eq!(refused.error_code, Some(63007));
     let sms = alarms.iter().find(|d| d.channel == Channel::Sms).unwrap();
-    assert_eq!((sms.recipient.as_str(), sms.fallback_of), (refused.recipient.as_str(), Some(refused.id)));
+    assert_eq!(
+        (sms.recipient.as_str(), sms.fallback_of),
+        (refused.recipient.as_str(), Some(refused.id))
+    );
     assert_eq!(s.fake.sms_to(&refused.recipient).len(), 1);
     engine.stop(WAIT).await;
 
@@ -119,15 +145,27 @@ async fn an_sms_reply_takes_the_incident_the_sms_told() {
     let (engine, mut rx) = s.start_fast().await;
     s.server.append("INBOX", &plain(SENSOR, "ALERTA Fumaça Sala 7", "detector 2")).await;
     let id = opened(&mut rx).await;
-    wait_for("the SMS delivered", WAIT, || async { (!s.fake.sms_to(WA2).is_empty()).then_some(()) }).await;
+    wait_for("the SMS delivered", WAIT, || async {
+        (!s.fake.sms_to(WA2).is_empty()).then_some(())
+    })
+    .await;
     s.fake.inbound_sms(WA2, SMS_FROM, "1");
     let taken = wait_for("taken by the SMS reply", WAIT, || async {
         let i = engine.journal.incident(id).await.unwrap().unwrap();
         (i.state == IncidentState::Acknowledged).then_some(i)
     })
     .await;
-    assert_eq!((taken.acknowledged_via, taken.acknowledged_by.as_deref()), (Some(AckVia::Sms), Some("(11) 99999-0002")));
-    assert!(s.fake.message_lists().iter().any(|r| r.query.iter().any(|(k, v)| k == "To" && v == SMS_FROM)), "the SMS replies were read");
+    assert_eq!(
+        (taken.acknowledged_via, taken.acknowledged_by.as_deref()),
+        (Some(AckVia::Sms), Some("(11) 99999-0002"))
+    );
+    assert!(
+        s.fake
+            .message_lists()
+            .iter()
+            .any(|r| r.query.iter().any(|(k, v)| k == "To" && v == SMS_FROM)),
+        "the SMS replies were read"
+    );
     engine.stop(WAIT).await;
 }
 
@@ -143,10 +181,19 @@ async fn a_person_told_by_sms_only_gets_the_alarm_by_sms_and_takes_it_by_reply()
     s.server.append("INBOX", &plain(SENSOR, "ALERTA Água no piso", "Sensor de vazamento")).await;
     let id = opened(&mut rx).await;
     let alarms = alarms_settled(&engine, id, 3).await;
-    let by_sms: Vec<&str> = alarms.iter().filter(|d| d.channel == Channel::Sms).map(|d| d.recipient.as_str()).collect();
+    let by_sms: Vec<&str> =
+        alarms.iter().filter(|d| d.channel == Channel::Sms).map(|d| d.recipient.as_str()).collect();
     assert_eq!(by_sms, [CARLA]);
-    assert!(alarms.iter().all(|d| d.fallback_of.is_none()), "told by SMS, not in place of a WhatsApp");
-    assert_eq!(s.fake.sms_to(CARLA), [format!("ALERTA: ALERTA Água no piso\nSensor de vazamento\nResponda 1 para assumir (#{id})")]);
+    assert!(
+        alarms.iter().all(|d| d.fallback_of.is_none()),
+        "told by SMS, not in place of a WhatsApp"
+    );
+    assert_eq!(
+        s.fake.sms_to(CARLA),
+        [format!(
+            "ALERTA: ALERTA Água no piso\nSensor de vazamento\nResponda 1 para assumir (#{id})"
+        )]
+    );
     assert!(s.fake.bodies_to(CARLA).is_empty(), "no WhatsApp to Carla");
     s.fake.inbound_sms(CARLA, SMS_FROM, "1");
     let taken = wait_for("taken by Carla's SMS", WAIT, || async {
@@ -156,6 +203,9 @@ async fn a_person_told_by_sms_only_gets_the_alarm_by_sms_and_takes_it_by_reply()
     .await;
     assert_eq!(taken.acknowledged_via, Some(AckVia::Sms));
     // The others hear by WhatsApp that Carla took it.
-    wait_for("the take told", WAIT, || async { s.fake.bodies_to(WA1).iter().any(|b| b.contains("Assumido por")).then_some(()) }).await;
+    wait_for("the take told", WAIT, || async {
+        s.fake.bodies_to(WA1).iter().any(|b| b.contains("Assumido por")).then_some(())
+    })
+    .await;
     engine.stop(WAIT).await;
 }

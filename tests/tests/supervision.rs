@@ -19,7 +19,9 @@ async fn a_panicking_manager_is_announced_started_again_and_alerts_still_go_out(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     while let Ok(Ok(e)) = tokio::time::timeout_at(deadline, rx.recv()).await {
         match e {
-            EngineEvent::ManagerFailed { manager, reason, .. } => seen.push(format!("failed {manager}: {reason}")),
+            EngineEvent::ManagerFailed { manager, reason, .. } => {
+                seen.push(format!("failed {manager}: {reason}"))
+            }
             EngineEvent::ManagerRestarted { manager } => {
                 seen.push(format!("restarted {manager}"));
                 break;
@@ -34,7 +36,13 @@ async fn a_panicking_manager_is_announced_started_again_and_alerts_still_go_out(
     s.server.append("INBOX", &plain(SENSOR, "ALERTA depois do reinício", "x")).await;
     wait_for("the alarm sent by the restarted planner", Duration::from_secs(20), || async {
         let i = engine.journal.incidents(1, None, false).await.unwrap().pop()?;
-        let sent = engine.journal.deliveries_of(i.id).await.unwrap().into_iter().any(|d| d.purpose == MessagePurpose::Alarm && d.sid.is_some());
+        let sent = engine
+            .journal
+            .deliveries_of(i.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .any(|d| d.purpose == MessagePurpose::Alarm && d.sid.is_some());
         sent.then_some(())
     })
     .await;

@@ -37,7 +37,11 @@ async fn the_engines_requests_satisfy_twilios_openapi_spec() {
         return;
     }
     let prism = prism_path();
-    assert!(prism.exists(), "Prism is not installed at {}: run scripts/setup --test", prism.display());
+    assert!(
+        prism.exists(),
+        "Prism is not installed at {}: run scripts/setup --test",
+        prism.display()
+    );
 
     let port = free_port();
     let mut child = tokio::process::Command::new(&prism)
@@ -66,34 +70,73 @@ async fn the_engines_requests_satisfy_twilios_openapi_spec() {
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
     let base_url = format!("http://127.0.0.1:{port}");
-    let config = TwilioConfig { account_sid: ACCOUNT.into(), api_key_sid: String::new(), base_url: base_url.clone(), studio_url: base_url.clone(), dry_run: false };
-    let client = TwilioClient::with_retry(&config, Secret::new("token"), RetryPolicy { attempts: 1, ..Default::default() });
+    let config = TwilioConfig {
+        account_sid: ACCOUNT.into(),
+        api_key_sid: String::new(),
+        base_url: base_url.clone(),
+        studio_url: base_url.clone(),
+        dry_run: false,
+    };
+    let client = TwilioClient::with_retry(
+        &config,
+        Secret::new("token"),
+        RetryPolicy { attempts: 1, ..Default::default() },
+    );
 
     client.fetch_account().await.expect("GET Account");
     let m = client
-        .create_message(&NewMessage { from: "+14155238886".into(), to: "+5511999990001".into(), body: "🚨 ALERTA <&>".into(), template: None, channel: sentinela_engine::model::Channel::Whatsapp }, None)
+        .create_message(
+            &NewMessage {
+                from: "+14155238886".into(),
+                to: "+5511999990001".into(),
+                body: "🚨 ALERTA <&>".into(),
+                template: None,
+                channel: sentinela_engine::model::Channel::Whatsapp,
+            },
+            None,
+        )
         .await
         .expect("POST Messages with Body");
     client
-        .create_message(&NewMessage {
-            from: "+14155238886".into(),
-            to: "+5511999990001".into(),
-            body: String::new(),
-            template: Some(("HXaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".into(), r#"{"1":"ALERTA","2":"corpo"}"#.into())),
-            channel: sentinela_engine::model::Channel::Whatsapp,
-        }, Some(chrono::Utc::now()))
+        .create_message(
+            &NewMessage {
+                from: "+14155238886".into(),
+                to: "+5511999990001".into(),
+                body: String::new(),
+                template: Some((
+                    "HXaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".into(),
+                    r#"{"1":"ALERTA","2":"corpo"}"#.into(),
+                )),
+                channel: sentinela_engine::model::Channel::Whatsapp,
+            },
+            Some(chrono::Utc::now()),
+        )
         .await
-        .expect("GET Messages (the lookup after a lost answer), then POST Messages with ContentSid");
+        .expect(
+            "GET Messages (the lookup after a lost answer), then POST Messages with ContentSid",
+        );
     client.fetch_message(&m.sid).await.expect("GET Message");
     let twiml = twiml::alert_twiml("Polly.Camila", "pt-BR", "ALERTA \"x\" & <y>", "corpo", false);
     let call = client
-        .create_call(&NewCall { from: "+14155238886".into(), to: "+5511999990001".into(), twiml, timeout_secs: 25, machine_detection: true }, Some(chrono::Utc::now()))
+        .create_call(
+            &NewCall {
+                from: "+14155238886".into(),
+                to: "+5511999990001".into(),
+                twiml,
+                timeout_secs: 25,
+                machine_detection: true,
+            },
+            Some(chrono::Utc::now()),
+        )
         .await
         .expect("GET Calls (the lookup after a lost answer), then POST Calls");
     client.fetch_call(&call.sid).await.expect("GET Call");
     client.end_call(&call.sid, true).await.expect("POST Call Status=canceled");
     client.end_call(&call.sid, false).await.expect("POST Call Status=completed");
-    client.can_send_from("+14155238886").await.expect("GET IncomingPhoneNumbers / OutgoingCallerIds");
+    client
+        .can_send_from("+14155238886")
+        .await
+        .expect("GET IncomingPhoneNumbers / OutgoingCallerIds");
 
     // The check has teeth: a request that breaks the spec is refused.
     let bad = reqwest::Client::new()

@@ -16,13 +16,22 @@ async fn an_hour_of_503_is_alarmed_once_and_its_end_is_said() {
     std::env::set_var("SENTINELA_WATCH_ALARM_SECS", "2");
     let s = Scenario::new(&["+5511999990001"], &["+5511988880001"], 1).await;
     s.fake.set_outage(Some((503, 20503)));
-    let timing = NotifyTiming { replies: ReplyPolling { busy: Duration::from_millis(200), quiet: Duration::from_millis(300) }, ..scenario::fast() };
+    let timing = NotifyTiming {
+        replies: ReplyPolling {
+            busy: Duration::from_millis(200),
+            quiet: Duration::from_millis(300),
+        },
+        ..scenario::fast()
+    };
     let (engine, mut rx) = s.start(AUTH_TOKEN, timing).await;
     let mut alarms = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     let mut cleared = false;
     while let Ok(Ok(e)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-        if let EngineEvent::WatchAlarm(a @ (WatchAlarm::TwilioUnreachable { .. } | WatchAlarm::TwilioRecovered)) = e {
+        if let EngineEvent::WatchAlarm(
+            a @ (WatchAlarm::TwilioUnreachable { .. } | WatchAlarm::TwilioRecovered),
+        ) = e
+        {
             alarms.push(a.clone());
             match a {
                 WatchAlarm::TwilioUnreachable { .. } if !cleared => {
@@ -36,6 +45,9 @@ async fn an_hour_of_503_is_alarmed_once_and_its_end_is_said() {
             }
         }
     }
-    assert!(matches!(&alarms[..], [WatchAlarm::TwilioUnreachable { reason, .. }, WatchAlarm::TwilioRecovered] if reason.contains("503")), "{alarms:?}");
+    assert!(
+        matches!(&alarms[..], [WatchAlarm::TwilioUnreachable { reason, .. }, WatchAlarm::TwilioRecovered] if reason.contains("503")),
+        "{alarms:?}"
+    );
     engine.stop(Duration::from_secs(10)).await;
 }

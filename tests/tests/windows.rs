@@ -46,7 +46,11 @@ fn told(fake: &TwilioFake, number: &str, mark: &str) -> usize {
 #[tokio::test]
 async fn a_notepad_configuration_in_joaos_profile_and_the_password_in_credential_manager() {
     let profile = profile();
-    assert!(!profile.file_name().unwrap().to_str().unwrap().is_ascii(), "the test user's name must not be ASCII: {}", profile.display());
+    assert!(
+        !profile.file_name().unwrap().to_str().unwrap().is_ascii(),
+        "the test user's name must not be ASCII: {}",
+        profile.display()
+    );
     let roaming = profile.join("AppData/Roaming/Sentinela/config");
     let local = profile.join("AppData/Local/Sentinela/data");
     let _ = std::fs::remove_dir_all(&local);
@@ -63,20 +67,31 @@ async fn a_notepad_configuration_in_joaos_profile_and_the_password_in_credential
 
     // No password anywhere yet (the prefix outlives a run: what an earlier one stored in Wine's
     // Credential Manager is removed): `check` says which secret is missing and how to store it.
-    let _ = std::process::Command::new(std::env::var_os("SENTINELA_TEST_RUNNER").unwrap_or_else(|| "wine".into()))
-        .args(["reg", "delete", r"HKCU\Software\Wine\Credential Manager", "/f"])
-        .output();
+    let _ = std::process::Command::new(
+        std::env::var_os("SENTINELA_TEST_RUNNER").unwrap_or_else(|| "wine".into()),
+    )
+    .args(["reg", "delete", r"HKCU\Software\Wine\Credential Manager", "/f"])
+    .output();
     let mut check = headless::command();
     check.env_remove("SENTINELA_IMAP_PASSWORD").arg("check");
     let out = check.output().unwrap();
     let said = text(&out);
     assert!(!out.status.success() && said.contains("store-secret imap-password"), "{said}");
-    assert!(said.contains("Configuration OK: C:\\users\\") && said.contains("\\AppData\\Roaming\\Sentinela\\config\\sentinela.toml"), "the file found in the roaming profile: {said}");
+    assert!(
+        said.contains("Configuration OK: C:\\users\\")
+            && said.contains("\\AppData\\Roaming\\Sentinela\\config\\sentinela.toml"),
+        "the file found in the roaming profile: {said}"
+    );
     let user = profile.file_name().unwrap().to_str().unwrap();
     assert!(said.contains(user), "the profile's own name, not mangled: {said}");
 
     let mut store = headless::command();
-    store.env_remove("SENTINELA_IMAP_PASSWORD").args(["store-secret", "imap-password"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    store
+        .env_remove("SENTINELA_IMAP_PASSWORD")
+        .args(["store-secret", "imap-password"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = store.spawn().unwrap();
     use std::io::Write;
     writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
@@ -85,9 +100,18 @@ async fn a_notepad_configuration_in_joaos_profile_and_the_password_in_credential
 
     // From Credential Manager, with no file or variable holding it.
     let mut run = Command::from(headless::command());
-    run.env_remove("SENTINELA_IMAP_PASSWORD").arg("run").stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+    run.env_remove("SENTINELA_IMAP_PASSWORD")
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
     let mut engine = run.spawn().unwrap();
-    server.append("INBOX", &plain(SENSOR, "ALERTA Temperatura crítica — Sala João", "32 °C no rack B")).await;
+    server
+        .append(
+            "INBOX",
+            &plain(SENSOR, "ALERTA Temperatura crítica — Sala João", "32 °C no rack B"),
+        )
+        .await;
     let journal = wait_for("the alert journaled in the local profile", WAIT, || async {
         let j = AlertJournal::open_in_dir(&local).ok()?;
         (j.alert_count().await.ok()? == 1).then_some(j)
@@ -96,7 +120,10 @@ async fn a_notepad_configuration_in_joaos_profile_and_the_password_in_credential
     engine.kill().await.unwrap();
     let alert = journal.alerts(1).await.unwrap().remove(0);
     assert_eq!(alert.subject, "ALERTA Temperatura crítica — Sala João");
-    assert!(!profile.join("AppData/Roaming/Sentinela/data").exists(), "the journal is not in the roaming profile");
+    assert!(
+        !profile.join("AppData/Roaming/Sentinela/data").exists(),
+        "the journal is not in the roaming profile"
+    );
 }
 
 /// Alarm → WhatsApp and a call a person answers → a repeat that joins → a restart → the
@@ -111,39 +138,74 @@ async fn an_alarm_is_escalated_joined_and_resolved_across_a_restart() {
     let path = dir.path().join("sentinela.toml");
     s.config.save(&path).unwrap();
     let data = dir.path().join("data");
-    let run = |n: u32| headless::spawn_notifying(&path, &data, &dir.path().join(format!("run{n}.log")));
+    let run =
+        |n: u32| headless::spawn_notifying(&path, &data, &dir.path().join(format!("run{n}.log")));
 
     let mut first = run(1);
-    s.server.append("INBOX", &plain(SENSOR, "ALERTA: Temperatura crítica na Sala 2 — 31 °C", "leitura do sensor")).await;
+    s.server
+        .append(
+            "INBOX",
+            &plain(SENSOR, "ALERTA: Temperatura crítica na Sala 2 — 31 °C", "leitura do sensor"),
+        )
+        .await;
     let journal = headless::taken_by_call(&data, WAIT).await;
     wait_for("both told of the alarm and of who took it", WAIT, || async {
-        [WA1, WA2].iter().all(|to| told(&s.fake, to, "🚨") == 1 && told(&s.fake, to, "👍") == 1).then_some(())
+        [WA1, WA2]
+            .iter()
+            .all(|to| told(&s.fake, to, "🚨") == 1 && told(&s.fake, to, "👍") == 1)
+            .then_some(())
     })
     .await;
-    assert!(s.fake.bodies_to(WA1)[0].contains("Temperatura crítica na Sala 2 — 31 °C"), "the text as written: {:?}", s.fake.bodies_to(WA1));
+    assert!(
+        s.fake.bodies_to(WA1)[0].contains("Temperatura crítica na Sala 2 — 31 °C"),
+        "the text as written: {:?}",
+        s.fake.bodies_to(WA1)
+    );
 
-    s.server.append("INBOX", &plain(SENSOR, "ALERTA: Temperatura crítica na Sala 2 — 32 °C", "leitura do sensor")).await;
+    s.server
+        .append(
+            "INBOX",
+            &plain(SENSOR, "ALERTA: Temperatura crítica na Sala 2 — 32 °C", "leitura do sensor"),
+        )
+        .await;
     let id = journal.incidents(1, None, false).await.unwrap()[0].id;
-    wait_for("the repeat joined", WAIT, || async { (journal.incident(id).await.ok()??.emails == 2).then_some(()) }).await;
+    wait_for("the repeat joined", WAIT, || async {
+        (journal.incident(id).await.ok()??.emails == 2).then_some(())
+    })
+    .await;
     first.kill().await.unwrap();
     first.wait().await.unwrap();
 
     let mut second = run(2);
-    s.server.append("INBOX", &plain(SENSOR, "Temperatura na Sala 2 retornou ao normal", "leitura do sensor")).await;
+    s.server
+        .append(
+            "INBOX",
+            &plain(SENSOR, "Temperatura na Sala 2 retornou ao normal", "leitura do sensor"),
+        )
+        .await;
     wait_for("the recovery resolved it", WAIT, || async {
         let i = journal.incident(id).await.ok()??;
-        (i.state == IncidentState::Resolved && i.resolved_via == Some(ResolveVia::Recovery)).then_some(())
+        (i.state == IncidentState::Resolved && i.resolved_via == Some(ResolveVia::Recovery))
+            .then_some(())
     })
     .await;
     for to in [WA1, WA2] {
-        wait_for("Resolvido", WAIT, || async { (told(&s.fake, to, "✅ Resolvido") == 1).then_some(()) }).await;
+        wait_for("Resolvido", WAIT, || async {
+            (told(&s.fake, to, "✅ Resolvido") == 1).then_some(())
+        })
+        .await;
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
     second.kill().await.unwrap();
 
     assert_eq!(s.fake.called_numbers(), [C1], "one call, across the restart");
     for to in [WA1, WA2] {
-        assert_eq!((told(&s.fake, to, "🚨"), told(&s.fake, to, "✅ Resolvido")), (1, 1), "{to}: {:?}", s.fake.bodies_to(to));
+        assert_eq!(
+            (told(&s.fake, to, "🚨"), told(&s.fake, to, "✅ Resolvido")),
+            (1, 1),
+            "{to}: {:?}",
+            s.fake.bodies_to(to)
+        );
     }
     let incident = journal.incident(id).await.unwrap().unwrap();
     assert_eq!(incident.emails, 3);
@@ -154,7 +216,12 @@ const RUN_KEY: &str = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Run";
 
 /// `wine reg query KEY`'s text, or None when the key does not exist.
 fn registry(key: &str) -> Option<String> {
-    let out = std::process::Command::new(std::env::var_os("SENTINELA_TEST_RUNNER").unwrap_or_else(|| "wine".into())).args(["reg", "query", key]).output().unwrap();
+    let out = std::process::Command::new(
+        std::env::var_os("SENTINELA_TEST_RUNNER").unwrap_or_else(|| "wine".into()),
+    )
+    .args(["reg", "query", key])
+    .output()
+    .unwrap();
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
@@ -172,36 +239,68 @@ async fn the_installer_installs_for_the_user_and_the_uninstaller_keeps_their_dat
     let start_menu = profile.join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs");
     let _ = std::fs::remove_dir_all(&program);
     // A first install, even after an earlier run of this test stopped half-way.
-    let reg = |args: &[&str]| std::process::Command::new(&runner).arg("reg").args(args).output().unwrap().status.success();
+    let reg = |args: &[&str]| {
+        std::process::Command::new(&runner).arg("reg").args(args).output().unwrap().status.success()
+    };
     reg(&["delete", r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall\Sentinela", "/f"]);
     reg(&["delete", RUN_KEY, "/v", "Sentinela", "/f"]);
     let install = || {
         // Wine's Windows speaks English here: the administrator's `/LANG=pt-BR` picks Portuguese.
-        let status = std::process::Command::new(&runner).arg(&installer).args(["/S", "/LANG=pt-BR"]).status().unwrap();
+        let status = std::process::Command::new(&runner)
+            .arg(&installer)
+            .args(["/S", "/LANG=pt-BR"])
+            .status()
+            .unwrap();
         assert!(status.success(), "the installer failed: {status}");
     };
     install();
     for file in ["sentinela.exe", "sentinela-headless.exe", "WebView2Loader.dll", "uninstall.exe"] {
         assert!(program.join(file).is_file(), "{file} not installed in {}", program.display());
     }
-    for entry in ["Sentinela.lnk", "Sentinela — Histórico.lnk", "Sentinela — Configurações.lnk"] {
-        assert!(start_menu.join(entry).is_file(), "no Start-menu entry {entry}: {:?}", std::fs::read_dir(&start_menu).map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>()));
+    for entry in ["Sentinela.lnk", "Sentinela — Histórico.lnk", "Sentinela — Configurações.lnk"]
+    {
+        assert!(
+            start_menu.join(entry).is_file(),
+            "no Start-menu entry {entry}: {:?}",
+            std::fs::read_dir(&start_menu)
+                .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+        );
     }
-    let aumid = registry(r"HKCU\Software\Classes\AppUserModelId\br.sentinela.app").expect("the AppUserModelID registered");
+    let aumid = registry(r"HKCU\Software\Classes\AppUserModelId\br.sentinela.app")
+        .expect("the AppUserModelID registered");
     assert!(aumid.contains("DisplayName") && aumid.contains("Sentinela"), "{aumid}");
-    let listed = registry(r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall\Sentinela").expect("listed in Apps & features");
-    assert!(listed.contains("QuietUninstallString") && listed.contains("uninstall.exe"), "{listed}");
-    let version = std::process::Command::new(&runner).arg(program.join("sentinela-headless.exe")).arg("--version").output().unwrap();
-    assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")), "{}", text(&version));
+    let listed = registry(r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall\Sentinela")
+        .expect("listed in Apps & features");
+    assert!(
+        listed.contains("QuietUninstallString") && listed.contains("uninstall.exe"),
+        "{listed}"
+    );
+    let version = std::process::Command::new(&runner)
+        .arg(program.join("sentinela-headless.exe"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")),
+        "{}",
+        text(&version)
+    );
 
     // A first install starts Sentinela with Windows; an update keeps what the user chose since
     // (unticking *Iniciar com o sistema* removes the value).
-    let starts_with_windows = || registry(RUN_KEY).is_some_and(|k| k.contains("Sentinela") && k.contains(r"\Programs\Sentinela\sentinela.exe"));
+    let starts_with_windows = || {
+        registry(RUN_KEY).is_some_and(|k| {
+            k.contains("Sentinela") && k.contains(r"\Programs\Sentinela\sentinela.exe")
+        })
+    };
     assert!(starts_with_windows(), "a first install starts with Windows: {:?}", registry(RUN_KEY));
     assert!(reg(&["delete", RUN_KEY, "/v", "Sentinela", "/f"]));
     install();
     assert!(!starts_with_windows(), "an update keeps it unticked: {:?}", registry(RUN_KEY));
-    let exe = format!(r"C:\users\{}\AppData\Local\Programs\Sentinela\sentinela.exe", profile.file_name().unwrap().to_str().unwrap());
+    let exe = format!(
+        r"C:\users\{}\AppData\Local\Programs\Sentinela\sentinela.exe",
+        profile.file_name().unwrap().to_str().unwrap()
+    );
     assert!(reg(&["add", RUN_KEY, "/v", "Sentinela", "/d", &exe, "/f"]), "ticked again");
 
     // The user's own files, as the app leaves them.
@@ -215,7 +314,12 @@ async fn the_installer_installs_for_the_user_and_the_uninstaller_keeps_their_dat
     // Manager under this registry key).
     let vault = r"HKCU\Software\Wine\Credential Manager";
     let mut store = std::process::Command::new(&runner);
-    store.arg(program.join("sentinela-headless.exe")).args(["store-secret", "twilio-auth-token"]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+    store
+        .arg(program.join("sentinela-headless.exe"))
+        .args(["store-secret", "twilio-auth-token"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     let mut child = store.spawn().unwrap();
     {
         use std::io::Write;
@@ -225,15 +329,37 @@ async fn the_installer_installs_for_the_user_and_the_uninstaller_keeps_their_dat
     let stored = registry(vault).expect("the secret in Credential Manager");
 
     // The uninstaller copies itself away and runs from there: wait for it to finish.
-    let status = std::process::Command::new(&runner).arg(program.join("uninstall.exe")).arg("/S").status().unwrap();
+    let status = std::process::Command::new(&runner)
+        .arg(program.join("uninstall.exe"))
+        .arg("/S")
+        .status()
+        .unwrap();
     assert!(status.success(), "{status}");
     // The copy goes on after `wine` returns, removing the program folder before the Start-menu
     // entries and the registry keys: wait for all of it, not for the first step.
-    let uninstalled = || !program.exists() && !start_menu.join("Sentinela.lnk").exists() && !start_menu.join("Sentinela — Histórico.lnk").exists() && registry(r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall\Sentinela").is_none();
-    wait_for("the program, its Start-menu entries and its Apps & features entry removed", Duration::from_secs(120), || async { uninstalled().then_some(()) }).await;
+    let uninstalled = || {
+        !program.exists()
+            && !start_menu.join("Sentinela.lnk").exists()
+            && !start_menu.join("Sentinela — Histórico.lnk").exists()
+            && registry(r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall\Sentinela")
+                .is_none()
+    };
+    wait_for(
+        "the program, its Start-menu entries and its Apps & features entry removed",
+        Duration::from_secs(120),
+        || async { uninstalled().then_some(()) },
+    )
+    .await;
     assert_eq!(registry(r"HKCU\Software\Classes\AppUserModelId\br.sentinela.app"), None);
-    assert!(!registry(RUN_KEY).is_some_and(|k| k.contains("Sentinela")), "nothing starts a program that is gone: {:?}", registry(RUN_KEY));
-    assert!(config.join("kept.toml").is_file() && journal.join("kept.db").is_file(), "the user's configuration and journal are kept");
+    assert!(
+        !registry(RUN_KEY).is_some_and(|k| k.contains("Sentinela")),
+        "nothing starts a program that is gone: {:?}",
+        registry(RUN_KEY)
+    );
+    assert!(
+        config.join("kept.toml").is_file() && journal.join("kept.db").is_file(),
+        "the user's configuration and journal are kept"
+    );
     assert_eq!(registry(vault).as_deref(), Some(stored.as_str()), "the user's secrets are kept");
     std::fs::remove_file(config.join("kept.toml")).unwrap();
     std::fs::remove_file(journal.join("kept.db")).unwrap();
@@ -248,11 +374,26 @@ async fn a_window_without_webview2_says_what_to_install() {
     let dir = TempDir::new().unwrap();
     let runner = std::env::var_os("SENTINELA_TEST_RUNNER").unwrap_or_else(|| "wine".into());
     let mut c = Command::new(runner);
-    c.arg(&desktop).args(["--window", "settings", "--data-dir"]).arg(dir.path()).arg("--config").arg(dir.path().join("s.toml")).env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY").kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(60), c.output()).await.expect("the window process ended").unwrap();
+    c.arg(&desktop)
+        .args(["--window", "settings", "--data-dir"])
+        .arg(dir.path())
+        .arg("--config")
+        .arg(dir.path().join("s.toml"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(60), c.output())
+        .await
+        .expect("the window process ended")
+        .unwrap();
     let said = text(&out);
     assert_eq!(out.status.code(), Some(3), "{said}");
-    assert!(said.contains("WebView2 Runtime") && said.contains("https://go.microsoft.com/fwlink/p/?LinkId=2124703") && said.contains("Alerts go on"), "{said}");
+    assert!(
+        said.contains("WebView2 Runtime")
+            && said.contains("https://go.microsoft.com/fwlink/p/?LinkId=2124703")
+            && said.contains("Alerts go on"),
+        "{said}"
+    );
 }
 
 /// Ends every Wine process of the prefix (and its wineserver): the next Wine program starts a
@@ -285,7 +426,12 @@ async fn the_tray_process_docks_its_icon_and_holds_the_engine() {
     let launch = || {
         let mut c = desktop.command("wine");
         c.arg(&desktop_exe)
-            .args(["--config", &config.display().to_string(), "--data-dir", &desktop.path("data").display().to_string()])
+            .args([
+                "--config",
+                &config.display().to_string(),
+                "--data-dir",
+                &desktop.path("data").display().to_string(),
+            ])
             .env("SENTINELA_IMAP_PASSWORD", sentinela_tests::dovecot::PASSWORD)
             .env("SENTINELA_TWILIO_AUTH_TOKEN", sentinela_tests::twilio_fake::AUTH_TOKEN)
             .stdout(Stdio::null())
@@ -295,17 +441,31 @@ async fn the_tray_process_docks_its_icon_and_holds_the_engine() {
     let mut app = launch().spawn().unwrap();
     let x = X11::connect(&desktop.display);
     // Waited for without blocking the runtime: the Twilio fake answers the engine meanwhile.
-    wait_for("the tray icon docked in the panel", WAIT, || async { (!x.docked_icons().is_empty()).then_some(()) }).await;
+    wait_for("the tray icon docked in the panel", WAIT, || async {
+        (!x.docked_icons().is_empty()).then_some(())
+    })
+    .await;
 
     // The engine in the tray process tells an alarm.
-    s.server.append("INBOX", &plain(SENSOR, "ALERTA: Temperatura crítica na Sala 3 — 33 °C", "leitura do sensor")).await;
-    wait_for("the alarm on WhatsApp and the call", WAIT, || async { (told(&s.fake, WA1, "🚨") == 1 && s.fake.called_numbers() == [C1]).then_some(()) }).await;
+    s.server
+        .append(
+            "INBOX",
+            &plain(SENSOR, "ALERTA: Temperatura crítica na Sala 3 — 33 °C", "leitura do sensor"),
+        )
+        .await;
+    wait_for("the alarm on WhatsApp and the call", WAIT, || async {
+        (told(&s.fake, WA1, "🚨") == 1 && s.fake.called_numbers() == [C1]).then_some(())
+    })
+    .await;
 
     // A second start hands over to the first and ends.
     let second = launch().status().unwrap();
     assert!(second.success(), "the second start ends at once: {second}");
     assert!(app.try_wait().unwrap().is_none(), "the first lives on");
-    wait_for("the history window's process, saying WebView2 is missing", WAIT, || async { (!x.windows_titled("Sentinela").is_empty()).then_some(()) }).await;
+    wait_for("the history window's process, saying WebView2 is missing", WAIT, || async {
+        (!x.windows_titled("Sentinela").is_empty()).then_some(())
+    })
+    .await;
     assert_eq!(x.docked_icons().len(), 1, "one icon: the second start made none");
     end_wine();
     assert!(s.fake.called_numbers() == [C1], "one call");

@@ -42,7 +42,10 @@ pub struct Config {
     pub incidents: IncidentsConfig,
     /// Names for numbers (`"+5511999990001" = "Ana"`), used in messages, calls and the history.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    #[cfg_attr(feature = "ts", ts(as = "Option<std::collections::BTreeMap<String, String>>", optional))]
+    #[cfg_attr(
+        feature = "ts",
+        ts(as = "Option<std::collections::BTreeMap<String, String>>", optional)
+    )]
     pub people: std::collections::BTreeMap<String, String>,
     /// Telling someone outside that this Sentinela is alive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,7 +79,11 @@ impl JournalConfig {
     /// The configured name, else the host name.
     pub fn workstation_name(&self) -> String {
         let configured = self.workstation.trim();
-        if configured.is_empty() { gethostname::gethostname().to_string_lossy().into_owned() } else { configured.to_owned() }
+        if configured.is_empty() {
+            gethostname::gethostname().to_string_lossy().into_owned()
+        } else {
+            configured.to_owned()
+        }
     }
 }
 
@@ -97,7 +104,12 @@ pub struct HeartbeatConfig {
 
 impl Default for HeartbeatConfig {
     fn default() -> Self {
-        HeartbeatConfig { url: String::new(), every_mins: 5, whatsapp_to: Vec::new(), daily_at: "08:00".into() }
+        HeartbeatConfig {
+            url: String::new(),
+            every_mins: 5,
+            whatsapp_to: Vec::new(),
+            daily_at: "08:00".into(),
+        }
     }
 }
 
@@ -128,7 +140,13 @@ pub struct IncidentsConfig {
 
 impl Default for IncidentsConfig {
     fn default() -> Self {
-        IncidentsConfig { key_pattern: String::new(), recovery_words: Vec::new(), remind_every_mins: 30, reopen_within_mins: 15, reescalate_after_mins: 60 }
+        IncidentsConfig {
+            key_pattern: String::new(),
+            recovery_words: Vec::new(),
+            remind_every_mins: 30,
+            reopen_within_mins: 15,
+            reescalate_after_mins: 60,
+        }
     }
 }
 
@@ -340,7 +358,11 @@ impl FilterConfig {
     /// loaded configuration has none).
     pub fn sender_policy(&self) -> crate::mail::SenderPolicy {
         crate::mail::SenderPolicy {
-            allowed: self.from.iter().filter_map(|e| crate::mail::AllowedSender::parse(e).ok()).collect(),
+            allowed: self
+                .from
+                .iter()
+                .filter_map(|e| crate::mail::AllowedSender::parse(e).ok())
+                .collect(),
             authserv_id: Some(self.authserv_id.trim().to_owned()).filter(|id| !id.is_empty()),
         }
     }
@@ -414,22 +436,35 @@ pub enum ConfigError {
     #[error("the configuration file {path} is not valid: {message}")]
     Syntax { path: PathBuf, message: String },
     #[error("configuration field `{field}`: {problem} Fix: {fix}")]
-    Invalid { field: &'static str, problem: String, fix: String, in_portuguese: Option<Box<(String, String)>> },
+    Invalid {
+        field: &'static str,
+        problem: String,
+        fix: String,
+        in_portuguese: Option<Box<(String, String)>>,
+    },
     #[error("cannot write the configuration file {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
 }
 
 impl ConfigError {
     fn invalid(field: &'static str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
-        ConfigError::Invalid { field, problem: problem.into(), fix: fix.into(), in_portuguese: None }
+        ConfigError::Invalid {
+            field,
+            problem: problem.into(),
+            fix: fix.into(),
+            in_portuguese: None,
+        }
     }
 
     /// The same problem and fix in Portuguese, for the settings window of a Brazilian NOC.
     fn pt(self, problem: impl Into<String>, fix: impl Into<String>) -> Self {
         match self {
-            ConfigError::Invalid { field, problem: en, fix: en_fix, .. } => {
-                ConfigError::Invalid { field, problem: en, fix: en_fix, in_portuguese: Some(Box::new((problem.into(), fix.into()))) }
-            }
+            ConfigError::Invalid { field, problem: en, fix: en_fix, .. } => ConfigError::Invalid {
+                field,
+                problem: en,
+                fix: en_fix,
+                in_portuguese: Some(Box::new((problem.into(), fix.into()))),
+            },
             other => other,
         }
     }
@@ -487,7 +522,8 @@ impl Config {
         let mut normalised = self.clone();
         normalised.normalise()?;
         let text = toml::to_string_pretty(&normalised).expect("a Config always serialises");
-        crate::files::write_atomically(path, text.as_bytes()).map_err(|source| ConfigError::Write { path: path.to_owned(), source })
+        crate::files::write_atomically(path, text.as_bytes())
+            .map_err(|source| ConfigError::Write { path: path.to_owned(), source })
     }
 
     /// Checks every value that TOML's types cannot express, and writes phone numbers in E.164.
@@ -521,12 +557,23 @@ impl Config {
             let e164 = phone_field("people", number)?;
             let name = name.trim();
             if name.is_empty() || name.chars().any(char::is_control) {
-                return Err(ConfigError::invalid("people", format!("the name for {number} is empty or has control characters."), "write the person's name, e.g. \"+5511999990001\" = \"Ana\".")
-                    .pt(format!("o nome para {number} está vazio ou tem caracteres de controle."), "escreva o nome da pessoa, por exemplo \"+5511999990001\" = \"Ana\"."));
+                return Err(ConfigError::invalid(
+                    "people",
+                    format!("the name for {number} is empty or has control characters."),
+                    "write the person's name, e.g. \"+5511999990001\" = \"Ana\".",
+                )
+                .pt(
+                    format!("o nome para {number} está vazio ou tem caracteres de controle."),
+                    "escreva o nome da pessoa, por exemplo \"+5511999990001\" = \"Ana\".",
+                ));
             }
             if people.insert(e164.clone(), name.chars().take(60).collect::<String>()).is_some() {
-                return Err(ConfigError::invalid("people", format!("{e164} is named twice."), "keep one name per number.")
-                    .pt(format!("{e164} tem dois nomes."), "deixe um nome por número."));
+                return Err(ConfigError::invalid(
+                    "people",
+                    format!("{e164} is named twice."),
+                    "keep one name per number.",
+                )
+                .pt(format!("{e164} tem dois nomes."), "deixe um nome por número."));
             }
         }
         self.people = people;
@@ -557,8 +604,12 @@ impl Config {
             }
         }
         if i.recovery_words.iter().any(|w| w.trim().is_empty()) {
-            return Err(ConfigError::invalid("incidents.recovery_words", "one of the words is empty.", "remove the empty entry from the list.")
-                .pt("uma das palavras está vazia.", "remova a entrada vazia da lista."));
+            return Err(ConfigError::invalid(
+                "incidents.recovery_words",
+                "one of the words is empty.",
+                "remove the empty entry from the list.",
+            )
+            .pt("uma das palavras está vazia.", "remova a entrada vazia da lista."));
         }
         Ok(())
     }
@@ -566,8 +617,15 @@ impl Config {
     fn check_history(&self) -> Result<(), ConfigError> {
         let days = self.history.keep_days;
         if days > HistoryConfig::MAX_DAYS {
-            return Err(ConfigError::invalid("history.keep_days", format!("{days} days is more than a century."), "write the days to keep (365 keeps a year), or 0 to keep everything.")
-                .pt(format!("{days} dias é mais de um século."), "escreva quantos dias manter (365 mantém um ano), ou 0 para manter tudo."));
+            return Err(ConfigError::invalid(
+                "history.keep_days",
+                format!("{days} days is more than a century."),
+                "write the days to keep (365 keeps a year), or 0 to keep everything.",
+            )
+            .pt(
+                format!("{days} dias é mais de um século."),
+                "escreva quantos dias manter (365 mantém um ano), ou 0 para manter tudo.",
+            ));
         }
         Ok(())
     }
@@ -580,7 +638,10 @@ impl Config {
                 format!("{:?} is not a host name.", m.host),
                 "write the IMAP server's name or address, e.g. host = \"imap.example.com\".",
             )
-            .pt(format!("{:?} não é um nome de servidor.", m.host), "escreva o nome ou o endereço do servidor IMAP, por exemplo imap.empresa.com.br."));
+            .pt(
+                format!("{:?} não é um nome de servidor.", m.host),
+                "escreva o nome ou o endereço do servidor IMAP, por exemplo imap.empresa.com.br.",
+            ));
         }
         if m.port == Some(0) {
             return Err(ConfigError::invalid(
@@ -588,7 +649,10 @@ impl Config {
                 "0 is not a usable port.",
                 "use 993 for security = \"tls\" or 143 for \"starttls\" (1-65535).",
             )
-            .pt("0 não é uma porta utilizável.", "use 993 com segurança \"tls\" ou 143 com \"starttls\" (1 a 65535)."));
+            .pt(
+                "0 não é uma porta utilizável.",
+                "use 993 com segurança \"tls\" ou 143 com \"starttls\" (1 a 65535).",
+            ));
         }
         if m.security == Security::Plain && !is_loopback(&m.host) {
             return Err(ConfigError::invalid(
@@ -607,14 +671,23 @@ impl Config {
                 "it is empty.",
                 "write the mailbox login, e.g. username = \"alertas@example.com\".",
             )
-            .pt("está vazio.", "escreva o login da caixa de e-mail, por exemplo alertas@empresa.com.br."));
+            .pt(
+                "está vazio.",
+                "escreva o login da caixa de e-mail, por exemplo alertas@empresa.com.br.",
+            ));
         }
-        if let Some((field, [problem, fix, problema, correcao])) = m.oauth2.as_ref().and_then(|o| o.problem()) {
+        if let Some((field, [problem, fix, problema, correcao])) =
+            m.oauth2.as_ref().and_then(|o| o.problem())
+        {
             return Err(ConfigError::invalid(field, problem, fix).pt(problema, correcao));
         }
         if m.folder.trim().is_empty() {
-            return Err(ConfigError::invalid("mailbox.folder", "it is empty.", "use folder = \"INBOX\" or the folder's name.")
-                .pt("está vazio.", "use INBOX ou o nome da pasta."));
+            return Err(ConfigError::invalid(
+                "mailbox.folder",
+                "it is empty.",
+                "use folder = \"INBOX\" or the folder's name.",
+            )
+            .pt("está vazio.", "use INBOX ou o nome da pasta."));
         }
         check_imap_text("mailbox.folder", &m.folder)?;
         if let Some(ca) = m.ca_file() {
@@ -659,7 +732,10 @@ impl Config {
                 "use at least 4096; the default is 1048576 (1 MiB).",
             )
             .pt(
-                format!("{} bytes é pouco demais para os cabeçalhos de um e-mail.", m.max_message_bytes),
+                format!(
+                    "{} bytes é pouco demais para os cabeçalhos de um e-mail.",
+                    m.max_message_bytes
+                ),
                 "use pelo menos 4096; o padrão é 1048576 (1 MiB).",
             ));
         }
@@ -690,12 +766,19 @@ impl Config {
                 "it is empty.",
                 "write the text the alert subjects contain, e.g. subject = \"ALERTA\".",
             )
-            .pt("está vazio.", "escreva o texto que os assuntos dos alertas contêm, por exemplo ALERTA."));
+            .pt(
+                "está vazio.",
+                "escreva o texto que os assuntos dos alertas contêm, por exemplo ALERTA.",
+            ));
         }
         check_imap_text("filter.subject", &f.subject)?;
         if f.search.contains(['\r', '\n']) {
-            return Err(ConfigError::invalid("filter.search", "it contains a line break.", "write the extra criteria on one line.")
-                .pt("contém uma quebra de linha.", "escreva o critério extra numa linha só."));
+            return Err(ConfigError::invalid(
+                "filter.search",
+                "it contains a line break.",
+                "write the extra criteria on one line.",
+            )
+            .pt("contém uma quebra de linha.", "escreva o critério extra numa linha só."));
         }
         Ok(())
     }
@@ -705,7 +788,9 @@ const SANDBOX_WHATSAPP_FROM: &str = "+14155238886";
 
 impl Config {
     fn normalise_twilio(&mut self) -> Result<(), ConfigError> {
-        if self.twilio.is_none() && (self.whatsapp.is_some() || self.calls.is_some() || self.sms.is_some()) {
+        if self.twilio.is_none()
+            && (self.whatsapp.is_some() || self.calls.is_some() || self.sms.is_some())
+        {
             return Err(ConfigError::invalid(
                 "twilio",
                 "[whatsapp], [sms] or [calls] is set but there is no [twilio] section.",
@@ -777,24 +862,56 @@ impl Config {
             c.from = phone_field("calls.from", &c.from)?;
             c.to = phone_list("calls.to", &c.to)?;
             if !(5..=120).contains(&c.ring_secs) {
-                return Err(ConfigError::invalid("calls.ring_secs", format!("{} is out of range.", c.ring_secs), "use 5 to 120 seconds (25 rings about 5 times).")
-                    .pt(format!("{} está fora do intervalo.", c.ring_secs), "use de 5 a 120 segundos (25 tocam umas 5 vezes)."));
+                return Err(ConfigError::invalid(
+                    "calls.ring_secs",
+                    format!("{} is out of range.", c.ring_secs),
+                    "use 5 to 120 seconds (25 rings about 5 times).",
+                )
+                .pt(
+                    format!("{} está fora do intervalo.", c.ring_secs),
+                    "use de 5 a 120 segundos (25 tocam umas 5 vezes).",
+                ));
             }
             if !(1..=10).contains(&c.rounds) {
-                return Err(ConfigError::invalid("calls.rounds", format!("{} is out of range.", c.rounds), "use 1 to 10 rounds through the list.")
-                    .pt(format!("{} está fora do intervalo.", c.rounds), "use de 1 a 10 rodadas pela lista."));
+                return Err(ConfigError::invalid(
+                    "calls.rounds",
+                    format!("{} is out of range.", c.rounds),
+                    "use 1 to 10 rounds through the list.",
+                )
+                .pt(
+                    format!("{} está fora do intervalo.", c.rounds),
+                    "use de 1 a 10 rodadas pela lista.",
+                ));
             }
             if c.round_pause_secs > 3600 {
-                return Err(ConfigError::invalid("calls.round_pause_secs", format!("{} is too long.", c.round_pause_secs), "use at most 3600 seconds.")
-                    .pt(format!("{} é longo demais.", c.round_pause_secs), "use no máximo 3600 segundos."));
+                return Err(ConfigError::invalid(
+                    "calls.round_pause_secs",
+                    format!("{} is too long.", c.round_pause_secs),
+                    "use at most 3600 seconds.",
+                )
+                .pt(
+                    format!("{} é longo demais.", c.round_pause_secs),
+                    "use no máximo 3600 segundos.",
+                ));
             }
             if c.voice.trim().is_empty() || c.voice.contains(['"', '<', '>', '&']) {
-                return Err(ConfigError::invalid("calls.voice", format!("{:?} is not a voice name.", c.voice), "use a Portuguese voice such as \"Polly.Camila\" or \"Polly.Vitoria-Neural\".")
-                    .pt(format!("{:?} não é um nome de voz.", c.voice), "use uma voz em português, como Polly.Camila ou Polly.Vitoria-Neural."));
+                return Err(ConfigError::invalid(
+                    "calls.voice",
+                    format!("{:?} is not a voice name.", c.voice),
+                    "use a Portuguese voice such as \"Polly.Camila\" or \"Polly.Vitoria-Neural\".",
+                )
+                .pt(
+                    format!("{:?} não é um nome de voz.", c.voice),
+                    "use uma voz em português, como Polly.Camila ou Polly.Vitoria-Neural.",
+                ));
             }
             if c.language.trim().is_empty() || c.language.contains(['"', '<', '>', '&']) {
-                return Err(ConfigError::invalid("calls.language", format!("{:?} is not a language tag.", c.language), "use \"pt-BR\".")
-                    .pt(format!("{:?} não é um código de idioma.", c.language), "use pt-BR."));
+                return Err(ConfigError::invalid(
+                    "calls.language",
+                    format!("{:?} is not a language tag.", c.language),
+                    "use \"pt-BR\".",
+                )
+                .pt(format!("{:?} não é um código de idioma.", c.language), "use pt-BR."));
             }
         }
         Ok(())
@@ -809,30 +926,51 @@ impl Config {
 /// A URL a secret or a sign of life may be sent to: parsed (never compared by prefix), `https`
 /// — or `http` to this machine only — and without a user-info part, so that
 /// `http://localhost:1@evil.example` is seen for what it is.
-fn checked_url(field: &'static str, value: &str, example: &str) -> Result<reqwest::Url, ConfigError> {
+fn checked_url(
+    field: &'static str,
+    value: &str,
+    example: &str,
+) -> Result<reqwest::Url, ConfigError> {
     let refuse = |problem: String, pt: String| {
-        Err(ConfigError::invalid(field, problem, format!("use an https URL such as {example} (plain http only to localhost)."))
-            .pt(pt, format!("use um endereço https como {example} (http simples só para localhost).")))
+        Err(ConfigError::invalid(
+            field,
+            problem,
+            format!("use an https URL such as {example} (plain http only to localhost)."),
+        )
+        .pt(pt, format!("use um endereço https como {example} (http simples só para localhost).")))
     };
     let Ok(url) = reqwest::Url::parse(value) else {
         return refuse(format!("{value:?} is not a URL."), format!("{value:?} não é um endereço."));
     };
     if !url.username().is_empty() || url.password().is_some() {
-        return refuse(format!("{value:?} has a user name or password before the host."), format!("{value:?} tem usuário ou senha antes do servidor."));
+        return refuse(
+            format!("{value:?} has a user name or password before the host."),
+            format!("{value:?} tem usuário ou senha antes do servidor."),
+        );
     }
     let local = url.host_str().is_some_and(is_loopback);
     match url.scheme() {
         "https" if url.host_str().is_some() => Ok(url),
         "http" if local => Ok(url),
-        _ => refuse(format!("{value:?} is not an https URL."), format!("{value:?} não é um endereço https.")),
+        _ => refuse(
+            format!("{value:?} is not an https URL."),
+            format!("{value:?} não é um endereço https."),
+        ),
     }
 }
 
 impl Config {
     fn normalise_heartbeat(&mut self) -> Result<(), ConfigError> {
         if self.filter.silence_alarm_hours > 24 * 31 {
-            return Err(ConfigError::invalid("filter.silence_alarm_hours", format!("{} is too long.", self.filter.silence_alarm_hours), "use at most 744 hours (31 days), or 0 for no silence alarm.")
-                .pt(format!("{} é longo demais.", self.filter.silence_alarm_hours), "use no máximo 744 horas (31 dias), ou 0 para não vigiar o silêncio."));
+            return Err(ConfigError::invalid(
+                "filter.silence_alarm_hours",
+                format!("{} is too long.", self.filter.silence_alarm_hours),
+                "use at most 744 hours (31 days), or 0 for no silence alarm.",
+            )
+            .pt(
+                format!("{} é longo demais.", self.filter.silence_alarm_hours),
+                "use no máximo 744 horas (31 dias), ou 0 para não vigiar o silêncio.",
+            ));
         }
         let has_whatsapp = self.whatsapp.is_some();
         let Some(h) = &mut self.heartbeat else { return Ok(()) };
@@ -841,18 +979,39 @@ impl Config {
             checked_url("heartbeat.url", &h.url, "https://hc-ping.com/<uuid>")?;
         }
         if !(1..=1440).contains(&h.every_mins) {
-            return Err(ConfigError::invalid("heartbeat.every_mins", format!("{} is out of range.", h.every_mins), "use 1 to 1440 minutes (5 suits most monitors).")
-                .pt(format!("{} está fora do intervalo.", h.every_mins), "use de 1 a 1440 minutos (5 serve para a maioria dos monitores)."));
+            return Err(ConfigError::invalid(
+                "heartbeat.every_mins",
+                format!("{} is out of range.", h.every_mins),
+                "use 1 to 1440 minutes (5 suits most monitors).",
+            )
+            .pt(
+                format!("{} está fora do intervalo.", h.every_mins),
+                "use de 1 a 1440 minutos (5 serve para a maioria dos monitores).",
+            ));
         }
         if h.daily_time().is_none() {
-            return Err(ConfigError::invalid("heartbeat.daily_at", format!("{:?} is not a time of day.", h.daily_at), "write it as HH:MM, e.g. \"08:00\".")
-                .pt(format!("{:?} não é um horário.", h.daily_at), "escreva como HH:MM, por exemplo 08:00."));
+            return Err(ConfigError::invalid(
+                "heartbeat.daily_at",
+                format!("{:?} is not a time of day.", h.daily_at),
+                "write it as HH:MM, e.g. \"08:00\".",
+            )
+            .pt(
+                format!("{:?} não é um horário.", h.daily_at),
+                "escreva como HH:MM, por exemplo 08:00.",
+            ));
         }
         if !h.whatsapp_to.is_empty() {
             h.whatsapp_to = phone_list("heartbeat.whatsapp_to", &h.whatsapp_to)?;
             if !has_whatsapp {
-                return Err(ConfigError::invalid("heartbeat.whatsapp_to", "the daily WhatsApp needs the [whatsapp] section (its sender).", "fill [whatsapp], or empty heartbeat.whatsapp_to.")
-                    .pt("o WhatsApp diário precisa da seção WhatsApp (o remetente).", "preencha o WhatsApp, ou esvazie a lista do aviso diário."));
+                return Err(ConfigError::invalid(
+                    "heartbeat.whatsapp_to",
+                    "the daily WhatsApp needs the [whatsapp] section (its sender).",
+                    "fill [whatsapp], or empty heartbeat.whatsapp_to.",
+                )
+                .pt(
+                    "o WhatsApp diário precisa da seção WhatsApp (o remetente).",
+                    "preencha o WhatsApp, ou esvazie a lista do aviso diário.",
+                ));
             }
         }
         Ok(())
@@ -860,7 +1019,9 @@ impl Config {
 }
 
 fn is_sid(value: &str, prefix: &str) -> bool {
-    value.len() == 34 && value.starts_with(prefix) && value[2..].chars().all(|c| c.is_ascii_hexdigit())
+    value.len() == 34
+        && value.starts_with(prefix)
+        && value[2..].chars().all(|c| c.is_ascii_hexdigit())
 }
 
 fn phone_field(field: &'static str, value: &str) -> Result<String, ConfigError> {
@@ -874,15 +1035,26 @@ fn phone_field(field: &'static str, value: &str) -> Result<String, ConfigError> 
 
 fn phone_list(field: &'static str, values: &[String]) -> Result<Vec<String>, ConfigError> {
     if values.is_empty() {
-        return Err(ConfigError::invalid(field, "the list is empty.", "add at least one number, e.g. [\"(11) 99999-0001\"].")
-            .pt("a lista está vazia.", "acrescente pelo menos um número, por exemplo (11) 99999-0001."));
+        return Err(ConfigError::invalid(
+            field,
+            "the list is empty.",
+            "add at least one number, e.g. [\"(11) 99999-0001\"].",
+        )
+        .pt(
+            "a lista está vazia.",
+            "acrescente pelo menos um número, por exemplo (11) 99999-0001.",
+        ));
     }
     let mut out: Vec<String> = Vec::with_capacity(values.len());
     for v in values {
         let n = phone_field(field, v)?;
         if out.contains(&n) {
-            return Err(ConfigError::invalid(field, format!("{v:?} is in the list twice."), "remove the repeated number.")
-                .pt(format!("{v:?} está duas vezes na lista."), "tire o número repetido."));
+            return Err(ConfigError::invalid(
+                field,
+                format!("{v:?} is in the list twice."),
+                "remove the repeated number.",
+            )
+            .pt(format!("{v:?} está duas vezes na lista."), "tire o número repetido."));
         }
         out.push(n);
     }
@@ -892,8 +1064,12 @@ fn phone_list(field: &'static str, values: &[String]) -> Result<Vec<String>, Con
 /// Line breaks would end the IMAP command early and let the rest be read as a new command.
 fn check_imap_text(field: &'static str, value: &str) -> Result<(), ConfigError> {
     if value.contains(['\r', '\n', '\0']) {
-        return Err(ConfigError::invalid(field, "it contains a line break or NUL character.", "write it on one line.")
-            .pt("contém uma quebra de linha ou um caractere NUL.", "escreva numa linha só."));
+        return Err(ConfigError::invalid(
+            field,
+            "it contains a line break or NUL character.",
+            "write it on one line.",
+        )
+        .pt("contém uma quebra de linha ou um caractere NUL.", "escreva numa linha só."));
     }
     Ok(())
 }
@@ -940,15 +1116,22 @@ subject = "ALERTA"
 
     #[test]
     fn a_file_as_notepad_writes_it_reads_the_same() {
-        let notepad = format!("\u{FEFF}{}", GOOD.replace('\n', "\r\n").replace("alertas@example.com", "joão@example.com"));
+        let notepad = format!(
+            "\u{FEFF}{}",
+            GOOD.replace('\n', "\r\n").replace("alertas@example.com", "joão@example.com")
+        );
         let c = Config::parse(&notepad).unwrap();
-        assert_eq!((c.mailbox.host.as_str(), c.mailbox.username.as_str()), ("imap.example.com", "joão@example.com"));
+        assert_eq!(
+            (c.mailbox.host.as_str(), c.mailbox.username.as_str()),
+            ("imap.example.com", "joão@example.com")
+        );
         assert_eq!(c.filter.subject, "ALERTA", "no \\r left at the end of a value");
     }
 
     #[test]
     fn starttls_defaults_to_port_143() {
-        let c = Config::parse(&GOOD.replace("[mailbox]", "[mailbox]\nsecurity = \"starttls\"")).unwrap();
+        let c = Config::parse(&GOOD.replace("[mailbox]", "[mailbox]\nsecurity = \"starttls\""))
+            .unwrap();
         assert_eq!(c.mailbox.port(), 143);
     }
 
@@ -964,15 +1147,28 @@ subject = "ALERTA"
     fn incident_options_are_checked_with_the_field_and_the_fix() {
         let with = |section: &str| Config::parse(&format!("{GOOD}\n[incidents]\n{section}\n"));
         let c = with("remind_every_mins = 0\nrecovery_words = [\"liberado\"]\nkey_pattern = 'Sonda (?P<key>\\w+)'").unwrap();
-        assert_eq!((c.incidents.remind_every_mins, c.incidents.reopen_within_mins), (0, 15), "unset fields keep their default");
+        assert_eq!(
+            (c.incidents.remind_every_mins, c.incidents.reopen_within_mins),
+            (0, 15),
+            "unset fields keep their default"
+        );
         let e = with("key_pattern = 'Sonda (\\w+'").unwrap_err();
         assert_eq!(e.field(), Some("incidents.key_pattern"));
         assert!(e.to_string().contains("is not a valid regular expression"), "{e}");
         assert!(e.in_portuguese().unwrap().contains("não é uma expressão regular válida"));
         let e = with("key_pattern = 'Sonda (\\w+)'").unwrap_err();
-        assert!(e.to_string().contains("no group named `key`") && e.to_string().contains("(?P<key>"), "{e}");
-        assert_eq!(with("recovery_words = [\" \"]").unwrap_err().field(), Some("incidents.recovery_words"));
-        assert!(with("remind_every = 3").unwrap_err().to_string().contains("remind_every"), "unknown keys are named");
+        assert!(
+            e.to_string().contains("no group named `key`") && e.to_string().contains("(?P<key>"),
+            "{e}"
+        );
+        assert_eq!(
+            with("recovery_words = [\" \"]").unwrap_err().field(),
+            Some("incidents.recovery_words")
+        );
+        assert!(
+            with("remind_every = 3").unwrap_err().to_string().contains("remind_every"),
+            "unknown keys are named"
+        );
         // A file without [incidents] is written without it.
         let plain = Config::parse(GOOD).unwrap();
         assert!(!toml::to_string(&plain).unwrap().contains("[incidents]"));
@@ -984,30 +1180,51 @@ subject = "ALERTA"
         let with = |extra: &str| Config::parse(&format!("{GOOD}\n{twilio}\n{extra}\n"));
         let c = with("[sms]\nfrom = \"+1 415 555 0100\"\nto = [\"(21) 98888-0003\"]").unwrap();
         let sms = c.sms.unwrap();
-        assert_eq!((sms.from.as_str(), sms.fallback, sms.to.as_slice()), ("+14155550100", true, &["+5521988880003".to_owned()][..]));
+        assert_eq!(
+            (sms.from.as_str(), sms.fallback, sms.to.as_slice()),
+            ("+14155550100", true, &["+5521988880003".to_owned()][..])
+        );
         let e = with("[sms]\nfrom = \"+14155550100\"\nto = [\"+5511999990001\"]").unwrap_err();
         assert_eq!(e.field(), Some("sms.to"));
         assert!(e.to_string().contains("(11) 99999-0001 is in [whatsapp] to already"), "{e}");
         assert_eq!(with("[sms]\nfrom = \"123\"").unwrap_err().field(), Some("sms.from"));
-        assert_eq!(Config::parse(&format!("{GOOD}\n[sms]\nfrom = \"+14155550100\"\n")).unwrap_err().field(), Some("twilio"), "SMS needs the account");
+        assert_eq!(
+            Config::parse(&format!("{GOOD}\n[sms]\nfrom = \"+14155550100\"\n"))
+                .unwrap_err()
+                .field(),
+            Some("twilio"),
+            "SMS needs the account"
+        );
         let e = Config::parse(&format!("{GOOD}\n[history]\nkeep_days = 40000\n")).unwrap_err();
         assert_eq!(e.field(), Some("history.keep_days"));
-        assert_eq!(Config::parse(&format!("{GOOD}\n[history]\nkeep_days = 365\n")).unwrap().history.keep(), Some(chrono::Duration::days(365)));
+        assert_eq!(
+            Config::parse(&format!("{GOOD}\n[history]\nkeep_days = 365\n")).unwrap().history.keep(),
+            Some(chrono::Duration::days(365))
+        );
     }
 
     #[test]
     fn wrong_type_and_missing_field_are_named() {
-        let msg = Config::parse(&GOOD.replace("[mailbox]", "[mailbox]\nport = \"993\"")).unwrap_err().to_string();
+        let msg = Config::parse(&GOOD.replace("[mailbox]", "[mailbox]\nport = \"993\""))
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("port"), "{msg}");
-        let msg = Config::parse(&GOOD.replace("username = \"alertas@example.com\"", "")).unwrap_err().to_string();
+        let msg = Config::parse(&GOOD.replace("username = \"alertas@example.com\"", ""))
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("username"), "{msg}");
     }
 
     #[test]
     fn invalid_port_is_refused() {
-        assert_eq!(field_of(&GOOD.replace("[mailbox]", "[mailbox]\nport = 0")), Some("mailbox.port"));
+        assert_eq!(
+            field_of(&GOOD.replace("[mailbox]", "[mailbox]\nport = 0")),
+            Some("mailbox.port")
+        );
         // Out of u16 range is a type error from TOML that still names the key.
-        let msg = Config::parse(&GOOD.replace("[mailbox]", "[mailbox]\nport = 70000")).unwrap_err().to_string();
+        let msg = Config::parse(&GOOD.replace("[mailbox]", "[mailbox]\nport = 70000"))
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("port"), "{msg}");
     }
 
@@ -1017,20 +1234,34 @@ subject = "ALERTA"
         assert_eq!(field_of(&plain), Some("mailbox.security"));
         let local = plain.replace("imap.example.com", "127.0.0.1");
         assert!(Config::parse(&local).is_ok());
-        assert!(is_loopback("localhost") && is_loopback("::1") && is_loopback("[::1]") && !is_loopback("10.0.0.1"));
+        assert!(
+            is_loopback("localhost")
+                && is_loopback("::1")
+                && is_loopback("[::1]")
+                && !is_loopback("10.0.0.1")
+        );
     }
 
     #[test]
     fn empty_filter_and_line_breaks_are_refused() {
         assert_eq!(field_of(&GOOD.replace("\"ALERTA\"", "\"\"")), Some("filter.subject"));
-        assert_eq!(field_of(&GOOD.replace("\"sensor@cpd.example.com.br\"", "\"a\\r\\nb\"")), Some("filter.from"));
-        assert_eq!(field_of(&GOOD.replace("[mailbox]", "[mailbox]\nrescan_secs = 0")), Some("mailbox.rescan_secs"));
+        assert_eq!(
+            field_of(&GOOD.replace("\"sensor@cpd.example.com.br\"", "\"a\\r\\nb\"")),
+            Some("filter.from")
+        );
+        assert_eq!(
+            field_of(&GOOD.replace("[mailbox]", "[mailbox]\nrescan_secs = 0")),
+            Some("mailbox.rescan_secs")
+        );
     }
 
     #[test]
     fn ca_file_must_be_a_readable_pem() {
         let dir = tempfile::tempdir().unwrap();
-        let missing = GOOD.replace("[mailbox]", &format!("[mailbox]\nca_file = {:?}", dir.path().join("nope.pem")));
+        let missing = GOOD.replace(
+            "[mailbox]",
+            &format!("[mailbox]\nca_file = {:?}", dir.path().join("nope.pem")),
+        );
         assert_eq!(field_of(&missing), Some("mailbox.ca_file"));
         let junk = dir.path().join("junk.pem");
         std::fs::write(&junk, "not a certificate").unwrap();
@@ -1058,7 +1289,10 @@ to = ["11 99999 0001", "(21) 98888-7777"]
         let calls = c.calls.as_ref().unwrap();
         assert_eq!(calls.to, ["+5511999990001", "+5521988887777"]);
         assert_eq!(calls.from, "+14155238886");
-        assert_eq!((calls.ring_secs, calls.rounds, calls.voice.as_str(), calls.language.as_str()), (25, 2, "Polly.Camila", "pt-BR"));
+        assert_eq!(
+            (calls.ring_secs, calls.rounds, calls.voice.as_str(), calls.language.as_str()),
+            (25, 2, "Polly.Camila", "pt-BR")
+        );
         assert!(calls.require_human);
         assert!(c.whatsapp_uses_sandbox());
         assert_eq!(c.twilio.as_ref().unwrap().base_url, "https://api.twilio.com");
@@ -1068,18 +1302,39 @@ to = ["11 99999 0001", "(21) 98888-7777"]
     fn twilio_mistakes_name_their_field() {
         let full = format!("{GOOD}{TWILIO}");
         assert_eq!(field_of(&full.replace("(21) 98888-7777", "(21) 9888")), Some("calls.to"));
-        assert_eq!(field_of(&full.replace("\"(11) 99999-0001\", \"+55", "\"(11) 99999-0001\", \"(11) 99999-0001\", \"+55")), Some("whatsapp.to"));
+        assert_eq!(
+            field_of(&full.replace(
+                "\"(11) 99999-0001\", \"+55",
+                "\"(11) 99999-0001\", \"(11) 99999-0001\", \"+55"
+            )),
+            Some("whatsapp.to")
+        );
         assert_eq!(field_of(&full.replace("AC0123", "XX0123")), Some("twilio.account_sid"));
-        assert_eq!(field_of(&format!("{GOOD}[calls]\nfrom = \"+14155238886\"\nto = [\"+5511999990001\"]\n")), Some("twilio"));
+        assert_eq!(
+            field_of(&format!(
+                "{GOOD}[calls]\nfrom = \"+14155238886\"\nto = [\"+5511999990001\"]\n"
+            )),
+            Some("twilio")
+        );
         assert_eq!(field_of(&full.replace("[calls]", "[calls]\nrounds = 0")), Some("calls.rounds"));
         let http = full.replace("[twilio]", "[twilio]\nbase_url = \"http://api.example.com\"");
         assert_eq!(field_of(&http), Some("twilio.base_url"));
         let local = full.replace("[twilio]", "[twilio]\nbase_url = \"http://127.0.0.1:8080/\"");
-        assert_eq!(Config::parse(&local).unwrap().twilio.unwrap().base_url, "http://127.0.0.1:8080");
+        assert_eq!(
+            Config::parse(&local).unwrap().twilio.unwrap().base_url,
+            "http://127.0.0.1:8080"
+        );
         let msg = Config::parse(&full.replace("(21) 98888-7777", "abc")).unwrap_err().to_string();
         assert!(msg.contains("calls.to") && msg.contains("\"abc\""), "{msg}");
         // Parsed as a URL, not by prefix: a user-info part hides the real host.
-        for tricky in ["http://localhost:1@evil.example", "http://localhost@evil.example", "https://user:pw@api.twilio.com", "ftp://localhost", "http://127.0.0.1.evil.example", "api.twilio.com"] {
+        for tricky in [
+            "http://localhost:1@evil.example",
+            "http://localhost@evil.example",
+            "https://user:pw@api.twilio.com",
+            "ftp://localhost",
+            "http://127.0.0.1.evil.example",
+            "api.twilio.com",
+        ] {
             let bad = full.replace("[twilio]", &format!("[twilio]\nbase_url = \"{tricky}\""));
             assert_eq!(field_of(&bad), Some("twilio.base_url"), "{tricky}");
         }
@@ -1092,14 +1347,32 @@ to = ["11 99999 0001", "(21) 98888-7777"]
         let full = format!("{GOOD}{TWILIO}");
         let c = Config::parse(&format!("{full}\n[heartbeat]\nurl = \"https://hc-ping.com/abc\"\nwhatsapp_to = [\"(11) 99999-0001\"]\n")).unwrap();
         let h = c.heartbeat.as_ref().unwrap();
-        assert_eq!((h.every_mins, h.daily_at.as_str(), h.whatsapp_to.clone()), (5, "08:00", vec!["+5511999990001".to_owned()]));
-        assert_eq!(field_of(&format!("{full}\n[heartbeat]\nurl = \"http://monitor.example\"\n")), Some("heartbeat.url"));
-        assert_eq!(field_of(&format!("{full}\n[heartbeat]\nevery_mins = 0\n")), Some("heartbeat.every_mins"));
-        assert_eq!(field_of(&format!("{full}\n[heartbeat]\ndaily_at = \"25:00\"\n")), Some("heartbeat.daily_at"));
-        assert_eq!(field_of(&format!("{GOOD}\n[heartbeat]\nwhatsapp_to = [\"(11) 99999-0001\"]\n")), Some("heartbeat.whatsapp_to"));
+        assert_eq!(
+            (h.every_mins, h.daily_at.as_str(), h.whatsapp_to.clone()),
+            (5, "08:00", vec!["+5511999990001".to_owned()])
+        );
+        assert_eq!(
+            field_of(&format!("{full}\n[heartbeat]\nurl = \"http://monitor.example\"\n")),
+            Some("heartbeat.url")
+        );
+        assert_eq!(
+            field_of(&format!("{full}\n[heartbeat]\nevery_mins = 0\n")),
+            Some("heartbeat.every_mins")
+        );
+        assert_eq!(
+            field_of(&format!("{full}\n[heartbeat]\ndaily_at = \"25:00\"\n")),
+            Some("heartbeat.daily_at")
+        );
+        assert_eq!(
+            field_of(&format!("{GOOD}\n[heartbeat]\nwhatsapp_to = [\"(11) 99999-0001\"]\n")),
+            Some("heartbeat.whatsapp_to")
+        );
         let silent = GOOD.replace("[filter]", "[filter]\nsilence_alarm_hours = 26");
         assert_eq!(Config::parse(&silent).unwrap().filter.silence_alarm_hours, 26);
-        assert_eq!(field_of(&GOOD.replace("[filter]", "[filter]\nsilence_alarm_hours = 800")), Some("filter.silence_alarm_hours"));
+        assert_eq!(
+            field_of(&GOOD.replace("[filter]", "[filter]\nsilence_alarm_hours = 800")),
+            Some("filter.silence_alarm_hours")
+        );
         // Written back only when set.
         let text = toml::to_string(&Config::parse(GOOD).unwrap()).unwrap();
         assert!(!text.contains("silence_alarm_hours") && !text.contains("heartbeat"), "{text}");
@@ -1110,9 +1383,15 @@ to = ["11 99999 0001", "(21) 98888-7777"]
         let full = format!("{GOOD}{TWILIO}");
         let e = Config::parse(&full.replace("(21) 98888-7777", "abc")).unwrap_err();
         let pt = e.in_portuguese().expect("a Portuguese message");
-        assert!(pt.starts_with("campo `calls.to`: \"abc\" não é um número de telefone válido"), "{pt}");
+        assert!(
+            pt.starts_with("campo `calls.to`: \"abc\" não é um número de telefone válido"),
+            "{pt}"
+        );
         assert!(pt.contains("Como corrigir: escreva com o DDD"), "{pt}");
-        assert!(e.to_string().starts_with("configuration field `calls.to`"), "English stays for logs and the CLI");
+        assert!(
+            e.to_string().starts_with("configuration field `calls.to`"),
+            "English stays for logs and the CLI"
+        );
         // Every field check carries its Portuguese text, whichever field it is about.
         for broken in [
             full.replace("AC0123", "XX0123"),

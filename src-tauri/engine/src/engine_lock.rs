@@ -46,7 +46,13 @@ impl EngineLock {
     pub fn acquire(data_dir: &Path) -> Result<EngineLock, EngineLockError> {
         let io = |source| EngineLockError::Io { dir: data_dir.to_owned(), source };
         std::fs::create_dir_all(data_dir).map_err(io)?;
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(data_dir.join(LOCK_FILE)).map_err(io)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(data_dir.join(LOCK_FILE))
+            .map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -59,8 +65,15 @@ impl EngineLock {
             }
             Err(TryLockError::Error(e)) => return Err(io(e)),
         }
-        let exe = std::env::current_exe().ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_default();
-        let owner = format!("process {} {exe}, since {}", std::process::id(), chrono::Local::now().format("%Y-%m-%d %H:%M:%S"));
+        let exe = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_default();
+        let owner = format!(
+            "process {} {exe}, since {}",
+            std::process::id(),
+            chrono::Local::now().format("%Y-%m-%d %H:%M:%S")
+        );
         // Best effort: the lock is what matters; the owner line only words the refusal.
         if let Ok(mut f) = File::create(data_dir.join(OWNER_FILE)) {
             let _ = writeln!(f, "{owner}");

@@ -76,17 +76,24 @@ pub struct AlertNotice {
 pub enum EngineEvent {
     Mailbox(MailboxState),
     /// A scan of the mailbox finished; the tray shows this as "last check".
-    Checked { at: DateTime<Utc>, matching_unseen: usize },
+    Checked {
+        at: DateTime<Utc>,
+        matching_unseen: usize,
+    },
     /// With `[filter] silence_alarm_hours`: the date of the newest e-mail from the sensor's
     /// address (matching or not) within that window, or None when it sent nothing in it.
-    SensorHeard { newest: Option<DateTime<Utc>> },
+    SensorHeard {
+        newest: Option<DateTime<Utc>>,
+    },
     AlertRecorded(AlertNotice),
     /// A WhatsApp delivery changed state.
     Delivery(Delivery),
     /// A call attempt changed state.
     Call(CallAttempt),
     /// The call queue placed the first call that speaks an incident.
-    EscalationStarted { incident_id: IncidentId },
+    EscalationStarted {
+        incident_id: IncidentId,
+    },
     /// An incident was opened, acknowledged, resolved, reopened, held, released, or its calls
     /// ended unanswered: one event per change, never per repeat e-mail.
     Incident(IncidentChange),
@@ -97,9 +104,15 @@ pub enum EngineEvent {
     /// Watching stopped working for long enough to tell a person, or recovered.
     WatchAlarm(crate::health::WatchAlarm),
     /// A manager panicked or ended while the engine runs: it is started again after a wait.
-    ManagerFailed { manager: String, reason: String, restart_in_secs: u64 },
+    ManagerFailed {
+        manager: String,
+        reason: String,
+        restart_in_secs: u64,
+    },
     /// A failed manager was started again.
-    ManagerRestarted { manager: String },
+    ManagerRestarted {
+        manager: String,
+    },
     /// On a shared journal: who notifies the team now.
     Notifier(NotifierState),
     /// The journal was written — by this engine, the CLI or another workstation: what shows it
@@ -147,7 +160,10 @@ pub struct EventBus {
 
 impl Default for EventBus {
     fn default() -> Self {
-        EventBus { tx: broadcast::channel(1024).0, mailbox: std::sync::Arc::new(tokio::sync::watch::channel(None).0) }
+        EventBus {
+            tx: broadcast::channel(1024).0,
+            mailbox: std::sync::Arc::new(tokio::sync::watch::channel(None).0),
+        }
     }
 }
 

@@ -13,7 +13,9 @@ use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 use tracing::{error, info};
 
-use crate::events::{EngineEvent, EventBus, MailboxProblem, MailboxState, NotifierState, TwilioProblem, TwilioState};
+use crate::events::{
+    EngineEvent, EventBus, MailboxProblem, MailboxState, NotifierState, TwilioProblem, TwilioState,
+};
 use crate::shutdown::Shutdown;
 
 /// How long the mailbox may be out of reach before the alarm: short outages heal by themselves.
@@ -65,12 +67,20 @@ pub struct SilenceWatch {
 
 impl SilenceWatch {
     pub fn new(limit: Duration) -> Self {
-        SilenceWatch { limit: chrono::Duration::from_std(limit).unwrap_or(chrono::Duration::MAX), last_heard: None, alarmed: false }
+        SilenceWatch {
+            limit: chrono::Duration::from_std(limit).unwrap_or(chrono::Duration::MAX),
+            last_heard: None,
+            alarmed: false,
+        }
     }
 
     /// A scan's finding: the newest e-mail from the sensor within the last `limit`, or `None`
     /// when there was none in that window (silent for at least `limit` already).
-    pub fn heard(&mut self, newest: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<WatchAlarm> {
+    pub fn heard(
+        &mut self,
+        newest: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Option<WatchAlarm> {
         let newest = newest.or(self.last_heard).unwrap_or(now - self.limit);
         if self.last_heard.is_none_or(|l| newest > l) {
             self.last_heard = Some(newest);
@@ -96,7 +106,8 @@ impl SilenceWatch {
 /// `[filter] silence_alarm_hours` as a duration (`SENTINELA_SILENCE_ALARM_SECS` overrides it in
 /// seconds, for tests); None when off.
 pub fn silence_limit(hours: u32) -> Option<Duration> {
-    let secs = std::env::var("SENTINELA_SILENCE_ALARM_SECS").ok().and_then(|v| v.parse::<u64>().ok());
+    let secs =
+        std::env::var("SENTINELA_SILENCE_ALARM_SECS").ok().and_then(|v| v.parse::<u64>().ok());
     match (hours, secs) {
         (0, _) => None,
         (_, Some(secs)) => Some(Duration::from_secs(secs)),
@@ -202,7 +213,10 @@ impl TwilioWatch {
             TwilioState::Ok => self.0.up().then_some(WatchAlarm::TwilioRecovered),
             // Refused credentials are said at once, by the notify side: only an outage waits here.
             TwilioState::Degraded { kind: TwilioProblem::Auth, .. } => None,
-            TwilioState::Degraded { message, .. } => self.0.down(message, now).map(|(since, reason)| WatchAlarm::TwilioUnreachable { since, reason }),
+            TwilioState::Degraded { message, .. } => self
+                .0
+                .down(message, now)
+                .map(|(since, reason)| WatchAlarm::TwilioUnreachable { since, reason }),
         }
     }
 
@@ -223,13 +237,18 @@ impl SharedJournalWatch {
 
     pub fn observe(&mut self, state: &NotifierState, now: Instant) -> Option<WatchAlarm> {
         match state {
-            NotifierState::Unknown { reason } => self.0.down(reason, now).map(|(since, reason)| WatchAlarm::SharedJournalUnreachable { since, reason }),
+            NotifierState::Unknown { reason } => self
+                .0
+                .down(reason, now)
+                .map(|(since, reason)| WatchAlarm::SharedJournalUnreachable { since, reason }),
             _ => self.0.up().then_some(WatchAlarm::SharedJournalReachable),
         }
     }
 
     pub fn tick(&mut self, now: Instant) -> Option<WatchAlarm> {
-        self.0.tick(now).map(|(since, reason)| WatchAlarm::SharedJournalUnreachable { since, reason })
+        self.0
+            .tick(now)
+            .map(|(since, reason)| WatchAlarm::SharedJournalUnreachable { since, reason })
     }
 }
 
@@ -246,7 +265,15 @@ pub struct HealthMonitor {
 
 impl HealthMonitor {
     pub fn new(events: EventBus, threshold: Duration, silence: Option<Duration>) -> Self {
-        HealthMonitor { events, health: WatchHealth::new(threshold), twilio: TwilioWatch::new(threshold), shared: SharedJournalWatch::new(threshold), silence: silence.map(SilenceWatch::new), journal: None, settle: None }
+        HealthMonitor {
+            events,
+            health: WatchHealth::new(threshold),
+            twilio: TwilioWatch::new(threshold),
+            shared: SharedJournalWatch::new(threshold),
+            silence: silence.map(SilenceWatch::new),
+            journal: None,
+            settle: None,
+        }
     }
 
     /// Also says when the journal cannot be written, at once (see [`AlertJournal::write_problem`]).
@@ -301,7 +328,9 @@ impl HealthMonitor {
                     WatchAlarm::TwilioUnreachable { since, reason } => {
                         error!(since = %since, "SENTINELA CANNOT NOTIFY ANYONE: Twilio has not answered since {since}; messages and calls wait. Last error: {reason}")
                     }
-                    WatchAlarm::TwilioRecovered => info!("Twilio answers again: messages and calls go on"),
+                    WatchAlarm::TwilioRecovered => {
+                        info!("Twilio answers again: messages and calls go on")
+                    }
                     WatchAlarm::SensorSilent { since } => {
                         error!(since = %since, "THE SENSOR IS SILENT: nothing at all came from its address since {since}. Check the sensor and the mail path from it.")
                     }
@@ -310,7 +339,9 @@ impl HealthMonitor {
                         error!("THE JOURNAL CANNOT BE WRITTEN ({reason}): alerts are told from memory and journaled once it can be. Check the disk of the data directory.")
                     }
                     WatchAlarm::JournalRecovered => info!("the journal takes writes again"),
-                    WatchAlarm::JournalReplaced { moved_to } => error!("the journal was corrupt: kept as {moved_to}, a new one was started"),
+                    WatchAlarm::JournalReplaced { moved_to } => {
+                        error!("the journal was corrupt: kept as {moved_to}, a new one was started")
+                    }
                     WatchAlarm::SharedJournalUnreachable { since, reason } => {
                         error!(since = %since, "THE SHARED JOURNAL IS OUT OF REACH since {since}: this workstation watches the mailbox, holds what it finds in its outbox until the database answers (telling from memory what nobody took within the grace), but cannot take over notifying. Last error: {reason}")
                     }
@@ -323,7 +354,9 @@ impl HealthMonitor {
 }
 
 /// The journal's next write problem (None inside: it can be written again); never, without one.
-async fn journal_changed(journal: &mut Option<watch::Receiver<Option<String>>>) -> Option<Option<String>> {
+async fn journal_changed(
+    journal: &mut Option<watch::Receiver<Option<String>>>,
+) -> Option<Option<String>> {
     match journal {
         Some(rx) => rx.changed().await.ok().map(|_| rx.borrow_and_update().clone()),
         None => std::future::pending().await,
@@ -344,7 +377,10 @@ mod tests {
         let mut h = WatchHealth::new(Duration::from_secs(120));
         assert_eq!(h.observe(&degraded(MailboxProblem::Connect), t0), None);
         assert_eq!(h.tick(t0 + Duration::from_secs(60)), None);
-        assert_eq!(h.observe(&MailboxState::Watching { idle: true }, t0 + Duration::from_secs(61)), None);
+        assert_eq!(
+            h.observe(&MailboxState::Watching { idle: true }, t0 + Duration::from_secs(61)),
+            None
+        );
         assert_eq!(h.tick(t0 + Duration::from_secs(600)), None);
     }
 
@@ -356,21 +392,33 @@ mod tests {
         h.observe(&MailboxState::Connecting { attempt: 2 }, t0 + Duration::from_secs(30));
         h.observe(&degraded(MailboxProblem::Timeout), t0 + Duration::from_secs(90));
         let alarm = h.tick(t0 + Duration::from_secs(121));
-        assert!(matches!(&alarm, Some(WatchAlarm::NotWatching { reason, .. }) if reason == "timeout failed"), "{alarm:?}");
+        assert!(
+            matches!(&alarm, Some(WatchAlarm::NotWatching { reason, .. }) if reason == "timeout failed"),
+            "{alarm:?}"
+        );
         assert_eq!(h.tick(t0 + Duration::from_secs(300)), None, "once per outage");
-        assert_eq!(h.observe(&MailboxState::Watching { idle: true }, t0 + Duration::from_secs(301)), Some(WatchAlarm::Recovered));
+        assert_eq!(
+            h.observe(&MailboxState::Watching { idle: true }, t0 + Duration::from_secs(301)),
+            Some(WatchAlarm::Recovered)
+        );
     }
 
     #[test]
     fn twilio_out_of_reach_for_the_threshold_alarms_once_and_its_return_is_said() {
         let t0 = Instant::now();
         let mut t = TwilioWatch::new(Duration::from_secs(120));
-        let down = TwilioState::Degraded { kind: TwilioProblem::Unreachable, message: "HTTP 503".into() };
+        let down =
+            TwilioState::Degraded { kind: TwilioProblem::Unreachable, message: "HTTP 503".into() };
         assert_eq!(t.observe(&down, t0), None);
         assert_eq!(t.tick(t0 + Duration::from_secs(119)), None);
-        assert!(matches!(t.tick(t0 + Duration::from_secs(121)), Some(WatchAlarm::TwilioUnreachable { reason, .. }) if reason == "HTTP 503"));
+        assert!(
+            matches!(t.tick(t0 + Duration::from_secs(121)), Some(WatchAlarm::TwilioUnreachable { reason, .. }) if reason == "HTTP 503")
+        );
         assert_eq!(t.tick(t0 + Duration::from_secs(600)), None, "once per outage");
-        assert_eq!(t.observe(&TwilioState::Ok, t0 + Duration::from_secs(601)), Some(WatchAlarm::TwilioRecovered));
+        assert_eq!(
+            t.observe(&TwilioState::Ok, t0 + Duration::from_secs(601)),
+            Some(WatchAlarm::TwilioRecovered)
+        );
         // A short blip says nothing, either way.
         t.observe(&down, t0 + Duration::from_secs(700));
         assert_eq!(t.observe(&TwilioState::Ok, t0 + Duration::from_secs(710)), None);
@@ -383,12 +431,30 @@ mod tests {
         let lost = NotifierState::Unknown { reason: "connection refused".into() };
         assert_eq!(w.observe(&lost, t0), None);
         assert_eq!(w.tick(t0 + Duration::from_secs(29)), None);
-        assert!(matches!(w.tick(t0 + Duration::from_secs(31)), Some(WatchAlarm::SharedJournalUnreachable { reason, .. }) if reason == "connection refused"));
+        assert!(
+            matches!(w.tick(t0 + Duration::from_secs(31)), Some(WatchAlarm::SharedJournalUnreachable { reason, .. }) if reason == "connection refused")
+        );
         assert_eq!(w.observe(&lost, t0 + Duration::from_secs(40)), None, "once per outage");
-        assert_eq!(w.observe(&NotifierState::Elsewhere { name: "NOC-02".into(), silent_secs: None, twilio_problem: None }, t0 + Duration::from_secs(50)), Some(WatchAlarm::SharedJournalReachable));
+        assert_eq!(
+            w.observe(
+                &NotifierState::Elsewhere {
+                    name: "NOC-02".into(),
+                    silent_secs: None,
+                    twilio_problem: None
+                },
+                t0 + Duration::from_secs(50)
+            ),
+            Some(WatchAlarm::SharedJournalReachable)
+        );
         // A database restart of a second says nothing.
         w.observe(&lost, t0 + Duration::from_secs(60));
-        assert_eq!(w.observe(&NotifierState::ThisWorkstation { name: "NOC-01".into() }, t0 + Duration::from_secs(61)), None);
+        assert_eq!(
+            w.observe(
+                &NotifierState::ThisWorkstation { name: "NOC-01".into() },
+                t0 + Duration::from_secs(61)
+            ),
+            None
+        );
     }
 
     #[test]
@@ -399,7 +465,10 @@ mod tests {
         assert_eq!(s.tick(t0), None, "nothing known before the first scan");
         assert_eq!(s.heard(Some(t0 - chrono::Duration::minutes(10)), t0), None);
         assert_eq!(s.tick(t0 + chrono::Duration::minutes(49)), None);
-        assert_eq!(s.tick(t0 + chrono::Duration::minutes(51)), Some(WatchAlarm::SensorSilent { since: t0 - chrono::Duration::minutes(10) }));
+        assert_eq!(
+            s.tick(t0 + chrono::Duration::minutes(51)),
+            Some(WatchAlarm::SensorSilent { since: t0 - chrono::Duration::minutes(10) })
+        );
         assert_eq!(s.tick(t0 + h * 5), None, "once per silence");
         // A scan that finds nothing new says nothing; a new e-mail ends the silence.
         assert_eq!(s.heard(None, t0 + h * 5), None);
@@ -413,7 +482,10 @@ mod tests {
     fn refused_credentials_alarm_at_once() {
         let t0 = Instant::now();
         let mut h = WatchHealth::new(Duration::from_secs(120));
-        assert!(matches!(h.observe(&degraded(MailboxProblem::Auth), t0), Some(WatchAlarm::CredentialsRefused { .. })));
+        assert!(matches!(
+            h.observe(&degraded(MailboxProblem::Auth), t0),
+            Some(WatchAlarm::CredentialsRefused { .. })
+        ));
         assert_eq!(h.observe(&degraded(MailboxProblem::Auth), t0 + Duration::from_secs(60)), None);
         assert_eq!(h.tick(t0 + Duration::from_secs(200)), None, "already alarmed for this outage");
     }

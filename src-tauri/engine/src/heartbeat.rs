@@ -63,7 +63,8 @@ impl Heartbeat {
         // As things are now, not only from the next change: a standby that just took the lease
         // pings at once when the mailbox has long been watched (the interval's first tick is
         // immediate).
-        let mut watching = matches!(self.ctx.events.mailbox_state(), Some(MailboxState::Watching { .. }));
+        let mut watching =
+            matches!(self.ctx.events.mailbox_state(), Some(MailboxState::Watching { .. }));
         let mut failing_pings = 0u32;
         loop {
             let daily_in = self.until_daily();
@@ -114,7 +115,10 @@ impl Heartbeat {
         let today = Local.from_local_datetime(&today).earliest().unwrap_or(now);
         if today <= now {
             // Already due today: claimed once; after that, wait for tomorrow's.
-            let tomorrow = Local.from_local_datetime(&(now.date_naive() + chrono::Days::new(1)).and_time(at)).earliest().unwrap_or(now);
+            let tomorrow = Local
+                .from_local_datetime(&(now.date_naive() + chrono::Days::new(1)).and_time(at))
+                .earliest()
+                .unwrap_or(now);
             if self.sent_today == Some(now.date_naive()) {
                 return (tomorrow - now).to_std().unwrap_or(Duration::from_secs(60));
             }
@@ -136,15 +140,27 @@ impl Heartbeat {
             }
         }
         let (Some(client), Some(from)) = (&self.ctx.client, &self.whatsapp_from) else { return };
-        let start = Local.from_local_datetime(&(today - chrono::Days::new(1)).and_time(NaiveTime::MIN)).earliest().map(|t| t.with_timezone(&Utc));
-        let end = Local.from_local_datetime(&today.and_time(NaiveTime::MIN)).earliest().map(|t| t.with_timezone(&Utc));
+        let start = Local
+            .from_local_datetime(&(today - chrono::Days::new(1)).and_time(NaiveTime::MIN))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc));
+        let end = Local
+            .from_local_datetime(&today.and_time(NaiveTime::MIN))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc));
         let counts = match (start, end) {
             (Some(s), Some(e)) => self.ctx.journal.day_counts(s, e).await.unwrap_or_default(),
             _ => DayCounts::default(),
         };
         let text = daily_text(&counts, Utc::now());
         for to in &self.config.whatsapp_to {
-            let message = NewMessage { from: from.clone(), to: to.clone(), body: text.clone(), template: None, channel: crate::model::Channel::Whatsapp };
+            let message = NewMessage {
+                from: from.clone(),
+                to: to.clone(),
+                body: text.clone(),
+                template: None,
+                channel: crate::model::Channel::Whatsapp,
+            };
             match client.create_message(&message, None).await {
                 Ok(m) => info!(to = %to, sid = %m.sid, "heartbeat: daily message sent"),
                 Err(e) => warn!(to = %to, "heartbeat: the daily message was not sent: {e}"),
@@ -156,7 +172,9 @@ impl Heartbeat {
 
 /// "✅ Sentinela ativo. Ontem: …" — what a person reads each morning.
 pub fn daily_text(c: &DayCounts, now: DateTime<Utc>) -> String {
-    let n = |count: u64, one: &str, many: &str| format!("{count} {}", if count == 1 { one } else { many });
+    let n = |count: u64, one: &str, many: &str| {
+        format!("{count} {}", if count == 1 { one } else { many })
+    };
     format!(
         "✅ Sentinela ativo ({}). Ontem: {}, {}, {}, {}. Abertos agora: {}.",
         now.with_timezone(&Local).format("%d/%m/%Y %H:%M"),

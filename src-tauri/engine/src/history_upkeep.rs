@@ -30,10 +30,17 @@ impl HistoryUpkeep {
     pub async fn run(self, mut shutdown: Shutdown) {
         let mut pruned_at: Option<tokio::time::Instant> = None;
         loop {
-            if let Some(keep) = self.keep.filter(|_| pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY)) {
+            if let Some(keep) =
+                self.keep.filter(|_| pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY))
+            {
                 pruned_at = Some(tokio::time::Instant::now());
                 match self.journal.prune_resolved_before(Utc::now() - keep).await {
-                    Ok(r) if r.emails + r.messages > 0 => info!(emails = r.emails, messages = r.messages, days = keep.num_days(), "history: texts of old resolved incidents emptied"),
+                    Ok(r) if r.emails + r.messages > 0 => info!(
+                        emails = r.emails,
+                        messages = r.messages,
+                        days = keep.num_days(),
+                        "history: texts of old resolved incidents emptied"
+                    ),
                     Ok(_) => {}
                     // Nothing is lost by trying again later; the journal's own alarms say when it fails.
                     Err(e) => warn!("history: the old texts could not be emptied this time: {e}"),

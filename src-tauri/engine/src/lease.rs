@@ -36,13 +36,13 @@ use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use crate::events::{EngineEvent, EventBus, NotifierState};
+use crate::health::WatchAlarm;
 use crate::journal::lease_row::{self, LeaseEpoch};
 use crate::journal::postgres::{SharedJournal, LEASE_LIVENESS_CLASS};
 use crate::journal::AlertJournal;
 use crate::notify::progress::{Stall, STALL_LIMIT};
 use crate::notify::NotifyProgress;
 use crate::shutdown::{self, Shutdown};
-use crate::health::WatchAlarm;
 use crate::twilio::{CreateFence, TwilioClient};
 
 /// How often a standby reads the lease.
@@ -90,7 +90,10 @@ pub struct HeldLease {
 
 /// `ask`'s answer within [`CHECK_TIMEOUT`], or why there is none: an error, or `who` silent.
 /// Every question about the lease is bounded so: a database that went quiet is a lease in doubt.
-async fn within_check<T>(who: &str, ask: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>) -> Result<T, String> {
+async fn within_check<T>(
+    who: &str,
+    ask: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, String> {
     match tokio::time::timeout(CHECK_TIMEOUT, ask).await {
         Ok(Ok(answer)) => Ok(answer),
         Ok(Err(e)) => Err(e.to_string()),
@@ -105,14 +108,19 @@ struct LeaseFence {
 }
 
 impl CreateFence for LeaseFence {
-    fn confirm(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>> {
+    fn confirm(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>> {
         Box::pin(async move {
             let epoch = self.epoch.0;
             let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&epoch];
             let ask = self.client.query_opt(lease_row::FENCE, &params);
             match within_check("the database, asked to confirm the lease,", ask).await? {
                 Some(_) => Ok(()),
-                None => Err(format!("the lease (epoch {}) has lapsed or passed to another workstation", self.epoch.0)),
+                None => Err(format!(
+                    "the lease (epoch {}) has lapsed or passed to another workstation",
+                    self.epoch.0
+                )),
             }
         })
     }
@@ -172,19 +180,32 @@ const TWILIO_ASKED_EVERY: Duration = Duration::from_secs(30);
 const TWILIO_ANSWER_WITHIN: Duration = Duration::from_secs(10);
 
 impl NotifierLease {
-    pub fn new(shared: Arc<SharedJournal>, journal: AlertJournal, workstation: String, events: EventBus, twilio: Option<TwilioClient>) -> Self {
+    pub fn new(
+        shared: Arc<SharedJournal>,
+        journal: AlertJournal,
+        workstation: String,
+        events: EventBus,
+        twilio: Option<TwilioClient>,
+    ) -> Self {
         NotifierLease { shared, journal, workstation, events, twilio }
     }
 
     /// Whether this workstation reaches Twilio now (one GET of the account, bounded).
     async fn reaches_twilio(&self) -> bool {
         let Some(client) = &self.twilio else { return false };
-        matches!(tokio::time::timeout(TWILIO_ANSWER_WITHIN, client.fetch_account()).await, Ok(Ok(_)))
+        matches!(
+            tokio::time::timeout(TWILIO_ANSWER_WITHIN, client.fetch_account()).await,
+            Ok(Ok(_))
+        )
     }
 
     /// Until `shutdown`: waits for the lease, runs the notify side `start` makes while it is
     /// held, stops it the moment the lease is in doubt or the side is stuck, and tries again.
-    pub async fn run(self, start: impl Fn(Shutdown, HeldLease) -> JoinSet<()>, mut shutdown: Shutdown) {
+    pub async fn run(
+        self,
+        start: impl Fn(Shutdown, HeldLease) -> JoinSet<()>,
+        mut shutdown: Shutdown,
+    ) {
         let mut last_said: Option<NotifierState> = None;
         // The manager whose stall made this engine give the lease up: started again, and said
         // so, when the lease is this engine's again.
@@ -215,7 +236,10 @@ impl NotifierLease {
             let (trigger, listener) = shutdown::channel();
             let progress = NotifyProgress::default();
             let fence = Arc::new(LeaseFence { client: Arc::clone(&client), epoch });
-            let side = NotifySide { tasks: start(listener, HeldLease { epoch, fence, progress: progress.clone() }), trigger };
+            let side = NotifySide {
+                tasks: start(listener, HeldLease { epoch, fence, progress: progress.clone() }),
+                trigger,
+            };
             if let Some(manager) = stalled.take() {
                 info!(manager, "{manager} started again with the notify side");
                 self.events.emit(EngineEvent::ManagerRestarted { manager: manager.to_owned() });
@@ -236,23 +260,45 @@ impl NotifierLease {
                 }
                 Ended::Lost { reason, moved } => {
                     // Said first: the journal may be as far out of reach as the lease.
-                    warn!(epoch = epoch.0, "lease: lost ({reason}); the notify side stops, this workstation stands by");
+                    warn!(
+                        epoch = epoch.0,
+                        "lease: lost ({reason}); the notify side stops, this workstation stands by"
+                    );
                     if !moved {
                         say(&self, NotifierState::Unknown { reason: reason.clone() });
                     }
                     side.stop(Duration::from_secs(10)).await;
-                    self.journal_event("lease_lost", &format!("{} stopped notifying: {reason}", self.workstation)).await;
+                    self.journal_event(
+                        "lease_lost",
+                        &format!("{} stopped notifying: {reason}", self.workstation),
+                    )
+                    .await;
                 }
                 Ended::Stalled(stall) => {
                     // Given up first, so that a standby takes over while this side is stopped.
-                    let _ = tokio::time::timeout(CHECK_TIMEOUT, client.execute(lease_row::RELEASE, &[&epoch.0])).await;
+                    let _ = tokio::time::timeout(
+                        CHECK_TIMEOUT,
+                        client.execute(lease_row::RELEASE, &[&epoch.0]),
+                    )
+                    .await;
                     let reason = format!(
                         "no progress for {} s: the lease was given up so that another workstation notifies; the notify side starts again when this one holds the lease",
                         stall.silent_for.as_secs()
                     );
-                    error!(manager = stall.manager, "lease: the notify side is stuck ({}: {reason})", stall.manager);
-                    self.events.emit(EngineEvent::ManagerFailed { manager: stall.manager.to_owned(), reason: reason.clone(), restart_in_secs: 0 });
-                    self.journal_event("notify_side_stuck", &format!("{}: {} {reason}", self.workstation, stall.manager)).await;
+                    error!(
+                        manager = stall.manager,
+                        "lease: the notify side is stuck ({}: {reason})", stall.manager
+                    );
+                    self.events.emit(EngineEvent::ManagerFailed {
+                        manager: stall.manager.to_owned(),
+                        reason: reason.clone(),
+                        restart_in_secs: 0,
+                    });
+                    self.journal_event(
+                        "notify_side_stuck",
+                        &format!("{}: {} {reason}", self.workstation, stall.manager),
+                    )
+                    .await;
                     side.stop(Duration::from_secs(10)).await;
                     stalled = Some(stall.manager);
                     // A healthy standby gets the first chance at the lease.
@@ -266,9 +312,18 @@ impl NotifierLease {
     }
 
     /// Behind a transaction pooler: says why, loudly, and waits for the engine to stop.
-    async fn refuse(&self, Pooled(reason): Pooled, say: &mut impl FnMut(&Self, NotifierState), mut shutdown: Shutdown) {
+    async fn refuse(
+        &self,
+        Pooled(reason): Pooled,
+        say: &mut impl FnMut(&Self, NotifierState),
+        mut shutdown: Shutdown,
+    ) {
         error!("lease: {reason}");
-        self.events.emit(EngineEvent::ManagerFailed { manager: "notify lease".into(), reason: reason.clone(), restart_in_secs: 0 });
+        self.events.emit(EngineEvent::ManagerFailed {
+            manager: "notify lease".into(),
+            reason: reason.clone(),
+            restart_in_secs: 0,
+        });
         self.journal_event("lease_refused", &format!("{}: {reason}", self.workstation)).await;
         say(self, NotifierState::Unknown { reason });
         let _ = shutdown.recv().await;
@@ -277,20 +332,29 @@ impl NotifierLease {
     /// Journals what happened to the lease, bounded: a database out of reach must not hold the
     /// lease task (nor what it says) behind the journal's write.
     async fn journal_event(&self, kind: &str, detail: &str) {
-        match tokio::time::timeout(CHECK_TIMEOUT, self.journal.log_event(None, kind, detail)).await {
+        match tokio::time::timeout(CHECK_TIMEOUT, self.journal.log_event(None, kind, detail)).await
+        {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => warn!("journal: cannot log {kind}: {e}"),
-            Err(_) => warn!("journal: cannot log {kind}: no answer within {} s", CHECK_TIMEOUT.as_secs()),
+            Err(_) => {
+                warn!("journal: cannot log {kind}: no answer within {} s", CHECK_TIMEOUT.as_secs())
+            }
         }
     }
 
     /// Connects and reads the lease every [`TRY_EVERY`] until it is this engine's; None after
     /// a connection failure (said, and tried again by the caller).
-    async fn until_held(&self, say: &mut impl FnMut(&Self, NotifierState)) -> Result<Option<Held>, Pooled> {
+    async fn until_held(
+        &self,
+        say: &mut impl FnMut(&Self, NotifierState),
+    ) -> Result<Option<Held>, Pooled> {
         let (client, _notes) = match self.shared.connect_async().await {
             Ok(c) => c,
             Err(e) => {
-                say(self, NotifierState::Unknown { reason: format!("{}: {e}", self.shared.target()) });
+                say(
+                    self,
+                    NotifierState::Unknown { reason: format!("{}: {e}", self.shared.target()) },
+                );
                 return Ok(None);
             }
         };
@@ -298,7 +362,11 @@ impl NotifierLease {
         // and with it the liveness lock: another workstation can then take over. A takeover
         // waits at most 2 s for an intent's transaction that share-locks the row.
         let session = "SET tcp_keepalives_idle = 3; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 9000; SET lock_timeout = 2000";
-        let backend_pid = async || within_check(self.shared.target(), client.query_one("SELECT pg_backend_pid()", &[])).await.map(|r| r.get::<_, i32>(0));
+        let backend_pid = async || {
+            within_check(self.shared.target(), client.query_one("SELECT pg_backend_pid()", &[]))
+                .await
+                .map(|r| r.get::<_, i32>(0))
+        };
         let pid = match client.batch_execute(session).await.map_err(|e| e.to_string()) {
             Ok(()) => backend_pid().await,
             Err(e) => Err(e),
@@ -321,9 +389,12 @@ impl NotifierLease {
             match within_check(self.shared.target(), self.try_take(&client, reaches)).await {
                 Ok(Ok(epoch)) => return Ok(Some(Held { client: Arc::new(client), epoch, pid })),
                 Ok(Err(state)) => {
-                    let holder_without_twilio = matches!(&state, NotifierState::Elsewhere { twilio_problem: Some(_), .. });
+                    let holder_without_twilio =
+                        matches!(&state, NotifierState::Elsewhere { twilio_problem: Some(_), .. });
                     say(self, state);
-                    if holder_without_twilio && reaches_twilio.is_none_or(|(at, _)| at.elapsed() >= TWILIO_ASKED_EVERY) {
+                    if holder_without_twilio
+                        && reaches_twilio.is_none_or(|(at, _)| at.elapsed() >= TWILIO_ASKED_EVERY)
+                    {
                         let yes = self.reaches_twilio().await;
                         info!(reaches = yes, "lease: the holder cannot reach Twilio; this workstation asked whether it can");
                         reaches_twilio = Some((tokio::time::Instant::now(), yes));
@@ -343,16 +414,34 @@ impl NotifierLease {
 
     /// One look at the lease: taken (its epoch), or who holds it. `reaches_twilio`: this
     /// workstation does, so it takes the lease from a holder that says it cannot.
-    async fn try_take(&self, client: &tokio_postgres::Client, reaches_twilio: bool) -> Result<Result<LeaseEpoch, NotifierState>, tokio_postgres::Error> {
+    async fn try_take(
+        &self,
+        client: &tokio_postgres::Client,
+        reaches_twilio: bool,
+    ) -> Result<Result<LeaseEpoch, NotifierState>, tokio_postgres::Error> {
         let lock = |epoch: i64| async move {
-            client.query_one("SELECT pg_try_advisory_lock($1, $2)", &[&LEASE_LIVENESS_CLASS, &liveness_key(epoch)]).await.map(|r| r.get::<_, bool>(0))
+            client
+                .query_one(
+                    "SELECT pg_try_advisory_lock($1, $2)",
+                    &[&LEASE_LIVENESS_CLASS, &liveness_key(epoch)],
+                )
+                .await
+                .map(|r| r.get::<_, bool>(0))
         };
-        let unlock = |epoch: i64| async move { client.execute("SELECT pg_advisory_unlock($1, $2)", &[&LEASE_LIVENESS_CLASS, &liveness_key(epoch)]).await };
+        let unlock = |epoch: i64| async move {
+            client
+                .execute(
+                    "SELECT pg_advisory_unlock($1, $2)",
+                    &[&LEASE_LIVENESS_CLASS, &liveness_key(epoch)],
+                )
+                .await
+        };
         // `old_lock`: the old epoch's liveness lock, held here when its holder's session is gone.
         let (seen, lapsed, old_lock) = match client.query_opt(lease_row::READ, &[]).await? {
             None => (0, false, false),
             Some(row) => {
-                let (holder, epoch, lapsed, silent): (String, i64, bool, f64) = (row.get(0), row.get(1), row.get(2), row.get(3));
+                let (holder, epoch, lapsed, silent): (String, i64, bool, f64) =
+                    (row.get(0), row.get(1), row.get(2), row.get(3));
                 let twilio_problem: Option<String> = row.get(4);
                 let handed_over = !lapsed && twilio_problem.is_some() && reaches_twilio;
                 if handed_over {
@@ -362,15 +451,23 @@ impl NotifierLease {
                 let old_lock = !lapsed && !handed_over && lock(epoch).await?;
                 if !lapsed && !handed_over && !old_lock {
                     let silent = Duration::from_secs_f64(silent.max(0.0));
-                    return Ok(Err(NotifierState::Elsewhere { name: holder, silent_secs: (silent >= SILENT_AFTER).then(|| silent.as_secs()), twilio_problem }));
+                    return Ok(Err(NotifierState::Elsewhere {
+                        name: holder,
+                        silent_secs: (silent >= SILENT_AFTER).then_some(silent.as_secs()),
+                        twilio_problem,
+                    }));
                 }
                 (epoch, lapsed, old_lock)
             }
         };
         // The new epoch's liveness lock first: a standby reading the new row finds it held.
         let taken = if lock(seen + 1).await? {
-            let (now, ttl) = (Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true), LEASE_TTL.as_secs_f64());
-            let row = client.query_opt(lease_row::TAKE, &[&self.workstation, &now, &ttl, &seen]).await?;
+            let (now, ttl) = (
+                Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                LEASE_TTL.as_secs_f64(),
+            );
+            let row =
+                client.query_opt(lease_row::TAKE, &[&self.workstation, &now, &ttl, &seen]).await?;
             if row.is_none() {
                 unlock(seen + 1).await?;
             }
@@ -384,13 +481,20 @@ impl NotifierLease {
         // None: another standby moved it first.
         let Some(epoch) = taken else { return Ok(Err(NotifierState::Nobody)) };
         if lapsed {
-            info!(from = seen, to = epoch, "lease: taken from a holder that gave it up or stopped renewing it");
+            info!(
+                from = seen,
+                to = epoch,
+                "lease: taken from a holder that gave it up or stopped renewing it"
+            );
             // The old holder may be frozen with its session open: end that session where the role
             // may, so that it finds its lease gone the moment it resumes. The fence holds either way.
             let stale = "SELECT pg_terminate_backend(pid) FROM pg_locks
                 WHERE locktype = 'advisory' AND granted AND classid = $1 AND objid = $2 AND objsubid = 2 AND pid <> pg_backend_pid()
                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
-            if let Err(e) = client.execute(stale, &[&(LEASE_LIVENESS_CLASS as u32), &(liveness_key(seen) as u32)]).await {
+            if let Err(e) = client
+                .execute(stale, &[&(LEASE_LIVENESS_CLASS as u32), &(liveness_key(seen) as u32)])
+                .await
+            {
                 info!("lease: the frozen holder's session stays open ({e}); its epoch is fenced off all the same");
             }
         }
@@ -399,7 +503,13 @@ impl NotifierLease {
 
     /// Renews the lease every [`RENEW_EVERY`] while the notify side makes progress, and says in
     /// the row whether this workstation reaches Twilio; returns why it stopped.
-    async fn while_held(&self, client: &tokio_postgres::Client, epoch: LeaseEpoch, pid: i32, progress: &NotifyProgress) -> Ended {
+    async fn while_held(
+        &self,
+        client: &tokio_postgres::Client,
+        epoch: LeaseEpoch,
+        pid: i32,
+        progress: &NotifyProgress,
+    ) -> Ended {
         let mut alarms = self.events.subscribe();
         loop {
             let renew_at = tokio::time::Instant::now() + RENEW_EVERY;
@@ -416,16 +526,22 @@ impl NotifierLease {
                     Some(reason) => warn!("lease: this workstation cannot reach Twilio ({reason}); a workstation that can takes the lease over"),
                     None => info!("lease: this workstation reaches Twilio again"),
                 }
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&epoch.0, &twilio_problem];
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
+                    [&epoch.0, &twilio_problem];
                 let said = client.execute(lease_row::SAY_TWILIO, &params);
-                if let Err(reason) = within_check("the database, told this workstation's Twilio state,", said).await {
+                if let Err(reason) =
+                    within_check("the database, told this workstation's Twilio state,", said).await
+                {
                     return Ended::Lost { reason, moved: false };
                 }
             }
             if let Some(stall) = progress.stalled(STALL_LIMIT) {
                 return Ended::Stalled(stall);
             }
-            let (now, ttl) = (Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true), LEASE_TTL.as_secs_f64());
+            let (now, ttl) = (
+                Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                LEASE_TTL.as_secs_f64(),
+            );
             let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&epoch.0, &ttl, &now];
             let renew = client.query_opt(lease_row::RENEW, &params);
             match within_check("the database, asked to renew the lease,", renew).await {
@@ -433,7 +549,15 @@ impl NotifierLease {
                     now if now != pid => return Ended::Pooled(Pooled::new(pid, now)),
                     _ => {}
                 },
-                Ok(None) => return Ended::Lost { reason: format!("the lease (epoch {}) lapsed or passed to another workstation", epoch.0), moved: true },
+                Ok(None) => {
+                    return Ended::Lost {
+                        reason: format!(
+                            "the lease (epoch {}) lapsed or passed to another workstation",
+                            epoch.0
+                        ),
+                        moved: true,
+                    }
+                }
                 Err(reason) => return Ended::Lost { reason, moved: false },
             }
         }

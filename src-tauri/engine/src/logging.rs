@@ -47,8 +47,10 @@ pub fn filter(spec: Option<&str>) -> EnvFilter {
     // The caps come last: for the same target, a later directive replaces an earlier one, and
     // an `async_imap=trace` the user wrote is replaced too.
     let capped: String = caps().map(|(t, level)| format!(",{t}={level}")).collect();
-    let kept: Vec<&str> = spec.split(',').filter(|d| !caps().any(|(t, _)| d.trim().starts_with(t))).collect();
-    EnvFilter::try_new(format!("{}{capped}", kept.join(","))).unwrap_or_else(|_| EnvFilter::new(format!("info{capped}")))
+    let kept: Vec<&str> =
+        spec.split(',').filter(|d| !caps().any(|(t, _)| d.trim().starts_with(t))).collect();
+    EnvFilter::try_new(format!("{}{capped}", kept.join(",")))
+        .unwrap_or_else(|_| EnvFilter::new(format!("info{capped}")))
 }
 
 /// Whether stderr is systemd's journal (systemd sets `JOURNAL_STREAM` to its device and inode).
@@ -84,7 +86,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let meta = event.metadata();
         write!(writer, "<{}>{}: ", priority(meta.level()), meta.target())?;
         ctx.field_format().format_fields(writer.by_ref(), event)?;
@@ -98,13 +105,25 @@ mod tests {
 
     #[test]
     fn wire_targets_never_go_below_debug() {
-        for spec in ["trace", "trace,async_imap=trace,reqwest=trace", "async_imap=trace", "", "nonsense=[=="] {
+        for spec in [
+            "trace",
+            "trace,async_imap=trace,reqwest=trace",
+            "async_imap=trace",
+            "",
+            "nonsense=[==",
+        ] {
             let f = filter(Some(spec)).to_string();
             for t in WIRE_TARGETS {
-                assert!(f.contains(&format!("{t}=debug")) && !f.contains(&format!("{t}=trace")), "{spec}: {f}");
+                assert!(
+                    f.contains(&format!("{t}=debug")) && !f.contains(&format!("{t}=trace")),
+                    "{spec}: {f}"
+                );
             }
             for t in QUERY_TARGETS {
-                assert!(f.contains(&format!("{t}=info")) && !f.contains(&format!("{t}=debug")), "{spec}: {f}");
+                assert!(
+                    f.contains(&format!("{t}=info")) && !f.contains(&format!("{t}=debug")),
+                    "{spec}: {f}"
+                );
             }
         }
         assert!(filter(Some("trace")).to_string().contains("trace"), "the user's own level stays");
@@ -126,7 +145,11 @@ mod tests {
         }
         let buf = Buf::default();
         let out = buf.clone();
-        let subscriber = tracing_subscriber::fmt().with_ansi(false).event_format(JournalFormat).with_writer(move || out.clone()).finish();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .event_format(JournalFormat)
+            .with_writer(move || out.clone())
+            .finish();
         tracing::subscriber::with_default(subscriber, || {
             tracing::error!(target: "sentinela_engine::health", since = 3, "NOT WATCHING");
             tracing::info!(target: "sentinela_engine::imap", "watching");

@@ -17,12 +17,16 @@ fn project() -> Option<ProjectDirs> {
 /// `<config dir>/sentinela.toml`, or `sentinela.toml` in the working directory if the OS has no
 /// home directory for this user.
 pub fn default_config_file() -> PathBuf {
-    project().map(|p| p.config_dir().join("sentinela.toml")).unwrap_or_else(|| PathBuf::from("sentinela.toml"))
+    project()
+        .map(|p| p.config_dir().join("sentinela.toml"))
+        .unwrap_or_else(|| PathBuf::from("sentinela.toml"))
 }
 
 /// Where the journal lives by default.
 pub fn default_data_dir() -> PathBuf {
-    project().map(|p| p.data_local_dir().to_owned()).unwrap_or_else(|| PathBuf::from("sentinela-data"))
+    project()
+        .map(|p| p.data_local_dir().to_owned())
+        .unwrap_or_else(|| PathBuf::from("sentinela-data"))
 }
 
 #[cfg(test)]
@@ -33,17 +37,32 @@ mod tests {
     fn the_defaults_are_the_os_folders_named_once() {
         let (config, data) = (default_config_file(), default_data_dir());
         assert!(config.ends_with("sentinela.toml"));
-        let named = |p: &std::path::Path| p.components().filter(|c| c.as_os_str().eq_ignore_ascii_case("sentinela")).count();
+        let named = |p: &std::path::Path| {
+            p.components().filter(|c| c.as_os_str().eq_ignore_ascii_case("sentinela")).count()
+        };
         assert_eq!(named(&config), 1, "{}", config.display());
         assert_eq!(named(&data), 1, "{}", data.display());
         #[cfg(windows)]
         {
             let local = std::env::var_os("LOCALAPPDATA").map(PathBuf::from);
             let roaming = std::env::var_os("APPDATA").map(PathBuf::from);
-            assert!(local.is_some_and(|l| data.starts_with(l)), "the journal in the local profile: {}", data.display());
-            assert!(roaming.is_some_and(|r| config.starts_with(r)), "the configuration in the roaming profile: {}", config.display());
+            assert!(
+                local.is_some_and(|l| data.starts_with(l)),
+                "the journal in the local profile: {}",
+                data.display()
+            );
+            assert!(
+                roaming.is_some_and(|r| config.starts_with(r)),
+                "the configuration in the roaming profile: {}",
+                config.display()
+            );
         }
         #[cfg(target_os = "linux")]
-        assert!(config.ends_with(".config/sentinela/sentinela.toml") || std::env::var_os("XDG_CONFIG_HOME").is_some(), "{}", config.display());
+        assert!(
+            config.ends_with(".config/sentinela/sentinela.toml")
+                || std::env::var_os("XDG_CONFIG_HOME").is_some(),
+            "{}",
+            config.display()
+        );
     }
 }

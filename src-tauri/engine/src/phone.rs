@@ -28,7 +28,8 @@ pub fn normalise(input: &str) -> Result<String, PhoneError> {
     if trimmed.is_empty() {
         return Err(err("empty"));
     }
-    let number = phonenumber::parse(Some(DEFAULT_REGION), trimmed).map_err(|e| err(&e.to_string()))?;
+    let number =
+        phonenumber::parse(Some(DEFAULT_REGION), trimmed).map_err(|e| err(&e.to_string()))?;
     if !phonenumber::is_valid(&number) {
         return Err(err("no such number in its country's numbering plan"));
     }
@@ -38,7 +39,8 @@ pub fn normalise(input: &str) -> Result<String, PhoneError> {
 /// A number as people read it: `(11) 99999-0001` for a Brazilian number, the international
 /// form (`+1 415-523-8886`) for others, the input itself when it is no number.
 pub fn display(e164: &str) -> String {
-    let Ok(number) = phonenumber::parse(Some(DEFAULT_REGION), e164.trim_start_matches("whatsapp:")) else {
+    let Ok(number) = phonenumber::parse(Some(DEFAULT_REGION), e164.trim_start_matches("whatsapp:"))
+    else {
         return e164.to_owned();
     };
     if number.country().id() == Some(DEFAULT_REGION) {
@@ -57,7 +59,9 @@ pub fn display(e164: &str) -> String {
 /// and person's name. libphonenumber parses each form (country code, national number); the
 /// rules between the two forms are the numbering plans' own, below.
 pub fn recipient_matching<'a>(from: &str, recipients: &'a [String]) -> Option<&'a str> {
-    let parse = |n: &str| phonenumber::parse(Some(DEFAULT_REGION), n.trim().trim_start_matches("whatsapp:")).ok();
+    let parse = |n: &str| {
+        phonenumber::parse(Some(DEFAULT_REGION), n.trim().trim_start_matches("whatsapp:")).ok()
+    };
     let from = parse(from)?;
     recipients.iter().find(|r| parse(r).is_some_and(|r| same_line(&from, &r))).map(String::as_str)
 }
@@ -79,7 +83,9 @@ fn same_line(a: &phonenumber::PhoneNumber, b: &phonenumber::PhoneNumber) -> bool
 /// `long` is the ten-digit Mexican number `short` with the `1` mobiles once carried after +52.
 fn mobile_one_added(long: u64, short: u64) -> bool {
     const TEN_DIGITS: u64 = 10_000_000_000;
-    (TEN_DIGITS..2 * TEN_DIGITS).contains(&long) && (TEN_DIGITS / 10..TEN_DIGITS).contains(&short) && long - TEN_DIGITS == short
+    (TEN_DIGITS..2 * TEN_DIGITS).contains(&long)
+        && (TEN_DIGITS / 10..TEN_DIGITS).contains(&short)
+        && long - TEN_DIGITS == short
 }
 
 /// `long` (area code, 9, eight digits) is `short` (area code, eight digits) with the ninth digit
@@ -89,7 +95,12 @@ fn ninth_digit_added(long: u64, short: u64) -> bool {
     const EIGHT: u64 = 100_000_000;
     let is_long = (10_000_000_000..100_000_000_000).contains(&long);
     let is_short = (1_000_000_000..10_000_000_000).contains(&short);
-    is_long && is_short && long / (10 * EIGHT) == short / EIGHT && (long / EIGHT) % 10 == 9 && long % EIGHT == short % EIGHT && (6..=9).contains(&(short % EIGHT / 10_000_000))
+    is_long
+        && is_short
+        && long / (10 * EIGHT) == short / EIGHT
+        && (long / EIGHT) % 10 == 9
+        && long % EIGHT == short % EIGHT
+        && (6..=9).contains(&(short % EIGHT / 10_000_000))
 }
 
 #[cfg(test)]
@@ -98,10 +109,19 @@ mod tests {
 
     #[test]
     fn a_reply_matches_its_recipient_with_or_without_the_ninth_digit() {
-        let recipients = vec!["+5581987654321".to_owned(), "+5511988880002".to_owned(), "+5215512345678".to_owned(), "+551133334444".to_owned()];
+        let recipients = vec![
+            "+5581987654321".to_owned(),
+            "+5511988880002".to_owned(),
+            "+5215512345678".to_owned(),
+            "+551133334444".to_owned(),
+        ];
         let is = |from: &str| recipient_matching(from, &recipients);
         assert_eq!(is("whatsapp:+5581987654321"), Some("+5581987654321"), "as configured");
-        assert_eq!(is("whatsapp:+558187654321"), Some("+5581987654321"), "registered before the ninth digit");
+        assert_eq!(
+            is("whatsapp:+558187654321"),
+            Some("+5581987654321"),
+            "registered before the ninth digit"
+        );
         assert_eq!(is("+551188880002"), Some("+5511988880002"));
         // Another area code, or other last digits, is another line.
         assert_eq!(is("+551187654321"), None);
@@ -111,13 +131,22 @@ mod tests {
         assert_eq!(is("+551133334444"), Some("+551133334444"));
         // Mexico's old mobile form and the new one.
         assert_eq!(is("+525512345678"), Some("+5215512345678"));
-        assert_eq!(recipient_matching("+5215512345678", &["+525512345678".to_owned()]), Some("+525512345678"));
+        assert_eq!(
+            recipient_matching("+5215512345678", &["+525512345678".to_owned()]),
+            Some("+525512345678")
+        );
         assert_eq!(is("nonsense"), None);
     }
 
     #[test]
     fn brazilian_ways_of_writing_a_number() {
-        for typed in ["(11) 99999-0001", "11 99999 0001", "+55 11 99999-0001", "+5511999990001", "011 99999-0001"] {
+        for typed in [
+            "(11) 99999-0001",
+            "11 99999 0001",
+            "+55 11 99999-0001",
+            "+5511999990001",
+            "011 99999-0001",
+        ] {
             assert_eq!(normalise(typed).as_deref(), Ok("+5511999990001"), "{typed}");
         }
     }

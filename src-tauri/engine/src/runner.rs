@@ -5,8 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::JoinSet;
 use chrono::{DateTime, Utc};
+use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use crate::config::Config;
@@ -15,14 +15,20 @@ use crate::health::{HealthMonitor, NOT_WATCHING_ALARM_AFTER};
 use crate::imap::{MailboxLogin, MailboxWatcher};
 use crate::incident::{AckVia, IncidentRules, ResolveVia};
 use crate::journal::postgres::SharedJournal;
-use crate::journal::{ActionOutcome, AlertId, AlertJournal, JournalError, JournalFollower, LocalOutbox, OutboxDrain, PauseState};
+use crate::journal::{
+    ActionOutcome, AlertId, AlertJournal, JournalError, JournalFollower, LocalOutbox, OutboxDrain,
+    PauseState,
+};
 use crate::lease::NotifierLease;
 use crate::mail::AlertMail;
-use crate::notify::{spawn_memory_notifier, spawn_notify_side, unjournaled_channel, NotifyContext, NotifyTiming, TwilioHealth};
-use crate::twilio::TwilioClient;
+use crate::notify::{
+    spawn_memory_notifier, spawn_notify_side, unjournaled_channel, NotifyContext, NotifyTiming,
+    TwilioHealth,
+};
 use crate::secrets::{self, Secret, SecretError};
 use crate::shutdown::{self, ShutdownTrigger};
 use crate::supervisor::Supervisor;
+use crate::twilio::TwilioClient;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -39,16 +45,29 @@ const JOURNAL_POLL: Duration = Duration::from_millis(250);
 
 /// The journal `config` names: the shared one (`[journal] url`, with `password` when the
 /// database asks one), else the SQLite file in `data_dir`.
-pub async fn open_journal(config: &Config, data_dir: &Path, password: Option<&Secret>) -> Result<AlertJournal, StartError> {
+pub async fn open_journal(
+    config: &Config,
+    data_dir: &Path,
+    password: Option<&Secret>,
+) -> Result<AlertJournal, StartError> {
     open_journal_with(config, data_dir, password, false).await
 }
 
 /// `wait`: a shared journal out of reach is connected to when it answers (the engine watches
 /// and holds alerts meanwhile); without, it is an error (the CLI, the windows, `check`).
-async fn open_journal_with(config: &Config, data_dir: &Path, password: Option<&Secret>, wait: bool) -> Result<AlertJournal, StartError> {
+async fn open_journal_with(
+    config: &Config,
+    data_dir: &Path,
+    password: Option<&Secret>,
+    wait: bool,
+) -> Result<AlertJournal, StartError> {
     let Some(j) = &config.journal else { return Ok(AlertJournal::open_in_dir(data_dir)?) };
-    let shared = SharedJournal::new(&j.url, password, &j.workstation_name())
-        .map_err(|e| StartError::Journal(JournalError::Unreachable { target: j.url.clone(), reason: e.to_string() }))?;
+    let shared = SharedJournal::new(&j.url, password, &j.workstation_name()).map_err(|e| {
+        StartError::Journal(JournalError::Unreachable {
+            target: j.url.clone(),
+            reason: e.to_string(),
+        })
+    })?;
     if wait && shared.ssl_mode() == crate::journal::postgres::SslMode::Prefer {
         // libpq's `prefer`/`allow` fall back to plain text when TLS is refused: anyone on the
         // path could then read the alerts and answer in the database's name.
@@ -77,7 +96,10 @@ pub struct JournalProbe {
 /// Connects to `config`'s shared journal (its password from the environment or the keyring),
 /// brings its schema to this version as any engine would, and reads who notifies. None when the
 /// configuration has no `[journal]`: the journal is this workstation's own SQLite file.
-pub async fn probe_journal(config: &Config, data_dir: &Path) -> Result<Option<JournalProbe>, StartError> {
+pub async fn probe_journal(
+    config: &Config,
+    data_dir: &Path,
+) -> Result<Option<JournalProbe>, StartError> {
     let Some(j) = &config.journal else { return Ok(None) };
     let password = journal_password().await;
     let journal = open_journal(config, data_dir, password.as_ref()).await?;
@@ -175,11 +197,20 @@ impl RunningEngine {
         let lock = crate::engine_lock::EngineLock::acquire(data_dir)?;
         // A shared journal out of reach does not stop the engine: it watches and holds what it
         // finds in its outbox until the database answers (and tells it from memory past the grace).
-        let journal = open_journal_with(config, data_dir, secrets.journal_password.as_ref(), true).await?;
+        let journal =
+            open_journal_with(config, data_dir, secrets.journal_password.as_ref(), true).await?;
         if let Some(aside) = journal.replaced_corrupt() {
             let moved_to = aside.display().to_string();
-            let _ = journal.log_event(None, "journal_replaced", &format!("the journal was corrupt: kept as {moved_to}, this one started")).await;
-            events.emit(EngineEvent::WatchAlarm(crate::health::WatchAlarm::JournalReplaced { moved_to }));
+            let _ = journal
+                .log_event(
+                    None,
+                    "journal_replaced",
+                    &format!("the journal was corrupt: kept as {moved_to}, this one started"),
+                )
+                .await;
+            events.emit(EngineEvent::WatchAlarm(crate::health::WatchAlarm::JournalReplaced {
+                moved_to,
+            }));
         }
         let rules = IncidentRules::from_config(&config.incidents);
         // E-mails an older Sentinela journaled but never notified are placed by today's rules
@@ -206,12 +237,15 @@ impl RunningEngine {
         // the database's own notifications, at once).
         if journal.shared().is_none() {
             let (journal, stop) = (journal.clone(), listener.clone());
-            supervisor.spawn(&mut tasks, "journal watch", move || journal.clone().poll_other_writers(JOURNAL_POLL, stop.clone()));
+            supervisor.spawn(&mut tasks, "journal watch", move || {
+                journal.clone().poll_other_writers(JOURNAL_POLL, stop.clone())
+            });
         }
         {
             let (journal, events, stop) = (journal.clone(), events.clone(), listener.clone());
             supervisor.spawn(&mut tasks, "journal follower", move || {
-                JournalFollower { journal: journal.clone(), events: events.clone() }.run(stop.clone())
+                JournalFollower { journal: journal.clone(), events: events.clone() }
+                    .run(stop.clone())
             });
         }
 
@@ -271,25 +305,50 @@ impl RunningEngine {
             let silence = crate::health::silence_limit(config.filter.silence_alarm_hours);
             let watched = journal.clone();
             supervisor.spawn(&mut tasks, "health monitor", move || {
-                HealthMonitor::new(events.clone(), watch_alarm_after(), silence).watching_journal(watched.clone()).run(events.subscribe(), stop.clone())
+                HealthMonitor::new(events.clone(), watch_alarm_after(), silence)
+                    .watching_journal(watched.clone())
+                    .run(events.subscribe(), stop.clone())
             });
         }
         {
             let (journal, stop, keep) = (journal.clone(), listener.clone(), config.history.keep());
-            supervisor.spawn(&mut tasks, "history upkeep", move || crate::history_upkeep::HistoryUpkeep { journal: journal.clone(), keep }.run(stop.clone()));
+            supervisor.spawn(&mut tasks, "history upkeep", move || {
+                crate::history_upkeep::HistoryUpkeep { journal: journal.clone(), keep }
+                    .run(stop.clone())
+            });
         }
         if let Some(outbox) = &outbox {
-            let (drain, journal, rules, events, stop) = (outbox.clone(), journal.clone(), rules.clone(), events.clone(), listener.clone());
+            let (drain, journal, rules, events, stop) =
+                (outbox.clone(), journal.clone(), rules.clone(), events.clone(), listener.clone());
             supervisor.spawn(&mut tasks, "outbox drain", move || {
-                OutboxDrain { outbox: drain.clone(), journal: journal.clone(), rules: rules.clone(), events: events.clone() }.run(stop.clone())
+                OutboxDrain {
+                    outbox: drain.clone(),
+                    journal: journal.clone(),
+                    rules: rules.clone(),
+                    events: events.clone(),
+                }
+                .run(stop.clone())
             });
         }
         {
             let grace = timing.outbox_grace;
-            let (config, login, journal, events, stop, unjournaled) =
-                (Arc::new(config.clone()), secrets.mailbox, journal.clone(), events.clone(), listener.clone(), unjournaled.clone());
+            let (config, login, journal, events, stop, unjournaled) = (
+                Arc::new(config.clone()),
+                secrets.mailbox,
+                journal.clone(),
+                events.clone(),
+                listener.clone(),
+                unjournaled.clone(),
+            );
             supervisor.spawn(&mut tasks, "mailbox watcher", move || {
-                let watcher = MailboxWatcher::new(&config, login.clone(), journal.clone(), events.clone(), rules.clone(), Some(unjournaled.clone()));
+                let watcher = MailboxWatcher::new(
+                    &config,
+                    login.clone(),
+                    journal.clone(),
+                    events.clone(),
+                    rules.clone(),
+                    Some(unjournaled.clone()),
+                );
                 match &outbox {
                     Some(outbox) => watcher.with_outbox(outbox.clone(), grace),
                     None => watcher,
@@ -303,7 +362,10 @@ impl RunningEngine {
     /// Pauses notifications until `until`, or until resumed when `None`. E-mails are still
     /// journaled; incidents opened meanwhile are held, and told when the pause ends if they are
     /// still open.
-    pub async fn pause_notifications(&self, until: Option<DateTime<Utc>>) -> Result<PauseState, JournalError> {
+    pub async fn pause_notifications(
+        &self,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<PauseState, JournalError> {
         self.journal.pause_notifications(until).await?;
         let state = self.journal.pause_state().await?;
         warn!(?state, "notifications paused");
@@ -326,7 +388,8 @@ impl RunningEngine {
             sender: "Sentinela".into(),
             sent_at: None,
             message_id: None,
-            body: "Este é um alerta de teste enviado pelo operador. Nenhuma ação é necessária.".into(),
+            body: "Este é um alerta de teste enviado pelo operador. Nenhuma ação é necessária."
+                .into(),
             truncated: false,
         };
         let id = self.journal.record_test_alert(mail.clone()).await?;
@@ -344,7 +407,11 @@ impl RunningEngine {
     }
 
     /// Acknowledges an incident from this workstation (the app's *Reconhecer*).
-    pub async fn acknowledge(&self, id: crate::incident::IncidentId, by: Option<String>) -> Result<ActionOutcome, JournalError> {
+    pub async fn acknowledge(
+        &self,
+        id: crate::incident::IncidentId,
+        by: Option<String>,
+    ) -> Result<ActionOutcome, JournalError> {
         self.journal.acknowledge(id, by, AckVia::Desktop).await
     }
 
@@ -354,7 +421,11 @@ impl RunningEngine {
     }
 
     /// Resolves an incident by hand, for devices that never send a recovery.
-    pub async fn resolve(&self, id: crate::incident::IncidentId, by: Option<String>) -> Result<ActionOutcome, JournalError> {
+    pub async fn resolve(
+        &self,
+        id: crate::incident::IncidentId,
+        by: Option<String>,
+    ) -> Result<ActionOutcome, JournalError> {
         self.journal.resolve(id, by, ResolveVia::Desktop).await
     }
 

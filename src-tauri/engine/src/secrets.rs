@@ -87,7 +87,9 @@ pub enum SecretError {
 
 /// Reads a secret from its environment variable or, when that is unset or empty, the keyring.
 pub async fn load(name: SecretName) -> Result<Secret, SecretError> {
-    if let Some(v) = std::env::var(name.env_var).ok().filter(|v| !v.is_empty() && !name.env_var.is_empty()) {
+    if let Some(v) =
+        std::env::var(name.env_var).ok().filter(|v| !v.is_empty() && !name.env_var.is_empty())
+    {
         return Ok(Secret(v));
     }
     if let Some(v) = from_credentials_directory(name) {
@@ -98,12 +100,18 @@ pub async fn load(name: SecretName) -> Result<Secret, SecretError> {
 
 /// Reads a secret from the OS keyring only.
 pub async fn load_from_keyring(name: SecretName) -> Result<Secret, SecretError> {
-    let unavailable = |reason: String| SecretError::Unavailable { label: name.label, env_var: name.env_var, reason };
+    let unavailable = |reason: String| SecretError::Unavailable {
+        label: name.label,
+        env_var: name.env_var,
+        reason,
+    };
     let lookup = tokio::task::spawn_blocking(move || {
         keyring::Entry::new(KEYRING_SERVICE, name.keyring_user)?.get_password()
     });
     match tokio::time::timeout(KEYRING_TIMEOUT, lookup).await {
-        Err(_) => Err(unavailable("no answer within 10 s (locked or waiting for a password prompt?)".into())),
+        Err(_) => Err(unavailable(
+            "no answer within 10 s (locked or waiting for a password prompt?)".into(),
+        )),
         Ok(Err(join)) => Err(unavailable(join.to_string())),
         Ok(Ok(Ok(v))) => Ok(Secret(v)),
         Ok(Ok(Err(keyring::Error::NoEntry))) => Err(SecretError::Missing {
@@ -125,7 +133,11 @@ fn from_credentials_directory(name: SecretName) -> Option<String> {
 
 /// Stores a secret in the keyring (the settings window's "Replace" button).
 pub async fn store(name: SecretName, value: Secret) -> Result<(), SecretError> {
-    let unavailable = |reason: String| SecretError::Unavailable { label: name.label, env_var: name.env_var, reason };
+    let unavailable = |reason: String| SecretError::Unavailable {
+        label: name.label,
+        env_var: name.env_var,
+        reason,
+    };
     let write = tokio::task::spawn_blocking(move || {
         keyring::Entry::new(KEYRING_SERVICE, name.keyring_user)?.set_password(value.expose())
     });

@@ -72,8 +72,16 @@ impl Supervisor {
                 };
                 failures += 1;
                 let wait = restart_delay(failures);
-                error!(manager = name, "SENTINELA'S {name} STOPPED ({reason}); starting it again in {} s", wait.as_secs());
-                events.emit(EngineEvent::ManagerFailed { manager: name.to_owned(), reason, restart_in_secs: wait.as_secs() });
+                error!(
+                    manager = name,
+                    "SENTINELA'S {name} STOPPED ({reason}); starting it again in {} s",
+                    wait.as_secs()
+                );
+                events.emit(EngineEvent::ManagerFailed {
+                    manager: name.to_owned(),
+                    reason,
+                    restart_in_secs: wait.as_secs(),
+                });
                 let mut stop = shutdown.clone();
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
@@ -120,10 +128,16 @@ mod tests {
             }
         });
         let failed = rx.recv().await.unwrap();
-        assert!(matches!(&failed, EngineEvent::ManagerFailed { manager, reason, restart_in_secs: 1 } if manager == "planner" && reason.contains("journal row without a SID")), "{failed:?}");
+        assert!(
+            matches!(&failed, EngineEvent::ManagerFailed { manager, reason, restart_in_secs: 1 } if manager == "planner" && reason.contains("journal row without a SID")),
+            "{failed:?}"
+        );
         assert!(matches!(rx.recv().await.unwrap(), EngineEvent::ManagerRestarted { .. }));
         let ended = rx.recv().await.unwrap();
-        assert!(matches!(&ended, EngineEvent::ManagerFailed { reason, restart_in_secs: 2, .. } if reason.contains("ended")), "{ended:?}");
+        assert!(
+            matches!(&ended, EngineEvent::ManagerFailed { reason, restart_in_secs: 2, .. } if reason.contains("ended")),
+            "{ended:?}"
+        );
         trigger.fire();
         while tasks.join_next().await.is_some() {}
         assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);

@@ -20,7 +20,12 @@ fn a_missing_file_is_named() {
     let path = dir.path().join("nao-existe.toml");
     let o = headless().arg("run").arg("--config").arg(&path).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("cannot read the configuration file") && stderr(&o).contains("nao-existe.toml"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot read the configuration file")
+            && stderr(&o).contains("nao-existe.toml"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -35,7 +40,10 @@ fn an_invalid_field_is_named_with_its_fix() {
     let o = headless().arg("check").arg("--config").arg(&path).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
-    assert!(e.contains("`mailbox.security`") && e.contains("Fix:") && e.contains("starttls"), "{e}");
+    assert!(
+        e.contains("`mailbox.security`") && e.contains("Fix:") && e.contains("starttls"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -18,7 +18,8 @@ use sentinela_engine::mail::{parse_alert_mail, AllowedSender, SenderPolicy, MAX_
 use sentinela_engine::twilio::twiml::{incidents_twiml, Spoken, MAX_TWIML_CHARS};
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("SENTINELA_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
+    let cases =
+        std::env::var("SENTINELA_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
     ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
 }
 
@@ -42,7 +43,11 @@ fn parse_within_bounds(raw: &[u8]) {
     let started = Instant::now();
     let mail = parse_alert_mail(raw, false);
     assert!(started.elapsed() < PARSE_BUDGET, "{:?} for {} bytes", started.elapsed(), raw.len());
-    assert!(mail.body.chars().count() <= MAX_BODY_CHARS + 40, "body of {} chars", mail.body.chars().count());
+    assert!(
+        mail.body.chars().count() <= MAX_BODY_CHARS + 40,
+        "body of {} chars",
+        mail.body.chars().count()
+    );
     assert!(mail.subject.chars().count() <= 400 && mail.sender.chars().count() <= 201);
     assert!(!mail.subject.chars().any(|c| c.is_control()), "{:?}", mail.subject);
 }
@@ -196,11 +201,26 @@ fn address() -> impl Strategy<Value = (String, Option<String>)> {
     prop_oneof![
         Just((ALLOWED.to_owned(), Some(ALLOWED.to_owned()))),
         Just(("SENSOR@CPD.EXAMPLE.COM.BR".to_owned(), Some(ALLOWED.to_owned()))),
-        Just(("sensor@ｃｐｄ．example.com.br".to_owned(), Some("sensor@ｃｐｄ．example.com.br".to_owned()))),
-        Just(("sensor@cpd.example.com.br.evil.example".to_owned(), Some("sensor@cpd.example.com.br.evil.example".to_owned()))),
-        Just(("\"sensor@cpd.example.com.br\"@evil.example".to_owned(), Some("\"sensor@cpd.example.com.br\"@evil.example".to_owned()))),
-        Just(("\"sensor\"@cpd.example.com.br".to_owned(), Some("\"sensor\"@cpd.example.com.br".to_owned()))),
-        Just(("sensor(cpd.example.com.br)@evil.example".to_owned(), Some("sensor@evil.example".to_owned()))),
+        Just((
+            "sensor@ｃｐｄ．example.com.br".to_owned(),
+            Some("sensor@ｃｐｄ．example.com.br".to_owned())
+        )),
+        Just((
+            "sensor@cpd.example.com.br.evil.example".to_owned(),
+            Some("sensor@cpd.example.com.br.evil.example".to_owned())
+        )),
+        Just((
+            "\"sensor@cpd.example.com.br\"@evil.example".to_owned(),
+            Some("\"sensor@cpd.example.com.br\"@evil.example".to_owned())
+        )),
+        Just((
+            "\"sensor\"@cpd.example.com.br".to_owned(),
+            Some("\"sensor\"@cpd.example.com.br".to_owned())
+        )),
+        Just((
+            "sensor(cpd.example.com.br)@evil.example".to_owned(),
+            Some("sensor@evil.example".to_owned())
+        )),
         Just(("sensor@[10.0.0.1]".to_owned(), Some("sensor@[10.0.0.1]".to_owned()))),
         Just(("@route.example:sensor@cpd.example.com.br".to_owned(), Some("route".to_owned()))),
         Just(("sensor@cpd.exаmple.com.br".to_owned(), Some("cyrillic".to_owned()))),
@@ -223,16 +243,27 @@ fn words() -> impl Strategy<Value = String> {
 
 /// What may follow an address: nothing, or comments (which may hold anything).
 fn comment() -> impl Strategy<Value = String> {
-    prop_oneof![Just(String::new()), Just(format!("({ALLOWED})")), Just("(a (nested) one)".to_owned()), "\\([A-Za-z@. ]{0,12}\\)"]
+    prop_oneof![
+        Just(String::new()),
+        Just(format!("({ALLOWED})")),
+        Just("(a (nested) one)".to_owned()),
+        "\\([A-Za-z@. ]{0,12}\\)"
+    ]
 }
 
 fn mailbox() -> impl Strategy<Value = (String, Vec<String>)> {
-    (words(), address(), any::<bool>(), comment()).prop_map(|(name, (written, is), angle, comment)| {
-        let header = if angle || !name.is_empty() { format!("{name} <{written}> {comment}") } else { format!("{written} {comment}") };
-        // The oracle records a look-alike as itself: only the plain allowed address is ALLOWED.
-        let mailbox = is.map(|m| if m == ALLOWED { m } else { format!("other:{m}") });
-        (header, mailbox.into_iter().collect())
-    })
+    (words(), address(), any::<bool>(), comment()).prop_map(
+        |(name, (written, is), angle, comment)| {
+            let header = if angle || !name.is_empty() {
+                format!("{name} <{written}> {comment}")
+            } else {
+                format!("{written} {comment}")
+            };
+            // The oracle records a look-alike as itself: only the plain allowed address is ALLOWED.
+            let mailbox = is.map(|m| if m == ALLOWED { m } else { format!("other:{m}") });
+            (header, mailbox.into_iter().collect())
+        },
+    )
 }
 
 fn from_header() -> impl Strategy<Value = WrittenFrom> {
@@ -240,13 +271,25 @@ fn from_header() -> impl Strategy<Value = WrittenFrom> {
         // One mailbox.
         mailbox().prop_map(|(header, mailboxes)| WrittenFrom { header, mailboxes }),
         // A phrase and a comment, no address at all.
-        words().prop_map(|w| WrittenFrom { header: format!("\"{ALLOWED}\" {w} (y)"), mailboxes: vec![] }),
+        words().prop_map(|w| WrittenFrom {
+            header: format!("\"{ALLOWED}\" {w} (y)"),
+            mailboxes: vec![]
+        }),
         // A list.
-        (mailbox(), mailbox()).prop_map(|((a, ma), (b, mb))| WrittenFrom { header: format!("{a}, {b}"), mailboxes: [ma, mb].concat() }),
+        (mailbox(), mailbox()).prop_map(|((a, ma), (b, mb))| WrittenFrom {
+            header: format!("{a}, {b}"),
+            mailboxes: [ma, mb].concat()
+        }),
         // A group (its members are mailboxes, but a group is not one sender).
-        (mailbox(), "[A-Za-z]{1,8}").prop_map(|((a, ma), g)| WrittenFrom { header: format!("{g}: {a};"), mailboxes: [vec!["group".to_owned()], ma].concat() }),
+        (mailbox(), "[A-Za-z]{1,8}").prop_map(|((a, ma), g)| WrittenFrom {
+            header: format!("{g}: {a};"),
+            mailboxes: [vec!["group".to_owned()], ma].concat()
+        }),
         // Something after the address.
-        (mailbox(), "[a-z]{1,8}@[a-z]{1,8}\\.example").prop_map(|((a, ma), tail)| WrittenFrom { header: format!("{a} {tail}"), mailboxes: [ma, vec![format!("other:{tail}")]].concat() }),
+        (mailbox(), "[a-z]{1,8}@[a-z]{1,8}\\.example").prop_map(|((a, ma), tail)| WrittenFrom {
+            header: format!("{a} {tail}"),
+            mailboxes: [ma, vec![format!("other:{tail}")]].concat()
+        }),
     ]
 }
 
@@ -255,7 +298,8 @@ fn from_header() -> impl Strategy<Value = WrittenFrom> {
 #[test]
 fn the_from_generator_writes_acceptable_headers_too() {
     use proptest::strategy::ValueTree;
-    let policy = SenderPolicy { allowed: vec![AllowedSender::parse(ALLOWED).unwrap()], authserv_id: None };
+    let policy =
+        SenderPolicy { allowed: vec![AllowedSender::parse(ALLOWED).unwrap()], authserv_id: None };
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let accepted = (0..500)
         .map(|_| from_header().new_tree(&mut runner).unwrap().current())

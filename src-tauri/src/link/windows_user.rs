@@ -10,7 +10,9 @@ use widestring::{U16CStr, U16CString};
 use windows_sys::Win32::Foundation::{CloseHandle, LocalFree, HANDLE};
 use windows_sys::Win32::Security::Authorization::ConvertSidToStringSidW;
 use windows_sys::Win32::Security::{GetTokenInformation, TokenUser, TOKEN_QUERY, TOKEN_USER};
-use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcess, OpenProcessToken, PROCESS_QUERY_LIMITED_INFORMATION};
+use windows_sys::Win32::System::Threading::{
+    GetCurrentProcess, OpenProcess, OpenProcessToken, PROCESS_QUERY_LIMITED_INFORMATION,
+};
 
 /// A handle closed when dropped.
 struct Owned(HANDLE);
@@ -52,7 +54,8 @@ pub fn is_this_user(pid: u32) -> bool {
 /// A security descriptor whose protected DACL grants this user everything and nobody else
 /// anything — not `Everyone`, not other local users, unlike a pipe's default DACL.
 pub fn only_this_user() -> io::Result<SecurityDescriptor> {
-    let sddl = U16CString::from_str(format!("D:P(A;;GA;;;{})", current_user()?)).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let sddl = U16CString::from_str(format!("D:P(A;;GA;;;{})", current_user()?))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     SecurityDescriptor::deserialize(&sddl)
 }
 
@@ -69,7 +72,9 @@ unsafe fn user_of(process: HANDLE) -> io::Result<String> {
     unsafe { GetTokenInformation(token.0, TokenUser, std::ptr::null_mut(), 0, &mut len) };
     // u64s: the buffer must be aligned for TOKEN_USER's pointer.
     let mut buffer = vec![0u64; (len as usize).div_ceil(8).max(1)];
-    if unsafe { GetTokenInformation(token.0, TokenUser, buffer.as_mut_ptr().cast(), len, &mut len) } == 0 {
+    if unsafe { GetTokenInformation(token.0, TokenUser, buffer.as_mut_ptr().cast(), len, &mut len) }
+        == 0
+    {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: GetTokenInformation filled the buffer with a TOKEN_USER.

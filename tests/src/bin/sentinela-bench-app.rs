@@ -42,12 +42,18 @@ impl Footprint {
     fn of(root: u32) -> Footprint {
         let mut f = Footprint { rss: 0.0, pss: 0.0, processes: Vec::new() };
         for pid in tree(root) {
-            let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else { continue };
+            let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else {
+                continue;
+            };
             let mib = |key: &str| {
                 let line = s.lines().find(|l| l.starts_with(key)).unwrap_or_default();
-                line.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
+                line.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+                    / 1024.0
             };
-            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_owned();
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
             f.rss += mib("Rss:");
             f.pss += mib("Pss:");
             f.processes.push((name, mib("Pss:")));
@@ -58,8 +64,16 @@ impl Footprint {
 
 impl std::fmt::Display for Footprint {
     fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let each: Vec<String> = self.processes.iter().map(|(name, pss)| format!("{name} {pss:.1}")).collect();
-        write!(out, "RSS {:.1} MiB, PSS {:.1} MiB = {:.1} MB (PSS by process: {})", self.rss, self.pss, self.pss * 1.048576, each.join(", "))
+        let each: Vec<String> =
+            self.processes.iter().map(|(name, pss)| format!("{name} {pss:.1}")).collect();
+        write!(
+            out,
+            "RSS {:.1} MiB, PSS {:.1} MiB = {:.1} MB (PSS by process: {})",
+            self.rss,
+            self.pss,
+            self.pss * 1.048576,
+            each.join(", ")
+        )
     }
 }
 
@@ -84,7 +98,12 @@ async fn main() {
     server.config(Security::Tls).save(&config).unwrap();
     fill_journal(&data).await;
     let app = workspace_binary("sentinela");
-    let args = ["--config".to_owned(), config.display().to_string(), "--data-dir".to_owned(), data.display().to_string()];
+    let args = [
+        "--config".to_owned(),
+        config.display().to_string(),
+        "--data-dir".to_owned(),
+        data.display().to_string(),
+    ];
 
     // 1. Launch → watching, windows closed.
     let started = Instant::now();
@@ -113,15 +132,20 @@ async fn main() {
     let asked = Instant::now();
     let status = desktop.command(&app).args(&args).args(["--open", "history"]).status().unwrap();
     assert!(status.success());
-    wait_until("the history window on screen", Duration::from_secs(20), || !x.windows_titled("Sentinela — Histórico").is_empty());
+    wait_until("the history window on screen", Duration::from_secs(20), || {
+        !x.windows_titled("Sentinela — Histórico").is_empty()
+    });
     let window_shown = asked.elapsed();
     std::thread::sleep(Duration::from_secs(6));
     let open = Footprint::of(child.id());
 
     // 3. Closed again (its ×, as a window manager sends it): the window's process ends.
-    let window = x.windows_titled("Sentinela — Histórico").pop().expect("the history window is on screen");
+    let window =
+        x.windows_titled("Sentinela — Histórico").pop().expect("the history window is on screen");
     x.close(window.window);
-    wait_until("the history window to close", Duration::from_secs(20), || x.windows_titled("Sentinela — Histórico").is_empty());
+    wait_until("the history window to close", Duration::from_secs(20), || {
+        x.windows_titled("Sentinela — Histórico").is_empty()
+    });
     std::thread::sleep(Duration::from_secs(5));
     let reclosed = Footprint::of(child.id());
     let _ = child.kill();
@@ -138,10 +162,17 @@ async fn main() {
             .wait_for("the history list", Duration::from_secs(30), "return document.body.dataset.rows ? [document.body.dataset.rows, document.body.dataset.reloadMs, document.body.dataset.shownAtMs] : null", |v| !v.is_null())
             .await;
         assert_eq!(v[0], json!(ALERTS.to_string()));
-        shown.push((v[1].as_str().unwrap().parse::<u64>().unwrap(), v[2].as_str().unwrap().parse::<u64>().unwrap()));
+        shown.push((
+            v[1].as_str().unwrap().parse::<u64>().unwrap(),
+            v[2].as_str().unwrap().parse::<u64>().unwrap(),
+        ));
         wd.close().await;
         wait_until("the app to exit", Duration::from_secs(10), || {
-            !std::process::Command::new("pgrep").args(["-f", &data.display().to_string()]).status().map(|s| s.success()).unwrap_or(false)
+            !std::process::Command::new("pgrep")
+                .args(["-f", &data.display().to_string()])
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
         });
     }
 
@@ -149,7 +180,10 @@ async fn main() {
     println!("\n5. The desktop app ({profile} build; Xvfb, no window manager)");
     println!("   launch → watching the mailbox: {:.0} ms", watching.as_secs_f64() * 1000.0);
     println!("   memory, no window opened yet:    {closed}");
-    println!("   second launch --open history → the window (its own process) on screen: {:.0} ms", window_shown.as_secs_f64() * 1000.0);
+    println!(
+        "   second launch --open history → the window (its own process) on screen: {:.0} ms",
+        window_shown.as_secs_f64() * 1000.0
+    );
     println!("   memory, history open on {ALERTS} alerts: {open}");
     println!("   memory, history closed again:    {reclosed}");
     for (i, (reload, at)) in shown.iter().enumerate() {

@@ -35,13 +35,20 @@ const LIMIT: Duration = Duration::from_secs(180);
 const OLD_MESSAGES: usize = 10_000;
 const AFTER_RESTART: Duration = Duration::from_secs(60);
 
-async fn start(s: &Scenario, data: &std::path::Path) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
+async fn start(
+    s: &Scenario,
+    data: &std::path::Path,
+) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
     // The production intervals: the figures are what an operator would see.
     s.start_in(data, AUTH_TOKEN, NotifyTiming::default()).await
 }
 
 /// Waits for an alarm `pick` accepts; returns when it came.
-async fn alarm(rx: &mut broadcast::Receiver<EngineEvent>, what: &str, pick: impl Fn(&WatchAlarm) -> bool) -> Instant {
+async fn alarm(
+    rx: &mut broadcast::Receiver<EngineEvent>,
+    what: &str,
+    pick: impl Fn(&WatchAlarm) -> bool,
+) -> Instant {
     let deadline = tokio::time::Instant::now() + LIMIT;
     loop {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
@@ -76,16 +83,20 @@ async fn main() {
     s.fake.set_no_answer_ms(50_000);
     let data = tempfile::tempdir().unwrap();
     let (engine, mut rx) = start(&s, data.path()).await;
-    println!("Sentinela fault benchmark — alarm threshold {THRESHOLD_SECS} s (120 s in production)");
+    println!(
+        "Sentinela fault benchmark — alarm threshold {THRESHOLD_SECS} s (120 s in production)"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // 1. The mailbox.
     s.server.kill();
     let down = Instant::now();
-    let alarmed = alarm(&mut rx, "the mailbox alarm", |a| matches!(a, WatchAlarm::NotWatching { .. })).await;
+    let alarmed =
+        alarm(&mut rx, "the mailbox alarm", |a| matches!(a, WatchAlarm::NotWatching { .. })).await;
     s.server.restart();
     let back = Instant::now();
-    let recovered = alarm(&mut rx, "the mailbox recovery", |a| matches!(a, WatchAlarm::Recovered)).await;
+    let recovered =
+        alarm(&mut rx, "the mailbox recovery", |a| matches!(a, WatchAlarm::Recovered)).await;
     println!("\n1. Mailbox unreachable: alarm {} after the fault began; recovery said {} after the server was back", secs(down, alarmed), secs(back, recovered));
 
     // 2. Twilio, while an incident is open (its call rings, replies are read every 3 s).
@@ -96,13 +107,24 @@ async fn main() {
     }
     s.fake.set_outage(Some((503, 20503)));
     let down = Instant::now();
-    let alarmed = alarm(&mut rx, "the Twilio alarm", |a| matches!(a, WatchAlarm::TwilioUnreachable { .. })).await;
+    let alarmed =
+        alarm(&mut rx, "the Twilio alarm", |a| matches!(a, WatchAlarm::TwilioUnreachable { .. }))
+            .await;
     s.fake.set_outage(None);
     let back = Instant::now();
-    let recovered = alarm(&mut rx, "the Twilio recovery", |a| matches!(a, WatchAlarm::TwilioRecovered)).await;
-    println!("2. Twilio answering 503: alarm {} after the outage began; recovery said {} after it ended", secs(down, alarmed), secs(back, recovered));
+    let recovered =
+        alarm(&mut rx, "the Twilio recovery", |a| matches!(a, WatchAlarm::TwilioRecovered)).await;
+    println!(
+        "2. Twilio answering 503: alarm {} after the outage began; recovery said {} after it ended",
+        secs(down, alarmed),
+        secs(back, recovered)
+    );
     for i in engine.journal.incidents(10, None, true).await.unwrap() {
-        engine.journal.resolve(i.id, Some("bench".into()), sentinela_engine::incident::ResolveVia::Cli).await.unwrap();
+        engine
+            .journal
+            .resolve(i.id, Some("bench".into()), sentinela_engine::incident::ResolveVia::Cli)
+            .await
+            .unwrap();
     }
 
     // 3. The journal.
@@ -112,14 +134,17 @@ async fn main() {
     let body = "Leituras: 41 °C, 42 °C. ".repeat(400);
     s.server.append("INBOX", &plain(SENSOR, "ALERTA bench disco cheio", &body)).await;
     let arrived = Instant::now();
-    let alarmed = alarm(&mut rx, "the journal alarm", |a| matches!(a, WatchAlarm::JournalFailing { .. })).await;
+    let alarmed =
+        alarm(&mut rx, "the journal alarm", |a| matches!(a, WatchAlarm::JournalFailing { .. }))
+            .await;
     while s.fake.bodies_to(ANA).len() == messages {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let told = Instant::now();
     engine.journal.cap_growth(None).await.unwrap();
     let back = Instant::now();
-    let recovered = alarm(&mut rx, "the journal recovery", |a| matches!(a, WatchAlarm::JournalRecovered)).await;
+    let recovered =
+        alarm(&mut rx, "the journal recovery", |a| matches!(a, WatchAlarm::JournalRecovered)).await;
     println!(
         "3. Journal full when an alert arrives: alarm {} after the e-mail reached the mailbox, its WhatsApp sent from memory {} after it; recovery said {} after space came back",
         secs(arrived, alarmed),
@@ -174,7 +199,13 @@ async fn mailbox_and_call_faults() {
     // 5. The first call is ringing when Twilio stops knowing it.
     s.server.append("INBOX", &plain(SENSOR, "ALERTA bench 404", "x")).await;
     until("the first call", || s.fake.called_numbers().len() == 1).await;
-    let follows = || s.fake.requests().into_iter().filter(|r| r.method == "GET" && r.path.contains("/Calls/CA")).collect::<Vec<_>>();
+    let follows = || {
+        s.fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "GET" && r.path.contains("/Calls/CA"))
+            .collect::<Vec<_>>()
+    };
     let before = follows().len();
     s.fake.fault_next("Calls/CA", Fault::Error { status: 404, code: 20404, retry_after: None });
     until("the next call", || s.fake.called_numbers().len() == 2).await;
@@ -183,7 +214,11 @@ async fn mailbox_and_call_faults() {
     let next = s.fake.creations("Calls")[1].at;
     println!("5. Twilio forgets a ringing call (404 while following it): the next number's call requested {:.1} ms after the 404", next.saturating_duration_since(forgotten).as_secs_f64() * 1000.0);
     for i in engine.journal.incidents(10, None, true).await.unwrap() {
-        engine.journal.resolve(i.id, Some("bench".into()), sentinela_engine::incident::ResolveVia::Cli).await.unwrap();
+        engine
+            .journal
+            .resolve(i.id, Some("bench".into()), sentinela_engine::incident::ResolveVia::Cli)
+            .await
+            .unwrap();
     }
 
     // 6. The next e-mail's FETCH answer is garbage, every time.
@@ -193,7 +228,10 @@ async fn mailbox_and_call_faults() {
     proxy.poison(next_uid);
     let appended = Instant::now();
     s.server.append("INBOX", &plain(SENSOR, "ALERTA bench ilegível", "x")).await;
-    let escalated = until("the unreadable e-mail's WhatsApp", || s.fake.bodies_to(ANA).iter().any(|b| b.contains("E-mail ilegível"))).await;
+    let escalated = until("the unreadable e-mail's WhatsApp", || {
+        s.fake.bodies_to(ANA).iter().any(|b| b.contains("E-mail ilegível"))
+    })
+    .await;
     println!(
         "6. An e-mail the IMAP library cannot read: escalated as \"E-mail ilegível\" {} after it reached the mailbox ({} garbled answers, then given up)",
         secs(appended, escalated),
@@ -206,8 +244,13 @@ async fn mailbox_and_call_faults() {
     for n in 1..=2 {
         let before = s.fake.bodies_to(ANA).len();
         let appended = Instant::now();
-        s.server.append("INBOX", &plain(SENSOR, &format!("ALERTA bench somente leitura {n}"), "x")).await;
-        told.push(secs(appended, until("its WhatsApp", || s.fake.bodies_to(ANA).len() > before).await));
+        s.server
+            .append("INBOX", &plain(SENSOR, &format!("ALERTA bench somente leitura {n}"), "x"))
+            .await;
+        told.push(secs(
+            appended,
+            until("its WhatsApp", || s.fake.bodies_to(ANA).len() > before).await,
+        ));
     }
     println!("7. A server that refuses to mark mail read: each next alert's WhatsApp requested {} after it reached the mailbox", told.join(", "));
     engine.stop(Duration::from_secs(10)).await;

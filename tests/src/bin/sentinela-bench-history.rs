@@ -21,6 +21,11 @@ use sentinela_engine::config::{Config, JournalConfig, Security, WhatsAppConfig};
 use sentinela_engine::events::{EngineEvent, EventBus, MailboxState};
 use sentinela_engine::incident::flood::FloodLimit;
 use sentinela_engine::incident::{AckVia, IncidentEventKind, IncidentRules};
+use sentinela_engine::journal::test_postgres::TestPostgres;
+use sentinela_engine::journal::{
+    AlertJournal, IncidentQuery, MailboxUid, NewAlert, PlanPolicy, Reply, StateFilter, JOURNAL_FILE,
+};
+use sentinela_engine::mail::parse_alert_mail;
 use sentinela_engine::notify::NotifyTiming;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_engine::secrets::Secret;
@@ -28,9 +33,6 @@ use sentinela_tests::dovecot::{Dovecot, SENSOR};
 use sentinela_tests::mail::plain;
 use sentinela_tests::twilio_fake::{CallScript, TwilioFake, AUTH_TOKEN};
 use sentinela_tests::wait_for;
-use sentinela_engine::journal::{AlertJournal, IncidentQuery, MailboxUid, NewAlert, PlanPolicy, Reply, StateFilter, JOURNAL_FILE};
-use sentinela_engine::journal::test_postgres::TestPostgres;
-use sentinela_engine::mail::parse_alert_mail;
 
 const SEED_INCIDENTS: u32 = 100;
 const PEOPLE: [&str; 2] = ["+5511999990001", "+5511999990002"];
@@ -38,7 +40,11 @@ const ROOMS: [&str; 5] = ["Temperatura", "Umidade", "Água no piso", "Fumaça", 
 
 fn mail(uid: u32, subject: &str, body: &str) -> NewAlert {
     let raw = format!("From: sensor@cpd.example\r\nSubject: {subject}\r\nMessage-ID: <h{uid}@cpd.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n");
-    NewAlert { origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 1, uid }, mail: parse_alert_mail(raw.as_bytes(), false), received_at: Utc::now() }
+    NewAlert {
+        origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 1, uid },
+        mail: parse_alert_mail(raw.as_bytes(), false),
+        received_at: Utc::now(),
+    }
 }
 
 /// Messages to both people and calls, now; no pause, reminders or re-escalation.
@@ -61,7 +67,10 @@ async fn seed(j: &AlertJournal, first_uid: u32) {
     for n in 0..SEED_INCIDENTS {
         let what = ROOMS[n as usize % ROOMS.len()];
         let subject = format!("{what} na sala {n} do rack {}", n % 7);
-        let body = format!("Sensor {n}: {what} fora do limite. Leitura 31,{n} °C às 03:{:02}. Verifique o CPD.", n % 60);
+        let body = format!(
+            "Sensor {n}: {what} fora do limite. Leitura 31,{n} °C às 03:{:02}. Verifique o CPD.",
+            n % 60
+        );
         let uid = first_uid + n * 3;
         j.record(vec![mail(uid, &format!("Problem: {subject}"), &body)], &rules).await.unwrap();
         j.plan(policy()).await.unwrap();
@@ -70,21 +79,32 @@ async fn seed(j: &AlertJournal, first_uid: u32) {
         if n % 2 == 0 {
             j.acknowledge(id, Some("Ana Souza".into()), AckVia::Whatsapp).await.unwrap();
         }
-        j.record(vec![mail(uid + 2, &format!("Resolved: {subject}"), "Leitura normal")], &rules).await.unwrap();
+        j.record(vec![mail(uid + 2, &format!("Resolved: {subject}"), "Leitura normal")], &rules)
+            .await
+            .unwrap();
         j.plan(policy()).await.unwrap();
     }
 }
 
 /// The tables copied, parents first.
-const TABLES: [&str; 6] = ["incidents", "alerts", "sightings", "events", "incident_log", "deliveries"];
+const TABLES: [&str; 6] =
+    ["incidents", "alerts", "sightings", "events", "incident_log", "deliveries"];
 
 /// A column of copy `k` of `copies`, as SQL over `k`: ids moved past the seed's `span` of each
 /// table, times moved `copies - k` hours back (so newer ids are newer, as in a real journal),
 /// keys made unique.
-fn copied(table: &str, column: &str, span: &dyn Fn(&str) -> i64, copies: i64, dialect: Dialect) -> String {
-    let back = |c: &str| match dialect {
+fn copied(
+    table: &str,
+    column: &str,
+    span: &dyn Fn(&str) -> i64,
+    copies: i64,
+    dialect: Dialect,
+) -> String {
+    let back = |c: &str| {
+        match dialect {
         Dialect::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', {c}, '-' || ({copies} - k) || ' hours')"),
         Dialect::Postgres => format!("to_char(({c}::timestamptz - make_interval(hours => ({copies} - k)::int)) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"),
+    }
     };
     match column {
         "id" => format!("id + k * {}", span(table)),
@@ -92,7 +112,9 @@ fn copied(table: &str, column: &str, span: &dyn Fn(&str) -> i64, copies: i64, di
         "alert_id" | "latest_alert_id" | "uid" => format!("{column} + k * {}", span("alerts")),
         "digest_id" => format!("digest_id + k * {}", span("deliveries")),
         "message_id" | "sid" => format!("{column} || '-' || k"),
-        c if c.ends_with("_at") || c.ends_with("_seen") || c == "at" || c == "held_since" => back(c),
+        c if c.ends_with("_at") || c.ends_with("_seen") || c == "at" || c == "held_since" => {
+            back(c)
+        }
         c => c.to_owned(),
     }
 }
@@ -104,7 +126,12 @@ enum Dialect {
 }
 
 /// One `INSERT … SELECT` per table making `copies - 1` copies of the seed at once.
-fn copy_statements(columns: &dyn Fn(&str) -> Vec<String>, span: &dyn Fn(&str) -> i64, copies: i64, dialect: Dialect) -> Vec<String> {
+fn copy_statements(
+    columns: &dyn Fn(&str) -> Vec<String>,
+    span: &dyn Fn(&str) -> i64,
+    copies: i64,
+    dialect: Dialect,
+) -> Vec<String> {
     TABLES
         .iter()
         .map(|table| {
@@ -129,10 +156,26 @@ const MARK_READ: &str = "UPDATE deliveries SET state = 'read', sid = 'SM' || id,
 fn replicate_sqlite(path: &Path, alerts: i64) -> i64 {
     let db = rusqlite::Connection::open(path).unwrap();
     db.execute(MARK_READ, []).unwrap();
-    let max = |table: &str| if table == "sightings" { 0 } else { db.query_row(&format!("SELECT COALESCE(MAX(id), 0) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap() };
+    let max = |table: &str| {
+        if table == "sightings" {
+            0
+        } else {
+            db.query_row(&format!("SELECT COALESCE(MAX(id), 0) FROM {table}"), [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap()
+        }
+    };
     let spans: Vec<(&str, i64)> = TABLES.iter().map(|t| (*t, max(t))).collect();
     let span = |t: &str| spans.iter().find(|(n, _)| *n == t).unwrap().1;
-    let columns = |t: &str| db.prepare(&format!("SELECT name FROM pragma_table_info('{t}')")).unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let columns = |t: &str| {
+        db.prepare(&format!("SELECT name FROM pragma_table_info('{t}')"))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
     let copies = (alerts + span("alerts") - 1) / span("alerts");
     let tx = db.unchecked_transaction().unwrap();
     for sql in copy_statements(&columns, &span, copies, Dialect::Sqlite) {
@@ -148,16 +191,28 @@ fn replicate_sqlite(path: &Path, alerts: i64) -> i64 {
 /// The same on PostgreSQL; identities moved past the copies, statistics made.
 fn replicate_postgres(pg: &TestPostgres, alerts: i64) -> i64 {
     pg.query(MARK_READ);
-    let max = |table: &str| if table == "sightings" { 0 } else { pg.query(&format!("SELECT COALESCE(MAX(id), 0) FROM {table}"))[0].parse::<i64>().unwrap() };
+    let max = |table: &str| {
+        if table == "sightings" {
+            0
+        } else {
+            pg.query(&format!("SELECT COALESCE(MAX(id), 0) FROM {table}"))[0]
+                .parse::<i64>()
+                .unwrap()
+        }
+    };
     let spans: Vec<(&str, i64)> = TABLES.iter().map(|t| (*t, max(t))).collect();
     let span = |t: &str| spans.iter().find(|(n, _)| *n == t).unwrap().1;
-    let columns = |t: &str| pg.query(&format!("SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = '{t}' ORDER BY ordinal_position"));
+    let columns = |t: &str| {
+        pg.query(&format!("SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = '{t}' ORDER BY ordinal_position"))
+    };
     let copies = (alerts + span("alerts") - 1) / span("alerts");
     for sql in copy_statements(&columns, &span, copies, Dialect::Postgres) {
         pg.query(&sql);
     }
     for table in TABLES.iter().filter(|t| **t != "sightings") {
-        pg.query(&format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"));
+        pg.query(&format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
+        ));
     }
     pg.query("VACUUM ANALYZE");
     pg.query("SELECT COUNT(*) FROM alerts")[0].parse().unwrap()
@@ -204,7 +259,9 @@ impl Place<'_> {
     fn bytes(&self) -> u64 {
         match self {
             Place::Sqlite(dir) => std::fs::metadata(dir.join(JOURNAL_FILE)).unwrap().len(),
-            Place::Postgres(pg) => pg.query("SELECT pg_database_size(current_database())")[0].parse().unwrap(),
+            Place::Postgres(pg) => {
+                pg.query("SELECT pg_database_size(current_database())")[0].parse().unwrap()
+            }
         }
     }
 }
@@ -222,14 +279,24 @@ async fn measure(place: Place<'_>) -> Vec<String> {
     let mut took = Vec::new();
     for n in 0..40u32 {
         let started = Instant::now();
-        j.record(vec![mail(900_000_000 + n, &format!("Problem: Sonda nova {n}"), "Leitura 40 °C")], &rules).await.unwrap();
+        j.record(
+            vec![mail(900_000_000 + n, &format!("Problem: Sonda nova {n}"), "Leitura 40 °C")],
+            &rules,
+        )
+        .await
+        .unwrap();
         j.plan(policy()).await.unwrap();
         took.push(started.elapsed());
     }
     took.sort();
     // Taken, so the engine that runs on this journal next does not call about them.
     j.acknowledge_all(Some("bench".into()), AckVia::Cli).await.unwrap();
-    let q = |text: &str, state: StateFilter| IncidentQuery { text: text.into(), state, limit: 1000, ..Default::default() };
+    let q = |text: &str, state: StateFilter| IncidentQuery {
+        text: text.into(),
+        state,
+        limit: 1000,
+        ..Default::default()
+    };
     let month_ago = Utc::now() - chrono::Duration::days(30);
     let find = |query: IncidentQuery| {
         let j = j.clone();
@@ -245,7 +312,13 @@ async fn measure(place: Place<'_>) -> Vec<String> {
         let j = j.clone();
         async move {
             let sid = format!("SM{}", Instant::now().elapsed().as_nanos());
-            let reply = Reply { sid, from: "+5511977770000".into(), body: "1".into(), sent_at: Some(Utc::now()), channel: sentinela_engine::model::Channel::Whatsapp };
+            let reply = Reply {
+                sid,
+                from: "+5511977770000".into(),
+                body: "1".into(),
+                sent_at: Some(Utc::now()),
+                channel: sentinela_engine::model::Channel::Whatsapp,
+            };
             j.handle_reply(reply, vec!["+5511977770000".into()], "Novo".into()).await.unwrap();
         }
     };
@@ -267,10 +340,17 @@ async fn measure(place: Place<'_>) -> Vec<String> {
     };
     vec![
         format!("{alerts}"),
-        format!("{:.0} MB, {:.2} kB per alert", size as f64 / 1e6, size as f64 / 1e3 / alerts as f64),
+        format!(
+            "{:.0} MB, {:.2} kB per alert",
+            size as f64 / 1e6,
+            size as f64 / 1e3 / alerts as f64
+        ),
         format!("{open:.1} ms"),
         format!("{:.1} / {:.1} ms", percentile(&took, 0.5), percentile(&took, 0.99)),
-        format!("{:.1} ms", median(5, find(IncidentQuery { limit: 1000, ..Default::default() })).await),
+        format!(
+            "{:.1} ms",
+            median(5, find(IncidentQuery { limit: 1000, ..Default::default() })).await
+        ),
         format!("{:.1} ms", median(5, cli_incidents).await),
         format!("{:.1} ms", median(5, cli_history).await),
         format!("{:.1} ms", median(5, find(q("", StateFilter::Unresolved))).await),
@@ -278,7 +358,18 @@ async fn measure(place: Place<'_>) -> Vec<String> {
         format!("{:.1} ms", median(5, find(q("temperatura", StateFilter::All))).await),
         format!("{:.1} ms", median(5, find(q("agua", StateFilter::Resolved))).await),
         format!("{:.1} ms", median(5, find(q("energia", StateFilter::Unresolved))).await),
-        format!("{:.1} ms", median(5, find(IncidentQuery { since: Some(month_ago), until: Some(month_ago + chrono::Duration::days(1)), ..q("fumaca", StateFilter::All) })).await),
+        format!(
+            "{:.1} ms",
+            median(
+                5,
+                find(IncidentQuery {
+                    since: Some(month_ago),
+                    until: Some(month_ago + chrono::Duration::days(1)),
+                    ..q("fumaca", StateFilter::All)
+                })
+            )
+            .await
+        ),
         format!("{:.1} ms", median(5, find(q(&format!("#{rare_id}"), StateFilter::All))).await),
         format!("{:.1} ms", median(5, reply).await),
     ]
@@ -312,7 +403,9 @@ const ENGINE_ROWS: &[&str] = &[
 const ENGINE_SAMPLES: usize = 10;
 /// How long the idle CPU is measured (`SENTINELA_BENCH_IDLE_SECS`, default 60).
 fn idle() -> Duration {
-    Duration::from_secs(std::env::var("SENTINELA_BENCH_IDLE_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(60))
+    Duration::from_secs(
+        std::env::var("SENTINELA_BENCH_IDLE_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(60),
+    )
 }
 
 /// CPU time this process has used.
@@ -326,11 +419,21 @@ fn cpu_time() -> Duration {
 }
 
 /// The real engine on a journal: `config` says where it lives.
-async fn engine_figures(server: &Dovecot, fake: &TwilioFake, mut config: Config, data: &Path, journal_password: Option<Secret>) -> Vec<String> {
+async fn engine_figures(
+    server: &Dovecot,
+    fake: &TwilioFake,
+    mut config: Config,
+    data: &Path,
+    journal_password: Option<Secret>,
+) -> Vec<String> {
     const TO: &str = "+5511977770001";
     fake.script_call(TO, CallScript::Human { answer_ms: 20, talk_ms: 20 });
     config.twilio = Some(fake.config());
-    config.whatsapp = Some(WhatsAppConfig { from: "+14155238886".into(), to: vec![TO.into()], content_sid: String::new() });
+    config.whatsapp = Some(WhatsAppConfig {
+        from: "+14155238886".into(),
+        to: vec![TO.into()],
+        content_sid: String::new(),
+    });
     config.calls = Some(sentinela_tests::scenario::calls("+14155238886", &[TO]));
     // Every sample a first message: no digest however many alarms a minute brings.
     let timing = NotifyTiming {
@@ -342,10 +445,16 @@ async fn engine_figures(server: &Dovecot, fake: &TwilioFake, mut config: Config,
     };
     let bus = EventBus::default();
     let mut rx = bus.subscribe();
-    let secrets = EngineSecrets { mailbox: Dovecot::password().into(), twilio_token: Some(Secret::new(AUTH_TOKEN)), journal_password };
+    let secrets = EngineSecrets {
+        mailbox: Dovecot::password().into(),
+        twilio_token: Some(Secret::new(AUTH_TOKEN)),
+        journal_password,
+    };
     let started = Instant::now();
-    let engine = RunningEngine::start_with_timing(&config, secrets, data, bus, timing).await.unwrap();
-    while !matches!(rx.recv().await.unwrap(), EngineEvent::Mailbox(MailboxState::Watching { .. })) {}
+    let engine =
+        RunningEngine::start_with_timing(&config, secrets, data, bus, timing).await.unwrap();
+    while !matches!(rx.recv().await.unwrap(), EngineEvent::Mailbox(MailboxState::Watching { .. })) {
+    }
     let start = started.elapsed();
     // On a shared journal the notify side starts with the lease: wait for it.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -353,22 +462,48 @@ async fn engine_figures(server: &Dovecot, fake: &TwilioFake, mut config: Config,
     let (mut wa, mut call, mut journaled) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..ENGINE_SAMPLES {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        appender.append("INBOX", None, None, plain(SENSOR, &format!("ALERTA história sonda-{i} {}", started.elapsed().as_nanos()), "x")).await.unwrap();
+        appender
+            .append(
+                "INBOX",
+                None,
+                None,
+                plain(
+                    SENSOR,
+                    &format!("ALERTA história sonda-{i} {}", started.elapsed().as_nanos()),
+                    "x",
+                ),
+            )
+            .await
+            .unwrap();
         let appended = Instant::now();
         // This sample's incident: opened by its e-mail, then taken by the call.
         let mark = format!("sonda-{i} ");
         let mut incident = None;
         loop {
             match rx.recv().await.unwrap() {
-                EngineEvent::AlertRecorded(n) if n.subject.contains(&mark) => journaled.push(appended.elapsed()),
-                EngineEvent::Incident(c) if c.kind == IncidentEventKind::Opened && c.incident.title.contains(&mark) => incident = Some(c.incident.id),
-                EngineEvent::Incident(c) if c.kind == IncidentEventKind::Acknowledged && Some(c.incident.id) == incident => break,
+                EngineEvent::AlertRecorded(n) if n.subject.contains(&mark) => {
+                    journaled.push(appended.elapsed())
+                }
+                EngineEvent::Incident(c)
+                    if c.kind == IncidentEventKind::Opened && c.incident.title.contains(&mark) =>
+                {
+                    incident = Some(c.incident.id)
+                }
+                EngineEvent::Incident(c)
+                    if c.kind == IncidentEventKind::Acknowledged
+                        && Some(c.incident.id) == incident =>
+                {
+                    break
+                }
                 _ => {}
             }
         }
         // The call may be answered before the WhatsApp went: wait for both requests.
         let first = |resource: &'static str| async move {
-            wait_for(resource, Duration::from_secs(30), || async { fake.creations(resource).into_iter().find(|r| r.at >= appended).map(|r| r.at) }).await
+            wait_for(resource, Duration::from_secs(30), || async {
+                fake.creations(resource).into_iter().find(|r| r.at >= appended).map(|r| r.at)
+            })
+            .await
         };
         wa.push(first("Messages").await - appended);
         call.push(first("Calls").await - appended);
@@ -410,7 +545,8 @@ fn merge_like_the_upkeep(file: &Path) -> (u64, f64) {
     let mut steps = 0;
     loop {
         let before = c.total_changes();
-        c.execute_batch("INSERT INTO incident_text (incident_text, rank) VALUES ('merge', 64);").unwrap();
+        c.execute_batch("INSERT INTO incident_text (incident_text, rank) VALUES ('merge', 64);")
+            .unwrap();
         steps += 1;
         if c.total_changes() - before < 2 {
             return (steps, started.elapsed().as_secs_f64());
@@ -420,14 +556,20 @@ fn merge_like_the_upkeep(file: &Path) -> (u64, f64) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let alerts: i64 = std::env::var("SENTINELA_BENCH_ALERTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let alerts: i64 = std::env::var("SENTINELA_BENCH_ALERTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     println!("Sentinela history benchmark — journals of {alerts} alerts built by replicating the engine's own rows, beside fresh ones");
 
     let (fresh, long) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     for dir in [fresh.path(), long.path()] {
         seed(&AlertJournal::open_in_dir(dir).unwrap(), 1).await;
     }
-    rusqlite::Connection::open(fresh.path().join(JOURNAL_FILE)).unwrap().execute(MARK_READ, []).unwrap();
+    rusqlite::Connection::open(fresh.path().join(JOURNAL_FILE))
+        .unwrap()
+        .execute(MARK_READ, [])
+        .unwrap();
     let started = Instant::now();
     let built = replicate_sqlite(&long.path().join(JOURNAL_FILE), alerts);
     // `SENTINELA_BENCH_KEEP=FILE`: a copy of the long journal is kept there, to look into.
@@ -438,7 +580,8 @@ async fn main() {
     let took = started.elapsed().as_secs_f64();
     let (steps, merging) = merge_like_the_upkeep(&long.path().join(JOURNAL_FILE));
     println!("the long journal's search index merged in {steps} steps of the engine's upkeep ({merging:.0} s; the engine takes one a minute)");
-    let (mut a, mut b) = (measure(Place::Sqlite(fresh.path())).await, measure(Place::Sqlite(long.path())).await);
+    let (mut a, mut b) =
+        (measure(Place::Sqlite(fresh.path())).await, measure(Place::Sqlite(long.path())).await);
     let server = Dovecot::start();
     let fake = TwilioFake::start().await;
     let base = server.config(Security::Tls);
@@ -454,11 +597,26 @@ async fn main() {
     let started = Instant::now();
     let built = replicate_postgres(&long, alerts);
     let took = started.elapsed().as_secs_f64();
-    let (mut a, mut b) = (measure(Place::Postgres(&fresh)).await, measure(Place::Postgres(&long)).await);
+    let (mut a, mut b) =
+        (measure(Place::Postgres(&fresh)).await, measure(Place::Postgres(&long)).await);
     for (figures, pg) in [(&mut a, &fresh), (&mut b, &long)] {
-        let config = Config { journal: Some(JournalConfig { url: pg.url(), workstation: "bench".into() }), ..base.clone() };
+        let config = Config {
+            journal: Some(JournalConfig { url: pg.url(), workstation: "bench".into() }),
+            ..base.clone()
+        };
         let data = tempfile::tempdir().unwrap();
-        figures.extend(engine_figures(&server, &fake, config, data.path(), Some(TestPostgres::password())).await);
+        figures.extend(
+            engine_figures(&server, &fake, config, data.path(), Some(TestPostgres::password()))
+                .await,
+        );
     }
-    table(&format!("PostgreSQL {} (the long journal built in {took:.0} s)", fresh.query("SHOW server_version")[0]), built, &a, &b);
+    table(
+        &format!(
+            "PostgreSQL {} (the long journal built in {took:.0} s)",
+            fresh.query("SHOW server_version")[0]
+        ),
+        built,
+        &a,
+        &b,
+    );
 }

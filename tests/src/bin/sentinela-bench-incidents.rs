@@ -38,7 +38,6 @@ fn peak_rss_mib(pid: u32) -> f64 {
     kib / 1024.0
 }
 
-
 #[tokio::main]
 async fn main() {
     let server = Dovecot::start();
@@ -49,7 +48,11 @@ async fn main() {
     let data = dir.path().join("data");
     let mut config = server.config(Security::Tls);
     config.twilio = Some(fake.config());
-    config.whatsapp = Some(WhatsAppConfig { from: "+14155238886".into(), to: RECIPIENTS.map(String::from).to_vec(), content_sid: String::new() });
+    config.whatsapp = Some(WhatsAppConfig {
+        from: "+14155238886".into(),
+        to: RECIPIENTS.map(String::from).to_vec(),
+        content_sid: String::new(),
+    });
     config.calls = Some(CallsConfig {
         from: "+14155238886".into(),
         to: vec!["+5511988880001".into(), "+5511988880002".into()],
@@ -67,7 +70,9 @@ async fn main() {
     // The flood waits in the mailbox, interleaved: repeats among the distinct alarms.
     // Each of the REPEATED alarms is sent once, then REPEATS / REPEATED times again.
     let mut flood = Vec::with_capacity(DISTINCT + REPEATED + REPEATS);
-    let rack = |k: usize, n: usize| plain(SENSOR, &format!("ALERTA Temperatura Rack-R{k} High {}.5 C", 30 + n % 7), "x");
+    let rack = |k: usize, n: usize| {
+        plain(SENSOR, &format!("ALERTA Temperatura Rack-R{k} High {}.5 C", 30 + n % 7), "x")
+    };
     for k in 0..REPEATED {
         flood.push(rack(k, 0));
     }
@@ -96,8 +101,14 @@ async fn main() {
         .stderr(log)
         .spawn()
         .unwrap();
-    let journal = wait_for("the journal", Duration::from_secs(30), || async { AlertJournal::open_in_dir(&data).ok() }).await;
-    wait_for("every e-mail journaled", Duration::from_secs(600), || async { (journal.alert_count().await.ok()? as usize >= total).then_some(()) }).await;
+    let journal = wait_for("the journal", Duration::from_secs(30), || async {
+        AlertJournal::open_in_dir(&data).ok()
+    })
+    .await;
+    wait_for("every e-mail journaled", Duration::from_secs(600), || async {
+        (journal.alert_count().await.ok()? as usize >= total).then_some(())
+    })
+    .await;
     let journaled = started.elapsed();
     let incidents = wait_for("every incident planned", Duration::from_secs(600), || async {
         let open = journal.open_incident_counts().await.ok()?.0 as usize;
@@ -105,12 +116,25 @@ async fn main() {
     })
     .await;
     let planned = started.elapsed();
-    let repeats_counted: u32 = journal.incidents(DISTINCT + REPEATED, None, false).await.unwrap().iter().filter(|i| i.emails > 1).map(|i| i.emails).sum();
+    let repeats_counted: u32 = journal
+        .incidents(DISTINCT + REPEATED, None, false)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|i| i.emails > 1)
+        .map(|i| i.emails)
+        .sum();
 
     println!("\n5. A flood of {total} e-mails against sentinela-headless (Dovecot, Twilio fake, 2 recipients, 2 numbers)");
-    println!("   all journaled after                         {:>10.1} s   (target ≤ 60 s)", journaled.as_secs_f64());
+    println!(
+        "   all journaled after                         {:>10.1} s   (target ≤ 60 s)",
+        journaled.as_secs_f64()
+    );
     println!("   all planned (told, gathered, escalated) after {:>8.1} s", planned.as_secs_f64());
-    println!("   incidents formed                            {incidents:>10}     (expected {})", DISTINCT + REPEATED);
+    println!(
+        "   incidents formed                            {incidents:>10}     (expected {})",
+        DISTINCT + REPEATED
+    );
     println!("   e-mails in the {REPEATED} repeated incidents         {repeats_counted:>10}     (expected {})", REPEATED + REPEATS);
 
     // New alarms, one at a time, while the queue calls about the flood.
@@ -126,28 +150,43 @@ async fn main() {
         .await;
         let journaled = to_instant(alert.journaled_at);
         let call = wait_for("the call that speaks it", Duration::from_secs(120), || async {
-            fake.creations("Calls").into_iter().find(|c| c.param("Twiml").is_some_and(|t| t.contains(&subject)))
+            fake.creations("Calls")
+                .into_iter()
+                .find(|c| c.param("Twiml").is_some_and(|t| t.contains(&subject)))
         })
         .await;
         // The call ringing when the alarm was journaled, and the ringing time it had left.
         let before = fake.creations("Calls").into_iter().rfind(|c| c.at <= journaled);
-        let left = before.map(|c| (c.at + Duration::from_millis(RING_MS)).saturating_duration_since(journaled)).unwrap_or_default();
+        let left = before
+            .map(|c| (c.at + Duration::from_millis(RING_MS)).saturating_duration_since(journaled))
+            .unwrap_or_default();
         rows.push((call.at.saturating_duration_since(journaled), left));
     }
     println!("   new alarm journaled → call that speaks it requested (ring time left on the call in progress; target ≤ left + 1 s):");
     for (took, left) in &rows {
-        println!("      {:>7.2} s   (left {:.2} s, margin {:+.2} s)", took.as_secs_f64(), left.as_secs_f64(), (left.as_secs_f64() + 1.0) - took.as_secs_f64());
+        println!(
+            "      {:>7.2} s   (left {:.2} s, margin {:+.2} s)",
+            took.as_secs_f64(),
+            left.as_secs_f64(),
+            (left.as_secs_f64() + 1.0) - took.as_secs_f64()
+        );
     }
 
     let elapsed = started.elapsed();
-    println!("   WhatsApp per recipient in the first {:.0} s of the flood (within the first 10 min):", elapsed.as_secs_f64());
+    println!(
+        "   WhatsApp per recipient in the first {:.0} s of the flood (within the first 10 min):",
+        elapsed.as_secs_f64()
+    );
     for to in RECIPIENTS {
         let bodies = fake.bodies_to(to);
         let alarms = bodies.iter().filter(|b| b.starts_with("🚨")).count();
         let digests = bodies.iter().filter(|b| b.starts_with("📋")).count();
         println!("      {to}: {alarms} alarm messages, {digests} digests (target ≤ 5 + digests; the digest is due at the end of the 10 minutes)");
     }
-    println!("   peak RSS of sentinela-headless              {:>10.1} MiB (target ≤ 64 MiB)", peak_rss_mib(child.id()));
+    println!(
+        "   peak RSS of sentinela-headless              {:>10.1} MiB (target ≤ 64 MiB)",
+        peak_rss_mib(child.id())
+    );
     let _ = child.kill();
     let _ = child.wait();
 }

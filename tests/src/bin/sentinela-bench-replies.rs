@@ -25,7 +25,6 @@ const CALLEE: &str = "+5511988880001";
 const IDLE: Duration = Duration::from_secs(120);
 const LIMIT: Duration = Duration::from_secs(60);
 
-
 #[tokio::main]
 async fn main() {
     let server = Dovecot::start();
@@ -34,17 +33,30 @@ async fn main() {
     let data = tempfile::tempdir().unwrap();
     let mut config = server.config(Security::Tls);
     config.twilio = Some(fake.config());
-    config.whatsapp = Some(WhatsAppConfig { from: SENDER.into(), to: vec![ANA.into()], content_sid: String::new() });
-    config.calls = Some(CallsConfig { ring_secs: 60, ..sentinela_tests::scenario::calls(SENDER, &[CALLEE]) });
-    let secrets = EngineSecrets { mailbox: Dovecot::password().into(), twilio_token: Some(Secret::new(AUTH_TOKEN)), journal_password: None };
-    let engine = RunningEngine::start(&config, secrets, data.path(), EventBus::default()).await.unwrap();
+    config.whatsapp = Some(WhatsAppConfig {
+        from: SENDER.into(),
+        to: vec![ANA.into()],
+        content_sid: String::new(),
+    });
+    config.calls =
+        Some(CallsConfig { ring_secs: 60, ..sentinela_tests::scenario::calls(SENDER, &[CALLEE]) });
+    let secrets = EngineSecrets {
+        mailbox: Dovecot::password().into(),
+        twilio_token: Some(Secret::new(AUTH_TOKEN)),
+        journal_password: None,
+    };
+    let engine =
+        RunningEngine::start(&config, secrets, data.path(), EventBus::default()).await.unwrap();
     println!("Sentinela reply benchmark — the engine's own polling (3 s while something is untaken, 60 s otherwise)");
 
     let mut took = Vec::with_capacity(INCIDENTS);
     for n in 0..INCIDENTS {
         let calls = fake.called_numbers().len();
         server.append("INBOX", &plain(SENSOR, &format!("ALERTA Sonda {n} fora do ar"), "x")).await;
-        wait_for("the call ringing", LIMIT, || async { (fake.called_numbers().len() > calls).then_some(()) }).await;
+        wait_for("the call ringing", LIMIT, || async {
+            (fake.called_numbers().len() > calls).then_some(())
+        })
+        .await;
         // The reply arrives at a random moment of the polling cycle, as a person's would. It
         // names the incident: past the fifth alarm in ten minutes Ana's alarms wait for the
         // digest, and a bare "1" takes only an incident that reached her.
@@ -52,18 +64,32 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(fastrand::u64(200..3200))).await;
         fake.inbound(ANA, SENDER, &format!("#{id}"));
         let visible = Instant::now();
-        let canceled = wait_for("the call cancelled", LIMIT, || async { fake.canceled_at(CALLEE) }).await;
+        let canceled =
+            wait_for("the call cancelled", LIMIT, || async { fake.canceled_at(CALLEE) }).await;
         took.push(canceled.saturating_duration_since(visible));
-        wait_for("taken", LIMIT, || async { (engine.journal.incident(id).await.ok()??.state == IncidentState::Acknowledged).then_some(()) }).await;
+        wait_for("taken", LIMIT, || async {
+            (engine.journal.incident(id).await.ok()??.state == IncidentState::Acknowledged)
+                .then_some(())
+        })
+        .await;
     }
     took.sort();
     let pick = |p: f64| took[((took.len() as f64 - 1.0) * p).round() as usize];
     println!("\n6. A reply (\"#12\") visible in Twilio's message list → the ringing call cancelled ({INCIDENTS} incidents)");
-    println!("   p50 {:.2} s, p99 {:.2} s, max {:.2} s   (target p99 ≤ 4 s)", pick(0.5).as_secs_f64(), pick(0.99).as_secs_f64(), took[took.len() - 1].as_secs_f64());
+    println!(
+        "   p50 {:.2} s, p99 {:.2} s, max {:.2} s   (target p99 ≤ 4 s)",
+        pick(0.5).as_secs_f64(),
+        pick(0.99).as_secs_f64(),
+        took[took.len() - 1].as_secs_f64()
+    );
 
     let before = fake.message_lists().len();
     tokio::time::sleep(IDLE).await;
     let polls = fake.message_lists().len() - before;
-    println!("   nothing open: {polls} message-list requests in {} s = {:.0} per hour   (target ≤ 60)", IDLE.as_secs(), polls as f64 * 3600.0 / IDLE.as_secs_f64());
+    println!(
+        "   nothing open: {polls} message-list requests in {} s = {:.0} per hour   (target ≤ 60)",
+        IDLE.as_secs(),
+        polls as f64 * 3600.0 / IDLE.as_secs_f64()
+    );
     engine.stop(Duration::from_secs(10)).await;
 }

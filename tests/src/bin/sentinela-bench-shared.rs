@@ -47,12 +47,22 @@ fn ms(d: Duration) -> String {
 }
 
 fn sessions_of(pg: &TestPostgres, workstation: &str) -> usize {
-    pg.query(&format!("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sentinela {workstation}'"))[0].parse().unwrap_or(0)
+    pg.query(&format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sentinela {workstation}'"
+    ))[0]
+        .parse()
+        .unwrap_or(0)
 }
 
 fn run(config: &Path, dir: &Path, name: &str) -> tokio::process::Child {
-    let mut c = tokio::process::Command::from(headless::run_command(config, &dir.join(name), &dir.join(format!("{name}.log"))));
-    c.env("SENTINELA_TWILIO_AUTH_TOKEN", AUTH_TOKEN).env("SENTINELA_JOURNAL_PASSWORD", test_postgres::PASSWORD).kill_on_drop(true);
+    let mut c = tokio::process::Command::from(headless::run_command(
+        config,
+        &dir.join(name),
+        &dir.join(format!("{name}.log")),
+    ));
+    c.env("SENTINELA_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        .env("SENTINELA_JOURNAL_PASSWORD", test_postgres::PASSWORD)
+        .kill_on_drop(true);
     c.spawn().unwrap()
 }
 
@@ -70,15 +80,23 @@ async fn takeovers(s: &Scenario, pg: &TestPostgres, journal: &AlertJournal) -> V
             })
             .collect();
         let mut first = run(&paths[0], dir.path(), &holder);
-        wait_for("the first to hold the lease", Duration::from_secs(30), || async { (journal.shared_status().await.ok()?.notifier? == holder).then_some(()) }).await;
+        wait_for("the first to hold the lease", Duration::from_secs(30), || async {
+            (journal.shared_status().await.ok()?.notifier? == holder).then_some(())
+        })
+        .await;
         let mut second = run(&paths[1], dir.path(), &standby);
         // The standby is up once its journal, listener and lease sessions are all open.
-        wait_for("the standby connected", Duration::from_secs(30), || async { (sessions_of(pg, &standby) >= 3).then_some(()) }).await;
+        wait_for("the standby connected", Duration::from_secs(30), || async {
+            (sessions_of(pg, &standby) >= 3).then_some(())
+        })
+        .await;
         first.start_kill().unwrap(); // SIGKILL
         let killed = Instant::now();
         first.wait().await.unwrap();
         loop {
-            if journal.shared_status().await.ok().and_then(|s| s.notifier).as_deref() == Some(standby.as_str()) {
+            if journal.shared_status().await.ok().and_then(|s| s.notifier).as_deref()
+                == Some(standby.as_str())
+            {
                 break;
             }
             assert!(killed.elapsed() < Duration::from_secs(60), "no takeover");
@@ -93,21 +111,36 @@ async fn takeovers(s: &Scenario, pg: &TestPostgres, journal: &AlertJournal) -> V
 async fn start(config: &Config, data: &Path) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
     let bus = EventBus::default();
     let rx = bus.subscribe();
-    let secrets = EngineSecrets { mailbox: Dovecot::password().into(), twilio_token: Some(Secret::new(AUTH_TOKEN)), journal_password: Some(TestPostgres::password()) };
+    let secrets = EngineSecrets {
+        mailbox: Dovecot::password().into(),
+        twilio_token: Some(Secret::new(AUTH_TOKEN)),
+        journal_password: Some(TestPostgres::password()),
+    };
     // The production intervals: the idle load is what a team's database would see.
-    (RunningEngine::start_with_timing(config, secrets, data, bus, NotifyTiming::default()).await.unwrap(), rx)
+    (
+        RunningEngine::start_with_timing(config, secrets, data, bus, NotifyTiming::default())
+            .await
+            .unwrap(),
+        rx,
+    )
 }
 
 /// Appends `EMAILS` e-mails one by one; each timed from the APPEND until the first engine
 /// announces it journaled (committed).
-async fn append_to_journaled(s: &Scenario, receivers: &mut [broadcast::Receiver<EngineEvent>], tag: &str) -> Vec<Duration> {
+async fn append_to_journaled(
+    s: &Scenario,
+    receivers: &mut [broadcast::Receiver<EngineEvent>],
+    tag: &str,
+) -> Vec<Duration> {
     let mut times = Vec::new();
     for n in 0..EMAILS {
         for rx in receivers.iter_mut() {
             while rx.try_recv().is_ok() {}
         }
         let t0 = Instant::now();
-        s.server.append("INBOX", &plain(SENSOR, &format!("ALERTA {tag} sala {n}"), "temperatura alta")).await;
+        s.server
+            .append("INBOX", &plain(SENSOR, &format!("ALERTA {tag} sala {n}"), "temperatura alta"))
+            .await;
         'wait: loop {
             for rx in receivers.iter_mut() {
                 if let Ok(EngineEvent::AlertRecorded(_)) = rx.try_recv() {
@@ -124,7 +157,10 @@ async fn append_to_journaled(s: &Scenario, receivers: &mut [broadcast::Receiver<
 }
 
 fn transactions(pg: &TestPostgres) -> u64 {
-    pg.query("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'postgres'")[0].parse().unwrap()
+    pg.query("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'postgres'")
+        [0]
+    .parse()
+    .unwrap()
 }
 
 /// Transactions per second on the database over `IDLE`, nothing arriving: both engines watch,
@@ -152,7 +188,8 @@ async fn main() {
         ms(*t.last().unwrap())
     );
 
-    let (a, b, c) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b, c) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (one, rx1) = start(&on_shared(&s.config, &pg, "NOC-01"), a.path()).await;
     let (two, rx2) = start(&on_shared(&s.config, &pg, "NOC-02"), b.path()).await;
     // Past the new schema's first autovacuum and the engines' first scans.

@@ -39,7 +39,11 @@ async fn main() {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap().trim().to_owned()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap().trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     format!("{} cores, {cpu}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
 }
@@ -52,12 +56,19 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-async fn start_engine(server: &Dovecot, data: &std::path::Path) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
+async fn start_engine(
+    server: &Dovecot,
+    data: &std::path::Path,
+) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
     let bus = EventBus::default();
     let mut rx = bus.subscribe();
     let engine = RunningEngine::start(
         &server.config(Security::Tls),
-        EngineSecrets { mailbox: Dovecot::password().into(), twilio_token: None, journal_password: None },
+        EngineSecrets {
+            mailbox: Dovecot::password().into(),
+            twilio_token: None,
+            journal_password: None,
+        },
         data,
         bus,
     )
@@ -137,7 +148,9 @@ async fn latency(samples: usize) {
     for v in [&mut total, &mut floor, &mut overhead, &mut engine_own] {
         v.sort();
     }
-    println!("\n1. APPEND → alert committed, {samples} e-mails one at a time (Dovecot, implicit TLS)");
+    println!(
+        "\n1. APPEND → alert committed, {samples} e-mails one at a time (Dovecot, implicit TLS)"
+    );
     println!("   {:<44} {:>10} {:>10}", "", "p50", "p99");
     for (label, v) in [
         ("APPEND → alert committed", &total),
@@ -157,7 +170,10 @@ async fn burst() {
     let mut appender = server.client().await;
     let start = Instant::now();
     for i in 0..BURST {
-        appender.append("INBOX", None, None, plain(SENSOR, &format!("ALERTA rajada {i}"), "x")).await.unwrap();
+        appender
+            .append("INBOX", None, None, plain(SENSOR, &format!("ALERTA rajada {i}"), "x"))
+            .await
+            .unwrap();
     }
     let appended = start.elapsed();
     loop {
@@ -172,7 +188,11 @@ async fn burst() {
     let count = engine.journal.alert_count().await.unwrap();
     let unseen = server.seen_state("INBOX").await.1.len();
     println!("\n2. Burst of {BURST} matching e-mails appended back to back");
-    println!("   appended in {}, all journaled {} after the first APPEND", ms(appended), ms(journaled));
+    println!(
+        "   appended in {}, all journaled {} after the first APPEND",
+        ms(appended),
+        ms(journaled)
+    );
     println!("   alerts in the journal: {count} (expected {BURST}); e-mails left unseen: {unseen}");
     engine.stop(Duration::from_secs(10)).await;
 }
@@ -217,7 +237,13 @@ async fn idle_cost() {
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     let cpu = (t1 - t0) as f64 / hz / IDLE_SECS as f64 * 100.0;
     println!("\n3. sentinela-headless idle in IDLE for {IDLE_SECS} s (rescan every 20 s)");
-    println!("   RSS {:.1} MiB, CPU {:.2} % of one core ({} ticks of 1/{} s)", rss_kb as f64 / 1024.0, cpu, t1 - t0, hz);
+    println!(
+        "   RSS {:.1} MiB, CPU {:.2} % of one core ({} ticks of 1/{} s)",
+        rss_kb as f64 / 1024.0,
+        cpu,
+        t1 - t0,
+        hz
+    );
 }
 
 async fn to_twilio(samples: usize) {
@@ -231,7 +257,11 @@ async fn to_twilio(samples: usize) {
     fake.script_call(TO, CallScript::Human { answer_ms: 20, talk_ms: 20 });
     let mut config = server.config(Security::Tls);
     config.twilio = Some(fake.config());
-    config.whatsapp = Some(WhatsAppConfig { from: "+14155238886".into(), to: vec![TO.into()], content_sid: String::new() });
+    config.whatsapp = Some(WhatsAppConfig {
+        from: "+14155238886".into(),
+        to: vec![TO.into()],
+        content_sid: String::new(),
+    });
     config.calls = Some(sentinela_tests::scenario::calls("+14155238886", &[TO]));
     // Short polling so each escalation ends quickly; polling does not affect the first request.
     let timing = NotifyTiming {
@@ -242,10 +272,15 @@ async fn to_twilio(samples: usize) {
         ..NotifyTiming::default()
     };
     let mut appender = server.client().await;
-    let (mut wa, mut call, mut wa_own, mut call_own) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut wa, mut call, mut wa_own, mut call_own) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     // The flood limit sends a person at most 5 alarm messages in 10 minutes (the rest wait for a
     // digest): a fresh journal every 5 e-mails keeps every sample a first message.
-    let mut engine: Option<(RunningEngine, tempfile::TempDir, tokio::sync::broadcast::Receiver<EngineEvent>)> = None;
+    let mut engine: Option<(
+        RunningEngine,
+        tempfile::TempDir,
+        tokio::sync::broadcast::Receiver<EngineEvent>,
+    )> = None;
     for i in 0..samples {
         if i % 5 == 0 {
             if let Some((e, _, _)) = engine.take() {
@@ -254,26 +289,41 @@ async fn to_twilio(samples: usize) {
             let data = tempfile::tempdir().unwrap();
             let bus = EventBus::default();
             let rx = bus.subscribe();
-            let secrets = EngineSecrets { mailbox: Dovecot::password().into(), twilio_token: Some(Secret::new(AUTH_TOKEN)), journal_password: None };
-            let e = RunningEngine::start_with_timing(&config, secrets, data.path(), bus, timing).await.unwrap();
+            let secrets = EngineSecrets {
+                mailbox: Dovecot::password().into(),
+                twilio_token: Some(Secret::new(AUTH_TOKEN)),
+                journal_password: None,
+            };
+            let e = RunningEngine::start_with_timing(&config, secrets, data.path(), bus, timing)
+                .await
+                .unwrap();
             engine = Some((e, data, rx));
             // Connected and idling before the next APPEND (the old e-mails are already seen).
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         let Some((_, _, rx)) = engine.as_mut() else { unreachable!() };
         tokio::time::sleep(Duration::from_millis(20)).await;
-        appender.append("INBOX", None, None, plain(SENSOR, &format!("ALERTA twilio sonda-{i}"), "x")).await.unwrap();
+        appender
+            .append("INBOX", None, None, plain(SENSOR, &format!("ALERTA twilio sonda-{i}"), "x"))
+            .await
+            .unwrap();
         let (appended, appended_utc) = (Instant::now(), chrono::Utc::now());
         let mut noticed = None;
         loop {
             match rx.recv().await.unwrap() {
                 EngineEvent::AlertRecorded(n) => noticed = Some(n.noticed_at),
-                EngineEvent::Incident(c) if c.kind == sentinela_engine::incident::IncidentEventKind::Acknowledged => break,
+                EngineEvent::Incident(c)
+                    if c.kind == sentinela_engine::incident::IncidentEventKind::Acknowledged =>
+                {
+                    break
+                }
                 _ => {}
             }
         }
         let noticed = appended + (noticed.unwrap() - appended_utc).to_std().unwrap_or_default();
-        let first = |resource: &str| fake.creations(resource).into_iter().find(|r| r.at >= appended).expect("request").at;
+        let first = |resource: &str| {
+            fake.creations(resource).into_iter().find(|r| r.at >= appended).expect("request").at
+        };
         let (m, c) = (first("Messages"), first("Calls"));
         wa.push(m - appended);
         call.push(c - appended);

@@ -52,17 +52,29 @@ impl Workstation {
     }
 
     fn start(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join(format!("{}.log", self.name))).unwrap();
-        let mut c = headless::run_command(&self.config, &self.dir.join(self.name), &self.dir.join("unused.log"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("{}.log", self.name)))
+            .unwrap();
+        let mut c = headless::run_command(
+            &self.config,
+            &self.dir.join(self.name),
+            &self.dir.join("unused.log"),
+        );
         c.stderr(log);
         let mut c = tokio::process::Command::from(c);
-        c.env("SENTINELA_TWILIO_AUTH_TOKEN", AUTH_TOKEN).env("SENTINELA_JOURNAL_PASSWORD", test_postgres::PASSWORD).kill_on_drop(true);
+        c.env("SENTINELA_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+            .env("SENTINELA_JOURNAL_PASSWORD", test_postgres::PASSWORD)
+            .kill_on_drop(true);
         self.process = Some(c.spawn().unwrap());
     }
 
     fn signal(&self, signal: &str) {
         if let Some(pid) = self.process.as_ref().and_then(|p| p.id()) {
-            let _ = std::process::Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status();
+            let _ = std::process::Command::new("kill")
+                .args([&format!("-{signal}"), &pid.to_string()])
+                .status();
         }
     }
 }
@@ -100,25 +112,42 @@ async fn main() {
     }
     let dir = tempfile::tempdir().unwrap();
     let journal = pg.journal().await;
-    let mut stations: Vec<Workstation> = WORKSTATIONS.iter().map(|w| Workstation::new(w, &s.config, &pg, dir.path())).collect();
+    let mut stations: Vec<Workstation> =
+        WORKSTATIONS.iter().map(|w| Workstation::new(w, &s.config, &pg, dir.path())).collect();
     for w in &mut stations {
         w.start();
     }
-    wait_for("someone notifying", Duration::from_secs(60), || async { journal.shared_status().await.ok()?.notifier }).await;
+    wait_for("someone notifying", Duration::from_secs(60), || async {
+        journal.shared_status().await.ok()?.notifier
+    })
+    .await;
     println!("Sentinela chaos run — {alarms} alarms, 3 workstations, seed {seed} (SENTINELA_CHAOS_SEED to repeat)");
 
     let (mut after_kill, mut after_hang, mut restarts) = (Vec::new(), Vec::new(), 0);
     let started = Instant::now();
     for n in 0..alarms {
-        s.server.append("INBOX", &plain(SENSOR, &format!("ALERTA sensor {n}: temperatura"), &format!("Sala {n}: 40 °C"))).await;
+        s.server
+            .append(
+                "INBOX",
+                &plain(
+                    SENSOR,
+                    &format!("ALERTA sensor {n}: temperatura"),
+                    &format!("Sala {n}: 40 °C"),
+                ),
+            )
+            .await;
         // Those whose freeze is over go on.
-        for w in stations.iter_mut().filter(|w| w.stopped_until.is_some_and(|t| Instant::now() >= t)) {
+        for w in
+            stations.iter_mut().filter(|w| w.stopped_until.is_some_and(|t| Instant::now() >= t))
+        {
             w.signal("CONT");
             w.stopped_until = None;
         }
         if n % 4 == 3 {
             let holder = journal.shared_status().await.ok().and_then(|s| s.notifier);
-            let target = holder.as_deref().and_then(|h| stations.iter().position(|w| w.name == h && w.stopped_until.is_none()));
+            let target = holder.as_deref().and_then(|h| {
+                stations.iter().position(|w| w.name == h && w.stopped_until.is_none())
+            });
             match (rng.u8(..3), target) {
                 (0, Some(i)) => {
                     stations[i].signal("KILL");
@@ -153,7 +182,8 @@ async fn main() {
     }
     let answered = wait_for("every incident answered", Duration::from_secs(300), || async {
         let all = journal.incidents(alarms + 10, None, false).await.ok()?;
-        (all.len() >= alarms && all.iter().all(|i| i.escalation == EscalationState::Answered)).then_some(all)
+        (all.len() >= alarms && all.iter().all(|i| i.escalation == EscalationState::Answered))
+            .then_some(all)
     })
     .await;
     // Whatever was still following or sending lands.
@@ -170,36 +200,57 @@ async fn main() {
     for i in &answered {
         let of = journal.deliveries_of(i.id).await.unwrap();
         for to in WHATSAPP {
-            let alarms: Vec<_> = of.iter().filter(|d| d.recipient == to && matches!(d.purpose, MessagePurpose::Alarm | MessagePurpose::Digest)).collect();
-            let told = alarms.iter().filter(|d| d.sid.is_some() && d.state != DeliveryState::Failed).count();
+            let alarms: Vec<_> = of
+                .iter()
+                .filter(|d| {
+                    d.recipient == to
+                        && matches!(d.purpose, MessagePurpose::Alarm | MessagePurpose::Digest)
+                })
+                .collect();
+            let told = alarms
+                .iter()
+                .filter(|d| d.sid.is_some() && d.state != DeliveryState::Failed)
+                .count();
             // Past the flood limit, an alarm waits for its digest at the end of the window (10
             // min): gathered, not lost, and not sent twice.
             let gathered = alarms.iter().any(|d| d.state == DeliveryState::Gathered);
             match (told, gathered) {
                 (1, false) => told_directly += 1,
                 (0, true) => awaiting_digest += 1,
-                _ => failures.push(format!("incident #{} reached {to} {told} times: {:?}", i.id, alarms.iter().map(|d| (d.purpose, d.state)).collect::<Vec<_>>())),
+                _ => failures.push(format!(
+                    "incident #{} reached {to} {told} times: {:?}",
+                    i.id,
+                    alarms.iter().map(|d| (d.purpose, d.state)).collect::<Vec<_>>()
+                )),
             }
         }
-        let placed: Vec<_> = journal.calls_of(i.id).await.unwrap().into_iter().filter(|c| c.sid.is_some()).collect();
+        let placed: Vec<_> =
+            journal.calls_of(i.id).await.unwrap().into_iter().filter(|c| c.sid.is_some()).collect();
         let mut rounds = BTreeSet::new();
         for c in &placed {
             if !rounds.insert((c.number.clone(), c.round)) {
-                failures.push(format!("incident #{}: {} called twice in round {}", i.id, c.number, c.round));
+                failures.push(format!(
+                    "incident #{}: {} called twice in round {}",
+                    i.id, c.number, c.round
+                ));
             }
         }
         deliveries.extend(of.into_iter().filter_map(|d| Some((d.sid.clone()?, d))));
         calls.extend(placed.into_iter().filter_map(|c| Some((c.sid.clone()?, c))));
     }
     for to in WHATSAPP {
-        let (at_twilio, journaled) = (s.fake.bodies_to(to).len(), deliveries.values().filter(|d| d.recipient == to).count());
+        let (at_twilio, journaled) =
+            (s.fake.bodies_to(to).len(), deliveries.values().filter(|d| d.recipient == to).count());
         if at_twilio != journaled {
-            failures.push(format!("{to}: Twilio received {at_twilio} messages, the journal knows {journaled}"));
+            failures.push(format!(
+                "{to}: Twilio received {at_twilio} messages, the journal knows {journaled}"
+            ));
         }
     }
     let at_twilio = s.fake.called_numbers().len();
     if at_twilio != calls.len() {
-        failures.push(format!("Twilio placed {at_twilio} calls, the journal knows {}", calls.len()));
+        failures
+            .push(format!("Twilio placed {at_twilio} calls, the journal knows {}", calls.len()));
     }
 
     after_kill.sort();
@@ -212,8 +263,16 @@ async fn main() {
         deliveries.len(),
         calls.len()
     );
-    println!("takeover after a kill: p50 {}, max {}", percentile(&after_kill, 0.5), after_kill.last().map_or("—".into(), |_| percentile(&after_kill, 1.0)));
-    println!("takeover after a hang: p50 {}, max {}", percentile(&after_hang, 0.5), after_hang.last().map_or("—".into(), |_| percentile(&after_hang, 1.0)));
+    println!(
+        "takeover after a kill: p50 {}, max {}",
+        percentile(&after_kill, 0.5),
+        after_kill.last().map_or("—".into(), |_| percentile(&after_kill, 1.0))
+    );
+    println!(
+        "takeover after a hang: p50 {}, max {}",
+        percentile(&after_hang, 0.5),
+        after_hang.last().map_or("—".into(), |_| percentile(&after_hang, 1.0))
+    );
     for w in &mut stations {
         if let Some(mut p) = w.process.take() {
             let _ = p.kill().await;

@@ -14,9 +14,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sentinela_engine::config::Config;
 use sentinela_engine::events::EventBus;
 use sentinela_engine::imap::{probe, MailboxLogin};
-use sentinela_engine::oauth::{DeviceSignIn, LoopbackSignIn, SignInFlow, TokenSource};
 use sentinela_engine::journal::{AlertJournal, CallOutcome, IncidentQuery, StateFilter};
 use sentinela_engine::model::Channel;
+use sentinela_engine::oauth::{DeviceSignIn, LoopbackSignIn, SignInFlow, TokenSource};
 use sentinela_engine::paths;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_engine::secrets;
@@ -24,7 +24,11 @@ use sentinela_engine::selftest;
 use sentinela_engine::twilio::TwilioClient;
 
 #[derive(Parser)]
-#[command(name = "sentinela-headless", version, about = "Sentinela's alert engine without the desktop app")]
+#[command(
+    name = "sentinela-headless",
+    version,
+    about = "Sentinela's alert engine without the desktop app"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -166,7 +170,9 @@ impl JournalArgs {
     fn place(&self, journal: &AlertJournal) -> String {
         match journal.shared_target() {
             Some(target) => format!("the shared journal {target}"),
-            None => self.data_dir.clone().unwrap_or_else(paths::default_data_dir).display().to_string(),
+            None => {
+                self.data_dir.clone().unwrap_or_else(paths::default_data_dir).display().to_string()
+            }
         }
     }
 
@@ -176,7 +182,13 @@ impl JournalArgs {
             if config.journal.is_some() {
                 let data_dir = self.data_dir.clone().unwrap_or_else(paths::default_data_dir);
                 let password = sentinela_engine::runner::journal_password().await;
-                return sentinela_engine::runner::open_journal(&config, &data_dir, password.as_ref()).await.map_err(setup_error);
+                return sentinela_engine::runner::open_journal(
+                    &config,
+                    &data_dir,
+                    password.as_ref(),
+                )
+                .await
+                .map_err(setup_error);
             }
         }
         open_existing_journal(&self.data_dir.clone().unwrap_or_else(paths::default_data_dir))
@@ -186,8 +198,13 @@ impl JournalArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let journal = sentinela_engine::logging::stderr_is_the_journal();
-    init_logging(cli.log_format.unwrap_or(if journal { LogFormat::Journal } else { LogFormat::Human }));
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    init_logging(cli.log_format.unwrap_or(if journal {
+        LogFormat::Journal
+    } else {
+        LogFormat::Human
+    }));
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = runtime.block_on(async {
         match cli.command {
             Command::Run { config, data_dir } => run(config, data_dir).await,
@@ -213,7 +230,9 @@ fn main() -> ExitCode {
             Command::Resolve { id, at, by } => act(at, id, by, Action::Resolve).await,
             Command::TestWhatsapp { config, to } => test_whatsapp(config, &to).await,
             Command::TestCall { config, to } => test_call(config, &to).await,
-            Command::Login { config, wait_secs, device } => login(config, Duration::from_secs(wait_secs), device).await,
+            Command::Login { config, wait_secs, device } => {
+                login(config, Duration::from_secs(wait_secs), device).await
+            }
             Command::StoreSecret { name } => store_secret(&name).await,
         }
     });
@@ -241,7 +260,9 @@ fn init_logging(format: LogFormat) {
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Journal => builder.with_ansi(false).event_format(sentinela_engine::logging::JournalFormat).init(),
+        LogFormat::Journal => {
+            builder.with_ansi(false).event_format(sentinela_engine::logging::JournalFormat).init()
+        }
     }
 }
 
@@ -256,7 +277,9 @@ async fn run(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> Result<(), F
     let data_dir = data_dir.unwrap_or_else(paths::default_data_dir);
     tracing::info!(config = %path.display(), data_dir = %data_dir.display(), "sentinela starting");
     let secrets = EngineSecrets::load(&config).await.map_err(setup_error)?;
-    let engine = RunningEngine::start(&config, secrets, &data_dir, EventBus::default()).await.map_err(setup_error)?;
+    let engine = RunningEngine::start(&config, secrets, &data_dir, EventBus::default())
+        .await
+        .map_err(setup_error)?;
     wait_for_stop_signal().await;
     tracing::info!("stop requested; closing the mailbox connection");
     engine.stop(Duration::from_secs(10)).await;
@@ -288,7 +311,10 @@ async fn wait_for_stop_signal() {
                         listener.recv().await;
                     }
                     Err(e) => {
-                        tracing::warn!("cannot listen for {} ({e}): stop the engine another way", $what);
+                        tracing::warn!(
+                            "cannot listen for {} ({e}): stop the engine another way",
+                            $what
+                        );
                         std::future::pending::<()>().await
                     }
                 }
@@ -318,14 +344,30 @@ async fn check(config: Option<PathBuf>) -> Result<(), Failure> {
     let mut failures = Vec::new();
     match probe(&config, &login).await {
         Ok(report) => {
-            println!("Mailbox: logged in to {}:{} as {} ({:?}, {})", m.host, m.port(), report.account, m.security, report.login_method);
+            println!(
+                "Mailbox: logged in to {}:{} as {} ({:?}, {})",
+                m.host,
+                m.port(),
+                report.account,
+                m.security,
+                report.login_method
+            );
             if let Some(expires) = report.token_expires_at {
-                println!("Access token: expires at {} (a new one is fetched before then)", expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+                println!(
+                    "Access token: expires at {} (a new one is fetched before then)",
+                    expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
             }
-            println!("Folder {}: {} messages, UIDVALIDITY {}", report.folder, report.messages, report.uidvalidity);
+            println!(
+                "Folder {}: {} messages, UIDVALIDITY {}",
+                report.folder, report.messages, report.uidvalidity
+            );
             println!("Matching unread e-mails: {}", report.matching_unseen);
             if report.rejected > 0 {
-                println!("Of these, {} would be REJECTED by the sender check (never escalated):", report.rejected);
+                println!(
+                    "Of these, {} would be REJECTED by the sender check (never escalated):",
+                    report.rejected
+                );
                 for reason in &report.rejected_reasons {
                     println!("  {reason}");
                 }
@@ -341,7 +383,10 @@ async fn check(config: Option<PathBuf>) -> Result<(), Failure> {
             if report.idle {
                 println!("IDLE: supported (new mail is pushed within about a second)");
             } else {
-                println!("IDLE: not supported (the mailbox will be polled every {} s)", m.rescan_secs);
+                println!(
+                    "IDLE: not supported (the mailbox will be polled every {} s)",
+                    m.rescan_secs
+                );
             }
         }
         Err(e) => failures.push(format!("mailbox check failed: {e}")),
@@ -365,7 +410,10 @@ async fn check_journal(config: &Config) -> Result<(), String> {
         println!("Journal: this workstation's own (SQLite in the data directory)");
         return Ok(());
     };
-    println!("Journal: shared, {} (schema version {}, as this Sentinela expects)", probe.target, probe.schema_version);
+    println!(
+        "Journal: shared, {} (schema version {}, as this Sentinela expects)",
+        probe.target, probe.schema_version
+    );
     println!("This workstation is {:?} to the others", probe.workstation);
     match probe.notifier {
         Some(name) => println!("Notifying now: {name}"),
@@ -385,9 +433,14 @@ async fn check_twilio(config: &Config) -> Result<(), String> {
     }
     let client = twilio_client(config).await.map_err(|f| f.message)?;
     let account = client.fetch_account().await.map_err(|e| format!("Twilio check failed: {e}"))?;
-    println!("Twilio: credentials accepted for account {} \"{}\" ({}, {})", account.sid, account.friendly_name, account.kind, account.status);
+    println!(
+        "Twilio: credentials accepted for account {} \"{}\" ({}, {})",
+        account.sid, account.friendly_name, account.kind, account.status
+    );
     if account.kind.eq_ignore_ascii_case("trial") {
-        println!("Twilio: trial account — it can only reach numbers verified in the Twilio console");
+        println!(
+            "Twilio: trial account — it can only reach numbers verified in the Twilio console"
+        );
     }
     let mut problems = Vec::new();
     if let Some(w) = &config.whatsapp {
@@ -396,7 +449,10 @@ async fn check_twilio(config: &Config) -> Result<(), String> {
         } else {
             match client.can_send_from(&w.from).await {
                 Ok(true) => println!("WhatsApp sender {}: a number of this account", w.from),
-                Ok(false) => problems.push(format!("whatsapp.from {} is not a number of this Twilio account", w.from)),
+                Ok(false) => problems.push(format!(
+                    "whatsapp.from {} is not a number of this Twilio account",
+                    w.from
+                )),
                 Err(e) => problems.push(format!("cannot check whatsapp.from: {e}")),
             }
         }
@@ -408,16 +464,26 @@ async fn check_twilio(config: &Config) -> Result<(), String> {
             Ok(false) => problems.push(format!("calls.from {} is neither a number nor a verified caller ID of this Twilio account: calls would fail with error 21210", c.from)),
             Err(e) => problems.push(format!("cannot check calls.from: {e}")),
         }
-        println!("Call queue: {} — {} round(s), {} s ringing, voice {} ({})", c.to.join(" → "), c.rounds, c.ring_secs, c.voice, c.language);
+        println!(
+            "Call queue: {} — {} round(s), {} s ringing, voice {} ({})",
+            c.to.join(" → "),
+            c.rounds,
+            c.ring_secs,
+            c.voice,
+            c.language
+        );
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems.join("\nsentinela: ")) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\nsentinela: "))
+    }
 }
 
 async fn twilio_client(config: &Config) -> Result<TwilioClient, Failure> {
-    let twilio = config
-        .twilio
-        .as_ref()
-        .ok_or_else(|| setup_error("the configuration has no [twilio] section: add one with account_sid"))?;
+    let twilio = config.twilio.as_ref().ok_or_else(|| {
+        setup_error("the configuration has no [twilio] section: add one with account_sid")
+    })?;
     let token = secrets::load(secrets::TWILIO_AUTH_TOKEN).await.map_err(setup_error)?;
     Ok(TwilioClient::new(twilio, token))
 }
@@ -425,7 +491,9 @@ async fn twilio_client(config: &Config) -> Result<TwilioClient, Failure> {
 async fn test_whatsapp(config: Option<PathBuf>, to: &str) -> Result<(), Failure> {
     let (config, _) = load_config(config)?;
     let token = secrets::load(secrets::TWILIO_AUTH_TOKEN).await.map_err(setup_error)?;
-    let r = selftest::test_whatsapp(&config, token, to, Duration::from_secs(30)).await.map_err(selftest_failure)?;
+    let r = selftest::test_whatsapp(&config, token, to, Duration::from_secs(30))
+        .await
+        .map_err(selftest_failure)?;
     println!("WhatsApp accepted by Twilio: {} ({})", r.sid, r.states.join(" → "));
     println!("WhatsApp to {}: {}", r.to, r.outcome);
     Ok(())
@@ -436,7 +504,11 @@ async fn test_call(config: Option<PathBuf>, to: &str) -> Result<(), Failure> {
     let token = secrets::load(secrets::TWILIO_AUTH_TOKEN).await.map_err(setup_error)?;
     let r = selftest::test_call(&config, token, to).await.map_err(selftest_failure)?;
     println!("Called {}: {} ({})", r.to, r.sid, r.states.join(" → "));
-    println!("Outcome: {}{}", r.outcome, r.duration_secs.map(|d| format!(", {d} s")).unwrap_or_default());
+    println!(
+        "Outcome: {}{}",
+        r.outcome,
+        r.duration_secs.map(|d| format!(", {d} s")).unwrap_or_default()
+    );
     Ok(())
 }
 
@@ -480,7 +552,12 @@ async fn history(at: JournalArgs, json: bool, limit: usize) -> Result<(), Failur
             (Some(kind), None) => format!("{kind} of no open incident (nobody notified)"),
             (None, _) => "not placed yet".to_owned(),
         };
-        println!("#{}  {}  [{place}]{test}  {}", a.id, local.format("%Y-%m-%d %H:%M:%S %z"), a.subject);
+        println!(
+            "#{}  {}  [{place}]{test}  {}",
+            a.id,
+            local.format("%Y-%m-%d %H:%M:%S %z"),
+            a.subject
+        );
         println!("    from {}", a.sender);
         for line in a.body.lines().take(3) {
             println!("    | {line}");
@@ -492,7 +569,12 @@ async fn history(at: JournalArgs, json: bool, limit: usize) -> Result<(), Failur
     }
     for r in rejected {
         let local = r.received_at.with_timezone(&chrono::Local);
-        println!("  {}  from {}  {}", local.format("%Y-%m-%d %H:%M:%S %z"), if r.sender.is_empty() { "(no address)" } else { &r.sender }, r.subject);
+        println!(
+            "  {}  from {}  {}",
+            local.format("%Y-%m-%d %H:%M:%S %z"),
+            if r.sender.is_empty() { "(no address)" } else { &r.sender },
+            r.subject
+        );
         println!("    rejected: {}", r.reason);
     }
     Ok(())
@@ -511,38 +593,68 @@ fn parse_day(typed: &str) -> Result<chrono::NaiveDate, String> {
 fn local_midnight(day: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
     let start = day.and_time(chrono::NaiveTime::MIN);
     let local = |t: chrono::NaiveDateTime| t.and_local_timezone(chrono::Local).earliest();
-    local(start).or_else(|| local(start + chrono::Duration::hours(1))).map_or_else(|| start.and_utc(), |t| t.to_utc())
+    local(start)
+        .or_else(|| local(start + chrono::Duration::hours(1)))
+        .map_or_else(|| start.and_utc(), |t| t.to_utc())
 }
 
 async fn incidents(at: JournalArgs, json: bool, query: IncidentQuery) -> Result<(), Failure> {
     let journal = at.open().await?;
-    let filtered = !query.text.is_empty() || query.since.is_some() || query.until.is_some() || query.state != StateFilter::All;
+    let filtered = !query.text.is_empty()
+        || query.since.is_some()
+        || query.until.is_some()
+        || query.state != StateFilter::All;
     let list = journal.find_incidents(query).await.map_err(setup_error)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list).map_err(setup_error)?);
         return Ok(());
     }
     if list.is_empty() {
-        println!("No {}incidents in {}", if filtered { "matching " } else { "" }, at.place(&journal));
+        println!(
+            "No {}incidents in {}",
+            if filtered { "matching " } else { "" },
+            at.place(&journal)
+        );
     }
     for i in list {
-        let local = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string();
+        let local = |t: chrono::DateTime<chrono::Utc>| {
+            t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string()
+        };
         let test = if i.test { " [TESTE]" } else { "" };
         println!("#{}  [{}]{test}  {}", i.id, i.state, i.title);
-        println!("    {} e-mail(s), first {}, last {}; calls: {}", i.emails, local(i.first_seen), local(i.last_seen), i.escalation);
+        println!(
+            "    {} e-mail(s), first {}, last {}; calls: {}",
+            i.emails,
+            local(i.first_seen),
+            local(i.last_seen),
+            i.escalation
+        );
         if let Some(held) = i.held_since {
-            println!("    held by a pause since {}{}", local(held), i.released_at.map(|r| format!(", told at {}", local(r))).unwrap_or_default());
+            println!(
+                "    held by a pause since {}{}",
+                local(held),
+                i.released_at.map(|r| format!(", told at {}", local(r))).unwrap_or_default()
+            );
         }
         if let (Some(at), Some(via)) = (i.acknowledged_at, i.acknowledged_via) {
-            println!("    acknowledged {} via {via}{}", local(at), i.acknowledged_by.map(|b| format!(" by {b}")).unwrap_or_default());
+            println!(
+                "    acknowledged {} via {via}{}",
+                local(at),
+                i.acknowledged_by.map(|b| format!(" by {b}")).unwrap_or_default()
+            );
         }
         if let Some(at) = i.resolved_at {
             let via = i.resolved_via.map(|v| format!(" via {v}")).unwrap_or_default();
-            println!("    resolved {}{via}{}", local(at), i.resolved_by.map(|b| format!(" by {b}")).unwrap_or_default());
+            println!(
+                "    resolved {}{via}{}",
+                local(at),
+                i.resolved_by.map(|b| format!(" by {b}")).unwrap_or_default()
+            );
         }
         for d in journal.deliveries_of(i.id).await.map_err(setup_error)? {
             let err = d.error_code.map(|c| format!(" (error {c})")).unwrap_or_default();
-            let instead = if d.fallback_of.is_some() { " (instead of an undelivered WhatsApp)" } else { "" };
+            let instead =
+                if d.fallback_of.is_some() { " (instead of an undelivered WhatsApp)" } else { "" };
             let channel = match d.channel {
                 Channel::Whatsapp => "WhatsApp",
                 Channel::Sms => "SMS",
@@ -588,9 +700,16 @@ async fn act(at: JournalArgs, id: i64, by: Option<String>, action: Action) -> Re
             println!("Incident #{id} {verb}.");
             Ok(())
         }
-        ActionOutcome::AlreadyAcknowledged => Err(Failure { code: 1, message: format!("incident #{id} was already acknowledged") }),
-        ActionOutcome::AlreadyResolved => Err(Failure { code: 1, message: format!("incident #{id} is already resolved") }),
-        ActionOutcome::NotFound => Err(setup_error(format!("there is no incident #{id} in {}: list them with `sentinela-headless incidents`", at.place(&journal)))),
+        ActionOutcome::AlreadyAcknowledged => {
+            Err(Failure { code: 1, message: format!("incident #{id} was already acknowledged") })
+        }
+        ActionOutcome::AlreadyResolved => {
+            Err(Failure { code: 1, message: format!("incident #{id} is already resolved") })
+        }
+        ActionOutcome::NotFound => Err(setup_error(format!(
+            "there is no incident #{id} in {}: list them with `sentinela-headless incidents`",
+            at.place(&journal)
+        ))),
     }
 }
 
@@ -607,8 +726,14 @@ async fn login(config: Option<PathBuf>, wait: Duration, device: bool) -> Result<
         println!("mailbox.oauth2.flow is \"app\": nobody signs in; the app's own sign-in is tested instead.");
         None
     } else if device {
-        let sign_in = DeviceSignIn::start(oauth, &config.mailbox.username).await.map_err(setup_error)?;
-        println!("On any device, open {} and enter the code {} (sign in as {}).", sign_in.verification_uri(), sign_in.user_code(), config.mailbox.username);
+        let sign_in =
+            DeviceSignIn::start(oauth, &config.mailbox.username).await.map_err(setup_error)?;
+        println!(
+            "On any device, open {} and enter the code {} (sign in as {}).",
+            sign_in.verification_uri(),
+            sign_in.user_code(),
+            config.mailbox.username
+        );
         if let Some(complete) = sign_in.verification_uri_complete() {
             println!("Or open this address, which carries the code: {complete}");
         }
@@ -617,7 +742,8 @@ async fn login(config: Option<PathBuf>, wait: Duration, device: bool) -> Result<
         println!("Signed in as {}; the sign-in is kept in the OS keyring.", signed_in.account);
         Some(signed_in)
     } else {
-        let sign_in = LoopbackSignIn::start(oauth, &config.mailbox.username).await.map_err(setup_error)?;
+        let sign_in =
+            LoopbackSignIn::start(oauth, &config.mailbox.username).await.map_err(setup_error)?;
         println!("Open this address in a browser and sign in as {}:", config.mailbox.username);
         println!();
         println!("  {}", sign_in.url());
@@ -641,7 +767,10 @@ async fn login(config: Option<PathBuf>, wait: Duration, device: bool) -> Result<
     let report = probe(&config, &MailboxLogin::OAuth2(std::sync::Arc::new(tokens)))
         .await
         .map_err(|e| Failure { code: 1, message: format!("mailbox check failed: {e}") })?;
-    println!("Mailbox: logged in to {} as {} ({}); {} matching unread e-mails.", config.mailbox.host, report.account, report.login_method, report.matching_unseen);
+    println!(
+        "Mailbox: logged in to {} as {} ({}); {} matching unread e-mails.",
+        config.mailbox.host, report.account, report.login_method, report.matching_unseen
+    );
     Ok(())
 }
 
@@ -656,10 +785,18 @@ async fn store_secret(name: &str) -> Result<(), Failure> {
     std::io::stdin().read_line(&mut line).map_err(setup_error)?;
     let value = line.trim_end_matches(['\r', '\n']);
     if value.is_empty() {
-        return Err(setup_error(format!("no {} on standard input: type it (or pipe it) followed by Enter", which.label)));
+        return Err(setup_error(format!(
+            "no {} on standard input: type it (or pipe it) followed by Enter",
+            which.label
+        )));
     }
     secrets::store(which, secrets::Secret::new(value)).await.map_err(setup_error)?;
-    println!("Stored the {} in the OS keyring (service \"{}\", user \"{}\")", which.label, secrets::KEYRING_SERVICE, which.keyring_user);
+    println!(
+        "Stored the {} in the OS keyring (service \"{}\", user \"{}\")",
+        which.label,
+        secrets::KEYRING_SERVICE,
+        which.keyring_user
+    );
     Ok(())
 }
 

@@ -12,9 +12,9 @@ use async_imap::types::Capabilities;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+use super::login::{BearerAuthenticator, MailboxLogin};
 use super::MailboxError;
 use crate::config::{MailboxConfig, Security};
-use super::login::{BearerAuthenticator, MailboxLogin};
 
 /// Time limit for one IMAP command or one connection step.
 pub(crate) const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -60,33 +60,38 @@ fn tls_connector(cfg: &MailboxConfig) -> Result<async_native_tls::TlsConnector, 
     let mut tls = async_native_tls::TlsConnector::new();
     if let Some(ca) = cfg.ca_file() {
         let tls_err = |reason: String| MailboxError::Tls { host: cfg.host.clone(), reason };
-        let pem = std::fs::read(ca).map_err(|e| tls_err(format!("cannot read mailbox.ca_file {}: {e}", ca.display())))?;
-        let cert = async_native_tls::Certificate::from_pem(&pem)
-            .map_err(|e| tls_err(format!("mailbox.ca_file {} is not a PEM certificate: {e}", ca.display())))?;
+        let pem = std::fs::read(ca)
+            .map_err(|e| tls_err(format!("cannot read mailbox.ca_file {}: {e}", ca.display())))?;
+        let cert = async_native_tls::Certificate::from_pem(&pem).map_err(|e| {
+            tls_err(format!("mailbox.ca_file {} is not a PEM certificate: {e}", ca.display()))
+        })?;
         tls = tls.add_root_certificate(cert);
     }
     Ok(tls)
 }
 
-async fn start_tls<S: ImapIo + 'static>(cfg: &MailboxConfig, stream: S) -> Result<Box<dyn ImapIo>, MailboxError> {
+async fn start_tls<S: ImapIo + 'static>(
+    cfg: &MailboxConfig,
+    stream: S,
+) -> Result<Box<dyn ImapIo>, MailboxError> {
     let host = cfg.host.trim_start_matches('[').trim_end_matches(']');
     let tls = tls_connector(cfg)?;
-    let stream = timed("the TLS handshake", tls.connect(host, stream), |reason| MailboxError::Tls {
-        host: cfg.host.clone(),
-        reason,
+    let stream = timed("the TLS handshake", tls.connect(host, stream), |reason| {
+        MailboxError::Tls { host: cfg.host.clone(), reason }
     })
     .await?;
     Ok(Box::new(stream))
 }
 
 /// Connects, secures and logs in. Returns the session and the server's capabilities.
-pub async fn connect(cfg: &MailboxConfig, login: &MailboxLogin) -> Result<(ImapSession, Capabilities), MailboxError> {
+pub async fn connect(
+    cfg: &MailboxConfig,
+    login: &MailboxLogin,
+) -> Result<(ImapSession, Capabilities), MailboxError> {
     let port = cfg.port();
     let host = cfg.host.trim_start_matches('[').trim_end_matches(']');
-    let tcp = timed("the TCP connection", TcpStream::connect((host, port)), |reason| MailboxError::Connect {
-        host: cfg.host.clone(),
-        port,
-        reason,
+    let tcp = timed("the TCP connection", TcpStream::connect((host, port)), |reason| {
+        MailboxError::Connect { host: cfg.host.clone(), port, reason }
     })
     .await?;
     // IMAP is request/response with small lines: Nagle only adds latency.
@@ -97,17 +102,19 @@ pub async fn connect(cfg: &MailboxConfig, login: &MailboxLogin) -> Result<(ImapS
         Security::Starttls | Security::Plain => Box::new(tcp),
     };
     let mut client = async_imap::Client::new(stream);
-    let greeting = timed("the server greeting", client.read_response(), |reason| MailboxError::Protocol {
-        operation: "the server greeting",
-        reason,
+    let greeting = timed("the server greeting", client.read_response(), |reason| {
+        MailboxError::Protocol { operation: "the server greeting", reason }
     })
     .await?;
     if greeting.is_none() {
-        return Err(MailboxError::Protocol { operation: "the server greeting", reason: "connection closed".into() });
+        return Err(MailboxError::Protocol {
+            operation: "the server greeting",
+            reason: "connection closed".into(),
+        });
     }
     if cfg.security == Security::Starttls {
-        timed("STARTTLS", client.run_command_and_check_ok("STARTTLS", None), |_| MailboxError::NoStartTls {
-            host: cfg.host.clone(),
+        timed("STARTTLS", client.run_command_and_check_ok("STARTTLS", None), |_| {
+            MailboxError::NoStartTls { host: cfg.host.clone() }
         })
         .await?;
         // No greeting follows STARTTLS: the next bytes are the TLS handshake.
@@ -116,12 +123,25 @@ pub async fn connect(cfg: &MailboxConfig, login: &MailboxLogin) -> Result<(ImapS
 
     let mut session = match login {
         MailboxLogin::Password(password) => {
-            let login = tokio::time::timeout(COMMAND_TIMEOUT, client.login(&cfg.username, password.expose())).await;
+            let login = tokio::time::timeout(
+                COMMAND_TIMEOUT,
+                client.login(&cfg.username, password.expose()),
+            )
+            .await;
             match login {
-                Err(_) => return Err(MailboxError::Timeout { operation: "LOGIN", secs: COMMAND_TIMEOUT.as_secs() }),
+                Err(_) => {
+                    return Err(MailboxError::Timeout {
+                        operation: "LOGIN",
+                        secs: COMMAND_TIMEOUT.as_secs(),
+                    })
+                }
                 Ok(Ok(session)) => session,
-                Ok(Err((async_imap::error::Error::No(reason), _))) | Ok(Err((async_imap::error::Error::Bad(reason), _))) => {
-                    return Err(MailboxError::AuthFailed { username: cfg.username.clone(), reason });
+                Ok(Err((async_imap::error::Error::No(reason), _)))
+                | Ok(Err((async_imap::error::Error::Bad(reason), _))) => {
+                    return Err(MailboxError::AuthFailed {
+                        username: cfg.username.clone(),
+                        reason,
+                    });
                 }
                 Ok(Err((e, _))) => return Err(MailboxError::protocol("LOGIN", e)),
             }
@@ -130,13 +150,24 @@ pub async fn connect(cfg: &MailboxConfig, login: &MailboxLogin) -> Result<(ImapS
             let token = tokens.access_token().await?;
             let mut sasl = BearerAuthenticator::new(tokens.mechanism(), &cfg.username, token.token);
             let mechanism = sasl.mechanism_name();
-            match tokio::time::timeout(COMMAND_TIMEOUT, client.authenticate(mechanism, &mut sasl)).await {
-                Err(_) => return Err(MailboxError::Timeout { operation: "AUTHENTICATE", secs: COMMAND_TIMEOUT.as_secs() }),
+            match tokio::time::timeout(COMMAND_TIMEOUT, client.authenticate(mechanism, &mut sasl))
+                .await
+            {
+                Err(_) => {
+                    return Err(MailboxError::Timeout {
+                        operation: "AUTHENTICATE",
+                        secs: COMMAND_TIMEOUT.as_secs(),
+                    })
+                }
                 Ok(Ok(session)) => session,
-                Ok(Err((async_imap::error::Error::No(reason), _))) | Ok(Err((async_imap::error::Error::Bad(reason), _))) => {
+                Ok(Err((async_imap::error::Error::No(reason), _)))
+                | Ok(Err((async_imap::error::Error::Bad(reason), _))) => {
                     // Revoked before it expired, or never good for IMAP: ask for a new one next time.
                     tokens.forget_access_token().await;
-                    return Err(MailboxError::TokenRefused { username: cfg.username.clone(), reason });
+                    return Err(MailboxError::TokenRefused {
+                        username: cfg.username.clone(),
+                        reason,
+                    });
                 }
                 Ok(Err((e, _))) => return Err(MailboxError::protocol("AUTHENTICATE", e)),
             }

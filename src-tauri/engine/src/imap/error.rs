@@ -39,7 +39,9 @@ impl MailboxError {
         match self {
             MailboxError::Connect { .. } => MailboxProblem::Connect,
             MailboxError::Tls { .. } | MailboxError::NoStartTls { .. } => MailboxProblem::Tls,
-            MailboxError::AuthFailed { .. } | MailboxError::TokenRefused { .. } => MailboxProblem::Auth,
+            MailboxError::AuthFailed { .. } | MailboxError::TokenRefused { .. } => {
+                MailboxProblem::Auth
+            }
             MailboxError::OAuth(OAuthError::Unreachable { .. }) => MailboxProblem::Connect,
             MailboxError::OAuth(_) => MailboxProblem::SignIn,
             MailboxError::Folder { .. } => MailboxProblem::Folder,
@@ -65,12 +67,17 @@ impl MailboxError {
 
     /// Only a new sign-in fixes it (the watcher waits for one instead of retrying blindly).
     pub fn needs_sign_in(&self) -> bool {
-        matches!(self, MailboxError::OAuth(OAuthError::SignInNeeded { .. } | OAuthError::NotSignedIn { .. }))
+        matches!(
+            self,
+            MailboxError::OAuth(OAuthError::SignInNeeded { .. } | OAuthError::NotSignedIn { .. })
+        )
     }
 
     pub(crate) fn protocol(operation: &'static str, e: async_imap::error::Error) -> Self {
         match e {
-            async_imap::error::Error::No(reason) | async_imap::error::Error::Bad(reason) => MailboxError::Refused { operation, reason },
+            async_imap::error::Error::No(reason) | async_imap::error::Error::Bad(reason) => {
+                MailboxError::Refused { operation, reason }
+            }
             e => MailboxError::Protocol { operation, reason: e.to_string() },
         }
     }

@@ -108,19 +108,27 @@ impl FetchFailures {
 }
 
 /// `(uid, RFC822.SIZE)` of `uids`, in the order given.
-pub async fn sizes(session: &mut ImapSession, uids: &[u32]) -> Result<Vec<(u32, u64)>, MailboxError> {
+pub async fn sizes(
+    session: &mut ImapSession,
+    uids: &[u32],
+) -> Result<Vec<(u32, u64)>, MailboxError> {
     let fetched = step_within("FETCH", COMMAND_TIMEOUT, async {
         let stream = session.uid_fetch(uid_set(uids), "(UID RFC822.SIZE)").await?;
         stream.try_collect::<Vec<_>>().await
     })
     .await?;
-    let known: HashMap<u32, u64> = fetched.iter().filter_map(|f| Some((f.uid?, u64::from(f.size?)))).collect();
+    let known: HashMap<u32, u64> =
+        fetched.iter().filter_map(|f| Some((f.uid?, u64::from(f.size?)))).collect();
     // An e-mail the server did not size (expunged meanwhile) counts as one fetch cap.
     Ok(uids.iter().map(|u| (*u, known.get(u).copied().unwrap_or(u64::MAX))).collect())
 }
 
 /// The start (up to `cap` bytes) of each e-mail of `batch`, with its size and arrival date.
-pub async fn bodies(session: &mut ImapSession, batch: &Batch, cap: u32) -> Result<Vec<Fetch>, MailboxError> {
+pub async fn bodies(
+    session: &mut ImapSession,
+    batch: &Batch,
+    cap: u32,
+) -> Result<Vec<Fetch>, MailboxError> {
     let query = format!("(UID RFC822.SIZE INTERNALDATE BODY.PEEK[]<0.{cap}>)");
     step_within("FETCH", batch.time_limit(), async {
         let stream = session.uid_fetch(uid_set(&batch.uids), &query).await?;
@@ -131,7 +139,11 @@ pub async fn bodies(session: &mut ImapSession, batch: &Batch, cap: u32) -> Resul
 
 /// The alert for an e-mail that could not be fetched: it is escalated all the same.
 pub fn unreadable_mail(folder: &str, uid: u32, error: &str) -> AlertMail {
-    illegible(folder, uid, &format!("não pôde ser lido depois de {GIVE_UP_AFTER} tentativas: {error}"))
+    illegible(
+        folder,
+        uid,
+        &format!("não pôde ser lido depois de {GIVE_UP_AFTER} tentativas: {error}"),
+    )
 }
 
 /// The alert that stands for an e-mail whose reading crashed the parser or the sender check (a
@@ -170,7 +182,10 @@ mod tests {
         let b = batches(&large, 1 << 20);
         assert_eq!(b, [Batch { uids: vec![1, 2, 3, 4], bytes: 3 * (1 << 20) + 10 }]);
         let b = batches(&large, 8 << 20);
-        assert_eq!(b.iter().map(|b| b.uids.clone()).collect::<Vec<_>>(), [vec![1], vec![2], vec![3], vec![4]]);
+        assert_eq!(
+            b.iter().map(|b| b.uids.clone()).collect::<Vec<_>>(),
+            [vec![1], vec![2], vec![3], vec![4]]
+        );
         // The time limit grows with the bytes: 8 MiB at 64 KiB/s is 128 s more.
         assert_eq!(b[2].time_limit(), COMMAND_TIMEOUT + Duration::from_secs(128));
         assert_eq!(b[3].time_limit(), COMMAND_TIMEOUT);
@@ -185,7 +200,10 @@ mod tests {
         assert_eq!(f.plan(7, &[1, 2, 3]).suspect, [1, 2, 3]);
         f.done(7, &[1, 3]); // fetched alone, fine
         f.failed(7, &[2], &err);
-        assert_eq!(f.plan(7, &[2, 4]), FetchPlan { healthy: vec![4], suspect: vec![2], unreadable: vec![] });
+        assert_eq!(
+            f.plan(7, &[2, 4]),
+            FetchPlan { healthy: vec![4], suspect: vec![2], unreadable: vec![] }
+        );
         f.failed(7, &[2], &err);
         let plan = f.plan(7, &[2]);
         assert_eq!(plan.unreadable.len(), 1);

@@ -30,7 +30,9 @@ impl MailboxLogin {
     /// error here: the watcher says so, and waits for the sign-in.
     pub async fn load(mailbox: &MailboxConfig) -> Result<Self, SecretError> {
         Ok(match &mailbox.oauth2 {
-            Some(o) => MailboxLogin::OAuth2(Arc::new(TokenSource::load(o, &mailbox.username).await?)),
+            Some(o) => {
+                MailboxLogin::OAuth2(Arc::new(TokenSource::load(o, &mailbox.username).await?))
+            }
             None => MailboxLogin::Password(secrets::load(secrets::IMAP_PASSWORD).await?),
         })
     }
@@ -41,7 +43,9 @@ impl MailboxLogin {
             MailboxLogin::Password(_) => "password",
             MailboxLogin::OAuth2(t) => match (t.flow(), t.mechanism()) {
                 (SignInFlow::User, SaslMechanism::Xoauth2) => "OAuth2 (signed-in user, XOAUTH2)",
-                (SignInFlow::User, SaslMechanism::Oauthbearer) => "OAuth2 (signed-in user, OAUTHBEARER)",
+                (SignInFlow::User, SaslMechanism::Oauthbearer) => {
+                    "OAuth2 (signed-in user, OAUTHBEARER)"
+                }
                 (SignInFlow::App, SaslMechanism::Xoauth2) => "OAuth2 (app-only, XOAUTH2)",
                 (SignInFlow::App, SaslMechanism::Oauthbearer) => "OAuth2 (app-only, OAUTHBEARER)",
             },
@@ -85,7 +89,9 @@ impl async_imap::Authenticator for &mut BearerAuthenticator {
         self.sent = true;
         let token = self.token.expose();
         match self.mechanism {
-            SaslMechanism::Xoauth2 => format!("user={}\x01auth=Bearer {token}\x01\x01", self.user).into_bytes(),
+            SaslMechanism::Xoauth2 => {
+                format!("user={}\x01auth=Bearer {token}\x01\x01", self.user).into_bytes()
+            }
             // RFC 7628 §3.1: the GS2 header names the user (`,` and `=` escaped as =2C and =3D).
             SaslMechanism::Oauthbearer => {
                 let user = self.user.replace('=', "=3D").replace(',', "=2C");
@@ -102,7 +108,11 @@ mod tests {
 
     #[test]
     fn xoauth2_sends_the_token_once_then_answers_the_error_challenge_with_an_empty_line() {
-        let mut a = BearerAuthenticator::new(SaslMechanism::Xoauth2, "alertas@cpd.test", Secret::new("tok"));
+        let mut a = BearerAuthenticator::new(
+            SaslMechanism::Xoauth2,
+            "alertas@cpd.test",
+            Secret::new("tok"),
+        );
         let mut r = &mut a;
         assert_eq!(r.process(b""), b"user=alertas@cpd.test\x01auth=Bearer tok\x01\x01");
         assert_eq!(r.process(br#"{"status":"401"}"#), b"");
@@ -110,7 +120,8 @@ mod tests {
 
     #[test]
     fn oauthbearer_escapes_the_user_and_answers_the_error_with_ctrl_a() {
-        let mut a = BearerAuthenticator::new(SaslMechanism::Oauthbearer, "a=b,c@x", Secret::new("tok"));
+        let mut a =
+            BearerAuthenticator::new(SaslMechanism::Oauthbearer, "a=b,c@x", Secret::new("tok"));
         let mut r = &mut a;
         assert_eq!(r.process(b""), b"n,a=a=3Db=2Cc@x,\x01auth=Bearer tok\x01\x01");
         assert_eq!(r.process(br#"{"status":"invalid_token"}"#), b"\x01");

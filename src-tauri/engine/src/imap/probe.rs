@@ -9,10 +9,10 @@ use super::connection::{connect, step};
 use super::fetch::uid_set;
 use super::search::{search_alert_uids, search_criteria, select_folder};
 use super::MailboxError;
+use super::MailboxLogin;
 use crate::config::Config;
 use crate::mail::sender::topmost_results_id;
 use crate::mail::SenderPolicy;
-use super::MailboxLogin;
 
 /// What a successful probe found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -55,7 +55,8 @@ pub async fn probe(config: &Config, login: &MailboxLogin) -> Result<ProbeReport,
     };
     let (uidvalidity, messages) = select_folder(&mut session, &config.mailbox.folder).await?;
     let matching = search_alert_uids(&mut session, &search_criteria(&config.filter)).await?;
-    let senders = sender_rejections(&mut session, &config.filter.sender_policy(), &matching).await?;
+    let senders =
+        sender_rejections(&mut session, &config.filter.sender_policy(), &matching).await?;
     let _ = step("LOGOUT", session.logout()).await;
     Ok(ProbeReport {
         folder: config.mailbox.folder.clone(),
@@ -82,7 +83,11 @@ struct SenderFindings {
 
 /// Reads the headers (PEEK: nothing is marked read) of the newest matching e-mails and counts
 /// what the sender check would reject, by reason.
-async fn sender_rejections(session: &mut super::ImapSession, policy: &SenderPolicy, uids: &[u32]) -> Result<SenderFindings, MailboxError> {
+async fn sender_rejections(
+    session: &mut super::ImapSession,
+    policy: &SenderPolicy,
+    uids: &[u32],
+) -> Result<SenderFindings, MailboxError> {
     let uids: Vec<u32> = uids.iter().rev().copied().take(PROBE_CHECKS).collect();
     if uids.is_empty() {
         return Ok(SenderFindings::default());
@@ -103,9 +108,15 @@ async fn sender_rejections(session: &mut super::ImapSession, policy: &SenderPoli
         }
     }
     reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
-    let newest = headers.iter().filter(|f| f.header().is_some()).max_by_key(|f| f.uid).and_then(|f| f.header());
+    let newest = headers
+        .iter()
+        .filter(|f| f.header().is_some())
+        .max_by_key(|f| f.uid)
+        .and_then(|f| f.header());
     let results_on_top = match (&policy.authserv_id, newest) {
-        (Some(id), Some(raw)) => topmost_results_id(raw).filter(|top| !top.eq_ignore_ascii_case(id)),
+        (Some(id), Some(raw)) => {
+            topmost_results_id(raw).filter(|top| !top.eq_ignore_ascii_case(id))
+        }
         _ => None,
     };
     Ok(SenderFindings {

@@ -7,7 +7,9 @@ use crate::config::FilterConfig;
 /// a cheap pre-filter only — the parsed From address is checked exactly afterwards. The
 /// configuration refuses line breaks, so the values cannot end the command.
 pub fn search_criteria(filter: &FilterConfig) -> String {
-    let utf8 = !(filter.from.iter().all(|f| f.is_ascii()) && filter.subject.is_ascii() && filter.search.is_ascii());
+    let utf8 = !(filter.from.iter().all(|f| f.is_ascii())
+        && filter.subject.is_ascii()
+        && filter.search.is_ascii());
     let mut s = String::new();
     if utf8 {
         s.push_str("CHARSET UTF-8 ");
@@ -26,7 +28,8 @@ pub fn search_criteria(filter: &FilterConfig) -> String {
 
 /// `FROM "a"`, or `OR FROM "a" FROM "b"`, `OR FROM "a" OR FROM "b" FROM "c"`…
 fn senders(filter: &FilterConfig) -> String {
-    let texts: Vec<String> = filter.sender_policy().allowed.iter().map(|a| a.search_text()).collect();
+    let texts: Vec<String> =
+        filter.sender_policy().allowed.iter().map(|a| a.search_text()).collect();
     let texts = if texts.is_empty() { filter.from.clone() } else { texts };
     let mut out = String::new();
     for (i, t) in texts.iter().enumerate() {
@@ -61,15 +64,24 @@ fn quote(value: &str) -> String {
     q
 }
 
-
 /// Selects `folder` and returns its UIDVALIDITY.
 pub(crate) async fn select_folder(
     session: &mut super::ImapSession,
     folder: &str,
 ) -> Result<(u32, u32), super::MailboxError> {
     use super::MailboxError;
-    let mailbox = match tokio::time::timeout(super::connection::COMMAND_TIMEOUT, session.select(folder)).await {
-        Err(_) => return Err(MailboxError::Timeout { operation: "SELECT", secs: super::connection::COMMAND_TIMEOUT.as_secs() }),
+    let mailbox = match tokio::time::timeout(
+        super::connection::COMMAND_TIMEOUT,
+        session.select(folder),
+    )
+    .await
+    {
+        Err(_) => {
+            return Err(MailboxError::Timeout {
+                operation: "SELECT",
+                secs: super::connection::COMMAND_TIMEOUT.as_secs(),
+            })
+        }
         Ok(Err(async_imap::error::Error::No(reason) | async_imap::error::Error::Bad(reason))) => {
             return Err(MailboxError::Folder { folder: folder.to_owned(), reason });
         }
@@ -86,8 +98,18 @@ pub(crate) async fn search_alert_uids(
     criteria: &str,
 ) -> Result<Vec<u32>, super::MailboxError> {
     use super::MailboxError;
-    let found = match tokio::time::timeout(super::connection::COMMAND_TIMEOUT, session.uid_search(criteria)).await {
-        Err(_) => return Err(MailboxError::Timeout { operation: "SEARCH", secs: super::connection::COMMAND_TIMEOUT.as_secs() }),
+    let found = match tokio::time::timeout(
+        super::connection::COMMAND_TIMEOUT,
+        session.uid_search(criteria),
+    )
+    .await
+    {
+        Err(_) => {
+            return Err(MailboxError::Timeout {
+                operation: "SEARCH",
+                secs: super::connection::COMMAND_TIMEOUT.as_secs(),
+            })
+        }
         Ok(Err(async_imap::error::Error::No(reason) | async_imap::error::Error::Bad(reason))) => {
             return Err(MailboxError::Search { reason });
         }
@@ -104,7 +126,13 @@ mod tests {
     use super::*;
 
     fn filter(from: &str, subject: &str, search: &str) -> FilterConfig {
-        FilterConfig { from: vec![from.into()], subject: subject.into(), search: search.into(), silence_alarm_hours: 0, authserv_id: String::new() }
+        FilterConfig {
+            from: vec![from.into()],
+            subject: subject.into(),
+            search: search.into(),
+            silence_alarm_hours: 0,
+            authserv_id: String::new(),
+        }
     }
 
     #[test]
@@ -118,7 +146,9 @@ mod tests {
     #[test]
     fn the_sensor_search_takes_everything_from_it_since_a_day() {
         let f = filter("sensor@cpd.example", "ALERTA", "");
-        let since = chrono::DateTime::parse_from_rfc3339("2026-03-05T23:10:00Z").unwrap().with_timezone(&chrono::Utc);
+        let since = chrono::DateTime::parse_from_rfc3339("2026-03-05T23:10:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
         assert_eq!(sensor_criteria(&f, since), "FROM \"sensor@cpd.example\" SINCE 5-Mar-2026");
     }
 
@@ -134,7 +164,10 @@ mod tests {
     fn several_senders_are_ored_and_domains_searched_by_their_text() {
         let mut f = filter("sensor@cpd.example", "ALERTA", "");
         f.from = vec!["Sensor@CPD.example".into(), "@ups.example".into(), "@.rack.example".into()];
-        assert_eq!(search_criteria(&f), r#"UNSEEN OR FROM "sensor@cpd.example" OR FROM "@ups.example" FROM "rack.example" SUBJECT "ALERTA""#);
+        assert_eq!(
+            search_criteria(&f),
+            r#"UNSEEN OR FROM "sensor@cpd.example" OR FROM "@ups.example" FROM "rack.example" SUBJECT "ALERTA""#
+        );
     }
 
     #[test]

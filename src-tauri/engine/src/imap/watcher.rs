@@ -69,7 +69,14 @@ pub struct MailboxWatcher {
 }
 
 impl MailboxWatcher {
-    pub fn new(config: &Config, login: MailboxLogin, journal: AlertJournal, events: EventBus, rules: IncidentRules, unjournaled: Option<Unjournaled>) -> Self {
+    pub fn new(
+        config: &Config,
+        login: MailboxLogin,
+        journal: AlertJournal,
+        events: EventBus,
+        rules: IncidentRules,
+        unjournaled: Option<Unjournaled>,
+    ) -> Self {
         MailboxWatcher {
             rules,
             mailbox: config.mailbox.clone(),
@@ -97,7 +104,11 @@ impl MailboxWatcher {
 
     /// On a shared journal: notes in the outbox that the journal holds this folder's e-mails up
     /// to `highest`, when that is newer than what was noted last.
-    async fn mark_journaled(&self, uidvalidity: u32, highest: Option<u32>) -> Result<(), JournalError> {
+    async fn mark_journaled(
+        &self,
+        uidvalidity: u32,
+        highest: Option<u32>,
+    ) -> Result<(), JournalError> {
         let (Some((outbox, _)), Some(highest)) = (&self.outbox, highest) else { return Ok(()) };
         let newer = |last: &Option<(u32, u32)>| !matches!(last, Some((v, uid)) if *v == uidvalidity && *uid >= highest);
         if !newer(&self.marked.lock().unwrap()) {
@@ -157,7 +168,9 @@ impl MailboxWatcher {
             MailboxState::Connecting { attempt } => {
                 info!(host = %self.mailbox.host, port = self.mailbox.port(), attempt, "mailbox: connecting")
             }
-            MailboxState::Watching { idle: true } => info!(folder = %self.mailbox.folder, "mailbox: watching (IDLE push)"),
+            MailboxState::Watching { idle: true } => {
+                info!(folder = %self.mailbox.folder, "mailbox: watching (IDLE push)")
+            }
             MailboxState::Watching { idle: false } => info!(
                 folder = %self.mailbox.folder,
                 every_secs = self.mailbox.rescan_secs,
@@ -170,7 +183,11 @@ impl MailboxWatcher {
     }
 
     /// One connection's life. Ok means a requested shutdown; Err a failure to recover from.
-    async fn watch_connection(&self, shutdown: &mut Shutdown, backoff: &mut Backoff) -> Result<(), MailboxError> {
+    async fn watch_connection(
+        &self,
+        shutdown: &mut Shutdown,
+        backoff: &mut Backoff,
+    ) -> Result<(), MailboxError> {
         let (mut session, caps) = tokio::select! {
             r = connect(&self.mailbox, &self.login) => r?,
             _ = shutdown.recv() => return Ok(()),
@@ -240,30 +257,44 @@ impl MailboxWatcher {
     ) -> Result<bool, MailboxError> {
         let folder = &self.mailbox.folder;
         let uids = search_alert_uids(session, &self.criteria).await?;
-        let (known, rejected, not_new, out_of_reach) = match self.journal_view(uidvalidity, &uids).await {
-            Ok((known, rejected)) => {
-                self.mark_journaled(uidvalidity, known.keys().chain(&rejected).max().copied()).await?;
-                (known, rejected, HashSet::new(), false)
-            }
-            Err(e) => match self.holding(&e) {
-                // Out of reach: what is unread is new, but for what the outbox holds already and
-                // what the journal held when last reached (old alerts left unread must not be
-                // told again, one escalation after another).
-                Some(outbox) => {
-                    let mut not_new: HashSet<u32> = outbox.held().await?.into_iter().map(|h| h.alert.origin).filter(|o| o.folder == *folder && o.uidvalidity == uidvalidity).map(|o| o.uid).collect();
-                    if let Some(mark) = outbox.journaled_up_to(folder, uidvalidity).await? {
-                        not_new.extend(uids.iter().copied().filter(|u| *u <= mark));
-                    }
-                    (HashMap::new(), Vec::new(), not_new, true)
+        let (known, rejected, not_new, out_of_reach) =
+            match self.journal_view(uidvalidity, &uids).await {
+                Ok((known, rejected)) => {
+                    self.mark_journaled(uidvalidity, known.keys().chain(&rejected).max().copied())
+                        .await?;
+                    (known, rejected, HashSet::new(), false)
                 }
-                None => return Err(e.into()),
-            },
-        };
-        let fresh: Vec<u32> = uids.iter().copied().filter(|u| !known.contains_key(u) && !rejected.contains(u) && !not_new.contains(u)).collect();
+                Err(e) => match self.holding(&e) {
+                    // Out of reach: what is unread is new, but for what the outbox holds already and
+                    // what the journal held when last reached (old alerts left unread must not be
+                    // told again, one escalation after another).
+                    Some(outbox) => {
+                        let mut not_new: HashSet<u32> = outbox
+                            .held()
+                            .await?
+                            .into_iter()
+                            .map(|h| h.alert.origin)
+                            .filter(|o| o.folder == *folder && o.uidvalidity == uidvalidity)
+                            .map(|o| o.uid)
+                            .collect();
+                        if let Some(mark) = outbox.journaled_up_to(folder, uidvalidity).await? {
+                            not_new.extend(uids.iter().copied().filter(|u| *u <= mark));
+                        }
+                        (HashMap::new(), Vec::new(), not_new, true)
+                    }
+                    None => return Err(e.into()),
+                },
+            };
+        let fresh: Vec<u32> = uids
+            .iter()
+            .copied()
+            .filter(|u| !known.contains_key(u) && !rejected.contains(u) && !not_new.contains(u))
+            .collect();
 
         if self.mailbox.mark_seen {
             // Journaled before a crash or a lost connection, but the \Seen never confirmed.
-            let unmarked: Vec<u32> = known.iter().filter(|(_, seen)| !**seen).map(|(uid, _)| *uid).collect();
+            let unmarked: Vec<u32> =
+                known.iter().filter(|(_, seen)| !**seen).map(|(uid, _)| *uid).collect();
             self.mark_seen(session, uidvalidity, unmarked).await?;
         }
 
@@ -286,10 +317,18 @@ impl MailboxWatcher {
                 })?;
             // async-imap reads a FETCH refused with NO as an empty answer: what the server did
             // not give counts as a failed try, so it cannot vanish silently.
-            let missing: Vec<u32> = batch.uids.iter().copied().filter(|u| !fetched.iter().any(|f| f.uid == Some(*u))).collect();
+            let missing: Vec<u32> = batch
+                .uids
+                .iter()
+                .copied()
+                .filter(|u| !fetched.iter().any(|f| f.uid == Some(*u)))
+                .collect();
             if !missing.is_empty() {
                 warn!(uids = ?missing, "mailbox: the server returned nothing for these e-mails");
-                let error = MailboxError::Refused { operation: "FETCH", reason: "the server returned nothing for this e-mail".into() };
+                let error = MailboxError::Refused {
+                    operation: "FETCH",
+                    reason: "the server returned nothing for this e-mail".into(),
+                };
                 self.failures.failed(uidvalidity, &missing, &error);
             }
             let mut new_alerts = Vec::with_capacity(fetched.len());
@@ -309,7 +348,17 @@ impl MailboxWatcher {
                     Ok(_) => new_alerts.push(NewAlert { origin, mail, received_at }),
                     Err(rejection) => {
                         warn!(uid, sender = %rejection.address(), subject = %mail.subject, "mailbox: e-mail NOT escalated: {rejection}");
-                        match self.journal.record_rejected(origin, rejection.address(), mail.subject, rejection.to_string(), received_at).await {
+                        match self
+                            .journal
+                            .record_rejected(
+                                origin,
+                                rejection.address(),
+                                mail.subject,
+                                rejection.to_string(),
+                                received_at,
+                            )
+                            .await
+                        {
                             // Left unread, to be journaled as rejected once the database answers.
                             Err(e) if self.holding(&e).is_some() => continue,
                             other => other?,
@@ -329,12 +378,16 @@ impl MailboxWatcher {
         if out_of_reach {
             self.tell_overdue(outbox, *grace, uidvalidity, &uids).await?;
         }
-        Ok(outbox.len().await? > 0)
+        Ok(outbox.held_count().await? > 0)
     }
 
     /// What the journal knows of these e-mails: which are journaled (and whether their `\Seen`
     /// was confirmed), and which were rejected.
-    async fn journal_view(&self, uidvalidity: u32, uids: &[u32]) -> Result<(HashMap<u32, bool>, Vec<u32>), JournalError> {
+    async fn journal_view(
+        &self,
+        uidvalidity: u32,
+        uids: &[u32],
+    ) -> Result<(HashMap<u32, bool>, Vec<u32>), JournalError> {
         let folder = &self.mailbox.folder;
         let known = self.journal.sightings(folder, uidvalidity, uids.to_vec()).await?;
         let rejected = self.journal.rejected_among(folder, uidvalidity, uids.to_vec()).await?;
@@ -344,7 +397,13 @@ impl MailboxWatcher {
     /// Hands to the memory notifier the held alerts whose e-mails are still unread after the
     /// grace: nobody has journaled them (that would have marked them seen), so nobody may have
     /// told the team. Told once each.
-    async fn tell_overdue(&self, outbox: &LocalOutbox, grace: Duration, uidvalidity: u32, unread: &[u32]) -> Result<(), MailboxError> {
+    async fn tell_overdue(
+        &self,
+        outbox: &LocalOutbox,
+        grace: Duration,
+        uidvalidity: u32,
+        unread: &[u32],
+    ) -> Result<(), MailboxError> {
         let Some(memory) = &self.unjournaled else { return Ok(()) };
         let due = Utc::now() - chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
         let overdue: Vec<NewAlert> = outbox
@@ -353,7 +412,11 @@ impl MailboxWatcher {
             .into_iter()
             .filter(|h| h.told_at.is_none() && h.held_at <= due)
             .map(|h| h.alert)
-            .filter(|a| a.origin.folder == self.mailbox.folder && a.origin.uidvalidity == uidvalidity && unread.contains(&a.origin.uid))
+            .filter(|a| {
+                a.origin.folder == self.mailbox.folder
+                    && a.origin.uidvalidity == uidvalidity
+                    && unread.contains(&a.origin.uid)
+            })
             .collect();
         if overdue.is_empty() {
             return Ok(());
@@ -368,7 +431,11 @@ impl MailboxWatcher {
 
     /// The arrival date of the newest e-mail from the sensor's address within `limit`, read or
     /// not, matching or not (for the silence alarm).
-    async fn sensor_heard(&self, session: &mut ImapSession, limit: Duration) -> Result<Option<DateTime<Utc>>, MailboxError> {
+    async fn sensor_heard(
+        &self,
+        session: &mut ImapSession,
+        limit: Duration,
+    ) -> Result<Option<DateTime<Utc>>, MailboxError> {
         let since = Utc::now() - chrono::Duration::from_std(limit).unwrap_or(chrono::Duration::MAX);
         let uids = search_alert_uids(session, &sensor_criteria(&self.filter, since)).await?;
         let Some(newest) = uids.last() else { return Ok(None) };
@@ -383,15 +450,23 @@ impl MailboxWatcher {
 
     /// The fetches a scan makes: e-mails that failed before one by one (the one that fails
     /// cannot hold the others back), then the rest in batches sized by their bytes.
-    async fn batches(&self, session: &mut ImapSession, uidvalidity: u32, plan: &fetch::FetchPlan) -> Result<Vec<Batch>, MailboxError> {
+    async fn batches(
+        &self,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+        plan: &fetch::FetchPlan,
+    ) -> Result<Vec<Batch>, MailboxError> {
         let cap = u64::from(self.mailbox.max_message_bytes);
-        let mut batches: Vec<Batch> = plan.suspect.iter().map(|u| Batch { uids: vec![*u], bytes: cap }).collect();
+        let mut batches: Vec<Batch> =
+            plan.suspect.iter().map(|u| Batch { uids: vec![*u], bytes: cap }).collect();
         match plan.healthy.as_slice() {
             [] => {}
             // The usual case, one new alert: no round trip to size it, the cap is its size.
             [one] => batches.push(Batch { uids: vec![*one], bytes: cap }),
             several => {
-                let sizes = fetch::sizes(session, several).await.inspect_err(|e| self.failures.failed(uidvalidity, several, e))?;
+                let sizes = fetch::sizes(session, several)
+                    .await
+                    .inspect_err(|e| self.failures.failed(uidvalidity, several, e))?;
                 batches.extend(fetch::batches(&sizes, cap));
             }
         }
@@ -399,7 +474,13 @@ impl MailboxWatcher {
     }
 
     /// Journals the alerts of one batch, then marks their e-mails seen.
-    async fn journal_batch(&self, session: &mut ImapSession, uidvalidity: u32, noticed_at: DateTime<Utc>, alerts: Vec<NewAlert>) -> Result<(), MailboxError> {
+    async fn journal_batch(
+        &self,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+        noticed_at: DateTime<Utc>,
+        alerts: Vec<NewAlert>,
+    ) -> Result<(), MailboxError> {
         let uids: Vec<u32> = alerts.iter().map(|a| a.origin.uid).collect();
         let outcomes = match self.journal.record(alerts.clone(), &self.rules).await {
             Ok(outcomes) => outcomes,
@@ -437,7 +518,12 @@ impl MailboxWatcher {
     /// the refusal is said once. The flags are read back from the server's answer because
     /// async-imap ends a STORE's stream at the tagged reply without looking at it — a NO reads
     /// like an OK — and Dovecot answers OK to a STORE it ignores in a read-only folder.
-    async fn mark_seen(&self, session: &mut ImapSession, uidvalidity: u32, uids: Vec<u32>) -> Result<(), MailboxError> {
+    async fn mark_seen(
+        &self,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+        uids: Vec<u32>,
+    ) -> Result<(), MailboxError> {
         if uids.is_empty() {
             return Ok(());
         }
@@ -469,7 +555,11 @@ impl MailboxWatcher {
 /// The e-mail parsed and its sender checked, or None when either panicked: e-mail content is
 /// written by anyone, and a panic on one e-mail must not kill the watcher, which would fetch the
 /// same e-mail and die again, forever, while every later alert waits behind it.
-fn read_mail(raw: &[u8], capped: bool, senders: &SenderPolicy) -> Option<(AlertMail, Result<String, Rejection>)> {
+fn read_mail(
+    raw: &[u8],
+    capped: bool,
+    senders: &SenderPolicy,
+) -> Option<(AlertMail, Result<String, Rejection>)> {
     survive(|| (parse_alert_mail(raw, capped), senders.check(raw)))
 }
 
@@ -486,7 +576,6 @@ fn exists_arrived(session: &ImapSession) -> bool {
     arrived
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -498,10 +587,19 @@ mod tests {
         // What stands for it says what happened and where to read it, in Portuguese.
         let mail = fetch::unparseable_mail("INBOX", 42);
         assert_eq!(mail.subject, "E-mail ilegível na caixa de alertas");
-        assert!(mail.body.contains("UID 42") && mail.body.contains("leitura dele falhou"), "{}", mail.body);
+        assert!(
+            mail.body.contains("UID 42") && mail.body.contains("leitura dele falhou"),
+            "{}",
+            mail.body
+        );
         // An ordinary e-mail reads as before.
-        let policy = SenderPolicy { allowed: vec![crate::mail::AllowedSender::parse("s@cpd.example").unwrap()], authserv_id: None };
-        let (mail, verdict) = read_mail(b"From: s@cpd.example\r\nSubject: ALERTA\r\n\r\nquente\r\n", false, &policy).unwrap();
+        let policy = SenderPolicy {
+            allowed: vec![crate::mail::AllowedSender::parse("s@cpd.example").unwrap()],
+            authserv_id: None,
+        };
+        let (mail, verdict) =
+            read_mail(b"From: s@cpd.example\r\nSubject: ALERTA\r\n\r\nquente\r\n", false, &policy)
+                .unwrap();
         assert_eq!((mail.subject.as_str(), verdict), ("ALERTA", Ok("s@cpd.example".to_owned())));
     }
 }

@@ -24,14 +24,22 @@ impl Default for FloodLimit {
 pub enum Admission {
     Send,
     /// Gather it into the digest due at this time.
-    Gather { digest_due: DateTime<Utc> },
+    Gather {
+        digest_due: DateTime<Utc>,
+    },
 }
 
 impl FloodLimit {
     /// `sent` are the times of this person's alarm messages (any order); `last_digest` when
     /// their last digest was planned.
-    pub fn admit(&self, sent: &[DateTime<Utc>], last_digest: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Admission {
-        let mut recent: Vec<DateTime<Utc>> = sent.iter().copied().filter(|t| now - *t < self.window).collect();
+    pub fn admit(
+        &self,
+        sent: &[DateTime<Utc>],
+        last_digest: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Admission {
+        let mut recent: Vec<DateTime<Utc>> =
+            sent.iter().copied().filter(|t| now - *t < self.window).collect();
         if recent.len() < self.per_window {
             return Admission::Send;
         }
@@ -76,10 +84,17 @@ mod tests {
         ];
         for (sent, digest, now, want) in cases {
             let sent: Vec<_> = sent.iter().map(|m| at(*m)).collect();
-            assert_eq!(limit.admit(&sent, digest.map(at), at(*now)), *want, "sent {sent:?} digest {digest:?} at {now}");
+            assert_eq!(
+                limit.admit(&sent, digest.map(at), at(*now)),
+                *want,
+                "sent {sent:?} digest {digest:?} at {now}"
+            );
         }
         assert_eq!(limit.next_digest(None, at(3)), Admission::Gather { digest_due: at(3) });
         assert_eq!(limit.next_digest(Some(at(0)), at(3)), Admission::Gather { digest_due: at(10) });
-        assert_eq!(limit.next_digest(Some(at(0)), at(12)), Admission::Gather { digest_due: at(12) });
+        assert_eq!(
+            limit.next_digest(Some(at(0)), at(12)),
+            Admission::Gather { digest_due: at(12) }
+        );
     }
 }

@@ -70,19 +70,105 @@ const RECOVERY_PHRASES: &[&str] = &[
 ];
 
 /// Phrases that look like a recovery word but say the opposite; removed before the check.
-const NOT_RECOVERY: &[&str] = &["acima do normal", "abaixo do normal", "fora do normal", "above normal", "below normal", "not ok"];
+const NOT_RECOVERY: &[&str] = &[
+    "acima do normal",
+    "abaixo do normal",
+    "fora do normal",
+    "above normal",
+    "below normal",
+    "not ok",
+];
 
 /// Words that describe the state, never the problem: they do not count in the key.
 const STATE_WORDS: &[&str] = &[
-    "alarm", "alarme", "alarms", "alert", "alerta", "alertas", "alerts", "problem", "problema", "critical", "crítico",
-    "critico", "crítica", "critica", "warning", "aviso", "atenção", "atencao", "high", "low", "alto", "alta", "baixo",
-    "baixa", "down", "start", "started", "end", "fim", "início", "inicio", "on", "battery", "bateria", "em",
-    "emergency", "emergência", "emergencia", "major", "minor", "disaster", "average", "information", "info", "severe",
-    "unknown", "unreachable", "fail", "failed", "failure", "falha", "error", "erro", "escalation", "unusual", "partial",
-    "acknowledged", "is", "está", "esta", "the", "has", "been",
+    "alarm",
+    "alarme",
+    "alarms",
+    "alert",
+    "alerta",
+    "alertas",
+    "alerts",
+    "problem",
+    "problema",
+    "critical",
+    "crítico",
+    "critico",
+    "crítica",
+    "critica",
+    "warning",
+    "aviso",
+    "atenção",
+    "atencao",
+    "high",
+    "low",
+    "alto",
+    "alta",
+    "baixo",
+    "baixa",
+    "down",
+    "start",
+    "started",
+    "end",
+    "fim",
+    "início",
+    "inicio",
+    "on",
+    "battery",
+    "bateria",
+    "em",
+    "emergency",
+    "emergência",
+    "emergencia",
+    "major",
+    "minor",
+    "disaster",
+    "average",
+    "information",
+    "info",
+    "severe",
+    "unknown",
+    "unreachable",
+    "fail",
+    "failed",
+    "failure",
+    "falha",
+    "error",
+    "erro",
+    "escalation",
+    "unusual",
+    "partial",
+    "acknowledged",
+    "is",
+    "está",
+    "esta",
+    "the",
+    "has",
+    "been",
     // Joining words around the readings ("31 °C às 03:10 de 28/11"): they come and go with them.
-    "às", "de", "do", "da", "dos", "das", "no", "na", "nos", "nas", "at", "in", "of", "for", "since", "desde", "com", "with",
-    "value", "valor", "leitura", "reading", "now", "agora",
+    "às",
+    "de",
+    "do",
+    "da",
+    "dos",
+    "das",
+    "no",
+    "na",
+    "nos",
+    "nas",
+    "at",
+    "in",
+    "of",
+    "for",
+    "since",
+    "desde",
+    "com",
+    "with",
+    "value",
+    "valor",
+    "leitura",
+    "reading",
+    "now",
+    "agora",
 ];
 
 fn rx(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
@@ -152,7 +238,8 @@ pub fn read(sender: &str, subject: &str, body: &str, rules: &KeyRules) -> Readin
         .and_then(|c| c.name("key").map(|m| m.as_str().to_owned()));
     let (problem, signal) = match custom {
         Some(key) => (normalise(&key), generic_signal(subject, rules)),
-        None => family(subject).unwrap_or_else(|| (generic_problem(subject), generic_signal(subject, rules))),
+        None => family(subject)
+            .unwrap_or_else(|| (generic_problem(subject), generic_signal(subject, rules))),
     };
     Reading { key: format!("{who}|{problem}"), signal }
 }
@@ -171,23 +258,33 @@ fn family(subject: &str) -> Option<(String, Signal)> {
     if let Some(c) = nagios().captures(subject) {
         let kind = c["kind"].to_lowercase();
         let level = c["level"].to_lowercase();
-        let over = kind == "recovery" || kind == "flappingstop" || matches!(level.as_str(), "ok" | "up");
+        let over =
+            kind == "recovery" || kind == "flappingstop" || matches!(level.as_str(), "ok" | "up");
         return Some((normalise(&c["key"]), if over { Signal::Recovery } else { Signal::Alarm }));
     }
     if let Some(c) = zabbix().captures(subject) {
         let kind = c["kind"].to_lowercase();
         let over = kind.starts_with("resolved") || kind == "ok" || kind == "problem resolved";
-        return Some((generic_problem(&c["key"]), if over { Signal::Recovery } else { Signal::Alarm }));
+        return Some((
+            generic_problem(&c["key"]),
+            if over { Signal::Recovery } else { Signal::Alarm },
+        ));
     }
     if let Some(c) = apc().captures(subject) {
         let kind = c["kind"].to_lowercase();
         let over = kind != "on battery";
-        return Some((generic_problem(&c["key"]), if over { Signal::Recovery } else { Signal::Alarm }));
+        return Some((
+            generic_problem(&c["key"]),
+            if over { Signal::Recovery } else { Signal::Alarm },
+        ));
     }
     if let Some(c) = prtg().captures(subject) {
         let kind = c["kind"].to_lowercase();
         let over = kind == "up" || kind == "down ended";
-        return Some((generic_problem(&c["key"]), if over { Signal::Recovery } else { Signal::Alarm }));
+        return Some((
+            generic_problem(&c["key"]),
+            if over { Signal::Recovery } else { Signal::Alarm },
+        ));
     }
     None
 }
@@ -232,8 +329,13 @@ fn generic_problem(subject: &str) -> String {
 fn generic_signal(subject: &str, rules: &KeyRules) -> Signal {
     let text = without(subject, NOT_RECOVERY);
     let says = |phrase: &str| text.contains(&format!(" {phrase} "));
-    let recovered = RECOVERY_PHRASES.iter().any(|p| says(p)) || rules.recovery_words.iter().any(|p| says(&normalise(p)));
-    if recovered { Signal::Recovery } else { Signal::Alarm }
+    let recovered = RECOVERY_PHRASES.iter().any(|p| says(p))
+        || rules.recovery_words.iter().any(|p| says(&normalise(p)));
+    if recovered {
+        Signal::Recovery
+    } else {
+        Signal::Alarm
+    }
 }
 
 #[cfg(test)]
@@ -251,54 +353,111 @@ mod tests {
     #[test]
     fn families_group_their_alarms_repeats_and_recoveries() {
         let families: &[(&str, &[(&str, Signal)])] = &[
-            ("ServSensor/AKCP", &[
-                ("Temperatura Rack-A High Critical 33.5 C", Alarm),
-                ("Temperatura Rack-A High Critical 34.1 C", Alarm),
-                ("Temperatura Rack-A High Warning 31 °C", Alarm),
-                ("Temperatura Rack-A Normal 24.0 C", Recovery),
-            ]),
-            ("AKCP sensorProbe", &[
-                ("sensorProbe2: Temperature Sensor 1 is High Critical, 33.5 Degree C", Alarm),
-                ("sensorProbe2: Temperature Sensor 1 is Normal, 24.0 Degree C", Recovery),
-            ]),
-            ("Umidade", &[("Umidade Sala 1 alta 85%", Alarm), ("Umidade Sala 1 normal 55%", Recovery)]),
-            ("Zabbix", &[
-                ("Problem: High CPU utilization on web-01", Alarm),
-                ("Problem: High CPU utilization on web-01", Alarm),
-                ("Resolved: High CPU utilization on web-01", Recovery),
-                ("Resolved in 5m 0s: High CPU utilization on web-01", Recovery),
-            ]),
-            ("Zabbix 4", &[("PROBLEM: Temperature is too high on rack-3", Alarm), ("OK: Temperature is too high on rack-3", Recovery)]),
-            ("Nagios service", &[
-                ("** PROBLEM Service Alert: srv-db/Disk Space is CRITICAL **", Alarm),
-                ("** PROBLEM Service Alert: srv-db/Disk Space is WARNING **", Alarm),
-                ("** RECOVERY Service Alert: srv-db/Disk Space is OK **", Recovery),
-            ]),
-            ("Nagios host", &[("** PROBLEM Host Alert: ups-01 is DOWN **", Alarm), ("** RECOVERY Host Alert: ups-01 is UP **", Recovery)]),
-            ("Icinga 2", &[("[PROBLEM] ping4 on router-2 is CRITICAL!", Alarm), ("[RECOVERY] ping4 on router-2 is OK!", Recovery)]),
-            ("PRTG", &[
-                ("[PRTG Network Monitor] Switch-01 Ping Down (Request timed out)", Alarm),
-                ("[PRTG Network Monitor] Switch-01 Ping Down ESCALATION (Request timed out)", Alarm),
-                ("[PRTG Network Monitor] Switch-01 Ping Up (OK)", Recovery),
-            ]),
-            ("APC", &[
-                ("APC UPS Sala 1: On battery power in response to an input power problem.", Alarm),
-                ("APC UPS Sala 1: No longer on battery power.", Recovery),
-                ("APC UPS Sala 1: Power restored", Recovery),
-            ]),
-            ("HWg", &[
-                ("HWg-STE: Sensor Temperatura 1 ALARM START 33.5 C", Alarm),
-                ("HWg-STE: Sensor Temperatura 1 ALARM START 35.0 C", Alarm),
-                ("HWg-STE: Sensor Temperatura 1 ALARM END 24.2 C", Recovery),
-            ]),
-            ("Português", &[
-                ("ALERTA: Temperatura crítica na Sala 1 — 31 °C às 03:10 de 28/11/2026", Alarm),
-                ("ALERTA: Temperatura crítica na Sala 1 — 32 °C às 03:15 de 28/11/2026", Alarm),
-                ("Temperatura na Sala 1 normalizado — 24 °C", Recovery),
-                ("Temperatura na Sala 1 retornou ao normal", Recovery),
-                ("Temperatura na Sala 1: resolvido", Recovery),
-            ]),
-            ("Acima do normal é alarme", &[("Temperatura Sala 2 acima do normal 30 °C", Alarm), ("Temperatura Sala 2 normal 22 °C", Recovery)]),
+            (
+                "ServSensor/AKCP",
+                &[
+                    ("Temperatura Rack-A High Critical 33.5 C", Alarm),
+                    ("Temperatura Rack-A High Critical 34.1 C", Alarm),
+                    ("Temperatura Rack-A High Warning 31 °C", Alarm),
+                    ("Temperatura Rack-A Normal 24.0 C", Recovery),
+                ],
+            ),
+            (
+                "AKCP sensorProbe",
+                &[
+                    ("sensorProbe2: Temperature Sensor 1 is High Critical, 33.5 Degree C", Alarm),
+                    ("sensorProbe2: Temperature Sensor 1 is Normal, 24.0 Degree C", Recovery),
+                ],
+            ),
+            (
+                "Umidade",
+                &[("Umidade Sala 1 alta 85%", Alarm), ("Umidade Sala 1 normal 55%", Recovery)],
+            ),
+            (
+                "Zabbix",
+                &[
+                    ("Problem: High CPU utilization on web-01", Alarm),
+                    ("Problem: High CPU utilization on web-01", Alarm),
+                    ("Resolved: High CPU utilization on web-01", Recovery),
+                    ("Resolved in 5m 0s: High CPU utilization on web-01", Recovery),
+                ],
+            ),
+            (
+                "Zabbix 4",
+                &[
+                    ("PROBLEM: Temperature is too high on rack-3", Alarm),
+                    ("OK: Temperature is too high on rack-3", Recovery),
+                ],
+            ),
+            (
+                "Nagios service",
+                &[
+                    ("** PROBLEM Service Alert: srv-db/Disk Space is CRITICAL **", Alarm),
+                    ("** PROBLEM Service Alert: srv-db/Disk Space is WARNING **", Alarm),
+                    ("** RECOVERY Service Alert: srv-db/Disk Space is OK **", Recovery),
+                ],
+            ),
+            (
+                "Nagios host",
+                &[
+                    ("** PROBLEM Host Alert: ups-01 is DOWN **", Alarm),
+                    ("** RECOVERY Host Alert: ups-01 is UP **", Recovery),
+                ],
+            ),
+            (
+                "Icinga 2",
+                &[
+                    ("[PROBLEM] ping4 on router-2 is CRITICAL!", Alarm),
+                    ("[RECOVERY] ping4 on router-2 is OK!", Recovery),
+                ],
+            ),
+            (
+                "PRTG",
+                &[
+                    ("[PRTG Network Monitor] Switch-01 Ping Down (Request timed out)", Alarm),
+                    (
+                        "[PRTG Network Monitor] Switch-01 Ping Down ESCALATION (Request timed out)",
+                        Alarm,
+                    ),
+                    ("[PRTG Network Monitor] Switch-01 Ping Up (OK)", Recovery),
+                ],
+            ),
+            (
+                "APC",
+                &[
+                    (
+                        "APC UPS Sala 1: On battery power in response to an input power problem.",
+                        Alarm,
+                    ),
+                    ("APC UPS Sala 1: No longer on battery power.", Recovery),
+                    ("APC UPS Sala 1: Power restored", Recovery),
+                ],
+            ),
+            (
+                "HWg",
+                &[
+                    ("HWg-STE: Sensor Temperatura 1 ALARM START 33.5 C", Alarm),
+                    ("HWg-STE: Sensor Temperatura 1 ALARM START 35.0 C", Alarm),
+                    ("HWg-STE: Sensor Temperatura 1 ALARM END 24.2 C", Recovery),
+                ],
+            ),
+            (
+                "Português",
+                &[
+                    ("ALERTA: Temperatura crítica na Sala 1 — 31 °C às 03:10 de 28/11/2026", Alarm),
+                    ("ALERTA: Temperatura crítica na Sala 1 — 32 °C às 03:15 de 28/11/2026", Alarm),
+                    ("Temperatura na Sala 1 normalizado — 24 °C", Recovery),
+                    ("Temperatura na Sala 1 retornou ao normal", Recovery),
+                    ("Temperatura na Sala 1: resolvido", Recovery),
+                ],
+            ),
+            (
+                "Acima do normal é alarme",
+                &[
+                    ("Temperatura Sala 2 acima do normal 30 °C", Alarm),
+                    ("Temperatura Sala 2 normal 22 °C", Recovery),
+                ],
+            ),
         ];
         for (family, mails) in families {
             let first = r(mails[0].0);
@@ -317,8 +476,14 @@ mod tests {
             ("Temperatura Rack-A High Critical 33.5 C", "Temperatura Rack-B High Critical 33.5 C"),
             ("Umidade Sala 1 alta 85%", "Umidade Sala 2 alta 85%"),
             ("Problem: High CPU utilization on web-01", "Problem: High CPU utilization on web-02"),
-            ("** PROBLEM Service Alert: srv-db/Disk Space is CRITICAL **", "** PROBLEM Service Alert: srv-db/Load is CRITICAL **"),
-            ("[PRTG Network Monitor] Switch-01 Ping Down", "[PRTG Network Monitor] Switch-02 Ping Down"),
+            (
+                "** PROBLEM Service Alert: srv-db/Disk Space is CRITICAL **",
+                "** PROBLEM Service Alert: srv-db/Load is CRITICAL **",
+            ),
+            (
+                "[PRTG Network Monitor] Switch-01 Ping Down",
+                "[PRTG Network Monitor] Switch-02 Ping Down",
+            ),
             ("APC UPS Sala 1: On battery power", "APC UPS Sala 2: On battery power"),
             ("Temperatura Rack-A High Critical 33.5 C", "Umidade Rack-A High Critical 80%"),
         ];
@@ -330,7 +495,8 @@ mod tests {
     #[test]
     fn the_sender_counts_and_its_display_name_does_not() {
         let a = read("Sensor A <a@cpd>", "Temperatura Sala 1 alta 31 °C", "", &KeyRules::default());
-        let renamed = read("Outro nome <A@CPD>", "Temperatura Sala 1 alta 32 °C", "", &KeyRules::default());
+        let renamed =
+            read("Outro nome <A@CPD>", "Temperatura Sala 1 alta 32 °C", "", &KeyRules::default());
         let other = read("b@cpd", "Temperatura Sala 1 alta 31 °C", "", &KeyRules::default());
         assert_eq!(a.key, renamed.key);
         assert_ne!(a.key, other.key);
@@ -347,9 +513,17 @@ mod tests {
         assert_eq!(a.key, b.key, "the event numbers differ but the pattern's key is the same");
         assert_eq!((a.signal, b.signal), (Alarm, Recovery));
         let in_body = read(SENSOR, "Evento", "Detalhe: Sonda ABC em falha", &rules);
-        assert!(in_body.key.ends_with("|abc"), "tried on the body when the subject has no match: {}", in_body.key);
+        assert!(
+            in_body.key.ends_with("|abc"),
+            "tried on the body when the subject has no match: {}",
+            in_body.key
+        );
         let unmatched = read(SENSOR, "Temperatura Sala 1 alta 31 °C", "", &rules);
-        assert_eq!(unmatched.key, r("Temperatura Sala 1 alta 33 °C").key, "no match: the built-in rule");
+        assert_eq!(
+            unmatched.key,
+            r("Temperatura Sala 1 alta 33 °C").key,
+            "no match: the built-in rule"
+        );
     }
 
     #[test]

@@ -29,13 +29,22 @@ pub enum Step {
     StrayRecovery,
 }
 
-pub fn step(signal: Signal, known: KeyHistory, now: DateTime<Utc>, reopen_within: Duration) -> Step {
+pub fn step(
+    signal: Signal,
+    known: KeyHistory,
+    now: DateTime<Utc>,
+    reopen_within: Duration,
+) -> Step {
     match (signal, known.open) {
         (Signal::Alarm, Some(id)) => Step::Repeat(id),
         (Signal::Recovery, Some(id)) => Step::Recover(id),
         (Signal::Recovery, None) => Step::StrayRecovery,
         (Signal::Alarm, None) => match known.last_resolved {
-            Some((id, resolved_at)) if reopen_within > Duration::zero() && now - resolved_at <= reopen_within => Step::Reopen(id),
+            Some((id, resolved_at))
+                if reopen_within > Duration::zero() && now - resolved_at <= reopen_within =>
+            {
+                Step::Reopen(id)
+            }
             _ => Step::Open,
         },
     }
@@ -83,24 +92,30 @@ pub fn owed(event: IncidentEventKind, f: Facts) -> Owed {
     let unacknowledged = f.state == IncidentState::Open;
     match event {
         E::Opened if f.paused && !f.is_test => Owed { hold: true, ..Owed::default() },
-        E::Opened | E::Released if unacknowledged => {
-            Owed { tell: Some((MessagePurpose::Alarm, Audience::Everyone)), escalate: true, ..Owed::default() }
-        }
+        E::Opened | E::Released if unacknowledged => Owed {
+            tell: Some((MessagePurpose::Alarm, Audience::Everyone)),
+            escalate: true,
+            ..Owed::default()
+        },
         E::Repeat if unacknowledged && !f.held => {
             let due = match (f.remind_every, f.since_last_told) {
                 (Some(every), Some(since)) => since >= every,
                 _ => false,
             };
-            Owed { tell: due.then_some((MessagePurpose::Reminder, Audience::WhoGotTheAlarm)), ..Owed::default() }
+            Owed {
+                tell: due.then_some((MessagePurpose::Reminder, Audience::WhoGotTheAlarm)),
+                ..Owed::default()
+            }
         }
         E::Recovered | E::Resolved => Owed {
             tell: (!f.held).then_some((MessagePurpose::Resolved, Audience::WhoGotTheAlarm)),
             cancel_unsent: true,
             ..Owed::default()
         },
-        E::Acknowledged if f.state == IncidentState::Acknowledged && !f.held => {
-            Owed { tell: Some((MessagePurpose::Acknowledged, Audience::WhoGotTheAlarm)), ..Owed::default() }
-        }
+        E::Acknowledged if f.state == IncidentState::Acknowledged && !f.held => Owed {
+            tell: Some((MessagePurpose::Acknowledged, Audience::WhoGotTheAlarm)),
+            ..Owed::default()
+        },
         E::Reescalated if unacknowledged => Owed {
             tell: Some((MessagePurpose::Reescalated, Audience::WhoGotTheAlarm)),
             escalate: true,
@@ -134,20 +149,51 @@ mod tests {
             (Signal::Alarm, KeyHistory { open: Some(4), last_resolved: None }, Step::Repeat(4)),
             (Signal::Recovery, KeyHistory { open: Some(4), last_resolved: None }, Step::Recover(4)),
             (Signal::Recovery, KeyHistory::default(), Step::StrayRecovery),
-            (Signal::Recovery, KeyHistory { open: None, last_resolved: Some((3, t(0))) }, Step::StrayRecovery),
-            (Signal::Alarm, KeyHistory { open: None, last_resolved: Some((3, t(0))) }, Step::Reopen(3)),
-            (Signal::Alarm, KeyHistory { open: None, last_resolved: Some((3, t(-16))) }, Step::Open),
+            (
+                Signal::Recovery,
+                KeyHistory { open: None, last_resolved: Some((3, t(0))) },
+                Step::StrayRecovery,
+            ),
+            (
+                Signal::Alarm,
+                KeyHistory { open: None, last_resolved: Some((3, t(0))) },
+                Step::Reopen(3),
+            ),
+            (
+                Signal::Alarm,
+                KeyHistory { open: None, last_resolved: Some((3, t(-16))) },
+                Step::Open,
+            ),
         ];
         for (signal, known, want) in cases {
-            assert_eq!(step(signal, known, t(0) + Duration::minutes(0), window), want, "{signal:?} {known:?}");
+            assert_eq!(
+                step(signal, known, t(0) + Duration::minutes(0), window),
+                want,
+                "{signal:?} {known:?}"
+            );
         }
         let flapping = KeyHistory { open: None, last_resolved: Some((3, t(0))) };
-        assert_eq!(step(Signal::Alarm, flapping, t(15), window), Step::Reopen(3), "15 minutes is still within");
-        assert_eq!(step(Signal::Alarm, flapping, t(1), Duration::zero()), Step::Open, "0 turns reopening off");
+        assert_eq!(
+            step(Signal::Alarm, flapping, t(15), window),
+            Step::Reopen(3),
+            "15 minutes is still within"
+        );
+        assert_eq!(
+            step(Signal::Alarm, flapping, t(1), Duration::zero()),
+            Step::Open,
+            "0 turns reopening off"
+        );
     }
 
     fn facts(state: IncidentState) -> Facts {
-        Facts { state, is_test: false, held: false, paused: false, since_last_told: Some(Duration::minutes(1)), remind_every: Some(Duration::minutes(30)) }
+        Facts {
+            state,
+            is_test: false,
+            held: false,
+            paused: false,
+            since_last_told: Some(Duration::minutes(1)),
+            remind_every: Some(Duration::minutes(30)),
+        }
     }
 
     #[test]
@@ -155,35 +201,155 @@ mod tests {
         let alarm = Some((MessagePurpose::Alarm, Audience::Everyone));
         let told = |p| Some((p, Audience::WhoGotTheAlarm));
         let cases: Vec<(&str, IncidentEventKind, Facts, Owed)> = vec![
-            ("opened: fan-out and calls", E::Opened, facts(Open), Owed { tell: alarm, escalate: true, ..Default::default() }),
-            ("opened during a pause: held", E::Opened, Facts { paused: true, ..facts(Open) }, Owed { hold: true, ..Default::default() }),
-            ("a test is never held", E::Opened, Facts { paused: true, is_test: true, ..facts(Open) }, Owed { tell: alarm, escalate: true, ..Default::default() }),
-            ("opened but already acknowledged (by the time it is planned)", E::Opened, facts(Acknowledged), Owed::default()),
-            ("released after the pause, still open", E::Released, facts(Open), Owed { tell: alarm, escalate: true, ..Default::default() }),
-            ("released but acknowledged meanwhile", E::Released, facts(Acknowledged), Owed::default()),
+            (
+                "opened: fan-out and calls",
+                E::Opened,
+                facts(Open),
+                Owed { tell: alarm, escalate: true, ..Default::default() },
+            ),
+            (
+                "opened during a pause: held",
+                E::Opened,
+                Facts { paused: true, ..facts(Open) },
+                Owed { hold: true, ..Default::default() },
+            ),
+            (
+                "a test is never held",
+                E::Opened,
+                Facts { paused: true, is_test: true, ..facts(Open) },
+                Owed { tell: alarm, escalate: true, ..Default::default() },
+            ),
+            (
+                "opened but already acknowledged (by the time it is planned)",
+                E::Opened,
+                facts(Acknowledged),
+                Owed::default(),
+            ),
+            (
+                "released after the pause, still open",
+                E::Released,
+                facts(Open),
+                Owed { tell: alarm, escalate: true, ..Default::default() },
+            ),
+            (
+                "released but acknowledged meanwhile",
+                E::Released,
+                facts(Acknowledged),
+                Owed::default(),
+            ),
             ("repeat soon after: nothing", E::Repeat, facts(Open), Owed::default()),
-            ("repeat after remind_every: a reminder", E::Repeat, Facts { since_last_told: Some(Duration::minutes(30)), ..facts(Open) },
-                Owed { tell: told(MessagePurpose::Reminder), ..Default::default() }),
-            ("repeat, reminders off", E::Repeat, Facts { since_last_told: Some(Duration::hours(5)), remind_every: None, ..facts(Open) }, Owed::default()),
-            ("repeat of an acknowledged incident: nothing", E::Repeat, Facts { since_last_told: Some(Duration::hours(5)), ..facts(Acknowledged) }, Owed::default()),
-            ("repeat of a held incident: nothing", E::Repeat, Facts { held: true, since_last_told: None, ..facts(Open) }, Owed::default()),
-            ("recovered: Resolvido to who got it", E::Recovered, facts(Resolved),
-                Owed { tell: told(MessagePurpose::Resolved), cancel_unsent: true, ..Default::default() }),
-            ("resolved by hand: the same", E::Resolved, facts(Resolved),
-                Owed { tell: told(MessagePurpose::Resolved), cancel_unsent: true, ..Default::default() }),
-            ("recovered while held: nobody was told", E::Recovered, Facts { held: true, ..facts(Resolved) }, Owed { cancel_unsent: true, ..Default::default() }),
-            ("reopened unacknowledged: told, calls again", E::Reopened, facts(Open),
-                Owed { tell: told(MessagePurpose::Reopened), escalate: true, ..Default::default() }),
-            ("reopened acknowledged: told, no calls", E::Reopened, facts(Acknowledged), Owed { tell: told(MessagePurpose::Reopened), ..Default::default() }),
-            ("reopened during a pause: held", E::Reopened, Facts { paused: true, ..facts(Open) }, Owed { hold: true, ..Default::default() }),
-            ("reopened, then resolved before planning", E::Reopened, facts(Resolved), Owed::default()),
-            ("acknowledged: the others who got it are told (the call queue stops by itself)", E::Acknowledged, facts(Acknowledged),
-                Owed { tell: told(MessagePurpose::Acknowledged), ..Default::default() }),
-            ("acknowledged while held: nobody had been told", E::Acknowledged, Facts { held: true, ..facts(Acknowledged) }, Owed::default()),
-            ("acknowledged, then resolved before planning: the Resolvido says it all", E::Acknowledged, facts(Resolved), Owed::default()),
-            ("reescalated: told and called again", E::Reescalated, facts(Open),
-                Owed { tell: told(MessagePurpose::Reescalated), escalate: true, ..Default::default() }),
-            ("reescalated, then taken again before planning", E::Reescalated, facts(Acknowledged), Owed::default()),
+            (
+                "repeat after remind_every: a reminder",
+                E::Repeat,
+                Facts { since_last_told: Some(Duration::minutes(30)), ..facts(Open) },
+                Owed { tell: told(MessagePurpose::Reminder), ..Default::default() },
+            ),
+            (
+                "repeat, reminders off",
+                E::Repeat,
+                Facts {
+                    since_last_told: Some(Duration::hours(5)),
+                    remind_every: None,
+                    ..facts(Open)
+                },
+                Owed::default(),
+            ),
+            (
+                "repeat of an acknowledged incident: nothing",
+                E::Repeat,
+                Facts { since_last_told: Some(Duration::hours(5)), ..facts(Acknowledged) },
+                Owed::default(),
+            ),
+            (
+                "repeat of a held incident: nothing",
+                E::Repeat,
+                Facts { held: true, since_last_told: None, ..facts(Open) },
+                Owed::default(),
+            ),
+            (
+                "recovered: Resolvido to who got it",
+                E::Recovered,
+                facts(Resolved),
+                Owed {
+                    tell: told(MessagePurpose::Resolved),
+                    cancel_unsent: true,
+                    ..Default::default()
+                },
+            ),
+            (
+                "resolved by hand: the same",
+                E::Resolved,
+                facts(Resolved),
+                Owed {
+                    tell: told(MessagePurpose::Resolved),
+                    cancel_unsent: true,
+                    ..Default::default()
+                },
+            ),
+            (
+                "recovered while held: nobody was told",
+                E::Recovered,
+                Facts { held: true, ..facts(Resolved) },
+                Owed { cancel_unsent: true, ..Default::default() },
+            ),
+            (
+                "reopened unacknowledged: told, calls again",
+                E::Reopened,
+                facts(Open),
+                Owed { tell: told(MessagePurpose::Reopened), escalate: true, ..Default::default() },
+            ),
+            (
+                "reopened acknowledged: told, no calls",
+                E::Reopened,
+                facts(Acknowledged),
+                Owed { tell: told(MessagePurpose::Reopened), ..Default::default() },
+            ),
+            (
+                "reopened during a pause: held",
+                E::Reopened,
+                Facts { paused: true, ..facts(Open) },
+                Owed { hold: true, ..Default::default() },
+            ),
+            (
+                "reopened, then resolved before planning",
+                E::Reopened,
+                facts(Resolved),
+                Owed::default(),
+            ),
+            (
+                "acknowledged: the others who got it are told (the call queue stops by itself)",
+                E::Acknowledged,
+                facts(Acknowledged),
+                Owed { tell: told(MessagePurpose::Acknowledged), ..Default::default() },
+            ),
+            (
+                "acknowledged while held: nobody had been told",
+                E::Acknowledged,
+                Facts { held: true, ..facts(Acknowledged) },
+                Owed::default(),
+            ),
+            (
+                "acknowledged, then resolved before planning: the Resolvido says it all",
+                E::Acknowledged,
+                facts(Resolved),
+                Owed::default(),
+            ),
+            (
+                "reescalated: told and called again",
+                E::Reescalated,
+                facts(Open),
+                Owed {
+                    tell: told(MessagePurpose::Reescalated),
+                    escalate: true,
+                    ..Default::default()
+                },
+            ),
+            (
+                "reescalated, then taken again before planning",
+                E::Reescalated,
+                facts(Acknowledged),
+                Owed::default(),
+            ),
         ];
         for (what, event, f, want) in cases {
             assert_eq!(owed(event, f), want, "{what}");

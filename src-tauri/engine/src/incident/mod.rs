@@ -153,8 +153,15 @@ impl IncidentRules {
     pub fn from_config(c: &crate::config::IncidentsConfig) -> Self {
         IncidentRules {
             keys: KeyRules {
-                key_pattern: (!c.key_pattern.is_empty()).then(|| regex::Regex::new(&c.key_pattern).ok()).flatten(),
-                recovery_words: c.recovery_words.iter().map(|w| w.trim().to_lowercase()).filter(|w| !w.is_empty()).collect(),
+                key_pattern: (!c.key_pattern.is_empty())
+                    .then(|| regex::Regex::new(&c.key_pattern).ok())
+                    .flatten(),
+                recovery_words: c
+                    .recovery_words
+                    .iter()
+                    .map(|w| w.trim().to_lowercase())
+                    .filter(|w| !w.is_empty())
+                    .collect(),
             },
             reopen_within: chrono::Duration::minutes(i64::from(c.reopen_within_mins)),
         }

@@ -7,7 +7,8 @@
 use super::IncidentId;
 
 /// The words that take an incident.
-const TAKE: &[&str] = &["1", "ok", "okay", "ciente", "assumo", "eu", "sim", "pego", "vou", "aceito"];
+const TAKE: &[&str] =
+    &["1", "ok", "okay", "ciente", "assumo", "eu", "sim", "pego", "vou", "aceito"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplyIntent {
@@ -36,7 +37,12 @@ fn fold(text: &str) -> String {
 
 pub fn read(body: &str) -> ReplyIntent {
     // `#1` is incident 1, where a bare `1` means "I take it".
-    if let Some(code) = body.trim().strip_prefix('#').map(fold).filter(|c| !c.is_empty() && c.len() <= 12 && c.chars().all(|d| d.is_ascii_digit())) {
+    if let Some(code) = body
+        .trim()
+        .strip_prefix('#')
+        .map(fold)
+        .filter(|c| !c.is_empty() && c.len() <= 12 && c.chars().all(|d| d.is_ascii_digit()))
+    {
         if let Ok(code) = code.parse::<IncidentId>() {
             return ReplyIntent::Take(Some(code));
         }
@@ -53,7 +59,10 @@ pub fn read(body: &str) -> ReplyIntent {
         }
     }
     // `ok 12`, `assumo #12`: a taking word with the code.
-    if words.len() == 2 && TAKE.contains(&words[0].as_str()) && words[1].chars().all(|c| c.is_ascii_digit()) {
+    if words.len() == 2
+        && TAKE.contains(&words[0].as_str())
+        && words[1].chars().all(|c| c.is_ascii_digit())
+    {
         if let Ok(code) = words[1].parse::<IncidentId>() {
             return ReplyIntent::Take(Some(code));
         }

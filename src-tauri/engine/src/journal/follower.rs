@@ -61,20 +61,33 @@ mod tests {
         let events = EventBus::default();
         let mut rx = events.subscribe();
         let (trigger, listener) = shutdown::channel();
-        tokio::spawn(journal.clone().poll_other_writers(Duration::from_millis(20), listener.clone()));
-        tokio::spawn(JournalFollower { journal: journal.clone(), events: events.clone() }.run(listener));
+        tokio::spawn(
+            journal.clone().poll_other_writers(Duration::from_millis(20), listener.clone()),
+        );
+        tokio::spawn(
+            JournalFollower { journal: journal.clone(), events: events.clone() }.run(listener),
+        );
 
         // Nothing written: nothing told.
-        assert!(tokio::time::timeout(Duration::from_millis(400), rx.recv()).await.is_err(), "an event with no write");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(400), rx.recv()).await.is_err(),
+            "an event with no write"
+        );
 
         let cli = AlertJournal::open_in_dir(dir.path()).unwrap();
         for _ in 0..3 {
             cli.pause_notifications(None).await.unwrap();
         }
-        let told = tokio::time::timeout(Duration::from_secs(3), rx.recv()).await.expect("the other writer was not told").unwrap();
+        let told = tokio::time::timeout(Duration::from_secs(3), rx.recv())
+            .await
+            .expect("the other writer was not told")
+            .unwrap();
         assert!(matches!(told, EngineEvent::JournalChanged), "{told:?}");
         // The three writes were one burst.
-        assert!(tokio::time::timeout(Duration::from_millis(600), rx.recv()).await.is_err(), "a burst told more than once");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(600), rx.recv()).await.is_err(),
+            "a burst told more than once"
+        );
 
         trigger.fire();
     }

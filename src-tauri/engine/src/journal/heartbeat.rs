@@ -1,8 +1,8 @@
 //! What the daily "Sentinela ativo" message needs from the journal: a day's counts, and the
 //! claim that makes it go once a day whatever restarts happen.
 
-use chrono::{DateTime, Utc};
 use super::sql::{params, Sql, SqlExt};
+use chrono::{DateTime, Utc};
 
 use super::{ts, AlertJournal, JournalError};
 
@@ -22,7 +22,11 @@ const DAILY_KEY: &str = "heartbeat_daily_sent_for";
 impl AlertJournal {
     /// Counts e-mails journaled, incidents opened, calls placed and WhatsApp messages sent in
     /// `[from, to)` (test incidents and dry runs excluded), and the incidents open now.
-    pub async fn day_counts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<DayCounts, JournalError> {
+    pub async fn day_counts(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<DayCounts, JournalError> {
         self.call(move |conn| {
             let (from, to) = (ts(from), ts(to));
             let mut count = |sql: &str| conn.query_row(sql, params![from, to], |r| r.get::<i64>(0)).map(|n| n.max(0) as u64);

@@ -10,16 +10,19 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, Utc};
 use super::sql::{params, OptionalExtension, Row, Sql, SqlExt, SqlResult};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use super::{parse_ts, ts, AlertId, AlertJournal, AlertRecord, CallAttempt, Delivery, JournalError};
+use super::{
+    parse_ts, ts, AlertId, AlertJournal, AlertRecord, CallAttempt, Delivery, JournalError,
+};
 use crate::incident::flood::{Admission, FloodLimit};
 use crate::incident::key;
 use crate::incident::lifecycle::{self, Audience, Facts, KeyHistory, Step};
 use crate::incident::{
-    AckVia, AlertKind, EscalationState, IncidentEventKind, IncidentId, IncidentRules, IncidentState, MessagePurpose, ResolveVia,
+    AckVia, AlertKind, EscalationState, IncidentEventKind, IncidentId, IncidentRules,
+    IncidentState, MessagePurpose, ResolveVia,
 };
 use crate::model::Channel;
 use crate::notify::compose;
@@ -199,10 +202,22 @@ pub(super) fn summary_row(r: &Row) -> SqlResult<IncidentSummary> {
 }
 
 fn summary(tx: &mut dyn Sql, id: IncidentId) -> SqlResult<IncidentSummary> {
-    tx.query_row(&format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id = ?1"), params![id], summary_row)
+    tx.query_row(
+        &format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id = ?1"),
+        params![id],
+        summary_row,
+    )
 }
 
-fn log(tx: &mut dyn Sql, id: IncidentId, kind: IncidentEventKind, alert: Option<AlertId>, detail: &str, at: &str, planned: bool) -> SqlResult<()> {
+fn log(
+    tx: &mut dyn Sql,
+    id: IncidentId,
+    kind: IncidentEventKind,
+    alert: Option<AlertId>,
+    detail: &str,
+    at: &str,
+    planned: bool,
+) -> SqlResult<()> {
     tx.execute(
         "INSERT INTO incident_log (incident_id, at, kind, alert_id, detail, planned) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![id, at, kind, alert, detail, planned],
@@ -215,7 +230,12 @@ const STOP_ESCALATION: &str =
     "escalation = CASE WHEN escalation IN ('owed', 'calling') THEN 'stopped' ELSE escalation END";
 
 /// Places one journaled alert in its incident (inside the transaction that recorded it).
-pub(super) fn place_alert(tx: &mut dyn Sql, alert_id: AlertId, rules: &IncidentRules, now: DateTime<Utc>) -> SqlResult<()> {
+pub(super) fn place_alert(
+    tx: &mut dyn Sql,
+    alert_id: AlertId,
+    rules: &IncidentRules,
+    now: DateTime<Utc>,
+) -> SqlResult<()> {
     let (sender, subject, body, is_test): (String, String, String, bool) = tx.query_row(
         "SELECT sender, subject, body, is_test FROM alerts WHERE id = ?1",
         params![alert_id],
@@ -232,7 +252,10 @@ pub(super) fn place_alert(tx: &mut dyn Sql, alert_id: AlertId, rules: &IncidentR
         Ok(id)
     };
     let set_alert = |tx: &mut dyn Sql, incident: Option<IncidentId>, kind: AlertKind| {
-        tx.execute("UPDATE alerts SET incident_id = ?2, kind = ?3 WHERE id = ?1", params![alert_id, incident, kind])
+        tx.execute(
+            "UPDATE alerts SET incident_id = ?2, kind = ?3 WHERE id = ?1",
+            params![alert_id, incident, kind],
+        )
     };
     if is_test {
         // The operator's test is an incident of its own, never joined with anything.
@@ -242,7 +265,11 @@ pub(super) fn place_alert(tx: &mut dyn Sql, alert_id: AlertId, rules: &IncidentR
     }
     let reading = key::read(&sender, &subject, &body, &rules.keys);
     let open: Option<IncidentId> = tx
-        .query_row("SELECT id FROM incidents WHERE key = ?1 AND state <> 'resolved'", params![&reading.key], |r| r.get(0))
+        .query_row(
+            "SELECT id FROM incidents WHERE key = ?1 AND state <> 'resolved'",
+            params![&reading.key],
+            |r| r.get(0),
+        )
         .optional()?;
     let last_resolved: Option<(IncidentId, DateTime<Utc>)> = tx
         .query_row(
@@ -252,13 +279,21 @@ pub(super) fn place_alert(tx: &mut dyn Sql, alert_id: AlertId, rules: &IncidentR
         )
         .optional()?;
     let counted = "emails = emails + 1, last_seen = ?2, latest_alert_id = ?3";
-    match lifecycle::step(reading.signal, KeyHistory { open, last_resolved }, now, rules.reopen_within) {
+    match lifecycle::step(
+        reading.signal,
+        KeyHistory { open, last_resolved },
+        now,
+        rules.reopen_within,
+    ) {
         Step::Open => {
             let id = open_new(tx, &reading.key)?;
             set_alert(tx, Some(id), AlertKind::Alarm)?;
         }
         Step::Repeat(id) => {
-            tx.execute(&format!("UPDATE incidents SET {counted} WHERE id = ?1"), params![id, at, alert_id])?;
+            tx.execute(
+                &format!("UPDATE incidents SET {counted} WHERE id = ?1"),
+                params![id, at, alert_id],
+            )?;
             log(tx, id, IncidentEventKind::Repeat, Some(alert_id), &subject, &at, false)?;
             set_alert(tx, Some(id), AlertKind::Repeat)?;
         }
@@ -405,13 +440,26 @@ pub(super) fn migrate_to_incidents(tx: &mut dyn Sql) -> SqlResult<()> {
     )?;
     // Old alerts, oldest first, with their escalation's outcome: id, sender, subject, body, state,
     // is_test, journaled_at, answered_by, when the escalation ended.
-    type OldAlert = (AlertId, String, String, String, String, bool, String, Option<String>, Option<String>);
+    type OldAlert =
+        (AlertId, String, String, String, String, bool, String, Option<String>, Option<String>);
     let old: Vec<OldAlert> = {
         let mut stmt = tx.prepare_cached(
             "SELECT a.id, a.sender, a.subject, a.body, a.state, a.is_test, a.journaled_at, e.answered_by, e.updated_at
              FROM alerts a LEFT JOIN escalations e ON e.alert_id = a.id ORDER BY a.id",
         )?;
-        let rows = stmt.query_map(params![], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?)))?;
+        let rows = stmt.query_map(params![], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+            ))
+        })?;
         rows.collect::<SqlResult<_>>()?
     };
     let rules = IncidentRules::default();
@@ -419,9 +467,17 @@ pub(super) fn migrate_to_incidents(tx: &mut dyn Sql) -> SqlResult<()> {
         if state == "new" {
             continue; // placed at the next start, by the configured rules
         }
-        let key = if is_test { format!("test:{id}") } else { key::read(&sender, &subject, &body, &rules.keys).key };
+        let key = if is_test {
+            format!("test:{id}")
+        } else {
+            key::read(&sender, &subject, &body, &rules.keys).key
+        };
         let live = state == "notifying"
-            && tx.query_row("SELECT COUNT(*) FROM incidents WHERE key = ?1 AND state <> 'resolved'", params![&key], |r| r.get::<i64>(0))? == 0;
+            && tx.query_row(
+                "SELECT COUNT(*) FROM incidents WHERE key = ?1 AND state <> 'resolved'",
+                params![&key],
+                |r| r.get::<i64>(0),
+            )? == 0;
         let ended = ended_at.unwrap_or_else(|| journaled_at.clone());
         let (inc_state, escalation) = match (state.as_str(), live) {
             (_, true) => (IncidentState::Open, EscalationState::Owed),
@@ -450,8 +506,19 @@ pub(super) fn migrate_to_incidents(tx: &mut dyn Sql) -> SqlResult<()> {
                 escalation,
             ],
         )?;
-        tx.execute("UPDATE alerts SET incident_id = ?2, kind = 'alarm' WHERE id = ?1", params![id, incident])?;
-        log(tx, incident, IncidentEventKind::Migrated, Some(id), &format!("alerta #{id} de uma versão anterior ({state})"), &journaled_at, true)?;
+        tx.execute(
+            "UPDATE alerts SET incident_id = ?2, kind = 'alarm' WHERE id = ?1",
+            params![id, incident],
+        )?;
+        log(
+            tx,
+            incident,
+            IncidentEventKind::Migrated,
+            Some(id),
+            &format!("alerta #{id} de uma versão anterior ({state})"),
+            &journaled_at,
+            true,
+        )?;
     }
     tx.execute_batch(
         r#"
@@ -506,13 +573,14 @@ fn flood_history(tx: &mut dyn Sql, recipient: &str, since: &str) -> SqlResult<Fl
         "SELECT created_at FROM deliveries WHERE recipient = ?1 AND created_at >= ?2 AND purpose IN ('alarm', 'reminder', 'reopened')
          AND state NOT IN ('gathered', 'digested', 'canceled')",
     )?;
-    let sent = stmt.query_map(params![recipient, since], |r| Ok(parse_ts(r.get(0)?)))?.collect::<SqlResult<Vec<_>>>()?;
-    let last_digest: Option<String> = tx
-        .query_row(
-            "SELECT MAX(created_at) FROM deliveries WHERE recipient = ?1 AND purpose = 'digest'",
-            params![recipient],
-            |r| r.get(0),
-        )?;
+    let sent = stmt
+        .query_map(params![recipient, since], |r| Ok(parse_ts(r.get(0)?)))?
+        .collect::<SqlResult<Vec<_>>>()?;
+    let last_digest: Option<String> = tx.query_row(
+        "SELECT MAX(created_at) FROM deliveries WHERE recipient = ?1 AND purpose = 'digest'",
+        params![recipient],
+        |r| r.get(0),
+    )?;
     Ok((sent, last_digest.map(parse_ts)))
 }
 
@@ -664,9 +732,16 @@ impl AlertJournal {
 
     /// The newest `limit` incidents, newest first; with `before`, the page that follows that
     /// one; with `open_only`, those not resolved.
-    pub async fn incidents(&self, limit: usize, before: Option<IncidentId>, open_only: bool) -> Result<Vec<IncidentSummary>, JournalError> {
-        let state = if open_only { super::StateFilter::Unresolved } else { super::StateFilter::All };
-        self.find_incidents(super::IncidentQuery { limit, before, state, ..Default::default() }).await
+    pub async fn incidents(
+        &self,
+        limit: usize,
+        before: Option<IncidentId>,
+        open_only: bool,
+    ) -> Result<Vec<IncidentSummary>, JournalError> {
+        let state =
+            if open_only { super::StateFilter::Unresolved } else { super::StateFilter::All };
+        self.find_incidents(super::IncidentQuery { limit, before, state, ..Default::default() })
+            .await
     }
 
     pub async fn incident(&self, id: IncidentId) -> Result<Option<IncidentSummary>, JournalError> {
@@ -686,7 +761,10 @@ impl AlertJournal {
     }
 
     /// An incident with its e-mails, messages, calls and timeline.
-    pub async fn incident_detail(&self, id: IncidentId) -> Result<Option<IncidentDetail>, JournalError> {
+    pub async fn incident_detail(
+        &self,
+        id: IncidentId,
+    ) -> Result<Option<IncidentDetail>, JournalError> {
         let Some(incident) = self.incident(id).await? else { return Ok(None) };
         let emails = self
             .call(move |conn| {
@@ -708,8 +786,16 @@ impl AlertJournal {
             .await?;
         let log = self
             .call(move |conn| {
-                let mut stmt = conn.prepare_cached("SELECT at, kind, detail FROM incident_log WHERE incident_id = ?1 ORDER BY id")?;
-                let rows = stmt.query_map(params![id], |r| Ok(IncidentLogLine { at: parse_ts(r.get(0)?), kind: r.get(1)?, detail: r.get(2)? }))?;
+                let mut stmt = conn.prepare_cached(
+                    "SELECT at, kind, detail FROM incident_log WHERE incident_id = ?1 ORDER BY id",
+                )?;
+                let rows = stmt.query_map(params![id], |r| {
+                    Ok(IncidentLogLine {
+                        at: parse_ts(r.get(0)?),
+                        kind: r.get(1)?,
+                        detail: r.get(2)?,
+                    })
+                })?;
                 rows.collect()
             })
             .await?;
@@ -729,7 +815,12 @@ impl AlertJournal {
     }
 
     /// Someone took the incident: no more calls for it. `by` is a name or a number.
-    pub async fn acknowledge(&self, id: IncidentId, by: Option<String>, via: AckVia) -> Result<ActionOutcome, JournalError> {
+    pub async fn acknowledge(
+        &self,
+        id: IncidentId,
+        by: Option<String>,
+        via: AckVia,
+    ) -> Result<ActionOutcome, JournalError> {
         self.call(move |conn| {
             let mut tx = conn.transaction()?;
             let outcome = acknowledge_in(&mut tx, id, by.as_deref(), via, Utc::now())?;
@@ -740,11 +831,16 @@ impl AlertJournal {
     }
 
     /// Acknowledges every open incident ("Reconhecer todos"); returns how many.
-    pub async fn acknowledge_all(&self, by: Option<String>, via: AckVia) -> Result<usize, JournalError> {
+    pub async fn acknowledge_all(
+        &self,
+        by: Option<String>,
+        via: AckVia,
+    ) -> Result<usize, JournalError> {
         self.call(move |conn| {
             let mut tx = conn.transaction()?;
             let ids: Vec<IncidentId> = {
-                let mut stmt = tx.prepare_cached("SELECT id FROM incidents WHERE state = 'open'")?;
+                let mut stmt =
+                    tx.prepare_cached("SELECT id FROM incidents WHERE state = 'open'")?;
                 let rows = stmt.query_map(params![], |r| r.get(0))?;
                 rows.collect::<SqlResult<_>>()?
             };
@@ -759,7 +855,12 @@ impl AlertJournal {
     }
 
     /// The problem is over (for devices that never send a recovery).
-    pub async fn resolve(&self, id: IncidentId, by: Option<String>, via: ResolveVia) -> Result<ActionOutcome, JournalError> {
+    pub async fn resolve(
+        &self,
+        id: IncidentId,
+        by: Option<String>,
+        via: ResolveVia,
+    ) -> Result<ActionOutcome, JournalError> {
         self.call(move |conn| {
             let mut tx = conn.transaction()?;
             let Some(state) = tx.query_row("SELECT state FROM incidents WHERE id = ?1", params![id], |r| r.get::<IncidentState>(0)).optional()? else {
@@ -787,7 +888,8 @@ impl AlertJournal {
         self.call(move |conn| {
             let mut tx = conn.transaction()?;
             let ids: Vec<AlertId> = {
-                let mut stmt = tx.prepare_cached("SELECT id FROM alerts WHERE kind IS NULL ORDER BY id")?;
+                let mut stmt =
+                    tx.prepare_cached("SELECT id FROM alerts WHERE kind IS NULL ORDER BY id")?;
                 let rows = stmt.query_map(params![], |r| r.get(0))?;
                 rows.collect::<SqlResult<_>>()?
             };
@@ -802,7 +904,10 @@ impl AlertJournal {
 
     /// The open, unacknowledged incidents a call speaks, newest first; `owed` tells those that
     /// still have calls owed (fewer than `budget` calls spoken since their escalation began).
-    pub async fn speakable_incidents(&self, budget: u32) -> Result<Vec<SpokenIncident>, JournalError> {
+    pub async fn speakable_incidents(
+        &self,
+        budget: u32,
+    ) -> Result<Vec<SpokenIncident>, JournalError> {
         self.call(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT i.id, i.title, COALESCE(a.body, ''), i.is_test,
@@ -813,7 +918,14 @@ impl AlertJournal {
                  ORDER BY i.id DESC",
             )?;
             let rows = stmt.query_map(params![budget], |r| {
-                Ok(SpokenIncident { id: r.get(0)?, title: r.get(1)?, body: r.get(2)?, test: r.get(3)?, owed: r.get(4)?, calls: r.get(5)? })
+                Ok(SpokenIncident {
+                    id: r.get(0)?,
+                    title: r.get(1)?,
+                    body: r.get(2)?,
+                    test: r.get(3)?,
+                    owed: r.get(4)?,
+                    calls: r.get(5)?,
+                })
             })?;
             rows.collect()
         })
@@ -822,7 +934,13 @@ impl AlertJournal {
 
     /// A person answered a call (or, with `[calls] keypress`, pressed 1 in it, `via`): every
     /// incident it spoke that is still open is acknowledged by them. Returns those incidents.
-    pub async fn answered_call(&self, call_id: i64, by: String, number: String, via: AckVia) -> Result<Vec<IncidentId>, JournalError> {
+    pub async fn answered_call(
+        &self,
+        call_id: i64,
+        by: String,
+        number: String,
+        via: AckVia,
+    ) -> Result<Vec<IncidentId>, JournalError> {
         self.call(move |conn| {
             let mut tx = conn.transaction()?;
             let ids: Vec<IncidentId> = {
@@ -845,7 +963,10 @@ impl AlertJournal {
 
     /// Incidents whose calls are all spent and that nobody answered: their escalation ends as
     /// `unanswered` (they stay open). Returns them.
-    pub async fn finish_unanswered(&self, budget: u32) -> Result<Vec<IncidentSummary>, JournalError> {
+    pub async fn finish_unanswered(
+        &self,
+        budget: u32,
+    ) -> Result<Vec<IncidentSummary>, JournalError> {
         self.call(move |conn| {
             let mut tx = conn.transaction()?;
             let ids: Vec<IncidentId> = {
@@ -889,7 +1010,10 @@ impl AlertJournal {
         self.call(move |conn| {
             let mut tx = conn.transaction()?;
             for id in ids {
-                tx.execute("UPDATE incidents SET escalation = 'dry_run' WHERE id = ?1", params![id])?;
+                tx.execute(
+                    "UPDATE incidents SET escalation = 'dry_run' WHERE id = ?1",
+                    params![id],
+                )?;
             }
             tx.commit()
         })
@@ -904,7 +1028,13 @@ fn who(by: Option<&str>, via: &str) -> String {
     }
 }
 
-fn acknowledge_in(tx: &mut dyn Sql, id: IncidentId, by: Option<&str>, via: AckVia, now: DateTime<Utc>) -> SqlResult<ActionOutcome> {
+fn acknowledge_in(
+    tx: &mut dyn Sql,
+    id: IncidentId,
+    by: Option<&str>,
+    via: AckVia,
+    now: DateTime<Utc>,
+) -> SqlResult<ActionOutcome> {
     acknowledge_from(tx, id, by, None, via, now)
 }
 
@@ -917,7 +1047,12 @@ pub(super) fn acknowledge_from(
     via: AckVia,
     now: DateTime<Utc>,
 ) -> SqlResult<ActionOutcome> {
-    let Some(state) = tx.query_row("SELECT state FROM incidents WHERE id = ?1", params![id], |r| r.get::<IncidentState>(0)).optional()? else {
+    let Some(state) = tx
+        .query_row("SELECT state FROM incidents WHERE id = ?1", params![id], |r| {
+            r.get::<IncidentState>(0)
+        })
+        .optional()?
+    else {
         return Ok(ActionOutcome::NotFound);
     };
     match state {
@@ -937,10 +1072,19 @@ pub(super) fn acknowledge_from(
 
 /// A person took alert `alert_id` in a call made from memory: its incident is acknowledged by
 /// them (and its escalation ends as answered), unless someone took or resolved it already.
-pub(super) fn acknowledge_alert_in(tx: &mut dyn Sql, alert_id: AlertId, answer: &super::outbox::MemoryAnswer, now: DateTime<Utc>) -> SqlResult<ActionOutcome> {
-    let incident: Option<IncidentId> = tx.query_row("SELECT incident_id FROM alerts WHERE id = ?1", params![alert_id], |r| r.get(0)).optional()?.flatten();
+pub(super) fn acknowledge_alert_in(
+    tx: &mut dyn Sql,
+    alert_id: AlertId,
+    answer: &super::outbox::MemoryAnswer,
+    now: DateTime<Utc>,
+) -> SqlResult<ActionOutcome> {
+    let incident: Option<IncidentId> = tx
+        .query_row("SELECT incident_id FROM alerts WHERE id = ?1", params![alert_id], |r| r.get(0))
+        .optional()?
+        .flatten();
     let Some(id) = incident else { return Ok(ActionOutcome::NotFound) };
-    let outcome = acknowledge_from(tx, id, Some(&answer.by), Some(&answer.number), AckVia::Call, now)?;
+    let outcome =
+        acknowledge_from(tx, id, Some(&answer.by), Some(&answer.number), AckVia::Call, now)?;
     if outcome == ActionOutcome::Done {
         tx.execute("UPDATE incidents SET escalation = 'answered' WHERE id = ?1", params![id])?;
     }
@@ -956,7 +1100,9 @@ fn plan_digests(tx: &mut dyn Sql, now: DateTime<Utc>) -> SqlResult<usize> {
                (SELECT recipient FROM deliveries WHERE state = 'gathered' AND due_at <= ?1)
              ORDER BY recipient, id",
         )?;
-        let rows = stmt.query_map(params![&at], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?;
+        let rows = stmt.query_map(params![&at], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+        })?;
         rows.collect::<SqlResult<_>>()?
     };
     // Per recipient and the channel they are told on: (delivery, its incident, why, its headline).
@@ -967,7 +1113,9 @@ fn plan_digests(tx: &mut dyn Sql, now: DateTime<Utc>) -> SqlResult<usize> {
     }
     let mut planned = 0;
     for ((to, channel), items) in by_recipient {
-        let (headline, text) = compose::digest(&items.iter().map(|(_, i, p, h)| (*p, *i, h.as_str())).collect::<Vec<_>>());
+        let (headline, text) = compose::digest(
+            &items.iter().map(|(_, i, p, h)| (*p, *i, h.as_str())).collect::<Vec<_>>(),
+        );
         let digest = tx.insert_id(
             "INSERT INTO deliveries (incident_id, purpose, recipient, headline, detail, state, created_at, updated_at, channel)
              VALUES (NULL, 'digest', ?1, ?2, ?3, 'pending', ?4, ?4, ?5) RETURNING id",
@@ -990,7 +1138,9 @@ mod tests {
     const TO: [&str; 2] = ["+5511999990001", "+5511999990002"];
 
     fn mail(uid: u32, subject: &str) -> NewAlert {
-        let raw = format!("From: sensor@cpd\r\nSubject: {subject}\r\nMessage-ID: <m{uid}@x>\r\n\r\nleitura\r\n");
+        let raw = format!(
+            "From: sensor@cpd\r\nSubject: {subject}\r\nMessage-ID: <m{uid}@x>\r\n\r\nleitura\r\n"
+        );
         NewAlert {
             origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 1, uid },
             mail: parse_alert_mail(raw.as_bytes(), false),
@@ -1024,13 +1174,23 @@ mod tests {
         j.plan(policy(now)).await.unwrap();
         let id = j.incidents(1, None, false).await.unwrap()[0].id;
         for d in j.deliveries_of(id).await.unwrap() {
-            j.update_delivery(d.id, DeliveryState::Sent, Some(format!("SM{}", d.id)), None).await.unwrap();
+            j.update_delivery(d.id, DeliveryState::Sent, Some(format!("SM{}", d.id)), None)
+                .await
+                .unwrap();
         }
         id
     }
 
-    async fn purposes(j: &AlertJournal, incident: IncidentId) -> Vec<(String, MessagePurpose, DeliveryState)> {
-        j.deliveries_of(incident).await.unwrap().into_iter().map(|d| (d.recipient, d.purpose, d.state)).collect()
+    async fn purposes(
+        j: &AlertJournal,
+        incident: IncidentId,
+    ) -> Vec<(String, MessagePurpose, DeliveryState)> {
+        j.deliveries_of(incident)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.recipient, d.purpose, d.state))
+            .collect()
     }
 
     journal_test!(async fn alarm_repeats_and_recovery_are_one_incident_told_once_and_resolved_once(j) {
@@ -1201,7 +1361,13 @@ mod tests {
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
         let mut plan = |sql: &str| -> String {
-            let rows = SqlExt::query_map(&mut conn, &format!("EXPLAIN QUERY PLAN {sql}"), params!["+55", "2026-01-01"], |r| r.get::<String>(3)).unwrap();
+            let rows = SqlExt::query_map(
+                &mut conn,
+                &format!("EXPLAIN QUERY PLAN {sql}"),
+                params!["+55", "2026-01-01"],
+                |r| r.get::<String>(3),
+            )
+            .unwrap();
             rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
         };
         assert!(plan(
@@ -1234,7 +1400,8 @@ mod tests {
         let path = dir.path().join(super::super::JOURNAL_FILE);
         {
             let mut conn = rusqlite::Connection::open(&path).unwrap();
-            super::super::schema::migrate_to(&mut conn, super::super::schema::BEFORE_INCIDENTS).unwrap();
+            super::super::schema::migrate_to(&mut conn, super::super::schema::BEFORE_INCIDENTS)
+                .unwrap();
             conn.execute_batch(
                 "INSERT INTO alerts (id, folder, uidvalidity, uid, sender, subject, body, truncated, received_at, journaled_at, state)
                  VALUES (1, 'INBOX', 1, 1, 's@x', 'ALERTA um', 'b1', 0, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'answered'),
@@ -1254,14 +1421,21 @@ mod tests {
         let all = j.incidents(10, None, false).await.unwrap();
         assert_eq!(all.len(), 2, "the `new` alert waits to be placed by the configured rules");
         let answered = all.iter().find(|i| i.title == "ALERTA um").unwrap();
-        assert_eq!((answered.state, answered.acknowledged_by.as_deref(), answered.acknowledged_via), (IncidentState::Resolved, Some("+5511988880002"), Some(AckVia::Call)));
+        assert_eq!(
+            (answered.state, answered.acknowledged_by.as_deref(), answered.acknowledged_via),
+            (IncidentState::Resolved, Some("+5511988880002"), Some(AckVia::Call))
+        );
         let live = all.iter().find(|i| i.title == "ALERTA dois").unwrap();
         assert_eq!((live.state, live.escalation), (IncidentState::Open, EscalationState::Owed));
         let detail = j.incident_detail(answered.id).await.unwrap().unwrap();
         assert_eq!(detail.whatsapp[0].sid.as_deref(), Some("SM1"));
         assert_eq!(detail.calls[0].outcome, Some(CallOutcome::Answered));
         let unfinished = j.unfinished_call().await.unwrap().unwrap();
-        assert_eq!((unfinished.sid.as_deref(), unfinished.incidents.clone()), (Some("CA2"), vec![live.id]), "the ringing call is followed");
+        assert_eq!(
+            (unfinished.sid.as_deref(), unfinished.incidents.clone()),
+            (Some("CA2"), vec![live.id]),
+            "the ringing call is followed"
+        );
         assert_eq!(j.place_unplaced(&IncidentRules::default()).await.unwrap(), 1);
         assert_eq!(j.incidents(10, None, false).await.unwrap().len(), 3);
         // The history is searchable: what migrated (its e-mails and who answered), and what was
@@ -1269,7 +1443,14 @@ mod tests {
         let find = |text: &str| {
             let j = j.clone();
             let query = super::super::IncidentQuery { text: text.into(), ..Default::default() };
-            async move { j.find_incidents(query).await.unwrap().into_iter().map(|i| i.title).collect::<Vec<_>>() }
+            async move {
+                j.find_incidents(query)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|i| i.title)
+                    .collect::<Vec<_>>()
+            }
         };
         assert_eq!(find("b1").await, ["ALERTA um"]);
         assert_eq!(find("5511988880002").await, ["ALERTA um"]);

@@ -14,7 +14,8 @@ use super::sql::{params, Sql, SqlError, SqlResult};
 pub struct LeaseEpoch(pub i64);
 
 /// Who notifies now: the holder of a lease that has not lapsed.
-pub const WHO_NOTIFIES: &str = "SELECT holder FROM leases WHERE name = 'notify' AND expires_at > clock_timestamp()";
+pub const WHO_NOTIFIES: &str =
+    "SELECT holder FROM leases WHERE name = 'notify' AND expires_at > clock_timestamp()";
 
 /// The row as a standby reads it: holder, epoch, lapsed, seconds since the last renewal, and
 /// why the holder cannot reach Twilio (NULL: it can).
@@ -86,9 +87,17 @@ mod tests {
         assert!(refused(&e, 7), "{e}");
         // A lapsed epoch is no better, even unmoved.
         pg.query("UPDATE leases SET expires_at = clock_timestamp() - interval '1 second'");
-        let e = journal.fenced(LeaseEpoch(8)).call_intent(0, 0, "+5511988880002", vec![], vec![]).await.unwrap_err();
+        let e = journal
+            .fenced(LeaseEpoch(8))
+            .call_intent(0, 0, "+5511988880002", vec![], vec![])
+            .await
+            .unwrap_err();
         assert!(refused(&e, 8), "{e}");
-        assert_eq!(pg.query("SELECT string_agg(number, ',') FROM calls"), ["+5511988880001"], "only the intent under a live epoch");
+        assert_eq!(
+            pg.query("SELECT string_agg(number, ',') FROM calls"),
+            ["+5511988880001"],
+            "only the intent under a live epoch"
+        );
     }
 
     #[tokio::test]
@@ -97,16 +106,27 @@ mod tests {
         pg.journal().await;
         pg.query("INSERT INTO leases (name, holder, since, renewed_at, epoch, expires_at) VALUES ('notify', 'NOC-01', '', '', 7, clock_timestamp() + interval '1 minute')");
         let shared = pg.shared("test");
-        let ((holder, _), (standby, _)) = (shared.connect_async().await.unwrap(), shared.connect_async().await.unwrap());
+        let ((holder, _), (standby, _)) =
+            (shared.connect_async().await.unwrap(), shared.connect_async().await.unwrap());
         holder.batch_execute("BEGIN").await.unwrap();
         assert!(holder.query_opt(FENCE, &[&7i64]).await.unwrap().is_some());
         // The holder's intent is not committed yet: the takeover cannot pass it.
         standby.batch_execute("SET lock_timeout = 300").await.unwrap();
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&"NOC-02", &"", &10.0f64, &7i64];
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+            [&"NOC-02", &"", &10.0f64, &7i64];
         let blocked = standby.query_opt(TAKE, &params).await.unwrap_err();
-        assert_eq!(blocked.code(), Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE), "{blocked}");
+        assert_eq!(
+            blocked.code(),
+            Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE),
+            "{blocked}"
+        );
         holder.batch_execute("COMMIT").await.unwrap();
-        let epoch: i64 = standby.query_opt(TAKE, &params).await.unwrap().expect("taken once the intent committed").get(0);
+        let epoch: i64 = standby
+            .query_opt(TAKE, &params)
+            .await
+            .unwrap()
+            .expect("taken once the intent committed")
+            .get(0);
         assert_eq!(epoch, 8);
         assert!(holder.query_opt(FENCE, &[&7i64]).await.unwrap().is_none(), "epoch 7 is over");
     }

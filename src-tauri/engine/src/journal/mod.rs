@@ -25,40 +25,40 @@ mod pause;
 mod query_plans;
 mod rejected;
 mod replies;
-mod schema;
 mod retention;
+mod schema;
 mod search;
 // Compares with a real PostgreSQL, which the tests start on Unix only (see `test_postgres`).
+pub mod postgres;
 #[cfg(all(test, unix))]
 mod schema_parity;
 pub mod sql;
-pub mod postgres;
 // Starts Debian's PostgreSQL binaries as child processes: Unix only (the Windows build's tests
 // run under Wine, where the journal's PostgreSQL side is reached by the integration tests).
 #[cfg(all(unix, any(test, feature = "test-support")))]
 pub mod test_postgres;
 
-pub use incidents::{
-    ActionOutcome, IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentSummary, PlanPolicy, PlanReport,
-    SpokenIncident,
-};
 pub use follower::JournalFollower;
 pub use heartbeat::DayCounts;
+pub use incidents::{
+    ActionOutcome, IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentSummary,
+    PlanPolicy, PlanReport, SpokenIncident,
+};
 pub use notifications::{CallAttempt, CallOutcome, CallState, CallUpdate, Delivery, DeliveryState};
+pub use outbox::{LocalOutbox, OutboxDrain};
 pub use pause::PauseState;
 pub use rejected::RejectedMail;
+pub use replies::{Reply, ReplyOutcome};
 pub use retention::PruneReport;
 pub use search::{IncidentQuery, StateFilter};
-pub use replies::{Reply, ReplyOutcome};
-pub use outbox::{LocalOutbox, OutboxDrain};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use sql::{params, Conn, OptionalExtension, Sql, SqlError, SqlExt, SqlResult};
 use serde::Serialize;
+use sql::{params, Conn, OptionalExtension, Sql, SqlError, SqlExt, SqlResult};
 use tokio::sync::watch;
 
 use crate::incident::{AlertKind, IncidentId, IncidentRules};
@@ -145,15 +145,9 @@ pub struct JournalEvent {
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("cannot open the journal at {path}: {source}. Check that the data directory is writable (--data-dir).")]
-    Open {
-        path: String,
-        source: SqlError,
-    },
+    Open { path: String, source: SqlError },
     #[error("cannot create the data directory {path}: {source}")]
-    CreateDir {
-        path: String,
-        source: std::io::Error,
-    },
+    CreateDir { path: String, source: std::io::Error },
     #[error("journal error: {0}")]
     Sql(#[from] SqlError),
     #[error("cannot reach the shared journal ({target}): {reason}")]
@@ -243,7 +237,8 @@ fn use_wal(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     loop {
         match conn.pragma_update(None, "journal_mode", "WAL") {
             Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
             {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
@@ -255,7 +250,8 @@ fn use_wal(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
 /// `data_dir/name`, an SQLite file readable by this user only: made 0600 before SQLite writes a
 /// byte, with its WAL and shared-memory files (the folder 0700).
 fn private_sqlite_file(data_dir: &Path, name: &str) -> Result<PathBuf, JournalError> {
-    let create_err = |source| JournalError::CreateDir { path: data_dir.display().to_string(), source };
+    let create_err =
+        |source| JournalError::CreateDir { path: data_dir.display().to_string(), source };
     crate::files::private_dir(data_dir).map_err(create_err)?;
     let path = data_dir.join(name);
     crate::files::create_private_file(&path).map_err(create_err)?;
@@ -266,9 +262,7 @@ fn private_sqlite_file(data_dir: &Path, name: &str) -> Result<PathBuf, JournalEr
 }
 
 fn parse_ts(s: String) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(&s)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
+    DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
 }
 
 impl AlertJournal {
@@ -277,17 +271,30 @@ impl AlertJournal {
     /// started; [`AlertJournal::replaced_corrupt`] then says where the old one went.
     pub fn open_in_dir(data_dir: &Path) -> Result<Self, JournalError> {
         let path = private_sqlite_file(data_dir, JOURNAL_FILE)?;
-        let create_err = |source| JournalError::CreateDir { path: data_dir.display().to_string(), source };
+        let create_err =
+            |source| JournalError::CreateDir { path: data_dir.display().to_string(), source };
         match Self::open(&path) {
             Err(JournalError::Open { source, .. }) if is_corrupt(&source) => {
-                let aside = data_dir.join(format!("sentinela.corrupt-{}.db", Utc::now().format("%Y%m%d-%H%M%S")));
+                let aside = data_dir
+                    .join(format!("sentinela.corrupt-{}.db", Utc::now().format("%Y%m%d-%H%M%S")));
                 tracing::error!(moved_to = %aside.display(), "THE JOURNAL WAS CORRUPT ({source}): it is kept aside and a new one is started; the history before now is in the old file");
-                let moved = |from: &Path, to: &Path| std::fs::rename(from, to).map_err(|source| JournalError::CreateDir { path: to.display().to_string(), source });
+                let moved = |from: &Path, to: &Path| {
+                    std::fs::rename(from, to).map_err(|source| JournalError::CreateDir {
+                        path: to.display().to_string(),
+                        source,
+                    })
+                };
                 moved(&path, &aside)?;
                 for tail in ["-wal", "-shm"] {
                     let side = data_dir.join(format!("{JOURNAL_FILE}{tail}"));
                     if side.exists() {
-                        moved(&side, &data_dir.join(format!("{}{tail}", aside.file_name().unwrap_or_default().to_string_lossy())))?;
+                        moved(
+                            &side,
+                            &data_dir.join(format!(
+                                "{}{tail}",
+                                aside.file_name().unwrap_or_default().to_string_lossy()
+                            )),
+                        )?;
                     }
                 }
                 crate::files::create_private_file(&path).map_err(create_err)?;
@@ -307,12 +314,19 @@ impl AlertJournal {
 
     /// [`AlertJournal::open_shared`] for a running engine: a database out of reach at start is
     /// connected to (and migrated) when it answers, meanwhile the journal fails as out of reach.
-    pub async fn open_shared_or_wait(shared: postgres::SharedJournal) -> Result<Self, JournalError> {
+    pub async fn open_shared_or_wait(
+        shared: postgres::SharedJournal,
+    ) -> Result<Self, JournalError> {
         Self::open_shared_with(shared, true).await
     }
 
-    async fn open_shared_with(shared: postgres::SharedJournal, wait: bool) -> Result<Self, JournalError> {
-        let journal = tokio::task::spawn_blocking(move || shared.open(wait)).await.map_err(|e| JournalError::Task(e.to_string()))??;
+    async fn open_shared_with(
+        shared: postgres::SharedJournal,
+        wait: bool,
+    ) -> Result<Self, JournalError> {
+        let journal = tokio::task::spawn_blocking(move || shared.open(wait))
+            .await
+            .map_err(|e| JournalError::Task(e.to_string()))??;
         if let Some(shared) = &journal.shared {
             tokio::spawn(Arc::clone(shared).listen(Arc::downgrade(&journal.changes)));
         }
@@ -332,7 +346,9 @@ impl AlertJournal {
         }
         self.call(|conn| {
             let schema_version = postgres::schema_version(conn)?;
-            let notifier = conn.query_row(lease_row::WHO_NOTIFIES, params![], |r| r.get::<String>(0)).optional()?;
+            let notifier = conn
+                .query_row(lease_row::WHO_NOTIFIES, params![], |r| r.get::<String>(0))
+                .optional()?;
             Ok(SharedStatus { schema_version, notifier })
         })
         .await
@@ -371,11 +387,10 @@ impl AlertJournal {
         // First, so that every step below waits for another process's lock instead of failing.
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         use_wal(&conn).map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(open_err)?;
-        schema::migrate(&mut conn).map_err(|source| JournalError::Open { path: path.display().to_string(), source })?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        schema::migrate(&mut conn)
+            .map_err(|source| JournalError::Open { path: path.display().to_string(), source })?;
         Ok(Self::wrap(Conn::Sqlite(conn), None))
     }
 
@@ -393,7 +408,10 @@ impl AlertJournal {
                 // SQLite clamps the value to its own maximum: "no cap" is simply the largest.
                 None => u64::from(u32::MAX - 1),
             };
-            conn.query_row(&format!("PRAGMA max_page_count = {pages}"), params![], |r| r.get::<u64>(0)).map(drop)
+            conn.query_row(&format!("PRAGMA max_page_count = {pages}"), params![], |r| {
+                r.get::<u64>(0)
+            })
+            .map(drop)
         })
         .await
     }
@@ -401,14 +419,19 @@ impl AlertJournal {
     /// Makes every write fail as a read-only journal's would (SQLite's `query_only`), or lifts
     /// that: the fault-injection tests use it to fail each notify step's writes.
     pub async fn refuse_writes(&self, refuse: bool) -> Result<(), JournalError> {
-        self.call(move |conn| Ok(conn.sqlite("refusing writes")?.pragma_update(None, "query_only", refuse)?)).await
+        self.call(move |conn| {
+            Ok(conn.sqlite("refusing writes")?.pragma_update(None, "query_only", refuse)?)
+        })
+        .await
     }
 
     /// Ends the write problem once a write has succeeded and no storage failure came for
     /// [`WRITABLE_AFTER`]. The health monitor calls it on its ticks, so the end is said even
     /// when nothing else writes.
     pub fn settle_write_problem(&self) {
-        let settled = self.write_health.lock().is_ok_and(|h| h.succeeded_since && h.last_failure.is_none_or(|t| t.elapsed() >= WRITABLE_AFTER));
+        let settled = self.write_health.lock().is_ok_and(|h| {
+            h.succeeded_since && h.last_failure.is_none_or(|t| t.elapsed() >= WRITABLE_AFTER)
+        });
         if settled {
             self.write_problem.send_if_modified(|p| p.take().is_some());
         }
@@ -428,7 +451,15 @@ impl AlertJournal {
     }
 
     fn wrap(conn: Conn, shared: Option<Arc<postgres::SharedJournal>>) -> Self {
-        AlertJournal { conn: Arc::new(Mutex::new(conn)), shared, changes: Arc::new(watch::channel(0).0), write_problem: Arc::new(watch::channel(None).0), write_health: Arc::default(), replaced: None, fence: None }
+        AlertJournal {
+            conn: Arc::new(Mutex::new(conn)),
+            shared,
+            changes: Arc::new(watch::channel(0).0),
+            write_problem: Arc::new(watch::channel(None).0),
+            write_health: Arc::default(),
+            replaced: None,
+            fence: None,
+        }
     }
 
     /// A receiver that changes whenever the journal was written (by this process at once; by
@@ -443,10 +474,19 @@ impl AlertJournal {
 
     /// Notices commits made by other processes (SQLite's `data_version` changes only for them)
     /// every `every`, until `shutdown`. An ack typed in the CLI reaches a running engine this way.
-    pub async fn poll_other_writers(self, every: std::time::Duration, mut shutdown: crate::shutdown::Shutdown) {
+    pub async fn poll_other_writers(
+        self,
+        every: std::time::Duration,
+        mut shutdown: crate::shutdown::Shutdown,
+    ) {
         let mut last: Option<i64> = None;
         loop {
-            let version = self.call(|conn| conn.sqlite("data_version")?.query_row("PRAGMA data_version", params![], |r| r.get::<i64>(0))).await;
+            let version = self
+                .call(|conn| {
+                    conn.sqlite("data_version")?
+                        .query_row("PRAGMA data_version", params![], |r| r.get::<i64>(0))
+                })
+                .await;
             match version {
                 Ok(v) => {
                     if last.is_some_and(|l| l != v) {
@@ -507,7 +547,10 @@ impl AlertJournal {
         match &result {
             Err(e) if is_storage_failure(e) => {
                 if let Ok(mut h) = self.write_health.lock() {
-                    *h = WriteHealth { last_failure: Some(std::time::Instant::now()), succeeded_since: false };
+                    *h = WriteHealth {
+                        last_failure: Some(std::time::Instant::now()),
+                        succeeded_since: false,
+                    };
                 }
                 let reason = e.to_string();
                 self.write_problem.send_if_modified(|p| {
@@ -553,7 +596,11 @@ impl AlertJournal {
 
     /// Records the e-mails in one transaction, each placed in its incident by `rules` (opened,
     /// repeated, recovered); returns one outcome per e-mail, in order.
-    pub async fn record(&self, alerts: Vec<NewAlert>, rules: &IncidentRules) -> Result<Vec<RecordOutcome>, JournalError> {
+    pub async fn record(
+        &self,
+        alerts: Vec<NewAlert>,
+        rules: &IncidentRules,
+    ) -> Result<Vec<RecordOutcome>, JournalError> {
         let rules = rules.clone();
         self.call(move |conn| {
             let mut tx = conn.transaction()?;
@@ -568,7 +615,11 @@ impl AlertJournal {
     /// and, in the same transaction, notes on each one told from memory that it was, and
     /// acknowledges the incident of each one a person already took in a call made from memory —
     /// so the notifier this commit wakes does not call the team again for it.
-    pub async fn record_handed_over(&self, held: Vec<outbox::HeldAlert>, rules: &IncidentRules) -> Result<Vec<RecordOutcome>, JournalError> {
+    pub async fn record_handed_over(
+        &self,
+        held: Vec<outbox::HeldAlert>,
+        rules: &IncidentRules,
+    ) -> Result<Vec<RecordOutcome>, JournalError> {
         let rules = rules.clone();
         self.call(move |conn| {
             let mut tx = conn.transaction()?;
@@ -594,7 +645,11 @@ impl AlertJournal {
     /// A person answered a call made from memory for the e-mail at `origin`: the incident it
     /// belongs to is acknowledged by them, if the journal has the e-mail already
     /// ([`ActionOutcome::NotFound`] otherwise: the outbox's hand-over does it then).
-    pub async fn acknowledge_from_memory(&self, origin: MailboxUid, answer: outbox::MemoryAnswer) -> Result<ActionOutcome, JournalError> {
+    pub async fn acknowledge_from_memory(
+        &self,
+        origin: MailboxUid,
+        answer: outbox::MemoryAnswer,
+    ) -> Result<ActionOutcome, JournalError> {
         self.call(move |conn| {
             let mut tx = conn.transaction()?;
             let alert: Option<AlertId> = tx
@@ -654,8 +709,7 @@ impl AlertJournal {
 
     /// The newest `limit` alerts, newest first.
     pub async fn alerts(&self, limit: usize) -> Result<Vec<AlertRecord>, JournalError> {
-        self.select_alerts("ORDER BY id DESC LIMIT ?1", limit as i64)
-            .await
+        self.select_alerts("ORDER BY id DESC LIMIT ?1", limit as i64).await
     }
 
     /// One alert by id.
@@ -707,11 +761,7 @@ impl AlertJournal {
                 "SELECT at, kind, detail FROM events WHERE alert_id = ?1 ORDER BY id",
             )?;
             let rows = stmt.query_map(params![alert_id], |r| {
-                Ok(JournalEvent {
-                    at: parse_ts(r.get(0)?),
-                    kind: r.get(1)?,
-                    detail: r.get(2)?,
-                })
+                Ok(JournalEvent { at: parse_ts(r.get(0)?), kind: r.get(1)?, detail: r.get(2)? })
             })?;
             rows.collect()
         })
@@ -736,7 +786,11 @@ impl AlertJournal {
 }
 
 /// [`AlertJournal::record`]'s work inside a transaction the caller commits.
-fn record_in(tx: &mut dyn Sql, alerts: &[NewAlert], rules: &IncidentRules) -> SqlResult<Vec<RecordOutcome>> {
+fn record_in(
+    tx: &mut dyn Sql,
+    alerts: &[NewAlert],
+    rules: &IncidentRules,
+) -> SqlResult<Vec<RecordOutcome>> {
     let now = ts(Utc::now());
     let mut outcomes = Vec::with_capacity(alerts.len());
     for a in alerts {
@@ -820,7 +874,11 @@ mod tests {
         j.cap_growth(Some(0)).await.unwrap();
         let big = "x".repeat(200_000);
         assert!(j.log_event(None, "big", &big).await.is_err(), "the disk is full");
-        assert!(problems.borrow().as_deref().is_some_and(|p| p.contains("full")), "{:?}", *problems.borrow());
+        assert!(
+            problems.borrow().as_deref().is_some_and(|p| p.contains("full")),
+            "{:?}",
+            *problems.borrow()
+        );
         // A tiny update fits in a page already there: it succeeds, and says nothing of the next alert.
         j.pause_notifications(None).await.unwrap();
         j.settle_write_problem();
@@ -837,7 +895,8 @@ mod tests {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         let j = AlertJournal::open_in_dir(&dir).unwrap();
         j.log_event(None, "x", "y").await.unwrap();
-        let mode = |name: &str| std::fs::metadata(dir.join(name)).unwrap().permissions().mode() & 0o777;
+        let mode =
+            |name: &str| std::fs::metadata(dir.join(name)).unwrap().permissions().mode() & 0o777;
         assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
         for f in [JOURNAL_FILE, "sentinela.db-wal", "sentinela.db-shm"] {
             assert_eq!(mode(f), 0o600, "{f}");
@@ -847,11 +906,7 @@ mod tests {
 
     fn alert(uidvalidity: u32, uid: u32, raw: &str) -> NewAlert {
         NewAlert {
-            origin: MailboxUid {
-                folder: "INBOX".into(),
-                uidvalidity,
-                uid,
-            },
+            origin: MailboxUid { folder: "INBOX".into(), uidvalidity, uid },
             mail: parse_alert_mail(raw.as_bytes(), false),
             // The e-mail's own date: the same e-mail has it under any identity.
             received_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
@@ -924,10 +979,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let j = AlertJournal::open_in_dir(dir.path()).unwrap();
-            j.record(vec![
-                alert(7, 1, MAIL),
-                alert(7, 2, &MAIL.replace("m1", "m2")),
-            ], &IncidentRules::default())
+            j.record(
+                vec![alert(7, 1, MAIL), alert(7, 2, &MAIL.replace("m1", "m2"))],
+                &IncidentRules::default(),
+            )
             .await
             .unwrap();
             j.mark_seen("INBOX", 7, vec![1]).await.unwrap();

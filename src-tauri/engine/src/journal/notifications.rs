@@ -5,8 +5,8 @@
 //! "done" — and resume instead of dropping or repeating. Deliveries are written by the planner
 //! (`incidents.rs`); a call is written with the incidents it speaks.
 
-use chrono::{DateTime, Utc};
 use super::sql::{params, OptionalExtension, Row, Sql, SqlExt, SqlResult};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{parse_ts, ts, AlertJournal, JournalError};
@@ -247,7 +247,11 @@ fn call_row(r: &Row) -> SqlResult<CallAttempt> {
         error_code: r.get(9)?,
         error_message: r.get(10)?,
         updated_at: parse_ts(r.get(11)?),
-        incidents: incidents.unwrap_or_default().split(',').filter_map(|s| s.parse().ok()).collect(),
+        incidents: incidents
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|s| s.parse().ok())
+            .collect(),
         execution_sid: r.get(13)?,
     })
 }
@@ -268,7 +272,16 @@ pub struct CallUpdate {
 impl CallUpdate {
     /// A new state from Twilio (or ours), nothing else learned.
     pub fn state(state: CallState) -> Self {
-        CallUpdate { state, sid: None, execution_sid: None, answered_by: None, duration: None, outcome: None, error_code: None, error_message: None }
+        CallUpdate {
+            state,
+            sid: None,
+            execution_sid: None,
+            answered_by: None,
+            duration: None,
+            outcome: None,
+            error_code: None,
+            error_message: None,
+        }
     }
 
     /// The attempt ends without Twilio saying more (canceled before it was placed, a dry run,
@@ -281,7 +294,10 @@ impl CallUpdate {
             CallOutcome::Busy => CallState::Busy,
             CallOutcome::Failed => CallState::Failed,
             CallOutcome::Error => CallState::Error,
-            CallOutcome::Answered | CallOutcome::Machine | CallOutcome::Unconfirmed | CallOutcome::Heard => CallState::Completed,
+            CallOutcome::Answered
+            | CallOutcome::Machine
+            | CallOutcome::Unconfirmed
+            | CallOutcome::Heard => CallState::Completed,
         };
         CallUpdate { outcome: Some(outcome), error_message, ..CallUpdate::state(state) }
     }
@@ -291,7 +307,12 @@ impl AlertJournal {
     /// Deliveries owed: `pending` ones and, with `interrupted`, those a previous run left
     /// `sending` without an answer (looked up at Twilio before they are sent again).
     /// At most `limit`, oldest first, skipping `busy` (already in hand).
-    pub async fn owed_deliveries(&self, interrupted: bool, limit: usize, busy: Vec<i64>) -> Result<Vec<Delivery>, JournalError> {
+    pub async fn owed_deliveries(
+        &self,
+        interrupted: bool,
+        limit: usize,
+        busy: Vec<i64>,
+    ) -> Result<Vec<Delivery>, JournalError> {
         self.call(move |conn| {
             let states = if interrupted { "('pending', 'sending')" } else { "('pending')" };
             let mut stmt = conn.prepare_cached(&format!(
@@ -308,7 +329,10 @@ impl AlertJournal {
 
     /// Deliveries accepted by Twilio and not yet in a final state, sent since `since`: the
     /// ones worth following. Older ones stay as they are (no request for last year's messages).
-    pub async fn deliveries_to_follow(&self, since: DateTime<Utc>) -> Result<Vec<Delivery>, JournalError> {
+    pub async fn deliveries_to_follow(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Delivery>, JournalError> {
         self.call(move |conn| {
             let finals = DeliveryState::FINAL.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ");
             // An SMS has no `read`: delivered is as far as it goes.
@@ -329,8 +353,15 @@ impl AlertJournal {
         self.call(move |conn| {
             let mut tx = conn.transaction()?;
             journal.confirm_fence(&mut tx)?;
-            tx.execute("UPDATE deliveries SET state = ?2, updated_at = ?3 WHERE id = ?1", params![id, DeliveryState::Sending, ts(Utc::now())])?;
-            let delivery = tx.query_row(&format!("SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM} WHERE d.id = ?1"), params![id], delivery_row)?;
+            tx.execute(
+                "UPDATE deliveries SET state = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, DeliveryState::Sending, ts(Utc::now())],
+            )?;
+            let delivery = tx.query_row(
+                &format!("SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM} WHERE d.id = ?1"),
+                params![id],
+                delivery_row,
+            )?;
             tx.commit()?;
             Ok(delivery)
         })
@@ -421,8 +452,17 @@ impl AlertJournal {
 
     /// The newest call (the queue goes on from the number after it).
     pub async fn last_call(&self) -> Result<Option<CallAttempt>, JournalError> {
-        self.call(|conn| conn.query_row(&format!("SELECT {CALL_COLUMNS} FROM calls c WHERE c.id = (SELECT MAX(id) FROM calls)"), params![], call_row).optional())
-            .await
+        self.call(|conn| {
+            conn.query_row(
+                &format!(
+                    "SELECT {CALL_COLUMNS} FROM calls c WHERE c.id = (SELECT MAX(id) FROM calls)"
+                ),
+                params![],
+                call_row,
+            )
+            .optional()
+        })
+        .await
     }
 
     /// A call without an outcome: placed (or being placed) when the engine stopped.
@@ -471,7 +511,11 @@ impl AlertJournal {
         .await
     }
 
-    pub async fn update_call(&self, attempt_id: i64, u: CallUpdate) -> Result<CallAttempt, JournalError> {
+    pub async fn update_call(
+        &self,
+        attempt_id: i64,
+        u: CallUpdate,
+    ) -> Result<CallAttempt, JournalError> {
         self.call(move |conn| {
             conn.execute(
                 "UPDATE calls SET state = ?2, sid = COALESCE(?3, sid), answered_by = COALESCE(?4, answered_by),
@@ -495,11 +539,36 @@ mod tests {
     fn twilios_statuses_are_journaled_in_twilios_spelling() {
         // What older versions wrote (Twilio's own words) must read back as the same state.
         use MessageStatus as M;
-        for m in [M::Queued, M::Sending, M::Sent, M::Failed, M::Delivered, M::Undelivered, M::Receiving, M::Received, M::Accepted, M::Scheduled, M::Read, M::PartiallyDelivered, M::Canceled, M::Unknown] {
+        for m in [
+            M::Queued,
+            M::Sending,
+            M::Sent,
+            M::Failed,
+            M::Delivered,
+            M::Undelivered,
+            M::Receiving,
+            M::Received,
+            M::Accepted,
+            M::Scheduled,
+            M::Read,
+            M::PartiallyDelivered,
+            M::Canceled,
+            M::Unknown,
+        ] {
             assert_eq!(DeliveryState::from(m).as_str(), m.as_str());
         }
         use CallStatus as C;
-        for c in [C::Queued, C::Ringing, C::InProgress, C::Completed, C::Busy, C::Failed, C::NoAnswer, C::Canceled, C::Unknown] {
+        for c in [
+            C::Queued,
+            C::Ringing,
+            C::InProgress,
+            C::Completed,
+            C::Busy,
+            C::Failed,
+            C::NoAnswer,
+            C::Canceled,
+            C::Unknown,
+        ] {
             assert_eq!(CallState::from(c).as_str(), c.as_str());
         }
     }
@@ -507,13 +576,20 @@ mod tests {
     #[test]
     fn a_status_this_version_does_not_know_is_read_as_unknown() {
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-        let mut delivery = |s: &str| -> DeliveryState { SqlExt::query_row(&mut conn, "SELECT ?1", params![s], |r| r.get(0)).unwrap() };
-        assert_eq!((delivery("read"), delivery("pending")), (DeliveryState::Read, DeliveryState::Pending));
+        let mut delivery = |s: &str| -> DeliveryState {
+            SqlExt::query_row(&mut conn, "SELECT ?1", params![s], |r| r.get(0)).unwrap()
+        };
+        assert_eq!(
+            (delivery("read"), delivery("pending")),
+            (DeliveryState::Read, DeliveryState::Pending)
+        );
         assert_eq!(delivery("a_status_twilio_adds_next_year"), DeliveryState::Unknown);
-        let call: CallState = SqlExt::query_row(&mut conn, "SELECT 'initiated'", params![], |r| r.get(0)).unwrap();
+        let call: CallState =
+            SqlExt::query_row(&mut conn, "SELECT 'initiated'", params![], |r| r.get(0)).unwrap();
         assert_eq!(call, CallState::Unknown);
         // The engine's own words stay strict: a wrong one is a bug, not news from Twilio.
-        let outcome: SqlResult<CallOutcome> = SqlExt::query_row(&mut conn, "SELECT 'maybe'", params![], |r| r.get(0));
+        let outcome: SqlResult<CallOutcome> =
+            SqlExt::query_row(&mut conn, "SELECT 'maybe'", params![], |r| r.get(0));
         assert!(outcome.is_err());
     }
 
@@ -522,6 +598,9 @@ mod tests {
         assert_eq!(CallUpdate::ended(CallOutcome::Canceled, None).state, CallState::Canceled);
         assert_eq!(CallUpdate::ended(CallOutcome::DryRun, None).state, CallState::DryRun);
         let refused = CallUpdate::ended(CallOutcome::Error, Some("21211".into()));
-        assert_eq!((refused.state, refused.outcome, refused.error_message.as_deref()), (CallState::Error, Some(CallOutcome::Error), Some("21211")));
+        assert_eq!(
+            (refused.state, refused.outcome, refused.error_message.as_deref()),
+            (CallState::Error, Some(CallOutcome::Error), Some("21211"))
+        );
     }
 }

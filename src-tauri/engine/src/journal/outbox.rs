@@ -33,7 +33,10 @@ const DRAIN_EVERY: Duration = Duration::from_secs(2);
 /// from memory: `SENTINELA_OUTBOX_GRACE_SECS`, else 30 s — long enough for a database restart or a
 /// network blip to pass without a second, unjournaled round of messages and calls.
 pub fn memory_grace() -> Duration {
-    let secs = std::env::var("SENTINELA_OUTBOX_GRACE_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+    let secs = std::env::var("SENTINELA_OUTBOX_GRACE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
     Duration::from_secs(secs)
 }
 
@@ -108,7 +111,10 @@ impl LocalOutbox {
     /// Opens (creating if needed) `outbox.db` in `data_dir`, readable by this user only.
     pub fn open_in_dir(data_dir: &Path) -> Result<Self, JournalError> {
         let path = super::private_sqlite_file(data_dir, OUTBOX_FILE)?;
-        let open_err = |source: rusqlite::Error| JournalError::Open { path: path.display().to_string(), source: source.into() };
+        let open_err = |source: rusqlite::Error| JournalError::Open {
+            path: path.display().to_string(),
+            source: source.into(),
+        };
         let mut conn = rusqlite::Connection::open(&path).map_err(open_err)?;
         conn.busy_timeout(super::BUSY_TIMEOUT).map_err(open_err)?;
         super::use_wal(&conn).map_err(open_err)?;
@@ -154,7 +160,12 @@ impl LocalOutbox {
 
     /// Notes that the journal holds the e-mail `uid` of this folder (and so, as far as this
     /// workstation needs to know, every older one): kept as the highest such UID.
-    pub async fn mark_journaled(&self, folder: &str, uidvalidity: u32, uid: u32) -> Result<(), JournalError> {
+    pub async fn mark_journaled(
+        &self,
+        folder: &str,
+        uidvalidity: u32,
+        uid: u32,
+    ) -> Result<(), JournalError> {
         let folder = folder.to_owned();
         self.call(move |conn| {
             conn.execute(
@@ -170,10 +181,19 @@ impl LocalOutbox {
     /// The highest UID of this folder the journal was known to hold when it was last reached.
     /// While it is out of reach, unread e-mails up to it are old news (left unread by
     /// `mark_seen = false`, or a folder that refuses STORE), not alerts to hold and tell again.
-    pub async fn journaled_up_to(&self, folder: &str, uidvalidity: u32) -> Result<Option<u32>, JournalError> {
+    pub async fn journaled_up_to(
+        &self,
+        folder: &str,
+        uidvalidity: u32,
+    ) -> Result<Option<u32>, JournalError> {
         let folder = folder.to_owned();
         self.call(move |conn| {
-            conn.query_row("SELECT highest_uid FROM journaled_marks WHERE folder = ?1 AND uidvalidity = ?2", params![folder, uidvalidity], |r| r.get(0)).optional()
+            conn.query_row(
+                "SELECT highest_uid FROM journaled_marks WHERE folder = ?1 AND uidvalidity = ?2",
+                params![folder, uidvalidity],
+                |r| r.get(0),
+            )
+            .optional()
         })
         .await
     }
@@ -215,9 +235,13 @@ impl LocalOutbox {
     pub async fn holds(&self, origin: &MailboxUid) -> Result<bool, JournalError> {
         let o = origin.clone();
         self.call(move |conn| {
-            conn.query_row("SELECT 1 FROM held_alerts WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3", params![o.folder, o.uidvalidity, o.uid], |_| Ok(()))
-                .optional()
-                .map(|r| r.is_some())
+            conn.query_row(
+                "SELECT 1 FROM held_alerts WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3",
+                params![o.folder, o.uidvalidity, o.uid],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
         })
         .await
     }
@@ -237,7 +261,11 @@ impl LocalOutbox {
 
     /// Notes who answered the memory notifier's call for this alert. False when it is not held
     /// (any more): the journal has it.
-    pub async fn mark_answered(&self, origin: &MailboxUid, answer: &MemoryAnswer) -> Result<bool, JournalError> {
+    pub async fn mark_answered(
+        &self,
+        origin: &MailboxUid,
+        answer: &MemoryAnswer,
+    ) -> Result<bool, JournalError> {
         let (o, a) = (origin.clone(), answer.clone());
         self.call(move |conn| {
             conn.execute(
@@ -266,8 +294,12 @@ impl LocalOutbox {
         .await
     }
 
-    pub async fn len(&self) -> Result<usize, JournalError> {
-        self.call(|conn| conn.query_row("SELECT COUNT(*) FROM held_alerts", [], |r| r.get::<_, i64>(0))).await.map(|n| n as usize)
+    pub async fn held_count(&self) -> Result<usize, JournalError> {
+        self.call(|conn| {
+            conn.query_row("SELECT COUNT(*) FROM held_alerts", [], |r| r.get::<_, i64>(0))
+        })
+        .await
+        .map(|n| n as usize)
     }
 }
 
@@ -312,14 +344,22 @@ impl OutboxDrain {
             new += usize::from(matches!(outcome, RecordOutcome::Recorded(_)));
             announce(&self.events, &h.alert, *outcome, h.held_at);
         }
-        info!(held = held.len(), new, "outbox: the shared journal took the alerts held while it was out of reach");
+        info!(
+            held = held.len(),
+            new, "outbox: the shared journal took the alerts held while it was out of reach"
+        );
         Ok(new)
     }
 }
 
 /// Says that an alert was journaled (or that the e-mail was one already), for the windows, the
 /// desktop notifications and the log.
-pub(crate) fn announce(events: &EventBus, alert: &NewAlert, outcome: RecordOutcome, noticed_at: DateTime<Utc>) {
+pub(crate) fn announce(
+    events: &EventBus,
+    alert: &NewAlert,
+    outcome: RecordOutcome,
+    noticed_at: DateTime<Utc>,
+) {
     match outcome {
         RecordOutcome::Recorded(id) => {
             info!(alert = id, uid = alert.origin.uid, from = %alert.mail.sender, subject = %alert.mail.subject, "alert journaled");
@@ -333,7 +373,11 @@ pub(crate) fn announce(events: &EventBus, alert: &NewAlert, outcome: RecordOutco
             }));
         }
         RecordOutcome::Duplicate(id) => {
-            info!(alert = id, uid = alert.origin.uid, "e-mail already journaled as this alert; not recorded again")
+            info!(
+                alert = id,
+                uid = alert.origin.uid,
+                "e-mail already journaled as this alert; not recorded again"
+            )
         }
     }
 }
@@ -353,7 +397,7 @@ mod tests {
                 sent_at: Some(Utc::now()),
                 message_id: Some(format!("m{uid}@sensor")),
                 body: "Temperatura 41 °C — <sala> & \"rack\"".into(),
-                truncated: uid % 2 == 0,
+                truncated: uid.is_multiple_of(2),
             },
             received_at: Utc::now(),
         }
@@ -366,11 +410,14 @@ mod tests {
         outbox.hold(vec![alert(1, "ALARME"), alert(2, "ALARME 2")]).await.unwrap();
         let first = outbox.held().await.unwrap();
         outbox.hold(vec![alert(1, "ALARME")]).await.unwrap();
-        assert_eq!(outbox.len().await.unwrap(), 2);
+        assert_eq!(outbox.held_count().await.unwrap(), 2);
         let again = outbox.held().await.unwrap();
         assert_eq!(again[0].held_at, first[0].held_at, "held again keeps the first time");
         let a = &again[1].alert;
-        assert_eq!((a.origin.uid, a.mail.subject.as_str(), a.mail.body.as_str(), a.mail.truncated), (2, "ALARME 2", "Temperatura 41 °C — <sala> & \"rack\"", true));
+        assert_eq!(
+            (a.origin.uid, a.mail.subject.as_str(), a.mail.body.as_str(), a.mail.truncated),
+            (2, "ALARME 2", "Temperatura 41 °C — <sala> & \"rack\"", true)
+        );
         assert_eq!(a.mail.message_id.as_deref(), Some("m2@sensor"));
         assert!(outbox.holds(&a.origin).await.unwrap());
 
@@ -383,11 +430,12 @@ mod tests {
 
         // Durable: a new handle on the same file sees the same rows.
         drop(outbox);
-        assert_eq!(LocalOutbox::open_in_dir(dir.path()).unwrap().len().await.unwrap(), 1);
+        assert_eq!(LocalOutbox::open_in_dir(dir.path()).unwrap().held_count().await.unwrap(), 1);
     }
 
     #[tokio::test]
-    async fn the_drain_journals_what_is_held_once_and_an_e_mail_journaled_meanwhile_is_a_sighting() {
+    async fn the_drain_journals_what_is_held_once_and_an_e_mail_journaled_meanwhile_is_a_sighting()
+    {
         let dir = tempfile::tempdir().unwrap();
         let outbox = LocalOutbox::open_in_dir(dir.path()).unwrap();
         let journal = AlertJournal::open_in_memory().unwrap();
@@ -398,16 +446,26 @@ mod tests {
         outbox.mark_told(vec![alert(3, "").origin]).await.unwrap();
         let events = EventBus::default();
         let mut rx = events.subscribe();
-        let drain = OutboxDrain { outbox: outbox.clone(), journal: journal.clone(), rules: rules.clone(), events };
+        let drain = OutboxDrain {
+            outbox: outbox.clone(),
+            journal: journal.clone(),
+            rules: rules.clone(),
+            events,
+        };
 
         assert_eq!(drain.drain_once().await.unwrap(), 1, "only e-mail 3 is new");
-        assert_eq!(outbox.len().await.unwrap(), 0);
+        assert_eq!(outbox.held_count().await.unwrap(), 0);
         assert_eq!(drain.drain_once().await.unwrap(), 0);
         let all = journal.alerts(10).await.unwrap();
         assert_eq!(all.len(), 2, "{all:?}");
         assert!(all.iter().any(|a| a.id == elsewhere[0].alert_id() && a.origin.uid == 1));
         let three = all.iter().find(|a| a.origin.uid == 3).unwrap();
-        assert!(journal.events_of(three.id).await.unwrap().iter().any(|e| e.kind == "told_from_memory"));
+        assert!(journal
+            .events_of(three.id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| e.kind == "told_from_memory"));
         match rx.try_recv() {
             Ok(EngineEvent::AlertRecorded(n)) => assert_eq!((n.id, n.uid), (three.id, 3)),
             other => panic!("expected the new alert announced, got {other:?}"),
@@ -429,21 +487,45 @@ mod tests {
         outbox.hold(vec![alert(3, "FUMAÇA"), alert(5, "ÁGUA")]).await.unwrap();
         outbox.mark_told(vec![alert(3, "").origin]).await.unwrap();
         assert!(outbox.mark_answered(&alert(3, "").origin, &ana()).await.unwrap());
-        let drain = OutboxDrain { outbox: outbox.clone(), journal: journal.clone(), rules, events: EventBus::default() };
+        let drain = OutboxDrain {
+            outbox: outbox.clone(),
+            journal: journal.clone(),
+            rules,
+            events: EventBus::default(),
+        };
         assert_eq!(drain.drain_once().await.unwrap(), 2);
 
         let incidents = journal.incidents(10, None, false).await.unwrap();
         let smoke = incidents.iter().find(|i| i.title.contains("FUMAÇA")).unwrap();
         let water = incidents.iter().find(|i| i.title.contains("ÁGUA")).unwrap();
-        assert_eq!((smoke.state, smoke.acknowledged_by.as_deref(), smoke.acknowledged_via), (IncidentState::Acknowledged, Some("Ana"), Some(AckVia::Call)));
+        assert_eq!(
+            (smoke.state, smoke.acknowledged_by.as_deref(), smoke.acknowledged_via),
+            (IncidentState::Acknowledged, Some("Ana"), Some(AckVia::Call))
+        );
         assert_eq!(water.state, IncidentState::Open, "the unanswered one escalates as usual");
         journal.plan(PlanPolicy::plain(&["+5511999990001"])).await.unwrap();
-        let escalation = |id| { let j = journal.clone(); async move { j.incident(id).await.unwrap().unwrap().escalation } };
-        assert_eq!((escalation(smoke.id).await, escalation(water.id).await), (EscalationState::Answered, EscalationState::Owed));
-        assert!(journal.deliveries_of(smoke.id).await.unwrap().is_empty(), "no second alarm for the one taken");
+        let escalation = |id| {
+            let j = journal.clone();
+            async move { j.incident(id).await.unwrap().unwrap().escalation }
+        };
+        assert_eq!(
+            (escalation(smoke.id).await, escalation(water.id).await),
+            (EscalationState::Answered, EscalationState::Owed)
+        );
+        assert!(
+            journal.deliveries_of(smoke.id).await.unwrap().is_empty(),
+            "no second alarm for the one taken"
+        );
         assert_eq!(journal.deliveries_of(water.id).await.unwrap().len(), 1);
-        let three = journal.alerts(10).await.unwrap().into_iter().find(|a| a.origin.uid == 3).unwrap();
-        let told = journal.events_of(three.id).await.unwrap().into_iter().find(|e| e.kind == "told_from_memory").unwrap();
+        let three =
+            journal.alerts(10).await.unwrap().into_iter().find(|a| a.origin.uid == 3).unwrap();
+        let told = journal
+            .events_of(three.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.kind == "told_from_memory")
+            .unwrap();
         assert!(told.detail.contains("Ana (+5511999990001) answered"), "{}", told.detail);
     }
 
@@ -460,14 +542,22 @@ mod tests {
         journal.record(vec![read[0].alert.clone()], &rules).await.unwrap();
         outbox.mark_answered(&read[0].alert.origin, &ana()).await.unwrap();
         outbox.release(read).await.unwrap();
-        assert_eq!(outbox.len().await.unwrap(), 1, "the answered row stays");
+        assert_eq!(outbox.held_count().await.unwrap(), 1, "the answered row stays");
 
-        let drain = OutboxDrain { outbox: outbox.clone(), journal: journal.clone(), rules, events: EventBus::default() };
+        let drain = OutboxDrain {
+            outbox: outbox.clone(),
+            journal: journal.clone(),
+            rules,
+            events: EventBus::default(),
+        };
         assert_eq!(drain.drain_once().await.unwrap(), 0, "a sighting, not a second alert");
-        assert_eq!(outbox.len().await.unwrap(), 0);
+        assert_eq!(outbox.held_count().await.unwrap(), 0);
         let incidents = journal.incidents(10, None, false).await.unwrap();
         assert_eq!(incidents.len(), 1);
-        assert_eq!((incidents[0].state, incidents[0].acknowledged_by.as_deref()), (IncidentState::Acknowledged, Some("Ana")));
+        assert_eq!(
+            (incidents[0].state, incidents[0].acknowledged_by.as_deref()),
+            (IncidentState::Acknowledged, Some("Ana"))
+        );
     }
 
     /// Answered after the hand-over: the journal has the e-mail, and the ack goes straight there.
@@ -475,12 +565,24 @@ mod tests {
     async fn an_answer_after_the_hand_over_takes_the_journaled_incident() {
         let journal = AlertJournal::open_in_memory().unwrap();
         let a = alert(3, "FUMAÇA");
-        assert_eq!(journal.acknowledge_from_memory(a.origin.clone(), ana()).await.unwrap(), ActionOutcome::NotFound);
+        assert_eq!(
+            journal.acknowledge_from_memory(a.origin.clone(), ana()).await.unwrap(),
+            ActionOutcome::NotFound
+        );
         journal.record(vec![a.clone()], &IncidentRules::default()).await.unwrap();
-        assert_eq!(journal.acknowledge_from_memory(a.origin.clone(), ana()).await.unwrap(), ActionOutcome::Done);
-        assert_eq!(journal.acknowledge_from_memory(a.origin, ana()).await.unwrap(), ActionOutcome::AlreadyAcknowledged);
+        assert_eq!(
+            journal.acknowledge_from_memory(a.origin.clone(), ana()).await.unwrap(),
+            ActionOutcome::Done
+        );
+        assert_eq!(
+            journal.acknowledge_from_memory(a.origin, ana()).await.unwrap(),
+            ActionOutcome::AlreadyAcknowledged
+        );
         let i = &journal.incidents(10, None, false).await.unwrap()[0];
-        assert_eq!((i.state, i.acknowledged_by.as_deref(), i.escalation), (IncidentState::Acknowledged, Some("Ana"), EscalationState::Answered));
+        assert_eq!(
+            (i.state, i.acknowledged_by.as_deref(), i.escalation),
+            (IncidentState::Acknowledged, Some("Ana"), EscalationState::Answered)
+        );
     }
 
     /// An outbox file from before the answer columns keeps its rows and gains them.
@@ -501,6 +603,10 @@ mod tests {
         assert_eq!((held.len(), held[0].alert.origin.uid, held[0].answer.clone()), (1, 9, None));
         assert!(outbox.mark_answered(&held[0].alert.origin, &ana()).await.unwrap());
         drop(outbox);
-        assert_eq!(LocalOutbox::open_in_dir(dir.path()).unwrap().held().await.unwrap()[0].answer, Some(ana()), "opened again, not migrated twice");
+        assert_eq!(
+            LocalOutbox::open_in_dir(dir.path()).unwrap().held().await.unwrap()[0].answer,
+            Some(ana()),
+            "opened again, not migrated twice"
+        );
     }
 }

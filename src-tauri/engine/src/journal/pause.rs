@@ -1,8 +1,8 @@
 //! The notification pause ("Pause notifications" in the tray), kept in the journal so that it
 //! survives a restart and every process sharing the journal sees the same state.
 
-use chrono::{DateTime, Utc};
 use super::sql::{params, OptionalExtension, Sql, SqlExt};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{parse_ts, ts, AlertId, AlertJournal, JournalError};
@@ -50,8 +50,7 @@ impl AlertJournal {
 
     pub async fn resume_notifications(&self) -> Result<(), JournalError> {
         self.call(|conn| {
-            conn.execute("DELETE FROM engine_state WHERE key = ?1", params![PAUSE_KEY])
-                .map(drop)
+            conn.execute("DELETE FROM engine_state WHERE key = ?1", params![PAUSE_KEY]).map(drop)
         })
         .await
     }
@@ -71,9 +70,7 @@ impl AlertJournal {
         Ok(match value.as_deref() {
             None => PauseState::Active,
             Some(INDEFINITELY) => PauseState::PausedUntilResumed,
-            Some(t) => PauseState::PausedUntil {
-                until: parse_ts(t.to_owned()),
-            },
+            Some(t) => PauseState::PausedUntil { until: parse_ts(t.to_owned()) },
         })
     }
 
@@ -127,10 +124,7 @@ mod tests {
         assert!(incident.test);
 
         j.pause_notifications(None).await.unwrap();
-        assert_eq!(
-            j.pause_state().await.unwrap(),
-            PauseState::PausedUntilResumed
-        );
+        assert_eq!(j.pause_state().await.unwrap(), PauseState::PausedUntilResumed);
         j.resume_notifications().await.unwrap();
         assert_eq!(j.pause_state().await.unwrap(), PauseState::Active);
     }

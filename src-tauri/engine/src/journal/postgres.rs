@@ -92,11 +92,19 @@ impl SharedJournal {
     /// Reads `url` (`postgres://user@host:port/db?sslmode=verify-full&sslrootcert=ca.pem`);
     /// `password` comes from the environment or the keyring, never from the URL.
     /// `workstation` names this engine to the database (`application_name`).
-    pub fn new(url: &str, password: Option<&Secret>, workstation: &str) -> Result<Self, JournalUrlError> {
+    pub fn new(
+        url: &str,
+        password: Option<&Secret>,
+        workstation: &str,
+    ) -> Result<Self, JournalUrlError> {
         let invalid = |m: String| JournalUrlError::Invalid(m);
-        let mut parsed = url::Url::parse(url).map_err(|e| invalid(format!("{e}; write it as postgres://user@host:5432/database")))?;
+        let mut parsed = url::Url::parse(url)
+            .map_err(|e| invalid(format!("{e}; write it as postgres://user@host:5432/database")))?;
         if !matches!(parsed.scheme(), "postgres" | "postgresql") {
-            return Err(invalid(format!("the scheme is {:?}; write it as postgres://user@host:5432/database", parsed.scheme())));
+            return Err(invalid(format!(
+                "the scheme is {:?}; write it as postgres://user@host:5432/database",
+                parsed.scheme()
+            )));
         }
         if parsed.password().is_some() {
             return Err(JournalUrlError::PasswordInUrl);
@@ -105,7 +113,8 @@ impl SharedJournal {
         // the rest of the query goes to the driver as it is.
         let mut ssl = SslMode::Require;
         let mut root_cert = None;
-        let rest: Vec<(String, String)> = parsed.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let rest: Vec<(String, String)> =
+            parsed.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
         let mut passed = Vec::new();
         for (k, v) in rest {
             match k.as_str() {
@@ -126,7 +135,8 @@ impl SharedJournal {
         if !passed.is_empty() {
             parsed.query_pairs_mut().extend_pairs(passed);
         }
-        let mut config: tokio_postgres::Config = parsed.as_str().parse().map_err(|e: tokio_postgres::Error| invalid(e.to_string()))?;
+        let mut config: tokio_postgres::Config =
+            parsed.as_str().parse().map_err(|e: tokio_postgres::Error| invalid(e.to_string()))?;
         if config.get_user().is_none() {
             return Err(invalid("no user: write it as postgres://user@host:5432/database".into()));
         }
@@ -156,16 +166,29 @@ impl SharedJournal {
         });
         let mut tls = native_tls::TlsConnector::builder();
         if let Some(path) = root_cert {
-            let cert_err = |reason: String| JournalUrlError::RootCert { path: path.clone(), reason };
+            let cert_err =
+                |reason: String| JournalUrlError::RootCert { path: path.clone(), reason };
             let pem = std::fs::read(&path).map_err(|e| cert_err(e.to_string()))?;
-            tls.add_root_certificate(native_tls::Certificate::from_pem(&pem).map_err(|e| cert_err(e.to_string()))?);
+            tls.add_root_certificate(
+                native_tls::Certificate::from_pem(&pem).map_err(|e| cert_err(e.to_string()))?,
+            );
             // As in libpq: `sslrootcert` is the whole trust, not one more CA beside the system's.
             tls.disable_built_in_roots(true);
         }
         let tls = tls.build().map_err(|e| invalid(format!("TLS: {e}")))?;
         let host = parsed.host_str().unwrap_or("localhost");
-        let target = format!("{host}:{}/{}", parsed.port().unwrap_or(5432), parsed.path().trim_start_matches('/'));
-        Ok(SharedJournal { config, tls: postgres_native_tls::MakeTlsConnector::new(tls), ssl, target, migrated: Default::default() })
+        let target = format!(
+            "{host}:{}/{}",
+            parsed.port().unwrap_or(5432),
+            parsed.path().trim_start_matches('/')
+        );
+        Ok(SharedJournal {
+            config,
+            tls: postgres_native_tls::MakeTlsConnector::new(tls),
+            ssl,
+            target,
+            migrated: Default::default(),
+        })
     }
 
     /// `host:port/database`: where the shared journal is, for messages and the status line.
@@ -184,16 +207,27 @@ impl SharedJournal {
 
     /// A new async connection, driven on the caller's runtime until dropped: the lease's and
     /// the listener's. Notifications arrive on the returned channel.
-    pub async fn connect_async(&self) -> SqlResult<(tokio_postgres::Client, tokio::sync::mpsc::UnboundedReceiver<()>)> {
+    pub async fn connect_async(
+        &self,
+    ) -> SqlResult<(tokio_postgres::Client, tokio::sync::mpsc::UnboundedReceiver<()>)> {
         use futures::StreamExt;
-        let (client, mut connection) = tokio::time::timeout(CONNECT_TIMEOUT, self.config.connect(self.tls.clone()))
-            .await
-            .map_err(|_| SqlError::Unreachable(format!("{} did not answer within {} s", self.target, CONNECT_TIMEOUT.as_secs())))??;
+        let (client, mut connection) =
+            tokio::time::timeout(CONNECT_TIMEOUT, self.config.connect(self.tls.clone()))
+                .await
+                .map_err(|_| {
+                SqlError::Unreachable(format!(
+                    "{} did not answer within {} s",
+                    self.target,
+                    CONNECT_TIMEOUT.as_secs()
+                ))
+            })??;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
             while let Some(Ok(m)) = messages.next().await {
-                if matches!(m, tokio_postgres::AsyncMessage::Notification(_)) && tx.send(()).is_err() {
+                if matches!(m, tokio_postgres::AsyncMessage::Notification(_))
+                    && tx.send(()).is_err()
+                {
                     break;
                 }
             }
@@ -235,7 +269,12 @@ impl SharedJournal {
                 tracing::warn!("shared journal: {} is out of reach ({e}); watching meanwhile, connecting when it answers", self.target);
                 PgConn::disconnected()
             }
-            Err(e) => return Err(JournalError::Unreachable { target: self.target.clone(), reason: e.to_string() }),
+            Err(e) => {
+                return Err(JournalError::Unreachable {
+                    target: self.target.clone(),
+                    reason: e.to_string(),
+                })
+            }
         };
         Ok(AlertJournal::wrap(Conn::Postgres(conn), Some(Arc::new(self))))
     }
@@ -243,14 +282,18 @@ impl SharedJournal {
     /// Turns the database's change notifications into the journal's change signal, for as long
     /// as the journal lives, reconnecting after the database was lost (and waking everyone then,
     /// since anything may have changed meanwhile).
-    pub(super) async fn listen(self: Arc<Self>, changes: std::sync::Weak<tokio::sync::watch::Sender<u64>>) {
-        let touch = |changes: &std::sync::Weak<tokio::sync::watch::Sender<u64>>| match changes.upgrade() {
-            Some(c) => {
-                c.send_modify(|n| *n = n.wrapping_add(1));
-                true
-            }
-            None => false,
-        };
+    pub(super) async fn listen(
+        self: Arc<Self>,
+        changes: std::sync::Weak<tokio::sync::watch::Sender<u64>>,
+    ) {
+        let touch =
+            |changes: &std::sync::Weak<tokio::sync::watch::Sender<u64>>| match changes.upgrade() {
+                Some(c) => {
+                    c.send_modify(|n| *n = n.wrapping_add(1));
+                    true
+                }
+                None => false,
+            };
         loop {
             let session = async {
                 let (client, mut notes) = self.connect_async().await?;
@@ -279,7 +322,10 @@ impl SharedJournal {
             };
             match session.await {
                 Ok(()) => return,
-                Err(e) => tracing::warn!("shared journal: change notifications from {} lost: {e}; trying again", self.target),
+                Err(e) => tracing::warn!(
+                    "shared journal: change notifications from {} lost: {e}; trying again",
+                    self.target
+                ),
             }
             if changes.strong_count() == 0 {
                 return;
@@ -499,7 +545,11 @@ const MIGRATIONS: &[&str] = &[
 /// Migrations written by code, after the literal ones: 4 (SQLite's 8), the search index
 /// (`search.rs`), whose SQL is made from the same keys as SQLite's; 5 (SQLite's 9), every
 /// message's channel (`notifications.rs`).
-const CODE_MIGRATIONS: &[fn() -> String] = &[super::search::postgres_migration, || super::notifications::channels_migration("BIGINT"), super::schema::lookup_indexes];
+const CODE_MIGRATIONS: &[fn() -> String] = &[
+    super::search::postgres_migration,
+    || super::notifications::channels_migration("BIGINT"),
+    super::schema::lookup_indexes,
+];
 
 fn migration(version: usize) -> Option<std::borrow::Cow<'static, str>> {
     match MIGRATIONS.get(version) {
@@ -517,7 +567,8 @@ pub fn migrate(conn: &mut PgConn) -> SqlResult<()> {
     loop {
         let mut tx = conn.transaction()?;
         tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
-        let version: Option<i64> = tx.query_row("SELECT MAX(version) FROM schema_version", params![], |r| r.get(0))?;
+        let version: Option<i64> =
+            tx.query_row("SELECT MAX(version) FROM schema_version", params![], |r| r.get(0))?;
         let version = version.unwrap_or(0);
         if version > SCHEMA_VERSION {
             // Its queries may not match tables a newer version changed: refuse, do not guess.
@@ -534,9 +585,16 @@ pub fn migrate(conn: &mut PgConn) -> SqlResult<()> {
 
 /// The schema version of the database behind `conn` (0 for a database Sentinela never used).
 pub fn schema_version(conn: &mut dyn super::sql::Sql) -> SqlResult<i64> {
-    let exists: bool = conn.query_row("SELECT to_regclass('schema_version') IS NOT NULL", params![], |r| r.get(0))?;
+    let exists: bool =
+        conn.query_row("SELECT to_regclass('schema_version') IS NOT NULL", params![], |r| {
+            r.get(0)
+        })?;
     if !exists {
         return Ok(0);
     }
-    Ok(conn.query_row("SELECT MAX(version) FROM schema_version", params![], |r| r.get::<Option<i64>>(0))?.unwrap_or(0))
+    Ok(conn
+        .query_row("SELECT MAX(version) FROM schema_version", params![], |r| {
+            r.get::<Option<i64>>(0)
+        })?
+        .unwrap_or(0))
 }

@@ -24,8 +24,14 @@ fn capture(sql: &str) {
 }
 
 fn mail(uid: u32, subject: &str) -> NewAlert {
-    let raw = format!("From: sensor@cpd\r\nSubject: {subject}\r\nMessage-ID: <m{uid}@x>\r\n\r\nleitura\r\n");
-    NewAlert { origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 1, uid }, mail: parse_alert_mail(raw.as_bytes(), false), received_at: Utc::now() }
+    let raw = format!(
+        "From: sensor@cpd\r\nSubject: {subject}\r\nMessage-ID: <m{uid}@x>\r\n\r\nleitura\r\n"
+    );
+    NewAlert {
+        origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 1, uid },
+        mail: parse_alert_mail(raw.as_bytes(), false),
+        received_at: Utc::now(),
+    }
 }
 
 fn policy() -> PlanPolicy {
@@ -79,8 +85,16 @@ async fn run_hot_paths(j: &AlertJournal) {
     j.newest_reply().await.unwrap();
     // Per reply: from a number reached, then from one never reached (a person just added).
     for (sid, from) in [("SM1", "+5511999990001"), ("SM2", "+5511977770000")] {
-        let reply = crate::journal::replies::Reply { sid: sid.into(), from: from.into(), body: "ok".into(), sent_at: Some(Utc::now()), channel: crate::model::Channel::Sms };
-        j.handle_reply(reply, vec!["+5511999990001".into(), "+5511977770000".into()], "Ana".into()).await.unwrap();
+        let reply = crate::journal::replies::Reply {
+            sid: sid.into(),
+            from: from.into(),
+            body: "ok".into(),
+            sent_at: Some(Utc::now()),
+            channel: crate::model::Channel::Sms,
+        };
+        j.handle_reply(reply, vec!["+5511999990001".into(), "+5511977770000".into()], "Ana".into())
+            .await
+            .unwrap();
     }
     // Once a day and at start.
     j.day_counts(Utc::now() - Duration::days(1), Utc::now()).await.unwrap();
@@ -90,29 +104,64 @@ async fn run_hot_paths(j: &AlertJournal) {
     let newest = j.incidents(1, None, false).await.unwrap()[0].id;
     j.deliveries_of(newest).await.unwrap();
     j.calls_of(newest).await.unwrap();
-    let query = IncidentQuery { text: "sala".into(), limit: 50, state: StateFilter::Unresolved, ..Default::default() };
+    let query = IncidentQuery {
+        text: "sala".into(),
+        limit: 50,
+        state: StateFilter::Unresolved,
+        ..Default::default()
+    };
     j.find_incidents(query.clone()).await.unwrap();
-    j.find_incidents(IncidentQuery { text: String::new(), since: Some(Utc::now() - Duration::days(2)), until: Some(Utc::now()), ..query.clone() }).await.unwrap();
-    j.find_incidents(IncidentQuery { since: Some(Utc::now() - Duration::days(2)), until: Some(Utc::now()), state: StateFilter::All, ..query.clone() }).await.unwrap();
+    j.find_incidents(IncidentQuery {
+        text: String::new(),
+        since: Some(Utc::now() - Duration::days(2)),
+        until: Some(Utc::now()),
+        ..query.clone()
+    })
+    .await
+    .unwrap();
+    j.find_incidents(IncidentQuery {
+        since: Some(Utc::now() - Duration::days(2)),
+        until: Some(Utc::now()),
+        state: StateFilter::All,
+        ..query.clone()
+    })
+    .await
+    .unwrap();
     j.find_incidents(IncidentQuery { state: StateFilter::All, ..query }).await.unwrap();
 }
 
 async fn with_history(j: &AlertJournal) {
     for uid in 1..=20 {
-        j.record(vec![mail(uid, &format!("ALERTA sala {uid}"))], &IncidentRules::default()).await.unwrap();
+        j.record(vec![mail(uid, &format!("ALERTA sala {uid}"))], &IncidentRules::default())
+            .await
+            .unwrap();
     }
     j.plan(policy()).await.unwrap();
 }
 
 /// Tables that grow with the history (PostgreSQL's check names them; SQLite's plans say SCAN).
 #[cfg(unix)]
-const GROWING: &[&str] = &["alerts", "sightings", "events", "incidents", "incident_log", "deliveries", "calls", "call_incidents", "replies", "rejected_mails"];
+const GROWING: &[&str] = &[
+    "alerts",
+    "sightings",
+    "events",
+    "incidents",
+    "incident_log",
+    "deliveries",
+    "calls",
+    "call_incidents",
+    "replies",
+    "rejected_mails",
+];
 
 /// FTS5 words every query of its index (the only virtual table) "SCAN <table or alias> VIRTUAL
 /// TABLE INDEX n:…": a lookup when the index string holds a MATCH constraint (`M`), a walk of the
 /// whole index when it does not.
 fn full_text_lookup(detail: &str) -> bool {
-    detail.split_once(" VIRTUAL TABLE INDEX ").and_then(|(_, i)| i.split_once(':')).is_some_and(|(_, constraints)| constraints.contains('M'))
+    detail
+        .split_once(" VIRTUAL TABLE INDEX ")
+        .and_then(|(_, i)| i.split_once(':'))
+        .is_some_and(|(_, constraints)| constraints.contains('M'))
 }
 
 #[tokio::test]
@@ -128,7 +177,10 @@ async fn per_alert_per_poll_and_per_reply_statements_use_an_index() {
     .await
     .unwrap();
     run_hot_paths(&j).await;
-    let statements: BTreeSet<String> = std::mem::take(&mut *CAPTURED.lock().unwrap()).into_iter().filter(|s| !s.trim_start().starts_with("--")).collect();
+    let statements: BTreeSet<String> = std::mem::take(&mut *CAPTURED.lock().unwrap())
+        .into_iter()
+        .filter(|s| !s.trim_start().starts_with("--"))
+        .collect();
     let plans = j
         .call(move |conn| {
             let Conn::Sqlite(c) = conn else { unreachable!() };
@@ -136,11 +188,15 @@ async fn per_alert_per_poll_and_per_reply_statements_use_an_index() {
             let mut plans = Vec::new();
             for sql in statements {
                 let head = sql.trim_start().to_ascii_uppercase();
-                if !["SELECT", "UPDATE", "DELETE", "INSERT", "WITH"].iter().any(|k| head.starts_with(k)) {
+                if !["SELECT", "UPDATE", "DELETE", "INSERT", "WITH"]
+                    .iter()
+                    .any(|k| head.starts_with(k))
+                {
                     continue;
                 }
                 let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-                let details: Vec<String> = stmt.query_map([], |r| r.get::<_, String>(3))?.collect::<Result<_, _>>()?;
+                let details: Vec<String> =
+                    stmt.query_map([], |r| r.get::<_, String>(3))?.collect::<Result<_, _>>()?;
                 plans.push((sql, details));
             }
             Ok(plans)
@@ -152,8 +208,15 @@ async fn per_alert_per_poll_and_per_reply_statements_use_an_index() {
         .flat_map(|(sql, details)| {
             details
                 .iter()
-                .filter(|d| d.starts_with("SCAN ") && !SMALL.iter().any(|t| d[5..].starts_with(t)) && !LIVE_ONLY.iter().any(|i| d.ends_with(&format!("USING INDEX {i}"))) && !full_text_lookup(d))
-                .map(move |d| format!("{d}\n    in: {}", sql.split_whitespace().collect::<Vec<_>>().join(" ")))
+                .filter(|d| {
+                    d.starts_with("SCAN ")
+                        && !SMALL.iter().any(|t| d[5..].starts_with(t))
+                        && !LIVE_ONLY.iter().any(|i| d.ends_with(&format!("USING INDEX {i}")))
+                        && !full_text_lookup(d)
+                })
+                .map(move |d| {
+                    format!("{d}\n    in: {}", sql.split_whitespace().collect::<Vec<_>>().join(" "))
+                })
         })
         .collect();
     assert!(scans.is_empty(), "{} scans of growing tables:\n{}", scans.len(), scans.join("\n"));
@@ -171,11 +234,17 @@ fn unbounded_index_walks(plan: &str) -> Vec<&str> {
         .iter()
         .enumerate()
         .filter(|(_, l)| l.contains("Index Scan") || l.contains("Index Only Scan"))
-        .filter(|(_, l)| GROWING.iter().any(|t| l.contains(&format!(" on {t} "))) && !LIVE_ONLY.iter().any(|i| l.contains(&format!(" using {i} "))))
+        .filter(|(_, l)| {
+            GROWING.iter().any(|t| l.contains(&format!(" on {t} ")))
+                && !LIVE_ONLY.iter().any(|i| l.contains(&format!(" using {i} ")))
+        })
         .filter(|(n, l)| {
-            let details = lines[n + 1..].iter().take_while(|d| indent(d) > indent(l) && !d.trim_start().starts_with("->"));
+            let details = lines[n + 1..]
+                .iter()
+                .take_while(|d| indent(d) > indent(l) && !d.trim_start().starts_with("->"));
             let details: Vec<&&str> = details.collect();
-            details.iter().any(|d| d.trim_start().starts_with("Filter:")) && !details.iter().any(|d| d.contains("Index Cond"))
+            details.iter().any(|d| d.trim_start().starts_with("Filter:"))
+                && !details.iter().any(|d| d.contains("Index Cond"))
         })
         .map(|(_, l)| *l)
         .collect()
@@ -200,8 +269,18 @@ async fn on_postgresql_too() {
     assert!(plans.len() > 20, "{} statements seen", plans.len());
     let scans: Vec<String> = plans
         .iter()
-        .filter(|(_, plan)| GROWING.iter().any(|t| plan.contains(&format!("Seq Scan on {t} "))) || !unbounded_index_walks(plan).is_empty())
-        .map(|(sql, plan)| format!("{}\n{plan}", sql.split_whitespace().collect::<Vec<_>>().join(" ")))
+        .filter(|(_, plan)| {
+            GROWING.iter().any(|t| plan.contains(&format!("Seq Scan on {t} ")))
+                || !unbounded_index_walks(plan).is_empty()
+        })
+        .map(|(sql, plan)| {
+            format!("{}\n{plan}", sql.split_whitespace().collect::<Vec<_>>().join(" "))
+        })
         .collect();
-    assert!(scans.is_empty(), "{} statements scan a growing table:\n{}", scans.len(), scans.join("\n\n"));
+    assert!(
+        scans.is_empty(),
+        "{} statements scan a growing table:\n{}",
+        scans.len(),
+        scans.join("\n\n")
+    );
 }

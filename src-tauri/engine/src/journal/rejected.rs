@@ -2,8 +2,8 @@
 //! left unread, and kept here with the real address and the reason — so an attack, or a
 //! `[filter] from` that misses the sensor's real address, is seen in the history.
 
-use chrono::{DateTime, Utc};
 use super::sql::{params, Sql, SqlExt, SqlResult};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{parse_ts, ts, AlertJournal, JournalError, MailboxUid};
@@ -42,7 +42,14 @@ pub struct RejectedMail {
 
 impl AlertJournal {
     /// Records a rejected e-mail once per mailbox identity; true when it was new.
-    pub async fn record_rejected(&self, origin: MailboxUid, sender: String, subject: String, reason: String, received_at: DateTime<Utc>) -> Result<bool, JournalError> {
+    pub async fn record_rejected(
+        &self,
+        origin: MailboxUid,
+        sender: String,
+        subject: String,
+        reason: String,
+        received_at: DateTime<Utc>,
+    ) -> Result<bool, JournalError> {
         self.call(move |conn| {
             let added = conn.execute(
                 "INSERT OR IGNORE INTO rejected_mails (folder, uidvalidity, uid, sender, subject, reason, received_at, journaled_at)
@@ -55,10 +62,17 @@ impl AlertJournal {
     }
 
     /// Which of `uids` were rejected already (they are not fetched again).
-    pub async fn rejected_among(&self, folder: &str, uidvalidity: u32, uids: Vec<u32>) -> Result<Vec<u32>, JournalError> {
+    pub async fn rejected_among(
+        &self,
+        folder: &str,
+        uidvalidity: u32,
+        uids: Vec<u32>,
+    ) -> Result<Vec<u32>, JournalError> {
         let folder = folder.to_owned();
         self.call(move |conn| {
-            let mut stmt = conn.prepare_cached("SELECT 1 FROM rejected_mails WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3")?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT 1 FROM rejected_mails WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3",
+            )?;
             let mut out = Vec::new();
             for uid in uids {
                 if stmt.exists(params![folder, uidvalidity, uid])? {

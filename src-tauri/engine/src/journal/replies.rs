@@ -1,8 +1,8 @@
 //! Replies in the journal, by WhatsApp or SMS: each read once (by its Twilio SID), whatever
 //! restarts happen, and turned into an acknowledgement or a note on the incident it is about.
 
-use chrono::{DateTime, Utc};
 use super::sql::{params, OptionalExtension, Sql, SqlExt, SqlResult};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::incidents::acknowledge_from;
@@ -79,8 +79,14 @@ const REACHED: &str = "d.purpose IN ('alarm', 'reminder', 'reopened', 'reescalat
 /// The open incidents are few: each is checked for a message to the number. Any incident is
 /// read from that number's own messages, newest incident first: a number never reached reads
 /// nothing, however long the history.
-fn newest_reached(tx: &mut dyn Sql, number: &str, open_only: bool, written_at: Option<&str>) -> SqlResult<Option<IncidentId>> {
-    let reached = format!("d.recipient = ?1 AND {REACHED} AND d.created_at <= COALESCE(?2, d.created_at)");
+fn newest_reached(
+    tx: &mut dyn Sql,
+    number: &str,
+    open_only: bool,
+    written_at: Option<&str>,
+) -> SqlResult<Option<IncidentId>> {
+    let reached =
+        format!("d.recipient = ?1 AND {REACHED} AND d.created_at <= COALESCE(?2, d.created_at)");
     let sql = if open_only {
         format!(
             "SELECT i.id FROM incidents i WHERE i.state = '{open}'
@@ -105,7 +111,12 @@ fn note(tx: &mut dyn Sql, incident: IncidentId, text: &str, at: &str) -> SqlResu
 impl AlertJournal {
     /// Handles one reply: `recipients` are the numbers alarms go to, `name` what `reply.from` is
     /// called (`[people]`, or the number written the Brazilian way).
-    pub async fn handle_reply(&self, reply: Reply, recipients: Vec<String>, name: String) -> Result<ReplyOutcome, JournalError> {
+    pub async fn handle_reply(
+        &self,
+        reply: Reply,
+        recipients: Vec<String>,
+        name: String,
+    ) -> Result<ReplyOutcome, JournalError> {
         self.call(move |conn| {
             let mut tx = conn.transaction()?;
             let seen: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM replies WHERE sid = ?1)", params![&reply.sid], |r| r.get(0))?;
@@ -171,14 +182,25 @@ impl AlertJournal {
 
     /// When the newest reply handled was sent: the reply poller starts from there after a restart.
     pub async fn newest_reply(&self) -> Result<Option<DateTime<Utc>>, JournalError> {
-        self.call(|conn| conn.query_row("SELECT MAX(sent_at) FROM replies", params![], |r| r.get::<Option<String>>(0)))
-            .await
-            .map(|t| t.map(parse_ts))
+        self.call(|conn| {
+            conn.query_row("SELECT MAX(sent_at) FROM replies", params![], |r| {
+                r.get::<Option<String>>(0)
+            })
+        })
+        .await
+        .map(|t| t.map(parse_ts))
     }
 
     /// Whether any incident is open and untaken (the reply poller then polls fast).
     pub async fn any_untaken(&self) -> Result<bool, JournalError> {
-        self.call(|conn| conn.query_row("SELECT EXISTS (SELECT 1 FROM incidents WHERE state = 'open')", params![], |r| r.get(0))).await
+        self.call(|conn| {
+            conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM incidents WHERE state = 'open')",
+                params![],
+                |r| r.get(0),
+            )
+        })
+        .await
     }
 }
 
@@ -194,18 +216,30 @@ mod tests {
 
     async fn open(j: &AlertJournal, uid: u32, subject: &str) -> IncidentId {
         let raw = format!("From: s@x\r\nSubject: {subject}\r\nMessage-ID: <r{uid}@x>\r\n\r\nx\r\n");
-        let mail = NewAlert { origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 1, uid }, mail: parse_alert_mail(raw.as_bytes(), false), received_at: Utc::now() };
+        let mail = NewAlert {
+            origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 1, uid },
+            mail: parse_alert_mail(raw.as_bytes(), false),
+            received_at: Utc::now(),
+        };
         j.record(vec![mail], &IncidentRules::default()).await.unwrap();
         j.plan(PlanPolicy::plain(&[ANA, BRUNO])).await.unwrap();
         let id = j.incidents(1, None, false).await.unwrap()[0].id;
         for d in j.deliveries_of(id).await.unwrap() {
-            j.update_delivery(d.id, DeliveryState::Read, Some(format!("SM{}", d.id)), None).await.unwrap();
+            j.update_delivery(d.id, DeliveryState::Read, Some(format!("SM{}", d.id)), None)
+                .await
+                .unwrap();
         }
         id
     }
 
     fn reply(sid: &str, from: &str, body: &str) -> Reply {
-        Reply { sid: sid.into(), from: from.into(), body: body.into(), sent_at: Some(Utc::now()), channel: Channel::Whatsapp }
+        Reply {
+            sid: sid.into(),
+            from: from.into(),
+            body: body.into(),
+            sent_at: Some(Utc::now()),
+            channel: Channel::Whatsapp,
+        }
     }
 
     journal_test!(async fn replies_take_by_code_or_the_newest_and_the_rest_are_notes(j) {

@@ -29,13 +29,20 @@ pub struct PruneReport {
 impl AlertJournal {
     /// Empties the bodies of the e-mails and the texts of the messages of every incident
     /// resolved before `cutoff`.
-    pub async fn prune_resolved_before(&self, cutoff: DateTime<Utc>) -> Result<PruneReport, JournalError> {
+    pub async fn prune_resolved_before(
+        &self,
+        cutoff: DateTime<Utc>,
+    ) -> Result<PruneReport, JournalError> {
         let mut report = PruneReport::default();
         let mut from: IncidentId = self
             .call(|conn| {
-                conn.query_row("SELECT value FROM engine_state WHERE key = ?1", params![CURSOR_KEY], |r| r.get::<String>(0))
-                    .optional()
-                    .map(|v| v.and_then(|v| v.parse().ok()).unwrap_or(0))
+                conn.query_row(
+                    "SELECT value FROM engine_state WHERE key = ?1",
+                    params![CURSOR_KEY],
+                    |r| r.get::<String>(0),
+                )
+                .optional()
+                .map(|v| v.and_then(|v| v.parse().ok()).unwrap_or(0))
             })
             .await?;
         // Every incident below `from` is pruned; this pass may move it up to just before the
@@ -97,15 +104,24 @@ mod tests {
     use crate::mail::parse_alert_mail;
 
     async fn incident(j: &AlertJournal, uid: u32, subject: &str, body: &str) -> IncidentId {
-        let raw = format!("From: s@cpd\r\nSubject: {subject}\r\nMessage-ID: <p{uid}@x>\r\n\r\n{body}\r\n");
-        let alert = NewAlert { origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 1, uid }, mail: parse_alert_mail(raw.as_bytes(), false), received_at: Utc::now() };
+        let raw = format!(
+            "From: s@cpd\r\nSubject: {subject}\r\nMessage-ID: <p{uid}@x>\r\n\r\n{body}\r\n"
+        );
+        let alert = NewAlert {
+            origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 1, uid },
+            mail: parse_alert_mail(raw.as_bytes(), false),
+            received_at: Utc::now(),
+        };
         j.record(vec![alert], &IncidentRules::default()).await.unwrap();
         j.plan(PlanPolicy::plain(&["+5511999990001"])).await.unwrap();
         j.incidents(1, None, false).await.unwrap()[0].id
     }
 
     async fn found(j: &AlertJournal, text: &str) -> usize {
-        j.find_incidents(IncidentQuery { text: text.into(), ..Default::default() }).await.unwrap().len()
+        j.find_incidents(IncidentQuery { text: text.into(), ..Default::default() })
+            .await
+            .unwrap()
+            .len()
     }
 
     journal_test!(async fn only_what_was_resolved_before_the_cutoff_loses_its_texts(j) {

@@ -165,10 +165,9 @@ fn migrate_to_history_indexes(tx: &mut dyn Sql) -> SqlResult<()> {
 }
 
 fn migration(version: usize) -> Option<Migration> {
-    SQL_MIGRATIONS
-        .get(version)
-        .map(|sql| Migration::Sql(sql))
-        .or_else(|| RUST_MIGRATIONS.get(version - SQL_MIGRATIONS.len()).map(|f| Migration::Rust(*f)))
+    SQL_MIGRATIONS.get(version).map(|sql| Migration::Sql(sql)).or_else(|| {
+        RUST_MIGRATIONS.get(version - SQL_MIGRATIONS.len()).map(|f| Migration::Rust(*f))
+    })
 }
 
 #[cfg(test)]

@@ -26,14 +26,22 @@ struct Schema {
 fn sqlite_schema(j: &AlertJournal) -> Schema {
     let conn = j.conn.lock().unwrap();
     let Conn::Sqlite(c) = &*conn else { unreachable!() };
-    let names = |sql: &str| -> Vec<String> { c.prepare(sql).unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect() };
+    let names = |sql: &str| -> Vec<String> {
+        c.prepare(sql).unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    };
     let mut tables = BTreeMap::new();
-    for table in names("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").into_iter().filter(|t| !t.starts_with(SEARCH_INDEX)) {
+    for table in
+        names("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            .into_iter()
+            .filter(|t| !t.starts_with(SEARCH_INDEX))
+    {
         let columns = names(&format!("SELECT name FROM pragma_table_info('{table}')"));
         tables.insert(table, columns.into_iter().collect());
     }
     // `sql IS NULL`: made by a key or UNIQUE, not by a migration's CREATE INDEX.
-    let indexes = names("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").into_iter().collect();
+    let indexes = names("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        .into_iter()
+        .collect();
     Schema { tables, indexes }
 }
 
@@ -60,7 +68,8 @@ fn postgres_schema(pg: &super::test_postgres::TestPostgres) -> Schema {
 async fn sqlite_and_postgresql_hold_the_same_tables_columns_and_indexes() {
     let pg = super::test_postgres::TestPostgres::start();
     pg.journal().await;
-    let (sqlite, postgres) = (sqlite_schema(&AlertJournal::open_in_memory().unwrap()), postgres_schema(&pg));
+    let (sqlite, postgres) =
+        (sqlite_schema(&AlertJournal::open_in_memory().unwrap()), postgres_schema(&pg));
     assert!(sqlite.tables.len() >= 10 && sqlite.indexes.len() >= 20, "{sqlite:#?}");
     let tables = |s: &Schema| s.tables.keys().cloned().collect::<BTreeSet<_>>();
     assert_eq!(tables(&sqlite), tables(&postgres), "the same tables");

@@ -99,10 +99,34 @@ fn sources(r: &str) -> [(&'static str, &'static str, String, String, String); 5]
     let note = IncidentEventKind::Note.as_str();
     [
         ("title", "incidents", format!("{r}.id"), format!("{r}.title"), "TRUE".into()),
-        ("taken_by", "incidents", format!("{r}.id"), format!("{r}.acknowledged_by"), format!("{r}.acknowledged_by IS NOT NULL")),
-        ("resolved_by", "incidents", format!("{r}.id"), format!("{r}.resolved_by"), format!("{r}.resolved_by IS NOT NULL")),
-        ("note", "incident_log", format!("{r}.incident_id"), format!("{r}.detail"), format!("{r}.kind = '{note}'")),
-        ("email", "alerts", format!("{r}.incident_id"), format!("{r}.sender || ' ' || {r}.subject || ' ' || {r}.body"), format!("{r}.incident_id IS NOT NULL")),
+        (
+            "taken_by",
+            "incidents",
+            format!("{r}.id"),
+            format!("{r}.acknowledged_by"),
+            format!("{r}.acknowledged_by IS NOT NULL"),
+        ),
+        (
+            "resolved_by",
+            "incidents",
+            format!("{r}.id"),
+            format!("{r}.resolved_by"),
+            format!("{r}.resolved_by IS NOT NULL"),
+        ),
+        (
+            "note",
+            "incident_log",
+            format!("{r}.incident_id"),
+            format!("{r}.detail"),
+            format!("{r}.kind = '{note}'"),
+        ),
+        (
+            "email",
+            "alerts",
+            format!("{r}.incident_id"),
+            format!("{r}.sender || ' ' || {r}.subject || ' ' || {r}.body"),
+            format!("{r}.incident_id IS NOT NULL"),
+        ),
     ]
 }
 
@@ -161,7 +185,8 @@ fn postgres_index() -> String {
     );
     for table in ["incidents", "incident_log", "alerts"] {
         let mut body = String::new();
-        for (slot, _, incident, words, which) in sources("NEW").into_iter().filter(|s| s.1 == table) {
+        for (slot, _, incident, words, which) in sources("NEW").into_iter().filter(|s| s.1 == table)
+        {
             let old_key = key(slot, &incident.replace("NEW", "OLD"), "OLD.id");
             let new_key = key(slot, &incident, "NEW.id");
             body.push_str(&format!(
@@ -211,7 +236,10 @@ fn backfill(dialect: Dialect) -> String {
 /// The incidents not resolved, newest first (`incidents --open`, the search's "not resolved"):
 /// a handful among a year of resolved ones.
 fn unresolved_index() -> String {
-    format!("CREATE INDEX incidents_unresolved ON incidents(id) WHERE state <> '{}';\n", IncidentState::Resolved.as_str())
+    format!(
+        "CREATE INDEX incidents_unresolved ON incidents(id) WHERE state <> '{}';\n",
+        IncidentState::Resolved.as_str()
+    )
 }
 
 /// SQLite's migration 8.
@@ -243,7 +271,9 @@ impl AlertJournal {
     /// of its segments. PostgreSQL keeps its GIN index itself (autovacuum).
     pub async fn merge_search_index(&self) -> Result<(), JournalError> {
         self.call(|conn| match conn.dialect() {
-            Dialect::Sqlite => conn.execute_batch(&format!("INSERT INTO incident_text (incident_text, rank) VALUES ('merge', {MERGE_PAGES});")),
+            Dialect::Sqlite => conn.execute_batch(&format!(
+                "INSERT INTO incident_text (incident_text, rank) VALUES ('merge', {MERGE_PAGES});"
+            )),
             Dialect::Postgres => Ok(()),
         })
         .await
@@ -261,7 +291,12 @@ fn words(text: &str) -> Vec<String> {
 }
 
 fn fold(word: &str) -> String {
-    word.chars().map(|c| FOLD_FROM.chars().position(|f| f == c).and_then(|i| FOLD_TO.chars().nth(i)).unwrap_or(c)).collect::<String>().to_lowercase()
+    word.chars()
+        .map(|c| {
+            FOLD_FROM.chars().position(|f| f == c).and_then(|i| FOLD_TO.chars().nth(i)).unwrap_or(c)
+        })
+        .collect::<String>()
+        .to_lowercase()
 }
 
 /// `#12`: that incident alone.
@@ -271,7 +306,10 @@ fn incident_number(text: &str) -> Option<IncidentId> {
 
 impl AlertJournal {
     /// The newest incidents matching `query`, newest first.
-    pub async fn find_incidents(&self, query: IncidentQuery) -> Result<Vec<IncidentSummary>, JournalError> {
+    pub async fn find_incidents(
+        &self,
+        query: IncidentQuery,
+    ) -> Result<Vec<IncidentSummary>, JournalError> {
         self.call(move |conn| find(conn, &query)).await
     }
 }
@@ -312,8 +350,12 @@ struct WordIndex {
 impl WordIndex {
     fn new(dialect: Dialect, words: &[String]) -> WordIndex {
         let matches = match dialect {
-            Dialect::Sqlite => words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" "),
-            Dialect::Postgres => words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & "),
+            Dialect::Sqlite => {
+                words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" ")
+            }
+            Dialect::Postgres => {
+                words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & ")
+            }
         };
         WordIndex { dialect, matches }
     }
@@ -336,7 +378,12 @@ impl WordIndex {
     /// The incidents of the newest `at_most` keys with the words below `below`, newest first,
     /// and how many keys were read. SQLite's FTS5 walks its keys downwards and stops; a GIN
     /// index gathers every match, so PostgreSQL asks it only for words too rare for a walk.
-    fn newest(&self, conn: &mut dyn Sql, below: i64, at_most: i64) -> SqlResult<(Vec<IncidentId>, usize)> {
+    fn newest(
+        &self,
+        conn: &mut dyn Sql,
+        below: i64,
+        at_most: i64,
+    ) -> SqlResult<(Vec<IncidentId>, usize)> {
         let sql = match self.dialect {
             Dialect::Sqlite => "SELECT rowid >> 24 FROM incident_text WHERE incident_text MATCH ?1 AND rowid < ?2 ORDER BY rowid DESC LIMIT ?3",
             Dialect::Postgres => "SELECT key >> 24 FROM incident_text WHERE words @@ to_tsquery('simple', ?1) AND key < ?2 ORDER BY key DESC LIMIT ?3",
@@ -347,8 +394,13 @@ impl WordIndex {
 
 /// The incidents of the keys a query returns, newest first, each once (an incident's texts are
 /// neighbours), and how many keys were read.
-fn incident_ids(conn: &mut dyn Sql, sql: &str, params: &[&dyn super::sql::ToValue]) -> SqlResult<(Vec<IncidentId>, usize)> {
-    let mut ids: Vec<IncidentId> = conn.rows(sql, params)?.iter().map(|r| r.get(0)).collect::<SqlResult<_>>()?;
+fn incident_ids(
+    conn: &mut dyn Sql,
+    sql: &str,
+    params: &[&dyn super::sql::ToValue],
+) -> SqlResult<(Vec<IncidentId>, usize)> {
+    let mut ids: Vec<IncidentId> =
+        conn.rows(sql, params)?.iter().map(|r| r.get(0)).collect::<SqlResult<_>>()?;
     let read = ids.len();
     ids.dedup();
     Ok((ids, read))
@@ -398,7 +450,11 @@ impl Page {
             let (Some(&newest), Some(&oldest)) = (chunk.first(), chunk.last()) else { continue };
             let hit: std::collections::HashSet<IncidentId> = chunk.iter().copied().collect();
             let dense = (newest - oldest + 1) <= 4 * chunk.len() as i64;
-            let spans: Vec<(IncidentId, IncidentId)> = if dense { vec![(oldest, newest)] } else { chunk.iter().map(|&id| (id, id)).collect() };
+            let spans: Vec<(IncidentId, IncidentId)> = if dense {
+                vec![(oldest, newest)]
+            } else {
+                chunk.iter().map(|&id| (id, id)).collect()
+            };
             for (from, to) in spans {
                 let mut all: Vec<&dyn ToValue> = vec![&from, &to];
                 all.extend(self.values.iter().map(|v| v as &dyn ToValue));
@@ -425,7 +481,12 @@ fn find(conn: &mut dyn Sql, query: &IncidentQuery) -> SqlResult<Vec<IncidentSumm
         let (filters, values) = conditions(query, 3);
         let mut all: Vec<&dyn ToValue> = vec![&id, &before];
         all.extend(values.iter().map(|v| v as &dyn ToValue));
-        let rows = conn.rows(&format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id = ?1 AND i.id < ?2{filters}"), &all)?;
+        let rows = conn.rows(
+            &format!(
+                "SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id = ?1 AND i.id < ?2{filters}"
+            ),
+            &all,
+        )?;
         return rows.iter().map(summary_row).collect();
     }
     let words = words(&query.text);
@@ -473,7 +534,11 @@ fn find(conn: &mut dyn Sql, query: &IncidentQuery) -> SqlResult<Vec<IncidentSumm
             // Incidents to walk for the rest of the page at the density seen; too many: the
             // words are rare enough for the GIN index.
             let wanted = (page.limit - page.found.len()) as i64;
-            let needed = if hits.is_empty() { i64::MAX } else { wanted.saturating_mul(window) / hits.len() as i64 + 1 };
+            let needed = if hits.is_empty() {
+                i64::MAX
+            } else {
+                wanted.saturating_mul(window) / hits.len() as i64 + 1
+            };
             if needed > 8 * CHUNK {
                 break;
             }
@@ -505,7 +570,11 @@ fn newest_incident(conn: &mut dyn Sql) -> SqlResult<IncidentId> {
 /// The incidents below `before` that meet the query's state and days, when its state (not
 /// resolved) or its first day narrows them to a few: `None` when they are many (a search of
 /// the whole last year), or nothing narrows them.
-fn few_candidates(conn: &mut dyn Sql, query: &IncidentQuery, before: IncidentId) -> SqlResult<Option<Vec<IncidentId>>> {
+fn few_candidates(
+    conn: &mut dyn Sql,
+    query: &IncidentQuery,
+    before: IncidentId,
+) -> SqlResult<Option<Vec<IncidentId>>> {
     use super::sql::ToValue;
     let source = match (query.state, query.since, conn.dialect()) {
         (StateFilter::Unresolved, ..) => "",
@@ -518,8 +587,14 @@ fn few_candidates(conn: &mut dyn Sql, query: &IncidentQuery, before: IncidentId)
     let at_most = FEW_CANDIDATES + 1;
     let mut all: Vec<&dyn ToValue> = vec![&before, &at_most];
     all.extend(values.iter().map(|v| v as &dyn ToValue));
-    let ids: Vec<IncidentId> =
-        conn.rows(&format!("SELECT i.id FROM incidents i{source} WHERE i.id < ?1{filters} LIMIT ?2"), &all)?.iter().map(|r| r.get(0)).collect::<SqlResult<_>>()?;
+    let ids: Vec<IncidentId> = conn
+        .rows(
+            &format!("SELECT i.id FROM incidents i{source} WHERE i.id < ?1{filters} LIMIT ?2"),
+            &all,
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect::<SqlResult<_>>()?;
     Ok((ids.len() as i64 <= FEW_CANDIDATES).then_some(ids))
 }
 
@@ -561,19 +636,30 @@ mod tests {
 
     async fn mail(j: &AlertJournal, uid: u32, from: &str, subject: &str, body: &str) -> IncidentId {
         let raw = format!("From: {from}\r\nSubject: {subject}\r\nMessage-ID: <s{uid}@x>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n");
-        let alert = NewAlert { origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 1, uid }, mail: parse_alert_mail(raw.as_bytes(), false), received_at: Utc::now() };
+        let alert = NewAlert {
+            origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 1, uid },
+            mail: parse_alert_mail(raw.as_bytes(), false),
+            received_at: Utc::now(),
+        };
         j.record(vec![alert], &IncidentRules::default()).await.unwrap();
         j.plan(PlanPolicy::plain(&[ANA])).await.unwrap();
         let id = j.incidents(1, None, false).await.unwrap()[0].id;
         // Read: a reply is then about it.
         for d in j.deliveries_of(id).await.unwrap() {
-            j.update_delivery(d.id, DeliveryState::Read, Some(format!("SM{}", d.id)), None).await.unwrap();
+            j.update_delivery(d.id, DeliveryState::Read, Some(format!("SM{}", d.id)), None)
+                .await
+                .unwrap();
         }
         id
     }
 
     async fn found(j: &AlertJournal, text: &str) -> Vec<IncidentId> {
-        j.find_incidents(IncidentQuery { text: text.into(), limit: 100, ..Default::default() }).await.unwrap().iter().map(|i| i.id).collect()
+        j.find_incidents(IncidentQuery { text: text.into(), limit: 100, ..Default::default() })
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.id)
+            .collect()
     }
 
     journal_test!(async fn every_text_of_an_incident_is_found_without_its_accents(j) {
@@ -720,7 +806,12 @@ mod tests {
             super::super::schema::migrate(&mut c).unwrap();
             let tx = c.transaction().unwrap();
             for n in 0..texts {
-                rusqlite::Connection::execute(&tx, "INSERT INTO incident_text (rowid, words) VALUES (?1, 'sala rack temperatura')", [(n + 100) << 24]).unwrap();
+                rusqlite::Connection::execute(
+                    &tx,
+                    "INSERT INTO incident_text (rowid, words) VALUES (?1, 'sala rack temperatura')",
+                    [(n + 100) << 24],
+                )
+                .unwrap();
             }
             rusqlite::Connection::execute_batch(&tx,
                 "INSERT INTO incidents (id, key, title, state, first_seen, last_seen) VALUES (1, 'k', 'ALERTA', 'open', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');
@@ -734,7 +825,10 @@ mod tests {
             stmt.get_status(rusqlite::StatementStatus::VmStep)
         };
         let (empty, full) = (steps(0), steps(20_000));
-        assert!(full <= empty + 20, "{empty} VM steps over an empty index, {full} over 20,000 texts");
+        assert!(
+            full <= empty + 20,
+            "{empty} VM steps over an empty index, {full} over 20,000 texts"
+        );
     }
 
     /// A long history: the first chunk of the index holds fewer incidents than a page (each has
@@ -746,7 +840,10 @@ mod tests {
         // Texts under many keys of one incident, beyond a chunk.
         j.call(move |conn| {
             for n in 0..CHUNK + 10 {
-                conn.execute("INSERT INTO incident_text (rowid, words) VALUES (?1, 'umidade')", &[&((first + 1) * (1 << SLOT_BITS) + EMAILS + n)])?;
+                conn.execute(
+                    "INSERT INTO incident_text (rowid, words) VALUES (?1, 'umidade')",
+                    &[&((first + 1) * (1 << SLOT_BITS) + EMAILS + n)],
+                )?;
             }
             Ok(())
         })

@@ -79,10 +79,20 @@ impl SqlError {
     pub fn is_connection_lost(&self) -> bool {
         use postgres::error::SqlState;
         let timed_out = |code: &SqlState| {
-            [SqlState::QUERY_CANCELED, SqlState::LOCK_NOT_AVAILABLE, SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT, SqlState::ADMIN_SHUTDOWN].contains(code)
+            [
+                SqlState::QUERY_CANCELED,
+                SqlState::LOCK_NOT_AVAILABLE,
+                SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
+                SqlState::ADMIN_SHUTDOWN,
+            ]
+            .contains(code)
         };
         match self {
-            SqlError::Postgres(e) => e.is_closed() || e.as_db_error().is_none() && e.code().is_none() || e.code().is_some_and(timed_out),
+            SqlError::Postgres(e) => {
+                e.is_closed()
+                    || e.as_db_error().is_none() && e.code().is_none()
+                    || e.code().is_some_and(timed_out)
+            }
             SqlError::Unreachable(_) => true,
             _ => false,
         }
@@ -92,7 +102,10 @@ impl SqlError {
     pub fn is_unique_violation(&self) -> bool {
         match self {
             SqlError::Postgres(e) => e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION),
-            SqlError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY,
+            SqlError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+                f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            }
             _ => false,
         }
     }
@@ -212,7 +225,10 @@ pub struct Row {
 
 impl Row {
     pub fn get<T: FromValue>(&self, column: usize) -> SqlResult<T> {
-        let v = self.values.get(column).ok_or(SqlError::Type { column, problem: "no such column".into() })?;
+        let v = self
+            .values
+            .get(column)
+            .ok_or(SqlError::Type { column, problem: "no such column".into() })?;
         T::from_value(v).map_err(|problem| SqlError::Type { column, problem })
     }
 }
@@ -234,12 +250,22 @@ pub trait Sql {
 
 /// The shapes the journal's code reads rows in, for any [`Sql`].
 pub trait SqlExt: Sql {
-    fn query_row<T>(&mut self, sql: &str, params: &[&dyn ToValue], f: impl FnOnce(&Row) -> SqlResult<T>) -> SqlResult<T> {
+    fn query_row<T>(
+        &mut self,
+        sql: &str,
+        params: &[&dyn ToValue],
+        f: impl FnOnce(&Row) -> SqlResult<T>,
+    ) -> SqlResult<T> {
         let rows = self.rows(sql, params)?;
         f(rows.first().ok_or(SqlError::NoRows)?)
     }
 
-    fn query_map<T>(&mut self, sql: &str, params: &[&dyn ToValue], f: impl FnMut(&Row) -> SqlResult<T>) -> SqlResult<std::vec::IntoIter<SqlResult<T>>> {
+    fn query_map<T>(
+        &mut self,
+        sql: &str,
+        params: &[&dyn ToValue],
+        f: impl FnMut(&Row) -> SqlResult<T>,
+    ) -> SqlResult<std::vec::IntoIter<SqlResult<T>>> {
         Ok(self.rows(sql, params)?.iter().map(f).collect::<Vec<_>>().into_iter())
     }
 
@@ -264,13 +290,21 @@ impl<S: Sql + ?Sized> Statement<'_, S> {
     pub fn execute(&mut self, params: &[&dyn ToValue]) -> SqlResult<usize> {
         self.db.execute(&self.sql, params)
     }
-    pub fn query_row<T>(&mut self, params: &[&dyn ToValue], f: impl FnOnce(&Row) -> SqlResult<T>) -> SqlResult<T> {
+    pub fn query_row<T>(
+        &mut self,
+        params: &[&dyn ToValue],
+        f: impl FnOnce(&Row) -> SqlResult<T>,
+    ) -> SqlResult<T> {
         self.db.query_row(&self.sql, params, f)
     }
     pub fn exists(&mut self, params: &[&dyn ToValue]) -> SqlResult<bool> {
         Ok(!self.db.rows(&self.sql, params)?.is_empty())
     }
-    pub fn query_map<T>(&mut self, params: &[&dyn ToValue], f: impl FnMut(&Row) -> SqlResult<T>) -> SqlResult<std::vec::IntoIter<SqlResult<T>>> {
+    pub fn query_map<T>(
+        &mut self,
+        params: &[&dyn ToValue],
+        f: impl FnMut(&Row) -> SqlResult<T>,
+    ) -> SqlResult<std::vec::IntoIter<SqlResult<T>>> {
         self.db.query_map(&self.sql, params, f)
     }
 }
@@ -283,7 +317,9 @@ impl<T> OptionalExtension<T> for SqlResult<T> {
     fn optional(self) -> SqlResult<Option<T>> {
         match self {
             Ok(v) => Ok(Some(v)),
-            Err(SqlError::NoRows) | Err(SqlError::Sqlite(rusqlite::Error::QueryReturnedNoRows)) => Ok(None),
+            Err(SqlError::NoRows) | Err(SqlError::Sqlite(rusqlite::Error::QueryReturnedNoRows)) => {
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
@@ -307,11 +343,19 @@ fn values(params: &[&dyn ToValue]) -> Vec<Value> {
     params.iter().map(|p| p.to_value()).collect()
 }
 
-fn sqlite_execute(conn: &rusqlite::Connection, sql: &str, params: &[&dyn ToValue]) -> SqlResult<usize> {
+fn sqlite_execute(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: &[&dyn ToValue],
+) -> SqlResult<usize> {
     Ok(conn.prepare_cached(sql)?.execute(rusqlite::params_from_iter(values(params)))?)
 }
 
-fn sqlite_rows(conn: &rusqlite::Connection, sql: &str, params: &[&dyn ToValue]) -> SqlResult<Vec<Row>> {
+fn sqlite_rows(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: &[&dyn ToValue],
+) -> SqlResult<Vec<Row>> {
     use rusqlite::types::ValueRef;
     let mut stmt = conn.prepare_cached(sql)?;
     let width = stmt.column_count();
@@ -325,7 +369,12 @@ fn sqlite_rows(conn: &rusqlite::Connection, sql: &str, params: &[&dyn ToValue]) 
                 ValueRef::Integer(i) => Value::Int(i),
                 ValueRef::Real(f) => Value::Real(f),
                 ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-                ValueRef::Blob(_) => return Err(SqlError::Type { column, problem: "a blob, which the journal never stores".into() }),
+                ValueRef::Blob(_) => {
+                    return Err(SqlError::Type {
+                        column,
+                        problem: "a blob, which the journal never stores".into(),
+                    })
+                }
             });
         }
         out.push(Row { values });
@@ -359,8 +408,13 @@ impl_sqlite_sql!(rusqlite::Connection, rusqlite::Transaction<'_>);
 // ---- PostgreSQL ----
 
 impl PgToSql for Value {
-    fn to_sql(&self, ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        let text_type = matches!(*ty, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN);
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        let text_type =
+            matches!(*ty, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN);
         match self {
             Value::Null => Ok(IsNull::Yes),
             Value::Int(i) => match *ty {
@@ -418,8 +472,15 @@ fn postgres_row(row: &postgres::Row) -> SqlResult<Row> {
             Type::BOOL => row.try_get::<_, Option<bool>>(column)?.map(|b| Value::Int(b.into())),
             Type::FLOAT8 => row.try_get::<_, Option<f64>>(column)?.map(Value::Real),
             Type::FLOAT4 => row.try_get::<_, Option<f32>>(column)?.map(|f| Value::Real(f.into())),
-            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => row.try_get::<_, Option<String>>(column)?.map(Value::Text),
-            ref other => return Err(SqlError::Type { column, problem: format!("PostgreSQL type {other} (cast it to BIGINT or TEXT)") }),
+            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
+                row.try_get::<_, Option<String>>(column)?.map(Value::Text)
+            }
+            ref other => {
+                return Err(SqlError::Type {
+                    column,
+                    problem: format!("PostgreSQL type {other} (cast it to BIGINT or TEXT)"),
+                })
+            }
         };
         values.push(v.unwrap_or(Value::Null));
     }
@@ -460,15 +521,26 @@ impl PgConn {
     /// with sequential scans switched off: a "Seq Scan" left is a table no index serves.
     #[cfg(test)]
     pub fn generic_plans(&mut self) -> SqlResult<Vec<(String, String)>> {
-        let prepared: Vec<(String, usize)> = self.statements.iter().map(|(sql, s)| (sql.clone(), s.params().len())).collect();
+        let prepared: Vec<(String, usize)> =
+            self.statements.iter().map(|(sql, s)| (sql.clone(), s.params().len())).collect();
         let (client, _) = self.parts()?;
-        client.batch_execute("SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan")?;
+        client
+            .batch_execute("SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan")?;
         let mut plans = Vec::new();
         for (sql, params) in prepared {
-            client.batch_execute(&format!("PREPARE plan_check AS {}", postgres_placeholders(&sql)))?;
+            client
+                .batch_execute(&format!("PREPARE plan_check AS {}", postgres_placeholders(&sql)))?;
             let nulls = vec!["NULL"; params].join(", ");
-            let execute = if params == 0 { "EXECUTE plan_check".to_owned() } else { format!("EXECUTE plan_check({nulls})") };
-            let lines: Vec<String> = client.query(&format!("EXPLAIN {execute}"), &[])?.iter().map(|r| r.get(0)).collect();
+            let execute = if params == 0 {
+                "EXECUTE plan_check".to_owned()
+            } else {
+                format!("EXECUTE plan_check({nulls})")
+            };
+            let lines: Vec<String> = client
+                .query(&format!("EXPLAIN {execute}"), &[])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
             client.batch_execute("DEALLOCATE plan_check")?;
             plans.push((sql, lines.join("\n")));
         }
@@ -476,7 +548,9 @@ impl PgConn {
         Ok(plans)
     }
 
-    fn parts(&mut self) -> SqlResult<(&mut postgres::Client, &mut HashMap<String, postgres::Statement>)> {
+    fn parts(
+        &mut self,
+    ) -> SqlResult<(&mut postgres::Client, &mut HashMap<String, postgres::Statement>)> {
         // The journal connects a closed connection before every use (`AlertJournal::call`).
         match self.client.as_mut() {
             Some(client) => Ok((client, &mut self.statements)),
@@ -495,7 +569,11 @@ impl Drop for PgConn {
     }
 }
 
-fn pg_statement<C: postgres::GenericClient>(client: &mut C, cache: &mut HashMap<String, postgres::Statement>, sql: &str) -> SqlResult<postgres::Statement> {
+fn pg_statement<C: postgres::GenericClient>(
+    client: &mut C,
+    cache: &mut HashMap<String, postgres::Statement>,
+    sql: &str,
+) -> SqlResult<postgres::Statement> {
     if let Some(s) = cache.get(sql) {
         return Ok(s.clone());
     }
@@ -504,17 +582,29 @@ fn pg_statement<C: postgres::GenericClient>(client: &mut C, cache: &mut HashMap<
     Ok(statement)
 }
 
-fn pg_execute<C: postgres::GenericClient>(client: &mut C, cache: &mut HashMap<String, postgres::Statement>, sql: &str, params: &[&dyn ToValue]) -> SqlResult<usize> {
+fn pg_execute<C: postgres::GenericClient>(
+    client: &mut C,
+    cache: &mut HashMap<String, postgres::Statement>,
+    sql: &str,
+    params: &[&dyn ToValue],
+) -> SqlResult<usize> {
     let statement = pg_statement(client, cache, sql)?;
     let values = values(params);
-    let refs: Vec<&(dyn PgToSql + Sync)> = values.iter().map(|v| v as &(dyn PgToSql + Sync)).collect();
+    let refs: Vec<&(dyn PgToSql + Sync)> =
+        values.iter().map(|v| v as &(dyn PgToSql + Sync)).collect();
     Ok(client.execute(&statement, &refs)? as usize)
 }
 
-fn pg_rows<C: postgres::GenericClient>(client: &mut C, cache: &mut HashMap<String, postgres::Statement>, sql: &str, params: &[&dyn ToValue]) -> SqlResult<Vec<Row>> {
+fn pg_rows<C: postgres::GenericClient>(
+    client: &mut C,
+    cache: &mut HashMap<String, postgres::Statement>,
+    sql: &str,
+    params: &[&dyn ToValue],
+) -> SqlResult<Vec<Row>> {
     let statement = pg_statement(client, cache, sql)?;
     let values = values(params);
-    let refs: Vec<&(dyn PgToSql + Sync)> = values.iter().map(|v| v as &(dyn PgToSql + Sync)).collect();
+    let refs: Vec<&(dyn PgToSql + Sync)> =
+        values.iter().map(|v| v as &(dyn PgToSql + Sync)).collect();
     client.query(&statement, &refs)?.iter().map(postgres_row).collect()
 }
 
@@ -547,7 +637,10 @@ pub enum Conn {
 /// A transaction on a [`Conn`]: rolled back when dropped without [`Tx::commit`].
 pub enum Tx<'c> {
     Sqlite(rusqlite::Transaction<'c>),
-    Postgres { tx: postgres::Transaction<'c>, statements: &'c mut HashMap<String, postgres::Statement> },
+    Postgres {
+        tx: postgres::Transaction<'c>,
+        statements: &'c mut HashMap<String, postgres::Statement>,
+    },
 }
 
 impl Conn {
@@ -636,16 +729,32 @@ mod tests {
 
     #[test]
     fn placeholders_become_postgres_ones_outside_quoted_text() {
-        assert_eq!(postgres_placeholders("SELECT ?1, '?2', ?10 WHERE a = '' AND b = ?2"), "SELECT $1, '?2', $10 WHERE a = '' AND b = $2");
+        assert_eq!(
+            postgres_placeholders("SELECT ?1, '?2', ?10 WHERE a = '' AND b = ?2"),
+            "SELECT $1, '?2', $10 WHERE a = '' AND b = $2"
+        );
     }
 
     #[test]
     fn rows_read_the_same_values_they_were_given() {
         let mut conn = Conn::Sqlite(rusqlite::Connection::open_in_memory().unwrap());
-        let r = conn.query_row("SELECT ?1, ?2, ?3, ?4", params![7_u32, "sete", true, None::<String>], |r| Ok((r.get::<u32>(0)?, r.get::<String>(1)?, r.get::<bool>(2)?, r.get::<Option<String>>(3)?))).unwrap();
+        let r = conn
+            .query_row("SELECT ?1, ?2, ?3, ?4", params![7_u32, "sete", true, None::<String>], |r| {
+                Ok((
+                    r.get::<u32>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<bool>(2)?,
+                    r.get::<Option<String>>(3)?,
+                ))
+            })
+            .unwrap();
         assert_eq!(r, (7, "sete".to_owned(), true, None));
         let e = conn.query_row("SELECT 'x'", params![], |r| r.get::<i64>(0)).unwrap_err();
         assert!(e.to_string().contains("column 0") && e.to_string().contains("integer"), "{e}");
-        assert!(conn.query_row("SELECT 1 WHERE 0", params![], |r| r.get::<i64>(0)).optional().unwrap().is_none());
+        assert!(conn
+            .query_row("SELECT 1 WHERE 0", params![], |r| r.get::<i64>(0))
+            .optional()
+            .unwrap()
+            .is_none());
     }
 }

@@ -31,9 +31,19 @@ fn bin_dir() -> PathBuf {
         return dir.into();
     }
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).filter(|p| p.join("initdb").exists()).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .filter(|p| p.join("initdb").exists())
+                .collect()
+        })
         .unwrap_or_default();
-    versions.sort_by_key(|p| p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()));
+    versions.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+    });
     versions.pop().unwrap_or_default()
 }
 
@@ -61,8 +71,26 @@ impl TestPostgres {
             chown(&pwfile);
         }
         let mut initdb = pg.command("initdb");
-        initdb.arg("-D").arg(pg.data()).args(["-A", "scram-sha-256", "-U", "sentinela", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]).arg(format!("--pwfile={}", pwfile.display()));
-        let out = initdb.output().unwrap_or_else(|e| panic!("initdb not found in {} ({e}): scripts/setup --test installs Debian's postgresql", pg.bin.display()));
+        initdb
+            .arg("-D")
+            .arg(pg.data())
+            .args([
+                "-A",
+                "scram-sha-256",
+                "-U",
+                "sentinela",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ])
+            .arg(format!("--pwfile={}", pwfile.display()));
+        let out = initdb.output().unwrap_or_else(|e| {
+            panic!(
+                "initdb not found in {} ({e}): scripts/setup --test installs Debian's postgresql",
+                pg.bin.display()
+            )
+        });
         assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         // TLS offered as a real server would (the tests' engines mostly use sslmode=disable): a
         // self-signed certificate for the name "localhost" only, so 127.0.0.1 fails verify-full.
@@ -82,13 +110,18 @@ impl TestPostgres {
             chown(&cert);
             chown(&key);
         }
-        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
         pg.spawn();
         pg
     }
 
     fn command(&self, program: &str) -> Command {
-        let mut c = Command::new(if self.bin.as_os_str().is_empty() { PathBuf::from(program) } else { self.bin.join(program) });
+        let mut c = Command::new(if self.bin.as_os_str().is_empty() {
+            PathBuf::from(program)
+        } else {
+            self.bin.join(program)
+        });
         if is_root() {
             c.uid(SERVER_UID).gid(SERVER_UID);
         }
@@ -117,15 +150,27 @@ impl TestPostgres {
         loop {
             // The blocking driver must not run on a tokio thread: check from a plain one.
             let url = url.clone();
-            let ready = std::thread::spawn(move || postgres::Client::connect(&url, postgres::NoTls).is_ok()).join().unwrap_or(false);
+            let ready = std::thread::spawn(move || {
+                postgres::Client::connect(&url, postgres::NoTls).is_ok()
+            })
+            .join()
+            .unwrap_or(false);
             if ready {
                 return;
             }
-            assert!(Instant::now() < deadline, "PostgreSQL did not start within 20 s:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "PostgreSQL did not start within 20 s:\n{}",
+                self.log()
+            );
             // A killed server's backends end on their own a moment later (they run in sessions of
             // their own, out of the killed group), and until then the new server finds their
             // shared memory in use and exits: start it again.
-            if self.child.as_mut().is_some_and(|c| c.try_wait().is_ok_and(|exited| exited.is_some())) {
+            if self
+                .child
+                .as_mut()
+                .is_some_and(|c| c.try_wait().is_ok_and(|exited| exited.is_some()))
+            {
                 let _ = std::fs::remove_file(self.data().join("postmaster.pid"));
                 self.child = Some(self.start_postmaster());
             }
@@ -134,13 +179,32 @@ impl TestPostgres {
     }
 
     fn start_postmaster(&self) -> Child {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("server.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("server.log"))
+            .unwrap();
         let mut c = self.command("postgres");
-        c.arg("-D").arg(self.data())
-            .args(["-p", &self.port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=40", "-c", "ssl=on"])
-            .arg("-c").arg(format!("ssl_cert_file={}", self.cert_path().display()))
-            .arg("-c").arg(format!("ssl_key_file={}", self.dir.path().join("server.key").display()))
-            .arg("-c").arg(format!("unix_socket_directories={}", self.dir.path().display()))
+        c.arg("-D")
+            .arg(self.data())
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=40",
+                "-c",
+                "ssl=on",
+            ])
+            .arg("-c")
+            .arg(format!("ssl_cert_file={}", self.cert_path().display()))
+            .arg("-c")
+            .arg(format!("ssl_key_file={}", self.dir.path().join("server.key").display()))
+            .arg("-c")
+            .arg(format!("unix_socket_directories={}", self.dir.path().display()))
             .stderr(log)
             .process_group(0);
         c.spawn().expect("postgres starts")
@@ -224,6 +288,7 @@ fn unsafe_kill_group(pid: u32) {
 fn chown(dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let status = Command::new("chown").arg(format!("{SERVER_UID}:{SERVER_UID}")).arg(dir).status().unwrap();
+    let status =
+        Command::new("chown").arg(format!("{SERVER_UID}:{SERVER_UID}")).arg(dir).status().unwrap();
     assert!(status.success());
 }

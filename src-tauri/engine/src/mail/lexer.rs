@@ -108,14 +108,35 @@ mod tests {
     fn comments_and_folding_disappear_quoted_strings_stay_whole() {
         // RFC 5322 appendix A.5's address with comments, folded.
         assert_eq!(
-            tokens("Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>", ADDRESS_SPECIALS).unwrap(),
-            vec![atom("Pete"), Special('<'), atom("pete"), Special('@'), atom("silly.test"), Special('>')]
+            tokens(
+                "Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>",
+                ADDRESS_SPECIALS
+            )
+            .unwrap(),
+            vec![
+                atom("Pete"),
+                Special('<'),
+                atom("pete"),
+                Special('@'),
+                atom("silly.test"),
+                Special('>')
+            ]
         );
         assert_eq!(
             tokens("\"Joe Q. Public\"\r\n <john.q.public@example.com>", ADDRESS_SPECIALS).unwrap(),
-            vec![Quoted("Joe Q. Public".into()), Special('<'), atom("john.q.public"), Special('@'), atom("example.com"), Special('>')]
+            vec![
+                Quoted("Joe Q. Public".into()),
+                Special('<'),
+                atom("john.q.public"),
+                Special('@'),
+                atom("example.com"),
+                Special('>')
+            ]
         );
-        assert_eq!(tokens("\"a\\\"b\" (c (nested) d)", ADDRESS_SPECIALS).unwrap(), vec![Quoted("a\"b".into())]);
+        assert_eq!(
+            tokens("\"a\\\"b\" (c (nested) d)", ADDRESS_SPECIALS).unwrap(),
+            vec![Quoted("a\"b".into())]
+        );
     }
 
     #[test]
@@ -129,7 +150,16 @@ mod tests {
     fn results_keep_dots_and_slashes_in_their_atoms() {
         assert_eq!(
             tokens("mx.example; dkim/1=pass header.d=x.example", RESULTS_SPECIALS).unwrap(),
-            vec![atom("mx.example"), Special(';'), atom("dkim/1"), Special('='), atom("pass"), atom("header.d"), Special('='), atom("x.example")]
+            vec![
+                atom("mx.example"),
+                Special(';'),
+                atom("dkim/1"),
+                Special('='),
+                atom("pass"),
+                atom("header.d"),
+                Special('='),
+                atom("x.example")
+            ]
         );
     }
 }

@@ -54,23 +54,28 @@ pub fn parse_alert_mail(raw: &[u8], fetch_was_capped: bool) -> AlertMail {
         .from()
         .and_then(|a| a.first())
         .map(|addr| match (addr.name(), addr.address()) {
-            (Some(name), Some(address)) if !name.trim().is_empty() => format!("{} <{address}>", name.trim()),
+            (Some(name), Some(address)) if !name.trim().is_empty() => {
+                format!("{} <{address}>", name.trim())
+            }
             (_, Some(address)) => address.to_owned(),
             (Some(name), None) => name.to_owned(),
             (None, None) => String::new(),
         })
         .unwrap_or_default();
-    let sent_at = message
-        .date()
-        .and_then(|d| Utc.timestamp_opt(d.to_timestamp(), 0).single());
-    let message_id = message.message_id().map(|id| id.trim().to_owned()).filter(|id| !id.is_empty());
+    let sent_at = message.date().and_then(|d| Utc.timestamp_opt(d.to_timestamp(), 0).single());
+    let message_id =
+        message.message_id().map(|id| id.trim().to_owned()).filter(|id| !id.is_empty());
 
     // Every inline text part, in order. mail-parser lists the text/plain alternative in
     // `text_body` when there is one and the HTML otherwise; HTML is only used when the mail has no
     // plain text at all, and `body_text` turns it into readable text (tags, style and script
     // gone, entities decoded). Attachments are never in `text_body`.
     let is_plain = |i: usize| {
-        message.text_body.get(i).and_then(|&p| message.parts.get(p as usize)).is_some_and(|p| matches!(p.body, PartType::Text(_)))
+        message
+            .text_body
+            .get(i)
+            .and_then(|&p| message.parts.get(p as usize))
+            .is_some_and(|p| matches!(p.body, PartType::Text(_)))
     };
     let has_plain = (0..message.text_body.len()).any(is_plain);
     let body = (0..message.text_body.len())

@@ -82,7 +82,10 @@ mod tests {
 
     #[test]
     fn one_line_joins_lines() {
-        assert_eq!(one_line("ALERTA: Umidade alta\no corredor\r\n\r\n frio\u{b}"), "ALERTA: Umidade alta o corredor frio");
+        assert_eq!(
+            one_line("ALERTA: Umidade alta\no corredor\r\n\r\n frio\u{b}"),
+            "ALERTA: Umidade alta o corredor frio"
+        );
     }
 
     #[test]

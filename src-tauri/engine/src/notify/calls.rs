@@ -49,7 +49,9 @@ pub fn judge(call: &Call, require_human: bool) -> Option<CallOutcome> {
             Some("human") => Some(CallOutcome::Answered),
             _ if !require_human => Some(CallOutcome::Answered),
             // Twilio may only report answered_by once the call completes: wait for it.
-            Some("unknown") | None if call.status == CallStatus::Completed => Some(CallOutcome::Unconfirmed),
+            Some("unknown") | None if call.status == CallStatus::Completed => {
+                Some(CallOutcome::Unconfirmed)
+            }
             _ => None,
         },
         CallStatus::Busy => Some(CallOutcome::Busy),
@@ -68,7 +70,11 @@ pub fn judge_keypress(call: &Call, key: Option<&str>, require_human: bool) -> Op
         return Some(CallOutcome::Answered);
     }
     match judge(call, require_human) {
-        Some(CallOutcome::Answered | CallOutcome::Unconfirmed) if call.status == CallStatus::Completed => Some(CallOutcome::Heard),
+        Some(CallOutcome::Answered | CallOutcome::Unconfirmed)
+            if call.status == CallStatus::Completed =>
+        {
+            Some(CallOutcome::Heard)
+        }
         Some(CallOutcome::Answered | CallOutcome::Unconfirmed) => None,
         other => other,
     }
@@ -153,7 +159,11 @@ impl CallQueue {
 
     /// Does the next thing owed: finish a call left from before, or place the next call. Returns
     /// how long to wait for the journal to change when there is nothing to do now.
-    async fn turn(&self, changes: &mut watch::Receiver<u64>, rest: &mut Option<Rest>) -> Result<Option<std::time::Duration>, Stopped> {
+    async fn turn(
+        &self,
+        changes: &mut watch::Receiver<u64>,
+        rest: &mut Option<Rest>,
+    ) -> Result<Option<std::time::Duration>, Stopped> {
         let ctx = &self.ctx;
         let journal = &ctx.journal;
         let idle = std::time::Duration::from_secs(3600);
@@ -202,13 +212,21 @@ impl CallQueue {
         };
         // Starting the list again with nothing new to say: the round pause first.
         if let Some(last) = &last {
-            let nothing_new = spoken.iter().filter(|s| s.owed).all(|s| last.incidents.contains(&s.id));
+            let nothing_new =
+                spoken.iter().filter(|s| s.owed).all(|s| last.incidents.contains(&s.id));
             if position == 0 && nothing_new && last.outcome.is_some() {
                 let r = match rest {
                     Some(r) if r.after_call == last.id => *r,
                     _ => {
-                        info!(pause_secs = self.calls.round_pause_secs, "nobody answered this round; pausing before the next");
-                        let r = Rest { after_call: last.id, until: Instant::now() + std::time::Duration::from_secs(self.calls.round_pause_secs) };
+                        info!(
+                            pause_secs = self.calls.round_pause_secs,
+                            "nobody answered this round; pausing before the next"
+                        );
+                        let r = Rest {
+                            after_call: last.id,
+                            until: Instant::now()
+                                + std::time::Duration::from_secs(self.calls.round_pause_secs),
+                        };
                         *rest = Some(r);
                         r
                     }
@@ -243,17 +261,29 @@ impl CallQueue {
 
     /// The TwiML for a call to `number`: greeted by name when `[people]` has one.
     fn twiml(&self, number: &str, spoken: &[SpokenIncident]) -> String {
-        twiml::incidents_twiml(&self.calls.voice, &self.calls.language, &items(spoken), self.ctx.people.get(number).map(String::as_str))
+        twiml::incidents_twiml(
+            &self.calls.voice,
+            &self.calls.language,
+            &items(spoken),
+            self.ctx.people.get(number).map(String::as_str),
+        )
     }
 
     /// A call left without an outcome by a previous run (or a journal write that failed).
-    async fn resume(&self, call: CallAttempt, changes: &mut watch::Receiver<u64>) -> Result<(), Stopped> {
+    async fn resume(
+        &self,
+        call: CallAttempt,
+        changes: &mut watch::Receiver<u64>,
+    ) -> Result<(), Stopped> {
         // Only while `keypress` is on: a run configured without it makes no flow, and follows a
         // call an older run placed through Studio as a plain one (answering takes it).
-        let execution = match (&call.execution_sid, self.ctx.client.is_some() && self.calls.keypress) {
-            (Some(sid), true) => self.flow().await?.map(|flow| Execution { flow, sid: sid.clone() }),
-            _ => None,
-        };
+        let execution =
+            match (&call.execution_sid, self.ctx.client.is_some() && self.calls.keypress) {
+                (Some(sid), true) => {
+                    self.flow().await?.map(|flow| Execution { flow, sid: sid.clone() })
+                }
+                _ => None,
+            };
         let ended = if call.sid.is_some() {
             info!(to = %call.number, sid = ?call.sid, "resuming a call placed before the restart");
             self.follow(call.clone(), execution, changes).await?
@@ -280,7 +310,9 @@ impl CallQueue {
                 self.place(call.clone(), &spoken, true, changes).await?
             }
         };
-        if call.sid.is_none() && matches!(ended.outcome, CallOutcome::Canceled | CallOutcome::DryRun) {
+        if call.sid.is_none()
+            && matches!(ended.outcome, CallOutcome::Canceled | CallOutcome::DryRun)
+        {
             self.update(call.id, CallUpdate::ended(ended.outcome, None)).await;
         }
         self.after(&call, ended).await;
@@ -291,7 +323,17 @@ impl CallQueue {
     async fn after(&self, call: &CallAttempt, ended: Ended) {
         if ended.outcome == CallOutcome::Answered {
             info!(by = %call.number, incidents = ?call.incidents, via = %ended.via, "a person took the incidents the call spoke");
-            if let Err(e) = self.ctx.journal.answered_call(call.id, self.ctx.person(&call.number), call.number.clone(), ended.via).await {
+            if let Err(e) = self
+                .ctx
+                .journal
+                .answered_call(
+                    call.id,
+                    self.ctx.person(&call.number),
+                    call.number.clone(),
+                    ended.via,
+                )
+                .await
+            {
                 error!("journal: cannot record who answered: {e}");
             }
         }
@@ -309,7 +351,11 @@ impl CallQueue {
                         "NOBODY ANSWERED: every number was called {} time(s) and no person answered. Check the alert now.",
                         self.calls.rounds
                     );
-                    self.ctx.events.emit(EngineEvent::Incident(IncidentChange { incident, kind: IncidentEventKind::Unanswered, detail: String::new() }));
+                    self.ctx.events.emit(EngineEvent::Incident(IncidentChange {
+                        incident,
+                        kind: IncidentEventKind::Unanswered,
+                        detail: String::new(),
+                    }));
                 }
             }
             Err(e) => error!("journal: cannot close spent escalations: {e}"),
@@ -322,7 +368,11 @@ impl CallQueue {
         let twiml = self.twiml(&self.calls.to[0], spoken);
         let owed: Vec<_> = spoken.iter().filter(|s| s.owed).map(|s| s.id).collect();
         ctx.journal_event(None, "dry_run_call", &format!("would call {} in this order, {} round(s), about incidents {owed:?}; TwiML: {twiml}", self.calls.to.join(", "), self.calls.rounds)).await;
-        if let Ok(a) = ctx.journal.call_intent(0, 0, &self.calls.to[0], spoken.iter().map(|s| s.id).collect(), vec![]).await {
+        if let Ok(a) = ctx
+            .journal
+            .call_intent(0, 0, &self.calls.to[0], spoken.iter().map(|s| s.id).collect(), vec![])
+            .await
+        {
             self.update(a.id, CallUpdate::ended(CallOutcome::DryRun, None)).await;
         }
         if let Err(e) = ctx.journal.dry_run_escalations(owed.clone()).await {
@@ -335,7 +385,13 @@ impl CallQueue {
 
     /// Places the call about `spoken` and follows it: through Sentinela's Studio flow when the
     /// call asks for a key, else as a plain call with its TwiML.
-    async fn place(&self, attempt: CallAttempt, spoken: &[SpokenIncident], resumed: bool, changes: &mut watch::Receiver<u64>) -> Result<Ended, Stopped> {
+    async fn place(
+        &self,
+        attempt: CallAttempt,
+        spoken: &[SpokenIncident],
+        resumed: bool,
+        changes: &mut watch::Receiver<u64>,
+    ) -> Result<Ended, Stopped> {
         let Some(client) = self.ctx.client.as_ref() else { return Ok(CallOutcome::DryRun.into()) };
         if self.calls.keypress {
             if let Some(flow) = self.flow().await? {
@@ -343,16 +399,32 @@ impl CallQueue {
                 let text = twiml::incidents_text_asking_for_key(&items(spoken), callee);
                 let (number, from) = (attempt.number.clone(), self.calls.from.clone());
                 let asked = if resumed { attempt.updated_at } else { Utc::now() };
-                let execution = match self.create(&attempt, resumed, |since| client.start_execution(&flow, &number, &from, &text, since)).await? {
+                let execution = match self
+                    .create(&attempt, resumed, |since| {
+                        client.start_execution(&flow, &number, &from, &text, since)
+                    })
+                    .await?
+                {
                     Ok(e) => e,
                     Err(outcome) => return Ok(outcome.into()),
                 };
                 info!(to = %attempt.number, execution = %execution.sid, incidents = ?attempt.incidents, "calling through Studio (tecle 1 para assumir)");
                 let a = self
-                    .update(attempt.id, CallUpdate { execution_sid: Some(execution.sid.clone()), ..CallUpdate::state(CallState::Placing) })
+                    .update(
+                        attempt.id,
+                        CallUpdate {
+                            execution_sid: Some(execution.sid.clone()),
+                            ..CallUpdate::state(CallState::Placing)
+                        },
+                    )
                     .await
-                    .unwrap_or(CallAttempt { execution_sid: Some(execution.sid.clone()), ..attempt });
-                return self.find_studio_call(a, Execution { flow, sid: execution.sid }, asked, changes).await;
+                    .unwrap_or(CallAttempt {
+                        execution_sid: Some(execution.sid.clone()),
+                        ..attempt
+                    });
+                return self
+                    .find_studio_call(a, Execution { flow, sid: execution.sid }, asked, changes)
+                    .await;
             }
         }
         let request = NewCall {
@@ -362,13 +434,19 @@ impl CallQueue {
             timeout_secs: self.calls.ring_secs,
             machine_detection: self.calls.require_human,
         };
-        let call = match self.create(&attempt, resumed, |since| client.create_call(&request, since)).await? {
+        let call = match self
+            .create(&attempt, resumed, |since| client.create_call(&request, since))
+            .await?
+        {
             Ok(c) => c,
             Err(outcome) => return Ok(outcome.into()),
         };
         info!(to = %attempt.number, sid = %call.sid, incidents = ?attempt.incidents, "calling");
         let a = self
-            .update(attempt.id, CallUpdate { sid: Some(call.sid.clone()), ..CallUpdate::state(call.status.into()) })
+            .update(
+                attempt.id,
+                CallUpdate { sid: Some(call.sid.clone()), ..CallUpdate::state(call.status.into()) },
+            )
             .await
             .unwrap_or(CallAttempt { sid: Some(call.sid.clone()), ..attempt });
         self.follow(a, None, changes).await
@@ -378,7 +456,12 @@ impl CallQueue {
     /// fix; a create whose answer was lost is looked up by `create` before it is sent again (a
     /// call the previous run was placing may exist already: `resumed`). `Err(outcome)` when the
     /// attempt ends without it.
-    async fn create<T, F, Fut>(&self, attempt: &CallAttempt, resumed: bool, create: F) -> Result<Result<T, CallOutcome>, Stopped>
+    async fn create<T, F, Fut>(
+        &self,
+        attempt: &CallAttempt,
+        resumed: bool,
+        create: F,
+    ) -> Result<Result<T, CallOutcome>, Stopped>
     where
         F: Fn(Option<DateTime<Utc>>) -> Fut,
         Fut: Future<Output = Result<T, CreateError>>,
@@ -398,13 +481,21 @@ impl CallQueue {
                     ctx.pause(ctx.timing.retry_wait).await?;
                     if !ctx.journal.call_wanted(attempt.id).await.unwrap_or(true) {
                         info!(to = %attempt.number, "no longer needed: the incidents were taken or resolved meanwhile");
-                        self.update(attempt.id, CallUpdate::ended(CallOutcome::Canceled, None)).await;
+                        self.update(attempt.id, CallUpdate::ended(CallOutcome::Canceled, None))
+                            .await;
                         return Ok(Err(CallOutcome::Canceled));
                     }
                 }
                 Err(e) => {
                     error!(to = %attempt.number, "Twilio refused the call: {e}");
-                    self.update(attempt.id, CallUpdate { error_code: e.code().map(i64::from), ..CallUpdate::ended(CallOutcome::Error, Some(e.to_string())) }).await;
+                    self.update(
+                        attempt.id,
+                        CallUpdate {
+                            error_code: e.code().map(i64::from),
+                            ..CallUpdate::ended(CallOutcome::Error, Some(e.to_string()))
+                        },
+                    )
+                    .await;
                     return Ok(Err(CallOutcome::Error));
                 }
             }
@@ -440,7 +531,12 @@ impl CallQueue {
                 }
                 Err(e) => {
                     error!("Twilio Studio refused Sentinela's flow ({e}): calling WITHOUT \"tecle 1\" — a person answering takes the incidents");
-                    ctx.journal_event(None, "keypress_unavailable", &format!("Studio refused the flow: {e}")).await;
+                    ctx.journal_event(
+                        None,
+                        "keypress_unavailable",
+                        &format!("Studio refused the flow: {e}"),
+                    )
+                    .await;
                     if let Ok(mut state) = self.flow.lock() {
                         *state = FlowState::Refused;
                     }
@@ -451,7 +547,13 @@ impl CallQueue {
     }
 
     /// Finds the call a Studio execution placed (created since `asked`) and follows it.
-    async fn find_studio_call(&self, attempt: CallAttempt, execution: Execution, asked: DateTime<Utc>, changes: &mut watch::Receiver<u64>) -> Result<Ended, Stopped> {
+    async fn find_studio_call(
+        &self,
+        attempt: CallAttempt,
+        execution: Execution,
+        asked: DateTime<Utc>,
+        changes: &mut watch::Receiver<u64>,
+    ) -> Result<Ended, Stopped> {
         let ctx = &self.ctx;
         let Some(client) = ctx.client.as_ref() else { return Ok(CallOutcome::DryRun.into()) };
         // Studio dials at once; a call that never shows up must not hold the queue.
@@ -462,7 +564,13 @@ impl CallQueue {
                     ctx.health.ok(&ctx.events);
                     info!(to = %attempt.number, sid = %call.sid, execution = %execution.sid, "the Studio execution's call found");
                     let a = self
-                        .update(attempt.id, CallUpdate { sid: Some(call.sid.clone()), ..CallUpdate::state(call.status.into()) })
+                        .update(
+                            attempt.id,
+                            CallUpdate {
+                                sid: Some(call.sid.clone()),
+                                ..CallUpdate::state(call.status.into())
+                            },
+                        )
                         .await
                         .unwrap_or(CallAttempt { sid: Some(call.sid.clone()), ..attempt });
                     return self.follow(a, Some(execution), changes).await;
@@ -482,7 +590,10 @@ impl CallQueue {
                     CallUpdate::ended(CallOutcome::Canceled, None)
                 } else {
                     error!(to = %attempt.number, execution = %execution.sid, "Studio placed no call within 60 s: the queue goes on");
-                    CallUpdate::ended(CallOutcome::Error, Some("Studio placed no call within 60 s".into()))
+                    CallUpdate::ended(
+                        CallOutcome::Error,
+                        Some("Studio placed no call within 60 s".into()),
+                    )
                 };
                 let outcome = ended.outcome.unwrap_or(CallOutcome::Error);
                 self.update(attempt.id, ended).await;
@@ -495,13 +606,23 @@ impl CallQueue {
     /// Polls the call until the queue can decide; hangs up on machines; cancels a call still
     /// ringing once nobody needs it; waits for a human's call to end so its duration is
     /// journaled.
-    async fn follow(&self, attempt: CallAttempt, execution: Option<Execution>, changes: &mut watch::Receiver<u64>) -> Result<Ended, Stopped> {
+    async fn follow(
+        &self,
+        attempt: CallAttempt,
+        execution: Option<Execution>,
+        changes: &mut watch::Receiver<u64>,
+    ) -> Result<Ended, Stopped> {
         let via = if execution.is_some() { AckVia::Keypress } else { AckVia::Call };
         let outcome = self.follow_until_decided(attempt, execution.as_ref(), changes).await?;
         Ok(Ended { outcome, via })
     }
 
-    async fn follow_until_decided(&self, attempt: CallAttempt, execution: Option<&Execution>, changes: &mut watch::Receiver<u64>) -> Result<CallOutcome, Stopped> {
+    async fn follow_until_decided(
+        &self,
+        attempt: CallAttempt,
+        execution: Option<&Execution>,
+        changes: &mut watch::Receiver<u64>,
+    ) -> Result<CallOutcome, Stopped> {
         let ctx = &self.ctx;
         let Some(client) = ctx.client.as_ref() else { return Ok(CallOutcome::DryRun) };
         let Some(sid) = attempt.sid.clone() else { return Ok(CallOutcome::Error) };
@@ -509,7 +630,8 @@ impl CallQueue {
         let mut key: Option<String> = None;
         // A call that Twilio never resolves must not hold the queue: give up well after the
         // ring timeout plus machine detection.
-        let give_up_ringing = Instant::now() + std::time::Duration::from_secs(u64::from(self.calls.ring_secs) + 90);
+        let give_up_ringing =
+            Instant::now() + std::time::Duration::from_secs(u64::from(self.calls.ring_secs) + 90);
         let mut last_state = attempt.state;
         let mut decided: Option<CallOutcome> = None;
         let mut canceling = false;
@@ -538,8 +660,15 @@ impl CallQueue {
                     c
                 }
                 Err(e) if e.status() == Some(404) => {
-                    error!(sid, "Twilio does not know this call (404): the attempt ends as an error");
-                    self.update(attempt.id, CallUpdate::ended(CallOutcome::Error, Some(e.to_string()))).await;
+                    error!(
+                        sid,
+                        "Twilio does not know this call (404): the attempt ends as an error"
+                    );
+                    self.update(
+                        attempt.id,
+                        CallUpdate::ended(CallOutcome::Error, Some(e.to_string())),
+                    )
+                    .await;
                     return Ok(CallOutcome::Error);
                 }
                 Err(e) => {
@@ -548,7 +677,8 @@ impl CallQueue {
                     if since.elapsed() >= ctx.timing.unreadable_call_budget {
                         let why = format!("Twilio did not give this call's state for {} s ({e}): the queue goes on without it", since.elapsed().as_secs());
                         error!(sid, to = %attempt.number, "{why}");
-                        self.update(attempt.id, CallUpdate::ended(CallOutcome::Error, Some(why))).await;
+                        self.update(attempt.id, CallUpdate::ended(CallOutcome::Error, Some(why)))
+                            .await;
                         return Ok(CallOutcome::Error);
                     }
                     warn!(sid, "cannot read the call's state: {e}");
@@ -574,7 +704,9 @@ impl CallQueue {
                 Some(x) => {
                     // Asked at each poll while the call is answered and no key is known, and once
                     // more when it has ended (a key pressed just before hanging up).
-                    if key.is_none() && matches!(call.status, CallStatus::InProgress | CallStatus::Completed) {
+                    if key.is_none()
+                        && matches!(call.status, CallStatus::InProgress | CallStatus::Completed)
+                    {
                         match client.execution_key(&x.flow, &x.sid).await {
                             Ok(k) => key = k,
                             Err(e) => warn!(execution = %x.sid, "cannot read the key pressed: {e}"),
@@ -583,7 +715,9 @@ impl CallQueue {
                     judge_keypress(&call, key.as_deref(), self.calls.require_human)
                 }
             };
-            if CallState::from(call.status) != last_state || (verdict.is_some() && decided.is_none()) {
+            if CallState::from(call.status) != last_state
+                || (verdict.is_some() && decided.is_none())
+            {
                 last_state = call.status.into();
                 self.update(
                     attempt.id,
@@ -635,7 +769,13 @@ mod tests {
     use super::*;
 
     fn call(status: CallStatus, by: Option<&str>) -> Call {
-        Call { sid: "CA1".into(), status, answered_by: by.map(str::to_owned), duration: None, date_created: None }
+        Call {
+            sid: "CA1".into(),
+            status,
+            answered_by: by.map(str::to_owned),
+            duration: None,
+            date_created: None,
+        }
     }
 
     #[test]
@@ -643,13 +783,32 @@ mod tests {
         use CallOutcome::*;
         use CallStatus as S;
         let human = |s| call(s, Some("human"));
-        assert_eq!(judge_keypress(&human(S::InProgress), None, true), None, "answered: waiting for the key");
+        assert_eq!(
+            judge_keypress(&human(S::InProgress), None, true),
+            None,
+            "answered: waiting for the key"
+        );
         assert_eq!(judge_keypress(&human(S::InProgress), Some("1"), true), Some(Answered));
-        assert_eq!(judge_keypress(&human(S::Completed), Some("1"), true), Some(Answered), "pressed just before hanging up");
-        assert_eq!(judge_keypress(&human(S::Completed), None, true), Some(Heard), "heard it, took nothing");
-        assert_eq!(judge_keypress(&human(S::Completed), Some("2"), true), Some(Heard), "another key takes nothing");
+        assert_eq!(
+            judge_keypress(&human(S::Completed), Some("1"), true),
+            Some(Answered),
+            "pressed just before hanging up"
+        );
+        assert_eq!(
+            judge_keypress(&human(S::Completed), None, true),
+            Some(Heard),
+            "heard it, took nothing"
+        );
+        assert_eq!(
+            judge_keypress(&human(S::Completed), Some("2"), true),
+            Some(Heard),
+            "another key takes nothing"
+        );
         assert_eq!(judge_keypress(&call(S::Completed, None), None, true), Some(Heard));
-        assert_eq!(judge_keypress(&call(S::InProgress, Some("machine_start")), None, true), Some(Machine));
+        assert_eq!(
+            judge_keypress(&call(S::InProgress, Some("machine_start")), None, true),
+            Some(Machine)
+        );
         assert_eq!(judge_keypress(&call(S::NoAnswer, None), None, true), Some(NoAnswer));
         assert_eq!(judge_keypress(&call(S::Ringing, None), None, true), None);
     }

@@ -73,7 +73,13 @@ struct Recipient {
 }
 
 impl MemoryNotifier {
-    pub fn new(ctx: NotifyContext, whatsapp: Option<WhatsAppConfig>, calls: Option<CallsConfig>, inbox: UnjournaledInbox, outbox: Option<LocalOutbox>) -> Self {
+    pub fn new(
+        ctx: NotifyContext,
+        whatsapp: Option<WhatsAppConfig>,
+        calls: Option<CallsConfig>,
+        inbox: UnjournaledInbox,
+        outbox: Option<LocalOutbox>,
+    ) -> Self {
         MemoryNotifier { ctx, whatsapp, calls, inbox, outbox }
     }
 
@@ -91,7 +97,11 @@ impl MemoryNotifier {
             // Nothing owed: wait for an alert (or a digest's time); calls owed: take what came
             // meanwhile and go on calling.
             let wait = match owed.is_empty() {
-                true => recipients.values().filter_map(|r| r.due).min().map(|due| (due - Utc::now()).to_std().unwrap_or_default()),
+                true => recipients
+                    .values()
+                    .filter_map(|r| r.due)
+                    .min()
+                    .map(|due| (due - Utc::now()).to_std().unwrap_or_default()),
                 false => Some(Duration::ZERO),
             };
             let arrived = match self.receive(wait).await {
@@ -99,7 +109,12 @@ impl MemoryNotifier {
                 Ok(None) | Err(Stopped) => return,
             };
             for alert in arrived {
-                let key = alert.mail.message_id.clone().unwrap_or_else(|| format!("{}/{}/{}", alert.origin.folder, alert.origin.uidvalidity, alert.origin.uid));
+                let key = alert.mail.message_id.clone().unwrap_or_else(|| {
+                    format!(
+                        "{}/{}/{}",
+                        alert.origin.folder, alert.origin.uidvalidity, alert.origin.uid
+                    )
+                });
                 if !told.insert(key) {
                     continue;
                 }
@@ -128,7 +143,10 @@ impl MemoryNotifier {
         let first = async {
             match wait {
                 Some(d) if d.is_zero() => Some(Some(Vec::new())),
-                Some(d) => tokio::time::timeout(d, inbox.recv()).await.unwrap_or(Some(Vec::new())).map(Some),
+                Some(d) => tokio::time::timeout(d, inbox.recv())
+                    .await
+                    .unwrap_or(Some(Vec::new()))
+                    .map(Some),
                 None => inbox.recv().await.map(Some),
             }
         };
@@ -146,14 +164,23 @@ impl MemoryNotifier {
     }
 
     fn warning(&self) -> &'static str {
-        if self.ctx.journal.shared_target().is_some() { WARNING_SHARED } else { WARNING }
+        if self.ctx.journal.shared_target().is_some() {
+            WARNING_SHARED
+        } else {
+            WARNING
+        }
     }
 
     /// `alert`'s WhatsApp to every recipient whose flood limit lets it through; gathered for
     /// the digest for the others.
     async fn message(&self, alert: &NewAlert, recipients: &mut HashMap<String, Recipient>) {
         let Some(w) = &self.whatsapp else { return };
-        let body = compose::whatsapp_text(MessagePurpose::Alarm, &alert.mail.subject, &format!("{}\n\n{}", self.warning(), alert.mail.body), false);
+        let body = compose::whatsapp_text(
+            MessagePurpose::Alarm,
+            &alert.mail.subject,
+            &format!("{}\n\n{}", self.warning(), alert.mail.body),
+            false,
+        );
         let now = Utc::now();
         for to in &w.to {
             let r = recipients.entry(to.clone()).or_default();
@@ -176,9 +203,18 @@ impl MemoryNotifier {
         let Some(w) = &self.whatsapp else { return };
         let now = Utc::now();
         for (to, r) in recipients.iter_mut().filter(|(_, r)| r.due.is_some_and(|d| d <= now)) {
-            let items: Vec<_> = r.gathered.iter().map(|subject| (MessagePurpose::Alarm, None, subject.as_str())).collect();
+            let items: Vec<_> = r
+                .gathered
+                .iter()
+                .map(|subject| (MessagePurpose::Alarm, None, subject.as_str()))
+                .collect();
             let (headline, detail) = compose::digest(&items);
-            let body = compose::whatsapp_text(MessagePurpose::Digest, &headline, &format!("{}\n\n{detail}", self.warning()), false);
+            let body = compose::whatsapp_text(
+                MessagePurpose::Digest,
+                &headline,
+                &format!("{}\n\n{detail}", self.warning()),
+                false,
+            );
             self.send(w, to, body).await;
             (r.gathered, r.due, r.last_digest) = (Vec::new(), None, Some(now));
         }
@@ -189,7 +225,13 @@ impl MemoryNotifier {
             warn!("dry run: the WhatsApp told from memory is not sent");
             return;
         };
-        let m = NewMessage { from: w.from.clone(), to: to.to_owned(), body, template: None, channel: crate::model::Channel::Whatsapp };
+        let m = NewMessage {
+            from: w.from.clone(),
+            to: to.to_owned(),
+            body,
+            template: None,
+            channel: crate::model::Channel::Whatsapp,
+        };
         match client.create_message(&m, None).await {
             Ok(sent) => info!(to = %to, sid = %sent.sid, "WhatsApp sent from memory"),
             Err(e) => warn!(to = %to, "WhatsApp from memory not sent: {e}"),
@@ -201,18 +243,28 @@ impl MemoryNotifier {
     async fn answered(&self, alert: &NewAlert, number: String) {
         let answer = MemoryAnswer { by: self.ctx.person(&number), number };
         let kept = match &self.outbox {
-            Some(outbox) => outbox.mark_answered(&alert.origin, &answer).await.unwrap_or_else(|e| {
-                warn!("outbox: cannot keep who answered the call made from memory: {e}");
-                false
-            }),
+            Some(outbox) => {
+                outbox.mark_answered(&alert.origin, &answer).await.unwrap_or_else(|e| {
+                    warn!("outbox: cannot keep who answered the call made from memory: {e}");
+                    false
+                })
+            }
             None => false,
         };
         let (by, subject) = (&answer.by, &alert.mail.subject);
         match self.ctx.journal.acknowledge_from_memory(alert.origin.clone(), answer.clone()).await {
-            Ok(ActionOutcome::Done) => info!(%by, %subject, "the incident is taken by who answered the call made from memory"),
-            Ok(ActionOutcome::NotFound) | Err(_) if kept => info!(%by, %subject, "who answered waits in the outbox: the hand-over gives them the incident"),
-            Ok(ActionOutcome::NotFound) => warn!(%by, %subject, "who answered cannot be noted: once journaled, the alert is escalated again"),
-            Err(e) => warn!(%by, %subject, "who answered cannot be noted ({e}): once journaled, the alert is escalated again"),
+            Ok(ActionOutcome::Done) => {
+                info!(%by, %subject, "the incident is taken by who answered the call made from memory")
+            }
+            Ok(ActionOutcome::NotFound) | Err(_) if kept => {
+                info!(%by, %subject, "who answered waits in the outbox: the hand-over gives them the incident")
+            }
+            Ok(ActionOutcome::NotFound) => {
+                warn!(%by, %subject, "who answered cannot be noted: once journaled, the alert is escalated again")
+            }
+            Err(e) => {
+                warn!(%by, %subject, "who answered cannot be noted ({e}): once journaled, the alert is escalated again")
+            }
             // Someone took or resolved it meanwhile.
             Ok(_) => {}
         }
@@ -220,7 +272,12 @@ impl MemoryNotifier {
 
     /// The next call of the queue, speaking every alert `owed`: who answers takes them all;
     /// an alert nobody answered for `rounds` rounds drops out, said loudly.
-    async fn call_once(&self, calls: &CallsConfig, owed: &mut Vec<Owed>, position: &mut usize) -> Result<(), Stopped> {
+    async fn call_once(
+        &self,
+        calls: &CallsConfig,
+        owed: &mut Vec<Owed>,
+        position: &mut usize,
+    ) -> Result<(), Stopped> {
         let Some(client) = &self.ctx.client else {
             warn!("dry run: the alerts the journal could not take are not called about");
             owed.clear();
@@ -228,11 +285,23 @@ impl MemoryNotifier {
         };
         let n = calls.to.len();
         let to = calls.to[*position % n].clone();
-        let spoken: Vec<_> = owed.iter().map(|o| twiml::Spoken { title: &o.alert.mail.subject, body: &o.alert.mail.body, test: false }).collect();
+        let spoken: Vec<_> = owed
+            .iter()
+            .map(|o| twiml::Spoken {
+                title: &o.alert.mail.subject,
+                body: &o.alert.mail.body,
+                test: false,
+            })
+            .collect();
         let request = NewCall {
             from: calls.from.clone(),
             to: to.clone(),
-            twiml: twiml::incidents_twiml(&calls.voice, &calls.language, &spoken, self.ctx.people.get(&to).map(String::as_str)),
+            twiml: twiml::incidents_twiml(
+                &calls.voice,
+                &calls.language,
+                &spoken,
+                self.ctx.people.get(&to).map(String::as_str),
+            ),
             timeout_secs: calls.ring_secs,
             machine_detection: calls.require_human,
         };
@@ -263,7 +332,7 @@ impl MemoryNotifier {
         *position += 1;
         if owed.is_empty() {
             *position = 0;
-        } else if *position % n == 0 {
+        } else if position.is_multiple_of(n) {
             self.ctx.pause(Duration::from_secs(calls.round_pause_secs)).await?;
         }
         Ok(())
@@ -272,7 +341,8 @@ impl MemoryNotifier {
     /// Polls the call until it is decided; hangs up on a machine. Bounded like the queue's.
     async fn follow(&self, sid: &str, calls: &CallsConfig) -> Result<CallOutcome, Stopped> {
         let Some(client) = &self.ctx.client else { return Ok(CallOutcome::DryRun) };
-        let give_up = tokio::time::Instant::now() + Duration::from_secs(u64::from(calls.ring_secs) + 90);
+        let give_up =
+            tokio::time::Instant::now() + Duration::from_secs(u64::from(calls.ring_secs) + 90);
         while tokio::time::Instant::now() < give_up {
             self.ctx.pause(self.ctx.timing.call_poll).await?;
             let Ok(call) = client.fetch_call(sid).await else { continue };

@@ -63,7 +63,12 @@ impl Senders {
                 from: from.clone(),
                 to: d.recipient.clone(),
                 body: compose::whatsapp_text(d.purpose, &d.headline, &d.detail, d.test),
-                template: (!content_sid.is_empty()).then(|| (content_sid.clone(), compose::template_variables(&d.headline, &d.detail, d.test))),
+                template: (!content_sid.is_empty()).then(|| {
+                    (
+                        content_sid.clone(),
+                        compose::template_variables(&d.headline, &d.detail, d.test),
+                    )
+                }),
                 channel: Channel::Whatsapp,
             }),
             Channel::Sms => self.sms.as_ref().map(|(from, _)| NewMessage {
@@ -88,7 +93,9 @@ async fn fall_back(ctx: &NotifyContext, senders: &Senders, d: &Delivery) {
             ctx.events.emit(EngineEvent::Delivery(sms));
         }
         Ok(None) => {}
-        Err(e) => error!("journal: cannot owe the SMS that stands in for an undelivered WhatsApp: {e}"),
+        Err(e) => {
+            error!("journal: cannot owe the SMS that stands in for an undelivered WhatsApp: {e}")
+        }
     }
 }
 
@@ -114,7 +121,12 @@ impl DeliveryDispatcher {
         loop {
             if in_flight.len() < MAX_IN_FLIGHT {
                 let room = MAX_IN_FLIGHT - in_flight.len();
-                match this.ctx.journal.owed_deliveries(first, room, busy.iter().copied().collect()).await {
+                match this
+                    .ctx
+                    .journal
+                    .owed_deliveries(first, room, busy.iter().copied().collect())
+                    .await
+                {
                     Ok(owed) => {
                         first = false;
                         for d in owed {
@@ -161,7 +173,12 @@ impl DeliveryDispatcher {
             return Ok(());
         };
         let Some(client) = &ctx.client else {
-            ctx.journal_event(None, &format!("dry_run_{}", d.channel), &format!("to {} (incident {:?}): {}", d.recipient, d.incident_id, message.body)).await;
+            ctx.journal_event(
+                None,
+                &format!("dry_run_{}", d.channel),
+                &format!("to {} (incident {:?}): {}", d.recipient, d.incident_id, message.body),
+            )
+            .await;
             self.update(d.id, DeliveryState::DryRun, None, None).await;
             info!(incident = ?d.incident_id, to = %d.recipient, channel = %d.channel, "dry run: message not sent");
             return Ok(());
@@ -195,7 +212,13 @@ impl DeliveryDispatcher {
                 }
                 Err(e) => {
                     error!(incident = ?d.incident_id, to = %d.recipient, channel = %d.channel, "message refused: {e}");
-                    self.update(d.id, DeliveryState::Error, None, Some((e.code().map(i64::from), e.to_string()))).await;
+                    self.update(
+                        d.id,
+                        DeliveryState::Error,
+                        None,
+                        Some((e.code().map(i64::from), e.to_string())),
+                    )
+                    .await;
                     fall_back(ctx, &self.senders, &d).await;
                     return Ok(());
                 }
@@ -203,12 +226,24 @@ impl DeliveryDispatcher {
         }
     }
 
-    async fn update(&self, id: i64, state: DeliveryState, sid: Option<String>, error: Option<(Option<i64>, String)>) -> Option<Delivery> {
+    async fn update(
+        &self,
+        id: i64,
+        state: DeliveryState,
+        sid: Option<String>,
+        error: Option<(Option<i64>, String)>,
+    ) -> Option<Delivery> {
         record(&self.ctx, id, state, sid, error).await
     }
 }
 
-async fn record(ctx: &NotifyContext, id: i64, state: DeliveryState, sid: Option<String>, error: Option<(Option<i64>, String)>) -> Option<Delivery> {
+async fn record(
+    ctx: &NotifyContext,
+    id: i64,
+    state: DeliveryState,
+    sid: Option<String>,
+    error: Option<(Option<i64>, String)>,
+) -> Option<Delivery> {
     match ctx.journal.update_delivery(id, state, sid, error).await {
         Ok(d) => {
             ctx.events.emit(EngineEvent::Delivery(d.clone()));
@@ -240,7 +275,8 @@ impl DeliveryFollower {
             if ctx.pause(ctx.timing.message_poll).await.is_err() {
                 return;
             }
-            let since = Utc::now() - chrono::Duration::from_std(ctx.timing.message_follow_for).unwrap_or_default();
+            let since = Utc::now()
+                - chrono::Duration::from_std(ctx.timing.message_follow_for).unwrap_or_default();
             let followed = match ctx.journal.deliveries_to_follow(since).await {
                 Ok(f) => f,
                 Err(e) => {
@@ -264,10 +300,16 @@ impl DeliveryFollower {
                 if DeliveryState::from(m.status) == d.state {
                     continue;
                 }
-                let error = m.error_code.map(|c| (Some(c), m.error_message.clone().unwrap_or_else(|| crate::twilio::describe_code(c))));
+                let error = m.error_code.map(|c| {
+                    (
+                        Some(c),
+                        m.error_message.clone().unwrap_or_else(|| crate::twilio::describe_code(c)),
+                    )
+                });
                 let updated = record(ctx, d.id, m.status.into(), None, error).await;
                 if matches!(m.status, MessageStatus::Failed | MessageStatus::Undelivered) {
-                    let why = updated.as_ref().and_then(|u| u.error_message.clone()).unwrap_or_default();
+                    let why =
+                        updated.as_ref().and_then(|u| u.error_message.clone()).unwrap_or_default();
                     error!(to = %d.recipient, sid, code = ?m.error_code, channel = %d.channel, "message NOT delivered: {why}");
                     fall_back(ctx, &self.senders, &d).await;
                 }

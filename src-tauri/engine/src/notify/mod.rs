@@ -22,9 +22,9 @@
 mod calls;
 pub mod compose;
 mod memory;
+mod messages;
 pub mod progress;
 mod replies;
-mod messages;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -39,9 +39,9 @@ use tracing::{error, info, warn};
 
 pub use calls::{judge, judge_keypress, CallOutcome, CallQueue};
 pub use memory::{unjournaled_channel, MemoryNotifier, Unjournaled, UnjournaledInbox};
+pub use messages::{DeliveryDispatcher, DeliveryFollower, Senders};
 pub use progress::NotifyProgress;
 pub use replies::{ReplyPoller, ReplyPolling};
-pub use messages::{DeliveryDispatcher, DeliveryFollower, Senders};
 
 use crate::config::Config;
 use crate::events::{EngineEvent, EventBus, TwilioProblem, TwilioState};
@@ -121,7 +121,8 @@ impl TwilioHealth {
         }
         if !self.degraded.swap(true, Ordering::Relaxed) {
             let kind = if e.is_auth() { TwilioProblem::Auth } else { TwilioProblem::Unreachable };
-            events.emit(EngineEvent::Twilio(TwilioState::Degraded { kind, message: e.to_string() }));
+            events
+                .emit(EngineEvent::Twilio(TwilioState::Degraded { kind, message: e.to_string() }));
         }
     }
 }
@@ -157,7 +158,11 @@ impl NotifyContext {
     }
 
     /// Waits for the journal to change (or `at_most`), unless the engine stops first.
-    pub async fn until_journal_changes(&self, changes: &mut watch::Receiver<u64>, at_most: Duration) -> Result<(), Stopped> {
+    pub async fn until_journal_changes(
+        &self,
+        changes: &mut watch::Receiver<u64>,
+        at_most: Duration,
+    ) -> Result<(), Stopped> {
         let mut shutdown = self.shutdown.clone();
         tokio::select! {
             _ = changes.changed() => Ok(()),
@@ -199,10 +204,13 @@ const MANAGERS: &[(&str, Progress, Build)] = &[
         Some(Box::pin(DeliveryDispatcher::new(ctx.clone(), senders).run()))
     }),
     ("message follower", Free, |config, ctx| {
-        let senders = Some(Senders::from_config(config)).filter(|s| s.any() && ctx.client.is_some())?;
+        let senders =
+            Some(Senders::from_config(config)).filter(|s| s.any() && ctx.client.is_some())?;
         Some(Box::pin(DeliveryFollower::new(ctx.clone(), senders).run()))
     }),
-    ("call queue", Watched, |config, ctx| Some(Box::pin(CallQueue::new(ctx.clone(), config.calls.clone()?).run()))),
+    ("call queue", Watched, |config, ctx| {
+        Some(Box::pin(CallQueue::new(ctx.clone(), config.calls.clone()?).run()))
+    }),
     ("reply poller", Free, |config, ctx| {
         ctx.client.as_ref()?;
         // Replies come to each sender: WhatsApp's, and the SMS number (which tells the SMS-only
@@ -210,15 +218,27 @@ const MANAGERS: &[(&str, Progress, Build)] = &[
         let whatsapp = config.whatsapp.as_ref().map(|w| (Channel::Whatsapp, w.from.clone()));
         let sms = config.sms.as_ref().map(|s| (Channel::Sms, s.from.clone()));
         let senders: Vec<_> = whatsapp.into_iter().chain(sms).collect();
-        let people = config.whatsapp.iter().flat_map(|w| w.to.clone()).chain(config.sms.iter().flat_map(|s| s.to.clone())).collect();
-        (!senders.is_empty()).then(|| Box::pin(ReplyPoller::new(ctx.clone(), senders, people, ctx.timing.replies).run()) as Manager)
+        let people = config
+            .whatsapp
+            .iter()
+            .flat_map(|w| w.to.clone())
+            .chain(config.sms.iter().flat_map(|s| s.to.clone()))
+            .collect();
+        (!senders.is_empty()).then(|| {
+            Box::pin(ReplyPoller::new(ctx.clone(), senders, people, ctx.timing.replies).run())
+                as Manager
+        })
     }),
     ("Twilio check", Free, |_, ctx| {
         ctx.client.as_ref()?;
         Some(Box::pin(TwilioCheck { ctx: ctx.clone() }.run()))
     }),
     ("heartbeat", Free, |config, ctx| {
-        let (heartbeat, from, ctx) = (config.heartbeat.clone()?, config.whatsapp.as_ref().map(|w| w.from.clone()), ctx.clone());
+        let (heartbeat, from, ctx) = (
+            config.heartbeat.clone()?,
+            config.whatsapp.as_ref().map(|w| w.from.clone()),
+            ctx.clone(),
+        );
         // Built when first polled: its HTTP client is not made for the look whether it is needed.
         Some(Box::pin(async move { Heartbeat::new(ctx, heartbeat, from).run().await }))
     }),
@@ -227,7 +247,12 @@ const MANAGERS: &[(&str, Progress, Build)] = &[
 /// Starts every manager of the notify side that `config` needs, each under `supervisor`. The
 /// notify side is one unit apart from the mailbox watcher, so that it can run where it should
 /// and nowhere else: the one engine of a data directory, or the lease holder on a shared journal.
-pub fn spawn_notify_side(config: &Config, ctx: NotifyContext, supervisor: &Supervisor, tasks: &mut JoinSet<()>) {
+pub fn spawn_notify_side(
+    config: &Config,
+    ctx: NotifyContext,
+    supervisor: &Supervisor,
+    tasks: &mut JoinSet<()>,
+) {
     let config = Arc::new(config.clone());
     for &(name, progress, build) in MANAGERS {
         // Building a manager only makes its loop; nothing runs until it is polled.
@@ -259,7 +284,16 @@ pub fn spawn_memory_notifier(
     tasks: &mut JoinSet<()>,
 ) {
     let (whatsapp, calls) = (config.whatsapp.clone(), config.calls.clone());
-    supervisor.spawn(tasks, "memory notifier", move || MemoryNotifier::new(ctx.clone(), whatsapp.clone(), calls.clone(), inbox.clone(), outbox.clone()).run());
+    supervisor.spawn(tasks, "memory notifier", move || {
+        MemoryNotifier::new(
+            ctx.clone(),
+            whatsapp.clone(),
+            calls.clone(),
+            inbox.clone(),
+            outbox.clone(),
+        )
+        .run()
+    });
 }
 
 /// While nothing else asks Twilio, its credentials are checked every 15 minutes (one GET of the
@@ -365,8 +399,13 @@ impl Planner {
                     PauseState::PausedUntil { until } if paused => Some(until),
                     _ => None,
                 };
-                let next = [report.next_digest, until_pause_ends, report.next_reescalation].into_iter().flatten().min();
-                return Ok(next.map(|t| (t - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(50)));
+                let next = [report.next_digest, until_pause_ends, report.next_reescalation]
+                    .into_iter()
+                    .flatten()
+                    .min();
+                return Ok(next.map(|t| {
+                    (t - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(50)
+                }));
             }
         }
     }
@@ -374,8 +413,12 @@ impl Planner {
     fn announce(&self, c: &crate::journal::IncidentChange) {
         let i = &c.incident;
         match c.kind {
-            IncidentEventKind::Held => warn!(incident = i.id, title = %i.title, "notifications are PAUSED: incident journaled and held, nobody notified yet"),
-            kind => info!(incident = i.id, title = %i.title, state = %i.state, "incident {kind}: {}", c.detail),
+            IncidentEventKind::Held => {
+                warn!(incident = i.id, title = %i.title, "notifications are PAUSED: incident journaled and held, nobody notified yet")
+            }
+            kind => {
+                info!(incident = i.id, title = %i.title, state = %i.state, "incident {kind}: {}", c.detail)
+            }
         }
     }
 }
@@ -391,8 +434,18 @@ mod tests {
         health.degraded(&events, &TwilioError::NotTheNotifier { reason: "the lease moved".into() });
         assert!(!health.is_degraded());
         assert!(seen.try_recv().is_err(), "no Twilio event");
-        health.degraded(&events, &TwilioError::Network { base_url: "https://api.twilio.com".into(), reason: "connection refused".into(), maybe_sent: false });
+        health.degraded(
+            &events,
+            &TwilioError::Network {
+                base_url: "https://api.twilio.com".into(),
+                reason: "connection refused".into(),
+                maybe_sent: false,
+            },
+        );
         assert!(health.is_degraded());
-        assert!(matches!(seen.try_recv(), Ok(EngineEvent::Twilio(TwilioState::Degraded { kind: TwilioProblem::Unreachable, .. }))));
+        assert!(matches!(
+            seen.try_recv(),
+            Ok(EngineEvent::Twilio(TwilioState::Degraded { kind: TwilioProblem::Unreachable, .. }))
+        ));
     }
 }

@@ -58,7 +58,11 @@ pub struct NotifyProgress {
 impl NotifyProgress {
     /// `manager`'s future, with a meter its task beats; a manager started again by its
     /// supervisor goes on with the same meter, beaten at the new start.
-    pub fn watch<F: Future>(&self, manager: &'static str, run: F) -> impl Future<Output = F::Output> {
+    pub fn watch<F: Future>(
+        &self,
+        manager: &'static str,
+        run: F,
+    ) -> impl Future<Output = F::Output> {
         let meter = {
             let mut meters = self.meters.lock().unwrap_or_else(|p| p.into_inner());
             match meters.iter().find(|m| m.manager == manager) {
@@ -79,7 +83,10 @@ impl NotifyProgress {
         let meters = self.meters.lock().unwrap_or_else(|p| p.into_inner());
         meters
             .iter()
-            .map(|m| Stall { manager: m.manager, silent_for: m.last.lock().map(|l| l.elapsed()).unwrap_or(Duration::MAX) })
+            .map(|m| Stall {
+                manager: m.manager,
+                silent_for: m.last.lock().map(|l| l.elapsed()).unwrap_or(Duration::MAX),
+            })
             .max_by_key(|s| s.silent_for)
             .filter(|s| s.silent_for >= limit)
     }

@@ -42,7 +42,12 @@ pub struct ReplyPoller {
 }
 
 impl ReplyPoller {
-    pub fn new(ctx: NotifyContext, senders: Vec<(Channel, String)>, recipients: Vec<String>, polling: ReplyPolling) -> Self {
+    pub fn new(
+        ctx: NotifyContext,
+        senders: Vec<(Channel, String)>,
+        recipients: Vec<String>,
+        polling: ReplyPolling,
+    ) -> Self {
         ReplyPoller { ctx, senders, recipients, polling }
     }
 
@@ -61,34 +66,52 @@ impl ReplyPoller {
             // A new incident makes the poll fast at once, not after the quiet minute.
             let until = tokio::time::Instant::now() + wait;
             loop {
-                if ctx.until_journal_changes(&mut changes, until.saturating_duration_since(tokio::time::Instant::now())).await.is_err() {
+                if ctx
+                    .until_journal_changes(
+                        &mut changes,
+                        until.saturating_duration_since(tokio::time::Instant::now()),
+                    )
+                    .await
+                    .is_err()
+                {
                     return;
                 }
-                if tokio::time::Instant::now() >= until || (!busy && ctx.journal.any_untaken().await.unwrap_or(false)) {
+                if tokio::time::Instant::now() >= until
+                    || (!busy && ctx.journal.any_untaken().await.unwrap_or(false))
+                {
                     break;
                 }
             }
             for (channel, sender) in &self.senders {
-                let replies = match client.inbound_messages(*channel, sender, since, MAX_PAGES).await {
-                    Ok(r) => {
-                        ctx.health.ok(&ctx.events);
-                        r
-                    }
-                    Err(e) => {
-                        ctx.health.degraded(&ctx.events, &e);
-                        warn!("cannot read the {channel} replies: {e}");
-                        continue;
-                    }
-                };
+                let replies =
+                    match client.inbound_messages(*channel, sender, since, MAX_PAGES).await {
+                        Ok(r) => {
+                            ctx.health.ok(&ctx.events);
+                            r
+                        }
+                        Err(e) => {
+                            ctx.health.degraded(&ctx.events, &e);
+                            warn!("cannot read the {channel} replies: {e}");
+                            continue;
+                        }
+                    };
                 // Oldest first, so a note and an acknowledgement keep the order they were written in.
                 for m in replies.into_iter().rev() {
                     let written_from = m.from.trim_start_matches("whatsapp:");
                     // The configured number, even when WhatsApp knows the line by an older form
                     // (a Brazilian mobile without its ninth digit).
-                    let from = crate::phone::recipient_matching(written_from, &self.recipients).unwrap_or(written_from).to_owned();
+                    let from = crate::phone::recipient_matching(written_from, &self.recipients)
+                        .unwrap_or(written_from)
+                        .to_owned();
                     let sent_at = m.sent_at();
                     let name = ctx.person(&from);
-                    let reply = Reply { sid: m.sid.clone(), from: from.clone(), body: m.body.clone(), sent_at, channel: *channel };
+                    let reply = Reply {
+                        sid: m.sid.clone(),
+                        from: from.clone(),
+                        body: m.body.clone(),
+                        sent_at,
+                        channel: *channel,
+                    };
                     match ctx.journal.handle_reply(reply, self.recipients.clone(), name.clone()).await {
                         Ok(ReplyOutcome::Seen) => {}
                         Ok(ReplyOutcome::Took { incident }) => info!(incident, by = %name, %channel, "incident taken by a reply"),

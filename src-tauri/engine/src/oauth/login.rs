@@ -22,8 +22,8 @@ use axum::response::Html;
 use chrono::Utc;
 use oauth2::basic::BasicTokenResponse;
 use oauth2::{
-    AuthUrl, AuthorizationCode, CsrfToken, DeviceAuthorizationUrl, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    StandardDeviceAuthorizationResponse, TokenResponse,
+    AuthUrl, AuthorizationCode, CsrfToken, DeviceAuthorizationUrl, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, StandardDeviceAuthorizationResponse, TokenResponse,
 };
 use tokio::sync::oneshot;
 use tracing::info;
@@ -64,15 +64,20 @@ impl LoopbackSignIn {
     pub async fn start(config: &OAuth2Config, account: &str) -> Result<Self, OAuthError> {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
             .await
-            .map_err(|e| OAuthError::SignIn { reason: format!("cannot listen on 127.0.0.1 for the browser's answer: {e}") })?;
-        let port = listener.local_addr().map_err(|e| OAuthError::SignIn { reason: e.to_string() })?.port();
+            .map_err(|e| OAuthError::SignIn {
+                reason: format!("cannot listen on 127.0.0.1 for the browser's answer: {e}"),
+            })?;
+        let port =
+            listener.local_addr().map_err(|e| OAuthError::SignIn { reason: e.to_string() })?.port();
         let redirect = format!("http://127.0.0.1:{port}/callback");
         let e = config.endpoints();
-        let auth_url = AuthUrl::new(e.authorize.clone())
-            .map_err(|err| OAuthError::Refused { reason: format!("mailbox.oauth2.authorize_url {:?} is not a URL ({err})", e.authorize) })?;
-        let client = token_client(config, None)?
-            .set_auth_uri(auth_url)
-            .set_redirect_uri(RedirectUrl::new(redirect.clone()).map_err(|err| OAuthError::SignIn { reason: err.to_string() })?);
+        let auth_url = AuthUrl::new(e.authorize.clone()).map_err(|err| OAuthError::Refused {
+            reason: format!("mailbox.oauth2.authorize_url {:?} is not a URL ({err})", e.authorize),
+        })?;
+        let client = token_client(config, None)?.set_auth_uri(auth_url).set_redirect_uri(
+            RedirectUrl::new(redirect.clone())
+                .map_err(|err| OAuthError::SignIn { reason: err.to_string() })?,
+        );
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client
             .authorize_url(CsrfToken::new_random)
@@ -83,7 +88,15 @@ impl LoopbackSignIn {
             request = request.add_extra_param(*k, *v);
         }
         let (url, state) = request.url();
-        Ok(LoopbackSignIn { config: config.clone(), account: account.to_owned(), listener, redirect, url: url.to_string(), state, verifier })
+        Ok(LoopbackSignIn {
+            config: config.clone(),
+            account: account.to_owned(),
+            listener,
+            redirect,
+            url: url.to_string(),
+            state,
+            verifier,
+        })
     }
 
     /// The address to open in the browser.
@@ -99,8 +112,13 @@ impl LoopbackSignIn {
     /// Waits up to `limit` for the browser, then exchanges the code and keeps the refresh token.
     pub async fn finish(self, limit: Duration) -> Result<SignedIn, OAuthError> {
         let (tx, rx) = oneshot::channel();
-        let callback = Arc::new(Callback { expected_state: self.state.secret().clone(), done: Mutex::new(Some(tx)) });
-        let app = axum::Router::new().route("/callback", axum::routing::get(answer_browser)).with_state(callback);
+        let callback = Arc::new(Callback {
+            expected_state: self.state.secret().clone(),
+            done: Mutex::new(Some(tx)),
+        });
+        let app = axum::Router::new()
+            .route("/callback", axum::routing::get(answer_browser))
+            .with_state(callback);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let serve = axum::serve(self.listener, app).with_graceful_shutdown(async {
             let _ = stop_rx.await;
@@ -111,15 +129,27 @@ impl LoopbackSignIn {
         let _ = stop_tx.send(());
         let _ = server.await;
         let code = match outcome {
-            Err(_) => return Err(OAuthError::SignIn { reason: format!("nobody signed in within {} s; start again", limit.as_secs()) }),
-            Ok(Err(_)) => return Err(OAuthError::SignIn { reason: "the sign-in listener stopped".into() }),
-            Ok(Ok(Err(refusal))) => return Err(OAuthError::SignIn { reason: format!("the provider answered: {refusal}") }),
+            Err(_) => {
+                return Err(OAuthError::SignIn {
+                    reason: format!("nobody signed in within {} s; start again", limit.as_secs()),
+                })
+            }
+            Ok(Err(_)) => {
+                return Err(OAuthError::SignIn { reason: "the sign-in listener stopped".into() })
+            }
+            Ok(Ok(Err(refusal))) => {
+                return Err(OAuthError::SignIn {
+                    reason: format!("the provider answered: {refusal}"),
+                })
+            }
             Ok(Ok(Ok(code))) => code,
         };
 
         let secret = client_secret(&self.config).await?;
-        let client = token_client(&self.config, secret.as_ref())?
-            .set_redirect_uri(RedirectUrl::new(self.redirect.clone()).map_err(|err| OAuthError::SignIn { reason: err.to_string() })?);
+        let client = token_client(&self.config, secret.as_ref())?.set_redirect_uri(
+            RedirectUrl::new(self.redirect.clone())
+                .map_err(|err| OAuthError::SignIn { reason: err.to_string() })?,
+        );
         let answer = client
             .exchange_code(AuthorizationCode::new(code))
             .set_pkce_verifier(self.verifier)
@@ -138,9 +168,18 @@ async fn keep(account: String, answer: &BasicTokenResponse) -> Result<SignedIn, 
         });
     };
     secrets::store(secrets::OAUTH_REFRESH_TOKEN, Secret::new(refresh.secret().clone())).await?;
-    let lifetime = answer.expires_in().and_then(|d| chrono::Duration::from_std(d).ok()).unwrap_or(chrono::Duration::hours(1));
+    let lifetime = answer
+        .expires_in()
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .unwrap_or(chrono::Duration::hours(1));
     info!(account = %account, "mailbox sign-in: signed in; the refresh token is in the keyring");
-    Ok(SignedIn { account, access: AccessToken { token: Secret::new(answer.access_token().secret().clone()), expires_at: Utc::now() + lifetime } })
+    Ok(SignedIn {
+        account,
+        access: AccessToken {
+            token: Secret::new(answer.access_token().secret().clone()),
+            expires_at: Utc::now() + lifetime,
+        },
+    })
 }
 
 const DEVICE_REFUSED: &str = "Many Microsoft 365 tenants block the device-code sign-in (Conditional Access, since 2025): \
@@ -159,12 +198,18 @@ impl DeviceSignIn {
     pub async fn start(config: &OAuth2Config, account: &str) -> Result<Self, OAuthError> {
         let e = config.endpoints();
         if e.device.is_empty() {
-            return Err(OAuthError::SignIn { reason: "this provider has no device-code endpoint (mailbox.oauth2.device_url)".into() });
+            return Err(OAuthError::SignIn {
+                reason: "this provider has no device-code endpoint (mailbox.oauth2.device_url)"
+                    .into(),
+            });
         }
-        let device_url = DeviceAuthorizationUrl::new(e.device.clone())
-            .map_err(|err| OAuthError::Refused { reason: format!("mailbox.oauth2.device_url {:?} is not a URL ({err})", e.device) })?;
+        let device_url =
+            DeviceAuthorizationUrl::new(e.device.clone()).map_err(|err| OAuthError::Refused {
+                reason: format!("mailbox.oauth2.device_url {:?} is not a URL ({err})", e.device),
+            })?;
         let secret = client_secret(config).await?;
-        let client = token_client(config, secret.as_ref())?.set_device_authorization_url(device_url);
+        let client =
+            token_client(config, secret.as_ref())?.set_device_authorization_url(device_url);
         let details = client
             .exchange_device_code()
             .add_scopes(e.scopes.iter().cloned().map(Scope::new))
@@ -206,7 +251,11 @@ impl DeviceSignIn {
 fn device_refused(e: OAuthError) -> OAuthError {
     match e {
         OAuthError::Refused { reason } | OAuthError::SignInNeeded { reason, .. } => {
-            OAuthError::SignIn { reason: format!("the provider refused the device-code sign-in ({reason}). {DEVICE_REFUSED}") }
+            OAuthError::SignIn {
+                reason: format!(
+                    "the provider refused the device-code sign-in ({reason}). {DEVICE_REFUSED}"
+                ),
+            }
         }
         other => other,
     }
@@ -221,7 +270,9 @@ async fn answer_browser(
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("pt"));
-    let page = |status, pt_text: &str, en_text: &str| (status, Html(page(if pt { pt_text } else { en_text }, pt)));
+    let page = |status, pt_text: &str, en_text: &str| {
+        (status, Html(page(if pt { pt_text } else { en_text }, pt)))
+    };
     if query.get("state").map(String::as_str) != Some(callback.expected_state.as_str()) {
         return page(
             StatusCode::BAD_REQUEST,
@@ -230,7 +281,11 @@ async fn answer_browser(
         );
     }
     let Some(done) = callback.done.lock().unwrap().take() else {
-        return page(StatusCode::CONFLICT, "Este login já foi concluído.", "This sign-in is already finished.");
+        return page(
+            StatusCode::CONFLICT,
+            "Este login já foi concluído.",
+            "This sign-in is already finished.",
+        );
     };
     if let Some(code) = query.get("code") {
         let _ = done.send(Ok(code.clone()));

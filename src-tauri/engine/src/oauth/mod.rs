@@ -13,5 +13,7 @@ mod tokens;
 
 pub use error::OAuthError;
 pub use login::{DeviceSignIn, LoopbackSignIn, SignedIn};
-pub use provider::{imap_server, Endpoints, OAuth2Config, OAuthProvider, SaslMechanism, SignInFlow};
+pub use provider::{
+    imap_server, Endpoints, OAuth2Config, OAuthProvider, SaslMechanism, SignInFlow,
+};
 pub use tokens::{AccessToken, TokenSource};

@@ -99,16 +99,40 @@ pub fn imap_server(provider: OAuthProvider) -> Option<(&'static str, u16)> {
 
 impl OAuth2Config {
     pub fn endpoints(&self) -> Endpoints {
-        let or = |given: &str, preset: String| if given.trim().is_empty() { preset } else { given.trim().to_owned() };
-        let (authorize, token, device, scope, extra_params): (String, String, String, &str, &'static [(&str, &str)]) = match self.provider {
+        let or = |given: &str, preset: String| {
+            if given.trim().is_empty() {
+                preset
+            } else {
+                given.trim().to_owned()
+            }
+        };
+        let (authorize, token, device, scope, extra_params): (
+            String,
+            String,
+            String,
+            &str,
+            &'static [(&str, &str)],
+        ) = match self.provider {
             OAuthProvider::Microsoft => {
-                let tenant = if self.tenant.trim().is_empty() { "organizations" } else { self.tenant.trim() };
+                let tenant = if self.tenant.trim().is_empty() {
+                    "organizations"
+                } else {
+                    self.tenant.trim()
+                };
                 let base = format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0");
                 let scope = match self.flow {
-                    SignInFlow::User => "https://outlook.office.com/IMAP.AccessAsUser.All offline_access",
+                    SignInFlow::User => {
+                        "https://outlook.office.com/IMAP.AccessAsUser.All offline_access"
+                    }
                     SignInFlow::App => "https://outlook.office365.com/.default",
                 };
-                (format!("{base}/authorize"), format!("{base}/token"), format!("{base}/devicecode"), scope, &[])
+                (
+                    format!("{base}/authorize"),
+                    format!("{base}/token"),
+                    format!("{base}/devicecode"),
+                    scope,
+                    &[],
+                )
             }
             OAuthProvider::Google => (
                 "https://accounts.google.com/o/oauth2/v2/auth".into(),
@@ -152,13 +176,25 @@ impl OAuth2Config {
         }
         let e = self.endpoints();
         if self.flow == SignInFlow::User && e.authorize.is_empty() {
-            return missing("mailbox.oauth2.authorize_url", "the provider's authorization endpoint", "o endereço de autorização do provedor");
+            return missing(
+                "mailbox.oauth2.authorize_url",
+                "the provider's authorization endpoint",
+                "o endereço de autorização do provedor",
+            );
         }
         if e.token.is_empty() {
-            return missing("mailbox.oauth2.token_url", "the provider's token endpoint", "o endereço de token do provedor");
+            return missing(
+                "mailbox.oauth2.token_url",
+                "the provider's token endpoint",
+                "o endereço de token do provedor",
+            );
         }
         if e.scopes.is_empty() {
-            return missing("mailbox.oauth2.scope", "the scopes the IMAP server needs", "os escopos que o servidor IMAP exige");
+            return missing(
+                "mailbox.oauth2.scope",
+                "the scopes the IMAP server needs",
+                "os escopos que o servidor IMAP exige",
+            );
         }
         for (field, url) in [
             ("mailbox.oauth2.authorize_url", &e.authorize),
@@ -220,13 +256,22 @@ mod tests {
     #[test]
     fn microsoft_defaults_to_organizations_and_the_imap_scope() {
         let e = config(OAuthProvider::Microsoft).endpoints();
-        assert_eq!(e.authorize, "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize");
-        assert_eq!(e.scopes, ["https://outlook.office.com/IMAP.AccessAsUser.All", "offline_access"]);
+        assert_eq!(
+            e.authorize,
+            "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize"
+        );
+        assert_eq!(
+            e.scopes,
+            ["https://outlook.office.com/IMAP.AccessAsUser.All", "offline_access"]
+        );
         let mut app = config(OAuthProvider::Microsoft);
         app.flow = SignInFlow::App;
         app.tenant = "contoso.onmicrosoft.com".into();
         let e = app.endpoints();
-        assert_eq!(e.token, "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token");
+        assert_eq!(
+            e.token,
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+        );
         assert_eq!(e.scopes, ["https://outlook.office365.com/.default"]);
     }
 

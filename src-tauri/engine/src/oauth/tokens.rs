@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use oauth2::basic::{BasicClient, BasicTokenResponse};
-use oauth2::{AuthType, ClientId, ClientSecret, ErrorResponseType, RefreshToken, RequestTokenError, Scope, StandardErrorResponse, TokenResponse, TokenUrl};
+use oauth2::{
+    AuthType, ClientId, ClientSecret, ErrorResponseType, RefreshToken, RequestTokenError, Scope,
+    StandardErrorResponse, TokenResponse, TokenUrl,
+};
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
@@ -60,7 +63,10 @@ pub struct TokenSource {
 
 impl std::fmt::Debug for TokenSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenSource").field("account", &self.account).field("flow", &self.config.flow).finish_non_exhaustive()
+        f.debug_struct("TokenSource")
+            .field("account", &self.account)
+            .field("flow", &self.config.flow)
+            .finish_non_exhaustive()
     }
 }
 
@@ -84,16 +90,33 @@ pub(super) async fn client_secret(config: &OAuth2Config) -> Result<Option<Secret
     }
 }
 
+/// The oauth2 crate's client with only the token endpoint set: all this app ever calls.
+type TokenClient = oauth2::Client<
+    oauth2::basic::BasicErrorResponse,
+    BasicTokenResponse,
+    oauth2::basic::BasicTokenIntrospectionResponse,
+    oauth2::StandardRevocableToken,
+    oauth2::basic::BasicRevocationErrorResponse,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+>;
+
 /// The token endpoint's client, with the secret sent in the request body as both providers
 /// document for installed and daemon apps.
 pub(super) fn token_client(
     config: &OAuth2Config,
     secret: Option<&Secret>,
-) -> Result<oauth2::Client<oauth2::basic::BasicErrorResponse, BasicTokenResponse, oauth2::basic::BasicTokenIntrospectionResponse, oauth2::StandardRevocableToken, oauth2::basic::BasicRevocationErrorResponse, oauth2::EndpointNotSet, oauth2::EndpointNotSet, oauth2::EndpointNotSet, oauth2::EndpointNotSet, oauth2::EndpointSet>, OAuthError> {
+) -> Result<TokenClient, OAuthError> {
     let e = config.endpoints();
-    let token_url = TokenUrl::new(e.token.clone())
-        .map_err(|err| OAuthError::Refused { reason: format!("mailbox.oauth2.token_url {:?} is not a URL ({err})", e.token) })?;
-    let mut client = BasicClient::new(ClientId::new(config.client_id.trim().to_owned())).set_token_uri(token_url).set_auth_type(AuthType::RequestBody);
+    let token_url = TokenUrl::new(e.token.clone()).map_err(|err| OAuthError::Refused {
+        reason: format!("mailbox.oauth2.token_url {:?} is not a URL ({err})", e.token),
+    })?;
+    let mut client = BasicClient::new(ClientId::new(config.client_id.trim().to_owned()))
+        .set_token_uri(token_url)
+        .set_auth_type(AuthType::RequestBody);
     if let Some(s) = secret {
         client = client.set_client_secret(ClientSecret::new(s.expose().to_owned()));
     }
@@ -101,7 +124,11 @@ pub(super) fn token_client(
 }
 
 /// Turns a token endpoint's failure into what the operator must do.
-pub(super) fn token_error<RE, ET>(account: &str, url: &str, e: RequestTokenError<RE, StandardErrorResponse<ET>>) -> OAuthError
+pub(super) fn token_error<RE, ET>(
+    account: &str,
+    url: &str,
+    e: RequestTokenError<RE, StandardErrorResponse<ET>>,
+) -> OAuthError
 where
     RE: std::error::Error + 'static,
     ET: ErrorResponseType + std::fmt::Display,
@@ -128,7 +155,10 @@ where
             }
             OAuthError::Unreachable { url: url.to_owned(), reason }
         }
-        RequestTokenError::Parse(e, _) => OAuthError::Unreachable { url: url.to_owned(), reason: format!("not a token answer ({e})") },
+        RequestTokenError::Parse(e, _) => OAuthError::Unreachable {
+            url: url.to_owned(),
+            reason: format!("not a token answer ({e})"),
+        },
         RequestTokenError::Other(reason) => OAuthError::Unreachable { url: url.to_owned(), reason },
     }
 }
@@ -148,7 +178,10 @@ impl TokenSource {
 
     /// A source that starts with the access token a sign-in just gave, so the mailbox can be
     /// tested without spending the new refresh token.
-    pub async fn signed_in(config: &OAuth2Config, signed_in: super::SignedIn) -> Result<Self, SecretError> {
+    pub async fn signed_in(
+        config: &OAuth2Config,
+        signed_in: super::SignedIn,
+    ) -> Result<Self, SecretError> {
         let source = Self::load(config, &signed_in.account).await?;
         let lifetime = (signed_in.access.expires_at - Utc::now()).max(chrono::Duration::seconds(1));
         source.state.lock().await.access = Some((signed_in.access, lifetime));
@@ -181,7 +214,10 @@ impl TokenSource {
         };
         let lifetime = answer.expires_in().unwrap_or(Duration::from_secs(3600));
         let lifetime = chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::hours(1));
-        let token = AccessToken { token: Secret::new(answer.access_token().secret().clone()), expires_at: Utc::now() + lifetime };
+        let token = AccessToken {
+            token: Secret::new(answer.access_token().secret().clone()),
+            expires_at: Utc::now() + lifetime,
+        };
         info!(account = %self.account, expires_at = %token.expires_at, "mailbox sign-in: new access token");
         state.access = Some((token.clone(), lifetime));
         Ok(token)
@@ -213,7 +249,9 @@ impl TokenSource {
                 Ok(r) => r,
                 Err(e) => match (state.refresh.clone(), e) {
                     (Some(r), _) => r,
-                    (None, SecretError::Missing { .. }) => return Err(OAuthError::NotSignedIn { account: self.account.clone() }),
+                    (None, SecretError::Missing { .. }) => {
+                        return Err(OAuthError::NotSignedIn { account: self.account.clone() })
+                    }
                     (None, e) => return Err(e.into()),
                 },
             },
@@ -249,8 +287,12 @@ impl TokenSource {
                 let saved = secrets::store(secrets::OAUTH_REFRESH_TOKEN, rotated.clone()).await;
                 state.keyring_behind = saved.is_err();
                 match saved {
-                    Err(e) => warn!(account = %self.account, "mailbox sign-in: the provider rotated the refresh token but the keyring refused the new one ({e}); it is used from memory, and a restart will need a new sign-in"),
-                    Ok(()) => info!(account = %self.account, "mailbox sign-in: the provider rotated the refresh token; the new one is in the keyring"),
+                    Err(e) => {
+                        warn!(account = %self.account, "mailbox sign-in: the provider rotated the refresh token but the keyring refused the new one ({e}); it is used from memory, and a restart will need a new sign-in")
+                    }
+                    Ok(()) => {
+                        info!(account = %self.account, "mailbox sign-in: the provider rotated the refresh token; the new one is in the keyring")
+                    }
                 }
                 state.refresh = Some(rotated);
             }
@@ -264,7 +306,9 @@ impl TokenSource {
     pub async fn wait_for_sign_in(&self) {
         loop {
             tokio::time::sleep(SIGN_IN_POLL).await;
-            let Ok(now) = secrets::load_from_keyring(secrets::OAUTH_REFRESH_TOKEN).await else { continue };
+            let Ok(now) = secrets::load_from_keyring(secrets::OAUTH_REFRESH_TOKEN).await else {
+                continue;
+            };
             let mut state = self.state.lock().await;
             if state.rejected.as_ref() != Some(&now) {
                 info!(account = %self.account, "mailbox sign-in: a new sign-in is in the keyring");

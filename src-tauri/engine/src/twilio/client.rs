@@ -23,11 +23,14 @@ use serde::de::DeserializeOwned;
 use tracing::warn;
 
 use super::error::TwilioError;
-use super::resources::{rfc2822, Account, Call, CallList, IncomingNumbers, ListedMessage, Message, MessageList, OutgoingCallerIds};
+use super::resources::{
+    rfc2822, Account, Call, CallList, IncomingNumbers, ListedMessage, Message, MessageList,
+    OutgoingCallerIds,
+};
 use super::studio::{Execution, ExecutionList};
-use crate::model::Channel;
 use crate::config::TwilioConfig;
 use crate::imap::Backoff;
+use crate::model::Channel;
 use crate::secrets::Secret;
 
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
@@ -47,7 +50,12 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { attempts: 5, base: Duration::from_millis(500), cap: Duration::from_secs(8), timeout: Duration::from_secs(15) }
+        RetryPolicy {
+            attempts: 5,
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(8),
+            timeout: Duration::from_secs(15),
+        }
     }
 }
 
@@ -124,7 +132,10 @@ pub(super) enum Creating<'a> {
     Call(&'a NewCall),
     Message(&'a NewMessage),
     /// A Studio flow's execution for one number (the call it places asks for a key).
-    Execution { flow: &'a str, to: &'a str },
+    Execution {
+        flow: &'a str,
+        to: &'a str,
+    },
 }
 
 impl Creating<'_> {
@@ -141,7 +152,9 @@ impl Creating<'_> {
 /// lease? An `Err` (no, or no answer in time) keeps the request from leaving, so a holder that
 /// lost the database — asleep, cut off — cannot ring a phone another holder is ringing.
 pub trait CreateFence: Send + Sync {
-    fn confirm(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>>;
+    fn confirm(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>>;
 }
 
 #[derive(Clone)]
@@ -167,7 +180,10 @@ const REMEMBERED: usize = 64;
 
 impl std::fmt::Debug for TwilioClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TwilioClient").field("base_url", &self.base_url).field("account_sid", &self.account_sid).finish()
+        f.debug_struct("TwilioClient")
+            .field("base_url", &self.base_url)
+            .field("account_sid", &self.account_sid)
+            .finish()
     }
 }
 
@@ -183,7 +199,11 @@ impl TwilioClient {
             .user_agent(concat!("sentinela/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("reqwest client with default TLS");
-        let user = if config.api_key_sid.is_empty() { config.account_sid.clone() } else { config.api_key_sid.clone() };
+        let user = if config.api_key_sid.is_empty() {
+            config.account_sid.clone()
+        } else {
+            config.api_key_sid.clone()
+        };
         TwilioClient {
             http,
             base_url: config.base_url.trim_end_matches('/').to_owned(),
@@ -222,7 +242,9 @@ impl TwilioClient {
 
     fn created_url(&self, what: &Creating<'_>, sid: &str) -> String {
         match what {
-            Creating::Execution { flow, .. } => self.studio(&format!("/Flows/{flow}/Executions/{sid}")),
+            Creating::Execution { flow, .. } => {
+                self.studio(&format!("/Flows/{flow}/Executions/{sid}"))
+            }
             _ => self.url(&format!("/{}/{sid}.json", what.resource())),
         }
     }
@@ -234,8 +256,13 @@ impl TwilioClient {
 
     /// Sends a message at most once (see the module's note); `unsure_since` comes from a
     /// previous try's [`CreateError`], or from a journal intent a restart interrupted.
-    pub async fn create_message(&self, m: &NewMessage, unsure_since: Option<DateTime<Utc>>) -> Result<Message, CreateError> {
-        let mut form = vec![("From", address(m.channel, &m.from)), ("To", address(m.channel, &m.to))];
+    pub async fn create_message(
+        &self,
+        m: &NewMessage,
+        unsure_since: Option<DateTime<Utc>>,
+    ) -> Result<Message, CreateError> {
+        let mut form =
+            vec![("From", address(m.channel, &m.from)), ("To", address(m.channel, &m.to))];
         match &m.template {
             Some((sid, vars)) => {
                 form.push(("ContentSid", sid.clone()));
@@ -253,7 +280,13 @@ impl TwilioClient {
     /// Messages people sent on `channel` to `to` (our sender) on or after the UTC day of
     /// `since`, newest first, following Twilio's pages until one is entirely older than `since`
     /// (Twilio filters `DateSent` by day only: the time is filtered here). At most `max_pages`.
-    pub async fn inbound_messages(&self, channel: Channel, to: &str, since: DateTime<Utc>, max_pages: usize) -> Result<Vec<ListedMessage>, TwilioError> {
+    pub async fn inbound_messages(
+        &self,
+        channel: Channel,
+        to: &str,
+        since: DateTime<Utc>,
+        max_pages: usize,
+    ) -> Result<Vec<ListedMessage>, TwilioError> {
         let query = vec![
             ("To", address(channel, to)),
             ("DateSent>", (since - chrono::Duration::days(1)).format("%Y-%m-%d").to_string()),
@@ -263,7 +296,11 @@ impl TwilioClient {
         let mut out = Vec::new();
         for _ in 0..max_pages {
             let older = page.messages.iter().any(|m| m.sent_at().is_some_and(|t| t < since));
-            out.extend(page.messages.into_iter().filter(|m| m.direction == "inbound" && m.sent_at().is_none_or(|t| t >= since)));
+            out.extend(
+                page.messages
+                    .into_iter()
+                    .filter(|m| m.direction == "inbound" && m.sent_at().is_none_or(|t| t >= since)),
+            );
             let Some(next) = page.next_page_uri.filter(|_| !older) else { break };
             page = self.call_query(&format!("{}{next}", self.base_url), &[]).await?;
         }
@@ -271,7 +308,11 @@ impl TwilioClient {
     }
 
     /// Places a call at most once (see the module's note and [`Self::create_message`]).
-    pub async fn create_call(&self, c: &NewCall, unsure_since: Option<DateTime<Utc>>) -> Result<Call, CreateError> {
+    pub async fn create_call(
+        &self,
+        c: &NewCall,
+        unsure_since: Option<DateTime<Utc>>,
+    ) -> Result<Call, CreateError> {
         let mut form = vec![
             ("To", c.to.clone()),
             ("From", c.from.clone()),
@@ -299,7 +340,9 @@ impl TwilioClient {
         loop {
             if let Some(since) = unsure_since {
                 let found = match self.find_created(&what, since).await {
-                    Ok(Some(sid)) => self.call(Method::GET, &self.created_url(&what, &sid), &[]).await.map(Some),
+                    Ok(Some(sid)) => {
+                        self.call(Method::GET, &self.created_url(&what, &sid), &[]).await.map(Some)
+                    }
                     other => other.map(|_| None),
                 };
                 match found {
@@ -313,7 +356,10 @@ impl TwilioClient {
             }
             if let Some(fence) = &self.fence {
                 if let Err(reason) = fence.confirm().await {
-                    return Err(CreateError { error: TwilioError::NotTheNotifier { reason }, unsure_since });
+                    return Err(CreateError {
+                        error: TwilioError::NotTheNotifier { reason },
+                        unsure_since,
+                    });
                 }
             }
             let tried_at = Utc::now();
@@ -327,8 +373,15 @@ impl TwilioClient {
             if !error.is_transient() || attempt >= self.retry.attempts {
                 return Err(CreateError { error, unsure_since });
             }
-            let delay = retry_after.map(|d| d.min(MAX_RETRY_AFTER)).unwrap_or_else(|| backoff.next_delay());
-            warn!(attempt, retry_in_ms = delay.as_millis() as u64, ambiguous = error.is_ambiguous(), "twilio: not created ({}): {error}", what.resource());
+            let delay =
+                retry_after.map(|d| d.min(MAX_RETRY_AFTER)).unwrap_or_else(|| backoff.next_delay());
+            warn!(
+                attempt,
+                retry_in_ms = delay.as_millis() as u64,
+                ambiguous = error.is_ambiguous(),
+                "twilio: not created ({}): {error}",
+                what.resource()
+            );
             crate::notify::progress::sleep(delay).await;
             attempt += 1;
         }
@@ -349,34 +402,56 @@ impl TwilioClient {
     }
 
     /// The SID of what `what` created on or after `since` (our clock), the oldest if several.
-    async fn find_created(&self, what: &Creating<'_>, since: DateTime<Utc>) -> Result<Option<String>, TwilioError> {
+    async fn find_created(
+        &self,
+        what: &Creating<'_>,
+        since: DateTime<Utc>,
+    ) -> Result<Option<String>, TwilioError> {
         let url = self.create_url(what);
         match what {
             Creating::Execution { to, .. } => {
                 let since = self.on_twilio_clock(since);
-                let query = [("DateCreatedFrom", since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)), ("PageSize", "20".to_owned())];
+                let query = [
+                    ("DateCreatedFrom", since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                    ("PageSize", "20".to_owned()),
+                ];
                 let page: ExecutionList = self.call_query(&url, &query).await?;
-                let mut found = page
-                    .executions
-                    .into_iter()
-                    .filter(|e| e.contact_channel_address.as_deref() == Some(*to) && e.created_at().is_some_and(|t| t >= since) && !self.created_here(&e.sid));
+                let mut found = page.executions.into_iter().filter(|e| {
+                    e.contact_channel_address.as_deref() == Some(*to)
+                        && e.created_at().is_some_and(|t| t >= since)
+                        && !self.created_here(&e.sid)
+                });
                 Ok(found.next_back().map(|e| e.sid))
             }
             Creating::Call(c) => {
                 // Not filtered by StartTime: a call still queued has none.
-                let query = [("To", c.to.clone()), ("From", c.from.clone()), ("PageSize", "20".to_owned())];
+                let query =
+                    [("To", c.to.clone()), ("From", c.from.clone()), ("PageSize", "20".to_owned())];
                 let page: CallList = self.call_query(&url, &query).await?;
                 let since = self.on_twilio_clock(since);
-                let mut found = page.calls.into_iter().filter(|call| call.created_at().is_some_and(|t| t >= since) && !self.created_here(&call.sid));
+                let mut found = page.calls.into_iter().filter(|call| {
+                    call.created_at().is_some_and(|t| t >= since) && !self.created_here(&call.sid)
+                });
                 Ok(found.next_back().map(|c| c.sid))
             }
             Creating::Message(m) => {
-                let query = [("To", address(m.channel, &m.to)), ("From", address(m.channel, &m.from)), ("PageSize", "20".to_owned())];
+                let query = [
+                    ("To", address(m.channel, &m.to)),
+                    ("From", address(m.channel, &m.from)),
+                    ("PageSize", "20".to_owned()),
+                ];
                 let page: MessageList = self.call_query(&url, &query).await?;
                 let since = self.on_twilio_clock(since);
                 // A template's body is Twilio's rendering of it: only the time can tell.
-                let ours = |l: &ListedMessage| l.direction.starts_with("outbound") && (m.template.is_some() || l.body.trim() == m.body.trim());
-                let mut found = page.messages.into_iter().filter(|l| l.created_at().is_some_and(|t| t >= since) && ours(l) && !self.created_here(&l.sid));
+                let ours = |l: &ListedMessage| {
+                    l.direction.starts_with("outbound")
+                        && (m.template.is_some() || l.body.trim() == m.body.trim())
+                };
+                let mut found = page.messages.into_iter().filter(|l| {
+                    l.created_at().is_some_and(|t| t >= since)
+                        && ours(l)
+                        && !self.created_here(&l.sid)
+                });
                 Ok(found.next_back().map(|l| l.sid))
             }
         }
@@ -395,35 +470,58 @@ impl TwilioClient {
     /// Ends a call: `canceled` while queued or ringing, `completed` once answered.
     pub async fn end_call(&self, sid: &str, ringing: bool) -> Result<Call, TwilioError> {
         let status = if ringing { "canceled" } else { "completed" };
-        self.call(Method::POST, &self.url(&format!("/Calls/{sid}.json")), &[("Status", status.into())]).await
+        self.call(
+            Method::POST,
+            &self.url(&format!("/Calls/{sid}.json")),
+            &[("Status", status.into())],
+        )
+        .await
     }
 
     /// Whether `number` (E.164) is one of the account's own numbers or a verified caller ID,
     /// i.e. usable as a caller ID.
     pub async fn can_send_from(&self, number: &str) -> Result<bool, TwilioError> {
         let query = [("PhoneNumber", number.to_owned())];
-        let own: IncomingNumbers = self.call_query(&self.url("/IncomingPhoneNumbers.json"), &query).await?;
+        let own: IncomingNumbers =
+            self.call_query(&self.url("/IncomingPhoneNumbers.json"), &query).await?;
         if !own.incoming_phone_numbers.is_empty() {
             return Ok(true);
         }
-        let verified: OutgoingCallerIds = self.call_query(&self.url("/OutgoingCallerIds.json"), &query).await?;
+        let verified: OutgoingCallerIds =
+            self.call_query(&self.url("/OutgoingCallerIds.json"), &query).await?;
         Ok(!verified.outgoing_caller_ids.is_empty())
     }
 
-    pub(super) async fn call_query<T: DeserializeOwned>(&self, url: &str, query: &[(&str, String)]) -> Result<T, TwilioError> {
+    pub(super) async fn call_query<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, TwilioError> {
         self.send(|| self.http.get(url).query(query)).await
     }
 
-    pub(super) async fn call<T: DeserializeOwned>(&self, method: Method, url: &str, form: &[(&str, String)]) -> Result<T, TwilioError> {
+    pub(super) async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &str,
+        form: &[(&str, String)],
+    ) -> Result<T, TwilioError> {
         self.send(|| {
             let req = self.http.request(method.clone(), url);
-            if form.is_empty() { req } else { req.form(form) }
+            if form.is_empty() {
+                req
+            } else {
+                req.form(form)
+            }
         })
         .await
     }
 
     /// Sends with retries; `build` makes a fresh request for every attempt.
-    async fn send<T: DeserializeOwned>(&self, build: impl Fn() -> RequestBuilder) -> Result<T, TwilioError> {
+    async fn send<T: DeserializeOwned>(
+        &self,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<T, TwilioError> {
         let mut backoff = Backoff::new(self.retry.base, self.retry.cap);
         let mut attempt = 1;
         loop {
@@ -434,24 +532,40 @@ impl TwilioClient {
             if !error.is_transient() || attempt >= self.retry.attempts {
                 return Err(error);
             }
-            let delay = retry_after.map(|d| d.min(MAX_RETRY_AFTER)).unwrap_or_else(|| backoff.next_delay());
+            let delay =
+                retry_after.map(|d| d.min(MAX_RETRY_AFTER)).unwrap_or_else(|| backoff.next_delay());
             warn!(attempt, retry_in_ms = delay.as_millis() as u64, "twilio: {error}");
             crate::notify::progress::sleep(delay).await;
             attempt += 1;
         }
     }
 
-    async fn send_once<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, (TwilioError, Option<Duration>)> {
+    async fn send_once<T: DeserializeOwned>(
+        &self,
+        req: RequestBuilder,
+    ) -> Result<T, (TwilioError, Option<Duration>)> {
         let network = |e: reqwest::Error| {
             // Only a connection never made certainly kept the request from Twilio.
             let maybe_sent = !e.is_connect();
             // reqwest's message names the URL, which carries no secret; strip it anyway to keep
             // log lines short.
-            (TwilioError::Network { base_url: self.base_url.clone(), reason: e.without_url().to_string(), maybe_sent }, None)
+            (
+                TwilioError::Network {
+                    base_url: self.base_url.clone(),
+                    reason: e.without_url().to_string(),
+                    maybe_sent,
+                },
+                None,
+            )
         };
-        let resp = req.basic_auth(&self.user, Some(self.secret.expose())).send().await.map_err(network)?;
+        let resp =
+            req.basic_auth(&self.user, Some(self.secret.expose())).send().await.map_err(network)?;
         let status = resp.status();
-        let twilio_now = resp.headers().get(reqwest::header::DATE).and_then(|v| v.to_str().ok()).and_then(|v| rfc2822(Some(v)));
+        let twilio_now = resp
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| rfc2822(Some(v)));
         if let (Some(theirs), Ok(mut offset)) = (twilio_now, self.clock_offset.lock()) {
             *offset = Some(theirs - Utc::now());
         }
@@ -463,9 +577,12 @@ impl TwilioClient {
             .map(Duration::from_secs);
         let body = resp.text().await.map_err(network)?;
         if status.is_success() {
-            return serde_json::from_str(&body).map_err(|e| (TwilioError::Decode { reason: e.to_string() }, None));
+            return serde_json::from_str(&body)
+                .map_err(|e| (TwilioError::Decode { reason: e.to_string() }, None));
         }
-        let retry_after = (status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()).then_some(retry_after).flatten();
+        let retry_after = (status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error())
+            .then_some(retry_after)
+            .flatten();
         Err((TwilioError::from_body(status.as_u16(), &body), retry_after))
     }
 }

@@ -64,7 +64,9 @@ impl TwilioError {
     pub fn is_transient(&self) -> bool {
         match self {
             TwilioError::Network { .. } => true,
-            TwilioError::Api { status, code, .. } => *status == 429 || *status >= 500 || *code == Some(20429),
+            TwilioError::Api { status, code, .. } => {
+                *status == 429 || *status >= 500 || *code == Some(20429)
+            }
             TwilioError::Decode { .. } => false,
             // Left owed: whoever holds the lease sends it.
             TwilioError::NotTheNotifier { .. } => true,
@@ -193,11 +195,17 @@ mod tests {
 
     #[test]
     fn twilio_bodies_become_clear_messages() {
-        let e = TwilioError::from_body(401, r#"{"code":20003,"message":"Authenticate","more_info":"https://www.twilio.com/docs/errors/20003","status":401}"#);
+        let e = TwilioError::from_body(
+            401,
+            r#"{"code":20003,"message":"Authenticate","more_info":"https://www.twilio.com/docs/errors/20003","status":401}"#,
+        );
         assert!(e.is_auth() && !e.is_transient());
         let m = e.to_string();
         assert!(m.contains("HTTP 401, error 20003") && m.contains("auth token"), "{m}");
-        let e = TwilioError::from_body(400, r#"{"code":63016,"message":"Failed to send freeform message","status":400}"#);
+        let e = TwilioError::from_body(
+            400,
+            r#"{"code":63016,"message":"Failed to send freeform message","status":400}"#,
+        );
         assert!(e.to_string().contains("whatsapp.content_sid"));
         assert!(TwilioError::from_body(503, "<html>busy</html>").is_transient());
         assert!(TwilioError::from_body(429, "{}").is_transient());
@@ -205,15 +213,23 @@ mod tests {
 
     #[test]
     fn the_same_advice_in_portuguese_with_twilios_words_after_it() {
-        let e = TwilioError::from_body(401, r#"{"code":20003,"message":"Authenticate","status":401}"#);
+        let e =
+            TwilioError::from_body(401, r#"{"code":20003,"message":"Authenticate","status":401}"#);
         let pt = e.in_portuguese();
         assert!(pt.starts_with("O Twilio recusou o pedido (HTTP 401, erro 20003). O Account SID, a API key ou o auth token está errado"), "{pt}");
         assert!(pt.ends_with("Detalhe técnico: Authenticate"), "{pt}");
-        assert!(describe_code_in_portuguese(63015).starts_with("erro 63015: O destinatário não entrou no sandbox"));
-        let offline = TwilioError::Network { base_url: "https://api.twilio.com".into(), reason: "dns error".into(), maybe_sent: false };
+        assert!(describe_code_in_portuguese(63015)
+            .starts_with("erro 63015: O destinatário não entrou no sandbox"));
+        let offline = TwilioError::Network {
+            base_url: "https://api.twilio.com".into(),
+            reason: "dns error".into(),
+            maybe_sent: false,
+        };
         assert!(offline.in_portuguese().contains("confira a rede"));
         // Every code with advice has it in both languages, and the two differ.
-        for code in [20003, 20404, 20429, 21211, 21210, 21215, 21216, 21608, 63015, 63016, 63021, 63007, 1] {
+        for code in
+            [20003, 20404, 20429, 21211, 21210, 21215, 21216, 21608, 63015, 63016, 63021, 63007, 1]
+        {
             let (en, pt) = hints(400, Some(code));
             assert!(!pt.is_empty() && en != pt, "{code}");
         }

@@ -91,7 +91,13 @@ pub enum MessageStatus {
 impl MessageStatus {
     /// No later change is worth waiting for. `delivered` can still become `read`, so it is not.
     pub fn is_final(self) -> bool {
-        matches!(self, MessageStatus::Read | MessageStatus::Failed | MessageStatus::Undelivered | MessageStatus::Canceled)
+        matches!(
+            self,
+            MessageStatus::Read
+                | MessageStatus::Failed
+                | MessageStatus::Undelivered
+                | MessageStatus::Canceled
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -155,7 +161,14 @@ pub enum CallStatus {
 
 impl CallStatus {
     pub fn is_final(self) -> bool {
-        matches!(self, CallStatus::Completed | CallStatus::Busy | CallStatus::Failed | CallStatus::NoAnswer | CallStatus::Canceled)
+        matches!(
+            self,
+            CallStatus::Completed
+                | CallStatus::Busy
+                | CallStatus::Failed
+                | CallStatus::NoAnswer
+                | CallStatus::Canceled
+        )
     }
 
     pub fn as_str(self) -> &'static str {

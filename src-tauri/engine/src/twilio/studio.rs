@@ -40,7 +40,10 @@ pub struct Execution {
 
 impl Execution {
     pub fn created_at(&self) -> Option<DateTime<Utc>> {
-        self.date_created.as_deref().and_then(|d| DateTime::parse_from_rfc3339(d).ok()).map(|d| d.with_timezone(&Utc))
+        self.date_created
+            .as_deref()
+            .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+            .map(|d| d.with_timezone(&Utc))
     }
 }
 
@@ -72,7 +75,9 @@ struct ExecutionContext {
 /// Studio says a `say` text into TwiML itself: what reaches it is plain words, with nothing an
 /// XML or SSML reader could take for markup.
 pub fn plain_words(text: &str) -> String {
-    text.chars().map(|c| if matches!(c, '<' | '>' | '&' | '{' | '}' | '%') { ' ' } else { c }).collect()
+    text.chars()
+        .map(|c| if matches!(c, '<' | '>' | '&' | '{' | '}' | '%') { ' ' } else { c })
+        .collect()
 }
 
 /// Sentinela's flow for `calls`: the voice, language and ring time are the configuration's; the
@@ -142,10 +147,17 @@ impl TwilioClient {
     /// Sentinela's flow in the account, created or brought up to date with `definition`;
     /// returns its SID.
     pub async fn ensure_flow(&self, definition: &Value) -> Result<String, TwilioError> {
-        let flows: FlowList = self.call_query(&self.studio("/Flows"), &[("PageSize", "50".to_owned())]).await?;
-        let form = vec![("Status", "published".to_owned()), ("Definition", definition.to_string()), ("CommitMessage", "Sentinela".to_owned())];
+        let flows: FlowList =
+            self.call_query(&self.studio("/Flows"), &[("PageSize", "50".to_owned())]).await?;
+        let form = vec![
+            ("Status", "published".to_owned()),
+            ("Definition", definition.to_string()),
+            ("CommitMessage", "Sentinela".to_owned()),
+        ];
         let flow: Flow = match flows.flows.into_iter().find(|f| f.friendly_name == FLOW_NAME) {
-            Some(f) => self.call(Method::POST, &self.studio(&format!("/Flows/{}", f.sid)), &form).await?,
+            Some(f) => {
+                self.call(Method::POST, &self.studio(&format!("/Flows/{}", f.sid)), &form).await?
+            }
             None => {
                 let mut form = form;
                 form.push(("FriendlyName", FLOW_NAME.to_owned()));
@@ -157,31 +169,67 @@ impl TwilioClient {
 
     /// Starts the flow for `to` at most once (as calls are created: an answer that may hide a
     /// creation is looked up first); `text` is what the call says.
-    pub async fn start_execution(&self, flow: &str, to: &str, from: &str, text: &str, unsure_since: Option<DateTime<Utc>>) -> Result<Execution, CreateError> {
-        let form = vec![("To", to.to_owned()), ("From", from.to_owned()), ("Parameters", json!({ "texto": plain_words(text) }).to_string())];
+    pub async fn start_execution(
+        &self,
+        flow: &str,
+        to: &str,
+        from: &str,
+        text: &str,
+        unsure_since: Option<DateTime<Utc>>,
+    ) -> Result<Execution, CreateError> {
+        let form = vec![
+            ("To", to.to_owned()),
+            ("From", from.to_owned()),
+            ("Parameters", json!({ "texto": plain_words(text) }).to_string()),
+        ];
         self.create_once(Creating::Execution { flow, to }, &form, unsure_since).await
     }
 
     /// The key pressed so far in an execution's call, if any.
-    pub async fn execution_key(&self, flow: &str, execution: &str) -> Result<Option<String>, TwilioError> {
-        let ctx: ExecutionContext = self.call(Method::GET, &self.studio(&format!("/Flows/{flow}/Executions/{execution}/Context")), &[]).await?;
+    pub async fn execution_key(
+        &self,
+        flow: &str,
+        execution: &str,
+    ) -> Result<Option<String>, TwilioError> {
+        let ctx: ExecutionContext = self
+            .call(
+                Method::GET,
+                &self.studio(&format!("/Flows/{flow}/Executions/{execution}/Context")),
+                &[],
+            )
+            .await?;
         Ok(key_pressed(&ctx.context).map(str::to_owned))
     }
 
     /// Ends an execution (the call itself is ended through the Calls API).
     pub async fn end_execution(&self, flow: &str, execution: &str) -> Result<(), TwilioError> {
-        let _: Execution = self.call(Method::POST, &self.studio(&format!("/Flows/{flow}/Executions/{execution}")), &[("Status", "ended".to_owned())]).await?;
+        let _: Execution = self
+            .call(
+                Method::POST,
+                &self.studio(&format!("/Flows/{flow}/Executions/{execution}")),
+                &[("Status", "ended".to_owned())],
+            )
+            .await?;
         Ok(())
     }
 
     /// The call an execution placed: the oldest from `from` to `to` created since `since` that
     /// no earlier attempt took (the dates' margin reaches a few seconds back, when the previous
     /// call to the same person may have been placed).
-    pub async fn call_placed_since(&self, to: &str, from: &str, since: DateTime<Utc>) -> Result<Option<Call>, TwilioError> {
-        let query = [("To", to.to_owned()), ("From", from.to_owned()), ("PageSize", "20".to_owned())];
+    pub async fn call_placed_since(
+        &self,
+        to: &str,
+        from: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<Call>, TwilioError> {
+        let query =
+            [("To", to.to_owned()), ("From", from.to_owned()), ("PageSize", "20".to_owned())];
         let page: CallList = self.call_query(&self.url("/Calls.json"), &query).await?;
         let since = self.on_twilio_clock(since);
-        let found = page.calls.into_iter().rfind(|c| c.created_at().is_some_and(|t| t >= since) && !self.created_here(&c.sid));
+        let found = page
+            .calls
+            .into_iter()
+            .rfind(|c| c.created_at().is_some_and(|t| t >= since) && !self.created_here(&c.sid));
         Ok(found.map(|c| self.remember(c)))
     }
 }
@@ -211,15 +259,35 @@ mod tests {
         let by_name = |n: &str| states.iter().find(|s| s["name"] == n).unwrap();
         assert_eq!(d["initial_state"], "Trigger");
         let trigger = by_name("Trigger");
-        assert!(trigger["transitions"].as_array().unwrap().iter().any(|t| t["event"] == "incomingRequest" && t["next"] == CALL_WIDGET));
+        assert!(trigger["transitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["event"] == "incomingRequest" && t["next"] == CALL_WIDGET));
         let call = by_name(CALL_WIDGET);
-        assert_eq!((call["type"].as_str(), call["properties"]["timeout"].as_u64()), (Some("make-outgoing-call-v2"), Some(25)));
+        assert_eq!(
+            (call["type"].as_str(), call["properties"]["timeout"].as_u64()),
+            (Some("make-outgoing-call-v2"), Some(25))
+        );
         assert_eq!(call["properties"]["machine_detection"], "Enable");
-        assert!(call["transitions"].as_array().unwrap().iter().any(|t| t["event"] == "answered" && t["next"] == GATHER_WIDGET));
+        assert!(call["transitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["event"] == "answered" && t["next"] == GATHER_WIDGET));
         let gather = by_name(GATHER_WIDGET);
         assert_eq!(gather["type"], "gather-input-on-call");
-        assert_eq!((gather["properties"]["say"].as_str(), gather["properties"]["number_of_digits"].as_u64()), (Some("{{flow.data.texto}}"), Some(1)));
-        assert_eq!((gather["properties"]["voice"].as_str(), gather["properties"]["language"].as_str()), (Some("Polly.Camila"), Some("pt-BR")));
+        assert_eq!(
+            (
+                gather["properties"]["say"].as_str(),
+                gather["properties"]["number_of_digits"].as_u64()
+            ),
+            (Some("{{flow.data.texto}}"), Some(1))
+        );
+        assert_eq!(
+            (gather["properties"]["voice"].as_str(), gather["properties"]["language"].as_str()),
+            (Some("Polly.Camila"), Some("pt-BR"))
+        );
     }
 
     #[test]

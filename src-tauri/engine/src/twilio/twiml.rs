@@ -15,7 +15,8 @@ pub const SPOKEN_BODY_CHARS: usize = 600;
 const MAX_SPOKEN_TITLE_CHARS: usize = 200;
 
 const PREAMBLE: &str = "Atenção. Alerta do Sentinela no CPD.";
-const TEST_PREAMBLE: &str = "Atenção: esta é uma chamada de teste do Sentinela. Nenhuma ação é necessária.";
+const TEST_PREAMBLE: &str =
+    "Atenção: esta é uma chamada de teste do Sentinela. Nenhuma ação é necessária.";
 const REPEAT: &str = "Repetindo.";
 
 /// One open incident as a call speaks it.
@@ -30,20 +31,42 @@ pub struct Spoken<'a> {
 pub const SPOKEN_IN_FULL: usize = 3;
 
 /// Builds the TwiML of one alert (the test call, the contract test).
-pub fn alert_twiml(voice: &str, language: &str, subject: &str, body: &str, is_test: bool) -> String {
+pub fn alert_twiml(
+    voice: &str,
+    language: &str,
+    subject: &str,
+    body: &str,
+    is_test: bool,
+) -> String {
     incidents_twiml(voice, language, &[Spoken { title: subject, body, test: is_test }], None)
 }
 
 /// Builds the call's TwiML for the open incidents, newest first: the first three in full, then
 /// how many more. `voice` and `language` come from the validated configuration. Bodies, then
 /// titles, are shortened until the whole document fits Twilio's limit.
-pub fn incidents_twiml(voice: &str, language: &str, items: &[Spoken<'_>], callee: Option<&str>) -> String {
-    let say = |text: &str| format!(r#"<Say voice="{}" language="{}">{}</Say>"#, escape(voice), escape(language), escape(text));
+pub fn incidents_twiml(
+    voice: &str,
+    language: &str,
+    items: &[Spoken<'_>],
+    callee: Option<&str>,
+) -> String {
+    let say = |text: &str| {
+        format!(
+            r#"<Say voice="{}" language="{}">{}</Say>"#,
+            escape(voice),
+            escape(language),
+            escape(text)
+        )
+    };
     let mut body_budget = SPOKEN_BODY_CHARS;
     let mut title_budget = MAX_SPOKEN_TITLE_CHARS;
     loop {
         let spoken = spoken_text(items, callee, body_budget, title_budget);
-        let twiml = format!("<Response>{}<Pause length=\"2\"/>{}</Response>", say(&spoken), say(&format!("{REPEAT} {spoken}")));
+        let twiml = format!(
+            "<Response>{}<Pause length=\"2\"/>{}</Response>",
+            say(&spoken),
+            say(&format!("{REPEAT} {spoken}"))
+        );
         if twiml.chars().count() <= MAX_TWIML_CHARS || (body_budget == 0 && title_budget == 0) {
             return twiml;
         }
@@ -58,17 +81,28 @@ pub fn incidents_twiml(voice: &str, language: &str, items: &[Spoken<'_>], callee
 /// What a call that asks for a key says (`[calls] keypress`, through Studio, which repeats it
 /// itself): the same words as [`incidents_twiml`], then how to take the incidents.
 pub fn incidents_text_asking_for_key(items: &[Spoken<'_>], callee: Option<&str>) -> String {
-    format!("{} Tecle 1 para assumir.", spoken_text(items, callee, SPOKEN_BODY_CHARS, MAX_SPOKEN_TITLE_CHARS))
+    format!(
+        "{} Tecle 1 para assumir.",
+        spoken_text(items, callee, SPOKEN_BODY_CHARS, MAX_SPOKEN_TITLE_CHARS)
+    )
 }
 
 /// The words of a call: the preamble (with the person's name), then the incidents, newest
 /// first, the first three in full within the budgets, then how many more.
-fn spoken_text(items: &[Spoken<'_>], callee: Option<&str>, body_budget: usize, title_budget: usize) -> String {
+fn spoken_text(
+    items: &[Spoken<'_>],
+    callee: Option<&str>,
+    body_budget: usize,
+    title_budget: usize,
+) -> String {
     let all_tests = items.iter().all(|i| i.test);
     let preamble = match (all_tests, callee) {
         (true, _) => TEST_PREAMBLE.to_owned(),
         // "Ana, alerta do Sentinela no CPD." — the person hears their name first.
-        (false, Some(name)) => format!("{}, alerta do Sentinela no CPD.", name.trim().chars().take(60).collect::<String>()),
+        (false, Some(name)) => format!(
+            "{}, alerta do Sentinela no CPD.",
+            name.trim().chars().take(60).collect::<String>()
+        ),
         (false, None) => PREAMBLE.to_owned(),
     };
     let mut parts = vec![preamble];
@@ -82,10 +116,17 @@ fn spoken_text(items: &[Spoken<'_>], callee: Option<&str>, body_budget: usize, t
             (false, _) => String::new(),
         };
         let title = speakable(sentence(item.title), title_budget);
-        parts.push(format!("{label}{}. {}", sentence(&title), speakable(item.body, body_budget)).trim_end().to_owned());
+        parts.push(
+            format!("{label}{}. {}", sentence(&title), speakable(item.body, body_budget))
+                .trim_end()
+                .to_owned(),
+        );
     }
     if items.len() > SPOKEN_IN_FULL {
-        parts.push(format!("E mais {} alertas. Veja todos no Sentinela.", items.len() - SPOKEN_IN_FULL));
+        parts.push(format!(
+            "E mais {} alertas. Veja todos no Sentinela.",
+            items.len() - SPOKEN_IN_FULL
+        ));
     }
     parts.join(" ")
 }
@@ -101,7 +142,13 @@ fn speakable(body: &str, max: usize) -> String {
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .map(|l| if l.ends_with(['.', '!', '?', ':', ';', ',']) { l.to_owned() } else { format!("{l}.") })
+        .map(|l| {
+            if l.ends_with(['.', '!', '?', ':', ';', ',']) {
+                l.to_owned()
+            } else {
+                format!("{l}.")
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ");
     if joined.chars().count() <= max {
@@ -118,13 +165,20 @@ mod tests {
 
     #[test]
     fn a_call_asking_for_a_key_says_the_same_words_and_how_to_take_them() {
-        let items = [Spoken { title: "ALERTA: Temperatura alta", body: "Sala 1: 31 °C", test: false }];
+        let items =
+            [Spoken { title: "ALERTA: Temperatura alta", body: "Sala 1: 31 °C", test: false }];
         assert_eq!(incidents_text_asking_for_key(&items, Some("Ana")), "Ana, alerta do Sentinela no CPD. ALERTA: Temperatura alta. Sala 1: 31 °C. Tecle 1 para assumir.");
     }
 
     #[test]
     fn speaks_twice_in_portuguese_with_a_pause() {
-        let t = alert_twiml("Polly.Camila", "pt-BR", "ALERTA: Temperatura alta", "Sala 1: 31 °C\nRack 3", false);
+        let t = alert_twiml(
+            "Polly.Camila",
+            "pt-BR",
+            "ALERTA: Temperatura alta",
+            "Sala 1: 31 °C\nRack 3",
+            false,
+        );
         assert!(t.starts_with(r#"<Response><Say voice="Polly.Camila" language="pt-BR">Atenção. Alerta do Sentinela no CPD. ALERTA: Temperatura alta. Sala 1: 31 °C. Rack 3.</Say><Pause length="2"/>"#), "{t}");
         assert_eq!(t.matches("<Say ").count(), 2);
         assert!(t.contains(">Repetindo. Atenção."));
@@ -135,7 +189,8 @@ mod tests {
     fn any_subject_fits_after_escaping_and_stays_well_formed() {
         let amps = "&".repeat(2000);
         let lt = "<".repeat(30_000);
-        let many: Vec<Spoken<'_>> = (0..40).map(|_| Spoken { title: &amps, body: &lt, test: false }).collect();
+        let many: Vec<Spoken<'_>> =
+            (0..40).map(|_| Spoken { title: &amps, body: &lt, test: false }).collect();
         for items in [vec![Spoken { title: &amps, body: &amps, test: false }], many] {
             let t = incidents_twiml("Polly.Camila", "pt-BR", &items, Some(&"\"&".repeat(500)));
             assert!(t.chars().count() <= MAX_TWIML_CHARS, "{} chars", t.chars().count());
@@ -144,7 +199,9 @@ mod tests {
             loop {
                 match reader.read_event() {
                     Ok(quick_xml::events::Event::Eof) => break,
-                    Ok(quick_xml::events::Event::Start(e)) if e.name().as_ref() == b"Say" => says += 1,
+                    Ok(quick_xml::events::Event::Start(e)) if e.name().as_ref() == b"Say" => {
+                        says += 1
+                    }
                     Ok(_) => {}
                     Err(e) => panic!("not well-formed: {e}: {t}"),
                 }
@@ -155,7 +212,13 @@ mod tests {
 
     #[test]
     fn hostile_text_is_escaped() {
-        let t = alert_twiml("Polly.Camila", "pt-BR", "<Hangup/> & \"x\"", "</Say><Dial>+5511</Dial> 'q'", false);
+        let t = alert_twiml(
+            "Polly.Camila",
+            "pt-BR",
+            "<Hangup/> & \"x\"",
+            "</Say><Dial>+5511</Dial> 'q'",
+            false,
+        );
         assert!(!t.contains("<Hangup/>") && !t.contains("<Dial>") && !t.contains("</Say><Dial"));
         assert!(t.contains("&lt;Hangup/&gt; &amp; &quot;x&quot;"));
         assert!(t.contains("&apos;q&apos;"));
@@ -184,7 +247,8 @@ mod tests {
     #[test]
     fn any_subject_fits_twilios_limit() {
         for title in ["&".repeat(2000), "<".repeat(500), "x".repeat(5000)] {
-            let items: Vec<Spoken> = (0..5).map(|_| Spoken { title: &title, body: &title, test: false }).collect();
+            let items: Vec<Spoken> =
+                (0..5).map(|_| Spoken { title: &title, body: &title, test: false }).collect();
             let t = incidents_twiml("Polly.Camila", "pt-BR", &items, Some(&title));
             assert!(t.chars().count() <= MAX_TWIML_CHARS, "{}", t.chars().count());
             quick_xml::Reader::from_str(&t).read_event().expect("well-formed");
