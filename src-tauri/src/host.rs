@@ -10,6 +10,7 @@ use std::time::Duration;
 use sentinela_engine::config::Config;
 use sentinela_engine::events::{EngineEvent, EventBus};
 use sentinela_engine::runner::{EngineSecrets, RunningEngine, StartError};
+use sentinela_engine::timing::EngineTiming;
 use tauri::{AppHandle, Manager};
 use tracing::{error, info, warn};
 
@@ -98,16 +99,18 @@ pub async fn restart(app: &AppHandle) {
     let started = async {
         let config = Config::load(&state.config_path).map_err(|e| lang.config_problem(&e))?;
         let secrets = EngineSecrets::load(&config).await.map_err(|e| lang.secret_problem(&e))?;
-        let engine = RunningEngine::start(&config, secrets, &state.data_dir, state.events.clone())
-            .await
-            .map_err(|e| match e {
-                StartError::Secret(e) => lang.secret_problem(&e),
-                StartError::Journal(e) => lang.journal_problem(&e),
-                StartError::Locked(e) => match lang {
-                    crate::i18n::Lang::Pt => e.in_portuguese(),
-                    crate::i18n::Lang::En => e.to_string(),
-                },
-            })?;
+        let (events, timing) = (state.events.clone(), EngineTiming::from_env());
+        let engine =
+            RunningEngine::start_with_timing(&config, secrets, &state.data_dir, events, timing)
+                .await
+                .map_err(|e| match e {
+                    StartError::Secret(e) => lang.secret_problem(&e),
+                    StartError::Journal(e) => lang.journal_problem(&e),
+                    StartError::Locked(e) => match lang {
+                        crate::i18n::Lang::Pt => e.in_portuguese(),
+                        crate::i18n::Lang::En => e.to_string(),
+                    },
+                })?;
         let pause = engine.journal.pause_state().await.ok();
         Ok::<_, String>((engine, pause, crate::status::Unnotified::of(&config)))
     };

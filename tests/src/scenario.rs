@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use sentinela_engine::config::{CallsConfig, Config, Security, WhatsAppConfig};
 use sentinela_engine::events::{EngineEvent, EventBus};
-use sentinela_engine::notify::NotifyTiming;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_engine::secrets::Secret;
+use sentinela_engine::timing::EngineTiming;
 use tempfile::TempDir;
 use tokio::sync::broadcast;
 
@@ -46,7 +46,7 @@ impl Scenario {
     pub async fn start(
         &self,
         token: &str,
-        timing: NotifyTiming,
+        timing: EngineTiming,
     ) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
         self.start_in(self.data.path(), token, timing).await
     }
@@ -56,7 +56,7 @@ impl Scenario {
         &self,
         data: &Path,
         token: &str,
-        timing: NotifyTiming,
+        timing: EngineTiming,
     ) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
         let bus = EventBus::default();
         let rx = bus.subscribe();
@@ -78,13 +78,13 @@ impl Scenario {
 }
 
 /// Polling intervals short enough for a whole escalation to fit in a test.
-pub fn fast() -> NotifyTiming {
-    NotifyTiming {
+pub fn fast() -> EngineTiming {
+    EngineTiming {
         call_poll: Duration::from_millis(50),
         message_poll: Duration::from_millis(50),
         message_follow_for: Duration::from_secs(3),
         retry_wait: Duration::from_millis(300),
-        ..NotifyTiming::default()
+        ..EngineTiming::default()
     }
 }
 

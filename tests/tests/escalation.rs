@@ -555,7 +555,7 @@ async fn a_pause_holds_new_incidents_a_test_alert_still_goes_through_and_the_end
 async fn a_call_whose_state_twilio_will_not_give_is_given_up_and_the_queue_goes_on() {
     let s = setup().await;
     s.fake.script_call(C2, CallScript::Human { answer_ms: 100, talk_ms: 100 });
-    let timing = sentinela_engine::notify::NotifyTiming {
+    let timing = sentinela_engine::timing::EngineTiming {
         unreadable_call_budget: Duration::from_secs(1),
         ..fast()
     };

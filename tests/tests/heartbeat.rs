@@ -8,10 +8,12 @@ use std::time::Duration;
 use sentinela_engine::config::HeartbeatConfig;
 use sentinela_engine::events::{EngineEvent, MailboxState};
 use sentinela_engine::health::WatchAlarm;
+use sentinela_engine::timing::EngineTiming;
 use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::mail::plain;
 use sentinela_tests::monitor::monitor;
-use sentinela_tests::scenario::Scenario;
+use sentinela_tests::scenario::{self, Scenario};
+use sentinela_tests::twilio_fake::AUTH_TOKEN;
 use sentinela_tests::wait_for;
 
 const WA: &str = "+5511999990001";
@@ -19,11 +21,11 @@ const WAIT: Duration = Duration::from_secs(15);
 
 #[tokio::test]
 async fn the_url_is_pinged_only_while_the_mailbox_is_watched() {
-    std::env::set_var("SENTINELA_HEARTBEAT_SECS", "1");
     let (url, pings) = monitor().await;
     let mut s = Scenario::new(&[WA], &["+5511988880001"], 1).await;
     s.config.heartbeat = Some(HeartbeatConfig { url, ..Default::default() });
-    let (engine, mut rx) = s.start_fast().await;
+    let timing = EngineTiming { heartbeat_every: Some(Duration::from_secs(1)), ..scenario::fast() };
+    let (engine, mut rx) = s.start(AUTH_TOKEN, timing).await;
     wait_for("two pings", WAIT, || async { (pings.load(Ordering::SeqCst) >= 2).then_some(()) })
         .await;
 
@@ -83,12 +85,12 @@ async fn the_daily_message_goes_once_a_day_whatever_restarts_happen() {
 
 #[tokio::test]
 async fn a_sensor_that_stops_mailing_raises_the_silence_alarm_and_its_return_is_said() {
-    std::env::set_var("SENTINELA_SILENCE_ALARM_SECS", "3");
     let mut s = Scenario::new(&[WA], &["+5511988880001"], 1).await;
     s.config.filter.silence_alarm_hours = 1;
     // Its periodic report: not an alert, but a sign the sensor and its mail path work.
     s.server.append("INBOX", &plain(SENSOR, "Relatório diário", "tudo normal")).await;
-    let (engine, mut rx) = s.start_fast().await;
+    let timing = EngineTiming { silence_alarm: Some(Duration::from_secs(3)), ..scenario::fast() };
+    let (engine, mut rx) = s.start(AUTH_TOKEN, timing).await;
     let mut seen = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while let Ok(Ok(e)) = tokio::time::timeout_at(deadline, rx.recv()).await {

@@ -178,7 +178,7 @@ async fn a_burst_told_from_memory_keeps_the_flood_limit_and_one_call_queue() {
     let s = Scenario::new(&[WA], &[C1], 1).await;
     s.fake.script_call(C1, CallScript::Human { answer_ms: 1500, talk_ms: 300 });
     let window = chrono::Duration::seconds(15);
-    let timing = sentinela_engine::notify::NotifyTiming {
+    let timing = sentinela_engine::timing::EngineTiming {
         flood: FloodLimit { per_window: 2, window },
         ..sentinela_tests::scenario::fast()
     };

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use sentinela_engine::events::EngineEvent;
 use sentinela_engine::incident::{AckVia, EscalationState, IncidentEventKind, IncidentState};
 use sentinela_engine::journal::CallState;
-use sentinela_engine::notify::{NotifyTiming, ReplyPolling};
+use sentinela_engine::notify::ReplyPolling;
 use sentinela_engine::runner::RunningEngine;
+use sentinela_engine::timing::EngineTiming;
 use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::mail::plain;
 use sentinela_tests::scenario::{self, Scenario, SENDER};
@@ -42,7 +43,7 @@ async fn start(
     s: &Scenario,
     replies: ReplyPolling,
 ) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
-    s.start(AUTH_TOKEN, NotifyTiming { replies, ..scenario::fast() }).await
+    s.start(AUTH_TOKEN, EngineTiming { replies, ..scenario::fast() }).await
 }
 
 fn fast() -> ReplyPolling {

@@ -10,9 +10,9 @@ use sentinela_engine::events::{EngineEvent, EventBus, NotifierState};
 use sentinela_engine::incident::{AckVia, EscalationState, IncidentState};
 use sentinela_engine::journal::test_postgres::{self, TestPostgres};
 use sentinela_engine::journal::{AlertJournal, IncidentSummary, LocalOutbox};
-use sentinela_engine::notify::NotifyTiming;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_engine::secrets::Secret;
+use sentinela_engine::timing::EngineTiming;
 use sentinela_tests::dovecot::{Dovecot, SENSOR};
 use sentinela_tests::headless::{self, text};
 use sentinela_tests::mail::plain;
@@ -45,7 +45,7 @@ async fn start(config: &Config, data: &Path) -> (RunningEngine, broadcast::Recei
 async fn start_timed(
     config: &Config,
     data: &Path,
-    timing: NotifyTiming,
+    timing: EngineTiming,
 ) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
     let bus = EventBus::default();
     let rx = bus.subscribe();
@@ -461,7 +461,7 @@ async fn an_email_that_arrives_while_the_database_is_down_is_held_here_then_jour
     s.fake.script_call(C1, CallScript::Human { answer_ms: 200, talk_ms: 200 });
     let data = TempDir::new().unwrap();
     // A grace far longer than the outage: the team hears of the alert once, from the journal.
-    let timing = NotifyTiming { outbox_grace: Duration::from_secs(300), ..fast() };
+    let timing = EngineTiming { outbox_grace: Duration::from_secs(300), ..fast() };
     let (engine, _events) =
         start_timed(&on_shared(&s.config, &pg, "NOC-01"), data.path(), timing).await;
     notifier_is(&engine.journal, "NOC-01").await;
@@ -516,7 +516,7 @@ async fn an_engine_started_while_the_database_is_down_watches_holds_and_catches_
     let s = Scenario::new(&[WA1], &[C1], 1).await;
     s.fake.script_call(C1, CallScript::Human { answer_ms: 200, talk_ms: 200 });
     let data = TempDir::new().unwrap();
-    let timing = NotifyTiming { outbox_grace: Duration::from_secs(300), ..fast() };
+    let timing = EngineTiming { outbox_grace: Duration::from_secs(300), ..fast() };
     let (engine, mut events) =
         start_timed(&on_shared(&s.config, &pg, "NOC-01"), data.path(), timing).await;
     let uid = s.server.append("INBOX", &plain(SENSOR, "ALERTA energia", "UPS 2 em bateria")).await;
@@ -564,7 +564,7 @@ async fn a_workstation_cut_from_the_database_holds_what_it_sees_tells_nobody_and
     cut_config.journal.as_mut().unwrap().url = TestPostgres::url_at(route.port);
     let grace = Duration::from_secs(10);
     let (cut_off, mut cut_events) =
-        start_timed(&cut_config, b.path(), NotifyTiming { outbox_grace: grace, ..fast() }).await;
+        start_timed(&cut_config, b.path(), EngineTiming { outbox_grace: grace, ..fast() }).await;
     notifier_is(&pg.journal().await, "NOC-02").await;
 
     // NOC-02 loses its route to the database (the lease with it); the e-mail comes; it holds it.
@@ -713,7 +713,7 @@ async fn old_unread_alerts_are_not_told_again_while_the_database_is_away() {
             .await;
     }
     let data = TempDir::new().unwrap();
-    let timing = NotifyTiming { outbox_grace: Duration::from_secs(2), ..fast() };
+    let timing = EngineTiming { outbox_grace: Duration::from_secs(2), ..fast() };
     let (engine, _events) =
         start_timed(&on_shared(&s.config, &pg, "NOC-01"), data.path(), timing).await;
     wait_for("the fifty journaled, their incident answered", WAIT, || async {
@@ -777,7 +777,7 @@ async fn database_away_past_the_grace(answered: bool) -> AfterOutage {
         }
     }
     let data = TempDir::new().unwrap();
-    let timing = NotifyTiming { outbox_grace: Duration::from_secs(2), ..fast() };
+    let timing = EngineTiming { outbox_grace: Duration::from_secs(2), ..fast() };
     let (engine, _events) =
         start_timed(&on_shared(&s.config, &pg, "NOC-01"), data.path(), timing).await;
     notifier_is(&engine.journal, "NOC-01").await;

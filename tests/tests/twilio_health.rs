@@ -6,21 +6,22 @@ use std::time::Duration;
 
 use sentinela_engine::events::EngineEvent;
 use sentinela_engine::health::WatchAlarm;
-use sentinela_engine::notify::{NotifyTiming, ReplyPolling};
+use sentinela_engine::notify::ReplyPolling;
+use sentinela_engine::timing::EngineTiming;
 use sentinela_tests::scenario::{self, Scenario};
 use sentinela_tests::twilio_fake::AUTH_TOKEN;
 
 #[tokio::test]
 async fn an_hour_of_503_is_alarmed_once_and_its_end_is_said() {
-    // The threshold, shortened for the test (2 minutes by default).
-    std::env::set_var("SENTINELA_WATCH_ALARM_SECS", "2");
     let s = Scenario::new(&["+5511999990001"], &["+5511988880001"], 1).await;
     s.fake.set_outage(Some((503, 20503)));
-    let timing = NotifyTiming {
+    let timing = EngineTiming {
         replies: ReplyPolling {
             busy: Duration::from_millis(200),
             quiet: Duration::from_millis(300),
         },
+        // The threshold, shortened for the test (2 minutes by default).
+        watch_alarm_after: Duration::from_secs(2),
         ..scenario::fast()
     };
     let (engine, mut rx) = s.start(AUTH_TOKEN, timing).await;

@@ -18,9 +18,6 @@ use crate::events::{
 };
 use crate::shutdown::Shutdown;
 
-/// How long the mailbox may be out of reach before the alarm: short outages heal by themselves.
-pub const NOT_WATCHING_ALARM_AFTER: Duration = Duration::from_secs(120);
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "alarm", rename_all = "snake_case")]
@@ -100,18 +97,6 @@ impl SilenceWatch {
         }
         self.alarmed = true;
         Some(WatchAlarm::SensorSilent { since: last })
-    }
-}
-
-/// `[filter] silence_alarm_hours` as a duration (`SENTINELA_SILENCE_ALARM_SECS` overrides it in
-/// seconds, for tests); None when off.
-pub fn silence_limit(hours: u32) -> Option<Duration> {
-    let secs =
-        std::env::var("SENTINELA_SILENCE_ALARM_SECS").ok().and_then(|v| v.parse::<u64>().ok());
-    match (hours, secs) {
-        (0, _) => None,
-        (_, Some(secs)) => Some(Duration::from_secs(secs)),
-        (h, None) => Some(Duration::from_secs(u64::from(h) * 3600)),
     }
 }
 

@@ -47,13 +47,9 @@ impl Heartbeat {
         Heartbeat { ctx, config, whatsapp_from, events, http, sent_today: None }
     }
 
-    /// How often the URL is pinged (`SENTINELA_HEARTBEAT_SECS` overrides it, for tests).
+    /// How often the URL is pinged.
     fn every(&self) -> Duration {
-        std::env::var("SENTINELA_HEARTBEAT_SECS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .map(Duration::from_secs)
-            .unwrap_or(Duration::from_secs(u64::from(self.config.every_mins) * 60))
+        self.ctx.timing.heartbeat_period(self.config.every_mins)
     }
 
     pub async fn run(mut self) {

@@ -34,4 +34,5 @@ pub mod secrets;
 pub mod selftest;
 pub mod shutdown;
 pub mod supervisor;
+pub mod timing;
 pub mod twilio;

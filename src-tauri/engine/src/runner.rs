@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::events::{AlertNotice, EngineEvent, EventBus};
-use crate::health::{HealthMonitor, NOT_WATCHING_ALARM_AFTER};
+use crate::health::HealthMonitor;
 use crate::imap::{MailboxLogin, MailboxWatcher};
 use crate::incident::{AckVia, IncidentRules, ResolveVia};
 use crate::journal::postgres::SharedJournal;
@@ -22,12 +22,12 @@ use crate::journal::{
 use crate::lease::NotifierLease;
 use crate::mail::AlertMail;
 use crate::notify::{
-    spawn_memory_notifier, spawn_notify_side, unjournaled_channel, NotifyContext, NotifyTiming,
-    TwilioHealth,
+    spawn_memory_notifier, spawn_notify_side, unjournaled_channel, NotifyContext, TwilioHealth,
 };
 use crate::secrets::{self, Secret, SecretError};
 use crate::shutdown::{self, ShutdownTrigger};
 use crate::supervisor::Supervisor;
+use crate::timing::EngineTiming;
 use crate::twilio::TwilioClient;
 
 #[derive(Debug, thiserror::Error)]
@@ -112,16 +112,6 @@ pub async fn probe_journal(
     }))
 }
 
-/// How long the mailbox may be unwatched before the alarm: `SENTINELA_WATCH_ALARM_SECS`, else
-/// two minutes (see [`NOT_WATCHING_ALARM_AFTER`]).
-fn watch_alarm_after() -> std::time::Duration {
-    std::env::var("SENTINELA_WATCH_ALARM_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(std::time::Duration::from_secs)
-        .unwrap_or(NOT_WATCHING_ALARM_AFTER)
-}
-
 /// The secrets the engine needs, loaded by the caller (from the environment or the keyring, see
 /// [`EngineSecrets::load`]) so tests and the desktop app can hand them over directly.
 #[derive(Debug, Clone)]
@@ -176,23 +166,25 @@ pub struct RunningEngine {
 }
 
 impl RunningEngine {
-    /// Starts every manager. `events` lets the caller subscribe before anything happens.
+    /// Starts every manager with the default timing. `events` lets the caller subscribe before
+    /// anything happens.
     pub async fn start(
         config: &Config,
         secrets: EngineSecrets,
         data_dir: &Path,
         events: EventBus,
     ) -> Result<Self, StartError> {
-        Self::start_with_timing(config, secrets, data_dir, events, NotifyTiming::default()).await
+        Self::start_with_timing(config, secrets, data_dir, events, EngineTiming::default()).await
     }
 
-    /// [`RunningEngine::start`] with other notification intervals (tests use short ones).
+    /// [`RunningEngine::start`] with other intervals (tests use short ones; the binaries take
+    /// [`EngineTiming::from_env`]).
     pub async fn start_with_timing(
         config: &Config,
         secrets: EngineSecrets,
         data_dir: &Path,
         events: EventBus,
-        timing: NotifyTiming,
+        timing: EngineTiming,
     ) -> Result<Self, StartError> {
         let lock = crate::engine_lock::EngineLock::acquire(data_dir)?;
         // A shared journal out of reach does not stop the engine: it watches and holds what it
@@ -213,6 +205,7 @@ impl RunningEngine {
             }));
         }
         let rules = IncidentRules::from_config(&config.incidents);
+        let silence = timing.silence_limit(config.filter.silence_alarm_hours);
         // E-mails an older Sentinela journaled but never notified are placed by today's rules
         // (an older Sentinela never had a shared journal: one out of reach has none to place).
         match journal.place_unplaced(&rules).await {
@@ -302,10 +295,9 @@ impl RunningEngine {
 
         {
             let (events, stop) = (events.clone(), listener.clone());
-            let silence = crate::health::silence_limit(config.filter.silence_alarm_hours);
             let watched = journal.clone();
             supervisor.spawn(&mut tasks, "health monitor", move || {
-                HealthMonitor::new(events.clone(), watch_alarm_after(), silence)
+                HealthMonitor::new(events.clone(), timing.watch_alarm_after, silence)
                     .watching_journal(watched.clone())
                     .run(events.subscribe(), stop.clone())
             });
@@ -348,7 +340,8 @@ impl RunningEngine {
                     events.clone(),
                     rules.clone(),
                     Some(unjournaled.clone()),
-                );
+                )
+                .with_silence_limit(silence);
                 match &outbox {
                     Some(outbox) => watcher.with_outbox(outbox.clone(), grace),
                     None => watcher,

@@ -1,7 +1,7 @@
 //! Sentinela's fault benchmark (part of `scripts/bench`): for each way it can stop notifying,
 //! how long until it says so and how long until it says it recovered, on the real engine with a
 //! real Dovecot and the Twilio fake. The alarm threshold (two minutes in production) is set to
-//! 10 s here through `SENTINELA_WATCH_ALARM_SECS`: the figures are that threshold plus what the
+//! 10 s here through its `EngineTiming`: the figures are that threshold plus what the
 //! engine adds. Prints figures; asserts nothing about time.
 //!
 //! 1. The mailbox unreachable (Dovecot killed), then back.
@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use sentinela_engine::config::Security;
 use sentinela_engine::events::EngineEvent;
 use sentinela_engine::health::WatchAlarm;
-use sentinela_engine::notify::NotifyTiming;
 use sentinela_engine::runner::RunningEngine;
+use sentinela_engine::timing::EngineTiming;
 use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::imap_proxy::ImapProxy;
 use sentinela_tests::mail::plain;
@@ -39,8 +39,13 @@ async fn start(
     s: &Scenario,
     data: &std::path::Path,
 ) -> (RunningEngine, broadcast::Receiver<EngineEvent>) {
-    // The production intervals: the figures are what an operator would see.
-    s.start_in(data, AUTH_TOKEN, NotifyTiming::default()).await
+    // The production intervals but the alarm threshold: the figures are what an operator would
+    // see, less the two minutes of waiting.
+    let timing = EngineTiming {
+        watch_alarm_after: Duration::from_secs(THRESHOLD_SECS),
+        ..EngineTiming::default()
+    };
+    s.start_in(data, AUTH_TOKEN, timing).await
 }
 
 /// Waits for an alarm `pick` accepts; returns when it came.
@@ -75,7 +80,6 @@ fn secs(from: Instant, to: Instant) -> String {
 
 #[tokio::main]
 async fn main() {
-    std::env::set_var("SENTINELA_WATCH_ALARM_SECS", THRESHOLD_SECS.to_string());
     let mut s = Scenario::new(&[ANA], &[CALLEE], 1).await;
     if let Some(calls) = s.config.calls.as_mut() {
         calls.ring_secs = 60;

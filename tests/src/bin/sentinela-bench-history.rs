@@ -26,9 +26,9 @@ use sentinela_engine::journal::{
     AlertJournal, IncidentQuery, MailboxUid, NewAlert, PlanPolicy, Reply, StateFilter, JOURNAL_FILE,
 };
 use sentinela_engine::mail::parse_alert_mail;
-use sentinela_engine::notify::NotifyTiming;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_engine::secrets::Secret;
+use sentinela_engine::timing::EngineTiming;
 use sentinela_tests::dovecot::{Dovecot, SENSOR};
 use sentinela_tests::mail::plain;
 use sentinela_tests::twilio_fake::{CallScript, TwilioFake, AUTH_TOKEN};
@@ -436,12 +436,12 @@ async fn engine_figures(
     });
     config.calls = Some(sentinela_tests::scenario::calls("+14155238886", &[TO]));
     // Every sample a first message: no digest however many alarms a minute brings.
-    let timing = NotifyTiming {
+    let timing = EngineTiming {
         call_poll: Duration::from_millis(20),
         message_poll: Duration::from_millis(200),
         message_follow_for: Duration::from_millis(500),
         flood: FloodLimit { per_window: 10_000, ..FloodLimit::default() },
-        ..NotifyTiming::default()
+        ..EngineTiming::default()
     };
     let bus = EventBus::default();
     let mut rx = bus.subscribe();

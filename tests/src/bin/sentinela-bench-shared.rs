@@ -14,9 +14,9 @@ use sentinela_engine::config::{Config, JournalConfig};
 use sentinela_engine::events::{EngineEvent, EventBus};
 use sentinela_engine::journal::test_postgres::{self, TestPostgres};
 use sentinela_engine::journal::AlertJournal;
-use sentinela_engine::notify::NotifyTiming;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_engine::secrets::Secret;
+use sentinela_engine::timing::EngineTiming;
 use sentinela_tests::dovecot::{Dovecot, SENSOR};
 use sentinela_tests::headless;
 use sentinela_tests::mail::plain;
@@ -118,7 +118,7 @@ async fn start(config: &Config, data: &Path) -> (RunningEngine, broadcast::Recei
     };
     // The production intervals: the idle load is what a team's database would see.
     (
-        RunningEngine::start_with_timing(config, secrets, data, bus, NotifyTiming::default())
+        RunningEngine::start_with_timing(config, secrets, data, bus, EngineTiming::default())
             .await
             .unwrap(),
         rx,

@@ -248,8 +248,8 @@ async fn idle_cost() {
 
 async fn to_twilio(samples: usize) {
     use sentinela_engine::config::WhatsAppConfig;
-    use sentinela_engine::notify::NotifyTiming;
     use sentinela_engine::secrets::Secret;
+    use sentinela_engine::timing::EngineTiming;
 
     const TO: &str = "+5511999990001";
     let server = Dovecot::start();
@@ -264,12 +264,12 @@ async fn to_twilio(samples: usize) {
     });
     config.calls = Some(sentinela_tests::scenario::calls("+14155238886", &[TO]));
     // Short polling so each escalation ends quickly; polling does not affect the first request.
-    let timing = NotifyTiming {
+    let timing = EngineTiming {
         call_poll: Duration::from_millis(20),
         message_poll: Duration::from_millis(200),
         message_follow_for: Duration::from_millis(500),
         retry_wait: Duration::from_secs(1),
-        ..NotifyTiming::default()
+        ..EngineTiming::default()
     };
     let mut appender = server.client().await;
     let (mut wa, mut call, mut wa_own, mut call_own) =

@@ -21,6 +21,7 @@ use sentinela_engine::paths;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_engine::secrets;
 use sentinela_engine::selftest;
+use sentinela_engine::timing::EngineTiming;
 use sentinela_engine::twilio::TwilioClient;
 
 #[derive(Parser)]
@@ -277,9 +278,11 @@ async fn run(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> Result<(), F
     let data_dir = data_dir.unwrap_or_else(paths::default_data_dir);
     tracing::info!(config = %path.display(), data_dir = %data_dir.display(), "sentinela starting");
     let secrets = EngineSecrets::load(&config).await.map_err(setup_error)?;
-    let engine = RunningEngine::start(&config, secrets, &data_dir, EventBus::default())
-        .await
-        .map_err(setup_error)?;
+    let timing = EngineTiming::from_env();
+    let engine =
+        RunningEngine::start_with_timing(&config, secrets, &data_dir, EventBus::default(), timing)
+            .await
+            .map_err(setup_error)?;
     wait_for_stop_signal().await;
     tracing::info!("stop requested; closing the mailbox connection");
     engine.stop(Duration::from_secs(10)).await;

@@ -88,7 +88,8 @@ impl MailboxWatcher {
             outbox: None,
             senders: config.filter.sender_policy(),
             failures: FetchFailures::default(),
-            silence_limit: crate::health::silence_limit(config.filter.silence_alarm_hours),
+            silence_limit: crate::timing::EngineTiming::default()
+                .silence_limit(config.filter.silence_alarm_hours),
             filter: config.filter.clone(),
             store_refused: AtomicBool::new(false),
             marked: std::sync::Mutex::new(None),
@@ -99,6 +100,13 @@ impl MailboxWatcher {
     /// what is still unread there after `grace` is told from memory.
     pub fn with_outbox(mut self, outbox: LocalOutbox, grace: Duration) -> Self {
         self.outbox = Some((outbox, grace));
+        self
+    }
+
+    /// How long the sensor may be silent before the alarm (`[filter] silence_alarm_hours` as the
+    /// engine's timing has it), None when that alarm is off.
+    pub fn with_silence_limit(mut self, limit: Option<Duration>) -> Self {
+        self.silence_limit = limit;
         self
     }
 

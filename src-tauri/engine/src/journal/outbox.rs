@@ -29,17 +29,6 @@ pub const OUTBOX_FILE: &str = "outbox.db";
 /// How often the drain offers what it holds to the shared journal.
 const DRAIN_EVERY: Duration = Duration::from_secs(2);
 
-/// How long a held alert waits for the database (or another workstation) before the team is told
-/// from memory: `SENTINELA_OUTBOX_GRACE_SECS`, else 30 s — long enough for a database restart or a
-/// network blip to pass without a second, unjournaled round of messages and calls.
-pub fn memory_grace() -> Duration {
-    let secs = std::env::var("SENTINELA_OUTBOX_GRACE_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
-    Duration::from_secs(secs)
-}
-
 /// An alert held in the outbox.
 #[derive(Debug, Clone)]
 pub struct HeldAlert {

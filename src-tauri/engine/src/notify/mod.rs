@@ -46,55 +46,17 @@ pub use replies::{ReplyPoller, ReplyPolling};
 use crate::config::Config;
 use crate::events::{EngineEvent, EventBus, TwilioProblem, TwilioState};
 use crate::heartbeat::Heartbeat;
-use crate::incident::flood::FloodLimit;
 use crate::incident::IncidentEventKind;
 use crate::journal::{AlertId, AlertJournal, LocalOutbox, PauseState, PlanPolicy};
 use crate::model::Channel;
 use crate::shutdown::Shutdown;
 use crate::supervisor::Supervisor;
+use crate::timing::EngineTiming;
 use crate::twilio::{TwilioClient, TwilioError};
 
 /// The engine is shutting down; the journal holds what is left to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stopped;
-
-/// Intervals of the notification stages. Tests shorten them; the defaults suit Twilio.
-#[derive(Debug, Clone, Copy)]
-pub struct NotifyTiming {
-    /// How often a call's state is read while it rings or talks.
-    pub call_poll: Duration,
-    /// How often sent WhatsApp messages' states are read.
-    pub message_poll: Duration,
-    /// How long a WhatsApp message is followed towards `read`, from when it was sent.
-    pub message_follow_for: Duration,
-    /// Wait before retrying after Twilio was unreachable or refused the credentials.
-    pub retry_wait: Duration,
-    /// How often WhatsApp replies are read while an incident is open and untaken, and otherwise.
-    pub replies: ReplyPolling,
-    /// How long a call whose state Twilio will not give is followed before the queue moves on.
-    pub unreadable_call_budget: Duration,
-    /// On a shared journal out of reach: how long an alert held in the outbox waits before the
-    /// team is told from memory (see [`crate::journal::outbox::memory_grace`]).
-    pub outbox_grace: Duration,
-    /// How many alarm messages one person gets before the rest wait for a digest, from the
-    /// journal or from memory alike.
-    pub flood: FloodLimit,
-}
-
-impl Default for NotifyTiming {
-    fn default() -> Self {
-        NotifyTiming {
-            call_poll: Duration::from_secs(1),
-            message_poll: Duration::from_secs(5),
-            message_follow_for: Duration::from_secs(15 * 60),
-            retry_wait: Duration::from_secs(30),
-            replies: ReplyPolling::default(),
-            unreadable_call_budget: Duration::from_secs(5 * 60),
-            outbox_grace: crate::journal::outbox::memory_grace(),
-            flood: FloodLimit::default(),
-        }
-    }
-}
 
 /// Tells observers when Twilio starts failing and when it recovers, once per change.
 #[derive(Debug, Default)]
@@ -133,7 +95,7 @@ pub struct NotifyContext {
     pub client: Option<TwilioClient>,
     pub journal: AlertJournal,
     pub events: EventBus,
-    pub timing: NotifyTiming,
+    pub timing: EngineTiming,
     pub health: Arc<TwilioHealth>,
     pub shutdown: Shutdown,
     /// `[people]`: names for numbers.
