@@ -20,8 +20,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, Mutex};
 use tracing::{error, info, warn};
 
-use super::calls::judge;
 use super::compose;
+use super::voice::judge;
 use super::{CallOutcome, NotifyContext, Stopped};
 use crate::config::{CallsConfig, WhatsAppConfig};
 use crate::incident::flood::Admission;

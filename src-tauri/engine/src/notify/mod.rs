@@ -19,12 +19,12 @@
 //! or, within a poll, by another (the CLI) — never on the public event bus, so a lagging observer
 //! cannot delay a notification. After a restart each resumes from what the journal owes.
 
-mod calls;
 pub mod compose;
 mod memory;
 mod messages;
 pub mod progress;
 mod replies;
+pub mod voice;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -37,11 +37,11 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
-pub use calls::{judge, judge_keypress, CallOutcome, CallQueue};
 pub use memory::{unjournaled_channel, MemoryNotifier, Unjournaled, UnjournaledInbox};
 pub use messages::{DeliveryDispatcher, DeliveryFollower, Senders};
 pub use progress::NotifyProgress;
 pub use replies::{ReplyPoller, ReplyPolling};
+pub use voice::{judge, judge_keypress, CallOutcome, CallQueue};
 
 use crate::config::Config;
 use crate::events::{EngineEvent, EventBus, TwilioProblem, TwilioState};

@@ -27,12 +27,13 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
-use super::{NotifyContext, Stopped};
+use super::next_call::{next_call, CallList, NextCall, PlannedCall, QueueView, Rest};
 use crate::config::CallsConfig;
 use crate::events::EngineEvent;
 use crate::incident::{AckVia, IncidentEventKind};
 pub use crate::journal::CallOutcome;
 use crate::journal::{CallAttempt, CallState, CallUpdate, IncidentChange, SpokenIncident};
+use crate::notify::{NotifyContext, Stopped};
 use crate::twilio::studio::{self, TAKE_KEY};
 use crate::twilio::{twiml, Call, CallStatus, CreateError, NewCall};
 
@@ -121,16 +122,6 @@ pub struct CallQueue {
     flow: std::sync::Mutex<FlowState>,
 }
 
-/// After this long without a call the queue starts again at the top of the list.
-const QUIET_RESTART: chrono::Duration = chrono::Duration::minutes(2);
-
-/// The round pause under way: after which call, and until when.
-#[derive(Debug, Clone, Copy)]
-struct Rest {
-    after_call: i64,
-    until: Instant,
-}
-
 impl CallQueue {
     pub fn new(ctx: NotifyContext, calls: CallsConfig) -> Self {
         CallQueue { ctx, calls, flow: std::sync::Mutex::new(FlowState::Unknown) }
@@ -201,46 +192,27 @@ impl CallQueue {
                 return Ok(Some(retry));
             }
         };
-        let n = self.calls.to.len() as u32;
-        // Go on from the number after the last call, so nobody is called twice in a row; after a
-        // quiet spell the queue starts again at the top of the list (the first on call).
-        let quiet = |c: &CallAttempt| chrono::Utc::now() - c.updated_at > QUIET_RESTART;
-        let position = match &last {
-            Some(c) if c.outcome.is_some() && quiet(c) => 0,
-            Some(c) => (c.position + 1) % n,
-            None => 0,
+        let view = QueueView { spoken: &spoken, last: last.as_ref(), rest: *rest };
+        let list = CallList {
+            to: &self.calls.to,
+            round_pause: std::time::Duration::from_secs(self.calls.round_pause_secs),
         };
-        // Starting the list again with nothing new to say: the round pause first.
-        if let Some(last) = &last {
-            let nothing_new =
-                spoken.iter().filter(|s| s.owed).all(|s| last.incidents.contains(&s.id));
-            if position == 0 && nothing_new && last.outcome.is_some() {
-                let r = match rest {
-                    Some(r) if r.after_call == last.id => *r,
-                    _ => {
+        let now = Utc::now();
+        let PlannedCall { position, number, round, speaks, counted } =
+            match next_call(view, now, list) {
+                NextCall::Idle => return Ok(Some(idle)),
+                NextCall::Rest(r) => {
+                    if rest.is_none_or(|old| old.after_call != r.after_call) {
                         info!(
                             pause_secs = self.calls.round_pause_secs,
                             "nobody answered this round; pausing before the next"
                         );
-                        let r = Rest {
-                            after_call: last.id,
-                            until: Instant::now()
-                                + std::time::Duration::from_secs(self.calls.round_pause_secs),
-                        };
-                        *rest = Some(r);
-                        r
                     }
-                };
-                let left = r.until.saturating_duration_since(Instant::now());
-                if !left.is_zero() {
-                    return Ok(Some(left));
+                    *rest = Some(r);
+                    return Ok(Some((r.until - now).to_std().unwrap_or_default()));
                 }
-            }
-        }
-        let number = self.calls.to[position as usize].clone();
-        let round = spoken.iter().filter(|s| s.owed).map(|s| s.calls / n).max().unwrap_or(0);
-        let speaks: Vec<_> = spoken.iter().map(|s| s.id).collect();
-        let counted: Vec<_> = spoken.iter().filter(|s| s.owed).map(|s| s.id).collect();
+                NextCall::Call(call) => call,
+            };
         let attempt = match journal.call_intent(position, round, &number, speaks, counted).await {
             Ok(a) => a,
             Err(e) => {
@@ -639,7 +611,7 @@ impl CallQueue {
         let mut unreadable_since: Option<Instant> = None;
         let mut next_poll = Instant::now() + ctx.timing.call_poll;
         loop {
-            super::progress::beat();
+            crate::notify::progress::beat();
             // Twilio is asked at the poll's pace; a journal change (an ack, a resolve, from here
             // or from the CLI) only makes the queue look whether the call is still wanted.
             let unwanted = {
