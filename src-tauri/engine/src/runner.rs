@@ -1,7 +1,9 @@
 //! Starting and stopping the whole engine as one unit, for `sentinela-headless` and the desktop
 //! shell alike: load the secrets, open the journal, spawn the managers, and stop them politely.
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +14,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::events::{AlertNotice, EngineEvent, EventBus};
 use crate::health::HealthMonitor;
+use crate::history_upkeep::HistoryUpkeep;
 use crate::imap::{MailboxLogin, MailboxWatcher};
 use crate::incident::{AckVia, IncidentRules, ResolveVia};
 use crate::journal::postgres::SharedJournal;
@@ -19,13 +22,14 @@ use crate::journal::{
     ActionOutcome, AlertId, AlertJournal, JournalError, JournalFollower, LocalOutbox, OutboxDrain,
     PauseState,
 };
-use crate::lease::NotifierLease;
+use crate::lease::{HeldLease, NotifierLease};
 use crate::mail::AlertMail;
 use crate::notify::{
-    spawn_memory_notifier, spawn_notify_side, unjournaled_channel, NotifyContext, TwilioHealth,
+    spawn_notify_side, unjournaled_channel, MemoryNotifier, NotifyContext, TwilioHealth,
+    Unjournaled, UnjournaledInbox,
 };
 use crate::secrets::{self, Secret, SecretError};
-use crate::shutdown::{self, ShutdownTrigger};
+use crate::shutdown::{self, Shutdown, ShutdownTrigger};
 use crate::supervisor::Supervisor;
 use crate::timing::EngineTiming;
 use crate::twilio::TwilioClient;
@@ -42,6 +46,118 @@ pub enum StartError {
 
 /// How often the journal is checked for writes by other processes.
 const JOURNAL_POLL: Duration = Duration::from_millis(250);
+
+/// What the engine's managers are built from, handed to each at every (re)start.
+#[derive(Clone)]
+struct EngineParts {
+    config: Arc<Config>,
+    journal: AlertJournal,
+    events: EventBus,
+    rules: IncidentRules,
+    timing: EngineTiming,
+    /// How long the sensor may be silent before the alarm; None when that alarm is off.
+    silence: Option<Duration>,
+    /// On a shared journal: where alerts wait while the database is out of reach.
+    outbox: Option<LocalOutbox>,
+    login: MailboxLogin,
+    /// The watcher's way to the memory notifier, and the memory notifier's end of it.
+    unjournaled: Unjournaled,
+    inbox: UnjournaledInbox,
+    /// Without `[twilio]`, None: nobody is notified.
+    notify: Option<NotifyContext>,
+    stop: Shutdown,
+}
+
+type Manager = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Makes a manager's loop from the parts, or None when this configuration does not need it.
+type Build = fn(&EngineParts) -> Option<Manager>;
+
+/// The engine, one entry per manager (the notify side's own are in [`crate::notify`]): adding
+/// a manager is adding a line. Its supervisor builds it again from the same line after a failure.
+const MANAGERS: &[(&str, Build)] = &[
+    // Acks and resolves written by another process (the CLI, a window) reach the managers
+    // through the journal's change signal within this period (on a shared journal, through the
+    // database's own notifications, at once).
+    ("journal watch", |p| {
+        let journal = p.journal.clone();
+        journal
+            .shared()
+            .is_none()
+            .then(|| Box::pin(journal.poll_other_writers(JOURNAL_POLL, p.stop.clone())) as Manager)
+    }),
+    ("journal follower", |p| {
+        let follower = JournalFollower { journal: p.journal.clone(), events: p.events.clone() };
+        Some(Box::pin(follower.run(p.stop.clone())))
+    }),
+    // On every engine, lease or not: an alert this engine could not journal may be one that
+    // nobody could (the shared database down for all) — a possible duplicate, never a silence.
+    ("memory notifier", |p| {
+        let (whatsapp, calls) = (p.config.whatsapp.clone(), p.config.calls.clone());
+        let (inbox, outbox) = (p.inbox.clone(), p.outbox.clone());
+        Some(Box::pin(MemoryNotifier::new(p.notify.clone()?, whatsapp, calls, inbox, outbox).run()))
+    }),
+    // A shared journal: the notify side runs only while this engine holds the lease.
+    ("notify lease", |p| {
+        let (ctx, shared, j) = (p.notify.clone()?, p.journal.shared()?, p.config.journal.as_ref()?);
+        let lease = NotifierLease::new(
+            shared,
+            p.journal.clone(),
+            j.workstation_name(),
+            p.events.clone(),
+            ctx.client.clone(),
+        );
+        let (config, events) = (p.config.clone(), p.events.clone());
+        let start = move |side_stop: Shutdown, held: HeldLease| {
+            let mut side = JoinSet::new();
+            let ctx = NotifyContext {
+                shutdown: side_stop.clone(),
+                client: ctx.client.as_ref().map(|c| c.fenced(held.fence)),
+                journal: ctx.journal.fenced(held.epoch),
+                progress: held.progress,
+                ..ctx.clone()
+            };
+            spawn_notify_side(&config, ctx, &Supervisor::new(events.clone(), side_stop), &mut side);
+            side
+        };
+        Some(Box::pin(lease.run(start, p.stop.clone())))
+    }),
+    ("health monitor", |p| {
+        let monitor = HealthMonitor::new(p.events.clone(), p.timing.watch_alarm_after, p.silence)
+            .watching_journal(p.journal.clone());
+        Some(Box::pin(monitor.run(p.events.subscribe(), p.stop.clone())))
+    }),
+    ("history upkeep", |p| {
+        let upkeep = HistoryUpkeep { journal: p.journal.clone(), keep: p.config.history.keep() };
+        Some(Box::pin(upkeep.run(p.stop.clone())))
+    }),
+    // What the watcher held while the shared journal was out of reach, offered to it again.
+    ("outbox drain", |p| {
+        let drain = OutboxDrain {
+            outbox: p.outbox.clone()?,
+            journal: p.journal.clone(),
+            rules: p.rules.clone(),
+            events: p.events.clone(),
+        };
+        Some(Box::pin(drain.run(p.stop.clone())))
+    }),
+    ("mailbox watcher", |p| {
+        let watcher = MailboxWatcher::new(
+            &p.config,
+            p.login.clone(),
+            p.journal.clone(),
+            p.events.clone(),
+            p.rules.clone(),
+            Some(p.unjournaled.clone()),
+        )
+        .with_silence_limit(p.silence);
+        let watcher = match &p.outbox {
+            Some(outbox) => watcher.with_outbox(outbox.clone(), p.timing.outbox_grace),
+            None => watcher,
+        };
+        Some(Box::pin(watcher.run(p.stop.clone())))
+    }),
+];
 
 /// The journal `config` names: the shared one (`[journal] url`, with `password` when the
 /// database asks one), else the SQLite file in `data_dir`.
@@ -225,24 +341,7 @@ impl RunningEngine {
         let (unjournaled, inbox) = unjournaled_channel();
         let mut tasks = JoinSet::new();
         let supervisor = Supervisor::new(events.clone(), listener.clone());
-        // Acks and resolves written by another process (the CLI, a window) reach the managers
-        // through the journal's change signal within this period (on a shared journal, through
-        // the database's own notifications, at once).
-        if journal.shared().is_none() {
-            let (journal, stop) = (journal.clone(), listener.clone());
-            supervisor.spawn(&mut tasks, "journal watch", move || {
-                journal.clone().poll_other_writers(JOURNAL_POLL, stop.clone())
-            });
-        }
-        {
-            let (journal, events, stop) = (journal.clone(), events.clone(), listener.clone());
-            supervisor.spawn(&mut tasks, "journal follower", move || {
-                JournalFollower { journal: journal.clone(), events: events.clone() }
-                    .run(stop.clone())
-            });
-        }
-
-        match &config.twilio {
+        let notify = match &config.twilio {
             Some(twilio) => {
                 let client = match (twilio.dry_run, secrets.twilio_token) {
                     (true, _) => {
@@ -250,13 +349,15 @@ impl RunningEngine {
                         None
                     }
                     (false, Some(token)) => Some(TwilioClient::new(twilio, token)),
-                    (false, None) => return Err(StartError::Secret(SecretError::Missing {
-                        label: secrets::TWILIO_AUTH_TOKEN.label,
-                        env_var: secrets::TWILIO_AUTH_TOKEN.env_var,
-                        keyring_user: secrets::TWILIO_AUTH_TOKEN.keyring_user,
-                    })),
+                    (false, None) => {
+                        return Err(StartError::Secret(SecretError::Missing {
+                            label: secrets::TWILIO_AUTH_TOKEN.label,
+                            env_var: secrets::TWILIO_AUTH_TOKEN.env_var,
+                            keyring_user: secrets::TWILIO_AUTH_TOKEN.keyring_user,
+                        }))
+                    }
                 };
-                let ctx = NotifyContext {
+                Some(NotifyContext {
                     client,
                     journal: journal.clone(),
                     events: events.clone(),
@@ -265,88 +366,42 @@ impl RunningEngine {
                     shutdown: trigger.listener(),
                     people: Arc::new(config.people.clone()),
                     progress: Default::default(),
-                };
-                spawn_memory_notifier(config, ctx.clone(), inbox, outbox.clone(), &supervisor, &mut tasks);
-                match (journal.shared(), &config.journal) {
-                    (Some(shared), Some(j)) => {
-                        // A shared journal: the notify side runs only while this engine holds the lease.
-                        let lease = NotifierLease::new(shared, journal.clone(), j.workstation_name(), events.clone(), ctx.client.clone());
-                        let (config, events, stop) = (config.clone(), events.clone(), listener.clone());
-                        let start = move |side_stop: crate::shutdown::Shutdown, held: crate::lease::HeldLease| {
-                            let mut side = JoinSet::new();
-                            let ctx = NotifyContext {
-                                shutdown: side_stop.clone(),
-                                client: ctx.client.as_ref().map(|c| c.fenced(held.fence)),
-                                journal: ctx.journal.fenced(held.epoch),
-                                progress: held.progress,
-                                ..ctx.clone()
-                            };
-                            spawn_notify_side(&config, ctx, &Supervisor::new(events.clone(), side_stop), &mut side);
-                            side
-                        };
-                        // Supervised like every manager: a lease task that died would leave nobody notifying.
-                        supervisor.spawn(&mut tasks, "notify lease", move || lease.clone().run(start.clone(), stop.clone()));
-                    }
-                    _ => spawn_notify_side(config, ctx, &supervisor, &mut tasks),
-                }
+                })
             }
-            None => warn!("no [twilio] section: alerts are journaled but NOBODY IS NOTIFIED (no WhatsApp, no calls)"),
+            None => {
+                warn!("no [twilio] section: alerts are journaled but NOBODY IS NOTIFIED (no WhatsApp, no calls)");
+                None
+            }
+        };
+        // On a journal of its own, the notify side runs here, each of its managers supervised
+        // alone; on a shared one, it runs under the lease (a manager of the table below).
+        if let (Some(ctx), None) = (&notify, journal.shared()) {
+            spawn_notify_side(config, ctx.clone(), &supervisor, &mut tasks);
         }
-
-        {
-            let (events, stop) = (events.clone(), listener.clone());
-            let watched = journal.clone();
-            supervisor.spawn(&mut tasks, "health monitor", move || {
-                HealthMonitor::new(events.clone(), timing.watch_alarm_after, silence)
-                    .watching_journal(watched.clone())
-                    .run(events.subscribe(), stop.clone())
-            });
-        }
-        {
-            let (journal, stop, keep) = (journal.clone(), listener.clone(), config.history.keep());
-            supervisor.spawn(&mut tasks, "history upkeep", move || {
-                crate::history_upkeep::HistoryUpkeep { journal: journal.clone(), keep }
-                    .run(stop.clone())
-            });
-        }
-        if let Some(outbox) = &outbox {
-            let (drain, journal, rules, events, stop) =
-                (outbox.clone(), journal.clone(), rules.clone(), events.clone(), listener.clone());
-            supervisor.spawn(&mut tasks, "outbox drain", move || {
-                OutboxDrain {
-                    outbox: drain.clone(),
-                    journal: journal.clone(),
-                    rules: rules.clone(),
-                    events: events.clone(),
-                }
-                .run(stop.clone())
-            });
-        }
-        {
-            let grace = timing.outbox_grace;
-            let (config, login, journal, events, stop, unjournaled) = (
-                Arc::new(config.clone()),
-                secrets.mailbox,
-                journal.clone(),
-                events.clone(),
-                listener.clone(),
-                unjournaled.clone(),
-            );
-            supervisor.spawn(&mut tasks, "mailbox watcher", move || {
-                let watcher = MailboxWatcher::new(
-                    &config,
-                    login.clone(),
-                    journal.clone(),
-                    events.clone(),
-                    rules.clone(),
-                    Some(unjournaled.clone()),
-                )
-                .with_silence_limit(silence);
-                match &outbox {
-                    Some(outbox) => watcher.with_outbox(outbox.clone(), grace),
-                    None => watcher,
-                }
-                .run(stop.clone())
+        let parts = EngineParts {
+            config: Arc::new(config.clone()),
+            journal: journal.clone(),
+            events: events.clone(),
+            rules,
+            timing,
+            silence,
+            outbox,
+            login: secrets.mailbox,
+            unjournaled,
+            inbox,
+            notify,
+            stop: listener,
+        };
+        for &(name, build) in MANAGERS {
+            // Building a manager only makes its loop; nothing runs until it is polled.
+            if build(&parts).is_none() {
+                continue;
+            }
+            let parts = parts.clone();
+            supervisor.spawn(&mut tasks, name, move || {
+                // The parts do not change while the engine runs, so the rebuilt manager is
+                // always there; `pending` only keeps the types whole.
+                build(&parts).unwrap_or_else(|| Box::pin(std::future::pending()))
             });
         }
         Ok(RunningEngine { events, journal, trigger, tasks, _lock: lock })

@@ -47,7 +47,7 @@ use crate::config::Config;
 use crate::events::{EngineEvent, EventBus, TwilioProblem, TwilioState};
 use crate::heartbeat::Heartbeat;
 use crate::incident::IncidentEventKind;
-use crate::journal::{AlertId, AlertJournal, LocalOutbox, PauseState, PlanPolicy};
+use crate::journal::{AlertId, AlertJournal, PauseState, PlanPolicy};
 use crate::model::Channel;
 use crate::shutdown::Shutdown;
 use crate::supervisor::Supervisor;
@@ -232,30 +232,6 @@ pub fn spawn_notify_side(
             }
         });
     }
-}
-
-/// Starts the memory notifier, which tells what the journal could not take (from `inbox`). It
-/// runs on every engine, lease or not: an alert this engine could not journal may be one that
-/// nobody could (the shared database down for all) — a possible duplicate, never a silence.
-pub fn spawn_memory_notifier(
-    config: &Config,
-    ctx: NotifyContext,
-    inbox: UnjournaledInbox,
-    outbox: Option<LocalOutbox>,
-    supervisor: &Supervisor,
-    tasks: &mut JoinSet<()>,
-) {
-    let (whatsapp, calls) = (config.whatsapp.clone(), config.calls.clone());
-    supervisor.spawn(tasks, "memory notifier", move || {
-        MemoryNotifier::new(
-            ctx.clone(),
-            whatsapp.clone(),
-            calls.clone(),
-            inbox.clone(),
-            outbox.clone(),
-        )
-        .run()
-    });
 }
 
 /// While nothing else asks Twilio, its credentials are checked every 15 minutes (one GET of the
