@@ -20,6 +20,8 @@ pub mod heartbeat;
 pub mod history_upkeep;
 pub mod imap;
 pub mod incident;
+// Its test macro (`journal_test!`) serves the notify side's tests too.
+#[macro_use]
 pub mod journal;
 pub mod lease;
 pub mod logging;

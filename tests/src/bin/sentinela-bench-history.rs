@@ -23,9 +23,10 @@ use sentinela_engine::incident::flood::FloodLimit;
 use sentinela_engine::incident::{AckVia, IncidentEventKind, IncidentRules};
 use sentinela_engine::journal::test_postgres::TestPostgres;
 use sentinela_engine::journal::{
-    AlertJournal, IncidentQuery, MailboxUid, NewAlert, PlanPolicy, Reply, StateFilter, JOURNAL_FILE,
+    AlertJournal, IncidentQuery, MailboxUid, NewAlert, Reply, StateFilter, JOURNAL_FILE,
 };
 use sentinela_engine::mail::parse_alert_mail;
+use sentinela_engine::notify::planner::{plan, PlanPolicy};
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_engine::secrets::Secret;
 use sentinela_engine::timing::EngineTiming;
@@ -73,7 +74,7 @@ async fn seed(j: &AlertJournal, first_uid: u32) {
         );
         let uid = first_uid + n * 3;
         j.record(vec![mail(uid, &format!("Problem: {subject}"), &body)], &rules).await.unwrap();
-        j.plan(policy()).await.unwrap();
+        plan(j, policy()).await.unwrap();
         j.record(vec![mail(uid + 1, &format!("Problem: {subject}"), &body)], &rules).await.unwrap();
         let id = j.incidents(1, None, false).await.unwrap()[0].id;
         if n % 2 == 0 {
@@ -82,7 +83,7 @@ async fn seed(j: &AlertJournal, first_uid: u32) {
         j.record(vec![mail(uid + 2, &format!("Resolved: {subject}"), "Leitura normal")], &rules)
             .await
             .unwrap();
-        j.plan(policy()).await.unwrap();
+        plan(j, policy()).await.unwrap();
     }
 }
 
@@ -285,7 +286,7 @@ async fn measure(place: Place<'_>) -> Vec<String> {
         )
         .await
         .unwrap();
-        j.plan(policy()).await.unwrap();
+        plan(&j, policy()).await.unwrap();
         took.push(started.elapsed());
     }
     took.sort();

@@ -1,31 +1,25 @@
-//! The incident side of the journal: incidents, their timeline, and the planner that turns the
-//! timeline into owed messages and calls.
+//! The incident side of the journal: incidents and their timeline.
 //!
 //! Every change to an incident — an e-mail placed in it, an acknowledgement, a resolve, from this
 //! process or from the CLI — is one transaction that also appends a line to `incident_log` with
-//! `planned = 0`. [`AlertJournal::plan`] reads the unplanned lines in order, asks
-//! [`lifecycle::owed`] what each owes, and writes the owed deliveries and escalations in the same
-//! transaction that marks the lines planned. So a crash between an e-mail and its "Resolvido"
-//! loses nothing: the line is still unplanned at the next start.
-
-use std::collections::HashMap;
+//! `planned = 0`. The planner ([`crate::notify::planner`]) reads the unplanned lines in order
+//! (through [`super::planning`]) and writes what each owes in the same transaction that marks
+//! them planned. So a crash between an e-mail and its "Resolvido" loses nothing: the line is
+//! still unplanned at the next start.
 
 use super::sql::{params, OptionalExtension, Row, Sql, SqlExt, SqlResult};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
     parse_ts, ts, AlertId, AlertJournal, AlertRecord, CallAttempt, Delivery, JournalError,
 };
-use crate::incident::flood::{Admission, FloodLimit};
 use crate::incident::key;
-use crate::incident::lifecycle::{self, Audience, Facts, KeyHistory, Step};
+use crate::incident::lifecycle::{self, KeyHistory, Step};
 use crate::incident::{
     AckVia, AlertKind, EscalationState, IncidentEventKind, IncidentId, IncidentRules,
-    IncidentState, MessagePurpose, ResolveVia,
+    IncidentState, ResolveVia,
 };
-use crate::model::Channel;
-use crate::notify::compose;
 
 /// One incident as the history list and `incidents --json` show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -107,56 +101,6 @@ pub struct IncidentChange {
     pub detail: String,
 }
 
-/// What the planner needs to know of the configuration and the moment.
-#[derive(Debug, Clone)]
-pub struct PlanPolicy {
-    /// `[whatsapp] to`, in E.164.
-    pub recipients: Vec<String>,
-    /// `[sms] to`: told by SMS instead of WhatsApp.
-    pub sms_only: Vec<String>,
-    /// Whether `[calls]` is configured: escalations are only owed then.
-    pub calls: bool,
-    pub paused: bool,
-    pub remind_every: Option<Duration>,
-    pub flood: FloodLimit,
-    /// `reescalate_after_mins`; None when taken incidents are never escalated again.
-    pub reescalate_after: Option<Duration>,
-    pub now: DateTime<Utc>,
-}
-
-#[cfg(test)]
-impl PlanPolicy {
-    /// Messages to `recipients` and calls, now: no pause, reminders or re-escalation.
-    pub fn plain(recipients: &[&str]) -> Self {
-        PlanPolicy {
-            recipients: recipients.iter().map(|r| r.to_string()).collect(),
-            sms_only: Vec::new(),
-            calls: true,
-            paused: false,
-            remind_every: None,
-            flood: FloodLimit::default(),
-            reescalate_after: None,
-            now: Utc::now(),
-        }
-    }
-}
-
-/// What a planning pass did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PlanReport {
-    pub changes: Vec<IncidentChange>,
-    /// Deliveries written as owed (`pending`).
-    pub new_deliveries: usize,
-    /// Whether escalations became owed (the call queue should look).
-    pub escalated: bool,
-    /// When the next digest is due, if any is waiting.
-    pub next_digest: Option<DateTime<Utc>>,
-    /// When the next taken incident is due to be escalated again.
-    pub next_reescalation: Option<DateTime<Utc>>,
-    /// More unplanned lines remain (a pass plans at most [`PLAN_BATCH`]).
-    pub more: bool,
-}
-
 /// An open incident as a call speaks it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpokenIncident {
@@ -169,9 +113,6 @@ pub struct SpokenIncident {
     /// Calls that spoke it since its escalation began.
     pub calls: u32,
 }
-
-/// Lines planned per transaction: a flood is planned in bounded steps.
-const PLAN_BATCH: i64 = 500;
 
 pub(super) const SUMMARY_COLUMNS: &str = "i.id, i.state, i.title, i.emails, i.first_seen, i.last_seen, i.acknowledged_at, i.acknowledged_by,
     i.acknowledged_via, i.resolved_at, i.resolved_by, i.resolved_via, i.is_test, i.held_since, i.released_at, i.escalation";
@@ -201,7 +142,7 @@ pub(super) fn summary_row(r: &Row) -> SqlResult<IncidentSummary> {
     })
 }
 
-fn summary(tx: &mut dyn Sql, id: IncidentId) -> SqlResult<IncidentSummary> {
+pub(super) fn summary(tx: &mut dyn Sql, id: IncidentId) -> SqlResult<IncidentSummary> {
     tx.query_row(
         &format!("SELECT {SUMMARY_COLUMNS} FROM incidents i WHERE i.id = ?1"),
         params![id],
@@ -209,7 +150,7 @@ fn summary(tx: &mut dyn Sql, id: IncidentId) -> SqlResult<IncidentSummary> {
     )
 }
 
-fn log(
+pub(super) fn log(
     tx: &mut dyn Sql,
     id: IncidentId,
     kind: IncidentEventKind,
@@ -226,7 +167,7 @@ fn log(
 }
 
 /// Escalations owed or under way stop (acknowledged or resolved from outside a call).
-const STOP_ESCALATION: &str =
+pub(super) const STOP_ESCALATION: &str =
     "escalation = CASE WHEN escalation IN ('owed', 'calling') THEN 'stopped' ELSE escalation END";
 
 /// Places one journaled alert in its incident (inside the transaction that recorded it).
@@ -543,193 +484,7 @@ pub(super) fn migrate_to_incidents(tx: &mut dyn Sql) -> SqlResult<()> {
     )
 }
 
-/// Who was sent an incident's alarm (directly, or in a digest), so they hear how it ends.
-fn who_got_the_alarm(tx: &mut dyn Sql, incident: IncidentId) -> SqlResult<Vec<String>> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT DISTINCT recipient FROM deliveries WHERE incident_id = ?1 AND purpose IN ('alarm', 'legacy')
-         AND state NOT IN ('pending', 'gathered', 'canceled', 'error') ORDER BY recipient",
-    )?;
-    let rows = stmt.query_map(params![incident], |r| r.get(0))?;
-    rows.collect()
-}
-
-/// Whether `recipient` was sent this incident's alarm in a message of its own.
-fn got_it_alone(tx: &mut dyn Sql, incident: IncidentId, recipient: &str) -> SqlResult<bool> {
-    tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE incident_id = ?1 AND recipient = ?2 AND purpose IN ('alarm', 'legacy')
-                        AND state NOT IN ('pending', 'gathered', 'digested', 'canceled', 'error'))",
-        params![incident, recipient],
-        |r| r.get(0),
-    )
-}
-
-/// When a person's alarm messages went out, and their last digest.
-type FloodHistory = (Vec<DateTime<Utc>>, Option<DateTime<Utc>>);
-
-/// The times of a recipient's alarm messages (alarms, reminders, came-backs) inside the flood
-/// window, and their last digest.
-fn flood_history(tx: &mut dyn Sql, recipient: &str, since: &str) -> SqlResult<FloodHistory> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT created_at FROM deliveries WHERE recipient = ?1 AND created_at >= ?2 AND purpose IN ('alarm', 'reminder', 'reopened')
-         AND state NOT IN ('gathered', 'digested', 'canceled')",
-    )?;
-    let sent = stmt
-        .query_map(params![recipient, since], |r| Ok(parse_ts(r.get(0)?)))?
-        .collect::<SqlResult<Vec<_>>>()?;
-    let last_digest: Option<String> = tx.query_row(
-        "SELECT MAX(created_at) FROM deliveries WHERE recipient = ?1 AND purpose = 'digest'",
-        params![recipient],
-        |r| r.get(0),
-    )?;
-    Ok((sent, last_digest.map(parse_ts)))
-}
-
 impl AlertJournal {
-    /// Turns unplanned timeline lines into owed deliveries and escalations, and sends digests
-    /// that are due, in one transaction. Idempotent: a line is planned once.
-    pub async fn plan(&self, policy: PlanPolicy) -> Result<PlanReport, JournalError> {
-        self.call(move |conn| {
-            let mut tx = conn.transaction()?;
-            let now = policy.now;
-            let at = ts(now);
-            let mut report = PlanReport::default();
-
-            if !policy.paused {
-                // Incidents held by a pause that has ended: told now, if still open.
-                let held: Vec<IncidentId> = {
-                    let mut stmt = tx.prepare_cached("SELECT id FROM incidents WHERE held_since IS NOT NULL AND released_at IS NULL")?;
-                    let rows = stmt.query_map(params![], |r| r.get(0))?;
-                    rows.collect::<SqlResult<_>>()?
-                };
-                for id in held {
-                    tx.execute("UPDATE incidents SET released_at = ?2 WHERE id = ?1", params![id, at])?;
-                    log(&mut tx, id, IncidentEventKind::Released, None, "", &at, false)?;
-                }
-            }
-
-            if let Some(after) = policy.reescalate_after {
-                // Taken, yet still alarming this long after: open again, for everyone.
-                let due: Vec<(IncidentId, Option<String>, String)> = {
-                    let mut stmt = tx.prepare_cached(
-                        "SELECT id, acknowledged_by, acknowledged_at FROM incidents WHERE state = 'acknowledged' AND acknowledged_at <= ?1",
-                    )?;
-                    let rows = stmt.query_map(params![ts(now - after)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-                    rows.collect::<SqlResult<_>>()?
-                };
-                for (id, by, at_ack) in due {
-                    let waited = compose::lasted(now - parse_ts(at_ack));
-                    let detail = format!("{waited} depois de assumido por {}", by.as_deref().unwrap_or("alguém"));
-                    tx.execute("UPDATE incidents SET state = 'open' WHERE id = ?1", params![id])?;
-                    log(&mut tx, id, IncidentEventKind::Reescalated, None, &detail, &at, false)?;
-                }
-                report.next_reescalation = tx
-                    .query_row("SELECT MIN(acknowledged_at) FROM incidents WHERE state = 'acknowledged'", params![], |r| r.get::<Option<String>>(0))?
-                    .map(|t| parse_ts(t) + after);
-            }
-
-            let lines: Vec<(i64, IncidentId, IncidentEventKind, String)> = {
-                let mut stmt = tx.prepare_cached("SELECT id, incident_id, kind, detail FROM incident_log WHERE planned = 0 ORDER BY id LIMIT ?1")?;
-                let rows = stmt.query_map(params![PLAN_BATCH + 1], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-                rows.collect::<SqlResult<_>>()?
-            };
-            report.more = lines.len() as i64 > PLAN_BATCH;
-            let window_start = ts(now - policy.flood.window);
-            for (line, incident, kind, detail) in lines.into_iter().take(PLAN_BATCH as usize) {
-                let s = summary(&mut tx, incident)?;
-                let last_told: Option<String> = tx.query_row("SELECT last_told_at FROM incidents WHERE id = ?1", params![incident], |r| r.get(0))?;
-                let facts = Facts {
-                    state: s.state,
-                    is_test: s.test,
-                    held: s.held_since.is_some() && s.released_at.is_none(),
-                    paused: policy.paused,
-                    since_last_told: last_told.map(|t| now - parse_ts(t)),
-                    remind_every: policy.remind_every,
-                };
-                let owed = lifecycle::owed(kind, facts);
-                if owed.hold {
-                    tx.execute("UPDATE incidents SET held_since = COALESCE(held_since, ?2), released_at = NULL WHERE id = ?1", params![incident, at])?;
-                    log(&mut tx, incident, IncidentEventKind::Held, None, "", &at, true)?;
-                }
-                if owed.cancel_unsent {
-                    tx.execute(
-                        "UPDATE deliveries SET state = 'canceled', updated_at = ?2 WHERE incident_id = ?1 AND state IN ('pending', 'gathered')",
-                        params![incident, at],
-                    )?;
-                    tx.execute(&format!("UPDATE incidents SET {STOP_ESCALATION} WHERE id = ?1"), params![incident])?;
-                }
-                if let Some((purpose, audience)) = owed.tell {
-                    let latest: (String, String) = tx.query_row(
-                        "SELECT a.subject, a.body FROM incidents i JOIN alerts a ON a.id = i.latest_alert_id WHERE i.id = ?1",
-                        params![incident],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    ).optional()?.unwrap_or_else(|| (s.title.clone(), String::new()));
-                    let (headline, text) = compose::incident_message(purpose, &s, &latest.0, &latest.1, now);
-                    let mut recipients = match audience {
-                        Audience::Everyone => policy.recipients.iter().chain(&policy.sms_only).cloned().collect(),
-                        Audience::WhoGotTheAlarm => who_got_the_alarm(&mut tx, incident)?,
-                    };
-                    if purpose == MessagePurpose::Acknowledged {
-                        // Who took it knows: the others are told.
-                        let taker: Option<String> = tx.query_row("SELECT acknowledged_number FROM incidents WHERE id = ?1", params![incident], |r| r.get(0))?;
-                        recipients.retain(|r| Some(r) != taker.as_ref());
-                    }
-                    for to in recipients {
-                        let (sent, last_digest) = flood_history(&mut tx, &to, &window_start)?;
-                        let admission = if matches!(purpose, MessagePurpose::Resolved | MessagePurpose::Acknowledged) {
-                            // The end of an incident a person heard of by itself comes by itself;
-                            // of one they only saw in a digest, in the next digest.
-                            if got_it_alone(&mut tx, incident, &to)? { Admission::Send } else { policy.flood.next_digest(last_digest, now) }
-                        } else {
-                            policy.flood.admit(&sent, last_digest, now)
-                        };
-                        let (state, due) = match admission {
-                            Admission::Send => ("pending", None),
-                            // Reminders are only worth it when they arrive on time.
-                            Admission::Gather { .. } if purpose == MessagePurpose::Reminder => continue,
-                            Admission::Gather { digest_due } => ("gathered", Some(ts(digest_due))),
-                        };
-                        let channel = if policy.sms_only.contains(&to) { Channel::Sms } else { Channel::Whatsapp };
-                        tx.execute(
-                            "INSERT INTO deliveries (incident_id, purpose, recipient, headline, detail, state, due_at, created_at, updated_at, channel)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
-                            params![incident, purpose, to, headline, text, state, due, at, channel],
-                        )?;
-                        report.new_deliveries += usize::from(state == "pending");
-                    }
-                    if matches!(purpose, MessagePurpose::Alarm | MessagePurpose::Reminder | MessagePurpose::Reescalated) {
-                        tx.execute("UPDATE incidents SET last_told_at = ?2 WHERE id = ?1", params![incident, at])?;
-                    }
-                }
-                if owed.escalate && policy.calls {
-                    tx.execute(
-                        "UPDATE incidents SET escalation = 'owed', calls_spoken = 0 WHERE id = ?1 AND state = 'open'",
-                        params![incident],
-                    )?;
-                    report.escalated = true;
-                }
-                tx.execute("UPDATE incident_log SET planned = 1 WHERE id = ?1", params![line])?;
-                let announced = matches!(
-                    kind,
-                    IncidentEventKind::Opened | IncidentEventKind::Acknowledged | IncidentEventKind::Resolved
-                        | IncidentEventKind::Recovered | IncidentEventKind::Reopened | IncidentEventKind::Released
-                        | IncidentEventKind::Reescalated | IncidentEventKind::Note
-                );
-                if announced || owed.hold {
-                    let kind = if owed.hold { IncidentEventKind::Held } else { kind };
-                    report.changes.push(IncidentChange { incident: summary(&mut tx, incident)?, kind, detail });
-                }
-            }
-
-            report.new_deliveries += plan_digests(&mut tx, now)?;
-            report.next_digest = tx
-                .query_row("SELECT MIN(due_at) FROM deliveries WHERE state = 'gathered'", params![], |r| r.get::<Option<String>>(0))?
-                .map(parse_ts);
-            tx.commit()?;
-            Ok(report)
-        })
-        .await
-    }
-
     /// The newest `limit` incidents, newest first; with `before`, the page that follows that
     /// one; with `open_only`, those not resolved.
     pub async fn incidents(
@@ -1039,7 +794,7 @@ fn acknowledge_in(
 }
 
 /// Acknowledges; `number` is the phone of who took it (they are not told of their own act).
-pub(super) fn acknowledge_from(
+pub(crate) fn acknowledge_from(
     tx: &mut dyn Sql,
     id: IncidentId,
     by: Option<&str>,
@@ -1091,308 +846,10 @@ pub(super) fn acknowledge_alert_in(
     Ok(outcome)
 }
 
-/// Gathers each recipient's waiting items whose digest is due into one digest message.
-fn plan_digests(tx: &mut dyn Sql, now: DateTime<Utc>) -> SqlResult<usize> {
-    let at = ts(now);
-    let due: Vec<(i64, String, Option<IncidentId>, MessagePurpose, String, Channel)> = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT id, recipient, incident_id, purpose, headline, channel FROM deliveries WHERE state = 'gathered' AND recipient IN
-               (SELECT recipient FROM deliveries WHERE state = 'gathered' AND due_at <= ?1)
-             ORDER BY recipient, id",
-        )?;
-        let rows = stmt.query_map(params![&at], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
-        })?;
-        rows.collect::<SqlResult<_>>()?
-    };
-    // Per recipient and the channel they are told on: (delivery, its incident, why, its headline).
-    type Item = (i64, Option<IncidentId>, MessagePurpose, String);
-    let mut by_recipient: HashMap<(String, Channel), Vec<Item>> = HashMap::new();
-    for (id, to, incident, purpose, headline, channel) in due {
-        by_recipient.entry((to, channel)).or_default().push((id, incident, purpose, headline));
-    }
-    let mut planned = 0;
-    for ((to, channel), items) in by_recipient {
-        let (headline, text) = compose::digest(
-            &items.iter().map(|(_, i, p, h)| (*p, *i, h.as_str())).collect::<Vec<_>>(),
-        );
-        let digest = tx.insert_id(
-            "INSERT INTO deliveries (incident_id, purpose, recipient, headline, detail, state, created_at, updated_at, channel)
-             VALUES (NULL, 'digest', ?1, ?2, ?3, 'pending', ?4, ?4, ?5) RETURNING id",
-            params![to, headline, text, at, channel],
-        )?;
-        for (id, ..) in items {
-            tx.execute("UPDATE deliveries SET state = 'digested', digest_id = ?2, updated_at = ?3 WHERE id = ?1", params![id, digest, at])?;
-        }
-        planned += 1;
-    }
-    Ok(planned)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::{CallOutcome, DeliveryState, MailboxUid, NewAlert, RecordOutcome};
-    use crate::mail::parse_alert_mail;
-
-    const TO: [&str; 2] = ["+5511999990001", "+5511999990002"];
-
-    fn mail(uid: u32, subject: &str) -> NewAlert {
-        let raw = format!(
-            "From: sensor@cpd\r\nSubject: {subject}\r\nMessage-ID: <m{uid}@x>\r\n\r\nleitura\r\n"
-        );
-        NewAlert {
-            origin: MailboxUid { folder: "INBOX".into(), uidvalidity: 1, uid },
-            mail: parse_alert_mail(raw.as_bytes(), false),
-            received_at: Utc::now(),
-        }
-    }
-
-    fn policy(now: DateTime<Utc>) -> PlanPolicy {
-        PlanPolicy {
-            recipients: TO.iter().map(|s| s.to_string()).collect(),
-            sms_only: Vec::new(),
-            calls: true,
-            paused: false,
-            remind_every: Some(Duration::minutes(30)),
-            flood: FloodLimit::default(),
-            reescalate_after: Some(Duration::minutes(60)),
-            now,
-        }
-    }
-
-    async fn record(j: &AlertJournal, uid: u32, subject: &str) -> AlertId {
-        match j.record(vec![mail(uid, subject)], &IncidentRules::default()).await.unwrap()[0] {
-            RecordOutcome::Recorded(id) => id,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    /// An incident opened by one e-mail and told: its alarm messages accepted by Twilio.
-    async fn opened_and_sent(j: &AlertJournal, subject: &str, now: DateTime<Utc>) -> IncidentId {
-        record(j, 1, subject).await;
-        j.plan(policy(now)).await.unwrap();
-        let id = j.incidents(1, None, false).await.unwrap()[0].id;
-        for d in j.deliveries_of(id).await.unwrap() {
-            j.update_delivery(d.id, DeliveryState::Sent, Some(format!("SM{}", d.id)), None)
-                .await
-                .unwrap();
-        }
-        id
-    }
-
-    async fn purposes(
-        j: &AlertJournal,
-        incident: IncidentId,
-    ) -> Vec<(String, MessagePurpose, DeliveryState)> {
-        j.deliveries_of(incident)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|d| (d.recipient, d.purpose, d.state))
-            .collect()
-    }
-
-    journal_test!(async fn alarm_repeats_and_recovery_are_one_incident_told_once_and_resolved_once(j) {
-        record(&j, 1, "Temperatura Rack-A High Critical 33.5 C").await;
-        let report = j.plan(policy(Utc::now())).await.unwrap();
-        assert_eq!((report.new_deliveries, report.escalated), (2, true));
-        let incident = j.incidents(10, None, false).await.unwrap();
-        assert_eq!(incident.len(), 1);
-        let id = incident[0].id;
-        assert_eq!((incident[0].state, incident[0].escalation), (IncidentState::Open, EscalationState::Owed));
-
-        record(&j, 2, "Temperatura Rack-A High Critical 34.1 C").await;
-        record(&j, 3, "Temperatura Rack-A High Critical 35.0 C").await;
-        let report = j.plan(policy(Utc::now())).await.unwrap();
-        assert_eq!(report.new_deliveries, 0, "repeats tell nobody");
-        let i = j.incident(id).await.unwrap().unwrap();
-        assert_eq!(i.emails, 3);
-
-        // The alarm reached both (sent): the recovery tells both.
-        for d in j.deliveries_of(id).await.unwrap() {
-            j.update_delivery(d.id, DeliveryState::Sent, Some(format!("SM{}", d.id)), None).await.unwrap();
-        }
-        record(&j, 4, "Temperatura Rack-A Normal 24.0 C").await;
-        let report = j.plan(policy(Utc::now())).await.unwrap();
-        assert_eq!(report.new_deliveries, 2);
-        let i = j.incident(id).await.unwrap().unwrap();
-        assert_eq!((i.state, i.resolved_via, i.emails, i.escalation), (IncidentState::Resolved, Some(ResolveVia::Recovery), 4, EscalationState::Stopped));
-        let resolved: Vec<_> = purposes(&j, id).await.into_iter().filter(|p| p.1 == MessagePurpose::Resolved).collect();
-        assert_eq!(resolved.len(), 2);
-        let kinds: Vec<_> = j.alerts_of(id).await.unwrap().into_iter().map(|a| a.kind.unwrap()).collect();
-        assert_eq!(kinds, [AlertKind::Alarm, AlertKind::Repeat, AlertKind::Repeat, AlertKind::Recovery]);
-        assert!(j.plan(policy(Utc::now())).await.unwrap().changes.is_empty(), "planned once");
-    });
-
-    journal_test!(async fn a_recovery_of_nothing_is_journaled_and_tells_nobody(j) {
-        let alert = record(&j, 1, "Temperatura Rack-A Normal 24.0 C").await;
-        let report = j.plan(policy(Utc::now())).await.unwrap();
-        assert_eq!(report.new_deliveries, 0);
-        assert!(j.incidents(10, None, false).await.unwrap().is_empty());
-        let a = j.alert(alert).await.unwrap().unwrap();
-        assert_eq!((a.kind, a.incident_id), (Some(AlertKind::Recovery), None));
-    });
-
-    journal_test!(async fn a_recovery_before_the_alarm_was_sent_cancels_it_and_tells_nobody(j) {
-        record(&j, 1, "UPS Sala 1: On battery power").await;
-        j.plan(policy(Utc::now())).await.unwrap();
-        record(&j, 2, "UPS Sala 1: Power restored").await;
-        let report = j.plan(policy(Utc::now())).await.unwrap();
-        assert_eq!(report.new_deliveries, 0);
-        let id = j.incidents(1, None, false).await.unwrap()[0].id;
-        assert!(purposes(&j, id).await.iter().all(|p| p.1 == MessagePurpose::Alarm && p.2 == DeliveryState::Canceled));
-    });
-
-    journal_test!(async fn flapping_reopens_within_the_window_and_a_late_return_is_a_new_incident(j) {
-        record(&j, 1, "Problem: Link down on sw-01").await;
-        record(&j, 2, "Resolved: Link down on sw-01").await;
-        record(&j, 3, "Problem: Link down on sw-01").await;
-        let all = j.incidents(10, None, false).await.unwrap();
-        assert_eq!(all.len(), 1, "reopened, not new");
-        assert_eq!((all[0].state, all[0].emails), (IncidentState::Open, 3));
-
-        let rules = IncidentRules { reopen_within: Duration::zero(), ..IncidentRules::default() };
-        j.record(vec![mail(4, "Resolved: Link down on sw-01")], &rules).await.unwrap();
-        j.record(vec![mail(5, "Problem: Link down on sw-01")], &rules).await.unwrap();
-        assert_eq!(j.incidents(10, None, false).await.unwrap().len(), 2, "beyond the window: a new incident");
-    });
-
-    journal_test!(async fn acknowledged_stops_calls_and_a_reopen_keeps_it_acknowledged(j) {
-        record(&j, 1, "Problem: Link down on sw-01").await;
-        j.plan(policy(Utc::now())).await.unwrap();
-        let id = j.incidents(1, None, false).await.unwrap()[0].id;
-        assert_eq!(j.acknowledge(id, Some("Ana".into()), AckVia::Cli).await.unwrap(), ActionOutcome::Done);
-        assert_eq!(j.acknowledge(id, None, AckVia::Cli).await.unwrap(), ActionOutcome::AlreadyAcknowledged);
-        let i = j.incident(id).await.unwrap().unwrap();
-        assert_eq!((i.state, i.acknowledged_by.as_deref(), i.acknowledged_via, i.escalation), (IncidentState::Acknowledged, Some("Ana"), Some(AckVia::Cli), EscalationState::Stopped));
-        assert!(j.speakable_incidents(6).await.unwrap().is_empty());
-        record(&j, 2, "Resolved: Link down on sw-01").await;
-        record(&j, 3, "Problem: Link down on sw-01").await;
-        j.plan(policy(Utc::now())).await.unwrap();
-        let i = j.incident(id).await.unwrap().unwrap();
-        assert_eq!((i.state, i.escalation), (IncidentState::Acknowledged, EscalationState::Stopped), "no calls after the reopen");
-        assert_eq!(j.resolve(id, None, ResolveVia::Desktop).await.unwrap(), ActionOutcome::Done);
-        assert_eq!(j.resolve(id, None, ResolveVia::Desktop).await.unwrap(), ActionOutcome::AlreadyResolved);
-        assert_eq!(j.resolve(999, None, ResolveVia::Cli).await.unwrap(), ActionOutcome::NotFound);
-    });
-
-    journal_test!(async fn reminders_come_at_most_once_per_period_while_nobody_took_it(j) {
-        let t0 = Utc::now();
-        let id = opened_and_sent(&j, "Umidade Sala 1 alta 85%", t0).await;
-        record(&j, 2, "Umidade Sala 1 alta 86%").await;
-        j.plan(policy(t0 + Duration::minutes(10))).await.unwrap();
-        record(&j, 3, "Umidade Sala 1 alta 87%").await;
-        j.plan(policy(t0 + Duration::minutes(31))).await.unwrap();
-        record(&j, 4, "Umidade Sala 1 alta 88%").await;
-        j.plan(policy(t0 + Duration::minutes(40))).await.unwrap();
-        let reminders: Vec<_> = j.deliveries_of(id).await.unwrap().into_iter().filter(|d| d.purpose == MessagePurpose::Reminder).collect();
-        assert_eq!(reminders.len(), 2, "one per recipient, once");
-        assert!(reminders[0].headline.starts_with("Ainda em alarme — 3 e-mails desde"), "{}", reminders[0].headline);
-    });
-
-    journal_test!(async fn a_flood_sends_five_per_person_then_one_digest(j) {
-        let t0 = Utc::now();
-        for uid in 1..=300 {
-            record(&j, uid, &format!("Temperatura Rack-{uid} High 40 C")).await;
-        }
-        let mut p = policy(t0);
-        p.recipients.truncate(1);
-        loop {
-            if !j.plan(p.clone()).await.unwrap().more {
-                break;
-            }
-        }
-        let count = |state: &'static str| {
-            let j = j.clone();
-            async move { j.call(move |c| c.query_row("SELECT COUNT(*) FROM deliveries WHERE state = ?1", params![state], |r| r.get::<i64>(0))).await.unwrap() }
-        };
-        assert_eq!(count("pending").await, 5);
-        assert_eq!(count("gathered").await, 295);
-        let report = j.plan(PlanPolicy { now: t0 + Duration::minutes(10), ..p.clone() }).await.unwrap();
-        assert_eq!(report.new_deliveries, 1, "one digest");
-        assert_eq!(count("digested").await, 295);
-        let digest = j.call(|c| c.query_row("SELECT headline FROM deliveries WHERE purpose = 'digest'", params![], |r| r.get::<String>(0))).await.unwrap();
-        assert!(digest.starts_with("+295 alertas novos"), "{digest}");
-        assert_eq!(j.speakable_incidents(6).await.unwrap().len(), 300, "every incident is still escalated");
-    });
-
-    journal_test!(async fn taking_tells_the_others_and_a_long_take_is_escalated_again(j) {
-        let t0 = Utc::now();
-        let id = opened_and_sent(&j, "Umidade Sala 1 alta 85%", t0).await;
-        j.call(move |c| {
-            let mut tx = c.transaction()?;
-            acknowledge_from(&mut tx, id, Some("Ana"), Some(TO[0]), AckVia::Whatsapp, t0)?;
-            tx.commit()
-        })
-        .await
-        .unwrap();
-        j.plan(policy(t0)).await.unwrap();
-        let told: Vec<_> = j.deliveries_of(id).await.unwrap().into_iter().filter(|d| d.purpose == MessagePurpose::Acknowledged).collect();
-        assert_eq!(told.len(), 1, "only the other recipient: {told:?}");
-        assert_eq!(told[0].recipient, TO[1]);
-        assert!(told[0].headline.starts_with("Assumido por Ana às ") && told[0].headline.ends_with(&format!("(#{id})")), "{}", told[0].headline);
-
-        // Still taken an hour later: open again, everyone told, calls owed again.
-        let report = j.plan(policy(t0 + Duration::minutes(59))).await.unwrap();
-        assert_eq!(report.next_reescalation, Some(parse_ts(ts(t0)) + Duration::minutes(60)));
-        assert_eq!(j.incident(id).await.unwrap().unwrap().state, IncidentState::Acknowledged);
-        j.plan(policy(t0 + Duration::minutes(61))).await.unwrap();
-        let i = j.incident(id).await.unwrap().unwrap();
-        assert_eq!((i.state, i.escalation), (IncidentState::Open, EscalationState::Owed));
-        let again: Vec<_> = j.deliveries_of(id).await.unwrap().into_iter().filter(|d| d.purpose == MessagePurpose::Reescalated).collect();
-        assert_eq!(again.len(), 2);
-        assert!(again[0].headline.starts_with("Ainda em alarme 1 h 01 min depois de assumido por Ana"), "{}", again[0].headline);
-    });
-
-    journal_test!(async fn old_deliveries_are_not_followed_again_after_a_restart(j) {
-        opened_and_sent(&j, "Umidade Sala 9 alta 85%", Utc::now()).await;
-        // A year ago: sent then, still "delivered" (never read).
-        j.call(|c| c.execute("UPDATE deliveries SET sent_at = '2025-11-28T03:00:00.000Z'", params![])).await.unwrap();
-        let since = Utc::now() - Duration::minutes(15);
-        assert!(j.deliveries_to_follow(since).await.unwrap().is_empty(), "no request for last year's messages");
-        j.call(|c| c.execute("UPDATE deliveries SET sent_at = ?1", params![ts(Utc::now())])).await.unwrap();
-        assert_eq!(j.deliveries_to_follow(since).await.unwrap().len(), 2, "a fresh one is followed");
-    });
-
-    #[test]
-    fn the_flood_rule_reads_only_what_went_out() {
-        // Thousands of gathered messages per person must not be read for every new incident.
-        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-        super::super::schema::migrate(&mut conn).unwrap();
-        let mut plan = |sql: &str| -> String {
-            let rows = SqlExt::query_map(
-                &mut conn,
-                &format!("EXPLAIN QUERY PLAN {sql}"),
-                params!["+55", "2026-01-01"],
-                |r| r.get::<String>(3),
-            )
-            .unwrap();
-            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
-        };
-        assert!(plan(
-            "SELECT created_at FROM deliveries WHERE recipient = ?1 AND created_at >= ?2 AND purpose IN ('alarm', 'reminder', 'reopened')
-             AND state NOT IN ('gathered', 'digested', 'canceled')"
-        )
-        .contains("deliveries_told"));
-        assert!(plan("SELECT MAX(created_at) FROM deliveries WHERE recipient = ?1 AND purpose = 'digest' AND ?2 IS NOT NULL").contains("deliveries_digests"));
-    }
-
-    journal_test!(async fn a_pause_holds_new_incidents_and_its_end_releases_those_still_open(j) {
-        record(&j, 1, "Temperatura Sala 1 alta 31 °C").await;
-        record(&j, 2, "Temperatura Sala 2 alta 31 °C").await;
-        let paused = PlanPolicy { paused: true, ..policy(Utc::now()) };
-        let report = j.plan(paused).await.unwrap();
-        assert_eq!(report.new_deliveries, 0);
-        assert!(report.changes.iter().all(|c| c.kind == IncidentEventKind::Held));
-        let all = j.incidents(10, None, false).await.unwrap();
-        assert!(all.iter().all(|i| i.held_since.is_some() && i.escalation == EscalationState::None));
-        j.acknowledge(all[1].id, None, AckVia::Desktop).await.unwrap();
-        let report = j.plan(policy(Utc::now())).await.unwrap();
-        assert_eq!(report.new_deliveries, 2, "only the one still open is told");
-        let i = j.incident(all[0].id).await.unwrap().unwrap();
-        assert!(i.released_at.is_some() && i.escalation == EscalationState::Owed);
-    });
+    use crate::journal::CallOutcome;
 
     #[tokio::test]
     async fn a_journal_from_before_incidents_migrates_without_loss() {

@@ -21,6 +21,7 @@ pub mod lease_row;
 mod notifications;
 pub mod outbox;
 mod pause;
+pub mod planning;
 #[cfg(test)]
 mod query_plans;
 mod rejected;
@@ -39,10 +40,13 @@ pub mod sql;
 pub mod test_postgres;
 
 pub use follower::JournalFollower;
+// The planner's tests take an incident as a reply would, at a moment they choose.
 pub use heartbeat::DayCounts;
+#[cfg(test)]
+pub(crate) use incidents::acknowledge_from;
 pub use incidents::{
     ActionOutcome, IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentSummary,
-    PlanPolicy, PlanReport, SpokenIncident,
+    SpokenIncident,
 };
 pub use notifications::{CallAttempt, CallOutcome, CallState, CallUpdate, Delivery, DeliveryState};
 pub use outbox::{LocalOutbox, OutboxDrain};
@@ -225,7 +229,7 @@ impl std::fmt::Debug for AlertJournal {
 /// How long a journal operation waits for another process's lock before failing.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-fn ts(t: DateTime<Utc>) -> String {
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
@@ -261,7 +265,7 @@ fn private_sqlite_file(data_dir: &Path, name: &str) -> Result<PathBuf, JournalEr
     Ok(path)
 }
 
-fn parse_ts(s: String) -> DateTime<Utc> {
+pub(crate) fn parse_ts(s: String) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
 }
 
@@ -504,7 +508,7 @@ impl AlertJournal {
     }
 
     /// Runs `f` on the connection on the blocking pool.
-    async fn call<R, F>(&self, f: F) -> Result<R, JournalError>
+    pub(crate) async fn call<R, F>(&self, f: F) -> Result<R, JournalError>
     where
         R: Send + 'static,
         F: FnOnce(&mut Conn) -> SqlResult<R> + Send + 'static,

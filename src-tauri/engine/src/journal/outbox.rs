@@ -375,7 +375,8 @@ pub(crate) fn announce(
 mod tests {
     use super::*;
     use crate::incident::{AckVia, EscalationState, IncidentState};
-    use crate::journal::{ActionOutcome, PlanPolicy};
+    use crate::journal::ActionOutcome;
+    use crate::notify::planner::{plan, PlanPolicy};
 
     fn alert(uid: u32, subject: &str) -> NewAlert {
         NewAlert {
@@ -492,7 +493,7 @@ mod tests {
             (IncidentState::Acknowledged, Some("Ana"), Some(AckVia::Call))
         );
         assert_eq!(water.state, IncidentState::Open, "the unanswered one escalates as usual");
-        journal.plan(PlanPolicy::plain(&["+5511999990001"])).await.unwrap();
+        plan(&journal, PlanPolicy::plain(&["+5511999990001"])).await.unwrap();
         let escalation = |id| {
             let j = journal.clone();
             async move { j.incident(id).await.unwrap().unwrap().escalation }

@@ -16,6 +16,7 @@ use super::*;
 use crate::incident::flood::FloodLimit;
 use crate::incident::IncidentRules;
 use crate::mail::parse_alert_mail;
+use crate::notify::planner::{plan, PlanPolicy};
 
 static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -68,7 +69,7 @@ async fn run_hot_paths(j: &AlertJournal) {
     let rules = IncidentRules::default();
     // Per alert: journaled, planned, its messages and calls.
     j.record(vec![mail(100, "ALERTA sala 100")], &rules).await.unwrap();
-    j.plan(policy()).await.unwrap();
+    plan(j, policy()).await.unwrap();
     j.owed_deliveries(false, 8, vec![]).await.unwrap();
     j.speakable_incidents(3).await.unwrap();
     j.unfinished_call().await.unwrap();
@@ -136,7 +137,7 @@ async fn with_history(j: &AlertJournal) {
             .await
             .unwrap();
     }
-    j.plan(policy()).await.unwrap();
+    plan(j, policy()).await.unwrap();
 }
 
 /// Tables that grow with the history (PostgreSQL's check names them; SQLite's plans say SCAN).

@@ -208,8 +208,9 @@ impl AlertJournal {
 mod tests {
     use super::*;
     use crate::incident::IncidentRules;
-    use crate::journal::{DeliveryState, MailboxUid, NewAlert, PlanPolicy};
+    use crate::journal::{DeliveryState, MailboxUid, NewAlert};
     use crate::mail::parse_alert_mail;
+    use crate::notify::planner::{plan, PlanPolicy};
 
     const ANA: &str = "+5511999990001";
     const BRUNO: &str = "+5511999990002";
@@ -222,7 +223,7 @@ mod tests {
             received_at: Utc::now(),
         };
         j.record(vec![mail], &IncidentRules::default()).await.unwrap();
-        j.plan(PlanPolicy::plain(&[ANA, BRUNO])).await.unwrap();
+        plan(j, PlanPolicy::plain(&[ANA, BRUNO])).await.unwrap();
         let id = j.incidents(1, None, false).await.unwrap()[0].id;
         for d in j.deliveries_of(id).await.unwrap() {
             j.update_delivery(d.id, DeliveryState::Read, Some(format!("SM{}", d.id)), None)

@@ -100,8 +100,9 @@ impl AlertJournal {
 mod tests {
     use super::*;
     use crate::incident::{IncidentRules, ResolveVia};
-    use crate::journal::{IncidentQuery, MailboxUid, NewAlert, PlanPolicy};
+    use crate::journal::{IncidentQuery, MailboxUid, NewAlert};
     use crate::mail::parse_alert_mail;
+    use crate::notify::planner::{plan, PlanPolicy};
 
     async fn incident(j: &AlertJournal, uid: u32, subject: &str, body: &str) -> IncidentId {
         let raw = format!(
@@ -113,7 +114,7 @@ mod tests {
             received_at: Utc::now(),
         };
         j.record(vec![alert], &IncidentRules::default()).await.unwrap();
-        j.plan(PlanPolicy::plain(&["+5511999990001"])).await.unwrap();
+        plan(j, PlanPolicy::plain(&["+5511999990001"])).await.unwrap();
         j.incidents(1, None, false).await.unwrap()[0].id
     }
 

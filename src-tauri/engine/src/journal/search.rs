@@ -620,8 +620,9 @@ fn near_runs(ids: &[IncidentId]) -> impl Iterator<Item = &[IncidentId]> {
 mod tests {
     use super::*;
     use crate::incident::{AckVia, IncidentRules, IncidentState};
-    use crate::journal::{DeliveryState, MailboxUid, NewAlert, PlanPolicy, Reply};
+    use crate::journal::{DeliveryState, MailboxUid, NewAlert, Reply};
     use crate::mail::parse_alert_mail;
+    use crate::notify::planner::{plan, PlanPolicy};
 
     #[test]
     fn words_are_folded_as_the_index_folds_them() {
@@ -642,7 +643,7 @@ mod tests {
             received_at: Utc::now(),
         };
         j.record(vec![alert], &IncidentRules::default()).await.unwrap();
-        j.plan(PlanPolicy::plain(&[ANA])).await.unwrap();
+        plan(j, PlanPolicy::plain(&[ANA])).await.unwrap();
         let id = j.incidents(1, None, false).await.unwrap()[0].id;
         // Read: a reply is then about it.
         for d in j.deliveries_of(id).await.unwrap() {

@@ -22,6 +22,7 @@
 pub mod compose;
 mod memory;
 mod messages;
+pub mod planner;
 pub mod progress;
 mod replies;
 pub mod voice;
@@ -32,13 +33,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tracing::{error, info, warn};
+use tracing::{error, warn};
 
 pub use memory::{unjournaled_channel, MemoryNotifier, Unjournaled, UnjournaledInbox};
 pub use messages::{DeliveryDispatcher, DeliveryFollower, Senders};
+pub use planner::Planner;
 pub use progress::NotifyProgress;
 pub use replies::{ReplyPoller, ReplyPolling};
 pub use voice::{judge, judge_keypress, CallOutcome, CallQueue};
@@ -46,8 +47,7 @@ pub use voice::{judge, judge_keypress, CallOutcome, CallQueue};
 use crate::config::Config;
 use crate::events::{EngineEvent, EventBus, TwilioProblem, TwilioState};
 use crate::heartbeat::Heartbeat;
-use crate::incident::IncidentEventKind;
-use crate::journal::{AlertId, AlertJournal, PauseState, PlanPolicy};
+use crate::journal::{AlertId, AlertJournal};
 use crate::model::Channel;
 use crate::shutdown::Shutdown;
 use crate::supervisor::Supervisor;
@@ -257,105 +257,6 @@ impl TwilioCheck {
             }
             if ctx.pause(TWILIO_CHECK_EVERY).await.is_err() {
                 return;
-            }
-        }
-    }
-}
-
-/// Plans what each incident event owes (messages, calls, holds) and announces incident changes.
-pub struct Planner {
-    ctx: NotifyContext,
-    recipients: Vec<String>,
-    sms_only: Vec<String>,
-    calls: bool,
-    remind_every: Option<chrono::Duration>,
-    reescalate_after: Option<chrono::Duration>,
-}
-
-impl Planner {
-    pub fn new(config: &Config, ctx: NotifyContext) -> Self {
-        let every = config.incidents.remind_every_mins;
-        Planner {
-            ctx,
-            recipients: config.whatsapp.as_ref().map(|w| w.to.clone()).unwrap_or_default(),
-            sms_only: config.sms.as_ref().map(|s| s.to.clone()).unwrap_or_default(),
-            calls: config.calls.is_some(),
-            remind_every: (every > 0).then(|| chrono::Duration::minutes(i64::from(every))),
-            reescalate_after: {
-                let after = config.incidents.reescalate_after_mins;
-                (after > 0).then(|| chrono::Duration::minutes(i64::from(after)))
-            },
-        }
-    }
-
-    /// Runs until shutdown: plans whenever the journal changes, when a digest falls due and
-    /// when a timed pause ends.
-    pub async fn run(self) {
-        let mut changes = self.ctx.journal.changes();
-        loop {
-            let wait = match self.plan_all().await {
-                Ok(next) => next,
-                Err(e) => {
-                    error!("journal: cannot plan notifications (retrying): {e}");
-                    Some(self.ctx.timing.retry_wait)
-                }
-            };
-            let wait = wait.unwrap_or(Duration::from_secs(3600));
-            if self.ctx.until_journal_changes(&mut changes, wait).await.is_err() {
-                return;
-            }
-        }
-    }
-
-    /// Plans until nothing is left; returns how long until the next timed reason to plan.
-    async fn plan_all(&self) -> Result<Option<Duration>, crate::journal::JournalError> {
-        progress::test_hook_stall("planner").await;
-        let pause = self.ctx.journal.pause_state().await?;
-        let now = Utc::now();
-        let paused = pause.is_paused(now);
-        loop {
-            let report = self
-                .ctx
-                .journal
-                .plan(PlanPolicy {
-                    recipients: self.recipients.clone(),
-                    sms_only: self.sms_only.clone(),
-                    calls: self.calls,
-                    paused,
-                    remind_every: self.remind_every,
-                    flood: self.ctx.timing.flood,
-                    reescalate_after: self.reescalate_after,
-                    now: Utc::now(),
-                })
-                .await?;
-            for change in report.changes {
-                self.announce(&change);
-                self.ctx.events.emit(EngineEvent::Incident(change));
-            }
-            if !report.more {
-                let until_pause_ends = match pause {
-                    PauseState::PausedUntil { until } if paused => Some(until),
-                    _ => None,
-                };
-                let next = [report.next_digest, until_pause_ends, report.next_reescalation]
-                    .into_iter()
-                    .flatten()
-                    .min();
-                return Ok(next.map(|t| {
-                    (t - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(50)
-                }));
-            }
-        }
-    }
-
-    fn announce(&self, c: &crate::journal::IncidentChange) {
-        let i = &c.incident;
-        match c.kind {
-            IncidentEventKind::Held => {
-                warn!(incident = i.id, title = %i.title, "notifications are PAUSED: incident journaled and held, nobody notified yet")
-            }
-            kind => {
-                info!(incident = i.id, title = %i.title, state = %i.state, "incident {kind}: {}", c.detail)
             }
         }
     }
