@@ -12,7 +12,6 @@ use serde::Serialize;
 use super::{parse_ts, ts, AlertJournal, JournalError};
 use crate::incident::{IncidentId, MessagePurpose};
 use crate::model::Channel;
-use crate::twilio::{CallStatus, MessageStatus};
 
 text_enum! {
     /// Where one WhatsApp message stands: the engine's own words until Twilio has it, then
@@ -65,27 +64,6 @@ impl DeliveryState {
     }
 }
 
-impl From<MessageStatus> for DeliveryState {
-    fn from(status: MessageStatus) -> Self {
-        match status {
-            MessageStatus::Queued => DeliveryState::Queued,
-            MessageStatus::Sending => DeliveryState::Sending,
-            MessageStatus::Sent => DeliveryState::Sent,
-            MessageStatus::Failed => DeliveryState::Failed,
-            MessageStatus::Delivered => DeliveryState::Delivered,
-            MessageStatus::Undelivered => DeliveryState::Undelivered,
-            MessageStatus::Receiving => DeliveryState::Receiving,
-            MessageStatus::Received => DeliveryState::Received,
-            MessageStatus::Accepted => DeliveryState::Accepted,
-            MessageStatus::Scheduled => DeliveryState::Scheduled,
-            MessageStatus::Read => DeliveryState::Read,
-            MessageStatus::PartiallyDelivered => DeliveryState::PartiallyDelivered,
-            MessageStatus::Canceled => DeliveryState::Canceled,
-            MessageStatus::Unknown => DeliveryState::Unknown,
-        }
-    }
-}
-
 text_enum! {
     /// Where one call stands: `placing` until Twilio has it, then Twilio's status as last read.
     pub enum CallState {
@@ -106,22 +84,6 @@ text_enum! {
         /// A status this version does not know.
         Unknown = "unknown",
     } else Unknown
-}
-
-impl From<CallStatus> for CallState {
-    fn from(status: CallStatus) -> Self {
-        match status {
-            CallStatus::Queued => CallState::Queued,
-            CallStatus::Ringing => CallState::Ringing,
-            CallStatus::InProgress => CallState::InProgress,
-            CallStatus::Completed => CallState::Completed,
-            CallStatus::Busy => CallState::Busy,
-            CallStatus::Failed => CallState::Failed,
-            CallStatus::NoAnswer => CallState::NoAnswer,
-            CallStatus::Canceled => CallState::Canceled,
-            CallStatus::Unknown => CallState::Unknown,
-        }
-    }
 }
 
 text_enum! {
@@ -534,44 +496,6 @@ impl AlertJournal {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn twilios_statuses_are_journaled_in_twilios_spelling() {
-        // What older versions wrote (Twilio's own words) must read back as the same state.
-        use MessageStatus as M;
-        for m in [
-            M::Queued,
-            M::Sending,
-            M::Sent,
-            M::Failed,
-            M::Delivered,
-            M::Undelivered,
-            M::Receiving,
-            M::Received,
-            M::Accepted,
-            M::Scheduled,
-            M::Read,
-            M::PartiallyDelivered,
-            M::Canceled,
-            M::Unknown,
-        ] {
-            assert_eq!(DeliveryState::from(m).as_str(), m.as_str());
-        }
-        use CallStatus as C;
-        for c in [
-            C::Queued,
-            C::Ringing,
-            C::InProgress,
-            C::Completed,
-            C::Busy,
-            C::Failed,
-            C::NoAnswer,
-            C::Canceled,
-            C::Unknown,
-        ] {
-            assert_eq!(CallState::from(c).as_str(), c.as_str());
-        }
-    }
 
     #[test]
     fn a_status_this_version_does_not_know_is_read_as_unknown() {

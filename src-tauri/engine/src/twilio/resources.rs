@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::journal::{CallState, DeliveryState};
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 pub struct Account {
     pub sid: String,
@@ -204,9 +206,85 @@ pub(crate) struct OutgoingCallerIds {
     pub outgoing_caller_ids: Vec<serde_json::Value>,
 }
 
+// Twilio's statuses as the journal keeps them: the journal knows its own states, not Twilio's.
+impl From<MessageStatus> for DeliveryState {
+    fn from(status: MessageStatus) -> Self {
+        match status {
+            MessageStatus::Queued => DeliveryState::Queued,
+            MessageStatus::Sending => DeliveryState::Sending,
+            MessageStatus::Sent => DeliveryState::Sent,
+            MessageStatus::Failed => DeliveryState::Failed,
+            MessageStatus::Delivered => DeliveryState::Delivered,
+            MessageStatus::Undelivered => DeliveryState::Undelivered,
+            MessageStatus::Receiving => DeliveryState::Receiving,
+            MessageStatus::Received => DeliveryState::Received,
+            MessageStatus::Accepted => DeliveryState::Accepted,
+            MessageStatus::Scheduled => DeliveryState::Scheduled,
+            MessageStatus::Read => DeliveryState::Read,
+            MessageStatus::PartiallyDelivered => DeliveryState::PartiallyDelivered,
+            MessageStatus::Canceled => DeliveryState::Canceled,
+            MessageStatus::Unknown => DeliveryState::Unknown,
+        }
+    }
+}
+
+impl From<CallStatus> for CallState {
+    fn from(status: CallStatus) -> Self {
+        match status {
+            CallStatus::Queued => CallState::Queued,
+            CallStatus::Ringing => CallState::Ringing,
+            CallStatus::InProgress => CallState::InProgress,
+            CallStatus::Completed => CallState::Completed,
+            CallStatus::Busy => CallState::Busy,
+            CallStatus::Failed => CallState::Failed,
+            CallStatus::NoAnswer => CallState::NoAnswer,
+            CallStatus::Canceled => CallState::Canceled,
+            CallStatus::Unknown => CallState::Unknown,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::rfc2822;
+    use super::{rfc2822, CallState, CallStatus, DeliveryState, MessageStatus};
+
+    #[test]
+    fn twilios_statuses_are_journaled_in_twilios_spelling() {
+        // What older versions wrote (Twilio's own words) must read back as the same state.
+        use MessageStatus as M;
+        for m in [
+            M::Queued,
+            M::Sending,
+            M::Sent,
+            M::Failed,
+            M::Delivered,
+            M::Undelivered,
+            M::Receiving,
+            M::Received,
+            M::Accepted,
+            M::Scheduled,
+            M::Read,
+            M::PartiallyDelivered,
+            M::Canceled,
+            M::Unknown,
+        ] {
+            assert_eq!(DeliveryState::from(m).as_str(), m.as_str());
+        }
+        use CallStatus as C;
+        for c in [
+            C::Queued,
+            C::Ringing,
+            C::InProgress,
+            C::Completed,
+            C::Busy,
+            C::Failed,
+            C::NoAnswer,
+            C::Canceled,
+            C::Unknown,
+        ] {
+            assert_eq!(CallState::from(c).as_str(), c.as_str());
+        }
+    }
 
     #[test]
     fn twilio_dates_and_http_dates_are_read() {
