@@ -22,6 +22,7 @@ use chrono::Utc;
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
+use super::retry::{self, Answer};
 use super::{compose, NotifyContext, Stopped};
 use crate::events::EngineEvent;
 use crate::journal::{Delivery, DeliveryState};
@@ -184,7 +185,7 @@ impl DeliveryDispatcher {
             return Ok(());
         };
         // A message the previous run was sending may exist already: look before sending it.
-        let mut unsure_since = (d.state == DeliveryState::Sending).then_some(d.updated_at);
+        let unsure_since = (d.state == DeliveryState::Sending).then_some(d.updated_at);
         // The intent is durable before the request leaves; while it cannot be (the journal out
         // of reach, or the lease lost: then this side is about to stop), no request leaves.
         loop {
@@ -196,34 +197,23 @@ impl DeliveryDispatcher {
                 }
             }
         }
-        loop {
-            match client.create_message(&message, unsure_since).await {
-                Ok(m) => {
-                    ctx.health.ok(&ctx.events);
-                    info!(incident = ?d.incident_id, purpose = %d.purpose, to = %d.recipient, channel = %d.channel, sid = %m.sid, status = m.status.as_str(), "message accepted by Twilio");
-                    self.update(d.id, m.status.into(), Some(m.sid.clone()), None).await;
-                    return Ok(());
-                }
-                Err(e) if e.is_transient() || e.is_auth() => {
-                    ctx.health.degraded(&ctx.events, &e);
-                    warn!(incident = ?d.incident_id, to = %d.recipient, channel = %d.channel, "message not sent yet, will retry: {e}");
-                    unsure_since = e.unsure_since;
-                    ctx.pause(ctx.timing.retry_wait).await?;
-                }
-                Err(e) => {
-                    error!(incident = ?d.incident_id, to = %d.recipient, channel = %d.channel, "message refused: {e}");
-                    self.update(
-                        d.id,
-                        DeliveryState::Error,
-                        None,
-                        Some((e.code().map(i64::from), e.to_string())),
-                    )
-                    .await;
-                    fall_back(ctx, &self.senders, &d).await;
-                    return Ok(());
-                }
+        let label =
+            format!("{} message to {} (incident {:?})", d.channel, d.recipient, d.incident_id);
+        let create = |unsure_since| client.create_message(&message, unsure_since);
+        match retry::until_answered(ctx, &label, unsure_since, create, retry::always).await? {
+            Answer::Done(m) => {
+                info!(incident = ?d.incident_id, purpose = %d.purpose, to = %d.recipient, channel = %d.channel, sid = %m.sid, status = m.status.as_str(), "message accepted by Twilio");
+                self.update(d.id, m.status.into(), Some(m.sid.clone()), None).await;
             }
+            Answer::Refused(e) => {
+                error!(incident = ?d.incident_id, to = %d.recipient, channel = %d.channel, "message refused: {e}");
+                let error = Some((e.code().map(i64::from), e.to_string()));
+                self.update(d.id, DeliveryState::Error, None, error).await;
+                fall_back(ctx, &self.senders, &d).await;
+            }
+            Answer::NotWanted => {}
         }
+        Ok(())
     }
 
     async fn update(

@@ -25,6 +25,7 @@ mod messages;
 pub mod planner;
 pub mod progress;
 mod replies;
+pub mod retry;
 pub mod voice;
 
 use std::future::Future;

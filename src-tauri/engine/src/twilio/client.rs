@@ -68,6 +68,13 @@ pub struct CreateError {
     pub unsure_since: Option<DateTime<Utc>>,
 }
 
+/// A request that creates nothing to be unsure of (a lookup, an update).
+impl From<TwilioError> for CreateError {
+    fn from(error: TwilioError) -> Self {
+        CreateError { error, unsure_since: None }
+    }
+}
+
 impl std::ops::Deref for CreateError {
     type Target = TwilioError;
     fn deref(&self) -> &TwilioError {

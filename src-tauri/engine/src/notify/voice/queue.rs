@@ -33,6 +33,7 @@ use crate::events::EngineEvent;
 use crate::incident::{AckVia, IncidentEventKind};
 pub use crate::journal::CallOutcome;
 use crate::journal::{CallAttempt, CallState, CallUpdate, IncidentChange, SpokenIncident};
+use crate::notify::retry::{self, Answer};
 use crate::notify::{NotifyContext, Stopped};
 use crate::twilio::studio::{self, TAKE_KEY};
 use crate::twilio::{twiml, Call, CallStatus, CreateError, NewCall};
@@ -439,37 +440,25 @@ impl CallQueue {
         Fut: Future<Output = Result<T, CreateError>>,
     {
         let ctx = &self.ctx;
-        let mut unsure_since = resumed.then_some(attempt.updated_at);
-        loop {
-            match create(unsure_since).await {
-                Ok(created) => {
-                    ctx.health.ok(&ctx.events);
-                    return Ok(Ok(created));
-                }
-                Err(e) if e.is_transient() || e.is_auth() => {
-                    ctx.health.degraded(&ctx.events, &e);
-                    warn!(to = %attempt.number, "call not placed yet, will retry: {e}");
-                    unsure_since = e.unsure_since;
-                    ctx.pause(ctx.timing.retry_wait).await?;
-                    if !ctx.journal.call_wanted(attempt.id).await.unwrap_or(true) {
-                        info!(to = %attempt.number, "no longer needed: the incidents were taken or resolved meanwhile");
-                        self.update(attempt.id, CallUpdate::ended(CallOutcome::Canceled, None))
-                            .await;
-                        return Ok(Err(CallOutcome::Canceled));
-                    }
-                }
-                Err(e) => {
-                    error!(to = %attempt.number, "Twilio refused the call: {e}");
-                    self.update(
-                        attempt.id,
-                        CallUpdate {
-                            error_code: e.code().map(i64::from),
-                            ..CallUpdate::ended(CallOutcome::Error, Some(e.to_string()))
-                        },
-                    )
-                    .await;
-                    return Ok(Err(CallOutcome::Error));
-                }
+        let unsure_since = resumed.then_some(attempt.updated_at);
+        let label = format!("call to {}", attempt.number);
+        let (journal, id) = (&ctx.journal, attempt.id);
+        let wanted = move || async move { journal.call_wanted(id).await.unwrap_or(true) };
+        match retry::until_answered(ctx, &label, unsure_since, create, wanted).await? {
+            Answer::Done(created) => Ok(Ok(created)),
+            Answer::NotWanted => {
+                info!(to = %attempt.number, "no longer needed: the incidents were taken or resolved meanwhile");
+                self.update(attempt.id, CallUpdate::ended(CallOutcome::Canceled, None)).await;
+                Ok(Err(CallOutcome::Canceled))
+            }
+            Answer::Refused(e) => {
+                error!(to = %attempt.number, "Twilio refused the call: {e}");
+                let update = CallUpdate {
+                    error_code: e.code().map(i64::from),
+                    ..CallUpdate::ended(CallOutcome::Error, Some(e.to_string()))
+                };
+                self.update(attempt.id, update).await;
+                Ok(Err(CallOutcome::Error))
             }
         }
     }
@@ -486,36 +475,33 @@ impl CallQueue {
         let ctx = &self.ctx;
         let Some(client) = ctx.client.as_ref() else { return Ok(None) };
         let definition = studio::flow_definition(&self.calls);
-        loop {
-            match client.ensure_flow(&definition).await {
-                Ok(flow) => {
-                    ctx.health.ok(&ctx.events);
-                    info!(flow = %flow, "Studio flow ready: calls ask for a key");
-                    if let Ok(mut state) = self.flow.lock() {
-                        *state = FlowState::Ready(flow.clone());
-                    }
-                    return Ok(Some(flow));
-                }
-                Err(e) if e.is_transient() || e.is_auth() => {
-                    ctx.health.degraded(&ctx.events, &e);
-                    warn!("Studio flow not ready yet, will retry: {e}");
-                    ctx.pause(ctx.timing.retry_wait).await?;
-                }
-                Err(e) => {
-                    error!("Twilio Studio refused Sentinela's flow ({e}): calling WITHOUT \"tecle 1\" — a person answering takes the incidents");
-                    ctx.journal_event(
-                        None,
-                        "keypress_unavailable",
-                        &format!("Studio refused the flow: {e}"),
-                    )
-                    .await;
-                    if let Ok(mut state) = self.flow.lock() {
-                        *state = FlowState::Refused;
-                    }
-                    return Ok(None);
-                }
+        let definition = &definition;
+        let ensure = move |_| async move { Ok(client.ensure_flow(definition).await?) };
+        let (state, flow) = match retry::until_answered(
+            ctx,
+            "Studio flow",
+            None,
+            ensure,
+            retry::always,
+        )
+        .await?
+        {
+            Answer::Done(flow) => {
+                info!(flow = %flow, "Studio flow ready: calls ask for a key");
+                (FlowState::Ready(flow.clone()), Some(flow))
             }
+            Answer::Refused(e) => {
+                error!("Twilio Studio refused Sentinela's flow ({e}): calling WITHOUT \"tecle 1\" — a person answering takes the incidents");
+                let detail = format!("Studio refused the flow: {e}");
+                ctx.journal_event(None, "keypress_unavailable", &detail).await;
+                (FlowState::Refused, None)
+            }
+            Answer::NotWanted => return Ok(None),
+        };
+        if let Ok(mut slot) = self.flow.lock() {
+            *slot = state;
         }
+        Ok(flow)
     }
 
     /// Finds the call a Studio execution placed (created since `asked`) and follows it.
