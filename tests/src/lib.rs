@@ -11,6 +11,7 @@ pub mod keyring_session;
 pub mod mail;
 pub mod monitor;
 pub mod oauth_server;
+pub mod people;
 pub mod pgbouncer;
 pub mod scenario;
 pub mod tcp_cut;
@@ -37,27 +38,43 @@ where
     }
 }
 
-/// The next incident event of `kind` on the engine's bus, within `timeout`: its incident's id.
+/// How long a test waits for what the engine should do within seconds — on the desktop and
+/// under Wine too. Only a failing test waits it out.
+pub const WAIT: Duration = Duration::from_secs(40);
+
+/// The next event on the engine's bus that `pick` accepts, within [`WAIT`]; events missed by a
+/// lagging receiver are skipped. Panics naming `what` when none comes.
+pub async fn next_event<T>(
+    rx: &mut tokio::sync::broadcast::Receiver<sentinela_engine::events::EngineEvent>,
+    what: &str,
+    mut pick: impl FnMut(&sentinela_engine::events::EngineEvent) -> Option<T>,
+) -> T {
+    use tokio::sync::broadcast::error::RecvError;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
+            Ok(Ok(e)) => {
+                if let Some(v) = pick(&e) {
+                    return v;
+                }
+            }
+            Ok(Err(RecvError::Lagged(_))) => {}
+            Ok(Err(RecvError::Closed)) => panic!("the engine's bus closed waiting for {what}"),
+        }
+    }
+}
+
+/// The next incident event of `kind` on the engine's bus: its incident's id.
 pub async fn next_incident(
     rx: &mut tokio::sync::broadcast::Receiver<sentinela_engine::events::EngineEvent>,
     kind: sentinela_engine::incident::IncidentEventKind,
-    timeout: Duration,
 ) -> i64 {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        match tokio::time::timeout_at(deadline, rx.recv())
-            .await
-            .unwrap_or_else(|_| {
-                panic!("timed out after {timeout:?} waiting for an incident {kind}")
-            })
-            .unwrap()
-        {
-            sentinela_engine::events::EngineEvent::Incident(c) if c.kind == kind => {
-                return c.incident.id
-            }
-            _ => {}
-        }
-    }
+    next_event(rx, &format!("an incident {kind}"), |e| match e {
+        sentinela_engine::events::EngineEvent::Incident(c) if c.kind == kind => Some(c.incident.id),
+        _ => None,
+    })
+    .await
 }
 
 /// Path of a binary built from this workspace (`cargo test --workspace` builds them all).

@@ -20,16 +20,14 @@ use std::time::Duration;
 use sentinela_tests::desktop::{child_processes, screenshots_dir, wait_until, Desktop, WebDriver};
 use sentinela_tests::dovecot::{Dovecot, PASSWORD, SENSOR, USER};
 use sentinela_tests::mail::plain;
+use sentinela_tests::people::{C1, WA1};
 use sentinela_tests::twilio_fake::{
     CallScript, MessageScript, TwilioFake, ACCOUNT_SID, AUTH_TOKEN,
 };
 use sentinela_tests::workspace_binary;
 use sentinela_tests::x11::X11;
+use sentinela_tests::WAIT;
 use serde_json::{json, Value};
-
-const WA: &str = "+5511999990001";
-const CALLEE: &str = "+5511988880001";
-const WAIT: Duration = Duration::from_secs(30);
 
 /// The window processes the tray process started and that still run.
 fn window_processes(tray: u32) -> Vec<u32> {
@@ -53,7 +51,7 @@ fn menu_id(layout: &str, label: &str) -> String {
 async fn the_desktop_app_end_to_end() {
     let server = Dovecot::start();
     let fake = TwilioFake::start().await;
-    fake.script_call(CALLEE, CallScript::Human { answer_ms: 300, talk_ms: 300 });
+    fake.script_call(C1, CallScript::Human { answer_ms: 300, talk_ms: 300 });
     let desktop = Desktop::start();
     let config = desktop.path("sentinela.toml");
     let data = desktop.path("data");
@@ -227,12 +225,12 @@ async fn the_desktop_app_end_to_end() {
             "the test WhatsApp delivered",
             WAIT,
             "return document.querySelector('#result').textContent",
-            |v| v.as_str().is_some_and(|s| s.starts_with(&format!("{WA}: "))),
+            |v| v.as_str().is_some_and(|s| s.starts_with(&format!("{WA1}: "))),
         )
         .await;
     let delivered = delivered.as_str().unwrap();
     assert!(
-        delivered.starts_with(&format!("{WA}: na fila → "))
+        delivered.starts_with(&format!("{WA1}: na fila → "))
             && ["entregue", "lida"].iter().any(|s| delivered.ends_with(s)),
         "{delivered}"
     );
@@ -242,7 +240,7 @@ async fn the_desktop_app_end_to_end() {
     );
     let toml = std::fs::read_to_string(&config).unwrap();
     assert!(
-        toml.contains("host = \"localhost\"") && toml.contains(&format!("to = [\"{CALLEE}\"]")),
+        toml.contains("host = \"localhost\"") && toml.contains(&format!("to = [\"{C1}\"]")),
         "{toml}"
     );
     assert!(
@@ -362,7 +360,7 @@ async fn the_desktop_app_end_to_end() {
     // When, who, what happened and who picked up, in Portuguese: "13:00:05 — rodada 1 — …".
     let call = calls[0].as_str().unwrap();
     assert!(
-        call.ends_with(&format!(" — rodada 1 — Carla ({CALLEE}): atendida (pessoa) — duração 1 s")),
+        call.ends_with(&format!(" — rodada 1 — Carla ({C1}): atendida (pessoa) — duração 1 s")),
         "{call}"
     );
     assert!(
@@ -379,7 +377,7 @@ async fn the_desktop_app_end_to_end() {
         )
         .await;
     assert!(
-        whatsapp.as_str().unwrap().contains(&format!(" — WhatsApp Ana ({WA}) (alerta): ")),
+        whatsapp.as_str().unwrap().contains(&format!(" — WhatsApp Ana ({WA1}) (alerta): ")),
         "{whatsapp}"
     );
     let timeline = wd.execute("return [...document.querySelectorAll('#detail-timeline li')].map(li => li.dataset.kind)", json!([])).await;
@@ -549,7 +547,7 @@ async fn the_desktop_app_end_to_end() {
     .await;
 
     // --- Taken from the phone: Ana's WhatsApp reply shows in the open window, with her name.
-    fake.script_call(CALLEE, CallScript::NoAnswer);
+    fake.script_call(C1, CallScript::NoAnswer);
     fake.set_no_answer_ms(20_000);
     server.append("INBOX", &plain(SENSOR, "ALERTA Fumaça na Sala 7", "detector 2")).await;
     wd.wait_for(
@@ -560,11 +558,11 @@ async fn the_desktop_app_end_to_end() {
     )
     .await;
     wait_until("its alarm on Ana's phone", WAIT, || {
-        fake.bodies_to(WA)
+        fake.bodies_to(WA1)
             .iter()
             .any(|b| b.contains("Fumaça na Sala 7") && b.contains("Responda *1* para assumir"))
     });
-    fake.inbound(WA, "+14155238886", "Ciente");
+    fake.inbound(WA1, "+14155238886", "Ciente");
     wd.wait_for(
         "taken by Ana, in the window",
         WAIT,
@@ -575,7 +573,7 @@ async fn the_desktop_app_end_to_end() {
     wait_until("the notification says who took it", WAIT, || {
         desktop.notifications().contains("por Ana")
     });
-    wait_until("the ringing call cancelled", WAIT, || fake.canceled(CALLEE));
+    wait_until("the ringing call cancelled", WAIT, || fake.canceled(C1));
 
     // --- The mailbox goes away: the tray and a notification say so, and again on recovery.
     let mut server = server;

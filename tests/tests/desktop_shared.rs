@@ -14,14 +14,12 @@ use sentinela_engine::journal::test_postgres::{self, TestPostgres};
 use sentinela_tests::desktop::{Desktop, WebDriver};
 use sentinela_tests::dovecot::{PASSWORD, SENSOR};
 use sentinela_tests::mail::plain;
+use sentinela_tests::people::{C1, WA1};
 use sentinela_tests::scenario::Scenario;
 use sentinela_tests::twilio_fake::{CallScript, AUTH_TOKEN};
+use sentinela_tests::WAIT;
 use sentinela_tests::{wait_for, workspace_binary};
 use serde_json::{json, Value};
-
-const WA: &str = "+5511999990001";
-const CALLEE: &str = "+5511988880001";
-const WAIT: Duration = Duration::from_secs(40);
 
 struct Workstation {
     desktop: Desktop,
@@ -108,9 +106,9 @@ async fn two_app_instances_show_the_same_incident_and_the_ack_made_in_the_other(
     // trays) from the environment, as a service's would.
     std::env::set_var("SENTINELA_JOURNAL_PASSWORD", test_postgres::PASSWORD);
     let pg = TestPostgres::start();
-    let s = Scenario::new(&[WA], &[CALLEE], 1).await;
+    let s = Scenario::new(&[WA1], &[C1], 1).await;
     // The call rings long: the incident stays open and untaken until the ack.
-    s.fake.script_call(CALLEE, CallScript::Human { answer_ms: 60_000, talk_ms: 300 });
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 60_000, talk_ms: 300 });
     let noc1 = workstation(&s, &pg, "NOC-01");
     let noc2 = workstation(&s, &pg, "NOC-02");
     let (one, two) = (noc1.history().await, noc2.history().await);
@@ -137,7 +135,7 @@ async fn two_app_instances_show_the_same_incident_and_the_ack_made_in_the_other(
         "one incident"
     );
     wait_for("the call ringing", WAIT, || async {
-        (s.fake.called_numbers() == [CALLEE]).then_some(())
+        (s.fake.called_numbers() == [C1]).then_some(())
     })
     .await;
 
@@ -158,13 +156,11 @@ async fn two_app_instances_show_the_same_incident_and_the_ack_made_in_the_other(
         t.contains("ALERTA Temperatura Sala 9") && t.contains("state-acknowledged")
     })
     .await;
-    wait_for("the ringing call cancelled", WAIT, || async {
-        s.fake.canceled(CALLEE).then_some(())
-    })
-    .await;
-    assert_eq!(s.fake.called_numbers(), [CALLEE], "one call, stopped by the ack");
+    wait_for("the ringing call cancelled", WAIT, || async { s.fake.canceled(C1).then_some(()) })
+        .await;
+    assert_eq!(s.fake.called_numbers(), [C1], "one call, stopped by the ack");
     assert_eq!(
-        s.fake.bodies_to(WA).iter().filter(|b| b.starts_with("🚨")).count(),
+        s.fake.bodies_to(WA1).iter().filter(|b| b.starts_with("🚨")).count(),
         1,
         "one alarm for two workstations"
     );

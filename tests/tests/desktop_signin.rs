@@ -15,9 +15,8 @@ use sentinela_tests::desktop::{Desktop, WebDriver};
 use sentinela_tests::dovecot::{Dovecot, USER};
 use sentinela_tests::oauth_server::OAuthServer;
 use sentinela_tests::workspace_binary;
+use sentinela_tests::WAIT;
 use serde_json::json;
-
-const WAIT: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_in_with_the_button_connects_the_mailbox_and_the_engine_starts_watching() {

@@ -12,8 +12,8 @@ use sentinela_tests::desktop::{child_processes, screenshots_dir, wait_until, Des
 use sentinela_tests::dovecot::{Dovecot, PASSWORD};
 use sentinela_tests::workspace_binary;
 use sentinela_tests::x11::{Area, KEY_DOWN, KEY_RETURN, X11};
+use sentinela_tests::WAIT;
 
-const WAIT: Duration = Duration::from_secs(30);
 const UP: u32 = 0xff52;
 
 /// The direct children of `parent` whose name starts with `prefix`.

@@ -15,11 +15,6 @@ use sentinela_tests::twilio_fake::{
 };
 use tokio::sync::broadcast;
 
-const WA1: &str = "+5511999990001";
-const WA2: &str = "+5511999990002";
-const C1: &str = "+5511988880001";
-const C2: &str = "+5511988880002";
-const C3: &str = "+5511988880003";
 /// Who the fake was asked to send an alarm message to (a body or template that says how to take
 /// it), in order — not the "Assumido por …" that follows a take.
 fn alarmed(fake: &sentinela_tests::twilio_fake::TwilioFake) -> Vec<String> {
@@ -39,8 +34,6 @@ fn shown(number: &str) -> String {
     sentinela_engine::phone::display(number)
 }
 
-const WAIT: Duration = Duration::from_secs(20);
-
 async fn setup() -> Scenario {
     Scenario::new(&[WA1, WA2], &[C1, C2, C3], 2).await
 }
@@ -49,22 +42,9 @@ async fn start(s: &Scenario, token: &str) -> (RunningEngine, broadcast::Receiver
     s.start(token, fast()).await
 }
 
-async fn until<T>(
-    rx: &mut broadcast::Receiver<EngineEvent>,
-    what: &str,
-    mut pick: impl FnMut(&EngineEvent) -> Option<T>,
-) -> T {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let e = tokio::time::timeout_at(deadline, rx.recv())
-            .await
-            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-            .unwrap();
-        if let Some(v) = pick(&e) {
-            return v;
-        }
-    }
-}
+use sentinela_tests::next_event as until;
+use sentinela_tests::people::{C1, C2, C3, WA1, WA2};
+use sentinela_tests::WAIT;
 
 /// Waits for the queue to end an incident's calls: a person took it (by a call), or nobody
 /// answered. Returns (incident, how it ended, who answered).

@@ -10,22 +10,17 @@ use sentinela_engine::journal::AlertJournal;
 use sentinela_tests::dovecot::{Dovecot, SENSOR};
 use sentinela_tests::headless::{self, text};
 use sentinela_tests::mail::plain;
+use sentinela_tests::people::{C1, C2, SENDER, WA1, WA2};
 use sentinela_tests::twilio_fake::{CallScript, Fault, LostAnswer, TwilioFake, AUTH_TOKEN};
 use sentinela_tests::wait_for;
+use sentinela_tests::WAIT;
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 
-const WA1: &str = "+5511999990001";
-const WA2: &str = "+5511999990002";
-const C1: &str = "+5511988880001";
-const C2: &str = "+5511988880002";
-const SENDER: &str = "+14155238886";
 /// How an unnamed number is shown: written the Brazilian way.
 fn shown(number: &str) -> String {
     sentinela_engine::phone::display(number)
 }
-
-const WAIT: Duration = Duration::from_secs(20);
 
 fn config(server: &Dovecot, fake: &TwilioFake) -> Config {
     let mut c = server.config(Security::Tls);

@@ -12,17 +12,16 @@ use sentinela_engine::timing::EngineTiming;
 use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::mail::plain;
 use sentinela_tests::monitor::monitor;
+use sentinela_tests::people::WA1;
 use sentinela_tests::scenario::{self, Scenario};
 use sentinela_tests::twilio_fake::AUTH_TOKEN;
 use sentinela_tests::wait_for;
-
-const WA: &str = "+5511999990001";
-const WAIT: Duration = Duration::from_secs(15);
+use sentinela_tests::WAIT;
 
 #[tokio::test]
 async fn the_url_is_pinged_only_while_the_mailbox_is_watched() {
     let (url, pings) = monitor().await;
-    let mut s = Scenario::new(&[WA], &["+5511988880001"], 1).await;
+    let mut s = Scenario::new(&[WA1], &["+5511988880001"], 1).await;
     s.config.heartbeat = Some(HeartbeatConfig { url, ..Default::default() });
     let timing = EngineTiming { heartbeat_every: Some(Duration::from_secs(1)), ..scenario::fast() };
     let (engine, mut rx) = s.start(AUTH_TOKEN, timing).await;
@@ -57,16 +56,16 @@ async fn the_url_is_pinged_only_while_the_mailbox_is_watched() {
 
 #[tokio::test]
 async fn the_daily_message_goes_once_a_day_whatever_restarts_happen() {
-    let mut s = Scenario::new(&[WA], &["+5511988880001"], 1).await;
+    let mut s = Scenario::new(&[WA1], &["+5511988880001"], 1).await;
     // Already past today's hour: the day's message goes at start.
     s.config.heartbeat = Some(HeartbeatConfig {
-        whatsapp_to: vec![WA.into()],
+        whatsapp_to: vec![WA1.into()],
         daily_at: "00:00".into(),
         ..Default::default()
     });
     let (engine, _rx) = s.start_fast().await;
     let body = wait_for("the daily message", WAIT, || async {
-        s.fake.bodies_to(WA).into_iter().find(|b| b.starts_with("✅ Sentinela ativo"))
+        s.fake.bodies_to(WA1).into_iter().find(|b| b.starts_with("✅ Sentinela ativo"))
     })
     .await;
     assert!(
@@ -78,14 +77,14 @@ async fn the_daily_message_goes_once_a_day_whatever_restarts_happen() {
     let (engine, _rx) = s.start_fast().await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let daily =
-        s.fake.bodies_to(WA).into_iter().filter(|b| b.starts_with("✅ Sentinela ativo")).count();
+        s.fake.bodies_to(WA1).into_iter().filter(|b| b.starts_with("✅ Sentinela ativo")).count();
     assert_eq!(daily, 1, "not sent again after a restart the same day");
     engine.stop(WAIT).await;
 }
 
 #[tokio::test]
 async fn a_sensor_that_stops_mailing_raises_the_silence_alarm_and_its_return_is_said() {
-    let mut s = Scenario::new(&[WA], &["+5511988880001"], 1).await;
+    let mut s = Scenario::new(&[WA1], &["+5511988880001"], 1).await;
     s.config.filter.silence_alarm_hours = 1;
     // Its periodic report: not an alert, but a sign the sensor and its mail path work.
     s.server.append("INBOX", &plain(SENSOR, "Relatório diário", "tudo normal")).await;

@@ -14,17 +14,13 @@ use sentinela_engine::runner::RunningEngine;
 use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::headless::{self, text};
 use sentinela_tests::mail::plain;
+use sentinela_tests::people::{C1, C2, WA1, WA2};
 use sentinela_tests::scenario::{fast, Scenario};
 use sentinela_tests::twilio_fake::{CallScript, Fault, TwilioFake, AUTH_TOKEN};
 use sentinela_tests::wait_for;
+use sentinela_tests::WAIT;
 use tempfile::TempDir;
 use tokio::sync::broadcast;
-
-const WA1: &str = "+5511999990001";
-const WA2: &str = "+5511999990002";
-const C1: &str = "+5511988880001";
-const C2: &str = "+5511988880002";
-const WAIT: Duration = Duration::from_secs(20);
 
 async fn setup() -> Scenario {
     let mut s = Scenario::new(&[WA1, WA2], &[C1, C2], 2).await;
@@ -49,18 +45,11 @@ async fn incident_event(
     what: &str,
     kind: IncidentEventKind,
 ) -> i64 {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let e = tokio::time::timeout_at(deadline, rx.recv())
-            .await
-            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-            .unwrap();
-        if let EngineEvent::Incident(c) = e {
-            if c.kind == kind {
-                return c.incident.id;
-            }
-        }
-    }
+    sentinela_tests::next_event(rx, what, |e| match e {
+        EngineEvent::Incident(c) if c.kind == kind => Some(c.incident.id),
+        _ => None,
+    })
+    .await
 }
 
 /// How many messages of each purpose went to `number`, by their first line.

@@ -10,15 +10,12 @@ use sentinela_engine::events::EngineEvent;
 use sentinela_engine::health::WatchAlarm;
 use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::mail::plain;
+use sentinela_tests::people::{C1, C2, WA1};
 use sentinela_tests::scenario::Scenario;
 use sentinela_tests::twilio_fake::CallScript;
 use sentinela_tests::wait_for;
+use sentinela_tests::WAIT;
 use tokio::sync::broadcast;
-
-const WA: &str = "+5511999990001";
-const C1: &str = "+5511988880001";
-const C2: &str = "+5511988880002";
-const WAIT: Duration = Duration::from_secs(20);
 
 async fn alarm(
     rx: &mut broadcast::Receiver<EngineEvent>,
@@ -49,7 +46,7 @@ async fn alarm_within(
 
 #[tokio::test]
 async fn a_full_journal_is_alarmed_the_alert_told_from_memory_and_journaled_after() {
-    let s = Scenario::new(&[WA], &[C1], 1).await;
+    let s = Scenario::new(&[WA1], &[C1], 1).await;
     s.fake.script_call(C1, CallScript::Human { answer_ms: 200, talk_ms: 200 });
     let (engine, mut rx) = s.start_fast().await;
     wait_for("watching", WAIT, || async { engine.journal.engine_events(1).await.ok() }).await;
@@ -68,7 +65,7 @@ async fn a_full_journal_is_alarmed_the_alert_told_from_memory_and_journaled_afte
 
     // Told from memory: the WhatsApp, and the call queue until a person answers.
     let body =
-        wait_for("the WhatsApp from memory", WAIT, || async { s.fake.bodies_to(WA).pop() }).await;
+        wait_for("the WhatsApp from memory", WAIT, || async { s.fake.bodies_to(WA1).pop() }).await;
     assert!(
         body.starts_with("🚨 ALERTA disco cheio na sala")
             && body.contains("não consegue gravar o histórico")
@@ -82,7 +79,7 @@ async fn a_full_journal_is_alarmed_the_alert_told_from_memory_and_journaled_afte
     assert_eq!(engine.journal.alert_count().await.unwrap(), 0, "nothing could be journaled");
     // The watcher keeps retrying the e-mail; it is told once.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(s.fake.bodies_to(WA).len(), 1);
+    assert_eq!(s.fake.bodies_to(WA1).len(), 1);
 
     // Space again: the alarm clears and the e-mail (left unread) is journaled.
     engine.journal.cap_growth(None).await.unwrap();
@@ -101,7 +98,7 @@ async fn a_full_journal_is_alarmed_the_alert_told_from_memory_and_journaled_afte
 
 #[tokio::test]
 async fn a_corrupt_journal_is_kept_aside_and_a_new_one_started() {
-    let s = Scenario::new(&[WA], &[C1], 1).await;
+    let s = Scenario::new(&[WA1], &[C1], 1).await;
     let garbage = b"this is not an SQLite database, it was damaged".repeat(200);
     std::fs::write(s.data.path().join("sentinela.db"), &garbage).unwrap();
     let (engine, mut rx) = s.start_fast().await;
@@ -125,7 +122,7 @@ async fn a_corrupt_journal_is_kept_aside_and_a_new_one_started() {
 
 #[tokio::test]
 async fn writes_refused_in_the_middle_of_an_escalation_skip_nobody_and_panic_nothing() {
-    let s = Scenario::new(&[WA], &[C1, C2], 1).await;
+    let s = Scenario::new(&[WA1], &[C1, C2], 1).await;
     s.fake.set_no_answer_ms(1500);
     s.fake.script_call(C2, CallScript::Human { answer_ms: 200, talk_ms: 200 });
     let (engine, mut rx) = s.start_fast().await;
@@ -175,7 +172,7 @@ async fn writes_refused_in_the_middle_of_an_escalation_skip_nobody_and_panic_not
 #[tokio::test]
 async fn a_burst_told_from_memory_keeps_the_flood_limit_and_one_call_queue() {
     use sentinela_engine::incident::flood::FloodLimit;
-    let s = Scenario::new(&[WA], &[C1], 1).await;
+    let s = Scenario::new(&[WA1], &[C1], 1).await;
     s.fake.script_call(C1, CallScript::Human { answer_ms: 1500, talk_ms: 300 });
     let window = chrono::Duration::seconds(15);
     let timing = sentinela_engine::timing::EngineTiming {
@@ -196,10 +193,10 @@ async fn a_burst_told_from_memory_keeps_the_flood_limit_and_one_call_queue() {
 
     // Two alarm messages, then the digest of the other three when the window frees a place.
     let digest = wait_for("the digest from memory", WAIT + Duration::from_secs(15), || async {
-        s.fake.bodies_to(WA).into_iter().find(|b| b.starts_with("📋"))
+        s.fake.bodies_to(WA1).into_iter().find(|b| b.starts_with("📋"))
     })
     .await;
-    let bodies = s.fake.bodies_to(WA);
+    let bodies = s.fake.bodies_to(WA1);
     let alarms: Vec<_> = bodies.iter().filter(|b| b.starts_with("🚨")).collect();
     assert_eq!((alarms.len(), bodies.len()), (2, 3), "{bodies:#?}");
     assert!(

@@ -3,8 +3,6 @@
 //! call it places is followed like any other, and only a 1 pressed in it takes the incidents. A
 //! person who answers and presses nothing heard the alert; the queue goes on.
 
-use std::time::Duration;
-
 use sentinela_engine::events::EngineEvent;
 use sentinela_engine::incident::{AckVia, IncidentEventKind, IncidentState};
 use sentinela_engine::journal::{AlertJournal, CallOutcome};
@@ -12,41 +10,32 @@ use sentinela_engine::runner::RunningEngine;
 use sentinela_engine::twilio::studio::{FLOW_NAME, GATHER_WIDGET};
 use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::mail::plain;
+use sentinela_tests::people::{C1, C2, WA1};
 use sentinela_tests::scenario::Scenario;
 use sentinela_tests::twilio_fake::{CallScript, Fault, LostAnswer};
 use sentinela_tests::wait_for;
+use sentinela_tests::WAIT;
 use tokio::sync::broadcast;
 
-const WA: &str = "+5511999990001";
-const ANA: &str = "+5511988880001";
-const BRUNO: &str = "+5511988880002";
-const WAIT: Duration = Duration::from_secs(20);
-
 async fn scenario() -> Scenario {
-    let mut s = Scenario::new(&[WA], &[ANA, BRUNO], 1).await;
+    let mut s = Scenario::new(&[WA1], &[C1, C2], 1).await;
     if let Some(calls) = s.config.calls.as_mut() {
         calls.keypress = true;
     }
-    s.config.people.insert(ANA.into(), "Ana".into());
-    s.config.people.insert(BRUNO.into(), "Bruno".into());
+    s.config.people.insert(C1.into(), "Ana".into());
+    s.config.people.insert(C2.into(), "Bruno".into());
     s
 }
 
 /// Waits for an incident to be taken; returns who took it and how.
 async fn taken(rx: &mut broadcast::Receiver<EngineEvent>) -> (Option<String>, Option<AckVia>) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        match tokio::time::timeout_at(deadline, rx.recv())
-            .await
-            .expect("timed out waiting for the incident to be taken")
-        {
-            Ok(EngineEvent::Incident(c)) if c.kind == IncidentEventKind::Acknowledged => {
-                return (c.incident.acknowledged_by.clone(), c.incident.acknowledged_via)
-            }
-            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-            Err(e) => panic!("{e}"),
+    sentinela_tests::next_event(rx, "the incident to be taken", |e| match e {
+        EngineEvent::Incident(c) if c.kind == IncidentEventKind::Acknowledged => {
+            Some((c.incident.acknowledged_by.clone(), c.incident.acknowledged_via))
         }
-    }
+        _ => None,
+    })
+    .await
 }
 
 /// The outcomes of the calls that spoke the newest incident, once all are over.
@@ -67,15 +56,15 @@ async fn start(s: &Scenario) -> (RunningEngine, broadcast::Receiver<EngineEvent>
 #[tokio::test]
 async fn a_person_who_presses_1_takes_the_incident_and_the_queue_stops() {
     let s = scenario().await;
-    s.fake.script_call(ANA, CallScript::Human { answer_ms: 300, talk_ms: 3000 });
-    s.fake.script_key(ANA, "1", 500);
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 300, talk_ms: 3000 });
+    s.fake.script_key(C1, "1", 500);
     let (engine, mut rx) = start(&s).await;
     s.server
         .append("INBOX", &plain(SENSOR, "ALERTA: Temperatura <alta> & subindo", "Sala 1: 31 °C"))
         .await;
 
     assert_eq!(taken(&mut rx).await, (Some("Ana".into()), Some(AckVia::Keypress)));
-    assert_eq!(outcomes(&engine.journal, 1).await, [(ANA.to_owned(), Some(CallOutcome::Answered))]);
+    assert_eq!(outcomes(&engine.journal, 1).await, [(C1.to_owned(), Some(CallOutcome::Answered))]);
     let incident = &engine.journal.incidents(1, None, false).await.unwrap()[0];
     assert_eq!(incident.state, IncidentState::Acknowledged);
 
@@ -99,7 +88,7 @@ async fn a_person_who_presses_1_takes_the_incident_and_the_queue_stops() {
     let executions = s.fake.executions();
     assert_eq!(executions.len(), 1, "{executions:?}");
     let text = executions[0].1["texto"].as_str().unwrap().to_owned();
-    assert_eq!(executions[0].0, ANA);
+    assert_eq!(executions[0].0, C1);
     assert!(
         text.starts_with(
             "Ana, alerta do Sentinela no CPD. ALERTA: Temperatura  alta    subindo. Sala 1: 31 °C."
@@ -107,10 +96,10 @@ async fn a_person_who_presses_1_takes_the_incident_and_the_queue_stops() {
         "{text}"
     );
     assert!(s.fake.creations("Calls").is_empty(), "the call is Studio's, not a plain one");
-    assert_eq!(s.fake.called_numbers(), [ANA], "Bruno is not called");
+    assert_eq!(s.fake.called_numbers(), [C1], "Bruno is not called");
     // The team hears who took it, as for any acknowledgement.
     wait_for("\"Assumido por Ana\" on WhatsApp", WAIT, || async {
-        s.fake.bodies_to(WA).iter().any(|b| b.contains("Assumido por Ana")).then_some(())
+        s.fake.bodies_to(WA1).iter().any(|b| b.contains("Assumido por Ana")).then_some(())
     })
     .await;
     engine.stop(WAIT).await;
@@ -119,29 +108,26 @@ async fn a_person_who_presses_1_takes_the_incident_and_the_queue_stops() {
 #[tokio::test]
 async fn a_person_who_answers_and_presses_nothing_heard_it_and_the_next_is_called() {
     let s = scenario().await;
-    s.fake.script_call(ANA, CallScript::Human { answer_ms: 200, talk_ms: 600 });
-    s.fake.script_call(BRUNO, CallScript::Human { answer_ms: 200, talk_ms: 3000 });
-    s.fake.script_key(BRUNO, "1", 300);
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 200, talk_ms: 600 });
+    s.fake.script_call(C2, CallScript::Human { answer_ms: 200, talk_ms: 3000 });
+    s.fake.script_key(C2, "1", 300);
     let (engine, mut rx) = start(&s).await;
     s.server.append("INBOX", &plain(SENSOR, "ALERTA: Umidade alta", "Corredor frio")).await;
 
     assert_eq!(taken(&mut rx).await, (Some("Bruno".into()), Some(AckVia::Keypress)));
     assert_eq!(
         outcomes(&engine.journal, 2).await,
-        [
-            (ANA.to_owned(), Some(CallOutcome::Heard)),
-            (BRUNO.to_owned(), Some(CallOutcome::Answered))
-        ]
+        [(C1.to_owned(), Some(CallOutcome::Heard)), (C2.to_owned(), Some(CallOutcome::Answered))]
     );
-    assert_eq!(s.fake.called_numbers(), [ANA, BRUNO]);
+    assert_eq!(s.fake.called_numbers(), [C1, C2]);
     engine.stop(WAIT).await;
 }
 
 #[tokio::test]
 async fn an_execution_whose_answer_was_lost_is_found_not_started_twice() {
     let s = scenario().await;
-    s.fake.script_call(ANA, CallScript::Human { answer_ms: 300, talk_ms: 3000 });
-    s.fake.script_key(ANA, "1", 300);
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 300, talk_ms: 3000 });
+    s.fake.script_key(C1, "1", 300);
     // Studio creates the execution (and its call rings), but the answer never arrives.
     s.fake.fault_next("POST /Executions", Fault::AfterCreate(LostAnswer::Status(502)));
     let (engine, mut rx) = start(&s).await;
@@ -149,7 +135,7 @@ async fn an_execution_whose_answer_was_lost_is_found_not_started_twice() {
 
     assert_eq!(taken(&mut rx).await, (Some("Ana".into()), Some(AckVia::Keypress)));
     assert_eq!(s.fake.executions().len(), 1, "looked up and adopted, not started again");
-    assert_eq!(s.fake.called_numbers(), [ANA], "one phone rang");
+    assert_eq!(s.fake.called_numbers(), [C1], "one phone rang");
     engine.stop(WAIT).await;
 }
 
@@ -167,7 +153,7 @@ async fn a_call_taken_elsewhere_while_ringing_is_canceled_with_its_execution() {
     })
     .await;
     engine.acknowledge(id, Some("Carla".into())).await.unwrap();
-    assert_eq!(outcomes(&engine.journal, 1).await, [(ANA.to_owned(), Some(CallOutcome::Canceled))]);
+    assert_eq!(outcomes(&engine.journal, 1).await, [(C1.to_owned(), Some(CallOutcome::Canceled))]);
     wait_for("the execution ended", WAIT, || async {
         s.fake.executions().iter().all(|e| e.2).then_some(())
     })
@@ -178,8 +164,8 @@ async fn a_call_taken_elsewhere_while_ringing_is_canceled_with_its_execution() {
 #[tokio::test]
 async fn a_call_asking_for_a_key_is_followed_again_after_a_restart_not_placed_again() {
     let s = scenario().await;
-    s.fake.script_call(ANA, CallScript::Human { answer_ms: 300, talk_ms: 6000 });
-    s.fake.script_key(ANA, "1", 2500);
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 300, talk_ms: 6000 });
+    s.fake.script_key(C1, "1", 2500);
     let (engine, _rx) = start(&s).await;
     s.server.append("INBOX", &plain(SENSOR, "ALERTA: Água no piso", "Sala 3")).await;
     wait_for("the call found", WAIT, || async {
@@ -199,14 +185,14 @@ async fn a_call_asking_for_a_key_is_followed_again_after_a_restart_not_placed_ag
     // The new run follows the same call and reads the same execution's key.
     let (engine, mut rx) = start(&s).await;
     assert_eq!(taken(&mut rx).await, (Some("Ana".into()), Some(AckVia::Keypress)));
-    assert_eq!((s.fake.executions().len(), s.fake.called_numbers()), (1, vec![ANA.to_owned()]));
+    assert_eq!((s.fake.executions().len(), s.fake.called_numbers()), (1, vec![C1.to_owned()]));
     engine.stop(WAIT).await;
 }
 
 #[tokio::test]
 async fn when_studio_refuses_the_flow_the_calls_go_on_without_the_key() {
     let s = scenario().await;
-    s.fake.script_call(ANA, CallScript::Human { answer_ms: 300, talk_ms: 500 });
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 300, talk_ms: 500 });
     s.fake
         .fault_next("POST /v2/Flows", Fault::Error { status: 400, code: 20001, retry_after: None });
     let (engine, mut rx) = start(&s).await;
@@ -219,7 +205,7 @@ async fn when_studio_refuses_the_flow_the_calls_go_on_without_the_key() {
     s.server.append("INBOX", &plain(SENSOR, "ALERTA: Fumaça detectada", "Sala 2")).await;
     assert_eq!(taken(&mut rx).await, (Some("Ana".into()), Some(AckVia::Call)));
     // (Bruno, after Ana in the list, is called first this time, and does not answer.)
-    assert_eq!(s.fake.called_numbers(), [ANA, BRUNO, ANA]);
+    assert_eq!(s.fake.called_numbers(), [C1, C2, C1]);
     assert_eq!(
         (s.fake.creations("Calls").len(), s.fake.flows().len(), s.fake.executions().len()),
         (3, 0, 0),

@@ -7,10 +7,8 @@ use std::time::Duration;
 
 use sentinela_engine::secrets::Secret;
 use sentinela_engine::twilio::{NewCall, NewMessage, RetryPolicy, TwilioClient};
+use sentinela_tests::people::{SENDER, WA1};
 use sentinela_tests::twilio_fake::{Fault, LostAnswer, TwilioFake, AUTH_TOKEN};
-
-const SENDER: &str = "+14155238886";
-const ANA: &str = "+5511999990001";
 
 fn client(fake: &TwilioFake) -> TwilioClient {
     let policy = RetryPolicy {
@@ -25,7 +23,7 @@ fn client(fake: &TwilioFake) -> TwilioClient {
 fn call() -> NewCall {
     NewCall {
         from: SENDER.into(),
-        to: ANA.into(),
+        to: WA1.into(),
         twiml: "<Response><Say>x</Say></Response>".into(),
         timeout_secs: 25,
         machine_detection: true,
@@ -35,7 +33,7 @@ fn call() -> NewCall {
 fn message(body: &str) -> NewMessage {
     NewMessage {
         from: SENDER.into(),
-        to: ANA.into(),
+        to: WA1.into(),
         body: body.into(),
         template: None,
         channel: sentinela_engine::model::Channel::Whatsapp,
@@ -56,7 +54,7 @@ async fn a_call_whose_answer_was_lost_is_adopted_not_placed_again() {
         fake.fault_next("POST Calls.json", Fault::AfterCreate(lost));
         let placed =
             twilio.create_call(&call(), None).await.unwrap_or_else(|e| panic!("{lost:?}: {e}"));
-        assert_eq!(fake.called_numbers(), [ANA, ANA], "{lost:?}: one call for this try, not two");
+        assert_eq!(fake.called_numbers(), [WA1, WA1], "{lost:?}: one call for this try, not two");
         assert_ne!(placed.sid, earlier.sid, "{lost:?}: the earlier call is not this one");
         let lookups: Vec<_> = fake
             .requests()
@@ -65,7 +63,7 @@ async fn a_call_whose_answer_was_lost_is_adopted_not_placed_again() {
             .collect();
         assert_eq!(lookups.len(), 1, "{lost:?}");
         let q = |k: &str| lookups[0].query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        assert_eq!((q("To").as_deref(), q("From").as_deref()), (Some(ANA), Some(SENDER)));
+        assert_eq!((q("To").as_deref(), q("From").as_deref()), (Some(WA1), Some(SENDER)));
         // The adopted call is the one created, and it can be followed.
         assert_eq!(twilio.fetch_call(&placed.sid).await.unwrap().sid, placed.sid);
     }
@@ -84,7 +82,7 @@ async fn a_message_whose_answer_was_lost_is_adopted_not_sent_again() {
             .await
             .unwrap_or_else(|e| panic!("{lost:?}: {e}"));
         assert_eq!(
-            fake.bodies_to(ANA),
+            fake.bodies_to(WA1),
             ["✅ outro assunto", "🚨 ALERTA sala 2"],
             "{lost:?}: sent once"
         );
@@ -109,7 +107,7 @@ async fn what_twilio_refused_before_acting_is_sent_again_after_a_look() {
         Fault::Error { status: 500, code: 20500, retry_after: None },
     );
     twilio.create_message(&message("🚨 ALERTA"), None).await.unwrap();
-    assert_eq!(fake.bodies_to(ANA), ["🚨 ALERTA"]);
+    assert_eq!(fake.bodies_to(WA1), ["🚨 ALERTA"]);
     assert_eq!(
         fake.requests()
             .iter()
@@ -117,7 +115,7 @@ async fn what_twilio_refused_before_acting_is_sent_again_after_a_look() {
             .count(),
         1
     );
-    assert_eq!(fake.called_numbers(), [ANA]);
+    assert_eq!(fake.called_numbers(), [WA1]);
 }
 
 #[tokio::test]
@@ -136,6 +134,6 @@ async fn the_doubt_a_failed_create_leaves_is_carried_to_the_next_try() {
     assert!(e.is_transient());
     // The caller's next try carries the doubt: the call is found, not placed again.
     let placed = twilio.create_call(&call(), Some(since)).await.unwrap();
-    assert_eq!(fake.called_numbers(), [ANA]);
+    assert_eq!(fake.called_numbers(), [WA1]);
     assert_eq!(twilio.fetch_call(&placed.sid).await.unwrap().sid, placed.sid);
 }

@@ -14,10 +14,9 @@ use sentinela_tests::dovecot::{Dovecot, READ_ONLY_FOLDER, SENSOR};
 use sentinela_tests::imap_proxy::ImapProxy;
 use sentinela_tests::mail::{plain, with_message_id};
 use sentinela_tests::wait_for;
+use sentinela_tests::WAIT;
 use tempfile::TempDir;
 use tokio::sync::broadcast;
-
-const WAIT: Duration = Duration::from_secs(10);
 
 struct Harness {
     engine: RunningEngine,
@@ -44,17 +43,8 @@ async fn start_with_password(config: &Config, data: &TempDir, password: Secret) 
 
 impl Harness {
     /// Waits for an event matching `pick`.
-    async fn event<T>(&mut self, what: &str, mut pick: impl FnMut(&EngineEvent) -> Option<T>) -> T {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let e = tokio::time::timeout_at(deadline, self.events.recv())
-                .await
-                .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-                .expect("event bus open");
-            if let Some(v) = pick(&e) {
-                return v;
-            }
-        }
+    async fn event<T>(&mut self, what: &str, pick: impl FnMut(&EngineEvent) -> Option<T>) -> T {
+        sentinela_tests::next_event(&mut self.events, what, pick).await
     }
 
     async fn watching(&mut self) -> bool {

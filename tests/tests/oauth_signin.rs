@@ -16,13 +16,13 @@ use sentinela_tests::headless;
 use sentinela_tests::keyring_session::KeyringSession;
 use sentinela_tests::mail::plain;
 use sentinela_tests::oauth_server::{OAuthServer, APP_CLIENT_ID, APP_CLIENT_SECRET};
+use sentinela_tests::people::WA1;
 use sentinela_tests::twilio_fake::{TwilioFake, AUTH_TOKEN};
 use sentinela_tests::wait_for;
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const REFRESH_TOKEN: &str = "oauth-refresh-token";
-const WA: &str = "+5511999990001";
 
 struct Setup {
     oauth: OAuthServer,
@@ -200,7 +200,7 @@ async fn a_revoked_sign_in_alarms_without_hammering_the_provider_and_a_new_sign_
 ) {
     let mut s = Setup::start(3600);
     let fake = TwilioFake::start().await;
-    s.notify_by_whatsapp(&fake, WA);
+    s.notify_by_whatsapp(&fake, WA1);
     s.sign_in().await;
     let mut engine = s.run("run.log");
     s.wait_log("run.log", "watching (IDLE push)", Duration::from_secs(20)).await;
@@ -234,12 +234,12 @@ async fn a_revoked_sign_in_alarms_without_hammering_the_provider_and_a_new_sign_
     );
     assert!(s.log("run.log").contains("a new sign-in is in the keyring"));
     let told = wait_for("the team told", Duration::from_secs(20), || async {
-        let bodies = fake.bodies_to(WA);
+        let bodies = fake.bodies_to(WA1);
         (!bodies.is_empty()).then_some(bodies)
     })
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let told_again = fake.bodies_to(WA);
+    let told_again = fake.bodies_to(WA1);
     assert_eq!(told_again.len(), 1, "escalated once: {told_again:?}");
     assert!(told[0].contains("ALERTA agua no piso"), "{told:?}");
     engine.kill().unwrap();

@@ -16,23 +16,20 @@ use sentinela_engine::runner::RunningEngine;
 use sentinela_engine::timing::EngineTiming;
 use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::mail::plain;
+use sentinela_tests::people::{C1, WA1, WA2};
 use sentinela_tests::scenario::{self, Scenario, SENDER};
 use sentinela_tests::twilio_fake::{TwilioFake, AUTH_TOKEN};
 use sentinela_tests::wait_for;
+use sentinela_tests::WAIT;
 use tokio::sync::broadcast;
 
-const ANA: &str = "+5511999990001";
-const BRUNO: &str = "+5511999990002";
-const C1: &str = "+5511988880001";
-const WAIT: Duration = Duration::from_secs(20);
-
 async fn setup() -> Scenario {
-    let mut s = Scenario::new(&[ANA, BRUNO], &[C1], 3).await;
+    let mut s = Scenario::new(&[WA1, WA2], &[C1], 3).await;
     // Every call rings long, unanswered: only a reply can stop them.
     s.fake.set_no_answer_ms(20_000);
     s.config.people = BTreeMap::from([
-        (ANA.into(), "Ana".into()),
-        (BRUNO.into(), "Bruno".into()),
+        (WA1.into(), "Ana".into()),
+        (WA2.into(), "Bruno".into()),
         (C1.into(), "Carla".into()),
     ]);
     s
@@ -51,7 +48,7 @@ fn fast() -> ReplyPolling {
 }
 
 async fn opened(rx: &mut broadcast::Receiver<EngineEvent>) -> i64 {
-    sentinela_tests::next_incident(rx, IncidentEventKind::Opened, WAIT).await
+    sentinela_tests::next_incident(rx, IncidentEventKind::Opened).await
 }
 
 /// Waits until the alarm reached both (Twilio accepted the messages) and a call is ringing.
@@ -89,7 +86,7 @@ async fn a_reply_1_takes_the_incident_stops_the_calls_and_the_others_are_told_wh
     s.server.append("INBOX", &plain(SENSOR, "ALERTA Temperatura Sala 1 alta 31 C", "Sala 1")).await;
     let id = opened(&mut rx).await;
     alarmed(&s, &engine, id).await;
-    let alarm = &bodies(&s.fake, ANA, "🚨")[0];
+    let alarm = &bodies(&s.fake, WA1, "🚨")[0];
     assert!(
         alarm.ends_with(&format!("Responda *1* para assumir (#{id})")),
         "the alarm says how to take it: {alarm}"
@@ -100,7 +97,7 @@ async fn a_reply_1_takes_the_incident_stops_the_calls_and_the_others_are_told_wh
         "the callee hears their name: {call}"
     );
 
-    s.fake.inbound(BRUNO, SENDER, " Ciente! ");
+    s.fake.inbound(WA2, SENDER, " Ciente! ");
     let listed = Instant::now();
     let taken = wait_for("taken by the reply", WAIT, || async {
         let i = engine.journal.incident(id).await.unwrap()?;
@@ -116,16 +113,16 @@ async fn a_reply_1_takes_the_incident_stops_the_calls_and_the_others_are_told_wh
     wait_for("the ringing call cancelled", WAIT, || async { s.fake.canceled(C1).then_some(()) })
         .await;
     wait_for("Ana told who took it", WAIT, || async {
-        (!bodies(&s.fake, ANA, "👍").is_empty()).then_some(())
+        (!bodies(&s.fake, WA1, "👍").is_empty()).then_some(())
     })
     .await;
-    let told = &bodies(&s.fake, ANA, "👍")[0];
+    let told = &bodies(&s.fake, WA1, "👍")[0];
     assert!(
         told.starts_with("👍 Assumido por Bruno às ") && told.contains(&format!("(#{id})")),
         "{told}"
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(bodies(&s.fake, BRUNO, "👍").is_empty(), "who took it is not told of it");
+    assert!(bodies(&s.fake, WA2, "👍").is_empty(), "who took it is not told of it");
     assert_eq!(s.fake.called_numbers().len(), 1, "no call after the take");
     // Polling is one request at a time, and fast only while something is untaken.
     let polls = s.fake.message_lists();
@@ -146,8 +143,8 @@ async fn a_reply_from_the_number_without_the_ninth_digit_is_the_same_person() {
     alarmed(&s, &engine, id).await;
     let eight_digits = "+551199990002";
     assert_eq!(
-        sentinela_engine::phone::recipient_matching(eight_digits, &[BRUNO.to_owned()]),
-        Some(BRUNO)
+        sentinela_engine::phone::recipient_matching(eight_digits, &[WA2.to_owned()]),
+        Some(WA2)
     );
     s.fake.inbound(eight_digits, SENDER, "1");
     let taken = wait_for("taken by Bruno's old-form number", WAIT, || async {
@@ -182,7 +179,7 @@ async fn a_code_takes_its_incident_ok_takes_the_newest_strangers_and_free_text_t
     alarmed(&s, &engine, newer).await;
 
     s.fake.inbound("+5511977770000", SENDER, "1");
-    s.fake.inbound(ANA, SENDER, "estou a caminho");
+    s.fake.inbound(WA1, SENDER, "estou a caminho");
     wait_for("the note", WAIT, || async {
         let log = engine.journal.incident_detail(newer).await.unwrap()?.log;
         log.iter()
@@ -205,14 +202,14 @@ async fn a_code_takes_its_incident_ok_takes_the_newest_strangers_and_free_text_t
         );
     }
 
-    s.fake.inbound(BRUNO, SENDER, &format!("#{older}"));
+    s.fake.inbound(WA2, SENDER, &format!("#{older}"));
     wait_for("the older taken by its code", WAIT, || async {
         (engine.journal.incident(older).await.unwrap()?.acknowledged_by.as_deref() == Some("Bruno"))
             .then_some(())
     })
     .await;
     assert_eq!(engine.journal.incident(newer).await.unwrap().unwrap().state, IncidentState::Open);
-    s.fake.inbound(ANA, SENDER, "ok");
+    s.fake.inbound(WA1, SENDER, "ok");
     wait_for("the newest taken by ok", WAIT, || async {
         (engine.journal.incident(newer).await.unwrap()?.acknowledged_by.as_deref() == Some("Ana"))
             .then_some(())
@@ -223,7 +220,7 @@ async fn a_code_takes_its_incident_ok_takes_the_newest_strangers_and_free_text_t
     })
     .await;
     // Each told who took the other's: everything owed is sent before the restart.
-    for to in [ANA, BRUNO] {
+    for to in [WA1, WA2] {
         wait_for("the other told who took it", WAIT, || async {
             (!bodies(&s.fake, to, "👍").is_empty()).then_some(())
         })
@@ -232,7 +229,7 @@ async fn a_code_takes_its_incident_ok_takes_the_newest_strangers_and_free_text_t
     engine.stop(WAIT).await;
 
     // After a restart the same replies are listed again: none is handled twice.
-    let told_before = s.fake.bodies_to(ANA).len() + s.fake.bodies_to(BRUNO).len();
+    let told_before = s.fake.bodies_to(WA1).len() + s.fake.bodies_to(WA2).len();
     let lists_before = s.fake.message_lists().len();
     let (engine, _rx) = start(&s, fast()).await;
     wait_for("the replies listed again", WAIT, || async {
@@ -241,7 +238,7 @@ async fn a_code_takes_its_incident_ok_takes_the_newest_strangers_and_free_text_t
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
-        s.fake.bodies_to(ANA).len() + s.fake.bodies_to(BRUNO).len(),
+        s.fake.bodies_to(WA1).len() + s.fake.bodies_to(WA2).len(),
         told_before,
         "nobody told again"
     );
@@ -267,7 +264,7 @@ async fn a_take_older_than_reescalate_after_is_escalated_again() {
     s.server.append("INBOX", &plain(SENSOR, "ALERTA Umidade Sala 4 alta 80%", "x")).await;
     let id = opened(&mut rx).await;
     alarmed(&s, &engine, id).await;
-    s.fake.inbound(ANA, SENDER, "1");
+    s.fake.inbound(WA1, SENDER, "1");
     wait_for("taken", WAIT, || async {
         (engine.journal.incident(id).await.unwrap()?.state == IncidentState::Acknowledged)
             .then_some(())
@@ -297,7 +294,7 @@ async fn a_take_older_than_reescalate_after_is_escalated_again() {
         (s.fake.called_numbers().len() > calls_before).then_some(())
     })
     .await;
-    for to in [ANA, BRUNO] {
+    for to in [WA1, WA2] {
         wait_for("the still-alarming message", WAIT, || async {
             (!bodies(&s.fake, to, "🔁").is_empty()).then_some(())
         })

@@ -11,9 +11,8 @@ use sentinela_engine::imap::probe;
 use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_tests::dovecot::{Dovecot, SENSOR};
 use sentinela_tests::wait_for;
+use sentinela_tests::WAIT;
 use tempfile::TempDir;
-
-const WAIT: Duration = Duration::from_secs(15);
 
 fn mail(from: &str, extra_headers: &str, subject: &str) -> Vec<u8> {
     format!("{extra_headers}From: {from}\r\nTo: alertas@cpd.test\r\nSubject: {subject}\r\nMessage-ID: <{}@t>\r\n\r\ncorpo\r\n", fastrand::u64(..)).into_bytes()

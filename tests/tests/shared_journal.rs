@@ -16,18 +16,15 @@ use sentinela_engine::timing::EngineTiming;
 use sentinela_tests::dovecot::{Dovecot, SENSOR};
 use sentinela_tests::headless::{self, text};
 use sentinela_tests::mail::plain;
+use sentinela_tests::people::{C1, C2, WA1, WA2};
 use sentinela_tests::scenario::{fast, Scenario};
 use sentinela_tests::tcp_cut::TcpCut;
 use sentinela_tests::twilio_fake::{CallScript, AUTH_TOKEN};
 use sentinela_tests::wait_for;
+use sentinela_tests::WAIT;
 use tempfile::TempDir;
 use tokio::sync::broadcast;
 
-const WA1: &str = "+5511999990001";
-const WA2: &str = "+5511999990002";
-const C1: &str = "+5511988880001";
-const C2: &str = "+5511988880002";
-const WAIT: Duration = Duration::from_secs(30);
 /// The lease holder's session, as `pg_locks` shows it: the one holding a liveness lock.
 const HOLDER_SESSION: &str =
     "l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid = 1397642316";

@@ -14,16 +14,14 @@ use sentinela_engine::model::Channel;
 use sentinela_engine::runner::RunningEngine;
 use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::mail::plain;
+use sentinela_tests::people::{C1, WA1, WA2};
 use sentinela_tests::scenario::Scenario;
 use sentinela_tests::twilio_fake::{CallScript, Fault, MessageScript};
+use sentinela_tests::WAIT;
 use sentinela_tests::{next_incident, wait_for};
 use tokio::sync::broadcast;
 
-const WA1: &str = "+5511999990001";
-const WA2: &str = "+5511999990002";
-const C1: &str = "+5511988880001";
 const SMS_FROM: &str = "+15005550006";
-const WAIT: Duration = Duration::from_secs(20);
 
 async fn setup(fallback: bool) -> Scenario {
     let mut s = Scenario::new(&[WA1, WA2], &[C1], 1).await;
@@ -33,7 +31,7 @@ async fn setup(fallback: bool) -> Scenario {
 }
 
 async fn opened(rx: &mut broadcast::Receiver<EngineEvent>) -> i64 {
-    next_incident(rx, IncidentEventKind::Opened, WAIT).await
+    next_incident(rx, IncidentEventKind::Opened).await
 }
 
 /// The incident's alarm messages, once `n` of them are in a final state for their channel.

@@ -16,18 +16,13 @@ use sentinela_engine::journal::AlertJournal;
 use sentinela_tests::dovecot::{Dovecot, PASSWORD, SENSOR};
 use sentinela_tests::headless::{self, text};
 use sentinela_tests::mail::plain;
+use sentinela_tests::people::{C1, C2, WA1, WA2};
 use sentinela_tests::scenario::Scenario;
 use sentinela_tests::twilio_fake::{CallScript, TwilioFake};
 use sentinela_tests::wait_for;
+use sentinela_tests::WAIT;
 use tempfile::TempDir;
 use tokio::process::Command;
-
-const WA1: &str = "+5511999990001";
-const WA2: &str = "+5511999990002";
-const C1: &str = "+5511988880001";
-const C2: &str = "+5511988880002";
-/// Wine starts a process in a second or two; the first one of a run in more.
-const WAIT: Duration = Duration::from_secs(40);
 
 fn required(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: run these tests through `scripts/windows test`, which builds the Windows binaries and a Wine prefix"))

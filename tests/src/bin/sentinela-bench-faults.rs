@@ -23,14 +23,12 @@ use sentinela_engine::timing::EngineTiming;
 use sentinela_tests::dovecot::SENSOR;
 use sentinela_tests::imap_proxy::ImapProxy;
 use sentinela_tests::mail::plain;
+use sentinela_tests::people::{C1, C2, WA1};
 use sentinela_tests::scenario::Scenario;
 use sentinela_tests::twilio_fake::{CallScript, Fault, AUTH_TOKEN};
 use tokio::sync::broadcast;
 
 const THRESHOLD_SECS: u64 = 10;
-const ANA: &str = "+5511999990001";
-const CALLEE: &str = "+5511988880001";
-const CALLEE_2: &str = "+5511988880002";
 const LIMIT: Duration = Duration::from_secs(180);
 const OLD_MESSAGES: usize = 10_000;
 const AFTER_RESTART: Duration = Duration::from_secs(60);
@@ -80,7 +78,7 @@ fn secs(from: Instant, to: Instant) -> String {
 
 #[tokio::main]
 async fn main() {
-    let mut s = Scenario::new(&[ANA], &[CALLEE], 1).await;
+    let mut s = Scenario::new(&[WA1], &[C1], 1).await;
     if let Some(calls) = s.config.calls.as_mut() {
         calls.ring_secs = 60;
     }
@@ -132,16 +130,16 @@ async fn main() {
     }
 
     // 3. The journal.
-    s.fake.script_call(CALLEE, CallScript::Human { answer_ms: 500, talk_ms: 500 });
+    s.fake.script_call(C1, CallScript::Human { answer_ms: 500, talk_ms: 500 });
     engine.journal.cap_growth(Some(0)).await.unwrap();
-    let messages = s.fake.bodies_to(ANA).len();
+    let messages = s.fake.bodies_to(WA1).len();
     let body = "Leituras: 41 °C, 42 °C. ".repeat(400);
     s.server.append("INBOX", &plain(SENSOR, "ALERTA bench disco cheio", &body)).await;
     let arrived = Instant::now();
     let alarmed =
         alarm(&mut rx, "the journal alarm", |a| matches!(a, WatchAlarm::JournalFailing { .. }))
             .await;
-    while s.fake.bodies_to(ANA).len() == messages {
+    while s.fake.bodies_to(WA1).len() == messages {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let told = Instant::now();
@@ -166,7 +164,7 @@ async fn main() {
             tx.execute(
                 "INSERT INTO deliveries (incident_id, purpose, recipient, headline, detail, state, sid, created_at, updated_at, sent_at)
                  VALUES (NULL, 'alarm', ?1, 'ALERTA antigo', '', 'delivered', ?2, ?3, ?3, ?3)",
-                rusqlite::params![ANA, format!("SMold{n:030}"), year_ago],
+                rusqlite::params![WA1, format!("SMold{n:030}"), year_ago],
             )
             .unwrap();
         }
@@ -191,7 +189,7 @@ async fn main() {
 
 /// Rows 5–7: a fresh journal, two numbers to call, and an IMAP proxy in front of Dovecot.
 async fn mailbox_and_call_faults() {
-    let mut s = Scenario::new(&[ANA], &[CALLEE, CALLEE_2], 1).await;
+    let mut s = Scenario::new(&[WA1], &[C1, C2], 1).await;
     let proxy = ImapProxy::start(s.server.imap_port).await;
     s.config.mailbox.security = Security::Plain;
     s.config.mailbox.port = Some(proxy.port);
@@ -226,14 +224,14 @@ async fn mailbox_and_call_faults() {
     }
 
     // 6. The next e-mail's FETCH answer is garbage, every time.
-    let messages = s.fake.bodies_to(ANA).len();
+    let messages = s.fake.bodies_to(WA1).len();
     let next_uid = s.server.append("INBOX", &plain(SENSOR, "ALERTA bench antes", "x")).await + 1;
-    until("the alert before", || s.fake.bodies_to(ANA).len() > messages).await;
+    until("the alert before", || s.fake.bodies_to(WA1).len() > messages).await;
     proxy.poison(next_uid);
     let appended = Instant::now();
     s.server.append("INBOX", &plain(SENSOR, "ALERTA bench ilegível", "x")).await;
     let escalated = until("the unreadable e-mail's WhatsApp", || {
-        s.fake.bodies_to(ANA).iter().any(|b| b.contains("E-mail ilegível"))
+        s.fake.bodies_to(WA1).iter().any(|b| b.contains("E-mail ilegível"))
     })
     .await;
     println!(
@@ -246,14 +244,14 @@ async fn mailbox_and_call_faults() {
     proxy.refuse_store();
     let mut told = Vec::new();
     for n in 1..=2 {
-        let before = s.fake.bodies_to(ANA).len();
+        let before = s.fake.bodies_to(WA1).len();
         let appended = Instant::now();
         s.server
             .append("INBOX", &plain(SENSOR, &format!("ALERTA bench somente leitura {n}"), "x"))
             .await;
         told.push(secs(
             appended,
-            until("its WhatsApp", || s.fake.bodies_to(ANA).len() > before).await,
+            until("its WhatsApp", || s.fake.bodies_to(WA1).len() > before).await,
         ));
     }
     println!("7. A server that refuses to mark mail read: each next alert's WhatsApp requested {} after it reached the mailbox", told.join(", "));

@@ -15,13 +15,11 @@ use sentinela_engine::runner::{EngineSecrets, RunningEngine};
 use sentinela_engine::secrets::Secret;
 use sentinela_tests::dovecot::{Dovecot, SENSOR};
 use sentinela_tests::mail::plain;
+use sentinela_tests::people::{C1, SENDER, WA1};
 use sentinela_tests::twilio_fake::{TwilioFake, AUTH_TOKEN};
 use sentinela_tests::wait_for;
 
 const INCIDENTS: usize = 50;
-const SENDER: &str = "+14155238886";
-const ANA: &str = "+5511999990001";
-const CALLEE: &str = "+5511988880001";
 const IDLE: Duration = Duration::from_secs(120);
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -35,11 +33,11 @@ async fn main() {
     config.twilio = Some(fake.config());
     config.whatsapp = Some(WhatsAppConfig {
         from: SENDER.into(),
-        to: vec![ANA.into()],
+        to: vec![WA1.into()],
         content_sid: String::new(),
     });
     config.calls =
-        Some(CallsConfig { ring_secs: 60, ..sentinela_tests::scenario::calls(SENDER, &[CALLEE]) });
+        Some(CallsConfig { ring_secs: 60, ..sentinela_tests::scenario::calls(SENDER, &[C1]) });
     let secrets = EngineSecrets {
         mailbox: Dovecot::password().into(),
         twilio_token: Some(Secret::new(AUTH_TOKEN)),
@@ -62,10 +60,10 @@ async fn main() {
         // digest, and a bare "1" takes only an incident that reached her.
         let id = engine.journal.incidents(1, None, false).await.unwrap()[0].id;
         tokio::time::sleep(Duration::from_millis(fastrand::u64(200..3200))).await;
-        fake.inbound(ANA, SENDER, &format!("#{id}"));
+        fake.inbound(WA1, SENDER, &format!("#{id}"));
         let visible = Instant::now();
         let canceled =
-            wait_for("the call cancelled", LIMIT, || async { fake.canceled_at(CALLEE) }).await;
+            wait_for("the call cancelled", LIMIT, || async { fake.canceled_at(C1) }).await;
         took.push(canceled.saturating_duration_since(visible));
         wait_for("taken", LIMIT, || async {
             (engine.journal.incident(id).await.ok()??.state == IncidentState::Acknowledged)

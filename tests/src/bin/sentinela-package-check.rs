@@ -22,7 +22,8 @@ use sentinela_tests::desktop::{wait_until, Desktop};
 use sentinela_tests::dovecot::{Dovecot, PASSWORD};
 use sentinela_tests::x11::X11;
 
-const WAIT: Duration = Duration::from_secs(60);
+// An installed package's first start (WebKit building its caches) takes longer than a test's.
+const FIRST_START: Duration = Duration::from_secs(60);
 
 fn run(program: &str, args: &[&str]) -> String {
     let out =
@@ -105,9 +106,9 @@ fn main() {
     let started = Instant::now();
     let mut app =
         desktop.command("/usr/bin/sentinela").stderr(std::process::Stdio::null()).spawn().unwrap();
-    wait_until("the tray item", WAIT, || desktop.tray_item().is_some());
+    wait_until("the tray item", FIRST_START, || desktop.tray_item().is_some());
     let tray_in = started.elapsed();
-    wait_until("the settings window (first start)", WAIT, || {
+    wait_until("the settings window (first start)", FIRST_START, || {
         !x.windows_titled("Sentinela — Configurações").is_empty()
     });
     println!(
