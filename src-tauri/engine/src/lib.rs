@@ -7,6 +7,10 @@
 //! world (the headless logger, the desktop shell) what is happening; [`health`] says loudly when
 //! it cannot do its job, and [`heartbeat`] tells someone outside that it is alive. On a journal
 //! shared by several workstations, [`lease`] lets one of them notify at a time.
+//!
+//! Underneath, [`model`] is the vocabulary every stage speaks (ids, states, records; no I/O),
+//! [`config`] the file each stage is configured by, section by section, and [`timing`] the
+//! intervals it runs at.
 
 #[macro_use]
 mod text_enum;

@@ -9,11 +9,8 @@
 
 use super::sql::{params, OptionalExtension, Row, Sql, SqlExt, SqlResult};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
-use super::{
-    parse_ts, ts, AlertId, AlertJournal, AlertRecord, CallAttempt, Delivery, JournalError,
-};
+use super::{parse_ts, ts, AlertId, AlertJournal, AlertRecord, JournalError};
 use crate::incident::key;
 use crate::incident::lifecycle::{self, KeyHistory, Step};
 use crate::incident::{
@@ -21,98 +18,10 @@ use crate::incident::{
     IncidentState, ResolveVia,
 };
 
-/// One incident as the history list and `incidents --json` show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct IncidentSummary {
-    pub id: IncidentId,
-    pub state: IncidentState,
-    pub title: String,
-    /// E-mails about it: the alarm, its repeats and its recovery.
-    pub emails: u32,
-    pub first_seen: DateTime<Utc>,
-    pub last_seen: DateTime<Utc>,
-    pub acknowledged_at: Option<DateTime<Utc>>,
-    pub acknowledged_by: Option<String>,
-    pub acknowledged_via: Option<AckVia>,
-    pub resolved_at: Option<DateTime<Utc>>,
-    pub resolved_by: Option<String>,
-    pub resolved_via: Option<ResolveVia>,
-    /// The operator's test alert.
-    pub test: bool,
-    /// Opened while notifications were paused: held since then.
-    pub held_since: Option<DateTime<Utc>>,
-    /// When the pause ended and it was told (None while still held or never held).
-    pub released_at: Option<DateTime<Utc>>,
-    pub escalation: EscalationState,
-}
-
-/// One e-mail of an incident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct IncidentEmail {
-    pub alert_id: AlertId,
-    pub kind: Option<AlertKind>,
-    pub journaled_at: DateTime<Utc>,
-    pub sender: String,
-    pub subject: String,
-    pub body: String,
-}
-
-/// A line of an incident's own timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct IncidentLogLine {
-    pub at: DateTime<Utc>,
-    pub kind: IncidentEventKind,
-    pub detail: String,
-}
-
-/// An incident with everything that happened to it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct IncidentDetail {
-    pub incident: IncidentSummary,
-    pub emails: Vec<IncidentEmail>,
-    pub whatsapp: Vec<Delivery>,
-    pub calls: Vec<CallAttempt>,
-    pub log: Vec<IncidentLogLine>,
-    /// Names of the numbers above (`[people]`), filled by whoever has the configuration.
-    pub names: std::collections::BTreeMap<String, String>,
-}
-
-/// What a manual acknowledge or resolve did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum ActionOutcome {
-    Done,
-    AlreadyAcknowledged,
-    AlreadyResolved,
-    NotFound,
-}
-
-/// An incident change the planner met, for the event bus (desktop notifications, the log).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct IncidentChange {
-    pub incident: IncidentSummary,
-    pub kind: IncidentEventKind,
-    pub detail: String,
-}
-
-/// An open incident as a call speaks it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpokenIncident {
-    pub id: IncidentId,
-    pub title: String,
-    pub body: String,
-    pub test: bool,
-    /// Calls are still owed for it (rounds left); otherwise it is only spoken along.
-    pub owed: bool,
-    /// Calls that spoke it since its escalation began.
-    pub calls: u32,
-}
+pub use crate::model::{
+    ActionOutcome, IncidentChange, IncidentDetail, IncidentEmail, IncidentLogLine, IncidentSummary,
+    SpokenIncident,
+};
 
 pub(super) const SUMMARY_COLUMNS: &str = "i.id, i.state, i.title, i.emails, i.first_seen, i.last_seen, i.acknowledged_at, i.acknowledged_by,
     i.acknowledged_via, i.resolved_at, i.resolved_by, i.resolved_via, i.is_test, i.held_since, i.released_at, i.escalation";

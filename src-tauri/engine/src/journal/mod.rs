@@ -68,7 +68,7 @@ use tokio::sync::watch;
 use crate::incident::{AlertKind, IncidentId, IncidentRules};
 use crate::mail::AlertMail;
 
-pub type AlertId = i64;
+pub use crate::model::AlertId;
 
 /// Name of the journal file inside the data directory.
 pub const JOURNAL_FILE: &str = "sentinela.db";

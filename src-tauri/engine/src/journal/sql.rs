@@ -176,6 +176,38 @@ macro_rules! integer_values {
 }
 integer_values!(i64, i32, u32, u64, usize);
 
+/// The model's text enums, stored as the word each variant spells (see `text_enum!`).
+macro_rules! stored_as_text {
+    ($($t:ty),+ $(,)?) => {$(
+        impl ToValue for $t {
+            fn to_value(&self) -> Value {
+                Value::Text(self.as_str().to_owned())
+            }
+        }
+        impl FromValue for $t {
+            fn from_value(v: &Value) -> Result<Self, String> {
+                let s = String::from_value(v)?;
+                <$t>::read(&s).ok_or_else(|| format!("unknown {} {s:?}", stringify!($t)))
+            }
+        }
+    )+};
+}
+stored_as_text!(
+    crate::model::Channel,
+    crate::model::IncidentState,
+    crate::model::AlertKind,
+    crate::model::AckVia,
+    crate::model::ResolveVia,
+    crate::model::MessagePurpose,
+    crate::model::EscalationState,
+    crate::model::IncidentEventKind,
+    crate::events::MailboxProblem,
+    crate::events::TwilioProblem,
+    crate::model::DeliveryState,
+    crate::model::CallState,
+    crate::model::CallOutcome,
+);
+
 impl<T: FromValue> FromValue for Option<T> {
     fn from_value(v: &Value) -> Result<Self, String> {
         match v {
