@@ -27,12 +27,14 @@ pub mod incident;
 // Its test macro (`journal_test!`) serves the notify side's tests too.
 #[macro_use]
 pub mod journal;
+pub mod journal_follower;
 pub mod lease;
 pub mod logging;
 pub mod mail;
 pub mod model;
 pub mod notify;
 pub mod oauth;
+pub mod outbox_drain;
 pub mod paths;
 pub mod phone;
 pub mod runner;

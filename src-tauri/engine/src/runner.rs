@@ -18,16 +18,15 @@ use crate::history_upkeep::HistoryUpkeep;
 use crate::imap::{MailboxLogin, MailboxWatcher};
 use crate::incident::{AckVia, IncidentRules, ResolveVia};
 use crate::journal::postgres::SharedJournal;
-use crate::journal::{
-    ActionOutcome, AlertId, AlertJournal, JournalError, JournalFollower, LocalOutbox, OutboxDrain,
-    PauseState,
-};
+use crate::journal::{ActionOutcome, AlertId, AlertJournal, JournalError, LocalOutbox, PauseState};
+use crate::journal_follower::JournalFollower;
 use crate::lease::{HeldLease, NotifierLease};
 use crate::mail::AlertMail;
 use crate::notify::{
     spawn_notify_side, unjournaled_channel, MemoryNotifier, NotifyContext, TwilioHealth,
     Unjournaled, UnjournaledInbox,
 };
+use crate::outbox_drain::OutboxDrain;
 use crate::secrets::{self, Secret, SecretError};
 use crate::shutdown::{self, Shutdown, ShutdownTrigger};
 use crate::supervisor::Supervisor;

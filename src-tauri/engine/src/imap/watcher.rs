@@ -30,10 +30,11 @@ use super::{Backoff, MailboxError, MailboxLogin};
 use crate::config::{Config, FilterConfig, MailboxConfig};
 use crate::events::{EngineEvent, EventBus, MailboxState};
 use crate::incident::IncidentRules;
-use crate::journal::outbox::{announce, LocalOutbox};
+use crate::journal::outbox::LocalOutbox;
 use crate::journal::{AlertJournal, JournalError, MailboxUid, NewAlert};
 use crate::mail::{parse_alert_mail, AlertMail, Rejection, SenderPolicy};
 use crate::notify::Unjournaled;
+use crate::outbox_drain::announce;
 use crate::shutdown::Shutdown;
 
 const BACKOFF_BASE: Duration = Duration::from_secs(1);

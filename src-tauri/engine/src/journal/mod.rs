@@ -14,7 +14,6 @@
 #[cfg(test)]
 #[macro_use]
 mod test_macros;
-mod follower;
 mod heartbeat;
 mod incidents;
 pub mod lease_row;
@@ -39,7 +38,6 @@ pub mod sql;
 #[cfg(all(unix, any(test, feature = "test-support")))]
 pub mod test_postgres;
 
-pub use follower::JournalFollower;
 // The planner's tests take an incident as a reply would, at a moment they choose.
 pub use heartbeat::DayCounts;
 #[cfg(test)]
@@ -49,7 +47,7 @@ pub use incidents::{
     SpokenIncident,
 };
 pub use notifications::{CallAttempt, CallOutcome, CallState, CallUpdate, Delivery, DeliveryState};
-pub use outbox::{LocalOutbox, OutboxDrain};
+pub use outbox::LocalOutbox;
 pub use pause::PauseState;
 pub use rejected::RejectedMail;
 pub use replies::{Reply, ReplyOutcome};

@@ -201,8 +201,6 @@ stored_as_text!(
     crate::model::MessagePurpose,
     crate::model::EscalationState,
     crate::model::IncidentEventKind,
-    crate::events::MailboxProblem,
-    crate::events::TwilioProblem,
     crate::model::DeliveryState,
     crate::model::CallState,
     crate::model::CallOutcome,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::events::{EngineEvent, EventBus};
 use crate::shutdown::Shutdown;
 
-use super::AlertJournal;
+use crate::journal::AlertJournal;
 
 /// At most one event per this period: a burst of writes (an escalation updating its calls) is
 /// one re-read for the windows, not one per row.
