@@ -269,6 +269,46 @@ pub async fn journal_password() -> Option<Secret> {
     }
 }
 
+/// What every notify manager shares, when `[twilio]` is set (None without it: nobody is told).
+/// Its client is None in a dry run.
+fn notify_context(
+    config: &Config,
+    token: Option<Secret>,
+    journal: &AlertJournal,
+    events: &EventBus,
+    timing: EngineTiming,
+    shutdown: Shutdown,
+) -> Result<Option<NotifyContext>, StartError> {
+    let Some(twilio) = &config.twilio else {
+        warn!("no [twilio] section: alerts are journaled but NOBODY IS NOTIFIED (no WhatsApp, no calls)");
+        return Ok(None);
+    };
+    let client = match (twilio.dry_run, token) {
+        (true, _) => {
+            warn!("twilio.dry_run is on: alerts are journaled with what would be sent, and nothing is sent");
+            None
+        }
+        (false, Some(token)) => Some(TwilioClient::new(twilio, token)),
+        (false, None) => {
+            return Err(StartError::Secret(SecretError::Missing {
+                label: secrets::TWILIO_AUTH_TOKEN.label,
+                env_var: secrets::TWILIO_AUTH_TOKEN.env_var,
+                keyring_user: secrets::TWILIO_AUTH_TOKEN.keyring_user,
+            }))
+        }
+    };
+    Ok(Some(NotifyContext {
+        client,
+        journal: journal.clone(),
+        events: events.clone(),
+        timing,
+        health: Arc::new(TwilioHealth::default()),
+        shutdown,
+        people: Arc::new(config.people.clone()),
+        progress: Default::default(),
+    }))
+}
+
 /// A running engine. Dropping it fires the shutdown too, but [`RunningEngine::stop`] waits for
 /// the managers to finish (IMAP `DONE`/`LOGOUT`).
 pub struct RunningEngine {
@@ -340,38 +380,14 @@ impl RunningEngine {
         let (unjournaled, inbox) = unjournaled_channel();
         let mut tasks = JoinSet::new();
         let supervisor = Supervisor::new(events.clone(), listener.clone());
-        let notify = match &config.twilio {
-            Some(twilio) => {
-                let client = match (twilio.dry_run, secrets.twilio_token) {
-                    (true, _) => {
-                        warn!("twilio.dry_run is on: alerts are journaled with what would be sent, and nothing is sent");
-                        None
-                    }
-                    (false, Some(token)) => Some(TwilioClient::new(twilio, token)),
-                    (false, None) => {
-                        return Err(StartError::Secret(SecretError::Missing {
-                            label: secrets::TWILIO_AUTH_TOKEN.label,
-                            env_var: secrets::TWILIO_AUTH_TOKEN.env_var,
-                            keyring_user: secrets::TWILIO_AUTH_TOKEN.keyring_user,
-                        }))
-                    }
-                };
-                Some(NotifyContext {
-                    client,
-                    journal: journal.clone(),
-                    events: events.clone(),
-                    timing,
-                    health: Arc::new(TwilioHealth::default()),
-                    shutdown: trigger.listener(),
-                    people: Arc::new(config.people.clone()),
-                    progress: Default::default(),
-                })
-            }
-            None => {
-                warn!("no [twilio] section: alerts are journaled but NOBODY IS NOTIFIED (no WhatsApp, no calls)");
-                None
-            }
-        };
+        let notify = notify_context(
+            config,
+            secrets.twilio_token,
+            &journal,
+            &events,
+            timing,
+            trigger.listener(),
+        )?;
         // On a journal of its own, the notify side runs here, each of its managers supervised
         // alone; on a shared one, it runs under the lease (a manager of the table below).
         if let (Some(ctx), None) = (&notify, journal.shared()) {

@@ -28,6 +28,8 @@ mod replies;
 mod retention;
 mod schema;
 mod search;
+#[cfg(test)]
+mod state_words;
 // Compares with a real PostgreSQL, which the tests start on Unix only (see `test_postgres`).
 pub mod postgres;
 #[cfg(all(test, unix))]
