@@ -34,6 +34,7 @@ pub mod mail;
 pub mod model;
 pub mod notify;
 pub mod oauth;
+pub mod oncall;
 pub mod outbox_drain;
 pub mod paths;
 pub mod phone;
