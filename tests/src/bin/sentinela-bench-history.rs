@@ -395,6 +395,7 @@ const ROWS: &[&str] = &[
 ];
 
 const ENGINE_ROWS: &[&str] = &[
+    "engine start → watching, cold (its journal's files out of the page cache)",
     "engine start → watching the mailbox",
     "APPEND → journaled, p50 / max",
     "APPEND → first WhatsApp, p50 / max",
@@ -420,15 +421,52 @@ fn cpu_time() -> Duration {
 }
 
 /// The real engine on a journal: `config` says where it lives.
-async fn engine_figures(
-    server: &Dovecot,
+/// Drops every file under `dir` from the page cache (synced first, then `posix_fadvise`
+/// DONTNEED): what a workstation that just booted reads from its disk. Needs no privilege,
+/// unlike dropping the whole cache.
+fn evict(dir: &Path) {
+    use std::os::fd::AsRawFd;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            evict(&path);
+        } else if let Ok(file) = std::fs::File::open(&path) {
+            let _ = file.sync_all();
+            // SAFETY: a valid open descriptor; the call only advises the kernel.
+            unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        }
+    }
+}
+
+/// The engine started on a journal whose files are not in the page cache, until it watches the
+/// mailbox; then stopped.
+async fn cold_start(
     fake: &TwilioFake,
-    mut config: Config,
+    config: Config,
     data: &Path,
     journal_password: Option<Secret>,
-) -> Vec<String> {
-    const TO: &str = "+5511977770001";
-    fake.script_call(TO, CallScript::Human { answer_ms: 20, talk_ms: 20 });
+) -> String {
+    let config = notifying(fake, config);
+    let bus = EventBus::default();
+    let mut rx = bus.subscribe();
+    let secrets = EngineSecrets {
+        mailbox: Dovecot::password().into(),
+        twilio_token: Some(Secret::new(AUTH_TOKEN)),
+        journal_password,
+    };
+    let started = Instant::now();
+    let engine = RunningEngine::start(&config, secrets, data, bus).await.unwrap();
+    while !matches!(rx.recv().await.unwrap(), EngineEvent::Mailbox(MailboxState::Watching { .. })) {
+    }
+    let took = started.elapsed();
+    engine.stop(Duration::from_secs(10)).await;
+    format!("{:.0} ms", ms(took))
+}
+
+const TO: &str = "+5511977770001";
+
+/// `config` telling one person by WhatsApp and calling them, through the Twilio fake.
+fn notifying(fake: &TwilioFake, mut config: Config) -> Config {
     config.twilio = Some(fake.config());
     config.whatsapp = Some(WhatsAppConfig {
         from: "+14155238886".into(),
@@ -436,6 +474,18 @@ async fn engine_figures(
         content_sid: String::new(),
     });
     config.calls = Some(sentinela_tests::scenario::calls("+14155238886", &[TO]));
+    config
+}
+
+async fn engine_figures(
+    server: &Dovecot,
+    fake: &TwilioFake,
+    config: Config,
+    data: &Path,
+    journal_password: Option<Secret>,
+) -> Vec<String> {
+    fake.script_call(TO, CallScript::Human { answer_ms: 20, talk_ms: 20 });
+    let config = notifying(fake, config);
     // Every sample a first message: no digest however many alarms a minute brings.
     let timing = EngineTiming {
         call_poll: Duration::from_millis(20),
@@ -586,8 +636,11 @@ async fn main() {
     let server = Dovecot::start();
     let fake = TwilioFake::start().await;
     let base = server.config(Security::Tls);
-    a.extend(engine_figures(&server, &fake, base.clone(), fresh.path(), None).await);
-    b.extend(engine_figures(&server, &fake, base.clone(), long.path(), None).await);
+    for (figures, dir) in [(&mut a, fresh.path()), (&mut b, long.path())] {
+        evict(dir);
+        figures.push(cold_start(&fake, base.clone(), dir, None).await);
+        figures.extend(engine_figures(&server, &fake, base.clone(), dir, None).await);
+    }
     table(&format!("SQLite (the long journal built in {took:.0} s)"), built, &a, &b);
 
     let (fresh, long) = (TestPostgres::start(), TestPostgres::start());
@@ -600,12 +653,19 @@ async fn main() {
     let took = started.elapsed().as_secs_f64();
     let (mut a, mut b) =
         (measure(Place::Postgres(&fresh)).await, measure(Place::Postgres(&long)).await);
-    for (figures, pg) in [(&mut a, &fresh), (&mut b, &long)] {
+    let (mut fresh, mut long) = (fresh, long);
+    for (figures, pg) in [(&mut a, &mut fresh), (&mut b, &mut long)] {
         let config = Config {
             journal: Some(JournalConfig { url: pg.url(), workstation: "bench".into() }),
             ..base.clone()
         };
         let data = tempfile::tempdir().unwrap();
+        // Cold: the server restarted (its own buffers empty) with its files out of the cache.
+        pg.kill();
+        evict(pg.dir());
+        pg.spawn();
+        let password = Some(TestPostgres::password());
+        figures.push(cold_start(&fake, config.clone(), data.path(), password).await);
         figures.extend(
             engine_figures(&server, &fake, config, data.path(), Some(TestPostgres::password()))
                 .await,

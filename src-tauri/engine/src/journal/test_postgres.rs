@@ -134,6 +134,11 @@ impl TestPostgres {
         self.dir.path().join("server.crt")
     }
 
+    /// Where the server keeps everything: its data, its certificate, its log.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }
