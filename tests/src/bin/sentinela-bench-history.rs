@@ -278,7 +278,7 @@ async fn measure(place: Place<'_>) -> Vec<String> {
     // The engine's own share of one alert: journaled and planned (its messages written).
     let rules = IncidentRules::default();
     let mut took = Vec::new();
-    for n in 0..40u32 {
+    for n in 0..BURST {
         let started = Instant::now();
         j.record(
             vec![mail(900_000_000 + n, &format!("Problem: Sonda nova {n}"), "Leitura 40 °C")],
@@ -347,7 +347,12 @@ async fn measure(place: Place<'_>) -> Vec<String> {
             size as f64 / 1e3 / alerts as f64
         ),
         format!("{open:.1} ms"),
-        format!("{:.1} / {:.1} ms", percentile(&took, 0.5), percentile(&took, 0.99)),
+        format!(
+            "{:.1} / {:.1} / {:.1} ms",
+            percentile(&took, 0.5),
+            percentile(&took, 0.99),
+            ms(*took.last().unwrap())
+        ),
         format!(
             "{:.1} ms",
             median(5, find(IncidentQuery { limit: 1000, ..Default::default() })).await
@@ -376,11 +381,15 @@ async fn measure(place: Place<'_>) -> Vec<String> {
     ]
 }
 
+/// Alerts journaled back to back for the engine's own share: enough for the search index's own
+/// merges to show in the p99, not only in the maximum.
+const BURST: u32 = 400;
+
 const ROWS: &[&str] = &[
     "alerts in the journal",
     "journal size",
     "open the journal (migrations checked)",
-    "one alert journaled and planned, p50 / p99",
+    "one alert journaled and planned in a burst, p50 / p99 / max",
     "the history's first page (1,000 incidents)",
     "`incidents` (100, with their messages and calls)",
     "`history` (the newest 100 e-mails)",

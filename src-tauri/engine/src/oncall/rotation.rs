@@ -75,6 +75,43 @@ impl Rotation {
     }
 }
 
+impl Rotation {
+    /// The shifts that overlap `from..to`, in order of their start: the preview of the coming
+    /// days, the team's calendar.
+    pub fn shifts(&self, from: Timestamp, to: Timestamp) -> Vec<Shift> {
+        if self.people.is_empty() || self.shift <= SignedDuration::ZERO || to <= from {
+            return Vec::new();
+        }
+        let (cycle, tz) = (self.cycle(), &self.time_zone);
+        let civil = |t: Timestamp| tz.to_datetime(t).duration_since(self.first_shift);
+        let (from_c, to_c) = (civil(from), civil(to));
+        let wall = |d: SignedDuration| {
+            self.first_shift.checked_add(d).ok().and_then(|c| tz.to_timestamp(c).ok())
+        };
+        let mut shifts = Vec::new();
+        for (i, person) in self.people.iter().enumerate() {
+            let offset = self.shift * i as i32;
+            // The first of this person's shifts that could still be under way at `from`.
+            let behind = (from_c - offset - self.shift).as_secs();
+            let mut m = if behind > 0 { behind / cycle.as_secs() } else { 0 };
+            loop {
+                let start = offset + SignedDuration::from_secs(m * cycle.as_secs());
+                if start >= to_c {
+                    break;
+                }
+                if start + self.shift > from_c {
+                    if let (Some(start), Some(end)) = (wall(start), wall(start + self.shift)) {
+                        shifts.push(Shift { person: person.clone(), start, end });
+                    }
+                }
+                m += 1;
+            }
+        }
+        shifts.sort_by_key(|s| s.start);
+        shifts
+    }
+}
+
 /// Someone standing in for another: "Bruno covers Ana from 07/12 19:00 to 08/12 07:00".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cover {
@@ -215,6 +252,37 @@ mod tests {
         assert_eq!(hours(sp(2018, 11, 4, 3, 0)), 11, "the clocks went forward");
         assert_eq!(hours(sp(2019, 2, 16, 22, 0)), 13, "the clocks went back");
         assert_eq!(hours(sp(2019, 3, 1, 22, 0)), 12);
+    }
+
+    #[test]
+    fn the_coming_fortnight_lists_every_shift_in_order_and_nothing_twice() {
+        let four = rotation(&TEAM, 12, Some(36), date(2026, 1, 5).at(7, 0, 0, 0));
+        let (from, to) = (sp(2026, 3, 10, 10, 0), sp(2026, 3, 24, 10, 0));
+        let shifts = four.shifts(from, to);
+        assert_eq!(shifts.len(), 29, "28 shifts, plus the one under way at the start");
+        assert_eq!(Some(shifts[0].clone()), four.shift_at(from), "starts with the shift under way");
+        for pair in shifts.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start, "no gap, no overlap: {pair:?}");
+        }
+        for s in &shifts {
+            assert_eq!(four.shift_at(s.start).as_ref(), Some(s), "each as `shift_at` sees it");
+        }
+        // Four people: each takes every fourth shift.
+        let ana = shifts.iter().filter(|s| s.person == "Ana").count();
+        assert!((7..=8).contains(&ana), "{ana}");
+
+        let two = rotation(&TEAM[..2], 12, Some(36), date(2026, 1, 5).at(7, 0, 0, 0));
+        let shifts = two.shifts(sp(2026, 1, 5, 0, 0), sp(2026, 1, 9, 7, 0));
+        let wall = |t| sao_paulo().to_datetime(t).strftime("%d %H").to_string();
+        let listed: Vec<_> = shifts.iter().map(|s| (s.person.as_str(), wall(s.start))).collect();
+        let want = [("Ana", "05 07"), ("Bruno", "05 19"), ("Ana", "07 07"), ("Bruno", "07 19")];
+        assert_eq!(
+            listed,
+            want.map(|(p, at)| (p, at.to_string())),
+            "the hours nobody covers are not a shift"
+        );
+        let before = two.shifts(sp(2025, 12, 1, 0, 0), sp(2026, 1, 5, 7, 0));
+        assert!(before.is_empty(), "nothing before the first shift: {before:?}");
     }
 
     fn cover(
