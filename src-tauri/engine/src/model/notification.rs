@@ -7,8 +7,8 @@ use serde::Serialize;
 use super::{Channel, IncidentId, MessagePurpose};
 
 text_enum! {
-    /// Where one WhatsApp message stands: the engine's own words until Twilio has it, then
-    /// Twilio's status as last read.
+    /// Where one message (WhatsApp or SMS) stands: the engine's own words until Twilio has it,
+    /// then Twilio's status as last read.
     pub enum DeliveryState {
         /// Owed: planned, not sent yet.
         Pending = "pending",
